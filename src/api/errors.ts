@@ -1,0 +1,187 @@
+/**
+ * VirError: the one error type of the public API, with libvirt's numeric code, error domain and
+ * message wording, so that code written against libvirt ports over and the wire protocol carries
+ * the same numbers.
+ */
+import { ErrorDomain, ErrorLevel, ErrorNumber } from './enums.generated.js';
+
+/** libvirt's `virErrorMsg` table: the prefix each code puts before the detail (virerror.c). */
+const MESSAGE_FORMAT: Partial<Record<ErrorNumber, [bare: string, withInfo: string]>> = {
+  [ErrorNumber.INTERNAL_ERROR]: ['internal error', 'internal error: %s'],
+  [ErrorNumber.NO_MEMORY]: ['out of memory', 'out of memory: %s'],
+  [ErrorNumber.NO_SUPPORT]: [
+    'this function is not supported by the connection driver',
+    'this function is not supported by the connection driver: %s',
+  ],
+  [ErrorNumber.NO_CONNECT]: ['no connection driver available', 'no connection driver available for %s'],
+  [ErrorNumber.INVALID_CONN]: ['invalid connection pointer in', 'invalid connection pointer in %s'],
+  [ErrorNumber.INVALID_DOMAIN]: ['invalid domain pointer in', 'invalid domain pointer in %s'],
+  [ErrorNumber.INVALID_ARG]: ['invalid argument', 'invalid argument: %s'],
+  [ErrorNumber.OPERATION_FAILED]: ['operation failed', 'operation failed: %s'],
+  [ErrorNumber.OS_TYPE]: ['unknown OS type', 'unknown OS type %s'],
+  [ErrorNumber.NO_NAME]: ['missing name information', 'missing name information in %s'],
+  [ErrorNumber.XML_ERROR]: ['XML description is invalid or not well formed', 'XML error: %s'],
+  [ErrorNumber.DOM_EXIST]: ['this domain exists already', 'domain %s exists already'],
+  [ErrorNumber.OPERATION_DENIED]: ['operation forbidden for read only access', 'operation forbidden: %s'],
+  [ErrorNumber.WRITE_FAILED]: ['failed to write configuration file', 'failed to write configuration file: %s'],
+  [ErrorNumber.XML_DETAIL]: ['parser error', '%s'],
+  [ErrorNumber.SYSTEM_ERROR]: ['system call error', '%s'],
+  [ErrorNumber.RPC]: ['RPC error', '%s'],
+  [ErrorNumber.NO_DOMAIN]: ['Domain not found', 'Domain not found: %s'],
+  [ErrorNumber.AUTH_FAILED]: ['authentication failed', 'authentication failed: %s'],
+  [ErrorNumber.OPERATION_INVALID]: ['Requested operation is not valid', 'Requested operation is not valid: %s'],
+  [ErrorNumber.CONFIG_UNSUPPORTED]: ['unsupported configuration', 'unsupported configuration: %s'],
+  [ErrorNumber.OPERATION_TIMEOUT]: ['Timed out during operation', 'Timed out during operation: %s'],
+  [ErrorNumber.INVALID_DOMAIN_SNAPSHOT]: ['Invalid domain snapshot', 'Invalid domain snapshot: %s'],
+  [ErrorNumber.NO_DOMAIN_SNAPSHOT]: ['Domain snapshot not found', 'Domain snapshot not found: %s'],
+  [ErrorNumber.ARGUMENT_UNSUPPORTED]: ['argument unsupported', 'argument unsupported: %s'],
+  [ErrorNumber.SNAPSHOT_REVERT_RISKY]: ['revert requires force', 'revert requires force: %s'],
+  [ErrorNumber.OPERATION_ABORTED]: ['operation aborted', 'operation aborted: %s'],
+  [ErrorNumber.AUTH_CANCELLED]: ['authentication cancelled', 'authentication cancelled: %s'],
+  [ErrorNumber.OPERATION_UNSUPPORTED]: ['Operation not supported', 'Operation not supported: %s'],
+  [ErrorNumber.RESOURCE_BUSY]: ['resource busy', 'resource busy: %s'],
+  [ErrorNumber.ACCESS_DENIED]: ['access denied', 'access denied: %s'],
+  [ErrorNumber.XML_INVALID_SCHEMA]: [
+    'XML document failed to validate against schema',
+    'XML document failed to validate against schema: %s',
+  ],
+  [ErrorNumber.AUTH_UNAVAILABLE]: ['authentication unavailable', 'authentication unavailable: %s'],
+  [ErrorNumber.NO_HOSTNAME]: ['no hostname found', 'no hostname found: %s'],
+};
+
+/** libvirt's name of an error code, e.g. `VIR_ERR_OPERATION_INVALID`. */
+export function errorCodeName(code: ErrorNumber): string {
+  const member = ErrorNumber[code];
+  if (member === undefined) return `VIR_ERR_${code}`;
+  return member.startsWith('WAR_') ? `VIR_${member}` : `VIR_ERR_${member}`;
+}
+
+/** libvirt's name of an error domain, e.g. `VIR_FROM_TEST`. */
+export function errorDomainName(domain: ErrorDomain): string {
+  const member = ErrorDomain[domain];
+  return member === undefined ? `VIR_FROM_${domain}` : `VIR_FROM_${member}`;
+}
+
+/** Formats a message the way libvirt's virReportError does: the code's prefix, then the detail. */
+export function formatErrorMessage(code: ErrorNumber, detail?: string): string {
+  const format = MESSAGE_FORMAT[code];
+  if (format === undefined) return detail ?? errorCodeName(code);
+  return detail === undefined || detail === '' ? format[0] : format[1].replace('%s', detail);
+}
+
+/** The fields of libvirt's `virError` that travel with an error (and over the wire). */
+export interface VirErrorInit {
+  code: ErrorNumber;
+  domain: ErrorDomain;
+  /** The complete message, already formatted as libvirt would show it. */
+  message: string;
+  level?: ErrorLevel;
+  str1?: string | null;
+  str2?: string | null;
+  str3?: string | null;
+  int1?: number;
+  int2?: number;
+}
+
+/**
+ * The error every public call rejects with. `code` and `domain` are libvirt's numbers;
+ * `message` is worded as libvirt words it, so `err.message` reads the same as virsh's second line.
+ */
+export class VirError extends Error {
+  override readonly name = 'VirError';
+  readonly code: ErrorNumber;
+  readonly domain: ErrorDomain;
+  readonly level: ErrorLevel;
+  readonly str1: string | null;
+  readonly str2: string | null;
+  readonly str3: string | null;
+  readonly int1: number;
+  readonly int2: number;
+
+  constructor(init: VirErrorInit) {
+    super(init.message);
+    this.code = init.code;
+    this.domain = init.domain;
+    this.level = init.level ?? ErrorLevel.ERROR;
+    this.str1 = init.str1 ?? null;
+    this.str2 = init.str2 ?? null;
+    this.str3 = init.str3 ?? null;
+    this.int1 = init.int1 ?? -1;
+    this.int2 = init.int2 ?? -1;
+  }
+
+  /** libvirt's name of the code, e.g. `VIR_ERR_NO_DOMAIN`. */
+  get codeName(): string {
+    return errorCodeName(this.code);
+  }
+
+  /** libvirt's name of the error domain, e.g. `VIR_FROM_QEMU`. */
+  get domainName(): string {
+    return errorDomainName(this.domain);
+  }
+
+  /** python-libvirt's accessors, so that ported code reads the same. */
+  get_error_code(): number {
+    return this.code;
+  }
+  get_error_domain(): number {
+    return this.domain;
+  }
+  get_error_message(): string {
+    return this.message;
+  }
+
+  /** Builds an error as libvirt's `virReportError(code, fmt, …)` does: prefix plus detail. */
+  static report(domain: ErrorDomain, code: ErrorNumber, detail?: string): VirError {
+    const message = formatErrorMessage(code, detail);
+    return new VirError({ code, domain, message, str1: message, str2: detail ?? null });
+  }
+
+  /** Builds an error as libvirt's `virReportInvalidArg` does: the message without prefix. */
+  static invalidArg(domain: ErrorDomain, message: string): VirError {
+    return new VirError({ code: ErrorNumber.INVALID_ARG, domain, message, str1: message });
+  }
+}
+
+// The helpers below keep libvirt's wording in one place; drivers call them rather than
+// writing messages of their own.
+
+/** VIR_ERR_OPERATION_INVALID: "Requested operation is not valid: …". */
+export function operationInvalid(domain: ErrorDomain, detail: string): VirError {
+  return VirError.report(domain, ErrorNumber.OPERATION_INVALID, detail);
+}
+
+/** VIR_ERR_OPERATION_FAILED: "operation failed: …". */
+export function operationFailed(domain: ErrorDomain, detail: string): VirError {
+  return VirError.report(domain, ErrorNumber.OPERATION_FAILED, detail);
+}
+
+/** VIR_ERR_INTERNAL_ERROR: "internal error: …". */
+export function internalError(domain: ErrorDomain, detail: string): VirError {
+  return VirError.report(domain, ErrorNumber.INTERNAL_ERROR, detail);
+}
+
+/** VIR_ERR_NO_DOMAIN: "Domain not found: …" (or just "Domain not found"). */
+export function noDomain(domain: ErrorDomain, detail?: string): VirError {
+  return VirError.report(domain, ErrorNumber.NO_DOMAIN, detail);
+}
+
+/** VIR_ERR_NO_DOMAIN_SNAPSHOT: "Domain snapshot not found: …". */
+export function noDomainSnapshot(domain: ErrorDomain, detail: string): VirError {
+  return VirError.report(domain, ErrorNumber.NO_DOMAIN_SNAPSHOT, detail);
+}
+
+/** VIR_ERR_XML_ERROR: "XML error: …". */
+export function xmlError(detail: string): VirError {
+  return VirError.report(ErrorDomain.DOMAIN, ErrorNumber.XML_ERROR, detail);
+}
+
+/** VIR_ERR_NO_SUPPORT: "this function is not supported by the connection driver: NAME". */
+export function noSupport(domain: ErrorDomain, functionName: string): VirError {
+  return VirError.report(domain, ErrorNumber.NO_SUPPORT, functionName);
+}
+
+/** VIR_ERR_CONFIG_UNSUPPORTED: "unsupported configuration: …". */
+export function configUnsupported(domain: ErrorDomain, detail: string): VirError {
+  return VirError.report(domain, ErrorNumber.CONFIG_UNSUPPORTED, detail);
+}

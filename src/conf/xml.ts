@@ -1,0 +1,659 @@
+/**
+ * The XML plumbing under the domain and snapshot parsers: well-formedness checking with
+ * libvirt's error reports, a small element tree to walk, and a writer that produces libvirt's
+ * layout (2-space indent, attributes in single quotes, virBufferEscapeString's escaping).
+ *
+ * Pure: no I/O. fast-xml-parser does the tokenizing; its validator finds most well-formedness
+ * errors, and a linear pre-scan here covers what it lets through but libxml2 (and so libvirt)
+ * rejects: undefined entities, bad character references, characters XML forbids, '<' inside
+ * attribute values, and content before or after the root element.
+ */
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { VirError, formatErrorMessage } from '../api/errors.js';
+import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+
+/**
+ * Largest XML document accepted, in UTF-8 bytes. virsh refuses XML files above 10 MiB
+ * (VSH_MAX_XML_FILE); checking the size before parsing bounds the work a caller can cause.
+ */
+export const MAX_XML_BYTES = 10 * 1024 * 1024;
+
+/** One element of a parsed document. Text is decoded; whitespace is kept as written. */
+export interface XmlElement {
+  /** The name as written, prefix included (`test:runstate`). */
+  readonly name: string;
+  /** The name without its namespace prefix. */
+  readonly localName: string;
+  /** The namespace URI the prefix (or a default `xmlns`) resolves to; undefined for none. */
+  readonly namespaceURI: string | undefined;
+  /** Attributes by name as written (`xmlns:test` included), values decoded and normalized. */
+  readonly attrs: Readonly<Record<string, string>>;
+  /** Child elements in document order. */
+  readonly children: readonly XmlElement[];
+  /** The element's own character data (text and CDATA children, concatenated). */
+  readonly text: string;
+}
+
+/** Which libvirt document is being parsed: decides the error domain and the name in reports. */
+export interface XmlDocumentKind {
+  /** The root element the document must have, e.g. `domain`. */
+  readonly rootName: string;
+  /** The pseudo file name libvirt puts in parse errors, e.g. `(domain_definition)`. */
+  readonly sourceName: string;
+  /** The error domain of parse errors (libvirt's VIR_FROM_THIS of the caller). */
+  readonly errorDomain: ErrorDomain;
+}
+
+/** Domain XML, as libvirt's virDomainDefParse names it in errors. */
+export const DOMAIN_DOCUMENT: XmlDocumentKind = {
+  rootName: 'domain',
+  sourceName: '(domain_definition)',
+  errorDomain: ErrorDomain.DOMAIN,
+};
+
+/**
+ * Snapshot XML. libvirt 9.0's virDomainSnapshotDefParseString names the document
+ * `(domain_snapshot)` and reports from VIR_FROM_DOMAIN_SNAPSHOT.
+ */
+export const SNAPSHOT_DOCUMENT: XmlDocumentKind = {
+  rootName: 'domainsnapshot',
+  sourceName: '(domain_snapshot)',
+  errorDomain: ErrorDomain.DOMAIN_SNAPSHOT,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** libvirt's message prefixes for codes that src/api/errors.ts does not list (virerror.c). */
+const EXTRA_FORMATS: Partial<Record<ErrorNumber, [bare: string, withInfo: string]>> = {
+  [ErrorNumber.NO_TARGET]: ['missing target information for device', 'missing target information for device %s'],
+  [ErrorNumber.OVERFLOW]: ['numerical overflow', 'numerical overflow: %s'],
+};
+
+/**
+ * Builds a VirError as libvirt's virReportError(code, …) from error domain `domain` would.
+ * Goes through VirError.report so the wording table stays in one place, except for the few
+ * codes that table lacks.
+ */
+export function confError(domain: ErrorDomain, code: ErrorNumber, detail?: string): VirError {
+  const extra = EXTRA_FORMATS[code];
+  if (extra !== undefined) {
+    const message = detail === undefined || detail === '' ? extra[0] : extra[1].replace('%s', detail);
+    return new VirError({ code, domain, message, str1: message, str2: detail ?? null });
+  }
+  return VirError.report(domain, code, detail);
+}
+
+/** VIR_ERR_XML_ERROR from `domain`: "XML error: …". */
+export function xmlErrorFrom(domain: ErrorDomain, detail: string): VirError {
+  return confError(domain, ErrorNumber.XML_ERROR, detail);
+}
+
+/**
+ * virXMLPropEnum's error for a value outside the allowed set (reported from VIR_FROM_XML):
+ * "XML error: Invalid value for attribute 'a' in element 'e': 'v'."
+ */
+export function invalidAttrValue(element: string, attr: string, value: string): VirError {
+  return xmlErrorFrom(
+    ErrorDomain.XML,
+    `Invalid value for attribute '${attr}' in element '${element}': '${value}'.`,
+  );
+}
+
+/** virXMLPropEnum's error for a required attribute that is absent (VIR_FROM_XML). */
+export function missingAttr(element: string, attr: string): VirError {
+  return xmlErrorFrom(ErrorDomain.XML, `Missing required attribute '${attr}' in element '${element}'`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/** A well-formedness problem at an offset of the (newline-normalized) document. */
+interface SyntaxProblem {
+  line: number;
+  /** 1-based column of the character the caret points at. */
+  col: number;
+  message: string;
+}
+
+/**
+ * Parses `xml` into an element tree after checking size, well-formedness and the root
+ * element's name.
+ *
+ * @throws VirError VIR_ERR_XML_ERROR if the document is larger than {@link MAX_XML_BYTES} or
+ *   its root is not `kind.rootName`; VIR_ERR_XML_DETAIL (35) if it is not well formed, with
+ *   libvirt's message layout: `SOURCE:LINE: what\nthe line\n-----^`.
+ */
+export function parseXMLDocument(xml: string, kind: XmlDocumentKind): XmlElement {
+  const bytes = Buffer.byteLength(xml, 'utf8');
+  if (bytes > MAX_XML_BYTES) {
+    throw xmlErrorFrom(
+      kind.errorDomain,
+      `document is too large (${bytes} bytes, the limit is ${MAX_XML_BYTES})`,
+    );
+  }
+  // XML 1.0 §2.11: line ends are normalized before parsing; a byte order mark is not content.
+  const text = xml.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+
+  const problem = findSyntaxProblem(text);
+  if (problem !== undefined) throw syntaxError(text, problem, kind);
+
+  let nodes: unknown;
+  try {
+    nodes = PARSER.parse(text);
+  } catch (e) {
+    // The validator and the pre-scan passed, so this is one of fast-xml-parser's own limits
+    // (nesting depth, names it refuses for safety). Report it as a parse error at line 1.
+    const message = e instanceof Error ? e.message : String(e);
+    throw syntaxError(text, { line: 1, col: 1, message }, kind);
+  }
+  const top = toElements(asNodeList(nodes), new Map());
+  const root = top[0];
+  if (root === undefined) {
+    // Unreachable after findSyntaxProblem, which insists on a root element.
+    throw confError(kind.errorDomain, ErrorNumber.INTERNAL_ERROR, 'missing root element');
+  }
+  if (root.name !== kind.rootName) {
+    throw xmlErrorFrom(ErrorDomain.XML, `expecting root element of '${kind.rootName}', not '${root.name}'`);
+  }
+  return root;
+}
+
+const PARSER = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  // Entities are decoded here, not by the library: it leaves numeric references and unknown
+  // names alone, and decoding twice would turn "&amp;lt;" into "<".
+  processEntities: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  cdataPropName: '#cdata',
+  // libxml2's default nesting limit; libvirt documents are a handful of levels deep.
+  maxNestedTags: 256,
+});
+
+/** fast-xml-parser's preserveOrder output: one-key objects plus ':@' for attributes. */
+type FxpNode = Record<string, unknown>;
+
+function asNodeList(value: unknown): FxpNode[] {
+  return Array.isArray(value) ? (value as FxpNode[]) : [];
+}
+
+function toElements(nodes: FxpNode[], scope: ReadonlyMap<string, string>): XmlElement[] {
+  const out: XmlElement[] = [];
+  for (const node of nodes) {
+    const name = Object.keys(node).find((k) => k !== ':@');
+    if (name === undefined || name === '#text' || name === '#cdata') continue;
+    out.push(toElement(name, node, scope));
+  }
+  return out;
+}
+
+function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string, string>): XmlElement {
+  const rawAttrs = (node[':@'] ?? {}) as Record<string, unknown>;
+  const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
+  let scope = parentScope;
+  for (const [key, raw] of Object.entries(rawAttrs)) {
+    // XML 1.0 §3.3.3: literal whitespace in attribute values becomes a space; references
+    // such as &#10; survive, as they are decoded after.
+    const value = decodeReferences(String(raw).replace(/[\t\n]/g, ' '));
+    attrs[key] = value;
+    if (key === 'xmlns' || key.startsWith('xmlns:')) {
+      if (scope === parentScope) scope = new Map(parentScope);
+      (scope as Map<string, string>).set(key === 'xmlns' ? '' : key.slice(6), value);
+    }
+  }
+  const colon = name.indexOf(':');
+  const prefix = colon >= 0 ? name.slice(0, colon) : '';
+  const localName = colon >= 0 ? name.slice(colon + 1) : name;
+  const uri = scope.get(prefix);
+  let text = '';
+  const childNodes = asNodeList(node[name]);
+  for (const child of childNodes) {
+    if (typeof child['#text'] === 'string') text += decodeReferences(child['#text']);
+    else if (child['#cdata'] !== undefined) {
+      for (const part of asNodeList(child['#cdata'])) {
+        if (typeof part['#text'] === 'string') text += part['#text'];
+      }
+    }
+  }
+  return {
+    name,
+    localName,
+    namespaceURI: uri === undefined || uri === '' ? undefined : uri,
+    attrs,
+    children: toElements(childNodes, scope),
+    text,
+  };
+}
+
+const PREDEFINED_ENTITIES: Readonly<Record<string, string>> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  apos: "'",
+  quot: '"',
+};
+
+/** Decodes the five predefined entities and character references (validated by the pre-scan). */
+function decodeReferences(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_][\w.-]*);/g, (whole, ref: string) => {
+    if (ref.startsWith('#x')) return String.fromCodePoint(parseInt(ref.slice(2), 16));
+    if (ref.startsWith('#')) return String.fromCodePoint(parseInt(ref.slice(1), 10));
+    return PREDEFINED_ENTITIES[ref] ?? whole;
+  });
+}
+
+/** A character XML 1.0 allows (§2.2). */
+function isXmlChar(cp: number): boolean {
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
+}
+
+// Characters XML forbids, lone surrogates included (a JS string can hold them).
+const FORBIDDEN_CHAR =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Finds the first well-formedness problem, combining fast-xml-parser's validator with a scan
+ * for what the validator accepts but libxml2 does not. Whichever is first in the document is
+ * reported, as libxml2 would stop at the first.
+ */
+function findSyntaxProblem(text: string): SyntaxProblem | undefined {
+  const lines = lineStarts(text);
+  const scanned = scanDocument(text, lines);
+  const result = XMLValidator.validate(text);
+  const validated = result === true ? undefined : fromValidator(text, lines, result.err);
+  if (scanned === undefined) return validated;
+  if (validated === undefined) return scanned;
+  const before =
+    scanned.line < validated.line || (scanned.line === validated.line && scanned.col <= validated.col);
+  return before ? scanned : validated;
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function positionOf(lines: readonly number[], index: number): { line: number; col: number } {
+  let lo = 0;
+  let hi = lines.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((lines[mid] ?? 0) <= index) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, col: index - (lines[lo] ?? 0) + 1 };
+}
+
+/**
+ * Restates fast-xml-parser's findings in libxml2's words where there is an obvious match,
+ * and moves the position to where libxml2's cursor would be (after the offending token),
+ * since libvirt's caret shows that cursor.
+ */
+function fromValidator(
+  text: string,
+  lines: readonly number[],
+  err: { code: string; msg: string; line: number; col?: number },
+): SyntaxProblem {
+  const col = err.col ?? 1;
+  const index = (lines[err.line - 1] ?? 0) + col - 1;
+  const after = (i: number, message: string): SyntaxProblem => ({ ...positionOf(lines, i), message });
+  const afterTag = (message: string): SyntaxProblem => {
+    const gt = text.indexOf('>', index);
+    return after(gt < 0 ? text.length : gt + 1, message);
+  };
+
+  let m = /^Expected closing tag '(.+)' \(opened in line (\d+), col \d+\) instead of closing tag '(.+)'\.$/.exec(
+    err.msg,
+  );
+  if (m) return afterTag(`Opening and ending tag mismatch: ${m[1]} line ${m[2]} and ${m[3]}`);
+  m = /^Unclosed tag '(.+)'\.$/.exec(err.msg);
+  // libxml2 notices at the end of the input, and names where the tag was opened.
+  if (m) return after(text.length, `Premature end of data in tag ${m[1]} line ${err.line}`);
+  m = /^Attribute '(.+)' is repeated\.$/.exec(err.msg);
+  if (m) {
+    const v = /^[^=]*=\s*(?:'[^']*'|"[^"]*")?/.exec(text.slice(index));
+    return after(index + (v?.[0].length ?? 0), `Attribute ${m[1]} redefined`);
+  }
+  m = /^Attribute '(.+)' is without value\.$/.exec(err.msg);
+  if (m) {
+    const eq = /^[^\s=/>]*\s*=\s*/.exec(text.slice(index));
+    if (eq) return after(index + eq[0].length, `AttValue: " or ' expected`);
+    return after(index + (m[1]?.length ?? 0), `Specification mandates value for attribute ${m[1]}`);
+  }
+  if (/^Invalid space after '<'|is an invalid name\.$/.test(err.msg)) {
+    return { line: err.line, col, message: 'StartTag: invalid element name' };
+  }
+  if (err.msg.startsWith('Start tag expected')) {
+    const ws = /^\s*/.exec(text)?.[0].length ?? 0;
+    return after(ws, "Start tag expected, '<' not found");
+  }
+  return { line: err.line, col, message: err.msg.replace(/\.$/, '') };
+}
+
+/**
+ * The pre-scan: walks markup and character data once, tracking element depth, and reports
+ * the first problem libxml2 would and fast-xml-parser's validator does not.
+ */
+function scanDocument(text: string, lines: readonly number[]): SyntaxProblem | undefined {
+  const at = (index: number, message: string): SyntaxProblem => ({ ...positionOf(lines, index), message });
+
+  if (text.length === 0) return { line: 1, col: 1, message: 'Document is empty' };
+  const bad = FORBIDDEN_CHAR.exec(text);
+  const badIndex = bad === null ? Infinity : bad.index;
+  const badProblem = (): SyntaxProblem =>
+    at(badIndex, `PCDATA invalid Char value ${text.codePointAt(badIndex) ?? 0}`);
+
+  let depth = 0;
+  let rootSeen = false;
+  let rootClosed = false;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    if (i >= badIndex) return badProblem();
+    const c = text[i];
+    if (c === '<') {
+      if (text.startsWith('<!--', i)) {
+        const end = text.indexOf('-->', i + 4);
+        if (end < 0) return at(n, 'Comment not terminated');
+        i = end + 3;
+        continue;
+      }
+      if (text.startsWith('<![CDATA[', i)) {
+        if (depth === 0) return at(i, rootClosed ? 'Extra content at the end of the document' : "Start tag expected, '<' not found");
+        const end = text.indexOf(']]>', i + 9);
+        if (end < 0) return at(n, 'CData section not finished');
+        i = end + 3;
+        continue;
+      }
+      if (text.startsWith('<?', i)) {
+        const end = text.indexOf('?>', i + 2);
+        if (end < 0) return at(i, 'ParsePI: PI xml space expected');
+        i = end + 2;
+        continue;
+      }
+      if (text.startsWith('<!DOCTYPE', i)) {
+        if (rootSeen) return at(i, 'Extra content at the end of the document');
+        i = skipDoctype(text, i);
+        continue;
+      }
+      if (text.startsWith('</', i)) {
+        const end = text.indexOf('>', i);
+        if (end < 0) return undefined; // the validator reports it
+        depth--;
+        if (depth === 0) rootClosed = true;
+        i = end + 1;
+        continue;
+      }
+      // A start tag.
+      if (rootClosed) return at(i, 'Extra content at the end of the document');
+      rootSeen = true;
+      let j = i + 1;
+      let quote: string | undefined;
+      for (; j < n; j++) {
+        if (j >= badIndex) return badProblem();
+        const d = text[j];
+        if (quote !== undefined) {
+          if (d === quote) quote = undefined;
+          else if (d === '<') return at(j, "Unescaped '<' not allowed in attributes values");
+          else if (d === '&') {
+            const p = checkReference(text, j);
+            if (p !== undefined) return at(j + p.length, p.message);
+          }
+        } else if (d === '"' || d === "'") quote = d;
+        else if (d === '>') break;
+      }
+      if (j >= n) return undefined; // unterminated tag: the validator reports it
+      if (text[j - 1] === '/') {
+        if (depth === 0) rootClosed = true;
+      } else {
+        depth++;
+      }
+      i = j + 1;
+      continue;
+    }
+    if (depth === 0) {
+      if (c !== ' ' && c !== '\t' && c !== '\n') {
+        return at(i, rootClosed ? 'Extra content at the end of the document' : "Start tag expected, '<' not found");
+      }
+      i++;
+    } else if (c === '&') {
+      const p = checkReference(text, i);
+      if (p !== undefined) return at(i + p.length, p.message);
+      i++;
+    } else {
+      // Character data: skip to the next markup or reference in one step.
+      MARKUP.lastIndex = i;
+      const next = MARKUP.exec(text);
+      i = next === null ? n : next.index;
+    }
+  }
+  if (badIndex < n) return badProblem();
+  if (!rootSeen) return at(n, "Start tag expected, '<' not found");
+  return undefined;
+}
+
+const MARKUP = /[<&]/g;
+
+/** Skips `<!DOCTYPE …>`, internal subset and quoted literals included. */
+function skipDoctype(text: string, start: number): number {
+  let bracket = 0;
+  let quote: string | undefined;
+  for (let j = start + 9; j < text.length; j++) {
+    const d = text[j];
+    if (quote !== undefined) {
+      if (d === quote) quote = undefined;
+    } else if (d === '"' || d === "'") quote = d;
+    else if (d === '[') bracket++;
+    else if (d === ']') bracket--;
+    else if (d === '>' && bracket <= 0) return j + 1;
+  }
+  return text.length;
+}
+
+/**
+ * Checks the reference starting with '&' at `index`. Only the predefined entities and
+ * character references are accepted: entities declared in a DTD are not supported.
+ * Returns libxml2's wording for a problem and how much of the input libxml2 would have read
+ * by then, or undefined.
+ */
+function checkReference(text: string, index: number): { message: string; length: number } | undefined {
+  const m = /^&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_:][\w.:-]*)?(;)?/.exec(text.slice(index, index + 64));
+  const ref = m?.[1];
+  const length = m?.[0].length ?? 1;
+  if (ref === undefined) return { message: 'xmlParseEntityRef: no name', length };
+  if (m?.[2] === undefined) return { message: "EntityRef: expecting ';'", length };
+  if (ref.startsWith('#')) {
+    const cp = ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+    if (!isXmlChar(cp)) return { message: `xmlParseCharRef: invalid xmlChar value ${cp}`, length };
+    return undefined;
+  }
+  if (PREDEFINED_ENTITIES[ref] === undefined) return { message: `Entity '${ref}' not defined`, length };
+  return undefined;
+}
+
+/** Formats a well-formedness problem as libvirt's catchXMLError does. */
+function syntaxError(text: string, problem: SyntaxProblem, kind: XmlDocumentKind): VirError {
+  // libvirt prints "(null)" for the context of an empty document; keep its output.
+  const context = text.length === 0 ? '(null)' : (text.split('\n')[problem.line - 1] ?? '');
+  let pointer = '';
+  const width = Math.min(problem.col - 1, context.length);
+  for (let k = 0; k < width; k++) pointer += context[k] === '\t' ? '\t' : '-';
+  pointer += '^';
+  const message = `${kind.sourceName}:${problem.line}: ${problem.message}\n${context}\n${pointer}`;
+  return new VirError({
+    code: ErrorNumber.XML_DETAIL,
+    domain: kind.errorDomain,
+    message: formatErrorMessage(ErrorNumber.XML_DETAIL, message),
+    str1: message,
+    int1: problem.line,
+    int2: problem.col,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking helpers. Like libvirt's XPath lookups ("./name"), these match only elements in no
+// namespace: extension elements (test:runstate) are found by namespace URI instead.
+
+/** The first child element `name` in no namespace, if any. */
+export function childElement(el: XmlElement, name: string): XmlElement | undefined {
+  return el.children.find((c) => c.name === name && c.namespaceURI === undefined);
+}
+
+/** All child elements `name` in no namespace, in document order. */
+export function childElements(el: XmlElement, name: string): XmlElement[] {
+  return el.children.filter((c) => c.name === name && c.namespaceURI === undefined);
+}
+
+/** The child elements in namespace `uri`, whatever prefix the document gave it. */
+export function namespacedChildren(el: XmlElement, uri: string): XmlElement[] {
+  return el.children.filter((c) => c.namespaceURI === uri);
+}
+
+/**
+ * The text of the first child `name`, or undefined when the element is absent or empty:
+ * libvirt's virXPathString("string(./name[1])") returns NULL for both.
+ */
+export function childText(el: XmlElement, name: string): string | undefined {
+  const c = childElement(el, name);
+  return c === undefined || c.text === '' ? undefined : c.text;
+}
+
+/** An attribute's value, or undefined when absent. */
+export function attr(el: XmlElement, name: string): string | undefined {
+  return Object.prototype.hasOwnProperty.call(el.attrs, name) ? el.attrs[name] : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+/** Attributes to write, in order; undefined values are skipped (libvirt's "%s if set"). */
+export type XmlAttrList = ReadonlyArray<readonly [name: string, value: string | number | undefined]>;
+
+/**
+ * Escapes text or an attribute value as libvirt's virBufferEscapeString: & < > ' " become
+ * entities and other control characters, which XML 1.0 cannot carry, are dropped. Unlike
+ * libvirt, tab, newline and carriage return are written as character references where a
+ * parser would otherwise change them (in attributes, and \r anywhere), so values round-trip.
+ */
+export function escapeXml(value: string, inAttribute = false): string {
+  let out = '';
+  for (const ch of value) {
+    switch (ch) {
+      case '&':
+        out += '&amp;';
+        break;
+      case '<':
+        out += '&lt;';
+        break;
+      case '>':
+        out += '&gt;';
+        break;
+      case "'":
+        out += '&apos;';
+        break;
+      case '"':
+        out += '&quot;';
+        break;
+      case '\r':
+        out += '&#13;';
+        break;
+      case '\n':
+        out += inAttribute ? '&#10;' : '\n';
+        break;
+      case '\t':
+        out += inAttribute ? '&#9;' : '\t';
+        break;
+      default:
+        if (isXmlChar(ch.codePointAt(0) ?? 0)) out += ch;
+    }
+  }
+  return out;
+}
+
+function formatAttrs(attrs: XmlAttrList | undefined): string {
+  let out = '';
+  for (const [name, value] of attrs ?? []) {
+    if (value === undefined) continue;
+    out += ` ${name}='${escapeXml(String(value), true)}'`;
+  }
+  return out;
+}
+
+/**
+ * Writes XML the way libvirt's virBuffer code does: one element per line, two spaces per
+ * level, every line ending in a newline.
+ */
+export class XmlWriter {
+  private readonly parts: string[] = [];
+  private depth: number;
+
+  /** @param depth indentation level to start at (for documents embedded in another). */
+  constructor(depth = 0) {
+    this.depth = depth;
+  }
+
+  private line(s: string): void {
+    this.parts.push(`${'  '.repeat(this.depth)}${s}\n`);
+  }
+
+  /** `<name attrs/>` */
+  empty(name: string, attrs?: XmlAttrList): this {
+    this.line(`<${name}${formatAttrs(attrs)}/>`);
+    return this;
+  }
+
+  /** `<name attrs>text</name>`; skipped when text is undefined. */
+  text(name: string, text: string | number | undefined, attrs?: XmlAttrList): this {
+    if (text === undefined) return this;
+    this.line(`<${name}${formatAttrs(attrs)}>${escapeXml(String(text))}</${name}>`);
+    return this;
+  }
+
+  /** `<name attrs>` and one level deeper. */
+  open(name: string, attrs?: XmlAttrList): this {
+    this.line(`<${name}${formatAttrs(attrs)}>`);
+    this.depth++;
+    return this;
+  }
+
+  /** One level up and `</name>`. */
+  close(name: string): this {
+    this.depth--;
+    this.line(`</${name}>`);
+    return this;
+  }
+
+  /**
+   * An element with children written by `body`, or `<name attrs/>` when `body` writes
+   * nothing: libvirt's virXMLFormatElement.
+   */
+  element(name: string, attrs: XmlAttrList | undefined, body: (w: XmlWriter) => void): this {
+    const child = new XmlWriter(this.depth + 1);
+    body(child);
+    if (child.parts.length === 0) return this.empty(name, attrs);
+    this.line(`<${name}${formatAttrs(attrs)}>`);
+    this.parts.push(...child.parts);
+    this.line(`</${name}>`);
+    return this;
+  }
+
+  toString(): string {
+    return this.parts.join('');
+  }
+}

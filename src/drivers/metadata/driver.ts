@@ -1,0 +1,893 @@
+/**
+ * The metadata driver: domains and snapshot metadata kept in tsvirt's store, the rules of
+ * src/rules applied to them, lifecycle events recorded and delivered. A hypervisor plugs in its
+ * guest actions (GuestBackend). Every call that changes something is one store transaction:
+ * read, decide by the rules, act, record, commit — so a crash never leaves half an undefine.
+ */
+import { hostname } from 'node:os';
+import {
+  DomainCreateFlags,
+  DomainEventDefinedDetailType as Defined,
+  DomainEventResumedDetailType as Resumed,
+  DomainEventStartedDetailType as Started,
+  DomainEventStoppedDetailType as Stopped,
+  DomainEventSuspendedDetailType as Suspended,
+  DomainEventType,
+  DomainEventUndefinedDetailType as Undefined,
+  DomainPausedReason,
+  DomainRunningReason,
+  DomainShutoffReason,
+  DomainSnapshotCreateFlags as SnapCreate,
+  DomainSnapshotRevertFlags as Revert,
+  DomainState,
+  DomainXMLFlags,
+  ErrorDomain,
+  ErrorNumber,
+} from '../../api/enums.generated.js';
+import { VirError, internalError, noDomain, operationFailed, operationInvalid } from '../../api/errors.js';
+import type {
+  DomainInfo,
+  DomainLifecycleEvent,
+  DomainRef,
+  DriverEventListener,
+  HypervisorDriver,
+} from '../../api/driver.js';
+import { formatDomainXML, parseDomainXML, type DomainDef } from '../../conf/domain.js';
+import { formatSnapshotXML, parseSnapshotXML, type SnapshotDef, type SnapshotState } from '../../conf/snapshot.js';
+import { checkFlags } from '../../rules/flags.js';
+import { planUndefine } from '../../rules/undefine.js';
+import { checkActive, checkCreateOverDefined, checkManagedSave, planRevertWithImage, checkSnapshotHalt, planStart, planStopped } from '../../rules/lifecycle.js';
+import { LIST_DOMAINS_SUPPORTED, filterNeedsSnapshots, matchesListFilter } from '../../rules/listing.js';
+import { SNAPSHOT_LIST_SUPPORTED, SnapshotTree } from '../../rules/snapshots.js';
+import type { DomainRecord, EventRecord, SnapshotRecord, Store } from '../../store/store.js';
+import type { GuestBackend } from './guest.js';
+
+const EVENT_POLL_MS = 200;
+
+/** A domain record that is being changed inside one transaction. */
+type Rec = DomainRecord;
+
+/** Options of a metadata driver. */
+export interface MetadataDriverOptions {
+  uri: string;
+  store: Store;
+  backend: GuestBackend;
+  /** Hypervisor version as libvirt encodes it. */
+  version: number;
+}
+
+/** Summary numbers of a definition the store keeps in columns (so listing never parses XML). */
+function defNumbers(def: DomainDef): { maxMem: number; memory: number; vcpus: number } {
+  return { maxMem: def.memory, memory: def.currentMemory ?? def.memory, vcpus: def.vcpu.count };
+}
+
+function refOf(rec: Rec): DomainRef {
+  return { name: rec.name, uuid: rec.uuid, id: rec.id };
+}
+
+function isActive(rec: Rec): boolean {
+  return rec.id > 0;
+}
+
+/** libvirt's snapshot state names for a domain state. */
+function snapshotStateOf(state: DomainState): SnapshotState {
+  switch (state) {
+    case DomainState.RUNNING:
+      return 'running';
+    case DomainState.PAUSED:
+      return 'paused';
+    case DomainState.BLOCKED:
+      return 'blocked';
+    case DomainState.SHUTDOWN:
+      return 'shutdown';
+    case DomainState.CRASHED:
+      return 'crashed';
+    case DomainState.PMSUSPENDED:
+      return 'pmsuspended';
+    case DomainState.SHUTOFF:
+      return 'shutoff';
+    default:
+      return 'nostate';
+  }
+}
+
+/** Runtime facts the simulator keeps for info(): when the guest started. */
+interface RuntimeRecord {
+  startedAt: number;
+}
+
+/** The metadata driver (see the file comment). */
+export class MetadataDriver implements HypervisorDriver {
+  readonly uri: string;
+  readonly type: string;
+  protected readonly store: Store;
+  protected readonly backend: GuestBackend;
+  private readonly version: number;
+  private readonly errDomain: ErrorDomain;
+  private readonly listeners = new Set<DriverEventListener>();
+  private pending: DomainLifecycleEvent[] = [];
+  private pollTimer: NodeJS.Timeout | undefined;
+  private lastSeenEvent = 0;
+  private lastDataVersion = -1;
+  private closed = false;
+
+  constructor(options: MetadataDriverOptions) {
+    this.uri = options.uri;
+    this.store = options.store;
+    this.backend = options.backend;
+    this.type = options.backend.type;
+    this.version = options.version;
+    this.errDomain = options.backend.errorDomain;
+  }
+
+  // Connection.
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+    this.listeners.clear();
+    this.store.close();
+  }
+  async getHostname(): Promise<string> {
+    return hostname();
+  }
+  async getVersion(): Promise<number> {
+    return this.version;
+  }
+  async isAlive(): Promise<boolean> {
+    return !this.closed;
+  }
+
+  private fn(name: string): string {
+    return `${this.backend.functionPrefix}${name}`;
+  }
+
+  private check(flags: number, supported: number, name: string): void {
+    checkFlags(flags, supported, this.fn(name), this.errDomain);
+  }
+
+  // Lookups.
+
+  async listAllDomains(flags: number): Promise<DomainRef[]> {
+    this.check(flags, LIST_DOMAINS_SUPPORTED, 'ConnectListAllDomains');
+    return this.store.read(() => {
+      const all = this.store.allDomains();
+      if (flags === 0) return all.map(refOf);
+      const withSnapshots = filterNeedsSnapshots(flags) ? this.store.domainsWithSnapshots() : new Set<string>();
+      return all
+        .filter((d) =>
+          matchesListFilter(
+            {
+              active: isActive(d),
+              persistent: d.persistent,
+              state: d.state,
+              hasManagedSave: d.managedSave !== null,
+              autostart: d.autostart,
+              hasSnapshot: withSnapshots.has(d.uuid),
+            },
+            flags,
+          ),
+        )
+        .map(refOf);
+    });
+  }
+  async numOfDomains(): Promise<number> {
+    return this.store.countActive();
+  }
+  async numOfDefinedDomains(): Promise<number> {
+    return this.store.countInactive();
+  }
+  async lookupByName(name: string): Promise<DomainRef> {
+    const rec = this.store.domainByName(name);
+    if (rec === undefined) throw noDomain(this.errDomain, `no domain with matching name '${name}'`);
+    return refOf(rec);
+  }
+  async lookupByUUID(uuid: string): Promise<DomainRef> {
+    const rec = this.store.domainByUUID(uuid.toLowerCase());
+    if (rec === undefined) throw noDomain(this.errDomain, `no domain with matching uuid '${uuid}'`);
+    return refOf(rec);
+  }
+  async lookupByID(id: number): Promise<DomainRef> {
+    const rec = Number.isInteger(id) && id > 0 ? this.store.domainByID(id) : undefined;
+    if (rec === undefined) throw noDomain(this.errDomain, `no domain with matching id ${id}`);
+    return refOf(rec);
+  }
+
+  /** The current record of a handle's domain, or libvirt's stale-handle error. */
+  private resolve(dom: DomainRef): Rec {
+    const rec = this.store.domainByUUID(dom.uuid);
+    if (rec === undefined) {
+      throw noDomain(this.errDomain, `no domain with matching uuid '${dom.uuid}' (${dom.name})`);
+    }
+    return rec;
+  }
+
+  /** The definition the domain runs with now (live when active, else config). */
+  private currentXML(rec: Rec): string {
+    const xml = isActive(rec) ? rec.liveXml : rec.configXml;
+    if (xml === null) throw internalError(this.errDomain, `domain '${rec.name}' has no definition`);
+    return xml;
+  }
+
+  private currentDef(rec: Rec): DomainDef {
+    return parseDomainXML(this.currentXML(rec));
+  }
+
+  // Mutations: one transaction each.
+
+  /**
+   * Runs a mutation on one domain: inside one store transaction, refuses while another process
+   * holds a long job on it, then delivers the events the mutation queued once it committed.
+   */
+  private mutate<T>(fn: () => T): T {
+    this.pending = [];
+    let result: T;
+    try {
+      result = this.store.mutate(fn);
+    } catch (err) {
+      this.pending = [];
+      throw err;
+    }
+    const events = this.pending;
+    this.pending = [];
+    for (const ev of events) this.deliver(ev);
+    return result;
+  }
+
+  private checkNoJob(rec: Rec): void {
+    const job = this.store.activeJob(rec.uuid);
+    if (job !== undefined) {
+      throw VirError.report(
+        this.errDomain,
+        ErrorNumber.OPERATION_TIMEOUT,
+        `cannot acquire state change lock (held by ${job})`,
+      );
+    }
+  }
+
+  private emit(rec: Rec, event: DomainEventType, detail: number): void {
+    const ev: DomainLifecycleEvent = { domain: refOf(rec), event, detail };
+    this.store.appendEvent({ uuid: rec.uuid, name: rec.name, id: rec.id, event, detail });
+    this.pending.push(ev);
+  }
+
+  private write(rec: Rec): void {
+    this.store.updateDomain(rec);
+  }
+
+  /** A guest stopped, however it stopped: R5 applied, state recorded, STOPPED emitted. */
+  private stopped(rec: Rec, reason: DomainShutoffReason, detail: Stopped): void {
+    const plan = planStopped(rec);
+    const ref = { ...rec };
+    if (plan.removeDomain) {
+      // R5/R6: a transient domain goes with all its metadata, in this same transaction.
+      this.store.deleteDomain(rec.uuid);
+    } else {
+      rec.id = -1;
+      rec.state = DomainState.SHUTOFF;
+      rec.reason = reason;
+      rec.liveXml = null;
+      rec.runtime = null;
+      this.write(rec);
+    }
+    this.emit(ref, DomainEventType.STOPPED, detail);
+  }
+
+  /** Marks a record running with a fresh ID. */
+  private markStarted(rec: Rec, def: DomainDef, paused: boolean, reason: DomainRunningReason): void {
+    rec.id = this.store.allocateID();
+    rec.liveXml = formatDomainXML(def);
+    rec.state = paused ? DomainState.PAUSED : DomainState.RUNNING;
+    rec.reason = paused ? DomainPausedReason.USER : reason;
+    const runtime: RuntimeRecord = { startedAt: Date.now() };
+    rec.runtime = JSON.stringify(runtime);
+  }
+
+  private parseDef(xml: string): DomainDef {
+    const def = parseDomainXML(xml);
+    this.backend.checkDefinition(def);
+    return def;
+  }
+
+  /** libvirt's name/UUID conflict checks (virDomainObjListAdd). */
+  private conflictsFor(def: DomainDef): Rec | undefined {
+    const byUUID = this.store.domainByUUID(def.uuid);
+    if (byUUID !== undefined && byUUID.name !== def.name) {
+      throw operationFailed(ErrorDomain.DOMAIN, `domain '${byUUID.name}' is already defined with uuid ${def.uuid}`);
+    }
+    const byName = this.store.domainByName(def.name);
+    if (byName !== undefined && byName.uuid !== def.uuid) {
+      throw operationFailed(ErrorDomain.DOMAIN, `domain '${def.name}' already exists with uuid ${byName.uuid}`);
+    }
+    return byUUID;
+  }
+
+  async defineXML(xml: string, flags: number): Promise<DomainRef> {
+    this.check(flags, this.backend.supported.defineXML, 'DomainDefineXMLFlags');
+    const def = this.parseDef(xml);
+    const configXml = formatDomainXML(def, { inactive: true });
+    return this.mutate(() => {
+      const existing = this.conflictsFor(def);
+      if (existing === undefined) {
+        const rec: Rec = {
+          uuid: def.uuid,
+          name: def.name,
+          persistent: true,
+          configXml,
+          liveXml: null,
+          id: -1,
+          state: DomainState.SHUTOFF,
+          reason: DomainShutoffReason.UNKNOWN,
+          autostart: false,
+          ...defNumbers(def),
+          managedSave: null,
+          currentSnapshot: null,
+          runtime: null,
+        };
+        this.store.insertDomain(rec);
+        this.emit(rec, DomainEventType.DEFINED, Defined.ADDED);
+        return refOf(rec);
+      }
+      this.checkNoJob(existing);
+      existing.configXml = configXml;
+      existing.persistent = true;
+      if (!isActive(existing)) Object.assign(existing, defNumbers(def));
+      this.write(existing);
+      this.emit(existing, DomainEventType.DEFINED, Defined.UPDATED);
+      return refOf(existing);
+    });
+  }
+
+  async createXML(xml: string, flags: number): Promise<DomainRef> {
+    this.check(flags, this.backend.supported.createXML, 'DomainCreateXML');
+    const def = this.parseDef(xml);
+    return this.mutate(() => {
+      const existing = this.conflictsFor(def);
+      let rec: Rec;
+      if (existing !== undefined) {
+        if (isActive(existing)) {
+          throw operationInvalid(ErrorDomain.DOMAIN, `domain '${def.name}' is already active`);
+        }
+        this.checkNoJob(existing);
+        checkCreateOverDefined({ name: existing.name, hasManagedSave: existing.managedSave !== null }, this.errDomain);
+        rec = existing;
+      } else {
+        rec = {
+          uuid: def.uuid,
+          name: def.name,
+          persistent: false,
+          configXml: null,
+          liveXml: null,
+          id: -1,
+          state: DomainState.SHUTOFF,
+          reason: DomainShutoffReason.UNKNOWN,
+          autostart: false,
+          ...defNumbers(def),
+          managedSave: null,
+          currentSnapshot: null,
+          runtime: null,
+        };
+      }
+      const paused = (flags & DomainCreateFlags.START_PAUSED) !== 0;
+      this.backend.start(rec, def, { paused, image: null });
+      Object.assign(rec, defNumbers(def));
+      this.markStarted(rec, def, paused, DomainRunningReason.BOOTED);
+      if (existing === undefined) this.store.insertDomain(rec);
+      else this.write(rec);
+      this.emit(rec, DomainEventType.STARTED, Started.BOOTED);
+      if (paused) this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+      return refOf(rec);
+    });
+  }
+
+  async domainCreate(dom: DomainRef, flags: number): Promise<DomainRef> {
+    this.check(flags, this.backend.supported.create, 'DomainCreateWithFlags');
+    return this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      const plan = planStart({ active: isActive(rec), hasManagedSave: rec.managedSave !== null }, flags, this.errDomain);
+      const def = this.currentDef(rec);
+      const image = rec.managedSave;
+      this.backend.start(rec, def, { paused: plan.paused, image: plan.restore ? image : null });
+      if (image !== null) {
+        // R11: the image is consumed by the restore, or discarded by FORCE_BOOT.
+        this.backend.removeImage(image);
+        rec.managedSave = null;
+      }
+      this.markStarted(rec, def, plan.paused, plan.restore ? DomainRunningReason.RESTORED : DomainRunningReason.BOOTED);
+      this.write(rec);
+      this.emit(rec, DomainEventType.STARTED, plan.restore ? Started.RESTORED : Started.BOOTED);
+      if (plan.paused) this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+      return refOf(rec);
+    });
+  }
+
+  async domainShutdown(dom: DomainRef, flags: number): Promise<void> {
+    this.check(flags, this.backend.supported.shutdown, 'DomainShutdownFlags');
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      checkActive({ active: isActive(rec) });
+      // R8: only asks; the guest decides.
+      if (this.backend.powerButton(rec, this.currentDef(rec)) === 'stopped') {
+        this.stopped(rec, DomainShutoffReason.SHUTDOWN, Stopped.SHUTDOWN);
+      }
+    });
+  }
+
+  async domainDestroy(dom: DomainRef, flags: number): Promise<void> {
+    this.check(flags, this.backend.supported.destroy, 'DomainDestroyFlags');
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      checkActive({ active: isActive(rec) });
+      this.backend.kill(rec);
+      this.stopped(rec, DomainShutoffReason.DESTROYED, Stopped.DESTROYED);
+    });
+  }
+
+  async domainReboot(dom: DomainRef, flags: number): Promise<void> {
+    this.check(flags, this.backend.supported.reboot, 'DomainReboot');
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      checkActive({ active: isActive(rec) });
+      this.backend.reboot(rec, this.currentDef(rec));
+    });
+  }
+
+  async domainSuspend(dom: DomainRef): Promise<void> {
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      checkActive({ active: isActive(rec) });
+      if (rec.state === DomainState.PAUSED) return;
+      this.backend.suspend(rec);
+      rec.state = DomainState.PAUSED;
+      rec.reason = DomainPausedReason.USER;
+      this.write(rec);
+      this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+    });
+  }
+
+  async domainResume(dom: DomainRef): Promise<void> {
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      checkActive({ active: isActive(rec) });
+      if (rec.state !== DomainState.PAUSED) {
+        throw operationInvalid(this.errDomain, 'domain is not paused');
+      }
+      this.backend.resume(rec);
+      rec.state = DomainState.RUNNING;
+      rec.reason = DomainRunningReason.UNPAUSED;
+      this.write(rec);
+      this.emit(rec, DomainEventType.RESUMED, Resumed.UNPAUSED);
+    });
+  }
+
+  async domainUndefine(dom: DomainRef, flags: number): Promise<void> {
+    this.check(flags, this.backend.supported.undefine, 'DomainUndefineFlags');
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      const plan = planUndefine(
+        {
+          persistent: rec.persistent,
+          active: isActive(rec),
+          hasManagedSave: rec.managedSave !== null,
+          snapshotCount: isActive(rec) ? 0 : this.store.snapshotCount(rec.uuid),
+        },
+        flags,
+        this.errDomain,
+      );
+      if (plan.removeManagedSave && rec.managedSave !== null) this.backend.removeImage(rec.managedSave);
+      if (plan.removeDomain) {
+        // R3: the domain and all its snapshot metadata go in this one transaction.
+        this.store.deleteDomain(rec.uuid);
+      } else {
+        // R4: the running guest becomes transient and keeps its metadata until it halts.
+        rec.persistent = false;
+        rec.configXml = null;
+        rec.autostart = false;
+        rec.managedSave = null;
+        this.write(rec);
+      }
+      this.emit(rec, DomainEventType.UNDEFINED, Undefined.REMOVED);
+    });
+  }
+
+  async domainIsActive(dom: DomainRef): Promise<boolean> {
+    return isActive(this.resolve(dom));
+  }
+  async domainIsPersistent(dom: DomainRef): Promise<boolean> {
+    return this.resolve(dom).persistent;
+  }
+  async domainGetID(dom: DomainRef): Promise<number> {
+    return this.resolve(dom).id;
+  }
+  async domainGetState(dom: DomainRef, flags: number): Promise<[DomainState, number]> {
+    this.check(flags, 0, 'DomainGetState');
+    const rec = this.resolve(dom);
+    return [rec.state, rec.reason];
+  }
+  async domainGetInfo(dom: DomainRef): Promise<DomainInfo> {
+    const rec = this.resolve(dom);
+    let cpuTime = 0;
+    if (isActive(rec) && rec.runtime !== null) {
+      const runtime = JSON.parse(rec.runtime) as RuntimeRecord;
+      cpuTime = Math.max(0, Date.now() - runtime.startedAt) * 1_000_000;
+    }
+    return { state: rec.state, maxMem: rec.maxMem, memory: rec.memory, nrVirtCpu: rec.vcpus, cpuTime };
+  }
+  async domainGetXMLDesc(dom: DomainRef, flags: number): Promise<string> {
+    this.check(flags, this.backend.supported.getXMLDesc, 'DomainGetXMLDesc');
+    const rec = this.resolve(dom);
+    const inactive = (flags & DomainXMLFlags.INACTIVE) !== 0;
+    if (isActive(rec) && !inactive) {
+      return formatDomainXML(parseDomainXML(rec.liveXml ?? ''), { id: rec.id });
+    }
+    // libvirt gives the live definition of a transient domain even with INACTIVE.
+    const xml = rec.configXml ?? rec.liveXml;
+    if (xml === null) throw internalError(this.errDomain, `domain '${rec.name}' has no definition`);
+    return formatDomainXML(parseDomainXML(xml), { inactive: true });
+  }
+  async domainGetAutostart(dom: DomainRef): Promise<boolean> {
+    return this.resolve(dom).autostart;
+  }
+  async domainSetAutostart(dom: DomainRef, autostart: boolean): Promise<void> {
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      if (!rec.persistent) throw operationInvalid(this.errDomain, 'cannot set autostart for transient domain');
+      rec.autostart = autostart;
+      this.write(rec);
+    });
+  }
+
+  // Managed save (R11).
+
+  async managedSave(dom: DomainRef, flags: number): Promise<void> {
+    this.check(flags, this.backend.supported.managedSave, 'DomainManagedSave');
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      checkManagedSave({ persistent: rec.persistent, active: isActive(rec) }, this.errDomain);
+      const image = this.backend.saveMemory(rec);
+      rec.managedSave = image;
+      this.stopped(rec, DomainShutoffReason.SAVED, Stopped.SAVED);
+    });
+  }
+  async hasManagedSaveImage(dom: DomainRef, flags: number): Promise<boolean> {
+    this.check(flags, 0, 'DomainHasManagedSaveImage');
+    return this.resolve(dom).managedSave !== null;
+  }
+  async managedSaveRemove(dom: DomainRef, flags: number): Promise<void> {
+    this.check(flags, 0, 'DomainManagedSaveRemove');
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      if (rec.managedSave === null) return;
+      this.backend.removeImage(rec.managedSave);
+      // libvirt keeps the shut-off reason 'saved' after the image is removed.
+      rec.managedSave = null;
+      this.write(rec);
+    });
+  }
+
+  // Snapshots.
+
+  private tree(uuid: string): SnapshotTree {
+    return new SnapshotTree(this.store.snapshotTree(uuid));
+  }
+
+  private requireSnapshot(rec: Rec, name: string): SnapshotRecord {
+    const snap = this.store.snapshot(rec.uuid, name);
+    if (snap === undefined) {
+      throw VirError.report(
+        ErrorDomain.DOMAIN_SNAPSHOT,
+        ErrorNumber.NO_DOMAIN_SNAPSHOT,
+        `no domain snapshot with matching name '${name}'`,
+      );
+    }
+    return snap;
+  }
+
+  async snapshotCreateXML(dom: DomainRef, xml: string, flags: number): Promise<string> {
+    this.check(flags, this.backend.supported.snapshotCreateXML, 'DomainSnapshotCreateXML');
+    const redefine = (flags & SnapCreate.REDEFINE) !== 0;
+    const parsed = parseSnapshotXML(xml, { requireFullForRedefine: redefine });
+    return this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      const tree = this.tree(rec.uuid);
+      return redefine ? this.redefineSnapshot(rec, tree, parsed, flags) : this.createSnapshot(rec, tree, parsed, flags);
+    });
+  }
+
+  private createSnapshot(rec: Rec, tree: SnapshotTree, def: SnapshotDef, flags: number): string {
+    const halt = (flags & SnapCreate.HALT) !== 0;
+    if (halt) checkSnapshotHalt({ persistent: rec.persistent, active: isActive(rec) }, this.errDomain);
+    const now = Math.floor(Date.now() / 1000);
+    const name = def.name ?? String(now);
+    if (tree.has(name)) throw operationFailed(ErrorDomain.DOMAIN, `domain moment ${name} already exists`);
+    const domainDef = this.currentDef(rec);
+    const full: SnapshotDef = {
+      ...def,
+      disks: def.disks.length > 0 ? def.disks : defaultSnapshotDisks(domainDef),
+      name,
+      state: snapshotStateOf(rec.state),
+      creationTime: now,
+      parent: rec.currentSnapshot ?? undefined,
+      memory: def.memory ?? { snapshot: isActive(rec) ? 'internal' : 'no' },
+      domain: domainDef,
+    };
+    const record: SnapshotRecord = {
+      name,
+      parent: rec.currentSnapshot,
+      seq: this.store.nextSnapshotSeq(rec.uuid),
+      state: full.state,
+      creationTime: now,
+      memory: full.memory?.snapshot ?? 'no',
+      external: isExternal(full),
+      xml: formatSnapshotXML(full),
+    };
+    this.store.putSnapshot(rec.uuid, record);
+    rec.currentSnapshot = name;
+    if (halt && isActive(rec)) {
+      this.backend.kill(rec);
+      this.stopped(rec, DomainShutoffReason.FROM_SNAPSHOT, Stopped.FROM_SNAPSHOT);
+    } else {
+      this.write(rec);
+    }
+    return name;
+  }
+
+  private redefineSnapshot(rec: Rec, tree: SnapshotTree, def: SnapshotDef, flags: number): string {
+    const name = def.name;
+    if (name === undefined || def.creationTime === undefined) {
+      throw internalError(ErrorDomain.DOMAIN_SNAPSHOT, 'missing creationTime from existing snapshot');
+    }
+    const parent = def.parent ?? null;
+    tree.checkRedefineParent(name, parent, this.errDomain);
+    if (def.domain !== undefined && def.domain.uuid !== rec.uuid) {
+      throw VirError.report(
+        this.errDomain,
+        ErrorNumber.INVALID_ARG,
+        `definition for snapshot ${name} must use uuid ${rec.uuid}`,
+      );
+    }
+    const existing = tree.get(name);
+    const record: SnapshotRecord = {
+      name,
+      parent,
+      seq: existing?.seq ?? this.store.nextSnapshotSeq(rec.uuid),
+      state: def.state,
+      creationTime: def.creationTime,
+      memory: def.memory?.snapshot ?? (def.state === 'shutoff' || def.state === 'disk-snapshot' ? 'no' : 'internal'),
+      external: isExternal(def),
+      xml: formatSnapshotXML({ ...def, active: undefined }),
+    };
+    this.store.putSnapshot(rec.uuid, record);
+    if ((flags & SnapCreate.CURRENT) !== 0) {
+      rec.currentSnapshot = name;
+      this.write(rec);
+    }
+    return name;
+  }
+
+  async snapshotNum(dom: DomainRef, flags: number): Promise<number> {
+    this.check(flags, SNAPSHOT_LIST_SUPPORTED, 'DomainSnapshotNum');
+    const rec = this.resolve(dom);
+    if (flags === 0) return this.store.snapshotCount(rec.uuid);
+    return this.tree(rec.uuid).list(flags).length;
+  }
+  async snapshotListNames(dom: DomainRef, flags: number): Promise<string[]> {
+    this.check(flags, SNAPSHOT_LIST_SUPPORTED, 'DomainSnapshotListNames');
+    return this.store.read(() => this.tree(this.resolve(dom).uuid).list(flags).map((n) => n.name));
+  }
+  async listAllSnapshots(dom: DomainRef, flags: number): Promise<string[]> {
+    this.check(flags, SNAPSHOT_LIST_SUPPORTED, 'DomainListAllSnapshots');
+    return this.store.read(() => this.tree(this.resolve(dom).uuid).list(flags).map((n) => n.name));
+  }
+  async snapshotLookupByName(dom: DomainRef, name: string, flags: number): Promise<string> {
+    this.check(flags, 0, 'DomainSnapshotLookupByName');
+    return this.requireSnapshot(this.resolve(dom), name).name;
+  }
+  async snapshotCurrent(dom: DomainRef, flags: number): Promise<string> {
+    this.check(flags, 0, 'DomainSnapshotCurrent');
+    const rec = this.resolve(dom);
+    if (rec.currentSnapshot === null) {
+      throw VirError.report(ErrorDomain.DOMAIN_SNAPSHOT, ErrorNumber.NO_DOMAIN_SNAPSHOT, 'the domain does not have a current snapshot');
+    }
+    return rec.currentSnapshot;
+  }
+  async hasCurrentSnapshot(dom: DomainRef, flags: number): Promise<boolean> {
+    this.check(flags, 0, 'DomainHasCurrentSnapshot');
+    return this.resolve(dom).currentSnapshot !== null;
+  }
+  async snapshotGetXMLDesc(dom: DomainRef, snapshot: string, flags: number): Promise<string> {
+    this.check(flags, this.backend.supported.snapshotGetXMLDesc, 'DomainSnapshotGetXMLDesc');
+    const rec = this.resolve(dom);
+    const snap = this.requireSnapshot(rec, snapshot);
+    // The stored XML is canonical; the parent may have changed since (reparenting on delete).
+    const def = parseSnapshotXML(snap.xml);
+    def.parent = snap.parent ?? undefined;
+    return formatSnapshotXML(def);
+  }
+  async snapshotGetParent(dom: DomainRef, snapshot: string, flags: number): Promise<string> {
+    this.check(flags, 0, 'DomainSnapshotGetParent');
+    const snap = this.requireSnapshot(this.resolve(dom), snapshot);
+    if (snap.parent === null) {
+      throw VirError.report(
+        ErrorDomain.DOMAIN_SNAPSHOT,
+        ErrorNumber.NO_DOMAIN_SNAPSHOT,
+        `snapshot '${snapshot}' does not have a parent`,
+      );
+    }
+    return snap.parent;
+  }
+  async snapshotNumChildren(dom: DomainRef, snapshot: string, flags: number): Promise<number> {
+    this.check(flags, SNAPSHOT_LIST_SUPPORTED, 'DomainSnapshotNumChildren');
+    return (await this.snapshotChildren(dom, snapshot, flags)).length;
+  }
+  async snapshotListAllChildren(dom: DomainRef, snapshot: string, flags: number): Promise<string[]> {
+    this.check(flags, SNAPSHOT_LIST_SUPPORTED, 'DomainSnapshotListAllChildren');
+    return this.snapshotChildren(dom, snapshot, flags);
+  }
+  private async snapshotChildren(dom: DomainRef, snapshot: string, flags: number): Promise<string[]> {
+    return this.store.read(() => {
+      const rec = this.resolve(dom);
+      const tree = this.tree(rec.uuid);
+      tree.require(snapshot);
+      return tree.listChildren(snapshot, flags).map((n) => n.name);
+    });
+  }
+  async snapshotIsCurrent(dom: DomainRef, snapshot: string, flags: number): Promise<boolean> {
+    this.check(flags, 0, 'DomainSnapshotIsCurrent');
+    const rec = this.resolve(dom);
+    this.requireSnapshot(rec, snapshot);
+    return rec.currentSnapshot === snapshot;
+  }
+  async snapshotHasMetadata(dom: DomainRef, snapshot: string, flags: number): Promise<boolean> {
+    this.check(flags, 0, 'DomainSnapshotHasMetadata');
+    this.requireSnapshot(this.resolve(dom), snapshot);
+    return true;
+  }
+
+  async snapshotDelete(dom: DomainRef, snapshot: string, flags: number): Promise<void> {
+    this.check(flags, this.backend.supported.snapshotDelete, 'DomainSnapshotDelete');
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      const tree = this.tree(rec.uuid);
+      const plan = tree.planDelete(snapshot, rec.currentSnapshot, flags);
+      for (const name of plan.remove) this.store.deleteSnapshot(rec.uuid, name);
+      for (const r of plan.reparent) this.store.setSnapshotParent(rec.uuid, r.name, r.parent);
+      if (plan.current !== rec.currentSnapshot) {
+        rec.currentSnapshot = plan.current;
+        this.write(rec);
+      }
+    });
+  }
+
+  async revertToSnapshot(dom: DomainRef, snapshot: string, flags: number): Promise<void> {
+    this.check(flags, this.backend.supported.revertToSnapshot, 'DomainRevertToSnapshot');
+    this.mutate(() => {
+      const rec = this.resolve(dom);
+      this.checkNoJob(rec);
+      const snap = this.requireSnapshot(rec, snapshot);
+      const def = parseSnapshotXML(snap.xml);
+      const wantRunning = (flags & Revert.RUNNING) !== 0;
+      const wantPaused = (flags & Revert.PAUSED) !== 0;
+      const snapActive = snap.state === 'running' || snap.state === 'paused';
+      const target: 'running' | 'paused' | 'shutoff' = wantRunning
+        ? 'running'
+        : wantPaused
+          ? 'paused'
+          : snapActive
+            ? (snap.state as 'running' | 'paused')
+            : 'shutoff';
+      if (!rec.persistent && target === 'shutoff') {
+        throw operationInvalid(
+          this.errDomain,
+          'transient domain needs to request run or pause to revert to inactive snapshot',
+        );
+      }
+      if (planRevertWithImage({ hasManagedSave: rec.managedSave !== null }, flags, this.errDomain) && rec.managedSave !== null) {
+        this.backend.removeImage(rec.managedSave);
+        rec.managedSave = null;
+      }
+      const domainDef = def.domain ?? this.currentDef(rec);
+      if (rec.persistent) {
+        rec.configXml = formatDomainXML(domainDef, { inactive: true });
+        Object.assign(rec, defNumbers(domainDef));
+      }
+      if (isActive(rec)) {
+        this.backend.kill(rec);
+        if (rec.persistent) {
+          this.stopped(rec, DomainShutoffReason.FROM_SNAPSHOT, Stopped.FROM_SNAPSHOT);
+        } else {
+          // A transient domain is restarted below at once: it stops without vanishing (no R5).
+          this.emit(rec, DomainEventType.STOPPED, Stopped.FROM_SNAPSHOT);
+          rec.id = -1;
+        }
+      } else if (target === 'shutoff') {
+        rec.reason = DomainShutoffReason.FROM_SNAPSHOT;
+      }
+      if (target !== 'shutoff') {
+        this.backend.start(rec, domainDef, { paused: target === 'paused', image: null });
+        this.markStarted(rec, domainDef, false, DomainRunningReason.FROM_SNAPSHOT);
+        this.emit(rec, DomainEventType.STARTED, Started.FROM_SNAPSHOT);
+        if (target === 'paused') {
+          rec.state = DomainState.PAUSED;
+          rec.reason = DomainPausedReason.FROM_SNAPSHOT;
+          this.emit(rec, DomainEventType.SUSPENDED, Suspended.FROM_SNAPSHOT);
+        }
+      }
+      rec.currentSnapshot = snapshot;
+      this.write(rec);
+    });
+  }
+
+  // Events.
+
+  subscribe(listener: DriverEventListener): () => void {
+    this.listeners.add(listener);
+    if (this.pollTimer === undefined && this.store.path !== ':memory:') {
+      // Other processes on the same store record their events in its log: poll it cheaply
+      // (data_version changes only when another connection commits).
+      this.lastSeenEvent = this.store.lastEventSeq();
+      this.lastDataVersion = this.store.dataVersion();
+      this.pollTimer = setInterval(() => this.pollForeignEvents(), EVENT_POLL_MS);
+      this.pollTimer.unref();
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.pollTimer !== undefined) {
+        clearInterval(this.pollTimer);
+        this.pollTimer = undefined;
+      }
+    };
+  }
+
+  private pollForeignEvents(): void {
+    if (this.closed) return;
+    const version = this.store.dataVersion();
+    if (version === this.lastDataVersion) return;
+    this.lastDataVersion = version;
+    let events: EventRecord[];
+    try {
+      events = this.store.eventsAfter(this.lastSeenEvent);
+    } catch {
+      return;
+    }
+    for (const ev of events) {
+      this.lastSeenEvent = ev.seq;
+      if (ev.origin === this.store.origin) continue;
+      this.deliver({ domain: { name: ev.name, uuid: ev.uuid, id: ev.id }, event: ev.event, detail: ev.detail });
+    }
+  }
+
+  private deliver(ev: DomainLifecycleEvent): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(ev);
+      } catch {
+        // A listener's failure must not break the call that emitted the event.
+      }
+    }
+  }
+}
+
+/**
+ * The disks a snapshot covers when its XML names none (libvirt's virDomainSnapshotAlignDisks):
+ * every disk of the domain, internal, except read-only ones, which need no snapshot.
+ */
+function defaultSnapshotDisks(def: DomainDef): SnapshotDef['disks'] {
+  return def.devices.disks.map((d) => ({ name: d.targetDev, snapshot: d.readonly ? 'no' : 'internal' }));
+}
+
+function isExternal(def: SnapshotDef): boolean {
+  return def.memory?.snapshot === 'external' || def.disks.some((d) => d.snapshot === 'external');
+}

@@ -1,0 +1,131 @@
+/**
+ * The test driver: a simulated hypervisor whose guests change state at once, on the metadata
+ * driver. `test:///default` is in memory, fresh per connection and preset like libvirt's;
+ * `test:///session` is durable under the state directory.
+ */
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+import {
+  DomainCreateFlags,
+  DomainDefineFlags,
+  DomainDestroyFlags,
+  DomainRebootFlags,
+  DomainSaveRestoreFlags,
+  DomainShutdownFlags,
+  DomainSnapshotCreateFlags as SnapCreate,
+  DomainSnapshotDeleteFlags,
+  DomainSnapshotRevertFlags,
+  DomainSnapshotXMLFlags,
+  DomainUndefineFlags,
+  DomainXMLFlags,
+  ErrorDomain,
+  ErrorNumber,
+} from '../../api/enums.generated.js';
+import { VirError } from '../../api/errors.js';
+import { testDefaultDomainDef, type DomainDef } from '../../conf/domain.js';
+import { Store } from '../../store/store.js';
+import { MetadataDriver } from '../metadata/driver.js';
+import type { GuestBackend, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
+
+/** libvirt's test driver reports hypervisor version 2 (0.0.2). */
+const TEST_VERSION = 2;
+
+const SUPPORTED: SupportedFlags = {
+  defineXML: DomainDefineFlags.VALIDATE,
+  createXML: DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_VALIDATE,
+  create: DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_FORCE_BOOT,
+  shutdown: DomainShutdownFlags.ACPI_POWER_BTN,
+  destroy: DomainDestroyFlags.GRACEFUL,
+  reboot: DomainRebootFlags.ACPI_POWER_BTN,
+  // As libvirt's test driver: NVRAM, TPM and checkpoint flags are refused (R7).
+  undefine: DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA,
+  getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.UPDATE_CPU | DomainXMLFlags.MIGRATABLE,
+  managedSave: DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+  // As libvirt's test driver: snapshots are metadata only, so NO_METADATA, DISK_ONLY and
+  // REUSE_EXT are refused.
+  snapshotCreateXML:
+    SnapCreate.REDEFINE | SnapCreate.CURRENT | SnapCreate.HALT | SnapCreate.QUIESCE | SnapCreate.ATOMIC |
+    SnapCreate.LIVE | SnapCreate.VALIDATE,
+  snapshotGetXMLDesc: DomainSnapshotXMLFlags.SECURE,
+  revertToSnapshot: DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED | DomainSnapshotRevertFlags.FORCE,
+  // Every test snapshot is metadata only, so METADATA_ONLY is the same as a plain delete
+  // (libvirt's qemu driver accepts it; its test driver does not — tsvirt follows qemu).
+  snapshotDelete:
+    DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.METADATA_ONLY | DomainSnapshotDeleteFlags.CHILDREN_ONLY,
+};
+
+/** Guests of the simulator: instant, except that one marked to ignore the power button does. */
+class SimulatedGuests implements GuestBackend {
+  readonly functionPrefix = 'test';
+  readonly errorDomain = ErrorDomain.TEST;
+  readonly type = 'TEST';
+  readonly supported = SUPPORTED;
+
+  checkDefinition(def: DomainDef): void {
+    if (def.type !== 'test') {
+      throw VirError.report(
+        ErrorDomain.TEST,
+        ErrorNumber.NO_SUPPORT,
+        `Emulator '${def.type}' is not supported by the test driver`,
+      );
+    }
+  }
+  start(): void {}
+  powerButton(_rec: unknown, def: DomainDef): PowerButtonResult {
+    return def.testNamespace?.ignorePowerButton === true ? 'ignored' : 'stopped';
+  }
+  kill(): void {}
+  suspend(): void {}
+  resume(): void {}
+  reboot(): void {}
+  saveMemory(): string {
+    // The simulator's memory is nothing; the record is the image.
+    return 'memory';
+  }
+  removeImage(): void {}
+}
+
+/** Where test:///session keeps its store: TSVIRT_STATE_DIR, else the XDG state directory. */
+export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): string {
+  const base =
+    env.TSVIRT_STATE_DIR ??
+    join(env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== '' ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state'), 'tsvirt');
+  return join(base, 'test', 'session.db');
+}
+
+/** Opens the test driver for `test:///default` or `test:///session`. */
+export function openTestDriver(path: '/default' | '/session', uri: string): MetadataDriver {
+  const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath() });
+  const driver = new MetadataDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
+  if (path === '/default') presetDefault(store);
+  return driver;
+}
+
+/** libvirt's test:///default holds one running domain, 'test', with ID 1. */
+function presetDefault(store: Store): void {
+  const def = testDefaultDomainDef();
+  store.mutate(() => {
+    store.insertDomain({
+      uuid: def.uuid,
+      name: def.name,
+      persistent: true,
+      configXml: formatInactive(def),
+      liveXml: formatInactive(def),
+      id: store.allocateID(),
+      state: 1, // VIR_DOMAIN_RUNNING
+      reason: 0, // VIR_DOMAIN_RUNNING_UNKNOWN, as libvirt's preset
+      autostart: false,
+      maxMem: def.memory,
+      memory: def.currentMemory ?? def.memory,
+      vcpus: def.vcpu.count,
+      managedSave: null,
+      currentSnapshot: null,
+      runtime: JSON.stringify({ startedAt: Date.now() }),
+    });
+  });
+}
+
+import { formatDomainXML } from '../../conf/domain.js';
+function formatInactive(def: DomainDef): string {
+  return formatDomainXML(def, { inactive: true });
+}

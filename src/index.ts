@@ -1,0 +1,19 @@
+/**
+ * tsvirt: libvirt's domain and snapshot model for TypeScript.
+ *
+ * @example
+ * import { connect, VirError, DomainUndefineFlags } from 'tsvirt';
+ * const conn = await connect('test:///session');
+ */
+export { connect, openReadOnly, resolveURI, DEFAULT_URI, type ConnectOptions } from './api/connect.js';
+export {
+  Connection,
+  type DomainEvent,
+  type DomainEventLifecycleCallback,
+  type DomainEventsOptions,
+} from './api/connection.js';
+export { Domain, type DomainStateReason } from './api/domain.js';
+export { DomainSnapshot } from './api/snapshot.js';
+export { VirError, errorCodeName, errorDomainName, type VirErrorInit } from './api/errors.js';
+export type { DomainInfo, DomainRef, JobOptions, JobProgress, HypervisorDriver } from './api/driver.js';
+export * from './api/enums.generated.js';

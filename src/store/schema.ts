@@ -1,0 +1,72 @@
+/**
+ * Versioned schema migrations for the store. Each entry moves the schema from version i to i+1;
+ * `PRAGMA user_version` records where a database stands, so an old store opens and upgrades in
+ * one transaction.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: domains, snapshot metadata, events, jobs.
+  `
+  CREATE TABLE domains (
+    uuid          TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    persistent    INTEGER NOT NULL CHECK (persistent IN (0, 1)),
+    -- The persistent definition; NULL for a transient domain.
+    config_xml    TEXT,
+    -- The running definition; NULL when inactive.
+    live_xml      TEXT,
+    -- Runtime ID while active, NULL while inactive: the one source of "is it active".
+    id            INTEGER UNIQUE,
+    state         INTEGER NOT NULL,
+    reason        INTEGER NOT NULL,
+    autostart     INTEGER NOT NULL DEFAULT 0,
+    max_mem       INTEGER NOT NULL,
+    memory        INTEGER NOT NULL,
+    vcpus         INTEGER NOT NULL,
+    -- Managed save image reference (driver-specific: a file path, or 'memory' for the simulator).
+    managed_save  TEXT,
+    current_snapshot TEXT,
+    -- Driver runtime record (JSON: pid, monitor socket, ...), NULL while inactive.
+    runtime       TEXT,
+    CHECK (persistent = 1 OR id IS NOT NULL),
+    CHECK (managed_save IS NULL OR persistent = 1),
+    CHECK (persistent = 1 OR config_xml IS NULL)
+  );
+  CREATE TABLE snapshots (
+    domain_uuid   TEXT NOT NULL REFERENCES domains(uuid) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    parent        TEXT,
+    seq           INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    creation_time INTEGER NOT NULL,
+    memory        TEXT NOT NULL,
+    external      INTEGER NOT NULL,
+    xml           TEXT NOT NULL,
+    PRIMARY KEY (domain_uuid, name)
+  ) WITHOUT ROWID;
+  CREATE INDEX snapshots_by_parent ON snapshots (domain_uuid, parent);
+  CREATE TABLE events (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    origin        TEXT NOT NULL,
+    uuid          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    id            INTEGER NOT NULL,
+    event         INTEGER NOT NULL,
+    detail        INTEGER NOT NULL
+  );
+  CREATE TABLE jobs (
+    domain_uuid   TEXT PRIMARY KEY,
+    job           TEXT NOT NULL,
+    owner_pid     INTEGER NOT NULL,
+    owner_start   TEXT NOT NULL,
+    owner_token   TEXT NOT NULL,
+    started_at    INTEGER NOT NULL
+  );
+  CREATE TABLE counters (
+    name          TEXT PRIMARY KEY,
+    value         INTEGER NOT NULL
+  );
+  INSERT INTO counters (name, value) VALUES ('next_domain_id', 1);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,480 @@
+/**
+ * Durable state: domains, snapshot metadata, managed-save records, runtime records, the event log
+ * and per-domain jobs, in one SQLite database (WAL, synchronous FULL). Every mutation a driver
+ * makes runs inside `mutate()`, one IMMEDIATE transaction: a crash leaves the old state or the
+ * new, never a mix, and writers in other processes wait for it.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import { VirError } from '../api/errors.js';
+
+/** One domain row. `id` is -1 while inactive. */
+export interface DomainRecord {
+  uuid: string;
+  name: string;
+  persistent: boolean;
+  configXml: string | null;
+  liveXml: string | null;
+  id: number;
+  state: number;
+  reason: number;
+  autostart: boolean;
+  maxMem: number;
+  memory: number;
+  vcpus: number;
+  managedSave: string | null;
+  currentSnapshot: string | null;
+  runtime: string | null;
+}
+
+/** One snapshot metadata row. */
+export interface SnapshotRecord {
+  name: string;
+  parent: string | null;
+  seq: number;
+  state: string;
+  creationTime: number;
+  /** The memory snapshot kind: 'no', 'internal' or 'external'. */
+  memory: string;
+  /** True when the memory or any disk is an external snapshot. */
+  external: boolean;
+  xml: string;
+}
+
+/** A lifecycle event as recorded in the log. */
+export interface EventRecord {
+  seq: number;
+  origin: string;
+  uuid: string;
+  name: string;
+  id: number;
+  event: number;
+  detail: number;
+}
+
+interface DomainRow {
+  uuid: string;
+  name: string;
+  persistent: number;
+  config_xml: string | null;
+  live_xml: string | null;
+  id: number | null;
+  state: number;
+  reason: number;
+  autostart: number;
+  max_mem: number;
+  memory: number;
+  vcpus: number;
+  managed_save: string | null;
+  current_snapshot: string | null;
+  runtime: string | null;
+}
+
+interface SnapshotRow {
+  name: string;
+  parent: string | null;
+  seq: number;
+  state: string;
+  creation_time: number;
+  memory: string;
+  external: number;
+  xml: string;
+}
+
+function toDomain(row: DomainRow): DomainRecord {
+  return {
+    uuid: row.uuid,
+    name: row.name,
+    persistent: row.persistent === 1,
+    configXml: row.config_xml,
+    liveXml: row.live_xml,
+    id: row.id ?? -1,
+    state: row.state,
+    reason: row.reason,
+    autostart: row.autostart === 1,
+    maxMem: row.max_mem,
+    memory: row.memory,
+    vcpus: row.vcpus,
+    managedSave: row.managed_save,
+    currentSnapshot: row.current_snapshot,
+    runtime: row.runtime,
+  };
+}
+
+function toSnapshot(row: SnapshotRow): SnapshotRecord {
+  return {
+    name: row.name,
+    parent: row.parent,
+    seq: row.seq,
+    state: row.state,
+    creationTime: row.creation_time,
+    memory: row.memory,
+    external: row.external === 1,
+    xml: row.xml,
+  };
+}
+
+/** Where a store lives: a file, or ':memory:' for a per-connection store (test:///default). */
+export interface StoreOptions {
+  path: string;
+  /** How long a writer waits for another process's transaction, in ms. */
+  busyTimeoutMs?: number;
+}
+
+/** Columns for a domain insert or update. */
+export type DomainWrite = Omit<DomainRecord, 'id'> & { id: number };
+
+const EVENT_LOG_KEEP = 10_000;
+
+/**
+ * The store. Reads may run anywhere; writes only inside `mutate()`. Statements are prepared once.
+ */
+export class Store {
+  readonly path: string;
+  /** Identifies this open store in the event log, so a process skips its own events. */
+  readonly origin = randomUUID();
+  private readonly db: Database.Database;
+  private readonly stmt;
+  private depth = 0;
+
+  constructor(options: StoreOptions) {
+    this.path = options.path;
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+    try {
+      this.db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 30_000 });
+      if (options.path !== ':memory:') {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = FULL');
+      }
+      this.db.pragma('foreign_keys = ON');
+      this.migrate();
+    } catch (err) {
+      throw storeError(err, `cannot open store '${options.path}'`);
+    }
+    const db = this.db;
+    this.stmt = {
+      domainByUUID: db.prepare<[string], DomainRow>('SELECT * FROM domains WHERE uuid = ?'),
+      domainByName: db.prepare<[string], DomainRow>('SELECT * FROM domains WHERE name = ?'),
+      domainByID: db.prepare<[number], DomainRow>('SELECT * FROM domains WHERE id = ?'),
+      allDomains: db.prepare<[], DomainRow>('SELECT * FROM domains ORDER BY name'),
+      activeDomains: db.prepare<[], DomainRow>('SELECT * FROM domains WHERE id IS NOT NULL ORDER BY id'),
+      countActive: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM domains WHERE id IS NOT NULL'),
+      countInactive: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM domains WHERE id IS NULL'),
+      domainsWithSnapshots: db.prepare<[], { domain_uuid: string }>(
+        'SELECT DISTINCT domain_uuid FROM snapshots',
+      ),
+      insertDomain: db.prepare(
+        `INSERT INTO domains (uuid, name, persistent, config_xml, live_xml, id, state, reason, autostart,
+           max_mem, memory, vcpus, managed_save, current_snapshot, runtime)
+         VALUES (@uuid, @name, @persistent, @configXml, @liveXml, @id, @state, @reason, @autostart,
+           @maxMem, @memory, @vcpus, @managedSave, @currentSnapshot, @runtime)`,
+      ),
+      updateDomain: db.prepare(
+        `UPDATE domains SET name = @name, persistent = @persistent, config_xml = @configXml,
+           live_xml = @liveXml, id = @id, state = @state, reason = @reason, autostart = @autostart,
+           max_mem = @maxMem, memory = @memory, vcpus = @vcpus, managed_save = @managedSave,
+           current_snapshot = @currentSnapshot, runtime = @runtime
+         WHERE uuid = @uuid`,
+      ),
+      deleteDomain: db.prepare<[string]>('DELETE FROM domains WHERE uuid = ?'),
+      nextID: db.prepare<[], { value: number }>(
+        `UPDATE counters SET value = value + 1 WHERE name = 'next_domain_id' RETURNING value - 1 AS value`,
+      ),
+      snapshotCount: db.prepare<[string], { n: number }>(
+        'SELECT count(*) AS n FROM snapshots WHERE domain_uuid = ?',
+      ),
+      snapshots: db.prepare<[string], SnapshotRow>(
+        `SELECT name, parent, seq, state, creation_time, memory, external, xml
+         FROM snapshots WHERE domain_uuid = ? ORDER BY seq`,
+      ),
+      snapshotTree: db.prepare<[string], SnapshotRow>(
+        `SELECT name, parent, seq, state, creation_time, memory, external, '' AS xml
+         FROM snapshots WHERE domain_uuid = ? ORDER BY seq`,
+      ),
+      snapshot: db.prepare<[string, string], SnapshotRow>(
+        `SELECT name, parent, seq, state, creation_time, memory, external, xml
+         FROM snapshots WHERE domain_uuid = ? AND name = ?`,
+      ),
+      maxSnapshotSeq: db.prepare<[string], { seq: number | null }>(
+        'SELECT max(seq) AS seq FROM snapshots WHERE domain_uuid = ?',
+      ),
+      upsertSnapshot: db.prepare(
+        `INSERT INTO snapshots (domain_uuid, name, parent, seq, state, creation_time, memory, external, xml)
+         VALUES (@uuid, @name, @parent, @seq, @state, @creationTime, @memory, @external, @xml)
+         ON CONFLICT (domain_uuid, name) DO UPDATE SET parent = excluded.parent, state = excluded.state,
+           creation_time = excluded.creation_time, memory = excluded.memory, external = excluded.external,
+           xml = excluded.xml`,
+      ),
+      setSnapshotParent: db.prepare<[string | null, string, string]>(
+        'UPDATE snapshots SET parent = ? WHERE domain_uuid = ? AND name = ?',
+      ),
+      deleteSnapshot: db.prepare<[string, string]>('DELETE FROM snapshots WHERE domain_uuid = ? AND name = ?'),
+      deleteSnapshots: db.prepare<[string]>('DELETE FROM snapshots WHERE domain_uuid = ?'),
+      insertEvent: db.prepare(
+        `INSERT INTO events (origin, uuid, name, id, event, detail)
+         VALUES (@origin, @uuid, @name, @id, @event, @detail)`,
+      ),
+      eventsAfter: db.prepare<[number], EventRecord>('SELECT * FROM events WHERE seq > ? ORDER BY seq'),
+      lastEventSeq: db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM events'),
+      trimEvents: db.prepare<[number]>('DELETE FROM events WHERE seq <= ?'),
+      job: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE domain_uuid = ?'),
+      insertJob: db.prepare(
+        `INSERT INTO jobs (domain_uuid, job, owner_pid, owner_start, owner_token, started_at)
+         VALUES (@uuid, @job, @pid, @start, @token, @startedAt)`,
+      ),
+      deleteJob: db.prepare<[string, string]>('DELETE FROM jobs WHERE domain_uuid = ? AND owner_token = ?'),
+      deleteJobAny: db.prepare<[string]>('DELETE FROM jobs WHERE domain_uuid = ?'),
+    };
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`store schema version ${version} is newer than this tsvirt (${SCHEMA_VERSION})`);
+    }
+    if (version === SCHEMA_VERSION) return;
+    this.db
+      .transaction(() => {
+        // Another process may have migrated while this one waited for the write lock.
+        const current = this.db.pragma('user_version', { simple: true }) as number;
+        for (let v = current; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v] ?? '');
+        this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })
+      .immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Runs `fn` in one IMMEDIATE transaction (nested calls join the outer one). Everything it writes
+   * commits together or not at all; `fn` must be synchronous, so no other work interleaves.
+   */
+  mutate<T>(fn: () => T): T {
+    if (this.depth > 0) return fn();
+    this.depth++;
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      if (err instanceof VirError) throw err;
+      throw storeError(err, 'store update failed');
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** Runs `fn` against one consistent snapshot of the database. */
+  read<T>(fn: () => T): T {
+    if (this.depth > 0) return fn();
+    return this.db.transaction(fn).deferred();
+  }
+
+  // Domains.
+
+  domainByUUID(uuid: string): DomainRecord | undefined {
+    const row = this.stmt.domainByUUID.get(uuid);
+    return row && toDomain(row);
+  }
+  domainByName(name: string): DomainRecord | undefined {
+    const row = this.stmt.domainByName.get(name);
+    return row && toDomain(row);
+  }
+  domainByID(id: number): DomainRecord | undefined {
+    const row = this.stmt.domainByID.get(id);
+    return row && toDomain(row);
+  }
+  allDomains(): DomainRecord[] {
+    return this.stmt.allDomains.all().map(toDomain);
+  }
+  activeDomains(): DomainRecord[] {
+    return this.stmt.activeDomains.all().map(toDomain);
+  }
+  countActive(): number {
+    return this.stmt.countActive.get()?.n ?? 0;
+  }
+  countInactive(): number {
+    return this.stmt.countInactive.get()?.n ?? 0;
+  }
+  /** UUIDs of the domains that have at least one snapshot. */
+  domainsWithSnapshots(): Set<string> {
+    return new Set(this.stmt.domainsWithSnapshots.all().map((r) => r.domain_uuid));
+  }
+  insertDomain(rec: DomainWrite): void {
+    this.stmt.insertDomain.run(domainParams(rec));
+  }
+  updateDomain(rec: DomainWrite): void {
+    this.stmt.updateDomain.run(domainParams(rec));
+  }
+  /** Removes a domain with everything that belongs to it (snapshots cascade, jobs too). */
+  deleteDomain(uuid: string): void {
+    this.stmt.deleteSnapshots.run(uuid);
+    this.stmt.deleteJobAny.run(uuid);
+    this.stmt.deleteDomain.run(uuid);
+  }
+  /** Takes the next runtime ID (IDs are never reused while the store lives, as in libvirt). */
+  allocateID(): number {
+    const row = this.stmt.nextID.get();
+    if (row === undefined) throw new Error('id counter missing');
+    return row.value;
+  }
+
+  // Snapshots.
+
+  snapshotCount(uuid: string): number {
+    return this.stmt.snapshotCount.get(uuid)?.n ?? 0;
+  }
+  snapshots(uuid: string): SnapshotRecord[] {
+    return this.stmt.snapshots.all(uuid).map(toSnapshot);
+  }
+  /** The snapshot tree without the XML bodies (cheap: for listing and filtering). */
+  snapshotTree(uuid: string): SnapshotRecord[] {
+    return this.stmt.snapshotTree.all(uuid).map(toSnapshot);
+  }
+  snapshot(uuid: string, name: string): SnapshotRecord | undefined {
+    const row = this.stmt.snapshot.get(uuid, name);
+    return row && toSnapshot(row);
+  }
+  nextSnapshotSeq(uuid: string): number {
+    return (this.stmt.maxSnapshotSeq.get(uuid)?.seq ?? 0) + 1;
+  }
+  putSnapshot(uuid: string, rec: SnapshotRecord): void {
+    this.stmt.upsertSnapshot.run({
+      uuid,
+      name: rec.name,
+      parent: rec.parent,
+      seq: rec.seq,
+      state: rec.state,
+      creationTime: rec.creationTime,
+      memory: rec.memory,
+      external: rec.external ? 1 : 0,
+      xml: rec.xml,
+    });
+  }
+  setSnapshotParent(uuid: string, name: string, parent: string | null): void {
+    this.stmt.setSnapshotParent.run(parent, uuid, name);
+  }
+  deleteSnapshot(uuid: string, name: string): void {
+    this.stmt.deleteSnapshot.run(uuid, name);
+  }
+  deleteAllSnapshots(uuid: string): void {
+    this.stmt.deleteSnapshots.run(uuid);
+  }
+
+  // Events.
+
+  appendEvent(ev: Omit<EventRecord, 'seq' | 'origin'>): void {
+    const info = this.stmt.insertEvent.run({ origin: this.origin, ...ev });
+    const seq = Number(info.lastInsertRowid);
+    // Keep the log bounded; a reader that falls further behind rereads state instead (R12).
+    if (seq % 1000 === 0) this.stmt.trimEvents.run(seq - EVENT_LOG_KEEP);
+  }
+  eventsAfter(seq: number): EventRecord[] {
+    return this.stmt.eventsAfter.all(seq);
+  }
+  lastEventSeq(): number {
+    return this.stmt.lastEventSeq.get()?.seq ?? 0;
+  }
+  /** SQLite's data_version: changes when another connection commits (cheap change detection). */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  // Jobs: per-domain, across processes, released when their owner dies.
+
+  /**
+   * Takes the job on a domain for this process, or reports who holds it. A job whose owner
+   * process is gone is taken over (its owner died mid-job; the caller reconciles).
+   */
+  tryAcquireJob(uuid: string, job: string): { token: string } | { heldBy: string } {
+    return this.mutate(() => {
+      const held = this.stmt.job.get(uuid);
+      if (held !== undefined) {
+        if (ownerAlive(held)) return { heldBy: held.job };
+        this.stmt.deleteJobAny.run(uuid);
+      }
+      const token = randomUUID();
+      this.stmt.insertJob.run({
+        uuid,
+        job,
+        pid: process.pid,
+        start: processStartTime(process.pid) ?? '',
+        token,
+        startedAt: Date.now(),
+      });
+      return { token };
+    });
+  }
+  releaseJob(uuid: string, token: string): void {
+    this.mutate(() => this.stmt.deleteJob.run(uuid, token));
+  }
+  /** The job held on a domain by a live owner, if any (inside a mutation: stale ones are dropped). */
+  activeJob(uuid: string): string | undefined {
+    const held = this.stmt.job.get(uuid);
+    if (held === undefined) return undefined;
+    if (ownerAlive(held)) return held.job;
+    if (this.depth > 0) this.stmt.deleteJobAny.run(uuid);
+    return undefined;
+  }
+}
+
+interface JobRow {
+  domain_uuid: string;
+  job: string;
+  owner_pid: number;
+  owner_start: string;
+  owner_token: string;
+  started_at: number;
+}
+
+function domainParams(rec: DomainWrite): Record<string, string | number | null> {
+  return {
+    uuid: rec.uuid,
+    name: rec.name,
+    persistent: rec.persistent ? 1 : 0,
+    configXml: rec.configXml,
+    liveXml: rec.liveXml,
+    id: rec.id > 0 ? rec.id : null,
+    state: rec.state,
+    reason: rec.reason,
+    autostart: rec.autostart ? 1 : 0,
+    maxMem: rec.maxMem,
+    memory: rec.memory,
+    vcpus: rec.vcpus,
+    managedSave: rec.managedSave,
+    currentSnapshot: rec.currentSnapshot,
+    runtime: rec.runtime,
+  };
+}
+
+/** The start time of a process from /proc (guards against a reused pid), or null. */
+function processStartTime(pid: number): string | null {
+  try {
+    // Field 22 of /proc/PID/stat; the command name (field 2) may hold spaces, so split after ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function ownerAlive(job: JobRow): boolean {
+  if (job.owner_pid === process.pid) return true;
+  try {
+    process.kill(job.owner_pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const start = processStartTime(job.owner_pid);
+  return start === null || job.owner_start === '' || start === job.owner_start;
+}
+
+function storeError(err: unknown, what: string): VirError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return VirError.report(ErrorDomain.NONE, ErrorNumber.OPERATION_FAILED, `${what}: ${detail}`);
+}
