@@ -1,0 +1,84 @@
+/**
+ * The store (DESIGN §5): schema migrations, per-domain jobs across processes that are released
+ * when their owner dies, and one transaction per mutation.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { connect, ErrorNumber } from '../src/index.js';
+import { Store } from '../src/store/store.js';
+import { SCHEMA_VERSION } from '../src/store/schema.js';
+import { testSessionStorePath } from '../src/drivers/test/driver.js';
+import { domainXML, rejectsVir, tempStateDir, withConnection } from './support/fixtures.js';
+
+const HOLDER = fileURLToPath(new URL('./support/job-holder.js', import.meta.url));
+
+test('store: a new store is created at the current schema version, in WAL mode with full sync', () => {
+  const state = tempStateDir();
+  try {
+    const path = testSessionStorePath({ TSVIRT_STATE_DIR: state.dir });
+    new Store({ path }).close();
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    } finally {
+      db.close();
+    }
+  } finally {
+    state.cleanup();
+  }
+});
+
+test('store: a job held by a live process blocks others; it is released when its owner dies', { timeout: 60_000 }, () =>
+  withConnection('test:///session', async (conn, dir) => {
+    const dom = await conn.defineXML(domainXML('jobbed'));
+    const path = testSessionStorePath({ TSVIRT_STATE_DIR: dir });
+    const child = spawn(process.execPath, [HOLDER, path, dom.UUIDString()], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => (d.toString().includes('held') ? resolve() : reject(new Error(d.toString()))));
+        child.on('exit', () => reject(new Error('holder exited')));
+      });
+      const store = new Store({ path });
+      try {
+        assert.deepEqual(store.tryAcquireJob(dom.UUIDString(), 'mine'), { heldBy: 'remoteDispatchDomainCreate' });
+        await rejectsVir(dom.create(), {
+          code: ErrorNumber.OPERATION_TIMEOUT,
+          message: 'Timed out during operation: cannot acquire state change lock (held by remoteDispatchDomainCreate)',
+        });
+        assert.equal(await dom.isActive(), false);
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+        await dom.create();
+        const got = store.tryAcquireJob(dom.UUIDString(), 'mine');
+        assert.ok('token' in got);
+        store.releaseJob(dom.UUIDString(), got.token);
+      } finally {
+        store.close();
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }));
+
+test('store: a failed mutation leaves nothing behind (one transaction per call)', () =>
+  withConnection('test:///session', async (conn, dir) => {
+    const dom = await conn.defineXML(domainXML('atomic'));
+    for (let i = 0; i < 5; i++) await dom.snapshotCreateXML(`<domainsnapshot><name>s${i}</name></domainsnapshot>`);
+    await rejectsVir(dom.undefine(), { code: ErrorNumber.OPERATION_INVALID });
+    const other = await connect('test:///session');
+    try {
+      assert.equal(await (await other.lookupByName('atomic')).snapshotNum(), 5);
+    } finally {
+      await other.close();
+    }
+    const db = new Database(testSessionStorePath({ TSVIRT_STATE_DIR: dir }), { readonly: true });
+    try {
+      assert.equal((db.prepare('SELECT count(*) AS n FROM snapshots').get() as { n: number }).n, 5);
+    } finally {
+      db.close();
+    }
+  }));

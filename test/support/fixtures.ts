@@ -1,0 +1,121 @@
+/**
+ * Shared test fixtures: domain XML in libvirt's format, connections on both test URIs with a
+ * private state directory, and an assertion for VirError.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { connect, VirError, type Connection } from '../../src/index.js';
+
+/** Both test URIs: every rule test runs on each. */
+export const TEST_URIS = ['test:///default', 'test:///session'] as const;
+
+/** Options of {@link domainXML}. */
+export interface DomainXMLOptions {
+  uuid?: string;
+  ignorePowerButton?: boolean;
+  memoryKiB?: number;
+  vcpus?: number;
+}
+
+/** A small test-driver domain in libvirt's XML. */
+export function domainXML(name: string, options: DomainXMLOptions = {}): string {
+  const uuid = options.uuid ?? randomUUID();
+  const ns = options.ignorePowerButton === true ? ` xmlns:test='http://libvirt.org/schemas/domain/test/1.0'` : '';
+  const knob = options.ignorePowerButton === true ? '\n  <test:ignorepowerbutton>yes</test:ignorepowerbutton>' : '';
+  return `<domain type='test'${ns}>
+  <name>${name}</name>
+  <uuid>${uuid}</uuid>
+  <memory unit='KiB'>${options.memoryKiB ?? 65536}</memory>
+  <vcpu>${options.vcpus ?? 1}</vcpu>
+  <os>
+    <type arch='x86_64'>hvm</type>
+  </os>${knob}
+</domain>`;
+}
+
+/** A minimal snapshot XML. */
+export function snapshotXML(name: string, description?: string): string {
+  const desc = description === undefined ? '' : `<description>${description}</description>`;
+  return `<domainsnapshot><name>${name}</name>${desc}</domainsnapshot>`;
+}
+
+/** A fresh private state directory, removed by the returned cleanup. */
+export function tempStateDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvirt-test-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Opens `uri` with a private state directory (for test:///session), runs `fn`, and closes and
+ * cleans up even when `fn` fails.
+ */
+export async function withConnection<T>(uri: string, fn: (conn: Connection, stateDir: string) => Promise<T>): Promise<T> {
+  const state = tempStateDir();
+  const previous = process.env.TSVIRT_STATE_DIR;
+  process.env.TSVIRT_STATE_DIR = state.dir;
+  let conn: Connection | undefined;
+  try {
+    conn = await connect(uri);
+    return await fn(conn, state.dir);
+  } finally {
+    await conn?.close();
+    if (previous === undefined) delete process.env.TSVIRT_STATE_DIR;
+    else process.env.TSVIRT_STATE_DIR = previous;
+    state.cleanup();
+  }
+}
+
+/** What a VirError must carry. */
+export interface ExpectedError {
+  code: number;
+  domain?: number;
+  message?: string | RegExp;
+}
+
+/** Asserts that `promise` rejects with a VirError matching `expected`. */
+export async function rejectsVir(promise: Promise<unknown>, expected: ExpectedError): Promise<VirError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof VirError, `expected a VirError, got ${String(err)}`);
+    assert.equal(err.code, expected.code, `code of "${err.message}"`);
+    if (expected.domain !== undefined) assert.equal(err.domain, expected.domain, `error domain of "${err.message}"`);
+    if (typeof expected.message === 'string') assert.equal(err.message, expected.message);
+    else if (expected.message !== undefined) assert.match(err.message, expected.message);
+    return err;
+  }
+  assert.fail('expected a VirError, but the call succeeded');
+}
+
+/** A comparable picture of everything a connection shows: domains, states, snapshots, current. */
+export async function stateOf(conn: Connection): Promise<unknown> {
+  const out: unknown[] = [];
+  for (const dom of await conn.listAllDomains(0)) {
+    const snaps = await dom.listAllSnapshots(0);
+    const tree: [string, string | null][] = [];
+    for (const s of snaps) {
+      let parent: string | null;
+      try {
+        parent = (await s.getParent()).getName();
+      } catch {
+        parent = null;
+      }
+      tree.push([s.getName(), parent]);
+    }
+    out.push({
+      name: dom.name(),
+      uuid: dom.UUIDString(),
+      id: dom.ID(),
+      state: await dom.state(),
+      persistent: await dom.isPersistent(),
+      managedSave: await dom.hasManagedSaveImage(),
+      current: (await dom.hasCurrentSnapshot()) ? (await dom.snapshotCurrent()).getName() : null,
+      config: await dom.XMLDesc(2),
+      tree,
+    });
+  }
+  return out.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
