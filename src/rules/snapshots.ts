@@ -144,22 +144,6 @@ export class SnapshotTree {
     }
     return node;
   }
-
-  /** REDEFINE: the named parent must exist and must not make a cycle (virDomainSnapshotCheckCycles). */
-  checkRedefineParent(name: string, parent: string | null, errorDomain: ErrorDomain): void {
-    if (parent === null) return;
-    if (parent === name) {
-      throw VirError.report(errorDomain, ErrorNumber.INVALID_ARG, `cannot set snapshot ${name} as its own parent`);
-    }
-    if (!this.nodes.has(parent)) {
-      throw VirError.report(errorDomain, ErrorNumber.INVALID_ARG, `parent ${parent} for snapshot ${name} not found`);
-    }
-    for (let p: string | null = parent; p !== null; p = this.nodes.get(p)?.parent ?? null) {
-      if (this.nodes.get(p)?.parent === name) {
-        throw VirError.report(errorDomain, ErrorNumber.INVALID_ARG, `parent ${parent} would create cycle to ${name}`);
-      }
-    }
-  }
 }
 
 /** The effect of a snapshot delete. */
@@ -167,4 +151,31 @@ export interface SnapshotDeletePlan {
   remove: string[];
   reparent: { name: string; parent: string | null }[];
   current: string | null;
+}
+
+/**
+ * REDEFINE: the named parent must exist and must not make a cycle (libvirt's
+ * virDomainSnapshotCheckCycles). Walks up from the parent with point lookups, so redefining one
+ * snapshot never loads the whole tree.
+ */
+export function checkRedefineParent(
+  name: string,
+  parent: string | null,
+  lookup: (name: string) => { parent: string | null } | undefined,
+  errorDomain: ErrorDomain,
+): void {
+  if (parent === null) return;
+  if (parent === name) {
+    throw VirError.report(errorDomain, ErrorNumber.INVALID_ARG, `cannot set snapshot ${name} as its own parent`);
+  }
+  let node = lookup(parent);
+  if (node === undefined) {
+    throw VirError.report(errorDomain, ErrorNumber.INVALID_ARG, `parent ${parent} for snapshot ${name} not found`);
+  }
+  while (node !== undefined && node.parent !== null) {
+    if (node.parent === name) {
+      throw VirError.report(errorDomain, ErrorNumber.INVALID_ARG, `parent ${parent} would create cycle to ${name}`);
+    }
+    node = lookup(node.parent);
+  }
 }

@@ -6,6 +6,7 @@
 export const MIGRATIONS: readonly string[] = [
   // 1: domains, snapshot metadata, events, jobs.
   `
+  -- The domain list query reads only this index's columns.
   CREATE TABLE domains (
     uuid          TEXT PRIMARY KEY,
     name          TEXT NOT NULL UNIQUE,
@@ -41,11 +42,12 @@ export const MIGRATIONS: readonly string[] = [
     memory        TEXT NOT NULL,
     external      INTEGER NOT NULL,
     xml           TEXT NOT NULL,
-    PRIMARY KEY (domain_uuid, name)
-  ) WITHOUT ROWID;
-  CREATE INDEX snapshots_by_parent ON snapshots (domain_uuid, parent);
+    UNIQUE (domain_uuid, name)
+  );
+  -- Covers the tree query, so listing and filtering never read the XML bodies.
+  CREATE INDEX snapshots_tree ON snapshots (domain_uuid, seq, name, parent, state, memory, external, creation_time);
   CREATE TABLE events (
-    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq           INTEGER PRIMARY KEY,
     origin        TEXT NOT NULL,
     uuid          TEXT NOT NULL,
     name          TEXT NOT NULL,

@@ -38,8 +38,8 @@ import { checkFlags } from '../../rules/flags.js';
 import { planUndefine } from '../../rules/undefine.js';
 import { checkActive, checkCreateOverDefined, checkManagedSave, planRevertWithImage, checkSnapshotHalt, planStart, planStopped } from '../../rules/lifecycle.js';
 import { LIST_DOMAINS_SUPPORTED, filterNeedsSnapshots, matchesListFilter } from '../../rules/listing.js';
-import { SNAPSHOT_LIST_SUPPORTED, SnapshotTree } from '../../rules/snapshots.js';
-import type { DomainRecord, EventRecord, SnapshotRecord, Store } from '../../store/store.js';
+import { SNAPSHOT_LIST_SUPPORTED, SnapshotTree, checkRedefineParent } from '../../rules/snapshots.js';
+import type { DomainRecord, DomainSummary, EventRecord, SnapshotRecord, Store } from '../../store/store.js';
 import type { GuestBackend } from './guest.js';
 
 const EVENT_POLL_MS = 200;
@@ -152,24 +152,18 @@ export class MetadataDriver implements HypervisorDriver {
   async listAllDomains(flags: number): Promise<DomainRef[]> {
     this.check(flags, LIST_DOMAINS_SUPPORTED, 'ConnectListAllDomains');
     return this.store.read(() => {
-      const all = this.store.allDomains();
-      if (flags === 0) return all.map(refOf);
+      const all = this.store.domainSummaries();
+      const toRef = (d: DomainSummary): DomainRef => ({ name: d.name, uuid: d.uuid, id: d.id });
+      if (flags === 0) return all.map(toRef);
       const withSnapshots = filterNeedsSnapshots(flags) ? this.store.domainsWithSnapshots() : new Set<string>();
       return all
         .filter((d) =>
           matchesListFilter(
-            {
-              active: isActive(d),
-              persistent: d.persistent,
-              state: d.state,
-              hasManagedSave: d.managedSave !== null,
-              autostart: d.autostart,
-              hasSnapshot: withSnapshots.has(d.uuid),
-            },
+            { ...d, active: d.id > 0, hasSnapshot: withSnapshots.has(d.uuid) },
             flags,
           ),
         )
-        .map(refOf);
+        .map(toRef);
     });
   }
   async numOfDomains(): Promise<number> {
@@ -600,17 +594,16 @@ export class MetadataDriver implements HypervisorDriver {
     return this.mutate(() => {
       const rec = this.resolve(dom);
       this.checkNoJob(rec);
-      const tree = this.tree(rec.uuid);
-      return redefine ? this.redefineSnapshot(rec, tree, parsed, flags) : this.createSnapshot(rec, tree, parsed, flags);
+      return redefine ? this.redefineSnapshot(rec, parsed, flags) : this.createSnapshot(rec, parsed, flags);
     });
   }
 
-  private createSnapshot(rec: Rec, tree: SnapshotTree, def: SnapshotDef, flags: number): string {
+  private createSnapshot(rec: Rec, def: SnapshotDef, flags: number): string {
     const halt = (flags & SnapCreate.HALT) !== 0;
     if (halt) checkSnapshotHalt({ persistent: rec.persistent, active: isActive(rec) }, this.errDomain);
     const now = Math.floor(Date.now() / 1000);
     const name = def.name ?? String(now);
-    if (tree.has(name)) throw operationFailed(ErrorDomain.DOMAIN, `domain moment ${name} already exists`);
+    if (this.store.snapshotNode(rec.uuid, name) !== undefined) throw operationFailed(ErrorDomain.DOMAIN, `domain moment ${name} already exists`);
     const domainDef = this.currentDef(rec);
     const full: SnapshotDef = {
       ...def,
@@ -643,13 +636,13 @@ export class MetadataDriver implements HypervisorDriver {
     return name;
   }
 
-  private redefineSnapshot(rec: Rec, tree: SnapshotTree, def: SnapshotDef, flags: number): string {
+  private redefineSnapshot(rec: Rec, def: SnapshotDef, flags: number): string {
     const name = def.name;
     if (name === undefined || def.creationTime === undefined) {
       throw internalError(ErrorDomain.DOMAIN_SNAPSHOT, 'missing creationTime from existing snapshot');
     }
     const parent = def.parent ?? null;
-    tree.checkRedefineParent(name, parent, this.errDomain);
+    checkRedefineParent(name, parent, (n) => this.store.snapshotNode(rec.uuid, n), this.errDomain);
     if (def.domain !== undefined && def.domain.uuid !== rec.uuid) {
       throw VirError.report(
         this.errDomain,
@@ -657,7 +650,7 @@ export class MetadataDriver implements HypervisorDriver {
         `definition for snapshot ${name} must use uuid ${rec.uuid}`,
       );
     }
-    const existing = tree.get(name);
+    const existing = this.store.snapshotNode(rec.uuid, name);
     const record: SnapshotRecord = {
       name,
       parent,
@@ -684,11 +677,19 @@ export class MetadataDriver implements HypervisorDriver {
   }
   async snapshotListNames(dom: DomainRef, flags: number): Promise<string[]> {
     this.check(flags, SNAPSHOT_LIST_SUPPORTED, 'DomainSnapshotListNames');
-    return this.store.read(() => this.tree(this.resolve(dom).uuid).list(flags).map((n) => n.name));
+    return this.listSnapshotNames(dom, flags);
   }
   async listAllSnapshots(dom: DomainRef, flags: number): Promise<string[]> {
     this.check(flags, SNAPSHOT_LIST_SUPPORTED, 'DomainListAllSnapshots');
-    return this.store.read(() => this.tree(this.resolve(dom).uuid).list(flags).map((n) => n.name));
+    return this.listSnapshotNames(dom, flags);
+  }
+  private listSnapshotNames(dom: DomainRef, flags: number): string[] {
+    return this.store.read(() => {
+      const uuid = this.resolve(dom).uuid;
+      // No filter: the names straight from the index, no tree needed.
+      if (flags === 0) return this.store.snapshotNames(uuid);
+      return this.tree(uuid).list(flags).map((n) => n.name);
+    });
   }
   async snapshotLookupByName(dom: DomainRef, name: string, flags: number): Promise<string> {
     this.check(flags, 0, 'DomainSnapshotLookupByName');
