@@ -229,6 +229,17 @@ export class MetadataDriver implements HypervisorDriver {
     return result;
   }
 
+  /**
+   * The record a mutation works on: current (not a stale handle), not under another process's
+   * job, and running when the call needs a running guest.
+   */
+  private target(dom: DomainRef, need: { active?: true } = {}): Rec {
+    const rec = this.resolve(dom);
+    this.checkNoJob(rec);
+    if (need.active) checkActive({ active: isActive(rec) });
+    return rec;
+  }
+
   private checkNoJob(rec: Rec): void {
     const job = this.store.activeJob(rec.uuid);
     if (job !== undefined) {
@@ -378,8 +389,7 @@ export class MetadataDriver implements HypervisorDriver {
   async domainCreate(dom: DomainRef, flags: number): Promise<DomainRef> {
     this.check(flags, this.backend.supported.create, 'DomainCreateWithFlags');
     return this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
+      const rec = this.target(dom);
       const plan = planStart({ active: isActive(rec), hasManagedSave: rec.managedSave !== null }, flags, this.errDomain);
       const def = this.currentDef(rec);
       const image = rec.managedSave;
@@ -400,9 +410,7 @@ export class MetadataDriver implements HypervisorDriver {
   async domainShutdown(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.shutdown, 'DomainShutdownFlags');
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
-      checkActive({ active: isActive(rec) });
+      const rec = this.target(dom, { active: true });
       // R8: only asks; the guest decides.
       if (this.backend.powerButton(rec, this.currentDef(rec)) === 'stopped') {
         this.stopped(rec, DomainShutoffReason.SHUTDOWN, Stopped.SHUTDOWN);
@@ -413,9 +421,7 @@ export class MetadataDriver implements HypervisorDriver {
   async domainDestroy(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.destroy, 'DomainDestroyFlags');
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
-      checkActive({ active: isActive(rec) });
+      const rec = this.target(dom, { active: true });
       this.backend.kill(rec);
       this.stopped(rec, DomainShutoffReason.DESTROYED, Stopped.DESTROYED);
     });
@@ -424,18 +430,14 @@ export class MetadataDriver implements HypervisorDriver {
   async domainReboot(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.reboot, 'DomainReboot');
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
-      checkActive({ active: isActive(rec) });
+      const rec = this.target(dom, { active: true });
       this.backend.reboot(rec, this.currentDef(rec));
     });
   }
 
   async domainSuspend(dom: DomainRef): Promise<void> {
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
-      checkActive({ active: isActive(rec) });
+      const rec = this.target(dom, { active: true });
       if (rec.state === DomainState.PAUSED) return;
       this.backend.suspend(rec);
       rec.state = DomainState.PAUSED;
@@ -447,9 +449,7 @@ export class MetadataDriver implements HypervisorDriver {
 
   async domainResume(dom: DomainRef): Promise<void> {
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
-      checkActive({ active: isActive(rec) });
+      const rec = this.target(dom, { active: true });
       if (rec.state !== DomainState.PAUSED) {
         throw operationInvalid(this.errDomain, 'domain is not paused');
       }
@@ -464,8 +464,7 @@ export class MetadataDriver implements HypervisorDriver {
   async domainUndefine(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.undefine, 'DomainUndefineFlags');
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
+      const rec = this.target(dom);
       const plan = planUndefine(
         {
           persistent: rec.persistent,
@@ -544,8 +543,7 @@ export class MetadataDriver implements HypervisorDriver {
   async managedSave(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.managedSave, 'DomainManagedSave');
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
+      const rec = this.target(dom);
       checkManagedSave({ persistent: rec.persistent, active: isActive(rec) }, this.errDomain);
       const image = this.backend.saveMemory(rec);
       rec.managedSave = image;
@@ -559,8 +557,7 @@ export class MetadataDriver implements HypervisorDriver {
   async managedSaveRemove(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, 0, 'DomainManagedSaveRemove');
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
+      const rec = this.target(dom);
       if (rec.managedSave === null) return;
       this.backend.removeImage(rec.managedSave);
       // libvirt keeps the shut-off reason 'saved' after the image is removed.
@@ -592,8 +589,7 @@ export class MetadataDriver implements HypervisorDriver {
     const redefine = (flags & SnapCreate.REDEFINE) !== 0;
     const parsed = parseSnapshotXML(xml, { requireFullForRedefine: redefine });
     return this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
+      const rec = this.target(dom);
       return redefine ? this.redefineSnapshot(rec, parsed, flags) : this.createSnapshot(rec, parsed, flags);
     });
   }
@@ -759,8 +755,7 @@ export class MetadataDriver implements HypervisorDriver {
   async snapshotDelete(dom: DomainRef, snapshot: string, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.snapshotDelete, 'DomainSnapshotDelete');
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
+      const rec = this.target(dom);
       const tree = this.tree(rec.uuid);
       const plan = tree.planDelete(snapshot, rec.currentSnapshot, flags);
       for (const name of plan.remove) this.store.deleteSnapshot(rec.uuid, name);
@@ -775,8 +770,7 @@ export class MetadataDriver implements HypervisorDriver {
   async revertToSnapshot(dom: DomainRef, snapshot: string, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.revertToSnapshot, 'DomainRevertToSnapshot');
     this.mutate(() => {
-      const rec = this.resolve(dom);
-      this.checkNoJob(rec);
+      const rec = this.target(dom);
       const snap = this.requireSnapshot(rec, snapshot);
       const def = parseSnapshotXML(snap.xml);
       const wantRunning = (flags & Revert.RUNNING) !== 0;
