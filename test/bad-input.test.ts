@@ -107,6 +107,14 @@ for (const uri of TEST_URIS) {
           message: "Domain not found: no domain with matching name 'nope'",
         });
         await rejectsVir(conn.lookupByUUIDString(randomUUID()), { code: ErrorNumber.NO_DOMAIN });
+        await rejectsVir(conn.lookupByUUIDString('not-a-uuid'), {
+          code: ErrorNumber.INVALID_ARG,
+          domain: ErrorDomain.DOMAIN,
+          message: 'uuidstr in virDomainLookupByUUIDString must be a valid UUID',
+        });
+        const known = await conn.defineXML(domainXML('byuuid'));
+        const bare = known.UUIDString().replace(/-/g, '').toUpperCase();
+        assert.equal((await conn.lookupByUUIDString(bare)).name(), 'byuuid');
         await rejectsVir(conn.lookupByID(4242), { code: ErrorNumber.NO_DOMAIN });
         const dom = await conn.defineXML(domainXML('nosnap'));
         await rejectsVir(dom.snapshotLookupByName('x'), {

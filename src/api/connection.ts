@@ -5,6 +5,7 @@ import type { DomainLifecycleEvent, HypervisorDriver } from './driver.js';
 import { Domain } from './domain.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, type ConnectListAllDomainsFlags } from './enums.generated.js';
 import { VirError } from './errors.js';
+import { parseUUID } from '../conf/values.js';
 
 /** python-libvirt's lifecycle callback: (conn, dom, event, detail, opaque). */
 export type DomainEventLifecycleCallback<T = unknown> = (
@@ -134,7 +135,12 @@ export class Connection {
   }
   /** The domain with this UUID. Errors: VIR_ERR_NO_DOMAIN. */
   async lookupByUUIDString(uuid: string): Promise<Domain> {
-    return new Domain(this, await this.driverFor('virDomainLookupByUUIDString').lookupByUUID(uuid));
+    const drv = this.driverFor('virDomainLookupByUUIDString');
+    const canonical = typeof uuid === 'string' ? parseUUID(uuid) : undefined;
+    if (canonical === undefined) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'uuidstr in virDomainLookupByUUIDString must be a valid UUID');
+    }
+    return new Domain(this, await drv.lookupByUUID(canonical));
   }
   /** The active domain with this ID. Errors: VIR_ERR_NO_DOMAIN. */
   async lookupByID(id: number): Promise<Domain> {
