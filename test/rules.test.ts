@@ -465,3 +465,16 @@ test('test:///session is durable across connections', () =>
       await b.close();
     }
   }));
+
+test('R12: the event iterator ends when the connection closes or its signal aborts', async () => {
+  const conn = await connect('test:///default');
+  const controller = new AbortController();
+  const aborted = conn.events({ signal: controller.signal });
+  const pendingAbort = aborted.next();
+  controller.abort();
+  assert.deepEqual(await pendingAbort, { value: undefined, done: true });
+  const closing = conn.events();
+  const pendingClose = closing.next();
+  await conn.close();
+  assert.deepEqual(await pendingClose, { value: undefined, done: true });
+});

@@ -43,6 +43,8 @@ export class Connection {
   private drv: HypervisorDriver | null;
   private readonly readonly: boolean;
   private readonly registrations = new Map<number, Registration>();
+  /** Open event iterators, ended when the connection closes. */
+  private readonly iterators = new Set<() => void>();
   private nextCallbackID = 1;
 
   /** @internal Use {@link connect}. */
@@ -103,6 +105,7 @@ export class Connection {
     for (const reg of this.registrations.values()) reg.unsubscribe();
     this.registrations.clear();
     this.drv = null;
+    for (const finish of [...this.iterators]) finish();
     await drv.close();
   }
 
@@ -214,9 +217,11 @@ export class Connection {
     const finish = () => {
       if (done) return;
       done = true;
+      this.iterators.delete(finish);
       if (this.registrations.has(callbackID)) this.domainEventDeregisterAny(callbackID);
       wake?.();
     };
+    this.iterators.add(finish);
     options.signal?.addEventListener('abort', finish, { once: true });
     const iterator: AsyncIterableIterator<DomainEvent> = {
       next: async (): Promise<IteratorResult<DomainEvent>> => {

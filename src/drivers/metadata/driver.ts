@@ -31,6 +31,7 @@ import type {
   DomainRef,
   DriverEventListener,
   HypervisorDriver,
+  JobOptions,
 } from '../../api/driver.js';
 import { formatDomainXML, parseDomainXML, type DomainDef } from '../../conf/domain.js';
 import { formatSnapshotXML, parseSnapshotXML, type SnapshotDef, type SnapshotState } from '../../conf/snapshot.js';
@@ -540,7 +541,7 @@ export class MetadataDriver implements HypervisorDriver {
 
   // Managed save (R11).
 
-  async managedSave(dom: DomainRef, flags: number): Promise<void> {
+  async managedSave(dom: DomainRef, flags: number, options?: JobOptions): Promise<void> {
     this.check(flags, this.backend.supported.managedSave, 'DomainManagedSave');
     this.mutate(() => {
       const rec = this.target(dom);
@@ -549,6 +550,8 @@ export class MetadataDriver implements HypervisorDriver {
       rec.managedSave = image;
       this.stopped(rec, DomainShutoffReason.SAVED, Stopped.SAVED);
     });
+    // The simulator saves at once: one report, complete.
+    options?.onProgress?.({ processed: 1, total: 1 });
   }
   async hasManagedSaveImage(dom: DomainRef, flags: number): Promise<boolean> {
     this.check(flags, 0, 'DomainHasManagedSaveImage');
