@@ -313,21 +313,4 @@ export const D = {
       },
     ],
   }),
-
-  // ---- gaps in other layers (reported; each tracked by a TODO test) ----
-
-  /** The wording of an XML syntax error. */
-  xmlSyntaxWording: (): Difference => ({
-    name: 'gap-xml-syntax-wording',
-    kind: 'gap',
-    why: "conf: libvirt (libxml2) words this syntax error `expected '>'`; tsvirt's parser words it differently",
-    rewrites: [
-      {
-        side: 'tsvirt',
-        stream: 'stderr',
-        from: /^error: \(domain_definition\):(\d+): .*$/m,
-        to: "error: (domain_definition):$1: expected '>'",
-      },
-    ],
-  }),
 } as const;

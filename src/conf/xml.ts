@@ -336,6 +336,12 @@ function fromValidator(
     if (eq) return after(index + eq[0].length, `AttValue: " or ' expected`);
     return after(index + (m[1]?.length ?? 0), `Specification mandates value for attribute ${m[1]}`);
   }
+  if (/^Closing tag '.+' (doesn't have proper closing|can't have attributes or invalid starting)\.$/.test(err.msg)) {
+    // libxml2 reads the end tag's name, skips blanks, and wants '>' where its cursor stands.
+    const open = text.lastIndexOf('</', Math.min(index, text.length - 1));
+    const tag = /^<\/[^\s>]*\s*/.exec(text.slice(Math.max(open, 0)));
+    if (open >= 0 && tag) return after(open + tag[0].length, "expected '>'");
+  }
   if (/^Invalid space after '<'|is an invalid name\.$/.test(err.msg)) {
     return { line: err.line, col, message: 'StartTag: invalid element name' };
   }
