@@ -133,7 +133,7 @@ for (const uri of TEST_URIS) {
         const dom = await conn.defineXML(domainXML('twice'));
         await dom.create();
         await unchanged(conn, () => dom.create(), { code: ErrorNumber.OPERATION_INVALID, message: /domain is already running/ });
-        await unchanged(conn, () => dom.resume(), { code: ErrorNumber.OPERATION_INVALID });
+        await dom.resume(); // a no-op on a running guest, as in libvirt's qemu driver
         await unchanged(conn, () => conn.defineXML(domainXML('kvm').replace("type='test'", "type='kvm'")), {
           code: ErrorNumber.NO_SUPPORT,
         });

@@ -451,9 +451,8 @@ export class MetadataDriver implements HypervisorDriver {
   async domainResume(dom: DomainRef): Promise<void> {
     this.mutate(() => {
       const rec = this.target(dom, { active: true });
-      if (rec.state !== DomainState.PAUSED) {
-        throw operationInvalid(this.errDomain, 'domain is not paused');
-      }
+      // As libvirt's qemu driver: resuming a guest that runs is a no-op.
+      if (rec.state !== DomainState.PAUSED) return;
       this.backend.resume(rec);
       rec.state = DomainState.RUNNING;
       rec.reason = DomainRunningReason.UNPAUSED;

@@ -36,7 +36,10 @@ const SUPPORTED: SupportedFlags = {
   create: DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_FORCE_BOOT,
   shutdown: DomainShutdownFlags.ACPI_POWER_BTN,
   destroy: DomainDestroyFlags.GRACEFUL,
-  reboot: DomainRebootFlags.ACPI_POWER_BTN,
+  // As libvirt's test driver: every reboot mode is accepted (the simulator has nothing to pick).
+  reboot:
+    DomainRebootFlags.ACPI_POWER_BTN | DomainRebootFlags.GUEST_AGENT | DomainRebootFlags.INITCTL |
+    DomainRebootFlags.SIGNAL | DomainRebootFlags.PARAVIRT,
   // As libvirt's test driver: NVRAM, TPM and checkpoint flags are refused (R7).
   undefine: DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA,
   getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.UPDATE_CPU | DomainXMLFlags.MIGRATABLE,
