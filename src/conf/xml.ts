@@ -8,7 +8,19 @@
  * rejects: undefined entities, bad character references, characters XML forbids, '<' inside
  * attribute values, and content before or after the root element.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
+import type * as Fxp from 'fast-xml-parser';
+
+/**
+ * fast-xml-parser, loaded on first use from its single-file CommonJS build: its ES module build
+ * is dozens of files and costs a command-line start several times more, and many calls (listing,
+ * state) never parse XML at all.
+ */
+let fxp: typeof Fxp | undefined;
+function fastXmlParser(): typeof Fxp {
+  fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof Fxp;
+  return fxp;
+}
 import { VirError, formatErrorMessage } from '../api/errors.js';
 import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
 
@@ -140,7 +152,7 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind): XmlElement
 
   let nodes: unknown;
   try {
-    nodes = PARSER.parse(text);
+    nodes = xmlParser().parse(text);
   } catch (e) {
     // The validator and the pre-scan passed, so this is one of fast-xml-parser's own limits
     // (nesting depth, names it refuses for safety). Report it as a parse error at line 1.
@@ -159,7 +171,13 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind): XmlElement
   return root;
 }
 
-const PARSER = new XMLParser({
+let parser: Fxp.XMLParser | undefined;
+function xmlParser(): Fxp.XMLParser {
+  parser ??= new (fastXmlParser().XMLParser)(PARSER_OPTIONS);
+  return parser;
+}
+
+const PARSER_OPTIONS: Fxp.X2jOptions = {
   preserveOrder: true,
   ignoreAttributes: false,
   attributeNamePrefix: '',
@@ -174,7 +192,7 @@ const PARSER = new XMLParser({
   cdataPropName: '#cdata',
   // libxml2's default nesting limit; libvirt documents are a handful of levels deep.
   maxNestedTags: 256,
-});
+};
 
 /** fast-xml-parser's preserveOrder output: one-key objects plus ':@' for attributes. */
 type FxpNode = Record<string, unknown>;
@@ -274,7 +292,7 @@ const FORBIDDEN_CHAR =
 function findSyntaxProblem(text: string): SyntaxProblem | undefined {
   const lines = lineStarts(text);
   const scanned = scanDocument(text, lines);
-  const result = XMLValidator.validate(text);
+  const result = fastXmlParser().XMLValidator.validate(text);
   const validated = result === true ? undefined : fromValidator(text, lines, result.err);
   if (scanned === undefined) return validated;
   if (validated === undefined) return scanned;
