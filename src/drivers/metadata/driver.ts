@@ -14,6 +14,7 @@ import {
   DomainEventSuspendedDetailType as Suspended,
   DomainEventType,
   DomainEventUndefinedDetailType as Undefined,
+  DomainEventShutdownDetailType as ShutdownDetail,
   DomainPausedReason,
   DomainRunningReason,
   DomainShutoffReason,
@@ -41,7 +42,7 @@ import { checkActive, checkCreateOverDefined, checkManagedSave, planRevertWithIm
 import { LIST_DOMAINS_SUPPORTED, filterNeedsSnapshots, matchesListFilter } from '../../rules/listing.js';
 import { SNAPSHOT_LIST_SUPPORTED, SnapshotTree, checkRedefineParent } from '../../rules/snapshots.js';
 import type { DomainRecord, DomainSummary, EventRecord, SnapshotRecord, Store } from '../../store/store.js';
-import type { GuestBackend } from './guest.js';
+import type { GuestBackend, GuestExit, MaybePromise } from './guest.js';
 
 const EVENT_POLL_MS = 200;
 
@@ -111,6 +112,10 @@ export class MetadataDriver implements HypervisorDriver {
   private lastSeenEvent = 0;
   private lastDataVersion = -1;
   private closed = false;
+  /** Domains with a call of this driver acting on their guest right now. */
+  private readonly busy = new Set<string>();
+  /** Exits noticed during such a call, processed when it ends. */
+  private readonly deferredExits = new Map<string, GuestExit | 'vanished'>();
 
   constructor(options: MetadataDriverOptions) {
     this.uri = options.uri;
@@ -119,6 +124,7 @@ export class MetadataDriver implements HypervisorDriver {
     this.type = options.backend.type;
     this.version = options.version;
     this.errDomain = options.backend.errorDomain;
+    options.backend.onExit?.((uuid, how) => this.guestExited(uuid, how));
   }
 
   // Connection.
@@ -128,6 +134,7 @@ export class MetadataDriver implements HypervisorDriver {
     this.closed = true;
     if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
     this.listeners.clear();
+    await this.backend.close?.();
     this.store.close();
   }
   async getHostname(): Promise<string> {
@@ -243,12 +250,116 @@ export class MetadataDriver implements HypervisorDriver {
 
   private checkNoJob(rec: Rec): void {
     const job = this.store.activeJob(rec.uuid);
-    if (job !== undefined) {
-      throw VirError.report(
-        this.errDomain,
-        ErrorNumber.OPERATION_TIMEOUT,
-        `cannot acquire state change lock (held by ${job})`,
-      );
+    if (job !== undefined) throw lockTimeout(this.errDomain, job);
+  }
+
+  /**
+   * Runs a call that acts on a guest. With an instant backend (the simulator) the checks, the
+   * action and the record are one transaction. With a real one: a first transaction checks by the
+   * rules and takes the domain's job, the action runs outside any transaction, and a second one
+   * records the outcome and releases the job; `after` runs once the outcome is committed (file
+   * removals: a crash before them leaves an unreferenced file, never a record without its file).
+   */
+  private async run<P, R, T>(dom: DomainRef, job: string, step: GuestStep<P, R, T>): Promise<T> {
+    if (this.backend.instant) {
+      const out = this.mutate(() => {
+        const rec = this.target(dom, step.need);
+        const plan = step.plan(rec);
+        const result = step.act(rec, plan);
+        if (result instanceof Promise) throw internalError(this.errDomain, 'an instant backend answered later');
+        return { value: step.commit(rec, plan, result), plan, result };
+      });
+      if (step.after) await step.after(out.plan, out.result);
+      return out.value;
+    }
+    const { rec, plan, token } = await this.takeJob(dom, job, step);
+    let result: R;
+    let value: T;
+    try {
+      result = await step.act(rec, plan);
+      value = this.mutate(() => {
+        this.store.releaseJob(rec.uuid, token);
+        const fresh = this.resolve(dom);
+        return step.commit(fresh, plan, result);
+      });
+    } catch (err) {
+      this.store.releaseJob(rec.uuid, token);
+      throw err;
+    } finally {
+      this.busy.delete(rec.uuid);
+      this.processDeferredExit(rec.uuid);
+    }
+    if (step.after) await step.after(plan, result);
+    return value;
+  }
+
+  /**
+   * Takes a domain's job for a real backend's call, waiting (as libvirt does, up to 30 s) while
+   * another call on the same domain holds it.
+   */
+  private async takeJob<P>(
+    dom: DomainRef,
+    job: string,
+    step: { need?: { active?: true }; plan: (rec: Rec) => P },
+  ): Promise<{ rec: Rec; plan: P; token: string }> {
+    const deadline = Date.now() + JOB_WAIT_MS;
+    for (;;) {
+      try {
+        return this.mutate(() => {
+          const rec = this.target(dom, step.need);
+          const plan = step.plan(rec);
+          const got = this.store.tryAcquireJob(rec.uuid, job);
+          if (!('token' in got)) throw lockTimeout(this.errDomain, got.heldBy);
+          this.busy.add(rec.uuid);
+          return { rec, plan, token: got.token };
+        });
+      } catch (err) {
+        const busy = err instanceof VirError && err.code === ErrorNumber.OPERATION_TIMEOUT;
+        if (!busy || Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  /** A guest stopped on its own (R5, R12): recorded now, or after the call that holds its job. */
+  private guestExited(uuid: string, how: GuestExit | 'vanished'): void {
+    if (this.closed) return;
+    if (this.busy.has(uuid)) {
+      this.deferredExits.set(uuid, how);
+      return;
+    }
+    this.mutate(() => {
+      const rec = this.store.domainByUUID(uuid);
+      if (rec === undefined || !isActive(rec)) return;
+      // Another process holds the job: it is acting on the guest and records the outcome.
+      if (this.store.activeJob(uuid) !== undefined) return;
+      if (how === 'shutdown') {
+        this.emit(rec, DomainEventType.SHUTDOWN, ShutdownDetail.GUEST);
+        this.stopped(rec, DomainShutoffReason.SHUTDOWN, Stopped.SHUTDOWN);
+      } else if (how === 'crashed') {
+        this.stopped(rec, DomainShutoffReason.CRASHED, Stopped.CRASHED);
+      } else {
+        this.stopped(rec, DomainShutoffReason.UNKNOWN, Stopped.FAILED);
+      }
+    });
+  }
+
+  private processDeferredExit(uuid: string): void {
+    const how = this.deferredExits.get(uuid);
+    if (how === undefined) return;
+    this.deferredExits.delete(uuid);
+    this.guestExited(uuid, how);
+  }
+
+  /**
+   * Reconciles at open (DESIGN §5): a guest recorded as running whose process is gone is
+   * processed as stopped, with R5 applied. Only real backends can lose guests.
+   */
+  async reconcile(): Promise<void> {
+    const isRunning = this.backend.isRunning?.bind(this.backend);
+    if (this.backend.instant || isRunning === undefined) return;
+    for (const rec of this.store.activeDomains()) {
+      if (!(await isRunning(rec))) this.guestExited(rec.uuid, 'vanished');
     }
   }
 
@@ -281,13 +392,20 @@ export class MetadataDriver implements HypervisorDriver {
   }
 
   /** Marks a record running with a fresh ID. */
-  private markStarted(rec: Rec, def: DomainDef, paused: boolean, reason: DomainRunningReason): void {
+  private markStarted(
+    rec: Rec,
+    def: DomainDef,
+    paused: boolean,
+    reason: DomainRunningReason,
+    backendRuntime: string | null,
+  ): void {
     rec.id = this.store.allocateID();
     rec.liveXml = formatDomainXML(def);
     rec.state = paused ? DomainState.PAUSED : DomainState.RUNNING;
     rec.reason = paused ? DomainPausedReason.USER : reason;
-    const runtime: RuntimeRecord = { startedAt: Date.now() };
-    rec.runtime = JSON.stringify(runtime);
+    // The backend's own record (pid, monitor socket, …) with the start time added.
+    const guest = backendRuntime === null ? {} : (JSON.parse(backendRuntime) as Record<string, unknown>);
+    rec.runtime = JSON.stringify({ ...guest, startedAt: Date.now() });
   }
 
   private parseDef(xml: string): DomainDef {
@@ -348,146 +466,223 @@ export class MetadataDriver implements HypervisorDriver {
   async createXML(xml: string, flags: number): Promise<DomainRef> {
     this.check(flags, this.backend.supported.createXML, 'DomainCreateXML');
     const def = this.parseDef(xml);
-    return this.mutate(() => {
-      const existing = this.conflictsFor(def);
-      let rec: Rec;
-      if (existing !== undefined) {
-        if (isActive(existing)) {
-          throw operationInvalid(ErrorDomain.DOMAIN, `domain '${def.name}' is already active`);
+    const paused = (flags & DomainCreateFlags.START_PAUSED) !== 0;
+    const ref: DomainRef = { name: def.name, uuid: def.uuid, id: -1 };
+    // The domain may not exist yet: the job is taken on its UUID all the same.
+    return this.runCreate(ref, {
+      plan: () => {
+        const existing = this.conflictsFor(def);
+        if (existing !== undefined) {
+          if (isActive(existing)) throw operationInvalid(ErrorDomain.DOMAIN, `domain '${def.name}' is already active`);
+          this.checkNoJob(existing);
+          checkCreateOverDefined({ name: existing.name, hasManagedSave: existing.managedSave !== null }, this.errDomain);
         }
-        this.checkNoJob(existing);
-        checkCreateOverDefined({ name: existing.name, hasManagedSave: existing.managedSave !== null }, this.errDomain);
-        rec = existing;
-      } else {
-        rec = {
-          uuid: def.uuid,
-          name: def.name,
-          persistent: false,
-          configXml: null,
-          liveXml: null,
-          id: -1,
-          state: DomainState.SHUTOFF,
-          reason: DomainShutoffReason.UNKNOWN,
-          autostart: false,
-          ...defNumbers(def),
-          managedSave: null,
-          currentSnapshot: null,
-          runtime: null,
-        };
-      }
-      const paused = (flags & DomainCreateFlags.START_PAUSED) !== 0;
-      this.backend.start(rec, def, { paused, image: null });
-      Object.assign(rec, defNumbers(def));
-      this.markStarted(rec, def, paused, DomainRunningReason.BOOTED);
-      if (existing === undefined) this.store.insertDomain(rec);
-      else this.write(rec);
-      this.emit(rec, DomainEventType.STARTED, Started.BOOTED);
-      if (paused) this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
-      return refOf(rec);
+        return existing;
+      },
+      act: (existing) => this.backend.start(existing ?? this.newTransient(def), def, { paused, image: null }),
+      undo: (runtime) => this.backend.kill({ ...this.newTransient(def), runtime }),
+      commit: (runtime) => {
+        const existing = this.conflictsFor(def);
+        const rec = existing ?? this.newTransient(def);
+        Object.assign(rec, defNumbers(def));
+        this.markStarted(rec, def, paused, DomainRunningReason.BOOTED, runtime);
+        if (existing === undefined) this.store.insertDomain(rec);
+        else this.write(rec);
+        this.emit(rec, DomainEventType.STARTED, Started.BOOTED);
+        if (paused) this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+        return refOf(rec);
+      },
     });
+  }
+
+  /** createXML's runner: like `run`, for a domain that may not have a record yet. */
+  private async runCreate(
+    ref: DomainRef,
+    step: {
+      plan: () => Rec | undefined;
+      act: (existing: Rec | undefined) => MaybePromise<string | null>;
+      /** Stops a guest that started but could not be recorded. */
+      undo: (runtime: string | null) => MaybePromise<void>;
+      commit: (runtime: string | null) => DomainRef;
+    },
+  ): Promise<DomainRef> {
+    if (this.backend.instant) {
+      return this.mutate(() => {
+        const runtime = step.act(step.plan());
+        if (runtime instanceof Promise) throw internalError(this.errDomain, 'an instant backend answered later');
+        return step.commit(runtime);
+      });
+    }
+    const { token, existing } = this.mutate(() => {
+      const existing = step.plan();
+      const got = this.store.tryAcquireJob(ref.uuid, 'virDomainCreateXML');
+      if (!('token' in got)) throw lockTimeout(this.errDomain, got.heldBy);
+      this.busy.add(ref.uuid);
+      return { token: got.token, existing };
+    });
+    try {
+      const runtime = await step.act(existing);
+      try {
+        return this.mutate(() => {
+          this.store.releaseJob(ref.uuid, token);
+          return step.commit(runtime);
+        });
+      } catch (err) {
+        // The guest runs but cannot be recorded (a conflict appeared meanwhile): stop it.
+        await step.undo(runtime);
+        throw err;
+      }
+    } finally {
+      this.store.releaseJob(ref.uuid, token);
+      this.busy.delete(ref.uuid);
+      this.processDeferredExit(ref.uuid);
+    }
+  }
+
+  /** A record for a transient domain about to start. */
+  private newTransient(def: DomainDef): Rec {
+    return {
+      uuid: def.uuid,
+      name: def.name,
+      persistent: false,
+      configXml: null,
+      liveXml: null,
+      id: -1,
+      state: DomainState.SHUTOFF,
+      reason: DomainShutoffReason.UNKNOWN,
+      autostart: false,
+      ...defNumbers(def),
+      managedSave: null,
+      currentSnapshot: null,
+      runtime: null,
+    };
   }
 
   async domainCreate(dom: DomainRef, flags: number): Promise<DomainRef> {
     this.check(flags, this.backend.supported.create, 'DomainCreateWithFlags');
-    return this.mutate(() => {
-      const rec = this.target(dom);
-      const plan = planStart({ active: isActive(rec), hasManagedSave: rec.managedSave !== null }, flags, this.errDomain);
-      const def = this.currentDef(rec);
-      const image = rec.managedSave;
-      this.backend.start(rec, def, { paused: plan.paused, image: plan.restore ? image : null });
-      if (image !== null) {
-        // R11: the image is consumed by the restore, or discarded by FORCE_BOOT.
-        this.backend.removeImage(image);
+    return this.run(dom, 'virDomainCreateWithFlags', {
+      plan: (rec) => ({
+        ...planStart({ active: isActive(rec), hasManagedSave: rec.managedSave !== null }, flags, this.errDomain),
+        def: this.currentDef(rec),
+        image: rec.managedSave,
+      }),
+      act: (rec, plan) => this.backend.start(rec, plan.def, { paused: plan.paused, image: plan.restore ? plan.image : null }),
+      commit: (rec, plan, runtime) => {
+        // R11: the image is consumed by the restore, or discarded by FORCE_BOOT (file removed after).
         rec.managedSave = null;
-      }
-      this.markStarted(rec, def, plan.paused, plan.restore ? DomainRunningReason.RESTORED : DomainRunningReason.BOOTED);
-      this.write(rec);
-      this.emit(rec, DomainEventType.STARTED, plan.restore ? Started.RESTORED : Started.BOOTED);
-      if (plan.paused) this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
-      return refOf(rec);
+        const reason = plan.restore ? DomainRunningReason.RESTORED : DomainRunningReason.BOOTED;
+        this.markStarted(rec, plan.def, plan.paused, reason, runtime);
+        this.write(rec);
+        this.emit(rec, DomainEventType.STARTED, plan.restore ? Started.RESTORED : Started.BOOTED);
+        if (plan.paused) this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+        return refOf(rec);
+      },
+      after: async (plan) => {
+        if (plan.image !== null) await this.backend.removeImage(plan.image);
+      },
     });
   }
 
   async domainShutdown(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.shutdown, 'DomainShutdownFlags');
-    this.mutate(() => {
-      const rec = this.target(dom, { active: true });
+    await this.run(dom, 'virDomainShutdownFlags', {
+      need: { active: true },
+      plan: (rec) => this.currentDef(rec),
       // R8: only asks; the guest decides.
-      if (this.backend.powerButton(rec, this.currentDef(rec)) === 'stopped') {
-        this.stopped(rec, DomainShutoffReason.SHUTDOWN, Stopped.SHUTDOWN);
-      }
+      act: (rec, def) => this.backend.powerButton(rec, def),
+      commit: (rec, _def, answer) => {
+        if (answer === 'stopped') this.stopped(rec, DomainShutoffReason.SHUTDOWN, Stopped.SHUTDOWN);
+      },
     });
   }
 
   async domainDestroy(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.destroy, 'DomainDestroyFlags');
-    this.mutate(() => {
-      const rec = this.target(dom, { active: true });
-      this.backend.kill(rec);
-      this.stopped(rec, DomainShutoffReason.DESTROYED, Stopped.DESTROYED);
+    await this.run(dom, 'virDomainDestroyFlags', {
+      need: { active: true },
+      plan: () => undefined,
+      act: (rec) => this.backend.kill(rec),
+      commit: (rec) => {
+        if (isActive(rec)) this.stopped(rec, DomainShutoffReason.DESTROYED, Stopped.DESTROYED);
+      },
     });
   }
 
   async domainReboot(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.reboot, 'DomainReboot');
-    this.mutate(() => {
-      const rec = this.target(dom, { active: true });
-      this.backend.reboot(rec, this.currentDef(rec));
+    await this.run(dom, 'virDomainReboot', {
+      need: { active: true },
+      plan: (rec) => this.currentDef(rec),
+      act: (rec, def) => this.backend.reboot(rec, def),
+      commit: () => undefined,
     });
   }
 
   async domainSuspend(dom: DomainRef): Promise<void> {
-    this.mutate(() => {
-      const rec = this.target(dom, { active: true });
-      if (rec.state === DomainState.PAUSED) return;
-      this.backend.suspend(rec);
-      rec.state = DomainState.PAUSED;
-      rec.reason = DomainPausedReason.USER;
-      this.write(rec);
-      this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+    await this.run(dom, 'virDomainSuspend', {
+      need: { active: true },
+      plan: (rec) => rec.state === DomainState.PAUSED,
+      act: (rec, already) => (already ? undefined : this.backend.suspend(rec)),
+      commit: (rec, already) => {
+        if (already || !isActive(rec)) return;
+        rec.state = DomainState.PAUSED;
+        rec.reason = DomainPausedReason.USER;
+        this.write(rec);
+        this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+      },
     });
   }
 
   async domainResume(dom: DomainRef): Promise<void> {
-    this.mutate(() => {
-      const rec = this.target(dom, { active: true });
+    await this.run(dom, 'virDomainResume', {
+      need: { active: true },
       // As libvirt's qemu driver: resuming a guest that runs is a no-op.
-      if (rec.state !== DomainState.PAUSED) return;
-      this.backend.resume(rec);
-      rec.state = DomainState.RUNNING;
-      rec.reason = DomainRunningReason.UNPAUSED;
-      this.write(rec);
-      this.emit(rec, DomainEventType.RESUMED, Resumed.UNPAUSED);
+      plan: (rec) => rec.state !== DomainState.PAUSED,
+      act: (rec, running) => (running ? undefined : this.backend.resume(rec)),
+      commit: (rec, running) => {
+        if (running || !isActive(rec)) return;
+        rec.state = DomainState.RUNNING;
+        rec.reason = DomainRunningReason.UNPAUSED;
+        this.write(rec);
+        this.emit(rec, DomainEventType.RESUMED, Resumed.UNPAUSED);
+      },
     });
   }
 
   async domainUndefine(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.undefine, 'DomainUndefineFlags');
-    this.mutate(() => {
-      const rec = this.target(dom);
-      const plan = planUndefine(
-        {
-          persistent: rec.persistent,
-          active: isActive(rec),
-          hasManagedSave: rec.managedSave !== null,
-          snapshotCount: isActive(rec) ? 0 : this.store.snapshotCount(rec.uuid),
-        },
-        flags,
-        this.errDomain,
-      );
-      if (plan.removeManagedSave && rec.managedSave !== null) this.backend.removeImage(rec.managedSave);
-      if (plan.removeDomain) {
-        // R3: the domain and all its snapshot metadata go in this one transaction.
-        this.store.deleteDomain(rec.uuid);
-      } else {
-        // R4: the running guest becomes transient and keeps its metadata until it halts.
-        rec.persistent = false;
-        rec.configXml = null;
-        rec.autostart = false;
-        rec.managedSave = null;
-        this.write(rec);
-      }
-      this.emit(rec, DomainEventType.UNDEFINED, Undefined.REMOVED);
+    await this.run(dom, 'virDomainUndefineFlags', {
+      plan: (rec) => ({
+        ...planUndefine(
+          {
+            persistent: rec.persistent,
+            active: isActive(rec),
+            hasManagedSave: rec.managedSave !== null,
+            snapshotCount: isActive(rec) ? 0 : this.store.snapshotCount(rec.uuid),
+          },
+          flags,
+          this.errDomain,
+        ),
+        image: rec.managedSave,
+      }),
+      act: () => undefined,
+      commit: (rec, plan) => {
+        if (plan.removeDomain) {
+          // R3: the domain and all its snapshot metadata go in this one transaction.
+          this.store.deleteDomain(rec.uuid);
+        } else {
+          // R4: the running guest becomes transient and keeps its metadata until it halts.
+          rec.persistent = false;
+          rec.configXml = null;
+          rec.autostart = false;
+          rec.managedSave = null;
+          this.write(rec);
+        }
+        this.emit(rec, DomainEventType.UNDEFINED, Undefined.REMOVED);
+      },
+      after: async (plan) => {
+        if (plan.removeManagedSave && plan.image !== null) await this.backend.removeImage(plan.image);
+      },
     });
   }
 
@@ -542,15 +737,16 @@ export class MetadataDriver implements HypervisorDriver {
 
   async managedSave(dom: DomainRef, flags: number, options?: JobOptions): Promise<void> {
     this.check(flags, this.backend.supported.managedSave, 'DomainManagedSave');
-    this.mutate(() => {
-      const rec = this.target(dom);
-      checkManagedSave({ persistent: rec.persistent, active: isActive(rec) }, this.errDomain);
-      const image = this.backend.saveMemory(rec);
-      rec.managedSave = image;
-      this.stopped(rec, DomainShutoffReason.SAVED, Stopped.SAVED);
+    await this.run(dom, 'virDomainManagedSave', {
+      plan: (rec) => checkManagedSave({ persistent: rec.persistent, active: isActive(rec) }, this.errDomain),
+      act: (rec) => this.backend.saveMemory(rec, options),
+      commit: (rec, _plan, image) => {
+        rec.managedSave = image;
+        this.stopped(rec, DomainShutoffReason.SAVED, Stopped.SAVED);
+      },
     });
-    // The simulator saves at once: one report, complete.
-    options?.onProgress?.({ processed: 1, total: 1 });
+    // An instant backend saves at once: one report, complete.
+    if (this.backend.instant) options?.onProgress?.({ processed: 1, total: 1 });
   }
   async hasManagedSaveImage(dom: DomainRef, flags: number): Promise<boolean> {
     this.check(flags, 0, 'DomainHasManagedSaveImage');
@@ -558,13 +754,18 @@ export class MetadataDriver implements HypervisorDriver {
   }
   async managedSaveRemove(dom: DomainRef, flags: number): Promise<void> {
     this.check(flags, 0, 'DomainManagedSaveRemove');
-    this.mutate(() => {
-      const rec = this.target(dom);
-      if (rec.managedSave === null) return;
-      this.backend.removeImage(rec.managedSave);
-      // libvirt keeps the shut-off reason 'saved' after the image is removed.
-      rec.managedSave = null;
-      this.write(rec);
+    await this.run(dom, 'virDomainManagedSaveRemove', {
+      plan: (rec) => rec.managedSave,
+      act: () => undefined,
+      commit: (rec) => {
+        if (rec.managedSave === null) return;
+        // libvirt keeps the shut-off reason 'saved' after the image is removed.
+        rec.managedSave = null;
+        this.write(rec);
+      },
+      after: async (image) => {
+        if (image !== null) await this.backend.removeImage(image);
+      },
     });
   }
 
@@ -590,13 +791,22 @@ export class MetadataDriver implements HypervisorDriver {
     this.check(flags, this.backend.supported.snapshotCreateXML, 'DomainSnapshotCreateXML');
     const redefine = (flags & SnapCreate.REDEFINE) !== 0;
     const parsed = parseSnapshotXML(xml, { requireFullForRedefine: redefine });
-    return this.mutate(() => {
-      const rec = this.target(dom);
-      return redefine ? this.redefineSnapshot(rec, parsed, flags) : this.createSnapshot(rec, parsed, flags);
+    if (redefine) return this.mutate(() => this.redefineSnapshot(this.target(dom), parsed, flags));
+    return this.run(dom, 'virDomainSnapshotCreateXML', {
+      plan: (rec) => this.planSnapshot(rec, parsed, flags),
+      act: (rec, plan) => (plan.halt ? this.backend.kill(rec) : undefined),
+      commit: (rec, plan) => {
+        this.store.putSnapshot(rec.uuid, { ...plan.record, seq: this.store.nextSnapshotSeq(rec.uuid) });
+        rec.currentSnapshot = plan.record.name;
+        if (plan.halt && isActive(rec)) this.stopped(rec, DomainShutoffReason.FROM_SNAPSHOT, Stopped.FROM_SNAPSHOT);
+        else this.write(rec);
+        return plan.record.name;
+      },
     });
   }
 
-  private createSnapshot(rec: Rec, def: SnapshotDef, flags: number): string {
+  /** A new snapshot's record, by the rules; `halt` when the guest is to stop after it. */
+  private planSnapshot(rec: Rec, def: SnapshotDef, flags: number): { record: SnapshotRecord; halt: boolean } {
     const halt = (flags & SnapCreate.HALT) !== 0;
     if (halt) checkSnapshotHalt({ persistent: rec.persistent, active: isActive(rec) }, this.errDomain);
     const now = Math.floor(Date.now() / 1000);
@@ -616,22 +826,14 @@ export class MetadataDriver implements HypervisorDriver {
     const record: SnapshotRecord = {
       name,
       parent: rec.currentSnapshot,
-      seq: this.store.nextSnapshotSeq(rec.uuid),
+      seq: 0,
       state: full.state,
       creationTime: now,
       memory: full.memory?.snapshot ?? 'no',
       external: isExternal(full),
       xml: formatSnapshotXML(full),
     };
-    this.store.putSnapshot(rec.uuid, record);
-    rec.currentSnapshot = name;
-    if (halt && isActive(rec)) {
-      this.backend.kill(rec);
-      this.stopped(rec, DomainShutoffReason.FROM_SNAPSHOT, Stopped.FROM_SNAPSHOT);
-    } else {
-      this.write(rec);
-    }
-    return name;
+    return { record, halt: halt && isActive(rec) };
   }
 
   private redefineSnapshot(rec: Rec, def: SnapshotDef, flags: number): string {
@@ -771,59 +973,57 @@ export class MetadataDriver implements HypervisorDriver {
 
   async revertToSnapshot(dom: DomainRef, snapshot: string, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.revertToSnapshot, 'DomainRevertToSnapshot');
-    this.mutate(() => {
-      const rec = this.target(dom);
-      const snap = this.requireSnapshot(rec, snapshot);
-      const def = parseSnapshotXML(snap.xml);
-      const wantRunning = (flags & Revert.RUNNING) !== 0;
-      const wantPaused = (flags & Revert.PAUSED) !== 0;
-      const snapActive = snap.state === 'running' || snap.state === 'paused';
-      const target: 'running' | 'paused' | 'shutoff' = wantRunning
-        ? 'running'
-        : wantPaused
-          ? 'paused'
-          : snapActive
-            ? (snap.state as 'running' | 'paused')
-            : 'shutoff';
-      if (!rec.persistent && target === 'shutoff') {
-        throw operationInvalid(
-          this.errDomain,
-          'transient domain needs to request run or pause to revert to inactive snapshot',
-        );
-      }
-      if (planRevertWithImage({ hasManagedSave: rec.managedSave !== null }, flags, this.errDomain) && rec.managedSave !== null) {
-        this.backend.removeImage(rec.managedSave);
-        rec.managedSave = null;
-      }
-      const domainDef = def.domain ?? this.currentDef(rec);
-      if (rec.persistent) {
-        rec.configXml = formatDomainXML(domainDef, { inactive: true });
-        Object.assign(rec, defNumbers(domainDef));
-      }
-      if (isActive(rec)) {
-        this.backend.kill(rec);
+    await this.run(dom, 'virDomainRevertToSnapshot', {
+      plan: (rec) => {
+        const snap = this.requireSnapshot(rec, snapshot);
+        const target = revertTarget(snap.state, flags);
+        if (!rec.persistent && target === 'shutoff') {
+          throw operationInvalid(this.errDomain, 'transient domain needs to request run or pause to revert to inactive snapshot');
+        }
+        const dropImage = planRevertWithImage({ hasManagedSave: rec.managedSave !== null }, flags, this.errDomain);
+        const domainDef = parseSnapshotXML(snap.xml).domain ?? this.currentDef(rec);
+        return { target, domainDef, image: dropImage ? rec.managedSave : null, wasActive: isActive(rec) };
+      },
+      act: (rec, plan) => {
+        // Stop the guest, then (unless the snapshot is of a shut-off domain) start it afresh.
+        const start = () =>
+          plan.target === 'shutoff' ? null : this.backend.start(rec, plan.domainDef, { paused: plan.target === 'paused', image: null });
+        if (!plan.wasActive) return start();
+        const killed = this.backend.kill(rec);
+        return killed instanceof Promise ? killed.then(start) : start();
+      },
+      commit: (rec, plan, runtime) => {
+        if (plan.image !== null) rec.managedSave = null;
         if (rec.persistent) {
-          this.stopped(rec, DomainShutoffReason.FROM_SNAPSHOT, Stopped.FROM_SNAPSHOT);
-        } else {
-          // A transient domain is restarted below at once: it stops without vanishing (no R5).
-          this.emit(rec, DomainEventType.STOPPED, Stopped.FROM_SNAPSHOT);
-          rec.id = -1;
+          rec.configXml = formatDomainXML(plan.domainDef, { inactive: true });
+          Object.assign(rec, defNumbers(plan.domainDef));
         }
-      } else if (target === 'shutoff') {
-        rec.reason = DomainShutoffReason.FROM_SNAPSHOT;
-      }
-      if (target !== 'shutoff') {
-        this.backend.start(rec, domainDef, { paused: target === 'paused', image: null });
-        this.markStarted(rec, domainDef, false, DomainRunningReason.FROM_SNAPSHOT);
-        this.emit(rec, DomainEventType.STARTED, Started.FROM_SNAPSHOT);
-        if (target === 'paused') {
-          rec.state = DomainState.PAUSED;
-          rec.reason = DomainPausedReason.FROM_SNAPSHOT;
-          this.emit(rec, DomainEventType.SUSPENDED, Suspended.FROM_SNAPSHOT);
+        if (plan.wasActive) {
+          if (rec.persistent) {
+            this.stopped(rec, DomainShutoffReason.FROM_SNAPSHOT, Stopped.FROM_SNAPSHOT);
+          } else {
+            // A transient domain is restarted at once: it stops without vanishing (no R5).
+            this.emit(rec, DomainEventType.STOPPED, Stopped.FROM_SNAPSHOT);
+            rec.id = -1;
+          }
+        } else if (plan.target === 'shutoff') {
+          rec.reason = DomainShutoffReason.FROM_SNAPSHOT;
         }
-      }
-      rec.currentSnapshot = snapshot;
-      this.write(rec);
+        if (plan.target !== 'shutoff') {
+          this.markStarted(rec, plan.domainDef, false, DomainRunningReason.FROM_SNAPSHOT, runtime as string | null);
+          this.emit(rec, DomainEventType.STARTED, Started.FROM_SNAPSHOT);
+          if (plan.target === 'paused') {
+            rec.state = DomainState.PAUSED;
+            rec.reason = DomainPausedReason.FROM_SNAPSHOT;
+            this.emit(rec, DomainEventType.SUSPENDED, Suspended.FROM_SNAPSHOT);
+          }
+        }
+        rec.currentSnapshot = snapshot;
+        this.write(rec);
+      },
+      after: async (plan) => {
+        if (plan.image !== null) await this.backend.removeImage(plan.image);
+      },
     });
   }
 
@@ -887,4 +1087,33 @@ function defaultSnapshotDisks(def: DomainDef): SnapshotDef['disks'] {
 
 function isExternal(def: SnapshotDef): boolean {
   return def.memory?.snapshot === 'external' || def.disks.some((d) => d.snapshot === 'external');
+}
+
+/** One guest-touching call, in the phases `run` sequences (see there). */
+interface GuestStep<P, R, T> {
+  need?: { active?: true };
+  /** Checks by the rules; in a transaction; throws to refuse. */
+  plan: (rec: DomainRecord) => P;
+  /** The guest action. */
+  act: (rec: DomainRecord, plan: P) => MaybePromise<R>;
+  /** Records the outcome; in a transaction. */
+  commit: (rec: DomainRecord, plan: P, result: R) => T;
+  /** After the commit: removals of files the records no longer name. */
+  after?: (plan: P, result: R) => Promise<void>;
+}
+
+/** How long a call waits for another call's job on the same domain, as libvirt (30 s). */
+const JOB_WAIT_MS = 30_000;
+
+/** libvirt's error for a domain whose job another call holds. */
+function lockTimeout(domain: ErrorDomain, heldBy: string): VirError {
+  return VirError.report(domain, ErrorNumber.OPERATION_TIMEOUT, `cannot acquire state change lock (held by ${heldBy})`);
+}
+
+/** The state a revert leaves the domain in: the snapshot's, unless RUNNING or PAUSED says. */
+function revertTarget(snapshotState: string, flags: number): 'running' | 'paused' | 'shutoff' {
+  if ((flags & Revert.RUNNING) !== 0) return 'running';
+  if ((flags & Revert.PAUSED) !== 0) return 'paused';
+  if (snapshotState === 'running' || snapshotState === 'paused') return snapshotState;
+  return 'shutoff';
 }

@@ -3,6 +3,7 @@
  * snapshot metadata, the rules of src/rules, events — is the metadata driver's.
  */
 import type { ErrorDomain } from '../../api/enums.generated.js';
+import type { JobOptions } from '../../api/driver.js';
 import type { DomainDef } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 
@@ -26,31 +27,58 @@ export interface SupportedFlags {
 /** The answer of the power button: did the guest stop at once? */
 export type PowerButtonResult = 'stopped' | 'requested' | 'ignored';
 
+/** A value, or a promise of it: the simulator answers at once, a real hypervisor later. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** How a guest stopped without being asked by a call (noticed by the backend). */
+export type GuestExit =
+  /** The guest powered itself off (QEMU's SHUTDOWN event with guest=true). */
+  | 'shutdown'
+  /** The hypervisor process died or was killed from outside. */
+  | 'crashed';
+
 /**
- * Guest actions. The simulator's are instant and synchronous; they run inside the store
- * transaction of the call, so the whole call commits or fails as one.
+ * Guest actions. An `instant` backend (the simulator) answers synchronously and its actions run
+ * inside the store transaction of the call, so the whole call commits or fails as one. A real
+ * backend returns promises; the metadata driver then holds the domain's job across the action
+ * and records the outcome in a second transaction.
  */
 export interface GuestBackend {
   /** libvirt's driver prefix in function names: 'test' gives `testDomainUndefineFlags`. */
   readonly functionPrefix: string;
   /** Error domain of the driver's own errors (VIR_FROM_TEST, VIR_FROM_QEMU). */
   readonly errorDomain: ErrorDomain;
-  /** libvirt's hypervisor type name ('Test', 'QEMU'). */
+  /** libvirt's hypervisor type name ('TEST', 'QEMU'). */
   readonly type: string;
   readonly supported: SupportedFlags;
-  /** The domain type attribute this driver runs ('test'), checked at define. */
+  /** True when every action completes synchronously (see the interface comment). */
+  readonly instant: boolean;
+  /** Refuses a definition this hypervisor cannot run (domain type, emulator, devices). */
   checkDefinition(def: DomainDef): void;
-  /** Boots (or, with `image`, resumes from a managed save image) a guest. */
-  start(rec: DomainRecord, def: DomainDef, opts: { paused: boolean; image: string | null }): void;
+  /**
+   * Boots (or, with `image`, resumes from a managed save image) a guest. Returns the runtime
+   * record to keep while it runs — a JSON object (pid, monitor socket, …) — or null. The driver
+   * adds `startedAt` to it and stores it as `rec.runtime`, where later actions find it.
+   */
+  start(rec: DomainRecord, def: DomainDef, opts: { paused: boolean; image: string | null }): MaybePromise<string | null>;
   /** ACPI power button (R8): asks; the guest may ignore it. */
-  powerButton(rec: DomainRecord, def: DomainDef): PowerButtonResult;
+  powerButton(rec: DomainRecord, def: DomainDef): MaybePromise<PowerButtonResult>;
   /** Pulls the power cord (R8); returns when the guest is gone. */
-  kill(rec: DomainRecord): void;
-  suspend(rec: DomainRecord): void;
-  resume(rec: DomainRecord): void;
-  reboot(rec: DomainRecord, def: DomainDef): void;
+  kill(rec: DomainRecord): MaybePromise<void>;
+  suspend(rec: DomainRecord): MaybePromise<void>;
+  resume(rec: DomainRecord): MaybePromise<void>;
+  reboot(rec: DomainRecord, def: DomainDef): MaybePromise<void>;
   /** Saves memory and stops the guest; returns the image reference to record. */
-  saveMemory(rec: DomainRecord): string;
+  saveMemory(rec: DomainRecord, options?: JobOptions): MaybePromise<string>;
   /** Forgets a managed save image. */
-  removeImage(image: string): void;
+  removeImage(image: string): MaybePromise<void>;
+  /**
+   * Whether a guest recorded as running still runs (at open, for reconciliation, §5).
+   * The simulator's guests live in the store, so they always do.
+   */
+  isRunning?(rec: DomainRecord): MaybePromise<boolean>;
+  /** Tells the driver about guests that stop on their own (R5, R12). */
+  onExit?(listener: (uuid: string, how: GuestExit) => void): void;
+  /** Releases what the backend holds (monitor connections); guests keep running. */
+  close?(): MaybePromise<void>;
 }

@@ -63,6 +63,7 @@ class SimulatedGuests implements GuestBackend {
   readonly errorDomain = ErrorDomain.TEST;
   readonly type = 'TEST';
   readonly supported = SUPPORTED;
+  readonly instant = true;
 
   checkDefinition(def: DomainDef): void {
     if (def.type !== 'test') {
@@ -73,7 +74,9 @@ class SimulatedGuests implements GuestBackend {
       );
     }
   }
-  start(): void {}
+  start(): null {
+    return null;
+  }
   powerButton(_rec: unknown, def: DomainDef): PowerButtonResult {
     return def.testNamespace?.ignorePowerButton === true ? 'ignored' : 'stopped';
   }
