@@ -1,0 +1,302 @@
+/**
+ * One client of tsvirtd: its socket, its frame reader, its hypervisor Connection, its event
+ * registrations and its keepalive state. Calls are answered in order, one at a time, as virsh
+ * and python-libvirt issue them; events and keepalive messages go out between replies.
+ */
+import type { Socket } from 'node:net';
+import { Domain, DomainEventID, VirError, type Connection } from '../index.js';
+import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import { FrameReader, MessageStatus, MessageType, encodeFrame, type Frame, type MessageHeader } from '../rpc/message.js';
+import { XdrError, XdrWriter, decode } from '../rpc/xdr.js';
+import {
+  KEEPALIVE_PROGRAM,
+  KEEPALIVE_PROTOCOL_VERSION,
+  KeepaliveProc,
+  REMOTE_PROGRAM,
+  REMOTE_PROTOCOL_VERSION,
+  VIR_CONNECT_RO,
+  uuidToString,
+  xError,
+  type WireDomain,
+  type WireError,
+} from '../rpc/protocol.js';
+import { PROCEDURES, Proc, lifecycleMsg, readOnlyErrorDomain } from '../rpc/procedures.js';
+import { HANDLERS, wireDomain, type HandlerContext } from './handlers.js';
+import { anyToWireError, notOpenError, readOnlyError, rpcError } from './errors.js';
+import type { ConnectionFactory } from './connections.js';
+import type { Logger } from './log.js';
+
+/** libvirtd's keepalive defaults: a ping after 5 s of silence, drop after 5 unanswered. */
+export const KEEPALIVE_INTERVAL_MS = 5000;
+export const KEEPALIVE_COUNT = 5;
+
+export interface ClientOptions {
+  id: number;
+  socket: Socket;
+  /** Accepted on libvirt-sock-ro: every connection it opens is read-only. */
+  readonlySocket: boolean;
+  factory: ConnectionFactory;
+  log: Logger;
+  keepaliveIntervalMs?: number;
+  keepaliveCount?: number;
+  onClose: (client: Client) => void;
+}
+
+interface EventRegistration {
+  eventID: number;
+  /** Connection-level registration, for lifecycle events; null for events tsvirt never raises. */
+  tsvirtID: number | null;
+}
+
+export class Client implements HandlerContext {
+  readonly id: number;
+  private readonly socket: Socket;
+  private readonly reader = new FrameReader();
+  private connection: Connection | null = null;
+  private readonlyConn = false;
+  private readonly events = new Map<number, EventRegistration>();
+  private nextCallbackID = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+  private keepalive = false;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private lastReceived = Date.now();
+  private unanswered = 0;
+  private readonly kaInterval: number;
+  private readonly kaCount: number;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.id = opts.id;
+    this.socket = opts.socket;
+    this.kaInterval = opts.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS;
+    this.kaCount = opts.keepaliveCount ?? KEEPALIVE_COUNT;
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (err) => opts.log.debug(`client ${this.id}: socket error: ${err.message}`));
+    this.socket.on('close', () => void this.shutdown('peer closed'));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastReceived = Date.now();
+    this.unanswered = 0;
+    let frames: Frame[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch (err) {
+      // A length word outside 28..32 MiB: the stream cannot be resynchronised. libvirtd drops
+      // the client too.
+      this.opts.log.warn(`client ${this.id}: ${(err as Error).message}; closing`);
+      void this.shutdown('protocol error');
+      return;
+    }
+    for (const frame of frames) this.onFrame(frame);
+  }
+
+  private onFrame(frame: Frame): void {
+    const h = frame.header;
+    if (h.prog === KEEPALIVE_PROGRAM) {
+      if (h.type === MessageType.MESSAGE && h.proc === KeepaliveProc.PING) {
+        this.keepalive = true;
+        this.send({ ...keepaliveHeader(KeepaliveProc.PONG) });
+      }
+      // PONG (or anything else): receiving it already counted as life.
+      return;
+    }
+    if (h.type !== MessageType.CALL) {
+      // Replies, stream data and messages from a client have no meaning for us: ignore them.
+      this.opts.log.debug(`client ${this.id}: ignoring message type ${h.type} proc ${h.proc}`);
+      return;
+    }
+    // Calls are answered in order, one at a time.
+    this.queue = this.queue.then(() => this.dispatch(frame)).catch((err: unknown) => {
+      this.opts.log.error(`client ${this.id}: dispatch failed: ${(err as Error).stack ?? String(err)}`);
+    });
+  }
+
+  /** Answers one CALL. Never throws. */
+  async dispatch(frame: Frame): Promise<void> {
+    const h = frame.header;
+    if (this.closed) return;
+    if (h.prog !== REMOTE_PROGRAM || h.vers !== REMOTE_PROTOCOL_VERSION) {
+      this.replyError(h, rpcError(`Cannot find program ${h.prog} version ${h.vers}`));
+      return;
+    }
+    const spec = PROCEDURES.get(h.proc);
+    const handler = spec === undefined ? undefined : HANDLERS.get(spec.proc);
+    if (spec === undefined || handler === undefined) {
+      this.opts.log.info(`client ${this.id}: unknown procedure ${h.proc}`);
+      this.replyError(h, rpcError(`unknown procedure: ${h.proc}`));
+      return;
+    }
+    if (this.opts.log.enabled('debug')) this.opts.log.debug(`client ${this.id}: call ${spec.name} serial ${h.serial}`);
+    let args: unknown;
+    try {
+      args = decode(spec.args, frame.payload);
+    } catch (err) {
+      if (!(err instanceof XdrError)) throw err;
+      this.opts.log.debug(`client ${this.id}: ${spec.name}: ${err.message}`);
+      this.replyError(h, rpcError('Unable to decode message payload'));
+      return;
+    }
+    if (this.connection === null && spec.beforeOpen !== true) {
+      this.replyError(h, notOpenError());
+      return;
+    }
+    if (spec.mutating && this.connection !== null && this.readonlyConn) {
+      this.replyError(h, readOnlyError(spec.api, readOnlyErrorDomain(spec.api)));
+      return;
+    }
+    let result: unknown;
+    try {
+      result = await handler(this, args);
+    } catch (err) {
+      if (!(err instanceof VirError)) this.opts.log.warn(`client ${this.id}: ${spec.name}: ${(err as Error)?.stack ?? String(err)}`);
+      this.replyError(h, anyToWireError(err));
+      return;
+    }
+    let payload: Buffer;
+    try {
+      const w = new XdrWriter();
+      spec.ret.enc(w, result);
+      payload = w.finish();
+    } catch (err) {
+      this.replyError(h, anyToWireError(err));
+      return;
+    }
+    this.send({ ...h, type: MessageType.REPLY, status: MessageStatus.OK }, payload);
+  }
+
+  private replyError(h: MessageHeader, e: WireError): void {
+    const w = new XdrWriter();
+    xError.enc(w, e);
+    this.send({ ...h, type: MessageType.REPLY, status: MessageStatus.ERROR }, w.finish());
+  }
+
+  private send(h: MessageHeader, payload?: Buffer): void {
+    if (this.closed || this.socket.destroyed) return;
+    try {
+      this.socket.write(encodeFrame(h, payload));
+    } catch (err) {
+      this.opts.log.warn(`client ${this.id}: cannot send: ${(err as Error).message}`);
+      void this.shutdown('send failed');
+    }
+  }
+
+  // HandlerContext.
+
+  conn(): Connection {
+    if (this.connection === null) {
+      throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'hypervisor connection not open');
+    }
+    return this.connection;
+  }
+
+  async open(name: string | null, flags: number): Promise<void> {
+    if (this.connection !== null) {
+      throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'connection already open');
+    }
+    const readonly = this.opts.readonlySocket || (flags & VIR_CONNECT_RO) !== 0;
+    const uri = name ?? process.env.TSVIRT_DEFAULT_URI ?? process.env.LIBVIRT_DEFAULT_URI ?? 'test:///session';
+    this.connection = await this.opts.factory.open(uri, readonly);
+    this.readonlyConn = readonly;
+    if (this.closed) {
+      // The peer went away while the driver opened.
+      await this.connection.close().catch(() => {});
+      this.connection = null;
+      return;
+    }
+    this.opts.log.info(`client ${this.id}: opened ${uri}${readonly ? ' (read-only)' : ''}`);
+  }
+
+  async close(): Promise<void> {
+    await this.releaseConnection();
+  }
+
+  registerEvent(eventID: number, dom: WireDomain | null): number {
+    const conn = this.conn();
+    if (!Number.isInteger(eventID) || eventID < 0 || eventID > 255) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, `unsupported event ID ${eventID}`);
+    }
+    const callbackID = this.nextCallbackID++;
+    let tsvirtID: number | null = null;
+    if (eventID === DomainEventID.LIFECYCLE) {
+      const filter = dom === null ? null : new Domain(conn, { name: dom.name, uuid: uuidToString(dom.uuid), id: dom.id });
+      tsvirtID = conn.domainEventRegisterAny(filter, DomainEventID.LIFECYCLE, (_c, d, event, detail) => {
+        const w = new XdrWriter(64);
+        lifecycleMsg.enc(w, { callbackID, dom: wireDomain(d), event, detail });
+        // libvirtd sends event messages with serial 1.
+        this.send(
+          { prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc: Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE, type: MessageType.MESSAGE, serial: 1, status: MessageStatus.OK },
+          w.finish(),
+        );
+      });
+    }
+    // Other event IDs are accepted, as libvirtd accepts them for any driver; tsvirt never raises them.
+    this.events.set(callbackID, { eventID, tsvirtID });
+    return callbackID;
+  }
+
+  deregisterEvent(callbackID: number): void {
+    const reg = this.events.get(callbackID);
+    if (reg === undefined) {
+      throw VirError.invalidArg(ErrorDomain.RPC, `callbackID ${callbackID} not registered`);
+    }
+    if (reg.tsvirtID !== null && this.connection !== null) this.connection.domainEventDeregisterAny(reg.tsvirtID);
+    this.events.delete(callbackID);
+  }
+
+  wantsKeepalive(): void {
+    if (this.keepalive && this.keepaliveTimer !== undefined) return;
+    this.keepalive = true;
+    this.startKeepalive();
+  }
+
+  private startKeepalive(): void {
+    if (this.keepaliveTimer !== undefined || this.kaInterval <= 0) return;
+    this.keepaliveTimer = setInterval(() => {
+      if (this.closed) return;
+      if (Date.now() - this.lastReceived < this.kaInterval) return;
+      if (this.unanswered >= this.kaCount) {
+        this.opts.log.warn(`client ${this.id}: connection closed due to keepalive timeout`);
+        void this.shutdown('keepalive timeout');
+        return;
+      }
+      this.unanswered++;
+      this.send(keepaliveHeader(KeepaliveProc.PING));
+    }, this.kaInterval);
+    this.keepaliveTimer.unref();
+  }
+
+  private async releaseConnection(): Promise<void> {
+    const conn = this.connection;
+    this.connection = null;
+    for (const reg of this.events.values()) {
+      if (reg.tsvirtID !== null && conn !== null) {
+        try {
+          conn.domainEventDeregisterAny(reg.tsvirtID);
+        } catch {
+          // Already gone with the connection.
+        }
+      }
+    }
+    this.events.clear();
+    if (conn !== null) await conn.close().catch(() => {});
+  }
+
+  /** Drops the client: closes its hypervisor connection and its socket. Safe to call twice. */
+  async shutdown(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
+    this.opts.log.debug(`client ${this.id}: closing (${reason})`);
+    this.socket.destroy();
+    // Let a call in progress finish before the connection goes.
+    await this.queue.catch(() => {});
+    await this.releaseConnection();
+    this.opts.onClose(this);
+  }
+}
+
+function keepaliveHeader(proc: KeepaliveProc): MessageHeader {
+  return { prog: KEEPALIVE_PROGRAM, vers: KEEPALIVE_PROTOCOL_VERSION, proc, type: MessageType.MESSAGE, serial: 0, status: MessageStatus.OK };
+}

@@ -1,0 +1,67 @@
+/**
+ * Errors on the wire: a VirError becomes libvirt's remote_error with the same code, domain,
+ * message and level, so that virsh and python-libvirt rebuild the same error; plus the errors
+ * the RPC layer itself raises, worded as libvirtd words them.
+ */
+import { VirError, formatErrorMessage } from '../api/errors.js';
+import { ErrorDomain, ErrorLevel, ErrorNumber } from '../api/enums.generated.js';
+import type { WireError } from '../rpc/protocol.js';
+
+/** The wire form of a VirError. */
+export function toWireError(err: VirError): WireError {
+  let str1 = err.str1;
+  // libvirt sends the format string ("Requested operation is not valid: %s") in str1 and the
+  // detail in str2; tsvirt's VirError keeps the formatted message in str1. Restore the format
+  // when the message is exactly format + detail.
+  if (err.str2 !== null && formatErrorMessage(err.code, err.str2) === err.message) {
+    const format = formatErrorMessage(err.code, '%s');
+    if (format.includes('%s')) str1 = format;
+  }
+  return {
+    code: err.code,
+    domain: err.domain,
+    message: err.message,
+    level: err.level,
+    dom: null,
+    str1,
+    str2: err.str2,
+    str3: err.str3,
+    int1: err.int1,
+    int2: err.int2,
+    net: null,
+  };
+}
+
+/** Any thrown value as a wire error: VirErrors as they are, anything else as an internal error. */
+export function anyToWireError(err: unknown): WireError {
+  if (err instanceof VirError) return toWireError(err);
+  const detail = err instanceof Error ? err.message : String(err);
+  return toWireError(VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, detail));
+}
+
+/** An RPC-layer error: VIR_ERR_RPC from VIR_FROM_RPC, message in str2, str1 "%s" (as libvirtd). */
+export function rpcError(message: string): WireError {
+  return {
+    code: ErrorNumber.RPC,
+    domain: ErrorDomain.RPC,
+    message,
+    level: ErrorLevel.ERROR,
+    dom: null,
+    str1: '%s',
+    str2: message,
+    str3: null,
+    int1: -1,
+    int2: -1,
+    net: null,
+  };
+}
+
+/** "internal error: hypervisor connection not open", for calls before CONNECT_OPEN. */
+export function notOpenError(): WireError {
+  return toWireError(VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'hypervisor connection not open'));
+}
+
+/** The read-only refusal, as libvirt's public API words it. */
+export function readOnlyError(api: string, domain: number): WireError {
+  return toWireError(VirError.report(domain as ErrorDomain, ErrorNumber.OPERATION_DENIED, `read only access prevents ${api}`));
+}

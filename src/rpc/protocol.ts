@@ -1,0 +1,215 @@
+/**
+ * The remote program (0x20008086, version 1) and the keepalive program (0x6b656570): numbers,
+ * limits and the shared wire types, declared here for tsvirt and checked against libvirt's
+ * remote_protocol.x, virnetprotocol.x and virkeepaliveprotocol.x.
+ */
+import { XdrError, type Codec, type XdrReader, type XdrWriter } from './xdr.js';
+import { STRING_MAX } from './message.js';
+
+export const REMOTE_PROGRAM = 0x20008086;
+export const REMOTE_PROTOCOL_VERSION = 1;
+export const KEEPALIVE_PROGRAM = 0x6b656570;
+export const KEEPALIVE_PROTOCOL_VERSION = 1;
+
+/** Keepalive procedures. */
+export enum KeepaliveProc {
+  PING = 1,
+  PONG = 2,
+}
+
+/** REMOTE_STRING_MAX: the longest remote_nonnull_string. */
+export const REMOTE_STRING_MAX = STRING_MAX;
+export const REMOTE_DOMAIN_LIST_MAX = 16384;
+export const REMOTE_DOMAIN_ID_LIST_MAX = 16384;
+export const REMOTE_DOMAIN_NAME_LIST_MAX = 16384;
+/** libvirt 9.0's limit on snapshot lists (older releases: 1024 too). */
+export const REMOTE_DOMAIN_SNAPSHOT_LIST_MAX = 1024;
+export const REMOTE_AUTH_TYPE_LIST_MAX = 20;
+/** VIR_SECURITY_MODEL_BUFLEN / VIR_SECURITY_DOI_BUFLEN. */
+export const REMOTE_SECURITY_MODEL_MAX = 257;
+export const REMOTE_SECURITY_DOI_MAX = 257;
+export const VIR_UUID_BUFLEN = 16;
+
+/** remote_auth_type. */
+export enum RemoteAuthType {
+  NONE = 0,
+  SASL = 1,
+  POLKIT = 2,
+}
+
+/** VIR_DRV_FEATURE_* (libvirt_internal.h) that clients ask about. */
+export enum DrvFeature {
+  MIGRATION_V1 = 1,
+  MIGRATION_V2 = 2,
+  MIGRATION_P2P = 3,
+  MIGRATION_DIRECT = 4,
+  MIGRATION_V3 = 5,
+  FD_PASSING = 6,
+  TYPED_PARAM_STRING = 7,
+  XML_MIGRATABLE = 8,
+  MIGRATION_OFFLINE = 9,
+  PROGRAM_KEEPALIVE = 10,
+  MIGRATION_CHANGE_PROTECTION = 11,
+  MIGRATION_PARAMS = 12,
+  REMOTE_EVENT_CALLBACK = 14,
+  REMOTE_CLOSE_CALLBACK = 15,
+}
+
+/** VIR_CONNECT_RO, in CONNECT_OPEN's flags. */
+export const VIR_CONNECT_RO = 1;
+
+/** remote_nonnull_domain. */
+export interface WireDomain {
+  name: string;
+  /** 16 raw bytes. */
+  uuid: Buffer;
+  /** -1 when inactive. */
+  id: number;
+}
+
+/** remote_nonnull_domain_snapshot. */
+export interface WireSnapshot {
+  name: string;
+  dom: WireDomain;
+}
+
+/** remote_nonnull_network (only carried, never used, in errors). */
+export interface WireNetwork {
+  name: string;
+  uuid: Buffer;
+}
+
+/** remote_error (virNetMessageError). */
+export interface WireError {
+  code: number;
+  domain: number;
+  message: string | null;
+  level: number;
+  dom: WireDomain | null;
+  str1: string | null;
+  str2: string | null;
+  str3: string | null;
+  int1: number;
+  int2: number;
+  net: WireNetwork | null;
+}
+
+// Primitive codecs.
+
+export const xInt: Codec<number> = { enc: (w, v) => void w.int(v), dec: (r) => r.int() };
+export const xUint: Codec<number> = { enc: (w, v) => void w.uint(v), dec: (r) => r.uint() };
+export const xUhyper: Codec<number> = { enc: (w, v) => void w.uhyper(v), dec: (r) => r.uhyperNumber() };
+export const xString: Codec<string> = {
+  enc: (w, v) => void w.string(v, REMOTE_STRING_MAX),
+  dec: (r) => r.string(REMOTE_STRING_MAX),
+};
+/** remote_string: an optional remote_nonnull_string. */
+export const xOptString: Codec<string | null> = {
+  enc: (w, v) => void w.optional(v, (ww, s) => ww.string(s, REMOTE_STRING_MAX)),
+  dec: (r) => r.optional((rr) => rr.string(REMOTE_STRING_MAX)),
+};
+export const xVoid: Codec<void> = { enc: () => {}, dec: () => undefined };
+
+function uuidBytes(w: XdrWriter, uuid: Buffer): void {
+  if (uuid.length !== VIR_UUID_BUFLEN) throw new XdrError('XDR_BAD_VALUE', `UUID must be 16 bytes, got ${uuid.length}`);
+  w.opaqueFixed(uuid);
+}
+
+export const xDomain: Codec<WireDomain> = {
+  enc(w, d) {
+    w.string(d.name, REMOTE_STRING_MAX);
+    uuidBytes(w, d.uuid);
+    w.int(d.id);
+  },
+  dec(r) {
+    return { name: r.string(REMOTE_STRING_MAX), uuid: r.opaqueFixed(VIR_UUID_BUFLEN), id: r.int() };
+  },
+};
+/** remote_domain: an optional remote_nonnull_domain. */
+export const xOptDomain: Codec<WireDomain | null> = {
+  enc: (w, v) => void w.optional(v, (ww, d) => xDomain.enc(ww, d)),
+  dec: (r) => r.optional((rr) => xDomain.dec(rr)),
+};
+export const xSnapshot: Codec<WireSnapshot> = {
+  enc(w, s) {
+    w.string(s.name, REMOTE_STRING_MAX);
+    xDomain.enc(w, s.dom);
+  },
+  dec(r) {
+    return { name: r.string(REMOTE_STRING_MAX), dom: xDomain.dec(r) };
+  },
+};
+const xNetwork: Codec<WireNetwork> = {
+  enc(w, n) {
+    w.string(n.name, REMOTE_STRING_MAX);
+    uuidBytes(w, n.uuid);
+  },
+  dec(r) {
+    return { name: r.string(REMOTE_STRING_MAX), uuid: r.opaqueFixed(VIR_UUID_BUFLEN) };
+  },
+};
+
+export const xError: Codec<WireError> = {
+  enc(w, e) {
+    w.int(e.code);
+    w.int(e.domain);
+    xOptString.enc(w, e.message);
+    w.int(e.level);
+    xOptDomain.enc(w, e.dom);
+    xOptString.enc(w, e.str1);
+    xOptString.enc(w, e.str2);
+    xOptString.enc(w, e.str3);
+    w.int(e.int1);
+    w.int(e.int2);
+    w.optional(e.net, (ww, n) => xNetwork.enc(ww, n));
+  },
+  dec(r) {
+    return {
+      code: r.int(),
+      domain: r.int(),
+      message: xOptString.dec(r),
+      level: r.int(),
+      dom: xOptDomain.dec(r),
+      str1: xOptString.dec(r),
+      str2: xOptString.dec(r),
+      str3: xOptString.dec(r),
+      int1: r.int(),
+      int2: r.int(),
+      net: r.optional((rr) => xNetwork.dec(rr)),
+    };
+  },
+};
+
+/** A struct codec from an ordered list of [field, codec] pairs. */
+export function struct<T extends object>(fields: { [K in keyof T]: Codec<T[K]> }): Codec<T> {
+  const entries = Object.entries(fields) as [keyof T, Codec<unknown>][];
+  return {
+    enc(w, v) {
+      for (const [k, c] of entries) c.enc(w, v[k]);
+    },
+    dec(r) {
+      const out = {} as T;
+      for (const [k, c] of entries) (out as Record<keyof T, unknown>)[k] = c.dec(r);
+      return out;
+    },
+  };
+}
+
+/** A variable-length array codec; `minBytes` is the least wire size of one element. */
+export function arrayOf<T>(c: Codec<T>, max: number, minBytes = 4): Codec<T[]> {
+  return {
+    enc: (w, v) => void w.array(v, max, (ww, x) => c.enc(ww, x)),
+    dec: (r: XdrReader) => r.array(max, (rr) => c.dec(rr), minBytes),
+  };
+}
+
+/** UUID bytes ↔ canonical string. */
+export function uuidToString(b: Buffer): string {
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+export function uuidFromString(s: string): Buffer {
+  const hex = s.replace(/-/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new XdrError('XDR_BAD_VALUE', `not a UUID: ${s}`);
+  return Buffer.from(hex, 'hex');
+}

@@ -1,0 +1,173 @@
+/**
+ * Test helpers for tsvirtd: start the real daemon (dist/src/daemon/main.js) on a temporary socket
+ * directory, run real virsh and python-libvirt against it, and a raw protocol client for what
+ * those tools never send.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FrameReader, MessageType, encodeFrame, type Frame } from '../../src/rpc/message.js';
+import { REMOTE_PROGRAM, xError, type WireError } from '../../src/rpc/protocol.js';
+import { decode, XdrWriter, type Codec } from '../../src/rpc/xdr.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/src/daemon/main.js, from dist/test/support. */
+export const DAEMON_MAIN = join(here, '..', '..', 'src', 'daemon', 'main.js');
+
+export function haveVirsh(): boolean {
+  return spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+export function havePythonLibvirt(): boolean {
+  return spawnSync('/usr/bin/python3', ['-c', 'import libvirt'], { encoding: 'utf8' }).status === 0;
+}
+
+export interface RunningDaemon {
+  dir: string;
+  socketDir: string;
+  stateDir: string;
+  rw: string;
+  ro: string;
+  proc: ChildProcess;
+  log: () => string;
+  /** `test+unix:///default?socket=…` and friends. */
+  uri(path: '/default' | '/session', readonly?: boolean): string;
+  /** SIGTERM, wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** Stops and removes the temporary directory. */
+  dispose(): Promise<void>;
+}
+
+export async function startDaemon(opts: { dir?: string; args?: string[] } = {}): Promise<RunningDaemon> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'tsvirtd-'));
+  const socketDir = join(dir, 'sock');
+  const stateDir = join(dir, 'state');
+  let output = '';
+  const proc = spawn(process.execPath, [DAEMON_MAIN, '--socket-dir', socketDir, '--verbose', ...(opts.args ?? [])], {
+    env: { ...process.env, TSVIRT_STATE_DIR: stateDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const rw = join(socketDir, 'libvirt-sock');
+  const ro = join(socketDir, 'libvirt-sock-ro');
+  const end = Date.now() + 10_000;
+  while (!(existsSync(rw) && existsSync(ro) && output.includes('ready'))) {
+    if (Date.now() > end || proc.exitCode !== null) throw new Error(`tsvirtd did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  let stopped: Promise<number | null> | null = null;
+  const d: RunningDaemon = {
+    dir,
+    socketDir,
+    stateDir,
+    rw,
+    ro,
+    proc,
+    log: () => output,
+    uri: (path, readonly = false) => `test+unix://${path}?socket=${readonly ? ro : rw}`,
+    stop: () => {
+      if (stopped === null) {
+        if (proc.exitCode === null) proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        stopped = exited.finally(() => clearTimeout(timer));
+      }
+      return stopped;
+    },
+    dispose: async () => {
+      await d.stop();
+      if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return d;
+}
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs real virsh with a connection URI. */
+export function virsh(uri: string, ...args: string[]): Run {
+  const r = spawnSync('virsh', ['-q', '-c', uri, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, LC_ALL: 'C' } });
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** Runs a python-libvirt script with the given argv. */
+export function python(script: string, ...args: string[]): Run {
+  const r = spawnSync('/usr/bin/python3', ['-c', script, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** A hand-rolled protocol client, for calls virsh would refuse on its own side. */
+export class RawClient {
+  private serial = 0;
+  private readonly reader = new FrameReader();
+  private readonly waiting = new Map<number, (f: Frame) => void>();
+  readonly messages: Frame[] = [];
+  private closedFlag = false;
+
+  private constructor(private readonly sock: Socket) {
+    sock.on('data', (chunk: Buffer) => {
+      for (const f of this.reader.push(chunk)) {
+        if (f.header.type === MessageType.REPLY) {
+          const w = this.waiting.get(f.header.serial);
+          this.waiting.delete(f.header.serial);
+          w?.(f);
+        } else this.messages.push(f);
+      }
+    });
+    sock.on('close', () => (this.closedFlag = true));
+    sock.on('error', () => {});
+  }
+
+  static connect(path: string): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = createConnection(path);
+      s.once('connect', () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Sends one CALL and waits for its REPLY. */
+  call(proc: number, payload: Buffer = Buffer.alloc(0), over: { prog?: number; vers?: number } = {}): Promise<Frame> {
+    const serial = this.serial++;
+    const reply = new Promise<Frame>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no reply to proc ${proc}`)), 10_000);
+      this.waiting.set(serial, (f) => {
+        clearTimeout(t);
+        resolve(f);
+      });
+    });
+    this.sock.write(encodeFrame({ prog: over.prog ?? REMOTE_PROGRAM, vers: over.vers ?? 1, proc, type: MessageType.CALL, serial, status: 0 }, payload));
+    return reply;
+  }
+
+  /** Encodes `v` with `codec`, calls, and returns the frame. */
+  callWith<T>(proc: number, codec: Codec<T>, v: T): Promise<Frame> {
+    const w = new XdrWriter();
+    codec.enc(w, v);
+    return this.call(proc, Buffer.from(w.finish()));
+  }
+
+  send(buf: Buffer): void {
+    this.sock.write(buf);
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+/** The error carried by an ERROR reply. */
+export function errorOf(f: Frame): WireError {
+  return decode(xError, f.payload);
+}
