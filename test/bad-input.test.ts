@@ -155,6 +155,7 @@ test('a read-only connection refuses every mutation with VIR_ERR_OPERATION_DENIE
     const dom = await conn.lookupByName('test');
     await rejectsVir(dom.destroy(), {
       code: ErrorNumber.OPERATION_DENIED,
+      domain: ErrorDomain.DOMAIN,
       message: 'operation forbidden: read only access prevents virDomainDestroy',
     });
     await rejectsVir(conn.defineXML(domainXML('ro')), { code: ErrorNumber.OPERATION_DENIED });

@@ -61,11 +61,15 @@ export class Connection {
     return this.drv;
   }
 
-  /** @internal The driver for a mutating call, or VIR_ERR_OPERATION_DENIED when read-only. */
-  writableDriver(api: string): HypervisorDriver {
+  /**
+   * @internal The driver for a mutating call, or VIR_ERR_OPERATION_DENIED when read-only, from
+   * the error domain of the API's module as in libvirt (VIR_FROM_DOMAIN, or
+   * VIR_FROM_DOMAIN_SNAPSHOT for snapshot calls).
+   */
+  writableDriver(api: string, domain: ErrorDomain = ErrorDomain.DOMAIN): HypervisorDriver {
     const drv = this.driverFor(api);
     if (this.readonly) {
-      throw VirError.report(ErrorDomain.NONE, ErrorNumber.OPERATION_DENIED, `read only access prevents ${api}`);
+      throw VirError.report(domain, ErrorNumber.OPERATION_DENIED, `read only access prevents ${api}`);
     }
     return drv;
   }

@@ -197,7 +197,7 @@ export class Domain {
    */
   async snapshotCreateXML(xml: string, flags = 0, options?: JobOptions): Promise<DomainSnapshot> {
     const name = await this.connection
-      .writableDriver('virDomainSnapshotCreateXML')
+      .writableDriver('virDomainSnapshotCreateXML', ErrorDomain.DOMAIN_SNAPSHOT)
       .snapshotCreateXML(this.ref, xml, DomainSnapshot.checkCreateFlags(flags), options);
     return new DomainSnapshot(this, name);
   }

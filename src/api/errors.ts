@@ -131,10 +131,16 @@ export class VirError extends Error {
     return this.message;
   }
 
-  /** Builds an error as libvirt's `virReportError(code, fmt, …)` does: prefix plus detail. */
+  /**
+   * Builds an error as libvirt's `virReportError(code, fmt, …)` does: prefix plus detail; like
+   * libvirt, str1 holds the code's format ("Requested operation is not valid: %s") and str2 the
+   * detail, so the error crosses the wire field for field.
+   */
   static report(domain: ErrorDomain, code: ErrorNumber, detail?: string): VirError {
     const message = formatErrorMessage(code, detail);
-    return new VirError({ code, domain, message, str1: message, str2: detail ?? null });
+    const hasDetail = detail !== undefined && detail !== '';
+    const str1 = MESSAGE_FORMAT[code]?.[hasDetail ? 1 : 0] ?? message;
+    return new VirError({ code, domain, message, str1, str2: detail ?? null });
   }
 
   /** Builds an error as libvirt's `virReportInvalidArg` does: the message without prefix. */

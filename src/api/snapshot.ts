@@ -85,7 +85,7 @@ export class DomainSnapshot {
       ErrorDomain.DOMAIN_SNAPSHOT,
     );
     await this.domain.connection
-      .writableDriver('virDomainSnapshotDelete')
+      .writableDriver('virDomainSnapshotDelete', ErrorDomain.DOMAIN_SNAPSHOT)
       .snapshotDelete(this.domain.ref, this.snapshotName, flags);
   }
   /**
@@ -102,7 +102,7 @@ export class DomainSnapshot {
       ErrorDomain.DOMAIN_SNAPSHOT,
     );
     await this.domain.connection
-      .writableDriver('virDomainRevertToSnapshot')
+      .writableDriver('virDomainRevertToSnapshot', ErrorDomain.DOMAIN_SNAPSHOT)
       .revertToSnapshot(this.domain.ref, this.snapshotName, flags, options);
   }
 }

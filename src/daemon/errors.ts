@@ -3,20 +3,14 @@
  * message and level, so that virsh and python-libvirt rebuild the same error; plus the errors
  * the RPC layer itself raises, worded as libvirtd words them.
  */
-import { VirError, formatErrorMessage } from '../api/errors.js';
+import { VirError } from '../api/errors.js';
 import { ErrorDomain, ErrorLevel, ErrorNumber } from '../api/enums.generated.js';
 import type { WireError } from '../rpc/protocol.js';
 
 /** The wire form of a VirError. */
 export function toWireError(err: VirError): WireError {
-  let str1 = err.str1;
-  // libvirt sends the format string ("Requested operation is not valid: %s") in str1 and the
-  // detail in str2; tsvirt's VirError keeps the formatted message in str1. Restore the format
-  // when the message is exactly format + detail.
-  if (err.str2 !== null && formatErrorMessage(err.code, err.str2) === err.message) {
-    const format = formatErrorMessage(err.code, '%s');
-    if (format.includes('%s')) str1 = format;
-  }
+  // VirError keeps libvirt's fields as they are (str1 the format, str2 the detail).
+  const str1 = err.str1;
   return {
     code: err.code,
     domain: err.domain,
