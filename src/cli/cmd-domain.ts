@@ -5,31 +5,35 @@
  * tsvirt adds hint lines after refusals a flag would overcome, and `undefine --export-snapshots`.
  */
 import type { Domain } from '../index.js';
+import {
+  DomainCreateFlags,
+  DomainDestroyFlags,
+  DomainSaveRestoreFlags,
+  DomainSnapshotListFlags,
+  DomainUndefineFlags,
+  DomainXMLFlags,
+  ErrorNumber,
+} from '../api/enums.generated.js';
 import { BY_ID, BY_NAME, BY_UUID, CmdFailed, FAILED, isVirError, type Cmd, type Ctl, type Handler } from './context.js';
 import { readXMLFile } from './files.js';
 import { jobProgress } from './progress.js';
 import { stringToArray } from './text.js';
 import { parseXML } from './xml.js';
 
-// libvirt's numbers (libvirt-domain.h), kept here so that the command table loads no API code.
-const ERR_NO_SUPPORT = 3;
-const ERR_INVALID_ARG = 8;
-const ERR_OPERATION_INVALID = 55;
-
-const START_PAUSED = 1,
-  START_AUTODESTROY = 2,
-  START_BYPASS_CACHE = 4,
-  START_FORCE_BOOT = 8,
-  START_VALIDATE = 16,
-  START_RESET_NVRAM = 32;
-const UNDEFINE_MANAGED_SAVE = 1,
-  UNDEFINE_SNAPSHOTS_METADATA = 2,
-  UNDEFINE_NVRAM = 4,
-  UNDEFINE_KEEP_NVRAM = 8,
-  UNDEFINE_CHECKPOINTS_METADATA = 16,
-  UNDEFINE_TPM = 32,
-  UNDEFINE_KEEP_TPM = 64;
-const SNAPSHOT_LIST_METADATA = 2;
+// libvirt's numbers, from the one generated table.
+const { NO_SUPPORT: ERR_NO_SUPPORT, INVALID_ARG: ERR_INVALID_ARG, OPERATION_INVALID: ERR_OPERATION_INVALID } = ErrorNumber;
+const { START_PAUSED, START_AUTODESTROY, START_BYPASS_CACHE, START_FORCE_BOOT, START_VALIDATE, START_RESET_NVRAM } =
+  DomainCreateFlags;
+const {
+  MANAGED_SAVE: UNDEFINE_MANAGED_SAVE,
+  SNAPSHOTS_METADATA: UNDEFINE_SNAPSHOTS_METADATA,
+  NVRAM: UNDEFINE_NVRAM,
+  KEEP_NVRAM: UNDEFINE_KEEP_NVRAM,
+  CHECKPOINTS_METADATA: UNDEFINE_CHECKPOINTS_METADATA,
+  TPM: UNDEFINE_TPM,
+  KEEP_TPM: UNDEFINE_KEEP_TPM,
+} = DomainUndefineFlags;
+const SNAPSHOT_LIST_METADATA = DomainSnapshotListFlags.METADATA;
 
 function errorCode(ctl: Ctl): number | undefined {
   const e = ctl.lastError;
@@ -177,8 +181,8 @@ const reboot: Handler = async (ctl, cmd) => {
 const destroy: Handler = async (ctl, cmd) => {
   const { dom, name } = await cmd.domain();
   let flags = 0;
-  if (cmd.bool('graceful')) flags |= 1;
-  if (cmd.bool('remove-logs')) flags |= 2;
+  if (cmd.bool('graceful')) flags |= DomainDestroyFlags.GRACEFUL;
+  if (cmd.bool('remove-logs')) flags |= DomainDestroyFlags.REMOVE_LOGS;
   if ((await ctl.attempt(flags !== 0 ? dom.destroyFlags(flags) : dom.destroy())) === FAILED) {
     ctl.error(`Failed to destroy domain '${name}'`);
     return false;
@@ -431,9 +435,9 @@ function undefineHints(ctl: Ctl, needManagedSave: boolean, snapshots: number, dr
 const managedsave: Handler = async (ctl, cmd) => {
   const { dom, name } = await cmd.domain();
   let flags = 0;
-  if (cmd.bool('bypass-cache')) flags |= 1;
-  if (cmd.bool('running')) flags |= 2;
-  if (cmd.bool('paused')) flags |= 4;
+  if (cmd.bool('bypass-cache')) flags |= DomainSaveRestoreFlags.BYPASS_CACHE;
+  if (cmd.bool('running')) flags |= DomainSaveRestoreFlags.RUNNING;
+  if (cmd.bool('paused')) flags |= DomainSaveRestoreFlags.PAUSED;
   const progress = jobProgress(ctl, 'Managedsave', cmd.bool('verbose'));
   const rc = await ctl.attempt(
     dom.managedSave(flags, progress.onProgress !== undefined ? { onProgress: progress.onProgress } : undefined),
@@ -468,10 +472,10 @@ const managedsaveRemove: Handler = async (ctl, cmd) => {
 
 const dumpxml: Handler = async (ctl, cmd) => {
   let flags = 0;
-  if (cmd.bool('inactive')) flags |= 2;
-  if (cmd.bool('security-info')) flags |= 1;
-  if (cmd.bool('update-cpu')) flags |= 4;
-  if (cmd.bool('migratable')) flags |= 8;
+  if (cmd.bool('inactive')) flags |= DomainXMLFlags.INACTIVE;
+  if (cmd.bool('security-info')) flags |= DomainXMLFlags.SECURE;
+  if (cmd.bool('update-cpu')) flags |= DomainXMLFlags.UPDATE_CPU;
+  if (cmd.bool('migratable')) flags |= DomainXMLFlags.MIGRATABLE;
   const { dom } = await cmd.domain();
   if (cmd.stringQuiet('xpath') !== undefined) unsupported(ctl, '--xpath');
   ctl.print(await dom.XMLDesc(flags));

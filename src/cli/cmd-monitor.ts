@@ -3,6 +3,7 @@
  * tsvirt's `--json` (keys documented in docs/cli.md).
  */
 import type { Domain } from '../index.js';
+import { ConnectListAllDomainsFlags, DomainState } from '../api/enums.generated.js';
 import { FAILED, type Ctl, type Handler } from './context.js';
 import { formatTable } from './text.js';
 
@@ -59,24 +60,11 @@ export function reasonString(state: number, reason: number): string {
   return REASONS[state]?.[reason] ?? 'unknown';
 }
 
-// ConnectListAllDomainsFlags (libvirt's numbers).
-const ACTIVE = 1,
-  INACTIVE = 2,
-  PERSISTENT = 4,
-  TRANSIENT = 8,
-  RUNNING = 16,
-  PAUSED = 32,
-  SHUTOFF = 64,
-  OTHER = 128,
-  MANAGEDSAVE = 256,
-  NO_MANAGEDSAVE = 512,
-  AUTOSTART = 1024,
-  NO_AUTOSTART = 2048,
-  HAS_SNAPSHOT = 4096,
-  NO_SNAPSHOT = 8192,
-  HAS_CHECKPOINT = 16384,
-  NO_CHECKPOINT = 32768;
-const SHUTOFF_STATE = 5;
+const {
+  ACTIVE, INACTIVE, PERSISTENT, TRANSIENT, RUNNING, PAUSED, SHUTOFF, OTHER, MANAGEDSAVE, NO_MANAGEDSAVE,
+  AUTOSTART, NO_AUTOSTART, HAS_SNAPSHOT, NO_SNAPSHOT, HAS_CHECKPOINT, NO_CHECKPOINT,
+} = ConnectListAllDomainsFlags;
+const SHUTOFF_STATE = DomainState.SHUTOFF;
 
 /** g_ascii_strcasecmp. */
 function asciiCaseCompare(a: string, b: string): number {

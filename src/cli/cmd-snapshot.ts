@@ -5,42 +5,55 @@
  * so does tsvirt (src/cli/xml.ts), through the public API only.
  */
 import type { Domain, DomainSnapshot } from '../index.js';
+import {
+  DomainSnapshotCreateFlags,
+  DomainSnapshotDeleteFlags,
+  DomainSnapshotListFlags,
+  DomainSnapshotRevertFlags,
+  DomainSnapshotXMLFlags,
+  ErrorNumber,
+} from '../api/enums.generated.js';
 import { CmdFailed, FAILED, isVirError, type Cmd, type Ctl, type Handler } from './context.js';
 import { jobProgress } from './progress.js';
 import { readXMLFile } from './files.js';
 import { escapeXML, formatTable, formatTree, stringToArray } from './text.js';
 import { find, parseXML, text, type XMLElement } from './xml.js';
 
-// libvirt's numbers (libvirt-domain-snapshot.h, virterror.h).
-const ERR_NO_SUPPORT = 3;
-const ERR_INVALID_ARG = 8;
-const ERR_OPERATION_INVALID = 55;
-const ERR_NO_DOMAIN_SNAPSHOT = 72;
-const ERR_SNAPSHOT_REVERT_RISKY = 77;
-
-const CREATE_REDEFINE = 1,
-  CREATE_CURRENT = 2,
-  CREATE_NO_METADATA = 4,
-  CREATE_HALT = 8,
-  CREATE_DISK_ONLY = 16,
-  CREATE_REUSE_EXT = 32,
-  CREATE_QUIESCE = 64,
-  CREATE_ATOMIC = 128,
-  CREATE_LIVE = 256,
-  CREATE_VALIDATE = 512;
-const LIST_ROOTS = 1,
-  LIST_DESCENDANTS = 1,
-  LIST_METADATA = 2,
-  LIST_LEAVES = 4,
-  LIST_NO_LEAVES = 8,
-  LIST_NO_METADATA = 16,
-  LIST_INACTIVE = 32,
-  LIST_ACTIVE = 64,
-  LIST_DISK_ONLY = 128,
-  LIST_INTERNAL = 256,
-  LIST_EXTERNAL = 512,
-  LIST_TOPOLOGICAL = 1024;
-const XML_SECURE = 1;
+// libvirt's numbers, from the one generated table.
+const {
+  NO_SUPPORT: ERR_NO_SUPPORT,
+  INVALID_ARG: ERR_INVALID_ARG,
+  OPERATION_INVALID: ERR_OPERATION_INVALID,
+  NO_DOMAIN_SNAPSHOT: ERR_NO_DOMAIN_SNAPSHOT,
+  SNAPSHOT_REVERT_RISKY: ERR_SNAPSHOT_REVERT_RISKY,
+} = ErrorNumber;
+const {
+  REDEFINE: CREATE_REDEFINE,
+  CURRENT: CREATE_CURRENT,
+  NO_METADATA: CREATE_NO_METADATA,
+  HALT: CREATE_HALT,
+  DISK_ONLY: CREATE_DISK_ONLY,
+  REUSE_EXT: CREATE_REUSE_EXT,
+  QUIESCE: CREATE_QUIESCE,
+  ATOMIC: CREATE_ATOMIC,
+  LIVE: CREATE_LIVE,
+  VALIDATE: CREATE_VALIDATE,
+} = DomainSnapshotCreateFlags;
+const {
+  ROOTS: LIST_ROOTS,
+  DESCENDANTS: LIST_DESCENDANTS,
+  METADATA: LIST_METADATA,
+  LEAVES: LIST_LEAVES,
+  NO_LEAVES: LIST_NO_LEAVES,
+  NO_METADATA: LIST_NO_METADATA,
+  INACTIVE: LIST_INACTIVE,
+  ACTIVE: LIST_ACTIVE,
+  DISK_ONLY: LIST_DISK_ONLY,
+  INTERNAL: LIST_INTERNAL,
+  EXTERNAL: LIST_EXTERNAL,
+  TOPOLOGICAL: LIST_TOPOLOGICAL,
+} = DomainSnapshotListFlags;
+const XML_SECURE = DomainSnapshotXMLFlags.SECURE;
 
 function errorCode(ctl: Ctl): number | undefined {
   const e = ctl.lastError;
@@ -538,16 +551,16 @@ const snapshotParent: Handler = async (ctl, cmd) => {
 
 const snapshotRevert: Handler = async (ctl, cmd) => {
   let flags = 0;
-  if (cmd.bool('running')) flags |= 1;
-  if (cmd.bool('paused')) flags |= 2;
-  if (cmd.bool('reset-nvram')) flags |= 8;
+  if (cmd.bool('running')) flags |= DomainSnapshotRevertFlags.RUNNING;
+  if (cmd.bool('paused')) flags |= DomainSnapshotRevertFlags.PAUSED;
+  if (cmd.bool('reset-nvram')) flags |= DomainSnapshotRevertFlags.RESET_NVRAM;
   const force = cmd.bool('force');
   const { dom } = await cmd.domain();
   const snap = await lookupSnapshot(ctl, cmd, 'snapshotname', true, dom);
   const name = snap.getName();
   let rc = await ctl.attempt(snap.revert(flags));
   if (rc === FAILED && force && errorCode(ctl) === ERR_SNAPSHOT_REVERT_RISKY) {
-    flags |= 4;
+    flags |= DomainSnapshotRevertFlags.FORCE;
     ctl.resetError();
     rc = await ctl.attempt(snap.revert(flags));
   }
@@ -571,9 +584,9 @@ const snapshotDelete: Handler = async (ctl, cmd) => {
   const snap = await lookupSnapshot(ctl, cmd, 'snapshotname', true, dom);
   const name = snap.getName();
   let flags = 0;
-  if (cmd.bool('children')) flags |= 1;
-  if (cmd.bool('children-only')) flags |= 4;
-  if (cmd.bool('metadata')) flags |= 2;
+  if (cmd.bool('children')) flags |= DomainSnapshotDeleteFlags.CHILDREN;
+  if (cmd.bool('children-only')) flags |= DomainSnapshotDeleteFlags.CHILDREN_ONLY;
+  if (cmd.bool('metadata')) flags |= DomainSnapshotDeleteFlags.METADATA_ONLY;
   if ((await ctl.attempt(snap.delete(flags))) === FAILED) {
     ctl.error(`Failed to delete snapshot ${name}`);
     return false;

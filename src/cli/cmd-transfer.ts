@@ -13,18 +13,25 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Domain } from '../index.js';
+import {
+  DomainSnapshotCreateFlags,
+  DomainSnapshotListFlags,
+  DomainSnapshotXMLFlags,
+  DomainXMLFlags,
+  ErrorNumber,
+} from '../api/enums.generated.js';
 import { BY_ANY, FAILED, isVirError, type Handler } from './context.js';
 import { strerror } from './files.js';
 
 const FORMAT = 'tsvirt-snapshot-export';
 const VERSION = 1;
 
-const XML_SECURE = 1;
-const XML_INACTIVE = 2;
-const LIST_TOPOLOGICAL = 1024;
-const CREATE_REDEFINE = 1;
-const CREATE_CURRENT = 2;
-const ERR_NO_DOMAIN_SNAPSHOT = 72;
+const XML_SECURE = DomainSnapshotXMLFlags.SECURE;
+const XML_INACTIVE = DomainXMLFlags.INACTIVE;
+const LIST_TOPOLOGICAL = DomainSnapshotListFlags.TOPOLOGICAL;
+const CREATE_REDEFINE = DomainSnapshotCreateFlags.REDEFINE;
+const CREATE_CURRENT = DomainSnapshotCreateFlags.CURRENT;
+const ERR_NO_DOMAIN_SNAPSHOT = ErrorNumber.NO_DOMAIN_SNAPSHOT;
 
 /** One snapshot in index.json. */
 export interface ExportedSnapshot {
