@@ -1,0 +1,597 @@
+/**
+ * QemuGuests: the GuestBackend of real QEMU guests, for the metadata driver (`qemu:///session`).
+ *
+ * State lives under a root given to the constructor, every file named from the UUID, never the
+ * name:
+ *   <runRoot>/<uuid>/monitor.sock, qemu.pid   runtime directory (runRoot defaults to <root>/run)
+ *   <root>/log/<uuid>.log                     QEMU's stdout/stderr, appended per start
+ *   <root>/log/<uuid>.serial<N>.log           serial ports whose host side is not a file
+ *   <root>/save/<uuid>.save                   managed save images
+ *
+ * Exits the backend notices on its own are reported through {@link QemuGuests.onExit}: a
+ * SHUTDOWN event with guest=true is 'shutdown' (QEMU runs with -no-shutdown, so the backend
+ * quits it once it has seen the event); a monitor EOF or a vanished pid otherwise is 'crashed'.
+ * Exits the backend causes itself (kill, saveMemory) are not reported.
+ */
+import { mkdirSync, renameSync, rmSync, statSync, createWriteStream } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join, resolve, sep } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DomainCreateFlags,
+  DomainDefineFlags,
+  DomainDestroyFlags,
+  DomainSaveRestoreFlags,
+  DomainShutdownFlags,
+  DomainSnapshotCreateFlags as SnapCreate,
+  DomainSnapshotDeleteFlags,
+  DomainSnapshotRevertFlags,
+  DomainSnapshotXMLFlags,
+  DomainUndefineFlags,
+  DomainXMLFlags,
+  ErrorDomain,
+  ErrorNumber,
+} from '../../api/enums.generated.js';
+import type { JobOptions } from '../../api/driver.js';
+import { VirError, internalError, operationFailed, operationInvalid } from '../../api/errors.js';
+import type { DomainDef } from '../../conf/domain.js';
+import type { DomainRecord } from '../../store/store.js';
+import type { GuestBackend, GuestExit, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
+import { accelFor, buildQemuArgv, shellQuote, type QemuArgvPaths } from './argv.js';
+import {
+  MAX_SOCKET_PATH,
+  attachQemu,
+  checkKvm,
+  findEmulator,
+  isProcessAlive,
+  launchQemu,
+  logSize,
+  parseRuntime,
+  readLogFrom,
+  removeRuntimeFiles,
+  signalGuest,
+  waitForProcessExit,
+  type QemuRuntime,
+} from './process.js';
+import type { QmpClient, QmpEvent } from './qmp.js';
+
+const DOM = ErrorDomain.QEMU;
+
+/** Flags as libvirt's qemu driver accepts them, less what tsvirt does not implement. */
+export const QEMU_SUPPORTED_FLAGS: SupportedFlags = {
+  defineXML: DomainDefineFlags.VALIDATE,
+  createXML: DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_VALIDATE,
+  create: DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_FORCE_BOOT,
+  shutdown: DomainShutdownFlags.ACPI_POWER_BTN,
+  destroy: DomainDestroyFlags.GRACEFUL,
+  // reboot is QEMU's system_reset: no mode to choose.
+  reboot: 0,
+  undefine: DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA,
+  getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.UPDATE_CPU | DomainXMLFlags.MIGRATABLE,
+  managedSave: DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+  snapshotCreateXML:
+    SnapCreate.REDEFINE | SnapCreate.CURRENT | SnapCreate.HALT | SnapCreate.ATOMIC | SnapCreate.LIVE | SnapCreate.VALIDATE,
+  snapshotGetXMLDesc: DomainSnapshotXMLFlags.SECURE,
+  revertToSnapshot: DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED | DomainSnapshotRevertFlags.FORCE,
+  snapshotDelete:
+    DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.METADATA_ONLY | DomainSnapshotDeleteFlags.CHILDREN_ONLY,
+};
+
+/** QEMU 7.2's default migration bandwidth is 128 MiB/s; a managed save goes as fast as it can. */
+const SAVE_BANDWIDTH = 1_000_000_000_000;
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Options of {@link QemuGuests}. */
+export interface QemuGuestsOptions {
+  /** State root (logs, managed save images; runtime directories unless runRoot is given). */
+  root: string;
+  /** Where per-domain runtime directories go; keep it short (unix socket paths ≤ 107 bytes). */
+  runRoot?: string;
+  /** Environment for the binary lookup (PATH) and QEMU itself. Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** How long QEMU may take to open its monitor (default 30 s). */
+  startTimeoutMs?: number;
+  /** The KVM device checked for type='kvm' (default /dev/kvm). */
+  kvmDevice?: string;
+}
+
+/** Timings of the last start of a guest, in ms. */
+export interface QemuStartTimings {
+  /** spawn → negotiated QMP monitor. */
+  monitorMs: number;
+  /** migrate-incoming → loaded (restores only). */
+  restoreMs?: number;
+  /** start() call → returned. */
+  totalMs: number;
+}
+
+/** What QMP's query-status says. */
+export interface QemuStatus {
+  status: string;
+  running: boolean;
+}
+
+interface Guest {
+  uuid: string;
+  rt: QemuRuntime;
+  qmp: QmpClient;
+  /** An exit caused by this backend (kill, save) is under way: do not report it. */
+  stopping: boolean;
+  /** SHUTDOWN with guest=true was seen. */
+  guestShutdown: boolean;
+  /** The backend closed the monitor on purpose (close()): the guest goes on. */
+  detached: boolean;
+  /** start() has not returned yet: a failure there is its error, not an exit to report. */
+  starting: boolean;
+}
+
+/**
+ * The QEMU guest backend. One instance per open `qemu:///…` connection; several instances (in
+ * this or other processes) may share a root — the metadata driver's per-domain job keeps them
+ * from driving one guest at once, and QEMU's single monitor client makes a second attach fail
+ * with a timeout rather than interfere.
+ */
+export class QemuGuests implements GuestBackend {
+  readonly functionPrefix = 'qemu';
+  readonly errorDomain = ErrorDomain.QEMU;
+  readonly type = 'QEMU';
+  readonly supported = QEMU_SUPPORTED_FLAGS;
+  readonly instant = false;
+
+  readonly root: string;
+  readonly runRoot: string;
+  readonly logDir: string;
+  readonly saveDir: string;
+  /** Timings of the last start, by UUID. */
+  readonly startTimings = new Map<string, QemuStartTimings>();
+
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly startTimeoutMs: number;
+  private readonly kvmDevice: string;
+  private readonly guests = new Map<string, Guest>();
+  private readonly exitListeners: ((uuid: string, how: GuestExit) => void)[] = [];
+  private readonly lastExits = new Map<string, GuestExit>();
+  private closed = false;
+
+  constructor(options: QemuGuestsOptions) {
+    this.root = resolve(options.root);
+    this.runRoot = resolve(options.runRoot ?? join(this.root, 'run'));
+    this.logDir = join(this.root, 'log');
+    this.saveDir = join(this.root, 'save');
+    this.env = options.env ?? process.env;
+    this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    this.kvmDevice = options.kvmDevice ?? '/dev/kvm';
+  }
+
+  /** Refuses a definition QEMU cannot run here: domain type, architecture, devices (no I/O). */
+  checkDefinition(def: DomainDef): void {
+    const dummy = '/nonexistent';
+    buildQemuArgv(def, { paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy } });
+  }
+
+  /**
+   * Boots a guest, or with `image` resumes it from a managed save image (`-incoming`), and
+   * returns the runtime record (JSON of {@link QemuRuntime}).
+   *
+   * Prerequisites: the domain is not running. Effects on success: a QEMU process in its own
+   * session, running (or paused when asked), its monitor held by this backend; the image is
+   * left for the caller to remove once the guest runs. Effects on failure: nothing left behind
+   * (no process, socket, pidfile); QEMU's messages stay in the per-domain log.
+   *
+   * Errors: VIR_ERR_OPERATION_INVALID when the guest runs already; VIR_ERR_CONFIG_UNSUPPORTED
+   * for what the driver cannot run or type='kvm' without a usable /dev/kvm;
+   * VIR_ERR_SYSTEM_ERROR when no QEMU binary is found; VIR_ERR_INTERNAL_ERROR with QEMU's own
+   * message when QEMU fails at start or cannot load the image; VIR_ERR_OPERATION_FAILED when a
+   * saved image is missing.
+   */
+  async start(rec: DomainRecord, def: DomainDef, opts: { paused: boolean; image: string | null }): Promise<string> {
+    const began = performance.now();
+    const uuid = this.checkUUID(rec.uuid);
+    const existing = this.guests.get(uuid);
+    if (existing !== undefined && isProcessAlive(existing.rt.pid, existing.rt.pidStart)) {
+      throw operationInvalid(DOM, 'domain is already running');
+    }
+    const accel = accelFor(def);
+    if (accel === 'kvm') checkKvm(this.kvmDevice);
+    const emulator = findEmulator(def, this.env);
+    if (opts.image !== null) {
+      try {
+        statSync(opts.image);
+      } catch {
+        throw operationFailed(DOM, `cannot restore domain '${def.name}': saved image '${opts.image}' does not exist`);
+      }
+    }
+
+    const runDir = join(this.runRoot, uuid);
+    const paths: QemuArgvPaths = {
+      monitorSocket: join(runDir, 'monitor.sock'),
+      pidFile: join(runDir, 'qemu.pid'),
+      serialLog: (port) => join(this.logDir, `${uuid}.serial${port}.log`),
+    };
+    const cmd = buildQemuArgv(def, { paths, incomingDefer: opts.image !== null });
+    mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
+    rmSync(runDir, { recursive: true, force: true });
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    const logFile = join(this.logDir, `${uuid}.log`);
+
+    let launched;
+    try {
+      launched = await launchQemu({
+        emulator,
+        argv: cmd.argv,
+        env: cmd.env,
+        logFile,
+        monitor: paths.monitorSocket,
+        pidFile: paths.pidFile,
+        runDir,
+        accel,
+        timeoutMs: this.startTimeoutMs,
+      });
+    } catch (err) {
+      rmSync(runDir, { recursive: true, force: true });
+      throw err;
+    }
+    const logOffset = logSize(logFile);
+    const guest = this.watch(uuid, launched.runtime, launched.qmp);
+    guest.starting = true;
+    const timings: QemuStartTimings = { monitorMs: launched.monitorMs, totalMs: 0 };
+    try {
+      if (opts.image !== null) {
+        const t0 = performance.now();
+        await this.restoreFrom(guest, opts.image);
+        timings.restoreMs = performance.now() - t0;
+      }
+      if (!opts.paused) await guest.qmp.execute('cont');
+    } catch (err) {
+      guest.stopping = true;
+      await this.terminate(guest);
+      const tail = readLogFrom(logFile, logOffset);
+      if (err instanceof VirError && tail !== '') {
+        throw internalError(DOM, `${opts.image !== null ? 'failed to restore the saved state' : 'failed to start the guest'}: ${tail}`);
+      }
+      throw err;
+    }
+    guest.starting = false;
+    if (guest.qmp.isClosed) {
+      // It died between the last command and here: let the exit be reported as any other.
+      void this.gone(guest);
+    }
+    timings.totalMs = performance.now() - began;
+    this.startTimings.set(uuid, timings);
+    this.lastExits.delete(uuid);
+    return JSON.stringify(launched.runtime);
+  }
+
+  /** ACPI power button (`system_powerdown`): asks and returns; the guest may ignore it (R8). */
+  async powerButton(rec: DomainRecord): Promise<PowerButtonResult> {
+    const g = await this.require(rec);
+    await g.qmp.execute('system_powerdown');
+    return 'requested';
+  }
+
+  /**
+   * Pulls the power cord: `quit`, then SIGTERM, then SIGKILL (to the process group); returns
+   * when the process is gone. Not reported through onExit. A guest already gone is fine.
+   *
+   * Errors: VIR_ERR_OPERATION_FAILED when the process survives SIGKILL.
+   */
+  async kill(rec: DomainRecord): Promise<void> {
+    let g = this.guests.get(rec.uuid);
+    if (g === undefined) {
+      const rt = parseRuntime(rec.runtime);
+      if (rt === null) return;
+      try {
+        g = (await this.attach(rec.uuid, rt, 2000)) ?? undefined;
+      } catch {
+        // Monitor unreachable (held elsewhere, or hung): signals will do.
+      }
+      if (g === undefined) {
+        await this.terminatePid(rt);
+        removeRuntimeFiles(rt);
+        return;
+      }
+    }
+    g.stopping = true;
+    await this.terminate(g);
+  }
+
+  /** Pauses the guest's vCPUs (`stop`). */
+  async suspend(rec: DomainRecord): Promise<void> {
+    await (await this.require(rec)).qmp.execute('stop');
+  }
+
+  /** Resumes the guest's vCPUs (`cont`). */
+  async resume(rec: DomainRecord): Promise<void> {
+    await (await this.require(rec)).qmp.execute('cont');
+  }
+
+  /** Resets the guest (`system_reset`): a hard reboot. */
+  async reboot(rec: DomainRecord): Promise<void> {
+    await (await this.require(rec)).qmp.execute('system_reset');
+  }
+
+  /**
+   * Managed save: stops the vCPUs, migrates the guest's state into `<root>/save/<uuid>.save`
+   * (bandwidth limit raised; QEMU streams into a unix socket this backend writes to the file),
+   * then quits QEMU. Progress (bytes of RAM) from query-migrate goes to `options.onProgress`.
+   * Returns the image path.
+   *
+   * Effects on failure: no image; the guest runs on in the state it had (resumed if it ran).
+   *
+   * Errors: VIR_ERR_OPERATION_INVALID when not running; VIR_ERR_OPERATION_FAILED when the
+   * migration fails (QEMU's error-desc) or QEMU dies meanwhile.
+   */
+  async saveMemory(rec: DomainRecord, options?: JobOptions): Promise<string> {
+    const g = await this.require(rec);
+    const uuid = this.checkUUID(rec.uuid);
+    mkdirSync(this.saveDir, { recursive: true, mode: 0o700 });
+    const image = join(this.saveDir, `${uuid}.save`);
+    const partial = `${image}.part`;
+    const sockPath = join(g.rt.runDir, 'save.sock');
+    if (Buffer.byteLength(sockPath) > MAX_SOCKET_PATH) throw internalError(DOM, `UNIX socket path '${sockPath}' too long`);
+    rmSync(sockPath, { force: true });
+
+    const status = await g.qmp.execute<QemuStatus>('query-status');
+    const wasRunning = status.running;
+    await g.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+    await g.qmp.execute('migrate-set-parameters', { 'max-bandwidth': SAVE_BANDWIDTH });
+
+    const sink = await receiveToFile(sockPath, partial);
+    try {
+      if (wasRunning) await g.qmp.execute('stop');
+      // Completion comes as a MIGRATION event (events capability); query-migrate, polled
+      // meanwhile, gives progress and the error text.
+      let finished = false;
+      const ended = g.qmp
+        .waitForEvent((ev) => ev.event === 'MIGRATION' && ['completed', 'failed', 'cancelled'].includes(String(ev.data.status)), 60_000)
+        .finally(() => (finished = true));
+      ended.catch(() => undefined);
+      await g.qmp.execute('migrate', { uri: `unix:${sockPath}` });
+      for (;;) {
+        const q = await g.qmp.execute<{
+          status?: string;
+          'error-desc'?: string;
+          ram?: { transferred: number; total: number };
+        }>('query-migrate');
+        if (q.ram !== undefined) options?.onProgress?.({ processed: q.ram.transferred, total: q.ram.total });
+        if (q.status === 'completed') break;
+        if (q.status === 'failed' || q.status === 'cancelled') {
+          throw operationFailed(DOM, `migration to file failed: ${q['error-desc'] ?? q.status}`);
+        }
+        if (!finished) await Promise.race([ended.catch(() => undefined), sleep(100)]);
+      }
+      await sink.done;
+    } catch (err) {
+      sink.abort();
+      rmSync(partial, { force: true });
+      if (wasRunning && !g.qmp.isClosed) {
+        await g.qmp.execute('cont').catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      rmSync(sockPath, { force: true });
+    }
+    renameSync(partial, image);
+    g.stopping = true;
+    await this.terminate(g);
+    return image;
+  }
+
+  /**
+   * Removes a managed save image this backend wrote (missing is fine).
+   *
+   * Errors: VIR_ERR_INTERNAL_ERROR for a path outside the save directory (never deleted).
+   */
+  removeImage(image: string): void {
+    const abs = resolve(image);
+    if (!abs.startsWith(this.saveDir + sep)) {
+      throw internalError(DOM, `refusing to remove '${image}': not a managed save image of this driver`);
+    }
+    rmSync(abs, { force: true });
+    rmSync(`${abs}.part`, { force: true });
+  }
+
+  /**
+   * Whether a guest recorded as running still runs (reconciliation at open): the pid is alive
+   * with its recorded start time, and QMP's query-status is not `shutdown`. A guest that
+   * powered off while nobody watched (-no-shutdown keeps it in status `shutdown`) is quit here;
+   * {@link takeExitReason} then says how it ended. Attaches the monitor of a guest that runs.
+   */
+  async isRunning(rec: DomainRecord): Promise<boolean> {
+    const rt = parseRuntime(rec.runtime);
+    if (rt === null) return false;
+    let g = this.guests.get(rec.uuid);
+    if (g === undefined) {
+      if (!isProcessAlive(rt.pid, rt.pidStart)) {
+        removeRuntimeFiles(rt);
+        this.lastExits.set(rec.uuid, 'crashed');
+        return false;
+      }
+      try {
+        g = (await this.attach(rec.uuid, rt, 3000)) ?? undefined;
+      } catch {
+        // Alive, but its monitor is held elsewhere or does not answer: it runs.
+        return isProcessAlive(rt.pid, rt.pidStart);
+      }
+      if (g === undefined) {
+        removeRuntimeFiles(rt);
+        this.lastExits.set(rec.uuid, 'crashed');
+        return false;
+      }
+    }
+    let st: QemuStatus;
+    try {
+      st = await g.qmp.execute<QemuStatus>('query-status', undefined, { timeoutMs: 5000 });
+    } catch {
+      return isProcessAlive(rt.pid, rt.pidStart);
+    }
+    if (st.status === 'shutdown') {
+      g.stopping = true;
+      await this.terminate(g);
+      this.lastExits.set(rec.uuid, 'shutdown');
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * How a guest that {@link isRunning} found stopped ended ('shutdown' when it powered itself
+   * off, 'crashed' when its process was gone), once; undefined when not known.
+   */
+  takeExitReason(uuid: string): GuestExit | undefined {
+    const how = this.lastExits.get(uuid);
+    this.lastExits.delete(uuid);
+    return how;
+  }
+
+  /** QMP's run state of a running guest (`running`, `paused`, `shutdown`, `postmigrate`…). */
+  async status(rec: DomainRecord): Promise<QemuStatus> {
+    return (await this.require(rec)).qmp.execute<QemuStatus>('query-status');
+  }
+
+  /** The runtime record of a guest this backend holds (tests, diagnostics). */
+  runtimeOf(uuid: string): QemuRuntime | undefined {
+    return this.guests.get(uuid)?.rt;
+  }
+
+  /** Registers a listener for guests that stop on their own (R5, R12). */
+  onExit(listener: (uuid: string, how: GuestExit) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  /** Drops every monitor connection; the guests keep running and can be attached again. */
+  close(): void {
+    this.closed = true;
+    for (const g of this.guests.values()) {
+      g.detached = true;
+      g.qmp.close();
+    }
+    this.guests.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private checkUUID(uuid: string): string {
+    if (!UUID_RE.test(uuid)) throw internalError(DOM, `malformed domain UUID '${uuid}'`);
+    return uuid;
+  }
+
+  /** The guest's monitor, attaching when this backend does not hold it yet. */
+  private async require(rec: DomainRecord): Promise<Guest> {
+    const g = this.guests.get(rec.uuid);
+    if (g !== undefined && !g.qmp.isClosed) return g;
+    const rt = parseRuntime(rec.runtime);
+    const attached = rt === null ? null : await this.attach(rec.uuid, rt, 5000);
+    if (attached === null) throw operationInvalid(DOM, 'domain is not running');
+    return attached;
+  }
+
+  private async attach(uuid: string, rt: QemuRuntime, timeoutMs: number): Promise<Guest | null> {
+    if (this.closed) throw internalError(DOM, 'the QEMU backend is closed');
+    const qmp = await attachQemu(rt, { timeoutMs });
+    if (qmp === null) return null;
+    return this.watch(uuid, rt, qmp);
+  }
+
+  private watch(uuid: string, rt: QemuRuntime, qmp: QmpClient): Guest {
+    const g: Guest = { uuid, rt, qmp, stopping: false, guestShutdown: false, detached: false, starting: false };
+    this.guests.set(uuid, g);
+    qmp.onEvent((ev: QmpEvent) => {
+      if (ev.event !== 'SHUTDOWN') return;
+      if (ev.data.guest === true) g.guestShutdown = true;
+      // -no-shutdown keeps QEMU around after the guest powered off: finish it.
+      if (g.guestShutdown && !g.stopping) qmp.execute('quit', undefined, { timeoutMs: 5000 }).catch(() => undefined);
+    });
+    qmp.onClose(() => {
+      if (g.detached || g.stopping || g.starting) return;
+      void this.gone(g);
+    });
+    return g;
+  }
+
+  /** The monitor closed without our asking: wait for the process, clean up, report. */
+  private async gone(g: Guest): Promise<void> {
+    if (!(await waitForProcessExit(g.rt.pid, g.rt.pidStart, 10_000))) {
+      // The monitor is gone but the process lingers: it is of no use any more.
+      signalGuest(g.rt.pid, g.rt.pidStart, 'SIGKILL');
+      await waitForProcessExit(g.rt.pid, g.rt.pidStart, 10_000);
+    }
+    if (g.stopping || g.detached || g.starting) return;
+    if (this.guests.get(g.uuid) === g) this.guests.delete(g.uuid);
+    removeRuntimeFiles(g.rt);
+    const how: GuestExit = g.guestShutdown ? 'shutdown' : 'crashed';
+    for (const l of this.exitListeners) {
+      try {
+        l(g.uuid, how);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  /** quit → SIGTERM → SIGKILL until the process is gone; then forget the guest. */
+  private async terminate(g: Guest): Promise<void> {
+    if (!g.qmp.isClosed) {
+      await g.qmp.execute('quit', undefined, { timeoutMs: 3000 }).catch(() => undefined);
+    }
+    await this.terminatePid(g.rt, 3000);
+    g.qmp.close();
+    if (this.guests.get(g.uuid) === g) this.guests.delete(g.uuid);
+    removeRuntimeFiles(g.rt);
+  }
+
+  private async terminatePid(rt: QemuRuntime, graceMs = 0): Promise<void> {
+    if (await waitForProcessExit(rt.pid, rt.pidStart, graceMs)) return;
+    signalGuest(rt.pid, rt.pidStart, 'SIGTERM');
+    if (await waitForProcessExit(rt.pid, rt.pidStart, 5000)) return;
+    signalGuest(rt.pid, rt.pidStart, 'SIGKILL');
+    if (await waitForProcessExit(rt.pid, rt.pidStart, 10_000)) return;
+    throw operationFailed(DOM, `failed to terminate process ${rt.pid} with SIGKILL`);
+  }
+
+  /** Loads a saved state into a QEMU started with `-incoming defer`. */
+  private async restoreFrom(g: Guest, image: string): Promise<void> {
+    await g.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+    await g.qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(image)}` });
+    for (;;) {
+      const st = await g.qmp.execute<QemuStatus>('query-status');
+      if (st.status !== 'inmigrate') break;
+      await sleep(5);
+    }
+    const q = await g.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+    if (q.status === 'failed') {
+      throw VirError.report(DOM, ErrorNumber.OPERATION_FAILED, `failed to load the saved state: ${q['error-desc'] ?? 'failed'}`);
+    }
+  }
+}
+
+/** A unix socket that accepts one connection and writes what it receives into a file. */
+async function receiveToFile(sockPath: string, file: string): Promise<{ done: Promise<void>; abort: () => void }> {
+  let conn: Socket | null = null;
+  const server: Server = createServer();
+  let settle!: { resolve: () => void; reject: (e: Error) => void };
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  done.catch(() => undefined);
+  server.maxConnections = 1;
+  server.on('connection', (c) => {
+    conn = c;
+    server.close();
+    const out = createWriteStream(file, { mode: 0o600, highWaterMark: 8 << 20 });
+    c.pipe(out);
+    c.on('error', (e) => settle.reject(operationFailed(DOM, `migration stream: ${e.message}`)));
+    out.on('error', (e) => settle.reject(operationFailed(DOM, `cannot write '${file}': ${e.message}`)));
+    out.on('finish', () => settle.resolve());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(sockPath, () => resolve());
+  });
+  return {
+    done,
+    abort: () => {
+      server.close();
+      (conn as Socket | null)?.destroy();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * Where `qemu:///session` and `qemu:///system` keep their state, and QEMU's version in libvirt's
+ * encoding: what opening the qemu driver needs besides {@link QemuGuests}.
+ */
+import { execFileSync } from 'node:child_process';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorDomain } from '../../api/enums.generated.js';
+import { internalError } from '../../api/errors.js';
+
+/** State locations of one qemu URI. */
+export interface QemuLocations {
+  /** Store, logs, managed save images: the QemuGuests `root`. */
+  root: string;
+  /** Runtime directories (sockets, pidfiles): the QemuGuests `runRoot`; short paths. */
+  runRoot: string;
+}
+
+/**
+ * `qemu:///session`: `$TSVIRT_STATE_DIR/qemu` (else `$XDG_STATE_HOME/tsvirt/qemu`, else
+ * `~/.local/state/tsvirt/qemu`), runtime under `$XDG_RUNTIME_DIR/tsvirt/qemu` when set.
+ * `qemu:///system`: `/var/lib/tsvirt/qemu` and `/run/tsvirt/qemu`.
+ */
+export function qemuLocations(path: '/session' | '/system', env: NodeJS.ProcessEnv = process.env): QemuLocations {
+  if (path === '/system') return { root: '/var/lib/tsvirt/qemu', runRoot: '/run/tsvirt/qemu' };
+  const state =
+    env.TSVIRT_STATE_DIR ??
+    join(env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== '' ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state'), 'tsvirt');
+  const root = join(state, 'qemu');
+  const runtime = env.XDG_RUNTIME_DIR;
+  return {
+    root,
+    runRoot: env.TSVIRT_STATE_DIR === undefined && runtime !== undefined && runtime !== '' ? join(runtime, 'tsvirt', 'qemu') : join(root, 'run'),
+  };
+}
+
+/**
+ * QEMU's version as libvirt encodes it (major * 1,000,000 + minor * 1,000 + micro), from
+ * `BINARY --version` ("QEMU emulator version 7.2.22 (…)" → 7002022).
+ *
+ * Errors: VIR_ERR_INTERNAL_ERROR when the binary does not run or prints no version.
+ */
+export function qemuVersion(binary: string): number {
+  let out: string;
+  try {
+    out = execFileSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    throw internalError(ErrorDomain.QEMU, `cannot run '${binary} --version': ${(err as Error).message}`);
+  }
+  const m = /version (\d+)\.(\d+)(?:\.(\d+))?/.exec(out);
+  if (m === null) throw internalError(ErrorDomain.QEMU, `cannot parse the version of ${binary}: ${out.slice(0, 200)}`);
+  return Number(m[1]) * 1_000_000 + Number(m[2]) * 1000 + Number(m[3] ?? 0);
+}

@@ -1,0 +1,235 @@
+/**
+ * The QEMU command line built from domain XML: every feature the qemu driver supports, and a
+ * clear VIR_ERR_CONFIG_UNSUPPORTED for what it does not. Pure: no QEMU needed.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorDomain, ErrorNumber, VirError } from '../src/index.js';
+import { parseDomainXML, type DomainDef } from '../src/conf/domain.js';
+import { accelFor, buildQemuArgv, optValue, shellQuote, type QemuArgvPaths } from '../src/drivers/qemu/argv.js';
+import { checkKvm, findEmulator } from '../src/drivers/qemu/process.js';
+import { QemuGuests } from '../src/drivers/qemu/backend.js';
+import { qemuLocations, qemuVersion } from '../src/drivers/qemu/session.js';
+
+const UUID = 'c7a5fdbd-cdaf-9455-926a-d65c16db1809';
+const PATHS: QemuArgvPaths = {
+  monitorSocket: '/run/x/monitor.sock',
+  pidFile: '/run/x/qemu.pid',
+  serialLog: (port) => `/log/serial${port}.log`,
+};
+
+function def(body: string, type = 'qemu', extraTop = ''): DomainDef {
+  return parseDomainXML(`<domain type='${type}'>
+  <name>g</name><uuid>${UUID}</uuid>
+  <memory unit='MiB'>128</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  ${extraTop}
+  <devices>${body}</devices>
+</domain>`);
+}
+
+function argv(d: DomainDef, incomingDefer = false): string[] {
+  return buildQemuArgv(d, { paths: PATHS, incomingDefer }).argv;
+}
+
+/** The value following each occurrence of `flag`. */
+function values(a: string[], flag: string): string[] {
+  const out: string[] = [];
+  a.forEach((v, i) => {
+    if (v === flag) out.push(a[i + 1]);
+  });
+  return out;
+}
+
+function assertUnsupported(fn: () => unknown, message: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof VirError, String(err));
+    assert.equal(err.code, ErrorNumber.CONFIG_UNSUPPORTED);
+    assert.equal(err.domain, ErrorDomain.QEMU);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('qemu argv builder', () => {
+  test('baseline: no defaults, no user config, no display, paused start, -no-shutdown, QMP monitor, pidfile', () => {
+    const a = argv(def(''));
+    for (const flag of ['-nodefaults', '-no-user-config', '-S', '-no-shutdown']) assert.ok(a.includes(flag), flag);
+    assert.deepEqual(values(a, '-display'), ['none']);
+    assert.deepEqual(values(a, '-uuid'), [UUID]);
+    assert.deepEqual(values(a, '-chardev'), ['socket,id=charmonitor,path=/run/x/monitor.sock,server=on,wait=off']);
+    assert.deepEqual(values(a, '-mon'), ['chardev=charmonitor,id=monitor,mode=control']);
+    assert.deepEqual(values(a, '-pidfile'), ['/run/x/qemu.pid']);
+    assert.ok(!a.includes('-daemonize'), 'never -daemonize: its stderr is lost');
+    assert.ok(!a.includes('-no-reboot'));
+    assert.ok(!a.includes('-incoming'));
+  });
+
+  test('accelerator follows the domain type: qemu is TCG, kvm is KVM, others are refused', () => {
+    assert.deepEqual(values(argv(def('')), '-accel'), ['tcg']);
+    assert.deepEqual(values(argv(def('', 'kvm')), '-accel'), ['kvm']);
+    assert.equal(accelFor(def('', 'kvm')), 'kvm');
+    assertUnsupported(() => argv(def('', 'xen')), /does not support virt type 'xen'/);
+  });
+
+  test('machine type, ACPI on only with <acpi/>', () => {
+    assert.deepEqual(values(argv(def('')), '-machine'), ['pc,acpi=off']);
+    assert.deepEqual(values(argv(def('', 'qemu', '<features><acpi/></features>')), '-machine'), ['pc,acpi=on']);
+    const q35 = parseDomainXML(
+      `<domain type='qemu'><name>g</name><memory>131072</memory><os><type machine='q35'>hvm</type></os></domain>`,
+    );
+    assert.deepEqual(values(argv(q35), '-machine'), ['q35,acpi=off']);
+  });
+
+  test('memory in KiB and vCPUs (with current < max)', () => {
+    const d = parseDomainXML(`<domain type='qemu'><name>g</name><memory unit='MiB'>192</memory>
+      <vcpu current='1'>2</vcpu><os><type>hvm</type></os></domain>`);
+    const a = argv(d);
+    assert.deepEqual(values(a, '-m'), ['size=196608k']);
+    assert.deepEqual(values(a, '-smp'), ['1,maxcpus=2']);
+    assert.deepEqual(values(argv(def('')), '-smp'), ['1']);
+  });
+
+  test('direct kernel boot: kernel, initrd, command line', () => {
+    const d = parseDomainXML(`<domain type='qemu'><name>g</name><memory>131072</memory>
+      <os><type>hvm</type><kernel>/g/vmlinuz</kernel><initrd>/g/initrd</initrd><cmdline>console=ttyS0 a,b</cmdline></os></domain>`);
+    const a = argv(d);
+    assert.deepEqual(values(a, '-kernel'), ['/g/vmlinuz']);
+    assert.deepEqual(values(a, '-initrd'), ['/g/initrd']);
+    assert.deepEqual(values(a, '-append'), ['console=ttyS0 a,b']);
+    assert.deepEqual(values(a, '-boot'), [], 'no -boot order with a kernel');
+    assert.deepEqual(values(argv(def('')), '-boot'), ['order=c']);
+  });
+
+  test('disks: qcow2 on virtio, raw read-only on IDE, CD-ROM, per-device boot order', () => {
+    const a = argv(
+      def(`
+      <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/img/a,b.qcow2'/><target dev='vda' bus='virtio'/><boot order='1'/></disk>
+      <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/img/b.raw'/><target dev='hdb' bus='ide'/><readonly/></disk>
+      <disk type='file' device='cdrom'><source file='/img/c.iso'/><target dev='hdc' bus='ide'/></disk>`),
+    );
+    const blockdevs = values(a, '-blockdev').map((j) => JSON.parse(j) as Record<string, unknown>);
+    assert.deepEqual(blockdevs[0], { driver: 'file', filename: '/img/a,b.qcow2', 'node-name': 'libvirt-1-storage', 'auto-read-only': true, discard: 'unmap' });
+    assert.deepEqual(blockdevs[1], { 'node-name': 'libvirt-1-format', 'read-only': false, driver: 'qcow2', file: 'libvirt-1-storage' });
+    assert.deepEqual(blockdevs[3], { 'node-name': 'libvirt-2-format', 'read-only': true, driver: 'raw', file: 'libvirt-2-storage' });
+    assert.equal(blockdevs[5]['read-only'], true, 'a CD-ROM is read-only');
+    const devices = values(a, '-device').map((j) => JSON.parse(j) as Record<string, unknown>);
+    assert.deepEqual(devices[0], { id: 'virtio-disk0', driver: 'virtio-blk-pci', drive: 'libvirt-1-format', bootindex: 1 });
+    assert.deepEqual(devices[1], { id: 'ide-disk1', driver: 'ide-hd', bus: 'ide.0', unit: 1, drive: 'libvirt-2-format' });
+    assert.deepEqual(devices[2], { id: 'ide-disk2', driver: 'ide-cd', bus: 'ide.1', unit: 0, drive: 'libvirt-3-format' });
+    assert.deepEqual(values(a, '-boot'), [], 'per-device boot order replaces -boot');
+  });
+
+  test('disks the driver cannot attach are refused', () => {
+    assertUnsupported(
+      () => argv(def(`<disk type='file' device='disk'><driver type='vmdk'/><source file='/x'/><target dev='vda' bus='virtio'/></disk>`)),
+      /format 'vmdk' is not supported/,
+    );
+    assertUnsupported(
+      () => argv(def(`<disk type='file' device='disk'><source file='/x'/><target dev='sda' bus='usb'/></disk>`)),
+      /bus 'usb' is not supported/,
+    );
+  });
+
+  test('serial: a file port, a pty port into the per-domain serial log, and the mirrored console', () => {
+    const a = argv(def(`<serial type='file'><source path='/log/s,1.log'/><target port='0'/></serial><serial type='pty'><target port='1'/></serial>`));
+    const chardevs = values(a, '-chardev');
+    assert.ok(chardevs.includes('file,id=charserial0,path=/log/s,,1.log,append=on'), chardevs.join(' | '));
+    assert.ok(chardevs.includes('file,id=charserial1,path=/log/serial1.log,append=on'), chardevs.join(' | '));
+    const devices = values(a, '-device').map((j) => JSON.parse(j) as Record<string, unknown>);
+    assert.deepEqual(devices, [
+      { driver: 'isa-serial', chardev: 'charserial0', id: 'serial0', index: 0 },
+      { driver: 'isa-serial', chardev: 'charserial1', id: 'serial1', index: 1 },
+    ]);
+  });
+
+  test("user-mode network when an interface asks for it; type='network' is refused", () => {
+    const a = argv(def(`<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>`));
+    assert.deepEqual(values(a, '-netdev'), ['user,id=hostnet0']);
+    assert.deepEqual(JSON.parse(values(a, '-device')[0]), { driver: 'virtio-net-pci', netdev: 'hostnet0', id: 'net0', mac: '52:54:00:12:34:56' });
+    assertUnsupported(() => argv(def(`<interface type='network'><source network='default'/></interface>`)), /interface type 'network'/);
+  });
+
+  test('on_reboot=destroy adds -no-reboot; restore adds -incoming defer', () => {
+    assert.ok(argv(def('', 'qemu', '<on_reboot>destroy</on_reboot>')).includes('-no-reboot'));
+    assert.deepEqual(values(argv(def(''), true), '-incoming'), ['defer']);
+  });
+
+  test('names are escaped in QemuOpts, never used for paths', () => {
+    const d = parseDomainXML(`<domain type='qemu'><name>a,b</name><memory>131072</memory><os><type>hvm</type></os></domain>`);
+    assert.deepEqual(values(argv(d), '-name'), ['guest=a,,b']);
+    assert.equal(optValue('x,y,,z'), 'x,,y,,,,z');
+    assert.equal(shellQuote(`it's`), `'it'\\''s'`);
+  });
+
+  test('clock offsets: utc, localtime, timezone (TZ)', () => {
+    assert.deepEqual(values(argv(def('', 'qemu', `<clock offset='utc'/>`)), '-rtc'), ['base=utc']);
+    assert.deepEqual(values(argv(def('', 'qemu', `<clock offset='localtime'/>`)), '-rtc'), ['base=localtime']);
+    const tz = buildQemuArgv(def('', 'qemu', `<clock offset='timezone' timezone='Europe/Paris'/>`), { paths: PATHS });
+    assert.equal(tz.env.TZ, 'Europe/Paris');
+  });
+
+  test('the backend refuses such definitions at define time (checkDefinition)', () => {
+    const be = new QemuGuests({ root: '/nonexistent-root' });
+    be.checkDefinition(def(''));
+    assertUnsupported(() => be.checkDefinition(def('', 'test')), /virt type 'test'/);
+  });
+});
+
+describe('qemu binary and KVM', () => {
+  test('the binary comes from <emulator> or from PATH; missing is a clear VIR_ERR_SYSTEM_ERROR', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvq-bin-'));
+    try {
+      const fake = join(dir, 'qemu-system-x86_64');
+      writeFileSync(fake, '#!/bin/sh\nexit 1\n');
+      chmodSync(fake, 0o755);
+      assert.equal(findEmulator(def(''), { PATH: `/nonexistent:${dir}` }), fake);
+      assert.equal(findEmulator(def(`<emulator>${fake}</emulator>`), { PATH: '' }), fake);
+      assert.throws(
+        () => findEmulator(def(''), { PATH: '/nonexistent' }),
+        (err: unknown) =>
+          err instanceof VirError &&
+          err.code === ErrorNumber.SYSTEM_ERROR &&
+          err.message === "Cannot find 'qemu-system-x86_64' in path: No such file or directory",
+      );
+      assert.throws(
+        () => findEmulator(def(`<emulator>${dir}/nope</emulator>`)),
+        (err: unknown) => err instanceof VirError && /Cannot check QEMU binary .*nope: No such file or directory/.test(err.message),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("type='kvm' without a usable KVM device fails clearly", () => {
+    assertUnsupported(() => checkKvm('/nonexistent/kvm'), /domain type 'kvm' needs KVM: cannot open \/nonexistent\/kvm: No such file or directory/);
+  });
+});
+
+describe('qemu session locations and version', () => {
+  test('session state under TSVIRT_STATE_DIR, else XDG; runtime under XDG_RUNTIME_DIR; system under /var/lib and /run', () => {
+    assert.deepEqual(qemuLocations('/session', { TSVIRT_STATE_DIR: '/s' }), { root: '/s/qemu', runRoot: '/s/qemu/run' });
+    assert.deepEqual(qemuLocations('/session', { XDG_STATE_HOME: '/x', XDG_RUNTIME_DIR: '/run/user/1' }), {
+      root: '/x/tsvirt/qemu',
+      runRoot: '/run/user/1/tsvirt/qemu',
+    });
+    assert.deepEqual(qemuLocations('/system', {}), { root: '/var/lib/tsvirt/qemu', runRoot: '/run/tsvirt/qemu' });
+  });
+
+  test("QEMU's version in libvirt's encoding", (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvq-ver-'));
+    try {
+      const fake = join(dir, 'qemu');
+      writeFileSync(fake, '#!/bin/sh\necho "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"\n');
+      chmodSync(fake, 0o755);
+      assert.equal(qemuVersion(fake), 7_002_022);
+      assert.throws(() => qemuVersion(join(dir, 'missing')), (err: unknown) => err instanceof VirError && err.code === ErrorNumber.INTERNAL_ERROR);
+      t.diagnostic('parsed from `--version`');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
