@@ -24,6 +24,7 @@ class SlowGuests implements GuestBackend {
   readonly errorDomain = ErrorDomain.TEST;
   readonly type = 'TEST';
   readonly instant = false;
+  readonly metadataSnapshots = true;
   readonly supported = { defineXML: 0, createXML: 1, create: 1, shutdown: 0, destroy: 0, reboot: 0, undefine: 3, getXMLDesc: 2, managedSave: 0, snapshotCreateXML: 8, snapshotGetXMLDesc: 0, revertToSnapshot: 7, snapshotDelete: 5 };
   running = new Set<string>();
   failNext = false;

@@ -56,6 +56,21 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
       driver = openTestDriver(parsed.pathname, `test://${parsed.pathname}`);
       break;
     }
+    case 'test+unix:':
+    case 'qemu+unix:': {
+      // Through a daemon (tsvirtd or libvirtd) on a unix socket; loaded on demand too.
+      const { openRemoteDriver } = await import('../drivers/remote/driver.js');
+      driver = await openRemoteDriver(resolved, { readonly: options.readonly === true });
+      break;
+    }
+    case 'qemu:': {
+      if (parsed.host !== '' || (parsed.pathname !== '/session' && parsed.pathname !== '/system')) {
+        throw noConnect(resolved);
+      }
+      const { openQemuDriver } = await import('../drivers/qemu/driver.js');
+      driver = await openQemuDriver(parsed.pathname, `qemu://${parsed.pathname}`);
+      break;
+    }
     default:
       throw noConnect(resolved);
   }

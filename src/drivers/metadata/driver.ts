@@ -25,7 +25,7 @@ import {
   ErrorDomain,
   ErrorNumber,
 } from '../../api/enums.generated.js';
-import { VirError, internalError, noDomain, operationFailed, operationInvalid } from '../../api/errors.js';
+import { VirError, configUnsupported, internalError, noDomain, operationFailed, operationInvalid } from '../../api/errors.js';
 import type {
   DomainInfo,
   DomainLifecycleEvent,
@@ -54,8 +54,8 @@ export interface MetadataDriverOptions {
   uri: string;
   store: Store;
   backend: GuestBackend;
-  /** Hypervisor version as libvirt encodes it. */
-  version: number;
+  /** Hypervisor version as libvirt encodes it (computed on first use when a function). */
+  version: number | (() => number);
 }
 
 /** Summary numbers of a definition the store keeps in columns (so listing never parses XML). */
@@ -104,7 +104,7 @@ export class MetadataDriver implements HypervisorDriver {
   readonly type: string;
   protected readonly store: Store;
   protected readonly backend: GuestBackend;
-  private readonly version: number;
+  private version: number | (() => number);
   private readonly errDomain: ErrorDomain;
   private readonly listeners = new Set<DriverEventListener>();
   private pending: DomainLifecycleEvent[] = [];
@@ -141,6 +141,7 @@ export class MetadataDriver implements HypervisorDriver {
     return hostname();
   }
   async getVersion(): Promise<number> {
+    if (typeof this.version === 'function') this.version = this.version();
     return this.version;
   }
   async isAlive(): Promise<boolean> {
@@ -359,7 +360,7 @@ export class MetadataDriver implements HypervisorDriver {
     const isRunning = this.backend.isRunning?.bind(this.backend);
     if (this.backend.instant || isRunning === undefined) return;
     for (const rec of this.store.activeDomains()) {
-      if (!(await isRunning(rec))) this.guestExited(rec.uuid, 'vanished');
+      if (!(await isRunning(rec))) this.guestExited(rec.uuid, this.backend.takeExitReason?.(rec.uuid) ?? 'vanished');
     }
   }
 
@@ -792,6 +793,7 @@ export class MetadataDriver implements HypervisorDriver {
     const redefine = (flags & SnapCreate.REDEFINE) !== 0;
     const parsed = parseSnapshotXML(xml, { requireFullForRedefine: redefine });
     if (redefine) return this.mutate(() => this.redefineSnapshot(this.target(dom), parsed, flags));
+    if (!this.backend.metadataSnapshots) return this.mutate(() => this.refuseSnapshot(this.target(dom)));
     return this.run(dom, 'virDomainSnapshotCreateXML', {
       plan: (rec) => this.planSnapshot(rec, parsed, flags),
       act: (rec, plan) => (plan.halt ? this.backend.kill(rec) : undefined),
@@ -803,6 +805,21 @@ export class MetadataDriver implements HypervisorDriver {
         return plan.record.name;
       },
     });
+  }
+
+  /**
+   * A backend without snapshot support of its own can keep only REDEFINEd metadata: a new
+   * snapshot would promise a state it cannot restore. libvirt's words for a diskless domain.
+   */
+  private refuseSnapshot(rec: Rec): never {
+    if (this.currentDef(rec).devices.disks.length === 0) {
+      throw configUnsupported(this.errDomain, 'nothing selected for snapshot');
+    }
+    throw VirError.report(
+      this.errDomain,
+      ErrorNumber.OPERATION_UNSUPPORTED,
+      `snapshots of disks are not implemented by tsvirt's ${this.backend.functionPrefix} driver yet`,
+    );
   }
 
   /** A new snapshot's record, by the rules; `halt` when the guest is to stop after it. */
@@ -976,6 +993,13 @@ export class MetadataDriver implements HypervisorDriver {
     await this.run(dom, 'virDomainRevertToSnapshot', {
       plan: (rec) => {
         const snap = this.requireSnapshot(rec, snapshot);
+        if (!this.backend.metadataSnapshots) {
+          throw VirError.report(
+            this.errDomain,
+            ErrorNumber.OPERATION_UNSUPPORTED,
+            `revert is not implemented by tsvirt's ${this.backend.functionPrefix} driver yet`,
+          );
+        }
         const target = revertTarget(snap.state, flags);
         if (!rec.persistent && target === 'shutoff') {
           throw operationInvalid(this.errDomain, 'transient domain needs to request run or pause to revert to inactive snapshot');

@@ -53,6 +53,12 @@ export interface GuestBackend {
   readonly supported: SupportedFlags;
   /** True when every action completes synchronously (see the interface comment). */
   readonly instant: boolean;
+  /**
+   * True when a snapshot is its metadata and a revert restores definition and run state (the
+   * simulator). False where snapshots need the hypervisor's own support (disk and memory state)
+   * that the backend does not have yet: then only REDEFINE, listing and delete of metadata work.
+   */
+  readonly metadataSnapshots: boolean;
   /** Refuses a definition this hypervisor cannot run (domain type, emulator, devices). */
   checkDefinition(def: DomainDef): void;
   /**
@@ -77,6 +83,8 @@ export interface GuestBackend {
    * The simulator's guests live in the store, so they always do.
    */
   isRunning?(rec: DomainRecord): MaybePromise<boolean>;
+  /** After `isRunning` answered false: how the guest ended, if the backend knows. */
+  takeExitReason?(uuid: string): GuestExit | undefined;
   /** Tells the driver about guests that stop on their own (R5, R12). */
   onExit?(listener: (uuid: string, how: GuestExit) => void): void;
   /** Releases what the backend holds (monitor connections); guests keep running. */

@@ -138,6 +138,8 @@ export class QemuGuests implements GuestBackend {
   readonly type = 'QEMU';
   readonly supported = QEMU_SUPPORTED_FLAGS;
   readonly instant = false;
+  // Internal and disk-only snapshots are not implemented yet: only REDEFINEd metadata is kept.
+  readonly metadataSnapshots = false;
 
   readonly root: string;
   readonly runRoot: string;

@@ -3,10 +3,10 @@
  * encoding: what opening the qemu driver needs besides {@link QemuGuests}.
  */
 import { execFileSync } from 'node:child_process';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorDomain } from '../../api/enums.generated.js';
 import { internalError } from '../../api/errors.js';
+import { stateDir } from '../../store/paths.js';
 
 /** State locations of one qemu URI. */
 export interface QemuLocations {
@@ -23,10 +23,7 @@ export interface QemuLocations {
  */
 export function qemuLocations(path: '/session' | '/system', env: NodeJS.ProcessEnv = process.env): QemuLocations {
   if (path === '/system') return { root: '/var/lib/tsvirt/qemu', runRoot: '/run/tsvirt/qemu' };
-  const state =
-    env.TSVIRT_STATE_DIR ??
-    join(env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== '' ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state'), 'tsvirt');
-  const root = join(state, 'qemu');
+  const root = join(stateDir(env), 'qemu');
   const runtime = env.XDG_RUNTIME_DIR;
   return {
     root,

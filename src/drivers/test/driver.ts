@@ -4,7 +4,6 @@
  * `test:///session` is durable under the state directory.
  */
 import { join } from 'node:path';
-import { homedir } from 'node:os';
 import {
   DomainCreateFlags,
   DomainDefineFlags,
@@ -24,6 +23,7 @@ import {
 import { VirError } from '../../api/errors.js';
 import { testDefaultDomainDef, type DomainDef } from '../../conf/domain.js';
 import { Store } from '../../store/store.js';
+import { stateDir } from '../../store/paths.js';
 import { MetadataDriver } from '../metadata/driver.js';
 import type { GuestBackend, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
 
@@ -64,6 +64,7 @@ class SimulatedGuests implements GuestBackend {
   readonly type = 'TEST';
   readonly supported = SUPPORTED;
   readonly instant = true;
+  readonly metadataSnapshots = true;
 
   checkDefinition(def: DomainDef): void {
     if (def.type !== 'test') {
@@ -93,10 +94,7 @@ class SimulatedGuests implements GuestBackend {
 
 /** Where test:///session keeps its store: TSVIRT_STATE_DIR, else the XDG state directory. */
 export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): string {
-  const base =
-    env.TSVIRT_STATE_DIR ??
-    join(env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== '' ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state'), 'tsvirt');
-  return join(base, 'test', 'session.db');
+  return join(stateDir(env), 'test', 'session.db');
 }
 
 /** Opens the test driver for `test:///default` or `test:///session`. */

@@ -1,0 +1,31 @@
+/**
+ * The QEMU driver: `qemu:///session` and `qemu:///system` on the metadata driver, with real
+ * qemu-system-x86_64 guests (QemuGuests). Opening reconciles: guests that still run are
+ * reattached, those that ended while nobody watched are processed as stopped (R5, R12).
+ */
+import { join } from 'node:path';
+import { Store } from '../../store/store.js';
+import { MetadataDriver } from '../metadata/driver.js';
+import { QemuGuests } from './backend.js';
+import { qemuLocations, qemuVersion } from './session.js';
+
+/** Opens the QEMU driver for `qemu:///session` or `qemu:///system`. */
+export async function openQemuDriver(path: '/session' | '/system', uri: string): Promise<MetadataDriver> {
+  const locations = qemuLocations(path);
+  const store = new Store({ path: join(locations.root, 'qemu.db') });
+  const backend = new QemuGuests(locations);
+  const driver = new MetadataDriver({
+    uri,
+    store,
+    backend,
+    // Asked of the binary only when a caller wants it (it runs `qemu-system-x86_64 --version`).
+    version: () => qemuVersion('qemu-system-x86_64'),
+  });
+  try {
+    await driver.reconcile();
+  } catch (err) {
+    await driver.close();
+    throw err;
+  }
+  return driver;
+}

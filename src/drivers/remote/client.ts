@@ -1,0 +1,263 @@
+/**
+ * The client end of libvirt's remote protocol over a unix socket: calls matched to replies by
+ * serial (several may be in flight), error replies rebuilt into VirError field for field,
+ * keepalive answered (and sent when the daemon goes quiet), and event messages handed to a
+ * listener. Errors when the socket cannot be reached or dies are worded as libvirt's remote
+ * driver words them.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { ErrorDomain, ErrorLevel, ErrorNumber } from '../../api/enums.generated.js';
+import { VirError } from '../../api/errors.js';
+import { FrameReader, MessageStatus, MessageType, encodeFrame, type Frame, type MessageHeader } from '../../rpc/message.js';
+import {
+  KEEPALIVE_PROGRAM,
+  KEEPALIVE_PROTOCOL_VERSION,
+  KeepaliveProc,
+  REMOTE_PROGRAM,
+  REMOTE_PROTOCOL_VERSION,
+  xError,
+  type WireError,
+} from '../../rpc/protocol.js';
+import { PROCEDURES, type Proc } from '../../rpc/procedures.js';
+import { XdrError, XdrWriter, decode, type Codec } from '../../rpc/xdr.js';
+
+/** Keepalive as libvirt's client defaults it: a ping after 5 s of silence, give up after 5. */
+export const CLIENT_KEEPALIVE_INTERVAL_MS = 5000;
+export const CLIENT_KEEPALIVE_COUNT = 5;
+
+const STRERROR: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  ECONNREFUSED: 'Connection refused',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  ENOTSOCK: 'Socket operation on non-socket',
+  ENOTDIR: 'Not a directory',
+  ETIMEDOUT: 'Connection timed out',
+  ECONNRESET: 'Connection reset by peer',
+  EPIPE: 'Broken pipe',
+  EAGAIN: 'Resource temporarily unavailable',
+  ENAMETOOLONG: 'File name too long',
+};
+
+/** A VIR_ERR_SYSTEM_ERROR from VIR_FROM_RPC, as libvirt's virReportSystemError builds it. */
+export function systemError(what: string, code: string): VirError {
+  const errno = (osConstants.errno as Record<string, number>)[code] ?? -1;
+  const message = `${what}: ${STRERROR[code] ?? code}`;
+  return new VirError({ code: ErrorNumber.SYSTEM_ERROR, domain: ErrorDomain.RPC, message, str1: '%s', str2: message, int1: errno });
+}
+
+/** libvirt's client error once its socket is gone: "internal error: client socket is closed". */
+export function socketClosedError(): VirError {
+  return VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'client socket is closed');
+}
+
+/** A protocol error on the client side (VIR_ERR_RPC, VIR_FROM_RPC). */
+function rpcError(message: string): VirError {
+  return new VirError({ code: ErrorNumber.RPC, domain: ErrorDomain.RPC, message, str1: '%s', str2: message });
+}
+
+/** The VirError a daemon's error reply carries, rebuilt field for field. */
+export function fromWireError(e: WireError): VirError {
+  return new VirError({
+    code: e.code,
+    domain: e.domain,
+    message: e.message ?? '',
+    level: e.level as ErrorLevel,
+    str1: e.str1,
+    str2: e.str2,
+    str3: e.str3,
+    int1: e.int1,
+    int2: e.int2,
+  });
+}
+
+interface Pending {
+  proc: number;
+  ret: Codec<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: VirError) => void;
+}
+
+export interface RpcClientOptions {
+  keepaliveIntervalMs?: number;
+  keepaliveCount?: number;
+  /** Asynchronous MESSAGEs of the remote program (events). */
+  onMessage?: (frame: Frame) => void;
+  /** Called once when the socket goes away, whoever closed it. */
+  onClose?: (reason: string) => void;
+}
+
+/** One socket to a daemon. */
+export class RpcClient {
+  private readonly reader = new FrameReader();
+  private readonly pending = new Map<number, Pending>();
+  private serial = 0;
+  private closedWith: VirError | null = null;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private lastReceived = Date.now();
+  private unanswered = 0;
+
+  private constructor(
+    private readonly sock: Socket,
+    private readonly opts: RpcClientOptions,
+  ) {
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('error', (err: NodeJS.ErrnoException) => this.fail(systemError('Cannot recv data', err.code ?? 'ECONNRESET')));
+    sock.on('close', () => this.fail(socketClosedError()));
+  }
+
+  /**
+   * Connects to a unix socket. Errors: VIR_ERR_SYSTEM_ERROR "Failed to connect socket to
+   * 'PATH': …" (int1 the errno), as libvirt; also when nothing answers within `timeoutMs`.
+   */
+  static connect(path: string, timeoutMs: number, opts: RpcClientOptions = {}): Promise<RpcClient> {
+    return new Promise((resolve, reject) => {
+      const sock = createConnection(path);
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(systemError(`Failed to connect socket to '${path}'`, 'ETIMEDOUT'));
+      }, timeoutMs);
+      sock.once('connect', () => {
+        clearTimeout(timer);
+        sock.removeAllListeners('error');
+        resolve(new RpcClient(sock, opts));
+      });
+      sock.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        sock.destroy();
+        reject(systemError(`Failed to connect socket to '${path}'`, err.code ?? 'ECONNREFUSED'));
+      });
+    });
+  }
+
+  /** True until the socket is gone. */
+  isOpen(): boolean {
+    return this.closedWith === null;
+  }
+
+  /**
+   * Sends one CALL of the remote program and resolves with its decoded reply; an ERROR reply
+   * rejects with the daemon's VirError. `timeoutMs` bounds the wait (handshake calls).
+   */
+  call<R>(proc: Proc, args: unknown, timeoutMs = 0): Promise<R> {
+    const spec = PROCEDURES.get(proc);
+    if (spec === undefined) return Promise.reject(rpcError(`unknown procedure: ${proc}`));
+    if (this.closedWith !== null) return Promise.reject(socketClosedError());
+    let payload: Buffer;
+    try {
+      const w = new XdrWriter();
+      spec.args.enc(w, args);
+      payload = w.finish();
+    } catch (err) {
+      const detail = err instanceof XdrError ? err.message : String(err);
+      return Promise.reject(rpcError(`Unable to encode message payload: ${detail}`));
+    }
+    const serial = this.serial;
+    this.serial = (this.serial + 1) >>> 0;
+    return new Promise<R>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.pending.delete(serial);
+      };
+      this.pending.set(serial, {
+        proc,
+        ret: spec.ret as Codec<unknown>,
+        resolve: (v) => {
+          done();
+          resolve(v as R);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => {
+          const e = systemError('Cannot recv data', 'ETIMEDOUT');
+          this.pending.get(serial)?.reject(e);
+          // A daemon that does not answer the handshake is no use: drop it.
+          this.fail(e);
+        }, timeoutMs);
+      }
+      this.write({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK }, payload);
+    });
+  }
+
+  /** Starts keepalive: ping after `interval` of silence, close after `count` unanswered pings. */
+  startKeepalive(): void {
+    const interval = this.opts.keepaliveIntervalMs ?? CLIENT_KEEPALIVE_INTERVAL_MS;
+    const count = this.opts.keepaliveCount ?? CLIENT_KEEPALIVE_COUNT;
+    if (interval <= 0 || this.keepaliveTimer !== undefined || this.closedWith !== null) return;
+    this.keepaliveTimer = setInterval(() => {
+      if (Date.now() - this.lastReceived < interval) return;
+      if (this.unanswered >= count) {
+        this.fail(VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'connection closed due to keepalive timeout'));
+        return;
+      }
+      this.unanswered++;
+      this.write(keepaliveHeader(KeepaliveProc.PING));
+    }, interval);
+    this.keepaliveTimer.unref();
+  }
+
+  /** Closes the socket; calls in flight fail with "client socket is closed". */
+  close(): void {
+    this.fail(socketClosedError());
+  }
+
+  private write(h: MessageHeader, payload?: Buffer): void {
+    if (this.closedWith !== null || this.sock.destroyed) return;
+    this.sock.write(encodeFrame(h, payload));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastReceived = Date.now();
+    this.unanswered = 0;
+    let frames: Frame[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch (err) {
+      this.fail(rpcError(`packet received from server too large or too small: ${(err as Error).message}`));
+      return;
+    }
+    for (const f of frames) this.onFrame(f);
+  }
+
+  private onFrame(f: Frame): void {
+    const h = f.header;
+    if (h.prog === KEEPALIVE_PROGRAM) {
+      if (h.proc === KeepaliveProc.PING) this.write(keepaliveHeader(KeepaliveProc.PONG));
+      return;
+    }
+    if (h.prog !== REMOTE_PROGRAM) return;
+    if (h.type === MessageType.MESSAGE) {
+      this.opts.onMessage?.(f);
+      return;
+    }
+    if (h.type !== MessageType.REPLY) return;
+    const p = this.pending.get(h.serial);
+    if (p === undefined || p.proc !== h.proc) return;
+    try {
+      if (h.status === MessageStatus.OK) p.resolve(decode(p.ret, f.payload));
+      else p.reject(fromWireError(decode(xError, f.payload)));
+    } catch (err) {
+      p.reject(rpcError(`Unable to decode message payload: ${(err as Error).message}`));
+    }
+  }
+
+  private fail(err: VirError): void {
+    if (this.closedWith !== null) return;
+    this.closedWith = err;
+    if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
+    this.sock.destroy();
+    for (const p of [...this.pending.values()]) p.reject(err);
+    this.pending.clear();
+    this.opts.onClose?.(err.message);
+  }
+}
+
+function keepaliveHeader(proc: KeepaliveProc): MessageHeader {
+  return { prog: KEEPALIVE_PROGRAM, vers: KEEPALIVE_PROTOCOL_VERSION, proc, type: MessageType.MESSAGE, serial: 0, status: MessageStatus.OK };
+}

@@ -1,0 +1,341 @@
+/**
+ * The remote driver: a HypervisorDriver that forwards every call over libvirt's remote protocol
+ * to a daemon (tsvirtd or libvirtd) on a unix socket. The handshake is libvirt's client's
+ * (AUTH_LIST with AUTH_NONE, SUPPORTS_FEATURE(keepalive), CONNECT_OPEN with the inner URI, then
+ * CONNECT_GET_TYPE); errors come back as the daemon's own VirError; lifecycle events arrive
+ * through one CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY registration fanned out to subscribers.
+ */
+import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, HypervisorDriver } from '../../api/driver.js';
+import { DomainEventID, ErrorDomain, ErrorNumber, type DomainState } from '../../api/enums.generated.js';
+import { VirError } from '../../api/errors.js';
+import type { Frame } from '../../rpc/message.js';
+import {
+  DrvFeature,
+  REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
+  RemoteAuthType,
+  VIR_CONNECT_RO,
+  uuidFromString,
+  uuidToString,
+  type WireDomain,
+  type WireSnapshot,
+} from '../../rpc/protocol.js';
+import { Proc, lifecycleMsg } from '../../rpc/procedures.js';
+import { decode } from '../../rpc/xdr.js';
+import { RpcClient } from './client.js';
+import { parseRemoteURI } from './uri.js';
+
+/** How long the socket connect and each handshake call may take. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface RemoteDriverOptions {
+  readonly?: boolean;
+  /** Bound on connect and handshake (default 10 s, or $TSVIRT_REMOTE_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+  keepaliveCount?: number;
+}
+
+function wire(d: DomainRef): WireDomain {
+  return { name: d.name, uuid: uuidFromString(d.uuid), id: d.id };
+}
+function ref(w: WireDomain): DomainRef {
+  return { name: w.name, uuid: uuidToString(w.uuid), id: w.id };
+}
+function snap(d: DomainRef, name: string): WireSnapshot {
+  return { name, dom: wire(d) };
+}
+
+type R<T> = Promise<T>;
+
+/** Opens a remote connection for a `+unix` URI. */
+export async function openRemoteDriver(uri: string, options: RemoteDriverOptions = {}): Promise<RemoteDriver> {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw VirError.report(ErrorDomain.NONE, ErrorNumber.NO_CONNECT, uri);
+  }
+  const target = parseRemoteURI(url, { readonly: options.readonly === true });
+  const envTimeout = Number(process.env.TSVIRT_REMOTE_TIMEOUT_MS);
+  const timeout = options.connectTimeoutMs ?? (Number.isFinite(envTimeout) && envTimeout > 0 ? envTimeout : DEFAULT_CONNECT_TIMEOUT_MS);
+  const driver = new RemoteDriver(uri);
+  const client = await RpcClient.connect(target.socket, timeout, {
+    keepaliveIntervalMs: options.keepaliveIntervalMs,
+    keepaliveCount: options.keepaliveCount,
+    onMessage: (f) => driver.onMessage(f),
+    onClose: () => driver.onClosed(),
+  });
+  try {
+    await driver.handshake(client, target.inner, options.readonly === true, timeout);
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return driver;
+}
+
+export class RemoteDriver implements HypervisorDriver {
+  type = 'remote';
+  private rpc: RpcClient | null = null;
+  private readonly listeners = new Set<DriverEventListener>();
+  /** The daemon-side callback ID of our one lifecycle registration, once registered. */
+  private callbackID: number | null = null;
+  /** A registration or deregistration in flight: later calls wait for it, so no event is missed. */
+  private eventBarrier: Promise<void> = Promise.resolve();
+  private closing = false;
+
+  /** @internal Use {@link openRemoteDriver}. */
+  constructor(readonly uri: string) {}
+
+  /** @internal */
+  async handshake(rpc: RpcClient, inner: string, readonly: boolean, timeoutMs: number): Promise<void> {
+    this.rpc = rpc;
+    const auth = await rpc.call<{ types: number[] }>(Proc.AUTH_LIST, undefined, timeoutMs);
+    if (auth.types.length > 0 && !auth.types.includes(RemoteAuthType.NONE)) {
+      throw VirError.report(ErrorDomain.REMOTE, ErrorNumber.AUTH_FAILED, `unsupported authentication type ${auth.types[0]}`);
+    }
+    // Asking is how a client announces keepalive support, before CONNECT_OPEN (as virsh).
+    const ka = await rpc.call<{ supported: number }>(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.PROGRAM_KEEPALIVE }, timeoutMs);
+    await rpc.call(Proc.CONNECT_OPEN, { name: inner, flags: readonly ? VIR_CONNECT_RO : 0 }, timeoutMs);
+    this.type = (await rpc.call<{ value: string }>(Proc.CONNECT_GET_TYPE, undefined, timeoutMs)).value;
+    if (ka.supported !== 0) rpc.startKeepalive();
+  }
+
+  private async call<T>(proc: Proc, args?: unknown): Promise<T> {
+    await this.eventBarrier;
+    const rpc = this.rpc;
+    if (rpc === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'client socket is closed');
+    return rpc.call<T>(proc, args);
+  }
+
+  /** @internal An asynchronous message from the daemon. */
+  onMessage(f: Frame): void {
+    if (f.header.proc !== Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE) return;
+    let msg: { callbackID: number; dom: WireDomain; event: number; detail: number };
+    try {
+      msg = decode(lifecycleMsg, f.payload);
+    } catch {
+      return;
+    }
+    if (msg.callbackID !== this.callbackID) return;
+    const ev: DomainLifecycleEvent = { domain: ref(msg.dom), event: msg.event, detail: msg.detail };
+    for (const l of [...this.listeners]) l(ev);
+  }
+
+  /** @internal The socket went away. */
+  onClosed(): void {
+    this.callbackID = null;
+  }
+
+  async close(): Promise<void> {
+    const rpc = this.rpc;
+    if (rpc === null || this.closing) return;
+    this.closing = true;
+    try {
+      await this.eventBarrier;
+      if (rpc.isOpen()) await rpc.call(Proc.CONNECT_CLOSE, undefined, DEFAULT_CONNECT_TIMEOUT_MS);
+    } catch {
+      // The daemon is gone already: closing our end is all that is left.
+    } finally {
+      rpc.close();
+      this.rpc = null;
+      this.listeners.clear();
+    }
+  }
+
+  async getHostname(): R<string> {
+    return (await this.call<{ value: string }>(Proc.CONNECT_GET_HOSTNAME)).value;
+  }
+  async getVersion(): R<number> {
+    return (await this.call<{ value: number }>(Proc.CONNECT_GET_VERSION)).value;
+  }
+  async isAlive(): R<boolean> {
+    return this.rpc !== null && this.rpc.isOpen();
+  }
+
+  async listAllDomains(flags: number): R<DomainRef[]> {
+    const r = await this.call<{ domains: WireDomain[] }>(Proc.CONNECT_LIST_ALL_DOMAINS, { needResults: 1, flags });
+    return r.domains.map(ref);
+  }
+  async numOfDomains(): R<number> {
+    return (await this.call<{ num: number }>(Proc.CONNECT_NUM_OF_DOMAINS)).num;
+  }
+  async numOfDefinedDomains(): R<number> {
+    return (await this.call<{ num: number }>(Proc.CONNECT_NUM_OF_DEFINED_DOMAINS)).num;
+  }
+  async lookupByName(name: string): R<DomainRef> {
+    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_LOOKUP_BY_NAME, { name })).dom);
+  }
+  async lookupByUUID(uuid: string): R<DomainRef> {
+    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_LOOKUP_BY_UUID, { uuid: uuidFromString(uuid) })).dom);
+  }
+  async lookupByID(id: number): R<DomainRef> {
+    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_LOOKUP_BY_ID, { id })).dom);
+  }
+  async defineXML(xml: string, flags: number): R<DomainRef> {
+    // virDomainDefineXML goes out as DEFINE_XML, as libvirt's client sends it (older daemons lack 350).
+    const r =
+      flags === 0
+        ? await this.call<{ dom: WireDomain }>(Proc.DOMAIN_DEFINE_XML, { xml })
+        : await this.call<{ dom: WireDomain }>(Proc.DOMAIN_DEFINE_XML_FLAGS, { xml, flags });
+    return ref(r.dom);
+  }
+  async createXML(xml: string, flags: number): R<DomainRef> {
+    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_CREATE_XML, { xml, flags })).dom);
+  }
+
+  async domainCreate(dom: DomainRef, flags: number): R<DomainRef> {
+    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_CREATE_WITH_FLAGS, { dom: wire(dom), flags })).dom);
+  }
+  async domainShutdown(dom: DomainRef, flags: number): R<void> {
+    if (flags === 0) await this.call(Proc.DOMAIN_SHUTDOWN, { dom: wire(dom) });
+    else await this.call(Proc.DOMAIN_SHUTDOWN_FLAGS, { dom: wire(dom), flags });
+  }
+  async domainDestroy(dom: DomainRef, flags: number): R<void> {
+    if (flags === 0) await this.call(Proc.DOMAIN_DESTROY, { dom: wire(dom) });
+    else await this.call(Proc.DOMAIN_DESTROY_FLAGS, { dom: wire(dom), flags });
+  }
+  async domainReboot(dom: DomainRef, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_REBOOT, { dom: wire(dom), flags });
+  }
+  async domainSuspend(dom: DomainRef): R<void> {
+    await this.call(Proc.DOMAIN_SUSPEND, { dom: wire(dom) });
+  }
+  async domainResume(dom: DomainRef): R<void> {
+    await this.call(Proc.DOMAIN_RESUME, { dom: wire(dom) });
+  }
+  async domainUndefine(dom: DomainRef, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_UNDEFINE_FLAGS, { dom: wire(dom), flags });
+  }
+  async domainIsActive(dom: DomainRef): R<boolean> {
+    return (await this.call<{ active: number }>(Proc.DOMAIN_IS_ACTIVE, { dom: wire(dom) })).active !== 0;
+  }
+  async domainIsPersistent(dom: DomainRef): R<boolean> {
+    return (await this.call<{ persistent: number }>(Proc.DOMAIN_IS_PERSISTENT, { dom: wire(dom) })).persistent !== 0;
+  }
+  async domainGetState(dom: DomainRef, flags: number): R<[state: DomainState, reason: number]> {
+    const r = await this.call<{ state: number; reason: number }>(Proc.DOMAIN_GET_STATE, { dom: wire(dom), flags });
+    return [r.state as DomainState, r.reason];
+  }
+  async domainGetInfo(dom: DomainRef): R<DomainInfo> {
+    const r = await this.call<DomainInfo>(Proc.DOMAIN_GET_INFO, { dom: wire(dom) });
+    return { state: r.state, maxMem: r.maxMem, memory: r.memory, nrVirtCpu: r.nrVirtCpu, cpuTime: r.cpuTime };
+  }
+  async domainGetXMLDesc(dom: DomainRef, flags: number): R<string> {
+    return (await this.call<{ value: string }>(Proc.DOMAIN_GET_XML_DESC, { dom: wire(dom), flags })).value;
+  }
+  async domainGetAutostart(dom: DomainRef): R<boolean> {
+    return (await this.call<{ autostart: number }>(Proc.DOMAIN_GET_AUTOSTART, { dom: wire(dom) })).autostart !== 0;
+  }
+  async domainSetAutostart(dom: DomainRef, autostart: boolean): R<void> {
+    await this.call(Proc.DOMAIN_SET_AUTOSTART, { dom: wire(dom), autostart: autostart ? 1 : 0 });
+  }
+  async domainGetID(dom: DomainRef): R<number> {
+    return (await this.lookupByUUID(dom.uuid)).id;
+  }
+
+  async managedSave(dom: DomainRef, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_MANAGED_SAVE, { dom: wire(dom), flags });
+  }
+  async hasManagedSaveImage(dom: DomainRef, flags: number): R<boolean> {
+    return (await this.call<{ result: number }>(Proc.DOMAIN_HAS_MANAGED_SAVE_IMAGE, { dom: wire(dom), flags })).result !== 0;
+  }
+  async managedSaveRemove(dom: DomainRef, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_MANAGED_SAVE_REMOVE, { dom: wire(dom), flags });
+  }
+
+  async snapshotCreateXML(dom: DomainRef, xml: string, flags: number): R<string> {
+    return (await this.call<{ snap: WireSnapshot }>(Proc.DOMAIN_SNAPSHOT_CREATE_XML, { dom: wire(dom), xml, flags })).snap.name;
+  }
+  async snapshotNum(dom: DomainRef, flags: number): R<number> {
+    return (await this.call<{ num: number }>(Proc.DOMAIN_SNAPSHOT_NUM, { dom: wire(dom), flags })).num;
+  }
+  async snapshotListNames(dom: DomainRef, flags: number): R<string[]> {
+    const r = await this.call<{ names: string[] }>(Proc.DOMAIN_SNAPSHOT_LIST_NAMES, {
+      dom: wire(dom),
+      maxnames: REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
+      flags,
+    });
+    return r.names;
+  }
+  async listAllSnapshots(dom: DomainRef, flags: number): R<string[]> {
+    const r = await this.call<{ snapshots: WireSnapshot[] }>(Proc.DOMAIN_LIST_ALL_SNAPSHOTS, { dom: wire(dom), needResults: 1, flags });
+    return r.snapshots.map((s) => s.name);
+  }
+  async snapshotLookupByName(dom: DomainRef, name: string, flags: number): R<string> {
+    return (await this.call<{ snap: WireSnapshot }>(Proc.DOMAIN_SNAPSHOT_LOOKUP_BY_NAME, { dom: wire(dom), name, flags })).snap.name;
+  }
+  async snapshotCurrent(dom: DomainRef, flags: number): R<string> {
+    return (await this.call<{ snap: WireSnapshot }>(Proc.DOMAIN_SNAPSHOT_CURRENT, { dom: wire(dom), flags })).snap.name;
+  }
+  async hasCurrentSnapshot(dom: DomainRef, flags: number): R<boolean> {
+    return (await this.call<{ result: number }>(Proc.DOMAIN_HAS_CURRENT_SNAPSHOT, { dom: wire(dom), flags })).result !== 0;
+  }
+  async revertToSnapshot(dom: DomainRef, snapshot: string, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_REVERT_TO_SNAPSHOT, { snap: snap(dom, snapshot), flags });
+  }
+  async snapshotGetXMLDesc(dom: DomainRef, snapshot: string, flags: number): R<string> {
+    return (await this.call<{ value: string }>(Proc.DOMAIN_SNAPSHOT_GET_XML_DESC, { snap: snap(dom, snapshot), flags })).value;
+  }
+  async snapshotGetParent(dom: DomainRef, snapshot: string, flags: number): R<string> {
+    return (await this.call<{ snap: WireSnapshot }>(Proc.DOMAIN_SNAPSHOT_GET_PARENT, { snap: snap(dom, snapshot), flags })).snap.name;
+  }
+  async snapshotNumChildren(dom: DomainRef, snapshot: string, flags: number): R<number> {
+    return (await this.call<{ num: number }>(Proc.DOMAIN_SNAPSHOT_NUM_CHILDREN, { snap: snap(dom, snapshot), flags })).num;
+  }
+  async snapshotListAllChildren(dom: DomainRef, snapshot: string, flags: number): R<string[]> {
+    const r = await this.call<{ snapshots: WireSnapshot[] }>(Proc.DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN, {
+      snap: snap(dom, snapshot),
+      needResults: 1,
+      flags,
+    });
+    return r.snapshots.map((s) => s.name);
+  }
+  async snapshotIsCurrent(dom: DomainRef, snapshot: string, flags: number): R<boolean> {
+    return (await this.call<{ current: number }>(Proc.DOMAIN_SNAPSHOT_IS_CURRENT, { snap: snap(dom, snapshot), flags })).current !== 0;
+  }
+  async snapshotHasMetadata(dom: DomainRef, snapshot: string, flags: number): R<boolean> {
+    return (await this.call<{ metadata: number }>(Proc.DOMAIN_SNAPSHOT_HAS_METADATA, { snap: snap(dom, snapshot), flags })).metadata !== 0;
+  }
+  async snapshotDelete(dom: DomainRef, snapshot: string, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_SNAPSHOT_DELETE, { snap: snap(dom, snapshot), flags });
+  }
+
+  /**
+   * The first subscriber registers one lifecycle callback with the daemon; the last one to leave
+   * deregisters it. Calls issued after subscribe() wait for the registration, so every event
+   * their effects raise is delivered.
+   */
+  subscribe(listener: DriverEventListener): () => void {
+    this.listeners.add(listener);
+    if (this.listeners.size === 1) this.syncRegistration();
+    return () => {
+      if (!this.listeners.delete(listener)) return;
+      if (this.listeners.size === 0) this.syncRegistration();
+    };
+  }
+
+  /** Brings the daemon-side registration in line with whether anyone listens. */
+  private syncRegistration(): void {
+    this.eventBarrier = this.eventBarrier.then(async () => {
+      const rpc = this.rpc;
+      if (rpc === null || !rpc.isOpen()) return;
+      const want = this.listeners.size > 0;
+      try {
+        if (want && this.callbackID === null) {
+          const r = await rpc.call<{ callbackID: number }>(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
+            eventID: DomainEventID.LIFECYCLE,
+            dom: null,
+          });
+          this.callbackID = r.callbackID;
+        } else if (!want && this.callbackID !== null) {
+          const id = this.callbackID;
+          this.callbackID = null;
+          await rpc.call(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, { callbackID: id });
+        }
+      } catch {
+        // A dead socket: the calls that follow report it.
+      }
+    });
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * qemu:///session through the public API, with real QEMU guests under TCG: the rules that do not
+ * need hypervisor snapshots (R1, R3, R5, R8, R11, R12) and reconciliation at open (DESIGN §5).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  DomainEventID,
+  DomainEventType,
+  DomainRunningReason,
+  DomainShutoffReason,
+  DomainSnapshotCreateFlags,
+  DomainState,
+  DomainUndefineFlags,
+  ErrorDomain,
+  ErrorNumber,
+  connect,
+  type Connection,
+} from '../src/index.js';
+import { Reaper, buildTestGuest, guestXML, pidAlive, qemuSkipReason, waitForText, type TestGuest } from './qemu-harness.js';
+import { rejectsVir } from './support/fixtures.js';
+
+const skip = qemuSkipReason();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A REDEFINE-able snapshot of a domain, as a management app would have captured it. */
+function capturedSnapshot(name: string, parent?: string): string {
+  const p = parent === undefined ? '' : `<parent><name>${parent}</name></parent>`;
+  return `<domainsnapshot><name>${name}</name><state>shutoff</state>${p}<creationTime>1700000000</creationTime></domainsnapshot>`;
+}
+
+describe('qemu:///session with real guests', { skip, timeout: 300_000 }, () => {
+  const reaper = new Reaper();
+  let guest: TestGuest;
+  let state: string;
+  let previous: string | undefined;
+  let conn: Connection;
+
+  before(async () => {
+    state = reaper.tempDir('tsvqd-');
+    guest = await buildTestGuest(join(state, 'guest'));
+    previous = process.env.TSVIRT_STATE_DIR;
+    process.env.TSVIRT_STATE_DIR = state;
+    conn = await connect('qemu:///session');
+  });
+
+  after(async () => {
+    // Whatever a test left running is destroyed through the API, then killed outright.
+    if (conn !== undefined) {
+      for (const dom of await conn.listAllDomains(1).catch(() => [])) await dom.destroy().catch(() => undefined);
+      await conn.close();
+    }
+    if (previous === undefined) delete process.env.TSVIRT_STATE_DIR;
+    else process.env.TSVIRT_STATE_DIR = previous;
+    await reaper.cleanup();
+  });
+
+  const xml = (name: string, mode: 'A' | 'B' | 'C', extra: { uuid?: string; after?: number } = {}) =>
+    guestXML({ name, uuid: extra.uuid ?? randomUUID(), guest, mode, after: extra.after, serial: join(state, `${name}.serial`) });
+
+  test('R1 and R5: a transient guest cannot be undefined; destroyed, it takes its snapshot metadata along', async () => {
+    const uuid = randomUUID();
+    const dom = await conn.createXML(xml('q-tr', 'A', { uuid }));
+    await waitForText(join(state, 'q-tr.serial'), 'GUEST-READY');
+    await dom.snapshotCreateXML(capturedSnapshot('s1'), DomainSnapshotCreateFlags.REDEFINE);
+    await rejectsVir(dom.undefine(), {
+      code: ErrorNumber.OPERATION_INVALID,
+      domain: ErrorDomain.QEMU,
+      message: 'Requested operation is not valid: cannot undefine transient domain',
+    });
+    await dom.destroy();
+    await rejectsVir(conn.lookupByName('q-tr'), { code: ErrorNumber.NO_DOMAIN });
+    const again = await conn.defineXML(xml('q-tr', 'A', { uuid }));
+    assert.equal(await again.snapshotNum(), 0);
+    await again.undefine();
+  });
+
+  test('R5 and R12: a transient guest that powers itself off is noticed, with SHUTDOWN/GUEST then STOPPED/SHUTDOWN', async () => {
+    const seen: [string, number, number][] = [];
+    const id = conn.domainEventRegisterAny(null, DomainEventID.LIFECYCLE, (_c, d, e, detail) => seen.push([d.name(), e, detail]));
+    try {
+      const dom = await conn.createXML(xml('q-self', 'C', { after: 1 }));
+      await dom.snapshotCreateXML(capturedSnapshot('s1'), DomainSnapshotCreateFlags.REDEFINE);
+      const deadline = Date.now() + 60_000;
+      while (!seen.some(([n, e]) => n === 'q-self' && e === DomainEventType.STOPPED) && Date.now() < deadline) await sleep(100);
+      assert.deepEqual(
+        seen.filter(([n]) => n === 'q-self'),
+        [
+          ['q-self', DomainEventType.STARTED, 0],
+          ['q-self', DomainEventType.SHUTDOWN, 1],
+          ['q-self', DomainEventType.STOPPED, 0],
+        ],
+      );
+      await rejectsVir(conn.lookupByName('q-self'), { code: ErrorNumber.NO_DOMAIN });
+    } finally {
+      conn.domainEventDeregisterAny(id);
+    }
+  });
+
+  test('R8: shutdown asks; a guest that ignores the button keeps running; destroy returns when it is gone', async () => {
+    const dom = await conn.defineXML(xml('q-stub', 'B'));
+    await dom.create();
+    await waitForText(join(state, 'q-stub.serial'), 'GUEST-READY');
+    await dom.shutdown();
+    await sleep(1500);
+    assert.deepEqual(await dom.state(), [DomainState.RUNNING, DomainRunningReason.BOOTED]);
+    await dom.destroy();
+    assert.deepEqual(await dom.state(), [DomainState.SHUTOFF, DomainShutoffReason.DESTROYED]);
+    const polite = await conn.defineXML(xml('q-polite', 'A'));
+    await polite.create();
+    await waitForText(join(state, 'q-polite.serial'), 'GUEST-READY');
+    await polite.shutdown();
+    const deadline = Date.now() + 30_000;
+    while ((await polite.isActive()) && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(await polite.state(), [DomainState.SHUTOFF, DomainShutoffReason.SHUTDOWN]);
+  });
+
+  test('R11 and R3: managed save and restore on a real guest; undefine needs both flags', async () => {
+    const dom = await conn.defineXML(xml('q-save', 'B'));
+    await dom.create();
+    await waitForText(join(state, 'q-save.serial'), 'GUEST-READY');
+    const progress: number[] = [];
+    await dom.managedSave(0, { onProgress: (p) => progress.push(p.processed) });
+    assert.ok(progress.length > 0, 'progress was reported');
+    assert.deepEqual(await dom.state(), [DomainState.SHUTOFF, DomainShutoffReason.SAVED]);
+    assert.equal(await dom.hasManagedSaveImage(), true);
+    await dom.create();
+    assert.deepEqual(await dom.state(), [DomainState.RUNNING, DomainRunningReason.RESTORED]);
+    assert.equal(await dom.hasManagedSaveImage(), false);
+    await dom.managedSave();
+    await dom.snapshotCreateXML(capturedSnapshot('a'), DomainSnapshotCreateFlags.REDEFINE);
+    await rejectsVir(dom.undefine(), { code: ErrorNumber.OPERATION_INVALID, message: /cannot delete inactive domain with 1 snapshots/ });
+    await rejectsVir(dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA), { message: /managed save image exists/, code: 55 });
+    await dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA | DomainUndefineFlags.MANAGED_SAVE);
+    await rejectsVir(conn.lookupByName('q-save'), { code: ErrorNumber.NO_DOMAIN });
+  });
+
+  test('snapshots the QEMU driver cannot take yet are refused with libvirt-style errors, changing nothing', async () => {
+    const dom = await conn.defineXML(xml('q-snap', 'A'));
+    await rejectsVir(dom.snapshotCreateXML('<domainsnapshot><name>x</name></domainsnapshot>'), {
+      code: ErrorNumber.CONFIG_UNSUPPORTED,
+      message: 'unsupported configuration: nothing selected for snapshot',
+    });
+    const snap = await dom.snapshotCreateXML(capturedSnapshot('meta'), DomainSnapshotCreateFlags.REDEFINE);
+    await rejectsVir(snap.revert(), { code: ErrorNumber.OPERATION_UNSUPPORTED });
+    assert.deepEqual(await dom.snapshotListNames(), ['meta']);
+    await dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA);
+  });
+
+  test('reconcile: guests outlive the connection; one killed while nobody watched is processed at open (R5)', async () => {
+    const kept = await conn.defineXML(xml('q-kept', 'B'));
+    await kept.create();
+    const doomed = await conn.createXML(xml('q-doomed', 'B'));
+    await doomed.snapshotCreateXML(capturedSnapshot('s'), DomainSnapshotCreateFlags.REDEFINE);
+    await waitForText(join(state, 'q-doomed.serial'), 'GUEST-READY');
+    await conn.close();
+    // The guests run on without any tsvirt process; kill one from outside.
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(state, 'qemu', 'qemu.db'), { readonly: true });
+    const rows = db.prepare('SELECT name, runtime FROM domains WHERE runtime IS NOT NULL').all() as { name: string; runtime: string }[];
+    db.close();
+    const pids = new Map(rows.map((r) => [r.name, (JSON.parse(r.runtime) as { pid: number }).pid]));
+    for (const pid of pids.values()) reaper.track(pid);
+    const doomedPid = pids.get('q-doomed') as number;
+    process.kill(doomedPid, 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (pidAlive(doomedPid) && Date.now() < deadline) await sleep(20);
+    conn = await connect('qemu:///session');
+    await rejectsVir(conn.lookupByName('q-doomed'), { code: ErrorNumber.NO_DOMAIN });
+    const back = await conn.lookupByName('q-kept');
+    assert.equal(await back.isActive(), true);
+    await back.suspend();
+    assert.equal((await back.state())[0], DomainState.PAUSED);
+    await back.destroy();
+  });
+});
