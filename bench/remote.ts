@@ -1,0 +1,120 @@
+/**
+ * Remote driver benchmark (issue 6), same client library on both sides: tsvirt's remote driver
+ * talking to tsvirtd, and to a real libvirtd (test driver) when one can be started here.
+ * Prints:
+ *  - DOMAIN_GET_STATE round trip (dom.state()), p50/p99 in µs, one connection;
+ *  - define+undefine per second with 1 and 16 concurrent connections: on tsvirtd's durable
+ *    test:///session; libvirtd's test driver has no durable session, so its figure is on its
+ *    in-memory test:///default;
+ *  - the ratios against the issue's targets (round trip no slower than libvirtd's; define+undefine
+ *    at least twice libvirtd's).
+ * Not a test: it asserts nothing.
+ *
+ *   npx tsc -p . && node dist/bench/remote.js     (BENCH_QUICK=1 for smaller counts)
+ */
+import { randomUUID } from 'node:crypto';
+import { connect, type Connection } from '../src/index.js';
+import { startDaemon } from '../test/support/daemon-harness.js';
+import { startLibvirtd } from '../test/support/libvirtd-harness.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const N_RTT = QUICK ? 1000 : 10000;
+const N_DEFINE = QUICK ? 64 : 480;
+
+interface Figures {
+  p50: number;
+  p99: number;
+  one: number;
+  sixteen: number;
+}
+
+function xml(name: string): string {
+  return `<domain type='test'><name>${name}</name><uuid>${randomUUID()}</uuid><memory unit='KiB'>65536</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`;
+}
+
+async function roundTrip(uri: string): Promise<{ p50: number; p99: number }> {
+  const conn = await connect(uri);
+  try {
+    const dom = await conn.defineXML(xml(`rtt-${process.pid}`));
+    for (let i = 0; i < 200; i++) await dom.state(); // warm-up
+    const samples: number[] = [];
+    for (let i = 0; i < N_RTT; i++) {
+      const t0 = process.hrtime.bigint();
+      await dom.state();
+      samples.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    await dom.undefine();
+    samples.sort((a, b) => a - b);
+    return { p50: samples[Math.floor(samples.length * 0.5)]!, p99: samples[Math.floor(samples.length * 0.99)]! };
+  } finally {
+    await conn.close();
+  }
+}
+
+/** define+undefine pairs per second, `clients` connections sharing `total` pairs. */
+async function defineUndefine(uri: string, clients: number, total: number): Promise<number> {
+  const conns: Connection[] = [];
+  // One extra connection held open: libvirtd's shared test:///default lives while one is.
+  for (let i = 0; i < clients; i++) conns.push(await connect(uri));
+  try {
+    const per = Math.ceil(total / clients);
+    const t0 = process.hrtime.bigint();
+    await Promise.all(
+      conns.map(async (c, ci) => {
+        for (let i = 0; i < per; i++) {
+          const dom = await c.defineXML(xml(`du-${process.pid}-${ci}-${i}`));
+          await dom.undefine();
+        }
+      }),
+    );
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    return (per * clients) / secs;
+  } finally {
+    for (const c of conns) await c.close();
+  }
+}
+
+async function measure(rttURI: string, duURI: string): Promise<Figures> {
+  const { p50, p99 } = await roundTrip(rttURI);
+  const one = await defineUndefine(duURI, 1, N_DEFINE);
+  const sixteen = await defineUndefine(duURI, 16, N_DEFINE);
+  return { p50, p99, one, sixteen };
+}
+
+function print(label: string, f: Figures): void {
+  console.log(
+    `${label.padEnd(44)} state() p50 ${f.p50.toFixed(1).padStart(7)} µs  p99 ${f.p99.toFixed(1).padStart(7)} µs  ` +
+      `define+undefine ${f.one.toFixed(0).padStart(6)}/s (1 conn)  ${f.sixteen.toFixed(0).padStart(6)}/s (16 conns)`,
+  );
+}
+
+const daemon = await startDaemon();
+let ts: Figures;
+try {
+  ts = await measure(daemon.uri('/session'), daemon.uri('/session'));
+  print('tsvirtd   (test:///session, durable)', ts);
+} finally {
+  await daemon.dispose();
+}
+
+const lv = await startLibvirtd();
+if ('skip' in lv) {
+  console.log(`libvirtd: not measured — ${lv.skip}`);
+} else {
+  try {
+    // Keep the shared test:///default alive across the runs.
+    const holder = await connect(lv.uri('/default'));
+    try {
+      const l = await measure(lv.uri('/default'), lv.uri('/default'));
+      print('libvirtd  (test:///default, in memory)', l);
+      console.log(
+        `ratios tsvirtd/libvirtd: round trip p50 ${(ts.p50 / l.p50).toFixed(2)}x (target <= 1), p99 ${(ts.p99 / l.p99).toFixed(2)}x; ` +
+          `define+undefine ${(ts.one / l.one).toFixed(2)}x with 1 conn, ${(ts.sixteen / l.sixteen).toFixed(2)}x with 16 (target >= 2)`,
+      );
+    } finally {
+      await holder.close();
+    }
+  } finally {
+    await lv.dispose();
+  }
+}
