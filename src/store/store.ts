@@ -190,7 +190,7 @@ export class Store {
       allDomains: db.prepare<[], DomainRow>('SELECT * FROM domains ORDER BY name'),
       domainSummaries: db
         .prepare<[], DomainSummaryRow>(
-          'SELECT uuid, name, id, persistent, state, autostart, managed_save IS NOT NULL FROM domains ORDER BY name',
+          'SELECT uuid, name, id, persistent, state, autostart, managed_save IS NOT NULL FROM domains',
         )
         .raw(),
       activeDomains: db.prepare<[], DomainRow>('SELECT * FROM domains WHERE id IS NOT NULL ORDER BY id'),
@@ -332,8 +332,11 @@ export class Store {
   }
   /** The columns listing and filtering need, for every domain (no XML read). */
   domainSummaries(): DomainSummary[] {
-    // Raw rows (arrays) are markedly cheaper than objects for 10,000 domains.
-    return (this.stmt.domainSummaries.all() as unknown as DomainSummaryRow[]).map((r) => ({
+    // Raw rows (arrays) are markedly cheaper than objects for 10,000 domains; the table is read
+    // in its own (UUID) order and sorted here, cheaper than walking the name index.
+    const rows = this.stmt.domainSummaries.all() as unknown as DomainSummaryRow[];
+    rows.sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    return rows.map((r) => ({
       uuid: r[0],
       name: r[1],
       id: r[2] ?? -1,
