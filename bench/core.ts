@@ -18,6 +18,7 @@ import { Store } from '../src/store/store.js';
 import { formatDomainXML, parseDomainXML } from '../src/conf/domain.js';
 import { formatSnapshotXML } from '../src/conf/snapshot.js';
 import { testSessionStorePath } from '../src/drivers/test/driver.js';
+import { libvirtdDurableDefineUndefine } from './libvirtd-session.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N_DEFINE = QUICK ? 300 : 2000;
@@ -230,8 +231,17 @@ async function main(): Promise<void> {
     process.stdout.write(`  undefine with 1000 snapshots, default         ${ratio(figures['default undefineFlags(SNAPSHOTS_METADATA) with 1000 snapshots ms'], lv['undefineFlags(SNAPSHOTS_METADATA) with 1000 snapshots ms'], false)}\n`);
     process.stdout.write(`  listAllSnapshots(1000), default               ${ratio(figures['default listAllSnapshots(1000) ms p50/p95'], lv['listAllSnapshots(1000) ms p50'], false)}\n`);
   }
+  const durable = await libvirtdDurableDefineUndefine(QUICK ? 200 : 1000);
+  if (durable !== null) {
+    const ours = Number.parseFloat(figures['session define+undefine ops/s'] ?? '');
+    process.stdout.write(
+      "libvirtd 9.0's durable driver (qemu:///session, python3-libvirt over its socket), same run\n" +
+        `  define+undefine ops/s  ${durable}\n` +
+        `  ratio tsvirt test:///session / libvirtd durable: ${(ours / durable).toFixed(2)}x (target >= 2)\n`,
+    );
+  }
   process.stdout.write(
-    "libvirtd's durable qemu driver, from shared/notes/libvirt-behaviour.md (not rerun here: it needs a system set-up):\n" +
+    "libvirtd's durable qemu:///system driver, from shared/notes/libvirt-behaviour.md, measured another day:\n" +
       '  define+undefine 856 ops/s; undefine with 1,000 snapshots 93 ms\n',
   );
 }
