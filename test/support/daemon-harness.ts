@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -170,4 +171,20 @@ export class RawClient {
 /** The error carried by an ERROR reply. */
 export function errorOf(f: Frame): WireError {
   return decode(xError, f.payload);
+}
+
+/**
+ * The pids of the QEMU guests the daemon's qemu:///session driver records as running (its store
+ * under `stateDir`/qemu), for reapers and for checking that a guest is gone.
+ */
+export function guestPids(stateDir: string): number[] {
+  const file = join(stateDir, 'qemu', 'qemu.db');
+  if (!existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare('SELECT runtime FROM domains WHERE runtime IS NOT NULL').all() as { runtime: string }[];
+    return rows.map((r) => (JSON.parse(r.runtime) as { pid: number }).pid);
+  } finally {
+    db.close();
+  }
 }
