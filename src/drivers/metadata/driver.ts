@@ -435,21 +435,7 @@ export class MetadataDriver implements HypervisorDriver {
     return this.mutate(() => {
       const existing = this.conflictsFor(def);
       if (existing === undefined) {
-        const rec: Rec = {
-          uuid: def.uuid,
-          name: def.name,
-          persistent: true,
-          configXml,
-          liveXml: null,
-          id: -1,
-          state: DomainState.SHUTOFF,
-          reason: DomainShutoffReason.UNKNOWN,
-          autostart: false,
-          ...defNumbers(def),
-          managedSave: null,
-          currentSnapshot: null,
-          runtime: null,
-        };
+        const rec = this.newRecord(def, configXml);
         this.store.insertDomain(rec);
         this.emit(rec, DomainEventType.DEFINED, Defined.ADDED);
         return refOf(rec);
@@ -480,11 +466,11 @@ export class MetadataDriver implements HypervisorDriver {
         }
         return existing;
       },
-      act: (existing) => this.backend.start(existing ?? this.newTransient(def), def, { paused, image: null }),
-      undo: (runtime) => this.backend.kill({ ...this.newTransient(def), runtime }),
+      act: (existing) => this.backend.start(existing ?? this.newRecord(def, null), def, { paused, image: null }),
+      undo: (runtime) => this.backend.kill({ ...this.newRecord(def, null), runtime }),
       commit: (runtime) => {
         const existing = this.conflictsFor(def);
-        const rec = existing ?? this.newTransient(def);
+        const rec = existing ?? this.newRecord(def, null);
         Object.assign(rec, defNumbers(def));
         this.markStarted(rec, def, paused, DomainRunningReason.BOOTED, runtime);
         if (existing === undefined) this.store.insertDomain(rec);
@@ -540,13 +526,13 @@ export class MetadataDriver implements HypervisorDriver {
     }
   }
 
-  /** A record for a transient domain about to start. */
-  private newTransient(def: DomainDef): Rec {
+  /** A new, inactive record: persistent with its config, or transient (about to start). */
+  private newRecord(def: DomainDef, configXml: string | null): Rec {
     return {
       uuid: def.uuid,
       name: def.name,
-      persistent: false,
-      configXml: null,
+      persistent: configXml !== null,
+      configXml,
       liveXml: null,
       id: -1,
       state: DomainState.SHUTOFF,
