@@ -150,6 +150,34 @@ test('keepalive: a client that asked for keepalive is pinged when silent, and dr
   }
 });
 
+test('a client that stops reading is dropped once its unread output passes the limit', async () => {
+  const sock = new FakeSocket();
+  const log = new RecordingLogger();
+  const client = new Client({
+    id: 1,
+    socket: sock.asSocket(),
+    readonlySocket: false,
+    factory: new ConnectionFactory(),
+    log,
+    maxPendingOutput: 1024,
+    onClose: () => {},
+  });
+  try {
+    const ping = encodeFrame({ prog: KEEPALIVE_PROGRAM, vers: 1, proc: 1, type: 2, serial: 0, status: 0 });
+    sock.feed(ping);
+    assert.equal(sock.frames.length, 1, 'answered while the peer reads');
+    sock.stalled = true;
+    for (let i = 0; i < 100 && !sock.destroyed; i++) sock.feed(ping);
+    const end = Date.now() + 2000;
+    while (!sock.destroyed && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(sock.destroyed, true, 'dropped');
+    assert.ok(sock.writableLength <= 1024 + 64, `stopped writing near the limit (${sock.writableLength} bytes)`);
+    assert.match(log.problems.join('\n'), /more than 1024 bytes unread; closing/);
+  } finally {
+    await client.shutdown('test over');
+  }
+});
+
 test('tsvirtd --timeout exits when idle; --daemon writes the pidfile and SIGTERM removes it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsvirtd-opt-'));
   try {

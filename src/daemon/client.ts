@@ -26,6 +26,9 @@ import { anyToWireError, notOpenError, readOnlyError, rpcError } from './errors.
 import type { ConnectionFactory } from './connections.js';
 import type { Logger } from './log.js';
 
+/** Bytes a client may leave unread before it is dropped (two of libvirt's largest messages). */
+const MAX_PENDING_OUTPUT = 64 * 1024 * 1024;
+
 /** libvirtd's keepalive defaults: a ping after 5 s of silence, drop after 5 unanswered. */
 export const KEEPALIVE_INTERVAL_MS = 5000;
 export const KEEPALIVE_COUNT = 5;
@@ -39,6 +42,8 @@ export interface ClientOptions {
   log: Logger;
   keepaliveIntervalMs?: number;
   keepaliveCount?: number;
+  /** Bytes a client may leave unread before it is dropped. */
+  maxPendingOutput?: number;
   onClose: (client: Client) => void;
 }
 
@@ -174,6 +179,14 @@ export class Client implements HandlerContext {
 
   private send(h: MessageHeader, payload?: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
+    // A client that stops reading (events keep coming) must not make the daemon buffer without
+    // bound: past the limit it is dropped, as libvirtd drops a client whose queue overflows.
+    const limit = this.opts.maxPendingOutput ?? MAX_PENDING_OUTPUT;
+    if (this.socket.writableLength > limit) {
+      this.opts.log.warn(`client ${this.id}: more than ${limit} bytes unread; closing`);
+      void this.shutdown('output queue full');
+      return;
+    }
     try {
       this.socket.write(encodeFrame(h, payload));
     } catch (err) {

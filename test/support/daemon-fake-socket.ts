@@ -11,8 +11,16 @@ export class FakeSocket extends EventEmitter {
   destroyed = false;
   readonly frames: Frame[] = [];
   private readonly reader = new FrameReader();
+  /** Bytes written but not read by the peer; grows only while {@link stalled}. */
+  writableLength = 0;
+  /** A peer that stopped reading: writes pile up in writableLength. */
+  stalled = false;
 
   write(buf: Buffer): boolean {
+    if (this.stalled) {
+      this.writableLength += buf.length;
+      return false;
+    }
     for (const f of this.reader.push(Buffer.from(buf))) this.frames.push(f);
     return true;
   }
