@@ -24,7 +24,7 @@ import {
   type Connection,
   type Domain,
 } from '../src/index.js';
-import { TEST_URIS, domainXML, rejectsVir, snapshotXML, stateOf, withConnection } from './support/fixtures.js';
+import { TEST_URIS, domainXML, flagProbeCalls, rejectsVir, snapshotXML, stateOf, withConnection } from './support/fixtures.js';
 
 const { MANAGED_SAVE, SNAPSHOTS_METADATA } = DomainUndefineFlags;
 
@@ -193,36 +193,7 @@ for (const uri of TEST_URIS) {
         const snap = await dom.snapshotLookupByName('s0');
         const bad = 1 << 20;
         const before = await stateOf(conn);
-        const calls: [string, () => Promise<unknown>][] = [
-          ['testDomainUndefineFlags', () => dom.undefineFlags(SNAPSHOTS_METADATA | bad)],
-          ['testDomainCreateWithFlags', () => dom.createWithFlags(bad)],
-          ['testDomainShutdownFlags', () => dom.shutdownFlags(bad)],
-          ['testDomainDestroyFlags', () => dom.destroyFlags(bad)],
-          ['testDomainReboot', () => dom.reboot(bad)],
-          ['testDomainGetState', () => dom.state(bad)],
-          ['testDomainGetXMLDesc', () => dom.XMLDesc(bad)],
-          ['testDomainManagedSave', () => dom.managedSave(bad)],
-          ['testDomainHasManagedSaveImage', () => dom.hasManagedSaveImage(bad)],
-          ['testDomainManagedSaveRemove', () => dom.managedSaveRemove(bad)],
-          ['testDomainSnapshotCreateXML', () => dom.snapshotCreateXML(snapshotXML('x'), bad)],
-          ['testDomainSnapshotNum', () => dom.snapshotNum(bad)],
-          ['testDomainSnapshotListNames', () => dom.snapshotListNames(bad)],
-          ['testDomainListAllSnapshots', () => dom.listAllSnapshots(bad)],
-          ['testDomainSnapshotLookupByName', () => dom.snapshotLookupByName('s0', bad)],
-          ['testDomainSnapshotCurrent', () => dom.snapshotCurrent(bad)],
-          ['testDomainHasCurrentSnapshot', () => dom.hasCurrentSnapshot(bad)],
-          ['testDomainRevertToSnapshot', () => snap.revert(bad)],
-          ['testDomainSnapshotGetXMLDesc', () => snap.getXMLDesc(bad)],
-          ['testDomainSnapshotGetParent', () => snap.getParent(bad)],
-          ['testDomainSnapshotNumChildren', () => snap.numChildren(bad)],
-          ['testDomainSnapshotListAllChildren', () => snap.listAllChildren(bad)],
-          ['testDomainSnapshotIsCurrent', () => snap.isCurrent(bad)],
-          ['testDomainSnapshotHasMetadata', () => snap.hasMetadata(bad)],
-          ['testDomainSnapshotDelete', () => snap.delete(bad)],
-          ['testDomainDefineXMLFlags', () => conn.defineXMLFlags(domainXML('other'), bad)],
-          ['testDomainCreateXML', () => conn.createXML(domainXML('other'), bad)],
-          ['testConnectListAllDomains', () => conn.listAllDomains(bad)],
-        ];
+        const calls = flagProbeCalls(conn, dom, snap, bad);
         for (const [fn, call] of calls) {
           await rejectsVir(call(), {
             code: ErrorNumber.INVALID_ARG,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { connect, VirError, type Connection } from '../../src/index.js';
+import { connect, DomainUndefineFlags, VirError, type Connection, type Domain, type DomainSnapshot } from '../../src/index.js';
 
 /** Both test URIs: every rule test runs on each. */
 export const TEST_URIS = ['test:///default', 'test:///session'] as const;
@@ -118,4 +118,41 @@ export async function stateOf(conn: Connection): Promise<unknown> {
     });
   }
   return out.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+/**
+ * R7's probe: every call that takes flags, with libvirt's test-driver function name, called with
+ * `bad` (an unknown bit). Shared by the embedded rule tests and the remote scenarios.
+ */
+export function flagProbeCalls(conn: Connection, dom: Domain, snap: DomainSnapshot, bad: number): [string, () => Promise<unknown>][] {
+  return [
+    ['testDomainUndefineFlags', () => dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA | bad)],
+    ['testDomainCreateWithFlags', () => dom.createWithFlags(bad)],
+    ['testDomainShutdownFlags', () => dom.shutdownFlags(bad)],
+    ['testDomainDestroyFlags', () => dom.destroyFlags(bad)],
+    ['testDomainReboot', () => dom.reboot(bad)],
+    ['testDomainGetState', () => dom.state(bad)],
+    ['testDomainGetXMLDesc', () => dom.XMLDesc(bad)],
+    ['testDomainManagedSave', () => dom.managedSave(bad)],
+    ['testDomainHasManagedSaveImage', () => dom.hasManagedSaveImage(bad)],
+    ['testDomainManagedSaveRemove', () => dom.managedSaveRemove(bad)],
+    ['testDomainSnapshotCreateXML', () => dom.snapshotCreateXML(snapshotXML('x'), bad)],
+    ['testDomainSnapshotNum', () => dom.snapshotNum(bad)],
+    ['testDomainSnapshotListNames', () => dom.snapshotListNames(bad)],
+    ['testDomainListAllSnapshots', () => dom.listAllSnapshots(bad)],
+    ['testDomainSnapshotLookupByName', () => dom.snapshotLookupByName('s0', bad)],
+    ['testDomainSnapshotCurrent', () => dom.snapshotCurrent(bad)],
+    ['testDomainHasCurrentSnapshot', () => dom.hasCurrentSnapshot(bad)],
+    ['testDomainRevertToSnapshot', () => snap.revert(bad)],
+    ['testDomainSnapshotGetXMLDesc', () => snap.getXMLDesc(bad)],
+    ['testDomainSnapshotGetParent', () => snap.getParent(bad)],
+    ['testDomainSnapshotNumChildren', () => snap.numChildren(bad)],
+    ['testDomainSnapshotListAllChildren', () => snap.listAllChildren(bad)],
+    ['testDomainSnapshotIsCurrent', () => snap.isCurrent(bad)],
+    ['testDomainSnapshotHasMetadata', () => snap.hasMetadata(bad)],
+    ['testDomainSnapshotDelete', () => snap.delete(bad)],
+    ['testDomainDefineXMLFlags', () => conn.defineXMLFlags(domainXML('other'), bad)],
+    ['testDomainCreateXML', () => conn.createXML(domainXML('other'), bad)],
+    ['testConnectListAllDomains', () => conn.listAllDomains(bad)],
+  ];
 }

@@ -23,7 +23,7 @@ import {
   type Connection,
   type Domain,
 } from '../../src/index.js';
-import { domainXML, rejectsVir, snapshotXML, stateOf, type ExpectedError } from './fixtures.js';
+import { domainXML, flagProbeCalls, rejectsVir, snapshotXML, stateOf, type ExpectedError } from './fixtures.js';
 
 const { MANAGED_SAVE, SNAPSHOTS_METADATA } = DomainUndefineFlags;
 
@@ -254,36 +254,7 @@ export const SCENARIOS: Scenario[] = [
       const snap = await dom.snapshotLookupByName('s0');
       const bad = 1 << 20;
       const before = await stateOf(ctx.conn);
-      const calls: [string, () => Promise<unknown>][] = [
-        ['testDomainUndefineFlags', () => dom.undefineFlags(SNAPSHOTS_METADATA | bad)],
-        ['testDomainCreateWithFlags', () => dom.createWithFlags(bad)],
-        ['testDomainShutdownFlags', () => dom.shutdownFlags(bad)],
-        ['testDomainDestroyFlags', () => dom.destroyFlags(bad)],
-        ['testDomainReboot', () => dom.reboot(bad)],
-        ['testDomainGetState', () => dom.state(bad)],
-        ['testDomainGetXMLDesc', () => dom.XMLDesc(bad)],
-        ['testDomainManagedSave', () => dom.managedSave(bad)],
-        ['testDomainHasManagedSaveImage', () => dom.hasManagedSaveImage(bad)],
-        ['testDomainManagedSaveRemove', () => dom.managedSaveRemove(bad)],
-        ['testDomainSnapshotCreateXML', () => dom.snapshotCreateXML(snapshotXML('x'), bad)],
-        ['testDomainSnapshotNum', () => dom.snapshotNum(bad)],
-        ['testDomainSnapshotListNames', () => dom.snapshotListNames(bad)],
-        ['testDomainListAllSnapshots', () => dom.listAllSnapshots(bad)],
-        ['testDomainSnapshotLookupByName', () => dom.snapshotLookupByName('s0', bad)],
-        ['testDomainSnapshotCurrent', () => dom.snapshotCurrent(bad)],
-        ['testDomainHasCurrentSnapshot', () => dom.hasCurrentSnapshot(bad)],
-        ['testDomainRevertToSnapshot', () => snap.revert(bad)],
-        ['testDomainSnapshotGetXMLDesc', () => snap.getXMLDesc(bad)],
-        ['testDomainSnapshotGetParent', () => snap.getParent(bad)],
-        ['testDomainSnapshotNumChildren', () => snap.numChildren(bad)],
-        ['testDomainSnapshotListAllChildren', () => snap.listAllChildren(bad)],
-        ['testDomainSnapshotIsCurrent', () => snap.isCurrent(bad)],
-        ['testDomainSnapshotHasMetadata', () => snap.hasMetadata(bad)],
-        ['testDomainSnapshotDelete', () => snap.delete(bad)],
-        ['testDomainDefineXMLFlags', () => ctx.conn.defineXMLFlags(domainXML('other'), bad)],
-        ['testDomainCreateXML', () => ctx.conn.createXML(domainXML('other'), bad)],
-        ['testConnectListAllDomains', () => ctx.conn.listAllDomains(bad)],
-      ];
+      const calls = flagProbeCalls(ctx.conn, dom, snap, bad);
       for (const [fn, call] of calls) {
         await fails(ctx, call(), {
           code: ErrorNumber.INVALID_ARG,
