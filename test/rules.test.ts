@@ -24,7 +24,7 @@ import {
   type Connection,
   type Domain,
 } from '../src/index.js';
-import { TEST_URIS, domainXML, flagProbeCalls, rejectsVir, snapshotXML, stateOf, withConnection } from './support/fixtures.js';
+import { TEST_URIS, buildCaptureTree, domainXML, flagProbeCalls, snapshotTreeOf, rejectsVir, snapshotXML, stateOf, withConnection } from './support/fixtures.js';
 
 const { MANAGED_SAVE, SNAPSHOTS_METADATA } = DomainUndefineFlags;
 
@@ -247,29 +247,11 @@ for (const uri of TEST_URIS) {
       withConnection(uri, async (conn) => {
         const uuid = randomUUID();
         const dom = await conn.defineXML(domainXML('cap', { uuid }));
-        await dom.snapshotCreateXML(snapshotXML('root', 'the root'));
-        await dom.snapshotCreateXML(snapshotXML('a'));
-        await dom.snapshotCreateXML(snapshotXML('a1'));
-        await dom.revertToSnapshot(await dom.snapshotLookupByName('root'));
-        await dom.create();
-        await dom.snapshotCreateXML(snapshotXML('b'));
-        await dom.destroy();
-        await dom.revertToSnapshot(await dom.snapshotLookupByName('a'));
+        await buildCaptureTree(dom);
         const captured = new Map<string, string>();
         for (const s of await dom.listAllSnapshots(1024 /* TOPOLOGICAL */)) captured.set(s.getName(), await s.getXMLDesc());
         const current = (await dom.snapshotCurrent()).getName();
-        // The tree as a sorted picture: sibling order follows (re)definition order, as in libvirt.
-        const treeOf = async (d: Domain) =>
-          (
-            await Promise.all(
-              (await d.listAllSnapshots(0)).map(async (s) => [
-                s.getName(),
-                (await s.numChildren()) > 0,
-                await s.isCurrent(),
-                (await s.listAllChildren()).map((c) => c.getName()).sort(),
-              ]),
-            )
-          ).sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+        const treeOf = snapshotTreeOf;
         const before = await treeOf(dom);
         await dom.undefineFlags(SNAPSHOTS_METADATA);
 

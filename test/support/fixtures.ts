@@ -156,3 +156,34 @@ export function flagProbeCalls(conn: Connection, dom: Domain, snap: DomainSnapsh
     ['testConnectListAllDomains', () => conn.listAllDomains(bad)],
   ];
 }
+
+/**
+ * R10's tree: root → a → a1, root → b (b taken while running), current 'a' after a revert.
+ * Shared by the embedded rule tests and the remote scenarios.
+ */
+export async function buildCaptureTree(dom: Domain): Promise<void> {
+  await dom.snapshotCreateXML(snapshotXML('root', 'the root'));
+  await dom.snapshotCreateXML(snapshotXML('a'));
+  await dom.snapshotCreateXML(snapshotXML('a1'));
+  await dom.revertToSnapshot(await dom.snapshotLookupByName('root'));
+  await dom.create();
+  await dom.snapshotCreateXML(snapshotXML('b'));
+  await dom.destroy();
+  await dom.revertToSnapshot(await dom.snapshotLookupByName('a'));
+}
+
+/**
+ * A domain's snapshot tree as a sorted picture (name, has children, is current, children):
+ * sibling order follows (re)definition order, as in libvirt, so it is left out.
+ */
+export async function snapshotTreeOf(dom: Domain): Promise<unknown[]> {
+  const rows = await Promise.all(
+    (await dom.listAllSnapshots(0)).map(async (s) => [
+      s.getName(),
+      (await s.numChildren()) > 0,
+      await s.isCurrent(),
+      (await s.listAllChildren()).map((c) => c.getName()).sort(),
+    ]),
+  );
+  return rows.sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+}
