@@ -19,6 +19,7 @@ import {
   DomainRunningReason,
   DomainShutoffReason,
   DomainSnapshotCreateFlags as SnapCreate,
+  DomainSnapshotDeleteFlags as SnapDelete,
   DomainSnapshotRevertFlags as Revert,
   DomainState,
   DomainXMLFlags,
@@ -40,7 +41,7 @@ import { checkFlags } from '../../rules/flags.js';
 import { planUndefine } from '../../rules/undefine.js';
 import { checkActive, checkCreateOverDefined, checkManagedSave, planRevertWithImage, checkSnapshotHalt, planStart, planStopped } from '../../rules/lifecycle.js';
 import { LIST_DOMAINS_SUPPORTED, filterNeedsSnapshots, matchesListFilter } from '../../rules/listing.js';
-import { SNAPSHOT_LIST_SUPPORTED, SnapshotTree, checkRedefineParent } from '../../rules/snapshots.js';
+import { SNAPSHOT_LIST_SUPPORTED, SnapshotTree, checkRedefineParent, type SnapshotDeletePlan } from '../../rules/snapshots.js';
 import type { DomainRecord, DomainSummary, EventRecord, SnapshotRecord, Store } from '../../store/store.js';
 import type { GuestBackend, GuestExit, MaybePromise } from './guest.js';
 
@@ -149,7 +150,7 @@ export class MetadataDriver implements HypervisorDriver {
   }
 
   private fn(name: string): string {
-    return `${this.backend.functionPrefix}${name}`;
+    return this.backend.functionNames?.[name] ?? `${this.backend.functionPrefix}${name}`;
   }
 
   private check(flags: number, supported: number, name: string): void {
@@ -779,15 +780,38 @@ export class MetadataDriver implements HypervisorDriver {
     const redefine = (flags & SnapCreate.REDEFINE) !== 0;
     const parsed = parseSnapshotXML(xml, { requireFullForRedefine: redefine });
     if (redefine) return this.mutate(() => this.redefineSnapshot(this.target(dom), parsed, flags));
-    if (!this.backend.metadataSnapshots) return this.mutate(() => this.refuseSnapshot(this.target(dom)));
+    const hooks = this.backend.snapshots;
+    if (!this.backend.metadataSnapshots && hooks === undefined) return this.mutate(() => this.refuseSnapshot(this.target(dom)));
+    const keepMetadata = (flags & SnapCreate.NO_METADATA) === 0;
     return this.run(dom, 'virDomainSnapshotCreateXML', {
-      plan: (rec) => this.planSnapshot(rec, parsed, flags),
-      act: (rec, plan) => (plan.halt ? this.backend.kill(rec) : undefined),
+      plan: (rec) => {
+        // libvirt parses the XML of a snapshot of a shut-off domain as offline: no memory state.
+        if (!isActive(rec)) parseSnapshotXML(xml, { offline: true });
+        const plan = this.planSnapshot(rec, parsed, flags);
+        if (plan.active && (flags & SnapCreate.LIVE) !== 0 && plan.def.memory?.snapshot !== 'external') {
+          throw VirError.report(
+            this.errDomain,
+            ErrorNumber.OPERATION_UNSUPPORTED,
+            'live snapshot creation is supported only during full system snapshots',
+          );
+        }
+        hooks?.check(plan.def.domain ?? this.currentDef(rec), plan.def, plan.active);
+        return plan;
+      },
+      act: (rec, plan) => {
+        if (hooks === undefined) return plan.halt ? this.backend.kill(rec) : undefined;
+        return (async () => {
+          await hooks.create(rec, plan.def.domain ?? this.currentDef(rec), plan.def, plan.active);
+          if (plan.halt) await this.backend.kill(rec);
+        })();
+      },
       commit: (rec, plan) => {
-        this.store.putSnapshot(rec.uuid, { ...plan.record, seq: this.store.nextSnapshotSeq(rec.uuid) });
-        rec.currentSnapshot = plan.record.name;
+        if (keepMetadata) {
+          this.store.putSnapshot(rec.uuid, { ...plan.record, seq: this.store.nextSnapshotSeq(rec.uuid) });
+          rec.currentSnapshot = plan.record.name;
+        }
         if (plan.halt && isActive(rec)) this.stopped(rec, DomainShutoffReason.FROM_SNAPSHOT, Stopped.FROM_SNAPSHOT);
-        else this.write(rec);
+        else if (keepMetadata) this.write(rec);
         return plan.record.name;
       },
     });
@@ -809,21 +833,26 @@ export class MetadataDriver implements HypervisorDriver {
   }
 
   /** A new snapshot's record, by the rules; `halt` when the guest is to stop after it. */
-  private planSnapshot(rec: Rec, def: SnapshotDef, flags: number): { record: SnapshotRecord; halt: boolean } {
+  private planSnapshot(
+    rec: Rec,
+    def: SnapshotDef,
+    flags: number,
+  ): { record: SnapshotRecord; def: SnapshotDef; halt: boolean; active: boolean } {
+    const active = isActive(rec);
     const halt = (flags & SnapCreate.HALT) !== 0;
-    if (halt) checkSnapshotHalt({ persistent: rec.persistent, active: isActive(rec) }, this.errDomain);
+    if (halt) checkSnapshotHalt({ persistent: rec.persistent, active }, this.errDomain);
     const now = Math.floor(Date.now() / 1000);
     const name = def.name ?? String(now);
     if (this.store.snapshotNode(rec.uuid, name) !== undefined) throw operationFailed(ErrorDomain.DOMAIN, `domain moment ${name} already exists`);
     const domainDef = this.currentDef(rec);
     const full: SnapshotDef = {
       ...def,
-      disks: def.disks.length > 0 ? def.disks : defaultSnapshotDisks(domainDef),
+      disks: alignSnapshotDisks(def.disks, domainDef),
       name,
       state: snapshotStateOf(rec.state),
       creationTime: now,
       parent: rec.currentSnapshot ?? undefined,
-      memory: def.memory ?? { snapshot: isActive(rec) ? 'internal' : 'no' },
+      memory: def.memory ?? { snapshot: active ? 'internal' : 'no' },
       domain: domainDef,
     };
     const record: SnapshotRecord = {
@@ -836,7 +865,7 @@ export class MetadataDriver implements HypervisorDriver {
       external: isExternal(full),
       xml: formatSnapshotXML(full),
     };
-    return { record, halt: halt && isActive(rec) };
+    return { record, def: full, halt: halt && active, active };
   }
 
   private redefineSnapshot(rec: Rec, def: SnapshotDef, flags: number): string {
@@ -961,25 +990,43 @@ export class MetadataDriver implements HypervisorDriver {
 
   async snapshotDelete(dom: DomainRef, snapshot: string, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.snapshotDelete, 'DomainSnapshotDelete');
-    this.mutate(() => {
-      const rec = this.target(dom);
-      const tree = this.tree(rec.uuid);
-      const plan = tree.planDelete(snapshot, rec.currentSnapshot, flags);
-      for (const name of plan.remove) this.store.deleteSnapshot(rec.uuid, name);
-      for (const r of plan.reparent) this.store.setSnapshotParent(rec.uuid, r.name, r.parent);
-      if (plan.current !== rec.currentSnapshot) {
-        rec.currentSnapshot = plan.current;
-        this.write(rec);
-      }
+    const hooks = this.backend.snapshots;
+    if (hooks === undefined || (flags & SnapDelete.METADATA_ONLY) !== 0) {
+      this.mutate(() => {
+        const rec = this.target(dom);
+        this.applyDelete(rec, this.tree(rec.uuid).planDelete(snapshot, rec.currentSnapshot, flags));
+      });
+      return;
+    }
+    // The hypervisor's state goes first, under the domain's job; the metadata after, so that a
+    // failure (or a crash) never leaves metadata that points at nothing.
+    await this.run(dom, 'virDomainSnapshotDelete', {
+      plan: (rec) => {
+        const plan = this.tree(rec.uuid).planDelete(snapshot, rec.currentSnapshot, flags);
+        const snaps = plan.remove.map((name) => parseSnapshotXML(this.requireSnapshot(rec, name).xml));
+        return { plan, snaps, def: this.currentDef(rec), running: isActive(rec) };
+      },
+      act: (rec, p) => hooks.discard(rec, p.def, p.snaps, p.running),
+      commit: (rec, p) => this.applyDelete(rec, p.plan),
     });
+  }
+
+  private applyDelete(rec: Rec, plan: SnapshotDeletePlan): void {
+    for (const name of plan.remove) this.store.deleteSnapshot(rec.uuid, name);
+    for (const r of plan.reparent) this.store.setSnapshotParent(rec.uuid, r.name, r.parent);
+    if (plan.current !== rec.currentSnapshot) {
+      rec.currentSnapshot = plan.current;
+      this.write(rec);
+    }
   }
 
   async revertToSnapshot(dom: DomainRef, snapshot: string, flags: number): Promise<void> {
     this.check(flags, this.backend.supported.revertToSnapshot, 'DomainRevertToSnapshot');
+    const hooks = this.backend.snapshots;
     await this.run(dom, 'virDomainRevertToSnapshot', {
       plan: (rec) => {
         const snap = this.requireSnapshot(rec, snapshot);
-        if (!this.backend.metadataSnapshots) {
+        if (!this.backend.metadataSnapshots && hooks === undefined) {
           throw VirError.report(
             this.errDomain,
             ErrorNumber.OPERATION_UNSUPPORTED,
@@ -990,14 +1037,38 @@ export class MetadataDriver implements HypervisorDriver {
         if (!rec.persistent && target === 'shutoff') {
           throw operationInvalid(this.errDomain, 'transient domain needs to request run or pause to revert to inactive snapshot');
         }
+        const snapDef = parseSnapshotXML(snap.xml);
+        snapDef.name = snapshot;
+        if (hooks !== undefined && isExternal(snapDef)) {
+          throw VirError.report(this.errDomain, ErrorNumber.OPERATION_UNSUPPORTED, 'revert to external snapshot not supported yet');
+        }
         const dropImage = planRevertWithImage({ hasManagedSave: rec.managedSave !== null }, flags, this.errDomain);
-        const domainDef = parseSnapshotXML(snap.xml).domain ?? this.currentDef(rec);
-        return { target, domainDef, image: dropImage ? rec.managedSave : null, wasActive: isActive(rec) };
+        const domainDef = snapDef.domain ?? this.currentDef(rec);
+        // A snapshot with memory starts the guest from it; one of a shut-off domain puts the
+        // disks back, and the guest (when asked to run) boots afresh from them.
+        const withMemory = snapDef.memory?.snapshot === 'internal' && (snap.state === 'running' || snap.state === 'paused');
+        return { target, domainDef, snapDef, withMemory, image: dropImage ? rec.managedSave : null, wasActive: isActive(rec) };
       },
       act: (rec, plan) => {
-        // Stop the guest, then (unless the snapshot is of a shut-off domain) start it afresh.
-        const start = () =>
-          plan.target === 'shutoff' ? null : this.backend.start(rec, plan.domainDef, { paused: plan.target === 'paused', image: null });
+        const paused = plan.target === 'paused';
+        if (hooks !== undefined) {
+          return (async () => {
+            if (plan.wasActive) await this.backend.kill(rec);
+            try {
+              if (plan.withMemory) return await this.backend.start(rec, plan.domainDef, { paused, image: null, snapshot });
+              await hooks.revertDisks(plan.domainDef, plan.snapDef);
+              return plan.target === 'shutoff' ? null : await this.backend.start(rec, plan.domainDef, { paused, image: null });
+            } catch (err) {
+              // The old guest is gone: once the job is released it is recorded stopped (as libvirt
+              // leaves a domain whose revert failed), with R5 for a transient one.
+              if (plan.wasActive) this.deferredExits.set(rec.uuid, 'vanished');
+              throw err;
+            }
+          })();
+        }
+        // The snapshot is its metadata: stop the guest, then (unless the snapshot is of a
+        // shut-off domain) start it afresh.
+        const start = () => (plan.target === 'shutoff' ? null : this.backend.start(rec, plan.domainDef, { paused, image: null }));
         if (!plan.wasActive) return start();
         const killed = this.backend.kill(rec);
         return killed instanceof Promise ? killed.then(start) : start();
@@ -1088,11 +1159,16 @@ export class MetadataDriver implements HypervisorDriver {
 }
 
 /**
- * The disks a snapshot covers when its XML names none (libvirt's virDomainSnapshotAlignDisks):
- * every disk of the domain, internal, except read-only ones, which need no snapshot.
+ * Every disk of the domain, in its order, as a snapshot covers it (libvirt's
+ * virDomainSnapshotAlignDisks): as the XML names it (by target or source), else internal, except
+ * read-only disks, which need no snapshot.
  */
-function defaultSnapshotDisks(def: DomainDef): SnapshotDef['disks'] {
-  return def.devices.disks.map((d) => ({ name: d.targetDev, snapshot: d.readonly ? 'no' : 'internal' }));
+function alignSnapshotDisks(given: SnapshotDef['disks'], def: DomainDef): SnapshotDef['disks'] {
+  return def.devices.disks.map((d) => {
+    const named = given.find((g) => g.name === d.targetDev || (g.name !== '' && (g.name === d.sourceFile || g.name === d.sourceDev)));
+    if (named !== undefined) return { ...named, name: d.targetDev, snapshot: named.snapshot ?? (d.readonly ? 'no' : 'internal') };
+    return { name: d.targetDev, snapshot: d.readonly ? 'no' : 'internal' };
+  });
 }
 
 function isExternal(def: SnapshotDef): boolean {

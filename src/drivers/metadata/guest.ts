@@ -5,6 +5,7 @@
 import type { ErrorDomain } from '../../api/enums.generated.js';
 import type { JobOptions } from '../../api/driver.js';
 import type { DomainDef } from '../../conf/domain.js';
+import type { SnapshotDef } from '../../conf/snapshot.js';
 import type { DomainRecord } from '../../store/store.js';
 
 /** The flag bits each driver call accepts (R7); calls not listed accept 0 only. */
@@ -22,6 +23,34 @@ export interface SupportedFlags {
   snapshotGetXMLDesc: number;
   revertToSnapshot: number;
   snapshotDelete: number;
+}
+
+/** How a guest starts. */
+export interface GuestStartOptions {
+  /** Stay paused once loaded. */
+  paused: boolean;
+  /** Resume from this managed save image. */
+  image: string | null;
+  /** Start from this hypervisor snapshot (memory and disks), as a revert does. */
+  snapshot?: string;
+}
+
+/**
+ * A hypervisor's own snapshots. The metadata driver keeps the tree and the rules; these keep the
+ * guest's state. A snapshot's `disks` are aligned with the domain (every disk named).
+ */
+export interface GuestSnapshots {
+  /** Refuses, with libvirt's error, a snapshot this hypervisor cannot take of the domain. */
+  check(def: DomainDef, snap: SnapshotDef, active: boolean): void;
+  /** Takes it: disks, and memory when `active` and the snapshot asks for it. */
+  create(rec: DomainRecord, def: DomainDef, snap: SnapshotDef, active: boolean): MaybePromise<void>;
+  /** Puts the disks of a shut-off domain back to a snapshot of the shut-off domain. */
+  revertDisks(def: DomainDef, snap: SnapshotDef): MaybePromise<void>;
+  /**
+   * Removes snapshots' state from the hypervisor (missing is fine); `running` when the guest
+   * described by `def` runs, whose images its process holds.
+   */
+  discard(rec: DomainRecord, def: DomainDef, snaps: SnapshotDef[], running: boolean): MaybePromise<void>;
 }
 
 /** The answer of the power button: did the guest stop at once? */
@@ -46,6 +75,8 @@ export type GuestExit =
 export interface GuestBackend {
   /** libvirt's driver prefix in function names: 'test' gives `testDomainUndefineFlags`. */
   readonly functionPrefix: string;
+  /** Where libvirt's driver checks a call's flags in a function not named prefix+call. */
+  readonly functionNames?: Readonly<Record<string, string>>;
   /** Error domain of the driver's own errors (VIR_FROM_TEST, VIR_FROM_QEMU). */
   readonly errorDomain: ErrorDomain;
   /** libvirt's hypervisor type name ('TEST', 'QEMU'). */
@@ -55,10 +86,12 @@ export interface GuestBackend {
   readonly instant: boolean;
   /**
    * True when a snapshot is its metadata and a revert restores definition and run state (the
-   * simulator). False where snapshots need the hypervisor's own support (disk and memory state)
-   * that the backend does not have yet: then only REDEFINE, listing and delete of metadata work.
+   * simulator). False where snapshots need the hypervisor's own support (disk and memory state):
+   * then `snapshots` supplies it, and without it only REDEFINE, listing and delete of metadata work.
    */
   readonly metadataSnapshots: boolean;
+  /** The hypervisor's own snapshots (disk and memory state), when it keeps them. */
+  readonly snapshots?: GuestSnapshots;
   /** Refuses a definition this hypervisor cannot run (domain type, emulator, devices). */
   checkDefinition(def: DomainDef): void;
   /**
@@ -66,7 +99,7 @@ export interface GuestBackend {
    * record to keep while it runs — a JSON object (pid, monitor socket, …) — or null. The driver
    * adds `startedAt` to it and stores it as `rec.runtime`, where later actions find it.
    */
-  start(rec: DomainRecord, def: DomainDef, opts: { paused: boolean; image: string | null }): MaybePromise<string | null>;
+  start(rec: DomainRecord, def: DomainDef, opts: GuestStartOptions): MaybePromise<string | null>;
   /** ACPI power button (R8): asks; the guest may ignore it. */
   powerButton(rec: DomainRecord, def: DomainDef): MaybePromise<PowerButtonResult>;
   /** Pulls the power cord (R8); returns when the guest is gone. */

@@ -30,6 +30,8 @@ export interface QemuArgvOptions {
   paths: QemuArgvPaths;
   /** Resume from a migration stream given later with `migrate-incoming` (`-incoming defer`). */
   incomingDefer?: boolean;
+  /** Start from this internal snapshot (`-loadvm`): its memory and disks, as a revert does. */
+  loadSnapshot?: string;
 }
 
 /** What the builder produces: the arguments, and environment the process needs. */
@@ -151,6 +153,7 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
   }
 
   if (options.incomingDefer === true) a.push('-incoming', 'defer');
+  if (options.loadSnapshot !== undefined) a.push('-loadvm', options.loadSnapshot);
   return { argv: a, env };
 }
 
@@ -174,11 +177,16 @@ function clockArgs(def: DomainDef, env: Record<string, string>): string[] {
   }
 }
 
+/** The format node name of the domain's disk at `index`: libvirt's `libvirt-N-format`. */
+export function diskFormatNode(index: number): string {
+  return `libvirt-${index + 1}-format`;
+}
+
 /** Block node names and device ids: libvirt's `libvirt-N-format`/`-storage`, `ua-`less. */
 function diskArgs(disk: DomainDiskDef, index: number): string[] {
   const out: string[] = [];
   const storage = `libvirt-${index + 1}-storage`;
-  const format = `libvirt-${index + 1}-format`;
+  const format = diskFormatNode(index);
   const hasMedia = disk.sourceFile !== undefined || disk.sourceDev !== undefined;
   const fmt = disk.driverType ?? 'raw';
   if (fmt !== 'raw' && fmt !== 'qcow2') {

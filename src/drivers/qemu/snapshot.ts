@@ -1,0 +1,161 @@
+/**
+ * QEMU's internal snapshots: which block nodes a snapshot covers (libvirt's checks, its words),
+ * the `snapshot-save`/`-load`/`-delete` QMP jobs for a running guest, and `qemu-img snapshot`
+ * for the images of a shut-off one.
+ *
+ * tsvirt keeps every snapshot *inside* the qcow2 images (internal), with the guest's memory in
+ * the first writable disk when the guest runs. External overlays are not made: delete and revert
+ * then never have to rewrite a backing chain, and the image files stay the ones the domain XML
+ * names.
+ */
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { ErrorDomain, ErrorNumber } from '../../api/enums.generated.js';
+import { VirError, configUnsupported, operationFailed } from '../../api/errors.js';
+import type { DomainDef } from '../../conf/domain.js';
+import type { SnapshotDef } from '../../conf/snapshot.js';
+import { diskFormatNode } from './argv.js';
+import type { QmpClient, QmpEvent } from './qmp.js';
+
+const DOM = ErrorDomain.QEMU;
+
+/** The disks an internal snapshot covers. */
+export interface InternalSnapshotTargets {
+  /** Format node names of the disks included (`libvirt-N-format`), in domain order. */
+  nodes: string[];
+  /** Their image files, for qemu-img while the domain is shut off. */
+  files: string[];
+}
+
+/**
+ * Checks a new snapshot against the domain as libvirt's qemuSnapshotPrepare does, for the
+ * internal snapshots tsvirt takes, and returns the disks it covers.
+ *
+ * Errors (VIR_FROM_QEMU): VIR_ERR_CONFIG_UNSUPPORTED "nothing selected for snapshot" (no disk
+ * and no memory), "internal and full system snapshots require all disks to be selected for
+ * snapshot" (memory without a disk to hold it, or a writable disk left out), "internal snapshot
+ * for disk vda unsupported for storage type raw"; VIR_ERR_OPERATION_UNSUPPORTED for external
+ * targets, which tsvirt does not make.
+ */
+export function internalSnapshotTargets(domain: DomainDef, snap: SnapshotDef): InternalSnapshotTargets {
+  const memory = snap.memory?.snapshot ?? 'no';
+  if (memory === 'external' || snap.disks.some((d) => d.snapshot === 'external' || d.snapshot === 'manual')) {
+    throw VirError.report(
+      DOM,
+      ErrorNumber.OPERATION_UNSUPPORTED,
+      "external snapshots are not supported by tsvirt's qemu driver: snapshots are internal to qcow2 images",
+    );
+  }
+  const out: InternalSnapshotTargets = { nodes: [], files: [] };
+  let excludedWritable = false;
+  domain.devices.disks.forEach((disk, index) => {
+    const chosen = snap.disks.find((d) => d.name === disk.targetDev || d.name === disk.sourceFile || d.name === disk.sourceDev);
+    const location = chosen?.snapshot ?? (disk.readonly ? 'no' : 'internal');
+    const empty = disk.sourceFile === undefined && disk.sourceDev === undefined;
+    if (location === 'no') {
+      if (!empty && !disk.readonly) excludedWritable = true;
+      return;
+    }
+    const format = disk.driverType ?? 'raw';
+    if (format !== 'qcow2') {
+      throw configUnsupported(DOM, `internal snapshot for disk ${disk.targetDev} unsupported for storage type ${format}`);
+    }
+    out.nodes.push(diskFormatNode(index));
+    out.files.push(disk.sourceFile ?? disk.sourceDev ?? '');
+  });
+  if (out.nodes.length === 0 && memory === 'no') throw configUnsupported(DOM, 'nothing selected for snapshot');
+  if ((memory === 'internal' && out.nodes.length === 0) || (out.nodes.length > 0 && excludedWritable)) {
+    throw configUnsupported(DOM, 'internal and full system snapshots require all disks to be selected for snapshot');
+  }
+  return out;
+}
+
+/**
+ * The writable qcow2 disks of a definition that a snapshot covers, for deleting, loading or
+ * applying it: those its `<disks>` name as internal, or all of them when it names none (metadata
+ * REDEFINEd without disks).
+ */
+export function snapshotCapableDisks(domain: DomainDef, snap?: SnapshotDef): InternalSnapshotTargets {
+  const out: InternalSnapshotTargets = { nodes: [], files: [] };
+  domain.devices.disks.forEach((disk, index) => {
+    const file = disk.sourceFile ?? disk.sourceDev;
+    if (file === undefined || disk.readonly || disk.driverType !== 'qcow2') return;
+    const named = snap?.disks.find((d) => d.name === disk.targetDev || d.name === file);
+    if (snap !== undefined && snap.disks.length > 0 && (named?.snapshot ?? 'internal') !== 'internal') return;
+    out.nodes.push(diskFormatNode(index));
+    out.files.push(file);
+  });
+  return out;
+}
+
+let jobCounter = 0;
+
+/**
+ * Runs one of QEMU's snapshot jobs (`snapshot-save`, `snapshot-load`, `snapshot-delete`) to its
+ * end and dismisses it. QEMU accepts the command at once and reports the outcome only in the
+ * job: its error text becomes the VirError's message.
+ *
+ * Errors: VIR_ERR_OPERATION_FAILED with QEMU's job error, or when the monitor closes meanwhile.
+ */
+export async function runSnapshotJob(
+  qmp: QmpClient,
+  command: 'snapshot-save' | 'snapshot-load' | 'snapshot-delete',
+  args: { tag: string; devices: string[]; vmstate?: string },
+  timeoutMs = 600_000,
+): Promise<void> {
+  const id = `tsvirt-${command}-${process.pid}-${++jobCounter}`;
+  const concluded = qmp.waitForEvent(
+    (ev: QmpEvent) => ev.event === 'JOB_STATUS_CHANGE' && ev.data.id === id && ev.data.status === 'concluded',
+    timeoutMs,
+  );
+  concluded.catch(() => undefined);
+  await qmp.execute(command, { 'job-id': id, ...args });
+  await concluded;
+  const jobs = await qmp.execute<{ id: string; status: string; error?: string }[]>('query-jobs');
+  await qmp.execute('job-dismiss', { id }).catch(() => undefined);
+  const job = jobs.find((j) => j.id === id);
+  if (job?.error !== undefined) {
+    throw operationFailed(DOM, `${command} of '${args.tag}' failed: ${job.error}`);
+  }
+}
+
+/** qemu-img next to the emulator, else on PATH. */
+export function findQemuImg(emulator: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const dirs = [...(emulator !== undefined && isAbsolute(emulator) ? [dirname(emulator)] : []), ...(env.PATH ?? '').split(delimiter)];
+  for (const dir of dirs) {
+    if (dir === '' || !isAbsolute(dir)) continue;
+    const candidate = join(dir, 'qemu-img');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  throw VirError.report(DOM, ErrorNumber.SYSTEM_ERROR, "Cannot find 'qemu-img' in path: No such file or directory");
+}
+
+/** What `qemu-img snapshot` does: create (-c), apply (-a), delete (-d). */
+export type QemuImgSnapshotOp = '-c' | '-a' | '-d';
+
+/**
+ * Runs `qemu-img snapshot OP NAME FILE` on an image of a shut-off domain.
+ *
+ * Errors: VIR_ERR_OPERATION_FAILED carrying qemu-img's own message.
+ */
+export function qemuImgSnapshot(qemuImg: string, op: QemuImgSnapshotOp, name: string, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(qemuImg, ['snapshot', op, name, file], { timeout: 120_000 }, (err, _stdout, stderr) => {
+      if (err === null) return resolve();
+      const what = { '-c': 'create', '-a': 'revert to', '-d': 'delete' }[op];
+      const detail = String(stderr).trim() || err.message;
+      reject(operationFailed(DOM, `failed to ${what} internal snapshot '${name}' of '${file}': ${detail}`));
+    });
+  });
+}
+
+/** Whether a qemu-img / QEMU error says the snapshot is not in the image (fine when deleting). */
+export function isMissingSnapshotError(err: unknown): boolean {
+  return err instanceof VirError && /(not found|does not exist|Can't find the snapshot)/i.test(err.message);
+}
