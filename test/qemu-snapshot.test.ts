@@ -109,10 +109,12 @@ describe('qemu:///session internal snapshots with real guests', { skip, timeout:
     await waitForText(serial, 'GUEST-ALIVE 2', BOOT_TIMEOUT);
 
     const t0 = performance.now();
-    const s1 = await dom.snapshotCreateXML('<domainsnapshot><name>s1</name></domainsnapshot>');
+    const progress: { processed: number; total: number }[] = [];
+    const s1 = await dom.snapshotCreateXML('<domainsnapshot><name>s1</name></domainsnapshot>', 0, { onProgress: (p) => progress.push(p) });
     t.diagnostic(`snapshot with memory (128 MiB guest): ${(performance.now() - t0).toFixed(0)} ms`);
     const atSnapshot = highestTick(serial);
     assert.ok((imageSnapshots(disk).get('s1') ?? 0) > 0, 'the image holds s1 with its memory');
+    assert.deepEqual(progress.at(-1), { processed: 1, total: 1 }, 'the job reported its progress');
     const xml = await s1.getXMLDesc();
     assert.match(xml, /<state>running<\/state>/);
     assert.match(xml, /<memory snapshot='internal'\/>/);

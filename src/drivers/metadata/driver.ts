@@ -775,7 +775,7 @@ export class MetadataDriver implements HypervisorDriver {
     return snap;
   }
 
-  async snapshotCreateXML(dom: DomainRef, xml: string, flags: number): Promise<string> {
+  async snapshotCreateXML(dom: DomainRef, xml: string, flags: number, options?: JobOptions): Promise<string> {
     this.check(flags, this.backend.supported.snapshotCreateXML, 'DomainSnapshotCreateXML');
     const redefine = (flags & SnapCreate.REDEFINE) !== 0;
     const parsed = parseSnapshotXML(xml, { requireFullForRedefine: redefine });
@@ -801,7 +801,7 @@ export class MetadataDriver implements HypervisorDriver {
       act: (rec, plan) => {
         if (hooks === undefined) return plan.halt ? this.backend.kill(rec) : undefined;
         return (async () => {
-          await hooks.create(rec, plan.def.domain ?? this.currentDef(rec), plan.def, plan.active);
+          await hooks.create(rec, plan.def.domain ?? this.currentDef(rec), plan.def, plan.active, options);
           if (plan.halt) await this.backend.kill(rec);
         })();
       },

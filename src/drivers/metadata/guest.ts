@@ -43,7 +43,7 @@ export interface GuestSnapshots {
   /** Refuses, with libvirt's error, a snapshot this hypervisor cannot take of the domain. */
   check(def: DomainDef, snap: SnapshotDef, active: boolean): void;
   /** Takes it: disks, and memory when `active` and the snapshot asks for it. */
-  create(rec: DomainRecord, def: DomainDef, snap: SnapshotDef, active: boolean): MaybePromise<void>;
+  create(rec: DomainRecord, def: DomainDef, snap: SnapshotDef, active: boolean, options?: JobOptions): MaybePromise<void>;
   /** Puts the disks of a shut-off domain back to a snapshot of the shut-off domain. */
   revertDisks(def: DomainDef, snap: SnapshotDef): MaybePromise<void>;
   /**

@@ -164,7 +164,7 @@ export class QemuGuests implements GuestBackend {
   readonly metadataSnapshots = false;
   readonly snapshots: GuestSnapshots = {
     check: (def, snap) => void internalSnapshotTargets(def, snap),
-    create: (rec, def, snap, active) => this.snapshotCreate(rec, def, snap, active),
+    create: (rec, def, snap, active, options) => this.snapshotCreate(rec, def, snap, active, options),
     revertDisks: (def, snap) => this.snapshotRevertDisks(def, snap),
     discard: (rec, def, snaps, running) => this.snapshotDiscard(rec, def, snaps, running),
   };
@@ -430,7 +430,13 @@ export class QemuGuests implements GuestBackend {
    * Errors: libvirt's configuration errors (see internalSnapshotTargets); VIR_ERR_OPERATION_FAILED
    * with QEMU's or qemu-img's message. On failure the images keep no part of it.
    */
-  private async snapshotCreate(rec: DomainRecord, def: DomainDef, snap: SnapshotDef, active: boolean): Promise<void> {
+  private async snapshotCreate(
+    rec: DomainRecord,
+    def: DomainDef,
+    snap: SnapshotDef,
+    active: boolean,
+    options?: JobOptions,
+  ): Promise<void> {
     const name = snap.name ?? '';
     const targets = internalSnapshotTargets(def, snap);
     if (active) {
@@ -440,7 +446,7 @@ export class QemuGuests implements GuestBackend {
         tag: name,
         devices: targets.nodes,
         ...(memory ? { vmstate: targets.nodes[0] } : {}),
-      });
+      }, options);
       return;
     }
     const qemuImg = findQemuImg(def.devices.emulator, this.env);

@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { ErrorDomain, ErrorNumber } from '../../api/enums.generated.js';
+import type { JobOptions } from '../../api/driver.js';
 import { VirError, configUnsupported, operationFailed } from '../../api/errors.js';
 import type { DomainDef } from '../../conf/domain.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
@@ -102,16 +103,31 @@ export async function runSnapshotJob(
   qmp: QmpClient,
   command: 'snapshot-save' | 'snapshot-load' | 'snapshot-delete',
   args: { tag: string; devices: string[]; vmstate?: string },
+  options?: JobOptions,
   timeoutMs = 600_000,
 ): Promise<void> {
   const id = `tsvirt-${command}-${process.pid}-${++jobCounter}`;
+  // QEMU's snapshot jobs report progress as 0/1 then 1/1: enough for a caller's progress line.
+  const onProgress = options?.onProgress;
+  const offProgress =
+    onProgress === undefined
+      ? () => undefined
+      : qmp.onEvent((ev) => {
+          if (ev.event !== 'JOB_STATUS_CHANGE' || ev.data.id !== id) return;
+          if (ev.data.status === 'running') onProgress({ processed: 0, total: 1 });
+          if (ev.data.status === 'pending') onProgress({ processed: 1, total: 1 });
+        });
   const concluded = qmp.waitForEvent(
     (ev: QmpEvent) => ev.event === 'JOB_STATUS_CHANGE' && ev.data.id === id && ev.data.status === 'concluded',
     timeoutMs,
   );
   concluded.catch(() => undefined);
-  await qmp.execute(command, { 'job-id': id, ...args });
-  await concluded;
+  try {
+    await qmp.execute(command, { 'job-id': id, ...args });
+    await concluded;
+  } finally {
+    offProgress();
+  }
   const jobs = await qmp.execute<{ id: string; status: string; error?: string }[]>('query-jobs');
   await qmp.execute('job-dismiss', { id }).catch(() => undefined);
   const job = jobs.find((j) => j.id === id);
