@@ -71,6 +71,12 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
       driver = await openQemuDriver(parsed.pathname, `qemu://${parsed.pathname}`);
       break;
     }
+    case 'vbox:': {
+      if (parsed.host !== '' || parsed.pathname !== '/session') throw noConnect(resolved);
+      const { openVBoxDriver } = await import('../drivers/vbox/driver.js');
+      driver = await openVBoxDriver();
+      break;
+    }
     default:
       throw noConnect(resolved);
   }
