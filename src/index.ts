@@ -5,7 +5,16 @@
  * import { connect, VirError, DomainUndefineFlags } from 'tsvirt';
  * const conn = await connect('test:///session');
  */
-export { connect, openReadOnly, resolveURI, DEFAULT_URI, type ConnectOptions } from './api/connect.js';
+export {
+  connect,
+  openReadOnly,
+  resolveURI,
+  DEFAULT_URI,
+  ConnectCredentialType,
+  type ConnectOptions,
+  type ConnectCredential,
+  type ConnectAuthCallback,
+} from './api/connect.js';
 export {
   Connection,
   type DomainEvent,

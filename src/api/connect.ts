@@ -9,10 +9,41 @@ import type { HypervisorDriver } from './driver.js';
 /** The URI used when none is given and no environment variable names one. */
 export const DEFAULT_URI = 'test:///session';
 
+/**
+ * libvirt's virConnectCredentialType (libvirt-host.h, which the enum generator does not read):
+ * what a driver asks a credentials callback for.
+ */
+export const ConnectCredentialType = {
+  USERNAME: 1,
+  AUTHNAME: 2,
+  PASSPHRASE: 5,
+  ECHOPROMPT: 6,
+  NOECHOPROMPT: 7,
+} as const;
+
+/** One credential a driver asks for (libvirt's virConnectCredential); the callback sets `result`. */
+export interface ConnectCredential {
+  /** A {@link ConnectCredentialType} value. */
+  type: number;
+  prompt: string;
+  challenge?: string;
+  /** The value used when the callback leaves `result` unset (e.g. the default user name). */
+  defresult?: string;
+  result?: string;
+}
+
+/**
+ * libvirt's virConnectAuth callback: fill in `result` of each credential; return false (or
+ * throw) to refuse. Asked only when the URI and libvirt's auth file do not give the credential.
+ */
+export type ConnectAuthCallback = (credentials: ConnectCredential[]) => boolean | void | Promise<boolean | void>;
+
 /** Options of {@link connect}. */
 export interface ConnectOptions {
   /** Open read-only: every mutating call fails with VIR_ERR_OPERATION_DENIED. */
   readonly?: boolean;
+  /** Credentials for drivers that log in (esx://, vpx://), as libvirt's virConnectOpenAuth. */
+  auth?: ConnectAuthCallback;
 }
 
 /**
@@ -69,6 +100,13 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
       }
       const { openQemuDriver } = await import('../drivers/qemu/driver.js');
       driver = await openQemuDriver(parsed.pathname, `qemu://${parsed.pathname}`);
+      break;
+    }
+    case 'esx:':
+    case 'vpx:': {
+      // A vSphere endpoint over SOAP; the driver logs in before connect() returns.
+      const { openEsxDriver } = await import('../drivers/esx/driver.js');
+      driver = await openEsxDriver(parsed, { auth: options.auth });
       break;
     }
     case 'vbox:': {
