@@ -1,13 +1,12 @@
 /**
- * Remote driver benchmark (issue 6), same client library on both sides: tsvirt's remote driver
- * talking to tsvirtd, and to a real libvirtd (test driver) when one can be started here.
- * Prints:
- *  - DOMAIN_GET_STATE round trip (dom.state()), p50/p99 in µs, one connection;
- *  - define+undefine per second with 1 and 16 concurrent connections: on tsvirtd's durable
- *    test:///session; libvirtd's test driver has no durable session, so its figure is on its
- *    in-memory test:///default;
- *  - the ratios against the issue's targets (round trip no slower than libvirtd's; define+undefine
- *    at least twice libvirtd's).
+ * Remote benchmark (issue 6). Prints, in one run:
+ *  - durable define+undefine per second with 1 and 16 concurrent python-libvirt clients (the same
+ *    script on both sides, bench/libvirtd-session.ts): tsvirtd's test:///session against
+ *    libvirtd's durable qemu:///session (started as nobody in a temporary directory), rounds
+ *    alternating between the two, best round each, with the ratios (target >= 2);
+ *  - tsvirt's remote driver: DOMAIN_GET_STATE round trip (dom.state()) p50/p99 in µs and
+ *    define+undefine with 1 and 16 connections, against tsvirtd and against libvirtd's test driver
+ *    (in memory: its test driver has no durable session), with the round-trip ratio (target <= 1).
  * Not a test: it asserts nothing.
  *
  *   npx tsc -p . && node dist/bench/remote.js     (BENCH_QUICK=1 for smaller counts)
@@ -16,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Connection } from '../src/index.js';
 import { startDaemon } from '../test/support/daemon-harness.js';
 import { startLibvirtd } from '../test/support/libvirtd-harness.js';
+import { havePythonLibvirt, pythonDefineUndefine, startLibvirtdSession } from './libvirtd-session.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N_RTT = QUICK ? 1000 : 10000;
@@ -88,7 +88,46 @@ function print(label: string, f: Figures): void {
   );
 }
 
-const daemon = await startDaemon();
+/** python-libvirt durable define+undefine, tsvirtd against libvirtd, same run. */
+async function pythonDurable(): Promise<void> {
+  if (!havePythonLibvirt()) {
+    console.log('python-libvirt durable define+undefine: not measured — /usr/bin/python3 lacks python3-libvirt');
+    return;
+  }
+  const daemon = await startDaemon({ verbose: false });
+  const lv = await startLibvirtdSession();
+  try {
+    const rounds = QUICK ? 1 : 3;
+    const rows: string[] = [];
+    for (const clients of [1, 16]) {
+      const per = clients === 1 ? (QUICK ? 100 : 400) : QUICK ? 10 : 40;
+      let ts = 0;
+      let lib = 0;
+      for (let r = 0; r < rounds; r++) {
+        ts = Math.max(ts, await pythonDefineUndefine(daemon.uri('/session'), clients, per, { domainType: 'test', dir: daemon.dir }));
+        if (!('skip' in lv)) {
+          lib = Math.max(lib, await pythonDefineUndefine(lv.uri, clients, per, { domainType: 'qemu', dir: lv.dir, env: lv.env, asNobody: lv.asNobody }));
+        }
+      }
+      rows.push(
+        `  ${String(clients).padStart(2)} client(s): tsvirtd ${ts.toFixed(0).padStart(6)}/s` +
+          ('skip' in lv ? '' : `   libvirtd ${lib.toFixed(0).padStart(6)}/s   ratio ${(ts / lib).toFixed(2)}x (target >= 2)`),
+      );
+    }
+    console.log(
+      `python-libvirt durable define+undefine pairs/s (tsvirtd test:///session` +
+        ('skip' in lv ? `; libvirtd not measured — ${lv.skip})` : `, libvirtd qemu:///session; best of ${rounds} alternating rounds)`),
+    );
+    for (const row of rows) console.log(row);
+  } finally {
+    if (!('skip' in lv)) await lv.dispose();
+    await daemon.dispose();
+  }
+}
+
+await pythonDurable();
+
+const daemon = await startDaemon({ verbose: false });
 let ts: Figures;
 try {
   ts = await measure(daemon.uri('/session'), daemon.uri('/session'));
@@ -108,8 +147,8 @@ if ('skip' in lv) {
       const l = await measure(lv.uri('/default'), lv.uri('/default'));
       print('libvirtd  (test:///default, in memory)', l);
       console.log(
-        `ratios tsvirtd/libvirtd: round trip p50 ${(ts.p50 / l.p50).toFixed(2)}x (target <= 1), p99 ${(ts.p99 / l.p99).toFixed(2)}x; ` +
-          `define+undefine ${(ts.one / l.one).toFixed(2)}x with 1 conn, ${(ts.sixteen / l.sixteen).toFixed(2)}x with 16 (target >= 2)`,
+        `ratios tsvirtd/libvirtd (remote driver): round trip p50 ${(ts.p50 / l.p50).toFixed(2)}x (target <= 1), p99 ${(ts.p99 / l.p99).toFixed(2)}x; ` +
+          `define+undefine ${(ts.one / l.one).toFixed(2)}x with 1 conn, ${(ts.sixteen / l.sixteen).toFixed(2)}x with 16 (durable vs in memory)`,
       );
     } finally {
       await holder.close();

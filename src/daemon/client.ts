@@ -58,6 +58,8 @@ export class Client implements HandlerContext {
   private readonly socket: Socket;
   private readonly reader = new FrameReader();
   private connection: Connection | null = null;
+  /** The open connection's durability barrier (group commit; see connections.ts). */
+  private durable: () => Promise<void> = alreadyDurable;
   private readonlyConn = false;
   private readonly events = new Map<number, EventRegistration>();
   private nextCallbackID = 0;
@@ -152,10 +154,18 @@ export class Client implements HandlerContext {
       return;
     }
     let result: unknown;
+    // Taken before the call: CONNECT_CLOSE drops the connection, yet what it saw must be durable.
+    let durable = this.durable;
     try {
       result = await handler(this, args);
+      durable = this.durable === alreadyDurable ? durable : this.durable;
+      // No reply before what the call changed — or read of another client's uncommitted change —
+      // is on disk: with group commit the COMMIT comes at the end of this loop turn.
+      await durable();
     } catch (err) {
       if (!(err instanceof VirError)) this.opts.log.warn(`client ${this.id}: ${spec.name}: ${(err as Error)?.stack ?? String(err)}`);
+      // A refused call changed nothing, but may have read another client's pending change.
+      await durable().catch(() => {});
       this.replyError(h, anyToWireError(err));
       return;
     }
@@ -210,12 +220,15 @@ export class Client implements HandlerContext {
     }
     const readonly = this.opts.readonlySocket || (flags & VIR_CONNECT_RO) !== 0;
     const uri = name ?? process.env.TSVIRT_DEFAULT_URI ?? process.env.LIBVIRT_DEFAULT_URI ?? 'test:///session';
-    this.connection = await this.opts.factory.open(uri, readonly);
+    const opened = await this.opts.factory.open(uri, readonly);
+    this.connection = opened.connection;
+    this.durable = opened.durable;
     this.readonlyConn = readonly;
     if (this.closed) {
       // The peer went away while the driver opened.
       await this.connection.close().catch(() => {});
       this.connection = null;
+      this.durable = alreadyDurable;
       return;
     }
     this.opts.log.info(`client ${this.id}: opened ${uri}${readonly ? ' (read-only)' : ''}`);
@@ -283,6 +296,7 @@ export class Client implements HandlerContext {
   private async releaseConnection(): Promise<void> {
     const conn = this.connection;
     this.connection = null;
+    this.durable = alreadyDurable;
     for (const reg of this.events.values()) {
       if (reg.tsvirtID !== null && conn !== null) {
         try {
@@ -308,6 +322,10 @@ export class Client implements HandlerContext {
     await this.releaseConnection();
     this.opts.onClose(this);
   }
+}
+
+function alreadyDurable(): Promise<void> {
+  return Promise.resolve();
 }
 
 function keepaliveHeader(proc: KeepaliveProc): MessageHeader {

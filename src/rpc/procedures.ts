@@ -200,6 +200,35 @@ export const securityModelRet: Codec<{ model: string; doi: string }> = {
     return { model: chars(REMOTE_SECURITY_MODEL_MAX), doi: chars(REMOTE_SECURITY_DOI_MAX) };
   },
 };
+/** remote_node_get_info_ret: `char model[32]` is a fixed array of XDR chars, 4 bytes each. */
+export interface WireNodeInfo {
+  model: string;
+  memory: number;
+  cpus: number;
+  mhz: number;
+  nodes: number;
+  sockets: number;
+  cores: number;
+  threads: number;
+}
+export const nodeInfoRet: Codec<WireNodeInfo> = {
+  enc(w, v) {
+    const b = Buffer.alloc(32);
+    b.write(v.model.slice(0, 31), 'utf8');
+    for (const c of b) w.int(c);
+    w.uhyper(v.memory);
+    for (const n of [v.cpus, v.mhz, v.nodes, v.sockets, v.cores, v.threads]) w.int(n);
+  },
+  dec(r) {
+    const chars: number[] = [];
+    for (let i = 0; i < 32; i++) chars.push(r.int() & 0xff);
+    const end = chars.indexOf(0);
+    const model = Buffer.from(end < 0 ? chars : chars.slice(0, end)).toString('utf8');
+    const memory = r.uhyperNumber();
+    const [cpus, mhz, nodes, sockets, cores, threads] = [r.int(), r.int(), r.int(), r.int(), r.int(), r.int()] as const;
+    return { model, memory, cpus, mhz, nodes, sockets, cores, threads };
+  },
+};
 export const eventRegisterArgs = struct<{ eventID: number; dom: WireDomain | null }>({ eventID: xInt, dom: xOptDomain });
 export const callbackIdCodec = struct<{ callbackID: number }>({ callbackID: xInt });
 export const lifecycleMsg = struct<{ callbackID: number; dom: WireDomain; event: number; detail: number }>({
@@ -225,6 +254,7 @@ export const PROCEDURES: ReadonlyMap<number, Spec> = new Map(
     p(Proc.CONNECT_CLOSE, 'virConnectClose', N, xVoid, xVoid, true),
     p(Proc.CONNECT_GET_TYPE, 'virConnectGetType', N, xVoid, stringRet),
     p(Proc.CONNECT_GET_VERSION, 'virConnectGetVersion', N, xVoid, uhyperRet),
+    p(Proc.NODE_GET_INFO, 'virNodeGetInfo', N, xVoid, nodeInfoRet),
     p(Proc.DOMAIN_CREATE, 'virDomainCreate', R, dom, xVoid),
     p(Proc.DOMAIN_CREATE_XML, 'virDomainCreateXML', R, xmlFlags, retDom),
     p(Proc.DOMAIN_DEFINE_XML, 'virDomainDefineXML', R, xml, retDom),

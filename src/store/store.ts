@@ -7,7 +7,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type * as NodeCrypto from 'node:crypto';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
 import { VirError } from '../api/errors.js';
@@ -144,6 +145,13 @@ export interface StoreOptions {
   path: string;
   /** How long a writer waits for another process's transaction, in ms. */
   busyTimeoutMs?: number;
+  /**
+   * Group commit (tsvirtd): mutations made in one turn of the event loop share one COMMIT, so
+   * one fsync makes a burst of concurrent calls durable. `mutate()` then returns before its
+   * changes are durable; the caller must await `durable()` before it reports success to anyone
+   * (see there). Off by default: in-process callers keep "durable on return".
+   */
+  groupCommit?: boolean;
 }
 
 /** Columns for a domain insert or update. */
@@ -152,21 +160,38 @@ export type DomainWrite = Omit<DomainRecord, 'id'> & { id: number };
 const EVENT_LOG_KEEP = 10_000;
 
 /**
+ * node:crypto's randomUUID, loaded on first use: node:crypto pulls in Node's stream modules, a
+ * few ms of start-up that a short command on an in-memory store never needs.
+ */
+function randomUUID(): string {
+  nodeCrypto ??= createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto;
+  return nodeCrypto.randomUUID();
+}
+let nodeCrypto: typeof NodeCrypto | undefined;
+
+/**
  * The store. Reads may run anywhere; writes only inside `mutate()`. Statements are prepared once.
  */
 export class Store {
   readonly path: string;
+  private originId: string | undefined;
   /** Identifies this open store in the event log, so a process skips its own events. */
-  readonly origin = randomUUID();
+  get origin(): string {
+    return (this.originId ??= randomUUID());
+  }
   private readonly db: Database.Database;
   private readonly stmt;
   private depth = 0;
   /** Built once: better-sqlite3's transaction() wrapper is costly to create per call. */
   private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly logEvents: boolean;
+  private readonly groupCommit: boolean;
+  /** The open group transaction: who waits for its COMMIT, and what runs after it. */
+  private batch: { waiters: { resolve: () => void; reject: (e: VirError) => void }[]; after: (() => void)[] } | null = null;
 
   constructor(options: StoreOptions) {
     this.path = options.path;
+    this.groupCommit = options.groupCommit === true && options.path !== ':memory:';
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
     try {
       this.db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 30_000 });
@@ -287,6 +312,8 @@ export class Store {
   }
 
   close(): void {
+    // A pending group transaction commits first: nothing mutate() accepted is dropped.
+    this.commitBatch();
     if (this.db.open) this.db.close();
   }
 
@@ -296,8 +323,11 @@ export class Store {
    */
   mutate<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
+    if (this.groupCommit) this.openBatch();
     this.depth++;
     try {
+      // Inside a group transaction better-sqlite3 makes this a SAVEPOINT: a mutation that throws
+      // rolls back alone, and the others in the batch stay.
       return this.txn.immediate(fn) as T;
     } catch (err) {
       if (err instanceof VirError) throw err;
@@ -309,8 +339,77 @@ export class Store {
 
   /** Runs `fn` against one consistent snapshot of the database. */
   read<T>(fn: () => T): T {
-    if (this.depth > 0) return fn();
+    if (this.depth > 0 || this.batch !== null) return fn();
     return this.txn.deferred(fn) as T;
+  }
+
+  /**
+   * Group commit: resolves once every change made so far is durable (its COMMIT — with
+   * synchronous FULL, the WAL fsync — has returned); rejects with the store error when that
+   * COMMIT failed, in which case those changes are gone. Resolves at once when nothing is
+   * pending, and always without group commit. tsvirtd awaits it before every reply, so no client
+   * is told of a change — its own or, through a read, another's — before it is durable.
+   */
+  durable(): Promise<void> {
+    const batch = this.batch;
+    if (batch === null) return Promise.resolve();
+    return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Runs `fn` once the changes made so far are durable (at once when nothing is pending); never
+   * when their COMMIT fails. For lifecycle events, which must not announce what a crash could
+   * still undo.
+   */
+  afterCommit(fn: () => void): void {
+    if (this.batch === null) fn();
+    else this.batch.after.push(fn);
+  }
+
+  /**
+   * Opens the group transaction if none is: BEGIN IMMEDIATE (waiting, like any writer, for
+   * another process's transaction), COMMIT scheduled with setImmediate, that is after the I/O
+   * callbacks of this loop turn — every call that arrived while the previous fsync ran gets into
+   * this batch.
+   */
+  private openBatch(): void {
+    if (this.batch !== null) return;
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      throw storeError(err, 'store update failed');
+    }
+    this.batch = { waiters: [], after: [] };
+    setImmediate(() => this.commitBatch());
+  }
+
+  private commitBatch(): void {
+    const batch = this.batch;
+    if (batch === null) return;
+    this.batch = null;
+    let failure: VirError | null = null;
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      failure = storeError(err, 'store update failed');
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch {
+        // SQLite rolled back already.
+      }
+    }
+    if (failure !== null) {
+      for (const w of batch.waiters) w.reject(failure);
+      return;
+    }
+    for (const fn of batch.after) {
+      try {
+        fn();
+      } catch {
+        // An event listener's failure must not stop the others.
+      }
+    }
+    for (const w of batch.waiters) w.resolve();
   }
 
   // Domains.

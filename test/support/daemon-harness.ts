@@ -41,12 +41,13 @@ export interface RunningDaemon {
   dispose(): Promise<void>;
 }
 
-export async function startDaemon(opts: { dir?: string; args?: string[] } = {}): Promise<RunningDaemon> {
+/** Starts tsvirtd; `verbose` (default true) logs every call — benchmarks turn it off. */
+export async function startDaemon(opts: { dir?: string; args?: string[]; verbose?: boolean } = {}): Promise<RunningDaemon> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'tsvirtd-'));
   const socketDir = join(dir, 'sock');
   const stateDir = join(dir, 'state');
   let output = '';
-  const proc = spawn(process.execPath, [DAEMON_MAIN, '--socket-dir', socketDir, '--verbose', ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [DAEMON_MAIN, '--socket-dir', socketDir, ...(opts.verbose === false ? [] : ['--verbose']), ...(opts.args ?? [])], {
     env: { ...process.env, TSVIRT_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

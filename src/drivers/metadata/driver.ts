@@ -138,6 +138,10 @@ export class MetadataDriver implements HypervisorDriver {
     await this.backend.close?.();
     this.store.close();
   }
+  /** Resolves once every change made so far is durable (tsvirtd's group commit: Store.durable). */
+  durable(): Promise<void> {
+    return this.store.durable();
+  }
   async getHostname(): Promise<string> {
     return hostname();
   }
@@ -235,7 +239,8 @@ export class MetadataDriver implements HypervisorDriver {
     }
     const events = this.pending;
     this.pending = [];
-    for (const ev of events) this.deliver(ev);
+    // At once, unless the store groups commits (tsvirtd): then once the change is durable.
+    if (events.length > 0) this.store.afterCommit(() => events.forEach((ev) => this.deliver(ev)));
     return result;
   }
 

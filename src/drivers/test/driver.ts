@@ -97,9 +97,12 @@ export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): stri
   return join(stateDir(env), 'test', 'session.db');
 }
 
-/** Opens the test driver for `test:///default` or `test:///session`. */
-export function openTestDriver(path: '/default' | '/session', uri: string): MetadataDriver {
-  const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath() });
+/**
+ * Opens the test driver for `test:///default` or `test:///session`. `groupCommit` (tsvirtd's
+ * shared session driver) makes the store batch concurrent commits; see StoreOptions.
+ */
+export function openTestDriver(path: '/default' | '/session', uri: string, opts: { groupCommit?: boolean } = {}): MetadataDriver {
+  const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath(), groupCommit: opts.groupCommit });
   const driver = new MetadataDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
   if (path === '/default') presetDefault(store);
   return driver;

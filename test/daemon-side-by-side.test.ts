@@ -1,0 +1,274 @@
+/**
+ * The very same virsh scripts against a live libvirtd (its test driver, started as nobody by
+ * test/support/libvirtd-harness.ts) and against tsvirtd, both on test:///default: every step's
+ * exit code, output and error message must match. Where tsvirt deliberately follows the qemu
+ * driver's rules rather than libvirt's test driver (README, "differences from libvirt"), the step
+ * names the difference (LIBVIRT_DIFFERENCES) and the test checks that each side does what it says.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Proc, openArgs } from '../src/rpc/procedures.js';
+import { MessageStatus } from '../src/rpc/message.js';
+import { RawClient, haveVirsh, startDaemon, virsh, type Run, type RunningDaemon } from './support/daemon-harness.js';
+import { startLibvirtd, type RunningLibvirtd } from './support/libvirtd-harness.js';
+import { LIBVIRT_DIFFERENCES } from './support/remote-scenarios.js';
+
+/** Differences that only show in virsh's output, beyond the rules' (LIBVIRT_DIFFERENCES). */
+const OUTPUT_DIFFERENCES = {
+  dominfoExtras:
+    "virsh dominfo: libvirt's test driver reports the time of day as every domain's CPU time (even shut off) and a " +
+    "'testSecurity' security model with the label 'libvirt-test (enforcing)' on running domains; tsvirt reports the CPU " +
+    'time the guest used (none when shut off) and no security model',
+} as const;
+const DIFFERENCES = { ...LIBVIRT_DIFFERENCES, ...OUTPUT_DIFFERENCES };
+type Difference = keyof typeof DIFFERENCES;
+
+/** One virsh invocation. `@NAME` in args is the path of the file NAME in the side's directory. */
+interface Step {
+  args: string[];
+  /** Write stdout to this file (for snapshot-dumpxml → snapshot-create --redefine). */
+  saveAs?: string;
+  /** A known difference: then `tsvirt` and `libvirtd` say what each side must print. */
+  differs?: { why: Difference; tsvirt: Partial<Run>; libvirtd: Partial<Run> };
+  /** Output lines that differ for a named reason, left out of the comparison on both sides. */
+  ignoreLines?: { why: Difference; pattern: RegExp };
+}
+
+interface Script {
+  name: string;
+  /** Files written to each side's directory first. */
+  files: Record<string, string>;
+  steps: Step[];
+}
+
+function domXML(name: string, uuid: string): string {
+  return `<domain type='test'>\n  <name>${name}</name>\n  <uuid>${uuid}</uuid>\n  <memory unit='KiB'>1048576</memory>\n  <vcpu>1</vcpu>\n  <os><type arch='x86_64'>hvm</type></os>\n</domain>\n`;
+}
+
+const u = (): string => randomUUID();
+const ok = (...args: string[]): Step => ({ args });
+const dominfo = (name: string): Step => ({
+  args: ['dominfo', name],
+  ignoreLines: { why: 'dominfoExtras', pattern: /^(CPU time|Security model|Security DOI|Security label):/ },
+});
+
+const SCRIPTS: Script[] = [
+  { name: 'host: nodeinfo and list', files: {}, steps: [ok('nodeinfo'), ok('list', '--all')] },
+  {
+    name: 'R1: undefine of a transient domain',
+    files: { 'sb1.xml': domXML('sb1', u()) },
+    steps: [
+      ok('create', '@sb1.xml'),
+      {
+        args: ['undefine', 'sb1'],
+        differs: {
+          why: 'transientUndefine',
+          tsvirt: { code: 1, stderr: 'error: Failed to undefine domain \'sb1\'\nerror: Requested operation is not valid: cannot undefine transient domain\n' },
+          libvirtd: { code: 0 },
+        },
+      },
+      ok('destroy', 'sb1'),
+      ok('list', '--all', '--name'),
+    ],
+  },
+  {
+    name: 'R2: undefine with a managed save image, with and without --managed-save',
+    files: { 'sb2.xml': domXML('sb2', u()) },
+    steps: [
+      ok('define', '@sb2.xml'),
+      ok('start', 'sb2'),
+      ok('managedsave', 'sb2'),
+      dominfo('sb2'),
+      ok('undefine', 'sb2'),
+      ok('undefine', 'sb2', '--managed-save'),
+      ok('list', '--all', '--name'),
+    ],
+  },
+  {
+    name: 'R3: undefine of an inactive domain with snapshots, with and without --snapshots-metadata',
+    files: { 'sb3.xml': domXML('sb3', u()) },
+    steps: [
+      ok('define', '@sb3.xml'),
+      ok('snapshot-create-as', 'sb3', 's1'),
+      ok('snapshot-create-as', 'sb3', 's2'),
+      ok('snapshot-list', 'sb3', '--name'),
+      ok('undefine', 'sb3'),
+      ok('snapshot-list', 'sb3', '--name'),
+      ok('undefine', 'sb3', '--snapshots-metadata'),
+      ok('list', '--all', '--name'),
+    ],
+  },
+  {
+    name: 'R4: undefine of a running domain keeps it running, transient, with its snapshots',
+    files: { 'sb4.xml': domXML('sb4', u()) },
+    steps: [
+      ok('define', '@sb4.xml'),
+      ok('start', 'sb4'),
+      ok('snapshot-create-as', 'sb4', 's1'),
+      ok('undefine', 'sb4'),
+      ok('domstate', 'sb4'),
+      ok('snapshot-list', 'sb4', '--name'),
+      ok('destroy', 'sb4'),
+      ok('list', '--all', '--name'),
+    ],
+  },
+  {
+    name: 'R5/R6: a transient domain that quits leaves nothing to a new one with its name and UUID',
+    files: (() => {
+      const id = u();
+      return { 'sb5.xml': domXML('sb5', id) };
+    })(),
+    steps: [
+      ok('create', '@sb5.xml'),
+      ok('snapshot-create-as', 'sb5', 's1'),
+      ok('destroy', 'sb5'),
+      ok('define', '@sb5.xml'),
+      ok('snapshot-list', 'sb5', '--name'),
+      dominfo('sb5'),
+      ok('undefine', 'sb5'),
+    ],
+  },
+  {
+    name: 'R7: an unsupported flag fails before anything changes',
+    files: { 'sb7.xml': domXML('sb7', u()) },
+    steps: [ok('define', '@sb7.xml'), ok('undefine', 'sb7', '--nvram'), ok('list', '--all', '--name'), ok('undefine', 'sb7')],
+  },
+  {
+    name: 'R8: shutdown and destroy',
+    files: { 'sb8.xml': domXML('sb8', u()) },
+    steps: [
+      ok('define', '@sb8.xml'),
+      ok('start', 'sb8'),
+      ok('shutdown', 'sb8'),
+      ok('domstate', 'sb8'),
+      ok('start', 'sb8'),
+      ok('destroy', 'sb8'),
+      ok('domstate', 'sb8'),
+      ok('undefine', 'sb8'),
+    ],
+  },
+  {
+    name: 'R10: snapshot XML captured, domain removed and redefined, snapshots REDEFINEd',
+    files: { 'sb10.xml': domXML('sb10', u()) },
+    steps: [
+      ok('define', '@sb10.xml'),
+      ok('snapshot-create-as', 'sb10', 'a'),
+      { args: ['snapshot-dumpxml', 'sb10', 'a'], saveAs: 'a.snap.xml' },
+      ok('undefine', 'sb10', '--snapshots-metadata'),
+      ok('define', '@sb10.xml'),
+      ok('snapshot-create', 'sb10', '@a.snap.xml', '--redefine', '--current'),
+      ok('snapshot-list', 'sb10', '--name'),
+      ok('snapshot-current', 'sb10', '--name'),
+      ok('undefine', 'sb10', '--snapshots-metadata'),
+    ],
+  },
+  {
+    name: 'R11: managed save of a transient domain; start resumes from the image and removes it',
+    files: { 'sb11t.xml': domXML('sb11t', u()), 'sb11.xml': domXML('sb11', u()) },
+    steps: [
+      ok('create', '@sb11t.xml'),
+      ok('managedsave', 'sb11t'),
+      ok('destroy', 'sb11t'),
+      ok('define', '@sb11.xml'),
+      ok('start', 'sb11'),
+      ok('managedsave', 'sb11'),
+      ok('domstate', 'sb11'),
+      ok('start', 'sb11'),
+      {
+        args: ['domstate', 'sb11', '--reason'],
+        differs: { why: 'restoreBooted', tsvirt: { code: 0, stdout: 'running (restored)\n' }, libvirtd: { code: 0, stdout: 'running (booted)\n' } },
+      },
+      dominfo('sb11'),
+      ok('destroy', 'sb11'),
+      ok('undefine', 'sb11'),
+    ],
+  },
+];
+
+/** What may differ between two runs of the same step without meaning anything: nothing, so far. */
+function normalize(r: Run): Run {
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Side {
+  name: 'tsvirt' | 'libvirtd';
+  uri: string;
+  dir: string;
+}
+
+function runStep(side: Side, step: Step): Run {
+  const args = step.args.map((a) => (a.startsWith('@') ? join(side.dir, a.slice(1)) : a));
+  const r = normalize(virsh(side.uri, ...args));
+  if (step.ignoreLines !== undefined) {
+    const re = step.ignoreLines.pattern;
+    r.stdout = r.stdout
+      .split('\n')
+      .filter((l) => !re.test(l))
+      .join('\n');
+  }
+  if (step.saveAs !== undefined) writeFileSync(join(side.dir, step.saveAs), r.stdout);
+  return r;
+}
+
+function pick(r: Run, keys: Partial<Run>): Partial<Run> {
+  return Object.fromEntries(Object.keys(keys).map((k) => [k, r[k as keyof Run]]));
+}
+
+const virshSkip = haveVirsh() ? false : 'virsh (libvirt-clients) is not installed';
+
+describe('the same virsh scripts against libvirtd and tsvirtd', { skip: virshSkip }, () => {
+  let d: RunningDaemon | undefined;
+  let lv: RunningLibvirtd | undefined;
+  let lvSkip: string | null = null;
+  const holders: RawClient[] = [];
+
+  before(async () => {
+    d = await startDaemon();
+    const started = await startLibvirtd();
+    if ('skip' in started) lvSkip = started.skip;
+    else lv = started;
+    // Both keep test:///default's shared state only while a connection to it is open.
+    for (const sock of [d.rw, lv?.socket]) {
+      if (sock === undefined) continue;
+      const h = await RawClient.connect(sock);
+      holders.push(h);
+      await h.call(Proc.AUTH_LIST);
+      const open = await h.callWith(Proc.CONNECT_OPEN, openArgs, { name: 'test:///default', flags: 0 });
+      assert.equal(open.header.status, MessageStatus.OK);
+    }
+  });
+  after(async () => {
+    for (const h of holders) h.close();
+    await d?.dispose();
+    await lv?.dispose();
+  });
+
+  for (const script of SCRIPTS) {
+    test(script.name, async (t) => {
+      if (lv === undefined) {
+        t.skip(`no libvirtd to compare with: ${lvSkip}`);
+        return;
+      }
+      const sides: Side[] = [
+        { name: 'libvirtd', uri: lv.uri('/default'), dir: lv.dir },
+        { name: 'tsvirt', uri: d!.uri('/default'), dir: d!.dir },
+      ];
+      for (const side of sides) for (const [f, body] of Object.entries(script.files)) writeFileSync(join(side.dir, f), body);
+      for (const step of script.steps) {
+        const [lr, tr] = sides.map((s) => runStep(s, step)) as [Run, Run];
+        const what = `virsh ${step.args.join(' ')}`;
+        if (step.differs === undefined) {
+          assert.deepEqual(tr, lr, `${what}: tsvirtd answered otherwise than libvirtd`);
+        } else {
+          const why = DIFFERENCES[step.differs.why];
+          assert.deepEqual(pick(lr, step.differs.libvirtd), step.differs.libvirtd, `${what} on libvirtd (difference: ${why})`);
+          assert.deepEqual(pick(tr, step.differs.tsvirt), step.differs.tsvirt, `${what} on tsvirtd (difference: ${why})`);
+          assert.notDeepEqual(tr, lr, `${what}: listed as a difference (${why}) but both sides agree`);
+        }
+      }
+    });
+  }
+});
