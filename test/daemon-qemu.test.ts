@@ -168,7 +168,8 @@ describe('tsvirtd: qemu:///session with real guests through virsh and python3-li
     assert.deepEqual(out.state, [1, 1]);
     assert.deepEqual(out.snapshots, ['s1']);
     assert.deepEqual(out.undefine, [55, 10, 'Requested operation is not valid: cannot undefine transient domain']);
-    assert.deepEqual(out.create_new_snapshot, [67, 10, 'unsupported configuration: nothing selected for snapshot']);
+    // A running guest without disks: libvirt's words for a memory snapshot with nowhere to keep it.
+    assert.deepEqual(out.create_new_snapshot, [67, 10, 'unsupported configuration: internal and full system snapshots require all disks to be selected for snapshot']);
     assert.deepEqual((out.gone as unknown[]).slice(0, 2), [42, 10]);
     assert.equal(out.redefined_snapshots, 0, 'the snapshot metadata went with the transient domain');
     assert.deepEqual(guestPids(d!.stateDir), []);
@@ -178,15 +179,23 @@ describe('tsvirtd: qemu:///session with real guests through virsh and python3-li
     const expected = [
       "event 'lifecycle' for domain 'qd-b': Defined Added",
       "event 'lifecycle' for domain 'qd-b': Started Booted",
+      "event 'lifecycle' for domain 'qd-b': Resumed Unpaused",
+      "event 'lifecycle' for domain 'qd-b': Shutdown Finished after host request",
       "event 'lifecycle' for domain 'qd-b': Stopped Destroyed",
       "event 'lifecycle' for domain 'qd-b': Undefined Removed",
       "event 'lifecycle' for domain 'qd-save': Defined Added",
       "event 'lifecycle' for domain 'qd-save': Started Booted",
+      "event 'lifecycle' for domain 'qd-save': Resumed Unpaused",
+      "event 'lifecycle' for domain 'qd-save': Suspended Paused",
       "event 'lifecycle' for domain 'qd-save': Stopped Saved",
       "event 'lifecycle' for domain 'qd-save': Started Restored",
+      "event 'lifecycle' for domain 'qd-save': Resumed Unpaused",
+      "event 'lifecycle' for domain 'qd-save': Shutdown Finished after host request",
       "event 'lifecycle' for domain 'qd-save': Stopped Destroyed",
       "event 'lifecycle' for domain 'qd-save': Undefined Removed",
       "event 'lifecycle' for domain 'qd-t': Started Booted",
+      "event 'lifecycle' for domain 'qd-t': Resumed Unpaused",
+      "event 'lifecycle' for domain 'qd-t': Shutdown Finished after host request",
       "event 'lifecycle' for domain 'qd-t': Stopped Destroyed",
       "event 'lifecycle' for domain 'qd-t': Defined Added",
       "event 'lifecycle' for domain 'qd-t': Undefined Removed",

@@ -77,7 +77,7 @@ describe('qemu:///session with real guests', { skip, timeout: 300_000 }, () => {
     await again.undefine();
   });
 
-  test('R5 and R12: a transient guest that powers itself off is noticed, with SHUTDOWN/GUEST then STOPPED/SHUTDOWN', async () => {
+  test('R5 and R12: a transient guest that powers itself off is noticed: STARTED, RESUMED, then SHUTDOWN/GUEST and STOPPED/SHUTDOWN, as libvirt qemu does', async () => {
     const seen: [string, number, number][] = [];
     const id = conn.domainEventRegisterAny(null, DomainEventID.LIFECYCLE, (_c, d, e, detail) => seen.push([d.name(), e, detail]));
     try {
@@ -89,6 +89,7 @@ describe('qemu:///session with real guests', { skip, timeout: 300_000 }, () => {
         seen.filter(([n]) => n === 'q-self'),
         [
           ['q-self', DomainEventType.STARTED, 0],
+          ['q-self', DomainEventType.RESUMED, 0],
           ['q-self', DomainEventType.SHUTDOWN, 1],
           ['q-self', DomainEventType.STOPPED, 0],
         ],

@@ -122,9 +122,16 @@ export async function stateOf(conn: Connection): Promise<unknown> {
 
 /**
  * R7's probe: every call that takes flags, with libvirt's test-driver function name, called with
- * `bad` (an unknown bit). Shared by the embedded rule tests and the remote scenarios.
+ * `bad` (an unknown bit). Shared by the embedded rule tests and the remote scenarios. `makeXML`
+ * gives the XML of a new domain for the define/create probes (default: a test-driver domain).
  */
-export function flagProbeCalls(conn: Connection, dom: Domain, snap: DomainSnapshot, bad: number): [string, () => Promise<unknown>][] {
+export function flagProbeCalls(
+  conn: Connection,
+  dom: Domain,
+  snap: DomainSnapshot,
+  bad: number,
+  makeXML: (name: string) => string = domainXML,
+): [string, () => Promise<unknown>][] {
   return [
     ['testDomainUndefineFlags', () => dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA | bad)],
     ['testDomainCreateWithFlags', () => dom.createWithFlags(bad)],
@@ -151,8 +158,8 @@ export function flagProbeCalls(conn: Connection, dom: Domain, snap: DomainSnapsh
     ['testDomainSnapshotIsCurrent', () => snap.isCurrent(bad)],
     ['testDomainSnapshotHasMetadata', () => snap.hasMetadata(bad)],
     ['testDomainSnapshotDelete', () => snap.delete(bad)],
-    ['testDomainDefineXMLFlags', () => conn.defineXMLFlags(domainXML('other'), bad)],
-    ['testDomainCreateXML', () => conn.createXML(domainXML('other'), bad)],
+    ['testDomainDefineXMLFlags', () => conn.defineXMLFlags(makeXML('other'), bad)],
+    ['testDomainCreateXML', () => conn.createXML(makeXML('other'), bad)],
     ['testConnectListAllDomains', () => conn.listAllDomains(bad)],
   ];
 }

@@ -483,6 +483,7 @@ export class MetadataDriver implements HypervisorDriver {
         else this.write(rec);
         this.emit(rec, DomainEventType.STARTED, Started.BOOTED);
         if (paused) this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+        else if (this.backend.monitorEvents === true) this.emit(rec, DomainEventType.RESUMED, Resumed.UNPAUSED);
         return refOf(rec);
       },
     });
@@ -568,6 +569,7 @@ export class MetadataDriver implements HypervisorDriver {
         this.write(rec);
         this.emit(rec, DomainEventType.STARTED, plan.restore ? Started.RESTORED : Started.BOOTED);
         if (plan.paused) this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+        else if (this.backend.monitorEvents === true) this.emit(rec, DomainEventType.RESUMED, Resumed.UNPAUSED);
         return refOf(rec);
       },
       after: async (plan) => {
@@ -596,7 +598,9 @@ export class MetadataDriver implements HypervisorDriver {
       plan: () => undefined,
       act: (rec) => this.backend.kill(rec),
       commit: (rec) => {
-        if (isActive(rec)) this.stopped(rec, DomainShutoffReason.DESTROYED, Stopped.DESTROYED);
+        if (!isActive(rec)) return;
+        if (this.backend.monitorEvents === true) this.emit(rec, DomainEventType.SHUTDOWN, ShutdownDetail.HOST);
+        this.stopped(rec, DomainShutoffReason.DESTROYED, Stopped.DESTROYED);
       },
     });
   }
@@ -735,6 +739,10 @@ export class MetadataDriver implements HypervisorDriver {
       act: (rec) => this.backend.saveMemory(rec, options),
       commit: (rec, _plan, image) => {
         rec.managedSave = image;
+        // The vCPUs were stopped for the save (unless the guest was paused already).
+        if (this.backend.monitorEvents === true && rec.state !== DomainState.PAUSED) {
+          this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+        }
         this.stopped(rec, DomainShutoffReason.SAVED, Stopped.SAVED);
       },
     });
@@ -1102,8 +1110,11 @@ export class MetadataDriver implements HypervisorDriver {
             rec.state = DomainState.PAUSED;
             rec.reason = DomainPausedReason.FROM_SNAPSHOT;
             this.emit(rec, DomainEventType.SUSPENDED, Suspended.FROM_SNAPSHOT);
+          } else if (this.backend.monitorEvents === true) {
+            this.emit(rec, DomainEventType.RESUMED, Resumed.FROM_SNAPSHOT);
           }
         }
+        if (rec.persistent && this.backend.monitorEvents === true) this.emit(rec, DomainEventType.DEFINED, Defined.FROM_SNAPSHOT);
         rec.currentSnapshot = snapshot;
         this.write(rec);
       },

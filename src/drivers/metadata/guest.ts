@@ -90,6 +90,13 @@ export interface GuestBackend {
    * then `snapshots` supplies it, and without it only REDEFINE, listing and delete of metadata work.
    */
   readonly metadataSnapshots: boolean;
+  /**
+   * libvirt's qemu driver also reports the monitor's own vCPU and shutdown events: RESUMED when a
+   * started (or restored, or reverted) guest's vCPUs run, SUSPENDED/PAUSED when a managed save
+   * stops them, SHUTDOWN/HOST when destroy quits the process, DEFINED/FROM_SNAPSHOT when a revert
+   * replaces the config. The simulator reports only the lifecycle change, as libvirt's test driver.
+   */
+  readonly monitorEvents?: boolean;
   /** The hypervisor's own snapshots (disk and memory state), when it keeps them. */
   readonly snapshots?: GuestSnapshots;
   /** Refuses a definition this hypervisor cannot run (domain type, emulator, devices). */

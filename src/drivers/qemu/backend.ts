@@ -75,7 +75,15 @@ export const QEMU_SUPPORTED_FLAGS: SupportedFlags = {
   destroy: DomainDestroyFlags.GRACEFUL,
   // reboot is QEMU's system_reset: no mode to choose.
   reboot: 0,
-  undefine: DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA,
+  // NVRAM/TPM/checkpoint flags: accepted as libvirt's qemu driver does; tsvirt's domains have none.
+  undefine:
+    DomainUndefineFlags.MANAGED_SAVE |
+    DomainUndefineFlags.SNAPSHOTS_METADATA |
+    DomainUndefineFlags.NVRAM |
+    DomainUndefineFlags.KEEP_NVRAM |
+    DomainUndefineFlags.CHECKPOINTS_METADATA |
+    DomainUndefineFlags.TPM |
+    DomainUndefineFlags.KEEP_TPM,
   getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.UPDATE_CPU | DomainXMLFlags.MIGRATABLE,
   managedSave: DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
   // DISK_ONLY and REUSE_EXT ask for external snapshots, which tsvirt does not make (snapshot.ts).
@@ -160,6 +168,7 @@ export class QemuGuests implements GuestBackend {
   readonly type = 'QEMU';
   readonly supported = QEMU_SUPPORTED_FLAGS;
   readonly instant = false;
+  readonly monitorEvents = true;
   // Snapshots are QEMU's internal ones (qcow2), through `snapshots`.
   readonly metadataSnapshots = false;
   readonly snapshots: GuestSnapshots = {
