@@ -6,7 +6,10 @@
  *    alternating between the two, best round each, with the ratios (target >= 2);
  *  - tsvirt's remote driver: DOMAIN_GET_STATE round trip (dom.state()) p50/p99 in µs and
  *    define+undefine with 1 and 16 connections, against tsvirtd and against libvirtd's test driver
- *    (in memory: its test driver has no durable session), with the round-trip ratio (target <= 1).
+ *    (in memory: its test driver has no durable session), with the round-trip ratio (target <= 1);
+ *  - tsvirt's remote driver against python-libvirt (the C remote driver), the same define+undefine
+ *    with 1 and 16 clients against the same tsvirtd test:///session, alternating rounds, best each:
+ *    the client library is then the only difference.
  * Not a test: it asserts nothing.
  *
  *   npx tsc -p . && node dist/bench/remote.js     (BENCH_QUICK=1 for smaller counts)
@@ -57,6 +60,10 @@ async function defineUndefine(uri: string, clients: number, total: number): Prom
   // One extra connection held open: libvirtd's shared test:///default lives while one is.
   for (let i = 0; i < clients; i++) conns.push(await connect(uri));
   try {
+    // Warm-up outside the timing, as the python clients do (bench/libvirtd-session.ts).
+    await Promise.all(conns.map(async (c, ci) => {
+      for (let i = 0; i < 5; i++) await (await c.defineXML(xml(`duw-${process.pid}-${ci}-${i}`))).undefine();
+    }));
     const per = Math.ceil(total / clients);
     const t0 = process.hrtime.bigint();
     await Promise.all(
@@ -125,7 +132,34 @@ async function pythonDurable(): Promise<void> {
   }
 }
 
+/** The two client libraries against one tsvirtd: define+undefine pairs/s, best of alternating rounds. */
+async function remoteVsPython(): Promise<void> {
+  if (!havePythonLibvirt()) {
+    console.log('tsvirt remote driver vs python-libvirt: not measured — /usr/bin/python3 lacks python3-libvirt');
+    return;
+  }
+  const daemon = await startDaemon({ verbose: false });
+  try {
+    const rounds = QUICK ? 2 : 3;
+    const uri = daemon.uri('/session');
+    console.log(`tsvirt remote driver vs python-libvirt, same tsvirtd test:///session, define+undefine pairs/s (best of ${rounds} alternating rounds)`);
+    for (const clients of [1, 16]) {
+      const per = clients === 1 ? (QUICK ? 100 : 300) : QUICK ? 10 : 30;
+      let ts = 0;
+      let py = 0;
+      for (let r = 0; r < rounds; r++) {
+        py = Math.max(py, await pythonDefineUndefine(uri, clients, per, { domainType: 'test', dir: daemon.dir }));
+        ts = Math.max(ts, await defineUndefine(uri, clients, per * clients));
+      }
+      console.log(`  ${String(clients).padStart(2)} client(s): tsvirt ${ts.toFixed(0).padStart(6)}/s   python-libvirt ${py.toFixed(0).padStart(6)}/s   ratio ${(ts / py).toFixed(2)}x`);
+    }
+  } finally {
+    await daemon.dispose();
+  }
+}
+
 await pythonDurable();
+await remoteVsPython();
 
 const daemon = await startDaemon({ verbose: false });
 let ts: Figures;

@@ -58,6 +58,62 @@ r.close()
 print(json.dumps(out))
 `;
 
+/**
+ * python-libvirt's legacy event API, conn.domainEventRegister(cb, opaque): lifecycle events of a
+ * define / start / destroy / undefine, with the opaque value, then the deregistration.
+ */
+const LEGACY_EVENTS = String.raw`
+import libvirt, sys, threading, time, json
+libvirt.virEventRegisterDefaultImpl()
+c = libvirt.open(sys.argv[1])
+seen = []
+def cb(conn, dom, event, detail, opaque):
+    seen.append([dom.name(), event, detail, opaque])
+c.domainEventRegister(cb, 'opaque-1')
+def loop():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+threading.Thread(target=loop, daemon=True).start()
+d = c.defineXML("<domain type='test'><name>pylegacy</name><memory>1024</memory><os><type>hvm</type></os></domain>")
+d.create(); d.destroy(); d.undefine()
+end = time.time() + 5
+while len(seen) < 4 and time.time() < end:
+    time.sleep(0.02)
+c.domainEventDeregister(cb)
+d = c.defineXML("<domain type='test'><name>pylegacy2</name><memory>1024</memory><os><type>hvm</type></os></domain>")
+d.undefine()
+time.sleep(0.3)
+print(json.dumps(seen))
+`;
+
+describe('python-libvirt\'s legacy domainEventRegister against tsvirtd', { skip }, () => {
+  for (const [label, args, proc] of [
+    ['with REMOTE_EVENT_CALLBACK advertised: the client uses the per-callback procedures', [], 'CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY'],
+    ['with --no-event-callbacks (an older daemon): the legacy procedures 105/106 and proc 107 messages', ['--no-event-callbacks'], 'CONNECT_DOMAIN_EVENT_REGISTER'],
+  ] as const) {
+    test(label, async () => {
+      const d = await startDaemon({ args: [...args] });
+      try {
+        const r = python(LEGACY_EVENTS, d.uri('/default'));
+        assert.equal(r.code, 0, r.stderr);
+        // DEFINED/ADDED, STARTED/BOOTED, STOPPED/DESTROYED, UNDEFINED/REMOVED; none after deregistering.
+        assert.deepEqual(JSON.parse(r.stdout), [
+          ['pylegacy', 0, 0, 'opaque-1'],
+          ['pylegacy', 2, 0, 'opaque-1'],
+          ['pylegacy', 5, 1, 'opaque-1'],
+          ['pylegacy', 1, 0, 'opaque-1'],
+        ]);
+        await new Promise((res) => setTimeout(res, 200)); // python ran synchronously: let the log arrive
+        const calls = d.log().split('\n').filter((l) => /call CONNECT_DOMAIN_EVENT/.test(l)).map((l) => /call (\w+)/.exec(l)![1]);
+        assert.equal(calls[0], proc);
+        assert.equal(calls.length, 2);
+      } finally {
+        await d.dispose();
+      }
+    });
+  }
+});
+
 describe('tsvirtd with real python3-libvirt', { skip }, () => {
   let d: RunningDaemon;
   before(async () => {

@@ -16,7 +16,8 @@ import { parseRemoteURI } from '../src/drivers/remote/uri.js';
 import { FrameReader, MessageStatus, MessageType, encodeFrame, type Frame } from '../src/rpc/message.js';
 import { Proc } from '../src/rpc/procedures.js';
 import { XdrWriter } from '../src/rpc/xdr.js';
-import { startDaemon, type RunningDaemon } from './support/daemon-harness.js';
+import { haveVirsh, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
+import { cleanEnv, tsvirt, virsh as cliVirsh } from './cli-harness.js';
 import { domainXML, rejectsVir, snapshotXML, tempStateDir } from './support/fixtures.js';
 import { SCENARIOS, recordEvents, type Scenario, type ScenarioContext } from './support/remote-scenarios.js';
 
@@ -90,6 +91,64 @@ describe('remote connection basics', () => {
     }
     assert.equal(await conn.isAlive(), false);
     await rejectsVir(conn.listAllDomains(), { code: ErrorNumber.INVALID_CONN });
+  });
+
+  test('host calls (capabilities, node info, sysinfo) answer as the embedded driver', async () => {
+    const [remote, embedded] = [await connect(daemon.uri('/default')), await connect('test:///default')];
+    try {
+      assert.equal(await remote.getCapabilities(), await embedded.getCapabilities());
+      assert.deepEqual(await remote.getInfo(), ['i686', 3072, 16, 1400, 2, 2, 2, 2]);
+      assert.deepEqual(await remote.getNodeInfo(), await embedded.getNodeInfo());
+      assert.equal(await remote.getSysinfo(), await embedded.getSysinfo());
+      await rejectsVir(remote.getSysinfo(4), { code: ErrorNumber.INVALID_ARG, message: 'unsupported flags (0x4) in function testConnectGetSysinfo' });
+    } finally {
+      await remote.close();
+      await embedded.close();
+    }
+  });
+
+  test('the tsvirt CLI through tsvirtd prints nodeinfo, capabilities and sysinfo as virsh does', { skip: haveVirsh() ? false : 'virsh is not installed' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvirt-host-'));
+    try {
+      const env = cleanEnv(dir);
+      for (const cmd of ['nodeinfo', 'capabilities', 'sysinfo']) {
+        const [v, t] = [await cliVirsh(['-c', daemon.uri('/default'), cmd], { cwd: dir, env }), await tsvirt(['-c', daemon.uri('/default'), cmd], { cwd: dir, env })];
+        assert.equal(v.status, 0, v.stderr);
+        assert.deepEqual(t, v, `tsvirt ${cmd}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a daemon without REMOTE_EVENT_CALLBACK: the remote driver registers with the legacy procedure and gets events', async () => {
+    const old = await startDaemon({ args: ['--no-event-callbacks'] });
+    try {
+      const conn = await connect(old.uri('/default'));
+      try {
+        const seen: [string, number, number][] = [];
+        const id = conn.domainEventRegisterAny(null, 0, (_c, d, e, detail) => seen.push([d.name(), e, detail]));
+        const dom = await conn.defineXML(domainXML('legacyev'));
+        await dom.create();
+        await dom.destroy();
+        const deadline = Date.now() + 3000;
+        while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        assert.deepEqual(seen, [
+          ['legacyev', 0, 0],
+          ['legacyev', 2, 0],
+          ['legacyev', 5, 1],
+        ]);
+        conn.domainEventDeregisterAny(id);
+        await dom.undefine();
+      } finally {
+        await conn.close();
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      const calls = old.log().split('\n').filter((l) => /call CONNECT_DOMAIN_EVENT/.test(l)).map((l) => /call (\w+)/.exec(l)![1]);
+      assert.deepEqual(calls, ['CONNECT_DOMAIN_EVENT_REGISTER', 'CONNECT_DOMAIN_EVENT_DEREGISTER']);
+    } finally {
+      await old.dispose();
+    }
   });
 
   test('events reach callbacks and the async iterator; deregistered callbacks hear nothing more', async () => {

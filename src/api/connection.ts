@@ -1,10 +1,10 @@
 /**
  * Connection: an open hypervisor connection, with python-libvirt's method names, async.
  */
-import type { DomainLifecycleEvent, HypervisorDriver } from './driver.js';
+import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo } from './driver.js';
 import { Domain } from './domain.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, type ConnectListAllDomainsFlags } from './enums.generated.js';
-import { VirError } from './errors.js';
+import { VirError, noSupport } from './errors.js';
 import { parseUUID } from '../conf/values.js';
 
 /** python-libvirt's lifecycle callback: (conn, dom, event, detail, opaque). */
@@ -97,6 +97,43 @@ export class Connection {
   /** tsvirt's own version, libvirt-encoded. */
   getLibVersion(): number {
     return 9_000_000;
+  }
+  /**
+   * The capabilities XML (libvirt's capabilities format, valid against capability.rng): the host
+   * (CPU, NUMA topology) and the guests the driver runs (os type, arch, emulator, domain types).
+   * Errors: VIR_ERR_NO_SUPPORT when the driver cannot describe its host.
+   */
+  async getCapabilities(): Promise<string> {
+    const drv = this.driverFor('virConnectGetCapabilities');
+    if (drv.connectGetCapabilities === undefined) throw noSupport(ErrorDomain.NONE, 'virConnectGetCapabilities');
+    return drv.connectGetCapabilities();
+  }
+  /**
+   * The host's node information (virNodeGetInfo) as a record, memory in KiB.
+   * Errors: VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getNodeInfo(): Promise<NodeInfo> {
+    const drv = this.driverFor('virNodeGetInfo');
+    if (drv.nodeGetInfo === undefined) throw noSupport(ErrorDomain.NONE, 'virNodeGetInfo');
+    return drv.nodeGetInfo();
+  }
+  /**
+   * python-libvirt's `getInfo()`: virNodeGetInfo as a list, `[model, memory in MiB, cpus, mhz,
+   * nodes, sockets, cores, threads]`. Errors: VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getInfo(): Promise<[model: string, memoryMiB: number, cpus: number, mhz: number, nodes: number, sockets: number, cores: number, threads: number]> {
+    const i = await this.getNodeInfo();
+    return [i.model, Math.floor(i.memory / 1024), i.cpus, i.mhz, i.nodes, i.sockets, i.cores, i.threads];
+  }
+  /**
+   * The host's SMBIOS information as libvirt's `<sysinfo>` XML (flags: 0).
+   * Errors: VIR_ERR_NO_SUPPORT when the driver lacks it; VIR_ERR_CONFIG_UNSUPPORTED when the
+   * host firmware gives none.
+   */
+  async getSysinfo(flags = 0): Promise<string> {
+    const drv = this.driverFor('virConnectGetSysinfo');
+    if (drv.connectGetSysinfo === undefined) throw noSupport(ErrorDomain.NONE, 'virConnectGetSysinfo');
+    return drv.connectGetSysinfo(flags);
   }
   /** True while the connection is open and its driver answers. */
   async isAlive(): Promise<boolean> {

@@ -5,6 +5,9 @@
  * driver is just another implementation of this interface.
  */
 import type { DomainEventType, DomainState } from './enums.generated.js';
+import type { NodeInfo } from '../conf/capabilities.js';
+
+export type { NodeInfo };
 
 /** What a Domain handle carries: identity as of lookup, like libvirt's virDomainPtr. */
 export interface DomainRef {
@@ -109,4 +112,13 @@ export interface HypervisorDriver {
 
   /** Starts delivering lifecycle events to `listener`; returns the function that stops it. */
   subscribe(listener: DriverEventListener): () => void;
+
+  // Host calls a driver may lack: the API answers VIR_ERR_NO_SUPPORT for a missing one.
+
+  /** virConnectGetCapabilities: the capabilities XML (src/conf/capabilities.ts). */
+  connectGetCapabilities?(): Promise<string>;
+  /** virNodeGetInfo. */
+  nodeGetInfo?(): Promise<NodeInfo>;
+  /** virConnectGetSysinfo: the host's SMBIOS sysinfo XML. */
+  connectGetSysinfo?(flags: number): Promise<string>;
 }

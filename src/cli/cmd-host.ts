@@ -1,5 +1,6 @@
 /**
- * Host and hypervisor commands (virsh-host.c): uri, hostname, version.
+ * Host and hypervisor commands (virsh-host.c): capabilities, hostname, nodeinfo, sysinfo, uri,
+ * version.
  */
 import type { Handler } from './context.js';
 
@@ -55,4 +56,46 @@ const version: Handler = async (ctl, cmd) => {
   return true;
 };
 
-export const handlers: Record<string, Handler> = { uri, hostname, version };
+const capabilities: Handler = async (ctl) => {
+  const caps = await ctl.attempt(ctl.c.getCapabilities());
+  if (typeof caps !== 'string') {
+    ctl.error('failed to get capabilities');
+    return false;
+  }
+  ctl.print(`${caps}\n`);
+  return true;
+};
+
+const nodeinfo: Handler = async (ctl) => {
+  const info = await ctl.attempt(ctl.c.getNodeInfo());
+  if (typeof info !== 'object') {
+    ctl.error('failed to get node information');
+    return false;
+  }
+  // virsh's layout: "%-20s %s\n" per line, memory in KiB.
+  const rows: [string, string][] = [
+    ['CPU model:', info.model],
+    ['CPU(s):', String(info.cpus)],
+    ['CPU frequency:', `${info.mhz} MHz`],
+    ['CPU socket(s):', String(info.sockets)],
+    ['Core(s) per socket:', String(info.cores)],
+    ['Thread(s) per core:', String(info.threads)],
+    ['NUMA cell(s):', String(info.nodes)],
+    ['Memory size:', `${info.memory} KiB`],
+  ];
+  for (const [label, value] of rows) ctl.print(`${label.padEnd(20)} ${value}\n`);
+  return true;
+};
+
+const sysinfo: Handler = async (ctl) => {
+  const xml = await ctl.attempt(ctl.c.getSysinfo(0));
+  if (typeof xml !== 'string') {
+    ctl.error('failed to get sysinfo');
+    return false;
+  }
+  // virsh prints it as it comes (unlike capabilities, with no newline added).
+  ctl.print(xml);
+  return true;
+};
+
+export const handlers: Record<string, Handler> = { capabilities, uri, hostname, nodeinfo, sysinfo, version };

@@ -330,11 +330,35 @@ export const COMMANDS: readonly CmdDef[] = [
 
   // ---- Host and Hypervisor (virsh-host.c) ----
   {
+    name: 'capabilities',
+    group: 'host',
+    module: 'host',
+    help: 'capabilities',
+    desc: 'Returns capabilities of hypervisor/driver.',
+    opts: [],
+  },
+  {
     name: 'hostname',
     group: 'host',
     module: 'host',
     help: 'print the hypervisor hostname',
     desc: '',
+    opts: [],
+  },
+  {
+    name: 'nodeinfo',
+    group: 'host',
+    module: 'host',
+    help: 'node information',
+    desc: 'Returns basic information about the node.',
+    opts: [],
+  },
+  {
+    name: 'sysinfo',
+    group: 'host',
+    module: 'host',
+    help: 'print the hypervisor sysinfo',
+    desc: 'output an XML string for the hypervisor sysinfo, if available',
     opts: [],
   },
   {

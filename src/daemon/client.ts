@@ -11,6 +11,7 @@ import { XdrError, XdrWriter, decode } from '../rpc/xdr.js';
 import {
   KEEPALIVE_PROGRAM,
   KEEPALIVE_PROTOCOL_VERSION,
+  DrvFeature,
   KeepaliveProc,
   REMOTE_PROGRAM,
   REMOTE_PROTOCOL_VERSION,
@@ -20,7 +21,7 @@ import {
   type WireDomain,
   type WireError,
 } from '../rpc/protocol.js';
-import { PROCEDURES, Proc, lifecycleMsg, readOnlyErrorDomain } from '../rpc/procedures.js';
+import { PROCEDURES, Proc, legacyLifecycleMsg, lifecycleMsg, readOnlyErrorDomain } from '../rpc/procedures.js';
 import { HANDLERS, wireDomain, type HandlerContext } from './handlers.js';
 import { anyToWireError, notOpenError, readOnlyError, rpcError } from './errors.js';
 import type { ConnectionFactory } from './connections.js';
@@ -44,6 +45,12 @@ export interface ClientOptions {
   keepaliveCount?: number;
   /** Bytes a client may leave unread before it is dropped. */
   maxPendingOutput?: number;
+  /**
+   * Advertise VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK (default true). Without it, libvirt's clients
+   * register events with the legacy procedures (105/106) and get proc 107 messages, as from a
+   * libvirtd older than 1.2.1.
+   */
+  eventCallbacks?: boolean;
   onClose: (client: Client) => void;
 }
 
@@ -62,6 +69,8 @@ export class Client implements HandlerContext {
   private durable: () => Promise<void> = alreadyDurable;
   private readonlyConn = false;
   private readonly events = new Map<number, EventRegistration>();
+  /** Connection-level ID of the legacy lifecycle registration (proc 105), if any. */
+  private legacyEvent: number | null = null;
   private nextCallbackID = 0;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
@@ -250,16 +259,37 @@ export class Client implements HandlerContext {
       tsvirtID = conn.domainEventRegisterAny(filter, DomainEventID.LIFECYCLE, (_c, d, event, detail) => {
         const w = new XdrWriter(64);
         lifecycleMsg.enc(w, { callbackID, dom: wireDomain(d), event, detail });
-        // libvirtd sends event messages with serial 1.
-        this.send(
-          { prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc: Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE, type: MessageType.MESSAGE, serial: 1, status: MessageStatus.OK },
-          w.finish(),
-        );
+        this.sendEvent(Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE, w.finish());
       });
     }
     // Other event IDs are accepted, as libvirtd accepts them for any driver; tsvirt never raises them.
     this.events.set(callbackID, { eventID, tsvirtID });
     return callbackID;
+  }
+
+  registerLegacyEvent(): void {
+    const conn = this.conn();
+    // One per client, as libvirtd (its client library adds further callbacks on its own side).
+    if (this.legacyEvent !== null) throw VirError.report(ErrorDomain.NONE, ErrorNumber.INVALID_ARG, 'event callback already tracked');
+    this.legacyEvent = conn.domainEventRegisterAny(null, DomainEventID.LIFECYCLE, (_c, d, event, detail) => {
+      const w = new XdrWriter(64);
+      legacyLifecycleMsg.enc(w, { dom: wireDomain(d), event, detail });
+      this.sendEvent(Proc.DOMAIN_EVENT_LIFECYCLE, w.finish());
+    });
+  }
+
+  deregisterLegacyEvent(): void {
+    const conn = this.conn();
+    if (this.legacyEvent === null) {
+      throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, `domain event ${DomainEventID.LIFECYCLE} not registered`);
+    }
+    conn.domainEventDeregisterAny(this.legacyEvent);
+    this.legacyEvent = null;
+  }
+
+  /** An event MESSAGE; libvirtd sends them with serial 1. */
+  private sendEvent(proc: Proc, payload: Buffer): void {
+    this.send({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.MESSAGE, serial: 1, status: MessageStatus.OK }, payload);
   }
 
   deregisterEvent(callbackID: number): void {
@@ -269,6 +299,11 @@ export class Client implements HandlerContext {
     }
     if (reg.tsvirtID !== null && this.connection !== null) this.connection.domainEventDeregisterAny(reg.tsvirtID);
     this.events.delete(callbackID);
+  }
+
+  supportsFeature(feature: number): boolean {
+    if (feature === DrvFeature.REMOTE_EVENT_CALLBACK) return this.opts.eventCallbacks !== false;
+    return feature === DrvFeature.PROGRAM_KEEPALIVE || feature === DrvFeature.REMOTE_CLOSE_CALLBACK;
   }
 
   wantsKeepalive(): void {
@@ -307,6 +342,14 @@ export class Client implements HandlerContext {
       }
     }
     this.events.clear();
+    if (this.legacyEvent !== null && conn !== null) {
+      try {
+        conn.domainEventDeregisterAny(this.legacyEvent);
+      } catch {
+        // Already gone with the connection.
+      }
+    }
+    this.legacyEvent = null;
     if (conn !== null) await conn.close().catch(() => {});
   }
 

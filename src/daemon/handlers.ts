@@ -6,8 +6,7 @@
 import { Domain, DomainSnapshot, VirError, type Connection } from '../index.js';
 import type { DomainRef } from '../api/driver.js';
 import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
-import os from 'node:os';
-import { Proc, type WireNodeInfo } from '../rpc/procedures.js';
+import { Proc } from '../rpc/procedures.js';
 import {
   DrvFeature,
   REMOTE_DOMAIN_ID_LIST_MAX,
@@ -28,6 +27,15 @@ export interface HandlerContext {
   close(): Promise<void>;
   registerEvent(eventID: number, dom: WireDomain | null): number;
   deregisterEvent(callbackID: number): void;
+  /**
+   * The legacy lifecycle registration (proc 105), one per client: events go out as proc 107.
+   * A second: VIR_ERR_INVALID_ARG "event callback already tracked", as libvirtd.
+   */
+  registerLegacyEvent(): void;
+  /** Proc 106: VIR_ERR_INTERNAL_ERROR "domain event 0 not registered" without a registration. */
+  deregisterLegacyEvent(): void;
+  /** Whether this daemon advertises a VIR_DRV_FEATURE_* to this client. */
+  supportsFeature(feature: number): boolean;
   /** The client asked for keepalive (feature 10). */
   wantsKeepalive(): void;
 }
@@ -63,32 +71,6 @@ async function refreshed(ctx: HandlerContext, d: Domain): Promise<WireDomain> {
   return wireDomain(await ctx.conn().lookupByUUIDString(d.UUIDString()));
 }
 
-/**
- * virNodeGetInfo. libvirt's test driver describes a fixed host (its default node: i686, 16 CPUs at
- * 1400 MHz in 2 NUMA cells of 2 sockets × 2 cores × 2 threads, 3 GiB); other drivers run on this
- * host, described from /proc as libvirt's nodeinfo does (memory in KiB).
- */
-function nodeInfo(type: string): WireNodeInfo {
-  if (type === 'TEST') return { model: 'i686', memory: 3145728, cpus: 16, mhz: 1400, nodes: 2, sockets: 2, cores: 2, threads: 2 };
-  const cpus = os.cpus();
-  return {
-    model: os.machine(),
-    memory: Math.floor(os.totalmem() / 1024),
-    cpus: cpus.length,
-    mhz: Math.round(cpus[0]?.speed ?? 0),
-    nodes: 1,
-    sockets: 1,
-    cores: cpus.length,
-    threads: 1,
-  };
-}
-
-const SUPPORTED_FEATURES = new Set<number>([
-  DrvFeature.PROGRAM_KEEPALIVE,
-  DrvFeature.REMOTE_EVENT_CALLBACK,
-  DrvFeature.REMOTE_CLOSE_CALLBACK,
-]);
-
 export const HANDLERS: ReadonlyMap<Proc, Handler> = new Map<Proc, Handler>([
   [Proc.CONNECT_OPEN, async (ctx, a: { name: string | null; flags: number }) => ctx.open(a.name, a.flags)],
   [Proc.CONNECT_CLOSE, async (ctx) => ctx.close()],
@@ -102,7 +84,7 @@ export const HANDLERS: ReadonlyMap<Proc, Handler> = new Map<Proc, Handler>([
         return { supported: 1 };
       }
       ctx.conn();
-      return { supported: SUPPORTED_FEATURES.has(a.feature) ? 1 : 0 };
+      return { supported: ctx.supportsFeature(a.feature) ? 1 : 0 };
     },
   ],
   [Proc.CONNECT_GET_TYPE, async (ctx) => ({ value: ctx.conn().getType() })],
@@ -110,7 +92,10 @@ export const HANDLERS: ReadonlyMap<Proc, Handler> = new Map<Proc, Handler>([
   [Proc.CONNECT_GET_LIB_VERSION, async (ctx) => ({ value: ctx.conn().getLibVersion() })],
   [Proc.CONNECT_GET_HOSTNAME, async (ctx) => ({ value: await ctx.conn().getHostname() })],
   [Proc.CONNECT_GET_URI, async (ctx) => ({ value: ctx.conn().getURI() })],
-  [Proc.NODE_GET_INFO, async (ctx) => nodeInfo(ctx.conn().getType())],
+  // The driver describes its host: libvirt's fixed test host for test:///, this machine for qemu.
+  [Proc.NODE_GET_INFO, async (ctx) => ctx.conn().getNodeInfo()],
+  [Proc.CONNECT_GET_CAPABILITIES, async (ctx) => ({ value: await ctx.conn().getCapabilities() })],
+  [Proc.CONNECT_GET_SYSINFO, async (ctx, a: { flags: number }) => ({ value: await ctx.conn().getSysinfo(a.flags) })],
   [Proc.CONNECT_IS_SECURE, async (ctx) => (ctx.conn(), { secure: 1 })], // unix sockets only
   // No security driver: an empty model, as libvirt's test driver reports.
   [Proc.NODE_GET_SECURITY_MODEL, async (ctx) => (ctx.conn(), { model: '', doi: '' })],
@@ -305,5 +290,9 @@ export const HANDLERS: ReadonlyMap<Proc, Handler> = new Map<Proc, Handler>([
     Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
     async (ctx, a: { eventID: number; dom: WireDomain | null }) => ({ callbackID: ctx.registerEvent(a.eventID, a.dom) }),
   ],
+  // The legacy pair (clients from before libvirt 1.2.1, or any client when feature 14 is off).
+  // cb_registered only exists for rpcgen's sake: libvirtd leaves it 0.
+  [Proc.CONNECT_DOMAIN_EVENT_REGISTER, async (ctx) => (ctx.registerLegacyEvent(), { cbRegistered: 0 })],
+  [Proc.CONNECT_DOMAIN_EVENT_DEREGISTER, async (ctx) => (ctx.deregisterLegacyEvent(), { cbRegistered: 0 })],
   [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, async (ctx, a: { callbackID: number }) => void ctx.deregisterEvent(a.callbackID)],
 ]);

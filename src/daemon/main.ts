@@ -4,7 +4,7 @@
  * python-libvirt work against it unchanged.
  *
  *   tsvirtd [--socket-dir DIR] [--daemon] [--pidfile FILE] [--timeout SECONDS]
- *           [--log-file FILE] [--verbose] [--help]
+ *           [--log-file FILE] [--verbose] [--no-event-callbacks] [--help]
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666).
  * The default DIR is libvirt's: /run/libvirt for root, else $XDG_RUNTIME_DIR/libvirt, else
@@ -24,6 +24,7 @@ interface Options {
   timeout: number;
   logFile: string | null;
   verbose: boolean;
+  eventCallbacks: boolean;
 }
 
 const USAGE = `Usage: tsvirtd [options]
@@ -33,11 +34,15 @@ const USAGE = `Usage: tsvirtd [options]
   --timeout N, -t    exit after N seconds without clients
   --log-file FILE    log there instead of stderr
   --verbose, -v      debug logging
+  --no-event-callbacks
+                     answer feature REMOTE_EVENT_CALLBACK (14) as unsupported, as a libvirtd
+                     older than 1.2.1 does: clients then use the legacy event procedures
+                     (105-107); for testing older clients' path
   --help, -h         this text
 `;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false };
+  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -71,6 +76,9 @@ function parseArgs(argv: string[]): Options {
       case '--verbose':
       case '-v':
         o.verbose = true;
+        break;
+      case '--no-event-callbacks':
+        o.eventCallbacks = false;
         break;
       case '--help':
       case '-h':
@@ -143,7 +151,7 @@ async function main(): Promise<number> {
 
   let finished: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finished = resolve));
-  const daemon = new Daemon({ socketDir: opts.socketDir, log, timeoutSeconds: opts.timeout, onIdle: () => void stop(0) });
+  const daemon = new Daemon({ socketDir: opts.socketDir, log, timeoutSeconds: opts.timeout, onIdle: () => void stop(0), eventCallbacks: opts.eventCallbacks });
   let stopping = false;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;

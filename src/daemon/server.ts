@@ -34,6 +34,8 @@ export interface DaemonOptions {
   onIdle?: () => void;
   keepaliveIntervalMs?: number;
   keepaliveCount?: number;
+  /** Advertise feature REMOTE_EVENT_CALLBACK (default true); see ClientOptions.eventCallbacks. */
+  eventCallbacks?: boolean;
   /** Most clients at once; more are refused (libvirtd's max_clients, 5000). */
   maxClients?: number;
 }
@@ -101,6 +103,7 @@ export class Daemon {
       log: this.log,
       keepaliveIntervalMs: this.opts.keepaliveIntervalMs,
       keepaliveCount: this.opts.keepaliveCount,
+      eventCallbacks: this.opts.eventCallbacks,
       onClose: (c) => {
         this.clients.delete(c);
         this.armIdleTimer();

@@ -62,6 +62,8 @@ export enum Proc {
   CONNECT_GET_HOSTNAME = 59,
   CONNECT_SUPPORTS_FEATURE = 60,
   AUTH_LIST = 66,
+  CONNECT_DOMAIN_EVENT_REGISTER = 105,
+  CONNECT_DOMAIN_EVENT_DEREGISTER = 106,
   DOMAIN_EVENT_LIFECYCLE = 107,
   CONNECT_GET_URI = 110,
   NODE_GET_SECURITY_MODEL = 122,
@@ -82,6 +84,7 @@ export enum Proc {
   DOMAIN_REVERT_TO_SNAPSHOT = 192,
   DOMAIN_SNAPSHOT_DELETE = 193,
   DOMAIN_CREATE_WITH_FLAGS = 196,
+  CONNECT_GET_SYSINFO = 203,
   DOMAIN_GET_STATE = 212,
   DOMAIN_UNDEFINE_FLAGS = 231,
   DOMAIN_DESTROY_FLAGS = 234,
@@ -229,6 +232,10 @@ export const nodeInfoRet: Codec<WireNodeInfo> = {
     return { model, memory, cpus, mhz, nodes, sockets, cores, threads };
   },
 };
+/** remote_connect_domain_event_(de)register_ret: a redundant flag libvirt's rpcgen needed. */
+export const cbRegisteredRet = struct<{ cbRegistered: number }>({ cbRegistered: xInt });
+/** remote_domain_event_lifecycle_msg: the legacy event (proc 107), no callback ID. */
+export const legacyLifecycleMsg = struct<{ dom: WireDomain; event: number; detail: number }>({ dom: xDomain, event: xInt, detail: xInt });
 export const eventRegisterArgs = struct<{ eventID: number; dom: WireDomain | null }>({ eventID: xInt, dom: xOptDomain });
 export const callbackIdCodec = struct<{ callbackID: number }>({ callbackID: xInt });
 export const lifecycleMsg = struct<{ callbackID: number; dom: WireDomain; event: number; detail: number }>({
@@ -255,6 +262,7 @@ export const PROCEDURES: ReadonlyMap<number, Spec> = new Map(
     p(Proc.CONNECT_GET_TYPE, 'virConnectGetType', N, xVoid, stringRet),
     p(Proc.CONNECT_GET_VERSION, 'virConnectGetVersion', N, xVoid, uhyperRet),
     p(Proc.NODE_GET_INFO, 'virNodeGetInfo', N, xVoid, nodeInfoRet),
+    p(Proc.CONNECT_GET_CAPABILITIES, 'virConnectGetCapabilities', N, xVoid, stringRet),
     p(Proc.DOMAIN_CREATE, 'virDomainCreate', R, dom, xVoid),
     p(Proc.DOMAIN_CREATE_XML, 'virDomainCreateXML', R, xmlFlags, retDom),
     p(Proc.DOMAIN_DEFINE_XML, 'virDomainDefineXML', R, xml, retDom),
@@ -280,6 +288,8 @@ export const PROCEDURES: ReadonlyMap<number, Spec> = new Map(
     p(Proc.CONNECT_GET_HOSTNAME, 'virConnectGetHostname', N, xVoid, stringRet),
     p(Proc.CONNECT_SUPPORTS_FEATURE, 'virConnectSupportsFeature', N, featureArgs, supportedRet, true),
     p(Proc.AUTH_LIST, 'virConnectAuthList', N, xVoid, authListRet, true),
+    p(Proc.CONNECT_DOMAIN_EVENT_REGISTER, 'virConnectDomainEventRegister', N, xVoid, cbRegisteredRet),
+    p(Proc.CONNECT_DOMAIN_EVENT_DEREGISTER, 'virConnectDomainEventDeregister', N, xVoid, cbRegisteredRet),
     p(Proc.CONNECT_GET_URI, 'virConnectGetURI', N, xVoid, stringRet),
     p(Proc.NODE_GET_SECURITY_MODEL, 'virNodeGetSecurityModel', N, xVoid, securityModelRet),
     p(Proc.CONNECT_IS_SECURE, 'virConnectIsSecure', N, xVoid, retInt('secure')),
@@ -299,6 +309,7 @@ export const PROCEDURES: ReadonlyMap<number, Spec> = new Map(
     p(Proc.DOMAIN_REVERT_TO_SNAPSHOT, 'virDomainRevertToSnapshot', R, snapFlags, xVoid),
     p(Proc.DOMAIN_SNAPSHOT_DELETE, 'virDomainSnapshotDelete', R, snapFlags, xVoid),
     p(Proc.DOMAIN_CREATE_WITH_FLAGS, 'virDomainCreateWithFlags', R, domFlags, retDom),
+    p(Proc.CONNECT_GET_SYSINFO, 'virConnectGetSysinfo', N, struct<{ flags: number }>({ flags: xUint }), stringRet),
     p(Proc.DOMAIN_GET_STATE, 'virDomainGetState', N, domFlags, getStateRet),
     p(Proc.DOMAIN_UNDEFINE_FLAGS, 'virDomainUndefineFlags', R, domFlags, xVoid),
     p(Proc.DOMAIN_DESTROY_FLAGS, 'virDomainDestroyFlags', R, domFlags, xVoid),

@@ -34,6 +34,7 @@ import type {
   DriverEventListener,
   HypervisorDriver,
   JobOptions,
+  NodeInfo,
 } from '../../api/driver.js';
 import { formatDomainXML, parseDomainXML, type DomainDef } from '../../conf/domain.js';
 import { formatSnapshotXML, parseSnapshotXML, type SnapshotDef, type SnapshotState } from '../../conf/snapshot.js';
@@ -1171,6 +1172,34 @@ export class MetadataDriver implements HypervisorDriver {
         // A listener's failure must not break the call that emitted the event.
       }
     }
+  }
+
+  // Host (loaded on demand: most calls never describe the host).
+
+  /** virConnectGetCapabilities: libvirt's test host for the simulator, this machine for QEMU. */
+  async connectGetCapabilities(): Promise<string> {
+    const conf = await import('../../conf/capabilities.js');
+    if (this.type === 'TEST') return conf.formatCapabilitiesXML(conf.testCapabilities());
+    const { probeQemuCapabilities } = await import('./host.js');
+    return conf.formatCapabilitiesXML(probeQemuCapabilities());
+  }
+  /** virNodeGetInfo: libvirt's fixed test host for the simulator, this machine for QEMU. */
+  async nodeGetInfo(): Promise<NodeInfo> {
+    if (this.type === 'TEST') return { ...(await import('../../conf/capabilities.js')).TEST_NODE_INFO };
+    return (await import('./host.js')).probeNodeInfo();
+  }
+  /**
+   * virConnectGetSysinfo: the test driver's fixed BIOS, or this machine's SMBIOS data;
+   * VIR_ERR_CONFIG_UNSUPPORTED "Host SMBIOS information is not available" without one, as
+   * libvirt's qemu driver.
+   */
+  async connectGetSysinfo(flags: number): Promise<string> {
+    this.check(flags, 0, 'ConnectGetSysinfo');
+    const conf = await import('../../conf/capabilities.js');
+    if (this.type === 'TEST') return conf.formatSysinfoXML(conf.TEST_SYSINFO);
+    const info = (await import('./host.js')).probeSysinfo();
+    if (info === undefined) throw configUnsupported(this.errDomain, 'Host SMBIOS information is not available');
+    return conf.formatSysinfoXML(info);
   }
 }
 

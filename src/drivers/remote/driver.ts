@@ -5,7 +5,7 @@
  * CONNECT_GET_TYPE); errors come back as the daemon's own VirError; lifecycle events arrive
  * through one CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY registration fanned out to subscribers.
  */
-import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, HypervisorDriver } from '../../api/driver.js';
+import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, HypervisorDriver, NodeInfo } from '../../api/driver.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, type DomainState } from '../../api/enums.generated.js';
 import { VirError } from '../../api/errors.js';
 import type { Frame } from '../../rpc/message.js';
@@ -19,7 +19,7 @@ import {
   type WireDomain,
   type WireSnapshot,
 } from '../../rpc/protocol.js';
-import { Proc, lifecycleMsg } from '../../rpc/procedures.js';
+import { Proc, legacyLifecycleMsg, lifecycleMsg } from '../../rpc/procedures.js';
 import { decode } from '../../rpc/xdr.js';
 import { RpcClient } from './client.js';
 import { parseRemoteURI } from './uri.js';
@@ -80,6 +80,10 @@ export class RemoteDriver implements HypervisorDriver {
   private readonly listeners = new Set<DriverEventListener>();
   /** The daemon-side callback ID of our one lifecycle registration, once registered. */
   private callbackID: number | null = null;
+  /** Registered with the legacy procedure (105): the daemon lacks REMOTE_EVENT_CALLBACK. */
+  private legacyRegistered = false;
+  /** Whether the daemon advertises REMOTE_EVENT_CALLBACK (14); asked at the first registration. */
+  private eventCallbackFeature: boolean | null = null;
   /** A registration or deregistration in flight: later calls wait for it, so no event is missed. */
   private eventBarrier: Promise<void> = Promise.resolve();
   private closing = false;
@@ -110,14 +114,20 @@ export class RemoteDriver implements HypervisorDriver {
 
   /** @internal An asynchronous message from the daemon. */
   onMessage(f: Frame): void {
-    if (f.header.proc !== Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE) return;
-    let msg: { callbackID: number; dom: WireDomain; event: number; detail: number };
+    let msg: { dom: WireDomain; event: number; detail: number };
     try {
-      msg = decode(lifecycleMsg, f.payload);
+      if (f.header.proc === Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE) {
+        const m = decode(lifecycleMsg, f.payload);
+        if (m.callbackID !== this.callbackID) return;
+        msg = m;
+      } else if (f.header.proc === Proc.DOMAIN_EVENT_LIFECYCLE && this.legacyRegistered) {
+        msg = decode(legacyLifecycleMsg, f.payload);
+      } else {
+        return;
+      }
     } catch {
       return;
     }
-    if (msg.callbackID !== this.callbackID) return;
     const ev: DomainLifecycleEvent = { domain: ref(msg.dom), event: msg.event, detail: msg.detail };
     for (const l of [...this.listeners]) l(ev);
   }
@@ -125,6 +135,7 @@ export class RemoteDriver implements HypervisorDriver {
   /** @internal The socket went away. */
   onClosed(): void {
     this.callbackID = null;
+    this.legacyRegistered = false;
   }
 
   async close(): Promise<void> {
@@ -151,6 +162,16 @@ export class RemoteDriver implements HypervisorDriver {
   }
   async isAlive(): R<boolean> {
     return this.rpc !== null && this.rpc.isOpen();
+  }
+  async connectGetCapabilities(): R<string> {
+    return (await this.call<{ value: string }>(Proc.CONNECT_GET_CAPABILITIES)).value;
+  }
+  async nodeGetInfo(): R<NodeInfo> {
+    const r = await this.call<NodeInfo>(Proc.NODE_GET_INFO);
+    return { model: r.model, memory: r.memory, cpus: r.cpus, mhz: r.mhz, nodes: r.nodes, sockets: r.sockets, cores: r.cores, threads: r.threads };
+  }
+  async connectGetSysinfo(flags: number): R<string> {
+    return (await this.call<{ value: string }>(Proc.CONNECT_GET_SYSINFO, { flags })).value;
   }
 
   async listAllDomains(flags: number): R<DomainRef[]> {
@@ -322,12 +343,25 @@ export class RemoteDriver implements HypervisorDriver {
       if (rpc === null || !rpc.isOpen()) return;
       const want = this.listeners.size > 0;
       try {
-        if (want && this.callbackID === null) {
-          const r = await rpc.call<{ callbackID: number }>(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
-            eventID: DomainEventID.LIFECYCLE,
-            dom: null,
-          });
-          this.callbackID = r.callbackID;
+        const registered = this.callbackID !== null || this.legacyRegistered;
+        if (want && !registered) {
+          // As libvirt's client: the per-callback procedures when the daemon has them (libvirt
+          // 1.2.1 and later), else the legacy lifecycle registration.
+          this.eventCallbackFeature ??=
+            (await rpc.call<{ supported: number }>(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.REMOTE_EVENT_CALLBACK })).supported !== 0;
+          if (this.eventCallbackFeature) {
+            const r = await rpc.call<{ callbackID: number }>(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
+              eventID: DomainEventID.LIFECYCLE,
+              dom: null,
+            });
+            this.callbackID = r.callbackID;
+          } else {
+            await rpc.call(Proc.CONNECT_DOMAIN_EVENT_REGISTER, undefined);
+            this.legacyRegistered = true;
+          }
+        } else if (!want && this.legacyRegistered) {
+          this.legacyRegistered = false;
+          await rpc.call(Proc.CONNECT_DOMAIN_EVENT_DEREGISTER, undefined);
         } else if (!want && this.callbackID !== null) {
           const id = this.callbackID;
           this.callbackID = null;
