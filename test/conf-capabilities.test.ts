@@ -15,7 +15,7 @@ import {
   testCapabilities,
   type Capabilities,
 } from '../src/conf/capabilities.js';
-import { parseCpuList, probeNodeInfo, probeQemuCapabilities } from '../src/drivers/metadata/host.js';
+import { parseCpuList, probeNodeInfo, probeQemuCapabilities } from '../src/drivers/qemu/host.js';
 import { Connection, connect, type HypervisorDriver } from '../src/index.js';
 import { SCHEMA_DIR } from './support/xmllint.js';
 

@@ -26,7 +26,7 @@ import {
   ErrorDomain,
   ErrorNumber,
 } from '../../api/enums.generated.js';
-import { VirError, configUnsupported, internalError, noDomain, operationFailed, operationInvalid } from '../../api/errors.js';
+import { VirError, configUnsupported, internalError, noDomain, noSupport, operationFailed, operationInvalid } from '../../api/errors.js';
 import type {
   DomainInfo,
   DomainLifecycleEvent,
@@ -44,7 +44,7 @@ import { checkActive, checkCreateOverDefined, checkManagedSave, planRevertWithIm
 import { LIST_DOMAINS_SUPPORTED, filterNeedsSnapshots, matchesListFilter } from '../../rules/listing.js';
 import { SNAPSHOT_LIST_SUPPORTED, SnapshotTree, checkRedefineParent, type SnapshotDeletePlan } from '../../rules/snapshots.js';
 import type { DomainRecord, DomainSummary, EventRecord, SnapshotRecord, Store } from '../../store/store.js';
-import type { GuestBackend, GuestExit, MaybePromise } from './guest.js';
+import type { GuestBackend, GuestExit, GuestHost, MaybePromise } from './guest.js';
 
 const EVENT_POLL_MS = 200;
 
@@ -1174,32 +1174,32 @@ export class MetadataDriver implements HypervisorDriver {
     }
   }
 
-  // Host (loaded on demand: most calls never describe the host).
+  // Host: described by the backend, formatted here (loaded on demand: most calls never ask).
 
-  /** virConnectGetCapabilities: libvirt's test host for the simulator, this machine for QEMU. */
-  async connectGetCapabilities(): Promise<string> {
-    const conf = await import('../../conf/capabilities.js');
-    if (this.type === 'TEST') return conf.formatCapabilitiesXML(conf.testCapabilities());
-    const { probeQemuCapabilities } = await import('./host.js');
-    return conf.formatCapabilitiesXML(probeQemuCapabilities());
+  private async hostOf(functionName: string): Promise<GuestHost> {
+    if (this.backend.host === undefined) throw noSupport(this.errDomain, functionName);
+    return this.backend.host();
   }
-  /** virNodeGetInfo: libvirt's fixed test host for the simulator, this machine for QEMU. */
+  /** virConnectGetCapabilities. */
+  async connectGetCapabilities(): Promise<string> {
+    const host = await this.hostOf('virConnectGetCapabilities');
+    const { formatCapabilitiesXML } = await import('../../conf/capabilities.js');
+    return formatCapabilitiesXML(host.capabilities());
+  }
+  /** virNodeGetInfo. */
   async nodeGetInfo(): Promise<NodeInfo> {
-    if (this.type === 'TEST') return { ...(await import('../../conf/capabilities.js')).TEST_NODE_INFO };
-    return (await import('./host.js')).probeNodeInfo();
+    return (await this.hostOf('virNodeGetInfo')).nodeInfo();
   }
   /**
-   * virConnectGetSysinfo: the test driver's fixed BIOS, or this machine's SMBIOS data;
-   * VIR_ERR_CONFIG_UNSUPPORTED "Host SMBIOS information is not available" without one, as
-   * libvirt's qemu driver.
+   * virConnectGetSysinfo: VIR_ERR_CONFIG_UNSUPPORTED "Host SMBIOS information is not available"
+   * when the host has none, as libvirt's qemu driver.
    */
   async connectGetSysinfo(flags: number): Promise<string> {
     this.check(flags, 0, 'ConnectGetSysinfo');
-    const conf = await import('../../conf/capabilities.js');
-    if (this.type === 'TEST') return conf.formatSysinfoXML(conf.TEST_SYSINFO);
-    const info = (await import('./host.js')).probeSysinfo();
+    const info = (await this.hostOf('virConnectGetSysinfo')).sysinfo();
     if (info === undefined) throw configUnsupported(this.errDomain, 'Host SMBIOS information is not available');
-    return conf.formatSysinfoXML(info);
+    const { formatSysinfoXML } = await import('../../conf/capabilities.js');
+    return formatSysinfoXML(info);
   }
 }
 

@@ -6,6 +6,7 @@ import type { ErrorDomain } from '../../api/enums.generated.js';
 import type { JobOptions } from '../../api/driver.js';
 import type { DomainDef } from '../../conf/domain.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
+import type { Capabilities, NodeInfo, Sysinfo } from '../../conf/capabilities.js';
 import type { DomainRecord } from '../../store/store.js';
 
 /** The flag bits each driver call accepts (R7); calls not listed accept 0 only. */
@@ -23,6 +24,14 @@ export interface SupportedFlags {
   snapshotGetXMLDesc: number;
   revertToSnapshot: number;
   snapshotDelete: number;
+}
+
+/** What a hypervisor says about its host. */
+export interface GuestHost {
+  capabilities(): Capabilities;
+  nodeInfo(): NodeInfo;
+  /** SMBIOS data; undefined when the host has none. */
+  sysinfo(): Sysinfo | undefined;
 }
 
 /** How a guest starts. */
@@ -97,6 +106,8 @@ export interface GuestBackend {
    * replaces the config. The simulator reports only the lifecycle change, as libvirt's test driver.
    */
   readonly monitorEvents?: boolean;
+  /** Describes the host (capabilities, node info, sysinfo); loaded on demand by the driver. */
+  host?(): Promise<GuestHost>;
   /** The hypervisor's own snapshots (disk and memory state), when it keeps them. */
   readonly snapshots?: GuestSnapshots;
   /** Refuses a definition this hypervisor cannot run (domain type, emulator, devices). */

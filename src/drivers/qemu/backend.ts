@@ -37,7 +37,7 @@ import { VirError, internalError, operationFailed, operationInvalid } from '../.
 import type { DomainDef } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
-import type { GuestBackend, GuestExit, GuestSnapshots, GuestStartOptions, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
+import type { GuestBackend, GuestExit, GuestHost, GuestSnapshots, GuestStartOptions, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
 import { accelFor, buildQemuArgv, shellQuote, type QemuArgvPaths } from './argv.js';
 import {
   MAX_SOCKET_PATH,
@@ -171,6 +171,15 @@ export class QemuGuests implements GuestBackend {
   readonly monitorEvents = true;
   // Snapshots are QEMU's internal ones (qcow2), through `snapshots`.
   readonly metadataSnapshots = false;
+  /** This machine, as QEMU sees it: CPU, NUMA cells, the qemu-system binaries on PATH, KVM. */
+  async host(): Promise<GuestHost> {
+    const probe = await import('./host.js');
+    return {
+      capabilities: () => probe.probeQemuCapabilities(this.env),
+      nodeInfo: () => probe.probeNodeInfo(),
+      sysinfo: () => probe.probeSysinfo(),
+    };
+  }
   readonly snapshots: GuestSnapshots = {
     check: (def, snap) => void internalSnapshotTargets(def, snap),
     create: (rec, def, snap, active, options) => this.snapshotCreate(rec, def, snap, active, options),

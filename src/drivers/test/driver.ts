@@ -25,7 +25,7 @@ import { testDefaultDomainDef, type DomainDef } from '../../conf/domain.js';
 import { Store } from '../../store/store.js';
 import { stateDir } from '../../store/paths.js';
 import { MetadataDriver } from '../metadata/driver.js';
-import type { GuestBackend, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
+import type { GuestBackend, GuestHost, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
 
 /** libvirt's test driver reports hypervisor version 2 (0.0.2). */
 const TEST_VERSION = 2;
@@ -65,6 +65,12 @@ class SimulatedGuests implements GuestBackend {
   readonly supported = SUPPORTED;
   readonly instant = true;
   readonly metadataSnapshots = true;
+
+  /** libvirt's fixed test host (its test driver's node info, capabilities and BIOS). */
+  async host(): Promise<GuestHost> {
+    const conf = await import('../../conf/capabilities.js');
+    return { capabilities: () => conf.testCapabilities(), nodeInfo: () => ({ ...conf.TEST_NODE_INFO }), sysinfo: () => conf.TEST_SYSINFO };
+  }
 
   checkDefinition(def: DomainDef): void {
     if (def.type !== 'test') {
