@@ -1,16 +1,20 @@
 /**
  * CLI start-up benchmark (issue 3): wall time of one `tsvirt -c test:///default list --all`
  * process, side by side in one run with a bare `node -e 0` (Node's own start-up, the floor) and
- * with `virsh -c test:///default list --all`. Prints the median of each and tsvirt's distance
- * from the floor; the target is tsvirt within 10 ms of `node -e 0`. Not a test: it asserts
- * nothing about time.
+ * with `virsh -c test:///default list --all`. Prints the median (and the fastest run) of each and
+ * tsvirt's distance from the floor; the target is tsvirt within 10 ms of `node -e 0`. Not a test:
+ * it asserts nothing about time.
  *
  *   node dist/bench/cli-startup.js            (50 runs each, after 5 warm-up runs)
  *   CLI_BENCH_RUNS=20 node dist/bench/cli-startup.js
+ *   CLI_BENCH_UNBUNDLED=1 node dist/bench/cli-startup.js   (adds dist/src/cli/main.js, the
+ *                                                           unbundled ES modules, for comparison)
  *
- * With hyperfine on PATH (Debian package `hyperfine`) it measures with `hyperfine -N`;
- * otherwise it times repeated spawnSync calls itself, interleaving the three commands so that
- * drift in machine load falls on all of them alike.
+ * tsvirt is run as installed: the bin dist/src/cli/tsvirt.cjs, which runs the bundle with its V8
+ * code cache (scripts/build-bins.mjs). With hyperfine on PATH (Debian package `hyperfine`) it
+ * measures with `hyperfine -N`, in rounds that rotate the order of the commands; otherwise it
+ * times spawnSync calls itself, interleaving the commands. Either way drift in the load of a
+ * shared machine falls on all of them alike; compare figures of one run only.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,11 +24,20 @@ import { fileURLToPath } from 'node:url';
 
 const RUNS = Number(process.env.CLI_BENCH_RUNS ?? '50');
 const WARMUP = 5;
-const TSVIRT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const ROUNDS = Math.min(5, RUNS);
+/** The bin as installed: the bundle's loader (see scripts/build-bins.mjs). */
+const TSVIRT = fileURLToPath(new URL('../src/cli/tsvirt.cjs', import.meta.url));
+const UNBUNDLED = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 interface Subject {
   label: string;
   argv: string[];
+}
+
+/** What was measured of one subject: wall times in ms, and mean CPU time (user + system) where known. */
+interface Measured {
+  times: number[];
+  cpu: number[];
 }
 
 const subjects: Subject[] = [
@@ -33,6 +46,9 @@ const subjects: Subject[] = [
 ];
 const haveVirsh = spawnSync('virsh', ['--version']).error === undefined;
 if (haveVirsh) subjects.push({ label: 'virsh -c test:///default list --all', argv: ['virsh', '-c', 'test:///default', 'list', '--all'] });
+if (process.env.CLI_BENCH_UNBUNDLED === '1') {
+  subjects.push({ label: '(unbundled: node dist/src/cli/main.js ...)', argv: [process.execPath, UNBUNDLED, '-c', 'test:///default', 'list', '--all'] });
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -44,47 +60,84 @@ function quote(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`;
 }
 
-/** Medians in ms, measured by hyperfine. */
-function withHyperfine(): number[] | null {
+/** Measured by hyperfine, in rounds; null when hyperfine is missing or fails. */
+function withHyperfine(): Measured[] | null {
   if (spawnSync('hyperfine', ['--version']).error !== undefined) return null;
   const dir = mkdtempSync(join(tmpdir(), 'tsvirt-bench-'));
+  const measured: Measured[] = subjects.map(() => ({ times: [], cpu: [] }));
   try {
-    const out = join(dir, 'hyperfine.json');
-    const r = spawnSync(
-      'hyperfine',
-      ['-N', '--warmup', String(WARMUP), '--runs', String(RUNS), '--export-json', out, ...subjects.map((s) => s.argv.map(quote).join(' '))],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    if (r.status !== 0) return null;
-    const results = (JSON.parse(readFileSync(out, 'utf8')) as { results: { median: number }[] }).results;
-    return results.map((x) => x.median * 1000);
+    for (let round = 0; round < ROUNDS; round++) {
+      const runs = Math.ceil(RUNS / ROUNDS);
+      // Each round starts with another command, so none always runs first or last.
+      const order = subjects.map((_, i) => (i + round) % subjects.length);
+      const out = join(dir, `hyperfine-${round}.json`);
+      const r = spawnSync(
+        'hyperfine',
+        [
+          '-N',
+          '--warmup',
+          String(round === 0 ? WARMUP : 2),
+          '--runs',
+          String(runs),
+          '--export-json',
+          out,
+          ...order.map((i) => subjects[i].argv.map(quote).join(' ')),
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      if (r.status !== 0) return null;
+      const results = (JSON.parse(readFileSync(out, 'utf8')) as { results: { times: number[]; user: number; system: number }[] }).results;
+      results.forEach((res, k) => {
+        const m = measured[order[k]];
+        m.times.push(...res.times.map((t) => t * 1000));
+        m.cpu.push((res.user + res.system) * 1000);
+      });
+    }
+    return measured;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Medians in ms, measured with spawnSync, the subjects interleaved. */
-function withSpawnSync(): number[] {
-  const times: number[][] = subjects.map(() => []);
+/** Measured with spawnSync, the subjects interleaved (wall time only). */
+function withSpawnSync(): Measured[] {
+  const measured: Measured[] = subjects.map(() => ({ times: [], cpu: [] }));
   for (let i = 0; i < WARMUP + RUNS; i++) {
     subjects.forEach((s, j) => {
       const t0 = process.hrtime.bigint();
       const r = spawnSync(s.argv[0], s.argv.slice(1), { stdio: 'ignore' });
       const t1 = process.hrtime.bigint();
       if (r.status !== 0) throw new Error(`${s.label} exited ${r.status}`);
-      if (i >= WARMUP) times[j].push(Number(t1 - t0) / 1e6);
+      if (i >= WARMUP) measured[j].times.push(Number(t1 - t0) / 1e6);
     });
   }
-  return times.map(median);
+  return measured;
 }
 
+for (const s of subjects.slice(1)) {
+  const r = spawnSync(s.argv[0], s.argv.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${s.label} failed (status ${r.status}): ${r.stderr}`);
+}
 const viaHyperfine = withHyperfine();
-const medians = viaHyperfine ?? withSpawnSync();
-const method = viaHyperfine !== null ? `hyperfine -N, ${WARMUP} warm-up + ${RUNS} runs each` : `spawnSync, ${WARMUP} warm-up + ${RUNS} runs each, interleaved`;
+const measured = viaHyperfine ?? withSpawnSync();
+const method =
+  viaHyperfine !== null
+    ? `hyperfine -N, ${WARMUP} warm-up + ${RUNS} runs each in ${ROUNDS} rounds`
+    : `spawnSync, ${WARMUP} warm-up + ${RUNS} runs each, interleaved`;
 
-console.log(`CLI start-up, wall time per process (median; ${method})`);
+const fmt = (n: number) => n.toFixed(1).padStart(7);
+console.log(`CLI start-up, wall time per process (${method})`);
 const width = Math.max(...subjects.map((s) => s.label.length));
-subjects.forEach((s, i) => console.log(`  ${s.label.padEnd(width)}  ${medians[i].toFixed(1).padStart(7)} ms`));
+console.log(`  ${''.padEnd(width)}   median  fastest${viaHyperfine !== null ? '      cpu' : ''}`);
+subjects.forEach((s, i) => {
+  const m = measured[i];
+  const cpu = m.cpu.length > 0 ? `${fmt(m.cpu.reduce((a, b) => a + b, 0) / m.cpu.length)}` : '';
+  console.log(`  ${s.label.padEnd(width)}  ${fmt(median(m.times))}  ${fmt(Math.min(...m.times))}  ${cpu}`);
+});
+console.log('  (ms; cpu: mean user + system time)');
 if (!haveVirsh) console.log('  (virsh not installed: apt-get install libvirt-clients to compare with it)');
-const over = medians[1] - medians[0];
-console.log(`tsvirt - node -e 0 = ${over.toFixed(1)} ms (target: within 10 ms)`);
+if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
+  console.log('  (NODE_EXTRA_CA_CERTS is set: every node process above parses those certificates at start-up)');
+}
+const over = median(measured[1].times) - median(measured[0].times);
+console.log(`tsvirt - node -e 0 = ${over.toFixed(1)} ms median (target: within 10 ms)`);

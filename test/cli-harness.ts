@@ -9,8 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The compiled CLI entry (dist/src/cli/main.js). */
-export const TSVIRT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/**
+ * The bin as package.json names it: dist/src/cli/tsvirt.cjs, which runs the bundle that
+ * scripts/build-bins.mjs makes (npm run build; after a plain tsc, run that script on its output
+ * directory), so the tests exercise what users run.
+ */
+export const TSVIRT = fileURLToPath(new URL('../src/cli/tsvirt.cjs', import.meta.url));
 /** The XML fixtures (they stay in the source tree). */
 export const FIXTURES = fileURLToPath(new URL('../../test/cli-scripts/', import.meta.url));
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cleanEnv, scratch, tsvirt, TSVIRT, type Output } from './cli-harness.js';
+import { cleanEnv, run, scratch, tsvirt, TSVIRT, type Output } from './cli-harness.js';
 
 const DEFAULT = 'test:///default';
 const SESSION = 'test:///session';
@@ -424,5 +424,83 @@ describe('the shell', () => {
     assert.equal(ok(await w.sh(['-v']), '-v').stdout, `${pkg.version}\n`);
     const h = ok(await w.sh(['-h']), '-h');
     assert.match(h.stdout, /^\ntsvirt \[options\]\.\.\. \[<command_string>\]\n/);
+  });
+});
+
+describe('the bin: one bundle, run with a V8 code cache', () => {
+  const w = workspace();
+  const LIST = ['-c', DEFAULT, 'list --all'];
+  const LISTED = ' Id   Name   State\n----------------------\n 1    test   running\n\n';
+  const bundle = join(dirname(TSVIRT), 'tsvirt.bundle.cjs');
+  /** The cache file name the bin looks for: the bundle's build id, this Node, this architecture. */
+  const cacheName = () => {
+    const id = /^\/\/tsvirt-build:([0-9a-f]{16})\n/.exec(readFileSync(bundle, 'latin1'))?.[1];
+    assert.ok(id !== undefined, `${bundle} has no build id line`);
+    return `tsvirt-${id}-${process.version}-${process.arch}.v8cache`;
+  };
+  const runWith = (extra: Record<string, string>, args = LIST) => tsvirt(args, { cwd: w.dir(), env: { ...cleanEnv(w.dir()), ...extra } });
+
+  test('the build put the bundle and a code cache for this Node beside the bin', () => {
+    assert.ok(existsSync(bundle), `${bundle} is missing: run npm run build`);
+    assert.ok(existsSync(join(dirname(TSVIRT), cacheName())), 'no code cache for this Node beside the bin');
+  });
+
+  test('a cache V8 rejects is replaced by a good one, and the output does not change', async () => {
+    const dir = join(w.dir(), 'cache-rejected');
+    mkdirSync(dir);
+    const file = join(dir, cacheName());
+    const garbage = Buffer.alloc(4096, 0x5a);
+    writeFileSync(file, garbage);
+    const o = ok(await runWith({ TSVIRT_CODE_CACHE_DIR: dir }), 'with a rejected cache');
+    assert.equal(o.stdout, LISTED);
+    assert.equal(o.stderr, '');
+    const rewritten = readFileSync(file);
+    assert.notDeepEqual(rewritten, garbage, 'the rejected cache was not rewritten');
+    assert.ok(rewritten.length > 10_000, `a cache of ${rewritten.length} bytes`);
+    // Accepted now: the next run leaves it as it is.
+    assert.equal(ok(await runWith({ TSVIRT_CODE_CACHE_DIR: dir }), 'with the new cache').stdout, LISTED);
+    assert.deepEqual(readFileSync(file), rewritten);
+    assert.deepEqual(readdirSync(dir), [cacheName()], 'temporary files left behind');
+  });
+
+  test('TSVIRT_CODE_CACHE=off compiles from source, writes nothing, prints the same', async () => {
+    const dir = join(w.dir(), 'cache-off');
+    mkdirSync(dir);
+    const o = ok(await runWith({ TSVIRT_CODE_CACHE: 'off', TSVIRT_CODE_CACHE_DIR: dir }), 'without cache');
+    assert.equal(o.stdout, LISTED);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  /** Runs the bin under another V8 flag, which makes V8 reject the cache the build made. */
+  const withOtherFlags = (cacheDir: string) =>
+    run(process.execPath, ['--stack-trace-limit=11', TSVIRT, ...LIST], {
+      cwd: w.dir(),
+      env: { ...cleanEnv(w.dir()), TSVIRT_CODE_CACHE_DIR: cacheDir },
+    });
+
+  test("under other V8 flags, a cache for them is made in the user's cache directory", async () => {
+    const dir = join(w.dir(), 'cache-flags');
+    const o = ok(await withOtherFlags(dir), 'other flags');
+    assert.equal(o.stdout, LISTED);
+    assert.deepEqual(readdirSync(dir), [cacheName()]);
+  });
+
+  test('a cache directory that cannot be made costs nothing but the cache', async () => {
+    const notDir = join(w.dir(), 'a-file');
+    writeFileSync(notDir, '');
+    const o = ok(await withOtherFlags(join(notDir, 'cache')), 'unwritable cache dir');
+    assert.equal(o.stdout, LISTED);
+    assert.equal(o.stderr, '');
+  });
+
+  test('a closed standard output ends tsvirt quietly (tsvirt ... | head)', async () => {
+    const child = spawn(process.execPath, [TSVIRT, ...LIST], { cwd: w.dir(), env: cleanEnv(w.dir()), stdio: ['ignore', 'pipe', 'pipe'] });
+    // Closed before tsvirt has started: its first write fails with EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(status, 0);
+    assert.equal(stderr, '');
   });
 });

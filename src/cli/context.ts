@@ -211,7 +211,8 @@ export class Ctl {
    * On failure prints virsh's message, keeps the library error and leaves no connection.
    */
   async reconnect(name: string | null, readonly: boolean): Promise<boolean> {
-    const api = await import('../index.js');
+    // connect() alone: the index's namespace (every enum) is not needed for it.
+    const api = await import('../api/connect.js');
     if (!readonly && name === null) readonly = this.readonly;
     if (this.conn !== null) {
       const old = this.conn;

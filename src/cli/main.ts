@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * tsvirt: the virsh-compatible command line of tsvirt.
  *
@@ -11,7 +10,7 @@
  * beyond what the command needs: the public API on first connection, each command group's
  * code when one of its commands runs.
  */
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ctl, Level, type Streams } from './context.js';
 import { parseCommandArgv, parseCommandString, type ParsedCommand } from './parser.js';
@@ -200,12 +199,42 @@ async function packageVersion(): Promise<string> {
   }
 }
 
+/**
+ * A writer to standard output or error that writes the descriptor synchronously, as virsh's stdio
+ * does. Touching process.stdout would load Node's stream machinery (a few ms of start-up) for
+ * writes that are synchronous on Linux anyway. A non-blocking descriptor that is full (EAGAIN)
+ * hands this and every later write to the stream, so order holds; a closed pipe (EPIPE, as in
+ * `tsvirt ... | head`) ends the program quietly.
+ */
+function fdWriter(fd: 1 | 2): (s: string) => void {
+  let stream: NodeJS.WriteStream | null = null;
+  return (s) => {
+    if (stream !== null) {
+      stream.write(s);
+      return;
+    }
+    const buf = Buffer.from(s, 'utf8');
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += writeSync(fd, buf, off);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') {
+          stream = fd === 1 ? process.stdout : process.stderr;
+          stream.write(buf.subarray(off));
+          return;
+        }
+        if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
+        throw err;
+      }
+    }
+  };
+}
+
 /** Runs tsvirt with `args` (without the program name) and returns its exit status. */
 export async function main(args: readonly string[], options: MainOptions = {}): Promise<ExitStatus> {
-  const streams: Streams = options.streams ?? {
-    stdout: (s) => void process.stdout.write(s),
-    stderr: (s) => void process.stderr.write(s),
-  };
+  const streams: Streams = options.streams ?? { stdout: fdWriter(1), stderr: fdWriter(2) };
   const env = options.env ?? process.env;
   const ctl = new Ctl(streams);
   try {
@@ -258,25 +287,30 @@ export async function main(args: readonly string[], options: MainOptions = {}): 
   }
 }
 
-/** True when this module is the program being run (not imported). */
+/** True when this module is the program being run (not imported, nor bundled into a loader). */
 function isEntryPoint(): boolean {
   const argv1 = process.argv[1];
   if (argv1 === undefined) return false;
   try {
-    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
+    // import.meta.filename (Node 20.11+, and the bundle's) spares building a URL at each start.
+    return realpathSync(argv1) === realpathSync(import.meta.filename ?? fileURLToPath(import.meta.url));
   } catch {
     return false;
   }
 }
 
-if (isEntryPoint()) {
-  // A closed standard output (tsvirt ... | head) ends the program quietly.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
+/**
+ * Runs tsvirt as this process: its arguments and standard streams, then exits with the status.
+ * The bin (the bundled `tsvirt.cjs`, see scripts/build-bins.mjs) calls this.
+ */
+export async function runProgram(): Promise<never> {
   const status = await main(process.argv.slice(2));
-  // Every write above was synchronous (pipes, files and terminals are on Linux); exiting here
-  // also ends timers a driver may still hold.
+  // Every write above was synchronous (see fdWriter); exiting here also ends timers a driver may
+  // still hold.
   process.exit(status);
 }
+
+// No top-level await: the same module is bundled as CommonJS for the bin. A rejection still
+// ends the process with the error printed, as an uncaught exception does. import.meta.main
+// (Node 24.2+, and the bundle, which is never the entry: its bin is) spares two realpaths.
+if ((import.meta as { main?: boolean }).main ?? isEntryPoint()) void runProgram();

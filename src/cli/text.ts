@@ -56,7 +56,8 @@ function safeEncode(s: string): { text: string; width: number } {
     if ((ch === '\\' && s[i] === 'x') || code < 0x20 || code === 0x7f) {
       text += `\\x${code.toString(16).padStart(2, '0')}`;
       width += 4;
-    } else if (/\p{Mn}|\p{Me}|\u200b/u.test(ch)) {
+    } else if (code >= 0x300 && /\p{Mn}|\p{Me}|\u200b/u.test(ch)) {
+      // (No combining mark lies below U+0300: ASCII never builds the Unicode property sets.)
       text += ch;
     } else {
       text += ch;

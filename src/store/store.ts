@@ -169,6 +169,29 @@ function randomUUID(): string {
 }
 let nodeCrypto: typeof NodeCrypto | undefined;
 
+type Makers<T> = { [K in keyof T]: () => T[K] };
+
+/**
+ * An object whose properties are made on first read: each statement is prepared when first used.
+ * A short command uses a few of the store's statements, and an in-memory store (test:///default)
+ * is made anew at each connection.
+ */
+function lazyStatements<T extends object>(makers: Makers<T>): T {
+  const out = {} as T;
+  for (const key of Object.keys(makers) as (keyof T)[]) {
+    Object.defineProperty(out, key, {
+      configurable: true,
+      enumerable: true,
+      get: () => {
+        const value = makers[key]();
+        Object.defineProperty(out, key, { value, enumerable: true });
+        return value;
+      },
+    });
+  }
+  return out;
+}
+
 /**
  * The store. Reads may run anywhere; writes only inside `mutate()`. Statements are prepared once.
  */
@@ -208,91 +231,92 @@ export class Store {
     this.txn = db.transaction((fn: () => unknown) => fn());
     // Only another process can read the event log; an in-memory store has none.
     this.logEvents = options.path !== ':memory:';
-    this.stmt = {
-      domainByUUID: db.prepare<[string], DomainRow>('SELECT * FROM domains WHERE uuid = ?'),
-      domainByName: db.prepare<[string], DomainRow>('SELECT * FROM domains WHERE name = ?'),
-      domainByID: db.prepare<[number], DomainRow>('SELECT * FROM domains WHERE id = ?'),
-      allDomains: db.prepare<[], DomainRow>('SELECT * FROM domains ORDER BY name'),
-      domainSummaries: db
-        .prepare<[], DomainSummaryRow>(
-          'SELECT uuid, name, id, persistent, state, autostart, managed_save IS NOT NULL FROM domains',
-        )
-        .raw(),
-      activeDomains: db.prepare<[], DomainRow>('SELECT * FROM domains WHERE id IS NOT NULL ORDER BY id'),
-      countActive: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM domains WHERE id IS NOT NULL'),
-      countInactive: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM domains WHERE id IS NULL'),
-      domainsWithSnapshots: db.prepare<[], { domain_uuid: string }>(
+    this.stmt = lazyStatements({
+      domainByUUID: () => db.prepare<[string], DomainRow>('SELECT * FROM domains WHERE uuid = ?'),
+      domainByName: () => db.prepare<[string], DomainRow>('SELECT * FROM domains WHERE name = ?'),
+      domainByID: () => db.prepare<[number], DomainRow>('SELECT * FROM domains WHERE id = ?'),
+      allDomains: () => db.prepare<[], DomainRow>('SELECT * FROM domains ORDER BY name'),
+      domainSummaries: () =>
+        db
+          .prepare<[], DomainSummaryRow>(
+            'SELECT uuid, name, id, persistent, state, autostart, managed_save IS NOT NULL FROM domains',
+          )
+          .raw(),
+      activeDomains: () => db.prepare<[], DomainRow>('SELECT * FROM domains WHERE id IS NOT NULL ORDER BY id'),
+      countActive: () => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM domains WHERE id IS NOT NULL'),
+      countInactive: () => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM domains WHERE id IS NULL'),
+      domainsWithSnapshots: () => db.prepare<[], { domain_uuid: string }>(
         'SELECT DISTINCT domain_uuid FROM snapshots',
       ),
-      insertDomain: db.prepare(
+      insertDomain: () => db.prepare(
         `INSERT INTO domains (uuid, name, persistent, config_xml, live_xml, id, state, reason, autostart,
            max_mem, memory, vcpus, managed_save, current_snapshot, runtime)
          VALUES (@uuid, @name, @persistent, @configXml, @liveXml, @id, @state, @reason, @autostart,
            @maxMem, @memory, @vcpus, @managedSave, @currentSnapshot, @runtime)`,
       ),
-      updateDomain: db.prepare(
+      updateDomain: () => db.prepare(
         `UPDATE domains SET name = @name, persistent = @persistent, config_xml = @configXml,
            live_xml = @liveXml, id = @id, state = @state, reason = @reason, autostart = @autostart,
            max_mem = @maxMem, memory = @memory, vcpus = @vcpus, managed_save = @managedSave,
            current_snapshot = @currentSnapshot, runtime = @runtime
          WHERE uuid = @uuid`,
       ),
-      deleteDomain: db.prepare<[string]>('DELETE FROM domains WHERE uuid = ?'),
-      nextID: db.prepare<[], { value: number }>(
+      deleteDomain: () => db.prepare<[string]>('DELETE FROM domains WHERE uuid = ?'),
+      nextID: () => db.prepare<[], { value: number }>(
         `UPDATE counters SET value = value + 1 WHERE name = 'next_domain_id' RETURNING value - 1 AS value`,
       ),
-      snapshotCount: db.prepare<[string], { n: number }>(
+      snapshotCount: () => db.prepare<[string], { n: number }>(
         'SELECT count(*) AS n FROM snapshots WHERE domain_uuid = ?',
       ),
-      snapshots: db.prepare<[string], SnapshotRow>(
+      snapshots: () => db.prepare<[string], SnapshotRow>(
         `SELECT name, parent, seq, state, creation_time, memory, external, xml
          FROM snapshots WHERE domain_uuid = ? ORDER BY seq`,
       ),
-      snapshotTree: db.prepare<[string], SnapshotRow>(
+      snapshotTree: () => db.prepare<[string], SnapshotRow>(
         `SELECT name, parent, seq, state, creation_time, memory, external, '' AS xml
          FROM snapshots INDEXED BY snapshots_tree WHERE domain_uuid = ? ORDER BY seq`,
       ),
-      snapshotNames: db.prepare<[string], string>(
+      snapshotNames: () => db.prepare<[string], string>(
         'SELECT name FROM snapshots INDEXED BY snapshots_tree WHERE domain_uuid = ? ORDER BY seq',
       ).pluck(),
-      snapshotNode: db.prepare<[string, string], SnapshotRow>(
+      snapshotNode: () => db.prepare<[string, string], SnapshotRow>(
         `SELECT name, parent, seq, state, creation_time, memory, external, '' AS xml
          FROM snapshots WHERE domain_uuid = ? AND name = ?`,
       ),
-      snapshot: db.prepare<[string, string], SnapshotRow>(
+      snapshot: () => db.prepare<[string, string], SnapshotRow>(
         `SELECT name, parent, seq, state, creation_time, memory, external, xml
          FROM snapshots WHERE domain_uuid = ? AND name = ?`,
       ),
-      maxSnapshotSeq: db.prepare<[string], { seq: number | null }>(
+      maxSnapshotSeq: () => db.prepare<[string], { seq: number | null }>(
         'SELECT max(seq) AS seq FROM snapshots WHERE domain_uuid = ?',
       ),
-      upsertSnapshot: db.prepare(
+      upsertSnapshot: () => db.prepare(
         `INSERT INTO snapshots (domain_uuid, name, parent, seq, state, creation_time, memory, external, xml)
          VALUES (@uuid, @name, @parent, @seq, @state, @creationTime, @memory, @external, @xml)
          ON CONFLICT (domain_uuid, name) DO UPDATE SET parent = excluded.parent, state = excluded.state,
            creation_time = excluded.creation_time, memory = excluded.memory, external = excluded.external,
            xml = excluded.xml`,
       ),
-      setSnapshotParent: db.prepare<[string | null, string, string]>(
+      setSnapshotParent: () => db.prepare<[string | null, string, string]>(
         'UPDATE snapshots SET parent = ? WHERE domain_uuid = ? AND name = ?',
       ),
-      deleteSnapshot: db.prepare<[string, string]>('DELETE FROM snapshots WHERE domain_uuid = ? AND name = ?'),
-      deleteSnapshots: db.prepare<[string]>('DELETE FROM snapshots WHERE domain_uuid = ?'),
-      insertEvent: db.prepare(
+      deleteSnapshot: () => db.prepare<[string, string]>('DELETE FROM snapshots WHERE domain_uuid = ? AND name = ?'),
+      deleteSnapshots: () => db.prepare<[string]>('DELETE FROM snapshots WHERE domain_uuid = ?'),
+      insertEvent: () => db.prepare(
         `INSERT INTO events (origin, uuid, name, id, event, detail)
          VALUES (@origin, @uuid, @name, @id, @event, @detail)`,
       ),
-      eventsAfter: db.prepare<[number], EventRecord>('SELECT * FROM events WHERE seq > ? ORDER BY seq'),
-      lastEventSeq: db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM events'),
-      trimEvents: db.prepare<[number]>('DELETE FROM events WHERE seq <= ?'),
-      job: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE domain_uuid = ?'),
-      insertJob: db.prepare(
+      eventsAfter: () => db.prepare<[number], EventRecord>('SELECT * FROM events WHERE seq > ? ORDER BY seq'),
+      lastEventSeq: () => db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM events'),
+      trimEvents: () => db.prepare<[number]>('DELETE FROM events WHERE seq <= ?'),
+      job: () => db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE domain_uuid = ?'),
+      insertJob: () => db.prepare(
         `INSERT INTO jobs (domain_uuid, job, owner_pid, owner_start, owner_token, started_at)
          VALUES (@uuid, @job, @pid, @start, @token, @startedAt)`,
       ),
-      deleteJob: db.prepare<[string, string]>('DELETE FROM jobs WHERE domain_uuid = ? AND owner_token = ?'),
-      deleteJobAny: db.prepare<[string]>('DELETE FROM jobs WHERE domain_uuid = ?'),
-    };
+      deleteJob: () => db.prepare<[string, string]>('DELETE FROM jobs WHERE domain_uuid = ? AND owner_token = ?'),
+      deleteJobAny: () => db.prepare<[string]>('DELETE FROM jobs WHERE domain_uuid = ?'),
+    });
   }
 
   private migrate(): void {

@@ -117,13 +117,14 @@ export function openTestDriver(path: '/default' | '/session', uri: string, opts:
 /** libvirt's test:///default holds one running domain, 'test', with ID 1. */
 function presetDefault(store: Store): void {
   const def = testDefaultDomainDef();
+  const xml = formatInactive(def);
   store.mutate(() => {
     store.insertDomain({
       uuid: def.uuid,
       name: def.name,
       persistent: true,
-      configXml: formatInactive(def),
-      liveXml: formatInactive(def),
+      configXml: xml,
+      liveXml: xml,
       id: store.allocateID(),
       state: 1, // VIR_DOMAIN_RUNNING
       reason: 0, // VIR_DOMAIN_RUNNING_UNKNOWN, as libvirt's preset
