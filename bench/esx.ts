@@ -27,7 +27,8 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const N_RTT = QUICK ? 300 : 3000;
 const N_LIST = QUICK ? 30 : 200;
 const N_PROC = QUICK ? 3 : 10;
-const TSVIRT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+// The bin as installed: the bundle with its code cache (npm run build).
+const TSVIRT = fileURLToPath(new URL('../src/cli/tsvirt.cjs', import.meta.url));
 
 function pct(samples: number[], p: number): number {
   const s = [...samples].sort((a, b) => a - b);

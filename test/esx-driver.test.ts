@@ -133,6 +133,27 @@ describe('ESX driver against vcsim', () => {
     });
   });
 
+  test("states read right after a listing come from it; a change through the connection is seen at once, another's after the listing ages", async (t) => {
+    if (skip) return t.skip(skip);
+    await withConn(async (conn) => {
+      await withConn(async (other) => {
+        const dom = await offVM(conn, 'ha-host_VM3');
+        await dom.create();
+        const [listed] = (await conn.listAllDomains(0)).filter((d) => d.name() === 'ha-host_VM3');
+        assert.deepEqual(await listed.state(), [DomainState.RUNNING, 0]);
+        // Our own change forgets the listing's picture.
+        await conn.listAllDomains(0);
+        await dom.destroy();
+        assert.deepEqual(await dom.state(), [DomainState.SHUTOFF, 0]);
+        // Another client's change: the listing is a picture of its instant, for at most a second.
+        await conn.listAllDomains(0);
+        await (await other.lookupByName('ha-host_VM3')).create();
+        await new Promise((r) => setTimeout(r, 1100));
+        assert.deepEqual(await dom.state(), [DomainState.RUNNING, 0]);
+      });
+    });
+  });
+
   test('listAllDomains filters: active, inactive, persistent, transient, snapshots, managed save', async (t) => {
     if (skip) return t.skip(skip);
     await withConn(async (conn) => {

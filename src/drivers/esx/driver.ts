@@ -204,12 +204,22 @@ async function resolveVpxPath(session: VimSession, uri: EsxURI): Promise<Scope> 
 }
 
 /** The ESX driver (see the file comment). */
+/** How long a listing's power states answer domainGetState (see EsxDriver.listed). */
+const LISTED_STATE_MS = 1000;
+
 export class EsxDriver implements HypervisorDriver {
   readonly uri: string;
   readonly type = 'ESX';
   private closed = false;
   /** UUID → the VM's managed object, learnt from listings and lookups; checked on each use. */
   private readonly refs = new Map<string, MoRef>();
+  /**
+   * Power states read by the last listing, and when. A state asked within LISTED_STATE_MS of it
+   * (virsh's and tsvirt's `list` ask each domain's state right after listing) comes from that one
+   * RetrieveProperties instead of a round trip per domain: a picture of one instant, as a listing
+   * is. Any change made through this connection forgets it.
+   */
+  private listed: { at: number; power: Map<string, PowerState> } | undefined;
   private readonly listeners = new Set<DriverEventListener>();
   private pollTimer: NodeJS.Timeout | undefined;
   private lastSeen: Map<string, VmSummary> | undefined;
@@ -285,6 +295,7 @@ export class EsxDriver implements HypervisorDriver {
     checkFlags(flags, LIST_DOMAINS_SUPPORTED, 'esxConnectListAllDomains', E);
     const needSnapshots = filterNeedsSnapshots(flags);
     const vms = await this.listVms(needSnapshots ? ['snapshot.currentSnapshot'] : []);
+    this.listed = { at: performance.now(), power: new Map(vms.map(({ vm }) => [vm.uuid, vm.power])) };
     return vms
       .filter(({ vm, props }) =>
         matchesListFilter(
@@ -373,6 +384,7 @@ export class EsxDriver implements HypervisorDriver {
     // snapshots stay with the VM; a powered-on VM cannot be unregistered.
     checkHypervisorOwnedUndefine({ poweredOn: vm.power === 'poweredOn' }, flags, 'esxDomainUndefineFlags', E);
     // UnregisterVM, as libvirt does: the VM leaves the inventory, its files stay on the datastore.
+    this.listed = undefined;
     await this.session.invoke('UnregisterVM', vm.ref);
     this.refs.delete(vm.uuid);
   }
@@ -380,6 +392,7 @@ export class EsxDriver implements HypervisorDriver {
   // ---- lifecycle ----
 
   private async task(method: string, target: MoRef, args: string): Promise<TaskOutcome> {
+    this.listed = undefined;
     const res = await this.session.invoke(method, target, args);
     const task = moRef(child(res, 'returnval'));
     if (task === undefined) {
@@ -415,6 +428,7 @@ export class EsxDriver implements HypervisorDriver {
     const { vm } = await this.vm(dom, []);
     if (vm.power !== 'poweredOn') throw operationInvalid(E, 'Domain is not powered on');
     // ShutdownGuest asks the guest OS (through VMware Tools) and returns at once; it may ignore it (R8).
+    this.listed = undefined;
     await this.session.invoke('ShutdownGuest', vm.ref);
   }
 
@@ -459,7 +473,8 @@ export class EsxDriver implements HypervisorDriver {
 
   async domainGetState(dom: DomainRef, flags: number): Promise<[DomainState, number]> {
     checkFlags(flags, 0, 'esxDomainGetState', E);
-    return [libvirtState((await this.vm(dom, [])).vm.power), 0];
+    const listed = this.listed !== undefined && performance.now() - this.listed.at < LISTED_STATE_MS ? this.listed.power.get(dom.uuid) : undefined;
+    return [libvirtState(listed ?? (await this.vm(dom, [])).vm.power), 0];
   }
 
   async domainGetInfo(dom: DomainRef): Promise<DomainInfo> {
