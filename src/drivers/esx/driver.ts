@@ -8,15 +8,15 @@
  * directly (DESIGN §2) and takes the seed's rules for such hypervisors from
  * src/rules/hypervisor-owned.ts (R9). Errors and flags follow libvirt 9.0's esx_driver.c.
  */
+import { PolledLifecycleEvents, type PolledState } from '../polled-events.js';
 import type { ConnectAuthCallback } from '../../api/connect.js';
-import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, HypervisorDriver } from '../../api/driver.js';
+import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver } from '../../api/driver.js';
 import {
   DomainEventResumedDetailType,
   DomainEventStartedDetailType,
   DomainEventStoppedDetailType,
   DomainEventSuspendedDetailType,
   DomainEventType,
-  DomainEventUndefinedDetailType,
   DomainSnapshotCreateFlags as SnapCreate,
   DomainSnapshotDeleteFlags,
   DomainState,
@@ -220,9 +220,15 @@ export class EsxDriver implements HypervisorDriver {
    * is. Any change made through this connection forgets it.
    */
   private listed: { at: number; power: Map<string, PowerState> } | undefined;
-  private readonly listeners = new Set<DriverEventListener>();
-  private pollTimer: NodeJS.Timeout | undefined;
-  private lastSeen: Map<string, VmSummary> | undefined;
+  /**
+   * Lifecycle events: changes made through this connection are reported at once; changes made
+   * elsewhere (another client, the guest powering off) are found by polling the VMs' power
+   * states every two seconds while someone listens.
+   */
+  private readonly events = new PolledLifecycleEvents(
+    async () => (await this.listVms()).map(({ vm }) => ({ ref: toRef(vm), state: polledState(vm.power) })),
+    EVENT_POLL_MS,
+  );
 
   /** @internal Use {@link openEsxDriver}. */
   constructor(
@@ -241,8 +247,7 @@ export class EsxDriver implements HypervisorDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
-    this.listeners.clear();
+    this.events.close();
     try {
       await this.session.logout();
     } catch {
@@ -657,69 +662,16 @@ export class EsxDriver implements HypervisorDriver {
 
   // ---- events ----
 
-  /**
-   * Lifecycle events: changes made through this connection are reported at once; changes made
-   * elsewhere (another client, the guest powering off) are found by polling the VMs' power
-   * states every two seconds while someone listens.
-   */
   subscribe(listener: DriverEventListener): () => void {
-    this.listeners.add(listener);
-    if (this.pollTimer === undefined && !this.closed) {
-      this.pollTimer = setInterval(() => void this.poll(), EVENT_POLL_MS);
-      this.pollTimer.unref();
-      void this.poll();
-    }
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0 && this.pollTimer !== undefined) {
-        clearInterval(this.pollTimer);
-        this.pollTimer = undefined;
-        this.lastSeen = undefined;
-      }
-    };
+    return this.events.subscribe(listener);
   }
 
   private emit(vm: VmSummary, power: PowerState, event: DomainEventType, detail: number): void {
-    const now = { ...vm, power };
-    this.lastSeen?.set(vm.uuid, now);
-    this.deliver({ domain: toRef(now), event, detail });
-  }
-
-  private deliver(ev: DomainLifecycleEvent): void {
-    for (const l of [...this.listeners]) l(ev);
-  }
-
-  private polling = false;
-  private async poll(): Promise<void> {
-    if (this.polling || this.closed) return;
-    this.polling = true;
-    try {
-      const now = new Map((await this.listVms()).map(({ vm }) => [vm.uuid, vm] as const));
-      const before = this.lastSeen;
-      this.lastSeen = now;
-      if (before === undefined) return;
-      for (const [uuid, vm] of now) {
-        const old = before.get(uuid);
-        if (old === undefined) this.deliver({ domain: toRef(vm), event: DomainEventType.DEFINED, detail: 0 });
-        else if (old.power !== vm.power) this.deliver(transition(old.power, vm));
-      }
-      for (const [uuid, old] of before) {
-        if (!now.has(uuid)) {
-          this.deliver({ domain: toRef(old), event: DomainEventType.UNDEFINED, detail: DomainEventUndefinedDetailType.REMOVED });
-        }
-      }
-    } catch {
-      // A failed poll is retried at the next tick; the calls themselves report errors.
-    } finally {
-      this.polling = false;
-    }
+    this.events.emit(toRef({ ...vm, power }), event, detail, polledState(power));
   }
 }
 
-function transition(from: PowerState, vm: VmSummary): DomainLifecycleEvent {
-  const domain = toRef(vm);
-  if (vm.power === 'poweredOff') return { domain, event: DomainEventType.STOPPED, detail: DomainEventStoppedDetailType.SHUTDOWN };
-  if (vm.power === 'suspended') return { domain, event: DomainEventType.SUSPENDED, detail: DomainEventSuspendedDetailType.PAUSED };
-  if (from === 'suspended') return { domain, event: DomainEventType.RESUMED, detail: DomainEventResumedDetailType.UNPAUSED };
-  return { domain, event: DomainEventType.STARTED, detail: DomainEventStartedDetailType.BOOTED };
+/** A power state as the event poll compares it. */
+function polledState(power: PowerState): PolledState {
+  return power === 'poweredOff' ? 'shutoff' : power === 'suspended' ? 'paused' : 'running';
 }

@@ -6,12 +6,12 @@
  * sees. Behaviour and error wording follow libvirt 9.0's vbox driver (src/vbox/vbox_common.c);
  * the seed's rules for hypervisor-owned state (R9) come from src/rules/hypervisor-owned.ts.
  */
+import { PolledLifecycleEvents } from '../polled-events.js';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, HypervisorDriver } from '../../api/driver.js';
+import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver } from '../../api/driver.js';
 import {
   ConnectListAllDomainsFlags as L,
-  DomainEventDefinedDetailType as Defined,
   DomainEventResumedDetailType as Resumed,
   DomainEventStartedDetailType as Started,
   DomainEventStoppedDetailType as Stopped,
@@ -71,35 +71,39 @@ export interface VBoxDriverOptions extends VBoxManageOptions {
   pollMs?: number;
 }
 
-/** What the event poll last saw of a machine. */
-interface Seen {
-  name: string;
-  active: boolean;
-}
-
 /** The VirtualBox driver (see the file comment). */
 export class VBoxDriver implements HypervisorDriver {
   readonly uri = 'vbox:///session';
   readonly type = 'VBOX';
-  private readonly listeners = new Set<DriverEventListener>();
-  private pollTimer: NodeJS.Timeout | undefined;
-  private polling = false;
-  private seen: Map<string, Seen> | null = null;
   private closed = false;
+  /**
+   * Lifecycle events: this connection's own at once; changes made outside it (another program,
+   * the guest powering off) by comparing VirtualBox's machine lists — DEFINED, UNDEFINED, STARTED
+   * and STOPPED. Pauses done elsewhere are not seen (a poll tells running from not only); the
+   * state read next is always VirtualBox's own (R12).
+   */
+  private readonly events: PolledLifecycleEvents;
 
   constructor(
     private readonly vbm: VBoxManage,
     private readonly version: number,
-    private readonly pollMs: number,
-  ) {}
+    pollMs: number,
+  ) {
+    this.events = new PolledLifecycleEvents(async () => {
+      const [all, running] = await Promise.all([this.machines(), this.runningUUIDs()]);
+      return all.map((m, i) => {
+        const active = running.has(m.uuid);
+        return { ref: { name: m.name, uuid: m.uuid, id: active ? i + 1 : -1 }, state: active ? 'running' : 'shutoff' };
+      });
+    }, pollMs);
+  }
 
   // Connection.
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
-    this.listeners.clear();
+    this.events.close();
     this.vbm.killAll();
   }
   async getHostname(): Promise<string> {
@@ -539,72 +543,15 @@ export class VBoxDriver implements HypervisorDriver {
   // Events.
 
   subscribe(listener: DriverEventListener): () => void {
-    this.listeners.add(listener);
-    if (this.pollTimer === undefined && this.pollMs > 0) {
-      this.pollTimer = setInterval(() => void this.poll(), this.pollMs);
-      this.pollTimer.unref();
-      void this.poll();
-    }
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0 && this.pollTimer !== undefined) {
-        clearInterval(this.pollTimer);
-        this.pollTimer = undefined;
-        this.seen = null;
-      }
-    };
+    return this.events.subscribe(listener);
   }
 
   /**
-   * Delivers an event of this driver's own doing, and records the machine's new state (`active`,
-   * or null when it is gone) so that the poll does not report it a second time.
+   * Delivers an event of this driver's own doing, and records whether the machine now runs
+   * (`active`, or null when it is gone) so that the poll does not report it a second time.
    */
   private emit(domain: DomainRef, event: DomainEventType, detail: number, active: boolean | null): void {
-    if (this.seen !== null) {
-      if (active === null) this.seen.delete(domain.uuid);
-      else this.seen.set(domain.uuid, { name: domain.name, active });
-    }
-    const ev: DomainLifecycleEvent = { domain, event, detail };
-    for (const l of [...this.listeners]) l(ev);
-  }
-
-  /**
-   * Changes made outside this connection (another program, the guest powering off), seen by
-   * comparing VirtualBox's machine lists: DEFINED, UNDEFINED, STARTED and STOPPED. Pauses done
-   * elsewhere are not seen; the state read next is always VirtualBox's own (R12).
-   */
-  private async poll(): Promise<void> {
-    if (this.polling || this.closed) return;
-    this.polling = true;
-    try {
-      const [all, running] = await Promise.all([this.machines(), this.runningUUIDs()]);
-      const now = new Map<string, Seen>(all.map((m) => [m.uuid, { name: m.name, active: running.has(m.uuid) }]));
-      const before = this.seen;
-      this.seen = now;
-      if (before === null) return;
-      all.forEach((m, i) => {
-        const was = before.get(m.uuid);
-        const is = now.get(m.uuid) as Seen;
-        const ref = { name: m.name, uuid: m.uuid, id: is.active ? i + 1 : -1 };
-        if (was === undefined) this.deliver(ref, DomainEventType.DEFINED, Defined.ADDED);
-        if ((was?.active ?? false) !== is.active) {
-          if (is.active) this.deliver(ref, DomainEventType.STARTED, Started.BOOTED);
-          else this.deliver(ref, DomainEventType.STOPPED, Stopped.SHUTDOWN);
-        }
-      });
-      for (const [uuid, was] of before) {
-        if (!now.has(uuid)) this.deliver({ name: was.name, uuid, id: -1 }, DomainEventType.UNDEFINED, Undefined.REMOVED);
-      }
-    } catch {
-      // A failed poll is retried at the next tick; calls report their own errors.
-    } finally {
-      this.polling = false;
-    }
-  }
-
-  private deliver(domain: DomainRef, event: DomainEventType, detail: number): void {
-    const ev: DomainLifecycleEvent = { domain, event, detail };
-    for (const l of [...this.listeners]) l(ev);
+    this.events.emit(domain, event, detail, active === null ? null : active ? 'running' : 'shutoff');
   }
 }
 
