@@ -142,12 +142,14 @@ export function isProcessAlive(pid: number, start?: string): boolean {
 /** Polls until the process is gone (or a zombie); false when it still runs after `timeoutMs`. */
 export async function waitForProcessExit(pid: number, start: string | undefined, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  let delay = 2;
+  // A QEMU that was told to quit is gone within a few ms: poll every ms or so (a /proc read is
+  // cheap). Backing off to 50 ms made destroy and revert wait up to tens of ms for nothing.
+  let delay = 1;
   for (;;) {
     if (!isProcessAlive(pid, start)) return true;
     if (Date.now() >= deadline) return false;
     await sleep(delay);
-    delay = Math.min(delay * 2, 50);
+    delay = Math.min(delay * 2, 4);
   }
 }
 
@@ -272,7 +274,8 @@ export async function launchQemu(options: LaunchOptions): Promise<LaunchedQemu> 
         lastError = err;
       }
     }
-    await Promise.race([exited, sleep(5)]);
+    // QEMU creates the socket early and greets once its main loop runs: a short poll costs little.
+    await Promise.race([exited, sleep(1)]);
   }
 
   if (qmp === null) {
