@@ -172,7 +172,12 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind): XmlElement
 }
 
 let parser: Fxp.XMLParser | undefined;
-function xmlParser(): Fxp.XMLParser {
+/**
+ * The one fast-xml-parser configuration tsvirt reads XML with (libvirt's documents here, vSphere's
+ * SOAP answers in the ESX driver): order kept, attributes unprefixed, no value coercion, entities
+ * left for the caller to decode once. Loaded on first use.
+ */
+export function xmlParser(): Fxp.XMLParser {
   parser ??= new (fastXmlParser().XMLParser)(PARSER_OPTIONS);
   return parser;
 }
@@ -257,8 +262,11 @@ const PREDEFINED_ENTITIES: Readonly<Record<string, string>> = {
   quot: '"',
 };
 
-/** Decodes the five predefined entities and character references (validated by the pre-scan). */
-function decodeReferences(s: string): string {
+/**
+ * Decodes the five predefined entities and character references (for libvirt's documents,
+ * validated by the pre-scan first; the ESX driver's SOAP answers use it as they come).
+ */
+export function decodeReferences(s: string): string {
   if (!s.includes('&')) return s;
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_][\w.-]*);/g, (whole, ref: string) => {
     if (ref.startsWith('#x')) return String.fromCodePoint(parseInt(ref.slice(2), 16));

@@ -8,8 +8,7 @@
  * `XMLSchema-instance:`). So the tree records the xsi type under any prefix, elements are
  * addressed by local name, and readers never need the type to find an array's items.
  */
-import { createRequire } from 'node:module';
-import type * as Fxp from 'fast-xml-parser';
+import { decodeReferences, xmlParser } from '../../conf/xml.js';
 
 /** One element of an answer: local name, xsi type (if written), attributes, children, text. */
 export interface VimNode {
@@ -24,47 +23,11 @@ export interface VimNode {
   readonly text: string;
 }
 
-/**
- * fast-xml-parser, loaded on first use from its single-file CommonJS build (as src/conf/xml.ts
- * does): its ES module build is dozens of files, a cost every command-line start would pay.
- */
-let fxp: typeof Fxp | undefined;
-let parser: Fxp.XMLParser | undefined;
-function xmlParser(): Fxp.XMLParser {
-  fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof Fxp;
-  parser ??= new fxp.XMLParser({
-    preserveOrder: true,
-    ignoreAttributes: false,
-    attributeNamePrefix: '',
-    parseTagValue: false,
-    parseAttributeValue: false,
-    trimValues: false,
-    // Entities are decoded here (decodeText), once, so "&amp;lt;" stays "&lt;".
-    processEntities: false,
-    ignoreDeclaration: true,
-    ignorePiTags: true,
-    cdataPropName: '#cdata',
-    maxNestedTags: 256,
-  });
-  return parser;
-}
-
 /** fast-xml-parser's preserveOrder output: one-key objects plus ':@' for attributes. */
 type FxpNode = Record<string, unknown>;
 
 function nodeList(value: unknown): FxpNode[] {
   return Array.isArray(value) ? (value as FxpNode[]) : [];
-}
-
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-function decodeText(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, ref: string) => {
-    if (ref.startsWith('#x')) return String.fromCodePoint(Number.parseInt(ref.slice(2), 16));
-    if (ref.startsWith('#')) return String.fromCodePoint(Number.parseInt(ref.slice(1), 10));
-    return ENTITIES[ref] ?? whole;
-  });
 }
 
 function localName(qname: string): string {
@@ -78,7 +41,7 @@ function toNode(qname: string, raw: FxpNode): VimNode {
   for (const [key, value] of Object.entries((raw[':@'] ?? {}) as Record<string, unknown>)) {
     const colon = key.indexOf(':');
     if (colon < 0) {
-      attrs[key] = decodeText(String(value));
+      attrs[key] = decodeReferences(String(value));
     } else if (key.slice(colon + 1) === 'type' && !key.startsWith('xmlns')) {
       // Any prefix: only the XML Schema instance namespace puts prefixed `type` attributes
       // on vim25 elements.
@@ -90,7 +53,7 @@ function toNode(qname: string, raw: FxpNode): VimNode {
   for (const child of nodeList(raw[qname])) {
     const key = Object.keys(child).find((k) => k !== ':@');
     if (key === undefined) continue;
-    if (key === '#text') text += decodeText(String(child['#text']));
+    if (key === '#text') text += decodeReferences(String(child['#text']));
     else if (key === '#cdata') {
       for (const part of nodeList(child['#cdata'])) if (typeof part['#text'] === 'string') text += part['#text'];
     } else children.push(toNode(key, child));
