@@ -361,6 +361,22 @@ export class Store {
     }
   }
 
+  /**
+   * A mutation whose loss in a power failure is harmless — taking a domain's job, a lock that
+   * nobody holds after a reboot anyway — committed without the WAL's fsync (synchronous NORMAL
+   * for this commit only). It survives a process crash like any commit (the WAL is in the OS's
+   * cache), and the next durable commit syncs it along. Saves one fsync per guest operation.
+   */
+  mutateUnsynced<T>(fn: () => T): T {
+    if (this.depth > 0 || this.groupCommit || this.path === ':memory:') return this.mutate(fn);
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.mutate(fn);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   /** Runs `fn` against one consistent snapshot of the database. */
   read<T>(fn: () => T): T {
     if (this.depth > 0 || this.batch !== null) return fn();

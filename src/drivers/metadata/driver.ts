@@ -229,11 +229,11 @@ export class MetadataDriver implements HypervisorDriver {
    * Runs a mutation on one domain: inside one store transaction, refuses while another process
    * holds a long job on it, then delivers the events the mutation queued once it committed.
    */
-  private mutate<T>(fn: () => T): T {
+  private mutate<T>(fn: () => T, options: { unsynced?: boolean } = {}): T {
     this.pending = [];
     let result: T;
     try {
-      result = this.store.mutate(fn);
+      result = options.unsynced === true ? this.store.mutateUnsynced(fn) : this.store.mutate(fn);
     } catch (err) {
       this.pending = [];
       throw err;
@@ -313,14 +313,18 @@ export class MetadataDriver implements HypervisorDriver {
     const deadline = Date.now() + JOB_WAIT_MS;
     for (;;) {
       try {
-        return this.mutate(() => {
-          const rec = this.target(dom, step.need);
-          const plan = step.plan(rec);
-          const got = this.store.tryAcquireJob(rec.uuid, job);
-          if (!('token' in got)) throw lockTimeout(this.errDomain, got.heldBy);
-          this.busy.add(rec.uuid);
-          return { rec, plan, token: got.token };
-        });
+        // Only the job is written here: its loss in a power failure is harmless (no fsync).
+        return this.mutate(
+          () => {
+            const rec = this.target(dom, step.need);
+            const plan = step.plan(rec);
+            const got = this.store.tryAcquireJob(rec.uuid, job);
+            if (!('token' in got)) throw lockTimeout(this.errDomain, got.heldBy);
+            this.busy.add(rec.uuid);
+            return { rec, plan, token: got.token };
+          },
+          { unsynced: true },
+        );
       } catch (err) {
         const busy = err instanceof VirError && err.code === ErrorNumber.OPERATION_TIMEOUT;
         if (!busy || Date.now() >= deadline) throw err;
