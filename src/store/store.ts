@@ -216,14 +216,17 @@ export class Store {
     this.path = options.path;
     this.groupCommit = options.groupCommit === true && options.path !== ':memory:';
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+    const busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
     try {
-      this.db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 30_000 });
+      this.db = new Database(options.path, { timeout: busyTimeoutMs });
       if (options.path !== ':memory:') {
-        this.db.pragma('journal_mode = WAL');
+        // Two processes opening a new store at once: the switch to WAL can meet the other's lock
+        // with SQLITE_BUSY at once, without SQLite's busy handler. Retried as a busy wait would.
+        retryWhileBusy(() => this.db.pragma('journal_mode = WAL'), busyTimeoutMs);
         this.db.pragma('synchronous = FULL');
       }
       this.db.pragma('foreign_keys = ON');
-      this.migrate();
+      retryWhileBusy(() => this.migrate(), busyTimeoutMs);
     } catch (err) {
       throw storeError(err, `cannot open store '${options.path}'`);
     }
@@ -676,6 +679,22 @@ function ownerAlive(job: JobRow): boolean {
   }
   const start = processStartTime(job.owner_pid);
   return start === null || job.owner_start === '' || start === job.owner_start;
+}
+
+/** Runs `fn` again (every 5 ms, up to `timeoutMs`) while SQLite answers SQLITE_BUSY. */
+function retryWhileBusy<T>(fn: () => T, timeoutMs: number): T {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return fn();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const busy = typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() >= deadline) throw err;
+      // A synchronous pause: the store opens synchronously.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
 }
 
 function storeError(err: unknown, what: string): VirError {
