@@ -432,17 +432,21 @@ describe('the bin: one bundle, run with a V8 code cache', () => {
   const LIST = ['-c', DEFAULT, 'list --all'];
   const LISTED = ' Id   Name   State\n----------------------\n 1    test   running\n\n';
   const bundle = join(dirname(TSVIRT), 'tsvirt.bundle.cjs');
-  /** The cache file name the bin looks for: the bundle's build id, this Node, this architecture. */
-  const cacheName = () => {
-    const id = /^\/\/tsvirt-build:([0-9a-f]{16})\n/.exec(readFileSync(bundle, 'latin1'))?.[1];
-    assert.ok(id !== undefined, `${bundle} has no build id line`);
-    return `tsvirt-${id}-${process.version}-${process.arch}.v8cache`;
+  const xmlScript = join(dirname(TSVIRT), 'tsvirt.xml.cjs');
+  /** The cache file name the bin looks for: the script's build id, this Node, this architecture. */
+  const cacheName = (script = bundle, prefix = 'tsvirt') => {
+    const id = /^\/\/tsvirt-build:([0-9a-f]{16})\n/.exec(readFileSync(script, 'latin1'))?.[1];
+    assert.ok(id !== undefined, `${script} has no build id line`);
+    return `${prefix}-${id}-${process.version}-${process.arch}.v8cache`;
   };
+  const xmlCacheName = () => cacheName(xmlScript, 'tsvirt-xml');
   const runWith = (extra: Record<string, string>, args = LIST) => tsvirt(args, { cwd: w.dir(), env: { ...cleanEnv(w.dir()), ...extra } });
 
   test('the build put the bundle and a code cache for this Node beside the bin', () => {
     assert.ok(existsSync(bundle), `${bundle} is missing: run npm run build`);
     assert.ok(existsSync(join(dirname(TSVIRT), cacheName())), 'no code cache for this Node beside the bin');
+    assert.ok(existsSync(xmlScript), `${xmlScript} is missing: run npm run build`);
+    assert.ok(existsSync(join(dirname(TSVIRT), xmlCacheName())), 'no code cache of the XML parser beside the bin');
   });
 
   test('a cache V8 rejects is replaced by a good one, and the output does not change', async () => {
@@ -483,6 +487,17 @@ describe('the bin: one bundle, run with a V8 code cache', () => {
     const o = ok(await withOtherFlags(dir), 'other flags');
     assert.equal(o.stdout, LISTED);
     assert.deepEqual(readdirSync(dir), [cacheName()]);
+  });
+
+  test('the XML parser is loaded only by a command that parses XML, from its own cache', async () => {
+    const dir = join(w.dir(), 'cache-xml');
+    const flags = ['--stack-trace-limit=11', TSVIRT, '-c', DEFAULT];
+    const opts = { cwd: w.dir(), env: { ...cleanEnv(w.dir()), TSVIRT_CODE_CACHE_DIR: dir } };
+    ok(await run(process.execPath, [...flags, 'list --all'], opts), 'list');
+    assert.deepEqual(readdirSync(dir), [cacheName()], 'listing loaded the XML parser');
+    const o = ok(await run(process.execPath, [...flags, 'dumpxml test'], opts), 'dumpxml');
+    assert.match(o.stdout, /^<domain type='test' id='1'>\n {2}<name>test<\/name>\n/);
+    assert.deepEqual(readdirSync(dir).sort(), [cacheName(), xmlCacheName()].sort());
   });
 
   test('a cache directory that cannot be made costs nothing but the cache', async () => {

@@ -2,16 +2,19 @@
 /**
  * The `tsvirt` bin: runs the CLI's bundle (tsvirt.bundle.cjs, built by scripts/build-bins.mjs)
  * with V8's code cache, so that a command does not pay for parsing and compiling the CLI, the
- * API, the driver and the store each time it starts.
+ * API, the driver and the store each time it starts. The XML parser (fast-xml-parser) is a second
+ * script, tsvirt.xml.cjs, run the same way when a command first parses XML: listing and state
+ * commands never pay for it, and those that do skip Node's package resolution and compilation.
  *
- * The cache is looked up, by the bundle's build id, the Node version and the architecture, in
- * TSVIRT_CODE_CACHE_DIR (else $XDG_CACHE_HOME/tsvirt, else ~/.cache/tsvirt), then beside the
- * bundle (where the build puts one). When none is found or V8 rejects it (another Node, other V8
- * flags), the bundle is compiled from source and a new cache is written to the first directory
- * when the process exits. TSVIRT_CODE_CACHE=off runs without any cache.
+ * Each script's cache is looked up, by the script's build id, the Node version and the
+ * architecture, in TSVIRT_CODE_CACHE_DIR (else $XDG_CACHE_HOME/tsvirt, else ~/.cache/tsvirt),
+ * then beside the script (where the build puts one). When none is found or V8 rejects it (another
+ * Node, other V8 flags), the script is compiled from source and a new cache is written to the
+ * first directory when the process exits. TSVIRT_CODE_CACHE=off runs without any cache.
  *
- * CommonJS on purpose: an ES module entry costs Node's module loader; this file and the bundle
- * are plain scripts.
+ * CommonJS on purpose: an ES module entry costs Node's module loader; this file and the scripts
+ * are plain scripts. Each script file is one function expression taking CommonJS's arguments (the
+ * build wraps it), so that its source is used as read, without a copy into a wrapper.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,7 +26,10 @@ interface Bundle {
   runProgram(): Promise<never>;
 }
 
+type ModuleFunction = (exports: object, require: NodeJS.Require, module: { exports: unknown }, filename: string, dirname: string) => void;
+
 const BUNDLE = join(__dirname, 'tsvirt.bundle.cjs');
+const XML_PARSER = join(__dirname, 'tsvirt.xml.cjs');
 const ID_PREFIX = '//tsvirt-build:';
 
 function userCacheDir(env: NodeJS.ProcessEnv): string | null {
@@ -56,37 +62,49 @@ function writeQuietly(dir: string, file: string, data: Buffer): void {
   }
 }
 
-function load(): Bundle {
+/**
+ * Runs one of the bin's scripts as a CommonJS module, with its code cache (`prefix` names the
+ * cache files), and returns its exports; null when the file cannot be read.
+ */
+function runScript(file: string, prefix: string, req: NodeJS.Require): unknown {
   let source: string;
   try {
-    // The bundle is ASCII (the build checks), so latin1 decodes it exactly, and faster than UTF-8.
-    source = readFileSync(BUNDLE, 'latin1');
+    // The scripts are ASCII (the build checks), so latin1 decodes them exactly, and faster than UTF-8.
+    source = readFileSync(file, 'latin1');
   } catch {
-    process.stderr.write(`tsvirt: ${BUNDLE} is missing; build it with 'npm run build' (or 'node scripts/build-bins.mjs OUTDIR' after tsc)\n`);
-    process.exit(1);
+    return null;
   }
   const env = process.env;
   const useCache = env.TSVIRT_CODE_CACHE !== 'off' && source.startsWith(ID_PREFIX);
-  const name = useCache ? `tsvirt-${source.slice(ID_PREFIX.length, ID_PREFIX.length + 16)}-${process.version}-${process.arch}.v8cache` : '';
+  const name = useCache ? `${prefix}-${source.slice(ID_PREFIX.length, ID_PREFIX.length + 16)}-${process.version}-${process.arch}.v8cache` : '';
   const userDir = useCache ? userCacheDir(env) : null;
   let cachedData: Buffer | null = null;
   if (useCache) {
     cachedData = (userDir !== null ? readOrNull(join(userDir, name)) : null) ?? readOrNull(join(__dirname, name));
   }
-
-  // The wrapper of a CommonJS module, so that the bundle sees require, module and __filename.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: BUNDLE,
-    ...(cachedData !== null ? { cachedData } : {}),
-  });
+  const script = new Script(source, { filename: file, ...(cachedData !== null ? { cachedData } : {}) });
   if (userDir !== null && (cachedData === null || script.cachedDataRejected === true)) {
     // Made at exit, so that it holds the functions this run compiled, not only the top level.
     process.once('exit', () => writeQuietly(userDir, join(userDir, name), script.createCachedData()));
   }
-  const mod = { exports: {} as Bundle };
-  const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
-  fn.call(mod.exports, mod.exports, createRequire(BUNDLE), mod, BUNDLE, __dirname);
+  const mod = { exports: {} as unknown };
+  const fn = script.runInThisContext() as ModuleFunction;
+  fn.call(mod.exports, mod.exports as object, req, mod, file, __dirname);
   return mod.exports;
 }
 
-void load().runProgram();
+const nodeRequire = createRequire(BUNDLE);
+let xmlParser: unknown;
+/** The bundle's require: Node's, except that fast-xml-parser comes from the bin's own cached copy. */
+const bundleRequire = Object.assign((id: string): unknown => {
+  if (id !== 'fast-xml-parser') return nodeRequire(id);
+  xmlParser ??= runScript(XML_PARSER, 'tsvirt-xml', nodeRequire) ?? nodeRequire(id);
+  return xmlParser;
+}, nodeRequire) as NodeJS.Require;
+
+const bundle = runScript(BUNDLE, 'tsvirt', bundleRequire) as Bundle | null;
+if (bundle === null) {
+  process.stderr.write(`tsvirt: ${BUNDLE} is missing; build it with 'npm run build' (or 'node scripts/build-bins.mjs OUTDIR' after tsc)\n`);
+  process.exit(1);
+}
+void bundle.runProgram();

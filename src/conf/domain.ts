@@ -26,6 +26,7 @@ import {
   namespacedChildren,
   parseXMLDocument,
   xmlErrorFrom,
+  type ParseOptions,
   type XmlElement,
 } from './xml.js';
 
@@ -437,8 +438,8 @@ function prune<T>(value: T): T {
  *   UUID (as libvirt 9.0), VIR_ERR_CONFIG_UNSUPPORTED for values libvirt does not know or
  *   tsvirt does not support, and the name errors of {@link validateName}.
  */
-export function parseDomainXML(xml: string): DomainDef {
-  const root = parseXMLDocument(xml, DOMAIN_DOCUMENT);
+export function parseDomainXML(xml: string, options: ParseOptions = {}): DomainDef {
+  const root = parseXMLDocument(xml, DOMAIN_DOCUMENT, options);
   return parseDomainElement(root);
 }
 

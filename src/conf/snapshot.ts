@@ -95,6 +95,8 @@ export interface ParseSnapshotOptions {
   requireFullForRedefine?: boolean;
   /** The snapshot is of an inactive domain: it cannot include memory state. */
   offline?: boolean;
+  /** The XML comes from tsvirt's store (see ParseOptions.stored). */
+  stored?: boolean;
 }
 
 const S = ErrorDomain.DOMAIN_SNAPSHOT;
@@ -117,7 +119,7 @@ function oneOf<T extends string>(values: readonly T[], v: string): v is T {
  *   for an unknown state or disk format; and the name errors of {@link validateName}.
  */
 export function parseSnapshotXML(xml: string, opts: ParseSnapshotOptions = {}): SnapshotDef {
-  const root = parseXMLDocument(xml, SNAPSHOT_DOCUMENT);
+  const root = parseXMLDocument(xml, SNAPSHOT_DOCUMENT, { stored: opts.stored });
   const redefine = opts.requireFullForRedefine === true;
 
   const name = childText(root, 'name');

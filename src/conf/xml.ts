@@ -128,6 +128,15 @@ interface SyntaxProblem {
   message: string;
 }
 
+/** How a document is parsed. */
+export interface ParseOptions {
+  /**
+   * The document is one tsvirt wrote itself (a definition from its store): the well-formedness
+   * pre-checks are skipped, since their only job is libvirt's error report for bad input.
+   */
+  readonly stored?: boolean;
+}
+
 /**
  * Parses `xml` into an element tree after checking size, well-formedness and the root
  * element's name.
@@ -136,7 +145,7 @@ interface SyntaxProblem {
  *   its root is not `kind.rootName`; VIR_ERR_XML_DETAIL (35) if it is not well formed, with
  *   libvirt's message layout: `SOURCE:LINE: what\nthe line\n-----^`.
  */
-export function parseXMLDocument(xml: string, kind: XmlDocumentKind): XmlElement {
+export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: ParseOptions = {}): XmlElement {
   const bytes = Buffer.byteLength(xml, 'utf8');
   if (bytes > MAX_XML_BYTES) {
     throw xmlErrorFrom(
@@ -147,22 +156,24 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind): XmlElement
   // XML 1.0 §2.11: line ends are normalized before parsing; a byte order mark is not content.
   const text = xml.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
 
-  const problem = findSyntaxProblem(text);
+  const problem = options.stored === true ? undefined : findSyntaxProblem(text);
   if (problem !== undefined) throw syntaxError(text, problem, kind);
 
   let nodes: unknown;
   try {
     nodes = xmlParser().parse(text);
   } catch (e) {
-    // The validator and the pre-scan passed, so this is one of fast-xml-parser's own limits
-    // (nesting depth, names it refuses for safety). Report it as a parse error at line 1.
+    // The validator and the pre-scan passed (or a stored document was damaged), so this is one of
+    // fast-xml-parser's own limits (nesting depth, names it refuses for safety). Report it as a
+    // parse error at line 1.
     const message = e instanceof Error ? e.message : String(e);
     throw syntaxError(text, { line: 1, col: 1, message }, kind);
   }
   const top = toElements(asNodeList(nodes), new Map());
   const root = top[0];
   if (root === undefined) {
-    // Unreachable after findSyntaxProblem, which insists on a root element.
+    // Unreachable after findSyntaxProblem, which insists on a root element; a stored document
+    // always has one.
     throw confError(kind.errorDomain, ErrorNumber.INTERNAL_ERROR, 'missing root element');
   }
   if (root.name !== kind.rootName) {

@@ -47,6 +47,8 @@ import type { DomainRecord, DomainSummary, EventRecord, SnapshotRecord, Store } 
 import type { GuestBackend, GuestExit, GuestHost, MaybePromise } from './guest.js';
 
 const EVENT_POLL_MS = 200;
+/** Definitions and snapshot XML read back from the store were written by tsvirt: parsed without the input checks. */
+const STORED = { stored: true } as const;
 
 /** A domain record that is being changed inside one transaction. */
 type Rec = DomainRecord;
@@ -220,7 +222,7 @@ export class MetadataDriver implements HypervisorDriver {
   }
 
   private currentDef(rec: Rec): DomainDef {
-    return parseDomainXML(this.currentXML(rec));
+    return parseDomainXML(this.currentXML(rec), STORED);
   }
 
   // Mutations: one transaction each.
@@ -716,12 +718,12 @@ export class MetadataDriver implements HypervisorDriver {
     const rec = this.resolve(dom);
     const inactive = (flags & DomainXMLFlags.INACTIVE) !== 0;
     if (isActive(rec) && !inactive) {
-      return formatDomainXML(parseDomainXML(rec.liveXml ?? ''), { id: rec.id });
+      return formatDomainXML(parseDomainXML(rec.liveXml ?? '', STORED), { id: rec.id });
     }
     // libvirt gives the live definition of a transient domain even with INACTIVE.
     const xml = rec.configXml ?? rec.liveXml;
     if (xml === null) throw internalError(this.errDomain, `domain '${rec.name}' has no definition`);
-    return formatDomainXML(parseDomainXML(xml), { inactive: true });
+    return formatDomainXML(parseDomainXML(xml, STORED), { inactive: true });
   }
   async domainGetAutostart(dom: DomainRef): Promise<boolean> {
     return this.resolve(dom).autostart;
@@ -962,7 +964,7 @@ export class MetadataDriver implements HypervisorDriver {
     const rec = this.resolve(dom);
     const snap = this.requireSnapshot(rec, snapshot);
     // The stored XML is canonical; the parent may have changed since (reparenting on delete).
-    const def = parseSnapshotXML(snap.xml);
+    const def = parseSnapshotXML(snap.xml, STORED);
     def.parent = snap.parent ?? undefined;
     return formatSnapshotXML(def);
   }
@@ -1021,7 +1023,7 @@ export class MetadataDriver implements HypervisorDriver {
     await this.run(dom, 'virDomainSnapshotDelete', {
       plan: (rec) => {
         const plan = this.tree(rec.uuid).planDelete(snapshot, rec.currentSnapshot, flags);
-        const snaps = plan.remove.map((name) => parseSnapshotXML(this.requireSnapshot(rec, name).xml));
+        const snaps = plan.remove.map((name) => parseSnapshotXML(this.requireSnapshot(rec, name).xml, STORED));
         return { plan, snaps, def: this.currentDef(rec), running: isActive(rec) };
       },
       act: (rec, p) => hooks.discard(rec, p.def, p.snaps, p.running),
@@ -1055,7 +1057,7 @@ export class MetadataDriver implements HypervisorDriver {
         if (!rec.persistent && target === 'shutoff') {
           throw operationInvalid(this.errDomain, 'transient domain needs to request run or pause to revert to inactive snapshot');
         }
-        const snapDef = parseSnapshotXML(snap.xml);
+        const snapDef = parseSnapshotXML(snap.xml, STORED);
         snapDef.name = snapshot;
         if (hooks !== undefined && isExternal(snapDef)) {
           throw VirError.report(this.errDomain, ErrorNumber.OPERATION_UNSUPPORTED, 'revert to external snapshot not supported yet');
