@@ -9,6 +9,7 @@ import {
   formatDomainXML,
   parseDomainXML,
   testDefaultDomainDef,
+  TEST_DEFAULT_DOMAIN_XML,
   type DomainDef,
 } from '../src/conf/domain.js';
 import { MAX_NAME_BYTES, validateName } from '../src/conf/names.js';
@@ -254,6 +255,8 @@ test('testDefaultDomainDef formats exactly as virsh dumpxml on test:///default',
   assert.deepEqual(parseDomainXML(VIRSH_DUMPXML_TEST), def);
   // A fresh object each time: callers may mutate theirs.
   assert.notEqual(testDefaultDomainDef(), def);
+  // The test driver stores this text rather than formatting the preset at each start.
+  assert.equal(formatDomainXML(def, { inactive: true }), TEST_DEFAULT_DOMAIN_XML);
 });
 
 test('id is written only for a live id > 0 and never for the inactive config', () => {

@@ -226,7 +226,8 @@ export class Store {
         this.db.pragma('synchronous = FULL');
       }
       this.db.pragma('foreign_keys = ON');
-      retryWhileBusy(() => this.migrate(), busyTimeoutMs);
+      if (options.path === ':memory:') this.createSchema();
+      else retryWhileBusy(() => this.migrate(), busyTimeoutMs);
     } catch (err) {
       throw storeError(err, `cannot open store '${options.path}'`);
     }
@@ -320,6 +321,15 @@ export class Store {
       deleteJob: () => db.prepare<[string, string]>('DELETE FROM jobs WHERE domain_uuid = ? AND owner_token = ?'),
       deleteJobAny: () => db.prepare<[string]>('DELETE FROM jobs WHERE domain_uuid = ?'),
     });
+  }
+
+  /**
+   * A new in-memory database belongs to this connection alone: the migrations run as one script,
+   * without the transaction and the version checks that guard a file other processes may open
+   * (half of the work of opening test:///default).
+   */
+  private createSchema(): void {
+    this.db.exec(`${MIGRATIONS.join('\n')};\nPRAGMA user_version = ${SCHEMA_VERSION};`);
   }
 
   private migrate(): void {

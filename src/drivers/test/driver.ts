@@ -21,7 +21,7 @@ import {
   ErrorNumber,
 } from '../../api/enums.generated.js';
 import { VirError } from '../../api/errors.js';
-import { testDefaultDomainDef, type DomainDef } from '../../conf/domain.js';
+import { TEST_DEFAULT_DOMAIN_XML, testDefaultDomainDef, type DomainDef } from '../../conf/domain.js';
 import { Store } from '../../store/store.js';
 import { stateDir } from '../../store/paths.js';
 import { MetadataDriver } from '../metadata/driver.js';
@@ -117,7 +117,7 @@ export function openTestDriver(path: '/default' | '/session', uri: string, opts:
 /** libvirt's test:///default holds one running domain, 'test', with ID 1. */
 function presetDefault(store: Store): void {
   const def = testDefaultDomainDef();
-  const xml = formatInactive(def);
+  const xml = TEST_DEFAULT_DOMAIN_XML;
   store.mutate(() => {
     store.insertDomain({
       uuid: def.uuid,
@@ -139,7 +139,3 @@ function presetDefault(store: Store): void {
   });
 }
 
-import { formatDomainXML } from '../../conf/domain.js';
-function formatInactive(def: DomainDef): string {
-  return formatDomainXML(def, { inactive: true });
-}
