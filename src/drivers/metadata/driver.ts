@@ -287,11 +287,14 @@ export class MetadataDriver implements HypervisorDriver {
     let value: T;
     try {
       result = await step.act(rec, plan);
-      value = this.mutate(() => {
-        this.store.releaseJob(rec.uuid, token);
-        const fresh = this.resolve(dom);
-        return step.commit(fresh, plan, result);
-      });
+      value = this.mutate(
+        () => {
+          this.store.releaseJob(rec.uuid, token);
+          const fresh = this.resolve(dom);
+          return step.commit(fresh, plan, result);
+        },
+        step.runStateOnly?.(plan) === true ? RUN_STATE : {},
+      );
     } catch (err) {
       this.store.releaseJob(rec.uuid, token);
       throw err;
@@ -355,7 +358,7 @@ export class MetadataDriver implements HypervisorDriver {
       } else {
         this.stopped(rec, DomainShutoffReason.UNKNOWN, Stopped.FAILED);
       }
-    });
+    }, RUN_STATE);
   }
 
   private processDeferredExit(uuid: string): void {
@@ -514,20 +517,21 @@ export class MetadataDriver implements HypervisorDriver {
         return step.commit(runtime);
       });
     }
+    // Only the job, then only run state (a transient domain or a live definition): see RUN_STATE.
     const { token, existing } = this.mutate(() => {
       const existing = step.plan();
       const got = this.store.tryAcquireJob(ref.uuid, 'virDomainCreateXML');
       if (!('token' in got)) throw lockTimeout(this.errDomain, got.heldBy);
       this.busy.add(ref.uuid);
       return { token: got.token, existing };
-    });
+    }, RUN_STATE);
     try {
       const runtime = await step.act(existing);
       try {
         return this.mutate(() => {
           this.store.releaseJob(ref.uuid, token);
           return step.commit(runtime);
-        });
+        }, RUN_STATE);
       } catch (err) {
         // The guest runs but cannot be recorded (a conflict appeared meanwhile): stop it.
         await step.undo(runtime);
@@ -582,6 +586,9 @@ export class MetadataDriver implements HypervisorDriver {
       after: async (plan) => {
         if (plan.image !== null) await this.backend.removeImage(plan.image);
       },
+      // Not when a managed-save image is consumed or discarded: the record must not name a
+      // file removed after it.
+      runStateOnly: (plan) => plan.image === null,
     });
   }
 
@@ -595,6 +602,7 @@ export class MetadataDriver implements HypervisorDriver {
       commit: (rec, _def, answer) => {
         if (answer === 'stopped') this.stopped(rec, DomainShutoffReason.SHUTDOWN, Stopped.SHUTDOWN);
       },
+      runStateOnly: () => true,
     });
   }
 
@@ -609,6 +617,7 @@ export class MetadataDriver implements HypervisorDriver {
         if (this.backend.monitorEvents === true) this.emit(rec, DomainEventType.SHUTDOWN, ShutdownDetail.HOST);
         this.stopped(rec, DomainShutoffReason.DESTROYED, Stopped.DESTROYED);
       },
+      runStateOnly: () => true,
     });
   }
 
@@ -634,6 +643,7 @@ export class MetadataDriver implements HypervisorDriver {
         this.write(rec);
         this.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
       },
+      runStateOnly: () => true,
     });
   }
 
@@ -650,6 +660,7 @@ export class MetadataDriver implements HypervisorDriver {
         this.write(rec);
         this.emit(rec, DomainEventType.RESUMED, Resumed.UNPAUSED);
       },
+      runStateOnly: () => true,
     });
   }
 
@@ -1128,6 +1139,9 @@ export class MetadataDriver implements HypervisorDriver {
       after: async (plan) => {
         if (plan.image !== null) await this.backend.removeImage(plan.image);
       },
+      // Not when a managed-save image is consumed or discarded: the record must not name a
+      // file removed after it.
+      runStateOnly: (plan) => plan.image === null,
     });
   }
 
@@ -1237,7 +1251,25 @@ interface GuestStep<P, R, T> {
   commit: (rec: DomainRecord, plan: P, result: R) => T;
   /** After the commit: removals of files the records no longer name. */
   after?: (plan: P, result: R) => Promise<void>;
+  /**
+   * True when, for this plan, the commit records only a guest process's run state (started with
+   * its pid, paused, resumed, stopped): it is then committed without the fsync (see RUN_STATE).
+   */
+  runStateOnly?: (plan: P) => boolean;
 }
+
+/**
+ * Why run-state commits of a real backend skip the fsync: a commit without it survives any crash
+ * of tsvirt (the WAL is in the OS's cache) and is lost only with the OS, in a power failure or a
+ * kernel crash, and that stops the guest processes too. Whatever such a commit said (this pid
+ * runs, it is paused, it stopped), the store then either still has it or holds the state before
+ * it, and opening the store reconciles both with the processes: a recorded guest whose pid is
+ * gone is processed as stopped (R5, R12), as it truly is. The next durable commit syncs these
+ * along. Anything else — definitions, snapshots, managed-save images — stays durable at once.
+ * libvirt fsyncs its status XML at each of these changes; this saves one fsync per start, stop,
+ * suspend and resume.
+ */
+const RUN_STATE = { unsynced: true } as const;
 
 /** How long a call waits for another call's job on the same domain, as libvirt (30 s). */
 const JOB_WAIT_MS = 30_000;
