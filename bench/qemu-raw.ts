@@ -233,6 +233,19 @@ export class RawQemu implements Runner {
     return now() - t0;
   }
 
+  /**
+   * For reference: HMP `savevm`, which libvirt 9.0's qemu driver runs for a snapshot with memory
+   * (synchronous, in the monitor), where tsvirt runs the `snapshot-save` job.
+   */
+  async snapshotHmp(g: BenchGuest, name: string): Promise<number> {
+    const t0 = now();
+    const out = await this.vm(g).qmp.execute<string>('human-monitor-command', { 'command-line': `savevm ${name}` });
+    const ms = now() - t0;
+    // HMP reports failures as text, never as a QMP error.
+    if (out.trim() !== '') throw new Error(`raw savevm: ${out.trim()}`);
+    return ms;
+  }
+
   async remove(g: BenchGuest): Promise<void> {
     if (this.vms.has(g.uuid)) await this.quit(g).catch(() => this.killNow(g.uuid));
     this.defs.delete(g.uuid);

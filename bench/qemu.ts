@@ -457,15 +457,17 @@ const ROWS: Row[] = [
   { key: 'save128', label: 'managed save, 128 MiB (48 MiB filled)' },
   { key: 'restore128', label: 'start from the managed save, 128 MiB' },
   { key: 'snapshot128', label: 'snapshot with memory, 128 MiB' },
-  { key: 'revert128', label: 'revert to it (running), 128 MiB', note: 'libvirt: loadvm in place' },
+  { key: 'revert128', label: 'revert to it (running), 128 MiB', note: 'all three restart QEMU' },
   { key: 'inplace128', label: '  ref: snapshot-load job in place, 128 MiB', reference: true },
+  { key: 'hmpsave128', label: "  ref: HMP savevm (libvirt 9.0's way), 128 MiB", reference: true },
   { key: 'start512', label: 'start → call returns, 512 MiB' },
   { key: 'ready512', label: 'start → GUEST-READY on serial, 512 MiB' },
   { key: 'save512', label: 'managed save, 512 MiB (256 MiB filled)' },
   { key: 'restore512', label: 'start from the managed save, 512 MiB' },
   { key: 'snapshot512', label: 'snapshot with memory, 512 MiB' },
-  { key: 'revert512', label: 'revert to it (running), 512 MiB', note: 'libvirt: loadvm in place' },
+  { key: 'revert512', label: 'revert to it (running), 512 MiB', note: 'all three restart QEMU' },
   { key: 'inplace512', label: '  ref: snapshot-load job in place, 512 MiB', reference: true },
+  { key: 'hmpsave512', label: "  ref: HMP savevm (libvirt 9.0's way), 512 MiB", reference: true },
   { key: 'destroy512', label: 'destroy, 512 MiB' },
 ];
 
@@ -519,7 +521,10 @@ async function scenarioMemory(r: Runner, g: BenchGuest, add: (key: string, ms: n
     add(`snapshot${m}`, await r.snapshot(g, 's1'));
     add(`revert${m}`, await r.revert(g, 's1'));
     // After the revert, so that every side's revert follows its snapshot at once.
-    if (r instanceof RawQemu) add(`inplace${m}`, await r.revertInPlace(g, 's1'));
+    if (r instanceof RawQemu) {
+      add(`inplace${m}`, await r.revertInPlace(g, 's1'));
+      add(`hmpsave${m}`, await r.snapshotHmp(g, 's2'));
+    }
     add(`destroy${m}`, await r.destroy(g));
   } finally {
     await r.remove(g);
