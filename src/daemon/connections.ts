@@ -64,12 +64,17 @@ export class ConnectionFactory {
         await entry.driver.close();
       }
     };
-    // The client's Connection closes this view, not the shared driver.
+    // The client's Connection closes this view, not the shared driver. Methods are bound once
+    // each, not at every call (this is on the path of every procedure).
+    const bound = new WeakMap<object, unknown>();
     const view = new Proxy(entry.driver as HypervisorDriver, {
       get(target, prop) {
         if (prop === 'close') return release;
         const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        if (typeof v !== 'function') return v;
+        let b = bound.get(v);
+        if (b === undefined) bound.set(v, (b = (v as (...a: unknown[]) => unknown).bind(target)));
+        return b;
       },
     });
     return { connection: new Connection(view, { readonly }), durable: () => entry.driver.durable() };
