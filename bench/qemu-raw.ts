@@ -234,8 +234,9 @@ export class RawQemu implements Runner {
   }
 
   /**
-   * For reference: HMP `savevm`, which libvirt 9.0's qemu driver runs for a snapshot with memory
-   * (synchronous, in the monitor), where tsvirt runs the `snapshot-save` job.
+   * For reference: HMP `savevm` (synchronous, in the monitor), which libvirt 9.0's qemu driver
+   * sends for a snapshot with memory (its library holds `savevm "%s"`), where tsvirt runs the
+   * `snapshot-save` job: the same save through the older path, on tsvirt's command line.
    */
   async snapshotHmp(g: BenchGuest, name: string): Promise<number> {
     const t0 = now();

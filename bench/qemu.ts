@@ -459,7 +459,7 @@ const ROWS: Row[] = [
   { key: 'snapshot128', label: 'snapshot with memory, 128 MiB' },
   { key: 'revert128', label: 'revert to it (running), 128 MiB', note: 'all three restart QEMU' },
   { key: 'inplace128', label: '  ref: snapshot-load job in place, 128 MiB', reference: true },
-  { key: 'hmpsave128', label: "  ref: HMP savevm (libvirt 9.0's way), 128 MiB", reference: true },
+  { key: 'hmpsave128', label: '  ref: HMP savevm on the same command line, 128 MiB', reference: true },
   { key: 'start512', label: 'start → call returns, 512 MiB' },
   { key: 'ready512', label: 'start → GUEST-READY on serial, 512 MiB' },
   { key: 'save512', label: 'managed save, 512 MiB (256 MiB filled)' },
@@ -467,7 +467,7 @@ const ROWS: Row[] = [
   { key: 'snapshot512', label: 'snapshot with memory, 512 MiB' },
   { key: 'revert512', label: 'revert to it (running), 512 MiB', note: 'all three restart QEMU' },
   { key: 'inplace512', label: '  ref: snapshot-load job in place, 512 MiB', reference: true },
-  { key: 'hmpsave512', label: "  ref: HMP savevm (libvirt 9.0's way), 512 MiB", reference: true },
+  { key: 'hmpsave512', label: '  ref: HMP savevm on the same command line, 512 MiB', reference: true },
   { key: 'destroy512', label: 'destroy, 512 MiB' },
 ];
 
