@@ -77,13 +77,18 @@ for header, names in WANTED.items():
             members.append((k, value))
         prefix = 'VIR_ERR_' if name == 'virErrorNumber' else common_prefix([k for k, _ in members])
         tsname = RENAME.get(name, name[3:] if name.startswith('vir') else name)
+        # An object literal and the union of its values, not a TypeScript enum: an enum's
+        # initializer builds a reverse mapping at load time, and the 38 of them cost every
+        # command's start-up 0.8 ms (issue 3). Names from values: enumMemberName() in errors.ts.
         out.append(f'/** libvirt `{name}` ({header}). */')
-        out.append(f'export enum {tsname} {{')
+        out.append(f'export const {tsname} = {{')
         for k, v in members:
             member = (k[len(prefix):] if k.startswith(prefix) else k[4:]) or k
             if member[0].isdigit():
                 member = '_' + member
-            out.append(f'  {member} = {v},')
-        out.append('}')
+            out.append(f'  {member}: {v},')
+        out.append('} as const;')
+        out.append(f'/** A value of libvirt `{name}`. */')
+        out.append(f'export type {tsname} = (typeof {tsname})[keyof typeof {tsname}];')
         out.append('')
 print('\n'.join(out))

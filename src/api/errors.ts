@@ -49,16 +49,32 @@ const MESSAGE_FORMAT: Partial<Record<ErrorNumber, [bare: string, withInfo: strin
   [ErrorNumber.NO_HOSTNAME]: ['no hostname found', 'no hostname found: %s'],
 };
 
+/** Member names by value, made for a table when first asked (formatting an error). */
+const memberNames = new WeakMap<object, Map<number, string>>();
+
+/**
+ * The name of the member of one of the generated enum tables that has `value` (the last declared,
+ * as a TypeScript enum's reverse mapping gave); undefined for a value the table lacks.
+ */
+export function enumMemberName(table: Readonly<Record<string, number>>, value: number): string | undefined {
+  let names = memberNames.get(table);
+  if (names === undefined) {
+    names = new Map(Object.entries(table).map(([k, v]) => [v, k]));
+    memberNames.set(table, names);
+  }
+  return names.get(value);
+}
+
 /** libvirt's name of an error code, e.g. `VIR_ERR_OPERATION_INVALID`. */
 export function errorCodeName(code: ErrorNumber): string {
-  const member = ErrorNumber[code];
+  const member = enumMemberName(ErrorNumber, code);
   if (member === undefined) return `VIR_ERR_${code}`;
   return member.startsWith('WAR_') ? `VIR_${member}` : `VIR_ERR_${member}`;
 }
 
 /** libvirt's name of an error domain, e.g. `VIR_FROM_TEST`. */
 export function errorDomainName(domain: ErrorDomain): string {
-  const member = ErrorDomain[domain];
+  const member = enumMemberName(ErrorDomain, domain);
   return member === undefined ? `VIR_FROM_${domain}` : `VIR_FROM_${member}`;
 }
 

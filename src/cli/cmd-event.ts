@@ -2,7 +2,7 @@
  * The `event` command (virsh-domain-event.c): waits for domain events and prints them in
  * virsh's words; with tsvirt's `--json`, one JSON object per line instead.
  */
-import type { Connection, Domain } from '../index.js';
+import type { Connection, Domain, DomainEventID } from '../index.js';
 import { CmdFailed, FAILED, type Handler } from './context.js';
 
 /** virsh's event type names, indexed by VIR_DOMAIN_EVENT_ID_*. */
@@ -83,7 +83,8 @@ const event: Handler = async (ctl, cmd) => {
     ctl.error('one of --list, --all, or --event <type> is required');
     return false;
   }
-  const ids = EVENT_NAMES.map((_, i) => i).filter((i) => eventName === undefined || EVENT_NAMES[i] === eventName);
+  // EVENT_NAMES is indexed by libvirt's event IDs.
+  const ids = EVENT_NAMES.map((_, i) => i as DomainEventID).filter((i) => eventName === undefined || EVENT_NAMES[i] === eventName);
   if (ids.length === 0) {
     ctl.error(`unknown event type ${eventName}`);
     return false;

@@ -104,7 +104,7 @@ const list: Handler = async (ctl, cmd) => {
   const optID = cmd.bool('id');
   const json = cmd.bool('json');
 
-  let flags = ACTIVE;
+  let flags: number = ACTIVE;
   if (cmd.bool('inactive') || cmd.bool('state-shutoff')) flags = INACTIVE;
   if (cmd.bool('all')) flags = INACTIVE | ACTIVE;
   const filters: [string, number][] = [

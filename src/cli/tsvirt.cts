@@ -18,7 +18,6 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 
@@ -36,7 +35,9 @@ function userCacheDir(env: NodeJS.ProcessEnv): string | null {
   if (env.TSVIRT_CODE_CACHE_DIR !== undefined && env.TSVIRT_CODE_CACHE_DIR !== '') return env.TSVIRT_CODE_CACHE_DIR;
   if (env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME.startsWith('/')) return join(env.XDG_CACHE_HOME, 'tsvirt');
   try {
-    return join(homedir(), '.cache', 'tsvirt');
+    // $HOME, as os.homedir() reads first; node:os (0.4 ms to load) only without it.
+    const home = env.HOME !== undefined && env.HOME !== '' ? env.HOME : (nodeRequire('node:os') as typeof import('node:os')).homedir();
+    return join(home, '.cache', 'tsvirt');
   } catch {
     return null;
   }

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as NodeCrypto from 'node:crypto';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
-import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import { ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../api/enums.generated.js';
 import { VirError } from '../api/errors.js';
 
 /** One domain row. `id` is -1 while inactive. */
@@ -21,7 +21,7 @@ export interface DomainRecord {
   configXml: string | null;
   liveXml: string | null;
   id: number;
-  state: number;
+  state: DomainState;
   reason: number;
   autostart: boolean;
   maxMem: number;
@@ -52,7 +52,7 @@ export interface DomainSummary {
   name: string;
   id: number;
   persistent: boolean;
-  state: number;
+  state: DomainState;
   autostart: boolean;
   hasManagedSave: boolean;
 }
@@ -62,7 +62,7 @@ type DomainSummaryRow = [
   name: string,
   id: number | null,
   persistent: number,
-  state: number,
+  state: DomainState,
   autostart: number,
   hasImage: number,
 ];
@@ -74,7 +74,7 @@ export interface EventRecord {
   uuid: string;
   name: string;
   id: number;
-  event: number;
+  event: DomainEventType;
   detail: number;
 }
 
@@ -85,7 +85,8 @@ interface DomainRow {
   config_xml: string | null;
   live_xml: string | null;
   id: number | null;
-  state: number;
+  // Only DomainState values are ever written.
+  state: DomainState;
   reason: number;
   autostart: number;
   max_mem: number;

@@ -4,7 +4,6 @@
  * guest actions (GuestBackend). Every call that changes something is one store transaction:
  * read, decide by the rules, act, record, commit — so a crash never leaves half an undefine.
  */
-import { hostname } from 'node:os';
 import {
   DomainCreateFlags,
   DomainEventDefinedDetailType as Defined,
@@ -146,7 +145,8 @@ export class MetadataDriver implements HypervisorDriver {
     return this.store.durable();
   }
   async getHostname(): Promise<string> {
-    return hostname();
+    // Loaded here: a command that does not ask spares node:os at start-up.
+    return (await import('node:os')).hostname();
   }
   async getVersion(): Promise<number> {
     if (typeof this.version === 'function') this.version = this.version();

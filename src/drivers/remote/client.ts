@@ -60,8 +60,9 @@ function rpcError(message: string): VirError {
 /** The VirError a daemon's error reply carries, rebuilt field for field. */
 export function fromWireError(e: WireError): VirError {
   return new VirError({
-    code: e.code,
-    domain: e.domain,
+    // As the peer sent them: a newer libvirtd may send codes this tsvirt does not list.
+    code: e.code as ErrorNumber,
+    domain: e.domain as ErrorDomain,
     message: e.message ?? '',
     level: e.level as ErrorLevel,
     str1: e.str1,

@@ -6,7 +6,7 @@
  * through one CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY registration fanned out to subscribers.
  */
 import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, HypervisorDriver, NodeInfo } from '../../api/driver.js';
-import { DomainEventID, ErrorDomain, ErrorNumber, type DomainState } from '../../api/enums.generated.js';
+import { DomainEventID, ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../../api/enums.generated.js';
 import { VirError } from '../../api/errors.js';
 import type { Frame } from '../../rpc/message.js';
 import {
@@ -128,7 +128,7 @@ export class RemoteDriver implements HypervisorDriver {
     } catch {
       return;
     }
-    const ev: DomainLifecycleEvent = { domain: ref(msg.dom), event: msg.event, detail: msg.detail };
+    const ev: DomainLifecycleEvent = { domain: ref(msg.dom), event: msg.event as DomainEventType, detail: msg.detail };
     for (const l of [...this.listeners]) l(ev);
   }
 

@@ -168,7 +168,7 @@ export class VBoxDriver implements HypervisorDriver {
     const needsDetails = (flags & detailBits) !== 0 || filterNeedsSnapshots(flags);
     const out: DomainRef[] = [];
     for (const ref of refs) {
-      let state = ref.id > 0 ? DomainState.RUNNING : DomainState.SHUTOFF;
+      let state: DomainState = ref.id > 0 ? DomainState.RUNNING : DomainState.SHUTOFF;
       let autostart = false;
       let hasSnapshot = false;
       if (needsDetails) {
