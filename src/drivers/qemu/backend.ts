@@ -150,6 +150,11 @@ interface Guest {
   detached: boolean;
   /** start() has not returned yet: a failure there is its error, not an exit to report. */
   starting: boolean;
+  /**
+   * Settles when the process exits, if this backend launched it (Node reaps its children): the
+   * exit is then seen at once rather than at the next poll of /proc. Undefined after an attach.
+   */
+  exited?: Promise<unknown>;
 }
 
 /**
@@ -283,7 +288,7 @@ export class QemuGuests implements GuestBackend {
       throw err;
     }
     const logOffset = logSize(logFile);
-    const guest = this.watch(uuid, launched.runtime, launched.qmp);
+    const guest = this.watch(uuid, launched.runtime, launched.qmp, launched.exited);
     guest.starting = true;
     const timings: QemuStartTimings = { monitorMs: launched.monitorMs, totalMs: 0 };
     try {
@@ -623,8 +628,8 @@ export class QemuGuests implements GuestBackend {
     return this.watch(uuid, rt, qmp);
   }
 
-  private watch(uuid: string, rt: QemuRuntime, qmp: QmpClient): Guest {
-    const g: Guest = { uuid, rt, qmp, stopping: false, guestShutdown: false, detached: false, starting: false };
+  private watch(uuid: string, rt: QemuRuntime, qmp: QmpClient, exited?: Promise<unknown>): Guest {
+    const g: Guest = { uuid, rt, qmp, stopping: false, guestShutdown: false, detached: false, starting: false, exited };
     this.guests.set(uuid, g);
     qmp.onEvent((ev: QmpEvent) => {
       if (ev.event !== 'SHUTDOWN') return;
@@ -641,10 +646,10 @@ export class QemuGuests implements GuestBackend {
 
   /** The monitor closed without our asking: wait for the process, clean up, report. */
   private async gone(g: Guest): Promise<void> {
-    if (!(await waitForProcessExit(g.rt.pid, g.rt.pidStart, 10_000))) {
+    if (!(await waitForProcessExit(g.rt.pid, g.rt.pidStart, 10_000, g.exited))) {
       // The monitor is gone but the process lingers: it is of no use any more.
       signalGuest(g.rt.pid, g.rt.pidStart, 'SIGKILL');
-      await waitForProcessExit(g.rt.pid, g.rt.pidStart, 10_000);
+      await waitForProcessExit(g.rt.pid, g.rt.pidStart, 10_000, g.exited);
     }
     if (g.stopping || g.detached || g.starting) return;
     if (this.guests.get(g.uuid) === g) this.guests.delete(g.uuid);
@@ -664,18 +669,18 @@ export class QemuGuests implements GuestBackend {
     if (!g.qmp.isClosed) {
       await g.qmp.execute('quit', undefined, { timeoutMs: 3000 }).catch(() => undefined);
     }
-    await this.terminatePid(g.rt, 3000);
+    await this.terminatePid(g.rt, 3000, g.exited);
     g.qmp.close();
     if (this.guests.get(g.uuid) === g) this.guests.delete(g.uuid);
     removeRuntimeFiles(g.rt);
   }
 
-  private async terminatePid(rt: QemuRuntime, graceMs = 0): Promise<void> {
-    if (await waitForProcessExit(rt.pid, rt.pidStart, graceMs)) return;
+  private async terminatePid(rt: QemuRuntime, graceMs = 0, exited?: Promise<unknown>): Promise<void> {
+    if (await waitForProcessExit(rt.pid, rt.pidStart, graceMs, exited)) return;
     signalGuest(rt.pid, rt.pidStart, 'SIGTERM');
-    if (await waitForProcessExit(rt.pid, rt.pidStart, 5000)) return;
+    if (await waitForProcessExit(rt.pid, rt.pidStart, 5000, exited)) return;
     signalGuest(rt.pid, rt.pidStart, 'SIGKILL');
-    if (await waitForProcessExit(rt.pid, rt.pidStart, 10_000)) return;
+    if (await waitForProcessExit(rt.pid, rt.pidStart, 10_000, exited)) return;
     throw operationFailed(DOM, `failed to terminate process ${rt.pid} with SIGKILL`);
   }
 

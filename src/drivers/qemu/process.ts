@@ -139,8 +139,16 @@ export function isProcessAlive(pid: number, start?: string): boolean {
   return now !== null && (start === undefined || now === start);
 }
 
-/** Polls until the process is gone (or a zombie); false when it still runs after `timeoutMs`. */
-export async function waitForProcessExit(pid: number, start: string | undefined, timeoutMs: number): Promise<boolean> {
+/**
+ * Polls until the process is gone (or a zombie); false when it still runs after `timeoutMs`.
+ * `exited`, when this process launched it, settles at its exit and ends the wait early.
+ */
+export async function waitForProcessExit(
+  pid: number,
+  start: string | undefined,
+  timeoutMs: number,
+  exited?: Promise<unknown>,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   // A QEMU that was told to quit is gone within a few ms: poll every ms or so (a /proc read is
   // cheap). Backing off to 50 ms made destroy and revert wait up to tens of ms for nothing.
@@ -148,7 +156,7 @@ export async function waitForProcessExit(pid: number, start: string | undefined,
   for (;;) {
     if (!isProcessAlive(pid, start)) return true;
     if (Date.now() >= deadline) return false;
-    await sleep(delay);
+    await (exited === undefined ? sleep(delay) : Promise.race([exited, sleep(delay)]));
     delay = Math.min(delay * 2, 4);
   }
 }
