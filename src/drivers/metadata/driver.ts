@@ -596,10 +596,10 @@ export class MetadataDriver implements HypervisorDriver {
     this.check(flags, this.backend.supported.shutdown, 'DomainShutdownFlags');
     await this.run(dom, 'virDomainShutdownFlags', {
       need: { active: true },
-      plan: (rec) => this.currentDef(rec),
+      plan: () => undefined,
       // R8: only asks; the guest decides.
-      act: (rec, def) => this.backend.powerButton(rec, def),
-      commit: (rec, _def, answer) => {
+      act: (rec) => this.backend.powerButton(rec, () => this.currentDef(rec)),
+      commit: (rec, _plan, answer) => {
         if (answer === 'stopped') this.stopped(rec, DomainShutoffReason.SHUTDOWN, Stopped.SHUTDOWN);
       },
       runStateOnly: () => true,

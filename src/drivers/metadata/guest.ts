@@ -118,8 +118,12 @@ export interface GuestBackend {
    * adds `startedAt` to it and stores it as `rec.runtime`, where later actions find it.
    */
   start(rec: DomainRecord, def: DomainDef, opts: GuestStartOptions): MaybePromise<string | null>;
-  /** ACPI power button (R8): asks; the guest may ignore it. */
-  powerButton(rec: DomainRecord, def: DomainDef): MaybePromise<PowerButtonResult>;
+  /**
+   * ACPI power button (R8): asks; the guest may ignore it. `def` parses the definition the guest
+   * runs with, for a backend that needs it (a real guest decides for itself): parsing it costs
+   * a millisecond or more before the button is pressed.
+   */
+  powerButton(rec: DomainRecord, def: () => DomainDef): MaybePromise<PowerButtonResult>;
   /** Pulls the power cord (R8); returns when the guest is gone. */
   kill(rec: DomainRecord): MaybePromise<void>;
   suspend(rec: DomainRecord): MaybePromise<void>;

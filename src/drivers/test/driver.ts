@@ -84,8 +84,8 @@ class SimulatedGuests implements GuestBackend {
   start(): null {
     return null;
   }
-  powerButton(_rec: unknown, def: DomainDef): PowerButtonResult {
-    return def.testNamespace?.ignorePowerButton === true ? 'ignored' : 'stopped';
+  powerButton(_rec: unknown, def: () => DomainDef): PowerButtonResult {
+    return def().testNamespace?.ignorePowerButton === true ? 'ignored' : 'stopped';
   }
   kill(): void {}
   suspend(): void {}
