@@ -225,7 +225,7 @@ export class RawQemu implements Runner {
     return now() - t0;
   }
 
-  /** For reference: the `snapshot-load` job in the running QEMU (what libvirt does, with HMP loadvm). */
+  /** For reference: the `snapshot-load` job in the running QEMU (an in-place revert; tsvirt and libvirt 9.0 both restart QEMU). */
   async revertInPlace(g: BenchGuest, name: string): Promise<number> {
     const node = diskFormatNode(0);
     const t0 = now();
