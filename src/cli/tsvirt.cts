@@ -16,7 +16,7 @@
  * are plain scripts. Each script file is one function expression taking CommonJS's arguments (the
  * build wraps it), so that its source is used as read, without a copy into a wrapper.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
@@ -43,11 +43,35 @@ function userCacheDir(env: NodeJS.ProcessEnv): string | null {
   }
 }
 
-function readOrNull(file: string): Buffer | null {
+/**
+ * One buffer for every file the bin reads: a script's source (copied into a string at once) and
+ * then its code cache (which V8 has finished with when the Script exists). Each fresh page of
+ * memory costs a page fault, ~5 µs on this kind of VM: reusing the pages saves ~80 of them.
+ */
+let scratch = Buffer.alloc(0);
+
+/** Reads all of `file` into `scratch` and returns its length; null when it cannot be read. */
+function readIntoScratch(file: string): number | null {
+  let fd: number;
   try {
-    return readFileSync(file);
+    fd = openSync(file, 'r');
   } catch {
     return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
+    let n = 0;
+    while (n < size) {
+      const got = readSync(fd, scratch, n, size - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    return n;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -68,20 +92,18 @@ function writeQuietly(dir: string, file: string, data: Buffer): void {
  * cache files), and returns its exports; null when the file cannot be read.
  */
 function runScript(file: string, prefix: string, req: NodeJS.Require): unknown {
-  let source: string;
-  try {
-    // The scripts are ASCII (the build checks), so latin1 decodes them exactly, and faster than UTF-8.
-    source = readFileSync(file, 'latin1');
-  } catch {
-    return null;
-  }
+  const sourceLength = readIntoScratch(file);
+  if (sourceLength === null) return null;
+  // The scripts are ASCII (the build checks), so latin1 decodes them exactly, and faster than UTF-8.
+  const source = scratch.toString('latin1', 0, sourceLength);
   const env = process.env;
   const useCache = env.TSVIRT_CODE_CACHE !== 'off' && source.startsWith(ID_PREFIX);
   const name = useCache ? `${prefix}-${source.slice(ID_PREFIX.length, ID_PREFIX.length + 16)}-${process.version}-${process.arch}.v8cache` : '';
   const userDir = useCache ? userCacheDir(env) : null;
   let cachedData: Buffer | null = null;
   if (useCache) {
-    cachedData = (userDir !== null ? readOrNull(join(userDir, name)) : null) ?? readOrNull(join(__dirname, name));
+    const length = (userDir !== null ? readIntoScratch(join(userDir, name)) : null) ?? readIntoScratch(join(__dirname, name));
+    if (length !== null) cachedData = scratch.subarray(0, length);
   }
   const script = new Script(source, { filename: file, ...(cachedData !== null ? { cachedData } : {}) });
   if (userDir !== null && (cachedData === null || script.cachedDataRejected === true)) {
