@@ -89,6 +89,16 @@ async function measure(rttURI: string, duURI: string): Promise<Figures> {
   return { p50, p99, one, sixteen };
 }
 
+/** The median of alternating round-trip rounds, then define+undefine with 1 and 16 connections on `uri`. */
+async function roundsAndDefines(rounds: { p50: number; p99: number }[], uri: string): Promise<Figures> {
+  return {
+    p50: median(rounds.map((x) => x.p50)),
+    p99: median(rounds.map((x) => x.p99)),
+    one: await defineUndefine(uri, 1, N_DEFINE),
+    sixteen: await defineUndefine(uri, 16, N_DEFINE),
+  };
+}
+
 function print(label: string, f: Figures): void {
   console.log(
     `${label.padEnd(44)} state() p50 ${f.p50.toFixed(1).padStart(7)} µs  p99 ${f.p99.toFixed(1).padStart(7)} µs  ` +
@@ -183,24 +193,14 @@ try {
       tsRounds.push(await roundTrip(daemon.uri('/default')));
       if (!('skip' in lv)) lvRounds.push(await roundTrip(lv.uri('/default')));
     }
-    const tsDefault: Figures = {
-      p50: median(tsRounds.map((x) => x.p50)),
-      p99: median(tsRounds.map((x) => x.p99)),
-      one: await defineUndefine(daemon.uri('/default'), 1, N_DEFINE),
-      sixteen: await defineUndefine(daemon.uri('/default'), 16, N_DEFINE),
-    };
+    const tsDefault = await roundsAndDefines(tsRounds, daemon.uri('/default'));
     print('tsvirtd   (test:///default, in memory)', tsDefault);
     const tsSession = await measure(daemon.uri('/session'), daemon.uri('/session'));
     print('tsvirtd   (test:///session, durable)', tsSession);
     if ('skip' in lv) {
       console.log(`libvirtd: not measured — ${lv.skip}`);
     } else {
-      const l: Figures = {
-        p50: median(lvRounds.map((x) => x.p50)),
-        p99: median(lvRounds.map((x) => x.p99)),
-        one: await defineUndefine(lv.uri('/default'), 1, N_DEFINE),
-        sixteen: await defineUndefine(lv.uri('/default'), 16, N_DEFINE),
-      };
+      const l = await roundsAndDefines(lvRounds, lv.uri('/default'));
       print('libvirtd  (test:///default, in memory)', l);
       console.log(
         `ratios tsvirtd/libvirtd (remote driver, test:///default on both, median of ${rounds} alternating rounds): ` +
