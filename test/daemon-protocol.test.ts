@@ -16,6 +16,7 @@ import { decode } from '../src/rpc/xdr.js';
 import { Client } from '../src/daemon/client.js';
 import { ConnectionFactory } from '../src/daemon/connections.js';
 import { DAEMON_MAIN, RawClient, errorOf, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { FakeSocket, RecordingLogger } from './support/daemon-fake-socket.js';
 
 const testDom = { name: 'test', uuid: uuidFromString('6695eb01-f6a4-8304-79aa-97f2502e193f'), id: 1 };
@@ -178,6 +179,15 @@ test('a client that stops reading is dropped once its unread output passes the l
   }
 });
 
+test("tsvirtd's bin line carries the Node flags of node-flags.ts, and runs through env -S", () => {
+  const first = readFileSync(DAEMON_MAIN, 'utf8').split('\n')[0];
+  assert.equal(first, `#!/usr/bin/env -S node ${DAEMON_NODE_FLAGS.join(' ')}`);
+  // Executed as the bin is (npm links it), not through `node main.js`.
+  const r = spawnSync(DAEMON_MAIN, ['--help'], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: tsvirtd/);
+});
+
 test('tsvirtd --timeout exits when idle; --daemon writes the pidfile and SIGTERM removes it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsvirtd-opt-'));
   try {
@@ -192,6 +202,9 @@ test('tsvirtd --timeout exits when idle; --daemon writes the pidfile and SIGTERM
     assert.equal(r.status, 0, r.stderr);
     const pid = Number(readFileSync(pidfile, 'utf8').trim());
     assert.ok(pid > 0 && pid !== process.pid);
+    // Started here without them, the detached daemon still runs with tsvirtd's Node flags.
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of DAEMON_NODE_FLAGS) assert.ok(argv.includes(flag), `${flag} missing from ${argv.join(' ')}`);
     const c = await opened(join(sock, 'libvirt-sock'));
     c.close();
     process.kill(pid, 'SIGTERM');

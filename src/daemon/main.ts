@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --min-semi-space-size=16
 /**
  * tsvirtd: serves tsvirt's drivers over libvirt's remote protocol, so that virsh and
  * python-libvirt work against it unchanged.
@@ -11,11 +11,14 @@
  * ~/.cache/libvirt. Clients connect with e.g. `virsh -c 'test+unix:///default?socket=DIR/libvirt-sock'`.
  * Runs in the foreground unless --daemon; stops cleanly on SIGTERM/SIGINT (guests keep running);
  * with --timeout N exits after N seconds without clients, like libvirt's session daemon.
+ * The first line gives Node the flags of node-flags.ts (run `node <those flags> main.js` to get
+ * the same daemon without the bin).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, unlinkSync, writeFileSync, openSync } from 'node:fs';
 import { Daemon, defaultSocketDir } from './server.js';
 import { Logger, parseLogLevel } from './log.js';
+import { DAEMON_NODE_FLAGS } from './node-flags.js';
 
 interface Options {
   socketDir: string;
@@ -123,7 +126,8 @@ async function main(): Promise<number> {
     // Re-run ourselves detached, without --daemon, and wait until it listens.
     const args = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '-d');
     const out = opts.logFile !== null ? openSync(opts.logFile, 'a') : 'ignore';
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+    const flags = [...process.execArgv, ...DAEMON_NODE_FLAGS.filter((f) => !process.execArgv.includes(f))];
+    const child = spawn(process.execPath, [...flags, process.argv[1]!, ...args], {
       detached: true,
       stdio: ['ignore', out, out],
       env: { ...process.env, TSVIRTD_DAEMONIZED: '1' },

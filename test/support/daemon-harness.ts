@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { FrameReader, MessageType, encodeFrame, type Frame } from '../../src/rpc/message.js';
 import { REMOTE_PROGRAM, xError, type WireError } from '../../src/rpc/protocol.js';
 import { decode, XdrWriter, type Codec } from '../../src/rpc/xdr.js';
+import { DAEMON_NODE_FLAGS } from '../../src/daemon/node-flags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/src/daemon/main.js, from dist/test/support. */
@@ -47,7 +48,8 @@ export async function startDaemon(opts: { dir?: string; args?: string[]; verbose
   const socketDir = join(dir, 'sock');
   const stateDir = join(dir, 'state');
   let output = '';
-  const proc = spawn(process.execPath, [DAEMON_MAIN, '--socket-dir', socketDir, ...(opts.verbose === false ? [] : ['--verbose']), ...(opts.args ?? [])], {
+  // With the flags its bin runs it with (src/daemon/node-flags.ts).
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', socketDir, ...(opts.verbose === false ? [] : ['--verbose']), ...(opts.args ?? [])], {
     env: { ...process.env, TSVIRT_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
