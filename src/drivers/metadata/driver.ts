@@ -42,7 +42,7 @@ import { planUndefine } from '../../rules/undefine.js';
 import { checkActive, checkCreateOverDefined, checkManagedSave, planRevertWithImage, checkSnapshotHalt, planStart, planStopped } from '../../rules/lifecycle.js';
 import { LIST_DOMAINS_SUPPORTED, filterNeedsSnapshots, matchesListFilter } from '../../rules/listing.js';
 import { SNAPSHOT_LIST_SUPPORTED, SnapshotTree, checkRedefineParent, type SnapshotDeletePlan } from '../../rules/snapshots.js';
-import type { DomainRecord, DomainSummary, EventRecord, SnapshotRecord, Store } from '../../store/store.js';
+import type { DomainRecord, DomainStatus, DomainSummary, EventRecord, SnapshotRecord, Store } from '../../store/store.js';
 import type { GuestBackend, GuestExit, GuestHost, MaybePromise } from './guest.js';
 
 const EVENT_POLL_MS = 200;
@@ -70,7 +70,7 @@ function refOf(rec: Rec): DomainRef {
   return { name: rec.name, uuid: rec.uuid, id: rec.id };
 }
 
-function isActive(rec: Rec): boolean {
+function isActive(rec: Pick<Rec, 'id'>): boolean {
   return rec.id > 0;
 }
 
@@ -207,11 +207,16 @@ export class MetadataDriver implements HypervisorDriver {
 
   /** The current record of a handle's domain, or libvirt's stale-handle error. */
   private resolve(dom: DomainRef): Rec {
-    const rec = this.store.domainByUUID(dom.uuid);
-    if (rec === undefined) {
-      throw noDomain(this.errDomain, `no domain with matching uuid '${dom.uuid}' (${dom.name})`);
-    }
-    return rec;
+    return this.store.domainByUUID(dom.uuid) ?? this.noSuchDomain(dom);
+  }
+
+  /** As resolve(), for calls that need only the run state and identity (no XML read). */
+  private resolveStatus(dom: DomainRef): DomainStatus {
+    return this.store.domainStatusByUUID(dom.uuid) ?? this.noSuchDomain(dom);
+  }
+
+  private noSuchDomain(dom: DomainRef): never {
+    throw noDomain(this.errDomain, `no domain with matching uuid '${dom.uuid}' (${dom.name})`);
   }
 
   /** The definition the domain runs with now (live when active, else config). */
@@ -702,17 +707,17 @@ export class MetadataDriver implements HypervisorDriver {
   }
 
   async domainIsActive(dom: DomainRef): Promise<boolean> {
-    return isActive(this.resolve(dom));
+    return isActive(this.resolveStatus(dom));
   }
   async domainIsPersistent(dom: DomainRef): Promise<boolean> {
-    return this.resolve(dom).persistent;
+    return this.resolveStatus(dom).persistent;
   }
   async domainGetID(dom: DomainRef): Promise<number> {
-    return this.resolve(dom).id;
+    return this.resolveStatus(dom).id;
   }
   async domainGetState(dom: DomainRef, flags: number): Promise<[DomainState, number]> {
     this.check(flags, 0, 'DomainGetState');
-    const rec = this.resolve(dom);
+    const rec = this.resolveStatus(dom);
     return [rec.state, rec.reason];
   }
   async domainGetInfo(dom: DomainRef): Promise<DomainInfo> {
