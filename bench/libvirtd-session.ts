@@ -15,6 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killNow, onEmergency } from '../test/support/emergency.js';
 
 const NOBODY = 65534;
 const PYTHON = '/usr/bin/python3';
@@ -123,10 +124,15 @@ export async function startLibvirtdSession(): Promise<LibvirtdSession | { skip: 
   const asNobody = ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups'];
   const daemon = spawn('setpriv', [...asNobody, '/usr/sbin/libvirtd', '--timeout', '600'], { env, stdio: 'ignore' });
   const exited = new Promise((r) => daemon.once('exit', r));
+  const forget = onEmergency(() => {
+    killNow(daemon);
+    rmSync(dir, { recursive: true, force: true });
+  });
   const dispose = async (): Promise<void> => {
     if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
     await exited;
     rmSync(dir, { recursive: true, force: true });
+    forget();
   };
   const socket = join(dir, 'run', 'libvirt', 'libvirt-sock');
   const deadline = Date.now() + 20_000;

@@ -31,29 +31,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { connect, DomainEventID, DomainEventType, DomainUndefineFlags, type Connection, type Domain } from '../src/index.js';
 import { RawQemu, SerialWatch, now, type BenchGuest, type Runner } from './qemu-raw.js';
+import { onEmergency, runEmergency } from '../test/support/emergency.js';
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
 const WITH_LIBVIRT = !args.includes('--no-libvirt');
 const NOBODY = 65534;
 
-/** Synchronous last-resort cleanups (signals, crashes): kill what was started, remove temp dirs. */
-const emergency: (() => void)[] = [];
-function runEmergency(): void {
-  for (const fn of emergency.splice(0).reverse()) {
-    try {
-      fn();
-    } catch {
-      // go on with the others
-    }
-  }
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    runEmergency();
-    process.exit(130);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // The guest
@@ -163,7 +147,7 @@ class TsvirtRunner implements Runner {
   static async open(stateDir: string): Promise<TsvirtRunner> {
     process.env.TSVIRT_STATE_DIR = stateDir;
     const r = new TsvirtRunner(await connect('qemu:///session'), stateDir);
-    emergency.push(() => r.killAll());
+    onEmergency(() => r.killAll());
     return r;
   }
 
@@ -344,7 +328,7 @@ class LibvirtRunner implements Runner {
       // virtlogd and the guests' QEMUs detach from libvirtd's group: their pidfiles name them.
       killFromPidfiles(dir, /qemu-system|virtlogd|libvirtd/);
     };
-    emergency.push(killDaemon);
+    onEmergency(killDaemon);
     const socket = join(dir, 'run', 'libvirt', 'libvirt-sock');
     const deadline = Date.now() + 20_000;
     while (!existsSync(socket) && Date.now() < deadline && daemon.exitCode === null) await sleep(50);
@@ -355,7 +339,7 @@ class LibvirtRunner implements Runner {
     const client = spawn('setpriv', [...asNobody, '/usr/bin/python3', script, socket], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     client.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    emergency.push(() => client.kill('SIGKILL'));
+    onEmergency(() => client.kill('SIGKILL'));
     const r = new LibvirtRunner(dir, daemon, client);
     const ready = await Promise.race([
       new Promise<string>((resolve) => r.pending.push(resolve)),
@@ -645,7 +629,7 @@ async function main(): Promise<void> {
   const began = now();
   const root = mkdtempSync(join(tmpdir(), 'tsvqb-'));
   chmodSync(root, 0o755);
-  emergency.push(() => rmSync(root, { recursive: true, force: true }));
+  onEmergency(() => rmSync(root, { recursive: true, force: true }));
   const runners: Runner[] = [];
   const results: Results = new Map();
   let libvirtLive = false;
@@ -653,7 +637,7 @@ async function main(): Promise<void> {
   try {
     const image = buildGuest(root);
     const raw = new RawQemu(join(root, 'rawrun'));
-    emergency.push(() => raw.killAll());
+    onEmergency(() => raw.killAll());
     runners.push(raw, await TsvirtRunner.open(join(root, 'ts')));
     if (WITH_LIBVIRT) {
       const lv = await LibvirtRunner.open(root);

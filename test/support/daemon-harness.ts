@@ -14,6 +14,7 @@ import { FrameReader, MessageType, encodeFrame, type Frame } from '../../src/rpc
 import { REMOTE_PROGRAM, xError, type WireError } from '../../src/rpc/protocol.js';
 import { decode, XdrWriter, type Codec } from '../../src/rpc/xdr.js';
 import { DAEMON_NODE_FLAGS } from '../../src/daemon/node-flags.js';
+import { killNow, onEmergency } from './emergency.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/src/daemon/main.js, from dist/test/support. */
@@ -56,6 +57,10 @@ export async function startDaemon(opts: { dir?: string; args?: string[]; verbose
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const forget = onEmergency(() => {
+    killNow(proc);
+    if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
+  });
   const rw = join(socketDir, 'libvirt-sock');
   const ro = join(socketDir, 'libvirt-sock-ro');
   const end = Date.now() + 10_000;
@@ -84,6 +89,7 @@ export async function startDaemon(opts: { dir?: string; args?: string[]; verbose
     dispose: async () => {
       await d.stop();
       if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
+      forget();
     },
   };
   return d;

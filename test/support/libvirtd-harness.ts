@@ -9,6 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killNow, onEmergency } from './emergency.js';
 
 export const LIBVIRTD = '/usr/sbin/libvirtd';
 const NOBODY = 65534;
@@ -67,12 +68,17 @@ export async function startLibvirtd(): Promise<RunningLibvirtd | { skip: string 
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const socket = join(dir, 'sock', 'libvirt-sock');
+  const forget = onEmergency(() => {
+    killNow(proc);
+    rmSync(dir, { recursive: true, force: true });
+  });
   const dispose = async () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
     const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
     rmSync(dir, { recursive: true, force: true });
+    forget();
   };
   const deadline = Date.now() + 10_000;
   while (!existsSync(socket)) {
