@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killNow, onEmergency } from './emergency.js';
 
 /** The Go main, in the source tree (the compiled test runs from dist-*, so go up to the repo). */
 const MAIN_GO = fileURLToPath(new URL('../../../test/support/vcsim/main.go', import.meta.url));
@@ -93,12 +94,17 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<RunningVcs
   proc.stdout!.setEncoding('utf8');
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const forget = onEmergency(() => {
+    killNow(proc);
+    rmSync(dir, { recursive: true, force: true });
+  });
   const dispose = async () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
     const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
     rmSync(dir, { recursive: true, force: true });
+    forget();
   };
   const line = await new Promise<string | null>((resolve) => {
     const timer = setTimeout(() => resolve(null), 30_000);
