@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { connect, ErrorNumber } from '../src/index.js';
+import { connect, DomainState, ErrorNumber } from '../src/index.js';
 import { Store } from '../src/store/store.js';
 import { SCHEMA_VERSION } from '../src/store/schema.js';
 import { testSessionStorePath } from '../src/drivers/test/driver.js';
@@ -82,3 +82,35 @@ test('store: a failed mutation leaves nothing behind (one transaction per call)'
       db.close();
     }
   }));
+
+test('store: the status lookup (no XML) agrees with the whole row, active or not, and is undefined for an unknown UUID', () => {
+  const store = new Store({ path: ':memory:' });
+  try {
+    const base = {
+      persistent: true,
+      configXml: "<domain type='test'/>" as string | null,
+      liveXml: null as string | null,
+      autostart: false,
+      maxMem: 65536,
+      memory: 65536,
+      vcpus: 1,
+      managedSave: null,
+      currentSnapshot: null,
+      runtime: null,
+    };
+    const on = { ...base, uuid: '11111111-2222-3333-4444-555555555555', name: 'on', id: store.allocateID(), state: DomainState.PAUSED, reason: 1, persistent: false, configXml: null, liveXml: "<domain type='test'/>" };
+    const off = { ...base, uuid: '66666666-7777-8888-9999-000000000000', name: 'off', id: -1, state: DomainState.SHUTOFF, reason: 2 };
+    store.mutate(() => {
+      store.insertDomain(on);
+      store.insertDomain(off);
+    });
+    for (const { uuid } of [on, off]) {
+      const row = store.domainByUUID(uuid)!;
+      assert.deepEqual(store.domainStatusByUUID(uuid), { name: row.name, id: row.id, persistent: row.persistent, state: row.state, reason: row.reason });
+    }
+    assert.deepEqual(store.domainStatusByUUID(off.uuid), { name: 'off', id: -1, persistent: true, state: DomainState.SHUTOFF, reason: 2 });
+    assert.equal(store.domainStatusByUUID('00000000-0000-0000-0000-000000000000'), undefined);
+  } finally {
+    store.close();
+  }
+});

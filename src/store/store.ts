@@ -46,12 +46,12 @@ export interface SnapshotRecord {
   xml: string;
 }
 
-/** What listing needs of a domain. */
 /** The columns a state or ID lookup needs: a domain row without its XML. */
 export type DomainStatus = Pick<DomainRecord, 'name' | 'id' | 'persistent' | 'state' | 'reason'>;
 
 type DomainStatusRow = [name: string, id: number | null, persistent: number, state: DomainState, reason: number];
 
+/** What listing needs of a domain. */
 export interface DomainSummary {
   uuid: string;
   name: string;
