@@ -8,28 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { Store, type DomainWrite } from '../src/store/store.js';
-
-function rec(name: string): DomainWrite {
-  return {
-    uuid: randomUUID(),
-    name,
-    persistent: true,
-    configXml: `<domain type='test'><name>${name}</name></domain>`,
-    liveXml: null,
-    id: -1,
-    state: 5,
-    reason: 0,
-    autostart: false,
-    maxMem: 65536,
-    memory: 65536,
-    vcpus: 1,
-    managedSave: null,
-    currentSnapshot: null,
-    runtime: null,
-  };
-}
+import { Store } from '../src/store/store.js';
+import { storeRow } from './support/fixtures.js';
 
 test('group commit: one COMMIT for a burst, nothing visible or announced before durable(), a failure rolls back alone', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsvirt-group-'));
@@ -38,15 +18,15 @@ test('group commit: one COMMIT for a burst, nothing visible or announced before 
   const other = new Store({ path });
   try {
     const order: string[] = [];
-    grouped.mutate(() => grouped.insertDomain(rec('g1')));
+    grouped.mutate(() => grouped.insertDomain(storeRow('g1')));
     grouped.afterCommit(() => order.push('event g1'));
     assert.throws(() =>
       grouped.mutate(() => {
-        grouped.insertDomain(rec('g2'));
+        grouped.insertDomain(storeRow('g2'));
         throw new Error('refused');
       }),
     );
-    grouped.mutate(() => grouped.insertDomain(rec('g3')));
+    grouped.mutate(() => grouped.insertDomain(storeRow('g3')));
     // The group's own reads see its pending changes; another connection does not yet.
     assert.ok(grouped.domainByName('g1') !== undefined);
     assert.equal(other.domainByName('g1'), undefined, 'visible to another connection before the COMMIT');
@@ -73,7 +53,7 @@ test('group commit: close() commits what is pending', () => {
   const path = join(dir, 'session.db');
   try {
     const grouped = new Store({ path, groupCommit: true });
-    grouped.mutate(() => grouped.insertDomain(rec('c1')));
+    grouped.mutate(() => grouped.insertDomain(storeRow('c1')));
     grouped.close();
     const other = new Store({ path });
     assert.ok(other.domainByName('c1') !== undefined);

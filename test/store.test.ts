@@ -11,7 +11,7 @@ import { connect, DomainState, ErrorNumber } from '../src/index.js';
 import { Store } from '../src/store/store.js';
 import { SCHEMA_VERSION } from '../src/store/schema.js';
 import { testSessionStorePath } from '../src/drivers/test/driver.js';
-import { domainXML, rejectsVir, tempStateDir, withConnection } from './support/fixtures.js';
+import { domainXML, rejectsVir, storeRow, tempStateDir, withConnection } from './support/fixtures.js';
 
 const HOLDER = fileURLToPath(new URL('./support/job-holder.js', import.meta.url));
 
@@ -86,20 +86,8 @@ test('store: a failed mutation leaves nothing behind (one transaction per call)'
 test('store: the status lookup (no XML) agrees with the whole row, active or not, and is undefined for an unknown UUID', () => {
   const store = new Store({ path: ':memory:' });
   try {
-    const base = {
-      persistent: true,
-      configXml: "<domain type='test'/>" as string | null,
-      liveXml: null as string | null,
-      autostart: false,
-      maxMem: 65536,
-      memory: 65536,
-      vcpus: 1,
-      managedSave: null,
-      currentSnapshot: null,
-      runtime: null,
-    };
-    const on = { ...base, uuid: '11111111-2222-3333-4444-555555555555', name: 'on', id: store.allocateID(), state: DomainState.PAUSED, reason: 1, persistent: false, configXml: null, liveXml: "<domain type='test'/>" };
-    const off = { ...base, uuid: '66666666-7777-8888-9999-000000000000', name: 'off', id: -1, state: DomainState.SHUTOFF, reason: 2 };
+    const on = storeRow('on', { id: store.allocateID(), state: DomainState.PAUSED, reason: 1, persistent: false, configXml: null, liveXml: "<domain type='test'/>" });
+    const off = storeRow('off', { reason: 2 });
     store.mutate(() => {
       store.insertDomain(on);
       store.insertDomain(off);

@@ -1,5 +1,5 @@
 /**
- * Shared test fixtures: domain XML in libvirt's format, connections on both test URIs with a
+ * Shared test fixtures: domain XML in libvirt's format, store rows, connections on both test URIs with a
  * private state directory, and an assertion for VirError.
  */
 import assert from 'node:assert/strict';
@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { connect, DomainUndefineFlags, VirError, type Connection, type Domain, type DomainSnapshot } from '../../src/index.js';
+import { connect, DomainState, DomainUndefineFlags, VirError, type Connection, type Domain, type DomainSnapshot } from '../../src/index.js';
+import type { DomainWrite } from '../../src/store/store.js';
 
 /** Both test URIs: every rule test runs on each. */
 export const TEST_URIS = ['test:///default', 'test:///session'] as const;
@@ -37,6 +38,28 @@ export function domainXML(name: string, options: DomainXMLOptions = {}): string 
 }
 
 /** A minimal snapshot XML. */
+/** A row for Store.insertDomain: an inactive persistent test domain, with `changes` applied. */
+export function storeRow(name: string, changes: Partial<DomainWrite> = {}): DomainWrite {
+  return {
+    uuid: randomUUID(),
+    name,
+    persistent: true,
+    configXml: `<domain type='test'><name>${name}</name></domain>`,
+    liveXml: null,
+    id: -1,
+    state: DomainState.SHUTOFF,
+    reason: 0,
+    autostart: false,
+    maxMem: 65536,
+    memory: 65536,
+    vcpus: 1,
+    managedSave: null,
+    currentSnapshot: null,
+    runtime: null,
+    ...changes,
+  };
+}
+
 export function snapshotXML(name: string, description?: string): string {
   const desc = description === undefined ? '' : `<description>${description}</description>`;
   return `<domainsnapshot><name>${name}</name>${desc}</domainsnapshot>`;
