@@ -38,7 +38,6 @@ const ROUNDS = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
 const WITH_LIBVIRT = !args.includes('--no-libvirt');
 const NOBODY = 65534;
 
-
 // ---------------------------------------------------------------------------------------------
 // The guest
 
