@@ -31,7 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { connect, DomainEventID, DomainEventType, DomainUndefineFlags, type Connection, type Domain } from '../src/index.js';
 import { RawQemu, SerialWatch, now, type BenchGuest, type Runner } from './qemu-raw.js';
-import { onEmergency, runEmergency } from '../test/support/emergency.js';
+import { killNow, onEmergency, runEmergency } from '../test/support/emergency.js';
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
@@ -317,13 +317,7 @@ class LibvirtRunner implements Runner {
       detached: true,
     });
     const killDaemon = (): void => {
-      if (daemon.exitCode === null && daemon.signalCode === null) {
-        try {
-          process.kill(-daemon.pid!, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
+      killNow(daemon, true);
       // virtlogd and the guests' QEMUs detach from libvirtd's group: their pidfiles name them.
       killFromPidfiles(dir, /qemu-system|virtlogd|libvirtd/);
     };
