@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/api/enums.generated.ts'],
+    files: ['src/core/enums.generated.ts'],
     rules: { '@typescript-eslint/no-duplicate-enum-values': 'off' },
   },
 );

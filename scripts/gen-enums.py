@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Generate src/api/enums.generated.ts from libvirt's public headers (libvirt-dev).
+"""Generate src/core/enums.generated.ts from libvirt's public headers (libvirt-dev).
 
 The numbers are libvirt's own (DESIGN §1); generating them keeps them exact.
-Run: python3 scripts/gen-enums.py > src/api/enums.generated.ts
+Run: python3 scripts/gen-enums.py > src/core/enums.generated.ts
 """
 import re, sys, os
 

@@ -23,6 +23,6 @@ export {
 } from './api/connection.js';
 export { Domain, type DomainStateReason } from './api/domain.js';
 export { DomainSnapshot } from './api/snapshot.js';
-export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './api/errors.js';
-export type { DomainInfo, DomainRef, JobOptions, JobProgress, HypervisorDriver, NodeInfo } from './api/driver.js';
-export * from './api/enums.generated.js';
+export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
+export type { DomainInfo, DomainRef, JobOptions, JobProgress, HypervisorDriver, NodeInfo } from './core/driver.js';
+export * from './core/enums.generated.js';

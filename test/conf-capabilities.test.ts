@@ -7,14 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import {
-  TEST_NODE_INFO,
-  TEST_SYSINFO,
-  formatCapabilitiesXML,
-  formatSysinfoXML,
-  testCapabilities,
-  type Capabilities,
-} from '../src/conf/capabilities.js';
+import { formatCapabilitiesXML, formatSysinfoXML, type Capabilities } from '../src/conf/capabilities.js';
+import { TEST_NODE_INFO, TEST_SYSINFO, testCapabilities } from '../src/drivers/test/presets.js';
 import { parseCpuList, probeNodeInfo, probeQemuCapabilities } from '../src/drivers/qemu/host.js';
 import { Connection, connect, type HypervisorDriver } from '../src/index.js';
 import { SCHEMA_DIR } from './support/xmllint.js';

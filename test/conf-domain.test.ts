@@ -3,15 +3,10 @@
 // formatted document validated against libvirt's domain.rng.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirError } from '../src/api/errors.js';
-import { ErrorDomain, ErrorNumber } from '../src/api/enums.generated.js';
-import {
-  formatDomainXML,
-  parseDomainXML,
-  testDefaultDomainDef,
-  TEST_DEFAULT_DOMAIN_XML,
-  type DomainDef,
-} from '../src/conf/domain.js';
+import { VirError } from '../src/core/errors.js';
+import { ErrorDomain, ErrorNumber } from '../src/core/enums.generated.js';
+import { formatDomainXML, parseDomainXML, type DomainDef } from '../src/conf/domain.js';
+import { testDefaultDomainDef, TEST_DEFAULT_DOMAIN_XML } from '../src/drivers/test/presets.js';
 import { MAX_NAME_BYTES, validateName } from '../src/conf/names.js';
 import { parseMAC, parseUUID } from '../src/conf/values.js';
 import { MAX_XML_BYTES, escapeXml, parseXMLDocument, DOMAIN_DOCUMENT } from '../src/conf/xml.js';

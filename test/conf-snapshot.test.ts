@@ -3,9 +3,10 @@
 // formatted document validated against libvirt's domainsnapshot.rng.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirError } from '../src/api/errors.js';
-import { ErrorDomain, ErrorNumber } from '../src/api/enums.generated.js';
-import { parseDomainXML, testDefaultDomainDef } from '../src/conf/domain.js';
+import { VirError } from '../src/core/errors.js';
+import { ErrorDomain, ErrorNumber } from '../src/core/enums.generated.js';
+import { parseDomainXML } from '../src/conf/domain.js';
+import { testDefaultDomainDef } from '../src/drivers/test/presets.js';
 import { formatSnapshotXML, parseSnapshotXML, type SnapshotDef } from '../src/conf/snapshot.js';
 import { assertValidXML } from './support/xmllint.js';
 

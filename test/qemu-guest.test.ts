@@ -13,7 +13,7 @@ import { ErrorDomain, ErrorNumber, VirError } from '../src/index.js';
 import { parseDomainXML, type DomainDef } from '../src/conf/domain.js';
 import { QemuGuests } from '../src/drivers/qemu/backend.js';
 import type { GuestExit } from '../src/drivers/metadata/guest.js';
-import type { JobProgress } from '../src/api/driver.js';
+import type { JobProgress } from '../src/core/driver.js';
 import {
   Reaper,
   buildTestGuest,

@@ -9,8 +9,8 @@ import { FrameReader, MESSAGE_MAX, MessageStatus, MessageType, decodeFrame, enco
 import { REMOTE_PROGRAM, xDomain, xError, uuidToString, uuidFromString } from '../src/rpc/protocol.js';
 import { PROCEDURES, Proc, listAllDomainsRet, lifecycleMsg, openArgs, snapshotCreateArgs } from '../src/rpc/procedures.js';
 import { readOnlyError, rpcError, toWireError } from '../src/daemon/errors.js';
-import { operationInvalid, noDomainSnapshot } from '../src/api/errors.js';
-import { ErrorDomain } from '../src/api/enums.generated.js';
+import { operationInvalid, noDomainSnapshot } from '../src/core/errors.js';
+import { ErrorDomain } from '../src/core/enums.generated.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

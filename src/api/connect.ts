@@ -2,9 +2,9 @@
  * connect(uri): picks the driver for a URI (DESIGN §3) and opens a Connection.
  */
 import { Connection } from './connection.js';
-import { ErrorDomain, ErrorNumber } from './enums.generated.js';
-import { VirError } from './errors.js';
-import type { HypervisorDriver } from './driver.js';
+import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
+import { VirError } from '../core/errors.js';
+import type { HypervisorDriver } from '../core/driver.js';
 
 /** The URI used when none is given and no environment variable names one. */
 export const DEFAULT_URI = 'test:///session';

@@ -1,10 +1,10 @@
 /**
  * Connection: an open hypervisor connection, with python-libvirt's method names, async.
  */
-import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo } from './driver.js';
+import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo } from '../core/driver.js';
 import { Domain } from './domain.js';
-import { DomainEventID, ErrorDomain, ErrorNumber, type ConnectListAllDomainsFlags } from './enums.generated.js';
-import { VirError, noSupport } from './errors.js';
+import { DomainEventID, ErrorDomain, ErrorNumber, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
+import { VirError, noSupport } from '../core/errors.js';
 import { parseUUID } from '../conf/values.js';
 
 /** python-libvirt's lifecycle callback: (conn, dom, event, detail, opaque). */

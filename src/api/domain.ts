@@ -4,14 +4,14 @@
  * check flag combinations the API itself forbids, dispatch to the driver.
  */
 import type { Connection } from './connection.js';
-import type { DomainInfo, DomainRef, JobOptions } from './driver.js';
+import type { DomainInfo, DomainRef, JobOptions } from '../core/driver.js';
 import {
   DomainSaveRestoreFlags,
   ErrorDomain,
   type DomainSnapshotListFlags,
   type DomainState,
   type DomainUndefineFlags,
-} from './enums.generated.js';
+} from '../core/enums.generated.js';
 import { exclusiveFlags } from '../rules/flags.js';
 import { DomainSnapshot } from './snapshot.js';
 

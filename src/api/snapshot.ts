@@ -2,14 +2,14 @@
  * DomainSnapshot: a handle on one snapshot of a domain, with python-libvirt's method names.
  */
 import type { Domain } from './domain.js';
-import type { JobOptions } from './driver.js';
+import type { JobOptions } from '../core/driver.js';
 import {
   DomainSnapshotCreateFlags as Create,
   DomainSnapshotDeleteFlags as Delete,
   DomainSnapshotRevertFlags as Revert,
   ErrorDomain,
   type DomainSnapshotListFlags,
-} from './enums.generated.js';
+} from '../core/enums.generated.js';
 import { exclusiveFlags, requireFlag } from '../rules/flags.js';
 
 /** A handle on a snapshot, addressed by its domain and name. */

@@ -13,7 +13,7 @@ import {
   DomainUndefineFlags,
   DomainXMLFlags,
   ErrorNumber,
-} from '../api/enums.generated.js';
+} from '../core/enums.generated.js';
 import { BY_ID, BY_NAME, BY_UUID, CmdFailed, FAILED, isVirError, type Cmd, type Ctl, type Handler } from './context.js';
 import { readXMLFile } from './files.js';
 import { jobProgress } from './progress.js';

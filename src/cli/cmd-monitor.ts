@@ -3,7 +3,7 @@
  * tsvirt's `--json` (keys documented in docs/cli.md).
  */
 import type { Domain } from '../index.js';
-import { ConnectListAllDomainsFlags, DomainState } from '../api/enums.generated.js';
+import { ConnectListAllDomainsFlags, DomainState } from '../core/enums.generated.js';
 import { FAILED, type Ctl, type Handler } from './context.js';
 import { formatTable } from './text.js';
 

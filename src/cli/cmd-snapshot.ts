@@ -12,7 +12,7 @@ import {
   DomainSnapshotRevertFlags,
   DomainSnapshotXMLFlags,
   ErrorNumber,
-} from '../api/enums.generated.js';
+} from '../core/enums.generated.js';
 import { CmdFailed, FAILED, isVirError, type Cmd, type Ctl, type Handler } from './context.js';
 import { jobProgress } from './progress.js';
 import { readXMLFile } from './files.js';

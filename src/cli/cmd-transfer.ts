@@ -19,7 +19,7 @@ import {
   DomainSnapshotXMLFlags,
   DomainXMLFlags,
   ErrorNumber,
-} from '../api/enums.generated.js';
+} from '../core/enums.generated.js';
 import { BY_ANY, FAILED, isVirError, type Handler } from './context.js';
 import { strerror } from './files.js';
 

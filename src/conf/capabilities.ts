@@ -2,23 +2,10 @@
  * libvirt's capabilities XML (`virsh capabilities`, virConnectGetCapabilities) and sysinfo XML
  * (virConnectGetSysinfo): the data a driver gathers about its host and guests, formatted in the
  * layout of libvirt 9.0's virCapabilitiesFormatXML and virSysinfoFormat, valid against
- * capability.rng. Also the fixed host of libvirt's test driver. Pure: no I/O — drivers probe the
+ * capability.rng. Pure: no I/O — drivers probe the
  * host and pass what they found.
  */
 import { XmlWriter } from './xml.js';
-
-/** virNodeInfo: what virNodeGetInfo reports. Memory in KiB, frequency in MHz. */
-export interface NodeInfo {
-  /** The CPU architecture ('x86_64', 'i686'), at most 31 bytes on the wire. */
-  model: string;
-  memory: number;
-  cpus: number;
-  mhz: number;
-  nodes: number;
-  sockets: number;
-  cores: number;
-  threads: number;
-}
 
 /** One logical CPU of a NUMA cell. */
 export interface CapsCPU {
@@ -187,58 +174,6 @@ function formatGuest(g: CapsGuest): string {
   return w.toString();
 }
 
-/**
- * The host of libvirt's test driver (testBuildCapabilities with its default node): an i686
- * machine with 16 CPUs at 1400 MHz in 2 NUMA cells, 3 GiB in all.
- */
-export const TEST_NODE_INFO: Readonly<NodeInfo> = {
-  model: 'i686',
-  memory: 3145728,
-  cpus: 16,
-  mhz: 1400,
-  nodes: 2,
-  sockets: 2,
-  cores: 2,
-  threads: 2,
-};
-
-/** The emulator libvirt's test driver names in its capabilities. */
-export const TEST_EMULATOR = '/usr/bin/test-hv';
-
-/**
- * The capabilities of tsvirt's test driver: libvirt's test driver's, with two differences
- * (docs/daemon.md): an x86_64 hvm guest besides libvirt's i686 ones, because tsvirt's test driver
- * runs x86_64 domains and clients look their arch up here; and no `<secmodel>`, because tsvirt
- * has no security driver (libvirt's test driver lists a 'testSecurity' model).
- */
-export function testCapabilities(): Capabilities {
-  const cpus = (cell: number): CapsCPU[] =>
-    Array.from({ length: 8 }, (_, i) => ({ id: cell * 8 + i, socketId: cell, dieId: 0, coreId: i, siblings: String(cell * 8 + i) }));
-  const paeGuest = (osType: 'hvm' | 'xen'): CapsGuest => ({
-    osType,
-    arch: 'i686',
-    wordsize: 32,
-    emulator: TEST_EMULATOR,
-    domainTypes: ['test'],
-    flags: ['pae', 'nonpae'],
-  });
-  return {
-    host: {
-      cpu: { arch: 'i686', flags: ['pae', 'nonpae'], pageSizes: [4, 8, 2048, 1048576] },
-      iommu: false,
-      cells: [
-        { id: 0, memory: 2097152, pages: [[4, 524288], [2048, 0], [1048576, 0]], cpus: cpus(0) },
-        { id: 1, memory: 4194304, pages: [[8, 524288], [2048, 0], [1048576, 0]], cpus: cpus(1) },
-      ],
-      secmodels: [],
-    },
-    guests: [
-      paeGuest('hvm'),
-      paeGuest('xen'),
-      { osType: 'hvm', arch: 'x86_64', wordsize: 64, emulator: TEST_EMULATOR, domainTypes: ['test'] },
-    ],
-  };
-}
 
 /** One `<entry name=…>value</entry>` group of sysinfo (bios, system, …). */
 export type SysinfoSection = ReadonlyArray<readonly [name: string, value: string]>;
@@ -268,13 +203,3 @@ export function formatSysinfoXML(info: Sysinfo): string {
   });
   return w.toString();
 }
-
-/** libvirt's test driver's fixed sysinfo (a Lenovo BIOS). */
-export const TEST_SYSINFO: Sysinfo = {
-  bios: [
-    ['vendor', 'LENOVO'],
-    ['version', 'G4ETA1WW (2.61 )'],
-    ['date', '05/07/2014'],
-    ['release', '2.61'],
-  ],
-};

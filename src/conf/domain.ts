@@ -10,7 +10,7 @@
  * model are ignored. Values it models but does not support (a disk on the network, say) are
  * refused rather than silently dropped.
  */
-import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { validateName } from './names.js';
 import { generateMAC, generateUUID, isMulticastMAC, parseMAC, parseMemoryKiB, parseUUID } from './values.js';
 import {
@@ -1126,95 +1126,4 @@ function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean): void 
     w.empty('listen', [['type', 'address']]);
   }
   w.close('graphics');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Presets
-
-/**
- * `testDefaultDomainDef()` formatted as an inactive definition: the test driver stores it as is,
- * since formatting it at every start of test:///default costs more than the rest of the preset
- * (test/conf-domain.test.ts checks that the two agree).
- */
-export const TEST_DEFAULT_DOMAIN_XML = `<domain type='test'>
-  <name>test</name>
-  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
-  <memory unit='KiB'>8388608</memory>
-  <currentMemory unit='KiB'>2097152</currentMemory>
-  <vcpu placement='static'>2</vcpu>
-  <os>
-    <type arch='i686'>hvm</type>
-    <boot dev='hd'/>
-  </os>
-  <clock offset='utc'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='file' device='disk'>
-      <source file='/guest/diskimage1'/>
-      <target dev='vda' bus='virtio'/>
-      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
-    </disk>
-    <interface type='network'>
-      <mac address='aa:bb:cc:dd:ee:ff'/>
-      <source network='default'/>
-      <target dev='testnet0'/>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>
-    </interface>
-    <memballoon model='virtio'>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
-    </memballoon>
-  </devices>
-</domain>
-`;
-
-/**
- * The domain libvirt's test:///default connection starts with: `test`, running, with the
- * UUID, memory, vCPUs, OS and devices `virsh -c test:///default dumpxml test` shows.
- * A fresh object on every call.
- */
-export function testDefaultDomainDef(): DomainDef {
-  return {
-    type: 'test',
-    name: 'test',
-    uuid: '6695eb01-f6a4-8304-79aa-97f2502e193f',
-    memory: 8388608,
-    currentMemory: 2097152,
-    vcpu: { count: 2, placement: 'static' },
-    os: { type: 'hvm', arch: 'i686', boot: ['hd'] },
-    clock: { offset: 'utc' },
-    onPoweroff: 'destroy',
-    onReboot: 'restart',
-    onCrash: 'destroy',
-    devices: {
-      disks: [
-        {
-          type: 'file',
-          device: 'disk',
-          sourceFile: '/guest/diskimage1',
-          targetDev: 'vda',
-          targetBus: 'virtio',
-          readonly: false,
-          address: { type: 'pci', domain: '0x0000', bus: '0x01', slot: '0x00', function: '0x0' },
-        },
-      ],
-      interfaces: [
-        {
-          type: 'network',
-          mac: 'aa:bb:cc:dd:ee:ff',
-          sourceNetwork: 'default',
-          targetDev: 'testnet0',
-          address: { type: 'pci', domain: '0x0000', bus: '0x00', slot: '0x01', function: '0x0' },
-        },
-      ],
-      serials: [],
-      consoles: [],
-      graphics: [],
-      memballoon: {
-        model: 'virtio',
-        address: { type: 'pci', domain: '0x0000', bus: '0x00', slot: '0x02', function: '0x0' },
-      },
-    },
-  };
 }

@@ -3,7 +3,7 @@
  * derives file names from them can rely on these checks (DESIGN.md §5), and every way a name
  * enters (XML, API arguments, the wire) goes through the same function.
  */
-import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { confError } from './xml.js';
 
 /** What a name belongs to: decides the error domain of the report. */

@@ -4,7 +4,7 @@
  * included, so that `getXMLDesc()` output can be fed back with REDEFINE (rule R10) — to tsvirt
  * or to libvirt.
  */
-import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { DISK_FORMATS, parseDomainElement, writeDomainDef, type DiskFormat, type DomainDef } from './domain.js';
 import { validateName } from './names.js';
 import { parseUUID } from './values.js';

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as NodeCrypto from 'node:crypto';
-import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { confError, xmlErrorFrom } from './xml.js';
 
 /**

@@ -21,8 +21,8 @@ function fastXmlParser(): typeof Fxp {
   fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof Fxp;
   return fxp;
 }
-import { VirError, formatErrorMessage } from '../api/errors.js';
-import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import { VirError, formatErrorMessage } from '../core/errors.js';
+import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 
 /**
  * Largest XML document accepted, in UTF-8 bytes. virsh refuses XML files above 10 MiB

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { Domain, DomainEventID, VirError, type Connection } from '../index.js';
-import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { FrameReader, MessageStatus, MessageType, encodeFrame, type Frame, type MessageHeader } from '../rpc/message.js';
 import { XdrError, XdrWriter, decode } from '../rpc/xdr.js';
 import {

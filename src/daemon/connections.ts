@@ -14,7 +14,7 @@
  *   between clients, and no store opened per client.
  */
 import { Connection, connect } from '../index.js';
-import type { HypervisorDriver } from '../api/driver.js';
+import type { HypervisorDriver } from '../core/driver.js';
 import type { MetadataDriver } from '../drivers/metadata/driver.js';
 
 interface Shared {

@@ -3,8 +3,8 @@
  * message and level, so that virsh and python-libvirt rebuild the same error; plus the errors
  * the RPC layer itself raises, worded as libvirtd words them.
  */
-import { VirError } from '../api/errors.js';
-import { ErrorDomain, ErrorLevel, ErrorNumber } from '../api/enums.generated.js';
+import { VirError } from '../core/errors.js';
+import { ErrorDomain, ErrorLevel, ErrorNumber } from '../core/enums.generated.js';
 import type { WireError } from '../rpc/protocol.js';
 
 /** The wire form of a VirError. */

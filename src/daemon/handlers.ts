@@ -4,8 +4,8 @@
  * replies. Handlers never touch the socket.
  */
 import { Domain, DomainSnapshot, VirError, type Connection } from '../index.js';
-import type { DomainRef } from '../api/driver.js';
-import { ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
+import type { DomainRef } from '../core/driver.js';
+import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { Proc } from '../rpc/procedures.js';
 import {
   DrvFeature,

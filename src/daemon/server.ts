@@ -4,27 +4,13 @@
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './client.js';
 import { ConnectionFactory } from './connections.js';
 import { Logger } from './log.js';
+import { RO_SOCKET, RW_SOCKET } from '../core/paths.js';
 
-/** libvirt's socket names. */
-export const RW_SOCKET = 'libvirt-sock';
-export const RO_SOCKET = 'libvirt-sock-ro';
-
-/**
- * The default socket directory, as libvirt's daemons choose it: `/run/libvirt` for root (the
- * system daemon); otherwise `$XDG_RUNTIME_DIR/libvirt`, or `~/.cache/libvirt` without
- * XDG_RUNTIME_DIR (the session daemon).
- */
-export function defaultSocketDir(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? -1): string {
-  if (uid === 0) return '/run/libvirt';
-  const xdg = env.XDG_RUNTIME_DIR;
-  if (xdg !== undefined && xdg !== '') return join(xdg, 'libvirt');
-  return join(homedir(), '.cache', 'libvirt');
-}
+export { RO_SOCKET, RW_SOCKET, defaultSocketDir } from '../core/paths.js';
 
 export interface DaemonOptions {
   socketDir: string;

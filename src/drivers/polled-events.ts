@@ -12,8 +12,8 @@ import {
   DomainEventSuspendedDetailType as Suspended,
   DomainEventType,
   DomainEventUndefinedDetailType as Undefined,
-} from '../api/enums.generated.js';
-import type { DomainLifecycleEvent, DomainRef, DriverEventListener } from '../api/driver.js';
+} from '../core/enums.generated.js';
+import type { DomainLifecycleEvent, DomainRef, DriverEventListener } from '../core/driver.js';
 
 /** A domain's state as a poll can tell it (a hypervisor that cannot see pauses says 'running'). */
 export type PolledState = 'running' | 'paused' | 'shutoff';

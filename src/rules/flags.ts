@@ -3,8 +3,8 @@
  * with the bits they support; the public API checks flag combinations with `exclusiveFlags` and
  * `requireFlag`, as libvirt's entry points do.
  */
-import { ErrorDomain } from '../api/enums.generated.js';
-import { VirError } from '../api/errors.js';
+import { ErrorDomain } from '../core/enums.generated.js';
+import { VirError } from '../core/errors.js';
 
 const UINT_MAX = 0xffffffff;
 

@@ -3,8 +3,8 @@
  * transient and have no managed save image; their snapshots live in the hypervisor, so there
  * is no metadata of tsvirt's to keep or remove. Written once here, called by both drivers.
  */
-import { DomainUndefineFlags, type ErrorDomain } from '../api/enums.generated.js';
-import { noSupport, operationInvalid } from '../api/errors.js';
+import { DomainUndefineFlags, type ErrorDomain } from '../core/enums.generated.js';
+import { noSupport, operationInvalid } from '../core/errors.js';
 import { checkFlags } from './flags.js';
 
 /** The undefine flags such a driver supports: SNAPSHOTS_METADATA only (accepted, changes nothing). */

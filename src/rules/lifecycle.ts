@@ -2,8 +2,8 @@
  * R5, R8 and R11: what happens when a domain quits, what start does with a managed save image,
  * and when managed save is allowed. Pure decisions; drivers apply them.
  */
-import { DomainCreateFlags, DomainSnapshotRevertFlags, ErrorDomain, ErrorNumber } from '../api/enums.generated.js';
-import { VirError, operationInvalid } from '../api/errors.js';
+import { DomainCreateFlags, DomainSnapshotRevertFlags, ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
+import { VirError, operationInvalid } from '../core/errors.js';
 
 /** What must happen to a domain's records when its guest stops, however it stopped (R5). */
 export interface StoppedPlan {

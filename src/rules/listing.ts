@@ -2,7 +2,7 @@
  * libvirt's listAllDomains filter semantics (virDomainObjListFilter): flags come in pairs or
  * groups; a group with no bit set matches everything, otherwise a domain must match one set bit.
  */
-import { ConnectListAllDomainsFlags as F, DomainState } from '../api/enums.generated.js';
+import { ConnectListAllDomainsFlags as F, DomainState } from '../core/enums.generated.js';
 
 /** What the filter needs to know about a domain. */
 export interface ListSubject {

@@ -3,9 +3,9 @@
  * which snapshot becomes current, and what a REDEFINE may name as parent. Pure; the store holds
  * the records and applies the plans in one transaction.
  */
-import { DomainSnapshotDeleteFlags, DomainSnapshotListFlags as L, ErrorDomain } from '../api/enums.generated.js';
-import { VirError, noDomainSnapshot } from '../api/errors.js';
-import { ErrorNumber } from '../api/enums.generated.js';
+import { DomainSnapshotDeleteFlags, DomainSnapshotListFlags as L, ErrorDomain } from '../core/enums.generated.js';
+import { VirError, noDomainSnapshot } from '../core/errors.js';
+import { ErrorNumber } from '../core/enums.generated.js';
 import { matchPair } from './listing.js';
 
 /** What the tree needs of a snapshot. */

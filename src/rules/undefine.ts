@@ -3,8 +3,8 @@
  * The order of checks follows libvirt's qemu driver (the real hypervisor): flags, transient,
  * snapshots of an inactive domain, then the managed save image.
  */
-import { DomainUndefineFlags, type ErrorDomain } from '../api/enums.generated.js';
-import { operationInvalid } from '../api/errors.js';
+import { DomainUndefineFlags, type ErrorDomain } from '../core/enums.generated.js';
+import { operationInvalid } from '../core/errors.js';
 
 /** What the rule needs to know about the domain. */
 export interface UndefineSubject {

@@ -10,8 +10,8 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as NodeCrypto from 'node:crypto';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
-import { ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../api/enums.generated.js';
-import { VirError } from '../api/errors.js';
+import { ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../core/enums.generated.js';
+import { VirError } from '../core/errors.js';
 
 /** One domain row. `id` is -1 while inactive. */
 export interface DomainRecord {

@@ -13,8 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorDomain, ErrorNumber } from '../../api/enums.generated.js';
-import { VirError } from '../../api/errors.js';
+import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { VirError } from '../../core/errors.js';
 import { ConnectCredentialType, type ConnectAuthCallback, type ConnectCredential } from '../../api/connect.js';
 
 /** The service name libvirt's esx driver looks up in the auth file, for esx:// and vpx:// alike. */

@@ -10,7 +10,7 @@
  */
 import { PolledLifecycleEvents, type PolledState } from '../polled-events.js';
 import type { ConnectAuthCallback } from '../../api/connect.js';
-import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver } from '../../api/driver.js';
+import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver } from '../../core/driver.js';
 import {
   DomainEventResumedDetailType,
   DomainEventStartedDetailType,
@@ -23,8 +23,8 @@ import {
   DomainXMLFlags,
   ErrorDomain,
   ErrorNumber,
-} from '../../api/enums.generated.js';
-import { VirError, configUnsupported, noDomain, noDomainSnapshot, noSupport, operationInvalid } from '../../api/errors.js';
+} from '../../core/enums.generated.js';
+import { VirError, configUnsupported, noDomain, noDomainSnapshot, noSupport, operationInvalid } from '../../core/errors.js';
 import { formatSnapshotXML, parseSnapshotXML } from '../../conf/snapshot.js';
 import { checkFlags } from '../../rules/flags.js';
 import { HYPERVISOR_OWNED_UNDEFINE_FLAGS, checkHypervisorOwnedUndefine, refuseOnHypervisorOwned } from '../../rules/hypervisor-owned.js';

@@ -3,8 +3,8 @@
  * for libvirt's questions. The tree is the hypervisor's: tsvirt keeps no metadata of its own, so
  * every snapshot reports "no metadata" (as libvirt's esx driver does).
  */
-import { DomainSnapshotListFlags as L, ErrorDomain } from '../../api/enums.generated.js';
-import { noDomainSnapshot } from '../../api/errors.js';
+import { DomainSnapshotListFlags as L, ErrorDomain } from '../../core/enums.generated.js';
+import { noDomainSnapshot } from '../../core/errors.js';
 import { SnapshotTree, type SnapshotNode } from '../../rules/snapshots.js';
 import { moRef, type MoRef } from './soap.js';
 import { child, childInt, childText, children, type VimNode } from './xml.js';

@@ -8,8 +8,8 @@
  */
 import { Agent, request as httpsRequest } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
-import { ErrorDomain, ErrorNumber } from '../../api/enums.generated.js';
-import { VirError, type VirErrorInit } from '../../api/errors.js';
+import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { VirError, type VirErrorInit } from '../../core/errors.js';
 import { child, escapeXmlText, parseVimXML, type VimNode } from './xml.js';
 
 /** A vim25 ManagedObjectReference: type and id (`VirtualMachine`, `vm-12`). */

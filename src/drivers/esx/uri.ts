@@ -4,8 +4,8 @@
  * host, `vpx://[user@]vcenter[:port]/DATACENTER/COMPUTE_RESOURCE[/HOST][?…]` for a host
  * managed by a vCenter.
  */
-import { ErrorDomain } from '../../api/enums.generated.js';
-import { VirError } from '../../api/errors.js';
+import { ErrorDomain } from '../../core/enums.generated.js';
+import { VirError } from '../../core/errors.js';
 
 /** What an esx:// or vpx:// URI says. */
 export interface EsxURI {

@@ -4,8 +4,8 @@
  * FindByUuid, and waiting for a Task to finish (CreateFilter + WaitForUpdatesEx, as libvirt's
  * esxVI_WaitForTaskCompletion does, rather than polling).
  */
-import { ErrorDomain, ErrorNumber } from '../../api/enums.generated.js';
-import { VirError } from '../../api/errors.js';
+import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { VirError } from '../../core/errors.js';
 import { SoapClient, moRef, refElement, textElement, thisRef, VimFaultError, type MoRef } from './soap.js';
 import { child, childText, children, escapeXmlText, type VimNode } from './xml.js';
 

@@ -24,8 +24,8 @@ import {
   DomainXMLFlags,
   ErrorDomain,
   ErrorNumber,
-} from '../../api/enums.generated.js';
-import { VirError, configUnsupported, internalError, noDomain, noSupport, operationFailed, operationInvalid } from '../../api/errors.js';
+} from '../../core/enums.generated.js';
+import { VirError, configUnsupported, internalError, noDomain, noSupport, operationFailed, operationInvalid } from '../../core/errors.js';
 import type {
   DomainInfo,
   DomainLifecycleEvent,
@@ -34,7 +34,7 @@ import type {
   HypervisorDriver,
   JobOptions,
   NodeInfo,
-} from '../../api/driver.js';
+} from '../../core/driver.js';
 import { formatDomainXML, parseDomainXML, type DomainDef } from '../../conf/domain.js';
 import { formatSnapshotXML, parseSnapshotXML, type SnapshotDef, type SnapshotState } from '../../conf/snapshot.js';
 import { checkFlags } from '../../rules/flags.js';

@@ -2,11 +2,12 @@
  * What a hypervisor supplies to the metadata driver: the guest actions. Everything else — records,
  * snapshot metadata, the rules of src/rules, events — is the metadata driver's.
  */
-import type { ErrorDomain } from '../../api/enums.generated.js';
-import type { JobOptions } from '../../api/driver.js';
+import type { ErrorDomain } from '../../core/enums.generated.js';
+import type { JobOptions } from '../../core/driver.js';
 import type { DomainDef } from '../../conf/domain.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
-import type { Capabilities, NodeInfo, Sysinfo } from '../../conf/capabilities.js';
+import type { Capabilities, Sysinfo } from '../../conf/capabilities.js';
+import type { NodeInfo } from '../../core/driver.js';
 import type { DomainRecord } from '../../store/store.js';
 
 /** The flag bits each driver call accepts (R7); calls not listed accept 0 only. */

@@ -9,8 +9,8 @@
  * on reattach), a QMP monitor on a unix socket, a pidfile, `-blockdev`/`-device` in JSON (no
  * comma escaping of paths), serial ports to files.
  */
-import { ErrorDomain } from '../../api/enums.generated.js';
-import { configUnsupported } from '../../api/errors.js';
+import { ErrorDomain } from '../../core/enums.generated.js';
+import { configUnsupported } from '../../core/errors.js';
 import type { DomainCharSource, DomainDef, DomainDiskDef, DomainInterfaceDef } from '../../conf/domain.js';
 
 /** The accelerator of a domain type, as libvirt: `kvm` needs KVM, `qemu` is TCG. */

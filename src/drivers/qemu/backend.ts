@@ -33,9 +33,9 @@ import {
   DomainXMLFlags,
   ErrorDomain,
   ErrorNumber,
-} from '../../api/enums.generated.js';
-import type { JobOptions } from '../../api/driver.js';
-import { VirError, internalError, operationFailed, operationInvalid } from '../../api/errors.js';
+} from '../../core/enums.generated.js';
+import type { JobOptions } from '../../core/driver.js';
+import { VirError, internalError, operationFailed, operationInvalid } from '../../core/errors.js';
 import type { DomainDef } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';

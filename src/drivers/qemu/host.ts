@@ -6,7 +6,8 @@
 import { accessSync, closeSync, constants, openSync, readFileSync, readdirSync } from 'node:fs';
 import { arch, cpus as osCpus, totalmem } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
-import type { CapsCPU, CapsCell, CapsGuest, Capabilities, NodeInfo, Sysinfo } from '../../conf/capabilities.js';
+import type { CapsCPU, CapsCell, CapsGuest, Capabilities, Sysinfo } from '../../conf/capabilities.js';
+import type { NodeInfo } from '../../core/driver.js';
 
 const SYS_NODE = '/sys/devices/system/node';
 const SYS_CPU = '/sys/devices/system/cpu';

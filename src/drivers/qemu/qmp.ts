@@ -8,8 +8,8 @@
  * "someone else holds the monitor" and fails with a timeout rather than hanging.
  */
 import { createConnection, type Socket } from 'node:net';
-import { ErrorDomain, ErrorNumber } from '../../api/enums.generated.js';
-import { VirError, internalError, operationFailed } from '../../api/errors.js';
+import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { VirError, internalError, operationFailed } from '../../core/errors.js';
 
 /** An asynchronous QMP event, e.g. `SHUTDOWN {"guest":true,"reason":"guest-shutdown"}`. */
 export interface QmpEvent {

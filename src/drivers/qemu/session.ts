@@ -4,9 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ErrorDomain } from '../../api/enums.generated.js';
-import { internalError } from '../../api/errors.js';
-import { stateDir } from '../../store/paths.js';
+import { ErrorDomain } from '../../core/enums.generated.js';
+import { internalError } from '../../core/errors.js';
+import { stateDir } from '../../core/paths.js';
 
 /** State locations of one qemu URI. */
 export interface QemuLocations {

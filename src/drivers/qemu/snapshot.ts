@@ -11,9 +11,9 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
-import { ErrorDomain, ErrorNumber } from '../../api/enums.generated.js';
-import type { JobOptions } from '../../api/driver.js';
-import { VirError, configUnsupported, operationFailed } from '../../api/errors.js';
+import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import type { JobOptions } from '../../core/driver.js';
+import { VirError, configUnsupported, operationFailed } from '../../core/errors.js';
 import type { DomainDef } from '../../conf/domain.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
 import { diskFormatNode } from './argv.js';

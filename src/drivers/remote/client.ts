@@ -7,8 +7,8 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { ErrorDomain, ErrorLevel, ErrorNumber } from '../../api/enums.generated.js';
-import { VirError } from '../../api/errors.js';
+import { ErrorDomain, ErrorLevel, ErrorNumber } from '../../core/enums.generated.js';
+import { VirError } from '../../core/errors.js';
 import { FrameReader, MessageStatus, MessageType, encodeFrame, type Frame, type MessageHeader } from '../../rpc/message.js';
 import {
   KEEPALIVE_PROGRAM,

@@ -5,9 +5,9 @@
  * CONNECT_GET_TYPE); errors come back as the daemon's own VirError; lifecycle events arrive
  * through one CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY registration fanned out to subscribers.
  */
-import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, HypervisorDriver, NodeInfo } from '../../api/driver.js';
-import { DomainEventID, ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../../api/enums.generated.js';
-import { VirError } from '../../api/errors.js';
+import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, HypervisorDriver, NodeInfo } from '../../core/driver.js';
+import { DomainEventID, ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../../core/enums.generated.js';
+import { VirError } from '../../core/errors.js';
 import type { Frame } from '../../rpc/message.js';
 import {
   DrvFeature,

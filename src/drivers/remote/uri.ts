@@ -3,9 +3,9 @@
  * socket to reach it, following libvirt's remote driver.
  */
 import { join } from 'node:path';
-import { ErrorDomain, ErrorNumber } from '../../api/enums.generated.js';
-import { VirError } from '../../api/errors.js';
-import { RO_SOCKET, RW_SOCKET, defaultSocketDir } from '../../daemon/server.js';
+import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { VirError } from '../../core/errors.js';
+import { RO_SOCKET, RW_SOCKET, defaultSocketDir } from '../../core/paths.js';
 
 /** Query parameters the remote driver consumes itself; every other one goes to the daemon. */
 const CLIENT_PARAMS = new Set(['socket', 'name', 'mode', 'proxy', 'no_verify', 'no_tty', 'command', 'netcat', 'keyfile', 'pkipath', 'sshauth', 'known_hosts', 'auth']);

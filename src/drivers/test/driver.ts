@@ -19,11 +19,12 @@ import {
   DomainXMLFlags,
   ErrorDomain,
   ErrorNumber,
-} from '../../api/enums.generated.js';
-import { VirError } from '../../api/errors.js';
-import { TEST_DEFAULT_DOMAIN_XML, testDefaultDomainDef, type DomainDef } from '../../conf/domain.js';
+} from '../../core/enums.generated.js';
+import { VirError } from '../../core/errors.js';
+import type { DomainDef } from '../../conf/domain.js';
+import { TEST_DEFAULT_DOMAIN_XML, TEST_NODE_INFO, TEST_SYSINFO, testCapabilities, testDefaultDomainDef } from './presets.js';
 import { Store } from '../../store/store.js';
-import { stateDir } from '../../store/paths.js';
+import { stateDir } from '../../core/paths.js';
 import { MetadataDriver } from '../metadata/driver.js';
 import type { GuestBackend, GuestHost, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
 
@@ -68,8 +69,7 @@ class SimulatedGuests implements GuestBackend {
 
   /** libvirt's fixed test host (its test driver's node info, capabilities and BIOS). */
   async host(): Promise<GuestHost> {
-    const conf = await import('../../conf/capabilities.js');
-    return { capabilities: () => conf.testCapabilities(), nodeInfo: () => ({ ...conf.TEST_NODE_INFO }), sysinfo: () => conf.TEST_SYSINFO };
+    return { capabilities: () => testCapabilities(), nodeInfo: () => ({ ...TEST_NODE_INFO }), sysinfo: () => TEST_SYSINFO };
   }
 
   checkDefinition(def: DomainDef): void {

@@ -9,7 +9,7 @@
 import { PolledLifecycleEvents } from '../polled-events.js';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver } from '../../api/driver.js';
+import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver } from '../../core/driver.js';
 import {
   ConnectListAllDomainsFlags as L,
   DomainEventResumedDetailType as Resumed,
@@ -27,8 +27,8 @@ import {
   DomainXMLFlags,
   ErrorDomain,
   ErrorNumber,
-} from '../../api/enums.generated.js';
-import { VirError, configUnsupported, noDomain, noDomainSnapshot, operationFailed, operationInvalid } from '../../api/errors.js';
+} from '../../core/enums.generated.js';
+import { VirError, configUnsupported, noDomain, noDomainSnapshot, operationFailed, operationInvalid } from '../../core/errors.js';
 import { parseSnapshotXML } from '../../conf/snapshot.js';
 import { checkFlags } from '../../rules/flags.js';
 import { checkHypervisorOwnedUndefine, refuseOnHypervisorOwned } from '../../rules/hypervisor-owned.js';

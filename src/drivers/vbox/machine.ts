@@ -3,7 +3,7 @@
  * snapshot tree in its keys, and the snapshot times in the machine's settings file. Pure parsing;
  * VirtualBox 6.1 and 7.0 formats (see test/fixtures/vbox/README.md).
  */
-import { DomainState } from '../../api/enums.generated.js';
+import { DomainState } from '../../core/enums.generated.js';
 import { parseUUID } from '../../conf/values.js';
 import { MachineReadableError, parseMachineReadable, toMap, type MachineReadableEntry } from './machinereadable.js';
 import { unexpectedOutput } from './vboxmanage.js';

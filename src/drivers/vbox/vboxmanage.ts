@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { ErrorDomain, ErrorNumber } from '../../api/enums.generated.js';
-import { VirError, internalError, noDomain, noDomainSnapshot, operationFailed } from '../../api/errors.js';
+import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { VirError, internalError, noDomain, noDomainSnapshot, operationFailed } from '../../core/errors.js';
 
 const D = ErrorDomain.VBOX;
 

@@ -5,9 +5,19 @@
  * driver is just another implementation of this interface.
  */
 import type { DomainEventType, DomainState } from './enums.generated.js';
-import type { NodeInfo } from '../conf/capabilities.js';
 
-export type { NodeInfo };
+/** virNodeInfo: what virNodeGetInfo reports. Memory in KiB, frequency in MHz. */
+export interface NodeInfo {
+  /** The CPU architecture ('x86_64', 'i686'), at most 31 bytes on the wire. */
+  model: string;
+  memory: number;
+  cpus: number;
+  mhz: number;
+  nodes: number;
+  sockets: number;
+  cores: number;
+  threads: number;
+}
 
 /** What a Domain handle carries: identity as of lookup, like libvirt's virDomainPtr. */
 export interface DomainRef {

@@ -1,0 +1,68 @@
+#!/bin/sh
+# The Debian packages tsvirt's tests use, in one list: `npm test` runs this first (pretest) and
+# .ci/run calls it too. Missing packages are installed when we are root and apt-get exists;
+# otherwise the exact install line is printed and the tests do not start.
+# TSVIRT_TEST_SETUP=0 leaves packages alone: each test that needs a missing tool then skips and
+# names the package that brings it.
+#
+#   sh scripts/host-deps.sh           install what is missing (or say how), then exit 0
+#   sh scripts/host-deps.sh --list    print the package list, one per line
+#   sh scripts/host-deps.sh --missing print the missing packages, one per line
+set -eu
+
+# package:why — the reason is printed when the package is installed.
+PACKAGES='
+libxml2-utils:xmllint checks formatted XML against the schemas
+libvirt0:libvirt RelaxNG schemas
+libvirt-clients:virsh for the CLI differential and daemon tests
+libvirt-daemon:a real libvirtd to compare against
+python3-libvirt:python-libvirt client tests against tsvirtd
+python3:python-libvirt client tests against tsvirtd
+qemu-system-x86:real QEMU guests (TCG)
+qemu-utils:qemu-img for disks and snapshots
+busybox-static:the tiny test guest
+cpio:the tiny test guest initramfs
+linux-image-cloud-amd64:the tiny test guest kernel
+golang-go:the vSphere simulator for the ESX driver tests
+golang-github-vmware-govmomi-dev:the vSphere simulator for the ESX driver tests
+golang-github-google-uuid-dev:the vSphere simulator for the ESX driver tests
+'
+
+names() { printf '%s\n' "$PACKAGES" | sed -n 's/^\([^:]\{1,\}\):.*/\1/p'; }
+
+missing() {
+  for p in $(names); do
+    s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$s" = installed ] || echo "$p"
+  done
+}
+
+case "${1:-}" in
+  --list) names; exit 0 ;;
+  --missing) missing; exit 0 ;;
+esac
+
+if [ "${TSVIRT_TEST_SETUP:-1}" = 0 ]; then
+  exit 0
+fi
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "tsvirt test set-up: not a Debian system; install the equivalents of: $(names | tr '\n' ' ')(or set TSVIRT_TEST_SETUP=0 to skip the tests that need them)" >&2
+  exit 1
+fi
+
+need=$(missing | tr '\n' ' ')
+[ -n "$need" ] || exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  why=$(for p in $need; do printf '%s\n' "$PACKAGES" | sed -n "s/^$p:\(.*\)/\1/p"; done | sort -u | paste -sd ';' - | sed 's/;/; /g')
+  echo "tsvirt test set-up: installing ${need}(${why})"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $need >/dev/null
+  exit 0
+fi
+
+echo "tsvirt test set-up: missing Debian packages; run: sudo apt-get install --no-install-recommends ${need% }" >&2
+echo "  (or set TSVIRT_TEST_SETUP=0 to run the tests without them; those that need them skip)" >&2
+exit 1
