@@ -15,7 +15,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
-import { ConnectCredentialType, type ConnectAuthCallback, type ConnectCredential } from '../../api/connect.js';
+import { ConnectCredentialType, type ConnectAuthCallback, type ConnectCredential } from '../../core/auth.js';
 
 /** The service name libvirt's esx driver looks up in the auth file, for esx:// and vpx:// alike. */
 const SERVICE = 'esx';
