@@ -9,7 +9,7 @@
  * src/rules/hypervisor-owned.ts (R9). Errors and flags follow libvirt 9.0's esx_driver.c.
  */
 import { PolledLifecycleEvents, type PolledState } from '../polled-events.js';
-import type { ConnectAuthCallback } from '../../api/connect.js';
+import type { ConnectAuthCallback } from '../../core/auth.js';
 import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver } from '../../core/driver.js';
 import {
   DomainEventResumedDetailType,
