@@ -133,6 +133,25 @@ describe('a driver pool shares one driver per URI', () => {
     assert.equal(pool.usage().size, 0);
   });
 
+  test('a driver that fails to open fails every connection waiting for it, and is not kept', async () => {
+    const pool = new DriverPool();
+    const saved = process.env.TSVIRT_VBOXMANAGE;
+    process.env.TSVIRT_VBOXMANAGE = '/nonexistent/VBoxManage';
+    try {
+      const results = await Promise.allSettled([connect('vbox:///session', { pool }), connect('vbox:///session', { pool })]);
+      for (const r of results) {
+        assert.equal(r.status, 'rejected');
+        const err = (r as PromiseRejectedResult).reason as unknown;
+        assert.ok(err instanceof VirError && err.code === ErrorNumber.INTERNAL_ERROR, String(err));
+        assert.match(err.message, /unable to initialize VirtualBox driver API/);
+      }
+      assert.equal(pool.usage().size, 0);
+    } finally {
+      if (saved === undefined) delete process.env.TSVIRT_VBOXMANAGE;
+      else process.env.TSVIRT_VBOXMANAGE = saved;
+    }
+  });
+
   test('test:///session through tsvirtd: every client on one driver, released client by client', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsvsd-'));
     const savedState = process.env.TSVIRT_STATE_DIR;
@@ -180,10 +199,10 @@ describe('a driver pool shares one driver per URI', () => {
   });
 });
 
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+async function waitFor(cond: () => boolean, what: string | (() => string), timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out: ${what}`);
+    if (Date.now() > deadline) assert.fail(`timed out: ${typeof what === 'string' ? what : what()}`);
     await sleep(10);
   }
 }
@@ -298,13 +317,13 @@ describe('tsvirtd: 16 clients on qemu:///session share one driver', { skip, time
     const fd = openSync(virshEvents, 'w');
     children.push(spawn('virsh', ['-c', ro, 'event', '--all', '--loop', '--timeout', '600'], { stdio: ['ignore', fd, fd], env: { ...process.env, LC_ALL: 'C' } }));
     closeSync(fd);
-    await waitFor(() => d!.log().includes('CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY'), `virsh event registers:\n${readText(virshEvents)}`, 20_000);
+    await waitFor(() => d!.log().includes('CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY'), () => `virsh event registers:\n${readText(virshEvents)}\n${d!.log().slice(-3000)}`, 30_000);
     // Listener 2: real python3-libvirt.
     pyListener = spawn('/usr/bin/python3', ['-c', PY_LISTENER, rw], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(pyListener);
     pyListener.stdout!.on('data', (b: Buffer) => (pyOut += b.toString()));
     pyListener.stderr!.on('data', (b: Buffer) => (pyOut += b.toString()));
-    await waitFor(() => pyOut.includes('READY'), `python listener registers: ${pyOut}`, 20_000);
+    await waitFor(() => pyOut.includes('READY'), () => `python listener registers: ${pyOut}\n${d!.log().slice(-3000)}`, 30_000);
     // Listeners 3-8: tsvirt's remote driver, three on each socket.
     for (let i = 0; i < 6; i++) {
       const c = await connect(i % 2 === 0 ? rw : ro);

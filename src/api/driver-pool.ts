@@ -23,7 +23,7 @@ export interface DriverLease {
 
 /**
  * Drivers kept open while at least one connection uses them, keyed by canonical URI. Pass the
- * same pool in {@link ConnectOptions.pool} to share: the second `connect()` of a URI gets the
+ * same pool as connect()'s `pool` option to share: the second `connect()` of a URI gets the
  * driver the first opened; the driver closes when the last of those connections closes, and the
  * next `connect()` opens a fresh one (so test:///default is shared while a connection to it is
  * open and fresh after, as in libvirtd).
