@@ -10,6 +10,7 @@ export {
   openReadOnly,
   resolveURI,
   DEFAULT_URI,
+  DriverPool,
   ConnectCredentialType,
   type ConnectOptions,
   type ConnectCredential,

@@ -1,12 +1,14 @@
 /**
- * connect(uri): picks the driver for a URI (DESIGN §3) and opens a Connection.
+ * connect(uri): picks the driver registered for a URI's scheme and opens a Connection.
  */
 import { Connection } from './connection.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { VirError } from '../core/errors.js';
-import type { HypervisorDriver } from '../core/driver.js';
 import type { ConnectAuthCallback } from '../core/auth.js';
+import { DRIVERS } from '../drivers/registry.js';
+import type { DriverPool } from './driver-pool.js';
 
+export { DriverPool } from './driver-pool.js';
 export { ConnectCredentialType, type ConnectAuthCallback, type ConnectCredential } from '../core/auth.js';
 
 /** The URI used when none is given and no environment variable names one. */
@@ -18,6 +20,13 @@ export interface ConnectOptions {
   readonly?: boolean;
   /** Credentials for drivers that log in (esx://, vpx://), as libvirt's virConnectOpenAuth. */
   auth?: ConnectAuthCallback;
+  /**
+   * Share drivers through this pool: connections of the pool that open the same hypervisor
+   * (same canonical URI) use one driver, closed when the last of them closes. Each connection
+   * keeps its own read-only flag and event registrations. Not for `auth` connections nor the
+   * remote driver, which always open their own. tsvirtd passes one pool for all its clients.
+   */
+  pool?: DriverPool;
 }
 
 /**
@@ -36,7 +45,12 @@ function noConnect(uri: string): VirError {
 }
 
 /**
- * Opens a connection. Errors: VIR_ERR_NO_CONNECT when no driver serves the URI.
+ * Opens a connection: picks the driver registered for the URI's scheme (src/drivers/registry.ts),
+ * loads it and opens it — or, with {@link ConnectOptions.pool}, takes the driver the pool already
+ * holds for the same canonical URI.
+ *
+ * Errors: VIR_ERR_NO_CONNECT when no driver serves the URI; the driver's errors when it cannot
+ * open. On failure nothing stays open (a pooled driver whose open failed is not kept).
  *
  * @example
  * const conn = await connect('test:///default');
@@ -50,49 +64,20 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
   } catch {
     throw noConnect(resolved);
   }
-  let driver: HypervisorDriver;
-  switch (parsed.protocol) {
-    case 'test:': {
-      if (parsed.host !== '' || (parsed.pathname !== '/default' && parsed.pathname !== '/session')) {
-        throw noConnect(resolved);
-      }
-      // Loaded on demand so that a program pays only for the drivers it uses.
-      const { openTestDriver } = await import('../drivers/test/driver.js');
-      driver = openTestDriver(parsed.pathname, `test://${parsed.pathname}`);
-      break;
-    }
-    case 'test+unix:':
-    case 'qemu+unix:': {
-      // Through a daemon (tsvirtd or libvirtd) on a unix socket; loaded on demand too.
-      const { openRemoteDriver } = await import('../drivers/remote/driver.js');
-      driver = await openRemoteDriver(resolved, { readonly: options.readonly === true });
-      break;
-    }
-    case 'qemu:': {
-      if (parsed.host !== '' || (parsed.pathname !== '/session' && parsed.pathname !== '/system')) {
-        throw noConnect(resolved);
-      }
-      const { openQemuDriver } = await import('../drivers/qemu/driver.js');
-      driver = await openQemuDriver(parsed.pathname, `qemu://${parsed.pathname}`);
-      break;
-    }
-    case 'esx:':
-    case 'vpx:': {
-      // A vSphere endpoint over SOAP; the driver logs in before connect() returns.
-      const { openEsxDriver } = await import('../drivers/esx/driver.js');
-      driver = await openEsxDriver(parsed, { auth: options.auth });
-      break;
-    }
-    case 'vbox:': {
-      if (parsed.host !== '' || parsed.pathname !== '/session') throw noConnect(resolved);
-      const { openVBoxDriver } = await import('../drivers/vbox/driver.js');
-      driver = await openVBoxDriver();
-      break;
-    }
-    default:
-      throw noConnect(resolved);
+  const load = DRIVERS.get(parsed.protocol);
+  if (load === undefined) throw noConnect(resolved);
+  const opener = await load();
+  const canonical = opener.canonical(parsed, resolved);
+  if (canonical === null) throw noConnect(resolved);
+  const readonly = options.readonly === true;
+  // A connection with its own credential callback logs in on its own: a pooled driver would
+  // serve it with another caller's login.
+  if (options.pool === undefined || !opener.shareable || options.auth !== undefined) {
+    const driver = await opener.open(parsed, resolved, { readonly, auth: options.auth, shared: false });
+    return new Connection(driver, { readonly });
   }
-  return new Connection(driver, { readonly: options.readonly === true });
+  const lease = await options.pool.acquire(canonical, () => opener.open(parsed, resolved, { readonly, shared: true }));
+  return new Connection(lease.driver, { readonly, release: lease.release });
 }
 
 /** python-libvirt's `openReadOnly(uri)`. */

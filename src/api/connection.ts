@@ -47,10 +47,14 @@ export class Connection {
   private readonly iterators = new Set<() => void>();
   private nextCallbackID = 1;
 
+  /** Gives a pooled driver back instead of closing it (connect() with a pool). */
+  private readonly release: (() => Promise<void>) | undefined;
+
   /** @internal Use {@link connect}. */
-  constructor(driver: HypervisorDriver, options: { readonly: boolean }) {
+  constructor(driver: HypervisorDriver, options: { readonly: boolean; release?: () => Promise<void> }) {
     this.drv = driver;
     this.readonly = options.readonly;
+    this.release = options.release;
   }
 
   /** @internal The driver, or VIR_ERR_INVALID_CONN once closed. */
@@ -139,7 +143,10 @@ export class Connection {
   async isAlive(): Promise<boolean> {
     return this.drv !== null && (await this.drv.isAlive());
   }
-  /** Closes the connection; its event registrations end with it. Safe to call twice. */
+  /**
+   * Closes the connection; its event registrations end with it. A driver shared through a
+   * driver pool (connect()'s `pool`) closes with the last connection using it. Safe to call twice.
+   */
   async close(): Promise<void> {
     const drv = this.drv;
     if (drv === null) return;
@@ -147,7 +154,7 @@ export class Connection {
     this.registrations.clear();
     this.drv = null;
     for (const finish of [...this.iterators]) finish();
-    await drv.close();
+    await (this.release !== undefined ? this.release() : drv.close());
   }
 
   /** Handles on the domains passing libvirt's filter flags (ConnectListAllDomainsFlags). */

@@ -5,6 +5,7 @@
  * driver is just another implementation of this interface.
  */
 import type { DomainEventType, DomainState } from './enums.generated.js';
+import type { ConnectAuthCallback } from './auth.js';
 
 /** virNodeInfo: what virNodeGetInfo reports. Memory in KiB, frequency in MHz. */
 export interface NodeInfo {
@@ -70,6 +71,12 @@ export interface HypervisorDriver {
   readonly type: string;
 
   close(): Promise<void>;
+  /**
+   * Resolves once every change made so far through this driver is durable. Only a driver whose
+   * store groups commits (tsvirtd's shared test:///session) has anything to wait for; without
+   * it every change is durable when its call returns.
+   */
+  durable?(): Promise<void>;
   getHostname(): Promise<string>;
   /** Hypervisor version as libvirt encodes it: major * 1,000,000 + minor * 1,000 + release. */
   getVersion(): Promise<number>;
@@ -131,4 +138,37 @@ export interface HypervisorDriver {
   nodeGetInfo?(): Promise<NodeInfo>;
   /** virConnectGetSysinfo: the host's SMBIOS sysinfo XML. */
   connectGetSysinfo?(flags: number): Promise<string>;
+}
+
+/** What connect() passes to a driver's {@link DriverOpener.open}. */
+export interface DriverOpenOptions {
+  /** The connection is read-only (a remote driver asks its daemon for a read-only one). */
+  readonly: boolean;
+  /** Credentials for drivers that log in, as libvirt's virConnectOpenAuth. */
+  auth?: ConnectAuthCallback;
+  /**
+   * The driver will serve several connections at once (tsvirtd's clients): it may group the
+   * commits of concurrent calls, provided {@link HypervisorDriver.durable} waits for them.
+   */
+  shared: boolean;
+}
+
+/**
+ * How connect() opens one URI scheme's driver; each driver module exports one, and the driver
+ * registry (src/drivers/registry.ts) names the module for each scheme.
+ */
+export interface DriverOpener {
+  /**
+   * The canonical URI of the hypervisor `uri` names: connections opening the same canonical URI
+   * may share one driver. Null when this driver does not serve `uri` (connect() then fails with
+   * VIR_ERR_NO_CONNECT).
+   */
+  canonical(uri: URL, resolved: string): string | null;
+  /**
+   * Whether connections may share one open driver. False for a driver that is itself a client
+   * of something stateful per connection (the remote driver's daemon connection).
+   */
+  readonly shareable: boolean;
+  /** Opens the driver for `uri` (`resolved` as the caller spelled it). Errors: VirError. */
+  open(uri: URL, resolved: string, options: DriverOpenOptions): Promise<HypervisorDriver>;
 }
