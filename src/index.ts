@@ -24,5 +24,14 @@ export {
 export { Domain, type DomainStateReason } from './api/domain.js';
 export { DomainSnapshot } from './api/snapshot.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
-export type { DomainInfo, DomainRef, JobOptions, JobProgress, HypervisorDriver, NodeInfo } from './core/driver.js';
+export type {
+  DomainInfo,
+  DomainLifecycleEvent,
+  DomainRef,
+  DriverEventListener,
+  JobOptions,
+  JobProgress,
+  HypervisorDriver,
+  NodeInfo,
+} from './core/driver.js';
 export * from './core/enums.generated.js';
