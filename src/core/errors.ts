@@ -54,7 +54,11 @@ const memberNames = new WeakMap<object, Map<number, string>>();
 
 /**
  * The name of the member of one of the generated enum tables that has `value` (the last declared,
- * as a TypeScript enum's reverse mapping gave); undefined for a value the table lacks.
+ * as a TypeScript enum's reverse mapping gave); undefined for a value the table lacks. Never
+ * throws.
+ *
+ * @example
+ * enumMemberName(DomainState, 5); // 'SHUTOFF'
  */
 export function enumMemberName(table: Readonly<Record<string, number>>, value: number): string | undefined {
   let names = memberNames.get(table);
@@ -65,14 +69,20 @@ export function enumMemberName(table: Readonly<Record<string, number>>, value: n
   return names.get(value);
 }
 
-/** libvirt's name of an error code, e.g. `VIR_ERR_OPERATION_INVALID`. */
+/**
+ * libvirt's name of an error code, e.g. `VIR_ERR_OPERATION_INVALID` for 55; `VIR_ERR_<number>`
+ * for a code libvirt 9.0 does not have. Never throws.
+ */
 export function errorCodeName(code: ErrorNumber): string {
   const member = enumMemberName(ErrorNumber, code);
   if (member === undefined) return `VIR_ERR_${code}`;
   return member.startsWith('WAR_') ? `VIR_${member}` : `VIR_ERR_${member}`;
 }
 
-/** libvirt's name of an error domain, e.g. `VIR_FROM_TEST`. */
+/**
+ * libvirt's name of an error domain, e.g. `VIR_FROM_TEST` for 12; `VIR_FROM_<number>` for a
+ * domain libvirt 9.0 does not have. Never throws.
+ */
 export function errorDomainName(domain: ErrorDomain): string {
   const member = enumMemberName(ErrorDomain, domain);
   return member === undefined ? `VIR_FROM_${domain}` : `VIR_FROM_${member}`;
