@@ -1,6 +1,16 @@
 /**
  * tsvirt: libvirt's domain and snapshot model for TypeScript.
  *
+ * {@link connect} opens a {@link Connection} to a hypervisor; its lookups give {@link Domain}
+ * handles, whose snapshot calls give {@link DomainSnapshot} handles. Method names are those of
+ * libvirt's Python binding, made async; flags, states, event and error codes are libvirt's own
+ * numbers (the enums). Every failure is a {@link VirError} with libvirt's code and wording.
+ *
+ * Each operation's documentation states its prerequisites, its effects on success, what is left
+ * unchanged on failure, and the VirError codes it raises and when; errors every method of a
+ * class can raise are stated once, on the class.
+ *
+ * @packageDocumentation
  * @example
  * import { connect, VirError, DomainUndefineFlags } from 'tsvirt';
  * const conn = await connect('test:///session');

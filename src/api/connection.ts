@@ -360,10 +360,10 @@ export class Connection {
    * Creates and starts a transient domain from domain XML (virDomainCreateXML). Flags:
    * {@link DomainCreateFlags} START_PAUSED, START_VALIDATE (test, qemu).
    *
-   * Prerequisites: a writable connection; no active domain has the XML's name or UUID, and no
-   * other domain has either; an inactive persistent domain with the same name and UUID is
-   * started with this definition unless it has a managed save image. ESX and VirtualBox have no
-   * transient domains.
+   * Prerequisites: a writable connection; no domain has the XML's name with another UUID, or
+   * its UUID with another name; the domain with both, if any, is inactive and has no managed
+   * save image (it is then started with this definition and stays persistent). ESX and
+   * VirtualBox have no transient domains.
    *
    * Effects on success: the guest runs (paused with START_PAUSED); events STARTED/BOOTED, then
    * SUSPENDED/PAUSED when paused (qemu: RESUMED/UNPAUSED when not). When a transient domain
