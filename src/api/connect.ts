@@ -16,7 +16,10 @@ export const DEFAULT_URI = 'test:///session';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
-  /** Open read-only: every mutating call fails with VIR_ERR_OPERATION_DENIED. */
+  /**
+   * Open read-only (libvirt's VIR_CONNECT_RO): queries work, every call that would change
+   * something fails with VIR_ERR_OPERATION_DENIED before it reaches the driver.
+   */
   readonly?: boolean;
   /** Credentials for drivers that log in (esx://, vpx://), as libvirt's virConnectOpenAuth. */
   auth?: ConnectAuthCallback;
@@ -31,7 +34,10 @@ export interface ConnectOptions {
 
 /**
  * The URI a caller means: the argument, else TSVIRT_DEFAULT_URI, else LIBVIRT_DEFAULT_URI, else
- * {@link DEFAULT_URI}.
+ * {@link DEFAULT_URI}. An empty string counts as absent.
+ *
+ * Prerequisites: none. Effects: none (pure; reads `env`, which defaults to `process.env`).
+ * Never throws.
  */
 export function resolveURI(uri?: string | null, env: NodeJS.ProcessEnv = process.env): string {
   for (const candidate of [uri, env.TSVIRT_DEFAULT_URI, env.LIBVIRT_DEFAULT_URI]) {
@@ -45,12 +51,28 @@ function noConnect(uri: string): VirError {
 }
 
 /**
- * Opens a connection: picks the driver registered for the URI's scheme (src/drivers/registry.ts),
- * loads it and opens it — or, with {@link ConnectOptions.pool}, takes the driver the pool already
- * holds for the same canonical URI.
+ * Opens a connection to the hypervisor a URI names (libvirt's virConnectOpenAuth): picks the
+ * driver registered for the URI's scheme (src/drivers/registry.ts) and opens it — or, with
+ * {@link ConnectOptions.pool}, takes the driver the pool already holds for the same canonical
+ * URI. The URI is resolved by {@link resolveURI}; `test:///default`, `test:///session`, `qemu:///session`,
+ * `qemu:///system`, `esx://…`, `vpx://…`, `vbox:///session` and the daemon URIs
+ * `test+unix:///…` and `qemu+unix:///…` are served.
  *
- * Errors: VIR_ERR_NO_CONNECT when no driver serves the URI; the driver's errors when it cannot
- * open. On failure nothing stays open (a pooled driver whose open failed is not kept).
+ * Prerequisites: for `test:///session` and `qemu:`, a writable state directory; for
+ * `esx:`/`vpx:`, a reachable endpoint and credentials (URI, auth file or `options.auth`); for
+ * `vbox:`, VBoxManage; for `+unix` URIs, a daemon listening on the socket.
+ *
+ * Effects on success: a driver is open: `test:///session` and `qemu:` open (or create) their
+ * store under the state directory, and `qemu:` processes guests that stopped while nobody
+ * watched as stopped; `esx:`/`vpx:` have logged in. Close it with {@link Connection.close}.
+ *
+ * Effects on failure: nothing is left open (a pooled driver whose open failed is not kept).
+ * @throws {@link VirError} VIR_ERR_NO_CONNECT when the URI is malformed or no driver serves it
+ * (unknown scheme, host or path).
+ * @throws {@link VirError} the driver's error when opening fails: VIR_ERR_SYSTEM_ERROR when a
+ * daemon's socket cannot be reached; VIR_ERR_AUTH_FAILED, VIR_ERR_AUTH_CANCELLED or
+ * VIR_ERR_AUTH_UNAVAILABLE when a login is refused or lacks credentials; VIR_ERR_INTERNAL_ERROR
+ * when a driver cannot initialize (e.g. VBoxManage missing).
  *
  * @example
  * const conn = await connect('test:///default');
@@ -80,7 +102,13 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
   return new Connection(lease.driver, { readonly, release: lease.release });
 }
 
-/** python-libvirt's `openReadOnly(uri)`. */
+/**
+ * Opens a read-only connection: `connect(uri, { readonly: true })` (python-libvirt's
+ * `openReadOnly(uri)`, libvirt's virConnectOpenReadOnly).
+ *
+ * Prerequisites, effects and errors: as {@link connect}. On the connection it returns, every
+ * call that would change something raises VIR_ERR_OPERATION_DENIED.
+ */
 export async function openReadOnly(uri?: string | null): Promise<Connection> {
   return connect(uri, { readonly: true });
 }
