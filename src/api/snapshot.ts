@@ -7,9 +7,12 @@ import {
   DomainSnapshotCreateFlags as Create,
   DomainSnapshotDeleteFlags as Delete,
   DomainSnapshotRevertFlags as Revert,
+  DomainSnapshotXMLFlags,
   ErrorDomain,
+  ErrorNumber,
   type DomainSnapshotListFlags,
 } from '../core/enums.generated.js';
+import { VirError } from '../core/errors.js';
 import { exclusiveFlags, requireFlag } from '../rules/flags.js';
 
 /** A handle on a snapshot, addressed by its domain and name. */
@@ -47,6 +50,9 @@ export class DomainSnapshot {
   }
   /** The snapshot's XML: capture it to recreate the metadata later with REDEFINE (R10). */
   async getXMLDesc(flags = 0): Promise<string> {
+    if (this.domain.connection.isReadOnly() && (flags & DomainSnapshotXMLFlags.SECURE) !== 0) {
+      throw VirError.report(ErrorDomain.DOMAIN_SNAPSHOT, ErrorNumber.OPERATION_DENIED, 'virDomainSnapshotGetXMLDesc with secure flag');
+    }
     return this.drv.snapshotGetXMLDesc(this.domain.ref, this.snapshotName, flags);
   }
   /** The parent snapshot. Errors: VIR_ERR_NO_DOMAIN_SNAPSHOT for a root. */
