@@ -172,6 +172,52 @@ describe('qemu argv builder', () => {
     assert.equal(tz.env.TZ, 'Europe/Paris');
   });
 
+  test('machine type: a name QEMU lists, never options smuggled in with a comma', () => {
+    const withMachine = (machine: string) =>
+      parseDomainXML(`<domain type='qemu'><name>g</name><memory>131072</memory><os><type machine='${machine}'>hvm</type></os></domain>`);
+    assertUnsupported(
+      () => argv(withMachine('pc,dump-guest-core=on')),
+      /^unsupported configuration: Emulator 'qemu-system-x86_64' does not support machine type 'pc,dump-guest-core=on'$/,
+    );
+    assertUnsupported(() => argv(withMachine('pc acpi=on')), /does not support machine type/);
+    // Against the list QEMU gave (as host.ts probes it): only listed names pass.
+    const machines = { emulator: '/usr/bin/qemu-system-x86_64', types: ['pc', 'q35', 'pc-i440fx-7.2'] };
+    assert.deepEqual(values(buildQemuArgv(withMachine('q35'), { paths: PATHS, machines }).argv, '-machine'), ['q35,acpi=off']);
+    assertUnsupported(
+      () => buildQemuArgv(withMachine('pc-q35-99.0'), { paths: PATHS, machines }),
+      /^unsupported configuration: Emulator '\/usr\/bin\/qemu-system-x86_64' does not support machine type 'pc-q35-99.0'$/,
+    );
+  });
+
+  test('VNC: the listen address is an IP address (no option injection), IPv6 in brackets; one VNC display', () => {
+    assert.deepEqual(values(argv(def("<graphics type='vnc'/>")), '-vnc'), ['127.0.0.1:0,to=99']);
+    assert.deepEqual(values(argv(def("<graphics type='vnc' port='5901' autoport='no' listen='::1'/>")), '-vnc'), ['[::1]:1']);
+    assertUnsupported(() => argv(def("<graphics type='vnc' listen='0.0.0.0,websocket=5700'/>")), /listen address '0.0.0.0,websocket=5700'/);
+    assertUnsupported(() => argv(def("<graphics type='vnc' listen='localhost'/>")), /listen address 'localhost'/);
+    assertUnsupported(
+      () => argv(def("<graphics type='vnc'/><graphics type='vnc'/>")),
+      /only 1 graphics device of each type \(sdl, vnc, spice, dbus\) is supported/,
+    );
+  });
+
+  test('VNC password: password=on, the password itself never on the command line; at most 8 characters', () => {
+    const a = argv(def("<graphics type='vnc' passwd='secret12' passwdValidTo='2030-01-02T03:04:05' connected='keep'/>"));
+    assert.deepEqual(values(a, '-vnc'), ['127.0.0.1:0,to=99,password=on']);
+    assert.ok(!a.join(' ').includes('secret12'), 'not visible in ps');
+    assertUnsupported(() => argv(def("<graphics type='vnc' passwd='123456789'/>")), /VNC password is 9 characters long, only 8 permitted/);
+    assertUnsupported(() => argv(def("<graphics type='vnc' passwd='x' connected='disconnect'/>")), /connected='disconnect'/);
+  });
+
+  test('every value inside a QemuOpts option is escaped: paths with commas stay one value', () => {
+    const paths: QemuArgvPaths = { monitorSocket: '/run/a,server=off/m.sock', pidFile: '/run/p,id', serialLog: () => '/log/s,x.log' };
+    const a = buildQemuArgv(def("<serial type='file'><source path='/log/a,b'/><target port='0'/></serial><serial type='pty'><target port='1'/></serial>"), { paths }).argv;
+    assert.ok(values(a, '-chardev').includes('socket,id=charmonitor,path=/run/a,,server=off/m.sock,server=on,wait=off'));
+    assert.ok(values(a, '-chardev').includes('file,id=charserial0,path=/log/a,,b,append=on'));
+    assert.ok(values(a, '-chardev').includes('file,id=charserial1,path=/log/s,,x.log,append=on'));
+    // Plain (non-QemuOpts) arguments are passed as they are.
+    assert.deepEqual(values(a, '-pidfile'), ['/run/p,id']);
+  });
+
   test('the backend refuses such definitions at define time (checkDefinition)', () => {
     const be = new QemuGuests({ root: '/nonexistent-root' });
     be.checkDefinition(def(''));

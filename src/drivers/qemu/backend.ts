@@ -46,6 +46,7 @@ import {
   attachQemu,
   checkKvm,
   findEmulator,
+  qemuMachineTypes,
   isProcessAlive,
   launchQemu,
   logSize,
@@ -222,7 +223,20 @@ export class QemuGuests implements GuestBackend {
   /** Refuses a definition QEMU cannot run here: domain type, architecture, devices (no I/O). */
   checkDefinition(def: DomainDef): void {
     const dummy = '/nonexistent';
-    buildQemuArgv(def, { paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy } });
+    buildQemuArgv(def, { paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy }, machines: this.machinesFor(def) });
+  }
+
+  /** The machine types of the domain's emulator, when it is here to ask (else start reports it). */
+  private machinesFor(def: DomainDef): { emulator: string; types: readonly string[] } | undefined {
+    let emulator: string;
+    try {
+      accelFor(def);
+      emulator = findEmulator(def, this.env);
+    } catch {
+      return undefined;
+    }
+    const types = qemuMachineTypes(emulator);
+    return types === undefined ? undefined : { emulator, types };
   }
 
   /**
@@ -264,7 +278,13 @@ export class QemuGuests implements GuestBackend {
       pidFile: join(runDir, 'qemu.pid'),
       serialLog: (port) => join(this.logDir, `${uuid}.serial${port}.log`),
     };
-    const cmd = buildQemuArgv(def, { paths, incomingDefer: opts.image !== null, loadSnapshot: opts.snapshot });
+    const types = qemuMachineTypes(emulator);
+    const cmd = buildQemuArgv(def, {
+      paths,
+      incomingDefer: opts.image !== null,
+      loadSnapshot: opts.snapshot,
+      machines: types === undefined ? undefined : { emulator, types },
+    });
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
@@ -292,6 +312,7 @@ export class QemuGuests implements GuestBackend {
     guest.starting = true;
     const timings: QemuStartTimings = { monitorMs: launched.monitorMs, totalMs: 0 };
     try {
+      await setGraphicsPasswords(guest.qmp, def);
       if (opts.image !== null) {
         const t0 = performance.now();
         await this.restoreFrom(guest, opts.image);
@@ -827,4 +848,17 @@ async function receiveToFile(sockPath: string, file: string): Promise<{ done: Pr
       (copier as ChildProcess | null)?.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * Gives QEMU the VNC password (`-vnc …,password=on` leaves it unset, which lets nobody in) and
+ * its expiry, over QMP so that it never shows on the command line. Runs while the guest is still
+ * stopped (-S), as libvirt does before it starts the vCPUs.
+ */
+async function setGraphicsPasswords(qmp: QmpClient, def: DomainDef): Promise<void> {
+  for (const g of def.devices.graphics) {
+    if (g.type !== 'vnc' || g.passwd === undefined) continue;
+    await qmp.execute('set_password', { protocol: 'vnc', password: g.passwd });
+    await qmp.execute('expire_password', { protocol: 'vnc', time: g.passwdValidTo === undefined ? 'never' : String(g.passwdValidTo) });
+  }
 }
