@@ -11,6 +11,7 @@ import { ErrorDomain, ErrorNumber, VirError } from '../src/index.js';
 import { parseDomainXML, type DomainDef } from '../src/conf/domain.js';
 import { accelFor, buildQemuArgv, optValue, shellQuote, type QemuArgvPaths } from '../src/drivers/qemu/argv.js';
 import { checkKvm, findEmulator } from '../src/drivers/qemu/process.js';
+import { checkLoadvmTarget, checkNewSnapshotName, resolveImageSnapshot, type ImageSnapshot } from '../src/drivers/qemu/snapshot.js';
 import { QemuGuests } from '../src/drivers/qemu/backend.js';
 import { qemuLocations, qemuVersion } from '../src/drivers/qemu/session.js';
 
@@ -277,5 +278,33 @@ describe('qemu session locations and version', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('internal snapshot names against the image IDs', () => {
+  const sn = (id: string, name: string, dateSec: number): ImageSnapshot => ({ id, name, dateSec });
+  const expectFailed = (fn: () => unknown, message: RegExp) =>
+    assert.throws(fn, (err: unknown) => err instanceof VirError && err.code === ErrorNumber.OPERATION_FAILED && message.test(err.message));
+
+  test('a name resolves to its own snapshot, never to one whose ID equals it', () => {
+    const list = [sn('1', '2', 100), sn('2', 'decoy', 200)];
+    assert.equal(resolveImageSnapshot(list, '2', 'd.qcow2', 100)?.id, '1');
+    assert.equal(resolveImageSnapshot(list, 'nosuch', 'd.qcow2', 100), undefined);
+  });
+
+  test('a duplicate name: the earliest taken at or after the recorded creation time, else refused', () => {
+    const list = [sn('1', 's', 90), sn('2', 's', 100), sn('3', 's', 150)];
+    assert.equal(resolveImageSnapshot(list, 's', 'd.qcow2', 100)?.id, '2');
+    assert.equal(resolveImageSnapshot([sn('4', 's', 100), sn('3', 's', 100)], 's', 'd.qcow2', 100)?.id, '3');
+    expectFailed(() => resolveImageSnapshot(list, 's', 'd.qcow2', 200), /ambiguous in disk image 'd.qcow2'.*IDs 1, 2, 3/);
+    expectFailed(() => resolveImageSnapshot(list, 's', 'd.qcow2', undefined), /ambiguous/);
+  });
+
+  test('-loadvm is refused when QEMU would take another snapshot; a new name must be new', () => {
+    expectFailed(() => checkLoadvmTarget([sn('1', 'decoy', 1), sn('2', '1', 2)], '1', 'd.qcow2'), /'1' is also the ID of internal snapshot 'decoy'/);
+    checkLoadvmTarget([sn('1', '1', 1), sn('2', 'x', 2)], '1', 'd.qcow2');
+    expectFailed(() => checkLoadvmTarget([sn('1', 's', 1), sn('2', 's', 2)], 's', 'd.qcow2'), /holds 2 snapshots of that name/);
+    expectFailed(() => checkNewSnapshotName([sn('7', 'again', 1)], 'again', 'd.qcow2'), /'again' already exists in disk image 'd.qcow2' \(ID 7/);
+    checkNewSnapshotName([sn('7', 'again', 1)], 'other', 'd.qcow2');
   });
 });

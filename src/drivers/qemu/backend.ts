@@ -62,7 +62,11 @@ import {
   findQemuImg,
   internalSnapshotTargets,
   isMissingSnapshotError,
+  checkLoadvmTarget,
+  checkNewSnapshotName,
+  listImageSnapshots,
   qemuImgSnapshot,
+  resolveImageSnapshot,
   runSnapshotJob,
   snapshotCapableDisks,
 } from './snapshot.js';
@@ -278,6 +282,7 @@ export class QemuGuests implements GuestBackend {
       pidFile: join(runDir, 'qemu.pid'),
       serialLog: (port) => join(this.logDir, `${uuid}.serial${port}.log`),
     };
+    if (opts.snapshot !== undefined) await this.checkLoadvm(def, opts.snapshot);
     const types = qemuMachineTypes(emulator);
     const cmd = buildQemuArgv(def, {
       paths,
@@ -501,6 +506,8 @@ export class QemuGuests implements GuestBackend {
       return;
     }
     const qemuImg = findQemuImg(def.devices.emulator, this.env);
+    // Every image first, so that a refusal changes none of them.
+    for (const file of targets.files) checkNewSnapshotName(await listImageSnapshots(qemuImg, file), name, file);
     const done: string[] = [];
     try {
       for (const file of targets.files) {
@@ -513,33 +520,67 @@ export class QemuGuests implements GuestBackend {
     }
   }
 
-  /** Applies a snapshot of the shut-off domain to its images (`qemu-img snapshot -a`). */
+  /**
+   * Applies a snapshot of the shut-off domain to its images: `qemu-img snapshot -a ID` with the
+   * image's own ID of the snapshot tsvirt recorded (qemu-img would take a name that equals
+   * another snapshot's ID as that ID). Every image is resolved before any is changed.
+   */
   private async snapshotRevertDisks(def: DomainDef, snap: SnapshotDef): Promise<void> {
     const qemuImg = findQemuImg(def.devices.emulator, this.env);
+    const name = snap.name ?? '';
+    const plan: [file: string, id: string][] = [];
     for (const file of snapshotCapableDisks(def, snap).files) {
-      await qemuImgSnapshot(qemuImg, '-a', snap.name ?? '', file);
+      const target = resolveImageSnapshot(await listImageSnapshots(qemuImg, file), name, file, snap.creationTime);
+      if (target === undefined) {
+        throw operationFailed(DOM, `failed to revert to internal snapshot '${name}' of '${file}': the image does not hold it`);
+      }
+      plan.push([file, target.id]);
     }
+    for (const [file, id] of plan) await qemuImgSnapshot(qemuImg, '-a', id, file);
   }
 
   /**
-   * Removes snapshots from the images: QEMU's `snapshot-delete` job while the guest runs (QEMU
-   * holds the images), else `qemu-img snapshot -d`. A snapshot the images do not hold (metadata
-   * that was REDEFINEd) is fine.
+   * Refuses a start from an internal snapshot (`-loadvm`) that QEMU would take from another
+   * snapshot of the images (see checkLoadvmTarget). The guest is not running: the images are free.
+   */
+  private async checkLoadvm(def: DomainDef, name: string): Promise<void> {
+    const disks = snapshotCapableDisks(def);
+    if (disks.files.length === 0) return;
+    const qemuImg = findQemuImg(def.devices.emulator, this.env);
+    for (const file of disks.files) checkLoadvmTarget(await listImageSnapshots(qemuImg, file), name, file);
+  }
+
+  /**
+   * Removes snapshots from the images, each resolved to the image's own ID first (see
+   * resolveImageSnapshot): while the guest runs (QEMU holds the images) with QMP
+   * `blockdev-snapshot-delete-internal-sync` by ID and name, else `qemu-img snapshot -d`. A
+   * snapshot the images do not hold (metadata that was REDEFINEd) is fine.
    */
   private async snapshotDiscard(rec: DomainRecord, def: DomainDef, snaps: SnapshotDef[], running: boolean): Promise<void> {
     const disks = snapshotCapableDisks(def);
     if (disks.nodes.length === 0) return;
     const g = running ? await this.require(rec) : undefined;
     const qemuImg = g === undefined ? findQemuImg(def.devices.emulator, this.env) : '';
+    const lister = g === undefined ? qemuImg : findQemuImg(def.devices.emulator, this.env);
     for (const snap of snaps) {
       const name = snap.name ?? '';
-      if (g !== undefined) {
-        await runSnapshotJob(g.qmp, 'snapshot-delete', { tag: name, devices: disks.nodes }).catch((err: unknown) => {
-          if (!isMissingSnapshotError(err)) throw err;
-        });
-        continue;
-      }
-      for (const file of disks.files) {
+      for (const [i, file] of disks.files.entries()) {
+        // Read while QEMU holds the image (-U): the table changes only through this monitor.
+        const list = await listImageSnapshots(lister, file, g !== undefined);
+        const target = resolveImageSnapshot(list, name, file, snap.creationTime);
+        if (target === undefined) continue; // REDEFINEd metadata, or not on this disk
+        if (g !== undefined) {
+          // By ID and name: exactly the one resolved, whatever else carries that name.
+          await g.qmp.execute('blockdev-snapshot-delete-internal-sync', { device: disks.nodes[i], id: target.id, name: target.name });
+          continue;
+        }
+        // qemu-img 7.2 deletes the first snapshot of a name and cannot be given an ID.
+        if (list.find((sn) => sn.name === name) !== target) {
+          throw operationFailed(
+            DOM,
+            `cannot delete internal snapshot '${name}' (ID ${target.id}) of '${file}' with qemu-img: an earlier snapshot of the same name is in the way; remove it first with 'qemu-img snapshot -d'`,
+          );
+        }
         await qemuImgSnapshot(qemuImg, '-d', name, file).catch((err: unknown) => {
           if (!isMissingSnapshotError(err)) throw err;
         });
