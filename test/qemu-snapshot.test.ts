@@ -265,6 +265,11 @@ describe('qemu:///session internal snapshots with real guests', { skip, timeout:
     await dom.create();
     await waitForText(join(state, 'loadvm.serial'), 'GUEST-ALIVE 1', BOOT_TIMEOUT);
     const one = await dom.snapshotCreateXML('<domainsnapshot><name>1</name></domainsnapshot>'); // ID 2
+    // A running guest's snapshot is refused the same way when the image holds the name.
+    await rejectsVir(dom.snapshotCreateXML('<domainsnapshot><name>decoy</name></domainsnapshot>'), {
+      code: ErrorNumber.OPERATION_FAILED,
+      message: /internal snapshot 'decoy' already exists in disk image '.*loadvm\.qcow2' \(ID 1/,
+    });
     await rejectsVir(one.revert(), { code: ErrorNumber.OPERATION_FAILED, message: /'1' is also the ID of internal snapshot 'decoy'/ });
     await dom.destroy().catch(() => undefined);
     await dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA);

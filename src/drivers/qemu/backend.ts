@@ -495,6 +495,10 @@ export class QemuGuests implements GuestBackend {
   ): Promise<void> {
     const name = snap.name ?? '';
     const targets = internalSnapshotTargets(def, snap);
+    const qemuImg = findQemuImg(def.devices.emulator, this.env);
+    // Every image first, so that a refusal changes none of them (QEMU's snapshot-save would
+    // refuse a running guest's too, in words that do not say which image).
+    for (const file of targets.files) checkNewSnapshotName(await listImageSnapshots(qemuImg, file, active), name, file);
     if (active) {
       const g = await this.require(rec);
       const memory = snap.memory?.snapshot === 'internal';
@@ -505,9 +509,6 @@ export class QemuGuests implements GuestBackend {
       }, options);
       return;
     }
-    const qemuImg = findQemuImg(def.devices.emulator, this.env);
-    // Every image first, so that a refusal changes none of them.
-    for (const file of targets.files) checkNewSnapshotName(await listImageSnapshots(qemuImg, file), name, file);
     const done: string[] = [];
     try {
       for (const file of targets.files) {
