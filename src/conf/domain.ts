@@ -7,8 +7,9 @@
  * tsvirt stores is what libvirt would have stored: generated UUID and MAC addresses,
  * currentMemory = memory, boot from disk, disk bus from the target name, read-only CD-ROMs,
  * the serial console mirrored between `<serial>` and `<console>`. Elements tsvirt does not
- * model are ignored. Values it models but does not support (a disk on the network, say) are
- * refused rather than silently dropped.
+ * model are ignored, except inside `<graphics>`, where a lost option (a password, a socket)
+ * would silently change who can reach the display: there they are refused. Values it models
+ * but does not support (a disk on the network, say) are refused rather than silently dropped.
  */
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { validateName } from './names.js';
