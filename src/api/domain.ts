@@ -7,11 +7,14 @@ import type { Connection } from './connection.js';
 import type { DomainInfo, DomainRef, JobOptions } from '../core/driver.js';
 import {
   DomainSaveRestoreFlags,
+  DomainXMLFlags,
   ErrorDomain,
+  ErrorNumber,
   type DomainSnapshotListFlags,
   type DomainState,
   type DomainUndefineFlags,
 } from '../core/enums.generated.js';
+import { VirError } from '../core/errors.js';
 import { exclusiveFlags } from '../rules/flags.js';
 import { DomainSnapshot } from './snapshot.js';
 
@@ -312,6 +315,10 @@ export class Domain {
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags the driver does not support.
    */
   async XMLDesc(flags = 0): Promise<string> {
+    // libvirt refuses secrets to a read-only connection before asking the driver.
+    if (this.connection.isReadOnly() && (flags & DomainXMLFlags.SECURE) !== 0) {
+      throw VirError.report(ErrorDomain.DOMAIN, ErrorNumber.OPERATION_DENIED, 'virDomainGetXMLDesc with secure flag');
+    }
     return this.drv.domainGetXMLDesc(this.ref, flags);
   }
   /**

@@ -7,9 +7,12 @@ import {
   DomainSnapshotCreateFlags as Create,
   DomainSnapshotDeleteFlags as Delete,
   DomainSnapshotRevertFlags as Revert,
+  DomainSnapshotXMLFlags,
   ErrorDomain,
+  ErrorNumber,
   type DomainSnapshotListFlags,
 } from '../core/enums.generated.js';
+import { VirError } from '../core/errors.js';
 import { exclusiveFlags, requireFlag } from '../rules/flags.js';
 
 /**
@@ -69,6 +72,9 @@ export class DomainSnapshot {
    * @throws {@link VirError} VIR_ERR_NO_DOMAIN_SNAPSHOT when the snapshot no longer exists.
    */
   async getXMLDesc(flags = 0): Promise<string> {
+    if (this.domain.connection.isReadOnly() && (flags & DomainSnapshotXMLFlags.SECURE) !== 0) {
+      throw VirError.report(ErrorDomain.DOMAIN_SNAPSHOT, ErrorNumber.OPERATION_DENIED, 'virDomainSnapshotGetXMLDesc with secure flag');
+    }
     return this.drv.snapshotGetXMLDesc(this.domain.ref, this.snapshotName, flags);
   }
   /**
