@@ -267,8 +267,8 @@ const W = true;
 const BEFORE_OPEN = true;
 
 /**
- * Every procedure tsvirt calls and tsvirtd serves, keyed by number; anything else is an unknown
- * procedure. Everything else is inferred from this table: the daemon's handler for `Proc.X`
+ * Every procedure tsvirt calls and tsvirtd serves, keyed by number; any other number is an unknown
+ * procedure. The rest is inferred from this table: the daemon's handler for `Proc.X`
  * receives exactly X's argument type and must return X's return type, and the remote driver's
  * `call(Proc.X, args)` is typed the same way, so a mismatch does not compile.
  *
@@ -280,7 +280,7 @@ const BEFORE_OPEN = true;
  *  4. its handler in src/daemon/handlers.ts (tsc fails until it exists), and the remote driver's
  *     method calling `this.call(Proc.X, args)`.
  */
-export const PROCEDURE_TABLE = {
+export const PROCEDURE_TABLE = Object.freeze({
   [Proc.CONNECT_OPEN]: p('virConnectOpen', R, openArgs, xVoid, BEFORE_OPEN),
   [Proc.CONNECT_CLOSE]: p('virConnectClose', R, xVoid, xVoid, BEFORE_OPEN),
   [Proc.CONNECT_GET_TYPE]: p('virConnectGetType', R, xVoid, stringRet),
@@ -351,7 +351,7 @@ export const PROCEDURE_TABLE = {
   [Proc.DOMAIN_DEFINE_XML_FLAGS]: p('virDomainDefineXMLFlags', W, xmlFlags, retDom),
   [Proc.CONNECT_REGISTER_CLOSE_CALLBACK]: p('virConnectRegisterCloseCallback', R, xVoid, xVoid),
   [Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK]: p('virConnectUnregisterCloseCallback', R, xVoid, xVoid),
-};
+});
 
 type Table = typeof PROCEDURE_TABLE;
 type CodecValue<C> = C extends Codec<infer T> ? T : never;
