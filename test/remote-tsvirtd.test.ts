@@ -246,6 +246,33 @@ describe('remote connection basics', () => {
     }
   });
 
+  test('the remote driver applies the same read-only rule itself: a refused call never goes out, a read does', async () => {
+    const drv = await openRemoteDriver(daemon.uri('/default'), { readonly: true });
+    try {
+      const dom = await drv.lookupByName('test');
+      const from = daemon.log().length;
+      await rejectsVir(drv.domainUndefine(dom, 0), {
+        code: ErrorNumber.OPERATION_DENIED,
+        domain: ErrorDomain.DOMAIN,
+        message: 'operation forbidden: read only access prevents virDomainUndefineFlags',
+      });
+      await rejectsVir(drv.snapshotDelete(dom, 'none', 0), {
+        code: ErrorNumber.OPERATION_DENIED,
+        domain: ErrorDomain.DOMAIN_SNAPSHOT,
+        message: 'operation forbidden: read only access prevents virDomainSnapshotDelete',
+      });
+      assert.equal(await drv.domainIsActive(dom), true);
+      // Calls are answered in order: once the read is logged, any earlier call would be too.
+      const deadline = Date.now() + 3000;
+      while (!/call DOMAIN_IS_ACTIVE/.test(daemon.log().slice(from)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const seen = daemon.log().slice(from);
+      assert.match(seen, /call DOMAIN_IS_ACTIVE/);
+      assert.doesNotMatch(seen, /call DOMAIN_UNDEFINE_FLAGS|call DOMAIN_SNAPSHOT_DELETE/);
+    } finally {
+      await drv.close();
+    }
+  });
+
   test('an inner URI the daemon cannot open comes back as its error', async () => {
     await rejectsVir(connect(`qemu+unix:///nosuch?socket=${daemon.rw}`), {
       code: ErrorNumber.NO_CONNECT,

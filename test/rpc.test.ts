@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { XdrError, XdrReader, XdrWriter, decode, encode } from '../src/rpc/xdr.js';
 import { FrameReader, MESSAGE_MAX, MessageStatus, MessageType, decodeFrame, encodeFrame } from '../src/rpc/message.js';
 import { REMOTE_PROGRAM, xDomain, xError, uuidToString, uuidFromString } from '../src/rpc/protocol.js';
-import { PROCEDURES, Proc, listAllDomainsRet, lifecycleMsg, openArgs, snapshotCreateArgs } from '../src/rpc/procedures.js';
-import { readOnlyError, rpcError, toWireError } from '../src/daemon/errors.js';
+import { PROCEDURES, Proc, listAllDomainsRet, lifecycleMsg, openArgs, readOnlyRefusal, snapshotCreateArgs } from '../src/rpc/procedures.js';
+import { rpcError, toWireError } from '../src/daemon/errors.js';
 import { operationInvalid, noDomainSnapshot } from '../src/core/errors.js';
 import { ErrorDomain } from '../src/core/enums.generated.js';
 
@@ -167,7 +167,7 @@ test('error replies are byte-identical to libvirtd\'s: snapshot without parent, 
     '000000480000000c000000010000003f446f6d61696e20736e617073686f74206e6f7420666f756e643a20736e617073686f74202773312720646f6573206e6f742068617665206120706172656e74000000000200000000000000010000001d446f6d61696e20736e617073686f74206e6f7420666f756e643a2025730000000000000100000024736e617073686f74202773312720646f6573206e6f742068617665206120706172656e7400000000ffffffffffffffff00000000',
   );
   assert.equal(
-    encode(xError, readOnlyError('virDomainUndefineFlags', 20)).toString('hex'),
+    encode(xError, toWireError(readOnlyRefusal(Proc.DOMAIN_UNDEFINE_FLAGS)!)).toString('hex'),
     '0000001d0000001400000001000000456f7065726174696f6e20666f7262696464656e3a2072656164206f6e6c79206163636573732070726576656e7473207669724' +
       '46f6d61696e556e646566696e65466c616773000000000000020000000000000001000000176f7065726174696f6e20666f7262696464656e3a20257300000000010000003072656164206f6e6c79206163636573732070726576656e747320766972446f6d61696e556e646566696e65466c61677300000000ffffffffffffffff00000000',
   );

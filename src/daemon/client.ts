@@ -21,9 +21,19 @@ import {
   type WireDomain,
   type WireError,
 } from '../rpc/protocol.js';
-import { PROCEDURES, Proc, legacyLifecycleMsg, lifecycleMsg, readOnlyErrorDomain } from '../rpc/procedures.js';
+import {
+  Proc,
+  isTableProc,
+  legacyLifecycleMsg,
+  lifecycleMsg,
+  procedure,
+  readOnlyRefusal,
+  type ArgsOf,
+  type RetOf,
+  type TableProc,
+} from '../rpc/procedures.js';
 import { HANDLERS, wireDomain, type HandlerContext } from './handlers.js';
-import { anyToWireError, notOpenError, readOnlyError, rpcError } from './errors.js';
+import { anyToWireError, notOpenError, rpcError, toWireError } from './errors.js';
 import type { ConnectionFactory } from './connections.js';
 import type { Logger } from './log.js';
 
@@ -137,57 +147,64 @@ export class Client implements HandlerContext {
       this.replyError(h, rpcError(`Cannot find program ${h.prog} version ${h.vers}`));
       return;
     }
-    const spec = PROCEDURES.get(h.proc);
-    const handler = spec === undefined ? undefined : HANDLERS.get(spec.proc);
-    if (spec === undefined || handler === undefined) {
+    if (!isTableProc(h.proc)) {
       this.opts.log.info(`client ${this.id}: unknown procedure ${h.proc}`);
       this.replyError(h, rpcError(`unknown procedure: ${h.proc}`));
       return;
     }
-    if (this.opts.log.enabled('debug')) this.opts.log.debug(`client ${this.id}: call ${spec.name} serial ${h.serial}`);
-    let args: unknown;
+    await this.serve(h.proc, h, frame.payload);
+  }
+
+  /** Answers one call of a procedure of the table, typed by its entry. Never throws. */
+  private async serve<P extends TableProc>(proc: P, h: MessageHeader, payload: Buffer): Promise<void> {
+    const spec = procedure(proc);
+    if (this.opts.log.enabled('debug')) this.opts.log.debug(`client ${this.id}: call ${Proc[proc]} serial ${h.serial}`);
+    let args: ArgsOf<P>;
     try {
-      args = decode(spec.args, frame.payload);
+      args = decode(spec.args, payload);
     } catch (err) {
       if (!(err instanceof XdrError)) throw err;
-      this.opts.log.debug(`client ${this.id}: ${spec.name}: ${err.message}`);
+      this.opts.log.debug(`client ${this.id}: ${Proc[proc]}: ${err.message}`);
       this.replyError(h, rpcError('Unable to decode message payload'));
       return;
     }
-    if (this.connection === null && spec.beforeOpen !== true) {
+    if (this.connection === null && !spec.beforeOpen) {
       this.replyError(h, notOpenError());
       return;
     }
-    if (spec.mutating && this.connection !== null && this.readonlyConn) {
-      this.replyError(h, readOnlyError(spec.api, readOnlyErrorDomain(spec.api)));
-      return;
+    if (this.connection !== null && this.readonlyConn) {
+      const refusal = readOnlyRefusal(proc);
+      if (refusal !== null) {
+        this.replyError(h, toWireError(refusal));
+        return;
+      }
     }
-    let result: unknown;
+    let result: RetOf<P>;
     // Taken before the call: CONNECT_CLOSE drops the connection, yet what it saw must be durable.
     let durable = this.durable;
     try {
-      result = await handler(this, args);
+      result = await HANDLERS[proc](this, args);
       durable = this.durable === alreadyDurable ? durable : this.durable;
       // No reply before what the call changed — or read of another client's uncommitted change —
       // is on disk: with group commit the COMMIT comes at the end of this loop turn.
       await durable();
     } catch (err) {
-      if (!(err instanceof VirError)) this.opts.log.warn(`client ${this.id}: ${spec.name}: ${(err as Error)?.stack ?? String(err)}`);
+      if (!(err instanceof VirError)) this.opts.log.warn(`client ${this.id}: ${Proc[proc]}: ${(err as Error)?.stack ?? String(err)}`);
       // A refused call changed nothing, but may have read another client's pending change.
       await durable().catch(() => {});
       this.replyError(h, anyToWireError(err));
       return;
     }
-    let payload: Buffer;
+    let out: Buffer;
     try {
       const w = new XdrWriter();
       spec.ret.enc(w, result);
-      payload = w.finish();
+      out = w.finish();
     } catch (err) {
       this.replyError(h, anyToWireError(err));
       return;
     }
-    this.send({ ...h, type: MessageType.REPLY, status: MessageStatus.OK }, payload);
+    this.send({ ...h, type: MessageType.REPLY, status: MessageStatus.OK }, out);
   }
 
   private replyError(h: MessageHeader, e: WireError): void {

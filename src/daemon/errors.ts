@@ -54,8 +54,3 @@ export function rpcError(message: string): WireError {
 export function notOpenError(): WireError {
   return toWireError(VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'hypervisor connection not open'));
 }
-
-/** The read-only refusal, as libvirt's public API words it. */
-export function readOnlyError(api: string, domain: number): WireError {
-  return toWireError(VirError.report(domain as ErrorDomain, ErrorNumber.OPERATION_DENIED, `read only access prevents ${api}`));
-}

@@ -1,12 +1,13 @@
 /**
  * One handler per remote procedure: decode nothing (the table did), call tsvirt's public API on
- * the client's Connection, return the reply value. Errors propagate as VirError and become error
- * replies. Handlers never touch the socket.
+ * the client's Connection, return the reply value. Each handler's argument and reply types come
+ * from its entry in the procedure table (src/rpc/procedures.ts). Errors propagate as VirError and
+ * become error replies. Handlers never touch the socket.
  */
 import { Domain, DomainSnapshot, VirError, type Connection } from '../index.js';
 import type { DomainRef } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
-import { Proc } from '../rpc/procedures.js';
+import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
   REMOTE_DOMAIN_ID_LIST_MAX,
@@ -40,8 +41,10 @@ export interface HandlerContext {
   wantsKeepalive(): void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Handler = (ctx: HandlerContext, args: any) => Promise<unknown>;
+/** The handler of procedure `P`: exactly its arguments in, exactly its reply value out. */
+export type Handler<P extends TableProc> = (ctx: HandlerContext, args: ArgsOf<P>) => Promise<RetOf<P>>;
+/** One handler for every procedure of the table; a missing or mismatched one does not compile. */
+export type HandlerTable = { [P in TableProc]: Handler<P> };
 
 /** A wire domain from a tsvirt handle. */
 export function wireDomain(d: Domain | DomainRef): WireDomain {
@@ -71,228 +74,144 @@ async function refreshed(ctx: HandlerContext, d: Domain): Promise<WireDomain> {
   return wireDomain(await ctx.conn().lookupByUUIDString(d.UUIDString()));
 }
 
-export const HANDLERS: ReadonlyMap<Proc, Handler> = new Map<Proc, Handler>([
-  [Proc.CONNECT_OPEN, async (ctx, a: { name: string | null; flags: number }) => ctx.open(a.name, a.flags)],
-  [Proc.CONNECT_CLOSE, async (ctx) => ctx.close()],
-  [Proc.AUTH_LIST, async () => ({ types: [RemoteAuthType.NONE] })],
-  [
-    Proc.CONNECT_SUPPORTS_FEATURE,
-    async (ctx, a: { feature: number }) => {
-      if (a.feature === DrvFeature.PROGRAM_KEEPALIVE) {
-        // Asking is how a client announces keepalive support (before CONNECT_OPEN).
-        ctx.wantsKeepalive();
-        return { supported: 1 };
-      }
-      ctx.conn();
-      return { supported: ctx.supportsFeature(a.feature) ? 1 : 0 };
-    },
-  ],
-  [Proc.CONNECT_GET_TYPE, async (ctx) => ({ value: ctx.conn().getType() })],
-  [Proc.CONNECT_GET_VERSION, async (ctx) => ({ value: await ctx.conn().getVersion() })],
-  [Proc.CONNECT_GET_LIB_VERSION, async (ctx) => ({ value: ctx.conn().getLibVersion() })],
-  [Proc.CONNECT_GET_HOSTNAME, async (ctx) => ({ value: await ctx.conn().getHostname() })],
-  [Proc.CONNECT_GET_URI, async (ctx) => ({ value: ctx.conn().getURI() })],
+export const HANDLERS: HandlerTable = {
+  [Proc.CONNECT_OPEN]: async (ctx, a) => ctx.open(a.name, a.flags),
+  [Proc.CONNECT_CLOSE]: async (ctx) => ctx.close(),
+  [Proc.AUTH_LIST]: async () => ({ types: [RemoteAuthType.NONE] }),
+  [Proc.CONNECT_SUPPORTS_FEATURE]: async (ctx, a) => {
+    if (a.feature === DrvFeature.PROGRAM_KEEPALIVE) {
+      // Asking is how a client announces keepalive support (before CONNECT_OPEN).
+      ctx.wantsKeepalive();
+      return { supported: 1 };
+    }
+    ctx.conn();
+    return { supported: ctx.supportsFeature(a.feature) ? 1 : 0 };
+  },
+  [Proc.CONNECT_GET_TYPE]: async (ctx) => ({ value: ctx.conn().getType() }),
+  [Proc.CONNECT_GET_VERSION]: async (ctx) => ({ value: await ctx.conn().getVersion() }),
+  [Proc.CONNECT_GET_LIB_VERSION]: async (ctx) => ({ value: ctx.conn().getLibVersion() }),
+  [Proc.CONNECT_GET_HOSTNAME]: async (ctx) => ({ value: await ctx.conn().getHostname() }),
+  [Proc.CONNECT_GET_URI]: async (ctx) => ({ value: ctx.conn().getURI() }),
   // The driver describes its host: libvirt's fixed test host for test:///, this machine for qemu.
-  [Proc.NODE_GET_INFO, async (ctx) => ctx.conn().getNodeInfo()],
-  [Proc.CONNECT_GET_CAPABILITIES, async (ctx) => ({ value: await ctx.conn().getCapabilities() })],
-  [Proc.CONNECT_GET_SYSINFO, async (ctx, a: { flags: number }) => ({ value: await ctx.conn().getSysinfo(a.flags) })],
-  [Proc.CONNECT_IS_SECURE, async (ctx) => (ctx.conn(), { secure: 1 })], // unix sockets only
+  [Proc.NODE_GET_INFO]: async (ctx) => ctx.conn().getNodeInfo(),
+  [Proc.CONNECT_GET_CAPABILITIES]: async (ctx) => ({ value: await ctx.conn().getCapabilities() }),
+  [Proc.CONNECT_GET_SYSINFO]: async (ctx, a) => ({ value: await ctx.conn().getSysinfo(a.flags) }),
+  [Proc.CONNECT_IS_SECURE]: async (ctx) => (ctx.conn(), { secure: 1 }), // unix sockets only
   // No security driver: an empty model, as libvirt's test driver reports.
-  [Proc.NODE_GET_SECURITY_MODEL, async (ctx) => (ctx.conn(), { model: '', doi: '' })],
-  [Proc.CONNECT_REGISTER_CLOSE_CALLBACK, async (ctx) => void ctx.conn()],
-  [Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK, async (ctx) => void ctx.conn()],
+  [Proc.NODE_GET_SECURITY_MODEL]: async (ctx) => (ctx.conn(), { model: '', doi: '' }),
+  [Proc.CONNECT_REGISTER_CLOSE_CALLBACK]: async (ctx) => void ctx.conn(),
+  [Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK]: async (ctx) => void ctx.conn(),
 
-  [Proc.CONNECT_NUM_OF_DOMAINS, async (ctx) => ({ num: await ctx.conn().numOfDomains() })],
-  [Proc.CONNECT_NUM_OF_DEFINED_DOMAINS, async (ctx) => ({ num: await ctx.conn().numOfDefinedDomains() })],
-  [
-    Proc.CONNECT_LIST_DOMAINS,
-    async (ctx, a: { maxids: number }) => {
-      if (a.maxids > REMOTE_DOMAIN_ID_LIST_MAX) throw tooMany('domain IDs', a.maxids, REMOTE_DOMAIN_ID_LIST_MAX);
-      return { ids: (await ctx.conn().listDomainsID()).slice(0, Math.max(0, a.maxids)) };
-    },
-  ],
-  [
-    Proc.CONNECT_LIST_DEFINED_DOMAINS,
-    async (ctx, a: { maxnames: number }) => {
-      if (a.maxnames > REMOTE_DOMAIN_NAME_LIST_MAX) throw tooMany('domain names', a.maxnames, REMOTE_DOMAIN_NAME_LIST_MAX);
-      return { names: (await ctx.conn().listDefinedDomains()).slice(0, Math.max(0, a.maxnames)) };
-    },
-  ],
-  [
-    Proc.CONNECT_LIST_ALL_DOMAINS,
-    async (ctx, a: { needResults: number; flags: number }) => {
-      const doms = await ctx.conn().listAllDomains(a.flags);
-      return { domains: a.needResults !== 0 ? doms.map(wireDomain) : [], ret: doms.length };
-    },
-  ],
-  [Proc.DOMAIN_LOOKUP_BY_ID, async (ctx, a: { id: number }) => ({ dom: wireDomain(await ctx.conn().lookupByID(a.id)) })],
-  [Proc.DOMAIN_LOOKUP_BY_NAME, async (ctx, a: { name: string }) => ({ dom: wireDomain(await ctx.conn().lookupByName(a.name)) })],
-  [
-    Proc.DOMAIN_LOOKUP_BY_UUID,
-    async (ctx, a: { uuid: Buffer }) => ({ dom: wireDomain(await ctx.conn().lookupByUUIDString(uuidToString(a.uuid))) }),
-  ],
-  [Proc.DOMAIN_DEFINE_XML, async (ctx, a: { xml: string }) => ({ dom: wireDomain(await ctx.conn().defineXML(a.xml)) })],
-  [
-    Proc.DOMAIN_DEFINE_XML_FLAGS,
-    async (ctx, a: { xml: string; flags: number }) => ({ dom: wireDomain(await ctx.conn().defineXMLFlags(a.xml, a.flags)) }),
-  ],
-  [
-    Proc.DOMAIN_CREATE_XML,
-    async (ctx, a: { xml: string; flags: number }) => ({ dom: wireDomain(await ctx.conn().createXML(a.xml, a.flags)) }),
-  ],
-  [Proc.DOMAIN_CREATE, async (ctx, a: { dom: WireDomain }) => void (await domainOf(ctx, a.dom).create())],
-  [
-    Proc.DOMAIN_CREATE_WITH_FLAGS,
-    async (ctx, a: { dom: WireDomain; flags: number }) => {
-      const d = domainOf(ctx, a.dom);
-      await d.createWithFlags(a.flags);
-      return { dom: await refreshed(ctx, d) };
-    },
-  ],
-  [Proc.DOMAIN_DESTROY, async (ctx, a: { dom: WireDomain }) => void (await domainOf(ctx, a.dom).destroy())],
-  [Proc.DOMAIN_DESTROY_FLAGS, async (ctx, a: { dom: WireDomain; flags: number }) => void (await domainOf(ctx, a.dom).destroyFlags(a.flags))],
-  [Proc.DOMAIN_SHUTDOWN, async (ctx, a: { dom: WireDomain }) => void (await domainOf(ctx, a.dom).shutdown())],
-  [Proc.DOMAIN_SHUTDOWN_FLAGS, async (ctx, a: { dom: WireDomain; flags: number }) => void (await domainOf(ctx, a.dom).shutdownFlags(a.flags))],
-  [Proc.DOMAIN_REBOOT, async (ctx, a: { dom: WireDomain; flags: number }) => void (await domainOf(ctx, a.dom).reboot(a.flags))],
-  [Proc.DOMAIN_SUSPEND, async (ctx, a: { dom: WireDomain }) => void (await domainOf(ctx, a.dom).suspend())],
-  [Proc.DOMAIN_RESUME, async (ctx, a: { dom: WireDomain }) => void (await domainOf(ctx, a.dom).resume())],
-  [Proc.DOMAIN_UNDEFINE, async (ctx, a: { dom: WireDomain }) => void (await domainOf(ctx, a.dom).undefine())],
-  [Proc.DOMAIN_UNDEFINE_FLAGS, async (ctx, a: { dom: WireDomain; flags: number }) => void (await domainOf(ctx, a.dom).undefineFlags(a.flags))],
-  [Proc.DOMAIN_IS_ACTIVE, async (ctx, a: { dom: WireDomain }) => ({ active: (await domainOf(ctx, a.dom).isActive()) ? 1 : 0 })],
-  [
-    Proc.DOMAIN_IS_PERSISTENT,
-    async (ctx, a: { dom: WireDomain }) => ({ persistent: (await domainOf(ctx, a.dom).isPersistent()) ? 1 : 0 }),
-  ],
-  [
-    Proc.DOMAIN_GET_STATE,
-    async (ctx, a: { dom: WireDomain; flags: number }) => {
-      const [state, reason] = await domainOf(ctx, a.dom).state(a.flags);
-      return { state, reason };
-    },
-  ],
-  [Proc.DOMAIN_GET_INFO, async (ctx, a: { dom: WireDomain }) => domainOf(ctx, a.dom).getInfo()],
-  [Proc.DOMAIN_GET_MAX_MEMORY, async (ctx, a: { dom: WireDomain }) => ({ value: (await domainOf(ctx, a.dom).getInfo()).maxMem })],
-  [
-    Proc.DOMAIN_GET_OS_TYPE,
-    async (ctx, a: { dom: WireDomain }) => {
-      // libvirt's test driver answers "linux" whatever the XML says (virsh dominfo shows it).
-      if (ctx.conn().getType() === 'TEST') {
-        await domainOf(ctx, a.dom).isActive(); // still VIR_ERR_NO_DOMAIN for a stale handle
-        return { value: 'linux' };
-      }
-      const xmlDesc = await domainOf(ctx, a.dom).XMLDesc(0);
-      const m = /<os\b[^>]*>[\s\S]*?<type\b[^>]*>\s*([^<\s]+)\s*<\/type>/.exec(xmlDesc);
-      return { value: m?.[1] ?? 'linux' };
-    },
-  ],
-  [Proc.DOMAIN_GET_XML_DESC, async (ctx, a: { dom: WireDomain; flags: number }) => ({ value: await domainOf(ctx, a.dom).XMLDesc(a.flags) })],
-  [Proc.DOMAIN_GET_AUTOSTART, async (ctx, a: { dom: WireDomain }) => ({ autostart: (await domainOf(ctx, a.dom).autostart()) ? 1 : 0 })],
-  [
-    Proc.DOMAIN_SET_AUTOSTART,
-    async (ctx, a: { dom: WireDomain; autostart: number }) => void (await domainOf(ctx, a.dom).setAutostart(a.autostart !== 0)),
-  ],
+  [Proc.CONNECT_NUM_OF_DOMAINS]: async (ctx) => ({ num: await ctx.conn().numOfDomains() }),
+  [Proc.CONNECT_NUM_OF_DEFINED_DOMAINS]: async (ctx) => ({ num: await ctx.conn().numOfDefinedDomains() }),
+  [Proc.CONNECT_LIST_DOMAINS]: async (ctx, a) => {
+    if (a.maxids > REMOTE_DOMAIN_ID_LIST_MAX) throw tooMany('domain IDs', a.maxids, REMOTE_DOMAIN_ID_LIST_MAX);
+    return { ids: (await ctx.conn().listDomainsID()).slice(0, Math.max(0, a.maxids)) };
+  },
+  [Proc.CONNECT_LIST_DEFINED_DOMAINS]: async (ctx, a) => {
+    if (a.maxnames > REMOTE_DOMAIN_NAME_LIST_MAX) throw tooMany('domain names', a.maxnames, REMOTE_DOMAIN_NAME_LIST_MAX);
+    return { names: (await ctx.conn().listDefinedDomains()).slice(0, Math.max(0, a.maxnames)) };
+  },
+  [Proc.CONNECT_LIST_ALL_DOMAINS]: async (ctx, a) => {
+    const doms = await ctx.conn().listAllDomains(a.flags);
+    return { domains: a.needResults !== 0 ? doms.map(wireDomain) : [], ret: doms.length };
+  },
+  [Proc.DOMAIN_LOOKUP_BY_ID]: async (ctx, a) => ({ dom: wireDomain(await ctx.conn().lookupByID(a.id)) }),
+  [Proc.DOMAIN_LOOKUP_BY_NAME]: async (ctx, a) => ({ dom: wireDomain(await ctx.conn().lookupByName(a.name)) }),
+  [Proc.DOMAIN_LOOKUP_BY_UUID]: async (ctx, a) => ({ dom: wireDomain(await ctx.conn().lookupByUUIDString(uuidToString(a.uuid))) }),
+  [Proc.DOMAIN_DEFINE_XML]: async (ctx, a) => ({ dom: wireDomain(await ctx.conn().defineXML(a.xml)) }),
+  [Proc.DOMAIN_DEFINE_XML_FLAGS]: async (ctx, a) => ({ dom: wireDomain(await ctx.conn().defineXMLFlags(a.xml, a.flags)) }),
+  [Proc.DOMAIN_CREATE_XML]: async (ctx, a) => ({ dom: wireDomain(await ctx.conn().createXML(a.xml, a.flags)) }),
+  [Proc.DOMAIN_CREATE]: async (ctx, a) => void (await domainOf(ctx, a.dom).create()),
+  [Proc.DOMAIN_CREATE_WITH_FLAGS]: async (ctx, a) => {
+    const d = domainOf(ctx, a.dom);
+    await d.createWithFlags(a.flags);
+    return { dom: await refreshed(ctx, d) };
+  },
+  [Proc.DOMAIN_DESTROY]: async (ctx, a) => void (await domainOf(ctx, a.dom).destroy()),
+  [Proc.DOMAIN_DESTROY_FLAGS]: async (ctx, a) => void (await domainOf(ctx, a.dom).destroyFlags(a.flags)),
+  [Proc.DOMAIN_SHUTDOWN]: async (ctx, a) => void (await domainOf(ctx, a.dom).shutdown()),
+  [Proc.DOMAIN_SHUTDOWN_FLAGS]: async (ctx, a) => void (await domainOf(ctx, a.dom).shutdownFlags(a.flags)),
+  [Proc.DOMAIN_REBOOT]: async (ctx, a) => void (await domainOf(ctx, a.dom).reboot(a.flags)),
+  [Proc.DOMAIN_SUSPEND]: async (ctx, a) => void (await domainOf(ctx, a.dom).suspend()),
+  [Proc.DOMAIN_RESUME]: async (ctx, a) => void (await domainOf(ctx, a.dom).resume()),
+  [Proc.DOMAIN_UNDEFINE]: async (ctx, a) => void (await domainOf(ctx, a.dom).undefine()),
+  [Proc.DOMAIN_UNDEFINE_FLAGS]: async (ctx, a) => void (await domainOf(ctx, a.dom).undefineFlags(a.flags)),
+  [Proc.DOMAIN_IS_ACTIVE]: async (ctx, a) => ({ active: (await domainOf(ctx, a.dom).isActive()) ? 1 : 0 }),
+  [Proc.DOMAIN_IS_PERSISTENT]: async (ctx, a) => ({ persistent: (await domainOf(ctx, a.dom).isPersistent()) ? 1 : 0 }),
+  [Proc.DOMAIN_GET_STATE]: async (ctx, a) => {
+    const [state, reason] = await domainOf(ctx, a.dom).state(a.flags);
+    return { state, reason };
+  },
+  [Proc.DOMAIN_GET_INFO]: async (ctx, a) => domainOf(ctx, a.dom).getInfo(),
+  [Proc.DOMAIN_GET_MAX_MEMORY]: async (ctx, a) => ({ value: (await domainOf(ctx, a.dom).getInfo()).maxMem }),
+  [Proc.DOMAIN_GET_OS_TYPE]: async (ctx, a) => {
+    // libvirt's test driver answers "linux" whatever the XML says (virsh dominfo shows it).
+    if (ctx.conn().getType() === 'TEST') {
+      await domainOf(ctx, a.dom).isActive(); // still VIR_ERR_NO_DOMAIN for a stale handle
+      return { value: 'linux' };
+    }
+    const xmlDesc = await domainOf(ctx, a.dom).XMLDesc(0);
+    const m = /<os\b[^>]*>[\s\S]*?<type\b[^>]*>\s*([^<\s]+)\s*<\/type>/.exec(xmlDesc);
+    return { value: m?.[1] ?? 'linux' };
+  },
+  [Proc.DOMAIN_GET_XML_DESC]: async (ctx, a) => ({ value: await domainOf(ctx, a.dom).XMLDesc(a.flags) }),
+  [Proc.DOMAIN_GET_AUTOSTART]: async (ctx, a) => ({ autostart: (await domainOf(ctx, a.dom).autostart()) ? 1 : 0 }),
+  [Proc.DOMAIN_SET_AUTOSTART]: async (ctx, a) => void (await domainOf(ctx, a.dom).setAutostart(a.autostart !== 0)),
 
-  [Proc.DOMAIN_MANAGED_SAVE, async (ctx, a: { dom: WireDomain; flags: number }) => void (await domainOf(ctx, a.dom).managedSave(a.flags))],
-  [
-    Proc.DOMAIN_HAS_MANAGED_SAVE_IMAGE,
-    async (ctx, a: { dom: WireDomain; flags: number }) => ({ result: (await domainOf(ctx, a.dom).hasManagedSaveImage(a.flags)) ? 1 : 0 }),
-  ],
-  [
-    Proc.DOMAIN_MANAGED_SAVE_REMOVE,
-    async (ctx, a: { dom: WireDomain; flags: number }) => void (await domainOf(ctx, a.dom).managedSaveRemove(a.flags)),
-  ],
+  [Proc.DOMAIN_MANAGED_SAVE]: async (ctx, a) => void (await domainOf(ctx, a.dom).managedSave(a.flags)),
+  [Proc.DOMAIN_HAS_MANAGED_SAVE_IMAGE]: async (ctx, a) => ({ result: (await domainOf(ctx, a.dom).hasManagedSaveImage(a.flags)) ? 1 : 0 }),
+  [Proc.DOMAIN_MANAGED_SAVE_REMOVE]: async (ctx, a) => void (await domainOf(ctx, a.dom).managedSaveRemove(a.flags)),
 
-  [
-    Proc.DOMAIN_SNAPSHOT_CREATE_XML,
-    async (ctx, a: { dom: WireDomain; xml: string; flags: number }) => ({
-      snap: wireSnapshot(await domainOf(ctx, a.dom).snapshotCreateXML(a.xml, a.flags)),
-    }),
-  ],
-  [
-    Proc.DOMAIN_SNAPSHOT_GET_XML_DESC,
-    async (ctx, a: { snap: WireSnapshot; flags: number }) => ({ value: await snapshotOf(ctx, a.snap).getXMLDesc(a.flags) }),
-  ],
-  [Proc.DOMAIN_SNAPSHOT_NUM, async (ctx, a: { dom: WireDomain; flags: number }) => ({ num: await domainOf(ctx, a.dom).snapshotNum(a.flags) })],
-  [
-    Proc.DOMAIN_SNAPSHOT_LIST_NAMES,
-    async (ctx, a: { dom: WireDomain; maxnames: number; flags: number }) => {
-      if (a.maxnames > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX) {
-        throw tooMany('domain snapshot names', a.maxnames, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX);
-      }
-      const names = await domainOf(ctx, a.dom).snapshotListNames(a.flags);
-      return { names: names.slice(0, Math.max(0, a.maxnames)) };
-    },
-  ],
-  [
-    Proc.DOMAIN_LIST_ALL_SNAPSHOTS,
-    async (ctx, a: { dom: WireDomain; needResults: number; flags: number }) => {
-      const snaps = await domainOf(ctx, a.dom).listAllSnapshots(a.flags);
-      if (a.needResults !== 0 && snaps.length > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX) {
-        throw tooMany('domain snapshots', snaps.length, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX);
-      }
-      return { snapshots: a.needResults !== 0 ? snaps.map(wireSnapshot) : [], ret: snaps.length };
-    },
-  ],
-  [
-    Proc.DOMAIN_SNAPSHOT_LOOKUP_BY_NAME,
-    async (ctx, a: { dom: WireDomain; name: string; flags: number }) => ({
-      snap: wireSnapshot(await domainOf(ctx, a.dom).snapshotLookupByName(a.name, a.flags)),
-    }),
-  ],
-  [
-    Proc.DOMAIN_HAS_CURRENT_SNAPSHOT,
-    async (ctx, a: { dom: WireDomain; flags: number }) => ({ result: (await domainOf(ctx, a.dom).hasCurrentSnapshot(a.flags)) ? 1 : 0 }),
-  ],
-  [
-    Proc.DOMAIN_SNAPSHOT_CURRENT,
-    async (ctx, a: { dom: WireDomain; flags: number }) => ({ snap: wireSnapshot(await domainOf(ctx, a.dom).snapshotCurrent(a.flags)) }),
-  ],
-  [Proc.DOMAIN_REVERT_TO_SNAPSHOT, async (ctx, a: { snap: WireSnapshot; flags: number }) => void (await snapshotOf(ctx, a.snap).revert(a.flags))],
-  [Proc.DOMAIN_SNAPSHOT_DELETE, async (ctx, a: { snap: WireSnapshot; flags: number }) => void (await snapshotOf(ctx, a.snap).delete(a.flags))],
-  [
-    Proc.DOMAIN_SNAPSHOT_GET_PARENT,
-    async (ctx, a: { snap: WireSnapshot; flags: number }) => ({ snap: wireSnapshot(await snapshotOf(ctx, a.snap).getParent(a.flags)) }),
-  ],
-  [
-    Proc.DOMAIN_SNAPSHOT_NUM_CHILDREN,
-    async (ctx, a: { snap: WireSnapshot; flags: number }) => ({ num: await snapshotOf(ctx, a.snap).numChildren(a.flags) }),
-  ],
-  [
-    Proc.DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES,
-    async (ctx, a: { snap: WireSnapshot; maxnames: number; flags: number }) => {
-      if (a.maxnames > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX) {
-        throw tooMany('domain snapshot names', a.maxnames, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX);
-      }
-      const children = await snapshotOf(ctx, a.snap).listAllChildren(a.flags);
-      return { names: children.map((c) => c.getName()).slice(0, Math.max(0, a.maxnames)) };
-    },
-  ],
-  [
-    Proc.DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN,
-    async (ctx, a: { snap: WireSnapshot; needResults: number; flags: number }) => {
-      const children = await snapshotOf(ctx, a.snap).listAllChildren(a.flags);
-      if (a.needResults !== 0 && children.length > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX) {
-        throw tooMany('domain snapshots', children.length, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX);
-      }
-      return { snapshots: a.needResults !== 0 ? children.map(wireSnapshot) : [], ret: children.length };
-    },
-  ],
-  [
-    Proc.DOMAIN_SNAPSHOT_IS_CURRENT,
-    async (ctx, a: { snap: WireSnapshot; flags: number }) => ({ current: (await snapshotOf(ctx, a.snap).isCurrent(a.flags)) ? 1 : 0 }),
-  ],
-  [
-    Proc.DOMAIN_SNAPSHOT_HAS_METADATA,
-    async (ctx, a: { snap: WireSnapshot; flags: number }) => ({ metadata: (await snapshotOf(ctx, a.snap).hasMetadata(a.flags)) ? 1 : 0 }),
-  ],
+  [Proc.DOMAIN_SNAPSHOT_CREATE_XML]: async (ctx, a) => ({
+    snap: wireSnapshot(await domainOf(ctx, a.dom).snapshotCreateXML(a.xml, a.flags)),
+  }),
+  [Proc.DOMAIN_SNAPSHOT_GET_XML_DESC]: async (ctx, a) => ({ value: await snapshotOf(ctx, a.snap).getXMLDesc(a.flags) }),
+  [Proc.DOMAIN_SNAPSHOT_NUM]: async (ctx, a) => ({ num: await domainOf(ctx, a.dom).snapshotNum(a.flags) }),
+  [Proc.DOMAIN_SNAPSHOT_LIST_NAMES]: async (ctx, a) => {
+    if (a.maxnames > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX) {
+      throw tooMany('domain snapshot names', a.maxnames, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX);
+    }
+    const names = await domainOf(ctx, a.dom).snapshotListNames(a.flags);
+    return { names: names.slice(0, Math.max(0, a.maxnames)) };
+  },
+  [Proc.DOMAIN_LIST_ALL_SNAPSHOTS]: async (ctx, a) => {
+    const snaps = await domainOf(ctx, a.dom).listAllSnapshots(a.flags);
+    if (a.needResults !== 0 && snaps.length > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX) {
+      throw tooMany('domain snapshots', snaps.length, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX);
+    }
+    return { snapshots: a.needResults !== 0 ? snaps.map(wireSnapshot) : [], ret: snaps.length };
+  },
+  [Proc.DOMAIN_SNAPSHOT_LOOKUP_BY_NAME]: async (ctx, a) => ({
+    snap: wireSnapshot(await domainOf(ctx, a.dom).snapshotLookupByName(a.name, a.flags)),
+  }),
+  [Proc.DOMAIN_HAS_CURRENT_SNAPSHOT]: async (ctx, a) => ({ result: (await domainOf(ctx, a.dom).hasCurrentSnapshot(a.flags)) ? 1 : 0 }),
+  [Proc.DOMAIN_SNAPSHOT_CURRENT]: async (ctx, a) => ({ snap: wireSnapshot(await domainOf(ctx, a.dom).snapshotCurrent(a.flags)) }),
+  [Proc.DOMAIN_REVERT_TO_SNAPSHOT]: async (ctx, a) => void (await snapshotOf(ctx, a.snap).revert(a.flags)),
+  [Proc.DOMAIN_SNAPSHOT_DELETE]: async (ctx, a) => void (await snapshotOf(ctx, a.snap).delete(a.flags)),
+  [Proc.DOMAIN_SNAPSHOT_GET_PARENT]: async (ctx, a) => ({ snap: wireSnapshot(await snapshotOf(ctx, a.snap).getParent(a.flags)) }),
+  [Proc.DOMAIN_SNAPSHOT_NUM_CHILDREN]: async (ctx, a) => ({ num: await snapshotOf(ctx, a.snap).numChildren(a.flags) }),
+  [Proc.DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES]: async (ctx, a) => {
+    if (a.maxnames > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX) {
+      throw tooMany('domain snapshot names', a.maxnames, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX);
+    }
+    const children = await snapshotOf(ctx, a.snap).listAllChildren(a.flags);
+    return { names: children.map((c) => c.getName()).slice(0, Math.max(0, a.maxnames)) };
+  },
+  [Proc.DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN]: async (ctx, a) => {
+    const children = await snapshotOf(ctx, a.snap).listAllChildren(a.flags);
+    if (a.needResults !== 0 && children.length > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX) {
+      throw tooMany('domain snapshots', children.length, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX);
+    }
+    return { snapshots: a.needResults !== 0 ? children.map(wireSnapshot) : [], ret: children.length };
+  },
+  [Proc.DOMAIN_SNAPSHOT_IS_CURRENT]: async (ctx, a) => ({ current: (await snapshotOf(ctx, a.snap).isCurrent(a.flags)) ? 1 : 0 }),
+  [Proc.DOMAIN_SNAPSHOT_HAS_METADATA]: async (ctx, a) => ({ metadata: (await snapshotOf(ctx, a.snap).hasMetadata(a.flags)) ? 1 : 0 }),
 
-  [
-    Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
-    async (ctx, a: { eventID: number; dom: WireDomain | null }) => ({ callbackID: ctx.registerEvent(a.eventID, a.dom) }),
-  ],
+  [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY]: async (ctx, a) => ({ callbackID: ctx.registerEvent(a.eventID, a.dom) }),
   // The legacy pair (clients from before libvirt 1.2.1, or any client when feature 14 is off).
   // cb_registered only exists for rpcgen's sake: libvirtd leaves it 0.
-  [Proc.CONNECT_DOMAIN_EVENT_REGISTER, async (ctx) => (ctx.registerLegacyEvent(), { cbRegistered: 0 })],
-  [Proc.CONNECT_DOMAIN_EVENT_DEREGISTER, async (ctx) => (ctx.deregisterLegacyEvent(), { cbRegistered: 0 })],
-  [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, async (ctx, a: { callbackID: number }) => void ctx.deregisterEvent(a.callbackID)],
-]);
+  [Proc.CONNECT_DOMAIN_EVENT_REGISTER]: async (ctx) => (ctx.registerLegacyEvent(), { cbRegistered: 0 }),
+  [Proc.CONNECT_DOMAIN_EVENT_DEREGISTER]: async (ctx) => (ctx.deregisterLegacyEvent(), { cbRegistered: 0 }),
+  [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY]: async (ctx, a) => void ctx.deregisterEvent(a.callbackID),
+};

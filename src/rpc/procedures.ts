@@ -1,9 +1,13 @@
 /**
- * The remote procedures tsvirtd implements: number, libvirt name, the public API entry point it
- * stands for (used in the read-only refusal), whether it mutates, and its argument and return
- * types. Numbers and layouts follow libvirt's remote_protocol.x; the declarations are tsvirt's.
+ * The remote procedures tsvirt speaks, declared once: number, libvirt name, the public API entry
+ * point it stands for (named in the read-only refusal), whether a read-only connection may call
+ * it, and its argument and return codecs. The daemon's handler signatures and the remote driver's
+ * `call()` types are inferred from {@link PROCEDURE_TABLE}. Numbers and layouts follow libvirt's
+ * remote_protocol.x; the declarations are tsvirt's.
  */
 import type { Codec } from './xdr.js';
+import { VirError } from '../core/errors.js';
+import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import {
   REMOTE_AUTH_TYPE_LIST_MAX,
   REMOTE_DOMAIN_ID_LIST_MAX,
@@ -105,19 +109,22 @@ export enum Proc {
   CONNECT_UNREGISTER_CLOSE_CALLBACK = 361,
 }
 
-/** How the daemon treats a procedure. */
-export interface ProcedureSpec<A = unknown, R = unknown> {
-  proc: Proc;
-  /** libvirt's name without REMOTE_PROC_. */
-  name: string;
+/** One entry of {@link PROCEDURE_TABLE}: how a procedure is encoded and treated. */
+export interface ProcedureEntry<A, R> {
   /** The public API it stands for (virDomainUndefineFlags, …), named in errors. */
   api: string;
-  /** Changes state: refused on read-only connections. */
+  /** Changes state: refused on read-only connections (see {@link isReadOnlyAllowed}). */
   mutating: boolean;
   /** May run before CONNECT_OPEN. */
-  beforeOpen?: boolean;
+  beforeOpen: boolean;
   args: Codec<A>;
   ret: Codec<R>;
+}
+
+/** An entry with its number and libvirt name (without REMOTE_PROC_), as {@link PROCEDURES} lists it. */
+export interface ProcedureSpec<A = unknown, R = unknown> extends ProcedureEntry<A, R> {
+  proc: Proc;
+  name: string;
 }
 
 // Argument and return types (remote_protocol.x's remote_*_args / remote_*_ret).
@@ -127,7 +134,10 @@ export const domFlags = struct<{ dom: WireDomain; flags: number }>({ dom: xDomai
 export const snapFlags = struct<{ snap: WireSnapshot; flags: number }>({ snap: xSnapshot, flags: xUint });
 export const retDom = dom;
 export const retSnap = struct<{ snap: WireSnapshot }>({ snap: xSnapshot });
-export const retInt = (field: string): Codec<Record<string, number>> => struct<Record<string, number>>({ [field]: xInt });
+/** A struct of one int field named `field` (remote_*_ret { int active; } and the like). */
+export const retInt = <K extends string>(field: K): Codec<{ [F in K]: number }> =>
+  struct<{ [F in K]: number }>({ [field]: xInt } as { [F in K]: Codec<number> });
+export const flagsArgs = struct<{ flags: number }>({ flags: xUint });
 export const xml = struct<{ xml: string }>({ xml: xString });
 export const xmlFlags = struct<{ xml: string; flags: number }>({ xml: xString, flags: xUint });
 
@@ -245,98 +255,162 @@ export const lifecycleMsg = struct<{ callbackID: number; dom: WireDomain; event:
   detail: xInt,
 });
 
-type Spec = ProcedureSpec<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-function p(proc: Proc, api: string, mutating: boolean, args: Codec<any>, ret: Codec<any>, beforeOpen = false): Spec { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return { proc, name: Proc[proc], api, mutating, args, ret, beforeOpen };
+function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false): ProcedureEntry<A, R> {
+  return { api, mutating, beforeOpen, args, ret };
 }
 
-const R = true; // mutating
-const N = false;
-
-/** Every procedure tsvirtd serves, by number. Anything else is an unknown procedure. */
-export const PROCEDURES: ReadonlyMap<number, Spec> = new Map(
-  [
-    p(Proc.CONNECT_OPEN, 'virConnectOpen', N, openArgs, xVoid, true),
-    p(Proc.CONNECT_CLOSE, 'virConnectClose', N, xVoid, xVoid, true),
-    p(Proc.CONNECT_GET_TYPE, 'virConnectGetType', N, xVoid, stringRet),
-    p(Proc.CONNECT_GET_VERSION, 'virConnectGetVersion', N, xVoid, uhyperRet),
-    p(Proc.NODE_GET_INFO, 'virNodeGetInfo', N, xVoid, nodeInfoRet),
-    p(Proc.CONNECT_GET_CAPABILITIES, 'virConnectGetCapabilities', N, xVoid, stringRet),
-    p(Proc.DOMAIN_CREATE, 'virDomainCreate', R, dom, xVoid),
-    p(Proc.DOMAIN_CREATE_XML, 'virDomainCreateXML', R, xmlFlags, retDom),
-    p(Proc.DOMAIN_DEFINE_XML, 'virDomainDefineXML', R, xml, retDom),
-    p(Proc.DOMAIN_DESTROY, 'virDomainDestroy', R, dom, xVoid),
-    p(Proc.DOMAIN_GET_XML_DESC, 'virDomainGetXMLDesc', N, domFlags, stringRet),
-    p(Proc.DOMAIN_GET_AUTOSTART, 'virDomainGetAutostart', N, dom, retInt('autostart')),
-    p(Proc.DOMAIN_GET_INFO, 'virDomainGetInfo', N, dom, getInfoRet),
-    p(Proc.DOMAIN_GET_MAX_MEMORY, 'virDomainGetMaxMemory', N, dom, uhyperRet),
-    p(Proc.DOMAIN_GET_OS_TYPE, 'virDomainGetOSType', N, dom, stringRet),
-    p(Proc.CONNECT_LIST_DEFINED_DOMAINS, 'virConnectListDefinedDomains', N, maxNamesArgs, namesRet),
-    p(Proc.DOMAIN_LOOKUP_BY_ID, 'virDomainLookupByID', N, lookupByIdArgs, retDom),
-    p(Proc.DOMAIN_LOOKUP_BY_NAME, 'virDomainLookupByName', N, lookupByNameArgs, retDom),
-    p(Proc.DOMAIN_LOOKUP_BY_UUID, 'virDomainLookupByUUID', N, lookupByUuidArgs, retDom),
-    p(Proc.CONNECT_NUM_OF_DEFINED_DOMAINS, 'virConnectNumOfDefinedDomains', N, xVoid, numRet),
-    p(Proc.DOMAIN_REBOOT, 'virDomainReboot', R, domFlags, xVoid),
-    p(Proc.DOMAIN_RESUME, 'virDomainResume', R, dom, xVoid),
-    p(Proc.DOMAIN_SET_AUTOSTART, 'virDomainSetAutostart', R, setAutostartArgs, xVoid),
-    p(Proc.DOMAIN_SHUTDOWN, 'virDomainShutdown', R, dom, xVoid),
-    p(Proc.DOMAIN_SUSPEND, 'virDomainSuspend', R, dom, xVoid),
-    p(Proc.DOMAIN_UNDEFINE, 'virDomainUndefine', R, dom, xVoid),
-    p(Proc.CONNECT_LIST_DOMAINS, 'virConnectListDomains', N, maxIdsArgs, idsRet),
-    p(Proc.CONNECT_NUM_OF_DOMAINS, 'virConnectNumOfDomains', N, xVoid, numRet),
-    p(Proc.CONNECT_GET_HOSTNAME, 'virConnectGetHostname', N, xVoid, stringRet),
-    p(Proc.CONNECT_SUPPORTS_FEATURE, 'virConnectSupportsFeature', N, featureArgs, supportedRet, true),
-    p(Proc.AUTH_LIST, 'virConnectAuthList', N, xVoid, authListRet, true),
-    p(Proc.CONNECT_DOMAIN_EVENT_REGISTER, 'virConnectDomainEventRegister', N, xVoid, cbRegisteredRet),
-    p(Proc.CONNECT_DOMAIN_EVENT_DEREGISTER, 'virConnectDomainEventDeregister', N, xVoid, cbRegisteredRet),
-    p(Proc.CONNECT_GET_URI, 'virConnectGetURI', N, xVoid, stringRet),
-    p(Proc.NODE_GET_SECURITY_MODEL, 'virNodeGetSecurityModel', N, xVoid, securityModelRet),
-    p(Proc.CONNECT_IS_SECURE, 'virConnectIsSecure', N, xVoid, retInt('secure')),
-    p(Proc.DOMAIN_IS_ACTIVE, 'virDomainIsActive', N, dom, retInt('active')),
-    p(Proc.DOMAIN_IS_PERSISTENT, 'virDomainIsPersistent', N, dom, retInt('persistent')),
-    p(Proc.CONNECT_GET_LIB_VERSION, 'virConnectGetLibVersion', N, xVoid, uhyperRet),
-    p(Proc.DOMAIN_MANAGED_SAVE, 'virDomainManagedSave', R, domFlags, xVoid),
-    p(Proc.DOMAIN_HAS_MANAGED_SAVE_IMAGE, 'virDomainHasManagedSaveImage', N, domFlags, retInt('result')),
-    p(Proc.DOMAIN_MANAGED_SAVE_REMOVE, 'virDomainManagedSaveRemove', R, domFlags, xVoid),
-    p(Proc.DOMAIN_SNAPSHOT_CREATE_XML, 'virDomainSnapshotCreateXML', R, snapshotCreateArgs, retSnap),
-    p(Proc.DOMAIN_SNAPSHOT_GET_XML_DESC, 'virDomainSnapshotGetXMLDesc', N, snapFlags, stringRet),
-    p(Proc.DOMAIN_SNAPSHOT_NUM, 'virDomainSnapshotNum', N, domFlags, numRet),
-    p(Proc.DOMAIN_SNAPSHOT_LIST_NAMES, 'virDomainSnapshotListNames', N, snapshotListNamesArgs, snapshotNamesRet),
-    p(Proc.DOMAIN_SNAPSHOT_LOOKUP_BY_NAME, 'virDomainSnapshotLookupByName', N, snapshotLookupArgs, retSnap),
-    p(Proc.DOMAIN_HAS_CURRENT_SNAPSHOT, 'virDomainHasCurrentSnapshot', N, domFlags, retInt('result')),
-    p(Proc.DOMAIN_SNAPSHOT_CURRENT, 'virDomainSnapshotCurrent', N, domFlags, retSnap),
-    p(Proc.DOMAIN_REVERT_TO_SNAPSHOT, 'virDomainRevertToSnapshot', R, snapFlags, xVoid),
-    p(Proc.DOMAIN_SNAPSHOT_DELETE, 'virDomainSnapshotDelete', R, snapFlags, xVoid),
-    p(Proc.DOMAIN_CREATE_WITH_FLAGS, 'virDomainCreateWithFlags', R, domFlags, retDom),
-    p(Proc.CONNECT_GET_SYSINFO, 'virConnectGetSysinfo', N, struct<{ flags: number }>({ flags: xUint }), stringRet),
-    p(Proc.DOMAIN_GET_STATE, 'virDomainGetState', N, domFlags, getStateRet),
-    p(Proc.DOMAIN_UNDEFINE_FLAGS, 'virDomainUndefineFlags', R, domFlags, xVoid),
-    p(Proc.DOMAIN_DESTROY_FLAGS, 'virDomainDestroyFlags', R, domFlags, xVoid),
-    p(Proc.DOMAIN_SNAPSHOT_GET_PARENT, 'virDomainSnapshotGetParent', N, snapFlags, retSnap),
-    p(Proc.DOMAIN_SNAPSHOT_NUM_CHILDREN, 'virDomainSnapshotNumChildren', N, snapFlags, numRet),
-    p(Proc.DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES, 'virDomainSnapshotListChildrenNames', N, childrenNamesArgs, snapshotNamesRet),
-    p(Proc.DOMAIN_SHUTDOWN_FLAGS, 'virDomainShutdownFlags', R, domFlags, xVoid),
-    p(Proc.DOMAIN_SNAPSHOT_IS_CURRENT, 'virDomainSnapshotIsCurrent', N, snapFlags, retInt('current')),
-    p(Proc.DOMAIN_SNAPSHOT_HAS_METADATA, 'virDomainSnapshotHasMetadata', N, snapFlags, retInt('metadata')),
-    p(Proc.CONNECT_LIST_ALL_DOMAINS, 'virConnectListAllDomains', N, listAllDomainsArgs, listAllDomainsRet),
-    p(Proc.DOMAIN_LIST_ALL_SNAPSHOTS, 'virDomainListAllSnapshots', N, listAllSnapshotsArgs, snapshotsRet),
-    p(Proc.DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN, 'virDomainSnapshotListAllChildren', N, listAllChildrenArgs, snapshotsRet),
-    p(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, 'virConnectDomainEventRegisterAny', N, eventRegisterArgs, callbackIdCodec),
-    p(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, 'virConnectDomainEventDeregisterAny', N, callbackIdCodec, xVoid),
-    p(Proc.DOMAIN_DEFINE_XML_FLAGS, 'virDomainDefineXMLFlags', R, xmlFlags, retDom),
-    p(Proc.CONNECT_REGISTER_CLOSE_CALLBACK, 'virConnectRegisterCloseCallback', N, xVoid, xVoid),
-    p(Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK, 'virConnectUnregisterCloseCallback', N, xVoid, xVoid),
-  ].map((s) => [s.proc, s]),
-);
+/** Reads only: allowed on a read-only connection. */
+const R = false;
+/** Changes state: refused on a read-only connection. */
+const W = true;
+/** Answered before CONNECT_OPEN (the handshake). */
+const BEFORE_OPEN = true;
 
 /**
- * The source file of libvirt's public API each mutating entry point lives in decides the error
- * domain of its read-only refusal: libvirt-domain.c → VIR_FROM_DOMAIN (20),
- * libvirt-domain-snapshot.c → VIR_FROM_DOMAIN_SNAPSHOT (35).
+ * Every procedure tsvirt calls and tsvirtd serves, keyed by number; any other number is an unknown
+ * procedure. The rest is inferred from this table: the daemon's handler for `Proc.X`
+ * receives exactly X's argument type and must return X's return type, and the remote driver's
+ * `call(Proc.X, args)` is typed the same way, so a mismatch does not compile.
+ *
+ * Adding a procedure:
+ *  1. its number in `enum Proc` (libvirt's enum remote_procedure);
+ *  2. its remote_*_args / remote_*_ret codecs above, unless an existing one has the same layout;
+ *  3. one line here: `[Proc.X]: p('virPublicApiName', R or W, argsCodec, retCodec)`, with W
+ *     when libvirt's public API refuses it on a read-only connection;
+ *  4. its handler in src/daemon/handlers.ts (tsc fails until it exists), and the remote driver's
+ *     method calling `this.call(Proc.X, args)`.
  */
-export function readOnlyErrorDomain(api: string): number {
-  if (api.startsWith('virDomainSnapshot') || api === 'virDomainRevertToSnapshot') return 35;
-  if (api.startsWith('virDomain')) return 20;
-  return 0;
+export const PROCEDURE_TABLE = Object.freeze({
+  [Proc.CONNECT_OPEN]: p('virConnectOpen', R, openArgs, xVoid, BEFORE_OPEN),
+  [Proc.CONNECT_CLOSE]: p('virConnectClose', R, xVoid, xVoid, BEFORE_OPEN),
+  [Proc.CONNECT_GET_TYPE]: p('virConnectGetType', R, xVoid, stringRet),
+  [Proc.CONNECT_GET_VERSION]: p('virConnectGetVersion', R, xVoid, uhyperRet),
+  [Proc.NODE_GET_INFO]: p('virNodeGetInfo', R, xVoid, nodeInfoRet),
+  [Proc.CONNECT_GET_CAPABILITIES]: p('virConnectGetCapabilities', R, xVoid, stringRet),
+  [Proc.DOMAIN_CREATE]: p('virDomainCreate', W, dom, xVoid),
+  [Proc.DOMAIN_CREATE_XML]: p('virDomainCreateXML', W, xmlFlags, retDom),
+  [Proc.DOMAIN_DEFINE_XML]: p('virDomainDefineXML', W, xml, retDom),
+  [Proc.DOMAIN_DESTROY]: p('virDomainDestroy', W, dom, xVoid),
+  [Proc.DOMAIN_GET_XML_DESC]: p('virDomainGetXMLDesc', R, domFlags, stringRet),
+  [Proc.DOMAIN_GET_AUTOSTART]: p('virDomainGetAutostart', R, dom, retInt('autostart')),
+  [Proc.DOMAIN_GET_INFO]: p('virDomainGetInfo', R, dom, getInfoRet),
+  [Proc.DOMAIN_GET_MAX_MEMORY]: p('virDomainGetMaxMemory', R, dom, uhyperRet),
+  [Proc.DOMAIN_GET_OS_TYPE]: p('virDomainGetOSType', R, dom, stringRet),
+  [Proc.CONNECT_LIST_DEFINED_DOMAINS]: p('virConnectListDefinedDomains', R, maxNamesArgs, namesRet),
+  [Proc.DOMAIN_LOOKUP_BY_ID]: p('virDomainLookupByID', R, lookupByIdArgs, retDom),
+  [Proc.DOMAIN_LOOKUP_BY_NAME]: p('virDomainLookupByName', R, lookupByNameArgs, retDom),
+  [Proc.DOMAIN_LOOKUP_BY_UUID]: p('virDomainLookupByUUID', R, lookupByUuidArgs, retDom),
+  [Proc.CONNECT_NUM_OF_DEFINED_DOMAINS]: p('virConnectNumOfDefinedDomains', R, xVoid, numRet),
+  [Proc.DOMAIN_REBOOT]: p('virDomainReboot', W, domFlags, xVoid),
+  [Proc.DOMAIN_RESUME]: p('virDomainResume', W, dom, xVoid),
+  [Proc.DOMAIN_SET_AUTOSTART]: p('virDomainSetAutostart', W, setAutostartArgs, xVoid),
+  [Proc.DOMAIN_SHUTDOWN]: p('virDomainShutdown', W, dom, xVoid),
+  [Proc.DOMAIN_SUSPEND]: p('virDomainSuspend', W, dom, xVoid),
+  [Proc.DOMAIN_UNDEFINE]: p('virDomainUndefine', W, dom, xVoid),
+  [Proc.CONNECT_LIST_DOMAINS]: p('virConnectListDomains', R, maxIdsArgs, idsRet),
+  [Proc.CONNECT_NUM_OF_DOMAINS]: p('virConnectNumOfDomains', R, xVoid, numRet),
+  [Proc.CONNECT_GET_HOSTNAME]: p('virConnectGetHostname', R, xVoid, stringRet),
+  [Proc.CONNECT_SUPPORTS_FEATURE]: p('virConnectSupportsFeature', R, featureArgs, supportedRet, BEFORE_OPEN),
+  [Proc.AUTH_LIST]: p('virConnectAuthList', R, xVoid, authListRet, BEFORE_OPEN),
+  [Proc.CONNECT_DOMAIN_EVENT_REGISTER]: p('virConnectDomainEventRegister', R, xVoid, cbRegisteredRet),
+  [Proc.CONNECT_DOMAIN_EVENT_DEREGISTER]: p('virConnectDomainEventDeregister', R, xVoid, cbRegisteredRet),
+  [Proc.CONNECT_GET_URI]: p('virConnectGetURI', R, xVoid, stringRet),
+  [Proc.NODE_GET_SECURITY_MODEL]: p('virNodeGetSecurityModel', R, xVoid, securityModelRet),
+  [Proc.CONNECT_IS_SECURE]: p('virConnectIsSecure', R, xVoid, retInt('secure')),
+  [Proc.DOMAIN_IS_ACTIVE]: p('virDomainIsActive', R, dom, retInt('active')),
+  [Proc.DOMAIN_IS_PERSISTENT]: p('virDomainIsPersistent', R, dom, retInt('persistent')),
+  [Proc.CONNECT_GET_LIB_VERSION]: p('virConnectGetLibVersion', R, xVoid, uhyperRet),
+  [Proc.DOMAIN_MANAGED_SAVE]: p('virDomainManagedSave', W, domFlags, xVoid),
+  [Proc.DOMAIN_HAS_MANAGED_SAVE_IMAGE]: p('virDomainHasManagedSaveImage', R, domFlags, retInt('result')),
+  [Proc.DOMAIN_MANAGED_SAVE_REMOVE]: p('virDomainManagedSaveRemove', W, domFlags, xVoid),
+  [Proc.DOMAIN_SNAPSHOT_CREATE_XML]: p('virDomainSnapshotCreateXML', W, snapshotCreateArgs, retSnap),
+  [Proc.DOMAIN_SNAPSHOT_GET_XML_DESC]: p('virDomainSnapshotGetXMLDesc', R, snapFlags, stringRet),
+  [Proc.DOMAIN_SNAPSHOT_NUM]: p('virDomainSnapshotNum', R, domFlags, numRet),
+  [Proc.DOMAIN_SNAPSHOT_LIST_NAMES]: p('virDomainSnapshotListNames', R, snapshotListNamesArgs, snapshotNamesRet),
+  [Proc.DOMAIN_SNAPSHOT_LOOKUP_BY_NAME]: p('virDomainSnapshotLookupByName', R, snapshotLookupArgs, retSnap),
+  [Proc.DOMAIN_HAS_CURRENT_SNAPSHOT]: p('virDomainHasCurrentSnapshot', R, domFlags, retInt('result')),
+  [Proc.DOMAIN_SNAPSHOT_CURRENT]: p('virDomainSnapshotCurrent', R, domFlags, retSnap),
+  [Proc.DOMAIN_REVERT_TO_SNAPSHOT]: p('virDomainRevertToSnapshot', W, snapFlags, xVoid),
+  [Proc.DOMAIN_SNAPSHOT_DELETE]: p('virDomainSnapshotDelete', W, snapFlags, xVoid),
+  [Proc.DOMAIN_CREATE_WITH_FLAGS]: p('virDomainCreateWithFlags', W, domFlags, retDom),
+  [Proc.CONNECT_GET_SYSINFO]: p('virConnectGetSysinfo', R, flagsArgs, stringRet),
+  [Proc.DOMAIN_GET_STATE]: p('virDomainGetState', R, domFlags, getStateRet),
+  [Proc.DOMAIN_UNDEFINE_FLAGS]: p('virDomainUndefineFlags', W, domFlags, xVoid),
+  [Proc.DOMAIN_DESTROY_FLAGS]: p('virDomainDestroyFlags', W, domFlags, xVoid),
+  [Proc.DOMAIN_SNAPSHOT_GET_PARENT]: p('virDomainSnapshotGetParent', R, snapFlags, retSnap),
+  [Proc.DOMAIN_SNAPSHOT_NUM_CHILDREN]: p('virDomainSnapshotNumChildren', R, snapFlags, numRet),
+  [Proc.DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES]: p('virDomainSnapshotListChildrenNames', R, childrenNamesArgs, snapshotNamesRet),
+  [Proc.DOMAIN_SHUTDOWN_FLAGS]: p('virDomainShutdownFlags', W, domFlags, xVoid),
+  [Proc.DOMAIN_SNAPSHOT_IS_CURRENT]: p('virDomainSnapshotIsCurrent', R, snapFlags, retInt('current')),
+  [Proc.DOMAIN_SNAPSHOT_HAS_METADATA]: p('virDomainSnapshotHasMetadata', R, snapFlags, retInt('metadata')),
+  [Proc.CONNECT_LIST_ALL_DOMAINS]: p('virConnectListAllDomains', R, listAllDomainsArgs, listAllDomainsRet),
+  [Proc.DOMAIN_LIST_ALL_SNAPSHOTS]: p('virDomainListAllSnapshots', R, listAllSnapshotsArgs, snapshotsRet),
+  [Proc.DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN]: p('virDomainSnapshotListAllChildren', R, listAllChildrenArgs, snapshotsRet),
+  [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY]: p('virConnectDomainEventRegisterAny', R, eventRegisterArgs, callbackIdCodec),
+  [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY]: p('virConnectDomainEventDeregisterAny', R, callbackIdCodec, xVoid),
+  [Proc.DOMAIN_DEFINE_XML_FLAGS]: p('virDomainDefineXMLFlags', W, xmlFlags, retDom),
+  [Proc.CONNECT_REGISTER_CLOSE_CALLBACK]: p('virConnectRegisterCloseCallback', R, xVoid, xVoid),
+  [Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK]: p('virConnectUnregisterCloseCallback', R, xVoid, xVoid),
+});
+
+type Table = typeof PROCEDURE_TABLE;
+type CodecValue<C> = C extends Codec<infer T> ? T : never;
+
+/** A procedure of the table: one tsvirt can call and tsvirtd serves. */
+export type TableProc = keyof Table;
+/** Each procedure's argument type (remote_*_args; void when it has none). */
+export type ProcArgs = { [P in TableProc]: CodecValue<Table[P]['args']> };
+/** Each procedure's return type (remote_*_ret; void when it has none). */
+export type ProcRet = { [P in TableProc]: CodecValue<Table[P]['ret']> };
+export type ArgsOf<P extends TableProc> = ProcArgs[P];
+export type RetOf<P extends TableProc> = ProcRet[P];
+
+/** The table seen per procedure, so that a generic `P` keeps its args and ret types together. */
+const TYPED: { [P in TableProc]: ProcedureEntry<ProcArgs[P], ProcRet[P]> } = PROCEDURE_TABLE;
+
+/** The entry of one procedure of the table, with its exact types. */
+export function procedure<P extends TableProc>(proc: P): ProcedureEntry<ArgsOf<P>, RetOf<P>> {
+  return TYPED[proc];
+}
+
+/** Every procedure of the table by number, for lookups of a number read off the wire. */
+export const PROCEDURES: ReadonlyMap<number, ProcedureSpec & { proc: TableProc }> = new Map(
+  (Object.keys(PROCEDURE_TABLE).map(Number) as TableProc[]).map((proc) => [proc, { ...PROCEDURE_TABLE[proc], proc, name: Proc[proc] }]),
+);
+
+/** Whether `proc` is a procedure of the table. */
+export function isTableProc(proc: number): proc is TableProc {
+  return PROCEDURES.has(proc);
+}
+
+/**
+ * The read-only rule, decided here only: a read-only connection (VIR_CONNECT_RO, or any
+ * connection made on libvirt-sock-ro) may call `proc` unless it changes state. The daemon refuses
+ * with {@link readOnlyRefusal} before its handler runs; the remote driver refuses the same calls
+ * before they go out, as libvirt's client library does.
+ */
+export function isReadOnlyAllowed(proc: TableProc): boolean {
+  return !PROCEDURE_TABLE[proc].mutating;
+}
+
+/**
+ * The error for a call of `proc` on a read-only connection, or null when it is allowed:
+ * VIR_ERR_OPERATION_DENIED "operation forbidden: read only access prevents virXxx", from the
+ * error domain of the module the public API lives in, as libvirt's public API raises it.
+ */
+export function readOnlyRefusal(proc: TableProc): VirError | null {
+  if (isReadOnlyAllowed(proc)) return null;
+  const { api } = PROCEDURE_TABLE[proc];
+  return VirError.report(apiErrorDomain(api), ErrorNumber.OPERATION_DENIED, `read only access prevents ${api}`);
+}
+
+/**
+ * The error domain of a public API's module, as its libvirt source file sets VIR_FROM_THIS:
+ * libvirt-domain-snapshot.c → VIR_FROM_DOMAIN_SNAPSHOT, libvirt-domain.c → VIR_FROM_DOMAIN.
+ * Procedures of another module (networks, storage, …) add its line here.
+ */
+function apiErrorDomain(api: string): ErrorDomain {
+  if (api.startsWith('virDomainSnapshot') || api === 'virDomainRevertToSnapshot') return ErrorDomain.DOMAIN_SNAPSHOT;
+  if (api.startsWith('virDomain')) return ErrorDomain.DOMAIN;
+  return ErrorDomain.NONE;
 }

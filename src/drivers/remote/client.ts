@@ -19,8 +19,8 @@ import {
   xError,
   type WireError,
 } from '../../rpc/protocol.js';
-import { PROCEDURES, type Proc } from '../../rpc/procedures.js';
-import { XdrError, XdrWriter, decode, type Codec } from '../../rpc/xdr.js';
+import { procedure, type ArgsOf, type RetOf, type TableProc } from '../../rpc/procedures.js';
+import { XdrError, XdrWriter, decode } from '../../rpc/xdr.js';
 
 /** Keepalive as libvirt's client defaults it: a ping after 5 s of silence, give up after 5. */
 export const CLIENT_KEEPALIVE_INTERVAL_MS = 5000;
@@ -73,10 +73,11 @@ export function fromWireError(e: WireError): VirError {
   });
 }
 
+/** A call in flight: its reply is decoded by the call's own (typed) closure. */
 interface Pending {
   proc: number;
-  ret: Codec<unknown>;
-  resolve: (v: unknown) => void;
+  /** Decodes an OK reply's payload with the procedure's ret codec and resolves the call. */
+  accept: (payload: Buffer) => void;
   reject: (e: VirError) => void;
 }
 
@@ -139,11 +140,11 @@ export class RpcClient {
 
   /**
    * Sends one CALL of the remote program and resolves with its decoded reply; an ERROR reply
-   * rejects with the daemon's VirError. `timeoutMs` bounds the wait (handshake calls).
+   * rejects with the daemon's VirError. Arguments and reply are typed by the procedure table.
+   * `timeoutMs` bounds the wait (handshake calls).
    */
-  call<R>(proc: Proc, args: unknown, timeoutMs = 0): Promise<R> {
-    const spec = PROCEDURES.get(proc);
-    if (spec === undefined) return Promise.reject(rpcError(`unknown procedure: ${proc}`));
+  call<P extends TableProc>(proc: P, args: ArgsOf<P>, timeoutMs = 0): Promise<RetOf<P>> {
+    const spec = procedure(proc);
     if (this.closedWith !== null) return Promise.reject(socketClosedError());
     let payload: Buffer;
     try {
@@ -156,7 +157,7 @@ export class RpcClient {
     }
     const serial = this.serial;
     this.serial = (this.serial + 1) >>> 0;
-    return new Promise<R>((resolve, reject) => {
+    return new Promise<RetOf<P>>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
         if (timer !== undefined) clearTimeout(timer);
@@ -164,10 +165,9 @@ export class RpcClient {
       };
       this.pending.set(serial, {
         proc,
-        ret: spec.ret as Codec<unknown>,
-        resolve: (v) => {
+        accept: (reply) => {
           done();
-          resolve(v as R);
+          resolve(decode(spec.ret, reply));
         },
         reject: (e) => {
           done();
@@ -241,7 +241,7 @@ export class RpcClient {
     const p = this.pending.get(h.serial);
     if (p === undefined || p.proc !== h.proc) return;
     try {
-      if (h.status === MessageStatus.OK) p.resolve(decode(p.ret, f.payload));
+      if (h.status === MessageStatus.OK) p.accept(f.payload);
       else p.reject(fromWireError(decode(xError, f.payload)));
     } catch (err) {
       p.reject(rpcError(`Unable to decode message payload: ${(err as Error).message}`));

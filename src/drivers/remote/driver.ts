@@ -19,7 +19,15 @@ import {
   type WireDomain,
   type WireSnapshot,
 } from '../../rpc/protocol.js';
-import { Proc, legacyLifecycleMsg, lifecycleMsg } from '../../rpc/procedures.js';
+import {
+  Proc,
+  legacyLifecycleMsg,
+  lifecycleMsg,
+  readOnlyRefusal,
+  type ArgsOf,
+  type RetOf,
+  type TableProc,
+} from '../../rpc/procedures.js';
 import { decode } from '../../rpc/xdr.js';
 import { RpcClient } from './client.js';
 import { parseRemoteURI } from './uri.js';
@@ -87,6 +95,8 @@ export class RemoteDriver implements HypervisorDriver {
   /** A registration or deregistration in flight: later calls wait for it, so no event is missed. */
   private eventBarrier: Promise<void> = Promise.resolve();
   private closing = false;
+  /** Opened with VIR_CONNECT_RO. */
+  private readonly = false;
 
   /** @internal Use {@link openRemoteDriver}. */
   constructor(readonly uri: string) {}
@@ -94,22 +104,31 @@ export class RemoteDriver implements HypervisorDriver {
   /** @internal */
   async handshake(rpc: RpcClient, inner: string, readonly: boolean, timeoutMs: number): Promise<void> {
     this.rpc = rpc;
-    const auth = await rpc.call<{ types: number[] }>(Proc.AUTH_LIST, undefined, timeoutMs);
+    this.readonly = readonly;
+    const auth = await rpc.call(Proc.AUTH_LIST, undefined, timeoutMs);
     if (auth.types.length > 0 && !auth.types.includes(RemoteAuthType.NONE)) {
       throw VirError.report(ErrorDomain.REMOTE, ErrorNumber.AUTH_FAILED, `unsupported authentication type ${auth.types[0]}`);
     }
     // Asking is how a client announces keepalive support, before CONNECT_OPEN (as virsh).
-    const ka = await rpc.call<{ supported: number }>(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.PROGRAM_KEEPALIVE }, timeoutMs);
+    const ka = await rpc.call(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.PROGRAM_KEEPALIVE }, timeoutMs);
     await rpc.call(Proc.CONNECT_OPEN, { name: inner, flags: readonly ? VIR_CONNECT_RO : 0 }, timeoutMs);
-    this.type = (await rpc.call<{ value: string }>(Proc.CONNECT_GET_TYPE, undefined, timeoutMs)).value;
+    this.type = (await rpc.call(Proc.CONNECT_GET_TYPE, undefined, timeoutMs)).value;
     if (ka.supported !== 0) rpc.startKeepalive();
   }
 
-  private async call<T>(proc: Proc, args?: unknown): Promise<T> {
+  /**
+   * One call to the daemon, typed by the procedure table. On a read-only connection a call the
+   * read-only rule refuses fails here, before it goes out, as in libvirt's client library.
+   */
+  private async call<P extends TableProc>(proc: P, args: ArgsOf<P>): Promise<RetOf<P>> {
+    if (this.readonly) {
+      const refusal = readOnlyRefusal(proc);
+      if (refusal !== null) throw refusal;
+    }
     await this.eventBarrier;
     const rpc = this.rpc;
     if (rpc === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'client socket is closed');
-    return rpc.call<T>(proc, args);
+    return rpc.call(proc, args);
   }
 
   /** @internal An asynchronous message from the daemon. */
@@ -155,58 +174,58 @@ export class RemoteDriver implements HypervisorDriver {
   }
 
   async getHostname(): R<string> {
-    return (await this.call<{ value: string }>(Proc.CONNECT_GET_HOSTNAME)).value;
+    return (await this.call(Proc.CONNECT_GET_HOSTNAME, undefined)).value;
   }
   async getVersion(): R<number> {
-    return (await this.call<{ value: number }>(Proc.CONNECT_GET_VERSION)).value;
+    return (await this.call(Proc.CONNECT_GET_VERSION, undefined)).value;
   }
   async isAlive(): R<boolean> {
     return this.rpc !== null && this.rpc.isOpen();
   }
   async connectGetCapabilities(): R<string> {
-    return (await this.call<{ value: string }>(Proc.CONNECT_GET_CAPABILITIES)).value;
+    return (await this.call(Proc.CONNECT_GET_CAPABILITIES, undefined)).value;
   }
   async nodeGetInfo(): R<NodeInfo> {
-    const r = await this.call<NodeInfo>(Proc.NODE_GET_INFO);
+    const r = await this.call(Proc.NODE_GET_INFO, undefined);
     return { model: r.model, memory: r.memory, cpus: r.cpus, mhz: r.mhz, nodes: r.nodes, sockets: r.sockets, cores: r.cores, threads: r.threads };
   }
   async connectGetSysinfo(flags: number): R<string> {
-    return (await this.call<{ value: string }>(Proc.CONNECT_GET_SYSINFO, { flags })).value;
+    return (await this.call(Proc.CONNECT_GET_SYSINFO, { flags })).value;
   }
 
   async listAllDomains(flags: number): R<DomainRef[]> {
-    const r = await this.call<{ domains: WireDomain[] }>(Proc.CONNECT_LIST_ALL_DOMAINS, { needResults: 1, flags });
+    const r = await this.call(Proc.CONNECT_LIST_ALL_DOMAINS, { needResults: 1, flags });
     return r.domains.map(ref);
   }
   async numOfDomains(): R<number> {
-    return (await this.call<{ num: number }>(Proc.CONNECT_NUM_OF_DOMAINS)).num;
+    return (await this.call(Proc.CONNECT_NUM_OF_DOMAINS, undefined)).num;
   }
   async numOfDefinedDomains(): R<number> {
-    return (await this.call<{ num: number }>(Proc.CONNECT_NUM_OF_DEFINED_DOMAINS)).num;
+    return (await this.call(Proc.CONNECT_NUM_OF_DEFINED_DOMAINS, undefined)).num;
   }
   async lookupByName(name: string): R<DomainRef> {
-    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_LOOKUP_BY_NAME, { name })).dom);
+    return ref((await this.call(Proc.DOMAIN_LOOKUP_BY_NAME, { name })).dom);
   }
   async lookupByUUID(uuid: string): R<DomainRef> {
-    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_LOOKUP_BY_UUID, { uuid: uuidFromString(uuid) })).dom);
+    return ref((await this.call(Proc.DOMAIN_LOOKUP_BY_UUID, { uuid: uuidFromString(uuid) })).dom);
   }
   async lookupByID(id: number): R<DomainRef> {
-    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_LOOKUP_BY_ID, { id })).dom);
+    return ref((await this.call(Proc.DOMAIN_LOOKUP_BY_ID, { id })).dom);
   }
   async defineXML(xml: string, flags: number): R<DomainRef> {
     // virDomainDefineXML goes out as DEFINE_XML, as libvirt's client sends it (older daemons lack 350).
     const r =
       flags === 0
-        ? await this.call<{ dom: WireDomain }>(Proc.DOMAIN_DEFINE_XML, { xml })
-        : await this.call<{ dom: WireDomain }>(Proc.DOMAIN_DEFINE_XML_FLAGS, { xml, flags });
+        ? await this.call(Proc.DOMAIN_DEFINE_XML, { xml })
+        : await this.call(Proc.DOMAIN_DEFINE_XML_FLAGS, { xml, flags });
     return ref(r.dom);
   }
   async createXML(xml: string, flags: number): R<DomainRef> {
-    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_CREATE_XML, { xml, flags })).dom);
+    return ref((await this.call(Proc.DOMAIN_CREATE_XML, { xml, flags })).dom);
   }
 
   async domainCreate(dom: DomainRef, flags: number): R<DomainRef> {
-    return ref((await this.call<{ dom: WireDomain }>(Proc.DOMAIN_CREATE_WITH_FLAGS, { dom: wire(dom), flags })).dom);
+    return ref((await this.call(Proc.DOMAIN_CREATE_WITH_FLAGS, { dom: wire(dom), flags })).dom);
   }
   async domainShutdown(dom: DomainRef, flags: number): R<void> {
     if (flags === 0) await this.call(Proc.DOMAIN_SHUTDOWN, { dom: wire(dom) });
@@ -229,24 +248,24 @@ export class RemoteDriver implements HypervisorDriver {
     await this.call(Proc.DOMAIN_UNDEFINE_FLAGS, { dom: wire(dom), flags });
   }
   async domainIsActive(dom: DomainRef): R<boolean> {
-    return (await this.call<{ active: number }>(Proc.DOMAIN_IS_ACTIVE, { dom: wire(dom) })).active !== 0;
+    return (await this.call(Proc.DOMAIN_IS_ACTIVE, { dom: wire(dom) })).active !== 0;
   }
   async domainIsPersistent(dom: DomainRef): R<boolean> {
-    return (await this.call<{ persistent: number }>(Proc.DOMAIN_IS_PERSISTENT, { dom: wire(dom) })).persistent !== 0;
+    return (await this.call(Proc.DOMAIN_IS_PERSISTENT, { dom: wire(dom) })).persistent !== 0;
   }
   async domainGetState(dom: DomainRef, flags: number): R<[state: DomainState, reason: number]> {
-    const r = await this.call<{ state: number; reason: number }>(Proc.DOMAIN_GET_STATE, { dom: wire(dom), flags });
+    const r = await this.call(Proc.DOMAIN_GET_STATE, { dom: wire(dom), flags });
     return [r.state as DomainState, r.reason];
   }
   async domainGetInfo(dom: DomainRef): R<DomainInfo> {
-    const r = await this.call<DomainInfo>(Proc.DOMAIN_GET_INFO, { dom: wire(dom) });
-    return { state: r.state, maxMem: r.maxMem, memory: r.memory, nrVirtCpu: r.nrVirtCpu, cpuTime: r.cpuTime };
+    const r = await this.call(Proc.DOMAIN_GET_INFO, { dom: wire(dom) });
+    return { state: r.state as DomainState, maxMem: r.maxMem, memory: r.memory, nrVirtCpu: r.nrVirtCpu, cpuTime: r.cpuTime };
   }
   async domainGetXMLDesc(dom: DomainRef, flags: number): R<string> {
-    return (await this.call<{ value: string }>(Proc.DOMAIN_GET_XML_DESC, { dom: wire(dom), flags })).value;
+    return (await this.call(Proc.DOMAIN_GET_XML_DESC, { dom: wire(dom), flags })).value;
   }
   async domainGetAutostart(dom: DomainRef): R<boolean> {
-    return (await this.call<{ autostart: number }>(Proc.DOMAIN_GET_AUTOSTART, { dom: wire(dom) })).autostart !== 0;
+    return (await this.call(Proc.DOMAIN_GET_AUTOSTART, { dom: wire(dom) })).autostart !== 0;
   }
   async domainSetAutostart(dom: DomainRef, autostart: boolean): R<void> {
     await this.call(Proc.DOMAIN_SET_AUTOSTART, { dom: wire(dom), autostart: autostart ? 1 : 0 });
@@ -259,20 +278,20 @@ export class RemoteDriver implements HypervisorDriver {
     await this.call(Proc.DOMAIN_MANAGED_SAVE, { dom: wire(dom), flags });
   }
   async hasManagedSaveImage(dom: DomainRef, flags: number): R<boolean> {
-    return (await this.call<{ result: number }>(Proc.DOMAIN_HAS_MANAGED_SAVE_IMAGE, { dom: wire(dom), flags })).result !== 0;
+    return (await this.call(Proc.DOMAIN_HAS_MANAGED_SAVE_IMAGE, { dom: wire(dom), flags })).result !== 0;
   }
   async managedSaveRemove(dom: DomainRef, flags: number): R<void> {
     await this.call(Proc.DOMAIN_MANAGED_SAVE_REMOVE, { dom: wire(dom), flags });
   }
 
   async snapshotCreateXML(dom: DomainRef, xml: string, flags: number): R<string> {
-    return (await this.call<{ snap: WireSnapshot }>(Proc.DOMAIN_SNAPSHOT_CREATE_XML, { dom: wire(dom), xml, flags })).snap.name;
+    return (await this.call(Proc.DOMAIN_SNAPSHOT_CREATE_XML, { dom: wire(dom), xml, flags })).snap.name;
   }
   async snapshotNum(dom: DomainRef, flags: number): R<number> {
-    return (await this.call<{ num: number }>(Proc.DOMAIN_SNAPSHOT_NUM, { dom: wire(dom), flags })).num;
+    return (await this.call(Proc.DOMAIN_SNAPSHOT_NUM, { dom: wire(dom), flags })).num;
   }
   async snapshotListNames(dom: DomainRef, flags: number): R<string[]> {
-    const r = await this.call<{ names: string[] }>(Proc.DOMAIN_SNAPSHOT_LIST_NAMES, {
+    const r = await this.call(Proc.DOMAIN_SNAPSHOT_LIST_NAMES, {
       dom: wire(dom),
       maxnames: REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
       flags,
@@ -280,32 +299,32 @@ export class RemoteDriver implements HypervisorDriver {
     return r.names;
   }
   async listAllSnapshots(dom: DomainRef, flags: number): R<string[]> {
-    const r = await this.call<{ snapshots: WireSnapshot[] }>(Proc.DOMAIN_LIST_ALL_SNAPSHOTS, { dom: wire(dom), needResults: 1, flags });
+    const r = await this.call(Proc.DOMAIN_LIST_ALL_SNAPSHOTS, { dom: wire(dom), needResults: 1, flags });
     return r.snapshots.map((s) => s.name);
   }
   async snapshotLookupByName(dom: DomainRef, name: string, flags: number): R<string> {
-    return (await this.call<{ snap: WireSnapshot }>(Proc.DOMAIN_SNAPSHOT_LOOKUP_BY_NAME, { dom: wire(dom), name, flags })).snap.name;
+    return (await this.call(Proc.DOMAIN_SNAPSHOT_LOOKUP_BY_NAME, { dom: wire(dom), name, flags })).snap.name;
   }
   async snapshotCurrent(dom: DomainRef, flags: number): R<string> {
-    return (await this.call<{ snap: WireSnapshot }>(Proc.DOMAIN_SNAPSHOT_CURRENT, { dom: wire(dom), flags })).snap.name;
+    return (await this.call(Proc.DOMAIN_SNAPSHOT_CURRENT, { dom: wire(dom), flags })).snap.name;
   }
   async hasCurrentSnapshot(dom: DomainRef, flags: number): R<boolean> {
-    return (await this.call<{ result: number }>(Proc.DOMAIN_HAS_CURRENT_SNAPSHOT, { dom: wire(dom), flags })).result !== 0;
+    return (await this.call(Proc.DOMAIN_HAS_CURRENT_SNAPSHOT, { dom: wire(dom), flags })).result !== 0;
   }
   async revertToSnapshot(dom: DomainRef, snapshot: string, flags: number): R<void> {
     await this.call(Proc.DOMAIN_REVERT_TO_SNAPSHOT, { snap: snap(dom, snapshot), flags });
   }
   async snapshotGetXMLDesc(dom: DomainRef, snapshot: string, flags: number): R<string> {
-    return (await this.call<{ value: string }>(Proc.DOMAIN_SNAPSHOT_GET_XML_DESC, { snap: snap(dom, snapshot), flags })).value;
+    return (await this.call(Proc.DOMAIN_SNAPSHOT_GET_XML_DESC, { snap: snap(dom, snapshot), flags })).value;
   }
   async snapshotGetParent(dom: DomainRef, snapshot: string, flags: number): R<string> {
-    return (await this.call<{ snap: WireSnapshot }>(Proc.DOMAIN_SNAPSHOT_GET_PARENT, { snap: snap(dom, snapshot), flags })).snap.name;
+    return (await this.call(Proc.DOMAIN_SNAPSHOT_GET_PARENT, { snap: snap(dom, snapshot), flags })).snap.name;
   }
   async snapshotNumChildren(dom: DomainRef, snapshot: string, flags: number): R<number> {
-    return (await this.call<{ num: number }>(Proc.DOMAIN_SNAPSHOT_NUM_CHILDREN, { snap: snap(dom, snapshot), flags })).num;
+    return (await this.call(Proc.DOMAIN_SNAPSHOT_NUM_CHILDREN, { snap: snap(dom, snapshot), flags })).num;
   }
   async snapshotListAllChildren(dom: DomainRef, snapshot: string, flags: number): R<string[]> {
-    const r = await this.call<{ snapshots: WireSnapshot[] }>(Proc.DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN, {
+    const r = await this.call(Proc.DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN, {
       snap: snap(dom, snapshot),
       needResults: 1,
       flags,
@@ -313,10 +332,10 @@ export class RemoteDriver implements HypervisorDriver {
     return r.snapshots.map((s) => s.name);
   }
   async snapshotIsCurrent(dom: DomainRef, snapshot: string, flags: number): R<boolean> {
-    return (await this.call<{ current: number }>(Proc.DOMAIN_SNAPSHOT_IS_CURRENT, { snap: snap(dom, snapshot), flags })).current !== 0;
+    return (await this.call(Proc.DOMAIN_SNAPSHOT_IS_CURRENT, { snap: snap(dom, snapshot), flags })).current !== 0;
   }
   async snapshotHasMetadata(dom: DomainRef, snapshot: string, flags: number): R<boolean> {
-    return (await this.call<{ metadata: number }>(Proc.DOMAIN_SNAPSHOT_HAS_METADATA, { snap: snap(dom, snapshot), flags })).metadata !== 0;
+    return (await this.call(Proc.DOMAIN_SNAPSHOT_HAS_METADATA, { snap: snap(dom, snapshot), flags })).metadata !== 0;
   }
   async snapshotDelete(dom: DomainRef, snapshot: string, flags: number): R<void> {
     await this.call(Proc.DOMAIN_SNAPSHOT_DELETE, { snap: snap(dom, snapshot), flags });
@@ -348,9 +367,9 @@ export class RemoteDriver implements HypervisorDriver {
           // As libvirt's client: the per-callback procedures when the daemon has them (libvirt
           // 1.2.1 and later), else the legacy lifecycle registration.
           this.eventCallbackFeature ??=
-            (await rpc.call<{ supported: number }>(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.REMOTE_EVENT_CALLBACK })).supported !== 0;
+            (await rpc.call(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.REMOTE_EVENT_CALLBACK })).supported !== 0;
           if (this.eventCallbackFeature) {
-            const r = await rpc.call<{ callbackID: number }>(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
+            const r = await rpc.call(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
               eventID: DomainEventID.LIFECYCLE,
               dom: null,
             });
