@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-*/', 'node_modules/', 'scripts/'] },
+  { ignores: ['dist/', 'dist-*/', 'node_modules/', 'scripts/', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -80,7 +80,8 @@ for header, names in WANTED.items():
         # An object literal and the union of its values, not a TypeScript enum: an enum's
         # initializer builds a reverse mapping at load time, and the 38 of them cost every
         # command's start-up 0.8 ms (issue 3). Names from values: enumMemberName() in errors.ts.
-        out.append(f'/** libvirt `{name}` ({header}). */')
+        # `@enum` has TypeDoc document the object as an enum (npm run docs).
+        out.append(f'/** libvirt `{name}` ({header}). @enum */')
         out.append(f'export const {tsname} = {{')
         for k, v in members:
             member = (k[len(prefix):] if k.startswith(prefix) else k[4:]) or k

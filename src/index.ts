@@ -1,6 +1,16 @@
 /**
  * tsvirt: libvirt's domain and snapshot model for TypeScript.
  *
+ * {@link connect} opens a {@link Connection} to a hypervisor; its lookups give {@link Domain}
+ * handles, whose snapshot calls give {@link DomainSnapshot} handles. Method names are those of
+ * libvirt's Python binding, made async; flags, states, event and error codes are libvirt's own
+ * numbers (the enums). Every failure is a {@link VirError} with libvirt's code and wording.
+ *
+ * Each operation's documentation states its prerequisites, its effects on success, what is left
+ * unchanged on failure, and the VirError codes it raises and when; errors every method of a
+ * class can raise are stated once, on the class.
+ *
+ * @packageDocumentation
  * @example
  * import { connect, VirError, DomainUndefineFlags } from 'tsvirt';
  * const conn = await connect('test:///session');
@@ -10,6 +20,7 @@ export {
   openReadOnly,
   resolveURI,
   DEFAULT_URI,
+  DriverPool,
   ConnectCredentialType,
   type ConnectOptions,
   type ConnectCredential,
@@ -24,5 +35,14 @@ export {
 export { Domain, type DomainStateReason } from './api/domain.js';
 export { DomainSnapshot } from './api/snapshot.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
-export type { DomainInfo, DomainRef, JobOptions, JobProgress, HypervisorDriver, NodeInfo } from './core/driver.js';
+export type {
+  DomainInfo,
+  DomainLifecycleEvent,
+  DomainRef,
+  DriverEventListener,
+  JobOptions,
+  JobProgress,
+  HypervisorDriver,
+  NodeInfo,
+} from './core/driver.js';
 export * from './core/enums.generated.js';

@@ -4,9 +4,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DomainSnapshotCreateFlags, DomainXMLFlags, connect } from '../src/index.js';
+import { DomainSnapshotCreateFlags, DomainSnapshotXMLFlags, DomainXMLFlags, ErrorDomain, ErrorNumber, connect } from '../src/index.js';
 import { assertValidXML } from './support/xmllint.js';
-import { TEST_URIS, domainXML, withConnection } from './support/fixtures.js';
+import { TEST_URIS, domainXML, rejectsVir, withConnection } from './support/fixtures.js';
 
 const RICH = `<domain type='test'>
   <name>rich</name>
@@ -91,3 +91,43 @@ test('the preset domain of test:///default validates', async () => {
     await conn.close();
   }
 });
+
+test('a VNC password is stored, shown only with SECURE (domain and snapshot XML), refused to a read-only connection', () =>
+  withConnection('test:///session', async (conn) => {
+    const xml = RICH.replace('<name>rich</name>', '<name>vnc</name>').replace(
+      '</devices>',
+      "<graphics type='vnc' port='-1' autoport='yes' passwd='pw123456'><listen type='address' address='127.0.0.1'/></graphics></devices>",
+    );
+    const dom = await conn.defineXML(xml);
+    assert.doesNotMatch(await dom.XMLDesc(), /passwd=/);
+    assert.doesNotMatch(await dom.XMLDesc(DomainXMLFlags.INACTIVE), /passwd=/);
+    assert.match(await dom.XMLDesc(DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE), / passwd='pw123456'/);
+    await dom.create();
+    const live = await dom.XMLDesc(DomainXMLFlags.SECURE);
+    assert.match(live, / passwd='pw123456'/);
+    assertValidXML(live, 'domain');
+    const snap = await dom.snapshotCreateXML('<domainsnapshot><name>s</name></domainsnapshot>');
+    assert.doesNotMatch(await snap.getXMLDesc(), /passwd=/);
+    const secureSnap = await snap.getXMLDesc(DomainSnapshotXMLFlags.SECURE);
+    assert.match(secureSnap, / passwd='pw123456'/);
+    assertValidXML(secureSnap, 'domainsnapshot');
+
+    const ro = await connect('test:///session', { readonly: true });
+    try {
+      const roDom = await ro.lookupByName('vnc');
+      assert.doesNotMatch(await roDom.XMLDesc(), /passwd=/);
+      await rejectsVir(roDom.XMLDesc(DomainXMLFlags.SECURE), {
+        code: ErrorNumber.OPERATION_DENIED,
+        domain: ErrorDomain.DOMAIN,
+        message: 'operation forbidden: virDomainGetXMLDesc with secure flag',
+      });
+      const roSnap = await roDom.snapshotLookupByName('s');
+      await rejectsVir(roSnap.getXMLDesc(DomainSnapshotXMLFlags.SECURE), {
+        code: ErrorNumber.OPERATION_DENIED,
+        domain: ErrorDomain.DOMAIN_SNAPSHOT,
+        message: 'operation forbidden: virDomainSnapshotGetXMLDesc with secure flag',
+      });
+    } finally {
+      await ro.close();
+    }
+  }));

@@ -85,6 +85,9 @@ export function run(
       clearTimeout(timer);
       resolve({ stdout, stderr, status });
     });
+    // A program that exits without reading its input (virsh does, for most commands) closes the
+    // pipe first: the EPIPE of our write says nothing about the run.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.stdin ?? '');
   });
 }

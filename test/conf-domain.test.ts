@@ -839,3 +839,55 @@ test('a hand-built definition formats to schema-valid XML that parses back equal
   assertValidXML(out, 'domain');
   assert.deepEqual(parseDomainXML(out), def);
 });
+
+test('graphics auth: passwd is kept and written only with secure; passwdValidTo and connected are kept', () => {
+  const xml = dom(
+    `${OS}<devices><graphics type='vnc' port='-1' autoport='yes' passwd='s3cr&amp;t' passwdValidTo='2030-01-02T03:04:05' connected='keep'>` +
+      "<listen type='address' address='127.0.0.1'/></graphics></devices>",
+  );
+  const def = parseDomainXML(xml);
+  const open = formatDomainXML(def);
+  assert.doesNotMatch(open, /passwd=/, 'no password without the secure flag');
+  assert.match(open, /passwdValidTo='2030-01-02T03:04:05' connected='keep'/);
+  assertValidXML(open, 'domain');
+  const secure = formatDomainXML(def, { secure: true });
+  assertValidXML(secure, 'domain');
+  assert.match(secure, /<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1' passwd='s3cr&amp;t' passwdValidTo='2030-01-02T03:04:05' connected='keep'>/);
+  // What is stored (secure) parses back to the same definition.
+  assert.deepEqual(parseDomainXML(secure), def);
+  assertVirError(() => parseDomainXML(dom(`${OS}<devices><graphics type='vnc' passwd='x' passwdValidTo='tomorrow'/></devices>`)), {
+    code: ErrorNumber.INTERNAL_ERROR,
+    message: "internal error: cannot parse password validity time 'tomorrow', expect YYYY-MM-DDTHH:MM:SS",
+  });
+});
+
+test('graphics: attributes and children tsvirt does not model are refused, never dropped', () => {
+  const refused: [string, RegExp][] = [
+    ["<graphics type='vnc' keymap='de'/>", /graphics attribute 'keymap'/],
+    ["<graphics type='vnc' websocket='5700'/>", /graphics attribute 'websocket'/],
+    ["<graphics type='vnc' sharePolicy='force-shared'/>", /graphics attribute 'sharePolicy'/],
+    ["<graphics type='vnc' socket='/tmp/vnc.sock'/>", /graphics attribute 'socket'/],
+    ["<graphics type='vnc' powerControl='yes'/>", /graphics attribute 'powerControl'/],
+    ["<graphics type='vnc'><listen type='network' network='default'/></graphics>", /listen type 'network'/],
+    ["<graphics type='vnc'><listen type='socket' socket='/tmp/s'/></graphics>", /listen type 'socket'/],
+    ["<graphics type='vnc'><audio id='1'/></graphics>", /graphics element 'audio'/],
+    ["<graphics type='spice' tlsPort='5901'/>", /graphics attribute 'tlsPort'/],
+    ["<graphics type='spice'><channel name='main' mode='secure'/></graphics>", /graphics element 'channel'/],
+    ["<graphics type='sdl' display=':0.0' xauth='/root/.Xauthority'/>", /graphics attribute 'display'/],
+    ["<graphics type='sdl'><gl enable='yes'/></graphics>", /graphics element 'gl'/],
+    ["<graphics type='rdp' port='3389'/>", /graphics attribute 'port'/],
+  ];
+  for (const [g, message] of refused) {
+    assertVirError(() => parseDomainXML(dom(`${OS}<devices>${g}</devices>`)), { code: ErrorNumber.CONFIG_UNSUPPORTED, domain: ErrorDomain.DOMAIN, message });
+  }
+  assertVirError(
+    () => parseDomainXML(dom(`${OS}<devices><graphics type='vnc' listen='127.0.0.1'><listen type='address' address='127.0.0.2'/></graphics></devices>`)),
+    {
+      code: ErrorNumber.XML_ERROR,
+      message: "XML error: graphics 'listen' attribute '127.0.0.1' must match 'address' attribute of first listen element (found '127.0.0.2')",
+    },
+  );
+  // What tsvirt writes itself still parses: <listen type='none'/> of a SPICE without port, the
+  // listen attribute mirrored by its <listen> child.
+  roundTrip(dom(`${OS}<devices><graphics type='spice'><listen type='none'/></graphics><graphics type='vnc' listen='::1'><listen type='address' address='::1'/></graphics></devices>`));
+});

@@ -11,6 +11,7 @@ import { ErrorDomain, ErrorNumber, VirError } from '../src/index.js';
 import { parseDomainXML, type DomainDef } from '../src/conf/domain.js';
 import { accelFor, buildQemuArgv, optValue, shellQuote, type QemuArgvPaths } from '../src/drivers/qemu/argv.js';
 import { checkKvm, findEmulator } from '../src/drivers/qemu/process.js';
+import { checkLoadvmTarget, checkNewSnapshotName, resolveImageSnapshot, type ImageSnapshot } from '../src/drivers/qemu/snapshot.js';
 import { QemuGuests } from '../src/drivers/qemu/backend.js';
 import { qemuLocations, qemuVersion } from '../src/drivers/qemu/session.js';
 
@@ -172,6 +173,52 @@ describe('qemu argv builder', () => {
     assert.equal(tz.env.TZ, 'Europe/Paris');
   });
 
+  test('machine type: a name QEMU lists, never options smuggled in with a comma', () => {
+    const withMachine = (machine: string) =>
+      parseDomainXML(`<domain type='qemu'><name>g</name><memory>131072</memory><os><type machine='${machine}'>hvm</type></os></domain>`);
+    assertUnsupported(
+      () => argv(withMachine('pc,dump-guest-core=on')),
+      /^unsupported configuration: Emulator 'qemu-system-x86_64' does not support machine type 'pc,dump-guest-core=on'$/,
+    );
+    assertUnsupported(() => argv(withMachine('pc acpi=on')), /does not support machine type/);
+    // Against the list QEMU gave (as host.ts probes it): only listed names pass.
+    const machines = { emulator: '/usr/bin/qemu-system-x86_64', types: ['pc', 'q35', 'pc-i440fx-7.2'] };
+    assert.deepEqual(values(buildQemuArgv(withMachine('q35'), { paths: PATHS, machines }).argv, '-machine'), ['q35,acpi=off']);
+    assertUnsupported(
+      () => buildQemuArgv(withMachine('pc-q35-99.0'), { paths: PATHS, machines }),
+      /^unsupported configuration: Emulator '\/usr\/bin\/qemu-system-x86_64' does not support machine type 'pc-q35-99.0'$/,
+    );
+  });
+
+  test('VNC: the listen address is an IP address (no option injection), IPv6 in brackets; one VNC display', () => {
+    assert.deepEqual(values(argv(def("<graphics type='vnc'/>")), '-vnc'), ['127.0.0.1:0,to=99']);
+    assert.deepEqual(values(argv(def("<graphics type='vnc' port='5901' autoport='no' listen='::1'/>")), '-vnc'), ['[::1]:1']);
+    assertUnsupported(() => argv(def("<graphics type='vnc' listen='0.0.0.0,websocket=5700'/>")), /listen address '0.0.0.0,websocket=5700'/);
+    assertUnsupported(() => argv(def("<graphics type='vnc' listen='localhost'/>")), /listen address 'localhost'/);
+    assertUnsupported(
+      () => argv(def("<graphics type='vnc'/><graphics type='vnc'/>")),
+      /only 1 graphics device of each type \(sdl, vnc, spice, dbus\) is supported/,
+    );
+  });
+
+  test('VNC password: password=on, the password itself never on the command line; at most 8 characters', () => {
+    const a = argv(def("<graphics type='vnc' passwd='secret12' passwdValidTo='2030-01-02T03:04:05' connected='keep'/>"));
+    assert.deepEqual(values(a, '-vnc'), ['127.0.0.1:0,to=99,password=on']);
+    assert.ok(!a.join(' ').includes('secret12'), 'not visible in ps');
+    assertUnsupported(() => argv(def("<graphics type='vnc' passwd='123456789'/>")), /VNC password is 9 characters long, only 8 permitted/);
+    assertUnsupported(() => argv(def("<graphics type='vnc' passwd='x' connected='disconnect'/>")), /connected='disconnect'/);
+  });
+
+  test('every value inside a QemuOpts option is escaped: paths with commas stay one value', () => {
+    const paths: QemuArgvPaths = { monitorSocket: '/run/a,server=off/m.sock', pidFile: '/run/p,id', serialLog: () => '/log/s,x.log' };
+    const a = buildQemuArgv(def("<serial type='file'><source path='/log/a,b'/><target port='0'/></serial><serial type='pty'><target port='1'/></serial>"), { paths }).argv;
+    assert.ok(values(a, '-chardev').includes('socket,id=charmonitor,path=/run/a,,server=off/m.sock,server=on,wait=off'));
+    assert.ok(values(a, '-chardev').includes('file,id=charserial0,path=/log/a,,b,append=on'));
+    assert.ok(values(a, '-chardev').includes('file,id=charserial1,path=/log/s,,x.log,append=on'));
+    // Plain (non-QemuOpts) arguments are passed as they are.
+    assert.deepEqual(values(a, '-pidfile'), ['/run/p,id']);
+  });
+
   test('the backend refuses such definitions at define time (checkDefinition)', () => {
     const be = new QemuGuests({ root: '/nonexistent-root' });
     be.checkDefinition(def(''));
@@ -231,5 +278,33 @@ describe('qemu session locations and version', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('internal snapshot names against the image IDs', () => {
+  const sn = (id: string, name: string, dateSec: number): ImageSnapshot => ({ id, name, dateSec });
+  const expectFailed = (fn: () => unknown, message: RegExp) =>
+    assert.throws(fn, (err: unknown) => err instanceof VirError && err.code === ErrorNumber.OPERATION_FAILED && message.test(err.message));
+
+  test('a name resolves to its own snapshot, never to one whose ID equals it', () => {
+    const list = [sn('1', '2', 100), sn('2', 'decoy', 200)];
+    assert.equal(resolveImageSnapshot(list, '2', 'd.qcow2', 100)?.id, '1');
+    assert.equal(resolveImageSnapshot(list, 'nosuch', 'd.qcow2', 100), undefined);
+  });
+
+  test('a duplicate name: the earliest taken at or after the recorded creation time, else refused', () => {
+    const list = [sn('1', 's', 90), sn('2', 's', 100), sn('3', 's', 150)];
+    assert.equal(resolveImageSnapshot(list, 's', 'd.qcow2', 100)?.id, '2');
+    assert.equal(resolveImageSnapshot([sn('4', 's', 100), sn('3', 's', 100)], 's', 'd.qcow2', 100)?.id, '3');
+    expectFailed(() => resolveImageSnapshot(list, 's', 'd.qcow2', 200), /ambiguous in disk image 'd.qcow2'.*IDs 1, 2, 3/);
+    expectFailed(() => resolveImageSnapshot(list, 's', 'd.qcow2', undefined), /ambiguous/);
+  });
+
+  test('-loadvm is refused when QEMU would take another snapshot; a new name must be new', () => {
+    expectFailed(() => checkLoadvmTarget([sn('1', 'decoy', 1), sn('2', '1', 2)], '1', 'd.qcow2'), /'1' is also the ID of internal snapshot 'decoy'/);
+    checkLoadvmTarget([sn('1', '1', 1), sn('2', 'x', 2)], '1', 'd.qcow2');
+    expectFailed(() => checkLoadvmTarget([sn('1', 's', 1), sn('2', 's', 2)], 's', 'd.qcow2'), /holds 2 snapshots of that name/);
+    expectFailed(() => checkNewSnapshotName([sn('7', 'again', 1)], 'again', 'd.qcow2'), /'again' already exists in disk image 'd.qcow2' \(ID 7/);
+    checkNewSnapshotName([sn('7', 'again', 1)], 'other', 'd.qcow2');
   });
 });

@@ -4,7 +4,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createServer, connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import {
   DomainEventID,
@@ -21,6 +24,88 @@ import {
 } from '../src/index.js';
 import { Reaper, buildTestGuest, guestXML, pidAlive, qemuSkipReason, waitForText, type TestGuest } from './qemu-harness.js';
 import { rejectsVir } from './support/fixtures.js';
+import { DomainXMLFlags } from '../src/index.js';
+
+/** A TCP port in VNC's range nobody listens on (display N = port 5900 + N). */
+async function freeVncPort(): Promise<number> {
+  for (let port = 5900 + 37; port < 6000; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 5937..5999');
+}
+
+/** Reads exactly `n` bytes from an RFB socket. */
+function reader(sock: Socket): (n: number) => Promise<Buffer> {
+  let buf = Buffer.alloc(0);
+  let waiting: (() => void) | null = null;
+  sock.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    waiting?.();
+  });
+  return async (n) => {
+    const deadline = Date.now() + 20_000;
+    while (buf.length < n) {
+      if (Date.now() > deadline || sock.destroyed) throw new Error(`RFB: wanted ${n} bytes, have ${buf.length}`);
+      await new Promise<void>((r) => {
+        waiting = r;
+        setTimeout(r, 200);
+      });
+    }
+    const out = buf.subarray(0, n);
+    buf = buf.subarray(n);
+    return out;
+  };
+}
+
+/** VNC authentication's answer: the challenge DES-encrypted with the password (bits of each key byte reversed). */
+function vncAuthResponse(challenge: Buffer, password: string): Buffer {
+  const key = Buffer.alloc(8);
+  Buffer.from(password, 'latin1').copy(key, 0, 0, 8);
+  for (let i = 0; i < 8; i++) {
+    let r = 0;
+    for (let bit = 0; bit < 8; bit++) r |= ((key[i] >> bit) & 1) << (7 - bit);
+    key[i] = r;
+  }
+  // DES is in OpenSSL 3's legacy provider only: a child node with it enabled computes it.
+  const script = `const c=require('crypto');const d=c.createCipheriv('des-ecb',Buffer.from('${key.toString('hex')}','hex'),null);d.setAutoPadding(false);process.stdout.write(Buffer.concat([d.update(Buffer.from('${challenge.toString('hex')}','hex')),d.final()]).toString('hex'))`;
+  return Buffer.from(execFileSync(process.execPath, ['--openssl-legacy-provider', '-e', script], { encoding: 'utf8' }), 'hex');
+}
+
+/**
+ * Speaks RFB 3.8 to a VNC server: the security types it offers, and with type 2 (VNC auth) the
+ * SecurityResult (0 = OK) for `password` (a wrong one when null).
+ */
+async function rfbHandshake(port: number, password: string | null): Promise<{ types: number[]; result?: number }> {
+  const sock = tcpConnect(port, '127.0.0.1');
+  try {
+    const read = reader(sock);
+    const version = (await read(12)).toString('latin1');
+    assert.match(version, /^RFB 003\.00\d\n$/);
+    sock.write('RFB 003.008\n');
+    const n = (await read(1))[0];
+    const types = [...(await read(n))];
+    if (!types.includes(2)) return { types };
+    sock.write(Buffer.from([2]));
+    const challenge = await read(16);
+    sock.write(password === null ? Buffer.alloc(16) : vncAuthResponse(challenge, password));
+    return { types, result: (await read(4)).readUInt32BE(0) };
+  } finally {
+    sock.destroy();
+  }
+}
+
+/** Every regular file under `dir`. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((e) => {
+    const p = join(dir, e);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
+}
 
 const skip = qemuSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -151,6 +236,46 @@ describe('qemu:///session with real guests', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(await dom.state(), [DomainState.SHUTOFF, DomainShutoffReason.FROM_SNAPSHOT]);
     assert.deepEqual(await dom.snapshotListNames(), ['meta']);
     await dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA);
+  });
+
+  test('VNC with passwd: the server asks for VNC authentication, refuses a wrong answer, accepts the password; it is in no command line or log', async () => {
+    const port = await freeVncPort();
+    const password = 'pw4vnc!';
+    const graphics = (passwd: string) =>
+      `<graphics type='vnc' port='${port}' autoport='no'${passwd}><listen type='address' address='127.0.0.1'/></graphics>`;
+    const base = xml('q-vnc', 'B');
+    const dom = await conn.defineXML(base.replace('</devices>', `${graphics(` passwd='${password}'`)}</devices>`));
+    await dom.create();
+    try {
+      assert.doesNotMatch(await dom.XMLDesc(), /passwd=/);
+      assert.match(await dom.XMLDesc(DomainXMLFlags.SECURE), new RegExp(`passwd='${password}'`));
+      const refused = await rfbHandshake(port, null);
+      assert.deepEqual(refused.types, [2], 'VNC authentication only, no "None" (1)');
+      assert.notEqual(refused.result, 0, 'a wrong answer is refused');
+      assert.equal((await rfbHandshake(port, password)).result, 0, 'the password set over QMP opens it');
+      // Not on QEMU's command line (ps), not in any log or file under the state directory but the store.
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(state, 'qemu', 'qemu.db'), { readonly: true });
+      const row = db.prepare("SELECT runtime FROM domains WHERE name = 'q-vnc'").get() as { runtime: string };
+      db.close();
+      const pid = (JSON.parse(row.runtime) as { pid: number }).pid;
+      assert.doesNotMatch(readFileSync(`/proc/${pid}/cmdline`, 'latin1'), new RegExp(password));
+      for (const f of filesUnder(state).filter((f) => f.endsWith('.log'))) {
+        assert.doesNotMatch(readFileSync(f, 'latin1'), new RegExp(password), f);
+      }
+    } finally {
+      await dom.destroy().catch(() => undefined);
+    }
+    // Control: without passwd the same server offers "None" — the check above can fail.
+    await dom.undefine();
+    const open = await conn.defineXML(base.replace('</devices>', `${graphics('')}</devices>`));
+    await open.create();
+    try {
+      assert.deepEqual((await rfbHandshake(port, null)).types, [1]);
+    } finally {
+      await open.destroy().catch(() => undefined);
+      await open.undefine();
+    }
   });
 
   test('reconcile: guests outlive the connection; one killed while nobody watched is processed at open (R5)', async () => {

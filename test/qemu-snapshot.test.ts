@@ -225,4 +225,78 @@ describe('qemu:///session internal snapshots with real guests', { skip, timeout:
     assert.deepEqual([...imageSnapshots(disk).keys()], []);
     for (const d of [rawDom, bare, dom]) await d.undefine();
   });
+  test("offline revert applies the recorded snapshot, not one whose numeric ID equals its name; delete removes that one", async () => {
+    const disk = qcow2('decoy');
+    const dom = await define('decoy', diskXML(disk));
+    qemuIo(disk, 'write -P 0x11 0 64k');
+    // tsvirt's snapshot "2" gets the image's ID 1 …
+    const two = await dom.snapshotCreateXML('<domainsnapshot><name>2</name></domainsnapshot>');
+    qemuIo(disk, 'write -P 0x22 0 64k');
+    // … and a snapshot made beside tsvirt gets ID 2: `qemu-img snapshot -a 2` would pick it.
+    execFileSync('qemu-img', ['snapshot', '-c', 'decoy', disk]);
+    qemuIo(disk, 'write -P 0x33 0 64k');
+    await two.revert();
+    assert.ok(holdsPattern(disk, 0x11), 'the disk holds what snapshot "2" recorded');
+    assert.ok(!holdsPattern(disk, 0x22), 'not the decoy with ID 2');
+    await two.delete();
+    assert.deepEqual([...imageSnapshots(disk).keys()], ['decoy'], 'the decoy is left alone');
+    await dom.undefine();
+  });
+
+  test('a create whose name the image already holds (left by an interrupted snapshot) is refused, nothing changes', async () => {
+    const disk = qcow2('residue');
+    const dom = await define('residue', diskXML(disk));
+    execFileSync('qemu-img', ['snapshot', '-c', 'again', disk]);
+    await rejectsVir(dom.snapshotCreateXML('<domainsnapshot><name>again</name></domainsnapshot>'), {
+      code: ErrorNumber.OPERATION_FAILED,
+      domain: ErrorDomain.QEMU,
+      message: /internal snapshot 'again' already exists in disk image '.*residue\.qcow2'/,
+    });
+    const tags = execFileSync('qemu-img', ['info', '-U', '--output=json', disk], { encoding: 'utf8' });
+    assert.equal((JSON.parse(tags) as { snapshots: unknown[] }).snapshots.length, 1, 'no duplicate tag');
+    assert.equal(await dom.snapshotNum(), 0);
+    await dom.undefine();
+  });
+
+  test('a memory revert whose name QEMU would resolve to another snapshot (numeric ID) is refused, the guest is not started from it', async () => {
+    const disk = qcow2('loadvm');
+    const dom = await define('loadvm', diskXML(disk), 1);
+    execFileSync('qemu-img', ['snapshot', '-c', 'decoy', disk]); // ID 1
+    await dom.create();
+    await waitForText(join(state, 'loadvm.serial'), 'GUEST-ALIVE 1', BOOT_TIMEOUT);
+    const one = await dom.snapshotCreateXML('<domainsnapshot><name>1</name></domainsnapshot>'); // ID 2
+    // A running guest's snapshot is refused the same way when the image holds the name.
+    await rejectsVir(dom.snapshotCreateXML('<domainsnapshot><name>decoy</name></domainsnapshot>'), {
+      code: ErrorNumber.OPERATION_FAILED,
+      message: /internal snapshot 'decoy' already exists in disk image '.*loadvm\.qcow2' \(ID 1/,
+    });
+    await rejectsVir(one.revert(), { code: ErrorNumber.OPERATION_FAILED, message: /'1' is also the ID of internal snapshot 'decoy'/ });
+    await dom.destroy().catch(() => undefined);
+    await dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA);
+  });
+  test('a name the image holds twice: revert applies the one taken when tsvirt recorded it; delete will not guess', async () => {
+    const disk = qcow2('twice');
+    const dom = await define('twice', diskXML(disk));
+    // Left in the image by an interrupted snapshot of the same name, before tsvirt's own.
+    qemuIo(disk, 'write -P 0x44 0 64k');
+    execFileSync('qemu-img', ['snapshot', '-c', 'r', disk]);
+    await new Promise((r) => setTimeout(r, 1100));
+    // tsvirt's own 'r': its metadata (creation time) recorded, then the image snapshot taken.
+    const now = Math.floor(Date.now() / 1000);
+    const r = await dom.snapshotCreateXML(
+      `<domainsnapshot><name>r</name><state>shutoff</state><creationTime>${now}</creationTime></domainsnapshot>`,
+      Create.REDEFINE,
+    );
+    qemuIo(disk, 'write -P 0x55 0 64k');
+    execFileSync('qemu-img', ['snapshot', '-c', 'r', disk]);
+    qemuIo(disk, 'write -P 0x66 0 64k');
+    await r.revert();
+    assert.ok(holdsPattern(disk, 0x55), "tsvirt's 'r', not the older one of the same name");
+    // qemu-img deletes the first of a name: that is the stray one here, so tsvirt refuses.
+    await rejectsVir(r.delete(), { code: ErrorNumber.OPERATION_FAILED, message: /an earlier snapshot of the same name is in the way/ });
+    execFileSync('qemu-img', ['snapshot', '-d', 'r', disk]);
+    await r.delete();
+    assert.deepEqual([...imageSnapshots(disk).keys()], []);
+    await dom.undefine();
+  });
 });

@@ -7,7 +7,11 @@ import { DomainEventID, ErrorDomain, ErrorNumber, type ConnectListAllDomainsFlag
 import { VirError, noSupport } from '../core/errors.js';
 import { parseUUID } from '../conf/values.js';
 
-/** python-libvirt's lifecycle callback: (conn, dom, event, detail, opaque). */
+/**
+ * python-libvirt's lifecycle callback: (conn, dom, event, detail, opaque). `event` is a
+ * {@link DomainEventType}, `detail` the matching detail code (e.g. {@link DomainEventStoppedDetailType}).
+ * An exception it throws is ignored: it never fails the call that caused the event.
+ */
 export type DomainEventLifecycleCallback<T = unknown> = (
   conn: Connection,
   dom: Domain,
@@ -18,8 +22,9 @@ export type DomainEventLifecycleCallback<T = unknown> = (
 
 /** One lifecycle event, as the async iterator yields it. */
 export interface DomainEvent {
+  /** A handle on the domain the event is about (its name, UUID and ID as of the event). */
   domain: Domain;
-  /** DomainEventType. */
+  /** A {@link DomainEventType}. */
   event: number;
   /** The detail code for `event` (DomainEventStartedDetailType, …). */
   detail: number;
@@ -27,7 +32,7 @@ export interface DomainEvent {
 
 /** Options of {@link Connection.events}. */
 export interface DomainEventsOptions {
-  /** Only events of this domain. */
+  /** Only events of this domain (matched by UUID). */
   domain?: Domain;
   /** Stops the iteration when aborted. */
   signal?: AbortSignal;
@@ -38,7 +43,16 @@ interface Registration {
   unsubscribe: () => void;
 }
 
-/** An open connection. Close it with {@link Connection.close}. */
+/**
+ * An open connection (libvirt's virConnectPtr), with python-libvirt's method names, async.
+ * Get one from {@link connect}; close it with {@link Connection.close}.
+ *
+ * Besides the codes each method lists, every method that reaches the driver raises
+ * VIR_ERR_INVALID_CONN once the connection is closed, and passes on the driver's own errors
+ * unchanged (through a daemon, the daemon's, code for code). On a read-only connection the calls
+ * that would change something raise VIR_ERR_OPERATION_DENIED before they reach the driver.
+ * Queries say "Effects: none": they change nothing, whether they succeed or fail.
+ */
 export class Connection {
   private drv: HypervisorDriver | null;
   private readonly readonly: boolean;
@@ -47,10 +61,14 @@ export class Connection {
   private readonly iterators = new Set<() => void>();
   private nextCallbackID = 1;
 
+  /** Gives a pooled driver back instead of closing it (connect() with a pool). */
+  private readonly release: (() => Promise<void>) | undefined;
+
   /** @internal Use {@link connect}. */
-  constructor(driver: HypervisorDriver, options: { readonly: boolean }) {
+  constructor(driver: HypervisorDriver, options: { readonly: boolean; release?: () => Promise<void> }) {
     this.drv = driver;
     this.readonly = options.readonly;
+    this.release = options.release;
   }
 
   /** @internal The driver, or VIR_ERR_INVALID_CONN once closed. */
@@ -74,34 +92,69 @@ export class Connection {
     return drv;
   }
 
-  /** True when opened read-only. */
+  /**
+   * True when the connection was opened read-only ({@link ConnectOptions.readonly}). Never
+   * fails, also after close.
+   */
   isReadOnly(): boolean {
     return this.readonly;
   }
-  /** The canonical URI of the connection. */
+  /**
+   * The canonical URI of the connection (virConnectGetURI).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   */
   getURI(): string {
     return this.driverFor('virConnectGetURI').uri;
   }
-  /** The hypervisor type name: 'Test', 'QEMU', 'ESX', 'VBOX'. */
+  /**
+   * The hypervisor type name (virConnectGetType): 'TEST', 'QEMU', 'ESX', 'VBOX'; through a
+   * daemon, the daemon driver's.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   */
   getType(): string {
     return this.driverFor('virConnectGetType').type;
   }
-  /** The host's name. */
+  /**
+   * The host's name (virConnectGetHostname).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   */
   async getHostname(): Promise<string> {
     return this.driverFor('virConnectGetHostname').getHostname();
   }
-  /** Hypervisor version, libvirt-encoded (major * 1,000,000 + minor * 1,000 + release). */
+  /**
+   * The hypervisor's version (virConnectGetVersion), libvirt-encoded: major * 1,000,000 +
+   * minor * 1,000 + release. The test driver reports 2; qemu asks `qemu-system-x86_64
+   * --version` on first use.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INTERNAL_ERROR (qemu) when the QEMU binary cannot be run or
+   * its version not read.
+   */
   async getVersion(): Promise<number> {
     return this.driverFor('virConnectGetVersion').getVersion();
   }
-  /** tsvirt's own version, libvirt-encoded. */
+  /**
+   * The library's version (virConnectGetLibVersion), libvirt-encoded: tsvirt reports the libvirt
+   * release it follows, 9.0.0. Never fails; asks no driver.
+   */
   getLibVersion(): number {
     return 9_000_000;
   }
   /**
-   * The capabilities XML (libvirt's capabilities format, valid against capability.rng): the host
-   * (CPU, NUMA topology) and the guests the driver runs (os type, arch, emulator, domain types).
-   * Errors: VIR_ERR_NO_SUPPORT when the driver cannot describe its host.
+   * The capabilities XML (virConnectGetCapabilities; libvirt's format, valid against
+   * capability.rng): the host (CPU, NUMA topology) and the guests the driver runs (os type,
+   * arch, emulator, domain types).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver cannot describe its host.
    */
   async getCapabilities(): Promise<string> {
     const drv = this.driverFor('virConnectGetCapabilities');
@@ -110,7 +163,10 @@ export class Connection {
   }
   /**
    * The host's node information (virNodeGetInfo) as a record, memory in KiB.
-   * Errors: VIR_ERR_NO_SUPPORT when the driver lacks it.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async getNodeInfo(): Promise<NodeInfo> {
     const drv = this.driverFor('virNodeGetInfo');
@@ -119,27 +175,51 @@ export class Connection {
   }
   /**
    * python-libvirt's `getInfo()`: virNodeGetInfo as a list, `[model, memory in MiB, cpus, mhz,
-   * nodes, sockets, cores, threads]`. Errors: VIR_ERR_NO_SUPPORT when the driver lacks it.
+   * nodes, sockets, cores, threads]`.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async getInfo(): Promise<[model: string, memoryMiB: number, cpus: number, mhz: number, nodes: number, sockets: number, cores: number, threads: number]> {
     const i = await this.getNodeInfo();
     return [i.model, Math.floor(i.memory / 1024), i.cpus, i.mhz, i.nodes, i.sockets, i.cores, i.threads];
   }
   /**
-   * The host's SMBIOS information as libvirt's `<sysinfo>` XML (flags: 0).
-   * Errors: VIR_ERR_NO_SUPPORT when the driver lacks it; VIR_ERR_CONFIG_UNSUPPORTED when the
-   * host firmware gives none.
+   * The host's SMBIOS information as libvirt's `<sysinfo>` XML (virConnectGetSysinfo).
+   *
+   * Prerequisites: the connection is open; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag (unknown flags are refused).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   * @throws {@link VirError} VIR_ERR_CONFIG_UNSUPPORTED when the host firmware gives none.
    */
   async getSysinfo(flags = 0): Promise<string> {
     const drv = this.driverFor('virConnectGetSysinfo');
     if (drv.connectGetSysinfo === undefined) throw noSupport(ErrorDomain.NONE, 'virConnectGetSysinfo');
     return drv.connectGetSysinfo(flags);
   }
-  /** True while the connection is open and its driver answers. */
+  /**
+   * True while the connection is open and its driver answers (virConnectIsAlive): false once
+   * closed, or when a daemon's connection was lost. Effects: none. Never fails.
+   */
   async isAlive(): Promise<boolean> {
     return this.drv !== null && (await this.drv.isAlive());
   }
-  /** Closes the connection; its event registrations end with it. Safe to call twice. */
+  /**
+   * Closes the connection (virConnectClose).
+   *
+   * Prerequisites: none; closing a closed connection does nothing.
+   *
+   * Effects on success: its event callbacks are deregistered, its event iterators end, the
+   * driver is closed (store, monitor or daemon connections released; guests keep running) —
+   * or, for a driver shared through a driver pool (connect()'s `pool`), released, and closed
+   * with the last connection using it;
+   * every later call on it, its domains and snapshots raises VIR_ERR_INVALID_CONN.
+   *
+   * Effects on failure: the connection is closed all the same; the driver's error is passed on.
+   * @throws {@link VirError} the driver's error when releasing what it holds fails.
+   */
   async close(): Promise<void> {
     const drv = this.drv;
     if (drv === null) return;
@@ -147,37 +227,84 @@ export class Connection {
     this.registrations.clear();
     this.drv = null;
     for (const finish of [...this.iterators]) finish();
-    await drv.close();
+    await (this.release !== undefined ? this.release() : drv.close());
   }
 
-  /** Handles on the domains passing libvirt's filter flags (ConnectListAllDomainsFlags). */
+  /**
+   * Handles on the domains passing libvirt's filter flags (virConnectListAllDomains). The flags
+   * of {@link ConnectListAllDomainsFlags} come in groups (ACTIVE/INACTIVE, PERSISTENT/TRANSIENT,
+   * the states, MANAGEDSAVE/NO_MANAGEDSAVE, AUTOSTART/NO_AUTOSTART, HAS_SNAPSHOT/NO_SNAPSHOT,
+   * HAS_CHECKPOINT/NO_CHECKPOINT): a group with no bit set matches every domain, otherwise a
+   * domain must match one of its set bits; 0 lists all.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a bit outside ConnectListAllDomainsFlags
+   * (every call checks its flags before anything else).
+   */
   async listAllDomains(flags: ConnectListAllDomainsFlags | number = 0): Promise<Domain[]> {
     const refs = await this.driverFor('virConnectListAllDomains').listAllDomains(flags);
     return refs.map((r) => new Domain(this, r));
   }
-  /** The number of active domains. */
+  /**
+   * The number of active (running or paused) domains (virConnectNumOfDomains).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   */
   async numOfDomains(): Promise<number> {
     return this.driverFor('virConnectNumOfDomains').numOfDomains();
   }
-  /** The number of inactive (defined) domains. */
+  /**
+   * The number of inactive (defined, shut off) domains (virConnectNumOfDefinedDomains).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   */
   async numOfDefinedDomains(): Promise<number> {
     return this.driverFor('virConnectNumOfDefinedDomains').numOfDefinedDomains();
   }
-  /** IDs of the active domains (python-libvirt's listDomainsID). */
+  /**
+   * IDs of the active domains in ascending order (python-libvirt's listDomainsID,
+   * virConnectListDomains).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   */
   async listDomainsID(): Promise<number[]> {
     const refs = await this.driverFor('virConnectListDomains').listAllDomains(1);
     return refs.map((r) => r.id).sort((a, b) => a - b);
   }
-  /** Names of the inactive domains (python-libvirt's listDefinedDomains). */
+  /**
+   * Names of the inactive domains (python-libvirt's listDefinedDomains,
+   * virConnectListDefinedDomains).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   */
   async listDefinedDomains(): Promise<string[]> {
     const refs = await this.driverFor('virConnectListDefinedDomains').listAllDomains(2);
     return refs.map((r) => r.name);
   }
-  /** The domain with this name. Errors: VIR_ERR_NO_DOMAIN. */
+  /**
+   * A handle on the domain with this name (virDomainLookupByName).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_NO_DOMAIN when no domain has this name.
+   */
   async lookupByName(name: string): Promise<Domain> {
     return new Domain(this, await this.driverFor('virDomainLookupByName').lookupByName(name));
   }
-  /** The domain with this UUID. Errors: VIR_ERR_NO_DOMAIN. */
+  /**
+   * A handle on the domain with this UUID (virDomainLookupByUUIDString); hex digits in any case,
+   * dashes optional, as libvirt parses it.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG when `uuid` is not a valid UUID.
+   * @throws {@link VirError} VIR_ERR_NO_DOMAIN when no domain has this UUID.
+   */
   async lookupByUUIDString(uuid: string): Promise<Domain> {
     const drv = this.driverFor('virDomainLookupByUUIDString');
     const canonical = typeof uuid === 'string' ? parseUUID(uuid) : undefined;
@@ -186,32 +313,103 @@ export class Connection {
     }
     return new Domain(this, await drv.lookupByUUID(canonical));
   }
-  /** The active domain with this ID. Errors: VIR_ERR_NO_DOMAIN. */
+  /**
+   * A handle on the active domain with this runtime ID (virDomainLookupByID).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_NO_DOMAIN when no active domain has this ID (inactive
+   * domains have none).
+   */
   async lookupByID(id: number): Promise<Domain> {
     return new Domain(this, await this.driverFor('virDomainLookupByID').lookupByID(id));
   }
-  /** Defines (or redefines) a persistent domain from XML. */
+  /**
+   * Defines (or redefines) a persistent domain from domain XML (virDomainDefineXML): same as
+   * {@link Connection.defineXMLFlags} with flags 0.
+   */
   async defineXML(xml: string): Promise<Domain> {
     return this.defineXMLFlags(xml, 0);
   }
   /**
-   * Defines (or redefines) a persistent domain from XML.
-   * Errors: VIR_ERR_XML_ERROR / VIR_ERR_XML_DETAIL for bad XML; VIR_ERR_OPERATION_FAILED when the
-   * name or UUID belongs to another domain. On failure nothing changes.
+   * Defines (or redefines) a persistent domain from domain XML (virDomainDefineXMLFlags).
+   * Flags: {@link DomainDefineFlags} VALIDATE (test, qemu).
+   *
+   * Prerequisites: a writable connection; no other domain has the XML's name or UUID (the same
+   * name with the same UUID redefines that domain); the driver can run the definition (type
+   * `test` on test://; on qemu://, type `qemu` or `kvm` with devices tsvirt's qemu driver
+   * supports). ESX and VirtualBox do not define domains.
+   *
+   * Effects on success: a new domain is stored persistent and inactive (event DEFINED/ADDED); an
+   * existing one gets the new configuration and becomes persistent if it was transient (event
+   * DEFINED/UPDATED); a running one keeps its live definition until it next starts.
+   *
+   * Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG when `xml` is not a string, or for flags the
+   * driver does not support (checked before anything changes).
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_XML_ERROR or VIR_ERR_XML_DETAIL for XML that does not parse
+   * or an invalid name; VIR_ERR_CONFIG_UNSUPPORTED for a definition the driver cannot run
+   * (qemu: virt type, devices).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a domain type other than `test` on test://,
+   * and on ESX and VirtualBox.
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED when the name or the UUID belongs to
+   * another domain.
+   * @throws {@link VirError} VIR_ERR_OPERATION_TIMEOUT (qemu) when a job (start, save, snapshot…)
+   * is running on the domain being redefined.
    */
   async defineXMLFlags(xml: string, flags: number): Promise<Domain> {
     checkString(xml, 'xml', 'virDomainDefineXMLFlags');
     return new Domain(this, await this.writableDriver('virDomainDefineXMLFlags').defineXML(xml, flags));
   }
-  /** Creates and starts a transient domain from XML (DomainCreateFlags: START_PAUSED). */
+  /**
+   * Creates and starts a transient domain from domain XML (virDomainCreateXML). Flags:
+   * {@link DomainCreateFlags} START_PAUSED, START_VALIDATE (test, qemu).
+   *
+   * Prerequisites: a writable connection; no domain has the XML's name with another UUID, or
+   * its UUID with another name; the domain with both, if any, is inactive and has no managed
+   * save image (it is then started with this definition and stays persistent). ESX and
+   * VirtualBox have no transient domains.
+   *
+   * Effects on success: the guest runs (paused with START_PAUSED); events STARTED/BOOTED, then
+   * SUSPENDED/PAUSED when paused (qemu: RESUMED/UNPAUSED when not). When a transient domain
+   * later stops, it vanishes with its snapshot metadata.
+   *
+   * Effects on failure: nothing changes; a qemu guest that started but could not be recorded is
+   * stopped again.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG when `xml` is not a string, or for flags the
+   * driver does not support (checked before anything changes).
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_XML_ERROR or VIR_ERR_XML_DETAIL for XML that does not parse;
+   * VIR_ERR_CONFIG_UNSUPPORTED for a definition the driver cannot run (qemu: virt type, devices).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a domain type other than `test` on test://,
+   * and on ESX and VirtualBox.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID when the domain is already active, or is
+   * defined with a managed save image (start it to resume, or remove the image).
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED when the name or the UUID belongs to
+   * another domain.
+   * @throws {@link VirError} the hypervisor's error (qemu) when the guest cannot be started.
+   */
   async createXML(xml: string, flags = 0): Promise<Domain> {
     checkString(xml, 'xml', 'virDomainCreateXML');
     return new Domain(this, await this.writableDriver('virDomainCreateXML').createXML(xml, flags));
   }
 
   /**
-   * Registers a lifecycle callback (VIR_DOMAIN_EVENT_ID_LIFECYCLE), for one domain or all
-   * (`dom` null). Returns the callback ID for {@link Connection.domainEventDeregisterAny}.
+   * Registers a lifecycle callback (virConnectDomainEventRegisterAny with
+   * VIR_DOMAIN_EVENT_ID_LIFECYCLE), for one domain or for all (`dom` null). Returns the callback
+   * ID for {@link Connection.domainEventDeregisterAny}. Allowed on read-only connections.
+   *
+   * Prerequisites: the connection is open; `eventID` is {@link DomainEventID}.LIFECYCLE.
+   *
+   * Effects on success: `cb` is called for every lifecycle event (DEFINED, UNDEFINED, STARTED,
+   * SUSPENDED, RESUMED, STOPPED, SHUTDOWN with libvirt's detail codes) once the change is
+   * committed, including changes other processes make to a durable store, until the callback is
+   * deregistered or the connection closes.
+   *
+   * Effects on failure: nothing is registered.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any other event ID.
    */
   domainEventRegisterAny<T>(
     dom: Domain | null,
@@ -233,7 +431,16 @@ export class Connection {
     return id;
   }
 
-  /** Removes a callback registered with {@link Connection.domainEventRegisterAny}. */
+  /**
+   * Removes a callback registered with {@link Connection.domainEventRegisterAny}
+   * (virConnectDomainEventDeregisterAny).
+   *
+   * Prerequisites: `callbackID` is registered on this connection.
+   *
+   * Effects on success: the callback is called no more. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG when no callback has this ID (also after close,
+   * which removed them all).
+   */
   domainEventDeregisterAny(callbackID: number): void {
     const reg = this.registrations.get(callbackID);
     if (reg === undefined) {
@@ -244,8 +451,20 @@ export class Connection {
   }
 
   /**
-   * Lifecycle events as an async iterator; events arriving between reads are queued. The
-   * iteration ends when the loop breaks, the signal aborts or the connection closes.
+   * Lifecycle events as an async iterator (tsvirt's addition; built on
+   * {@link Connection.domainEventRegisterAny}); events arriving between reads are queued.
+   *
+   * Prerequisites: the connection is open.
+   *
+   * Effects on success: a lifecycle registration that lasts until the loop breaks, the signal
+   * aborts or the connection closes; then the iteration ends and the registration is removed.
+   *
+   * Effects on failure: nothing is registered.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed (at the call,
+   * not at the first read).
+   *
+   * @example
+   * for await (const ev of conn.events({ signal })) console.log(ev.domain.name(), ev.event, ev.detail);
    */
   events(options: DomainEventsOptions = {}): AsyncIterableIterator<DomainEvent> {
     const queue: DomainEvent[] = [];

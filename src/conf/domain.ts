@@ -7,8 +7,9 @@
  * tsvirt stores is what libvirt would have stored: generated UUID and MAC addresses,
  * currentMemory = memory, boot from disk, disk bus from the target name, read-only CD-ROMs,
  * the serial console mirrored between `<serial>` and `<console>`. Elements tsvirt does not
- * model are ignored. Values it models but does not support (a disk on the network, say) are
- * refused rather than silently dropped.
+ * model are ignored, except inside `<graphics>`, where a lost option (a password, a socket)
+ * would silently change who can reach the display: there they are refused. Values it models
+ * but does not support (a disk on the network, say) are refused rather than silently dropped.
  */
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { validateName } from './names.js';
@@ -253,6 +254,11 @@ export interface DomainConsoleDef extends DomainCharSource {
   targetPort: number;
 }
 
+/** `<graphics connected=…>`: what a password change does to connected clients. */
+export const GRAPHICS_CONNECTED = ['keep', 'disconnect', 'fail'] as const;
+/** A value of `connected`. */
+export type DomainGraphicsConnected = (typeof GRAPHICS_CONNECTED)[number];
+
 /** `<graphics>` */
 export interface DomainGraphicsDef {
   type: DomainGraphicsType;
@@ -262,6 +268,12 @@ export interface DomainGraphicsDef {
   autoport?: boolean;
   /** VNC/SPICE: the address to listen on. */
   listen?: string;
+  /** VNC/SPICE: the password clients must give. A secret: formatted only with `secure`. */
+  passwd?: string;
+  /** VNC/SPICE: when the password expires, seconds since the epoch (UTC); only with a password. */
+  passwdValidTo?: number;
+  /** VNC/SPICE: what a password change does to connected clients; only with a password. */
+  connected?: DomainGraphicsConnected;
 }
 
 /** `<memballoon>` */
@@ -348,6 +360,11 @@ export interface FormatDomainOptions {
   id?: number;
   /** Format the persistent config: no id, no live-only values (pty paths, autoport ports). */
   inactive?: boolean;
+  /**
+   * Include secrets (graphics passwords), as VIR_DOMAIN_XML_SECURE: what is stored must set it,
+   * what is shown sets it only when the caller asked for SECURE.
+   */
+  secure?: boolean;
 }
 
 /** The test driver's namespace URI. */
@@ -872,9 +889,63 @@ function charSourceOf(c: DomainCharSource): DomainCharSource {
   return out;
 }
 
+/** The `<graphics>` attributes tsvirt models, by type; anything else is refused. */
+const GRAPHICS_AUTH_ATTRS = ['passwd', 'passwdValidTo', 'connected'];
+const GRAPHICS_ATTRS: Record<string, readonly string[]> = {
+  vnc: ['type', 'port', 'autoport', 'listen', ...GRAPHICS_AUTH_ATTRS],
+  spice: ['type', 'port', 'autoport', 'listen', ...GRAPHICS_AUTH_ATTRS],
+};
+
+/**
+ * Refuses what a `<graphics>` holds beyond the modelled subset, so that a definition never
+ * loses part of its display configuration silently (VIR_ERR_CONFIG_UNSUPPORTED).
+ */
+function checkGraphicsModelled(el: XmlElement, type: DomainGraphicsType): void {
+  const known = GRAPHICS_ATTRS[type] ?? ['type'];
+  for (const name of Object.keys(el.attrs)) {
+    if (!known.includes(name)) {
+      throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics attribute '${name}' of type '${type}' is not supported by tsvirt`);
+    }
+  }
+  for (const child of el.children) {
+    if (child.name !== 'listen' || known.length === 1) {
+      throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics element '${child.name}' of type '${type}' is not supported by tsvirt`);
+    }
+  }
+  const listens = childElements(el, 'listen');
+  if (listens.length > 1) throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, 'more than one graphics listen element is not supported by tsvirt');
+  const l = listens[0];
+  if (l === undefined) return;
+  const listenType = attr(l, 'type') ?? 'address';
+  // type='none' is what a SPICE display without port is written with (writeGraphics).
+  if (listenType !== 'address' && listenType !== 'none') {
+    throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen type '${listenType}' is not supported by tsvirt`);
+  }
+  const listenAttrs = listenType === 'none' ? ['type'] : ['type', 'address'];
+  for (const name of Object.keys(l.attrs)) {
+    if (!listenAttrs.includes(name)) {
+      throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen attribute '${name}' is not supported by tsvirt`);
+    }
+  }
+  if (l.children.length > 0) {
+    throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen element '${l.children[0].name}' is not supported by tsvirt`);
+  }
+}
+
+/** libvirt's `passwdValidTo` (YYYY-MM-DDTHH:MM:SS, UTC) as seconds since the epoch. */
+function parsePasswdValidTo(text: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/.exec(text);
+  const ms = m === null ? NaN : Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  if (Number.isNaN(ms)) {
+    throw confError(D, ErrorNumber.INTERNAL_ERROR, `cannot parse password validity time '${text}', expect YYYY-MM-DDTHH:MM:SS`);
+  }
+  return ms / 1000;
+}
+
 function parseGraphics(el: XmlElement): DomainGraphicsDef {
   const type = enumAttr(el, 'type', GRAPHICS_TYPES);
   if (type === undefined) throw missingAttr('graphics', 'type');
+  checkGraphicsModelled(el, type);
   if (type !== 'vnc' && type !== 'spice') return { type };
 
   const portText = attr(el, 'port');
@@ -889,14 +960,30 @@ function parseGraphics(el: XmlElement): DomainGraphicsDef {
   // VNC picks a port unless told one; SPICE only when asked (libvirt's parser defaults).
   const autoport =
     autoportAttr !== undefined ? autoportAttr === 'yes' : port === -1 || (type === 'vnc' && port === undefined);
-  const listenEl = childElements(el, 'listen').find((l) => attr(l, 'type') === 'address' || attr(l, 'type') === undefined);
-  const listen = nonEmptyAttr(listenEl, 'address') ?? nonEmptyAttr(el, 'listen');
-  return {
+  const listenEl = childElements(el, 'listen').find((l) => (attr(l, 'type') ?? 'address') === 'address');
+  const childAddress = nonEmptyAttr(listenEl, 'address');
+  const attrAddress = nonEmptyAttr(el, 'listen');
+  if (attrAddress !== undefined && childAddress !== undefined && attrAddress !== childAddress) {
+    throw xmlErrorFrom(
+      D,
+      `graphics 'listen' attribute '${attrAddress}' must match 'address' attribute of first listen element (found '${childAddress}')`,
+    );
+  }
+  const out: DomainGraphicsDef = {
     type,
     port: autoport || port === undefined || port <= 0 ? undefined : port,
     autoport,
-    listen,
+    listen: childAddress ?? attrAddress,
   };
+  // libvirt ignores the validity and the connected policy of a display without a password.
+  const passwd = attr(el, 'passwd');
+  if (passwd !== undefined) {
+    out.passwd = passwd;
+    const validTo = attr(el, 'passwdValidTo');
+    if (validTo !== undefined) out.passwdValidTo = parsePasswdValidTo(validTo);
+    out.connected = enumAttr(el, 'connected', GRAPHICS_CONNECTED);
+  }
+  return out;
 }
 
 function parseTestNamespace(root: XmlElement): DomainTestNamespace | undefined {
@@ -1021,7 +1108,7 @@ export function writeDomainDef(w: XmlWriter, def: DomainDef, opts: FormatDomainO
   for (const n of def.devices.interfaces) writeInterface(w, n);
   for (const s of def.devices.serials) writeChar(w, 'serial', s, s.targetType, live);
   for (const con of def.devices.consoles) writeChar(w, 'console', con, con.targetType, live);
-  for (const g of def.devices.graphics) writeGraphics(w, g, live);
+  for (const g of def.devices.graphics) writeGraphics(w, g, live, opts.secure === true);
   const b = def.devices.memballoon;
   if (b !== undefined) {
     w.element('memballoon', [['model', b.model]], (inner) => writeAddress(inner, b.address));
@@ -1099,7 +1186,7 @@ function writeChar(
   w.close(name);
 }
 
-function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean): void {
+function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean, secure: boolean): void {
   if (g.type !== 'vnc' && g.type !== 'spice') {
     w.empty('graphics', [['type', g.type]]);
     return;
@@ -1113,6 +1200,7 @@ function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean): void 
     ['port', port],
     ['autoport', g.type === 'vnc' ? (autoport ? 'yes' : 'no') : autoport ? 'yes' : undefined],
     ['listen', g.listen],
+    ...graphicsAuthAttrs(g, secure),
   ]);
   if (g.listen !== undefined) {
     w.empty('listen', [
@@ -1126,4 +1214,15 @@ function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean): void 
     w.empty('listen', [['type', 'address']]);
   }
   w.close('graphics');
+}
+
+/** libvirt's order: passwd (only when secure), passwdValidTo, connected; none without a password. */
+function graphicsAuthAttrs(g: DomainGraphicsDef, secure: boolean): [string, string | undefined][] {
+  if (g.passwd === undefined) return [];
+  const validTo = g.passwdValidTo === undefined ? undefined : new Date(g.passwdValidTo * 1000).toISOString().slice(0, 19);
+  return [
+    ['passwd', secure ? g.passwd : undefined],
+    ['passwdValidTo', validTo],
+    ['connected', g.connected],
+  ];
 }

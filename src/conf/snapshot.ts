@@ -259,9 +259,11 @@ function parseDisk(el: XmlElement): SnapshotDiskDef {
 
 /**
  * Formats a snapshot as libvirt 9.0's virDomainSnapshotDefFormat does (the domain written as
- * its inactive config, indented inside). The result ends with a newline.
+ * its inactive config, indented inside). The result ends with a newline. `secure` includes the
+ * domain's secrets (graphics passwords), as VIR_DOMAIN_SNAPSHOT_XML_SECURE: set it for what
+ * is stored, and for what is shown only when the caller asked for SECURE.
  */
-export function formatSnapshotXML(def: SnapshotDef): string {
+export function formatSnapshotXML(def: SnapshotDef, opts: { secure?: boolean } = {}): string {
   const w = new XmlWriter();
   w.open('domainsnapshot');
   w.text('name', def.name);
@@ -299,14 +301,14 @@ export function formatSnapshotXML(def: SnapshotDef): string {
     w.close('disks');
   }
   if (def.domain !== undefined) {
-    writeDomainDef(w, def.domain, { inactive: true }, 'domain');
+    writeDomainDef(w, def.domain, { inactive: true, secure: opts.secure }, 'domain');
   } else if (def.domainUuid !== undefined) {
     w.open('domain');
     w.text('uuid', def.domainUuid);
     w.close('domain');
   }
   if (def.inactiveDomain !== undefined) {
-    writeDomainDef(w, def.inactiveDomain, { inactive: true }, 'inactiveDomain');
+    writeDomainDef(w, def.inactiveDomain, { inactive: true, secure: opts.secure }, 'inactiveDomain');
   }
   if (def.active !== undefined) w.text('active', def.active ? 1 : 0);
   w.close('domainsnapshot');

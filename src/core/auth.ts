@@ -6,12 +6,18 @@
 /**
  * libvirt's virConnectCredentialType (libvirt-host.h, which the enum generator does not read):
  * what a driver asks a credentials callback for.
+ * @enum
  */
 export const ConnectCredentialType = {
+  /** The user name to act as (VIR_CRED_USERNAME). */
   USERNAME: 1,
+  /** The user name to log in with (VIR_CRED_AUTHNAME); the ESX driver asks this one. */
   AUTHNAME: 2,
+  /** A secret such as a password (VIR_CRED_PASSPHRASE); the ESX driver asks the password so. */
   PASSPHRASE: 5,
+  /** An answer to a challenge, shown as typed (VIR_CRED_ECHOPROMPT). */
   ECHOPROMPT: 6,
+  /** An answer to a challenge, hidden as typed (VIR_CRED_NOECHOPROMPT). */
   NOECHOPROMPT: 7,
 } as const;
 
@@ -19,10 +25,13 @@ export const ConnectCredentialType = {
 export interface ConnectCredential {
   /** A {@link ConnectCredentialType} value. */
   type: number;
+  /** The text to show the user, e.g. "Enter username for host". */
   prompt: string;
+  /** Extra information for the user (libvirt's challenge), when the driver has any. */
   challenge?: string;
   /** The value used when the callback leaves `result` unset (e.g. the default user name). */
   defresult?: string;
+  /** The answer; the callback sets it. */
   result?: string;
 }
 

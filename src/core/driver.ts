@@ -5,23 +5,33 @@
  * driver is just another implementation of this interface.
  */
 import type { DomainEventType, DomainState } from './enums.generated.js';
+import type { ConnectAuthCallback } from './auth.js';
 
 /** virNodeInfo: what virNodeGetInfo reports. Memory in KiB, frequency in MHz. */
 export interface NodeInfo {
   /** The CPU architecture ('x86_64', 'i686'), at most 31 bytes on the wire. */
   model: string;
+  /** Memory size in KiB. */
   memory: number;
+  /** Number of active CPUs. */
   cpus: number;
+  /** Expected CPU frequency in MHz (0 when unknown). */
   mhz: number;
+  /** Number of NUMA cells (1 for uniform memory access). */
   nodes: number;
+  /** CPU sockets per NUMA cell. */
   sockets: number;
+  /** Cores per socket. */
   cores: number;
+  /** Threads per core. */
   threads: number;
 }
 
 /** What a Domain handle carries: identity as of lookup, like libvirt's virDomainPtr. */
 export interface DomainRef {
+  /** The domain's name. */
   readonly name: string;
+  /** The domain's UUID, canonical (lower-case, dashed); drivers resolve the domain by it. */
   readonly uuid: string;
   /** Runtime ID, or -1 when the domain was inactive at lookup. */
   readonly id: number;
@@ -29,16 +39,23 @@ export interface DomainRef {
 
 /** libvirt's virDomainInfo. Memory in KiB, CPU time in nanoseconds. */
 export interface DomainInfo {
+  /** The domain's state. */
   state: DomainState;
+  /** Maximum memory allowed, KiB. */
   maxMem: number;
+  /** Memory in use (the balloon's current size), KiB. */
   memory: number;
+  /** Number of virtual CPUs. */
   nrVirtCpu: number;
+  /** CPU time used, nanoseconds (0 while inactive). */
   cpuTime: number;
 }
 
 /** A lifecycle event as a driver reports it (VIR_DOMAIN_EVENT_ID_LIFECYCLE). */
 export interface DomainLifecycleEvent {
+  /** The domain the event is about, as of the event. */
   domain: DomainRef;
+  /** What happened (DEFINED, STARTED, STOPPED, …). */
   event: DomainEventType;
   /** The detail code; its meaning depends on `event` (libvirt's virDomainEvent*DetailType). */
   detail: number;
@@ -49,19 +66,27 @@ export type DriverEventListener = (event: DomainLifecycleEvent) => void;
 
 /** Progress of a long job (managed save, memory snapshot), for callers that show it. */
 export interface JobProgress {
-  /** Bytes done and in all; `total` 0 when unknown. */
+  /** Bytes done. */
   processed: number;
+  /** Bytes in all; 0 when unknown. */
   total: number;
 }
 
 /** Options a caller may attach to a long operation. */
 export interface JobOptions {
+  /** Called as the job advances; an instant driver calls it once, complete. */
   onProgress?: (progress: JobProgress) => void;
 }
 
 /**
  * The hypervisor driver interface. Every method is async; errors are VirError.
  * Snapshots are addressed by (domain, name); domains by their ref (the driver resolves by UUID).
+ *
+ * The public API ({@link Connection}, {@link Domain}, {@link DomainSnapshot}) has already
+ * checked the connection, read-only access, argument types and the flag combinations libvirt's
+ * entry points refuse; each method here checks the flags its driver supports first (an unknown
+ * bit fails with VIR_ERR_INVALID_ARG before anything changes), then does the work. The
+ * contract of each method (effects, errors) is that of the public method named beside it.
  */
 export interface HypervisorDriver {
   /** The URI this driver was opened with, canonical form. */
@@ -69,55 +94,108 @@ export interface HypervisorDriver {
   /** libvirt's hypervisor type name: 'Test', 'QEMU', 'ESX', 'VBOX'. */
   readonly type: string;
 
+  /**
+   * Releases what the driver holds (store, monitor or daemon connections); guests keep running.
+   * Called once, by {@link Connection.close}.
+   */
   close(): Promise<void>;
+  /**
+   * Resolves once every change made so far through this driver is durable. Only a driver whose
+   * store groups commits (tsvirtd's shared test:///session) has anything to wait for; without
+   * it every change is durable when its call returns.
+   */
+  durable?(): Promise<void>;
+  /** virConnectGetHostname: {@link Connection.getHostname}. */
   getHostname(): Promise<string>;
   /** Hypervisor version as libvirt encodes it: major * 1,000,000 + minor * 1,000 + release. */
   getVersion(): Promise<number>;
+  /** virConnectIsAlive: false once closed or when the hypervisor's connection was lost. */
   isAlive(): Promise<boolean>;
 
+  /** virConnectListAllDomains: {@link Connection.listAllDomains}. */
   listAllDomains(flags: number): Promise<DomainRef[]>;
+  /** virConnectNumOfDomains: {@link Connection.numOfDomains}. */
   numOfDomains(): Promise<number>;
+  /** virConnectNumOfDefinedDomains: {@link Connection.numOfDefinedDomains}. */
   numOfDefinedDomains(): Promise<number>;
+  /** virDomainLookupByName: VIR_ERR_NO_DOMAIN when absent. */
   lookupByName(name: string): Promise<DomainRef>;
+  /** virDomainLookupByUUID, `uuid` canonical: VIR_ERR_NO_DOMAIN when absent. */
   lookupByUUID(uuid: string): Promise<DomainRef>;
+  /** virDomainLookupByID: VIR_ERR_NO_DOMAIN when no active domain has the ID. */
   lookupByID(id: number): Promise<DomainRef>;
+  /** virDomainDefineXMLFlags: {@link Connection.defineXMLFlags}. */
   defineXML(xml: string, flags: number): Promise<DomainRef>;
+  /** virDomainCreateXML: {@link Connection.createXML}. */
   createXML(xml: string, flags: number): Promise<DomainRef>;
 
+  /** virDomainCreateWithFlags: {@link Domain.createWithFlags}; returns the ref with its new ID. */
   domainCreate(dom: DomainRef, flags: number, options?: JobOptions): Promise<DomainRef>;
+  /** virDomainShutdownFlags: {@link Domain.shutdownFlags}. */
   domainShutdown(dom: DomainRef, flags: number): Promise<void>;
+  /** virDomainDestroyFlags: {@link Domain.destroyFlags}. */
   domainDestroy(dom: DomainRef, flags: number): Promise<void>;
+  /** virDomainReboot: {@link Domain.reboot}. */
   domainReboot(dom: DomainRef, flags: number): Promise<void>;
+  /** virDomainSuspend: {@link Domain.suspend}. */
   domainSuspend(dom: DomainRef): Promise<void>;
+  /** virDomainResume: {@link Domain.resume}. */
   domainResume(dom: DomainRef): Promise<void>;
+  /** virDomainUndefineFlags: {@link Domain.undefineFlags}. */
   domainUndefine(dom: DomainRef, flags: number): Promise<void>;
+  /** virDomainIsActive: {@link Domain.isActive}. */
   domainIsActive(dom: DomainRef): Promise<boolean>;
+  /** virDomainIsPersistent: {@link Domain.isPersistent}. */
   domainIsPersistent(dom: DomainRef): Promise<boolean>;
+  /** virDomainGetState: {@link Domain.state}. */
   domainGetState(dom: DomainRef, flags: number): Promise<[state: DomainState, reason: number]>;
+  /** virDomainGetInfo: {@link Domain.getInfo}. */
   domainGetInfo(dom: DomainRef): Promise<DomainInfo>;
+  /** virDomainGetXMLDesc: {@link Domain.XMLDesc}. */
   domainGetXMLDesc(dom: DomainRef, flags: number): Promise<string>;
+  /** virDomainGetAutostart: {@link Domain.autostart}. */
   domainGetAutostart(dom: DomainRef): Promise<boolean>;
+  /** virDomainSetAutostart: {@link Domain.setAutostart}. */
   domainSetAutostart(dom: DomainRef, autostart: boolean): Promise<void>;
+  /** virDomainGetID, current (not as of lookup): -1 while inactive. */
   domainGetID(dom: DomainRef): Promise<number>;
 
+  /** virDomainManagedSave: {@link Domain.managedSave}. */
   managedSave(dom: DomainRef, flags: number, options?: JobOptions): Promise<void>;
+  /** virDomainHasManagedSaveImage: {@link Domain.hasManagedSaveImage}. */
   hasManagedSaveImage(dom: DomainRef, flags: number): Promise<boolean>;
+  /** virDomainManagedSaveRemove: {@link Domain.managedSaveRemove}. */
   managedSaveRemove(dom: DomainRef, flags: number): Promise<void>;
 
+  /** virDomainSnapshotCreateXML: {@link Domain.snapshotCreateXML}; returns the snapshot's name. */
   snapshotCreateXML(dom: DomainRef, xml: string, flags: number, options?: JobOptions): Promise<string>;
+  /** virDomainSnapshotNum: {@link Domain.snapshotNum}. */
   snapshotNum(dom: DomainRef, flags: number): Promise<number>;
+  /** virDomainSnapshotListNames: {@link Domain.snapshotListNames}. */
   snapshotListNames(dom: DomainRef, flags: number): Promise<string[]>;
+  /** virDomainListAllSnapshots: {@link Domain.listAllSnapshots}, as names. */
   listAllSnapshots(dom: DomainRef, flags: number): Promise<string[]>;
+  /** virDomainSnapshotLookupByName: {@link Domain.snapshotLookupByName}; returns the name. */
   snapshotLookupByName(dom: DomainRef, name: string, flags: number): Promise<string>;
+  /** virDomainSnapshotCurrent: {@link Domain.snapshotCurrent}; returns the name. */
   snapshotCurrent(dom: DomainRef, flags: number): Promise<string>;
+  /** virDomainHasCurrentSnapshot: {@link Domain.hasCurrentSnapshot}. */
   hasCurrentSnapshot(dom: DomainRef, flags: number): Promise<boolean>;
+  /** virDomainRevertToSnapshot: {@link DomainSnapshot.revert}. */
   revertToSnapshot(dom: DomainRef, snapshot: string, flags: number, options?: JobOptions): Promise<void>;
+  /** virDomainSnapshotGetXMLDesc: {@link DomainSnapshot.getXMLDesc}. */
   snapshotGetXMLDesc(dom: DomainRef, snapshot: string, flags: number): Promise<string>;
+  /** virDomainSnapshotGetParent: {@link DomainSnapshot.getParent}; returns the parent's name. */
   snapshotGetParent(dom: DomainRef, snapshot: string, flags: number): Promise<string>;
+  /** virDomainSnapshotNumChildren: {@link DomainSnapshot.numChildren}. */
   snapshotNumChildren(dom: DomainRef, snapshot: string, flags: number): Promise<number>;
+  /** virDomainSnapshotListAllChildren: {@link DomainSnapshot.listAllChildren}, as names. */
   snapshotListAllChildren(dom: DomainRef, snapshot: string, flags: number): Promise<string[]>;
+  /** virDomainSnapshotIsCurrent: {@link DomainSnapshot.isCurrent}. */
   snapshotIsCurrent(dom: DomainRef, snapshot: string, flags: number): Promise<boolean>;
+  /** virDomainSnapshotHasMetadata: {@link DomainSnapshot.hasMetadata}. */
   snapshotHasMetadata(dom: DomainRef, snapshot: string, flags: number): Promise<boolean>;
+  /** virDomainSnapshotDelete: {@link DomainSnapshot.delete}. */
   snapshotDelete(dom: DomainRef, snapshot: string, flags: number): Promise<void>;
 
   /** Starts delivering lifecycle events to `listener`; returns the function that stops it. */
@@ -131,4 +209,37 @@ export interface HypervisorDriver {
   nodeGetInfo?(): Promise<NodeInfo>;
   /** virConnectGetSysinfo: the host's SMBIOS sysinfo XML. */
   connectGetSysinfo?(flags: number): Promise<string>;
+}
+
+/** What connect() passes to a driver's {@link DriverOpener.open}. */
+export interface DriverOpenOptions {
+  /** The connection is read-only (a remote driver asks its daemon for a read-only one). */
+  readonly: boolean;
+  /** Credentials for drivers that log in, as libvirt's virConnectOpenAuth. */
+  auth?: ConnectAuthCallback;
+  /**
+   * The driver will serve several connections at once (tsvirtd's clients): it may group the
+   * commits of concurrent calls, provided {@link HypervisorDriver.durable} waits for them.
+   */
+  shared: boolean;
+}
+
+/**
+ * How connect() opens one URI scheme's driver; each driver module exports one, and the driver
+ * registry (src/drivers/registry.ts) names the module for each scheme.
+ */
+export interface DriverOpener {
+  /**
+   * The canonical URI of the hypervisor `uri` names: connections opening the same canonical URI
+   * may share one driver. Null when this driver does not serve `uri` (connect() then fails with
+   * VIR_ERR_NO_CONNECT).
+   */
+  canonical(uri: URL, resolved: string): string | null;
+  /**
+   * Whether connections may share one open driver. False for a driver that is itself a client
+   * of something stateful per connection (the remote driver's daemon connection).
+   */
+  readonly shareable: boolean;
+  /** Opens the driver for `uri` (`resolved` as the caller spelled it). Errors: VirError. */
+  open(uri: URL, resolved: string, options: DriverOpenOptions): Promise<HypervisorDriver>;
 }

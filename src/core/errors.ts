@@ -54,7 +54,11 @@ const memberNames = new WeakMap<object, Map<number, string>>();
 
 /**
  * The name of the member of one of the generated enum tables that has `value` (the last declared,
- * as a TypeScript enum's reverse mapping gave); undefined for a value the table lacks.
+ * as a TypeScript enum's reverse mapping gave); undefined for a value the table lacks. Never
+ * throws.
+ *
+ * @example
+ * enumMemberName(DomainState, 5); // 'SHUTOFF'
  */
 export function enumMemberName(table: Readonly<Record<string, number>>, value: number): string | undefined {
   let names = memberNames.get(table);
@@ -65,14 +69,20 @@ export function enumMemberName(table: Readonly<Record<string, number>>, value: n
   return names.get(value);
 }
 
-/** libvirt's name of an error code, e.g. `VIR_ERR_OPERATION_INVALID`. */
+/**
+ * libvirt's name of an error code, e.g. `VIR_ERR_OPERATION_INVALID` for 55; `VIR_ERR_<number>`
+ * for a code libvirt 9.0 does not have. Never throws.
+ */
 export function errorCodeName(code: ErrorNumber): string {
   const member = enumMemberName(ErrorNumber, code);
   if (member === undefined) return `VIR_ERR_${code}`;
   return member.startsWith('WAR_') ? `VIR_${member}` : `VIR_ERR_${member}`;
 }
 
-/** libvirt's name of an error domain, e.g. `VIR_FROM_TEST`. */
+/**
+ * libvirt's name of an error domain, e.g. `VIR_FROM_TEST` for 12; `VIR_FROM_<number>` for a
+ * domain libvirt 9.0 does not have. Never throws.
+ */
 export function errorDomainName(domain: ErrorDomain): string {
   const member = enumMemberName(ErrorDomain, domain);
   return member === undefined ? `VIR_FROM_${domain}` : `VIR_FROM_${member}`;
@@ -87,33 +97,63 @@ export function formatErrorMessage(code: ErrorNumber, detail?: string): string {
 
 /** The fields of libvirt's `virError` that travel with an error (and over the wire). */
 export interface VirErrorInit {
+  /** libvirt's error number. */
   code: ErrorNumber;
+  /** The part of the system that raised it (libvirt's virErrorDomain). */
   domain: ErrorDomain;
   /** The complete message, already formatted as libvirt would show it. */
   message: string;
+  /** ERROR when absent. */
   level?: ErrorLevel;
+  /** Extra information (virError's str1): the message format for errors built by {@link VirError.report}. */
   str1?: string | null;
+  /** Extra information (virError's str2): the detail for errors built by {@link VirError.report}. */
   str2?: string | null;
+  /** Extra information (virError's str3). */
   str3?: string | null;
+  /** Extra number (virError's int1; an errno for system errors); -1 when absent. */
   int1?: number;
+  /** Extra number (virError's int2); -1 when absent. */
   int2?: number;
 }
 
 /**
- * The error every public call rejects with. `code` and `domain` are libvirt's numbers;
- * `message` is worded as libvirt words it, so `err.message` reads the same as virsh's second line.
+ * The error every public call rejects with (libvirt's virError). `code` and `domain` are
+ * libvirt's numbers; `message` is worded as libvirt words it, so `err.message` reads the same as
+ * virsh's second line. Errors that come from a daemon keep every field.
+ *
+ * @example
+ * try {
+ *   await dom.undefine();
+ * } catch (err) {
+ *   if (err instanceof VirError && err.code === ErrorNumber.OPERATION_INVALID) console.log(err.message);
+ *   else throw err;
+ * }
  */
 export class VirError extends Error {
+  /** Always 'VirError'. */
   override readonly name = 'VirError';
+  /** libvirt's error number, e.g. {@link ErrorNumber}.NO_DOMAIN (42); its name: {@link VirError.codeName}. */
   readonly code: ErrorNumber;
+  /**
+   * Where the error arose (libvirt's virErrorDomain), e.g. VIR_FROM_TEST or VIR_FROM_QEMU for a
+   * driver, VIR_FROM_DOMAIN for checks of the public API; its name: {@link VirError.domainName}.
+   */
   readonly domain: ErrorDomain;
+  /** libvirt's error level: ERROR unless the raiser said otherwise. */
   readonly level: ErrorLevel;
+  /** virError's str1: for errors built by {@link VirError.report}, the message format. */
   readonly str1: string | null;
+  /** virError's str2: for errors built by {@link VirError.report}, the detail. */
   readonly str2: string | null;
+  /** virError's str3; null when unset. */
   readonly str3: string | null;
+  /** virError's int1 (an errno for system errors); -1 when unset. */
   readonly int1: number;
+  /** virError's int2; -1 when unset. */
   readonly int2: number;
 
+  /** An error with exactly these fields; {@link VirError.report} words the message as libvirt does. */
   constructor(init: VirErrorInit) {
     super(init.message);
     this.code = init.code;
@@ -136,13 +176,15 @@ export class VirError extends Error {
     return errorDomainName(this.domain);
   }
 
-  /** python-libvirt's accessors, so that ported code reads the same. */
+  /** python-libvirt's `get_error_code()`: {@link VirError.code}, so that ported code reads the same. */
   get_error_code(): number {
     return this.code;
   }
+  /** python-libvirt's `get_error_domain()`: {@link VirError.domain}. */
   get_error_domain(): number {
     return this.domain;
   }
+  /** python-libvirt's `get_error_message()`: the message. */
   get_error_message(): string {
     return this.message;
   }

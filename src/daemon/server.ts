@@ -48,6 +48,11 @@ export class Daemon {
     return this.clients.size;
   }
 
+  /** The drivers open for the clients, by canonical URI, each with its number of clients. */
+  driverUsage(): Map<string, number> {
+    return this.factory.pool.usage();
+  }
+
   /** Creates the socket directory and listens on both sockets. */
   async start(): Promise<void> {
     mkdirSync(this.opts.socketDir, { recursive: true, mode: 0o700 });

@@ -10,7 +10,7 @@
  */
 import { PolledLifecycleEvents, type PolledState } from '../polled-events.js';
 import type { ConnectAuthCallback } from '../../core/auth.js';
-import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver } from '../../core/driver.js';
+import type { DomainInfo, DomainRef, DriverEventListener, DriverOpener, HypervisorDriver } from '../../core/driver.js';
 import {
   DomainEventResumedDetailType,
   DomainEventStartedDetailType,
@@ -675,3 +675,14 @@ export class EsxDriver implements HypervisorDriver {
 function polledState(power: PowerState): PolledState {
   return power === 'poweredOff' ? 'shutoff' : power === 'suspended' ? 'paused' : 'running';
 }
+
+/**
+ * connect()'s entry to the ESX driver (esx:// and vpx://). The whole URI names the endpoint, the
+ * user and the auth file, so connections share a login only when they name the same one;
+ * parseEsxURI checks the rest when the driver opens.
+ */
+export const esxOpener: DriverOpener = {
+  shareable: true,
+  canonical: (uri) => uri.href,
+  open: (uri, _resolved, options) => openEsxDriver(uri, { auth: options.auth }),
+};

@@ -20,6 +20,7 @@ import {
   DomainSnapshotCreateFlags as SnapCreate,
   DomainSnapshotDeleteFlags as SnapDelete,
   DomainSnapshotRevertFlags as Revert,
+  DomainSnapshotXMLFlags,
   DomainState,
   DomainXMLFlags,
   ErrorDomain,
@@ -422,7 +423,7 @@ export class MetadataDriver implements HypervisorDriver {
     backendRuntime: string | null,
   ): void {
     rec.id = this.store.allocateID();
-    rec.liveXml = formatDomainXML(def);
+    rec.liveXml = formatDomainXML(def, { secure: true });
     rec.state = paused ? DomainState.PAUSED : DomainState.RUNNING;
     rec.reason = paused ? DomainPausedReason.USER : reason;
     // The backend's own record (pid, monitor socket, …) with the start time added.
@@ -452,7 +453,7 @@ export class MetadataDriver implements HypervisorDriver {
   async defineXML(xml: string, flags: number): Promise<DomainRef> {
     this.check(flags, this.backend.supported.defineXML, 'DomainDefineXMLFlags');
     const def = this.parseDef(xml);
-    const configXml = formatDomainXML(def, { inactive: true });
+    const configXml = formatDomainXML(def, { inactive: true, secure: true });
     return this.mutate(() => {
       const existing = this.conflictsFor(def);
       if (existing === undefined) {
@@ -733,13 +734,14 @@ export class MetadataDriver implements HypervisorDriver {
     this.check(flags, this.backend.supported.getXMLDesc, 'DomainGetXMLDesc');
     const rec = this.resolve(dom);
     const inactive = (flags & DomainXMLFlags.INACTIVE) !== 0;
+    const secure = (flags & DomainXMLFlags.SECURE) !== 0;
     if (isActive(rec) && !inactive) {
-      return formatDomainXML(parseDomainXML(rec.liveXml ?? '', STORED), { id: rec.id });
+      return formatDomainXML(parseDomainXML(rec.liveXml ?? '', STORED), { id: rec.id, secure });
     }
     // libvirt gives the live definition of a transient domain even with INACTIVE.
     const xml = rec.configXml ?? rec.liveXml;
     if (xml === null) throw internalError(this.errDomain, `domain '${rec.name}' has no definition`);
-    return formatDomainXML(parseDomainXML(xml, STORED), { inactive: true });
+    return formatDomainXML(parseDomainXML(xml, STORED), { inactive: true, secure });
   }
   async domainGetAutostart(dom: DomainRef): Promise<boolean> {
     return this.resolve(dom).autostart;
@@ -899,7 +901,7 @@ export class MetadataDriver implements HypervisorDriver {
       creationTime: now,
       memory: full.memory?.snapshot ?? 'no',
       external: isExternal(full),
-      xml: formatSnapshotXML(full),
+      xml: formatSnapshotXML(full, { secure: true }),
     };
     return { record, def: full, halt: halt && active, active };
   }
@@ -927,7 +929,7 @@ export class MetadataDriver implements HypervisorDriver {
       creationTime: def.creationTime,
       memory: def.memory?.snapshot ?? (def.state === 'shutoff' || def.state === 'disk-snapshot' ? 'no' : 'internal'),
       external: isExternal(def),
-      xml: formatSnapshotXML({ ...def, active: undefined }),
+      xml: formatSnapshotXML({ ...def, active: undefined }, { secure: true }),
     };
     this.store.putSnapshot(rec.uuid, record);
     if ((flags & SnapCreate.CURRENT) !== 0) {
@@ -982,7 +984,7 @@ export class MetadataDriver implements HypervisorDriver {
     // The stored XML is canonical; the parent may have changed since (reparenting on delete).
     const def = parseSnapshotXML(snap.xml, STORED);
     def.parent = snap.parent ?? undefined;
-    return formatSnapshotXML(def);
+    return formatSnapshotXML(def, { secure: (flags & DomainSnapshotXMLFlags.SECURE) !== 0 });
   }
   async snapshotGetParent(dom: DomainRef, snapshot: string, flags: number): Promise<string> {
     this.check(flags, 0, 'DomainSnapshotGetParent');
@@ -1112,7 +1114,7 @@ export class MetadataDriver implements HypervisorDriver {
       commit: (rec, plan, runtime) => {
         if (plan.image !== null) rec.managedSave = null;
         if (rec.persistent) {
-          rec.configXml = formatDomainXML(plan.domainDef, { inactive: true });
+          rec.configXml = formatDomainXML(plan.domainDef, { inactive: true, secure: true });
           Object.assign(rec, defNumbers(plan.domainDef));
         }
         if (plan.wasActive) {

@@ -8,10 +8,16 @@
  * off stays until the manager has seen it, so a poweroff while nobody watched is still visible
  * on reattach), a QMP monitor on a unix socket, a pidfile, `-blockdev`/`-device` in JSON (no
  * comma escaping of paths), serial ports to files.
+ *
+ * No value of the definition may add options of its own: inside QemuOpts (`key=value,…`) every
+ * value is escaped (optValue doubles commas); what cannot be escaped is validated instead (the
+ * machine type against QEMU's list, the VNC listen address as an IP address); plain arguments
+ * (-kernel, -append, -pidfile, -loadvm) are single argv words, which QEMU takes whole.
  */
+import { isIP } from 'node:net';
 import { ErrorDomain } from '../../core/enums.generated.js';
 import { configUnsupported } from '../../core/errors.js';
-import type { DomainCharSource, DomainDef, DomainDiskDef, DomainInterfaceDef } from '../../conf/domain.js';
+import type { DomainCharSource, DomainDef, DomainDiskDef, DomainGraphicsDef, DomainInterfaceDef } from '../../conf/domain.js';
 
 /** The accelerator of a domain type, as libvirt: `kvm` needs KVM, `qemu` is TCG. */
 export type QemuAccel = 'kvm' | 'tcg';
@@ -32,6 +38,8 @@ export interface QemuArgvOptions {
   incomingDefer?: boolean;
   /** Start from this internal snapshot (`-loadvm`): its memory and disks, as a revert does. */
   loadSnapshot?: string;
+  /** The machine types the emulator lists (host.ts probes them); without it only the syntax is checked. */
+  machines?: { emulator: string; types: readonly string[] };
 }
 
 /** What the builder produces: the arguments, and environment the process needs. */
@@ -88,8 +96,9 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
   a.push('-S', '-no-shutdown');
   if (def.onReboot === 'destroy') a.push('-no-reboot');
 
-  const machine = [def.os.machine ?? 'pc', `acpi=${def.features?.acpi === true ? 'on' : 'off'}`];
-  a.push('-machine', machine.join(','));
+  const machineType = def.os.machine ?? 'pc';
+  checkMachineType(def, machineType, options.machines);
+  a.push('-machine', `${machineType},acpi=${def.features?.acpi === true ? 'on' : 'off'}`);
   a.push('-accel', accel);
 
   if (def.memory % 1024 !== 0) throw configUnsupported(DOM, 'memory must be a whole number of MiB');
@@ -136,15 +145,12 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
 
   for (const g of def.devices.graphics) {
     if (g.type !== 'vnc') throw configUnsupported(DOM, `graphics type '${g.type}' is not supported by tsvirt's qemu driver`);
-    const listen = g.listen ?? '127.0.0.1';
-    if (g.autoport !== false && (g.port === undefined || g.port < 0)) {
-      a.push('-vnc', `${listen}:0,to=99`);
-    } else {
-      const port = g.port ?? 5900;
-      if (port < 5900) throw configUnsupported(DOM, `VNC port ${port} is below 5900`);
-      a.push('-vnc', `${listen}:${port - 5900}`);
-    }
   }
+  if (def.devices.graphics.length > 1) {
+    throw configUnsupported(DOM, 'only 1 graphics device of each type (sdl, vnc, spice, dbus) is supported');
+  }
+  const vnc = def.devices.graphics[0];
+  if (vnc !== undefined) a.push('-vnc', vncSpec(vnc));
 
   const balloon = def.devices.memballoon;
   if (balloon !== undefined && balloon.model !== 'none') {
@@ -155,6 +161,55 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
   if (options.incomingDefer === true) a.push('-incoming', 'defer');
   if (options.loadSnapshot !== undefined) a.push('-loadvm', options.loadSnapshot);
   return { argv: a, env };
+}
+
+/** A machine type name: QEMU's are letters, digits, dots, dashes and underscores. */
+const MACHINE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * Refuses a machine type QEMU does not list, as libvirt does; whatever the list, a name that is
+ * not a plain word never reaches `-machine`, where a comma would add options of its own.
+ */
+function checkMachineType(def: DomainDef, machine: string, known: QemuArgvOptions['machines']): void {
+  if (MACHINE_NAME.test(machine) && (known === undefined || known.types.includes(machine))) return;
+  const emulator = known?.emulator ?? def.devices.emulator ?? emulatorNameFor(def);
+  throw configUnsupported(DOM, `Emulator '${emulator}' does not support machine type '${machine}'`);
+}
+
+/** The VNC password protocol (DES) uses 8 bytes; libvirt refuses longer passwords. */
+const VNC_PASSWORD_MAX = 8;
+
+/**
+ * `-vnc`: the listen address must be an IP address (QEMU would read a comma in it as more
+ * options); with a password only `password=on` goes on the command line, where every local
+ * user can read it: the password itself is set over QMP before the guest runs (process.ts).
+ */
+function vncSpec(g: DomainGraphicsDef): string {
+  const listen = g.listen ?? '127.0.0.1';
+  const family = isIP(listen);
+  if (family === 0) {
+    throw configUnsupported(DOM, `VNC listen address '${listen}' is not an IP address (tsvirt's qemu driver does not resolve host names)`);
+  }
+  const host = family === 6 ? `[${listen}]` : listen;
+  let spec: string;
+  if (g.autoport !== false && (g.port === undefined || g.port < 0)) {
+    spec = `${host}:0,to=99`;
+  } else {
+    const port = g.port ?? 5900;
+    if (port < 5900) throw configUnsupported(DOM, `VNC port ${port} is below 5900`);
+    spec = `${host}:${port - 5900}`;
+  }
+  if (g.passwd === undefined) return spec;
+  // In bytes, as libvirt counts them (strlen) and QEMU keys DES with them.
+  const length = Buffer.byteLength(g.passwd, 'utf8');
+  if (length > VNC_PASSWORD_MAX) {
+    throw configUnsupported(DOM, `VNC password is ${length} characters long, only ${VNC_PASSWORD_MAX} permitted`);
+  }
+  // QEMU's VNC server implements only 'keep' for clients connected when the password changes.
+  if (g.connected !== undefined && g.connected !== 'keep') {
+    throw configUnsupported(DOM, `VNC graphics do not support connected='${g.connected}' (only 'keep')`);
+  }
+  return `${spec},password=on`;
 }
 
 function clockArgs(def: DomainDef, env: Record<string, string>): string[] {

@@ -46,6 +46,7 @@ import {
   attachQemu,
   checkKvm,
   findEmulator,
+  qemuMachineTypes,
   isProcessAlive,
   launchQemu,
   logSize,
@@ -61,7 +62,11 @@ import {
   findQemuImg,
   internalSnapshotTargets,
   isMissingSnapshotError,
+  checkLoadvmTarget,
+  checkNewSnapshotName,
+  listImageSnapshots,
   qemuImgSnapshot,
+  resolveImageSnapshot,
   runSnapshotJob,
   snapshotCapableDisks,
 } from './snapshot.js';
@@ -222,7 +227,20 @@ export class QemuGuests implements GuestBackend {
   /** Refuses a definition QEMU cannot run here: domain type, architecture, devices (no I/O). */
   checkDefinition(def: DomainDef): void {
     const dummy = '/nonexistent';
-    buildQemuArgv(def, { paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy } });
+    buildQemuArgv(def, { paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy }, machines: this.machinesFor(def) });
+  }
+
+  /** The machine types of the domain's emulator, when it is here to ask (else start reports it). */
+  private machinesFor(def: DomainDef): { emulator: string; types: readonly string[] } | undefined {
+    let emulator: string;
+    try {
+      accelFor(def);
+      emulator = findEmulator(def, this.env);
+    } catch {
+      return undefined;
+    }
+    const types = qemuMachineTypes(emulator);
+    return types === undefined ? undefined : { emulator, types };
   }
 
   /**
@@ -264,7 +282,14 @@ export class QemuGuests implements GuestBackend {
       pidFile: join(runDir, 'qemu.pid'),
       serialLog: (port) => join(this.logDir, `${uuid}.serial${port}.log`),
     };
-    const cmd = buildQemuArgv(def, { paths, incomingDefer: opts.image !== null, loadSnapshot: opts.snapshot });
+    if (opts.snapshot !== undefined) await this.checkLoadvm(def, opts.snapshot);
+    const types = qemuMachineTypes(emulator);
+    const cmd = buildQemuArgv(def, {
+      paths,
+      incomingDefer: opts.image !== null,
+      loadSnapshot: opts.snapshot,
+      machines: types === undefined ? undefined : { emulator, types },
+    });
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
@@ -292,6 +317,7 @@ export class QemuGuests implements GuestBackend {
     guest.starting = true;
     const timings: QemuStartTimings = { monitorMs: launched.monitorMs, totalMs: 0 };
     try {
+      await setGraphicsPasswords(guest.qmp, def);
       if (opts.image !== null) {
         const t0 = performance.now();
         await this.restoreFrom(guest, opts.image);
@@ -469,6 +495,10 @@ export class QemuGuests implements GuestBackend {
   ): Promise<void> {
     const name = snap.name ?? '';
     const targets = internalSnapshotTargets(def, snap);
+    const qemuImg = findQemuImg(def.devices.emulator, this.env);
+    // Every image first, so that a refusal changes none of them (QEMU's snapshot-save would
+    // refuse a running guest's too, in words that do not say which image).
+    for (const file of targets.files) checkNewSnapshotName(await listImageSnapshots(qemuImg, file, active), name, file);
     if (active) {
       const g = await this.require(rec);
       const memory = snap.memory?.snapshot === 'internal';
@@ -479,7 +509,6 @@ export class QemuGuests implements GuestBackend {
       }, options);
       return;
     }
-    const qemuImg = findQemuImg(def.devices.emulator, this.env);
     const done: string[] = [];
     try {
       for (const file of targets.files) {
@@ -492,33 +521,67 @@ export class QemuGuests implements GuestBackend {
     }
   }
 
-  /** Applies a snapshot of the shut-off domain to its images (`qemu-img snapshot -a`). */
+  /**
+   * Applies a snapshot of the shut-off domain to its images: `qemu-img snapshot -a ID` with the
+   * image's own ID of the snapshot tsvirt recorded (qemu-img would take a name that equals
+   * another snapshot's ID as that ID). Every image is resolved before any is changed.
+   */
   private async snapshotRevertDisks(def: DomainDef, snap: SnapshotDef): Promise<void> {
     const qemuImg = findQemuImg(def.devices.emulator, this.env);
+    const name = snap.name ?? '';
+    const plan: [file: string, id: string][] = [];
     for (const file of snapshotCapableDisks(def, snap).files) {
-      await qemuImgSnapshot(qemuImg, '-a', snap.name ?? '', file);
+      const target = resolveImageSnapshot(await listImageSnapshots(qemuImg, file), name, file, snap.creationTime);
+      if (target === undefined) {
+        throw operationFailed(DOM, `failed to revert to internal snapshot '${name}' of '${file}': the image does not hold it`);
+      }
+      plan.push([file, target.id]);
     }
+    for (const [file, id] of plan) await qemuImgSnapshot(qemuImg, '-a', id, file);
   }
 
   /**
-   * Removes snapshots from the images: QEMU's `snapshot-delete` job while the guest runs (QEMU
-   * holds the images), else `qemu-img snapshot -d`. A snapshot the images do not hold (metadata
-   * that was REDEFINEd) is fine.
+   * Refuses a start from an internal snapshot (`-loadvm`) that QEMU would take from another
+   * snapshot of the images (see checkLoadvmTarget). The guest is not running: the images are free.
+   */
+  private async checkLoadvm(def: DomainDef, name: string): Promise<void> {
+    const disks = snapshotCapableDisks(def);
+    if (disks.files.length === 0) return;
+    const qemuImg = findQemuImg(def.devices.emulator, this.env);
+    for (const file of disks.files) checkLoadvmTarget(await listImageSnapshots(qemuImg, file), name, file);
+  }
+
+  /**
+   * Removes snapshots from the images, each resolved to the image's own ID first (see
+   * resolveImageSnapshot): while the guest runs (QEMU holds the images) with QMP
+   * `blockdev-snapshot-delete-internal-sync` by ID and name, else `qemu-img snapshot -d`. A
+   * snapshot the images do not hold (metadata that was REDEFINEd) is fine.
    */
   private async snapshotDiscard(rec: DomainRecord, def: DomainDef, snaps: SnapshotDef[], running: boolean): Promise<void> {
     const disks = snapshotCapableDisks(def);
     if (disks.nodes.length === 0) return;
     const g = running ? await this.require(rec) : undefined;
     const qemuImg = g === undefined ? findQemuImg(def.devices.emulator, this.env) : '';
+    const lister = g === undefined ? qemuImg : findQemuImg(def.devices.emulator, this.env);
     for (const snap of snaps) {
       const name = snap.name ?? '';
-      if (g !== undefined) {
-        await runSnapshotJob(g.qmp, 'snapshot-delete', { tag: name, devices: disks.nodes }).catch((err: unknown) => {
-          if (!isMissingSnapshotError(err)) throw err;
-        });
-        continue;
-      }
-      for (const file of disks.files) {
+      for (const [i, file] of disks.files.entries()) {
+        // Read while QEMU holds the image (-U): the table changes only through this monitor.
+        const list = await listImageSnapshots(lister, file, g !== undefined);
+        const target = resolveImageSnapshot(list, name, file, snap.creationTime);
+        if (target === undefined) continue; // REDEFINEd metadata, or not on this disk
+        if (g !== undefined) {
+          // By ID and name: exactly the one resolved, whatever else carries that name.
+          await g.qmp.execute('blockdev-snapshot-delete-internal-sync', { device: disks.nodes[i], id: target.id, name: target.name });
+          continue;
+        }
+        // qemu-img 7.2 deletes the first snapshot of a name and cannot be given an ID.
+        if (list.find((sn) => sn.name === name) !== target) {
+          throw operationFailed(
+            DOM,
+            `cannot delete internal snapshot '${name}' (ID ${target.id}) of '${file}' with qemu-img: an earlier snapshot of the same name is in the way; remove it first with 'qemu-img snapshot -d'`,
+          );
+        }
         await qemuImgSnapshot(qemuImg, '-d', name, file).catch((err: unknown) => {
           if (!isMissingSnapshotError(err)) throw err;
         });
@@ -827,4 +890,17 @@ async function receiveToFile(sockPath: string, file: string): Promise<{ done: Pr
       (copier as ChildProcess | null)?.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * Gives QEMU the VNC password (`-vnc …,password=on` leaves it unset, which lets nobody in) and
+ * its expiry, over QMP so that it never shows on the command line. Runs while the guest is still
+ * stopped (-S), as libvirt does before it starts the vCPUs.
+ */
+async function setGraphicsPasswords(qmp: QmpClient, def: DomainDef): Promise<void> {
+  for (const g of def.devices.graphics) {
+    if (g.type !== 'vnc' || g.passwd === undefined) continue;
+    await qmp.execute('set_password', { protocol: 'vnc', password: g.passwd });
+    await qmp.execute('expire_password', { protocol: 'vnc', time: g.passwdValidTo === undefined ? 'never' : String(g.passwdValidTo) });
+  }
 }

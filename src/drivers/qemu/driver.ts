@@ -4,6 +4,9 @@
  * reattached, those that ended while nobody watched are processed as stopped (R5, R12).
  */
 import { join } from 'node:path';
+import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { VirError } from '../../core/errors.js';
+import type { DriverOpener } from '../../core/driver.js';
 import { Store } from '../../store/store.js';
 import { MetadataDriver } from '../metadata/driver.js';
 import { QemuGuests } from './backend.js';
@@ -29,3 +32,26 @@ export async function openQemuDriver(path: '/session' | '/system', uri: string):
   }
   return driver;
 }
+
+/** `/session` or `/system` for qemu:///session and qemu:///system; else null. */
+function qemuPath(uri: URL): '/session' | '/system' | null {
+  if (uri.host !== '') return null;
+  return uri.pathname === '/session' || uri.pathname === '/system' ? uri.pathname : null;
+}
+
+/**
+ * connect()'s entry to the QEMU driver. Shared (tsvirtd), one driver holds the one monitor
+ * connection QEMU allows per guest, for every client.
+ */
+export const qemuOpener: DriverOpener = {
+  shareable: true,
+  canonical(uri) {
+    const path = qemuPath(uri);
+    return path === null ? null : `qemu://${path}`;
+  },
+  async open(uri, resolved) {
+    const path = qemuPath(uri);
+    if (path === null) throw VirError.report(ErrorDomain.NONE, ErrorNumber.NO_CONNECT, resolved);
+    return openQemuDriver(path, `qemu://${path}`);
+  },
+};

@@ -10,8 +10,8 @@
  * Liveness is read from /proc/PID/stat: a zombie counts as gone (PID 1 may reap late), and the
  * process start time recorded at launch guards against a recycled pid.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
@@ -369,4 +369,38 @@ export function logSize(file: string): number {
 
 function shellWord(word: string): string {
   return /^[A-Za-z0-9_./:=,@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+const machineTypesCache = new Map<string, { stamp: string; types: readonly string[] }>();
+
+/**
+ * The machine types an emulator supports, from `EMULATOR -machine help` (aliases such as `pc`
+ * included), cached per binary until the binary changes; undefined when it cannot be run (the
+ * start then reports why). libvirt asks QMP `query-machines` for the same list.
+ */
+export function qemuMachineTypes(emulator: string): readonly string[] | undefined {
+  let stamp: string;
+  try {
+    const st = statSync(emulator);
+    stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+  const cached = machineTypesCache.get(emulator);
+  if (cached?.stamp === stamp) return cached.types;
+  let out: string;
+  try {
+    out = execFileSync(emulator, ['-machine', 'help'], { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+  // "Supported machines are:" then one "NAME  description" line per type.
+  const types = out
+    .split('\n')
+    .slice(1)
+    .map((line) => /^(\S+)\s/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
+  if (types.length === 0) return undefined;
+  machineTypesCache.set(emulator, { stamp, types });
+  return types;
 }

@@ -7,6 +7,18 @@
  * the first writable disk when the guest runs. External overlays are not made: delete and revert
  * then never have to rewrite a backing chain, and the image files stay the ones the domain XML
  * names.
+ *
+ * Names and IDs: an image numbers its snapshots ("1", "2", …) besides their names, and QEMU 7.2
+ * takes a name as an ID first when applying or loading one, so a snapshot named "2" could bring
+ * back the image's snapshot with ID 2. tsvirt therefore resolves every name to the image's own
+ * ID before acting (qemu-img info): offline revert applies that ID, a delete while the guest
+ * runs names ID and name. The snapshot tsvirt recorded is the one meant: when an image holds a
+ * name twice (one taken beside tsvirt, or left by an interrupted snapshot, which leaves the
+ * image snapshot without metadata), it is the earliest taken at or after the recorded creation
+ * time, else the operation is refused. A new snapshot whose name an image already holds is
+ * refused, so tsvirt never makes such twins; `-loadvm` (revert with memory) cannot be given an
+ * ID, so it is refused when QEMU would resolve the name to another snapshot; an offline delete
+ * (qemu-img deletes the first of a name) is refused when that first one is not the recorded one.
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -156,7 +168,10 @@ export function findQemuImg(emulator: string | undefined, env: NodeJS.ProcessEnv
 export type QemuImgSnapshotOp = '-c' | '-a' | '-d';
 
 /**
- * Runs `qemu-img snapshot OP NAME FILE` on an image of a shut-off domain.
+ * Runs `qemu-img snapshot OP NAME FILE` on an image of a shut-off domain. NAME is matched by
+ * qemu-img 7.2 as follows: -a takes an ID first, then a name; -d takes the first snapshot of that
+ * name only; -c adds one even when the name exists. Callers resolve names with
+ * {@link resolveImageSnapshot} first.
  *
  * Errors: VIR_ERR_OPERATION_FAILED carrying qemu-img's own message.
  */
@@ -169,6 +184,102 @@ export function qemuImgSnapshot(qemuImg: string, op: QemuImgSnapshotOp, name: st
       reject(operationFailed(DOM, `failed to ${what} internal snapshot '${name}' of '${file}': ${detail}`));
     });
   });
+}
+
+/** One internal snapshot of an image, as `qemu-img info --output=json` lists it. */
+export interface ImageSnapshot {
+  /** The image's own unique ID ("1", "2", …): QEMU numbers snapshots as it makes them. */
+  id: string;
+  name: string;
+  /** When QEMU took it, seconds since the epoch. */
+  dateSec: number;
+}
+
+/**
+ * The internal snapshots of an image, in the image's order. `forceShare` (-U) reads an image
+ * QEMU holds; without it an image in use is an error, which is right for a shut-off domain.
+ *
+ * Errors: VIR_ERR_OPERATION_FAILED with qemu-img's message.
+ */
+export function listImageSnapshots(qemuImg: string, file: string, forceShare = false): Promise<ImageSnapshot[]> {
+  const args = ['info', ...(forceShare ? ['-U'] : []), '--output=json', file];
+  return new Promise((resolve, reject) => {
+    execFile(qemuImg, args, { timeout: 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err !== null) {
+        reject(operationFailed(DOM, `cannot list the internal snapshots of '${file}': ${String(stderr).trim() || err.message}`));
+        return;
+      }
+      const info = JSON.parse(String(stdout)) as { snapshots?: { id: string; name: string; 'date-sec': number }[] };
+      resolve((info.snapshots ?? []).map((sn) => ({ id: String(sn.id), name: sn.name, dateSec: sn['date-sec'] })));
+    });
+  });
+}
+
+/**
+ * The image snapshot that is tsvirt's snapshot `name`, or undefined when the image has none of
+ * that name. A name given twice (a snapshot taken beside tsvirt, or left by an old interrupted
+ * one) is resolved by the recorded creation time: tsvirt takes the image snapshot right after
+ * recording it, so it is the earliest of that name taken at or after `creationTime` (by date,
+ * then ID). When that does not single one out, nothing is guessed.
+ *
+ * Errors: VIR_ERR_OPERATION_FAILED when the name is ambiguous.
+ */
+export function resolveImageSnapshot(
+  list: readonly ImageSnapshot[],
+  name: string,
+  file: string,
+  creationTime: number | undefined,
+): ImageSnapshot | undefined {
+  const same = list.filter((sn) => sn.name === name);
+  if (same.length <= 1) return same[0];
+  const after = creationTime === undefined ? [] : same.filter((sn) => sn.dateSec >= creationTime);
+  after.sort((a, b) => a.dateSec - b.dateSec || Number(a.id) - Number(b.id));
+  if (after[0] !== undefined) return after[0];
+  throw operationFailed(
+    DOM,
+    `internal snapshot '${name}' is ambiguous in disk image '${file}': it holds ${same.length} snapshots of that name ` +
+      `(IDs ${same.map((sn) => sn.id).join(', ')}) and none was taken when tsvirt recorded it; remove the stray ones with 'qemu-img snapshot'`,
+  );
+}
+
+/**
+ * Refuses a `-loadvm NAME` that QEMU would resolve to another snapshot: QEMU 7.2 checks the
+ * name, then loads disks and memory by ID first, so a snapshot whose ID equals NAME wins; and
+ * a name given twice loads the first. `-loadvm` takes no ID, so such a revert is refused.
+ *
+ * Errors: VIR_ERR_OPERATION_FAILED naming the snapshot QEMU would take.
+ */
+export function checkLoadvmTarget(list: readonly ImageSnapshot[], name: string, file: string): void {
+  const byId = list.find((sn) => sn.id === name);
+  if (byId !== undefined && byId.name !== name) {
+    throw operationFailed(
+      DOM,
+      `cannot load internal snapshot '${name}' of '${file}': '${name}' is also the ID of internal snapshot '${byId.name}', which QEMU would load instead`,
+    );
+  }
+  const same = list.filter((sn) => sn.name === name);
+  if (same.length > 1) {
+    throw operationFailed(
+      DOM,
+      `cannot load internal snapshot '${name}' of '${file}': the image holds ${same.length} snapshots of that name (IDs ${same.map((sn) => sn.id).join(', ')}); remove the stray ones with 'qemu-img snapshot'`,
+    );
+  }
+}
+
+/**
+ * Refuses a new snapshot whose name an image already holds (an interrupted snapshot leaves one
+ * in the image with no metadata; `qemu-img snapshot -c` would add a second of the same name).
+ *
+ * Errors: VIR_ERR_OPERATION_FAILED.
+ */
+export function checkNewSnapshotName(list: readonly ImageSnapshot[], name: string, file: string): void {
+  const existing = list.find((sn) => sn.name === name);
+  if (existing === undefined) return;
+  throw operationFailed(
+    DOM,
+    `internal snapshot '${name}' already exists in disk image '${file}' (ID ${existing.id}, left by an interrupted snapshot or taken outside tsvirt): ` +
+      `delete it with 'qemu-img snapshot -d' or choose another name`,
+  );
 }
 
 /** Whether a qemu-img / QEMU error says the snapshot is not in the image (fine when deleting). */

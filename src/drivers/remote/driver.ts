@@ -5,7 +5,7 @@
  * CONNECT_GET_TYPE); errors come back as the daemon's own VirError; lifecycle events arrive
  * through one CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY registration fanned out to subscribers.
  */
-import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, HypervisorDriver, NodeInfo } from '../../core/driver.js';
+import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, DriverOpener, HypervisorDriver, NodeInfo } from '../../core/driver.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
 import type { Frame } from '../../rpc/message.js';
@@ -373,3 +373,13 @@ export class RemoteDriver implements HypervisorDriver {
     });
   }
 }
+
+/**
+ * connect()'s entry to the remote driver (`test+unix:`, `qemu+unix:`). Never shared: each
+ * connection is its own connection to the daemon, with its own read-only flag.
+ */
+export const remoteOpener: DriverOpener = {
+  shareable: false,
+  canonical: (_uri, resolved) => resolved,
+  open: (_uri, resolved, options) => openRemoteDriver(resolved, { readonly: options.readonly }),
+};

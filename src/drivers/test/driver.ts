@@ -21,6 +21,7 @@ import {
   ErrorNumber,
 } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
+import type { DriverOpener } from '../../core/driver.js';
 import type { DomainDef } from '../../conf/domain.js';
 import { TEST_DEFAULT_DOMAIN_XML, TEST_NODE_INFO, TEST_SYSINFO, testCapabilities, testDefaultDomainDef } from './presets.js';
 import { Store } from '../../store/store.js';
@@ -113,6 +114,29 @@ export function openTestDriver(path: '/default' | '/session', uri: string, opts:
   if (path === '/default') presetDefault(store);
   return driver;
 }
+
+/** `/default` or `/session` for the test driver's URIs (test:///default, test:///session); else null. */
+function testPath(uri: URL): '/default' | '/session' | null {
+  if (uri.host !== '') return null;
+  return uri.pathname === '/default' || uri.pathname === '/session' ? uri.pathname : null;
+}
+
+/**
+ * connect()'s entry to the test driver. Shared (tsvirtd), test:///session groups the commits of
+ * concurrent calls: one fsync for a burst, each client awaiting `durable()` before its reply.
+ */
+export const testOpener: DriverOpener = {
+  shareable: true,
+  canonical(uri) {
+    const path = testPath(uri);
+    return path === null ? null : `test://${path}`;
+  },
+  async open(uri, resolved, options) {
+    const path = testPath(uri);
+    if (path === null) throw VirError.report(ErrorDomain.NONE, ErrorNumber.NO_CONNECT, resolved);
+    return openTestDriver(path, `test://${path}`, { groupCommit: options.shared && path === '/session' });
+  },
+};
 
 /** libvirt's test:///default holds one running domain, 'test', with ID 1. */
 function presetDefault(store: Store): void {

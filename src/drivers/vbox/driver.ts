@@ -9,7 +9,7 @@
 import { PolledLifecycleEvents } from '../polled-events.js';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver } from '../../core/driver.js';
+import type { DomainInfo, DomainRef, DriverEventListener, DriverOpener, HypervisorDriver } from '../../core/driver.js';
 import {
   ConnectListAllDomainsFlags as L,
   DomainEventResumedDetailType as Resumed,
@@ -576,3 +576,10 @@ export async function openVBoxDriver(options: VBoxDriverOptions = {}): Promise<V
   const pollMs = options.pollMs ?? (/^[0-9]+$/.test(env.TSVIRT_VBOX_POLL_MS ?? '') ? Number(env.TSVIRT_VBOX_POLL_MS) : 2000);
   return new VBoxDriver(vbm, version, pollMs);
 }
+
+/** connect()'s entry to the VirtualBox driver: `vbox:///session` only. */
+export const vboxOpener: DriverOpener = {
+  shareable: true,
+  canonical: (uri) => (uri.host === '' && uri.pathname === '/session' ? 'vbox:///session' : null),
+  open: () => openVBoxDriver(),
+};
