@@ -26,6 +26,8 @@ linux-image-cloud-amd64:the tiny test guest kernel
 golang-go:the vSphere simulator for the ESX driver tests
 golang-github-vmware-govmomi-dev:the vSphere simulator for the ESX driver tests
 golang-github-google-uuid-dev:the vSphere simulator for the ESX driver tests
+make:the npm pack test installs better-sqlite3, compiled when no prebuilt binary is reachable
+g++:the npm pack test installs better-sqlite3, compiled when no prebuilt binary is reachable
 '
 
 names() { printf '%s\n' "$PACKAGES" | sed -n 's/^\([^:]\{1,\}\):.*/\1/p'; }
@@ -38,8 +40,10 @@ missing() {
 }
 
 case "${1:-}" in
+  '') ;;
   --list) names; exit 0 ;;
   --missing) missing; exit 0 ;;
+  *) echo "usage: sh scripts/host-deps.sh [--list | --missing]" >&2; exit 2 ;;
 esac
 
 if [ "${TSVIRT_TEST_SETUP:-1}" = 0 ]; then
@@ -57,7 +61,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   why=$(for p in $need; do printf '%s\n' "$PACKAGES" | sed -n "s/^$p:\(.*\)/\1/p"; done | sort -u | paste -sd ';' - | sed 's/;/; /g')
   echo "tsvirt test set-up: installing ${need}(${why})"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
+  # A source that cannot be refreshed need not stop us: the install says if a package is unreachable.
+  apt-get update -qq >/dev/null || echo "tsvirt test set-up: apt-get update failed; trying the install with the package lists at hand" >&2
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $need >/dev/null
   exit 0

@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { missing } from './support/host-tools.js';
 
 /**
  * The bin as package.json names it: dist/src/cli/tsvirt.cjs, which runs the bundle that
@@ -27,10 +28,9 @@ export interface Output {
 
 /** Why virsh cannot be used, or null when it can. */
 export function virshMissing(): string | null {
+  const gone = missing('virsh');
+  if (gone !== false) return gone;
   const r = spawnSync('virsh', ['--version'], { encoding: 'utf8' });
-  if (r.error !== undefined) {
-    return `virsh not found (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); install Debian's libvirt-clients to run the differential suite`;
-  }
   if (r.status !== 0) return `virsh --version failed: ${r.stderr}`;
   return null;
 }

@@ -4,9 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { havePythonLibvirt, python, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
+import { python, pythonLibvirtSkip, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
 
-const skip = havePythonLibvirt() ? false : '/usr/bin/python3 with python3-libvirt is not installed';
+const skip = pythonLibvirtSkip();
 
 const SCENARIOS = String.raw`
 import libvirt, sys, json

@@ -12,9 +12,9 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
-import { guestPids, haveVirsh, havePythonLibvirt, python, startDaemon, virsh, type RunningDaemon } from './support/daemon-harness.js';
+import { guestPids, python, pythonLibvirtSkip, startDaemon, virsh, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
 
-const skip = qemuSkipReason() || (haveVirsh() ? false : 'virsh (libvirt-clients) is not installed') || (havePythonLibvirt() ? false : '/usr/bin/python3 with python3-libvirt is not installed');
+const skip = qemuSkipReason() || virshSkip() || pythonLibvirtSkip();
 
 /** A REDEFINE-able snapshot as a management application would have captured it. */
 const CAPTURED = `<domainsnapshot><name>s1</name><state>shutoff</state><creationTime>1700000000</creationTime></domainsnapshot>`;

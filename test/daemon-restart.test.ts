@@ -11,10 +11,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Reaper, buildTestGuest, guestXML, pidAlive, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
-import { guestPids, haveVirsh, havePythonLibvirt, python, startDaemon, virsh, type RunningDaemon } from './support/daemon-harness.js';
+import { guestPids, python, pythonLibvirtSkip, startDaemon, virsh, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
 import { sessionViolations } from './support/invariants.js';
 
-const skip = qemuSkipReason() || (haveVirsh() ? false : 'virsh (libvirt-clients) is not installed') || (havePythonLibvirt() ? false : '/usr/bin/python3 with python3-libvirt is not installed');
+const skip = qemuSkipReason() || virshSkip() || pythonLibvirtSkip();
 
 const CLIENTS = 8;
 

@@ -23,7 +23,7 @@ import { connect, DriverPool, VirError, DomainEventID, DomainState, ErrorNumber,
 import { Daemon } from '../src/daemon/server.js';
 import { Logger } from '../src/daemon/log.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
-import { guestPids, haveVirsh, havePythonLibvirt, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
+import { guestPids, pythonLibvirtSkip, startDaemon, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
 
 const DOMAIN_XML = (name: string) =>
   `<domain type='test'><name>${name}</name><uuid>${randomUUID()}</uuid><memory>8192</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`;
@@ -209,10 +209,7 @@ async function waitFor(cond: () => boolean, what: string | (() => string), timeo
 
 // --- 16 clients, real guests ------------------------------------------------------------------
 
-const skip =
-  qemuSkipReason() ||
-  (haveVirsh() ? false : 'virsh (libvirt-clients) is not installed') ||
-  (havePythonLibvirt() ? false : '/usr/bin/python3 with python3-libvirt is not installed');
+const skip = qemuSkipReason() || virshSkip() || pythonLibvirtSkip();
 
 /** Prints every lifecycle event as "name event detail", after READY once registered. */
 const PY_LISTENER = String.raw`

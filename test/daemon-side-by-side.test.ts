@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { Proc, legacyLifecycleMsg, openArgs, retDom, xml } from '../src/rpc/procedures.js';
 import { decode } from '../src/rpc/xdr.js';
 import { MessageStatus } from '../src/rpc/message.js';
-import { RawClient, errorOf, haveVirsh, startDaemon, virsh, type Run, type RunningDaemon } from './support/daemon-harness.js';
+import { RawClient, errorOf, startDaemon, virsh, virshSkip, type Run, type RunningDaemon } from './support/daemon-harness.js';
 import { startLibvirtd, type RunningLibvirtd } from './support/libvirtd-harness.js';
 import { LIBVIRT_DIFFERENCES } from './support/remote-scenarios.js';
 
@@ -230,9 +230,9 @@ function pick(r: Run, keys: Partial<Run>): Partial<Run> {
   return Object.fromEntries(Object.keys(keys).map((k) => [k, r[k as keyof Run]]));
 }
 
-const virshSkip = haveVirsh() ? false : 'virsh (libvirt-clients) is not installed';
+const noVirsh = virshSkip();
 
-describe('the same virsh scripts against libvirtd and tsvirtd', { skip: virshSkip }, () => {
+describe('the same virsh scripts against libvirtd and tsvirtd', { skip: noVirsh }, () => {
   let d: RunningDaemon | undefined;
   let lv: RunningLibvirtd | undefined;
   let lvSkip: string | null = null;

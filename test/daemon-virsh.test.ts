@@ -10,9 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Proc, openArgs } from '../src/rpc/procedures.js';
 import { MessageStatus } from '../src/rpc/message.js';
-import { RawClient, haveVirsh, startDaemon, virsh, type RunningDaemon } from './support/daemon-harness.js';
+import { RawClient, startDaemon, virsh, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
 
-const skip = haveVirsh() ? false : 'virsh (libvirt-clients) is not installed';
+const skip = virshSkip();
 
 function domainXML(name: string): string {
   return `<domain type='test'>\n  <name>${name}</name>\n  <memory unit='KiB'>1048576</memory>\n  <vcpu>1</vcpu>\n  <os><type arch='x86_64'>hvm</type></os>\n</domain>\n`;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DomainDef } from '../src/conf/domain.js';
+import { missing, QEMU_TOOLS } from './support/host-tools.js';
 import type { DomainRecord } from '../src/store/store.js';
 
 /** The QEMU binary on PATH, or undefined. */
@@ -29,9 +30,7 @@ export function findQemu(): string | undefined {
 
 /** Why the QEMU tests cannot run here (for `skip`), or false when they can. */
 export function qemuSkipReason(): string | false {
-  return findQemu() === undefined
-    ? 'qemu-system-x86_64 is not on PATH (apt-get install --no-install-recommends qemu-system-x86 qemu-utils busybox-static cpio linux-image-cloud-amd64)'
-    : false;
+  return missing(...QEMU_TOOLS);
 }
 
 /** The built guest. */

@@ -16,7 +16,7 @@ import { parseRemoteURI } from '../src/drivers/remote/uri.js';
 import { FrameReader, MessageStatus, MessageType, encodeFrame, type Frame } from '../src/rpc/message.js';
 import { Proc } from '../src/rpc/procedures.js';
 import { XdrWriter } from '../src/rpc/xdr.js';
-import { haveVirsh, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
+import { startDaemon, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
 import { cleanEnv, tsvirt, virsh as cliVirsh } from './cli-harness.js';
 import { domainXML, rejectsVir, snapshotXML, tempStateDir } from './support/fixtures.js';
 import { SCENARIOS, recordEvents, type Scenario, type ScenarioContext } from './support/remote-scenarios.js';
@@ -107,7 +107,7 @@ describe('remote connection basics', () => {
     }
   });
 
-  test('the tsvirt CLI through tsvirtd prints nodeinfo, capabilities and sysinfo as virsh does', { skip: haveVirsh() ? false : 'virsh is not installed' }, async () => {
+  test('the tsvirt CLI through tsvirtd prints nodeinfo, capabilities and sysinfo as virsh does', { skip: virshSkip() }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsvirt-host-'));
     try {
       const env = cleanEnv(dir);

@@ -15,16 +15,25 @@ import { REMOTE_PROGRAM, xError, type WireError } from '../../src/rpc/protocol.j
 import { decode, XdrWriter, type Codec } from '../../src/rpc/xdr.js';
 import { DAEMON_NODE_FLAGS } from '../../src/daemon/node-flags.js';
 import { killNow, onEmergency } from './emergency.js';
+import { have, missing } from './host-tools.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/src/daemon/main.js, from dist/test/support. */
 export const DAEMON_MAIN = join(here, '..', '..', 'src', 'daemon', 'main.js');
 
 export function haveVirsh(): boolean {
-  return spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
+  return have('virsh');
 }
 export function havePythonLibvirt(): boolean {
-  return spawnSync('/usr/bin/python3', ['-c', 'import libvirt'], { encoding: 'utf8' }).status === 0;
+  return have('python3') && have("python3's libvirt module");
+}
+/** Why the virsh tests skip here, or false. */
+export function virshSkip(): string | false {
+  return missing('virsh');
+}
+/** Why the python-libvirt tests skip here, or false. */
+export function pythonLibvirtSkip(): string | false {
+  return missing('python3') || missing("python3's libvirt module");
 }
 
 export interface RunningDaemon {

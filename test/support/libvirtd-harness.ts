@@ -10,6 +10,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killNow, onEmergency } from './emergency.js';
+import { missing } from './host-tools.js';
 
 export const LIBVIRTD = '/usr/sbin/libvirtd';
 const NOBODY = 65534;
@@ -25,9 +26,8 @@ export interface RunningLibvirtd {
 
 /** Starts libvirtd, or says exactly why it cannot be started here. */
 export async function startLibvirtd(): Promise<RunningLibvirtd | { skip: string }> {
-  if (!existsSync(LIBVIRTD)) {
-    return { skip: `${LIBVIRTD} is not installed (Debian package libvirt-daemon: apt-get install -y --no-install-recommends libvirt-daemon)` };
-  }
+  const gone = missing('libvirtd');
+  if (gone !== false) return { skip: gone };
   const root = process.getuid?.() === 0;
   if (root && spawnSync('setpriv', ['--version']).status !== 0) {
     return { skip: 'running as root and setpriv (util-linux) is missing: libvirtd as root would write /run/libvirt' };

@@ -5,16 +5,15 @@
  * TLS and a port of its own. Warm rebuilds cost ~0.1 s (Go's build cache).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killNow, onEmergency } from './emergency.js';
+import { missing } from './host-tools.js';
 
 /** The Go main, in the source tree (the compiled test runs from dist-*, so go up to the repo). */
 const MAIN_GO = fileURLToPath(new URL('../../../test/support/vcsim/main.go', import.meta.url));
-const GOVMOMI = '/usr/share/gocode/src/github.com/vmware/govmomi/simulator';
-const GOOGLE_UUID = '/usr/share/gocode/src/github.com/google/uuid';
 
 /** Where the binary and Go's caches live: `$TSVIRT_VCSIM_CACHE`, else under the OS temp dir. */
 export function vcsimCacheDir(): string {
@@ -23,12 +22,8 @@ export function vcsimCacheDir(): string {
 
 /** Builds (or finds up to date) the simulator; returns its path or why it cannot be built here. */
 export function buildVcsim(): { binary: string } | { skip: string } {
-  if (spawnSync('go', ['version']).status !== 0) {
-    return { skip: 'go not found: apt-get install -y --no-install-recommends golang-go golang-github-vmware-govmomi-dev golang-github-google-uuid-dev' };
-  }
-  if (!existsSync(GOVMOMI) || !existsSync(GOOGLE_UUID)) {
-    return { skip: 'govmomi sources missing: apt-get install -y --no-install-recommends golang-github-vmware-govmomi-dev golang-github-google-uuid-dev' };
-  }
+  const gone = missing('go', "govmomi's sources", "google/uuid's sources");
+  if (gone !== false) return { skip: gone };
   const cache = vcsimCacheDir();
   mkdirSync(join(cache, 'gopath'), { recursive: true });
   const binary = join(cache, 'vcsim');
