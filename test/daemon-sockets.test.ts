@@ -13,6 +13,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
+import { Proc } from '../src/rpc/procedures.js';
 import { DAEMON_MAIN, RawClient, haveVirsh, startDaemon, virsh, type RunningDaemon } from './support/daemon-harness.js';
 import { killNow, onEmergency } from './support/emergency.js';
 
@@ -34,7 +35,7 @@ async function answers(path: string): Promise<boolean> {
   let c: RawClient | undefined;
   try {
     c = await RawClient.connect(path);
-    const r = await c.call(66 /* AUTH_LIST */);
+    const r = await c.call(Proc.AUTH_LIST);
     return r.header.status === 0;
   } catch {
     return false;
@@ -154,7 +155,7 @@ describe('tsvirtd socket directory', { skip }, () => {
     const forget = onEmergency(() => killNow(swapper));
     try {
       for (let i = 0; i < 10; i++) {
-        const start = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', raceSock, '--timeout', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const start = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', raceSock], { stdio: ['ignore', 'pipe', 'pipe'] });
         const forgetDaemon = onEmergency(() => killNow(start));
         try {
           let out = '';
