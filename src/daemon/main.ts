@@ -6,8 +6,9 @@
  *   tsvirtd [--socket-dir DIR] [--daemon] [--pidfile FILE] [--timeout SECONDS]
  *           [--log-file FILE] [--verbose] [--no-event-callbacks] [--help]
  *
- * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666).
- * The default DIR is libvirt's: /run/libvirt for root, else $XDG_RUNTIME_DIR/libvirt, else
+ * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
+ * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
+ * per DIR, held by a lock on DIR/tsvirtd.lock. The default DIR is libvirt's: /run/libvirt for root, else $XDG_RUNTIME_DIR/libvirt, else
  * ~/.cache/libvirt. Clients connect with e.g. `virsh -c 'test+unix:///default?socket=DIR/libvirt-sock'`.
  * Runs in the foreground unless --daemon; stops cleanly on SIGTERM/SIGINT (guests keep running);
  * with --timeout N exits after N seconds without clients, like libvirt's session daemon.
@@ -15,9 +16,10 @@
  * the same daemon without the bin).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, unlinkSync, writeFileSync, openSync } from 'node:fs';
+import { closeSync, constants as fsc, ftruncateSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Daemon, defaultSocketDir } from './server.js';
-import { Logger, parseLogLevel } from './log.js';
+import { Logger, openOwnedFile, parseLogLevel } from './log.js';
 import { DAEMON_NODE_FLAGS } from './node-flags.js';
 
 interface Options {
@@ -33,9 +35,9 @@ interface Options {
 const USAGE = `Usage: tsvirtd [options]
   --socket-dir DIR   directory of libvirt-sock and libvirt-sock-ro (default ${defaultSocketDir()})
   --daemon, -d       run in the background
-  --pidfile FILE, -p write the daemon's PID to FILE
+  --pidfile FILE, -p write the daemon's PID to FILE (not a symbolic link)
   --timeout N, -t    exit after N seconds without clients
-  --log-file FILE    log there instead of stderr
+  --log-file FILE    log there instead of stderr (created 0600; not a symbolic link)
   --verbose, -v      debug logging
   --no-event-callbacks
                      answer feature REMOTE_EVENT_CALLBACK (14) as unsupported, as a libvirtd
@@ -104,13 +106,114 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 25));
+/**
+ * Whether `pid` is a running tsvirtd, not a process that got a dead daemon's pid: its command
+ * line names the bin or main.js. Without /proc, a live pid counts.
+ */
+function isTsvirtd(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.some((a) => basename(a) === 'tsvirtd' || a.endsWith('daemon/main.js'));
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
   }
-  return check();
+}
+
+/** The pid a pidfile holds, read without following a symlink; null if there is none or no number. */
+function readPidfile(path: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`pidfile ${path} is a symbolic link: refusing it`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const pid = Number(readFileSync(fd, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Refuses a pidfile that is a symlink or names another running tsvirtd. */
+function checkPidfile(path: string): void {
+  try {
+    if (lstatSync(path).isSymbolicLink()) throw new Error(`pidfile ${path} is a symbolic link: refusing it`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const pid = readPidfile(path);
+  if (pid !== null && pid !== process.pid && isTsvirtd(pid)) throw new Error(`another tsvirtd (pid ${pid}) holds ${path}`);
+}
+
+/** Writes our pid to the pidfile, through openOwnedFile (no symlink, our own regular file). */
+function writePidfile(path: string): void {
+  const fd = openOwnedFile(path, 'pidfile', 0, 0o644);
+  try {
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The pipe a `--daemon` parent waits on (fd 3 of the detached child, named by TSVIRTD_READY_FD):
+ * the child writes `ready`, or why it could not start, then closes it. Taken out of the
+ * environment at once, so that no process the daemon starts inherits it.
+ */
+const READY_FD = 3;
+let readyFd: number | null = process.env.TSVIRTD_READY_FD === String(READY_FD) ? READY_FD : null;
+delete process.env.TSVIRTD_READY_FD;
+
+function tellParent(message: string): void {
+  if (readyFd === null) return;
+  const fd = readyFd;
+  readyFd = null;
+  try {
+    writeSync(fd, `${message}\n`);
+    closeSync(fd);
+  } catch {
+    // The parent is gone.
+  }
+}
+
+/** --daemon: re-runs tsvirtd detached, without --daemon, and waits until it is ready or has failed. */
+async function daemonize(opts: Options): Promise<number> {
+  const args = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '-d');
+  let out: number | 'ignore' = 'ignore';
+  if (opts.logFile !== null) {
+    try {
+      out = openOwnedFile(opts.logFile, 'log file', fsc.O_APPEND, 0o600);
+    } catch (err) {
+      process.stderr.write(`tsvirtd: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const flags = [...process.execArgv, ...DAEMON_NODE_FLAGS.filter((f) => !process.execArgv.includes(f))];
+  const child = spawn(process.execPath, [...flags, process.argv[1]!, ...args], {
+    detached: true,
+    stdio: ['ignore', out, out, 'pipe'],
+    env: { ...process.env, TSVIRTD_DAEMONIZED: '1', TSVIRTD_READY_FD: String(READY_FD) },
+  });
+  child.unref();
+  if (typeof out === 'number') closeSync(out);
+  const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream & { destroy(): void };
+  let said = '';
+  pipe.on('data', (b: Buffer) => (said += b.toString()));
+  const ended = await Promise.race([
+    new Promise<boolean>((resolve) => pipe.once('end', () => resolve(true))),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000).unref()),
+  ]);
+  pipe.destroy();
+  if (ended && said.trim() === 'ready') return 0;
+  const why = said.trim() !== '' ? said.trim() : ended ? 'it exited' : 'no answer in 30 s';
+  process.stderr.write(`tsvirtd: the daemon did not start: ${why}\n`);
+  return 1;
 }
 
 async function main(): Promise<number> {
@@ -122,33 +225,24 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  if (opts.daemon) {
-    // Re-run ourselves detached, without --daemon, and wait until it listens.
-    const args = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '-d');
-    const out = opts.logFile !== null ? openSync(opts.logFile, 'a') : 'ignore';
-    const flags = [...process.execArgv, ...DAEMON_NODE_FLAGS.filter((f) => !process.execArgv.includes(f))];
-    const child = spawn(process.execPath, [...flags, process.argv[1]!, ...args], {
-      detached: true,
-      stdio: ['ignore', out, out],
-      env: { ...process.env, TSVIRTD_DAEMONIZED: '1' },
-    });
-    child.unref();
-    const sock = `${opts.socketDir}/libvirt-sock`;
-    const ready = await waitFor(() => existsSync(sock) && (opts.pidfile === null || existsSync(opts.pidfile)), 10_000);
-    if (!ready) {
-      process.stderr.write('tsvirtd: the daemon did not start\n');
-      return 1;
-    }
-    return 0;
-  }
+  if (opts.daemon) return daemonize(opts);
 
   const level = opts.verbose ? 'debug' : (parseLogLevel(process.env.TSVIRTD_LOG_LEVEL) ?? 'info');
-  const log = new Logger(level, opts.logFile);
+  let log: Logger;
+  try {
+    log = new Logger(level, opts.logFile);
+  } catch (err) {
+    process.stderr.write(`tsvirtd: ${(err as Error).message}\n`);
+    tellParent((err as Error).message);
+    return 1;
+  }
 
-  if (opts.pidfile !== null && existsSync(opts.pidfile)) {
-    const pid = Number(readFileSync(opts.pidfile, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-      log.error(`another tsvirtd (pid ${pid}) holds ${opts.pidfile}`);
+  if (opts.pidfile !== null) {
+    try {
+      checkPidfile(opts.pidfile);
+    } catch (err) {
+      log.error(`cannot start: ${(err as Error).message}`);
+      tellParent((err as Error).message);
       return 1;
     }
   }
@@ -157,16 +251,17 @@ async function main(): Promise<number> {
   const done = new Promise<number>((resolve) => (finished = resolve));
   const daemon = new Daemon({ socketDir: opts.socketDir, log, timeoutSeconds: opts.timeout, onIdle: () => void stop(0), eventCallbacks: opts.eventCallbacks });
   let stopping = false;
+  let wrotePidfile = false;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info('stopping');
     await daemon.stop().catch((err: unknown) => log.error(`stop: ${(err as Error).message}`));
-    if (opts.pidfile !== null) {
+    if (opts.pidfile !== null && wrotePidfile) {
       try {
-        if (readFileSync(opts.pidfile, 'utf8').trim() === String(process.pid)) unlinkSync(opts.pidfile);
+        if (readPidfile(opts.pidfile) === process.pid) unlinkSync(opts.pidfile);
       } catch {
-        // Gone already.
+        // Gone already, or no longer ours.
       }
     }
     finished(code);
@@ -178,13 +273,18 @@ async function main(): Promise<number> {
 
   try {
     await daemon.start();
+    if (opts.pidfile !== null) {
+      writePidfile(opts.pidfile);
+      wrotePidfile = true;
+    }
   } catch (err) {
     log.error(`cannot start: ${(err as Error).message}`);
+    tellParent((err as Error).message);
     await daemon.stop().catch(() => {});
     return 1;
   }
-  if (opts.pidfile !== null) writeFileSync(opts.pidfile, `${process.pid}\n`);
   log.info(`tsvirtd ${process.pid} ready`);
+  tellParent('ready');
   return done;
 }
 

@@ -1,16 +1,24 @@
 /**
- * tsvirtd's server: the two unix sockets in the socket directory, the clients, the idle timer
- * and a clean stop. Embeddable (tests start it in-process) and used by main.ts.
+ * tsvirtd's server: the socket directory and its lock, the two unix sockets in it, the clients,
+ * the idle timer and a clean stop. Embeddable and used by main.ts.
+ *
+ * The socket directory must belong to the daemon's user and be writable by nobody else (a
+ * symbolic link is refused): whoever can write it could put their own listener or a symlink where
+ * the sockets go. The sockets get their modes from the umask at bind, as libvirt's do, never from
+ * a chmod by path. One tsvirtd per directory: see acquireDirLock.
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants as fsc, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Client } from './client.js';
 import { ConnectionFactory } from './connections.js';
 import { Logger } from './log.js';
 import { RO_SOCKET, RW_SOCKET } from '../core/paths.js';
 
 export { RO_SOCKET, RW_SOCKET, defaultSocketDir } from '../core/paths.js';
+
+/** The lock file in the socket directory (see acquireDirLock). */
+export const LOCK_FILE = 'tsvirtd.lock';
 
 export interface DaemonOptions {
   socketDir: string;
@@ -34,6 +42,9 @@ export class Daemon {
   private nextClientID = 1;
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private lock: { release(): void } | undefined;
+  /** The sockets this process bound, by inode: stop() removes those and nothing else. */
+  private readonly bound: { path: string; dev: number; ino: number }[] = [];
   readonly rwPath: string;
   readonly roPath: string;
 
@@ -53,9 +64,23 @@ export class Daemon {
     return this.factory.pool.usage();
   }
 
-  /** Creates the socket directory and listens on both sockets. */
+  /**
+   * Checks (or creates, 0755) the socket directory, takes its lock and listens on both sockets:
+   * libvirt-sock 0600, libvirt-sock-ro 0666.
+   *
+   * Prerequisites: no file work of this process is in flight in libuv's thread pool while
+   * start() runs (the umask is process-wide; see listenWithUmask), and not in a worker thread
+   * (process.umask).
+   * On success both sockets answer and the lock is held until stop().
+   * On failure it throws an Error saying why (the directory is another user's, writable by group
+   * or others, a symbolic link; another tsvirtd holds it; a socket path is not a socket or
+   * answers); call stop() to drop what was bound and the lock. It never removes a socket another
+   * process is listening on.
+   */
   async start(): Promise<void> {
-    mkdirSync(this.opts.socketDir, { recursive: true, mode: 0o700 });
+    const dir = this.opts.socketDir;
+    const checked = prepareSocketDir(dir);
+    this.lock = await acquireDirLock(dir);
     for (const [path, readonly, mode] of [
       [this.rwPath, false, 0o600],
       [this.roPath, true, 0o666],
@@ -63,17 +88,18 @@ export class Daemon {
       await removeStaleSocket(path);
       const server = createServer((socket) => this.accept(socket, readonly));
       server.on('error', (err) => this.log.error(`listener ${path}: ${err.message}`));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      chmodSync(path, mode);
+      await listenWithUmask(server, path, 0o777 & ~mode);
       this.servers.push(server);
+      // What now sits at the path must be the socket just bound, with its mode from the umask.
+      const st = lstatSync(path);
+      if (!st.isSocket() || st.uid !== checked.uid) throw new Error(`${path} was replaced while tsvirtd bound it`);
+      this.bound.push({ path, dev: st.dev, ino: st.ino });
+      if ((st.mode & 0o777) !== mode) throw new Error(`${path} has mode ${octal(st.mode)} after bind, not ${octal(mode)}`);
       this.log.info(`listening on ${path}${readonly ? ' (read-only)' : ''}`);
     }
+    // The directory checked at first is still the one at that path (its parent may be writable by others).
+    const now = lstatSync(dir);
+    if (now.dev !== checked.dev || now.ino !== checked.ino) throw new Error(`socket directory ${dir} was replaced while tsvirtd started`);
     this.armIdleTimer();
   }
 
@@ -116,7 +142,10 @@ export class Daemon {
     }, timeout * 1000);
   }
 
-  /** Stops listening, drops every client (closing its connection), removes the sockets. */
+  /**
+   * Stops listening, drops every client (closing its connection), removes the sockets this
+   * process bound (only if they are still the ones it bound) and releases the directory's lock.
+   */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
@@ -125,19 +154,183 @@ export class Daemon {
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     await Promise.all([...this.clients].map((c) => c.shutdown('daemon stopping')));
     await Promise.all(closed);
-    for (const path of [this.rwPath, this.roPath]) {
+    for (const { path, dev, ino } of this.bound) {
       try {
-        unlinkSync(path);
+        const st = lstatSync(path);
+        if (st.dev === dev && st.ino === ino) unlinkSync(path);
       } catch {
         // Already gone.
       }
     }
+    // Released last: until the sockets are gone no other tsvirtd may start binding them.
+    this.lock?.release();
+    this.lock = undefined;
   }
 }
 
-/** Removes a socket file nobody listens on; refuses to steal one a live daemon holds. */
+function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
+}
+
+function euid(): number {
+  return process.geteuid?.() ?? 0;
+}
+
+/**
+ * Checks the socket directory, creating it (0755) if it is missing: it must be a directory, not a
+ * symbolic link, owned by the daemon's user and writable by nobody else. Returns its identity,
+ * for checking after bind that the path still names it.
+ *
+ * Missing parents are created like `mkdir -p` (0755 less the umask), as libvirt creates its run
+ * directory's; their modes are left alone, and they are not checked, as libvirt does not either.
+ * The directory itself is made 0755 (its mode set on the opened descriptor, whatever the umask),
+ * so that other users reach the 0666 read-only socket, as with libvirt's /run/libvirt.
+ */
+function prepareSocketDir(dir: string): { dev: number; ino: number; uid: number } {
+  let created = false;
+  const before = lstatSync(dir, { throwIfNoEntry: false });
+  if (before?.isSymbolicLink() === true) throw new Error(`socket directory ${dir} is a symbolic link: refusing it`);
+  if (before === undefined) {
+    mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
+    try {
+      mkdirSync(dir, { mode: 0o755 });
+      created = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  let fd: number;
+  try {
+    fd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+  } catch (err) {
+    // A symlink swapped in after the lstat: ELOOP, or ENOTDIR with O_DIRECTORY.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new Error(`socket directory ${dir} is a symbolic link: refusing it`, { cause: err });
+    if (code === 'ENOTDIR') throw new Error(`socket directory ${dir} is not a directory`, { cause: err });
+    throw err;
+  }
+  try {
+    const me = euid();
+    let st: Stats = fstatSync(fd);
+    if (created && st.uid === me) {
+      fchmodSync(fd, 0o755);
+      st = fstatSync(fd);
+    }
+    if (st.uid !== me) throw new Error(`socket directory ${dir} is owned by uid ${st.uid}, not by tsvirtd's uid ${me}: refusing it`);
+    if ((st.mode & 0o022) !== 0) throw new Error(`socket directory ${dir} is writable by group or others (mode ${octal(st.mode)}): refusing it`);
+    return { dev: st.dev, ino: st.ino, uid: me };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Takes the socket directory's lock: one tsvirtd per directory. The lock is an fcntl write lock
+ * on DIR/tsvirtd.lock, as libvirtd's on its pidfile (virPidFileAcquire): the kernel drops it
+ * when the process dies however it dies, so there is never a stale lock to judge, no pid to
+ * reuse and no window where two daemons both find the previous one dead. Node has no fcntl;
+ * SQLite takes exactly that lock (its unix VFS), so the file is opened as an SQLite database and
+ * held in a never-ending `BEGIN EXCLUSIVE` with `timeout: 0`: a second daemon gets SQLITE_BUSY
+ * at once. The file is 0600 in a directory only we can write, so no other user can open it to
+ * take a read lock that would block us. It is never removed: unlinking a lock file lets a
+ * daemon that opened the old inode and one that creates a new file both "hold" the lock.
+ *
+ * With the lock held, a socket file in the directory is no live tsvirtd's, so a stale one left
+ * by a crash is removed (removeStaleSocket still refuses one that answers: another kind of
+ * daemon may listen there).
+ */
+async function acquireDirLock(dir: string): Promise<{ release(): void }> {
+  const path = join(dir, LOCK_FILE);
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`${path} is a symbolic link: refusing it`, { cause: err });
+    throw err;
+  }
+  let st: Stats;
+  try {
+    st = fstatSync(fd);
+    if (!st.isFile() || st.nlink !== 1) throw new Error(`${path} is not a regular file with one link: refusing it`);
+    if ((st.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
+  }
+  // Loaded here, not at import: only a starting daemon needs it.
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path, { timeout: 0 });
+  try {
+    // No journal file: the transaction never writes.
+    db.pragma('journal_mode = MEMORY');
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (err) {
+    db.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      const holder = lockHolder(st);
+      throw new Error(`socket directory ${dir} is in use by another tsvirtd${holder !== null ? ` (pid ${holder})` : ''}`, { cause: err });
+    }
+    throw err;
+  }
+  return { release: () => db.close() };
+}
+
+/** The pid holding a POSIX write lock on the file `st` describes, from /proc/locks; null if unknown. */
+function lockHolder(st: Stats): number | null {
+  // /proc/locks names the file MAJOR:MINOR:INODE, the device numbers in hex.
+  const major = ((st.dev >> 8) & 0xfff) | (Math.floor(st.dev / 2 ** 32) & ~0xfff);
+  const minor = (st.dev & 0xff) | ((st.dev >>> 12) & 0xfff00);
+  const id = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${st.ino}`;
+  try {
+    for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
+      const f = line.trim().split(/\s+/);
+      // "1: POSIX ADVISORY WRITE PID ID START END"; waiters have "->" after the number.
+      if (f[1] === 'POSIX' && f[3] === 'WRITE' && f[5] === id) return Number(f[4]);
+    }
+  } catch {
+    // No /proc: the message goes without the pid.
+  }
+  return null;
+}
+
+/**
+ * Listens on the unix socket `path` with the process umask set to `umask` for the bind, so the
+ * socket is created with mode 0777 & ~umask, as libvirt does (a chmod by path after bind would
+ * follow a symlink swapped in meanwhile). Node's listen() on a path binds synchronously in the
+ * call (only 'listening' and errors come later), and JavaScript runs nothing else meanwhile, so
+ * the umask is restored before any other code of this process runs; start() checks the mode
+ * after bind, so a Node that bound later would be refused, not served. The one thing that could
+ * create a file while the umask is changed is file work already queued to libuv's thread pool:
+ * tsvirtd starts the daemon before it opens any driver or store, and the logger writes
+ * synchronously, so there is none.
+ */
+function listenWithUmask(server: Server, path: string, umask: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const old = process.umask(umask);
+    try {
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      process.umask(old);
+    }
+  });
+}
+
+/**
+ * Removes a stale socket (nobody listens on it) at `path`. Refuses anything that is not a socket
+ * (a symlink, a file: tsvirtd removes only sockets) and a socket that answers.
+ */
 async function removeStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket: refusing to replace it`);
   const live = await new Promise<boolean>((resolve) => {
     const s = createConnection(path);
     s.once('connect', () => {

@@ -5,7 +5,7 @@
  * new, never a mix, and writers in other processes wait for it.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsc, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as NodeCrypto from 'node:crypto';
@@ -224,6 +224,9 @@ export class Store {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
     const busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
     try {
+      // Created 0600 before SQLite opens it (SQLite would make it 0644); SQLite gives the -wal
+      // and -shm files the database file's mode. An existing file is left as it is.
+      if (options.path !== ':memory:') closeSync(openSync(options.path, fsc.O_RDONLY | fsc.O_CREAT, 0o600));
       this.db = new Database(options.path, { timeout: busyTimeoutMs });
       if (options.path !== ':memory:') {
         // Two processes opening a new store at once: the switch to WAL can meet the other's lock
