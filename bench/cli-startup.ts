@@ -9,6 +9,9 @@
  *   CLI_BENCH_RUNS=20 node dist/bench/cli-startup.js
  *   CLI_BENCH_UNBUNDLED=1 node dist/bench/cli-startup.js   (adds dist/src/cli/main.js, the
  *                                                           unbundled ES modules, for comparison)
+ *   CLI_BENCH_BASELINE=/tmp/ab-old/dist node dist/bench/cli-startup.js
+ *       (A/B: adds the bin of another build, e.g. of an earlier commit built in a git worktree,
+ *        measured in the same rounds, and prints this build's median minus that one's)
  *
  * tsvirt is run as installed: the bin dist/src/cli/tsvirt.cjs, which runs the bundle with its V8
  * code cache (scripts/build-bins.mjs). With hyperfine on PATH (Debian package `hyperfine`) it
@@ -47,6 +50,11 @@ const subjects: Subject[] = [
 ];
 const haveVirsh = spawnSync('virsh', ['--version']).error === undefined;
 if (haveVirsh) subjects.push({ label: 'virsh -c test:///default list --all', argv: ['virsh', '-c', 'test:///default', 'list', '--all'] });
+const BASELINE = process.env.CLI_BENCH_BASELINE;
+if (BASELINE !== undefined && BASELINE !== '') {
+  const baseBin = join(BASELINE, 'src', 'cli', 'tsvirt.cjs');
+  subjects.push({ label: `tsvirt of ${BASELINE} (baseline)`, argv: [process.execPath, baseBin, '-c', 'test:///default', 'list', '--all'] });
+}
 if (process.env.CLI_BENCH_UNBUNDLED === '1') {
   subjects.push({ label: '(unbundled: node dist/src/cli/main.js ...)', argv: [process.execPath, UNBUNDLED, '-c', 'test:///default', 'list', '--all'] });
 }
@@ -141,6 +149,12 @@ function report(title: string, env: NodeJS.ProcessEnv): void {
   const over = median(measured[1].times) - median(measured[0].times);
   const overCpu = viaHyperfine !== null ? `, ${(meanCpu(measured[1]) - meanCpu(measured[0])).toFixed(1)} ms cpu` : '';
   console.log(`tsvirt - node -e 0 = ${over.toFixed(1)} ms median${overCpu} (target: within 10 ms)`);
+  const base = subjects.findIndex((s) => s.label.endsWith('(baseline)'));
+  if (base >= 0) {
+    const ab = median(measured[1].times) - median(measured[base].times);
+    const abCpu = viaHyperfine !== null ? `, ${(meanCpu(measured[1]) - meanCpu(measured[base])).toFixed(1)} ms cpu` : '';
+    console.log(`tsvirt - baseline = ${ab >= 0 ? '+' : ''}${ab.toFixed(1)} ms median${abCpu}`);
+  }
 }
 
 if (!haveVirsh) console.log('(virsh not installed: apt-get install libvirt-clients to compare with it)');
