@@ -59,15 +59,19 @@ const CACHE_TRAINING = [
  * Imports from src/ of these modules are deferred to the first use of one of their exports; the
  * value is what is loaded then. Most commands use none of them, and each costs a start: the
  * bundle with node:crypto loaded at once makes ~185 more page faults (~1 ms here), node:readline
- * ~35 and 2 ms, node:os 2 ms on these VMs (3 Dec). fast-xml-parser is the bin's tsvirt.xml.cjs.
- * Node's own start-up has loaded node:fs, node:path and node:url already.
+ * ~35 and 2 ms, node:os 2 ms on these VMs (3 Dec). fast-xml-parser is the bin's tsvirt.xml.cjs,
+ * as is src/conf/fast-xml-parser.js (which loads the package's CommonJS build for the unbundled
+ * modules). Node's own start-up has loaded node:fs, node:path and node:url already.
  */
 const LAZY_MODULES = {
   'node:crypto': 'node:crypto',
   'node:os': 'node:os',
   'node:readline': 'node:readline',
   'fast-xml-parser': 'tsvirt:xml',
+  'conf/fast-xml-parser.js': 'tsvirt:xml',
 };
+/** The module whose exports a stand-in offers (the package, for a file of src/ that loads it). */
+const EXPORTS_OF = { 'conf/fast-xml-parser.js': 'fast-xml-parser' };
 
 /**
  * The remote script: its entry, imported by the CLI only through a dynamic import(), and the
@@ -160,18 +164,23 @@ function importedNames(importer, specifier, kind) {
 const lazyModulesPlugin = {
   name: 'lazy-modules',
   setup(build) {
-    const names = Object.keys(LAZY_MODULES).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    build.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) =>
-      args.kind === 'import-statement' && args.importer.startsWith(srcDir + sep)
-        ? { path: `${args.path}?${relative(srcDir, args.importer)}`, namespace: 'tsvirt-lazy', pluginData: { module: args.path, names: importedNames(args.importer, args.path, args.kind) } }
-        : undefined,
-    );
+    const standIn = (args, module) => ({
+      path: `${module}?${relative(srcDir, args.importer)}`,
+      namespace: 'tsvirt-lazy',
+      pluginData: { module, names: importedNames(args.importer, args.path, args.kind) },
+    });
+    const fromSrc = (args) => args.kind === 'import-statement' && args.importer.startsWith(srcDir + sep);
+    build.onResolve({ filter: /^[^.]/ }, (args) => (fromSrc(args) && args.path in LAZY_MODULES ? standIn(args, args.path) : undefined));
+    build.onResolve({ filter: /^\.\.?\// }, (args) => {
+      const file = relative(srcDir, resolve(args.resolveDir, args.path)).split(sep).join('/');
+      return fromSrc(args) && file in LAZY_MODULES ? standIn(args, file) : undefined;
+    });
     // One stand-in per importing file, with the names that file imports (each getter costs a
     // little at every start); Node's require cache makes them share the module.
     build.onLoad({ filter: /.*/, namespace: 'tsvirt-lazy' }, ({ path, pluginData: { module, names } }) => {
-      const exported = Object.keys(require(module)).filter((k) => k !== 'default' && k !== '__esModule');
+      const exported = Object.keys(require(EXPORTS_OF[module] ?? module)).filter((k) => k !== 'default' && k !== '__esModule');
       const missing = names === '*' ? [] : [...names].filter((n) => !exported.includes(n));
-      if (missing.length > 0) return { errors: [{ text: `${path}: ${module} has no export ${missing.join(', ')} in this Node` }] };
+      if (missing.length > 0) return { errors: [{ text: `${path}: ${module} has no export ${missing.join(', ')} in this build` }] };
       const getters = (names === '*' ? exported : [...names]).map((k) => `${JSON.stringify(k)}: { enumerable: true, get: () => load()[${JSON.stringify(k)}] }`);
       const contents = [
         'let m;',

@@ -8,7 +8,7 @@
  * rejects: undefined entities, bad character references, characters XML forbids, '<' inside
  * attribute values, and content before or after the root element.
  */
-import { XMLParser, XMLValidator, type X2jOptions } from 'fast-xml-parser';
+import { XMLParser, XMLValidator, type X2jOptions } from './fast-xml-parser.js';
 import { VirError, formatErrorMessage } from '../core/errors.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 
