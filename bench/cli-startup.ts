@@ -11,7 +11,10 @@
  *                                                           unbundled ES modules, for comparison)
  *   CLI_BENCH_BASELINE=/tmp/ab-old/dist node dist/bench/cli-startup.js
  *       (A/B: adds the bin of another build, e.g. of an earlier commit built in a git worktree,
- *        measured in the same rounds, and prints this build's median minus that one's)
+ *        measured in the same rounds, and prints this build's median minus that one's; then
+ *        CLI_BENCH_PAIRS (default 200) back-to-back pairs of the two, in alternating order,
+ *        and the median and quartiles of the pairs' differences, which a shared machine's
+ *        changing load disturbs far less than medians taken apart)
  *
  * tsvirt is run as installed: the bin dist/src/cli/tsvirt.cjs, which runs the bundle with its V8
  * code cache (scripts/build-bins.mjs). With hyperfine on PATH (Debian package `hyperfine`) it
@@ -127,6 +130,32 @@ for (const s of subjects.slice(1)) {
   const r = spawnSync(s.argv[0], s.argv.slice(1), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${s.label} failed (status ${r.status}): ${r.stderr}`);
 }
+/**
+ * This build's bin against the baseline's, run back to back in pairs (which goes first
+ * alternates): the differences of the pairs' wall times, in ms, sorted.
+ */
+function pairedDifferences(env: NodeJS.ProcessEnv, base: Subject): number[] {
+  const pairs = Number(process.env.CLI_BENCH_PAIRS ?? '200');
+  const time = (s: Subject) => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(s.argv[0], s.argv.slice(1), { stdio: 'ignore', env });
+    const t1 = process.hrtime.bigint();
+    if (r.status !== 0) throw new Error(`${s.label} exited ${r.status}`);
+    return Number(t1 - t0) / 1e6;
+  };
+  const diffs: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    if (i % 2 === 0) {
+      const a = time(subjects[1]);
+      diffs.push(a - time(base));
+    } else {
+      const b = time(base);
+      diffs.push(time(subjects[1]) - b);
+    }
+  }
+  return diffs.sort((x, y) => x - y);
+}
+
 /** Measures every subject under `env` and prints the table and tsvirt's distance from the floor. */
 function report(title: string, env: NodeJS.ProcessEnv): void {
   const viaHyperfine = withHyperfine(env);
@@ -154,6 +183,9 @@ function report(title: string, env: NodeJS.ProcessEnv): void {
     const ab = median(measured[1].times) - median(measured[base].times);
     const abCpu = viaHyperfine !== null ? `, ${(meanCpu(measured[1]) - meanCpu(measured[base])).toFixed(1)} ms cpu` : '';
     console.log(`tsvirt - baseline = ${ab >= 0 ? '+' : ''}${ab.toFixed(1)} ms median${abCpu}`);
+    const d = pairedDifferences(env, subjects[base]);
+    const q = (f: number) => d[Math.min(d.length - 1, Math.floor(f * d.length))].toFixed(1);
+    console.log(`tsvirt - baseline, ${d.length} back-to-back pairs: median ${median(d).toFixed(1)} ms (quartiles ${q(0.25)} .. ${q(0.75)})`);
   }
 }
 

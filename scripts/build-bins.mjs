@@ -159,7 +159,8 @@ function importedNames(importer, specifier, kind) {
  * An `import` in src/ of one of LAZY_MODULES gets a stand-in: a CommonJS module whose exports are
  * getters that load the real module on first read. esbuild reads an imported name off the module
  * object where it is used (`import_node_os.homedir()`), so nothing loads before a command calls
- * into it. The names are the module's exports in the Node (or package) running the build.
+ * into it. A stand-in offers the names its importer imports, which the build checks against the
+ * module's exports in the Node (or package) running it.
  */
 const lazyModulesPlugin = {
   name: 'lazy-modules',
