@@ -9,6 +9,12 @@
  *   CLI_BENCH_RUNS=20 node dist/bench/cli-startup.js
  *   CLI_BENCH_UNBUNDLED=1 node dist/bench/cli-startup.js   (adds dist/src/cli/main.js, the
  *                                                           unbundled ES modules, for comparison)
+ *   CLI_BENCH_BASELINE=/tmp/ab-old/dist node dist/bench/cli-startup.js
+ *       (A/B: adds the bin of another build, e.g. of an earlier commit built in a git worktree,
+ *        measured in the same rounds, and prints this build's median minus that one's; then
+ *        CLI_BENCH_PAIRS (default 200) back-to-back pairs of the two, in alternating order,
+ *        and the median and quartiles of the pairs' differences, which a shared machine's
+ *        changing load disturbs far less than medians taken apart)
  *
  * tsvirt is run as installed: the bin dist/src/cli/tsvirt.cjs, which runs the bundle with its V8
  * code cache (scripts/build-bins.mjs). With hyperfine on PATH (Debian package `hyperfine`) it
@@ -47,6 +53,11 @@ const subjects: Subject[] = [
 ];
 const haveVirsh = spawnSync('virsh', ['--version']).error === undefined;
 if (haveVirsh) subjects.push({ label: 'virsh -c test:///default list --all', argv: ['virsh', '-c', 'test:///default', 'list', '--all'] });
+const BASELINE = process.env.CLI_BENCH_BASELINE;
+if (BASELINE !== undefined && BASELINE !== '') {
+  const baseBin = join(BASELINE, 'src', 'cli', 'tsvirt.cjs');
+  subjects.push({ label: `tsvirt of ${BASELINE} (baseline)`, argv: [process.execPath, baseBin, '-c', 'test:///default', 'list', '--all'] });
+}
 if (process.env.CLI_BENCH_UNBUNDLED === '1') {
   subjects.push({ label: '(unbundled: node dist/src/cli/main.js ...)', argv: [process.execPath, UNBUNDLED, '-c', 'test:///default', 'list', '--all'] });
 }
@@ -119,6 +130,32 @@ for (const s of subjects.slice(1)) {
   const r = spawnSync(s.argv[0], s.argv.slice(1), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${s.label} failed (status ${r.status}): ${r.stderr}`);
 }
+/**
+ * This build's bin against the baseline's, run back to back in pairs (which goes first
+ * alternates): the differences of the pairs' wall times, in ms, sorted.
+ */
+function pairedDifferences(env: NodeJS.ProcessEnv, base: Subject): number[] {
+  const pairs = Number(process.env.CLI_BENCH_PAIRS ?? '200');
+  const time = (s: Subject) => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(s.argv[0], s.argv.slice(1), { stdio: 'ignore', env });
+    const t1 = process.hrtime.bigint();
+    if (r.status !== 0) throw new Error(`${s.label} exited ${r.status}`);
+    return Number(t1 - t0) / 1e6;
+  };
+  const diffs: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    if (i % 2 === 0) {
+      const a = time(subjects[1]);
+      diffs.push(a - time(base));
+    } else {
+      const b = time(base);
+      diffs.push(time(subjects[1]) - b);
+    }
+  }
+  return diffs.sort((x, y) => x - y);
+}
+
 /** Measures every subject under `env` and prints the table and tsvirt's distance from the floor. */
 function report(title: string, env: NodeJS.ProcessEnv): void {
   const viaHyperfine = withHyperfine(env);
@@ -141,6 +178,15 @@ function report(title: string, env: NodeJS.ProcessEnv): void {
   const over = median(measured[1].times) - median(measured[0].times);
   const overCpu = viaHyperfine !== null ? `, ${(meanCpu(measured[1]) - meanCpu(measured[0])).toFixed(1)} ms cpu` : '';
   console.log(`tsvirt - node -e 0 = ${over.toFixed(1)} ms median${overCpu} (target: within 10 ms)`);
+  const base = subjects.findIndex((s) => s.label.endsWith('(baseline)'));
+  if (base >= 0) {
+    const ab = median(measured[1].times) - median(measured[base].times);
+    const abCpu = viaHyperfine !== null ? `, ${(meanCpu(measured[1]) - meanCpu(measured[base])).toFixed(1)} ms cpu` : '';
+    console.log(`tsvirt - baseline = ${ab >= 0 ? '+' : ''}${ab.toFixed(1)} ms median${abCpu}`);
+    const d = pairedDifferences(env, subjects[base]);
+    const q = (f: number) => d[Math.min(d.length - 1, Math.floor(f * d.length))].toFixed(1);
+    console.log(`tsvirt - baseline, ${d.length} back-to-back pairs: median ${median(d).toFixed(1)} ms (quartiles ${q(0.25)} .. ${q(0.75)})`);
+  }
 }
 
 if (!haveVirsh) console.log('(virsh not installed: apt-get install libvirt-clients to compare with it)');

@@ -440,6 +440,8 @@ describe('the bin: one bundle, run with a V8 code cache', () => {
     return `${prefix}-${id}-${process.version}-${process.arch}.v8cache`;
   };
   const xmlCacheName = () => cacheName(xmlScript, 'tsvirt-xml');
+  const remoteScript = join(dirname(TSVIRT), 'tsvirt.remote.cjs');
+  const remoteCacheName = () => cacheName(remoteScript, 'tsvirt-remote');
   const runWith = (extra: Record<string, string>, args = LIST) => tsvirt(args, { cwd: w.dir(), env: { ...cleanEnv(w.dir()), ...extra } });
 
   test('the build put the bundle and a code cache for this Node beside the bin', () => {
@@ -447,6 +449,14 @@ describe('the bin: one bundle, run with a V8 code cache', () => {
     assert.ok(existsSync(join(dirname(TSVIRT), cacheName())), 'no code cache for this Node beside the bin');
     assert.ok(existsSync(xmlScript), `${xmlScript} is missing: run npm run build`);
     assert.ok(existsSync(join(dirname(TSVIRT), xmlCacheName())), 'no code cache of the XML parser beside the bin');
+    assert.ok(existsSync(join(dirname(TSVIRT), remoteCacheName())), 'no code cache of the remote driver beside the bin');
+  });
+
+  test("the bundle holds neither the remote driver, the wire protocol nor the daemon (esbuild's metafile)", () => {
+    const meta = JSON.parse(readFileSync(bundle.replace(/\.cjs$/, '.meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
+    const inputs = Object.entries(meta.outputs).flatMap(([out, o]) => (out.endsWith('.cjs') ? Object.keys(o.inputs) : []));
+    assert.ok(inputs.some((p) => p.endsWith('src/drivers/test/driver.js')), `not the bundle's metafile: ${inputs.join(' ')}`);
+    assert.deepEqual(inputs.filter((p) => /src\/(rpc|daemon|drivers\/remote)\//.test(p)), []);
   });
 
   test('a cache V8 rejects is replaced by a good one, and the output does not change', async () => {
@@ -498,6 +508,21 @@ describe('the bin: one bundle, run with a V8 code cache', () => {
     const o = ok(await run(process.execPath, [...flags, 'dumpxml test'], opts), 'dumpxml');
     assert.match(o.stdout, /^<domain type='test' id='1'>\n {2}<name>test<\/name>\n/);
     assert.deepEqual(readdirSync(dir).sort(), [cacheName(), xmlCacheName()].sort());
+  });
+
+  test('the remote driver is loaded only for a remote URI, from its own script and cache', async () => {
+    const dir = join(w.dir(), 'cache-remote');
+    const flags = ['--stack-trace-limit=11', TSVIRT, '-c'];
+    const opts = { cwd: w.dir(), env: { ...cleanEnv(w.dir()), TSVIRT_CODE_CACHE_DIR: dir } };
+    ok(await run(process.execPath, [...flags, DEFAULT, 'list --all'], opts), 'list');
+    assert.deepEqual(readdirSync(dir), [cacheName()], 'a local URI loaded the remote driver');
+    // No daemon there: the remote driver's own error, printed as the CLI prints a VirError (the
+    // remote script's errors are the bundle's VirError class).
+    const socket = join(w.dir(), 'no-daemon.sock');
+    const o = await run(process.execPath, [...flags, `test+unix:///default?socket=${socket}`, 'list'], opts);
+    assert.equal(o.status, 1);
+    assert.equal(o.stderr, `error: failed to connect to the hypervisor\nerror: Failed to connect socket to '${socket}': No such file or directory\n`);
+    assert.deepEqual(readdirSync(dir).sort(), [cacheName(), remoteCacheName()].sort());
   });
 
   test('a cache directory that cannot be made costs nothing but the cache', async () => {

@@ -2,6 +2,7 @@
  * The commands of the shell itself (virsh's "Virsh itself" group): help, echo, quit, exit,
  * connect; and the program's usage and long version texts.
  */
+import { homedir } from 'node:os';
 import { COMMANDS, GROUPS, findCommand, type CmdDef, type OptDef } from './defs.js';
 import { CmdFailed, type Cmd, type Ctl, type Handler } from './context.js';
 import { escapeShell, escapeXML, stringToArray } from './text.js';
@@ -191,7 +192,7 @@ const cd: Handler = async (ctl, cmd) => {
   } catch (err) {
     if (!(err instanceof CmdFailed)) throw err;
   }
-  if (dir === undefined) dir = (await import('node:os')).homedir() || '/';
+  if (dir === undefined) dir = homedir() || '/';
   try {
     process.chdir(dir);
   } catch (err) {

@@ -10,7 +10,7 @@
  * beyond what the command needs: the public API on first connection, each command group's
  * code when one of its commands runs.
  */
-import { realpathSync, writeSync } from 'node:fs';
+import { readFileSync, realpathSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ctl, Level, type Streams } from './context.js';
 import { parseCommandArgv, parseCommandString, type ParsedCommand } from './parser.js';
@@ -109,13 +109,13 @@ async function parseTopLevel(ctl: Ctl, args: readonly string[]): Promise<TopLeve
         return null;
       case 'v':
         if (optarg !== 'long') {
-          ctl.print(`${await packageVersion()}\n`);
+          ctl.print(`${packageVersion()}\n`);
           return { kind: 'exit', status: 0 };
         }
-        (await import('./cmd-shell.js')).printLongVersion(ctl, await packageVersion());
+        (await import('./cmd-shell.js')).printLongVersion(ctl, packageVersion());
         return { kind: 'exit', status: 0 };
       case 'V':
-        (await import('./cmd-shell.js')).printLongVersion(ctl, await packageVersion());
+        (await import('./cmd-shell.js')).printLongVersion(ctl, packageVersion());
         return { kind: 'exit', status: 0 };
     }
     ctl.error('unknown option');
@@ -189,8 +189,7 @@ async function parseTopLevel(ctl: Ctl, args: readonly string[]): Promise<TopLeve
   return { kind: 'run', rest: args.slice(i) };
 }
 
-async function packageVersion(): Promise<string> {
-  const { readFileSync } = await import('node:fs');
+function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';

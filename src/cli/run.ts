@@ -2,6 +2,10 @@
  * Running parsed commands (virsh's vshCommandRun) and the command loop that reads standard
  * input or a terminal (virsh's interactive mode).
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { HandlerModule } from './defs.js';
 import { Cmd, CmdFailed, Ctl, isVirError, Level, type Handler } from './context.js';
 import { parseCommandString, type ParsedCommand } from './parser.js';
@@ -98,7 +102,6 @@ export async function runLine(ctl: Ctl, line: string): Promise<boolean> {
  * The exit status of this mode is always success, as virsh's.
  */
 export async function commandLoop(ctl: Ctl, input: NodeJS.ReadableStream & { isTTY?: boolean }): Promise<void> {
-  const { createInterface } = await import('node:readline');
   if (!ctl.quiet) {
     ctl.print(`Welcome to ${ctl.progname}, the virtualization interactive terminal.\n\n`);
     ctl.print("Type:  'help' for help with commands\n       'quit' to quit\n\n");
@@ -107,7 +110,7 @@ export async function commandLoop(ctl: Ctl, input: NodeJS.ReadableStream & { isT
   const tty = input.isTTY === true;
 
   if (tty) {
-    const history = await loadHistory();
+    const history = loadHistory();
     const rl = createInterface({
       input,
       output: process.stdout,
@@ -165,10 +168,7 @@ export async function commandLoop(ctl: Ctl, input: NodeJS.ReadableStream & { isT
 }
 
 /** The interactive history, kept in $XDG_CACHE_HOME/tsvirt/history like virsh's. */
-async function loadHistory(): Promise<{ lines: string[]; add(line: string): void; save(): void }> {
-  const { readFileSync, writeFileSync, mkdirSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { homedir } = await import('node:os');
+function loadHistory(): { lines: string[]; add(line: string): void; save(): void } {
   const base = process.env.XDG_CACHE_HOME !== undefined && process.env.XDG_CACHE_HOME !== '' ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache');
   const dir = join(base, 'tsvirt');
   const file = join(dir, 'history');

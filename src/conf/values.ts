@@ -3,8 +3,7 @@
  * scaled sizes, parsed with libvirt's leniency and normalized to one canonical form so that
  * comparisons and round trips are plain string/number equality.
  */
-import { createRequire } from 'node:module';
-import type * as NodeCrypto from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { confError, xmlErrorFrom } from './xml.js';
 
@@ -32,15 +31,9 @@ export function parseUUID(text: string): string | undefined {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-let nodeCrypto: typeof NodeCrypto | undefined;
-/** node:crypto on first use: loading it (and the stream modules it pulls in) costs every program's start-up a few ms. */
-function crypto(): typeof NodeCrypto {
-  return (nodeCrypto ??= createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto);
-}
-
 /** A new random (version 4) UUID in canonical form. */
 export function generateUUID(): string {
-  return crypto().randomUUID();
+  return randomUUID();
 }
 
 /**
@@ -68,7 +61,7 @@ export function isMulticastMAC(mac: string): boolean {
  * 52:54:00 is the prefix libvirt's QEMU and test drivers use.
  */
 export function generateMAC(prefix = '52:54:00'): string {
-  const tail = [...crypto().randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'));
+  const tail = [...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'));
   return `${prefix}:${tail.join(':')}`;
 }
 

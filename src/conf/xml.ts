@@ -8,19 +8,7 @@
  * rejects: undefined entities, bad character references, characters XML forbids, '<' inside
  * attribute values, and content before or after the root element.
  */
-import { createRequire } from 'node:module';
-import type * as Fxp from 'fast-xml-parser';
-
-/**
- * fast-xml-parser, loaded on first use from its single-file CommonJS build: its ES module build
- * is dozens of files and costs a command-line start several times more, and many calls (listing,
- * state) never parse XML at all.
- */
-let fxp: typeof Fxp | undefined;
-function fastXmlParser(): typeof Fxp {
-  fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof Fxp;
-  return fxp;
-}
+import { XMLParser, XMLValidator, type X2jOptions } from './fast-xml-parser.js';
 import { VirError, formatErrorMessage } from '../core/errors.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 
@@ -182,18 +170,18 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: Pa
   return root;
 }
 
-let parser: Fxp.XMLParser | undefined;
+let parser: XMLParser | undefined;
 /**
  * The one fast-xml-parser configuration tsvirt reads XML with (libvirt's documents here, vSphere's
  * SOAP answers in the ESX driver): order kept, attributes unprefixed, no value coercion, entities
- * left for the caller to decode once. Loaded on first use.
+ * left for the caller to decode once. Made on first use.
  */
-export function xmlParser(): Fxp.XMLParser {
-  parser ??= new (fastXmlParser().XMLParser)(PARSER_OPTIONS);
+export function xmlParser(): XMLParser {
+  parser ??= new XMLParser(PARSER_OPTIONS);
   return parser;
 }
 
-const PARSER_OPTIONS: Fxp.X2jOptions = {
+const PARSER_OPTIONS: X2jOptions = {
   preserveOrder: true,
   ignoreAttributes: false,
   attributeNamePrefix: '',
@@ -311,7 +299,7 @@ const FORBIDDEN_CHAR =
 function findSyntaxProblem(text: string): SyntaxProblem | undefined {
   const lines = lineStarts(text);
   const scanned = scanDocument(text, lines);
-  const result = fastXmlParser().XMLValidator.validate(text);
+  const result = XMLValidator.validate(text);
   const validated = result === true ? undefined : fromValidator(text, lines, result.err);
   if (scanned === undefined) return validated;
   if (validated === undefined) return scanned;

@@ -4,17 +4,8 @@
  * libvirt's daemon socket names and directory, which the daemon listens on and the remote driver
  * dials.
  */
-import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type * as NodeOs from 'node:os';
-
-/**
- * node:os's homedir, loaded on first use: test:///default never needs it, and loading node:os
- * costs a command's start-up 0.4 ms.
- */
-function homedir(): string {
-  return (createRequire(import.meta.url)('node:os') as typeof NodeOs).homedir();
-}
 
 /** The state directory for the given environment. */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -7,8 +7,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, constants as fsc, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createRequire } from 'node:module';
-import type * as NodeCrypto from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 import { ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../core/enums.generated.js';
 import { VirError } from '../core/errors.js';
@@ -164,16 +163,6 @@ export interface StoreOptions {
 export type DomainWrite = Omit<DomainRecord, 'id'> & { id: number };
 
 const EVENT_LOG_KEEP = 10_000;
-
-/**
- * node:crypto's randomUUID, loaded on first use: node:crypto pulls in Node's stream modules, a
- * few ms of start-up that a short command on an in-memory store never needs.
- */
-function randomUUID(): string {
-  nodeCrypto ??= createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto;
-  return nodeCrypto.randomUUID();
-}
-let nodeCrypto: typeof NodeCrypto | undefined;
 
 type Makers<T> = { [K in keyof T]: () => T[K] };
 

@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 /**
- * The `tsvirt` bin: runs the CLI's bundle (tsvirt.bundle.cjs, built by scripts/build-bins.mjs)
- * with V8's code cache, so that a command does not pay for parsing and compiling the CLI, the
- * API, the driver and the store each time it starts. The XML parser (fast-xml-parser) is a second
- * script, tsvirt.xml.cjs, run the same way when a command first parses XML: listing and state
- * commands never pay for it, and those that do skip Node's package resolution and compilation.
+ * The `tsvirt` bin (part of the build: scripts/build-bins.mjs puts tsc's output of this file at
+ * DIST/src/cli/tsvirt.cjs, beside the scripts it runs). It runs the CLI's bundle
+ * (tsvirt.bundle.cjs) with V8's code cache, so that a command does not pay for parsing and
+ * compiling the CLI, the API, the driver and the store each time it starts.
+ *
+ * The bundle asks for its other scripts with require('tsvirt:NAME'), answered by running
+ * tsvirt.NAME.cjs the same way, once: `xml` (fast-xml-parser, when a command first parses XML)
+ * and `remote` (the remote driver and the wire protocol, when a remote URI is opened). Those
+ * scripts take the modules they share with the bundle (core's VirError, enums…) from the bundle
+ * itself, with require('tsvirt:module/PATH'), answered from the bundle's `sharedModules`: one
+ * instance of each module in the process.
  *
  * Each script's cache is looked up, by the script's build id, the Node version and the
  * architecture, in TSVIRT_CODE_CACHE_DIR (else $XDG_CACHE_HOME/tsvirt, else ~/.cache/tsvirt),
@@ -23,12 +29,13 @@ import { Script } from 'node:vm';
 
 interface Bundle {
   runProgram(): Promise<never>;
+  /** The bundle's modules that the other scripts import, by path below src/ (`core/errors.js`). */
+  sharedModules: Record<string, () => unknown>;
 }
 
 type ModuleFunction = (exports: object, require: NodeJS.Require, module: { exports: unknown }, filename: string, dirname: string) => void;
 
 const BUNDLE = join(__dirname, 'tsvirt.bundle.cjs');
-const XML_PARSER = join(__dirname, 'tsvirt.xml.cjs');
 const ID_PREFIX = '//tsvirt-build:';
 
 function userCacheDir(env: NodeJS.ProcessEnv): string | null {
@@ -117,12 +124,25 @@ function runScript(file: string, prefix: string, req: NodeJS.Require): unknown {
 }
 
 const nodeRequire = createRequire(BUNDLE);
-let xmlParser: unknown;
-/** The bundle's require: Node's, except that fast-xml-parser comes from the bin's own cached copy. */
+const SCRIPT_ID = 'tsvirt:';
+const MODULE_ID = 'tsvirt:module/';
+const scripts = new Map<string, unknown>();
+/** The scripts' require: Node's, except for the ids of the bin's scripts and the bundle's shared modules. */
 const bundleRequire = Object.assign((id: string): unknown => {
-  if (id !== 'fast-xml-parser') return nodeRequire(id);
-  xmlParser ??= runScript(XML_PARSER, 'tsvirt-xml', nodeRequire) ?? nodeRequire(id);
-  return xmlParser;
+  if (!id.startsWith(SCRIPT_ID)) return nodeRequire(id);
+  if (id.startsWith(MODULE_ID)) {
+    const load = bundle?.sharedModules[id.slice(MODULE_ID.length)];
+    if (load === undefined) throw new Error(`tsvirt: the bundle does not share ${id}; rebuild with 'npm run build'`);
+    return load();
+  }
+  const name = id.slice(SCRIPT_ID.length);
+  if (!scripts.has(name)) {
+    const file = join(__dirname, `tsvirt.${name}.cjs`);
+    const exports = runScript(file, `tsvirt-${name}`, bundleRequire);
+    if (exports === null) throw new Error(`tsvirt: ${file} is missing; rebuild with 'npm run build'`);
+    scripts.set(name, exports);
+  }
+  return scripts.get(name);
 }, nodeRequire) as NodeJS.Require;
 
 const bundle = runScript(BUNDLE, 'tsvirt', bundleRequire) as Bundle | null;
