@@ -39,7 +39,8 @@ import { VirError, internalError, operationFailed, operationInvalid } from '../.
 import type { DomainDef } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
-import type { GuestBackend, GuestExit, GuestHost, GuestSnapshots, GuestStartOptions, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
+import type { GuestBackend, GuestExit, GuestHost, GuestSnapshots, GuestStartOptions, PowerButtonResult, RevertOptions, SupportedFlags } from '../metadata/guest.js';
+import { isExternal } from '../metadata/snapshots.js';
 import { accelFor, buildQemuArgv, type QemuArgvPaths } from './argv.js';
 import {
   MAX_SOCKET_PATH,
@@ -174,10 +175,7 @@ export class QemuGuests implements GuestBackend {
   readonly errorDomain = ErrorDomain.QEMU;
   readonly type = 'QEMU';
   readonly supported = QEMU_SUPPORTED_FLAGS;
-  readonly instant = false;
   readonly monitorEvents = true;
-  // Snapshots are QEMU's internal ones (qcow2), through `snapshots`.
-  readonly metadataSnapshots = false;
   /** This machine, as QEMU sees it: CPU, NUMA cells, the qemu-system binaries on PATH, KVM. */
   async host(): Promise<GuestHost> {
     const probe = await import('./host.js');
@@ -187,11 +185,17 @@ export class QemuGuests implements GuestBackend {
       sysinfo: () => probe.probeSysinfo(),
     };
   }
+  /** QEMU's internal snapshots (qcow2): disks, and memory of a running guest. */
   readonly snapshots: GuestSnapshots = {
     check: (def, snap) => void internalSnapshotTargets(def, snap),
     create: (rec, def, snap, active, options) => this.snapshotCreate(rec, def, snap, active, options),
-    revertDisks: (def, snap) => this.snapshotRevertDisks(def, snap),
-    discard: (rec, def, snaps, running) => this.snapshotDiscard(rec, def, snaps, running),
+    checkRevert: (snap) => {
+      if (isExternal(snap)) {
+        throw VirError.report(DOM, ErrorNumber.OPERATION_UNSUPPORTED, 'revert to external snapshot not supported yet');
+      }
+    },
+    revert: (rec, def, snap, opts) => this.snapshotRevert(rec, def, snap, opts),
+    discard: (rec, def, names, running) => this.snapshotDiscard(rec, def, names, running),
   };
 
   readonly root: string;
@@ -443,7 +447,7 @@ export class QemuGuests implements GuestBackend {
    *
    * Errors: VIR_ERR_INTERNAL_ERROR for a path outside the save directory (never deleted).
    */
-  removeImage(image: string): void {
+  async removeImage(image: string): Promise<void> {
     const abs = resolve(image);
     if (!abs.startsWith(this.saveDir + sep)) {
       throw internalError(DOM, `refusing to remove '${image}': not a managed save image of this driver`);
@@ -492,12 +496,19 @@ export class QemuGuests implements GuestBackend {
     }
   }
 
-  /** Applies a snapshot of the shut-off domain to its images (`qemu-img snapshot -a`). */
-  private async snapshotRevertDisks(def: DomainDef, snap: SnapshotDef): Promise<void> {
+  /**
+   * Reverts the stopped guest: one with memory starts from it (`-loadvm`); otherwise the images
+   * are put back to a snapshot of the shut-off domain (`qemu-img snapshot -a`) and the guest,
+   * when asked to run, boots afresh from them.
+   */
+  private async snapshotRevert(rec: DomainRecord, def: DomainDef, snap: SnapshotDef, opts: RevertOptions): Promise<string | null> {
+    const name = snap.name ?? '';
+    if (opts.withMemory) return this.start(rec, def, { paused: opts.paused, image: null, snapshot: name });
     const qemuImg = findQemuImg(def.devices.emulator, this.env);
     for (const file of snapshotCapableDisks(def, snap).files) {
-      await qemuImgSnapshot(qemuImg, '-a', snap.name ?? '', file);
+      await qemuImgSnapshot(qemuImg, '-a', name, file);
     }
+    return opts.run ? this.start(rec, def, { paused: opts.paused, image: null }) : null;
   }
 
   /**
@@ -505,13 +516,13 @@ export class QemuGuests implements GuestBackend {
    * holds the images), else `qemu-img snapshot -d`. A snapshot the images do not hold (metadata
    * that was REDEFINEd) is fine.
    */
-  private async snapshotDiscard(rec: DomainRecord, def: DomainDef, snaps: SnapshotDef[], running: boolean): Promise<void> {
+  private async snapshotDiscard(rec: DomainRecord, currentDef: () => DomainDef, names: string[], running: boolean): Promise<void> {
+    const def = currentDef();
     const disks = snapshotCapableDisks(def);
     if (disks.nodes.length === 0) return;
     const g = running ? await this.require(rec) : undefined;
     const qemuImg = g === undefined ? findQemuImg(def.devices.emulator, this.env) : '';
-    for (const snap of snaps) {
-      const name = snap.name ?? '';
+    for (const name of names) {
       if (g !== undefined) {
         await runSnapshotJob(g.qmp, 'snapshot-delete', { tag: name, devices: disks.nodes }).catch((err: unknown) => {
           if (!isMissingSnapshotError(err)) throw err;
