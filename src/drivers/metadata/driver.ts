@@ -173,7 +173,7 @@ export class MetadataDriver implements HypervisorDriver {
     return this.lifecycle.domainUndefine(dom, flags);
   }
   async domainSetAutostart(dom: DomainRef, autostart: boolean): Promise<void> {
-    this.lifecycle.domainSetAutostart(dom, autostart);
+    return this.lifecycle.domainSetAutostart(dom, autostart);
   }
   async managedSave(dom: DomainRef, flags: number, options?: JobOptions): Promise<void> {
     return this.lifecycle.managedSave(dom, flags, options);

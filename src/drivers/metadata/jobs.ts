@@ -8,9 +8,13 @@
  *    store, where other processes (and other drivers on the same store) see it: they are refused
  *    with libvirt's lock error at once while it is held.
  * 3. The guest action runs outside any transaction.
- * 4. A second transaction records the outcome and releases the store's job; then files the
- *    records no longer name are removed (a crash before that leaves an unreferenced file, never
- *    a record without its file).
+ * 4. A second transaction records the outcome on the record read in step 2 — nothing changes
+ *    a domain's record while its job is held, since every other writer checks for the job or
+ *    takes it — and releases the store's job; then files the records no longer name are
+ *    removed (a crash before that leaves an unreferenced file, never a record without its file).
+ *
+ * A store only this driver can open (test:///default's in memory) has nobody to show a job to:
+ * there the job in this process is the whole job, and the store keeps no row for it.
  *
  * A crash between 2 and 4 leaves the old records and a job whose owner is gone, which the next
  * caller takes over.
@@ -30,7 +34,7 @@ export interface GuestStep<P, R, T> {
   plan: (rec: DomainRecord) => P;
   /** The guest action, outside any transaction. */
   act: (rec: DomainRecord, plan: P) => Promise<R>;
-  /** Records the outcome on the current record; in the second transaction. */
+  /** Records the outcome on the record `plan` saw; in the second transaction. */
   commit: (rec: DomainRecord, plan: P, result: R) => T;
   /** After the commit: removals of files the records no longer name. */
   after?: (plan: P, result: R) => Promise<void>;
@@ -71,6 +75,8 @@ export class Jobs {
    * each of these changes; this saves one fsync per start, stop, suspend and resume.
    */
   private readonly runStateCommit: { unsynced?: boolean };
+  /** Whether others may open the store (a file), and so must see this driver's jobs in it. */
+  private readonly shared: boolean;
 
   /** `onIdle` runs when a domain's last queued call ends (exits noticed meanwhile, ./exits.ts). */
   constructor(
@@ -78,6 +84,8 @@ export class Jobs {
     private readonly onIdle: (uuid: string) => void,
   ) {
     this.runStateCommit = records.backend.isRunning !== undefined ? { unsynced: true } : {};
+    this.shared = records.store.path !== ':memory:';
+    records.heldHere = (uuid) => this.held.get(uuid)?.job;
   }
 
   /** True while a call of this driver acts on the domain's guest. */
@@ -87,9 +95,10 @@ export class Jobs {
 
   /** Runs a call that acts on a guest of an existing domain (see the file comment). */
   async run<P, R, T>(dom: DomainRef, job: string, step: GuestStep<P, R, T>): Promise<T> {
-    const { store, events } = this.records;
-    await this.lock(dom.uuid, job);
-    let token: string | undefined;
+    const { events } = this.records;
+    const queued = this.lock(dom.uuid, job);
+    if (queued !== undefined) await queued;
+    let token: string | null = null;
     let plan: P;
     let result: R;
     let value: T;
@@ -109,13 +118,13 @@ export class Jobs {
       const held = token;
       value = events.mutate(
         () => {
-          store.releaseJob(dom.uuid, held);
-          return step.commit(this.records.resolve(dom), plan, result);
+          this.releaseStoreJob(dom.uuid, held);
+          return step.commit(rec, plan, result);
         },
         step.runStateOnly?.(plan) === true ? this.runStateCommit : {},
       );
     } catch (err) {
-      if (token !== undefined) store.releaseJob(dom.uuid, token);
+      this.releaseStoreJob(dom.uuid, token);
       throw err;
     } finally {
       this.unlock(dom.uuid);
@@ -126,10 +135,11 @@ export class Jobs {
 
   /** createXML's runner: like `run`, for a domain that may not have a record yet. */
   async runCreate(ref: DomainRef, step: CreateStep): Promise<DomainRef> {
-    const { store, events } = this.records;
+    const { events } = this.records;
     const job = 'virDomainCreateXML';
-    await this.lock(ref.uuid, job);
-    let token: string | undefined;
+    const queued = this.lock(ref.uuid, job);
+    if (queued !== undefined) await queued;
+    let token: string | null = null;
     try {
       // Only the job, then only run state (a transient domain or a live definition).
       let existing: DomainRecord | undefined;
@@ -141,7 +151,7 @@ export class Jobs {
       const held = token;
       try {
         return events.mutate(() => {
-          store.releaseJob(ref.uuid, held);
+          this.releaseStoreJob(ref.uuid, held);
           return step.commit(runtime);
         }, this.runStateCommit);
       } catch (err) {
@@ -150,24 +160,35 @@ export class Jobs {
         throw err;
       }
     } finally {
-      if (token !== undefined) store.releaseJob(ref.uuid, token);
+      this.releaseStoreJob(ref.uuid, token);
       this.unlock(ref.uuid);
     }
   }
 
-  /** Takes the domain's job in the store (inside a mutation), or refuses: another holds it. */
-  private takeStoreJob(uuid: string, job: string): string {
+  /**
+   * Takes the domain's job in the store (inside a mutation), or refuses: another holds it. Null
+   * for a store nobody else opens (see the file comment).
+   */
+  private takeStoreJob(uuid: string, job: string): string | null {
+    if (!this.shared) return null;
     const got = this.records.store.tryAcquireJob(uuid, job);
     if (!('token' in got)) throw lockTimeout(this.records.errDomain, got.heldBy);
     return got.token;
   }
 
-  /** Takes the domain's job in this process, waiting behind earlier calls (up to 30 s). */
-  private lock(uuid: string, job: string): Promise<void> {
+  private releaseStoreJob(uuid: string, token: string | null): void {
+    if (token !== null) this.records.store.releaseJob(uuid, token);
+  }
+
+  /**
+   * Takes the domain's job in this process: at once when it is free (undefined), else a promise
+   * that resolves when the earlier calls are done (up to 30 s).
+   */
+  private lock(uuid: string, job: string): Promise<void> | undefined {
     const held = this.held.get(uuid);
     if (held === undefined) {
       this.held.set(uuid, { job, waiters: [] });
-      return Promise.resolve();
+      return undefined;
     }
     return new Promise<void>((resolve, reject) => {
       const waiter = {

@@ -245,13 +245,19 @@ export class DomainLifecycle {
     });
   }
 
-  domainSetAutostart(dom: DomainRef, autostart: boolean): void {
+  async domainSetAutostart(dom: DomainRef, autostart: boolean): Promise<void> {
     const r = this.records;
-    this.events.mutate(() => {
-      const rec = r.resolve(dom);
-      if (!rec.persistent) throw operationInvalid(r.errDomain, 'cannot set autostart for transient domain');
-      rec.autostart = autostart;
-      r.write(rec);
+    // Under the domain's job, as libvirt's: a guest call's outcome is recorded on the record it
+    // read, which nothing else may change meanwhile.
+    await this.jobs.run(dom, 'virDomainSetAutostart', {
+      plan: (rec) => {
+        if (!rec.persistent) throw operationInvalid(r.errDomain, 'cannot set autostart for transient domain');
+      },
+      act: async () => undefined,
+      commit: (rec) => {
+        rec.autostart = autostart;
+        r.write(rec);
+      },
     });
   }
 

@@ -90,10 +90,14 @@ export class DomainRecords {
     return rec;
   }
 
+  /** Refuses, with libvirt's lock error, while a call of this driver or of another holds the domain's job. */
   checkNoJob(rec: DomainRecord): void {
-    const job = this.store.activeJob(rec.uuid);
+    const job = this.heldHere(rec.uuid) ?? this.store.activeJob(rec.uuid);
     if (job !== undefined) throw lockTimeout(this.errDomain, job);
   }
+
+  /** The job a call of this driver holds on a domain (set by Jobs). */
+  heldHere: (uuid: string) => string | undefined = () => undefined;
 
   /** The definition the domain runs with now (live when active, else config). */
   currentDef(rec: DomainRecord): DomainDef {
