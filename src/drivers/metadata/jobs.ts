@@ -150,10 +150,12 @@ export class Jobs {
       const runtime = await step.act(existing);
       const held = token;
       try {
-        return events.mutate(() => {
+        const done = events.mutate(() => {
           this.releaseStoreJob(ref.uuid, held);
           return step.commit(runtime);
         }, this.runStateCommit);
+        token = null; // released with the commit
+        return done;
       } catch (err) {
         // The guest runs but cannot be recorded (a conflict appeared meanwhile): stop it.
         await step.undo(runtime);
