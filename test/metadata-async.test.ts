@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { Connection, DomainEventID, DomainEventType, DomainState, ErrorDomain, ErrorNumber, connect, type DomainRef } from '../src/index.js';
 import { MetadataDriver } from '../src/drivers/metadata/driver.js';
 import type { GuestBackend, GuestExit, PowerButtonResult } from '../src/drivers/metadata/guest.js';
+import { metadataOnlySnapshots } from '../src/drivers/metadata/snapshots.js';
 import { Store } from '../src/store/store.js';
 import { testSessionStorePath } from '../src/drivers/test/driver.js';
 import { domainXML, rejectsVir, snapshotXML, tempStateDir } from './support/fixtures.js';
@@ -23,8 +24,7 @@ class SlowGuests implements GuestBackend {
   readonly functionPrefix = 'test';
   readonly errorDomain = ErrorDomain.TEST;
   readonly type = 'TEST';
-  readonly instant = false;
-  readonly metadataSnapshots = true;
+  readonly snapshots = metadataOnlySnapshots(this);
   readonly supported = { defineXML: 0, createXML: 1, create: 1, shutdown: 0, destroy: 0, reboot: 0, undefine: 3, getXMLDesc: 2, managedSave: 0, snapshotCreateXML: 8, snapshotGetXMLDesc: 0, revertToSnapshot: 7, snapshotDelete: 5 };
   running = new Set<string>();
   failNext = false;

@@ -46,28 +46,53 @@ export interface GuestStartOptions {
 }
 
 /**
- * A hypervisor's own snapshots. The metadata driver keeps the tree and the rules; these keep the
- * guest's state. A snapshot's `disks` are aligned with the domain (every disk named).
+ * A hypervisor's snapshots. The metadata driver keeps the tree and the rules; these keep the
+ * guest's state. A snapshot's `disks` are aligned with the domain (every disk named). A backend
+ * whose snapshot is its metadata (the simulator) uses `metadataOnlySnapshots` of ./snapshots.ts.
  */
 export interface GuestSnapshots {
   /** Refuses, with libvirt's error, a snapshot this hypervisor cannot take of the domain. */
   check(def: DomainDef, snap: SnapshotDef, active: boolean): void;
   /** Takes it: disks, and memory when `active` and the snapshot asks for it. */
-  create(rec: DomainRecord, def: DomainDef, snap: SnapshotDef, active: boolean, options?: JobOptions): MaybePromise<void>;
-  /** Puts the disks of a shut-off domain back to a snapshot of the shut-off domain. */
-  revertDisks(def: DomainDef, snap: SnapshotDef): MaybePromise<void>;
+  create(rec: DomainRecord, def: DomainDef, snap: SnapshotDef, active: boolean, options?: JobOptions): Promise<void>;
   /**
-   * Removes snapshots' state from the hypervisor (missing is fine); `running` when the guest
-   * described by `def` runs, whose images its process holds.
+   * Refuses, with libvirt's error, a revert this hypervisor cannot do. Called under the domain's
+   * job before the guest is touched: `running` when its process still holds the images;
+   * `withMemory` when the revert will start the guest from the snapshot's memory.
    */
-  discard(rec: DomainRecord, def: DomainDef, snaps: SnapshotDef[], running: boolean): MaybePromise<void>;
+  checkRevert(def: DomainDef, snap: SnapshotDef, opts: { withMemory: boolean; running: boolean }): Promise<void>;
+  /**
+   * With the domain's guest stopped: puts its state back to the snapshot and, when `run`, starts
+   * it (paused when asked) with the snapshot's definition `def`; `withMemory` when the snapshot
+   * holds the memory of a running guest, to start from. Returns the runtime record, as `start`.
+   */
+  revert(rec: DomainRecord, def: DomainDef, snap: SnapshotDef, opts: RevertOptions): Promise<string | null>;
+  /**
+   * Removes these snapshots' state from the hypervisor (missing is fine); `running` when the
+   * guest runs, whose images its process holds. `def` parses the definition the domain has now,
+   * for a backend that needs it.
+   */
+  discard(rec: DomainRecord, def: () => DomainDef, snaps: readonly SnapshotRef[], running: boolean): Promise<void>;
+}
+
+/**
+ * A recorded snapshot as a hypervisor finds it again: its name and when tsvirt took it (seconds),
+ * which tells apart two snapshots of one name in an image.
+ */
+export interface SnapshotRef {
+  name: string;
+  creationTime: number;
+}
+
+/** How a revert leaves the guest (see GuestSnapshots.revert). */
+export interface RevertOptions {
+  run: boolean;
+  paused: boolean;
+  withMemory: boolean;
 }
 
 /** The answer of the power button: did the guest stop at once? */
 export type PowerButtonResult = 'stopped' | 'requested' | 'ignored';
-
-/** A value, or a promise of it: the simulator answers at once, a real hypervisor later. */
-export type MaybePromise<T> = T | Promise<T>;
 
 /** How a guest stopped without being asked by a call (noticed by the backend). */
 export type GuestExit =
@@ -77,10 +102,10 @@ export type GuestExit =
   | 'crashed';
 
 /**
- * Guest actions. An `instant` backend (the simulator) answers synchronously and its actions run
- * inside the store transaction of the call, so the whole call commits or fails as one. A real
- * backend returns promises; the metadata driver then holds the domain's job across the action
- * and records the outcome in a second transaction.
+ * Guest actions. Every action answers with a promise: the simulator's at once, a real
+ * hypervisor's later. The metadata driver runs each call the same way for both (./jobs.ts): it
+ * takes the domain's job in a first store transaction, awaits the action outside any
+ * transaction, and records the outcome in a second one.
  */
 export interface GuestBackend {
   /** libvirt's driver prefix in function names: 'test' gives `testDomainUndefineFlags`. */
@@ -92,14 +117,6 @@ export interface GuestBackend {
   /** libvirt's hypervisor type name ('TEST', 'QEMU'). */
   readonly type: string;
   readonly supported: SupportedFlags;
-  /** True when every action completes synchronously (see the interface comment). */
-  readonly instant: boolean;
-  /**
-   * True when a snapshot is its metadata and a revert restores definition and run state (the
-   * simulator). False where snapshots need the hypervisor's own support (disk and memory state):
-   * then `snapshots` supplies it, and without it only REDEFINE, listing and delete of metadata work.
-   */
-  readonly metadataSnapshots: boolean;
   /**
    * libvirt's qemu driver also reports the monitor's own vCPU and shutdown events: RESUMED when a
    * started (or restored, or reverted) guest's vCPUs run, SUSPENDED/PAUSED when a managed save
@@ -109,8 +126,8 @@ export interface GuestBackend {
   readonly monitorEvents?: boolean;
   /** Describes the host (capabilities, node info, sysinfo); loaded on demand by the driver. */
   host?(): Promise<GuestHost>;
-  /** The hypervisor's own snapshots (disk and memory state), when it keeps them. */
-  readonly snapshots?: GuestSnapshots;
+  /** The hypervisor's snapshots (disk and memory state, or nothing beyond the metadata). */
+  readonly snapshots: GuestSnapshots;
   /** Refuses a definition this hypervisor cannot run (domain type, emulator, devices). */
   checkDefinition(def: DomainDef): void;
   /**
@@ -118,31 +135,32 @@ export interface GuestBackend {
    * record to keep while it runs — a JSON object (pid, monitor socket, …) — or null. The driver
    * adds `startedAt` to it and stores it as `rec.runtime`, where later actions find it.
    */
-  start(rec: DomainRecord, def: DomainDef, opts: GuestStartOptions): MaybePromise<string | null>;
+  start(rec: DomainRecord, def: DomainDef, opts: GuestStartOptions): Promise<string | null>;
   /**
    * ACPI power button (R8): asks; the guest may ignore it. `def` parses the definition the guest
    * runs with, for a backend that needs it (a real guest decides for itself): parsing it costs
    * a millisecond or more before the button is pressed.
    */
-  powerButton(rec: DomainRecord, def: () => DomainDef): MaybePromise<PowerButtonResult>;
+  powerButton(rec: DomainRecord, def: () => DomainDef): Promise<PowerButtonResult>;
   /** Pulls the power cord (R8); returns when the guest is gone. */
-  kill(rec: DomainRecord): MaybePromise<void>;
-  suspend(rec: DomainRecord): MaybePromise<void>;
-  resume(rec: DomainRecord): MaybePromise<void>;
-  reboot(rec: DomainRecord, def: DomainDef): MaybePromise<void>;
-  /** Saves memory and stops the guest; returns the image reference to record. */
-  saveMemory(rec: DomainRecord, options?: JobOptions): MaybePromise<string>;
+  kill(rec: DomainRecord): Promise<void>;
+  suspend(rec: DomainRecord): Promise<void>;
+  resume(rec: DomainRecord): Promise<void>;
+  reboot(rec: DomainRecord, def: DomainDef): Promise<void>;
+  /** Saves memory and stops the guest, reporting progress to `options`; returns the image reference to record. */
+  saveMemory(rec: DomainRecord, options?: JobOptions): Promise<string>;
   /** Forgets a managed save image. */
-  removeImage(image: string): MaybePromise<void>;
+  removeImage(image: string): Promise<void>;
   /**
-   * Whether a guest recorded as running still runs (at open, for reconciliation, §5).
-   * The simulator's guests live in the store, so they always do.
+   * Whether a guest recorded as running still runs (at open, for reconciliation, §5). A backend
+   * without it (the simulator, whose guests live in the store) never loses a guest; with it, a
+   * run-state commit may skip the fsync, since reconciliation repairs its loss (see ./jobs.ts).
    */
-  isRunning?(rec: DomainRecord): MaybePromise<boolean>;
+  isRunning?(rec: DomainRecord): Promise<boolean>;
   /** After `isRunning` answered false: how the guest ended, if the backend knows. */
   takeExitReason?(uuid: string): GuestExit | undefined;
   /** Tells the driver about guests that stop on their own (R5, R12). */
   onExit?(listener: (uuid: string, how: GuestExit) => void): void;
   /** Releases what the backend holds (monitor connections); guests keep running. */
-  close?(): MaybePromise<void>;
+  close?(): Promise<void> | void;
 }

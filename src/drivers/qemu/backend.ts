@@ -39,7 +39,8 @@ import { VirError, internalError, operationFailed, operationInvalid } from '../.
 import type { DomainDef } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
-import type { GuestBackend, GuestExit, GuestHost, GuestSnapshots, GuestStartOptions, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
+import type { GuestBackend, GuestExit, GuestHost, GuestSnapshots, GuestStartOptions, PowerButtonResult, RevertOptions, SnapshotRef, SupportedFlags } from '../metadata/guest.js';
+import { isExternal } from '../metadata/snapshots.js';
 import { accelFor, buildQemuArgv, type QemuArgvPaths } from './argv.js';
 import {
   MAX_SOCKET_PATH,
@@ -179,10 +180,7 @@ export class QemuGuests implements GuestBackend {
   readonly errorDomain = ErrorDomain.QEMU;
   readonly type = 'QEMU';
   readonly supported = QEMU_SUPPORTED_FLAGS;
-  readonly instant = false;
   readonly monitorEvents = true;
-  // Snapshots are QEMU's internal ones (qcow2), through `snapshots`.
-  readonly metadataSnapshots = false;
   /** This machine, as QEMU sees it: CPU, NUMA cells, the qemu-system binaries on PATH, KVM. */
   async host(): Promise<GuestHost> {
     const probe = await import('./host.js');
@@ -192,10 +190,17 @@ export class QemuGuests implements GuestBackend {
       sysinfo: () => probe.probeSysinfo(),
     };
   }
+  /** QEMU's internal snapshots (qcow2): disks, and memory of a running guest. */
   readonly snapshots: GuestSnapshots = {
     check: (def, snap) => void internalSnapshotTargets(def, snap),
     create: (rec, def, snap, active, options) => this.snapshotCreate(rec, def, snap, active, options),
-    revertDisks: (def, snap) => this.snapshotRevertDisks(def, snap),
+    checkRevert: async (def, snap, opts) => {
+      if (isExternal(snap)) {
+        throw VirError.report(DOM, ErrorNumber.OPERATION_UNSUPPORTED, 'revert to external snapshot not supported yet');
+      }
+      if (opts.withMemory) await this.checkLoadvm(def, snap.name ?? '', opts.running);
+    },
+    revert: (rec, def, snap, opts) => this.snapshotRevert(rec, def, snap, opts),
     discard: (rec, def, snaps, running) => this.snapshotDiscard(rec, def, snaps, running),
   };
 
@@ -282,7 +287,6 @@ export class QemuGuests implements GuestBackend {
       pidFile: join(runDir, 'qemu.pid'),
       serialLog: (port) => join(this.logDir, `${uuid}.serial${port}.log`),
     };
-    if (opts.snapshot !== undefined) await this.checkLoadvm(def, opts.snapshot);
     const types = qemuMachineTypes(emulator);
     const cmd = buildQemuArgv(def, {
       paths,
@@ -469,7 +473,7 @@ export class QemuGuests implements GuestBackend {
    *
    * Errors: VIR_ERR_INTERNAL_ERROR for a path outside the save directory (never deleted).
    */
-  removeImage(image: string): void {
+  async removeImage(image: string): Promise<void> {
     const abs = resolve(image);
     if (!abs.startsWith(this.saveDir + sep)) {
       throw internalError(DOM, `refusing to remove '${image}': not a managed save image of this driver`);
@@ -522,13 +526,16 @@ export class QemuGuests implements GuestBackend {
   }
 
   /**
-   * Applies a snapshot of the shut-off domain to its images: `qemu-img snapshot -a ID` with the
-   * image's own ID of the snapshot tsvirt recorded (qemu-img would take a name that equals
-   * another snapshot's ID as that ID). Every image is resolved before any is changed.
+   * Reverts the stopped guest: one with memory starts from it (`-loadvm`, checked by
+   * checkLoadvm); otherwise the images are put back to a snapshot of the shut-off domain with
+   * `qemu-img snapshot -a ID`, the image's own ID of the snapshot tsvirt recorded (qemu-img would
+   * take a name that equals another snapshot's ID as that ID; every image is resolved before any
+   * is changed), and the guest, when asked to run, boots afresh from them.
    */
-  private async snapshotRevertDisks(def: DomainDef, snap: SnapshotDef): Promise<void> {
-    const qemuImg = findQemuImg(def.devices.emulator, this.env);
+  private async snapshotRevert(rec: DomainRecord, def: DomainDef, snap: SnapshotDef, opts: RevertOptions): Promise<string | null> {
     const name = snap.name ?? '';
+    if (opts.withMemory) return this.start(rec, def, { paused: opts.paused, image: null, snapshot: name });
+    const qemuImg = findQemuImg(def.devices.emulator, this.env);
     const plan: [file: string, id: string][] = [];
     for (const file of snapshotCapableDisks(def, snap).files) {
       const target = resolveImageSnapshot(await listImageSnapshots(qemuImg, file), name, file, snap.creationTime);
@@ -538,17 +545,19 @@ export class QemuGuests implements GuestBackend {
       plan.push([file, target.id]);
     }
     for (const [file, id] of plan) await qemuImgSnapshot(qemuImg, '-a', id, file);
+    return opts.run ? this.start(rec, def, { paused: opts.paused, image: null }) : null;
   }
 
   /**
    * Refuses a start from an internal snapshot (`-loadvm`) that QEMU would take from another
-   * snapshot of the images (see checkLoadvmTarget). The guest is not running: the images are free.
+   * snapshot of the images (see checkLoadvmTarget), before the running guest is stopped for the
+   * revert (`running`: its process holds the images, which are then read with -U).
    */
-  private async checkLoadvm(def: DomainDef, name: string): Promise<void> {
+  private async checkLoadvm(def: DomainDef, name: string, running: boolean): Promise<void> {
     const disks = snapshotCapableDisks(def);
     if (disks.files.length === 0) return;
     const qemuImg = findQemuImg(def.devices.emulator, this.env);
-    for (const file of disks.files) checkLoadvmTarget(await listImageSnapshots(qemuImg, file), name, file);
+    for (const file of disks.files) checkLoadvmTarget(await listImageSnapshots(qemuImg, file, running), name, file);
   }
 
   /**
@@ -557,14 +566,15 @@ export class QemuGuests implements GuestBackend {
    * `blockdev-snapshot-delete-internal-sync` by ID and name, else `qemu-img snapshot -d`. A
    * snapshot the images do not hold (metadata that was REDEFINEd) is fine.
    */
-  private async snapshotDiscard(rec: DomainRecord, def: DomainDef, snaps: SnapshotDef[], running: boolean): Promise<void> {
+  private async snapshotDiscard(rec: DomainRecord, currentDef: () => DomainDef, snaps: readonly SnapshotRef[], running: boolean): Promise<void> {
+    const def = currentDef();
     const disks = snapshotCapableDisks(def);
     if (disks.nodes.length === 0) return;
     const g = running ? await this.require(rec) : undefined;
     const qemuImg = g === undefined ? findQemuImg(def.devices.emulator, this.env) : '';
     const lister = g === undefined ? qemuImg : findQemuImg(def.devices.emulator, this.env);
     for (const snap of snaps) {
-      const name = snap.name ?? '';
+      const name = snap.name;
       for (const [i, file] of disks.files.entries()) {
         // Read while QEMU holds the image (-U): the table changes only through this monitor.
         const list = await listImageSnapshots(lister, file, g !== undefined);

@@ -27,6 +27,8 @@ import { TEST_DEFAULT_DOMAIN_XML, TEST_NODE_INFO, TEST_SYSINFO, testCapabilities
 import { Store } from '../../store/store.js';
 import { stateDir } from '../../core/paths.js';
 import { MetadataDriver } from '../metadata/driver.js';
+import { metadataOnlySnapshots } from '../metadata/snapshots.js';
+import type { JobOptions } from '../../core/driver.js';
 import type { GuestBackend, GuestHost, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
 
 /** libvirt's test driver reports hypervisor version 2 (0.0.2). */
@@ -59,14 +61,18 @@ const SUPPORTED: SupportedFlags = {
     DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.METADATA_ONLY | DomainSnapshotDeleteFlags.CHILDREN_ONLY,
 };
 
-/** Guests of the simulator: instant, except that one marked to ignore the power button does. */
+/**
+ * Guests of the simulator: each action completes at once, except that a guest marked to ignore
+ * the power button does. The metadata driver runs them through the same job sequence as real
+ * QEMU's (src/drivers/metadata/jobs.ts).
+ */
 class SimulatedGuests implements GuestBackend {
   readonly functionPrefix = 'test';
   readonly errorDomain = ErrorDomain.TEST;
   readonly type = 'TEST';
   readonly supported = SUPPORTED;
-  readonly instant = true;
-  readonly metadataSnapshots = true;
+  // A snapshot is its metadata; a revert restores definition and run state.
+  readonly snapshots = metadataOnlySnapshots(this);
 
   /** libvirt's fixed test host (its test driver's node info, capabilities and BIOS). */
   async host(): Promise<GuestHost> {
@@ -82,21 +88,22 @@ class SimulatedGuests implements GuestBackend {
       );
     }
   }
-  start(): null {
+  async start(): Promise<null> {
     return null;
   }
-  powerButton(_rec: unknown, def: () => DomainDef): PowerButtonResult {
+  async powerButton(_rec: unknown, def: () => DomainDef): Promise<PowerButtonResult> {
     return def().testNamespace?.ignorePowerButton === true ? 'ignored' : 'stopped';
   }
-  kill(): void {}
-  suspend(): void {}
-  resume(): void {}
-  reboot(): void {}
-  saveMemory(): string {
-    // The simulator's memory is nothing; the record is the image.
+  async kill(): Promise<void> {}
+  async suspend(): Promise<void> {}
+  async resume(): Promise<void> {}
+  async reboot(): Promise<void> {}
+  async saveMemory(_rec: unknown, options?: JobOptions): Promise<string> {
+    // The simulator saves at once: one report, complete. Its memory is nothing; the record is the image.
+    options?.onProgress?.({ processed: 1, total: 1 });
     return 'memory';
   }
-  removeImage(): void {}
+  async removeImage(): Promise<void> {}
 }
 
 /** Where test:///session keeps its store: TSVIRT_STATE_DIR, else the XDG state directory. */

@@ -1,0 +1,87 @@
+/**
+ * Guests that stop without being asked by a call (R5, R12): noticed by the backend while they
+ * run, or at open when reconciling (DESIGN §5), and recorded as stopped with R5 applied. An exit
+ * noticed while a call of this driver acts on the guest waits for that call's end.
+ */
+import {
+  DomainEventShutdownDetailType as ShutdownDetail,
+  DomainEventStoppedDetailType as Stopped,
+  DomainEventType,
+  DomainShutoffReason,
+} from '../../core/enums.generated.js';
+import type { GuestExit } from './guest.js';
+import { isActive, type DomainRecords } from './records.js';
+
+/** How a guest ended: as the backend says, or 'vanished' when nobody knows. */
+export type ExitKind = GuestExit | 'vanished';
+
+/** Records guest exits (see the file comment). */
+export class GuestExits {
+  /** Exits noticed during a call on the guest, processed when it ends. */
+  private readonly deferred = new Map<string, ExitKind>();
+  private closed = false;
+
+  /** `busy`: whether a call of this driver acts on the domain's guest now (Jobs.busy). */
+  constructor(
+    private readonly records: DomainRecords,
+    private readonly busy: (uuid: string) => boolean,
+  ) {
+    records.backend.onExit?.((uuid, how) => this.exited(uuid, how));
+  }
+
+  /** A guest stopped on its own: recorded now, or after the call that holds its job. */
+  exited(uuid: string, how: ExitKind): void {
+    if (this.closed) return;
+    if (this.busy(uuid)) {
+      this.deferred.set(uuid, how);
+      return;
+    }
+    const { store, events } = this.records;
+    events.mutate(() => {
+      const rec = store.domainByUUID(uuid);
+      if (rec === undefined || !isActive(rec)) return;
+      // Another process holds the job: it is acting on the guest and records the outcome.
+      if (store.activeJob(uuid) !== undefined) return;
+      if (how === 'shutdown') {
+        events.emit(rec, DomainEventType.SHUTDOWN, ShutdownDetail.GUEST);
+        this.records.stopped(rec, DomainShutoffReason.SHUTDOWN, Stopped.SHUTDOWN);
+      } else if (how === 'crashed') {
+        this.records.stopped(rec, DomainShutoffReason.CRASHED, Stopped.CRASHED);
+      } else {
+        this.records.stopped(rec, DomainShutoffReason.UNKNOWN, Stopped.FAILED);
+      }
+      // Only run state: see Jobs' runStateCommit (a backend that reports exits reconciles).
+    }, { unsynced: true });
+  }
+
+  /** Records, once the call on it ends, that the guest is gone (a failed revert killed it). */
+  defer(uuid: string, how: ExitKind): void {
+    this.deferred.set(uuid, how);
+  }
+
+  /** The domain's calls ended: an exit noticed meanwhile is processed now. */
+  idle(uuid: string): void {
+    const how = this.deferred.get(uuid);
+    if (how === undefined) return;
+    this.deferred.delete(uuid);
+    this.exited(uuid, how);
+  }
+
+  /**
+   * Reconciles at open (DESIGN §5): a guest recorded as running whose process is gone is
+   * processed as stopped, with R5 applied. Only a backend that can tell (`isRunning`) loses
+   * guests; the simulator's live in the store.
+   */
+  async reconcile(): Promise<void> {
+    const backend = this.records.backend;
+    const isRunning = backend.isRunning?.bind(backend);
+    if (isRunning === undefined) return;
+    for (const rec of this.records.store.activeDomains()) {
+      if (!(await isRunning(rec))) this.exited(rec.uuid, backend.takeExitReason?.(rec.uuid) ?? 'vanished');
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
