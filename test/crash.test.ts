@@ -1,5 +1,5 @@
 /**
- * Durability and concurrency (DESIGN §5): a child mutating test:///session at random is SIGKILLed
+ * Durability and concurrency (docs/design.md): a child mutating test:///session at random is SIGKILLed
  * at random moments, 200 times; after each kill the store reopens and the invariants hold. Two
  * processes mutating one store at once meet only libvirt's own errors.
  */

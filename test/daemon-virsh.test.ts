@@ -1,7 +1,6 @@
 /**
  * tsvirtd with Debian's real virsh (libvirt-clients): the seed's scenarios over the wire, with
- * libvirtd's codes and messages (shared/notes/wire-protocol.md §2), events, and the read-only
- * socket.
+ * libvirtd's codes and messages, events, and the read-only socket.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

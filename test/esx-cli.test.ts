@@ -1,5 +1,5 @@
 /**
- * The CLI works unchanged on esx:// (DESIGN §4): `tsvirt -c esx://… list --all`, dominfo,
+ * The CLI works unchanged on esx:// (docs/design.md): `tsvirt -c esx://… list --all`, dominfo,
  * snapshot commands and undefine, run as separate processes against vcsim, with the
  * credentials in libvirt's auth file as virsh would read them.
  */

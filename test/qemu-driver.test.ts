@@ -1,6 +1,6 @@
 /**
  * qemu:///session through the public API, with real QEMU guests under TCG: the rules that do not
- * need hypervisor snapshots (R1, R3, R5, R8, R11, R12; snapshots: qemu-snapshot.test.ts) and reconciliation at open (DESIGN §5).
+ * need hypervisor snapshots (R1, R3, R5, R8, R11, R12; snapshots: qemu-snapshot.test.ts) and reconciliation at open (docs/design.md).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 /**
- * src/rpc: XDR, framing and the wire types, checked against the bytes captured from libvirtd
- * (shared/notes/wire-protocol.md).
+ * src/rpc: XDR, framing and the wire types, checked against the bytes libvirtd sends
+ * (captured from libvirt 9.0).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * The rules R1–R12 of DESIGN §1, each proved on both test URIs (the shared suite of
+ * The rules R1–R12 of docs/design.md, each proved on both test URIs (the shared suite of
  * test/support/rule-suite.ts; the same suite runs on real QEMU guests in rules-qemu.test.ts), and
  * what is particular to the test driver's URIs.
  */

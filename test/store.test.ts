@@ -1,5 +1,5 @@
 /**
- * The store (DESIGN §5): schema migrations, per-domain jobs across processes that are released
+ * The store (docs/design.md): schema migrations, per-domain jobs across processes that are released
  * when their owner dies, and one transaction per mutation.
  */
 import { test } from 'node:test';

@@ -1,7 +1,7 @@
 /**
  * tsvirt's snapshot-export and snapshot-import (not in virsh): the seed asks management
  * applications to capture every snapshot's XML before `undefine --snapshots-metadata` and to
- * recreate the metadata later with REDEFINE (DESIGN R10); these make it one command each.
+ * recreate the metadata later with REDEFINE (rule R10, docs/design.md); these make it one command each.
  *
  * An export directory holds:
  *   domain.xml          the domain's persistent definition (its live one for a transient domain)

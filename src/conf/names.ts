@@ -1,6 +1,6 @@
 /**
  * Name rules for domains and snapshots. Names are data, never paths: whatever stores or
- * derives file names from them can rely on these checks (DESIGN.md §5), and every way a name
+ * derives file names from them can rely on these checks (docs/design.md), and every way a name
  * enters (XML, API arguments, the wire) goes through the same function.
  */
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';

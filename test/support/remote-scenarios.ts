@@ -1,5 +1,5 @@
 /**
- * The core rule scenarios (R1–R12 of DESIGN §1, as test/rules.test.ts proves them on the embedded
+ * The core rule scenarios (R1–R12 of docs/design.md, as test/rules.test.ts proves them on the embedded
  * URIs), written once against an opener so that they run on an embedded URI, through tsvirtd and
  * through a real libvirtd. Each scenario asserts the rule and also records every error it saw
  * (code, domain, message) and the values it read, so that two runs can be compared step for step.

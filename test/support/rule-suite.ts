@@ -1,5 +1,5 @@
 /**
- * The rules R1–R12 of DESIGN §1 as one suite, run on every profile (test/support/profiles.ts):
+ * The rules R1–R12 of docs/design.md as one suite, run on every profile (test/support/profiles.ts):
  * the test driver's URIs (test/rules.test.ts) and qemu:///session with real TCG guests
  * (test/rules-qemu.test.ts). A test asserts the same rule on each; where a real guest takes time
  * the profile waits (booted, stopped, reacted — no-ops on the instant simulator, so there the

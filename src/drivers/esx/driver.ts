@@ -5,7 +5,7 @@
  *
  * The hypervisor owns all state here: VMs are always persistent, snapshots live in vSphere's
  * snapshot tree, and there is no managed save. So this driver implements HypervisorDriver
- * directly (DESIGN §2) and takes the seed's rules for such hypervisors from
+ * directly (docs/design.md) and takes the seed's rules for such hypervisors from
  * src/rules/hypervisor-owned.ts (R9). Errors and flags follow libvirt 9.0's esx_driver.c.
  */
 import { PolledLifecycleEvents, type PolledState } from '../polled-events.js';

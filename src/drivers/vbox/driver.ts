@@ -1,6 +1,6 @@
 /**
  * The VirtualBox driver (`vbox:///session`): VirtualBox owns its machines and their snapshots,
- * so this driver implements the driver interface directly (DESIGN §2) by running VBoxManage,
+ * so this driver implements the driver interface directly (docs/design.md) by running VBoxManage,
  * the per-user front end of VirtualBox. Nothing is stored by tsvirt: every call asks VirtualBox,
  * so a change made behind tsvirt's back (the GUI, another VBoxManage) is what the next call
  * sees. Behaviour and error wording follow libvirt 9.0's vbox driver (src/vbox/vbox_common.c);
