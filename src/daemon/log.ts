@@ -9,8 +9,8 @@
  *   are dropped and counted), so a slow disk or a full stderr pipe never blocks the event loop;
  * - info, warn and error lines are rate-limited per kind (the message with its numbers masked,
  *   so `client 7: unknown procedure 9999` is one kind for every client and number): at most
- *   LOG_LINES_PER_SECOND a second each, then one line saying how many were suppressed. Debug
- *   lines, which the operator asks for, are not limited.
+ *   LOG_LINES_PER_SECOND a second each and LOG_TOTAL_PER_SECOND in all, then one line per kind
+ *   saying how many were suppressed. Debug lines, which the operator asks for, are not limited.
  */
 import { closeSync, constants as fsc, fstatSync, openSync, write, writeSync } from 'node:fs';
 
@@ -21,6 +21,8 @@ const ORDER: Record<LogLevel, number> = { debug: 1, info: 2, warn: 3, error: 4 }
 export const LOG_LINES_PER_SECOND = 20;
 /** Kinds tracked per second; further kinds share one budget. */
 const MAX_KINDS = 100;
+/** Lines of all kinds written per second (a client can vary a message's text, so its kind). */
+export const LOG_TOTAL_PER_SECOND = 200;
 /** Bytes waiting to be written before further lines are dropped. */
 export const LOG_QUEUE_BYTES = 4 * 1024 * 1024;
 
@@ -47,6 +49,7 @@ export class Logger {
   /** The rate limiter's second, and what each kind used of it. */
   private second = 0;
   private kinds = new Map<string, KindCount>();
+  private writtenThisSecond = 0;
   private reportTimer: NodeJS.Timeout | undefined;
 
   /**
@@ -87,8 +90,9 @@ export class Logger {
       k = { level, sample: key.slice(level.length + 1), written: 0, suppressed: 0 };
       this.kinds.set(key, k);
     }
-    if (k.written < LOG_LINES_PER_SECOND) {
+    if (k.written < LOG_LINES_PER_SECOND && this.writtenThisSecond < LOG_TOTAL_PER_SECOND) {
       k.written++;
+      this.writtenThisSecond++;
       return true;
     }
     k.suppressed++;
@@ -109,6 +113,7 @@ export class Logger {
       if (k.suppressed > 0) this.enqueue(k.level, `suppressed ${k.suppressed} messages like: ${k.sample}`);
     }
     this.kinds = new Map();
+    this.writtenThisSecond = 0;
   }
 
   private enqueue(level: LogLevel, msg: string): void {
