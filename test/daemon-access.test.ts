@@ -9,11 +9,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { MessageStatus } from '../src/rpc/message.js';
 import { Proc, openArgs } from '../src/rpc/procedures.js';
 import { VIR_CONNECT_RO } from '../src/rpc/protocol.js';
@@ -50,6 +50,13 @@ async function openError(path: string, uri: string, flags = 0): Promise<{ code: 
 }
 
 const NO_CONNECT = 5;
+const NOBODY = 65534;
+
+/** Why a daemon cannot be run as `nobody` here, or false. */
+function asNobodySkip(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root (runs the daemon as nobody)';
+  return spawnSync('setpriv', ['--version']).status === 0 ? false : 'setpriv (util-linux) is missing';
+}
 
 describe('tsvirtd: which URIs a daemon serves', () => {
   let d: RunningDaemon;
@@ -128,6 +135,33 @@ describe('tsvirtd: which URIs a daemon serves', () => {
     const q = virsh(`qemu+unix:///session?socket=${d.ro}`, 'list');
     assert.match(q.stderr, /no connection driver available for qemu:\/\/\/session/);
     assert.equal(existsSync(join(d.stateDir, 'qemu')), false);
+  });
+
+  test('a daemon run by another user than root serves qemu:///session, not qemu:///system', { skip: asNobodySkip() }, async () => {
+    // Its own directory: the suite's is root's, 0700.
+    const home = mkdtempSync(join(tmpdir(), 'tsvirtd-nobody-'));
+    chownSync(home, NOBODY, NOBODY);
+    const socketDir = join(home, 'sock');
+    const p = spawn('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', socketDir], {
+      env: { ...process.env, HOME: home, TSVIRT_STATE_DIR: join(home, 'state'), XDG_RUNTIME_DIR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!out.includes('ready') && p.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.match(out, /serving qemu:\/\/\/session, test:\/\/\/default, test:\/\/\/session/);
+      const ro = join(socketDir, 'libvirt-sock-ro');
+      assert.deepEqual(await openError(ro, 'qemu:///system'), { code: NO_CONNECT, domain: 0, message: 'no connection driver available for qemu:///system' });
+      assert.equal(existsSync('/var/lib/tsvirt/qemu'), false);
+      assert.equal(await openError(ro, 'test:///default'), null);
+    } finally {
+      p.kill('SIGTERM');
+      await new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   test('--uri replaces the defaults: only test:///default, so test:///session and qemu:///system are refused and no store is made', async () => {
