@@ -7,8 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, type TestGuest } from './qemu-harness.js';
 import { guestPids, startDaemon, virsh, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
@@ -39,11 +39,16 @@ describe('tsvirtd --timeout with a running guest', { skip, timeout: 120_000 }, (
     const xml = join(dir, 'idle.xml');
     // Port 0 writes to a file the domain names; port 1 (pty) to the driver's own serial log.
     writeFileSync(xml, guestXML({ name: 'idle', uuid, guest, mode: 'B', serial, extraDevices: "<serial type='pty'><target port='1'/></serial>" }));
+    // A serial log left by an older tsvirt with QEMU's 0644 is tightened at the next start.
+    const ownLog = join(d.stateDir, 'qemu', 'log', `${uuid}.serial1.log`);
+    mkdirSync(dirname(ownLog), { recursive: true, mode: 0o700 });
+    writeFileSync(ownLog, 'old\n', { mode: 0o644 });
+    chmodSync(ownLog, 0o644);
     const created = virsh(uri, 'create', xml);
     for (const pid of guestPids(d.stateDir)) reaper.track(pid);
     assert.equal(created.code, 0, created.stderr);
 
-    for (const file of [serial, join(d.stateDir, 'qemu', 'log', `${uuid}.serial1.log`)]) {
+    for (const file of [serial, ownLog]) {
       assert.equal((statSync(file).mode & 0o777).toString(8), '600', file);
     }
 
