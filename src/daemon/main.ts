@@ -4,14 +4,16 @@
  * python-libvirt work against it unchanged.
  *
  *   tsvirtd [--socket-dir DIR] [--daemon] [--pidfile FILE] [--timeout SECONDS]
- *           [--log-file FILE] [--verbose] [--no-event-callbacks] [--help]
+ *           [--uri URI]... [--log-file FILE] [--verbose] [--no-event-callbacks] [--help]
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
  * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
  * per DIR, held by a lock on DIR/tsvirtd.lock. The default DIR is libvirt's: /run/libvirt for root, else $XDG_RUNTIME_DIR/libvirt, else
  * ~/.cache/libvirt. Clients connect with e.g. `virsh -c 'test+unix:///default?socket=DIR/libvirt-sock'`.
  * Runs in the foreground unless --daemon; stops cleanly on SIGTERM/SIGINT (guests keep running);
- * with --timeout N exits after N seconds without clients, like libvirt's session daemon.
+ * with --timeout N exits after N seconds without clients and without running guests, like
+ * libvirt's session daemon. It serves the URIs of uris.ts's defaultServedURIs (qemu:///system for
+ * root, qemu:///session otherwise, and the test driver) unless --uri lists others.
  * The first line gives Node the flags of node-flags.ts (run `node <those flags> main.js` to get
  * the same daemon without the bin).
  */
@@ -20,6 +22,7 @@ import { closeSync, constants as fsc, ftruncateSync, lstatSync, openSync, readFi
 import { basename } from 'node:path';
 import { Daemon, defaultSocketDir } from './server.js';
 import { Logger, openOwnedFile, parseLogLevel } from './log.js';
+import { UriPolicy, defaultServedURIs } from './uris.js';
 import { DAEMON_NODE_FLAGS } from './node-flags.js';
 
 interface Options {
@@ -30,13 +33,18 @@ interface Options {
   logFile: string | null;
   verbose: boolean;
   eventCallbacks: boolean;
+  /** --uri, in order; empty for the defaults. */
+  uris: string[];
 }
 
 const USAGE = `Usage: tsvirtd [options]
   --socket-dir DIR   directory of libvirt-sock and libvirt-sock-ro (default ${defaultSocketDir()})
   --daemon, -d       run in the background
   --pidfile FILE, -p write the daemon's PID to FILE (not a symbolic link)
-  --timeout N, -t    exit after N seconds without clients
+  --timeout N, -t    exit after N seconds without clients and without running guests
+  --uri URI          serve URI; repeat for each. Replaces the defaults (${defaultServedURIs().join(', ')}).
+                     URI is SCHEME:///PATH (that host and path, any query) or SCHEME: (every URI of
+                     the scheme, e.g. esx: or vbox:); never a remote URI (+unix, +tcp, …)
   --log-file FILE    log there instead of stderr (created 0600; not a symbolic link)
   --verbose, -v      debug logging
   --no-event-callbacks
@@ -47,7 +55,7 @@ const USAGE = `Usage: tsvirtd [options]
 `;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true };
+  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -75,6 +83,9 @@ function parseArgs(argv: string[]): Options {
         o.timeout = n;
         break;
       }
+      case '--uri':
+        o.uris.push(value());
+        break;
       case '--log-file':
         o.logFile = value();
         break;
@@ -218,8 +229,10 @@ async function daemonize(opts: Options): Promise<number> {
 
 async function main(): Promise<number> {
   let opts: Options;
+  let uris: UriPolicy;
   try {
     opts = parseArgs(process.argv.slice(2));
+    uris = new UriPolicy(opts.uris.length > 0 ? opts.uris : defaultServedURIs());
   } catch (err) {
     process.stderr.write(`tsvirtd: ${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -243,13 +256,14 @@ async function main(): Promise<number> {
     } catch (err) {
       log.error(`cannot start: ${(err as Error).message}`);
       tellParent((err as Error).message);
+      await log.close();
       return 1;
     }
   }
 
   let finished: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finished = resolve));
-  const daemon = new Daemon({ socketDir: opts.socketDir, log, timeoutSeconds: opts.timeout, onIdle: () => void stop(0), eventCallbacks: opts.eventCallbacks });
+  const daemon = new Daemon({ socketDir: opts.socketDir, log, timeoutSeconds: opts.timeout, onIdle: () => void stop(0), eventCallbacks: opts.eventCallbacks, uris });
   let stopping = false;
   let wrotePidfile = false;
   const stop = async (code: number): Promise<void> => {
@@ -281,11 +295,16 @@ async function main(): Promise<number> {
     log.error(`cannot start: ${(err as Error).message}`);
     tellParent((err as Error).message);
     await daemon.stop().catch(() => {});
+    await log.close();
     return 1;
   }
+  log.info(`serving ${uris.describe()}`);
   log.info(`tsvirtd ${process.pid} ready`);
   tellParent('ready');
-  return done;
+  const code = await done;
+  // The log is written asynchronously: what is queued goes out before the process exits.
+  await log.close();
+  return code;
 }
 
 main().then(

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { Client } from './client.js';
 import { ConnectionFactory } from './connections.js';
 import { Logger } from './log.js';
+import { UriPolicy } from './uris.js';
 import { RO_SOCKET, RW_SOCKET } from '../core/paths.js';
 
 export { RO_SOCKET, RW_SOCKET, defaultSocketDir } from '../core/paths.js';
@@ -23,7 +24,10 @@ export const LOCK_FILE = 'tsvirtd.lock';
 export interface DaemonOptions {
   socketDir: string;
   log?: Logger;
-  /** Exit (call onIdle) after this many seconds without clients; 0 = never. */
+  /**
+   * Exit (call onIdle) after this many seconds without clients and without running guests of
+   * the served qemu URIs; 0 = never.
+   */
   timeoutSeconds?: number;
   onIdle?: () => void;
   keepaliveIntervalMs?: number;
@@ -32,13 +36,15 @@ export interface DaemonOptions {
   eventCallbacks?: boolean;
   /** Most clients at once; more are refused (libvirtd's max_clients, 5000). */
   maxClients?: number;
+  /** The URIs served (default: defaultServedURIs() of the daemon's user); see uris.ts. */
+  uris?: UriPolicy;
 }
 
 export class Daemon {
   private readonly log: Logger;
   private readonly servers: Server[] = [];
   private readonly clients = new Set<Client>();
-  private readonly factory = new ConnectionFactory();
+  private readonly factory: ConnectionFactory;
   private nextClientID = 1;
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -50,6 +56,7 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log ?? new Logger('info');
+    this.factory = new ConnectionFactory(opts.uris);
     this.rwPath = join(opts.socketDir, RW_SOCKET);
     this.roPath = join(opts.socketDir, RO_SOCKET);
   }
@@ -135,11 +142,32 @@ export class Daemon {
     if (timeout <= 0 || this.stopping || this.clients.size > 0 || this.idleTimer !== undefined) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      if (this.clients.size === 0 && !this.stopping) {
-        this.log.info(`no clients for ${timeout} s; exiting`);
-        this.opts.onIdle?.();
-      }
+      void this.idleCheck(timeout);
     }, timeout * 1000);
+  }
+
+  /**
+   * The idle timer's end: exits unless a client came meanwhile or a guest of a served qemu URI
+   * runs, in which case the timer starts again (as libvirtd's session daemon does not exit while
+   * its domains run).
+   */
+  private async idleCheck(timeout: number): Promise<void> {
+    if (this.clients.size > 0 || this.stopping) return;
+    let running = 0;
+    try {
+      running = await this.factory.runningGuests();
+    } catch (err) {
+      // A store that cannot be opened holds no guest the daemon could manage.
+      this.log.warn(`cannot tell whether guests run: ${(err as Error).message}`);
+    }
+    if (this.clients.size > 0 || this.stopping) return;
+    if (running > 0) {
+      this.log.debug(`no clients for ${timeout} s, but ${running} guest(s) running; staying`);
+      this.armIdleTimer();
+      return;
+    }
+    this.log.info(`no clients for ${timeout} s; exiting`);
+    this.opts.onIdle?.();
   }
 
   /**
@@ -153,6 +181,7 @@ export class Daemon {
     // server.close() completes only once every connection is gone: drop the clients meanwhile.
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     await Promise.all([...this.clients].map((c) => c.shutdown('daemon stopping')));
+    await this.factory.releaseGuestHolds();
     await Promise.all(closed);
     for (const { path, dev, ino } of this.bound) {
       try {
@@ -300,8 +329,8 @@ function lockHolder(st: Stats): number | null {
  * the umask is restored before any other code of this process runs; start() checks the mode
  * after bind, so a Node that bound later would be refused, not served. The one thing that could
  * create a file while the umask is changed is file work already queued to libuv's thread pool:
- * tsvirtd starts the daemon before it opens any driver or store, and the logger writes
- * synchronously, so there is none.
+ * tsvirtd starts the daemon before it opens any driver or store, and the logger's queued writes
+ * go to a descriptor already open (a write creates no file), so there is none.
  */
 function listenWithUmask(server: Server, path: string, umask: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {

@@ -52,14 +52,25 @@ export interface RunningDaemon {
   dispose(): Promise<void>;
 }
 
-/** Starts tsvirtd; `verbose` (default true) logs every call — benchmarks turn it off. */
-export async function startDaemon(opts: { dir?: string; args?: string[]; verbose?: boolean } = {}): Promise<RunningDaemon> {
+/**
+ * What the tests' daemons serve unless told otherwise: what a non-root tsvirtd serves (the tests
+ * run as root, whose daemon would serve qemu:///system instead, under /var/lib/tsvirt).
+ */
+export const SESSION_URIS = ['qemu:///session', 'test:///default', 'test:///session'];
+
+/**
+ * Starts tsvirtd; `verbose` (default true) logs every call — benchmarks turn it off. `uris` are
+ * the URIs it serves (one --uri each; default {@link SESSION_URIS}); null leaves the daemon's own
+ * defaults.
+ */
+export async function startDaemon(opts: { dir?: string; args?: string[]; verbose?: boolean; uris?: string[] | null } = {}): Promise<RunningDaemon> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'tsvirtd-'));
   const socketDir = join(dir, 'sock');
   const stateDir = join(dir, 'state');
   let output = '';
   // With the flags its bin runs it with (src/daemon/node-flags.ts).
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', socketDir, ...(opts.verbose === false ? [] : ['--verbose']), ...(opts.args ?? [])], {
+  const uris = (opts.uris === undefined ? SESSION_URIS : (opts.uris ?? [])).flatMap((u) => ['--uri', u]);
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', socketDir, ...(opts.verbose === false ? [] : ['--verbose']), ...uris, ...(opts.args ?? [])], {
     env: { ...process.env, TSVIRT_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,7 +5,7 @@
  * name:
  *   <runRoot>/<uuid>/monitor.sock, qemu.pid   runtime directory (runRoot defaults to <root>/run)
  *   <root>/log/<uuid>.log                     QEMU's stdout/stderr, appended per start
- *   <root>/log/<uuid>.serial<N>.log           serial ports whose host side is not a file
+ *   <root>/log/<uuid>.serial<N>.log           serial ports whose host side is not a file (0600)
  *   <root>/save/<uuid>.save                   managed save images
  *
  * Exits the backend notices on its own are reported through {@link QemuGuests.onExit}: a
@@ -51,6 +51,7 @@ import {
   isProcessAlive,
   launchQemu,
   logSize,
+  precreateSerialFiles,
   parseRuntime,
   readLogFrom,
   removeRuntimeFiles,
@@ -295,6 +296,12 @@ export class QemuGuests implements GuestBackend {
       machines: types === undefined ? undefined : { emulator, types },
     });
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
+    precreateSerialFiles(
+      def.devices.serials.flatMap((port): { path: string; ours: boolean }[] => {
+        if (port.type === 'pty' || port.type === 'vc') return [{ path: paths.serialLog(port.targetPort), ours: true }];
+        return port.type === 'file' && port.sourcePath !== undefined ? [{ path: port.sourcePath, ours: false }] : [];
+      }),
+    );
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
     const logFile = join(this.logDir, `${uuid}.log`);

@@ -11,7 +11,7 @@
  * process start time recorded at launch guards against a recycled pid.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
@@ -99,6 +99,39 @@ export function checkKvm(device = '/dev/kvm'): void {
     closeSync(openSync(device, constants.O_RDWR));
   } catch (err) {
     throw configUnsupported(DOM, `domain type 'kvm' needs KVM: cannot open ${device}: ${describeErrno(err)} (use type='qemu' for TCG)`);
+  }
+}
+
+/**
+ * Creates each serial port's file before QEMU opens it, 0600, as libvirt pre-creates a file
+ * chardev: QEMU would create it with 0666 less the umask (0644, readable by everyone, though
+ * the guest's console may show secrets), and keeps the mode of a file that exists. `ours` are the
+ * driver's own per-domain serial logs, in its 0700 log directory: one of those must be a regular
+ * file of ours (no symbolic link, no FIFO), and an older one with a looser mode is made 0600. A
+ * file the domain names is the user's: opened as QEMU would open it (following links), created
+ * 0600 when missing, its mode otherwise left alone.
+ *
+ * Errors: VIR_ERR_SYSTEM_ERROR "Unable to pre-create chardev file 'PATH': …", as libvirt; the
+ * guest is then not started.
+ */
+export function precreateSerialFiles(files: readonly { path: string; ours: boolean }[]): void {
+  for (const { path, ours } of files) {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK | (ours ? constants.O_NOFOLLOW : 0), 0o600);
+    } catch (err) {
+      throw VirError.report(DOM, ErrorNumber.SYSTEM_ERROR, `Unable to pre-create chardev file '${path}': ${describeErrno(err)}`);
+    }
+    try {
+      if (!ours) continue;
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.uid !== (process.geteuid?.() ?? 0)) {
+        throw VirError.report(DOM, ErrorNumber.SYSTEM_ERROR, `Unable to pre-create chardev file '${path}': not a regular file of tsvirt's user`);
+      }
+      if ((st.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
