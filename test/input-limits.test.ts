@@ -22,6 +22,11 @@ import { XdrError, XdrReader, XdrWriter } from '../src/rpc/xdr.js';
 import { MessageStatus } from '../src/rpc/message.js';
 import { Proc, openArgs, xml as xmlArgs, lookupByNameArgs } from '../src/rpc/procedures.js';
 import { RawClient, errorOf, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
+import { TSVIRT } from './cli-harness.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const HEAD = "<domain type='test'><name>x</name><memory>1024</memory><os><type>hvm</type></os>";
 
@@ -177,4 +182,23 @@ describe('tsvirtd', () => {
       c.close();
     }
   });
+});
+
+test('tsvirt define of a file that is not UTF-8: virsh\'s output, libxml2\'s words', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvirt-limits-'));
+  try {
+    const file = join(dir, 'bad.xml');
+    writeFileSync(file, Buffer.concat([Buffer.from("<domain type='test'><name>caf"), Buffer.from([0xe9]), Buffer.from('</name><memory>1024</memory><os><type>hvm</type></os></domain>')]));
+    const r = spawnSync(process.execPath, [TSVIRT, '-c', 'test:///default', 'define', file], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr,
+      `error: Failed to define domain from ${file}\n` +
+        'error: (domain_definition):1: Input is not proper UTF-8, indicate encoding !\nBytes: 0xE9 0x3C 0x2F 0x6E\n' +
+        "<domain type='test'><name>caf\uFFFD</name><memory>1024</memory><os><type>hvm</type></os></domain>\n-----------------------------^\n",
+    );
+    assert.equal(r.stdout, '\n'); // virsh ends a failed command with a blank line on stdout
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
