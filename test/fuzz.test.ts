@@ -1,7 +1,8 @@
 /**
  * Coverage-guided fuzzing (test/fuzz/engine.ts) of what reads untrusted input: the wire decoder
  * (frame reader, then every procedure's arguments and return value through the procedure table,
- * and the error struct) and the XML parsers (domain and snapshot documents, from bytes). The
+ * and the error struct) and the XML parsers (domain and snapshot documents, from bytes; the ESX
+ * driver's reader of SOAP answers). The
  * property: every input decodes or fails with a VirError (or an XdrError, which tsvirtd turns into
  * one); never another exception, never a slow execution.
  *
@@ -20,6 +21,7 @@ import { VirError } from '../src/core/errors.js';
 import { DOMAIN_DOCUMENT, SNAPSHOT_DOCUMENT, decodeXmlBytes } from '../src/conf/xml.js';
 import { parseDomainXML } from '../src/conf/domain.js';
 import { parseSnapshotXML } from '../src/conf/snapshot.js';
+import { parseVimXML } from '../src/drivers/esx/xml.js';
 import { FrameReader } from '../src/rpc/message.js';
 import { xError } from '../src/rpc/protocol.js';
 import { PROCEDURES } from '../src/rpc/procedures.js';
@@ -83,6 +85,8 @@ const targets: FuzzTarget[] = [
   wire,
   xmlTarget('xml-domain', (d) => void parseDomainXML(decodeXmlBytes(d, DOMAIN_DOCUMENT))),
   xmlTarget('xml-snapshot', (d) => void parseSnapshotXML(decodeXmlBytes(d, SNAPSHOT_DOCUMENT))),
+  // vSphere's answers: the ESX driver's reader returns undefined for what is not XML, never throws.
+  { ...xmlTarget('xml-esx', (d) => void parseVimXML(d.toString('utf8'))), scripts: /\/dist\/src\/(conf|drivers\/esx)\// },
 ];
 
 for (const target of targets) {
