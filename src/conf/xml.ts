@@ -157,8 +157,9 @@ export interface ParseOptions {
  * As in libvirt, which passes libxml2 a C string, a NUL ends the document.
  *
  * @throws VirError VIR_ERR_XML_ERROR if the document is larger than {@link MAX_XML_BYTES}, has
- *   more than {@link MAX_XML_NODES} elements and attributes, or its root is not `kind.rootName`; VIR_ERR_XML_DETAIL (35) if it is not well formed, with
- *   libvirt's message layout: `SOURCE:LINE: what\nthe line\n-----^`.
+ *   more than {@link MAX_XML_NODES} elements and attributes, or its root is not `kind.rootName`;
+ *   VIR_ERR_XML_DETAIL (35) if it is not well formed or nests deeper than {@link MAX_XML_DEPTH},
+ *   with libvirt's message layout: `SOURCE:LINE: what\nthe line\n-----^`.
  */
 export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: ParseOptions = {}): XmlElement {
   const bytes = Buffer.byteLength(xml, 'utf8');
