@@ -93,7 +93,7 @@ for (const target of targets) {
   test(`fuzz ${target.name}: every input decodes or is a VirError/XdrError, none is slow (${SECONDS} s)`, () => {
     const corpus = loadCorpus(target.name);
     assert.ok(corpus.length > 0, `corpus ${target.name} is empty`);
-    const r = fuzz(target, { corpus, timeMs: SECONDS * 1000, maxLen: 64 * 1024, slowMs: 2000 });
+    const r = fuzz(target, { corpus, timeMs: SECONDS * 1000, maxLen: 128 * 1024, slowMs: 2000 });
     console.log(`# ${target.name}: ${r.execs} executions, ${r.features} coverage features, ${r.added.length} new inputs, slowest ${r.slowestMs.toFixed(1)} ms`);
     if (SAVE) saveCorpus(target.name, [...r.added, ...r.findings.map((f) => f.input)]);
     const shown = r.findings.slice(0, 5).map((f) => `${f.what}\n  input (base64): ${f.input.toString('base64').slice(0, 400)}`);

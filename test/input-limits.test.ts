@@ -16,6 +16,7 @@ import {
   MAX_XML_NODES,
   decodeReferences,
   decodeXmlBytes,
+  parseXMLDocument,
 } from '../src/conf/xml.js';
 import { parseVimXML } from '../src/drivers/esx/xml.js';
 import { XdrError, XdrReader, XdrWriter } from '../src/rpc/xdr.js';
@@ -74,6 +75,22 @@ describe('XML limits', () => {
     const disks = Array.from({ length: 2000 }, (_, i) => `<disk type='file' device='disk'><source file='/var/lib/images/d${i}.qcow2'/><target dev='vd${i}' bus='virtio'/></disk>`).join('');
     const def = parseDomainXML(`${HEAD}<devices>${disks}</devices></domain>`);
     assert.equal(def.name, 'x');
+  });
+
+  test('long text in a large document reads back exactly (it is lifted out of the parser\'s way)', () => {
+    const long = (c: string) => c.repeat(70_000);
+    const doc =
+      `<domain type='test' xmlns:m='urn:x'><name>x</name><title>${long('t')}</title>` +
+      `<description>${long('a')}&amp;&#x263A;&lt;${long('b')}<!-- ${long('>')} --></description>` +
+      `<metadata><m:a m:v='${long('>')}'>${long('c')}<![CDATA[${long('<')}]]>${long(' ')}</m:a></metadata>` +
+      `<memory>1024</memory><os><type>hvm</type></os></domain>`;
+    const root = parseXMLDocument(doc, DOMAIN_DOCUMENT);
+    const el = (name: string) => root.children.find((c) => c.localName === name);
+    assert.equal(el('title')?.text, long('t'));
+    assert.equal(el('description')?.text, `${long('a')}&\u263A<${long('b')}`);
+    const m = el('metadata')?.children[0];
+    assert.equal(m?.attrs['m:v'], long('>'));
+    assert.equal(m?.text, long('c') + long('<') + long(' '));
   });
 
   test('a document over 4 MiB (REMOTE_STRING_MAX) is refused with VIR_ERR_XML_ERROR', () => {

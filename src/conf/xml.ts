@@ -184,9 +184,10 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: Pa
   const problem = options.stored === true ? undefined : findSyntaxProblem(text);
   if (problem !== undefined) throw syntaxError(text, problem, kind);
 
+  const lifted = liftLongText(text);
   let parsed: unknown;
   try {
-    parsed = xmlParser().parse(text);
+    parsed = xmlParser().parse(lifted.text);
   } catch (e) {
     // The validator and the pre-scan passed (or a stored document was damaged), so this is one of
     // fast-xml-parser's own limits (nesting depth, names it refuses for safety). Report it as a
@@ -194,7 +195,7 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: Pa
     const message = e instanceof Error ? e.message : String(e);
     throw syntaxError(text, { line: 1, col: 1, message }, kind);
   }
-  const top = toElements(asNodeList(parsed), new Map());
+  const top = toElements(asNodeList(parsed), new Map(), lifted.runs);
   const root = top[0];
   if (root === undefined) {
     // Unreachable after findSyntaxProblem, which insists on a root element; a stored document
@@ -292,6 +293,68 @@ function notUtf8Error(bytes: Uint8Array, kind: XmlDocumentKind): VirError {
   return syntaxErrorAt(context, line, before.length - lineStart + 1, `Input is not proper UTF-8, indicate encoding !\nBytes: ${shown.map(hex).join(' ')}`, kind);
 }
 
+/** Documents shorter than this are handed to fast-xml-parser as they are. */
+const LIFT_DOCUMENT = 64 * 1024;
+/** Runs of character data at least this long are lifted out of larger documents. */
+const LIFT_RUN = 1024;
+
+/**
+ * Replaces long runs of character data by `\0N\0` (NUL cannot remain in a document, see
+ * parseXMLDocument) and returns them. fast-xml-parser builds text one character at a time, mostly
+ * garbage collection at about 150 ns a character, so a 4 MiB description held the event loop for
+ * over half a second; lifted out, text costs a slice. Markup is skipped as the pre-scan skips it
+ * (comments, CDATA, PIs, DOCTYPE, tags with quoted attribute values), so only real character data
+ * is touched; {@link restoreLongText} puts it back before references are decoded.
+ */
+function liftLongText(text: string): { text: string; runs: string[] } {
+  const runs: string[] = [];
+  if (text.length < LIFT_DOCUMENT) return { text, runs };
+  const parts: string[] = [];
+  let last = 0;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const lt = text.indexOf('<', i);
+    const end = lt < 0 ? n : lt;
+    if (end - i >= LIFT_RUN) {
+      parts.push(text.slice(last, i), `\0${runs.length}\0`);
+      runs.push(text.slice(i, end));
+      last = end;
+    }
+    if (lt < 0) break;
+    if (text.startsWith('<!--', lt)) i = afterToken(text, '-->', lt + 4);
+    else if (text.startsWith('<![CDATA[', lt)) i = afterToken(text, ']]>', lt + 9);
+    else if (text.startsWith('<?', lt)) i = afterToken(text, '?>', lt + 2);
+    else if (text.startsWith('<!DOCTYPE', lt)) i = skipDoctype(text, lt);
+    else {
+      let quote: string | undefined;
+      let j = lt + 1;
+      for (; j < n; j++) {
+        const d = text[j];
+        if (quote !== undefined) {
+          if (d === quote) quote = undefined;
+        } else if (d === '"' || d === "'") quote = d;
+        else if (d === '>') break;
+      }
+      i = j + 1;
+    }
+  }
+  if (runs.length === 0) return { text, runs };
+  parts.push(text.slice(last));
+  return { text: parts.join(''), runs };
+}
+
+function afterToken(text: string, token: string, from: number): number {
+  const at = text.indexOf(token, from);
+  return at < 0 ? text.length : at + token.length;
+}
+
+/** Puts back what {@link liftLongText} lifted out of one text node. */
+function restoreLongText(s: string, runs: readonly string[]): string {
+  if (runs.length === 0 || !s.includes('\0')) return s;
+  return s.replace(/\0(\d+)\0/g, (_, k: string) => runs[Number(k)] ?? '');
+}
+
 let parser: Fxp.XMLParser | undefined;
 /**
  * The one fast-xml-parser configuration tsvirt reads XML with (libvirt's documents here, vSphere's
@@ -328,17 +391,17 @@ function asNodeList(value: unknown): FxpNode[] {
   return Array.isArray(value) ? (value as FxpNode[]) : [];
 }
 
-function toElements(nodes: FxpNode[], scope: ReadonlyMap<string, string>): XmlElement[] {
+function toElements(nodes: FxpNode[], scope: ReadonlyMap<string, string>, runs: readonly string[]): XmlElement[] {
   const out: XmlElement[] = [];
   for (const node of nodes) {
     const name = Object.keys(node).find((k) => k !== ':@');
     if (name === undefined || name === '#text' || name === '#cdata') continue;
-    out.push(toElement(name, node, scope));
+    out.push(toElement(name, node, scope, runs));
   }
   return out;
 }
 
-function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string, string>): XmlElement {
+function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string, string>, runs: readonly string[]): XmlElement {
   const rawAttrs = (node[':@'] ?? {}) as Record<string, unknown>;
   const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
   let scope = parentScope;
@@ -359,7 +422,7 @@ function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string,
   let text = '';
   const childNodes = asNodeList(node[name]);
   for (const child of childNodes) {
-    if (typeof child['#text'] === 'string') text += decodeReferences(child['#text']);
+    if (typeof child['#text'] === 'string') text += decodeReferences(restoreLongText(child['#text'], runs));
     else if (child['#cdata'] !== undefined) {
       for (const part of asNodeList(child['#cdata'])) {
         if (typeof part['#text'] === 'string') text += part['#text'];
@@ -371,7 +434,7 @@ function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string,
     localName,
     namespaceURI: uri === undefined || uri === '' ? undefined : uri,
     attrs,
-    children: toElements(childNodes, scope),
+    children: toElements(childNodes, scope, runs),
     text,
   };
 }
