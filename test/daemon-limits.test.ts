@@ -12,12 +12,15 @@ import { createRequire } from 'node:module';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { MessageStatus, MessageType, encodeFrame } from '../src/rpc/message.js';
-import { REMOTE_PROGRAM } from '../src/rpc/protocol.js';
+import { KEEPALIVE_PROGRAM, REMOTE_PROGRAM } from '../src/rpc/protocol.js';
 import { Proc, callbackIdCodec, eventRegisterArgs, lookupByNameArgs, openArgs, xml } from '../src/rpc/procedures.js';
 import { ErrorNumber } from '../src/core/enums.generated.js';
 import { XdrWriter } from '../src/rpc/xdr.js';
 import { RawClient, errorOf, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
 import { killNow, onEmergency } from './support/emergency.js';
+import { FakeSocket, RecordingLogger } from './support/daemon-fake-socket.js';
+import { Client } from '../src/daemon/client.js';
+import { ConnectionFactory } from '../src/daemon/connections.js';
 
 const RPC_DOMAIN = 7;
 
@@ -69,7 +72,7 @@ describe('tsvirtd limits', () => {
     await d?.dispose();
   });
 
-  test('a client pipelining calls it never reads the replies of: the daemon stays small, others are answered at once, dropping it is cheap', async () => {
+  test('a client pipelining calls it never reads the replies of: the daemon stays small, others are answered at once, dropping it is cheap', async (t) => {
     const pid = d.proc.pid!;
     const other = await opened(d.rw);
     const bad = createConnection(d.rw);
@@ -129,6 +132,7 @@ describe('tsvirtd limits', () => {
         clearInterval(sampler);
       }
       const grown = (peak - base) / MB;
+      t.diagnostic(`RSS ${(base / MB).toFixed(0)} MB, peak +${grown.toFixed(1)} MB; ${(sent / MB).toFixed(1)} MB of calls offered; slowest other call ${worst} ms`);
       assert.ok(grown < 100, `daemon RSS grew by ${grown.toFixed(0)} MB (${(sent / MB).toFixed(1)} MB of calls offered)`);
       assert.ok(worst < 3000, `another client waited ${worst} ms for an answer`);
       // Dropping it: nothing for the others to wait on.
@@ -195,6 +199,8 @@ describe('tsvirtd limits', () => {
     } finally {
       for (const c of held) c.close();
       for (const s of extra) s.destroy();
+      // The daemon frees the slots as it notices the closes.
+      await new Promise((r) => setTimeout(r, 500));
     }
   });
 
@@ -295,6 +301,53 @@ describe('tsvirtd and another process holding the store\'s write lock', () => {
       await lock.release();
       a.close();
       b.close();
+    }
+  });
+});
+
+describe('a tsvirtd client, driven through an in-memory socket', () => {
+  const call = (proc: number, serial: number): Buffer => encodeFrame({ prog: REMOTE_PROGRAM, vers: 1, proc, type: MessageType.CALL, serial, status: 0 });
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  test('stops reading at max_client_requests unflushed replies, and reads again once they leave', async () => {
+    const sock = new FakeSocket();
+    const client = new Client({ id: 1, socket: sock.asSocket(), readonlySocket: false, factory: new ConnectionFactory(), log: new RecordingLogger(), maxClientRequests: 3, onClose: () => {} });
+    try {
+      sock.stalled = true;
+      // Ten calls in one chunk: all answered in order, the socket paused meanwhile.
+      sock.feed(Buffer.concat(Array.from({ length: 10 }, (_, i) => call(Proc.AUTH_LIST, i))));
+      await settle();
+      assert.equal(sock.paused, true, 'paused with the replies unflushed');
+      sock.flush();
+      await settle();
+      assert.equal(sock.paused, false, 'read again once the replies left');
+      assert.deepEqual(sock.frames.map((f) => f.header.serial), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      // Two calls stay under the limit: the socket is never paused.
+      sock.stalled = true;
+      sock.feed(Buffer.concat([call(Proc.AUTH_LIST, 10), call(Proc.AUTH_LIST, 11)]));
+      await settle();
+      assert.equal(sock.paused, false);
+    } finally {
+      await client.shutdown('test over');
+    }
+  });
+
+  test('a client that leaves too many messages unread is dropped, whatever their size', async () => {
+    const sock = new FakeSocket();
+    const log = new RecordingLogger();
+    const client = new Client({ id: 1, socket: sock.asSocket(), readonlySocket: false, factory: new ConnectionFactory(), log, maxPendingMessages: 50, onClose: () => {} });
+    try {
+      sock.stalled = true;
+      const ping = encodeFrame({ prog: KEEPALIVE_PROGRAM, vers: 1, proc: 1, type: MessageType.MESSAGE, serial: 0, status: 0 });
+      for (let i = 0; i < 100 && !sock.destroyed; i++) sock.feed(ping);
+      await settle();
+      assert.equal(sock.destroyed, true, 'dropped');
+      assert.ok(sock.writableLength <= 50 * ping.length, `stopped writing at the limit (${sock.writableLength} bytes)`);
+      assert.match(log.problems.join('\n'), /more than 50 messages unread; closing/);
+    } finally {
+      await client.shutdown('test over');
     }
   });
 });

@@ -32,12 +32,39 @@ export interface DaemonOptions {
   eventCallbacks?: boolean;
   /** Most clients at once; more are refused (libvirtd's max_clients, 5000). */
   maxClients?: number;
+  /**
+   * Most clients at once on the read-only socket (default: maxClients less a reserve, see
+   * defaultMaxReadonlyClients), so that anyone who can reach the 0666 socket cannot take every
+   * slot and lock the read-write socket's users out.
+   */
+  maxReadonlyClients?: number;
+  /** Calls of one client queued or in flight (libvirtd's max_client_requests, 5). */
+  maxClientRequests?: number;
+  /** Event callbacks one client may register (see MAX_EVENT_CALLBACKS). */
+  maxEventCallbacks?: number;
+}
+
+/** libvirtd's max_clients. */
+export const MAX_CLIENTS = 5000;
+/** Slots the read-write socket keeps for itself at most (see defaultMaxReadonlyClients). */
+export const RW_RESERVED_CLIENTS = 20;
+
+/** The read-only socket's share of `maxClients`: all but 20, or half when there are fewer than 40. */
+export function defaultMaxReadonlyClients(maxClients: number): number {
+  return maxClients - Math.min(RW_RESERVED_CLIENTS, Math.floor(maxClients / 2));
 }
 
 export class Daemon {
   private readonly log: Logger;
   private readonly servers: Server[] = [];
   private readonly clients = new Set<Client>();
+  /** Clients accepted on the read-only socket, counted apart for their limit. */
+  private readonlyClients = 0;
+  private readonly maxClients: number;
+  private readonly maxReadonlyClients: number;
+  /** When a refusal was last logged, and how many went unlogged since (a flood logs once a second). */
+  private refusalLogged = 0;
+  private refusalsUnlogged = 0;
   private readonly factory = new ConnectionFactory();
   private nextClientID = 1;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -52,6 +79,8 @@ export class Daemon {
     this.log = opts.log ?? new Logger('info');
     this.rwPath = join(opts.socketDir, RW_SOCKET);
     this.roPath = join(opts.socketDir, RO_SOCKET);
+    this.maxClients = opts.maxClients ?? MAX_CLIENTS;
+    this.maxReadonlyClients = Math.min(this.maxClients, opts.maxReadonlyClients ?? defaultMaxReadonlyClients(this.maxClients));
   }
 
   /** Number of connected clients. */
@@ -104,8 +133,15 @@ export class Daemon {
   }
 
   private accept(socket: Socket, readonly: boolean): void {
-    if (this.stopping || this.clients.size >= (this.opts.maxClients ?? 5000)) {
+    if (this.stopping) {
       socket.destroy();
+      return;
+    }
+    // Refused by closing at once, as libvirtd does, before anything is read or allocated.
+    const full = this.clients.size >= this.maxClients;
+    if (full || (readonly && this.readonlyClients >= this.maxReadonlyClients)) {
+      socket.destroy();
+      this.logRefusal(full ? `Too many active clients (${this.clients.size}), dropping connection` : `Too many active read-only clients (${this.readonlyClients}), dropping connection`);
       return;
     }
     if (this.idleTimer !== undefined) {
@@ -121,13 +157,28 @@ export class Daemon {
       keepaliveIntervalMs: this.opts.keepaliveIntervalMs,
       keepaliveCount: this.opts.keepaliveCount,
       eventCallbacks: this.opts.eventCallbacks,
+      maxClientRequests: this.opts.maxClientRequests,
+      maxEventCallbacks: this.opts.maxEventCallbacks,
       onClose: (c) => {
-        this.clients.delete(c);
+        if (this.clients.delete(c) && readonly) this.readonlyClients--;
         this.armIdleTimer();
       },
     });
     this.clients.add(client);
+    if (readonly) this.readonlyClients++;
     this.log.debug(`client ${client.id} connected${readonly ? ' (read-only socket)' : ''}`);
+  }
+
+  private logRefusal(msg: string): void {
+    const now = Date.now();
+    if (now - this.refusalLogged < 1000) {
+      this.refusalsUnlogged++;
+      return;
+    }
+    const more = this.refusalsUnlogged > 0 ? ` (${this.refusalsUnlogged} more refused since the last report)` : '';
+    this.refusalLogged = now;
+    this.refusalsUnlogged = 0;
+    this.log.warn(`${msg}${more}`);
   }
 
   private armIdleTimer(): void {
