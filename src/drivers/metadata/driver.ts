@@ -236,8 +236,20 @@ export class MetadataDriver implements HypervisorDriver {
   /**
    * Runs a mutation on one domain: inside one store transaction, refuses while another process
    * holds a long job on it, then delivers the events the mutation queued once it committed.
+   * When another process holds the store's write lock and the store must not block (tsvirtd),
+   * it waits for it on a timer (Store.writable); else it runs at once, before it returns.
    */
-  private mutate<T>(fn: () => T, options: { unsynced?: boolean } = {}): T {
+  private mutate<T>(fn: () => T, options: { unsynced?: boolean } = {}): Promise<T> {
+    const wait = this.store.writable();
+    if (wait !== undefined) return wait.then(() => this.mutateNow(fn, options));
+    try {
+      return Promise.resolve(this.mutateNow(fn, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private mutateNow<T>(fn: () => T, options: { unsynced?: boolean }): T {
     this.pending = [];
     let result: T;
     try {
@@ -278,7 +290,7 @@ export class MetadataDriver implements HypervisorDriver {
    */
   private async run<P, R, T>(dom: DomainRef, job: string, step: GuestStep<P, R, T>): Promise<T> {
     if (this.backend.instant) {
-      const out = this.mutate(() => {
+      const out = await this.mutate(() => {
         const rec = this.target(dom, step.need);
         const plan = step.plan(rec);
         const result = step.act(rec, plan);
@@ -293,7 +305,7 @@ export class MetadataDriver implements HypervisorDriver {
     let value: T;
     try {
       result = await step.act(rec, plan);
-      value = this.mutate(
+      value = await this.mutate(
         () => {
           this.store.releaseJob(rec.uuid, token);
           const fresh = this.resolve(dom);
@@ -302,7 +314,7 @@ export class MetadataDriver implements HypervisorDriver {
         step.runStateOnly?.(plan) === true ? RUN_STATE : {},
       );
     } catch (err) {
-      this.store.releaseJob(rec.uuid, token);
+      await this.mutate(() => this.store.releaseJob(rec.uuid, token));
       throw err;
     } finally {
       this.busy.delete(rec.uuid);
@@ -325,7 +337,7 @@ export class MetadataDriver implements HypervisorDriver {
     for (;;) {
       try {
         // Only the job is written here: its loss in a power failure is harmless (no fsync).
-        return this.mutate(
+        return await this.mutate(
           () => {
             const rec = this.target(dom, step.need);
             const plan = step.plan(rec);
@@ -351,7 +363,7 @@ export class MetadataDriver implements HypervisorDriver {
       this.deferredExits.set(uuid, how);
       return;
     }
-    this.mutate(() => {
+    const record = (): void => this.mutateNow(() => {
       const rec = this.store.domainByUUID(uuid);
       if (rec === undefined || !isActive(rec)) return;
       // Another process holds the job: it is acting on the guest and records the outcome.
@@ -365,6 +377,11 @@ export class MetadataDriver implements HypervisorDriver {
         this.stopped(rec, DomainShutoffReason.UNKNOWN, Stopped.FAILED);
       }
     }, RUN_STATE);
+    // Recorded at once unless another process holds the store's write lock (see mutate()); if
+    // that lock never comes, the next open's reconcile records the exit (R5, R12).
+    const wait = this.store.writable();
+    if (wait === undefined) record();
+    else wait.then(record).catch(() => {});
   }
 
   private processDeferredExit(uuid: string): void {
@@ -524,7 +541,7 @@ export class MetadataDriver implements HypervisorDriver {
       });
     }
     // Only the job, then only run state (a transient domain or a live definition): see RUN_STATE.
-    const { token, existing } = this.mutate(() => {
+    const { token, existing } = await this.mutate(() => {
       const existing = step.plan();
       const got = this.store.tryAcquireJob(ref.uuid, 'virDomainCreateXML');
       if (!('token' in got)) throw lockTimeout(this.errDomain, got.heldBy);
@@ -534,7 +551,7 @@ export class MetadataDriver implements HypervisorDriver {
     try {
       const runtime = await step.act(existing);
       try {
-        return this.mutate(() => {
+        return await this.mutate(() => {
           this.store.releaseJob(ref.uuid, token);
           return step.commit(runtime);
         }, RUN_STATE);
@@ -544,7 +561,7 @@ export class MetadataDriver implements HypervisorDriver {
         throw err;
       }
     } finally {
-      this.store.releaseJob(ref.uuid, token);
+      await this.mutate(() => this.store.releaseJob(ref.uuid, token));
       this.busy.delete(ref.uuid);
       this.processDeferredExit(ref.uuid);
     }
@@ -747,7 +764,7 @@ export class MetadataDriver implements HypervisorDriver {
     return this.resolve(dom).autostart;
   }
   async domainSetAutostart(dom: DomainRef, autostart: boolean): Promise<void> {
-    this.mutate(() => {
+    await this.mutate(() => {
       const rec = this.resolve(dom);
       if (!rec.persistent) throw operationInvalid(this.errDomain, 'cannot set autostart for transient domain');
       rec.autostart = autostart;
@@ -1030,7 +1047,7 @@ export class MetadataDriver implements HypervisorDriver {
     this.check(flags, this.backend.supported.snapshotDelete, 'DomainSnapshotDelete');
     const hooks = this.backend.snapshots;
     if (hooks === undefined || (flags & SnapDelete.METADATA_ONLY) !== 0) {
-      this.mutate(() => {
+      await this.mutate(() => {
         const rec = this.target(dom);
         this.applyDelete(rec, this.tree(rec.uuid).planDelete(snapshot, rec.currentSnapshot, flags));
       });
