@@ -79,7 +79,16 @@ export class Daemon {
     this.log = opts.log ?? new Logger('info');
     this.rwPath = join(opts.socketDir, RW_SOCKET);
     this.roPath = join(opts.socketDir, RO_SOCKET);
-    this.maxClients = opts.maxClients ?? MAX_CLIENTS;
+    let maxClients = opts.maxClients ?? MAX_CLIENTS;
+    // Out of descriptors, accept() fails for both sockets alike and the reserve is worth
+    // nothing: the limits must fit in the open-file limit (Node raises its soft limit to the hard).
+    const files = openFileLimit();
+    if (files !== null && maxClients > files - FD_HEADROOM) {
+      const fit = Math.max(1, files - FD_HEADROOM);
+      this.log.warn(`max_clients ${maxClients} does not fit the open-file limit ${files}; serving at most ${fit} clients`);
+      maxClients = fit;
+    }
+    this.maxClients = maxClients;
     this.maxReadonlyClients = Math.min(this.maxClients, opts.maxReadonlyClients ?? defaultMaxReadonlyClients(this.maxClients));
   }
 
@@ -216,6 +225,19 @@ export class Daemon {
     // Released last: until the sockets are gone no other tsvirtd may start binding them.
     this.lock?.release();
     this.lock = undefined;
+  }
+}
+
+/** Descriptors left for the daemon's own use (stores, log, lock, guests' monitors) beside its clients. */
+const FD_HEADROOM = 256;
+
+/** The soft limit on open files (RLIMIT_NOFILE) from /proc; null when unknown or unlimited. */
+function openFileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
   }
 }
 
