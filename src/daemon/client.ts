@@ -106,7 +106,7 @@ export class Client implements HandlerContext {
   /** Connection-level ID of the legacy lifecycle registration (proc 105), if any. */
   private legacyEvent: number | null = null;
   private nextCallbackID = 0;
-  /** Calls read and not yet dispatched (beyond the limit only those of the last chunk read). */
+  /** Calls read and not yet dispatched (at most max_client_requests). */
   private readonly calls: Frame[] = [];
   /** Calls read whose reply has not left for the kernel yet (libvirtd's nrequests). */
   private requests = 0;
@@ -143,17 +143,35 @@ export class Client implements HandlerContext {
     if (this.closed) return;
     this.lastReceived = Date.now();
     this.unanswered = 0;
-    let frames: Frame[];
-    try {
-      frames = this.reader.push(chunk);
-    } catch (err) {
-      // A length word outside 28..32 MiB: the stream cannot be resynchronised. libvirtd drops
-      // the client too.
-      this.opts.log.warn(`client ${this.id}: ${(err as Error).message}; closing`);
-      void this.shutdown('protocol error');
-      return;
+    this.reader.append(chunk);
+    this.readFrames();
+  }
+
+  /**
+   * Takes frames from what was read while the client has fewer than max_client_requests calls
+   * outstanding; at the limit the rest waits, unparsed, and the socket is no longer read.
+   */
+  private readFrames(): void {
+    while (!this.closed && this.requests < this.maxRequests) {
+      let frame: Frame | null;
+      try {
+        frame = this.reader.next();
+      } catch (err) {
+        // A length word outside 28..32 MiB: the stream cannot be resynchronised. libvirtd drops
+        // the client too.
+        this.opts.log.warn(`client ${this.id}: ${(err as Error).message}; closing`);
+        void this.shutdown('protocol error');
+        return;
+      }
+      if (frame === null) break;
+      this.onFrame(frame);
     }
-    for (const frame of frames) this.onFrame(frame);
+    if (this.closed) return;
+    const full = this.requests >= this.maxRequests;
+    if (full === this.paused) return;
+    this.paused = full;
+    if (full) this.socket.pause();
+    else this.socket.resume();
   }
 
   private onFrame(frame: Frame): void {
@@ -171,13 +189,9 @@ export class Client implements HandlerContext {
       this.opts.log.debug(`client ${this.id}: ignoring message type ${h.type} proc ${h.proc}`);
       return;
     }
-    // Calls are answered in order, one at a time. At the limit the socket is no longer read;
-    // the frames of the chunk already read wait here (a chunk is at most 64 KiB).
+    // Calls are answered in order, one at a time.
     this.calls.push(frame);
-    if (++this.requests >= this.maxRequests && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
+    this.requests++;
     this.pump();
   }
 
@@ -208,13 +222,10 @@ export class Client implements HandlerContext {
     })();
   }
 
-  /** A call's reply has left: below the limit again, the socket is read again. */
+  /** A call's reply has left: below the limit again, what waits is read. */
   private callAnswered(): void {
     this.requests--;
-    if (this.paused && this.requests < this.maxRequests && !this.closed) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    if (!this.closed) this.readFrames();
   }
 
   /** Answers one CALL. Never throws. */
