@@ -117,6 +117,27 @@ test('FrameReader: a length word below 28 or above 32 MiB is a typed error, and 
   assert.deepEqual(r.push(word), []);
 });
 
+test('FrameReader: append() and next() hand out one frame at a time, the rest kept as bytes', () => {
+  const r = new FrameReader();
+  const frames = [1, 2, 3].map((serial) => encodeFrame({ prog: 1, vers: 1, proc: 7, type: MessageType.CALL, serial, status: 0 }, Buffer.from([serial, 0, 0, 0])));
+  const all = Buffer.concat(frames);
+  r.append(all.subarray(0, 40));
+  assert.equal(r.next()?.header.serial, 1);
+  assert.equal(r.next(), null, 'the second is not whole yet');
+  r.append(all.subarray(40));
+  assert.equal(r.pending(), all.length - frames[0]!.length);
+  assert.equal(r.next()?.header.serial, 2);
+  assert.equal(r.pending(), frames[2]!.length, 'the third stays unparsed until asked for');
+  assert.deepEqual(r.next()?.payload, Buffer.from([3, 0, 0, 0]));
+  assert.equal(r.next(), null);
+  // A bad length word fails next() at once, before its body, and sticks.
+  const word = Buffer.alloc(4);
+  word.writeUInt32BE(MESSAGE_MAX + 1);
+  r.append(word);
+  assert.throws(() => r.next(), XdrError);
+  assert.throws(() => r.append(Buffer.alloc(1)), XdrError);
+});
+
 test('wire types decode the captured CONNECT_OPEN, LIST_ALL_DOMAINS and SNAPSHOT_CREATE_XML payloads', () => {
   assert.deepEqual(decode(openArgs, hex('000000010000000f746573743a2f2f2f64656661756c740000000000')), { name: 'test:///default', flags: 0 });
   const list = decode(listAllDomainsRet, hex('0000000100000004746573746695eb01f6a4830479aa97f2502e193f0000000100000001'));

@@ -102,3 +102,47 @@ test('store: the status lookup (no XML) agrees with the whole row, active or not
     store.close();
   }
 });
+
+test("store: nonBlocking waits for another connection's write lock on a timer, never in SQLite's busy loop", async () => {
+  const { dir, cleanup } = tempStateDir();
+  const path = `${dir}/nb.db`;
+  const store = new Store({ path, nonBlocking: true, busyTimeoutMs: 300 });
+  const holder = new Database(path);
+  try {
+    assert.equal(store.writable(), undefined, 'free: taken at once');
+    store.mutate(() => store.allocateID());
+    holder.exec('BEGIN IMMEDIATE');
+    // Held: mutate() alone fails at once instead of blocking the loop.
+    const t0 = Date.now();
+    assert.throws(() => store.mutate(() => store.allocateID()), (e: unknown) => (e as { code?: number }).code === ErrorNumber.OPERATION_FAILED);
+    assert.ok(Date.now() - t0 < 200, `mutate() blocked ${Date.now() - t0} ms`);
+    // writable() waits while the event loop runs, then gives up with libvirt's timeout error.
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    try {
+      const wait = store.writable();
+      assert.ok(wait instanceof Promise);
+      await rejectsVir(wait, { code: ErrorNumber.OPERATION_TIMEOUT, message: "Timed out during operation: cannot acquire the store's write lock: another process holds it" });
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.ok(ticks >= 10, `the event loop ran meanwhile (${ticks} ticks)`);
+    // Released while waiting: the wait ends and the mutation that follows commits.
+    const wait = store.writable();
+    setTimeout(() => holder.exec('COMMIT'), 100);
+    await wait;
+    const id = store.mutate(() => store.allocateID());
+    assert.equal(typeof id, 'number');
+    assert.equal(holder.prepare("SELECT value FROM counters WHERE name = 'next_domain_id'").pluck().get(), id + 1, 'committed, seen by the other connection');
+    // A reservation nobody uses is let go at the end of the loop turn.
+    assert.equal(store.writable(), undefined);
+    await new Promise((r) => setImmediate(r));
+    holder.exec('BEGIN IMMEDIATE');
+    holder.exec('COMMIT');
+  } finally {
+    if (holder.inTransaction) holder.exec('ROLLBACK');
+    holder.close();
+    store.close();
+    cleanup();
+  }
+});

@@ -2,6 +2,12 @@
  * One client of tsvirtd: its socket, its frame reader, its hypervisor Connection, its event
  * registrations and its keepalive state. Calls are answered in order, one at a time, as virsh
  * and python-libvirt issue them; events and keepalive messages go out between replies.
+ *
+ * Limits (docs/security.md): as libvirtd's max_client_requests, a call counts until its reply has
+ * left for the kernel, and while a client has that many the daemon stops reading its socket, so a
+ * client that pipelines calls and never reads the replies holds a few replies and some kernel
+ * buffer, not the daemon's memory. Unflushed output is bounded in bytes and in messages (events go
+ * out whether or not the client reads), and event callbacks per client are capped.
  */
 import type { Socket } from 'node:net';
 import { Domain, DomainEventID, VirError, type Connection } from '../index.js';
@@ -56,7 +62,19 @@ function undecodableArgs(proc: TableProc, err: XdrError): WireError {
 }
 
 /** Bytes a client may leave unread before it is dropped (two of libvirt's largest messages). */
-const MAX_PENDING_OUTPUT = 64 * 1024 * 1024;
+export const MAX_PENDING_OUTPUT = 64 * 1024 * 1024;
+/**
+ * Messages a client may leave unread before it is dropped: each costs Node a write request beyond
+ * its bytes, so many small event messages would outgrow MAX_PENDING_OUTPUT's bound in memory.
+ */
+export const MAX_PENDING_MESSAGES = 10_000;
+/** libvirtd's max_client_requests: calls of one client queued or in flight at once. */
+export const MAX_CLIENT_REQUESTS = 5;
+/**
+ * Event callbacks one client may hold. libvirtd has no such limit; each costs memory and a call
+ * per event, so without one a single client could slow every event for everyone.
+ */
+export const MAX_EVENT_CALLBACKS = 1024;
 
 /** libvirtd's keepalive defaults: a ping after 5 s of silence, drop after 5 unanswered. */
 export const KEEPALIVE_INTERVAL_MS = 5000;
@@ -71,8 +89,14 @@ export interface ClientOptions {
   log: Logger;
   keepaliveIntervalMs?: number;
   keepaliveCount?: number;
-  /** Bytes a client may leave unread before it is dropped. */
+  /** Bytes a client may leave unread before it is dropped (default MAX_PENDING_OUTPUT). */
   maxPendingOutput?: number;
+  /** Messages a client may leave unread before it is dropped (default MAX_PENDING_MESSAGES). */
+  maxPendingMessages?: number;
+  /** Calls queued or unanswered before the socket is no longer read (default MAX_CLIENT_REQUESTS). */
+  maxClientRequests?: number;
+  /** Event callbacks (both kinds) the client may hold (default MAX_EVENT_CALLBACKS). */
+  maxEventCallbacks?: number;
   /**
    * Advertise VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK (default true). Without it, libvirt's clients
    * register events with the legacy procedures (105/106) and get proc 107 messages, as from a
@@ -100,7 +124,20 @@ export class Client implements HandlerContext {
   /** Connection-level ID of the legacy lifecycle registration (proc 105), if any. */
   private legacyEvent: number | null = null;
   private nextCallbackID = 0;
+  /** Calls read and not yet dispatched (at most max_client_requests). */
+  private readonly calls: Frame[] = [];
+  /** Calls read whose reply has not left for the kernel yet (libvirtd's nrequests). */
+  private requests = 0;
+  private readonly maxRequests: number;
+  /** The socket is paused: the client has maxRequests calls outstanding. */
+  private paused = false;
+  /** Called once the reply of the call being dispatched has been flushed (or was never sent). */
+  private replyFlushed: (() => void) | null = null;
+  /** Writes not yet handed to the kernel. */
+  private unflushed = 0;
+  /** The dispatch loop, while it runs (shutdown waits for it). */
   private queue: Promise<void> = Promise.resolve();
+  private running = false;
   private closed = false;
   private keepalive = false;
   private keepaliveTimer: NodeJS.Timeout | undefined;
@@ -114,6 +151,7 @@ export class Client implements HandlerContext {
     this.socket = opts.socket;
     this.kaInterval = opts.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS;
     this.kaCount = opts.keepaliveCount ?? KEEPALIVE_COUNT;
+    this.maxRequests = Math.max(1, opts.maxClientRequests ?? MAX_CLIENT_REQUESTS);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err) => opts.log.debug(`client ${this.id}: socket error: ${err.message}`));
     this.socket.on('close', () => void this.shutdown('peer closed'));
@@ -123,17 +161,35 @@ export class Client implements HandlerContext {
     if (this.closed) return;
     this.lastReceived = Date.now();
     this.unanswered = 0;
-    let frames: Frame[];
-    try {
-      frames = this.reader.push(chunk);
-    } catch (err) {
-      // A length word outside 28..32 MiB: the stream cannot be resynchronised. libvirtd drops
-      // the client too.
-      this.opts.log.warn(`client ${this.id}: ${(err as Error).message}; closing`);
-      void this.shutdown('protocol error');
-      return;
+    this.reader.append(chunk);
+    this.readFrames();
+  }
+
+  /**
+   * Takes frames from what was read while the client has fewer than max_client_requests calls
+   * outstanding; at the limit the rest waits, unparsed, and the socket is no longer read.
+   */
+  private readFrames(): void {
+    while (!this.closed && this.requests < this.maxRequests) {
+      let frame: Frame | null;
+      try {
+        frame = this.reader.next();
+      } catch (err) {
+        // A length word outside 28..32 MiB: the stream cannot be resynchronised. libvirtd drops
+        // the client too.
+        this.opts.log.warn(`client ${this.id}: ${(err as Error).message}; closing`);
+        void this.shutdown('protocol error');
+        return;
+      }
+      if (frame === null) break;
+      this.onFrame(frame);
     }
-    for (const frame of frames) this.onFrame(frame);
+    if (this.closed) return;
+    const full = this.requests >= this.maxRequests;
+    if (full === this.paused) return;
+    this.paused = full;
+    if (full) this.socket.pause();
+    else this.socket.resume();
   }
 
   private onFrame(frame: Frame): void {
@@ -152,9 +208,42 @@ export class Client implements HandlerContext {
       return;
     }
     // Calls are answered in order, one at a time.
-    this.queue = this.queue.then(() => this.dispatch(frame)).catch((err: unknown) => {
-      this.opts.log.error(`client ${this.id}: dispatch failed: ${(err as Error).stack ?? String(err)}`);
-    });
+    this.calls.push(frame);
+    this.requests++;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.running || this.closed) return;
+    this.running = true;
+    this.queue = (async () => {
+      for (let frame = this.calls.shift(); frame !== undefined && !this.closed; frame = this.calls.shift()) {
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          this.callAnswered();
+        };
+        this.replyFlushed = finish;
+        try {
+          await this.dispatch(frame);
+        } catch (err) {
+          this.opts.log.error(`client ${this.id}: dispatch failed: ${(err as Error).stack ?? String(err)}`);
+        }
+        // No reply went out (the client is gone, or the send was refused): the call is over.
+        if (this.replyFlushed === finish) {
+          this.replyFlushed = null;
+          finish();
+        }
+      }
+      this.running = false;
+    })();
+  }
+
+  /** A call's reply has left: below the limit again, what waits is read. */
+  private callAnswered(): void {
+    this.requests--;
+    if (!this.closed) this.readFrames();
   }
 
   /** Answers one CALL. Never throws. */
@@ -236,13 +325,22 @@ export class Client implements HandlerContext {
     // A client that stops reading (events keep coming) must not make the daemon buffer without
     // bound: past the limit it is dropped, as libvirtd drops a client whose queue overflows.
     const limit = this.opts.maxPendingOutput ?? MAX_PENDING_OUTPUT;
-    if (this.socket.writableLength > limit) {
-      this.opts.log.warn(`client ${this.id}: more than ${limit} bytes unread; closing`);
+    const maxMessages = this.opts.maxPendingMessages ?? MAX_PENDING_MESSAGES;
+    if (this.socket.writableLength > limit || this.unflushed >= maxMessages) {
+      this.opts.log.warn(`client ${this.id}: more than ${this.unflushed >= maxMessages ? `${maxMessages} messages` : `${limit} bytes`} unread; closing`);
       void this.shutdown('output queue full');
       return;
     }
+    // The reply of the call being dispatched frees its place once it has left.
+    const answered = h.type === MessageType.REPLY ? this.replyFlushed : null;
+    if (answered !== null) this.replyFlushed = null;
+    this.unflushed++;
     try {
-      this.socket.write(encodeFrame(h, payload));
+      this.socket.write(encodeFrame(h, payload), () => {
+        // Also called, with an error, for what a destroyed socket never sent.
+        this.unflushed--;
+        answered?.();
+      });
     } catch (err) {
       this.opts.log.warn(`client ${this.id}: cannot send: ${(err as Error).message}`);
       void this.shutdown('send failed');
@@ -287,6 +385,7 @@ export class Client implements HandlerContext {
     if (!Number.isInteger(eventID) || eventID < 0 || eventID > 255) {
       throw VirError.invalidArg(ErrorDomain.DOMAIN, `unsupported event ID ${eventID}`);
     }
+    this.checkEventLimit();
     const callbackID = this.nextCallbackID++;
     let tsvirtID: number | null = null;
     if (eventID === DomainEventID.LIFECYCLE) {
@@ -306,6 +405,7 @@ export class Client implements HandlerContext {
     const conn = this.conn();
     // One per client, as libvirtd (its client library adds further callbacks on its own side).
     if (this.legacyEvent !== null) throw VirError.report(ErrorDomain.NONE, ErrorNumber.INVALID_ARG, 'event callback already tracked');
+    this.checkEventLimit();
     this.legacyEvent = conn.domainEventRegisterAny(null, DomainEventID.LIFECYCLE, (_c, d, event, detail) => {
       const w = new XdrWriter(64);
       legacyLifecycleMsg.enc(w, { dom: wireDomain(d), event, detail });
@@ -320,6 +420,14 @@ export class Client implements HandlerContext {
     }
     conn.domainEventDeregisterAny(this.legacyEvent);
     this.legacyEvent = null;
+  }
+
+  /** Refuses one more event callback past the client's limit (both kinds count). */
+  private checkEventLimit(): void {
+    const max = this.opts.maxEventCallbacks ?? MAX_EVENT_CALLBACKS;
+    if (this.events.size + (this.legacyEvent !== null ? 1 : 0) >= max) {
+      throw VirError.report(ErrorDomain.RPC, ErrorNumber.OPERATION_FAILED, `too many event callbacks registered by this client (limit ${max})`);
+    }
   }
 
   /** An event MESSAGE; libvirtd sends them with serial 1. */
@@ -394,6 +502,8 @@ export class Client implements HandlerContext {
     this.closed = true;
     if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
     this.opts.log.debug(`client ${this.id}: closing (${reason})`);
+    // Calls not started are dropped unanswered, as the client is.
+    this.calls.length = 0;
     this.socket.destroy();
     // Let a call in progress finish before the connection goes.
     await this.queue.catch(() => {});

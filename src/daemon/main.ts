@@ -5,6 +5,8 @@
  *
  *   tsvirtd [--socket-dir DIR] [--daemon] [--pidfile FILE] [--timeout SECONDS]
  *           [--uri URI]... [--log-file FILE] [--verbose] [--no-event-callbacks] [--help]
+ *           [--max-clients N] [--max-readonly-clients N] [--max-client-requests N]
+ *           [--max-event-callbacks N]   (limits: docs/security.md)
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
  * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
@@ -20,7 +22,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, ftruncateSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Daemon, defaultSocketDir } from './server.js';
+import { Daemon, MAX_CLIENTS, defaultSocketDir } from './server.js';
 import { Logger, openOwnedFile, parseLogLevel } from './log.js';
 import { UriPolicy, defaultServedURIs } from './uris.js';
 import { DAEMON_NODE_FLAGS } from './node-flags.js';
@@ -35,6 +37,10 @@ interface Options {
   eventCallbacks: boolean;
   /** --uri, in order; empty for the defaults. */
   uris: string[];
+  maxClients?: number;
+  maxReadonlyClients?: number;
+  maxClientRequests?: number;
+  maxEventCallbacks?: number;
 }
 
 const USAGE = `Usage: tsvirtd [options]
@@ -51,6 +57,15 @@ const USAGE = `Usage: tsvirtd [options]
                      answer feature REMOTE_EVENT_CALLBACK (14) as unsupported, as a libvirtd
                      older than 1.2.1 does: clients then use the legacy event procedures
                      (105-107); for testing older clients' path
+  --max-clients N    most clients at once (libvirtd's max_clients; default 5000)
+  --max-readonly-clients N
+                     most clients at once on libvirt-sock-ro (default: max-clients less 20,
+                     or half of it below 40), so the read-write socket always has room
+  --max-client-requests N
+                     calls of one client queued or in flight before its socket is no longer
+                     read (libvirtd's max_client_requests; default 5)
+  --max-event-callbacks N
+                     event callbacks one client may register (default 1024)
   --help, -h         this text
 `;
 
@@ -96,6 +111,18 @@ function parseArgs(argv: string[]): Options {
       case '--no-event-callbacks':
         o.eventCallbacks = false;
         break;
+      case '--max-clients':
+        o.maxClients = positive(flag, value());
+        break;
+      case '--max-readonly-clients':
+        o.maxReadonlyClients = positive(flag, value(), 0);
+        break;
+      case '--max-client-requests':
+        o.maxClientRequests = positive(flag, value());
+        break;
+      case '--max-event-callbacks':
+        o.maxEventCallbacks = positive(flag, value(), 0);
+        break;
       case '--help':
       case '-h':
         process.stdout.write(USAGE);
@@ -105,7 +132,17 @@ function parseArgs(argv: string[]): Options {
         throw new Error(`unknown option ${a}`);
     }
   }
+  if (o.maxReadonlyClients !== undefined && o.maxReadonlyClients > (o.maxClients ?? MAX_CLIENTS)) {
+    throw new Error('--max-readonly-clients cannot exceed --max-clients');
+  }
   return o;
+}
+
+/** A whole number of at least `min` for `flag`. */
+function positive(flag: string, v: string, min = 1): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new Error(`${flag} needs a whole number of at least ${min}`);
+  return n;
 }
 
 function pidAlive(pid: number): boolean {
@@ -263,7 +300,18 @@ async function main(): Promise<number> {
 
   let finished: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finished = resolve));
-  const daemon = new Daemon({ socketDir: opts.socketDir, log, timeoutSeconds: opts.timeout, onIdle: () => void stop(0), eventCallbacks: opts.eventCallbacks, uris });
+  const daemon = new Daemon({
+    socketDir: opts.socketDir,
+    log,
+    timeoutSeconds: opts.timeout,
+    onIdle: () => void stop(0),
+    eventCallbacks: opts.eventCallbacks,
+    maxClients: opts.maxClients,
+    maxReadonlyClients: opts.maxReadonlyClients,
+    maxClientRequests: opts.maxClientRequests,
+    maxEventCallbacks: opts.maxEventCallbacks,
+    uris,
+  });
   let stopping = false;
   let wrotePidfile = false;
   const stop = async (code: number): Promise<void> => {

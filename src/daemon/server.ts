@@ -38,12 +38,39 @@ export interface DaemonOptions {
   maxClients?: number;
   /** The URIs served (default: defaultServedURIs() of the daemon's user); see uris.ts. */
   uris?: UriPolicy;
+  /**
+   * Most clients at once on the read-only socket (default: maxClients less a reserve, see
+   * defaultMaxReadonlyClients), so that anyone who can reach the 0666 socket cannot take every
+   * slot and lock the read-write socket's users out.
+   */
+  maxReadonlyClients?: number;
+  /** Calls of one client queued or in flight (libvirtd's max_client_requests, 5). */
+  maxClientRequests?: number;
+  /** Event callbacks one client may register (see MAX_EVENT_CALLBACKS). */
+  maxEventCallbacks?: number;
+}
+
+/** libvirtd's max_clients. */
+export const MAX_CLIENTS = 5000;
+/** Slots the read-write socket keeps for itself at most (see defaultMaxReadonlyClients). */
+export const RW_RESERVED_CLIENTS = 20;
+
+/** The read-only socket's share of `maxClients`: all but 20, or half when there are fewer than 40. */
+export function defaultMaxReadonlyClients(maxClients: number): number {
+  return maxClients - Math.min(RW_RESERVED_CLIENTS, Math.floor(maxClients / 2));
 }
 
 export class Daemon {
   private readonly log: Logger;
   private readonly servers: Server[] = [];
   private readonly clients = new Set<Client>();
+  /** Clients accepted on the read-only socket, counted apart for their limit. */
+  private readonlyClients = 0;
+  private readonly maxClients: number;
+  private readonly maxReadonlyClients: number;
+  /** When a refusal was last logged, and how many went unlogged since (a flood logs once a second). */
+  private refusalLogged = 0;
+  private refusalsUnlogged = 0;
   private readonly factory: ConnectionFactory;
   private nextClientID = 1;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -59,6 +86,17 @@ export class Daemon {
     this.factory = new ConnectionFactory(opts.uris);
     this.rwPath = join(opts.socketDir, RW_SOCKET);
     this.roPath = join(opts.socketDir, RO_SOCKET);
+    let maxClients = opts.maxClients ?? MAX_CLIENTS;
+    // Out of descriptors, accept() fails for both sockets alike and the reserve is worth
+    // nothing: the limits must fit in the open-file limit (Node raises its soft limit to the hard).
+    const files = openFileLimit();
+    if (files !== null && maxClients > files - FD_HEADROOM) {
+      const fit = Math.max(1, files - FD_HEADROOM);
+      this.log.warn(`max_clients ${maxClients} does not fit the open-file limit ${files}; serving at most ${fit} clients`);
+      maxClients = fit;
+    }
+    this.maxClients = maxClients;
+    this.maxReadonlyClients = Math.min(this.maxClients, opts.maxReadonlyClients ?? defaultMaxReadonlyClients(this.maxClients));
   }
 
   /** Number of connected clients. */
@@ -111,8 +149,15 @@ export class Daemon {
   }
 
   private accept(socket: Socket, readonly: boolean): void {
-    if (this.stopping || this.clients.size >= (this.opts.maxClients ?? 5000)) {
+    if (this.stopping) {
       socket.destroy();
+      return;
+    }
+    // Refused by closing at once, as libvirtd does, before anything is read or allocated.
+    const full = this.clients.size >= this.maxClients;
+    if (full || (readonly && this.readonlyClients >= this.maxReadonlyClients)) {
+      socket.destroy();
+      this.logRefusal(full ? `Too many active clients (${this.clients.size}), dropping connection` : `Too many active read-only clients (${this.readonlyClients}), dropping connection`);
       return;
     }
     if (this.idleTimer !== undefined) {
@@ -128,13 +173,28 @@ export class Daemon {
       keepaliveIntervalMs: this.opts.keepaliveIntervalMs,
       keepaliveCount: this.opts.keepaliveCount,
       eventCallbacks: this.opts.eventCallbacks,
+      maxClientRequests: this.opts.maxClientRequests,
+      maxEventCallbacks: this.opts.maxEventCallbacks,
       onClose: (c) => {
-        this.clients.delete(c);
+        if (this.clients.delete(c) && readonly) this.readonlyClients--;
         this.armIdleTimer();
       },
     });
     this.clients.add(client);
+    if (readonly) this.readonlyClients++;
     this.log.debug(`client ${client.id} connected${readonly ? ' (read-only socket)' : ''}`);
+  }
+
+  private logRefusal(msg: string): void {
+    const now = Date.now();
+    if (now - this.refusalLogged < 1000) {
+      this.refusalsUnlogged++;
+      return;
+    }
+    const more = this.refusalsUnlogged > 0 ? ` (${this.refusalsUnlogged} more refused since the last report)` : '';
+    this.refusalLogged = now;
+    this.refusalsUnlogged = 0;
+    this.log.warn(`${msg}${more}`);
   }
 
   private armIdleTimer(): void {
@@ -194,6 +254,19 @@ export class Daemon {
     // Released last: until the sockets are gone no other tsvirtd may start binding them.
     this.lock?.release();
     this.lock = undefined;
+  }
+}
+
+/** Descriptors left for the daemon's own use (stores, log, lock, guests' monitors) beside its clients. */
+const FD_HEADROOM = 256;
+
+/** The soft limit on open files (RLIMIT_NOFILE) from /proc; null when unknown or unlimited. */
+function openFileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
   }
 }
 

@@ -111,29 +111,44 @@ export class FrameReader {
   }
 
   push(chunk: Buffer): Frame[] {
+    this.append(chunk);
+    const frames: Frame[] = [];
+    for (let f = this.next(); f !== null; f = this.next()) frames.push(f);
+    return frames;
+  }
+
+  /**
+   * Adds bytes without cutting them into frames: with {@link FrameReader.next}, for a reader that
+   * takes frames only as fast as it serves them (tsvirtd's max_client_requests). Throws as push.
+   */
+  append(chunk: Buffer): void {
     if (this.failed !== null) throw this.failed;
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
     }
-    const frames: Frame[] = [];
-    for (;;) {
-      if (this.buffered < LEN_MAX) break;
-      const len = this.peekLength();
-      if (len < LEN_MAX + HEADER_SIZE || len > this.maxMessage) {
-        this.failed = new XdrError(
-          len > this.maxMessage ? 'XDR_TOO_LONG' : 'XDR_SHORT',
-          `packet length ${len} outside ${LEN_MAX + HEADER_SIZE}..${this.maxMessage}`,
-        );
-        this.chunks = [];
-        this.buffered = 0;
-        throw this.failed;
-      }
-      if (this.buffered < len) break;
-      const packet = this.take(len);
-      frames.push({ header: decodeHeader(packet, LEN_MAX), payload: packet.subarray(LEN_MAX + HEADER_SIZE) });
+  }
+
+  /**
+   * The next whole frame from the bytes held, or null until more arrive. Throws as push, as soon
+   * as the length word is read (before its body is waited for).
+   */
+  next(): Frame | null {
+    if (this.failed !== null) throw this.failed;
+    if (this.buffered < LEN_MAX) return null;
+    const len = this.peekLength();
+    if (len < LEN_MAX + HEADER_SIZE || len > this.maxMessage) {
+      this.failed = new XdrError(
+        len > this.maxMessage ? 'XDR_TOO_LONG' : 'XDR_SHORT',
+        `packet length ${len} outside ${LEN_MAX + HEADER_SIZE}..${this.maxMessage}`,
+      );
+      this.chunks = [];
+      this.buffered = 0;
+      throw this.failed;
     }
-    return frames;
+    if (this.buffered < len) return null;
+    const packet = this.take(len);
+    return { header: decodeHeader(packet, LEN_MAX), payload: packet.subarray(LEN_MAX + HEADER_SIZE) };
   }
 
   private peekLength(): number {

@@ -148,8 +148,17 @@ function toSnapshot(row: SnapshotRow): SnapshotRecord {
 /** Where a store lives: a file, or ':memory:' for a per-connection store (test:///default). */
 export interface StoreOptions {
   path: string;
-  /** How long a writer waits for another process's transaction, in ms. */
+  /** How long a writer waits for another process's transaction, in ms (default 30 s). */
   busyTimeoutMs?: number;
+  /**
+   * Never block the event loop on another process's write lock (tsvirtd, which serves other
+   * clients meanwhile). SQLite's own busy wait is synchronous, so it is off (timeout 0); a writer
+   * awaits `writable()` before `mutate()` instead, which retries on a timer for up to
+   * busyTimeoutMs. A `mutate()` not preceded by it fails at once while another process writes.
+   * `mutateUnsynced()` syncs like `mutate()` (its pragma cannot change inside the transaction
+   * `writable()` opens).
+   */
+  nonBlocking?: boolean;
   /**
    * Group commit (tsvirtd): mutations made in one turn of the event loop share one COMMIT, so
    * one fsync makes a burst of concurrent calls durable. `mutate()` then returns before its
@@ -204,6 +213,10 @@ export class Store {
   private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly logEvents: boolean;
   private readonly groupCommit: boolean;
+  private readonly nonBlocking: boolean;
+  private readonly lockWaitMs: number;
+  /** Outside group commit: the write lock taken by writable() for the mutate() that follows. */
+  private reserved = false;
   /** The open group transaction: who waits for its COMMIT, and what runs after it. */
   private batch: { waiters: { resolve: () => void; reject: (e: VirError) => void }[]; after: (() => void)[] } | null = null;
 
@@ -212,11 +225,13 @@ export class Store {
     this.groupCommit = options.groupCommit === true && options.path !== ':memory:';
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
     const busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
+    this.nonBlocking = options.nonBlocking === true && options.path !== ':memory:';
+    this.lockWaitMs = busyTimeoutMs;
     try {
       // Created 0600 before SQLite opens it (SQLite would make it 0644); SQLite gives the -wal
       // and -shm files the database file's mode. An existing file is left as it is.
       if (options.path !== ':memory:') closeSync(openSync(options.path, fsc.O_RDONLY | fsc.O_CREAT, 0o600));
-      this.db = new Database(options.path, { timeout: busyTimeoutMs });
+      this.db = new Database(options.path, { timeout: this.nonBlocking ? 0 : busyTimeoutMs });
       if (options.path !== ':memory:') {
         // Two processes opening a new store at once: the switch to WAL can meet the other's lock
         // with SQLITE_BUSY at once, without SQLite's busy handler. Retried as a busy wait would.
@@ -349,6 +364,7 @@ export class Store {
   }
 
   close(): void {
+    this.releaseReservation();
     // A pending group transaction commits first: nothing mutate() accepted is dropped.
     this.commitBatch();
     if (this.db.open) this.db.close();
@@ -361,16 +377,90 @@ export class Store {
   mutate<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
     if (this.groupCommit) this.openBatch();
+    const reserved = this.reserved;
+    this.reserved = false;
     this.depth++;
     try {
-      // Inside a group transaction better-sqlite3 makes this a SAVEPOINT: a mutation that throws
-      // rolls back alone, and the others in the batch stay.
-      return this.txn.immediate(fn) as T;
+      // Inside a group transaction (or the one writable() opened) better-sqlite3 makes this a
+      // SAVEPOINT: a mutation that throws rolls back alone, and the others in the batch stay.
+      const out = this.txn.immediate(fn) as T;
+      if (reserved) this.db.exec('COMMIT');
+      return out;
     } catch (err) {
+      if (reserved && this.db.inTransaction) {
+        try {
+          this.db.exec('ROLLBACK');
+        } catch {
+          // SQLite rolled back already.
+        }
+      }
       if (err instanceof VirError) throw err;
       throw storeError(err, 'store update failed');
     } finally {
       this.depth--;
+    }
+  }
+
+  /**
+   * With `nonBlocking` (tsvirtd): makes sure the next `mutate()` gets the write lock without
+   * waiting. Returns undefined when it will (the lock is taken now, or already held by this
+   * store, or the store waits the blocking way): call `mutate()` at once, in the same turn.
+   * Otherwise another process holds the lock: returns a promise that retries on a timer (the
+   * event loop keeps running), and resolves once the lock is taken — `mutate()` must then be
+   * called in the continuation, before anything else is awaited (the lock is let go at the end
+   * of the loop turn). Rejects after busyTimeoutMs with VIR_ERR_OPERATION_TIMEOUT ("Timed out
+   * during operation: cannot acquire the store's write lock: another process holds it").
+   */
+  writable(): Promise<void> | undefined {
+    if (!this.nonBlocking || this.depth > 0 || this.batch !== null || this.reserved) return undefined;
+    if (this.tryLock()) return undefined;
+    return this.waitWritable();
+  }
+
+  private async waitWritable(): Promise<void> {
+    const deadline = Date.now() + this.lockWaitMs;
+    let delay = 2;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, delay));
+      // Taken by another writer of this store in this turn: the mutate() joins it.
+      if (this.batch !== null || this.reserved || this.tryLock()) return;
+      if (Date.now() >= deadline) {
+        throw VirError.report(ErrorDomain.NONE, ErrorNumber.OPERATION_TIMEOUT, "cannot acquire the store's write lock: another process holds it");
+      }
+      delay = Math.min(delay * 2, 50);
+    }
+  }
+
+  /**
+   * BEGIN IMMEDIATE without waiting; false when another process holds the write lock. The
+   * transaction is the group's batch, or (without group commit) a reservation for the next
+   * mutate(), rolled back at the end of the loop turn if none came.
+   */
+  private tryLock(): boolean {
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      if (isBusy(err)) return false;
+      throw storeError(err, 'store update failed');
+    }
+    if (this.groupCommit) {
+      this.batch = { waiters: [], after: [] };
+      setImmediate(() => this.commitBatch());
+    } else {
+      this.reserved = true;
+      setImmediate(() => this.releaseReservation());
+    }
+    return true;
+  }
+
+  /** Lets go of a reservation no mutate() used. */
+  private releaseReservation(): void {
+    if (!this.reserved) return;
+    this.reserved = false;
+    try {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    } catch {
+      // Nothing was written in it.
     }
   }
 
@@ -381,7 +471,7 @@ export class Store {
    * cache), and the next durable commit syncs it along. Saves one fsync per guest operation.
    */
   mutateUnsynced<T>(fn: () => T): T {
-    if (this.depth > 0 || this.groupCommit || this.path === ':memory:') return this.mutate(fn);
+    if (this.depth > 0 || this.groupCommit || this.nonBlocking || this.path === ':memory:') return this.mutate(fn);
     this.db.pragma('synchronous = NORMAL');
     try {
       return this.mutate(fn);
@@ -392,7 +482,7 @@ export class Store {
 
   /** Runs `fn` against one consistent snapshot of the database. */
   read<T>(fn: () => T): T {
-    if (this.depth > 0 || this.batch !== null) return fn();
+    if (this.depth > 0 || this.batch !== null || this.reserved) return fn();
     return this.txn.deferred(fn) as T;
   }
 
@@ -715,13 +805,17 @@ function retryWhileBusy<T>(fn: () => T, timeoutMs: number): T {
     try {
       return fn();
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      const busy = typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-      if (!busy || Date.now() >= deadline) throw err;
+      if (!isBusy(err) || Date.now() >= deadline) throw err;
       // A synchronous pause: the store opens synchronously.
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
   }
+}
+
+/** SQLite's SQLITE_BUSY (and its extended codes): another connection holds the lock. */
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 function storeError(err: unknown, what: string): VirError {

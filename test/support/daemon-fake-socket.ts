@@ -16,18 +16,47 @@ export class FakeSocket extends EventEmitter {
   /** A peer that stopped reading: writes pile up in writableLength. */
   stalled = false;
 
-  write(buf: Buffer): boolean {
+  /** The daemon stopped reading (socket.pause()); feed() still delivers, for tests of that. */
+  paused = false;
+  /** Callbacks of writes held while stalled, called by {@link flush} (or with an error by destroy). */
+  private held: { buf: Buffer; cb?: (err?: Error) => void }[] = [];
+
+  write(buf: Buffer, cb?: (err?: Error) => void): boolean {
     if (this.stalled) {
       this.writableLength += buf.length;
+      this.held.push({ buf, cb });
       return false;
     }
     for (const f of this.reader.push(Buffer.from(buf))) this.frames.push(f);
+    // As a socket's: once the bytes are handed to the kernel, after this call.
+    if (cb !== undefined) queueMicrotask(() => cb());
     return true;
+  }
+  /** The peer reads again: what was held is delivered and its callbacks called. */
+  flush(): void {
+    this.stalled = false;
+    const held = this.held;
+    this.held = [];
+    this.writableLength = 0;
+    for (const { buf, cb } of held) this.write(buf, cb);
+  }
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    return this;
   }
   destroy(): this {
     if (!this.destroyed) {
       this.destroyed = true;
-      queueMicrotask(() => this.emit('close'));
+      const held = this.held;
+      this.held = [];
+      queueMicrotask(() => {
+        for (const { cb } of held) cb?.(new Error('socket destroyed'));
+        this.emit('close');
+      });
     }
     return this;
   }

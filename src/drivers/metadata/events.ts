@@ -59,6 +59,17 @@ export class DomainEvents {
     return result;
   }
 
+  /**
+   * {@link mutate}, once the store can be written: with a store that must not block the event
+   * loop (tsvirtd's, Store's `nonBlocking`), while another process holds its write lock this
+   * waits on a timer (Store.writable) and fails with VIR_ERR_OPERATION_TIMEOUT after 30 s.
+   */
+  async mutateWhenWritable<T>(fn: () => T, options: { unsynced?: boolean } = {}): Promise<T> {
+    const wait = this.store.writable();
+    if (wait !== undefined) await wait;
+    return this.mutate(fn, options);
+  }
+
   /** Records an event of the running mutation; delivered when it commits. */
   emit(rec: EventSource, event: DomainEventType, detail: number): void {
     const ev: DomainLifecycleEvent = { domain: { name: rec.name, uuid: rec.uuid, id: rec.id }, event, detail };

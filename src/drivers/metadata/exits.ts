@@ -37,7 +37,7 @@ export class GuestExits {
       return;
     }
     const { store, events } = this.records;
-    events.mutate(() => {
+    const record = (): void => events.mutate(() => {
       const rec = store.domainByUUID(uuid);
       if (rec === undefined || !isActive(rec)) return;
       // Another process holds the job: it is acting on the guest and records the outcome.
@@ -52,6 +52,11 @@ export class GuestExits {
       }
       // Only run state: see Jobs' runStateCommit (a backend that reports exits reconciles).
     }, { unsynced: true });
+    // At once, unless another process holds the store's write lock (tsvirtd's store waits for it
+    // on a timer); if that lock never comes, the next open's reconcile records the exit.
+    const wait = store.writable();
+    if (wait === undefined) record();
+    else wait.then(record).catch(() => {});
   }
 
   /** Records, once the call on it ends, that the guest is gone (a failed revert killed it). */

@@ -105,7 +105,7 @@ export class Jobs {
     try {
       // Only the job is written here: its loss in a power failure is harmless (no fsync).
       let rec: DomainRecord;
-      ({ rec, plan, token } = events.mutate(
+      ({ rec, plan, token } = await events.mutateWhenWritable(
         () => {
           const rec = this.records.resolve(dom);
           const token = this.takeStoreJob(rec.uuid, job);
@@ -116,7 +116,7 @@ export class Jobs {
       ));
       result = await step.act(rec, plan);
       const held = token;
-      value = events.mutate(
+      value = await events.mutateWhenWritable(
         () => {
           this.releaseStoreJob(dom.uuid, held);
           return step.commit(rec, plan, result);
@@ -124,7 +124,7 @@ export class Jobs {
         step.runStateOnly?.(plan) === true ? this.runStateCommit : {},
       );
     } catch (err) {
-      this.releaseStoreJob(dom.uuid, token);
+      await this.releaseStoreJobWhenWritable(dom.uuid, token);
       throw err;
     } finally {
       this.unlock(dom.uuid);
@@ -143,14 +143,14 @@ export class Jobs {
     try {
       // Only the job, then only run state (a transient domain or a live definition).
       let existing: DomainRecord | undefined;
-      ({ token, existing } = events.mutate(() => {
+      ({ token, existing } = await events.mutateWhenWritable(() => {
         const existing = step.plan();
         return { token: this.takeStoreJob(ref.uuid, job), existing };
       }, { unsynced: true }));
       const runtime = await step.act(existing);
       const held = token;
       try {
-        const done = events.mutate(() => {
+        const done = await events.mutateWhenWritable(() => {
           this.releaseStoreJob(ref.uuid, held);
           return step.commit(runtime);
         }, this.runStateCommit);
@@ -162,7 +162,7 @@ export class Jobs {
         throw err;
       }
     } finally {
-      this.releaseStoreJob(ref.uuid, token);
+      await this.releaseStoreJobWhenWritable(ref.uuid, token);
       this.unlock(ref.uuid);
     }
   }
@@ -180,6 +180,13 @@ export class Jobs {
 
   private releaseStoreJob(uuid: string, token: string | null): void {
     if (token !== null) this.records.store.releaseJob(uuid, token);
+  }
+
+  /** {@link releaseStoreJob} outside a mutation: waits for the store's write lock if need be. */
+  private async releaseStoreJobWhenWritable(uuid: string, token: string | null): Promise<void> {
+    if (token === null) return;
+    await this.records.store.writable();
+    this.releaseStoreJob(uuid, token);
   }
 
   /**

@@ -40,12 +40,12 @@ export class DomainLifecycle {
     return this.records.events;
   }
 
-  defineXML(xml: string, flags: number): DomainRef {
+  defineXML(xml: string, flags: number): Promise<DomainRef> {
     const r = this.records;
     r.check(flags, this.backend.supported.defineXML, 'DomainDefineXMLFlags');
     const def = r.parseDef(xml);
     const configXml = formatDomainXML(def, { inactive: true, secure: true });
-    return this.events.mutate(() => {
+    return this.events.mutateWhenWritable(() => {
       const existing = r.conflictsFor(def);
       if (existing === undefined) {
         const rec = r.newRecord(def, configXml);

@@ -80,7 +80,7 @@ export class DomainSnapshots {
     r.check(flags, this.backend.supported.snapshotCreateXML, 'DomainSnapshotCreateXML');
     const redefine = (flags & SnapCreate.REDEFINE) !== 0;
     const parsed = parseSnapshotXML(xml, { requireFullForRedefine: redefine });
-    if (redefine) return r.events.mutate(() => this.redefineSnapshot(r.target(dom), parsed, flags));
+    if (redefine) return r.events.mutateWhenWritable(() => this.redefineSnapshot(r.target(dom), parsed, flags));
     const hooks = this.backend.snapshots;
     const keepMetadata = (flags & SnapCreate.NO_METADATA) === 0;
     return this.jobs.run(dom, 'virDomainSnapshotCreateXML', {

@@ -12,10 +12,14 @@ import { MetadataDriver } from '../metadata/driver.js';
 import { QemuGuests } from './backend.js';
 import { qemuLocations, qemuVersion } from './session.js';
 
-/** Opens the QEMU driver for `qemu:///session` or `qemu:///system`. */
-export async function openQemuDriver(path: '/session' | '/system', uri: string): Promise<MetadataDriver> {
+/**
+ * Opens the QEMU driver for `qemu:///session` or `qemu:///system`. `nonBlocking` (tsvirtd's
+ * shared driver): another process's write lock on the store is waited for without blocking the
+ * event loop (StoreOptions).
+ */
+export async function openQemuDriver(path: '/session' | '/system', uri: string, opts: { nonBlocking?: boolean } = {}): Promise<MetadataDriver> {
   const locations = qemuLocations(path);
-  const store = new Store({ path: join(locations.root, 'qemu.db') });
+  const store = new Store({ path: join(locations.root, 'qemu.db'), nonBlocking: opts.nonBlocking });
   const backend = new QemuGuests(locations);
   const driver = new MetadataDriver({
     uri,
@@ -49,9 +53,9 @@ export const qemuOpener: DriverOpener = {
     const path = qemuPath(uri);
     return path === null ? null : `qemu://${path}`;
   },
-  async open(uri, resolved) {
+  async open(uri, resolved, options) {
     const path = qemuPath(uri);
     if (path === null) throw VirError.report(ErrorDomain.NONE, ErrorNumber.NO_CONNECT, resolved);
-    return openQemuDriver(path, `qemu://${path}`);
+    return openQemuDriver(path, `qemu://${path}`, { nonBlocking: options.shared });
   },
 };

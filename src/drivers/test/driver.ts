@@ -113,10 +113,11 @@ export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): stri
 
 /**
  * Opens the test driver for `test:///default` or `test:///session`. `groupCommit` (tsvirtd's
- * shared session driver) makes the store batch concurrent commits; see StoreOptions.
+ * shared session driver) makes the store batch concurrent commits, `nonBlocking` makes it wait
+ * for another process's write lock without blocking the event loop; see StoreOptions.
  */
-export function openTestDriver(path: '/default' | '/session', uri: string, opts: { groupCommit?: boolean } = {}): MetadataDriver {
-  const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath(), groupCommit: opts.groupCommit });
+export function openTestDriver(path: '/default' | '/session', uri: string, opts: { groupCommit?: boolean; nonBlocking?: boolean } = {}): MetadataDriver {
+  const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath(), groupCommit: opts.groupCommit, nonBlocking: opts.nonBlocking });
   const driver = new MetadataDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
   if (path === '/default') presetDefault(store);
   return driver;
@@ -141,7 +142,8 @@ export const testOpener: DriverOpener = {
   async open(uri, resolved, options) {
     const path = testPath(uri);
     if (path === null) throw VirError.report(ErrorDomain.NONE, ErrorNumber.NO_CONNECT, resolved);
-    return openTestDriver(path, `test://${path}`, { groupCommit: options.shared && path === '/session' });
+    const shared = options.shared && path === '/session';
+    return openTestDriver(path, `test://${path}`, { groupCommit: shared, nonBlocking: shared });
   },
 };
 
