@@ -68,6 +68,18 @@ const dominfo = (name: string): Step => ({
 const SCRIPTS: Script[] = [
   { name: 'host: nodeinfo, sysinfo and list', files: {}, steps: [ok('nodeinfo'), ok('sysinfo'), ok('list', '--all')] },
   {
+    // Neither libvirt's test driver nor tsvirt has these: the same NO_SUPPORT error naming the API.
+    name: 'functions neither driver has: guestinfo, blockjob --info, domjobinfo, domdirtyrate-calc, guestvcpus',
+    files: {},
+    steps: [
+      ok('guestinfo', 'test'),
+      ok('blockjob', 'test', 'vda', '--info'),
+      ok('domjobinfo', 'test'),
+      ok('domdirtyrate-calc', 'test'),
+      ok('guestvcpus', 'test'),
+    ],
+  },
+  {
     name: 'R1: undefine of a transient domain',
     files: { 'sb1.xml': domXML('sb1', u()) },
     steps: [
