@@ -53,13 +53,6 @@ describe('procedures tsvirtd lacks', () => {
     });
   }
 
-  test('virsh vcpucount: virsh takes NO_SUPPORT for an old server and says only that the count is unavailable', { skip: virshSkip() }, () => {
-    // virsh falls back when virDomainGetVcpusFlags is unsupported (as it is here) and reports
-    // its own message; the raw test below checks the error virsh was given.
-    const r = virsh(d.uri('/default'), 'vcpucount', 'test');
-    assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', 'error: Failed to retrieve current vcpu count\n']);
-  });
-
   test('virsh setvcpus: NO_SUPPORT on the read-write socket, read-only refusal first on the read-only one', { skip: virshSkip() }, () => {
     const rw = virsh(d.uri('/default'), 'setvcpus', 'test', '1');
     assert.equal(rw.code, 1);
