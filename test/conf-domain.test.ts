@@ -691,7 +691,7 @@ test('oversized XML is refused before parsing', () => {
   assertVirError(() => parseDomainXML(dom(filler + OS)), {
     code: ErrorNumber.XML_ERROR,
     domain: ErrorDomain.DOMAIN,
-    message: /^XML error: document is too large \(\d+ bytes, the limit is 10485760\)$/,
+    message: /^XML error: document is too large \(\d+ bytes, the limit is 4194304\)$/,
   });
   // At the limit the document is parsed (and here found not well formed): the size check
   // passed. A syntax error keeps the test fast; parsing 10 MiB of text takes seconds.

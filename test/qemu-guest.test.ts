@@ -218,9 +218,9 @@ describe('QEMU guests (real TCG guests through QemuGuests)', { skip, timeout: 24
     await waitForText(serial, `GUEST-ALIVE ${aliveBefore + 1}`, 30_000);
     const text = readText(serial);
     assert.equal(text.match(/GUEST-READY/g)?.length, 1, 'no second boot: the counter went on');
-    b.removeImage(image);
+    await b.removeImage(image);
     assert.ok(!existsSync(image));
-    assert.throws(() => b.removeImage('/etc/passwd'), (err: unknown) => err instanceof VirError);
+    await assert.rejects(b.removeImage('/etc/passwd'), (err: unknown) => err instanceof VirError);
 
     const t3 = performance.now();
     await b.powerButton(recordFor(def, rt2));

@@ -50,7 +50,7 @@ const define: Handler = async (ctl, cmd) => {
   const from = cmd.string('file')!;
   const flags = cmd.bool('validate') ? 1 : 0;
   const xml = readXMLFile(ctl, from);
-  const dom = await ctl.attempt(flags !== 0 ? ctl.c.defineXMLFlags(xml, flags) : ctl.c.defineXML(xml));
+  const dom = await ctl.attempt(typeof xml !== 'string' ? Promise.reject(xml) : flags !== 0 ? ctl.c.defineXMLFlags(xml, flags) : ctl.c.defineXML(xml));
   if (dom === FAILED) {
     ctl.error(`Failed to define domain from ${from}`);
     return false;
@@ -68,7 +68,7 @@ const create: Handler = async (ctl, cmd) => {
   if (cmd.bool('autodestroy')) flags |= START_AUTODESTROY;
   if (cmd.bool('validate')) flags |= START_VALIDATE;
   if (cmd.bool('reset-nvram')) flags |= START_RESET_NVRAM;
-  const dom = await ctl.attempt(ctl.c.createXML(xml, flags));
+  const dom = await ctl.attempt(typeof xml !== 'string' ? Promise.reject(xml) : ctl.c.createXML(xml, flags));
   if (dom === FAILED) {
     ctl.error(`Failed to create domain from ${from}`);
     return false;

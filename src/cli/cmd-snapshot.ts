@@ -16,6 +16,7 @@ import {
 import { CmdFailed, FAILED, isVirError, type Cmd, type Ctl, type Handler } from './context.js';
 import { jobProgress } from './progress.js';
 import { readXMLFile } from './files.js';
+import { SNAPSHOT_DOCUMENT } from '../conf/xml.js';
 import { escapeXML, formatTable, formatTree, stringToArray } from './text.js';
 import { find, parseXML, text, type XMLElement } from './xml.js';
 
@@ -181,7 +182,12 @@ const snapshotCreate: Handler = async (ctl, cmd) => {
   for (const [name, bit] of bits) if (cmd.bool(name)) flags |= bit;
   const { dom } = await cmd.domain();
   const from = cmd.string('xmlfile');
-  const xml = from === undefined ? '<domainsnapshot/>' : readXMLFile(ctl, from);
+  const xml = from === undefined ? '<domainsnapshot/>' : readXMLFile(ctl, from, SNAPSHOT_DOCUMENT);
+  if (typeof xml !== 'string') {
+    // What libvirt's parser says of the file's bytes, reported as the failed call's error.
+    await ctl.attempt(Promise.reject(xml));
+    return false;
+  }
   return createSnapshot(ctl, cmd, dom, xml, flags, from);
 };
 

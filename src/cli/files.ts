@@ -4,6 +4,8 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { CmdFailed, type Ctl } from './context.js';
+import { VirError } from '../index.js';
+import { DOMAIN_DOCUMENT, decodeXmlBytes, type XmlDocumentKind } from '../conf/xml.js';
 
 /** virsh's limit on an XML file: 10 MiB. */
 const MAX_XML_FILE = 10 * 1024 * 1024;
@@ -36,17 +38,27 @@ export function strerror(err: unknown): string {
 /**
  * Reads `path` as virsh's virFileReadAll does. On failure the library-style message is kept as
  * the command's error and the command fails.
+ *
+ * virsh hands the bytes to libvirt, whose parser stops at a NUL and refuses bytes that are not
+ * UTF-8; so a file that is not UTF-8 yields the VirError libvirt's parser reports for a document of
+ * `kind` (the caller fails its API call with it), never text with U+FFFD in place of those bytes.
  */
-export function readXMLFile(ctl: Ctl, path: string): string {
+export function readXMLFile(ctl: Ctl, path: string, kind: XmlDocumentKind = DOMAIN_DOCUMENT): string | VirError {
+  let bytes: Buffer;
   try {
     const st = statSync(path);
     if (st.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
     if (st.size > MAX_XML_FILE) throw Object.assign(new Error('EOVERFLOW'), { code: 'EOVERFLOW' });
-    return readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const phase = code === 'EISDIR' || code === 'EOVERFLOW' || code === 'EIO' ? 'read' : 'open';
     ctl.lastError = { message: `Failed to ${phase} file '${path}': ${strerror(err)}` };
     throw new CmdFailed();
+  }  try {
+    return decodeXmlBytes(bytes, kind);
+  } catch (err) {
+    if (err instanceof VirError) return err;
+    throw err;
   }
 }

@@ -8,6 +8,9 @@ export { validateName, MAX_NAME_BYTES, type NameKind } from './names.js';
 export { parseUUID, generateUUID, parseMAC, generateMAC, isMulticastMAC, parseMemoryKiB, unitScale } from './values.js';
 export {
   MAX_XML_BYTES,
+  MAX_XML_NODES,
+  MAX_XML_DEPTH,
+  decodeXmlBytes,
   DOMAIN_DOCUMENT,
   SNAPSHOT_DOCUMENT,
   parseXMLDocument,

@@ -13,10 +13,23 @@ import { VirError, formatErrorMessage } from '../core/errors.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 
 /**
- * Largest XML document accepted, in UTF-8 bytes. virsh refuses XML files above 10 MiB
- * (VSH_MAX_XML_FILE); checking the size before parsing bounds the work a caller can cause.
+ * Largest XML document accepted, in UTF-8 bytes: 4 MiB, libvirt's REMOTE_STRING_MAX, so the
+ * largest document libvirtd can ever be handed. (virsh reads files of up to 10 MiB, but past
+ * 4 MiB they cannot reach a daemon.) Checked before anything else, it bounds the work one call
+ * can cause.
  */
-export const MAX_XML_BYTES = 10 * 1024 * 1024;
+export const MAX_XML_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Most elements plus attributes a document may have. libxml2 itself sets no such limit; tsvirt
+ * needs one because building its tree costs microseconds per node on the one event loop that
+ * serves every client (600,000 empty elements took seconds). The largest domain XML in
+ * libvirt's test suites has a few thousand; counting is a cheap scan done before any parsing.
+ */
+export const MAX_XML_NODES = 100_000;
+
+/** libxml2's default nesting limit (xmlParserMaxDepth, without XML_PARSE_HUGE). */
+export const MAX_XML_DEPTH = 256;
 
 /** One element of a parsed document. Text is decoded; whitespace is kept as written. */
 export interface XmlElement {
@@ -129,9 +142,12 @@ export interface ParseOptions {
  * Parses `xml` into an element tree after checking size, well-formedness and the root
  * element's name.
  *
- * @throws VirError VIR_ERR_XML_ERROR if the document is larger than {@link MAX_XML_BYTES} or
- *   its root is not `kind.rootName`; VIR_ERR_XML_DETAIL (35) if it is not well formed, with
- *   libvirt's message layout: `SOURCE:LINE: what\nthe line\n-----^`.
+ * As in libvirt, which passes libxml2 a C string, a NUL ends the document.
+ *
+ * @throws VirError VIR_ERR_XML_ERROR if the document is larger than {@link MAX_XML_BYTES}, has
+ *   more than {@link MAX_XML_NODES} elements and attributes, or its root is not `kind.rootName`;
+ *   VIR_ERR_XML_DETAIL (35) if it is not well formed or nests deeper than {@link MAX_XML_DEPTH},
+ *   with libvirt's message layout: `SOURCE:LINE: what\nthe line\n-----^`.
  */
 export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: ParseOptions = {}): XmlElement {
   const bytes = Buffer.byteLength(xml, 'utf8');
@@ -141,15 +157,25 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: Pa
       `document is too large (${bytes} bytes, the limit is ${MAX_XML_BYTES})`,
     );
   }
+  const nodes = countNodes(xml, MAX_XML_NODES);
+  if (nodes > MAX_XML_NODES) {
+    throw xmlErrorFrom(
+      kind.errorDomain,
+      `document has too many elements and attributes (more than ${MAX_XML_NODES})`,
+    );
+  }
+  // libvirt hands libxml2 a C string: whatever follows a NUL is never seen.
+  const nul = xml.indexOf('\0');
   // XML 1.0 §2.11: line ends are normalized before parsing; a byte order mark is not content.
-  const text = xml.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+  const text = (nul >= 0 ? xml.slice(0, nul) : xml).replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
 
   const problem = options.stored === true ? undefined : findSyntaxProblem(text);
   if (problem !== undefined) throw syntaxError(text, problem, kind);
 
-  let nodes: unknown;
+  const lifted = liftLongText(text);
+  let parsed: unknown;
   try {
-    nodes = xmlParser().parse(text);
+    parsed = xmlParser().parse(lifted.text);
   } catch (e) {
     // The validator and the pre-scan passed (or a stored document was damaged), so this is one of
     // fast-xml-parser's own limits (nesting depth, names it refuses for safety). Report it as a
@@ -157,7 +183,7 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: Pa
     const message = e instanceof Error ? e.message : String(e);
     throw syntaxError(text, { line: 1, col: 1, message }, kind);
   }
-  const top = toElements(asNodeList(nodes), new Map());
+  const top = toElements(asNodeList(parsed), new Map(), lifted.runs);
   const root = top[0];
   if (root === undefined) {
     // Unreachable after findSyntaxProblem, which insists on a root element; a stored document
@@ -168,6 +194,153 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: Pa
     throw xmlErrorFrom(ErrorDomain.XML, `expecting root element of '${kind.rootName}', not '${root.name}'`);
   }
   return root;
+}
+
+/**
+ * Counts start tags and attributes (each '<' not followed by '/', and each '='), stopping once
+ * past `limit`. An over-estimate (an '=' in text counts too), but linear, allocation-free and
+ * far cheaper than parsing: the limit is refused before any tree is built.
+ */
+function countNodes(xml: string, limit: number): number {
+  let count = 0;
+  for (let i = xml.indexOf('<'); i >= 0 && count <= limit; i = xml.indexOf('<', i + 1)) {
+    if (xml.charCodeAt(i + 1) !== 0x2f) count++;
+  }
+  for (let i = xml.indexOf('='); i >= 0 && count <= limit; i = xml.indexOf('=', i + 1)) count++;
+  return count;
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const LENIENT_UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * Decodes a document's bytes as libvirt's parser reads them: up to the first NUL (libvirt passes
+ * a C string), as strict UTF-8. Bytes that are not UTF-8 are refused, never replaced by U+FFFD
+ * (which would make distinct inputs equal).
+ *
+ * @throws VirError VIR_ERR_XML_ERROR if there are more than {@link MAX_XML_BYTES};
+ *   VIR_ERR_XML_DETAIL (35) for bytes that are not UTF-8, with libxml2's words as libvirt reports
+ *   them: `SOURCE:LINE: Input is not proper UTF-8, indicate encoding !\nBytes: 0xE9 …`.
+ */
+export function decodeXmlBytes(bytes: Uint8Array, kind: XmlDocumentKind): string {
+  const nul = bytes.indexOf(0);
+  const doc = nul >= 0 ? bytes.subarray(0, nul) : bytes;
+  if (doc.length > MAX_XML_BYTES) {
+    throw xmlErrorFrom(
+      kind.errorDomain,
+      `document is too large (${doc.length} bytes, the limit is ${MAX_XML_BYTES})`,
+    );
+  }
+  try {
+    return STRICT_UTF8.decode(doc);
+  } catch {
+    throw notUtf8Error(doc, kind);
+  }
+}
+
+/** The index of the first byte where `bytes` stop being UTF-8 (bytes.length if they never do). */
+function firstBadUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] ?? 0;
+    let n: number;
+    let min: number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) [n, min] = [1, 0x80];
+    else if (b >= 0xe0 && b <= 0xef) [n, min] = [2, 0x800];
+    else if (b >= 0xf0 && b <= 0xf4) [n, min] = [3, 0x10000];
+    else return i;
+    if (i + n >= bytes.length) return i; // truncated sequence
+    let cp = b & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k] ?? 0;
+      if ((c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return i;
+}
+
+/** libxml2's "Input is not proper UTF-8" for `bytes`, placed as libvirt's catchXMLError does. */
+function notUtf8Error(bytes: Uint8Array, kind: XmlDocumentKind): VirError {
+  const bad = firstBadUtf8(bytes);
+  const before = STRICT_UTF8.decode(bytes.subarray(0, bad)).replace(/\r\n?/g, '\n');
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const line = before.split('\n').length;
+  const lineEnd = bytes.indexOf(0x0a, bad);
+  // The context line as a terminal would show it: the bad bytes as U+FFFD.
+  const rest = LENIENT_UTF8.decode(bytes.subarray(bad, lineEnd < 0 ? bytes.length : lineEnd));
+  const context = before.slice(lineStart) + rest;
+  const hex = (b: number) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  // libxml2 shows four bytes, or the one when fewer remain.
+  const shown = bad + 4 <= bytes.length ? Array.from(bytes.subarray(bad, bad + 4)) : [bytes[bad] ?? 0];
+  return syntaxErrorAt(context, line, before.length - lineStart + 1, `Input is not proper UTF-8, indicate encoding !\nBytes: ${shown.map(hex).join(' ')}`, kind);
+}
+
+/** Documents shorter than this are handed to fast-xml-parser as they are. */
+const LIFT_DOCUMENT = 64 * 1024;
+/** Runs of character data at least this long are lifted out of larger documents. */
+const LIFT_RUN = 1024;
+
+/**
+ * Replaces long runs of character data by `\0N\0` (NUL cannot remain in a document, see
+ * parseXMLDocument) and returns them. fast-xml-parser builds text one character at a time, mostly
+ * garbage collection at about 150 ns a character, so a 4 MiB description held the event loop for
+ * over half a second; lifted out, text costs a slice. Markup is skipped as the pre-scan skips it
+ * (comments, CDATA, PIs, DOCTYPE, tags with quoted attribute values), so only real character data
+ * is touched; {@link restoreLongText} puts it back before references are decoded.
+ */
+function liftLongText(text: string): { text: string; runs: string[] } {
+  const runs: string[] = [];
+  if (text.length < LIFT_DOCUMENT) return { text, runs };
+  const parts: string[] = [];
+  let last = 0;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const lt = text.indexOf('<', i);
+    const end = lt < 0 ? n : lt;
+    if (end - i >= LIFT_RUN) {
+      parts.push(text.slice(last, i), `\0${runs.length}\0`);
+      runs.push(text.slice(i, end));
+      last = end;
+    }
+    if (lt < 0) break;
+    if (text.startsWith('<!--', lt)) i = afterToken(text, '-->', lt + 4);
+    else if (text.startsWith('<![CDATA[', lt)) i = afterToken(text, ']]>', lt + 9);
+    else if (text.startsWith('<?', lt)) i = afterToken(text, '?>', lt + 2);
+    else if (text.startsWith('<!DOCTYPE', lt)) i = skipDoctype(text, lt);
+    else {
+      let quote: string | undefined;
+      let j = lt + 1;
+      for (; j < n; j++) {
+        const d = text[j];
+        if (quote !== undefined) {
+          if (d === quote) quote = undefined;
+        } else if (d === '"' || d === "'") quote = d;
+        else if (d === '>') break;
+      }
+      i = j + 1;
+    }
+  }
+  if (runs.length === 0) return { text, runs };
+  parts.push(text.slice(last));
+  return { text: parts.join(''), runs };
+}
+
+function afterToken(text: string, token: string, from: number): number {
+  const at = text.indexOf(token, from);
+  return at < 0 ? text.length : at + token.length;
+}
+
+/** Puts back what {@link liftLongText} lifted out of one text node. */
+function restoreLongText(s: string, runs: readonly string[]): string {
+  if (runs.length === 0 || !s.includes('\0')) return s;
+  return s.replace(/\0(\d+)\0/g, (_, k: string) => runs[Number(k)] ?? '');
 }
 
 let parser: XMLParser | undefined;
@@ -194,8 +367,9 @@ const PARSER_OPTIONS: X2jOptions = {
   ignoreDeclaration: true,
   ignorePiTags: true,
   cdataPropName: '#cdata',
-  // libxml2's default nesting limit; libvirt documents are a handful of levels deep.
-  maxNestedTags: 256,
+  // libxml2's default nesting limit; libvirt documents are a handful of levels deep. The pre-scan
+  // reports it in libxml2's words; this one guards stored documents and SOAP answers.
+  maxNestedTags: MAX_XML_DEPTH,
 };
 
 /** fast-xml-parser's preserveOrder output: one-key objects plus ':@' for attributes. */
@@ -205,17 +379,17 @@ function asNodeList(value: unknown): FxpNode[] {
   return Array.isArray(value) ? (value as FxpNode[]) : [];
 }
 
-function toElements(nodes: FxpNode[], scope: ReadonlyMap<string, string>): XmlElement[] {
+function toElements(nodes: FxpNode[], scope: ReadonlyMap<string, string>, runs: readonly string[]): XmlElement[] {
   const out: XmlElement[] = [];
   for (const node of nodes) {
     const name = Object.keys(node).find((k) => k !== ':@');
     if (name === undefined || name === '#text' || name === '#cdata') continue;
-    out.push(toElement(name, node, scope));
+    out.push(toElement(name, node, scope, runs));
   }
   return out;
 }
 
-function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string, string>): XmlElement {
+function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string, string>, runs: readonly string[]): XmlElement {
   const rawAttrs = (node[':@'] ?? {}) as Record<string, unknown>;
   const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
   let scope = parentScope;
@@ -236,7 +410,7 @@ function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string,
   let text = '';
   const childNodes = asNodeList(node[name]);
   for (const child of childNodes) {
-    if (typeof child['#text'] === 'string') text += decodeReferences(child['#text']);
+    if (typeof child['#text'] === 'string') text += decodeReferences(restoreLongText(child['#text'], runs));
     else if (child['#cdata'] !== undefined) {
       for (const part of asNodeList(child['#cdata'])) {
         if (typeof part['#text'] === 'string') text += part['#text'];
@@ -248,7 +422,7 @@ function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string,
     localName,
     namespaceURI: uri === undefined || uri === '' ? undefined : uri,
     attrs,
-    children: toElements(childNodes, scope),
+    children: toElements(childNodes, scope, runs),
     text,
   };
 }
@@ -264,14 +438,36 @@ const PREDEFINED_ENTITIES: Readonly<Record<string, string>> = {
 /**
  * Decodes the five predefined entities and character references (for libvirt's documents,
  * validated by the pre-scan first; the ESX driver's SOAP answers use it as they come).
+ *
+ * @throws VirError VIR_ERR_XML_ERROR (from VIR_FROM_XML) for a character reference to a
+ *   character XML does not allow, in libxml2's words (`xmlParseCharRef: …`).
  */
 export function decodeReferences(s: string): string {
   if (!s.includes('&')) return s;
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_][\w.-]*);/g, (whole, ref: string) => {
-    if (ref.startsWith('#x')) return String.fromCodePoint(parseInt(ref.slice(2), 16));
-    if (ref.startsWith('#')) return String.fromCodePoint(parseInt(ref.slice(1), 10));
+    if (ref.startsWith('#')) {
+      const cp = charRefValue(ref);
+      const problem = charRefProblem(cp);
+      if (problem !== undefined) throw xmlErrorFrom(ErrorDomain.XML, problem);
+      return String.fromCodePoint(cp);
+    }
     return PREDEFINED_ENTITIES[ref] ?? whole;
   });
+}
+
+/** The value of `#xHEX` or `#DEC`; Infinity when it has too many digits to matter. */
+function charRefValue(ref: string): number {
+  const hex = ref.startsWith('#x');
+  const digits = ref.slice(hex ? 2 : 1).replace(/^0+(?=.)/, '');
+  if (digits.length > 8) return Infinity;
+  return parseInt(digits, hex ? 16 : 10);
+}
+
+/** libxml2's complaint about a character reference to `cp`, or undefined when XML allows it. */
+function charRefProblem(cp: number): string | undefined {
+  if (cp > 0x10ffff) return 'xmlParseCharRef: character reference out of bounds';
+  if (!isXmlChar(cp)) return `xmlParseCharRef: invalid xmlChar value ${cp}`;
+  return undefined;
 }
 
 /** A character XML 1.0 allows (§2.2). */
@@ -347,6 +543,8 @@ function fromValidator(
     err.msg,
   );
   if (m) return afterTag(`Opening and ending tag mismatch: ${m[1]} line ${m[2]} and ${m[3]}`);
+  // Several tags left open at the end of the input: the pre-scan names the innermost, at the end.
+  if (/^Invalid '\[[\s\S]*\]' found\.?$/.test(err.msg)) return after(text.length, 'Premature end of data');
   m = /^Unclosed tag '(.+)'\.$/.exec(err.msg);
   // libxml2 notices at the end of the input, and names where the tag was opened.
   if (m) return after(text.length, `Premature end of data in tag ${m[1]} line ${err.line}`);
@@ -390,7 +588,8 @@ function scanDocument(text: string, lines: readonly number[]): SyntaxProblem | u
   const badProblem = (): SyntaxProblem =>
     at(badIndex, `PCDATA invalid Char value ${text.codePointAt(badIndex) ?? 0}`);
 
-  let depth = 0;
+  // Open elements, innermost last: libxml2 names the innermost when the input ends early.
+  const open: { name: string; index: number }[] = [];
   let rootSeen = false;
   let rootClosed = false;
   let i = 0;
@@ -406,7 +605,7 @@ function scanDocument(text: string, lines: readonly number[]): SyntaxProblem | u
         continue;
       }
       if (text.startsWith('<![CDATA[', i)) {
-        if (depth === 0) return at(i, rootClosed ? 'Extra content at the end of the document' : "Start tag expected, '<' not found");
+        if (open.length === 0) return at(i, rootClosed ? 'Extra content at the end of the document' : "Start tag expected, '<' not found");
         const end = text.indexOf(']]>', i + 9);
         if (end < 0) return at(n, 'CData section not finished');
         i = end + 3;
@@ -425,9 +624,10 @@ function scanDocument(text: string, lines: readonly number[]): SyntaxProblem | u
       }
       if (text.startsWith('</', i)) {
         const end = text.indexOf('>', i);
-        if (end < 0) return undefined; // the validator reports it
-        depth--;
-        if (depth === 0) rootClosed = true;
+        if (end < 0) return at(n, "expected '>'");
+        // A mismatched end tag is the validator's to report; this only tracks nesting.
+        open.pop();
+        if (open.length === 0) rootClosed = true;
         i = end + 1;
         continue;
       }
@@ -449,16 +649,20 @@ function scanDocument(text: string, lines: readonly number[]): SyntaxProblem | u
         } else if (d === '"' || d === "'") quote = d;
         else if (d === '>') break;
       }
-      if (j >= n) return undefined; // unterminated tag: the validator reports it
+      const name = /^<([^\s/>]*)/.exec(text.slice(i, i + 256))?.[1] ?? '';
+      if (j >= n) return at(n, `Couldn't find end of Start Tag ${name} line ${positionOf(lines, i).line}`);
       if (text[j - 1] === '/') {
-        if (depth === 0) rootClosed = true;
+        if (open.length === 0) rootClosed = true;
       } else {
-        depth++;
+        open.push({ name, index: i });
+        if (open.length > MAX_XML_DEPTH) {
+          return at(j + 1, `Excessive depth in document: ${MAX_XML_DEPTH} use XML_PARSE_HUGE option`);
+        }
       }
       i = j + 1;
       continue;
     }
-    if (depth === 0) {
+    if (open.length === 0) {
       if (c !== ' ' && c !== '\t' && c !== '\n') {
         return at(i, rootClosed ? 'Extra content at the end of the document' : "Start tag expected, '<' not found");
       }
@@ -476,6 +680,10 @@ function scanDocument(text: string, lines: readonly number[]): SyntaxProblem | u
   }
   if (badIndex < n) return badProblem();
   if (!rootSeen) return at(n, "Start tag expected, '<' not found");
+  const inner = open[open.length - 1];
+  if (inner !== undefined) {
+    return at(n, `Premature end of data in tag ${inner.name} line ${positionOf(lines, inner.index).line}`);
+  }
   return undefined;
 }
 
@@ -510,9 +718,8 @@ function checkReference(text: string, index: number): { message: string; length:
   if (ref === undefined) return { message: 'xmlParseEntityRef: no name', length };
   if (m?.[2] === undefined) return { message: "EntityRef: expecting ';'", length };
   if (ref.startsWith('#')) {
-    const cp = ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-    if (!isXmlChar(cp)) return { message: `xmlParseCharRef: invalid xmlChar value ${cp}`, length };
-    return undefined;
+    const problem = charRefProblem(charRefValue(ref));
+    return problem === undefined ? undefined : { message: problem, length };
   }
   if (PREDEFINED_ENTITIES[ref] === undefined) return { message: `Entity '${ref}' not defined`, length };
   return undefined;
@@ -522,18 +729,23 @@ function checkReference(text: string, index: number): { message: string; length:
 function syntaxError(text: string, problem: SyntaxProblem, kind: XmlDocumentKind): VirError {
   // libvirt prints "(null)" for the context of an empty document; keep its output.
   const context = text.length === 0 ? '(null)' : (text.split('\n')[problem.line - 1] ?? '');
+  return syntaxErrorAt(context, problem.line, problem.col, problem.message, kind);
+}
+
+/** catchXMLError's layout: `SOURCE:LINE: what`, the line, and a caret under column `col`. */
+function syntaxErrorAt(context: string, line: number, col: number, what: string, kind: XmlDocumentKind): VirError {
   let pointer = '';
-  const width = Math.min(problem.col - 1, context.length);
+  const width = Math.min(col - 1, context.length);
   for (let k = 0; k < width; k++) pointer += context[k] === '\t' ? '\t' : '-';
   pointer += '^';
-  const message = `${kind.sourceName}:${problem.line}: ${problem.message}\n${context}\n${pointer}`;
+  const message = `${kind.sourceName}:${line}: ${what}\n${context}\n${pointer}`;
   return new VirError({
     code: ErrorNumber.XML_DETAIL,
     domain: kind.errorDomain,
     message: formatErrorMessage(ErrorNumber.XML_DETAIL, message),
     str1: message,
-    int1: problem.line,
-    int2: problem.col,
+    int1: line,
+    int2: col,
   });
 }
 

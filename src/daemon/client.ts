@@ -33,10 +33,28 @@ import {
   type TableProc,
 } from '../rpc/procedures.js';
 import { unservedCall } from '../rpc/unsupported.js';
+import { DOMAIN_DOCUMENT, SNAPSHOT_DOCUMENT, decodeXmlBytes } from '../conf/xml.js';
 import { HANDLERS, wireDomain, type HandlerContext } from './handlers.js';
 import { anyToWireError, notOpenError, rpcError, toWireError } from './errors.js';
 import type { ConnectionFactory } from './connections.js';
 import type { Logger } from './log.js';
+
+/**
+ * The answer to arguments that do not decode. libvirtd passes a string's bytes on as they are,
+ * so a document that is not UTF-8 reaches libxml2, which refuses it: tsvirtd gives that same XML
+ * error. Anything else is libvirtd's "Unable to decode message payload".
+ */
+function undecodableArgs(proc: TableProc, err: XdrError): WireError {
+  if (err.code === 'XDR_BAD_UTF8' && err.field === 'xml' && err.bytes !== undefined) {
+    const kind = proc === Proc.DOMAIN_SNAPSHOT_CREATE_XML ? SNAPSHOT_DOCUMENT : DOMAIN_DOCUMENT;
+    try {
+      decodeXmlBytes(err.bytes, kind);
+    } catch (xmlErr) {
+      if (xmlErr instanceof VirError) return toWireError(xmlErr);
+    }
+  }
+  return rpcError('Unable to decode message payload');
+}
 
 /** Bytes a client may leave unread before it is dropped (two of libvirt's largest messages). */
 const MAX_PENDING_OUTPUT = 64 * 1024 * 1024;
@@ -175,7 +193,7 @@ export class Client implements HandlerContext {
     } catch (err) {
       if (!(err instanceof XdrError)) throw err;
       this.opts.log.debug(`client ${this.id}: ${Proc[proc]}: ${err.message}`);
-      this.replyError(h, rpcError('Unable to decode message payload'));
+      this.replyError(h, undecodableArgs(proc, err));
       return;
     }
     if (this.connection === null && !spec.beforeOpen) {

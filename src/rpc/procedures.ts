@@ -5,7 +5,7 @@
  * `call()` types are inferred from {@link PROCEDURE_TABLE}. Numbers and layouts follow libvirt's
  * remote_protocol.x; the declarations are tsvirt's.
  */
-import type { Codec } from './xdr.js';
+import { decodeUtf8, type Codec } from './xdr.js';
 import { VirError } from '../core/errors.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import {
@@ -209,7 +209,7 @@ export const securityModelRet: Codec<{ model: string; doi: string }> = {
     }
   },
   dec(r) {
-    const chars = (max: number) => Buffer.from(r.array(max, (rr) => rr.int() & 0xff)).toString('utf8');
+    const chars = (max: number) => decodeUtf8(Buffer.from(r.array(max, (rr) => rr.int() & 0xff)));
     return { model: chars(REMOTE_SECURITY_MODEL_MAX), doi: chars(REMOTE_SECURITY_DOI_MAX) };
   },
 };
@@ -236,7 +236,7 @@ export const nodeInfoRet: Codec<WireNodeInfo> = {
     const chars: number[] = [];
     for (let i = 0; i < 32; i++) chars.push(r.int() & 0xff);
     const end = chars.indexOf(0);
-    const model = Buffer.from(end < 0 ? chars : chars.slice(0, end)).toString('utf8');
+    const model = decodeUtf8(Buffer.from(end < 0 ? chars : chars.slice(0, end)));
     const memory = r.uhyperNumber();
     const [cpus, mhz, nodes, sockets, cores, threads] = [r.int(), r.int(), r.int(), r.int(), r.int(), r.int()] as const;
     return { model, memory, cpus, mhz, nodes, sockets, cores, threads };

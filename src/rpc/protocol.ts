@@ -189,7 +189,15 @@ export function struct<T extends object>(fields: { [K in keyof T]: Codec<T[K]> }
     },
     dec(r) {
       const out = {} as T;
-      for (const [k, c] of entries) (out as Record<keyof T, unknown>)[k] = c.dec(r);
+      for (const [k, c] of entries) {
+        try {
+          (out as Record<keyof T, unknown>)[k] = c.dec(r);
+        } catch (err) {
+          // Nested structs set it first; the outermost field is the one callers can name.
+          if (err instanceof XdrError) err.field = String(k);
+          throw err;
+        }
+      }
       return out;
     },
   };

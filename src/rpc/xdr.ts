@@ -12,16 +12,43 @@ export type XdrErrorCode =
   | 'XDR_TOO_LONG' // a string, opaque or array is longer than its declared maximum
   | 'XDR_BAD_BOOL' // a bool or optional-pointer flag other than 0 or 1
   | 'XDR_TRAILING' // bytes left over after the value
-  | 'XDR_BAD_VALUE'; // a value out of range for its type (encoding side, or an enum)
+  | 'XDR_BAD_VALUE' // a value out of range for its type (encoding side, or an enum)
+  | 'XDR_BAD_UTF8'; // a string whose bytes are not UTF-8
 
 /** The one error the XDR layer throws. */
 export class XdrError extends Error {
   override readonly name = 'XdrError';
+  /**
+   * The struct field being decoded when it failed (the outermost struct's, set by
+   * protocol.ts's `struct`), so that a caller can word the error for what the field holds.
+   */
+  field: string | undefined;
   constructor(
     readonly code: XdrErrorCode,
     message: string,
+    /** For XDR_BAD_UTF8: the string's bytes as received. */
+    readonly bytes?: Buffer,
   ) {
     super(message);
+  }
+}
+
+/**
+ * Strings are decoded strictly: bytes that are not UTF-8 fail instead of becoming U+FFFD, which
+ * would make distinct names (`caf\xe9`, `caf\xe8`) one and the same.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes `bytes` as strict UTF-8.
+ *
+ * @throws XdrError XDR_BAD_UTF8 (carrying the bytes) when they are not UTF-8.
+ */
+export function decodeUtf8(bytes: Buffer): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new XdrError('XDR_BAD_UTF8', `XDR: string of ${bytes.length} bytes is not valid UTF-8`, Buffer.from(bytes));
   }
 }
 
@@ -116,12 +143,12 @@ export class XdrReader {
     const n = this.length(max, 'opaque', 1);
     return this.opaqueFixed(n);
   }
-  /** A string of at most `max` bytes, decoded as UTF-8. */
+  /** A string of at most `max` bytes, decoded as strict UTF-8 (XDR_BAD_UTF8 otherwise). */
   string(max: number): string {
     const n = this.length(max, 'string', 1);
     const total = n + pad4(n);
     this.need(total, `string<${max}>`);
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    const s = decodeUtf8(this.buf.subarray(this.pos, this.pos + n));
     this.pos += total;
     return s;
   }

@@ -51,6 +51,7 @@ export interface SoapClientOptions {
 }
 
 /** The largest answer accepted: a bound on what a broken or hostile server can make us hold. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** The vim25 version tsvirt speaks: what it was written against and what vcsim reports. */
@@ -176,9 +177,17 @@ export class SoapClient {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
+            let text: string;
+            try {
+              text = STRICT_UTF8.decode(Buffer.concat(chunks));
+            } catch {
+              // Never U+FFFD in place of what vSphere sent: libxml2 refuses such an answer too.
+              reject(internal(`Malformed response for call to '${method}': not valid UTF-8`));
+              return;
+            }
             resolve({
               status: res.statusCode ?? 0,
-              text: Buffer.concat(chunks).toString('utf8'),
+              text,
               setCookie: sessionCookie(res.headers['set-cookie']),
             });
           });

@@ -77,7 +77,13 @@ export function parseVimXML(xml: string): VimNode | undefined {
   }
   for (const top of nodeList(parsed)) {
     const key = Object.keys(top).find((k) => k !== ':@');
-    if (key !== undefined && key !== '#text' && key !== '#cdata') return toNode(key, top);
+    if (key === undefined || key === '#text' || key === '#cdata') continue;
+    try {
+      return toNode(key, top);
+    } catch {
+      // A character reference XML does not allow (&#x110000;): libxml2 would not parse it either.
+      return undefined;
+    }
   }
   return undefined;
 }
