@@ -111,11 +111,30 @@ def main():
                 'file': os.path.basename(path),
             }
 
+    # The struct members of each call (remote_NAME_args / remote_NAME_ret), keyed as gendispatch
+    # keys calls: the name lower-cased without underscores.
+    members = {}
+    for key, body in re.findall(r'^struct remote_(\w+?)_(?:args|ret)\s*\{(.*?)^\};', x, re.M | re.S):
+        members.setdefault(key.lower().replace('_', ''), []).append(body)
+
+    def secondary(name, pname):
+        # gendispatch's get_conn_method: which of libvirtd's per-client connections a call uses.
+        # Before CONNECT_OPEN the hypervisor one is "hypervisor connection not open", the others
+        # (network, storage, ...) "connection not open".
+        body = ' '.join(members.get(name.lower().replace('_', ''), []))
+        if re.search(r'remote_nonnull_(interface|network|node_device|nwfilter|secret|storage)', body):
+            return True
+        if re.search(r'Connect.*Interface|InterfaceChange|Connect.*Network|Connect.*NWFilter|Connect.*Secret|Connect.*Storage', pname):
+            return True
+        if re.search(r'Node.*Device', pname) and not re.search(r'NodeDeviceReset|NodeDeviceReAttach|NodeDeviceDettach|NodeDeviceDetachFlags', pname):
+            return True
+        return False
+
     rows = []
     for num, name in procs:
         words = name.split('_')
         if name.lower().replace('_', '') in msgs:
-            rows.append((num, name, None, None, None, 'event'))
+            rows.append((num, name, None, None, None, 'event', False))
             continue
         api = API_OVERRIDES.get(name, 'vir' + proc_name(words))
         info = apis.get(api)
@@ -127,13 +146,13 @@ def main():
                 api = same[0]
                 info = apis[api]
         if info is None:
-            rows.append((num, name, None, None, None, 'internal'))
+            rows.append((num, name, None, None, None, 'internal', False))
             continue
-        rows.append((num, name, api, domain_member(info['domain']), info['readonly_check'], 'api'))
+        rows.append((num, name, api, domain_member(info['domain']), info['readonly_check'], 'api', secondary(name, proc_name(words))))
 
     # Only the authentication procedures have no public API; anything else is a name this script
     # does not map yet, and a guess would put a wrong function name in an error message.
-    stray = [name for _, name, _, _, _, kind in rows if kind == 'internal' and not name.startswith('AUTH_')]
+    stray = [name for _, name, _, _, _, kind, _ in rows if kind == 'internal' and not name.startswith('AUTH_')]
     if stray:
         sys.exit('no public API found for: ' + ', '.join(stray))
 
@@ -146,22 +165,24 @@ def main():
     out.write('''/**
  * What a remote procedure is, as libvirtd sees it:
  * - `api`: a call of a public API; `api` is the C function that reports an unsupported driver,
- *   `domain` its file's VIR_FROM_THIS, `write` whether it refuses read-only connections first.
+ *   `domain` its file's VIR_FROM_THIS, `write` whether it refuses read-only connections first,
+ *   `secondary` when libvirtd serves it on its network/storage/... connection rather than the
+ *   hypervisor's (before CONNECT_OPEN: "connection not open", not "hypervisor connection not open").
  * - `internal`: a call with no public API: the authentication steps (AUTH_*).
  * - `event`: a server-to-client message; libvirtd has no dispatcher for it.
  */
 export type KnownProcedure =
-  | { name: string; kind: 'api'; api: string; domain: ErrorDomain; write: boolean }
+  | { name: string; kind: 'api'; api: string; domain: ErrorDomain; write: boolean; secondary?: true }
   | { name: string; kind: 'internal' }
   | { name: string; kind: 'event' };
 
 ''')
     out.write('/** Every procedure number of remote_protocol.x (REMOTE_PROC_ names without the prefix). */\n')
     out.write('export const REMOTE_PROCEDURES: ReadonlyMap<number, KnownProcedure> = new Map<number, KnownProcedure>([\n')
-    for num, name, api, dom, ro, kind in rows:
+    for num, name, api, dom, ro, kind, sec in rows:
         if kind == 'api':
-            out.write("  [%d, { name: '%s', kind: 'api', api: '%s', domain: ErrorDomain.%s, write: %s }],\n"
-                      % (num, name, api, dom, 'true' if ro else 'false'))
+            out.write("  [%d, { name: '%s', kind: 'api', api: '%s', domain: ErrorDomain.%s, write: %s%s }],\n"
+                      % (num, name, api, dom, 'true' if ro else 'false', ', secondary: true' if sec else ''))
         else:
             out.write("  [%d, { name: '%s', kind: '%s' }],\n" % (num, name, kind))
     out.write(']);\n')

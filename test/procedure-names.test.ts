@@ -96,7 +96,8 @@ test('unservedCall: libvirtd\'s answers for a procedure tsvirt lacks', () => {
   assert.deepEqual(unservedCall(444, false), { kind: 'unknown' });
   assert.deepEqual(unservedCall(107, false), { kind: 'unknown' }); // an event message sent as a call
   const no = unservedCall(200, false);
-  assert.ok(no.kind === 'refused' && no.needsOpen);
+  assert.ok(no.kind === 'refused' && no.notOpen !== null);
+  assert.equal(no.notOpen.message, 'internal error: hypervisor connection not open');
   assert.deepEqual(
     [no.error.code, no.error.domain, no.error.message, no.error.str1, no.error.str2],
     [
@@ -116,11 +117,13 @@ test('unservedCall: libvirtd\'s answers for a procedure tsvirt lacks', () => {
   const rw = unservedCall(32, false);
   assert.ok(rw.kind === 'refused' && rw.error.code === ErrorNumber.NO_SUPPORT);
   const sasl = unservedCall(67, false);
-  assert.ok(sasl.kind === 'refused' && !sasl.needsOpen);
+  assert.ok(sasl.kind === 'refused' && sasl.notOpen === null);
   assert.deepEqual([sasl.error.code, sasl.error.domain, sasl.error.message], [ErrorNumber.AUTH_FAILED, ErrorDomain.RPC, 'authentication failed: authentication failed']);
   assert.equal(REMOTE_PROCEDURES.get(NETWORK_CREATE)?.name, 'NETWORK_CREATE');
   const net = unservedCall(NETWORK_CREATE, false);
   assert.ok(net.kind === 'refused' && net.error.domain === ErrorDomain.NETWORK, JSON.stringify(net));
+  // libvirtd serves networks on a secondary connection, and names no hypervisor before it opens.
+  assert.equal(net.notOpen?.message, 'internal error: connection not open');
 });
 
 test("the remote driver rebuilds the daemon's NO_SUPPORT error unchanged", () => {

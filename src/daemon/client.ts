@@ -172,8 +172,8 @@ export class Client implements HandlerContext {
       if (answer.kind === 'unknown') {
         this.opts.log.info(`client ${this.id}: unknown procedure ${h.proc}`);
         this.replyError(h, rpcError(`unknown procedure: ${h.proc}`));
-      } else if (answer.needsOpen && this.connection === null) {
-        this.replyError(h, notOpenError());
+      } else if (answer.notOpen !== null && this.connection === null) {
+        this.replyError(h, toWireError(answer.notOpen));
       } else {
         this.opts.log.debug(`client ${this.id}: unsupported procedure ${h.proc}`);
         this.replyError(h, toWireError(answer.error));
