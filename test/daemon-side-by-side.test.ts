@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Proc, legacyLifecycleMsg, openArgs, retDom, xml } from '../src/rpc/procedures.js';
 import { decode } from '../src/rpc/xdr.js';
+import { struct, uuidFromString, xDomain, xString, xUint, type WireDomain } from '../src/rpc/protocol.js';
+import type { Codec } from '../src/rpc/xdr.js';
 import { MessageStatus } from '../src/rpc/message.js';
 import { RawClient, errorOf, startDaemon, virsh, virshSkip, type Run, type RunningDaemon } from './support/daemon-harness.js';
 import { startLibvirtd, type RunningLibvirtd } from './support/libvirtd-harness.js';
@@ -67,6 +69,18 @@ const dominfo = (name: string): Step => ({
 
 const SCRIPTS: Script[] = [
   { name: 'host: nodeinfo, sysinfo and list', files: {}, steps: [ok('nodeinfo'), ok('sysinfo'), ok('list', '--all')] },
+  {
+    // Neither libvirt's test driver nor tsvirt has these: the same NO_SUPPORT error naming the API.
+    name: 'functions neither driver has: guestinfo, blockjob --info, domjobinfo, domdirtyrate-calc, guestvcpus',
+    files: {},
+    steps: [
+      ok('guestinfo', 'test'),
+      ok('blockjob', 'test', 'vda', '--info'),
+      ok('domjobinfo', 'test'),
+      ok('domdirtyrate-calc', 'test'),
+      ok('guestvcpus', 'test'),
+    ],
+  },
   {
     name: 'R1: undefine of a transient domain',
     files: { 'sb1.xml': domXML('sb1', u()) },
@@ -320,6 +334,49 @@ describe('the same virsh scripts against libvirtd and tsvirtd', { skip: noVirsh 
     assert.deepEqual(ts, l);
     // DEFINED/ADDED as one legacy message (proc 107, MESSAGE, serial 1).
     assert.deepEqual(l.filter((x) => Array.isArray(x) && x[0] === 'event'), [['event', 107, 2, 1, true, -1, 0, 0]]);
+  });
+
+  test('procedures tsvirtd lacks, by raw call: the same errors as libvirtd before and after CONNECT_OPEN', async (t) => {
+    if (lv === undefined) {
+      t.skip(`no libvirtd to compare with: ${lvSkip}`);
+      return;
+    }
+    const dom = { name: 'test', uuid: uuidFromString('6695eb01-f6a4-8304-79aa-97f2502e193f'), id: 1 };
+    // Arguments that decode: libvirtd decodes them before it looks for a connection.
+    const guestInfo = struct<{ dom: WireDomain; types: number; flags: number }>({ dom: xDomain, types: xUint, flags: xUint });
+    const uuid16: Codec<Buffer> = { enc: (w, v) => void w.opaqueFixed(v, 16), dec: (r) => r.opaqueFixed(16) };
+    const network = struct<{ name: string; uuid: Buffer }>({ name: xString, uuid: uuid16 }); // remote_nonnull_network
+    const transcript = async (sock: string): Promise<unknown[]> => {
+      const c = await RawClient.connect(sock);
+      const err = (f: Awaited<ReturnType<RawClient['call']>>) => (f.header.status === MessageStatus.OK ? 'OK' : errorOf(f));
+      try {
+        const out: unknown[] = [];
+        await c.call(Proc.AUTH_LIST);
+        out.push(err(await c.callWith(418, guestInfo, { dom, types: 0, flags: 0 }))); // DOMAIN_GET_GUEST_INFO
+        out.push(err(await c.callWith(39, network, { name: 'default', uuid: Buffer.alloc(16) }))); // NETWORK_CREATE
+        out.push(err(await c.call(9999)));
+        await c.callWith(Proc.CONNECT_OPEN, openArgs, { name: 'test:///default', flags: 0 });
+        out.push(err(await c.callWith(418, guestInfo, { dom, types: 0, flags: 0 })));
+        out.push(err(await c.call(107))); // an event message, sent as a call
+        out.push(err(await c.call(9999)));
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    const [l, ts] = [await transcript(lv.socket), await transcript(d!.rw)];
+    assert.deepEqual(ts, l);
+    assert.deepEqual(
+      (l as { message: string }[]).map((e) => e.message),
+      [
+        'internal error: hypervisor connection not open',
+        'internal error: connection not open',
+        'unknown procedure: 9999',
+        'this function is not supported by the connection driver: virDomainGetGuestInfo',
+        'unknown procedure: 107',
+        'unknown procedure: 9999',
+      ],
+    );
   });
 
   for (const script of SCRIPTS) {

@@ -38,6 +38,7 @@ import {
   type RetOf,
   type TableProc,
 } from '../rpc/procedures.js';
+import { unservedCall } from '../rpc/unsupported.js';
 import { DOMAIN_DOCUMENT, SNAPSHOT_DOCUMENT, decodeXmlBytes } from '../conf/xml.js';
 import { HANDLERS, wireDomain, type HandlerContext } from './handlers.js';
 import { anyToWireError, notOpenError, rpcError, toWireError } from './errors.js';
@@ -255,8 +256,17 @@ export class Client implements HandlerContext {
       return;
     }
     if (!isTableProc(h.proc)) {
-      this.opts.log.info(`client ${this.id}: unknown procedure ${h.proc}`);
-      this.replyError(h, rpcError(`unknown procedure: ${h.proc}`));
+      // Not implemented here: answer as libvirtd does with a driver lacking the function.
+      const answer = unservedCall(h.proc, this.readonlyConn);
+      if (answer.kind === 'unknown') {
+        this.opts.log.info(`client ${this.id}: unknown procedure ${h.proc}`);
+        this.replyError(h, rpcError(`unknown procedure: ${h.proc}`));
+      } else if (answer.notOpen !== null && this.connection === null) {
+        this.replyError(h, toWireError(answer.notOpen));
+      } else {
+        this.opts.log.debug(`client ${this.id}: unsupported procedure ${h.proc}`);
+        this.replyError(h, toWireError(answer.error));
+      }
       return;
     }
     await this.serve(h.proc, h, frame.payload);

@@ -24,6 +24,9 @@ export function onPath(name: string): boolean {
   return false;
 }
 
+/** Debian's libvirt client library (libvirt0), whose exported symbols are libvirt's API. */
+export const LIBVIRT_SO = '/usr/lib/x86_64-linux-gnu/libvirt.so.0';
+
 interface Tool {
   /** The Debian package that brings it. */
   package: string;
@@ -34,6 +37,7 @@ interface Tool {
 const TOOLS = {
   xmllint: { package: 'libxml2-utils', present: () => onPath('xmllint') },
   "libvirt's RelaxNG schemas": { package: 'libvirt0', present: () => existsSync('/usr/share/libvirt/schemas/domain.rng') },
+  "libvirt's shared library": { package: 'libvirt0', present: () => existsSync(LIBVIRT_SO) },
   virsh: { package: 'libvirt-clients', present: () => onPath('virsh') },
   libvirtd: { package: 'libvirt-daemon', present: () => existsSync('/usr/sbin/libvirtd') },
   python3: { package: 'python3', present: () => existsSync('/usr/bin/python3') },
