@@ -1,0 +1,133 @@
+/**
+ * After a crash of the manager (DESIGN §5): a process killed in the middle of a managed save of a
+ * real guest leaves QEMU stopped for the save, its migration maybe still running and a partial
+ * image; the next open finishes the job as libvirt's reconnect does — the migration cancelled,
+ * the vCPUs resumed (the guest ran before the job), the partial image removed — so the domain
+ * reports its true state and the next managed save succeeds.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DomainRunningReason,
+  DomainShutoffReason,
+  DomainState,
+  DomainUndefineFlags,
+  connect,
+  type Connection,
+} from '../src/index.js';
+import { Reaper, buildTestGuest, guestXML, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
+
+const SAVER = fileURLToPath(new URL('./support/qemu-saver.js', import.meta.url));
+const KILLS = Number(process.env.TSVIRT_RECOVERY_KILLS ?? 4);
+const skip = qemuSkipReason();
+
+/** How many "GUEST-ALIVE n" lines the guest printed so far (one a second while its vCPUs run). */
+function aliveTicks(serial: string): number {
+  return (readText(serial).match(/GUEST-ALIVE \d+/g) ?? []).length;
+}
+
+describe('recovery of jobs interrupted by a crash of the manager (qemu:///session, real guests)', { skip, timeout: 900_000 }, () => {
+  const reaper = new Reaper();
+  let guest: TestGuest;
+  let state: string;
+  let previous: string | undefined;
+  let conn: Connection | undefined;
+
+  before(async () => {
+    state = reaper.tempDir('tsvqr-');
+    guest = await buildTestGuest(join(state, 'guest'));
+    previous = process.env.TSVIRT_STATE_DIR;
+    process.env.TSVIRT_STATE_DIR = state;
+  });
+
+  after(async () => {
+    const c = conn ?? (await connect('qemu:///session').catch(() => undefined));
+    if (c !== undefined) {
+      for (const dom of await c.listAllDomains(0).catch(() => [])) {
+        await dom.destroy().catch(() => undefined);
+        await dom.undefineFlags(DomainUndefineFlags.MANAGED_SAVE).catch(() => undefined);
+      }
+      await c.close();
+    }
+    if (previous === undefined) delete process.env.TSVIRT_STATE_DIR;
+    else process.env.TSVIRT_STATE_DIR = previous;
+    await reaper.cleanup();
+  });
+
+  /** The pid of the domain's QEMU, from the store (for the reaper). */
+  async function trackGuest(name: string): Promise<void> {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(state, 'qemu', 'qemu.db'), { readonly: true });
+    const row = db.prepare('SELECT runtime FROM domains WHERE name = ?').get(name) as { runtime: string | null } | undefined;
+    db.close();
+    if (row?.runtime) reaper.trackRuntime(row.runtime);
+  }
+
+  test(`managed save: ${KILLS} kills of the saving process mid-save; each reopen resumes the guest, removes the partial image, and a new managed save succeeds`, async () => {
+    const name = 'q-msave-crash';
+    const serial = join(state, `${name}.serial`);
+    const saveDir = join(state, 'qemu', 'save');
+    mkdirSync(saveDir, { recursive: true, mode: 0o700 });
+    conn = await connect('qemu:///session');
+    const dom = await conn.defineXML(guestXML({ name, uuid: randomUUID(), guest, mode: 'B', tick: 1, memMiB: 256, serial }));
+    await dom.create();
+    await trackGuest(name);
+    await waitForText(serial, 'GUEST-READY');
+    for (let kill = 0; kill < KILLS; kill++) {
+      // The child must get the guest's monitor: QEMU serves one client at a time.
+      await conn.close();
+      conn = undefined;
+      const child = spawn(process.execPath, [SAVER, name], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      try {
+        // The image file appears when QEMU connects its migration stream: the vCPUs are stopped
+        // and the migration is under way. Kill the manager then.
+        const deadline = Date.now() + 60_000;
+        while (readdirSync(saveDir).length === 0) {
+          if (Date.now() > deadline || child.exitCode !== null) assert.fail(`no save image appeared (kill ${kill}): ${out}`);
+          await sleep(2);
+        }
+        child.kill('SIGKILL');
+        await exited;
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+      assert.doesNotMatch(out, /saved/, `the kill came after the save had completed (kill ${kill})`);
+
+      conn = await connect('qemu:///session');
+      const back = await conn.lookupByName(name);
+      assert.deepEqual(await back.state(), [DomainState.RUNNING, DomainRunningReason.SAVE_CANCELED], `state after kill ${kill}`);
+      assert.equal(await back.hasManagedSaveImage(), false, `no managed save image after kill ${kill}`);
+      assert.deepEqual(readdirSync(saveDir), [], `no partial image left after kill ${kill}`);
+      // The vCPUs truly run: the guest's clock ticks on.
+      const ticks = aliveTicks(serial);
+      const tickDeadline = Date.now() + 20_000;
+      while (aliveTicks(serial) <= ticks) {
+        assert.ok(Date.now() < tickDeadline, `the guest's vCPUs do not run after kill ${kill}`);
+        await sleep(100);
+      }
+      await back.suspend();
+      assert.deepEqual(await back.state(), [DomainState.PAUSED, 1]);
+      await back.resume();
+      assert.equal((await back.state())[0], DomainState.RUNNING);
+      // A new managed save succeeds and restores.
+      await back.managedSave();
+      assert.deepEqual(await back.state(), [DomainState.SHUTOFF, DomainShutoffReason.SAVED]);
+      assert.equal(await back.hasManagedSaveImage(), true);
+      assert.ok(statSync(join(saveDir, `${back.UUIDString()}.save`)).size > 0);
+      await back.create();
+      await trackGuest(name);
+      assert.deepEqual(await back.state(), [DomainState.RUNNING, DomainRunningReason.RESTORED]);
+      assert.equal(await back.hasManagedSaveImage(), false);
+    }
+  });
+});
