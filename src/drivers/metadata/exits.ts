@@ -4,10 +4,13 @@
  * noticed while a call of this driver acts on the guest waits for that call's end.
  */
 import {
+  DomainEventResumedDetailType as Resumed,
   DomainEventShutdownDetailType as ShutdownDetail,
   DomainEventStoppedDetailType as Stopped,
   DomainEventType,
+  DomainRunningReason,
   DomainShutoffReason,
+  DomainState,
 } from '../../core/enums.generated.js';
 import type { GuestExit } from './guest.js';
 import { isActive, type DomainRecords } from './records.js';
@@ -76,9 +79,35 @@ export class GuestExits {
     const backend = this.records.backend;
     const isRunning = backend.isRunning?.bind(backend);
     if (isRunning === undefined) return;
-    for (const rec of this.records.store.activeDomains()) {
-      if (!(await isRunning(rec))) this.exited(rec.uuid, backend.takeExitReason?.(rec.uuid) ?? 'vanished');
+    const { store } = this.records;
+    for (const rec of store.activeDomains()) {
+      if (!(await isRunning(rec))) {
+        this.exited(rec.uuid, backend.takeExitReason?.(rec.uuid) ?? 'vanished');
+        continue;
+      }
+      // A job whose owner died (its row stays until taken over) may have left the guest stopped
+      // mid-save or mid-snapshot: finished here, as libvirt's reconnect does. The record is the
+      // state before that job: its second transaction never ran.
+      if (backend.recoverJob === undefined || store.activeJob(rec.uuid) !== undefined) continue;
+      if ((await backend.recoverJob(rec)) === 'resumed') this.resumedAfterJob(rec.uuid);
     }
+  }
+
+  /**
+   * Records vCPUs resumed at open after an interrupted save or snapshot: running, reason
+   * SAVE_CANCELED, and the monitor's RESUMED event, as libvirt's reconnect reports it. The dead
+   * owner's job row goes with it.
+   */
+  private resumedAfterJob(uuid: string): void {
+    const { store, events } = this.records;
+    events.mutate(() => {
+      const rec = store.domainByUUID(uuid);
+      if (rec === undefined || !isActive(rec) || store.activeJob(uuid) !== undefined) return;
+      rec.state = DomainState.RUNNING;
+      rec.reason = DomainRunningReason.SAVE_CANCELED;
+      this.records.write(rec);
+      events.vcpusRunning(rec, Resumed.UNPAUSED);
+    }, { unsynced: true });
   }
 
   close(): void {

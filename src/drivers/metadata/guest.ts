@@ -157,6 +157,13 @@ export interface GuestBackend {
    * run-state commit may skip the fsync, since reconciliation repairs its loss (see ./jobs.ts).
    */
   isRunning?(rec: DomainRecord): Promise<boolean>;
+  /**
+   * After `isRunning` answered true at open, with no live owner of the domain's job: finishes
+   * what a job of a manager that died left in the guest (a migration to a file, a snapshot job,
+   * vCPUs stopped for them) and removes the image files no record names. 'resumed' when it
+   * resumed vCPUs the job had stopped (the store says the guest ran before it).
+   */
+  recoverJob?(rec: DomainRecord): Promise<'resumed' | undefined>;
   /** After `isRunning` answered false: how the guest ended, if the backend knows. */
   takeExitReason?(uuid: string): GuestExit | undefined;
   /** Tells the driver about guests that stop on their own (R5, R12). */

@@ -29,6 +29,7 @@ import {
   DomainSnapshotDeleteFlags,
   DomainSnapshotRevertFlags,
   DomainSnapshotXMLFlags,
+  DomainState,
   DomainUndefineFlags,
   DomainXMLFlags,
   ErrorDomain,
@@ -640,6 +641,67 @@ export class QemuGuests implements GuestBackend {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Finishes, at open, what a job of a manager that died left in a guest that runs (after
+   * {@link isRunning} attached its monitor), as libvirt's reconnect recovers an interrupted job:
+   *
+   * - a managed save (a migration to a file): a migration still under way is cancelled
+   *   (`migrate_cancel`) and awaited; the image it was writing, which no record names
+   *   (`rec.managedSave` is null while the guest runs), is removed, complete or not;
+   * - a snapshot job (`snapshot-save`, …): QEMU finishes it and restarts the vCPUs itself; a job
+   *   still running is awaited, and concluded ones of tsvirt are dismissed;
+   * - then, when the store says the guest ran before the job (`rec.state` RUNNING) and QEMU holds
+   *   it stopped (`paused`, `postmigrate`), its vCPUs are resumed (`cont`). A guest the user had
+   *   paused stays paused.
+   *
+   * Returns 'resumed' when the vCPUs were resumed here, else undefined (nothing to record).
+   *
+   * Prerequisites: no live process holds the domain's job. Errors: VIR_ERR_OPERATION_FAILED
+   * (QEMU's error) when a monitor command fails.
+   */
+  async recoverJob(rec: DomainRecord): Promise<'resumed' | undefined> {
+    const g = this.guests.get(rec.uuid);
+    if (g === undefined || g.qmp.isClosed) return undefined;
+    const uuid = this.checkUUID(rec.uuid);
+    const migrating = (st: string | undefined) =>
+      st !== undefined && ['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'cancelling'].includes(st);
+    let mig = await g.qmp.execute<{ status?: string }>('query-migrate');
+    if (migrating(mig.status)) {
+      if (mig.status !== 'cancelling') await g.qmp.execute('migrate_cancel');
+      const deadline = Date.now() + 30_000;
+      while (migrating(mig.status) && Date.now() < deadline) {
+        await sleep(20);
+        mig = await g.qmp.execute<{ status?: string }>('query-migrate');
+      }
+    }
+    await this.settleSnapshotJobs(g);
+    if (rec.managedSave === null) {
+      const image = join(this.saveDir, `${uuid}.save`);
+      rmSync(image, { force: true });
+      rmSync(`${image}.part`, { force: true });
+    }
+    rmSync(join(g.rt.runDir, 'save.sock'), { force: true });
+    rmSync(join(g.rt.runDir, 'restore.sock'), { force: true });
+    const st = await g.qmp.execute<QemuStatus>('query-status');
+    if (rec.state === DomainState.RUNNING && !st.running && (st.status === 'paused' || st.status === 'postmigrate')) {
+      await g.qmp.execute('cont');
+      return 'resumed';
+    }
+    return undefined;
+  }
+
+  /** Awaits snapshot jobs of tsvirt still running in the guest (up to 10 min), then dismisses them. */
+  private async settleSnapshotJobs(g: Guest): Promise<void> {
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const jobs = (await g.qmp.execute<{ id: string; status: string }[]>('query-jobs')).filter((j) => j.id.startsWith('tsvirt-'));
+      const open = jobs.filter((j) => j.status !== 'concluded' && j.status !== 'null');
+      for (const j of jobs) if (j.status === 'concluded') await g.qmp.execute('job-dismiss', { id: j.id }).catch(() => undefined);
+      if (open.length === 0 || Date.now() > deadline) return;
+      await sleep(50);
+    }
   }
 
   /**
