@@ -21,8 +21,11 @@ import {
   connect,
   type Connection,
 } from '../src/index.js';
+import { Store } from '../src/store/store.js';
+import { QemuGuests } from '../src/drivers/qemu/backend.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
 
+const JOB_HOLDER = fileURLToPath(new URL('./support/job-holder.js', import.meta.url));
 const SAVER = fileURLToPath(new URL('./support/qemu-saver.js', import.meta.url));
 const KILLS = Number(process.env.TSVIRT_RECOVERY_KILLS ?? 4);
 const skip = qemuSkipReason();
@@ -129,5 +132,59 @@ describe('recovery of jobs interrupted by a crash of the manager (qemu:///sessio
       assert.deepEqual(await back.state(), [DomainState.RUNNING, DomainRunningReason.RESTORED]);
       assert.equal(await back.hasManagedSaveImage(), false);
     }
+  });
+
+  test('managed save: the manager died after the guest was saved and quit but before the store recorded it; the next open records the complete image (shut off, saved) and start restores it', async () => {
+    const name = 'q-msave-late';
+    const serial = join(state, `${name}.serial`);
+    conn = await connect('qemu:///session');
+    const dom = await conn.defineXML(guestXML({ name, uuid: randomUUID(), guest, mode: 'B', tick: 1, serial }));
+    await dom.create();
+    await trackGuest(name);
+    await waitForText(serial, 'GUEST-READY');
+    await conn.close();
+    conn = undefined;
+    // The save job's first phase: a process takes the domain's job in the store, then dies.
+    const storePath = join(state, 'qemu', 'qemu.db');
+    const holder = spawn(process.execPath, [JOB_HOLDER, storePath, dom.UUIDString()], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+      // Its guest action ran to the end (image complete and renamed, QEMU quit)...
+      const store = new Store({ path: storePath });
+      const rec = store.domainByName(name);
+      store.close();
+      assert.ok(rec !== undefined);
+      const backend = new QemuGuests({ root: join(state, 'qemu') });
+      try {
+        await backend.saveMemory(rec);
+      } finally {
+        backend.close();
+      }
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    await new Promise<void>((resolve) => (holder.exitCode !== null || holder.signalCode !== null ? resolve() : holder.once('exit', () => resolve())));
+    // ...and its second transaction never ran.
+    conn = await connect('qemu:///session');
+    const back = await conn.lookupByName(name);
+    assert.deepEqual(await back.state(), [DomainState.SHUTOFF, DomainShutoffReason.SAVED]);
+    assert.equal(await back.hasManagedSaveImage(), true);
+    const before = readText(serial).length;
+    const ticks = aliveTicks(serial);
+    await back.create();
+    await trackGuest(name);
+    assert.deepEqual(await back.state(), [DomainState.RUNNING, DomainRunningReason.RESTORED]);
+    assert.equal(await back.hasManagedSaveImage(), false);
+    // Restored, not booted: no new GUEST-READY, and the guest's counter goes on from the save.
+    const deadline = Date.now() + 30_000;
+    let fresh = '';
+    while (!/GUEST-ALIVE \d+/.test(fresh)) {
+      assert.ok(Date.now() < deadline, 'the restored guest does not run');
+      await sleep(100);
+      fresh = readText(serial).slice(before);
+    }
+    assert.doesNotMatch(fresh, /GUEST-READY/);
+    assert.ok(Number(/GUEST-ALIVE (\d+)/.exec(fresh)?.[1]) > ticks, fresh);
+    await back.destroy();
   });
 });

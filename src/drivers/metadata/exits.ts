@@ -57,6 +57,21 @@ export class GuestExits {
     }, { unsynced: true });
   }
 
+  /**
+   * Records a managed save whose image was complete when its manager died (see
+   * GuestBackend.completedSave): shut off, reason SAVED, with the image, as its commit would.
+   */
+  private savedAfterJob(uuid: string, image: string): void {
+    const { store, events } = this.records;
+    events.mutate(() => {
+      const rec = store.domainByUUID(uuid);
+      if (rec === undefined || !isActive(rec) || store.activeJob(uuid) !== undefined) return;
+      rec.managedSave = image;
+      events.vcpusStoppedForSave(rec);
+      this.records.stopped(rec, DomainShutoffReason.SAVED, Stopped.SAVED);
+    });
+  }
+
   /** Records, once the call on it ends, that the guest is gone (a failed revert killed it). */
   defer(uuid: string, how: ExitKind): void {
     this.deferred.set(uuid, how);
@@ -82,7 +97,11 @@ export class GuestExits {
     const { store } = this.records;
     for (const rec of store.activeDomains()) {
       if (!(await isRunning(rec))) {
-        this.exited(rec.uuid, backend.takeExitReason?.(rec.uuid) ?? 'vanished');
+        const how = backend.takeExitReason?.(rec.uuid) ?? 'vanished';
+        // A save that completed (the guest quit) but was never recorded: finished here.
+        const image = store.activeJob(rec.uuid) === undefined ? backend.completedSave?.(rec) : undefined;
+        if (image !== undefined) this.savedAfterJob(rec.uuid, image);
+        else this.exited(rec.uuid, how);
         continue;
       }
       // A job whose owner died (its row stays until taken over) may have left the guest stopped

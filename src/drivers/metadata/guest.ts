@@ -164,6 +164,12 @@ export interface GuestBackend {
    * resumed vCPUs the job had stopped (the store says the guest ran before it).
    */
   recoverJob?(rec: DomainRecord): Promise<'resumed' | undefined>;
+  /**
+   * After `isRunning` answered false at open, with no live owner of the domain's job: the
+   * complete managed save image a save left when its manager died after the guest was saved and
+   * quit but before the store recorded the image, if any.
+   */
+  completedSave?(rec: DomainRecord): string | undefined;
   /** After `isRunning` answered false: how the guest ended, if the backend knows. */
   takeExitReason?(uuid: string): GuestExit | undefined;
   /** Tells the driver about guests that stop on their own (R5, R12). */

@@ -613,6 +613,8 @@ export class QemuGuests implements GuestBackend {
     if (g === undefined) {
       if (!isProcessAlive(rt.pid, rt.pidStart)) {
         removeRuntimeFiles(rt);
+        // A save cut short with its guest: its partial image is of no use.
+        rmSync(join(this.saveDir, `${this.checkUUID(rec.uuid)}.save.part`), { force: true });
         this.lastExits.set(rec.uuid, 'crashed');
         return false;
       }
@@ -690,6 +692,25 @@ export class QemuGuests implements GuestBackend {
       return 'resumed';
     }
     return undefined;
+  }
+
+  /**
+   * At open, for a guest {@link isRunning} found gone: the managed save image a save of this
+   * run completed when its manager died after QEMU quit but before the store recorded it — the
+   * image at the domain's managed-save path, which no record names, written after the guest
+   * started. It is complete: the save renames it there only after it is on disk. Undefined
+   * otherwise (an image older than the start is a leftover of the restore that started it).
+   */
+  completedSave(rec: DomainRecord): string | undefined {
+    if (rec.managedSave !== null || !rec.persistent) return undefined;
+    const image = join(this.saveDir, `${this.checkUUID(rec.uuid)}.save`);
+    const startedAt = (parseRuntime(rec.runtime) as { startedAt?: number } | null)?.startedAt;
+    try {
+      const st = statSync(image);
+      return startedAt !== undefined && st.isFile() && st.mtimeMs >= startedAt ? image : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Awaits snapshot jobs of tsvirt still running in the guest (up to 10 min), then dismisses them. */
