@@ -23,7 +23,7 @@ import {
 } from '../src/index.js';
 import { Store } from '../src/store/store.js';
 import { QemuGuests } from '../src/drivers/qemu/backend.js';
-import { Reaper, buildTestGuest, guestXML, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
+import { Reaper, buildTestGuest, guestXML, pidAlive, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
 
 const JOB_HOLDER = fileURLToPath(new URL('./support/job-holder.js', import.meta.url));
 const SAVER = fileURLToPath(new URL('./support/qemu-saver.js', import.meta.url));
@@ -104,7 +104,7 @@ describe('recovery of jobs interrupted by a crash of the manager (qemu:///sessio
       } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
-      assert.doesNotMatch(out, /saved/, `the kill came after the save had completed (kill ${kill})`);
+      assert.doesNotMatch(out, /done/, `the kill came after the save had completed (kill ${kill})`);
 
       conn = await connect('qemu:///session');
       const back = await conn.lookupByName(name);
@@ -184,6 +184,67 @@ describe('recovery of jobs interrupted by a crash of the manager (qemu:///sessio
       fresh = readText(serial).slice(before);
     }
     assert.doesNotMatch(fresh, /GUEST-READY/);
+    assert.ok(Number(/GUEST-ALIVE (\d+)/.exec(fresh)?.[1]) > ticks, fresh);
+    await back.destroy();
+  });
+
+  test('restore: 2 kills of the process starting a guest from its managed save image; each reopen stops the half-started QEMU and keeps the image recorded; the next start restores it', async () => {
+    const name = 'q-restore-crash';
+    const serial = join(state, `${name}.serial`);
+    const uuid = randomUUID();
+    conn = await connect('qemu:///session');
+    const dom = await conn.defineXML(guestXML({ name, uuid, guest, mode: 'B', tick: 1, serial }));
+    await dom.create();
+    await trackGuest(name);
+    await waitForText(serial, 'GUEST-READY');
+    await dom.managedSave();
+    const pidFile = join(state, 'qemu', 'run', uuid, 'qemu.pid');
+    for (let kill = 0; kill < 2; kill++) {
+      await conn.close();
+      conn = undefined;
+      const child = spawn(process.execPath, [SAVER, name, 'create'], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      let pid = 0;
+      try {
+        // QEMU has written its pidfile: it is loading (or about to load) the image.
+        const deadline = Date.now() + 60_000;
+        while (pid === 0) {
+          if (Date.now() > deadline || child.exitCode !== null) assert.fail(`no QEMU started (kill ${kill}): ${out}`);
+          pid = Number(readText(pidFile).trim());
+          await sleep(2);
+        }
+        reaper.track(pid);
+        child.kill('SIGKILL');
+        await exited;
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+      assert.doesNotMatch(out, /done/, `the kill came after the restore had been recorded (kill ${kill})`);
+      assert.ok(pidAlive(pid), 'the half-started QEMU outlived its manager');
+
+      conn = await connect('qemu:///session');
+      const back = await conn.lookupByName(name);
+      assert.equal(pidAlive(pid), false, `the half-started QEMU was stopped at open (kill ${kill})`);
+      assert.deepEqual(await back.state(), [DomainState.SHUTOFF, DomainShutoffReason.SAVED]);
+      assert.equal(await back.hasManagedSaveImage(), true, 'the image is still there and recorded');
+    }
+    const back = await (conn as Connection).lookupByName(name);
+    const before = readText(serial).length;
+    const ticks = aliveTicks(serial);
+    await back.create();
+    await trackGuest(name);
+    assert.deepEqual(await back.state(), [DomainState.RUNNING, DomainRunningReason.RESTORED]);
+    assert.equal(await back.hasManagedSaveImage(), false);
+    const deadline = Date.now() + 30_000;
+    let fresh = '';
+    while (!/GUEST-ALIVE \d+/.test(fresh)) {
+      assert.ok(Date.now() < deadline, 'the restored guest does not run');
+      await sleep(100);
+      fresh = readText(serial).slice(before);
+    }
     assert.ok(Number(/GUEST-ALIVE (\d+)/.exec(fresh)?.[1]) > ticks, fresh);
     await back.destroy();
   });

@@ -1,14 +1,15 @@
 /**
  * A child for the crash-recovery tests: opens qemu:///session (state from TSVIRT_STATE_DIR) and
- * runs one managed save of the domain named in argv[2], printing "saving" before it starts; the
- * test kills it mid-save.
+ * runs one call on the domain named in argv[2] — `managedSave` (default) or `create` (argv[3]) —
+ * printing "begin" before it and "done" after; the test kills it in the middle.
  */
 import { connect } from '../../src/index.js';
 
-const name = process.argv[2] ?? '';
+const [name = '', op = 'managedSave'] = process.argv.slice(2);
 const conn = await connect('qemu:///session');
 const dom = await conn.lookupByName(name);
-process.stdout.write('saving\n');
-await dom.managedSave();
-process.stdout.write('saved\n');
+process.stdout.write('begin\n');
+if (op === 'create') await dom.create();
+else await dom.managedSave();
+process.stdout.write('done\n');
 await conn.close();

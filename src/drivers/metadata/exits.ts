@@ -110,6 +110,17 @@ export class GuestExits {
       if (backend.recoverJob === undefined || store.activeJob(rec.uuid) !== undefined) continue;
       if ((await backend.recoverJob(rec)) === 'resumed') this.resumedAfterJob(rec.uuid);
     }
+    // Guests started by a manager that died before recording them (a boot, a restore, a revert):
+    // stopped, as libvirt's reconnect kills a guest that had not finished starting. The records
+    // stay as they were: a restore's managed save image is still there for the next start.
+    for (const stray of backend.strayGuests?.() ?? []) {
+      // One transaction: a start by a live process holds the job until its record says running.
+      const orphan = this.records.events.mutate(() => {
+        const rec = store.domainByUUID(stray.uuid);
+        return (rec === undefined || !isActive(rec)) && store.activeJob(stray.uuid) === undefined;
+      }, { unsynced: true });
+      if (orphan) await stray.stop();
+    }
   }
 
   /**

@@ -170,6 +170,12 @@ export interface GuestBackend {
    * quit but before the store recorded the image, if any.
    */
   completedSave?(rec: DomainRecord): string | undefined;
+  /**
+   * At open: the guests of this backend whose runtime state is on the host (UUID, and how to
+   * stop one). Those the store does not record as running, with no live owner of their job, were
+   * started by a manager that died before recording them; reconcile stops them.
+   */
+  strayGuests?(): { uuid: string; stop: () => Promise<void> }[];
   /** After `isRunning` answered false: how the guest ended, if the backend knows. */
   takeExitReason?(uuid: string): GuestExit | undefined;
   /** Tells the driver about guests that stop on their own (R5, R12). */

@@ -14,7 +14,7 @@
  * Exits the backend causes itself (kill, saveMemory) are not reported.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { open } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
@@ -53,6 +53,7 @@ import {
   launchQemu,
   logSize,
   parseRuntime,
+  processStartTime,
   readLogFrom,
   removeRuntimeFiles,
   signalGuest,
@@ -713,6 +714,54 @@ export class QemuGuests implements GuestBackend {
     }
   }
 
+  /**
+   * The guests whose runtime directory is here, found at open (see GuestBackend.strayGuests):
+   * with those the store records as running left out by the caller, what is left is a start (a
+   * boot, a restore from a managed save image, a revert from memory) whose manager died before
+   * recording it, or one under way in another process, which the caller tells apart by the
+   * domain's job. Each QEMU process is read from its pidfile, and only a process whose command
+   * line names that pidfile counts, so a recycled pid is never taken for it. `stop` ends it and
+   * removes its runtime directory, as libvirt's reconnect kills a guest that had not finished
+   * starting; a managed save image a restore was loading stays, still recorded.
+   */
+  strayGuests(): { uuid: string; stop: () => Promise<void> }[] {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.runRoot).filter((e) => UUID_RE.test(e) && !this.guests.has(e));
+    } catch {
+      return [];
+    }
+    return entries.map((uuid) => {
+      const runDir = join(this.runRoot, uuid);
+      const pidFile = join(runDir, 'qemu.pid');
+      const rt = { monitor: join(runDir, 'monitor.sock'), pidFile, runDir };
+      const owner = (): string => {
+        try {
+          return readFileSync(pidFile, 'utf8').trim();
+        } catch {
+          return '';
+        }
+      };
+      const pid = Number(owner());
+      let cmdline = '';
+      try {
+        cmdline = pid > 0 ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
+      } catch {
+        // gone
+      }
+      const pidStart = cmdline.split('\0').includes(pidFile) ? processStartTime(pid) : null;
+      return {
+        uuid,
+        stop: async () => {
+          if (pidStart !== null) await this.terminatePid({ pid, pidStart });
+          // A new start may have made the directory its own meanwhile: only the stray's goes.
+          const now = owner();
+          if (now === '' || now === String(pid)) removeRuntimeFiles(rt);
+        },
+      };
+    });
+  }
+
   /** Awaits snapshot jobs of tsvirt still running in the guest (up to 10 min), then dismisses them. */
   private async settleSnapshotJobs(g: Guest): Promise<void> {
     const deadline = Date.now() + 600_000;
@@ -831,7 +880,7 @@ export class QemuGuests implements GuestBackend {
     removeRuntimeFiles(g.rt);
   }
 
-  private async terminatePid(rt: QemuRuntime, graceMs = 0, exited?: Promise<unknown>): Promise<void> {
+  private async terminatePid(rt: Pick<QemuRuntime, 'pid' | 'pidStart'>, graceMs = 0, exited?: Promise<unknown>): Promise<void> {
     if (await waitForProcessExit(rt.pid, rt.pidStart, graceMs, exited)) return;
     signalGuest(rt.pid, rt.pidStart, 'SIGTERM');
     if (await waitForProcessExit(rt.pid, rt.pidStart, 5000, exited)) return;
