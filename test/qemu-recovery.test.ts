@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +22,7 @@ import {
   type Connection,
 } from '../src/index.js';
 import { Store } from '../src/store/store.js';
+import { guestPids, startDaemon, virsh, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
 import { QemuGuests } from '../src/drivers/qemu/backend.js';
 import { Reaper, buildTestGuest, guestXML, pidAlive, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
 
@@ -247,5 +248,76 @@ describe('recovery of jobs interrupted by a crash of the manager (qemu:///sessio
     }
     assert.ok(Number(/GUEST-ALIVE (\d+)/.exec(fresh)?.[1]) > ticks, fresh);
     await back.destroy();
+  });
+});
+
+describe('tsvirtd killed during a managed save driven by a remote client (virsh), and restarted', { skip: skip || virshSkip(), timeout: 600_000 }, () => {
+  const reaper = new Reaper();
+  let dir: string;
+  let guest: TestGuest;
+  let d: RunningDaemon | undefined;
+  const uri = () => `qemu+unix:///session?socket=${d?.rw ?? ''}`;
+
+  before(async () => {
+    dir = reaper.tempDir('tsvdm-');
+    guest = await buildTestGuest(join(dir, 'guest'));
+    d = await startDaemon({ dir });
+  });
+
+  after(async () => {
+    if (d !== undefined) {
+      for (const pid of guestPids(d.stateDir)) reaper.track(pid);
+      virsh(uri(), 'destroy', 'qd-msave');
+      await d.stop();
+    }
+    await reaper.cleanup();
+  });
+
+  test('3 kills of tsvirtd mid-save: after each restart the guest runs (save canceled), no image is left, and a new managed save succeeds', async () => {
+    const name = 'qd-msave';
+    const serial = join(dir, `${name}.serial`);
+    const f = join(dir, `${name}.xml`);
+    writeFileSync(f, guestXML({ name, uuid: randomUUID(), guest, mode: 'B', tick: 1, memMiB: 256, serial }));
+    let r = virsh(uri(), 'define', f);
+    assert.equal(r.code, 0, r.stderr);
+    r = virsh(uri(), 'start', name);
+    assert.equal(r.code, 0, r.stderr);
+    for (const pid of guestPids((d as RunningDaemon).stateDir)) reaper.track(pid);
+    await waitForText(serial, 'GUEST-READY');
+    const saveDir = join((d as RunningDaemon).stateDir, 'qemu', 'save');
+    mkdirSync(saveDir, { recursive: true, mode: 0o700 });
+    for (let kill = 0; kill < 3; kill++) {
+      const client = spawn('virsh', ['-c', uri(), 'managedsave', name], { stdio: 'ignore' });
+      const clientExit = new Promise<void>((resolve) => client.once('exit', () => resolve()));
+      try {
+        const deadline = Date.now() + 60_000;
+        while (readdirSync(saveDir).length === 0) {
+          if (Date.now() > deadline || client.exitCode !== null) assert.fail(`no save image appeared (kill ${kill})`);
+          await sleep(2);
+        }
+        (d as RunningDaemon).proc.kill('SIGKILL');
+        await (d as RunningDaemon).stop();
+        await clientExit;
+      } finally {
+        if (client.exitCode === null && client.signalCode === null) client.kill('SIGKILL');
+      }
+      d = await startDaemon({ dir });
+      assert.equal(virsh(uri(), 'domstate', '--reason', name).stdout.trim(), 'running (save canceled)', `after kill ${kill}`);
+      assert.equal(virsh(uri(), 'dominfo', name).stdout.match(/Managed save:\s+(\S+)/)?.[1], 'no');
+      assert.deepEqual(readdirSync(saveDir), [], `no partial image left after kill ${kill}`);
+      const ticks = aliveTicks(serial);
+      const tickDeadline = Date.now() + 20_000;
+      while (aliveTicks(serial) <= ticks) {
+        assert.ok(Date.now() < tickDeadline, `the guest's vCPUs do not run after kill ${kill}`);
+        await sleep(100);
+      }
+      r = virsh(uri(), 'managedsave', name);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(virsh(uri(), 'domstate', '--reason', name).stdout.trim(), 'shut off (saved)');
+      r = virsh(uri(), 'start', name);
+      assert.equal(r.code, 0, r.stderr);
+      for (const pid of guestPids((d as RunningDaemon).stateDir)) reaper.track(pid);
+      assert.equal(virsh(uri(), 'domstate', '--reason', name).stdout.trim(), 'running (restored)');
+    }
   });
 });
