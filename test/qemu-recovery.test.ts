@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -248,6 +248,127 @@ describe('recovery of jobs interrupted by a crash of the manager (qemu:///sessio
     }
     assert.ok(Number(/GUEST-ALIVE (\d+)/.exec(fresh)?.[1]) > ticks, fresh);
     await back.destroy();
+  });
+});
+
+describe('recovery of jobs interrupted by a crash of the manager: paused guests and snapshots', { skip, timeout: 600_000 }, () => {
+  const reaper = new Reaper();
+  let guest: TestGuest;
+  let state: string;
+  let previous: string | undefined;
+  let conn: Connection | undefined;
+
+  before(async () => {
+    state = reaper.tempDir('tsvqp-');
+    guest = await buildTestGuest(join(state, 'guest'));
+    previous = process.env.TSVIRT_STATE_DIR;
+    process.env.TSVIRT_STATE_DIR = state;
+  });
+
+  after(async () => {
+    const c = conn ?? (await connect('qemu:///session').catch(() => undefined));
+    if (c !== undefined) {
+      for (const dom of await c.listAllDomains(0).catch(() => [])) {
+        await dom.destroy().catch(() => undefined);
+        await dom.undefineFlags(DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
+      }
+      await c.close();
+    }
+    if (previous === undefined) delete process.env.TSVIRT_STATE_DIR;
+    else process.env.TSVIRT_STATE_DIR = previous;
+    await reaper.cleanup();
+  });
+
+  /** Runs the child's call on `name` and SIGKILLs it once `ready()` says the job is under way. */
+  async function killMidCall(name: string, op: string, ready: () => boolean): Promise<string> {
+    await conn?.close();
+    conn = undefined;
+    const child = spawn(process.execPath, [SAVER, name, op], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!ready()) {
+        if (Date.now() > deadline || child.exitCode !== null) assert.fail(`the call did not get under way: ${out}`);
+        await sleep(2);
+      }
+      child.kill('SIGKILL');
+      await exited;
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    conn = await connect('qemu:///session');
+    return out;
+  }
+
+  async function trackAll(): Promise<void> {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(state, 'qemu', 'qemu.db'), { readonly: true });
+    const rows = db.prepare('SELECT runtime FROM domains WHERE runtime IS NOT NULL').all() as { runtime: string }[];
+    db.close();
+    for (const row of rows) reaper.trackRuntime(row.runtime);
+  }
+
+  test('managed save of a guest the user had paused, killed mid-save: the next open leaves it paused (user), removes the partial image; resume and a new managed save work', async () => {
+    const name = 'q-msave-paused';
+    const serial = join(state, `${name}.serial`);
+    const saveDir = join(state, 'qemu', 'save');
+    mkdirSync(saveDir, { recursive: true, mode: 0o700 });
+    conn = await connect('qemu:///session');
+    const dom = await conn.defineXML(guestXML({ name, uuid: randomUUID(), guest, mode: 'B', tick: 1, memMiB: 256, serial }));
+    await dom.create();
+    await trackAll();
+    await waitForText(serial, 'GUEST-READY');
+    await dom.suspend();
+    const out = await killMidCall(name, 'managedSave', () => readdirSync(saveDir).length > 0);
+    assert.doesNotMatch(out, /done/, 'the kill came after the save had completed');
+    const back = await conn!.lookupByName(name);
+    assert.deepEqual(await back.state(), [DomainState.PAUSED, 1], 'paused by the user, as before the job');
+    assert.equal(await back.hasManagedSaveImage(), false);
+    assert.deepEqual(readdirSync(saveDir), []);
+    const ticks = aliveTicks(serial);
+    await sleep(2500);
+    assert.equal(aliveTicks(serial), ticks, 'the vCPUs stay paused');
+    await back.resume();
+    assert.equal((await back.state())[0], DomainState.RUNNING);
+    const deadline = Date.now() + 20_000;
+    while (aliveTicks(serial) <= ticks) {
+      assert.ok(Date.now() < deadline, 'the vCPUs do not run after resume');
+      await sleep(100);
+    }
+    await back.managedSave();
+    assert.deepEqual(await back.state(), [DomainState.SHUTOFF, DomainShutoffReason.SAVED]);
+  });
+
+  test('snapshot with memory, killed mid-job: the next open finds the guest running with its vCPUs running; a new snapshot succeeds', async () => {
+    const name = 'q-snap-crash';
+    const serial = join(state, `${name}.serial`);
+    const disk = join(state, `${name}.qcow2`);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '16M']);
+    const diskXML = `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>`;
+    conn = await connect('qemu:///session');
+    const dom = await conn.defineXML(guestXML({ name, uuid: randomUUID(), guest, mode: 'B', tick: 1, memMiB: 256, serial, extraDevices: diskXML }));
+    await dom.create();
+    await trackAll();
+    await waitForText(serial, 'GUEST-READY');
+    const size0 = statSync(disk).size;
+    // The job writes the guest's memory into the image: kill once it grows.
+    const out = await killMidCall(name, 'snapshot', () => statSync(disk).size > size0);
+    const back = await conn!.lookupByName(name);
+    assert.equal((await back.state())[0], DomainState.RUNNING, out);
+    const ticks = aliveTicks(serial);
+    const deadline = Date.now() + 20_000;
+    while (aliveTicks(serial) <= ticks) {
+      assert.ok(Date.now() < deadline, "the guest's vCPUs do not run after the interrupted snapshot");
+      await sleep(100);
+    }
+    await back.snapshotCreateXML('<domainsnapshot><name>after</name></domainsnapshot>');
+    assert.ok((await back.snapshotListNames()).includes('after'));
+    await back.suspend();
+    await back.resume();
+    assert.equal((await back.state())[0], DomainState.RUNNING);
   });
 });
 
