@@ -342,6 +342,49 @@ describe('recovery of jobs interrupted by a crash of the manager: paused guests 
     assert.deepEqual(await back.state(), [DomainState.SHUTOFF, DomainShutoffReason.SAVED]);
   });
 
+  test('suspend whose manager died after stopping the vCPUs but before recording it: the next open records the truth, paused (user), and resume works', async () => {
+    const name = 'q-suspend-cut';
+    const serial = join(state, `${name}.serial`);
+    conn = await connect('qemu:///session');
+    const dom = await conn.defineXML(guestXML({ name, uuid: randomUUID(), guest, mode: 'B', tick: 1, serial }));
+    await dom.create();
+    await trackAll();
+    await waitForText(serial, 'GUEST-READY');
+    await conn.close();
+    conn = undefined;
+    // The suspend job's first phase in a process that then dies; its guest action ran.
+    const storePath = join(state, 'qemu', 'qemu.db');
+    const holder = spawn(process.execPath, [JOB_HOLDER, storePath, dom.UUIDString()], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+      const store = new Store({ path: storePath });
+      const rec = store.domainByName(name);
+      store.close();
+      assert.ok(rec !== undefined);
+      const backend = new QemuGuests({ root: join(state, 'qemu') });
+      try {
+        await backend.suspend(rec);
+      } finally {
+        backend.close();
+      }
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    await new Promise<void>((resolve) => (holder.exitCode !== null || holder.signalCode !== null ? resolve() : holder.once('exit', () => resolve())));
+    conn = await connect('qemu:///session');
+    const back = await conn.lookupByName(name);
+    assert.deepEqual(await back.state(), [DomainState.PAUSED, 1], "QEMU's run state, not the store's stale one");
+    const ticks = aliveTicks(serial);
+    await back.resume();
+    assert.deepEqual(await back.state(), [DomainState.RUNNING, DomainRunningReason.UNPAUSED]);
+    const deadline = Date.now() + 20_000;
+    while (aliveTicks(serial) <= ticks) {
+      assert.ok(Date.now() < deadline, 'the vCPUs do not run after resume');
+      await sleep(100);
+    }
+    await back.destroy();
+  });
+
   test('snapshot with memory, killed mid-job: the next open finds the guest running with its vCPUs running; a new snapshot succeeds', async () => {
     const name = 'q-snap-crash';
     const serial = join(state, `${name}.serial`);

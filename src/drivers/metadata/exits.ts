@@ -1,13 +1,17 @@
 /**
  * Guests that stop without being asked by a call (R5, R12): noticed by the backend while they
  * run, or at open when reconciling (DESIGN §5), and recorded as stopped with R5 applied. An exit
- * noticed while a call of this driver acts on the guest waits for that call's end.
+ * noticed while a call of this driver acts on the guest waits for that call's end. Reconciling
+ * also finishes the jobs of a manager that died mid-call (docs/qemu.md, "After a crash of the
+ * manager").
  */
 import {
   DomainEventResumedDetailType as Resumed,
   DomainEventShutdownDetailType as ShutdownDetail,
+  DomainEventSuspendedDetailType as Suspended,
   DomainEventStoppedDetailType as Stopped,
   DomainEventType,
+  DomainPausedReason,
   DomainRunningReason,
   DomainShutoffReason,
   DomainState,
@@ -87,8 +91,10 @@ export class GuestExits {
 
   /**
    * Reconciles at open (DESIGN §5): a guest recorded as running whose process is gone is
-   * processed as stopped, with R5 applied. Only a backend that can tell (`isRunning`) loses
-   * guests; the simulator's live in the store.
+   * processed as stopped, with R5 applied (or, when a managed save had completed, as saved);
+   * in one that runs, a job whose owner died is finished (GuestBackend.recoverJob) and the run
+   * state the guest truly has is recorded; guests started but never recorded are stopped. Only a
+   * backend that can tell (`isRunning`) loses guests; the simulator's live in the store.
    */
   async reconcile(): Promise<void> {
     const backend = this.records.backend;
@@ -108,7 +114,8 @@ export class GuestExits {
       // mid-save or mid-snapshot: finished here, as libvirt's reconnect does. The record is the
       // state before that job: its second transaction never ran.
       if (backend.recoverJob === undefined || store.activeJob(rec.uuid) !== undefined) continue;
-      if ((await backend.recoverJob(rec)) === 'resumed') this.resumedAfterJob(rec.uuid);
+      const found = await backend.recoverJob(rec);
+      if (found !== undefined) this.runStateFound(rec.uuid, found);
     }
     // Guests started by a manager that died before recording them (a boot, a restore, a revert):
     // stopped, as libvirt's reconnect kills a guest that had not finished starting. The records
@@ -124,21 +131,32 @@ export class GuestExits {
   }
 
   /**
-   * Records vCPUs resumed at open after an interrupted save or snapshot: running, reason
-   * SAVE_CANCELED, and the monitor's RESUMED event, as libvirt's reconnect reports it. The dead
-   * owner's job row goes with it.
+   * Records the run state found at open (GuestBackend.recoverJob), with the monitor's event, as
+   * libvirt's reconnect reports it: vCPUs resumed after an interrupted save or snapshot are
+   * running, reason SAVE_CANCELED (RESUMED); otherwise QEMU's state is taken as it is (paused,
+   * reason USER, SUSPENDED; or running, reason UNPAUSED, RESUMED). The dead owner's job row
+   * goes with it.
    */
-  private resumedAfterJob(uuid: string): void {
+  private runStateFound(uuid: string, found: 'resumed' | 'paused' | 'running'): void {
     const { store, events } = this.records;
     events.mutate(() => {
       const rec = store.domainByUUID(uuid);
       if (rec === undefined || !isActive(rec) || store.activeJob(uuid) !== undefined) return;
+      if (found === 'paused') {
+        rec.state = DomainState.PAUSED;
+        rec.reason = DomainPausedReason.USER;
+        this.records.write(rec);
+        events.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+        return;
+      }
       rec.state = DomainState.RUNNING;
-      rec.reason = DomainRunningReason.SAVE_CANCELED;
+      rec.reason = found === 'resumed' ? DomainRunningReason.SAVE_CANCELED : DomainRunningReason.UNPAUSED;
       this.records.write(rec);
-      events.vcpusRunning(rec, Resumed.UNPAUSED);
+      if (found === 'resumed') events.vcpusRunning(rec, Resumed.UNPAUSED);
+      else events.emit(rec, DomainEventType.RESUMED, Resumed.UNPAUSED);
     }, { unsynced: true });
   }
+
 
   close(): void {
     this.closed = true;

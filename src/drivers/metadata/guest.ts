@@ -161,9 +161,10 @@ export interface GuestBackend {
    * After `isRunning` answered true at open, with no live owner of the domain's job: finishes
    * what a job of a manager that died left in the guest (a migration to a file, a snapshot job,
    * vCPUs stopped for them) and removes the image files no record names. 'resumed' when it
-   * resumed vCPUs the job had stopped (the store says the guest ran before it).
+   * resumed vCPUs such a job had stopped (the store says the guest ran before it); else, when
+   * the guest's run state differs from the store's, that state ('paused', 'running').
    */
-  recoverJob?(rec: DomainRecord): Promise<'resumed' | undefined>;
+  recoverJob?(rec: DomainRecord): Promise<'resumed' | 'paused' | 'running' | undefined>;
   /**
    * After `isRunning` answered false at open, with no live owner of the domain's job: the
    * complete managed save image a save left when its manager died after the guest was saved and
