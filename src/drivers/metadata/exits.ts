@@ -157,7 +157,6 @@ export class GuestExits {
     }, { unsynced: true });
   }
 
-
   close(): void {
     this.closed = true;
   }
