@@ -157,6 +157,26 @@ export interface GuestBackend {
    * run-state commit may skip the fsync, since reconciliation repairs its loss (see ./jobs.ts).
    */
   isRunning?(rec: DomainRecord): Promise<boolean>;
+  /**
+   * After `isRunning` answered true at open, with no live owner of the domain's job: finishes
+   * what a job of a manager that died left in the guest (a migration to a file, a snapshot job,
+   * vCPUs stopped for them) and removes the image files no record names. 'resumed' when it
+   * resumed vCPUs such a job had stopped (the store says the guest ran before it); else, when
+   * the guest's run state differs from the store's, that state ('paused', 'running').
+   */
+  recoverJob?(rec: DomainRecord): Promise<'resumed' | 'paused' | 'running' | undefined>;
+  /**
+   * After `isRunning` answered false at open, with no live owner of the domain's job: the
+   * complete managed save image a save left when its manager died after the guest was saved and
+   * quit but before the store recorded the image, if any.
+   */
+  completedSave?(rec: DomainRecord): string | undefined;
+  /**
+   * At open: the guests of this backend whose runtime state is on the host (UUID, and how to
+   * stop one). Those the store does not record as running, with no live owner of their job, were
+   * started by a manager that died before recording them; reconcile stops them.
+   */
+  strayGuests?(): { uuid: string; stop: () => Promise<void> }[];
   /** After `isRunning` answered false: how the guest ended, if the backend knows. */
   takeExitReason?(uuid: string): GuestExit | undefined;
   /** Tells the driver about guests that stop on their own (R5, R12). */

@@ -14,7 +14,7 @@
  * Exits the backend causes itself (kill, saveMemory) are not reported.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { open } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
@@ -29,6 +29,7 @@ import {
   DomainSnapshotDeleteFlags,
   DomainSnapshotRevertFlags,
   DomainSnapshotXMLFlags,
+  DomainState,
   DomainUndefineFlags,
   DomainXMLFlags,
   ErrorDomain,
@@ -53,6 +54,7 @@ import {
   logSize,
   precreateSerialFiles,
   parseRuntime,
+  processStartTime,
   readLogFrom,
   removeRuntimeFiles,
   signalGuest,
@@ -112,6 +114,9 @@ export const QEMU_SUPPORTED_FLAGS: SupportedFlags = {
 
 /** QEMU 7.2's default migration bandwidth is 128 MiB/s; a managed save goes as fast as it can. */
 const SAVE_BANDWIDTH = 1_000_000_000_000;
+
+/** In a guest's runtime directory while a managed save has (or may have) its vCPUs stopped. */
+const SAVE_MARKER = 'saving';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -430,7 +435,10 @@ export class QemuGuests implements GuestBackend {
     await g.qmp.execute('migrate-set-parameters', { 'max-bandwidth': SAVE_BANDWIDTH });
 
     const sink = await receiveToFile(sockPath, partial);
+    // Marks, for a reattach after this process died, that the vCPUs were stopped for a save.
+    const marker = join(g.rt.runDir, SAVE_MARKER);
     try {
+      writeFileSync(marker, '');
       if (wasRunning) await g.qmp.execute('stop');
       // Completion comes as a MIGRATION event (events capability); query-migrate, polled
       // meanwhile, gives progress and the error text.
@@ -461,6 +469,7 @@ export class QemuGuests implements GuestBackend {
     } catch (err) {
       sink.abort();
       rmSync(partial, { force: true });
+      rmSync(marker, { force: true });
       if (wasRunning && !g.qmp.isClosed) {
         await g.qmp.execute('cont').catch(() => undefined);
       }
@@ -469,6 +478,7 @@ export class QemuGuests implements GuestBackend {
       rmSync(sockPath, { force: true });
     }
     renameSync(partial, image);
+    rmSync(marker, { force: true });
     await syncFile(this.saveDir);
     g.stopping = true;
     await this.terminate(g);
@@ -619,6 +629,8 @@ export class QemuGuests implements GuestBackend {
     if (g === undefined) {
       if (!isProcessAlive(rt.pid, rt.pidStart)) {
         removeRuntimeFiles(rt);
+        // A save cut short with its guest: its partial image is of no use.
+        rmSync(join(this.saveDir, `${this.checkUUID(rec.uuid)}.save.part`), { force: true });
         this.lastExits.set(rec.uuid, 'crashed');
         return false;
       }
@@ -648,6 +660,153 @@ export class QemuGuests implements GuestBackend {
     }
     return true;
   }
+
+  /**
+   * Finishes, at open, what a job of a manager that died left in a guest that runs (after
+   * {@link isRunning} attached its monitor), as libvirt's reconnect recovers an interrupted job:
+   *
+   * - a managed save (a migration to a file; the file `saving` in the runtime directory, made
+   *   before the vCPUs are stopped and removed when the save ends, marks it): a migration still under way is cancelled
+   *   (`migrate_cancel`) and awaited; the image it was writing, which no record names
+   *   (`rec.managedSave` is null while the guest runs), is removed, complete or not;
+   * - a snapshot job (`snapshot-save`, …): QEMU finishes it and restarts the vCPUs itself; a job
+   *   still running is awaited, and concluded ones of tsvirt are dismissed;
+   * - then, after either, when the store says the guest ran before the job (`rec.state` RUNNING)
+   *   and QEMU holds it stopped (`paused`, `postmigrate`), its vCPUs are resumed (`cont`):
+   *   'resumed'. A guest the user had paused stays paused.
+   *
+   * Without such a job, QEMU's run state is the truth, as libvirt's reconnect updates its state
+   * from query-status (a suspend or resume whose record was never written): 'paused' when QEMU
+   * holds the vCPUs stopped but the store says running, 'running' for the reverse; undefined
+   * when the store is right.
+   *
+   * Prerequisites: no live process holds the domain's job. Errors: VIR_ERR_OPERATION_FAILED
+   * (QEMU's error) when a monitor command fails.
+   */
+  async recoverJob(rec: DomainRecord): Promise<'resumed' | 'paused' | 'running' | undefined> {
+    const g = this.guests.get(rec.uuid);
+    if (g === undefined || g.qmp.isClosed) return undefined;
+    const uuid = this.checkUUID(rec.uuid);
+    const migrating = (st: string | undefined) =>
+      st !== undefined && ['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'cancelling'].includes(st);
+    const saveSock = join(g.rt.runDir, 'save.sock');
+    const marker = join(g.rt.runDir, SAVE_MARKER);
+    let mig = await g.qmp.execute<{ status?: string }>('query-migrate');
+    let interrupted = existsSync(marker) || migrating(mig.status);
+    if (migrating(mig.status)) {
+      if (mig.status !== 'cancelling') await g.qmp.execute('migrate_cancel');
+      const deadline = Date.now() + 30_000;
+      while (migrating(mig.status) && Date.now() < deadline) {
+        await sleep(20);
+        mig = await g.qmp.execute<{ status?: string }>('query-migrate');
+      }
+    }
+    if (await this.settleSnapshotJobs(g)) interrupted = true;
+    if (rec.managedSave === null) {
+      const image = join(this.saveDir, `${uuid}.save`);
+      rmSync(image, { force: true });
+      rmSync(`${image}.part`, { force: true });
+    }
+    rmSync(saveSock, { force: true });
+    rmSync(marker, { force: true });
+    rmSync(join(g.rt.runDir, 'restore.sock'), { force: true });
+    const st = await g.qmp.execute<QemuStatus>('query-status');
+    if (st.status === 'postmigrate') interrupted = true;
+    const recordedRunning = rec.state === DomainState.RUNNING;
+    const stopped = !st.running && (st.status === 'paused' || st.status === 'postmigrate');
+    if (recordedRunning && stopped && interrupted) {
+      await g.qmp.execute('cont');
+      return 'resumed';
+    }
+    if (recordedRunning && stopped) return 'paused';
+    if (rec.state === DomainState.PAUSED && st.running) return 'running';
+    return undefined;
+  }
+
+  /**
+   * At open, for a guest {@link isRunning} found gone: the managed save image a save of this
+   * run completed when its manager died after QEMU quit but before the store recorded it — the
+   * image at the domain's managed-save path, which no record names, written after the guest
+   * started. It is complete: the save renames it there only after it is on disk. Undefined
+   * otherwise (an image older than the start is a leftover of the restore that started it).
+   */
+  completedSave(rec: DomainRecord): string | undefined {
+    if (rec.managedSave !== null || !rec.persistent) return undefined;
+    const image = join(this.saveDir, `${this.checkUUID(rec.uuid)}.save`);
+    const startedAt = (parseRuntime(rec.runtime) as { startedAt?: number } | null)?.startedAt;
+    try {
+      const st = statSync(image);
+      return startedAt !== undefined && st.isFile() && st.mtimeMs >= startedAt ? image : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The guests whose runtime directory is here, found at open (see GuestBackend.strayGuests):
+   * with those the store records as running left out by the caller, what is left is a start (a
+   * boot, a restore from a managed save image, a revert from memory) whose manager died before
+   * recording it, or one under way in another process, which the caller tells apart by the
+   * domain's job. Each QEMU process is read from its pidfile, and only a process whose command
+   * line names that pidfile counts, so a recycled pid is never taken for it. `stop` ends it and
+   * removes its runtime directory, as libvirt's reconnect kills a guest that had not finished
+   * starting; a managed save image a restore was loading stays, still recorded.
+   */
+  strayGuests(): { uuid: string; stop: () => Promise<void> }[] {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.runRoot).filter((e) => UUID_RE.test(e) && !this.guests.has(e));
+    } catch {
+      return [];
+    }
+    return entries.map((uuid) => {
+      const runDir = join(this.runRoot, uuid);
+      const pidFile = join(runDir, 'qemu.pid');
+      const rt = { monitor: join(runDir, 'monitor.sock'), pidFile, runDir };
+      const owner = (): string => {
+        try {
+          return readFileSync(pidFile, 'utf8').trim();
+        } catch {
+          return '';
+        }
+      };
+      const pid = Number(owner());
+      let cmdline = '';
+      try {
+        cmdline = pid > 0 ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
+      } catch {
+        // gone
+      }
+      const pidStart = cmdline.split('\0').includes(pidFile) ? processStartTime(pid) : null;
+      return {
+        uuid,
+        stop: async () => {
+          if (pidStart !== null) await this.terminatePid({ pid, pidStart });
+          // A new start may have made the directory its own meanwhile: only the stray's goes.
+          const now = owner();
+          if (now === '' || now === String(pid)) removeRuntimeFiles(rt);
+        },
+      };
+    });
+  }
+
+  /**
+   * Awaits snapshot jobs of tsvirt still running in the guest (up to 10 min), then dismisses
+   * them; true when there were any (a snapshot was interrupted).
+   */
+  private async settleSnapshotJobs(g: Guest): Promise<boolean> {
+    const deadline = Date.now() + 600_000;
+    let found = false;
+    for (;;) {
+      const jobs = (await g.qmp.execute<{ id: string; status: string }[]>('query-jobs')).filter((j) => j.id.startsWith('tsvirt-'));
+      if (jobs.length > 0) found = true;
+      const open = jobs.filter((j) => j.status !== 'concluded' && j.status !== 'null');
+      for (const j of jobs) if (j.status === 'concluded') await g.qmp.execute('job-dismiss', { id: j.id }).catch(() => undefined);
+      if (open.length === 0 || Date.now() > deadline) return found;
+      await sleep(50);
+    }
+  }
+
 
   /**
    * How a guest that {@link isRunning} found stopped ended ('shutdown' when it powered itself
@@ -755,7 +914,7 @@ export class QemuGuests implements GuestBackend {
     removeRuntimeFiles(g.rt);
   }
 
-  private async terminatePid(rt: QemuRuntime, graceMs = 0, exited?: Promise<unknown>): Promise<void> {
+  private async terminatePid(rt: Pick<QemuRuntime, 'pid' | 'pidStart'>, graceMs = 0, exited?: Promise<unknown>): Promise<void> {
     if (await waitForProcessExit(rt.pid, rt.pidStart, graceMs, exited)) return;
     signalGuest(rt.pid, rt.pidStart, 'SIGTERM');
     if (await waitForProcessExit(rt.pid, rt.pidStart, 5000, exited)) return;
