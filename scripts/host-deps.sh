@@ -63,8 +63,16 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   # A source that cannot be refreshed need not stop us: the install says if a package is unreachable.
   apt-get update -qq >/dev/null || echo "tsvirt test set-up: apt-get update failed; trying the install with the package lists at hand" >&2
+  # apt's own chatter (debconf notes, triggers) is shown only when the install fails.
+  log=$(mktemp)
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $need >/dev/null
+  if ! apt-get install -y -qq --no-install-recommends $need >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "tsvirt test set-up: apt-get install failed (above); install the packages by hand or set TSVIRT_TEST_SETUP=0" >&2
+    exit 1
+  fi
+  rm -f "$log"
   exit 0
 fi
 
