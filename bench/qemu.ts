@@ -45,7 +45,7 @@ const NOBODY = 65534;
  * rdinit wrapper added to the test guest's initramfs (a second cpio archive appended: the kernel
  * unpacks both). Once the guest is ready (acpid's pidfile, written just before GUEST-READY) it
  * dirties guest.fill=MiB of guest RAM with non-zero data — a file in the RAM-backed root — and
- * prints GUEST-FILLED, so saves and snapshots carry a realistic amount of memory (the notes'
+ * prints GUEST-FILLED, so saves and snapshots carry a realistic amount of memory (as the
  * `guest.fill`). 1 MiB of /dev/urandom repeated: migration and vmstate skip only zero pages,
  * and /dev/urandom is slow under TCG. ash opens /dev/null for a background job before devtmpfs
  * is mounted, hence the mknod.
@@ -275,7 +275,7 @@ function killFromPidfiles(dir: string, cmdline: RegExp): void {
  * libvirt's qemu driver: a session libvirtd as `nobody`, every path in a temporary directory (the
  * set-up of bench/libvirtd-session.ts, repeated here because that module exports only its own
  * measurement), and bench/libvirt_qemu.py as the client. Session mode needs none of the
- * qemu.conf changes the notes list for qemu:///system: QEMU runs as the daemon's user, with no
+ * qemu.conf changes libvirt's qemu:///system needs here: QEMU runs as the daemon's user, with no
  * cgroups, namespaces or security driver.
  */
 class LibvirtRunner implements Runner {
@@ -634,13 +634,13 @@ async function main(): Promise<void> {
     runners.push(raw, await TsvirtRunner.open(join(root, 'ts')));
     if (WITH_LIBVIRT) {
       const lv = await LibvirtRunner.open(root);
-      if (typeof lv === 'string') process.stdout.write(`(libvirt's qemu driver not measured live: ${lv}; its column shows the notes' figures)\n`);
+      if (typeof lv === 'string') process.stdout.write(`(libvirt's qemu driver not measured live: ${lv}; its column shows figures measured on this kind of machine another day)\n`);
       else {
         runners.push(lv);
         libvirtLive = true;
       }
     } else {
-      process.stdout.write("(--no-libvirt: libvirt's column shows the notes' figures)\n");
+      process.stdout.write("(--no-libvirt: libvirt's column shows figures measured on this kind of machine another day)\n");
     }
     process.stdout.write(
       `QEMU benchmark: TCG, ${runners.map((r) => r.label).join(' / ')}, median of ${ROUNDS} round(s); load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,
