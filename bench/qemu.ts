@@ -45,7 +45,7 @@ const NOBODY = 65534;
  * rdinit wrapper added to the test guest's initramfs (a second cpio archive appended: the kernel
  * unpacks both). Once the guest is ready (acpid's pidfile, written just before GUEST-READY) it
  * dirties guest.fill=MiB of guest RAM with non-zero data — a file in the RAM-backed root — and
- * prints GUEST-FILLED, so saves and snapshots carry a realistic amount of memory (as the
+ * prints GUEST-FILLED, so saves and snapshots carry a realistic amount of memory (set by
  * `guest.fill`). 1 MiB of /dev/urandom repeated: migration and vmstate skip only zero pages,
  * and /dev/urandom is slow under TCG. ash opens /dev/null for a background job before devtmpfs
  * is mounted, hence the mknod.
