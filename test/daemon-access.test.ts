@@ -55,7 +55,10 @@ const NOBODY = 65534;
 /** Why a daemon cannot be run as `nobody` here, or false. */
 function asNobodySkip(): string | false {
   if (process.getuid?.() !== 0) return 'needs root (runs the daemon as nobody)';
-  return spawnSync('setpriv', ['--version']).status === 0 ? false : 'setpriv (util-linux) is missing';
+  if (spawnSync('setpriv', ['--version']).status !== 0) return 'setpriv (util-linux) is missing';
+  // A checkout under a directory only root may enter (/root, a 0700 mktemp) cannot run as nobody.
+  const readable = spawnSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', 'test', '-r', DAEMON_MAIN]);
+  return readable.status === 0 ? false : `user nobody cannot read ${DAEMON_MAIN} (the checkout is in a directory only root may enter)`;
 }
 
 describe('tsvirtd: which URIs a daemon serves', () => {
