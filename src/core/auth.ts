@@ -27,7 +27,7 @@ export interface ConnectCredential {
   type: number;
   /** The text to show the user, e.g. "Enter username for host". */
   prompt: string;
-  /** Extra information for the user (libvirt's challenge), when the driver has any. */
+  /** Extra information for the user (libvirt's challenge), when the driver gives one. */
   challenge?: string;
   /** The value used when the callback leaves `result` unset (e.g. the default user name). */
   defresult?: string;

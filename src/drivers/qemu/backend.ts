@@ -351,7 +351,7 @@ export class QemuGuests implements GuestBackend {
     }
     guest.starting = false;
     if (guest.qmp.isClosed) {
-      // It died between the last command and here: let the exit be reported as any other.
+      // It died between the last command and here: let the exit be reported like every other one.
       void this.gone(guest);
     }
     timings.totalMs = performance.now() - began;
