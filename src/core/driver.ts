@@ -4,6 +4,7 @@
  * one of these; a driver checks its own supported flags (R7) and does the work. The remote
  * driver is just another implementation of this interface.
  */
+import type { Duplex } from 'node:stream';
 import type { DomainEventType, DomainState } from './enums.generated.js';
 import type { ConnectAuthCallback } from './auth.js';
 
@@ -209,6 +210,27 @@ export interface HypervisorDriver {
   nodeGetInfo?(): Promise<NodeInfo>;
   /** virConnectGetSysinfo: the host's SMBIOS sysinfo XML. */
   connectGetSysinfo?(flags: number): Promise<string>;
+
+  // Streams: what a driver hands the API for a libvirt stream to carry (src/api/stream.ts).
+
+  /**
+   * virDomainOpenConsole: {@link Domain.openConsole}. A duplex byte channel to the guest's
+   * console or serial device `devName` (null: the first console). The driver keeps at most one
+   * session per device: VIR_DOMAIN_CONSOLE_FORCE ends the old one (its channel ends), otherwise
+   * VIR_ERR_OPERATION_FAILED "Active console session exists for this domain". The channel ends
+   * when the guest side closes (domain stopped); destroying it detaches and the guest runs on.
+   */
+  domainOpenConsole?(dom: DomainRef, devName: string | null, flags: number): Promise<Duplex>;
+  /** virDomainScreenshot: {@link Domain.screenshot}. The screen's image and its MIME type. */
+  domainScreenshot?(dom: DomainRef, screen: number, flags: number): Promise<DomainScreenshot>;
+}
+
+/** An image of a guest's screen, as virDomainScreenshot delivers it. */
+export interface DomainScreenshot {
+  /** The image's MIME type (QEMU: 'image/x-portable-pixmap' or 'image/png'). */
+  mimeType: string;
+  /** The image. */
+  data: Buffer;
 }
 
 /** What connect() passes to a driver's {@link DriverOpener.open}. */
