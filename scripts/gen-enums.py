@@ -18,6 +18,7 @@ WANTED = {
         'virDomainEventStartedDetailType', 'virDomainEventSuspendedDetailType', 'virDomainEventResumedDetailType',
         'virDomainEventStoppedDetailType', 'virDomainEventShutdownDetailType', 'virDomainEventPMSuspendedDetailType',
         'virDomainEventCrashedDetailType', 'virDomainEventID', 'virDomainModificationImpact',
+        'virDomainConsoleFlags',
     ],
     'libvirt-domain-snapshot.h': [
         'virDomainSnapshotCreateFlags', 'virDomainSnapshotXMLFlags', 'virDomainSnapshotListFlags',

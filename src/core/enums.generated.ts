@@ -362,6 +362,14 @@ export const DomainModificationImpact = {
 /** A value of libvirt `virDomainModificationImpact`. */
 export type DomainModificationImpact = (typeof DomainModificationImpact)[keyof typeof DomainModificationImpact];
 
+/** libvirt `virDomainConsoleFlags` (libvirt-domain.h). @enum */
+export const DomainConsoleFlags = {
+  FORCE: 1,
+  SAFE: 2,
+} as const;
+/** A value of libvirt `virDomainConsoleFlags`. */
+export type DomainConsoleFlags = (typeof DomainConsoleFlags)[keyof typeof DomainConsoleFlags];
+
 /** libvirt `virDomainSnapshotCreateFlags` (libvirt-domain-snapshot.h). @enum */
 export const DomainSnapshotCreateFlags = {
   REDEFINE: 1,
