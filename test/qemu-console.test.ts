@@ -8,7 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import {
@@ -202,8 +203,23 @@ describe('QEMU serial console (domainOpenConsole) with real guests', { skip, tim
         code: ErrorNumber.INTERNAL_ERROR,
         message: 'internal error: character device serial1 is not using a PTY',
       });
+      // A session of another live process (its lock file beside the socket) is refused even
+      // with FORCE, as libvirt's lock files; once that process is gone, the lock is stale.
+      const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+      reaper.track(other.pid);
+      const runDir = join(qemuLocations('/session').runRoot, dom.UUIDString());
+      const start = readFileSync(`/proc/${other.pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+      writeFileSync(join(runDir, 'serial0.lock'), `${other.pid} ${start}\n`);
+      await rejectsVir(drv.domainOpenConsole!(await drv.lookupByName('qc-b'), null, DomainConsoleFlags.FORCE), {
+        code: ErrorNumber.OPERATION_FAILED,
+        message: `operation failed: Requested device '${join(runDir, 'serial0.sock')}' is locked by lock file '${join(runDir, 'serial0.lock')}' held by process ${other.pid}`,
+      });
+      other.kill('SIGKILL');
+      await new Promise((r) => other.once('exit', r));
+      await sleep(100);
       const s = await consoleOf('qc-b', 'serial0');
       await s.run('b');
+      assert.equal(readFileSync(join(runDir, 'serial0.lock'), 'utf8').split(' ')[0], String(process.pid));
       await waitForText(userLog, 'GUEST-SHELL', 1000);
       s.io.write('poweroff -f\n');
       await s.waitEnded(60_000);

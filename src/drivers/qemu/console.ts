@@ -6,13 +6,17 @@
  * As libvirt's virchrdev.c, one session per device at a time: a second open is refused unless it
  * forces, which ends the old session's channel first. Sessions are kept per socket path for the
  * whole process, so two connections of one program (or tsvirtd's clients) see each other's.
+ * Another process's session is seen by a lock file beside the socket naming its pid (QEMU serves
+ * one client at a time: a second one would wait, mute); as libvirt's lock files, it is refused
+ * even with FORCE, since only its own process can end it.
  */
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError, internalError, operationFailed } from '../../core/errors.js';
 import type { DomainCharSourceType, DomainDef } from '../../conf/domain.js';
+import { isProcessAlive, processStartTime } from './process.js';
 
 const DOM = ErrorDomain.QEMU;
 
@@ -134,7 +138,9 @@ export class ConsoleChannel extends Duplex {
   }
 
   private release(): void {
-    if (sessions.get(this.path) === this) sessions.delete(this.path);
+    if (sessions.get(this.path) !== this) return;
+    sessions.delete(this.path);
+    rmSync(lockPath(this.path), { force: true });
   }
 }
 
@@ -150,11 +156,42 @@ export async function openConsoleSession(path: string, force: boolean): Promise<
     if (!force) throw operationFailed(DOM, 'Active console session exists for this domain');
     old.endSession();
   }
+  takeLock(path);
   const channel = new ConsoleChannel(path);
   // Taken before the connect, so that a second open meanwhile is refused.
   sessions.set(path, channel);
   await channel.connect();
   return channel;
+}
+
+function lockPath(socket: string): string {
+  return socket.replace(/\.sock$/, '') + '.lock';
+}
+
+/**
+ * Writes this process's lock file for the console at `socket` (pid and start time, so that a
+ * recycled pid is not taken for the holder).
+ *
+ * Errors: VIR_ERR_OPERATION_FAILED "Requested device 'SOCKET' is locked by lock file 'LOCK' held
+ * by process PID" while another live process holds it.
+ */
+function takeLock(socket: string): void {
+  const lock = lockPath(socket);
+  let holder: [string, string] | undefined;
+  try {
+    const [pid, start] = readFileSync(lock, 'utf8').trim().split(' ');
+    holder = [pid, start];
+  } catch {
+    // none
+  }
+  if (holder !== undefined && Number(holder[0]) !== process.pid && isProcessAlive(Number(holder[0]), holder[1])) {
+    throw operationFailed(DOM, `Requested device '${socket}' is locked by lock file '${lock}' held by process ${holder[0]}`);
+  }
+  try {
+    writeFileSync(lock, `${process.pid} ${processStartTime(process.pid) ?? ''}\n`, { mode: 0o600 });
+  } catch (err) {
+    throw VirError.report(DOM, ErrorNumber.SYSTEM_ERROR, `Couldn't create lock file for device '${socket}' in path '${lock}': ${(err as Error).message}`);
+  }
 }
 
 /** Makes a console socket QEMU created readable by its owner only (QEMU follows the umask). */
