@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import {
   DomainEventID,
   DomainEventType,
+  DomainEventSuspendedDetailType,
   DomainRunningReason,
+  DomainSaveRestoreFlags,
   DomainShutoffReason,
   DomainSnapshotCreateFlags,
   DomainState,
@@ -221,6 +223,36 @@ describe('qemu:///session with real guests', { skip, timeout: 300_000 }, () => {
     await rejectsVir(dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA), { message: /managed save image exists/, code: 55 });
     await dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA | DomainUndefineFlags.MANAGED_SAVE);
     await rejectsVir(conn.lookupByName('q-save'), { code: ErrorNumber.NO_DOMAIN });
+  });
+
+  test('R11: a guest saved paused comes back paused (SUSPENDED/RESTORED); VIR_DOMAIN_SAVE_RUNNING and PAUSED override, as on libvirt', async () => {
+    const dom = await conn.defineXML(xml('q-save-paused', 'B'));
+    const suspended: number[] = [];
+    const id = conn.domainEventRegisterAny(dom, DomainEventID.LIFECYCLE, (_c, _d, event, detail) => {
+      if (event === DomainEventType.SUSPENDED) suspended.push(detail);
+    });
+    try {
+      await dom.create();
+      await waitForText(join(state, 'q-save-paused.serial'), 'GUEST-READY');
+      await dom.suspend();
+      await dom.managedSave();
+      await dom.create();
+      assert.equal((await dom.state())[0], DomainState.PAUSED, 'saved paused, started paused');
+      await dom.managedSave(DomainSaveRestoreFlags.RUNNING);
+      await dom.create();
+      assert.deepEqual(await dom.state(), [DomainState.RUNNING, DomainRunningReason.RESTORED], 'RUNNING: the start resumes it');
+      await dom.managedSave(DomainSaveRestoreFlags.PAUSED);
+      await dom.create();
+      assert.equal((await dom.state())[0], DomainState.PAUSED, 'PAUSED: the start leaves it paused');
+      await sleep(100);
+      // suspend, restored paused, vCPUs stopped for the third save, restored paused.
+      const { PAUSED, RESTORED } = DomainEventSuspendedDetailType;
+      assert.deepEqual(suspended, [PAUSED, RESTORED, PAUSED, RESTORED]);
+    } finally {
+      conn.domainEventDeregisterAny(id);
+      await dom.destroy().catch(() => undefined);
+      await dom.undefineFlags(DomainUndefineFlags.MANAGED_SAVE).catch(() => undefined);
+    }
   });
 
   test('a diskless domain keeps only REDEFINEd snapshot metadata; a revert to it puts back no disk', async () => {

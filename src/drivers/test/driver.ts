@@ -100,6 +100,7 @@ class SimulatedGuests implements GuestBackend {
   async reboot(): Promise<void> {}
   async saveMemory(_rec: unknown, options?: JobOptions): Promise<string> {
     // The simulator saves at once: one report, complete. Its memory is nothing; the record is the image.
+    // Like libvirt's test driver it always resumes on start (no imageStartsPaused).
     options?.onProgress?.({ processed: 1, total: 1 });
     return 'memory';
   }
