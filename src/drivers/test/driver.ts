@@ -46,7 +46,8 @@ const SUPPORTED: SupportedFlags = {
     DomainRebootFlags.SIGNAL | DomainRebootFlags.PARAVIRT,
   // As libvirt's test driver: NVRAM, TPM and checkpoint flags are refused (R7).
   undefine: DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA,
-  getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.UPDATE_CPU | DomainXMLFlags.MIGRATABLE,
+  // As libvirt's test driver: UPDATE_CPU is refused (it has no host CPU to update to).
+  getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.MIGRATABLE,
   managedSave: DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
   // As libvirt's test driver: snapshots are metadata only, so NO_METADATA, DISK_ONLY and
   // REUSE_EXT are refused.
