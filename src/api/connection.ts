@@ -3,7 +3,8 @@
  */
 import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo } from '../core/driver.js';
 import { Domain } from './domain.js';
-import { DomainEventID, ErrorDomain, ErrorNumber, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
+import { Stream } from './stream.js';
+import { DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
 import { VirError, noSupport } from '../core/errors.js';
 import { parseUUID } from '../conf/values.js';
 
@@ -228,6 +229,22 @@ export class Connection {
     this.drv = null;
     for (const finish of [...this.iterators]) finish();
     await (this.release !== undefined ? this.release() : drv.close());
+  }
+
+  /**
+   * A new, unused stream (virStreamNew) for {@link Domain.openConsole} or
+   * {@link Domain.screenshot}. Flags: {@link StreamFlags} NONBLOCK (see {@link Stream.recv}).
+   *
+   * Prerequisites: the connection is open. Effects: none until the stream is used.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a bit outside StreamFlags.
+   */
+  newStream(flags: StreamFlags | number = 0): Stream {
+    this.driverFor('virStreamNew');
+    if (!Number.isInteger(flags) || (flags & ~StreamFlags.NONBLOCK) !== 0) {
+      throw VirError.invalidArg(ErrorDomain.STREAMS, `unsupported flags (0x${(flags >>> 0).toString(16)}) in function virStreamNew`);
+    }
+    return new Stream(this, flags);
   }
 
   /**
