@@ -447,7 +447,8 @@ export class Client implements HandlerContext {
     const bound = this.opts.streamOutputBound ?? STREAM_OUTPUT_BOUND;
     s.waiting = false;
     while (!s.closed && !s.eofSent && !this.closed) {
-      if (this.socket.writableLength >= bound) {
+      const room = bound - this.socket.writableLength;
+      if (room <= 0) {
         s.waiting = true;
         this.streamCounts.pauses++;
         if (this.opts.log.enabled('debug')) {
@@ -455,14 +456,18 @@ export class Client implements HandlerContext {
         }
         return;
       }
-      const chunk: unknown = s.channel.read();
+      // One packet's worth at most, and no more than fits under the bound.
+      const want = Math.min(STREAM_CHUNK_MAX, room);
+      const held = s.channel.readableLength;
+      const chunk: unknown = held > 0 ? s.channel.read(Math.min(want, held)) : s.channel.read();
       if (chunk === null) return;
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
-      for (let at = 0; at < buf.length; at += STREAM_CHUNK_MAX) {
-        const piece = buf.subarray(at, at + STREAM_CHUNK_MAX);
-        this.streamCounts.sentBytes += piece.length;
-        this.send(this.streamHeader(s, MessageStatus.CONTINUE), piece, () => this.resumeStreams());
+      let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+      if (buf.length > want) {
+        s.channel.unshift(buf.subarray(want));
+        buf = buf.subarray(0, want);
       }
+      this.streamCounts.sentBytes += buf.length;
+      this.send(this.streamHeader(s, MessageStatus.CONTINUE), buf, () => this.resumeStreams());
     }
   }
 
