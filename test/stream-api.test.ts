@@ -96,8 +96,9 @@ describe('Stream API on test:///default', () => {
     await assert.rejects(a.recvAll(() => -1), isVirError(ErrorNumber.SYSTEM_ERROR, /recv handler failed/));
     await assert.rejects(a.recv(1), isVirError(ErrorNumber.OPERATION_INVALID, /stream is closed/));
     const b = await shot();
-    // eslint-disable-next-line no-unreachable-loop
-    for await (const _chunk of b) break;
+    const it = b[Symbol.asyncIterator]();
+    assert.equal((await it.next()).done, false);
+    await it.return!();
     await assert.rejects(b.finish(), isVirError(ErrorNumber.OPERATION_INVALID, /stream is closed/));
   });
 
