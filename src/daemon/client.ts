@@ -194,8 +194,8 @@ export class Client implements HandlerContext {
   private readonly kaCount: number;
   /** Open streams, by the serial of the call that opened them. */
   private readonly streams = new Map<number, ClientStream>();
-  /** The stream the call being served asked for (callStream), until the call is answered. */
-  private pendingStream: Stream | null = null;
+  /** The call being served, and the stream it asked for (callStream) until it is answered. */
+  private currentCall: { stream: Stream | null } | null = null;
   private readonly streamCounts: StreamCounts = { sentBytes: 0, pauses: 0 };
 
   constructor(private readonly opts: ClientOptions) {
@@ -354,7 +354,9 @@ export class Client implements HandlerContext {
     let result: RetOf<P>;
     // Taken before the call: CONNECT_CLOSE drops the connection, yet what it saw must be durable.
     let durable = this.durable;
-    this.pendingStream = null;
+    // Held by the call itself: a stream bound after the client went is still released below.
+    const call: { stream: Stream | null } = { stream: null };
+    this.currentCall = call;
     try {
       result = await HANDLERS[proc](this, args);
       durable = this.durable === alreadyDurable ? durable : this.durable;
@@ -365,31 +367,25 @@ export class Client implements HandlerContext {
       if (!(err instanceof VirError)) this.opts.log.warn(`client ${this.id}: ${Proc[proc]}: ${(err as Error)?.stack ?? String(err)}`);
       // A refused call changed nothing, but may have read another client's pending change.
       await durable().catch(() => {});
-      this.dropPendingStream();
+      this.currentCall = null;
+      if (call.stream !== null) void call.stream.abort();
       this.replyError(h, anyToWireError(err));
       return;
     }
+    this.currentCall = null;
     let out: Buffer;
     try {
       const w = new XdrWriter();
       spec.ret.enc(w, result);
       out = w.finish();
     } catch (err) {
-      this.dropPendingStream();
+      if (call.stream !== null) void call.stream.abort();
       this.replyError(h, anyToWireError(err));
       return;
     }
     this.send({ ...h, type: MessageType.REPLY, status: MessageStatus.OK }, out);
     // The stream's data follows its call's reply, on the call's serial.
-    const stream = this.pendingStream;
-    this.pendingStream = null;
-    if (stream !== null) this.startStream(h, stream);
-  }
-
-  private dropPendingStream(): void {
-    const stream = this.pendingStream;
-    this.pendingStream = null;
-    if (stream !== null) void stream.abort();
+    if (call.stream !== null) this.startStream(h, call.stream);
   }
 
   // Streams.
@@ -400,8 +396,10 @@ export class Client implements HandlerContext {
     if (this.streams.size >= max) {
       throw VirError.report(ErrorDomain.RPC, ErrorNumber.OPERATION_FAILED, `too many streams opened by this client (limit ${max})`);
     }
-    this.pendingStream = conn.newStream(0);
-    return this.pendingStream;
+    const call = this.currentCall;
+    if (call === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'no call to open a stream for');
+    call.stream = conn.newStream(0);
+    return call.stream;
   }
 
   /** What the client's streams moved and how often one waited for the socket (for tests and logs). */
@@ -765,7 +763,6 @@ export class Client implements HandlerContext {
     this.calls.length = 0;
     // Its streams' channels go (a console is detached; the guest runs on).
     for (const s of [...this.streams.values()]) this.closeStream(s);
-    this.dropPendingStream();
     this.socket.destroy();
     // Let a call in progress finish before the connection goes.
     await this.queue.catch(() => {});
