@@ -564,7 +564,8 @@ export class Domain {
    * type ('image/png' on the test driver, as libvirt's; qemu gives 'image/x-portable-pixmap' or
    * 'image/png'), and the image then arrives on `stream`: read it to the end of data
    * ({@link Stream.recvAll}, {@link Stream.recv} until empty), then {@link Stream.finish}.
-   * Sending on this stream fails.
+   * Sending on this stream fails it (VIR_ERR_RPC "stream had unexpected termination", as
+   * libvirtd answers).
    *
    * Prerequisites: a writable connection (libvirt refuses screenshots to read-only ones);
    * `stream` is a new stream of this connection; `flags` is 0; on qemu, the domain runs with a
@@ -602,8 +603,9 @@ function checkStream(stream: unknown, api: string): asserts stream is Stream {
 }
 
 /**
- * A screenshot as a stream's channel: the image to read, then the end of data; it takes no
- * input, as libvirt's read-only image file does not.
+ * A screenshot as a stream's channel: the image to read, then the end of data. It takes no
+ * input: data sent into it fails the stream with what libvirtd answers then (its image is a
+ * read-only file stream), VIR_ERR_RPC "stream had unexpected termination".
  */
 function imageChannel(data: Buffer): Duplex {
   let offset = 0;
@@ -618,7 +620,7 @@ function imageChannel(data: Buffer): Duplex {
       offset += n;
     },
     write(_chunk, _encoding, callback) {
-      callback(VirError.report(ErrorDomain.STREAMS, ErrorNumber.SYSTEM_ERROR, 'cannot write to stream: Bad file descriptor'));
+      callback(VirError.report(ErrorDomain.STREAMS, ErrorNumber.RPC, 'stream had unexpected termination'));
     },
   });
 }
