@@ -147,6 +147,16 @@ describe('Stream API on test:///default', () => {
     }
   });
 
+  test('closing the connection aborts its open streams', async () => {
+    const c = await connect('test:///default');
+    const st = c.newStream();
+    await (await c.lookupByName('test')).screenshot(st, 0);
+    const ch = st.toDuplex();
+    await c.close();
+    assert.equal(ch.destroyed, true, "the driver's channel is released");
+    await assert.rejects(st.recv(1), isVirError(ErrorNumber.OPERATION_INVALID, /stream is closed/));
+  });
+
   test('the test driver has no consoles, as libvirt: NO_SUPPORT, the stream stays unused', async () => {
     const st = conn.newStream();
     await assert.rejects(dom.openConsole(null, st), isVirError(ErrorNumber.NO_SUPPORT, /virDomainOpenConsole/));

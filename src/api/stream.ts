@@ -96,6 +96,7 @@ export class Stream {
   attach(channel: Duplex): void {
     this.channel = channel;
     this.state = 'open';
+    this.connection.streamOpened(this);
     channel.on('error', (err: unknown) => {
       this.failure ??= streamError(err);
       this.scheduleEvents();
@@ -125,6 +126,7 @@ export class Stream {
   /** Aborts after a failure: the channel goes, the stream is closed. */
   private release(): void {
     this.state = 'aborted';
+    this.connection.streamClosed(this);
     this.dropCallback();
     this.channel?.destroy();
   }
@@ -318,6 +320,7 @@ export class Stream {
     }
     if (this.failure !== null) this.open('virStreamFinish');
     this.state = 'finished';
+    this.connection.streamClosed(this);
     ch.destroy();
   }
 
@@ -334,6 +337,7 @@ export class Stream {
     const ch = this.channel;
     if (this.state !== 'open' || ch === null) return;
     this.state = 'aborted';
+    this.connection.streamClosed(this);
     this.dropCallback();
     if (ch.closed) return;
     await new Promise<void>((resolve) => {
