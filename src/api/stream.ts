@@ -182,7 +182,8 @@ export class Stream {
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for a bad `nbytes`.
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT on an unused stream; VIR_ERR_OPERATION_INVALID
    * "stream is closed" after finish or abort.
-   * @throws {@link VirError} the transfer's failure, as {@link Stream.send}.
+   * @throws {@link VirError} the transfer's failure: the driver's VirError (through a daemon, the
+   * daemon's, code for code), or VIR_ERR_RPC "stream had I/O failure".
    */
   async recv(nbytes: number): Promise<Buffer> {
     const ch = this.open('virStreamRecv');
@@ -261,7 +262,8 @@ export class Stream {
    * the error passed on.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "data sources cannot be used for
    * non-blocking streams".
-   * @throws {@link VirError} as {@link Stream.send}; or what the handler threw.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT, VIR_ERR_OPERATION_INVALID and the transfer's
+   * failure as {@link Stream.send}; or what the handler threw.
    */
   async sendAll<T = undefined>(handler: StreamSourceHandler<T>, opaque?: T): Promise<void> {
     this.open('virStreamSendAll');
@@ -293,7 +295,8 @@ export class Stream {
    * Effects on success: the stream is finished. Effects on failure: the stream is aborted.
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT on an unused stream; VIR_ERR_OPERATION_INVALID
    * "stream is closed" after finish or abort.
-   * @throws {@link VirError} the transfer's failure, as {@link Stream.send}.
+   * @throws {@link VirError} the transfer's failure: the driver's VirError (through a daemon, the
+   * daemon's, code for code), or VIR_ERR_RPC "stream had I/O failure".
    */
   async finish(): Promise<void> {
     const ch = this.open('virStreamFinish');
@@ -409,7 +412,9 @@ export class Stream {
    * {@link Stream.recv}): it ends at the end of the data (then call {@link Stream.finish});
    * leaving the loop early (break, throw) aborts the stream.
    *
-   * Prerequisites and errors: as {@link Stream.recv}, raised from the loop.
+   * Prerequisites: as {@link Stream.recv}. Effects: the data is taken from the stream.
+   * @throws {@link VirError} from the loop, as {@link Stream.recv}: VIR_ERR_NO_SUPPORT on an
+   * unused stream, VIR_ERR_OPERATION_INVALID "stream is closed", the transfer's failure.
    *
    * @example
    * for await (const chunk of stream) process.stdout.write(chunk);
