@@ -18,6 +18,8 @@ WANTED = {
         'virDomainEventStartedDetailType', 'virDomainEventSuspendedDetailType', 'virDomainEventResumedDetailType',
         'virDomainEventStoppedDetailType', 'virDomainEventShutdownDetailType', 'virDomainEventPMSuspendedDetailType',
         'virDomainEventCrashedDetailType', 'virDomainEventID', 'virDomainModificationImpact',
+        'virDomainVcpuFlags', 'virDomainMemoryModFlags', 'virDomainMemoryStatTags', 'virVcpuState',
+        'virDomainControlState',
     ],
     'libvirt-domain-snapshot.h': [
         'virDomainSnapshotCreateFlags', 'virDomainSnapshotXMLFlags', 'virDomainSnapshotListFlags',

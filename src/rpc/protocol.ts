@@ -29,6 +29,13 @@ export const REMOTE_AUTH_TYPE_LIST_MAX = 20;
 export const REMOTE_SECURITY_MODEL_MAX = 257;
 export const REMOTE_SECURITY_DOI_MAX = 257;
 export const VIR_UUID_BUFLEN = 16;
+export const REMOTE_VCPUINFO_MAX = 16384;
+export const REMOTE_CPUMAPS_MAX = 8388608;
+export const REMOTE_CPUMAP_MAX = 2048;
+export const REMOTE_NODE_MAX_CELLS = 1024;
+export const REMOTE_NODE_CPU_STATS_MAX = 16;
+export const REMOTE_NODE_MEMORY_STATS_MAX = 16;
+export const REMOTE_DOMAIN_MEMORY_STATS_MAX = 1024;
 
 /** remote_auth_type. */
 export enum RemoteAuthType {
@@ -99,6 +106,8 @@ export interface WireError {
 export const xInt: Codec<number> = { enc: (w, v) => void w.int(v), dec: (r) => r.int() };
 export const xUint: Codec<number> = { enc: (w, v) => void w.uint(v), dec: (r) => r.uint() };
 export const xUhyper: Codec<number> = { enc: (w, v) => void w.uhyper(v), dec: (r) => r.uhyperNumber() };
+/** A signed hyper as a number (values beyond 2^53 lose precision, as JSON's would). */
+export const xHyper: Codec<number> = { enc: (w, v) => void w.hyper(v), dec: (r) => Number(r.hyper()) };
 export const xString: Codec<string> = {
   enc: (w, v) => void w.string(v, REMOTE_STRING_MAX),
   dec: (r) => r.string(REMOTE_STRING_MAX),
