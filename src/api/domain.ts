@@ -646,6 +646,33 @@ export class Domain {
     return getVcpus(this.ref, maxinfo, maxCpus);
   }
   /**
+   * Which host CPUs each vCPU may run on (virDomainGetVcpuPinInfo), from the live or persistent
+   * definition ({@link DomainVcpuFlags} LIVE or CONFIG; neither: the current one), one list per
+   * vCPU up to the maximum (`ncpumaps`, default: all), each over `maxCpus` host CPUs (default:
+   * the host's, virNodeGetCPUMap).
+   *
+   * Prerequisites: LIVE needs a running domain, CONFIG a persistent one. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG, `ncpumaps` or `maxCpus`
+   * ≤ 0, or flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running" (LIVE on an
+   * inactive domain), "transient domains do not have any persistent config".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async vcpuPinInfo(flags = 0, ncpumaps?: number, maxCpus?: number): Promise<boolean[][]> {
+    const drv = this.drv;
+    if (ncpumaps !== undefined && ncpumaps <= 0) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'ncpumaps in virDomainGetVcpuPinInfo must be greater than zero');
+    }
+    if (maxCpus !== undefined && maxCpus <= 0) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'maplen in virDomainGetVcpuPinInfo must be greater than zero');
+    }
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    const pinInfo = this.optional(drv, 'domainGetVcpuPinInfo', 'virDomainGetVcpuPinInfo');
+    ncpumaps ??= await this.vcpusFlags(flags | DomainVcpuFlags.MAXIMUM);
+    maxCpus ??= (await this.connection.getCPUMap())[0];
+    return pinInfo(this.ref, ncpumaps, maxCpus, flags);
+  }
+  /**
    * Sets the running domain's memory (virDomainSetMemory), KiB: as {@link Domain.setMemoryFlags}
    * with LIVE.
    *

@@ -236,6 +236,8 @@ export interface HypervisorDriver {
   domainSetVcpusFlags?(dom: DomainRef, nvcpus: number, flags: number): Promise<void>;
   /** virDomainGetVcpus: {@link Domain.vcpus}; at most `maxinfo` vCPUs, each with its affinity over `maxCpus` host CPUs. */
   domainGetVcpus?(dom: DomainRef, maxinfo: number, maxCpus: number): Promise<VcpuInfo[]>;
+  /** virDomainGetVcpuPinInfo: {@link Domain.vcpuPinInfo}; `ncpumaps` vCPUs at most, each over `maxCpus` host CPUs. */
+  domainGetVcpuPinInfo?(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): Promise<boolean[][]>;
   /** virDomainSetMemory: {@link Domain.setMemory}. */
   domainSetMemory?(dom: DomainRef, memory: number): Promise<void>;
   /** virDomainSetMaxMemory: {@link Domain.setMaxMemory}. */

@@ -291,6 +291,12 @@ export const HANDLERS: HandlerTable = {
       ),
     };
   },
+  [Proc.DOMAIN_GET_VCPU_PIN_INFO]: async (ctx, a) => {
+    if (a.ncpumaps > REMOTE_VCPUINFO_MAX) throw overLimit('ncpumaps > REMOTE_VCPUINFO_MAX');
+    if (a.ncpumaps * a.maplen > REMOTE_CPUMAPS_MAX) throw overLimit('maxinfo * maplen > REMOTE_CPUMAPS_MAX');
+    const maps = await domainOf(ctx, a.dom).vcpuPinInfo(a.flags, a.ncpumaps, a.maplen * 8);
+    return { cpumaps: packCpumaps(maps, Math.max(0, a.ncpumaps), Math.max(0, a.maplen)), num: maps.length };
+  },
   [Proc.DOMAIN_SET_MEMORY]: async (ctx, a) => domainOf(ctx, a.dom).setMemory(a.memory),
   [Proc.DOMAIN_SET_MAX_MEMORY]: async (ctx, a) => domainOf(ctx, a.dom).setMaxMemory(a.memory),
   [Proc.DOMAIN_SET_MEMORY_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).setMemoryFlags(a.memory, a.flags),

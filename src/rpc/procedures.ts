@@ -129,6 +129,7 @@ export enum Proc {
   DOMAIN_SET_MEMORY_FLAGS = 204,
   NODE_GET_CPU_STATS = 227,
   DOMAIN_GET_CONTROL_INFO = 229,
+  DOMAIN_GET_VCPU_PIN_INFO = 230,
   DOMAIN_RESET = 245,
   DOMAIN_GET_HOSTNAME = 277,
   NODE_GET_CPU_MAP = 293,
@@ -301,6 +302,16 @@ export const getVcpusRet: Codec<{ info: WireVcpuInfo[]; cpumaps: Buffer }> = str
   info: arrayOf(xVcpuInfo, REMOTE_VCPUINFO_MAX, 20),
   cpumaps: { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAPS_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAPS_MAX) },
 });
+export const vcpuPinInfoArgs = struct<{ dom: WireDomain; ncpumaps: number; maplen: number; flags: number }>({
+  dom: xDomain,
+  ncpumaps: xInt,
+  maplen: xInt,
+  flags: xUint,
+});
+export const vcpuPinInfoRet = struct<{ cpumaps: Buffer; num: number }>({
+  cpumaps: { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAPS_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAPS_MAX) },
+  num: xInt,
+});
 export const memoryStatsArgs = struct<{ dom: WireDomain; maxStats: number; flags: number }>({ dom: xDomain, maxStats: xUint, flags: xUint });
 export const memoryStatsRet = struct<{ stats: { tag: number; val: number }[] }>({
   stats: arrayOf(struct<{ tag: number; val: number }>({ tag: xInt, val: xUhyper }), REMOTE_DOMAIN_MEMORY_STATS_MAX, 12),
@@ -433,6 +444,7 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_SET_MEMORY_FLAGS]: p('virDomainSetMemoryFlags', W, setMemoryFlagsArgs, xVoid),
   [Proc.NODE_GET_CPU_STATS]: p('virNodeGetCPUStats', R, nodeStatsArgs, nodeStatsRet),
   [Proc.DOMAIN_GET_CONTROL_INFO]: p('virDomainGetControlInfo', R, domFlags, controlInfoRet),
+  [Proc.DOMAIN_GET_VCPU_PIN_INFO]: p('virDomainGetVcpuPinInfo', R, vcpuPinInfoArgs, vcpuPinInfoRet),
   [Proc.DOMAIN_RESET]: p('virDomainReset', W, domFlags, xVoid),
   [Proc.DOMAIN_GET_HOSTNAME]: p('virDomainGetHostname', W, domFlags, stringRet),
   [Proc.NODE_GET_CPU_MAP]: p('virNodeGetCPUMap', R, cpuMapArgs, cpuMapRet),

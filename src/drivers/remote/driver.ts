@@ -245,6 +245,13 @@ export class RemoteDriver implements HypervisorDriver {
       affinity: Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[i * maplen + (c >> 3)] ?? 0) & (1 << (c & 7))) !== 0),
     }));
   }
+  async domainGetVcpuPinInfo(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): R<boolean[][]> {
+    const maplen = Math.ceil(maxCpus / 8);
+    const r = await this.call(Proc.DOMAIN_GET_VCPU_PIN_INFO, { dom: wire(dom), ncpumaps, maplen, flags });
+    return Array.from({ length: r.num }, (_, i) =>
+      Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[i * maplen + (c >> 3)] ?? 0) & (1 << (c & 7))) !== 0),
+    );
+  }
   async domainSetMemory(dom: DomainRef, memory: number): R<void> {
     await this.call(Proc.DOMAIN_SET_MEMORY, { dom: wire(dom), memory });
   }

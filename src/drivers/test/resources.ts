@@ -188,6 +188,14 @@ export class TestDriver extends MetadataDriver {
     }));
   }
 
+  async domainGetVcpuPinInfo(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): Promise<boolean[][]> {
+    this.records.check(flags, LIVE | CONFIG, 'DomainGetVcpuPinInfo');
+    const def = oneDef(this.records.resolve(dom), flags);
+    const hostCpus = TEST_NODE_INFO.nodes * TEST_NODE_INFO.sockets * TEST_NODE_INFO.cores * TEST_NODE_INFO.threads;
+    // tsvirt keeps no per-vCPU pinning: every vCPU may run on every host CPU.
+    return Array.from({ length: Math.min(ncpumaps, def.vcpu.count) }, () => Array.from({ length: maxCpus }, (_, c) => c < hostCpus));
+  }
+
   // Memory.
 
   async domainSetMemory(dom: DomainRef, memory: number): Promise<void> {
