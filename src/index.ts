@@ -36,6 +36,7 @@ export { Domain, type DomainStateReason } from './api/domain.js';
 export { DomainSnapshot } from './api/snapshot.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
+  DomainControlInfo,
   DomainInfo,
   DomainLifecycleEvent,
   DomainRef,
@@ -43,6 +44,10 @@ export type {
   JobOptions,
   JobProgress,
   HypervisorDriver,
+  MemoryStat,
   NodeInfo,
+  NodeStat,
+  DomainTime,
+  VcpuInfo,
 } from './core/driver.js';
 export * from './core/enums.generated.js';

@@ -232,6 +232,9 @@ export class TestDriver extends MetadataDriver {
     this.records.check(flags, 0, 'DomainMemoryStats');
     const rec = this.records.resolve(dom);
     checkActive({ active: isActive(rec) });
+    // As libvirt's: a guest without a balloon reports nothing.
+    const balloon = parseDomainXML(rec.liveXml ?? '', STORED).devices.memballoon;
+    if (balloon === undefined || balloon.model === 'none') return [];
     const cur = rec.memory;
     const half = Math.floor(cur / 2);
     const stats: MemoryStat[] = [
