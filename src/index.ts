@@ -47,6 +47,7 @@ export type {
   MemoryStat,
   NodeInfo,
   NodeStat,
+  TypedParameter,
   DomainTime,
   VcpuInfo,
 } from './core/driver.js';

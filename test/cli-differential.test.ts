@@ -293,6 +293,12 @@ const CASES: Case[] = [
       'setvcpus web1 2 --config; vcpucount web1; start web1; vcpuinfo web1 --pretty; vcpucount web1',
   },
   {
+    name: 'schedinfo: the test driver\'s scheduler, --set, --weight and refused flags',
+    script:
+      'schedinfo test; schedinfo test --set weight=10; schedinfo test --weight 5; schedinfo test --config; schedinfo test --current; ' +
+      'schedinfo test --live --config; schedinfo test --set foo=1; schedinfo test --set weight=abc; schedinfo test --set weight; schedinfo nosuch',
+  },
+  {
     name: 'memory: setmem, setmaxmem, dommemstat',
     script:
       'dommemstat test; setmem test 1000000; dommemstat test; setmem test 1G --config; setmem test 0; setmem test 99999999; ' +

@@ -121,6 +121,23 @@ const SCRIPTS: Script[] = [
     ],
   },
   {
+    name: 'scheduler (typed parameters): schedinfo, --set, --weight, flags the test driver refuses',
+    files: {},
+    steps: [
+      s('schedinfo test'),
+      s('schedinfo test --set weight=10'),
+      s('schedinfo test --weight 5'),
+      s('schedinfo test --config'),
+      s('schedinfo test --current'),
+      s('schedinfo test --live --config'),
+      s('schedinfo test --set foo=1'),
+      s('schedinfo test --set weight=abc'),
+      s('schedinfo test --set weight'),
+      s('-r schedinfo test'),
+      s('-r schedinfo test --set weight=1'),
+    ],
+  },
+  {
     name: 'host figures: freecell, nodecpustats, nodememstats',
     files: {},
     steps: [
@@ -202,6 +219,12 @@ t('getTime', lambda: d.getTime())
 t('getTime 1', lambda: d.getTime(1))
 t('reset', lambda: d.reset())
 t('reset 1', lambda: d.reset(1))
+t('schedulerType', lambda: d.schedulerType())
+t('schedulerParameters', lambda: d.schedulerParameters())
+t('schedulerParametersFlags', lambda: d.schedulerParametersFlags(0))
+t('setSchedulerParameters', lambda: d.setSchedulerParameters({'weight': 10}))
+t('setSchedulerParametersFlags', lambda: d.setSchedulerParametersFlags({'weight': 10}, 0))
+t('setSchedulerParametersFlags live', lambda: d.setSchedulerParametersFlags({'weight': 10}, 1))
 `;
 
 const noVirsh = virshSkip();

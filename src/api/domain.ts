@@ -4,7 +4,7 @@
  * check flag combinations the API itself forbids, dispatch to the driver.
  */
 import type { Connection } from './connection.js';
-import type { DomainControlInfo, DomainInfo, DomainRef, DomainTime, HypervisorDriver, JobOptions, VcpuInfo } from '../core/driver.js';
+import type { DomainControlInfo, DomainInfo, DomainRef, DomainTime, HypervisorDriver, JobOptions, TypedParameter, VcpuInfo } from '../core/driver.js';
 import {
   DomainSaveRestoreFlags,
   DomainVcpuFlags,
@@ -44,6 +44,8 @@ const MEMORY_STAT_NAMES: Readonly<Record<number, string>> = {
   11: 'hugetlb_pgalloc',
   12: 'hugetlb_pgfail',
 };
+/** VIR_TYPED_PARAM_STRING_OKAY: the caller takes string parameters. */
+const TYPED_PARAM_STRING_OKAY = 4;
 /** VIR_DOMAIN_MEMORY_STAT_NR: how many statistics libvirt knows. */
 const MEMORY_STAT_NR = 13;
 
@@ -671,6 +673,73 @@ export class Domain {
     ncpumaps ??= await this.vcpusFlags(flags | DomainVcpuFlags.MAXIMUM);
     maxCpus ??= (await this.connection.getCPUMap())[0];
     return pinInfo(this.ref, ncpumaps, maxCpus, flags);
+  }
+  /**
+   * The domain's CPU scheduler (virDomainGetSchedulerType), as python-libvirt's
+   * `schedulerType()`: its name ('fair' on the test driver) and how many parameters it has.
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async schedulerType(): Promise<[type: string, nparams: number]> {
+    return this.optional(this.drv, 'domainGetSchedulerType', 'virDomainGetSchedulerType')(this.ref);
+  }
+  /**
+   * The scheduler's parameters (virDomainGetSchedulerParameters) as typed parameters; the test
+   * driver has one, `weight` (unsigned int, 50).
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async schedulerParameters(): Promise<TypedParameter[]> {
+    const drv = this.drv;
+    const get = this.optional(drv, 'domainGetSchedulerParameters', 'virDomainGetSchedulerParameters');
+    const [, nparams] = await this.schedulerType();
+    return get(this.ref, nparams, null);
+  }
+  /**
+   * The scheduler's parameters of the live or persistent definition
+   * (virDomainGetSchedulerParametersFlags; {@link DomainModificationImpact} flags). Like
+   * libvirt's, the call asks for string parameters too (VIR_TYPED_PARAM_STRING_OKAY, 4), which
+   * the test driver refuses: there it fails as libvirt's does.
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG, or flags the driver does
+   * not support (the test driver: any).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async schedulerParametersFlags(flags = 0): Promise<TypedParameter[]> {
+    const drv = this.drv;
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    const get = this.optional(drv, 'domainGetSchedulerParameters', 'virDomainGetSchedulerParametersFlags');
+    const [, nparams] = await this.schedulerType();
+    return get(this.ref, nparams, flags | TYPED_PARAM_STRING_OKAY);
+  }
+  /**
+   * Sets scheduler parameters (virDomainSetSchedulerParameters). The test driver accepts
+   * `weight` (unsigned int) and, as libvirt's, keeps nothing.
+   *
+   * Prerequisites: a writable connection; parameters the scheduler has, of their types.
+   * Effects on success: the parameters are set. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED for a parameter the scheduler lacks.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a parameter of the wrong type.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setSchedulerParameters(params: TypedParameter[]): Promise<void> {
+    const drv = this.writable('virDomainSetSchedulerParameters');
+    await this.optional(drv, 'domainSetSchedulerParameters', 'virDomainSetSchedulerParameters')(this.ref, params, null);
+  }
+  /**
+   * Sets scheduler parameters of the live or persistent definition
+   * (virDomainSetSchedulerParametersFlags; {@link DomainModificationImpact} flags).
+   *
+   * Prerequisites, effects and errors: as {@link Domain.setSchedulerParameters}, plus
+   * VIR_ERR_INVALID_ARG for flags the driver does not support (the test driver: any).
+   */
+  async setSchedulerParametersFlags(params: TypedParameter[], flags = 0): Promise<void> {
+    const drv = this.writable('virDomainSetSchedulerParametersFlags');
+    await this.optional(drv, 'domainSetSchedulerParameters', 'virDomainSetSchedulerParametersFlags')(this.ref, params, flags);
   }
   /**
    * Sets the running domain's memory (virDomainSetMemory), KiB: as {@link Domain.setMemoryFlags}

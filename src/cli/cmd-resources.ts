@@ -6,7 +6,7 @@
  */
 import { DomainControlState, DomainMemoryModFlags, DomainState, DomainVcpuFlags, ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { VirError } from '../core/errors.js';
-import type { Domain } from '../index.js';
+import type { Domain, TypedParameter } from '../index.js';
 import { CmdFailed, FAILED, type Cmd, type Ctl, type Handler } from './context.js';
 
 const { LIVE, CONFIG, MAXIMUM, GUEST, HOTPLUGGABLE } = DomainVcpuFlags;
@@ -201,6 +201,86 @@ const vcpuinfo: Handler = async (ctl, cmd) => {
     else if (r.cpuTime !== 0) field('CPU time:', `${(r.cpuTime / 1e9).toFixed(1)}s`);
     field('CPU Affinity:', pretty ? `${cpuRanges(r.affinity)} (out of ${maxcpu})` : r.affinity.map((b) => (b ? 'y' : '-')).join(''));
   });
+  return true;
+};
+
+// ---- scheduler ----
+
+/** vshGetTypedParamValue: a typed parameter's value as virsh prints it. */
+function typedValue(p: TypedParameter): string {
+  if (p.type === 6) return p.value === true ? 'yes' : 'no';
+  if (p.type === 5) return Number(p.value).toFixed(6);
+  return String(p.value);
+}
+const TYPE_WORDS: Record<number, string> = { 1: 'int', 2: 'unsigned int', 3: 'long long', 4: 'unsigned long long', 5: 'double', 6: 'boolean', 7: 'string' };
+
+/** virTypedParamsAddFromString: `value` read as a parameter of `type`. */
+function typedFromString(field: string, type: number, value: string): TypedParameter {
+  const bad = () => VirError.report(ErrorDomain.NONE, ErrorNumber.INVALID_ARG, `Invalid value for field '${field}': expected ${TYPE_WORDS[type] ?? 'unknown'}`);
+  if (type === 7) return { field, type, value };
+  if (type === 6) {
+    if (value === '1' || /^(yes|true)$/i.test(value)) return { field, type, value: true };
+    if (value === '0' || /^(no|false)$/i.test(value)) return { field, type, value: false };
+    throw bad();
+  }
+  const n = Number(value);
+  const limits: Record<number, [number, number]> = { 1: [-0x80000000, 0x7fffffff], 2: [0, 0xffffffff], 3: [-(2 ** 63), 2 ** 63], 4: [0, 2 ** 64] };
+  if (value.trim() === '' || Number.isNaN(n)) throw bad();
+  const range = limits[type];
+  if (range !== undefined && (!Number.isInteger(n) || n < range[0] || n > range[1])) throw bad();
+  return { field, type, value: n };
+}
+
+const schedinfo: Handler = async (ctl, cmd) => {
+  cmd.exclusive('current', 'live');
+  cmd.exclusive('current', 'config');
+  const live = cmd.bool('live');
+  const config = cmd.bool('config');
+  const current = cmd.bool('current');
+  const flags = (live ? LIVE : 0) | (config ? CONFIG : 0);
+  const { dom } = await cmd.domain();
+  const type = await ctl.attempt(dom.schedulerType());
+  if (type === FAILED) {
+    ctl.error('Invalid scheduler type');
+    return false;
+  }
+  ctl.print(`${'Scheduler'.padEnd(15)}: ${type[0]}\n`);
+  if (type[1] === 0) return true;
+  const withFlags = flags !== 0 || current;
+  // Live and config cannot be read at once: virsh reads the current one then.
+  const get = () => (withFlags ? dom.schedulerParametersFlags(live && config ? 0 : flags) : dom.schedulerParameters());
+  let params = await get();
+  const sets: [string, string][] = [];
+  for (const legacy of ['weight', 'cap']) {
+    const v = cmd.int(legacy);
+    if (v !== undefined) sets.push([legacy, String(v)]);
+  }
+  for (const s of cmd.argv('set')) {
+    const eq = s.indexOf('=');
+    if (eq < 0) {
+      ctl.error('Invalid syntax for --set, expecting name=value');
+      return false;
+    }
+    sets.push([s.slice(0, eq), s.slice(eq + 1)]);
+  }
+  if (sets.length > 0) {
+    const updates: TypedParameter[] = [];
+    for (const [name, value] of sets) {
+      const known = params.find((p) => p.field === name);
+      if (known === undefined) {
+        ctl.error(`invalid scheduler option: ${name}`);
+        return false;
+      }
+      updates.push(typedFromString(name, known.type, value));
+    }
+    if (withFlags) await dom.setSchedulerParametersFlags(updates, flags);
+    else await dom.setSchedulerParameters(updates);
+    params = await get();
+  } else if (live && config) {
+    ctl.error('cannot query both live and config at once');
+    return false;
+  }
+  for (const p of params) ctl.print(`${p.field.padEnd(15)}: ${typedValue(p)}\n`);
   return true;
 };
 
@@ -447,4 +527,5 @@ export const handlers: Record<string, Handler> = {
   domhostname,
   domtime,
   reset,
+  schedinfo,
 };

@@ -206,6 +206,22 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [DOMAIN],
   },
   {
+    name: 'schedinfo',
+    group: 'domain',
+    module: 'resources',
+    help: 'show/set scheduler parameters',
+    desc: 'Show/Set scheduler parameters.',
+    opts: [
+      DOMAIN,
+      int('weight', 'weight for XEN_CREDIT'),
+      int('cap', 'cap for XEN_CREDIT'),
+      bool('current', 'get/set current scheduler info'),
+      bool('config', 'get/set value to be used on next boot'),
+      bool('live', 'get/set value from running domain'),
+      argv('set', 'parameter=value'),
+    ],
+  },
+  {
     name: 'setmaxmem',
     group: 'domain',
     module: 'resources',

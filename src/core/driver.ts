@@ -238,6 +238,12 @@ export interface HypervisorDriver {
   domainGetVcpus?(dom: DomainRef, maxinfo: number, maxCpus: number): Promise<VcpuInfo[]>;
   /** virDomainGetVcpuPinInfo: {@link Domain.vcpuPinInfo}; `ncpumaps` vCPUs at most, each over `maxCpus` host CPUs. */
   domainGetVcpuPinInfo?(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): Promise<boolean[][]>;
+  /** virDomainGetSchedulerType: the scheduler's name and how many parameters it has. */
+  domainGetSchedulerType?(dom: DomainRef): Promise<[type: string, nparams: number]>;
+  /** virDomainGetSchedulerParameters(Flags): `flags` null for the call without flags. */
+  domainGetSchedulerParameters?(dom: DomainRef, nparams: number, flags: number | null): Promise<TypedParameter[]>;
+  /** virDomainSetSchedulerParameters(Flags): `flags` null for the call without flags. */
+  domainSetSchedulerParameters?(dom: DomainRef, params: TypedParameter[], flags: number | null): Promise<void>;
   /** virDomainSetMemory: {@link Domain.setMemory}. */
   domainSetMemory?(dom: DomainRef, memory: number): Promise<void>;
   /** virDomainSetMaxMemory: {@link Domain.setMaxMemory}. */
@@ -277,6 +283,19 @@ export interface DomainScreenshot {
   mimeType: string;
   /** The image. */
   data: Buffer;
+}
+
+/**
+ * One of libvirt's typed parameters (virTypedParameter): a named value of one of six types.
+ * `type` is VIR_TYPED_PARAM_*: INT 1, UINT 2, LLONG 3, ULLONG 4, DOUBLE 5, BOOLEAN 6, STRING 7.
+ */
+export interface TypedParameter {
+  /** The parameter's name ('weight', 'cpu_shares', …). */
+  field: string;
+  /** Its VIR_TYPED_PARAM_* type. */
+  type: number;
+  /** Its value: a number for the numeric types, a boolean for BOOLEAN, a string for STRING. */
+  value: number | boolean | string;
 }
 
 /** One figure of virNodeGetCPUStats / virNodeGetMemoryStats: its field name and value. */

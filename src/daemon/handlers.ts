@@ -13,6 +13,7 @@ import {
   REMOTE_CPUMAPS_MAX,
   REMOTE_DOMAIN_ID_LIST_MAX,
   REMOTE_DOMAIN_MEMORY_STATS_MAX,
+  REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX,
   REMOTE_NODE_CPU_STATS_MAX,
   REMOTE_NODE_MAX_CELLS,
   REMOTE_VCPUINFO_MAX,
@@ -297,6 +298,20 @@ export const HANDLERS: HandlerTable = {
     const maps = await domainOf(ctx, a.dom).vcpuPinInfo(a.flags, a.ncpumaps, a.maplen * 8);
     return { cpumaps: packCpumaps(maps, Math.max(0, a.ncpumaps), Math.max(0, a.maplen)), num: maps.length };
   },
+  [Proc.DOMAIN_GET_SCHEDULER_TYPE]: async (ctx, a) => {
+    const [type, nparams] = await domainOf(ctx, a.dom).schedulerType();
+    return { type, nparams };
+  },
+  [Proc.DOMAIN_GET_SCHEDULER_PARAMETERS]: async (ctx, a) => {
+    if (a.nparams > REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX) throw overLimit('nparams too large');
+    return { params: (await domainOf(ctx, a.dom).schedulerParameters()).slice(0, Math.max(0, a.nparams)) };
+  },
+  [Proc.DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS]: async (ctx, a) => {
+    if (a.nparams > REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX) throw overLimit('nparams too large');
+    return { params: (await domainOf(ctx, a.dom).schedulerParametersFlags(a.flags)).slice(0, Math.max(0, a.nparams)) };
+  },
+  [Proc.DOMAIN_SET_SCHEDULER_PARAMETERS]: async (ctx, a) => domainOf(ctx, a.dom).setSchedulerParameters(a.params),
+  [Proc.DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).setSchedulerParametersFlags(a.params, a.flags),
   [Proc.DOMAIN_SET_MEMORY]: async (ctx, a) => domainOf(ctx, a.dom).setMemory(a.memory),
   [Proc.DOMAIN_SET_MAX_MEMORY]: async (ctx, a) => domainOf(ctx, a.dom).setMaxMemory(a.memory),
   [Proc.DOMAIN_SET_MEMORY_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).setMemoryFlags(a.memory, a.flags),

@@ -13,6 +13,7 @@ import {
   REMOTE_CPUMAPS_MAX,
   REMOTE_CPUMAP_MAX,
   REMOTE_DOMAIN_MEMORY_STATS_MAX,
+  REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX,
   REMOTE_NODE_CPU_STATS_MAX,
   REMOTE_NODE_MAX_CELLS,
   REMOTE_VCPUINFO_MAX,
@@ -31,12 +32,14 @@ import {
   xOptDomain,
   xOptString,
   xSnapshot,
+  xTypedParam,
   xString,
   xUhyper,
   xUint,
   xVoid,
   type WireDomain,
   type WireSnapshot,
+  type WireTypedParam,
 } from './protocol.js';
 
 /** enum remote_procedure: the numbers tsvirt uses. */
@@ -120,6 +123,9 @@ export enum Proc {
   DOMAIN_SET_MAX_MEMORY = 30,
   DOMAIN_SET_MEMORY = 31,
   DOMAIN_SET_VCPUS = 32,
+  DOMAIN_GET_SCHEDULER_TYPE = 56,
+  DOMAIN_GET_SCHEDULER_PARAMETERS = 57,
+  DOMAIN_SET_SCHEDULER_PARAMETERS = 58,
   NODE_GET_CELLS_FREE_MEMORY = 101,
   NODE_GET_FREE_MEMORY = 102,
   DOMAIN_MEMORY_STATS = 159,
@@ -127,6 +133,8 @@ export enum Proc {
   DOMAIN_GET_VCPUS_FLAGS = 200,
   DOMAIN_IS_UPDATED = 202,
   DOMAIN_SET_MEMORY_FLAGS = 204,
+  DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS = 223,
+  DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS = 224,
   NODE_GET_CPU_STATS = 227,
   DOMAIN_GET_CONTROL_INFO = 229,
   DOMAIN_GET_VCPU_PIN_INFO = 230,
@@ -312,6 +320,17 @@ export const vcpuPinInfoRet = struct<{ cpumaps: Buffer; num: number }>({
   cpumaps: { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAPS_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAPS_MAX) },
   num: xInt,
 });
+const schedParams = arrayOf(xTypedParam, REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX, 12);
+export const schedTypeRet = struct<{ type: string; nparams: number }>({ type: xString, nparams: xInt });
+export const getSchedParamsArgs = struct<{ dom: WireDomain; nparams: number }>({ dom: xDomain, nparams: xInt });
+export const getSchedParamsFlagsArgs = struct<{ dom: WireDomain; nparams: number; flags: number }>({ dom: xDomain, nparams: xInt, flags: xUint });
+export const schedParamsRet = struct<{ params: WireTypedParam[] }>({ params: schedParams });
+export const setSchedParamsArgs = struct<{ dom: WireDomain; params: WireTypedParam[] }>({ dom: xDomain, params: schedParams });
+export const setSchedParamsFlagsArgs = struct<{ dom: WireDomain; params: WireTypedParam[]; flags: number }>({
+  dom: xDomain,
+  params: schedParams,
+  flags: xUint,
+});
 export const memoryStatsArgs = struct<{ dom: WireDomain; maxStats: number; flags: number }>({ dom: xDomain, maxStats: xUint, flags: xUint });
 export const memoryStatsRet = struct<{ stats: { tag: number; val: number }[] }>({
   stats: arrayOf(struct<{ tag: number; val: number }>({ tag: xInt, val: xUhyper }), REMOTE_DOMAIN_MEMORY_STATS_MAX, 12),
@@ -435,6 +454,11 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_SET_MAX_MEMORY]: p('virDomainSetMaxMemory', W, setMemoryArgs, xVoid),
   [Proc.DOMAIN_SET_MEMORY]: p('virDomainSetMemory', W, setMemoryArgs, xVoid),
   [Proc.DOMAIN_SET_VCPUS]: p('virDomainSetVcpus', W, setVcpusArgs, xVoid),
+  [Proc.DOMAIN_GET_SCHEDULER_TYPE]: p('virDomainGetSchedulerType', R, dom, schedTypeRet),
+  [Proc.DOMAIN_GET_SCHEDULER_PARAMETERS]: p('virDomainGetSchedulerParameters', R, getSchedParamsArgs, schedParamsRet),
+  [Proc.DOMAIN_SET_SCHEDULER_PARAMETERS]: p('virDomainSetSchedulerParameters', W, setSchedParamsArgs, xVoid),
+  [Proc.DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS]: p('virDomainGetSchedulerParametersFlags', R, getSchedParamsFlagsArgs, schedParamsRet),
+  [Proc.DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS]: p('virDomainSetSchedulerParametersFlags', W, setSchedParamsFlagsArgs, xVoid),
   [Proc.NODE_GET_CELLS_FREE_MEMORY]: p('virNodeGetCellsFreeMemory', R, cellsFreeArgs, cellsFreeRet),
   [Proc.NODE_GET_FREE_MEMORY]: p('virNodeGetFreeMemory', R, xVoid, freeMemoryRet),
   [Proc.DOMAIN_MEMORY_STATS]: p('virDomainMemoryStats', R, memoryStatsArgs, memoryStatsRet),

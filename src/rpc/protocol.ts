@@ -36,6 +36,7 @@ export const REMOTE_NODE_MAX_CELLS = 1024;
 export const REMOTE_NODE_CPU_STATS_MAX = 16;
 export const REMOTE_NODE_MEMORY_STATS_MAX = 16;
 export const REMOTE_DOMAIN_MEMORY_STATS_MAX = 1024;
+export const REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX = 16;
 
 /** remote_auth_type. */
 export enum RemoteAuthType {
@@ -186,6 +187,84 @@ export const xError: Codec<WireError> = {
       int2: r.int(),
       net: r.optional((rr) => xNetwork.dec(rr)),
     };
+  },
+};
+
+/** VIR_TYPED_PARAM_*: the types of remote_typed_param_value. */
+export enum TypedParamType {
+  INT = 1,
+  UINT = 2,
+  LLONG = 3,
+  ULLONG = 4,
+  DOUBLE = 5,
+  BOOLEAN = 6,
+  STRING = 7,
+}
+
+/** remote_typed_param: a field name and a value union keyed by its type. */
+export interface WireTypedParam {
+  field: string;
+  type: number;
+  value: number | boolean | string;
+}
+/** VIR_TYPED_PARAM_FIELD_LENGTH: a field name has at most 79 bytes. */
+const TYPED_PARAM_FIELD_MAX = 79;
+export const xTypedParam: Codec<WireTypedParam> = {
+  enc(w, p) {
+    w.string(p.field, REMOTE_STRING_MAX);
+    w.int(p.type);
+    const v = p.value;
+    switch (p.type) {
+      case TypedParamType.INT:
+        w.int(Number(v));
+        break;
+      case TypedParamType.UINT:
+        w.uint(Number(v));
+        break;
+      case TypedParamType.LLONG:
+        w.hyper(Number(v));
+        break;
+      case TypedParamType.ULLONG:
+        w.uhyper(Number(v));
+        break;
+      case TypedParamType.DOUBLE: {
+        const b = Buffer.alloc(8);
+        b.writeDoubleBE(Number(v));
+        w.opaqueFixed(b);
+        break;
+      }
+      case TypedParamType.BOOLEAN:
+        w.int(v === true || v === 1 ? 1 : 0);
+        break;
+      case TypedParamType.STRING:
+        w.string(String(v), REMOTE_STRING_MAX);
+        break;
+      default:
+        throw new XdrError('XDR_BAD_VALUE', `XDR: typed parameter type ${p.type} unknown`);
+    }
+  },
+  dec(r) {
+    const field = r.string(REMOTE_STRING_MAX);
+    if (Buffer.byteLength(field) > TYPED_PARAM_FIELD_MAX) throw new XdrError('XDR_BAD_VALUE', `XDR: typed parameter name too long: ${field.length}`);
+    const type = r.int();
+    switch (type) {
+      case TypedParamType.INT:
+        return { field, type, value: r.int() };
+      case TypedParamType.UINT:
+        return { field, type, value: r.uint() };
+      case TypedParamType.LLONG:
+        return { field, type, value: Number(r.hyper()) };
+      case TypedParamType.ULLONG:
+        return { field, type, value: Number(r.uhyper()) };
+      case TypedParamType.DOUBLE:
+        return { field, type, value: r.opaqueFixed(8).readDoubleBE(0) };
+      case TypedParamType.BOOLEAN:
+        return { field, type, value: r.int() !== 0 };
+      case TypedParamType.STRING:
+        return { field, type, value: r.string(REMOTE_STRING_MAX) };
+      default:
+        throw new XdrError('XDR_BAD_VALUE', `XDR: typed parameter type ${type} unknown`);
+    }
   },
 };
 

@@ -17,6 +17,7 @@ import type {
   MemoryStat,
   NodeInfo,
   NodeStat,
+  TypedParameter,
   VcpuInfo,
 } from '../../core/driver.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../../core/enums.generated.js';
@@ -251,6 +252,21 @@ export class RemoteDriver implements HypervisorDriver {
     return Array.from({ length: r.num }, (_, i) =>
       Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[i * maplen + (c >> 3)] ?? 0) & (1 << (c & 7))) !== 0),
     );
+  }
+  async domainGetSchedulerType(dom: DomainRef): R<[string, number]> {
+    const r = await this.call(Proc.DOMAIN_GET_SCHEDULER_TYPE, { dom: wire(dom) });
+    return [r.type, r.nparams];
+  }
+  async domainGetSchedulerParameters(dom: DomainRef, nparams: number, flags: number | null): R<TypedParameter[]> {
+    const r =
+      flags === null
+        ? await this.call(Proc.DOMAIN_GET_SCHEDULER_PARAMETERS, { dom: wire(dom), nparams })
+        : await this.call(Proc.DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS, { dom: wire(dom), nparams, flags });
+    return r.params;
+  }
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[], flags: number | null): R<void> {
+    if (flags === null) await this.call(Proc.DOMAIN_SET_SCHEDULER_PARAMETERS, { dom: wire(dom), params });
+    else await this.call(Proc.DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS, { dom: wire(dom), params, flags });
   }
   async domainSetMemory(dom: DomainRef, memory: number): R<void> {
     await this.call(Proc.DOMAIN_SET_MEMORY, { dom: wire(dom), memory });

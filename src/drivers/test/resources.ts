@@ -15,7 +15,7 @@ import {
   VcpuState,
 } from '../../core/enums.generated.js';
 import { VirError, operationInvalid } from '../../core/errors.js';
-import type { DomainControlInfo, DomainRef, DomainTime, MemoryStat, NodeStat, VcpuInfo } from '../../core/driver.js';
+import type { DomainControlInfo, DomainRef, DomainTime, MemoryStat, NodeStat, TypedParameter, VcpuInfo } from '../../core/driver.js';
 import { formatDomainXML, parseDomainXML, type DomainDef } from '../../conf/domain.js';
 import { checkActive } from '../../rules/lifecycle.js';
 import type { DomainRecord } from '../../store/store.js';
@@ -43,6 +43,9 @@ const TEST_CPU_MAP = [true, false, true, false, true, false, false, false];
 const TEST_GUEST_TIME = 627319920;
 
 const { LIVE, CONFIG } = DomainVcpuFlags;
+/** VIR_TYPED_PARAM_UINT, and the names libvirt gives the types in its errors. */
+const TYPED_PARAM_UINT = 2;
+const TYPED_PARAM_NAMES: Record<number, string> = { 1: 'int', 2: 'uint', 3: 'llong', 4: 'ullong', 5: 'double', 6: 'boolean', 7: 'string' };
 
 /** The definitions a change with modification-impact `flags` applies to (virDomainObjGetDefs). */
 interface Defs {
@@ -194,6 +197,28 @@ export class TestDriver extends MetadataDriver {
     const hostCpus = TEST_NODE_INFO.nodes * TEST_NODE_INFO.sockets * TEST_NODE_INFO.cores * TEST_NODE_INFO.threads;
     // tsvirt keeps no per-vCPU pinning: every vCPU may run on every host CPU.
     return Array.from({ length: Math.min(ncpumaps, def.vcpu.count) }, () => Array.from({ length: maxCpus }, (_, c) => c < hostCpus));
+  }
+
+  // Scheduler: libvirt's test driver has one 'fair' scheduler with a weight of 50 it never changes.
+
+  async domainGetSchedulerType(dom: DomainRef): Promise<[string, number]> {
+    this.records.resolveStatus(dom);
+    return ['fair', 1];
+  }
+  async domainGetSchedulerParameters(dom: DomainRef, _nparams: number, flags: number | null): Promise<TypedParameter[]> {
+    this.records.check(flags ?? 0, 0, 'DomainGetSchedulerParametersFlags');
+    this.records.resolveStatus(dom);
+    return [{ field: 'weight', type: TYPED_PARAM_UINT, value: 50 }];
+  }
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[], flags: number | null): Promise<void> {
+    this.records.check(flags ?? 0, 0, 'DomainSetSchedulerParametersFlags');
+    for (const p of params) {
+      if (p.field !== 'weight') throw VirError.report(ErrorDomain.TEST, ErrorNumber.ARGUMENT_UNSUPPORTED, `parameter '${p.field}' not supported`);
+      if (p.type !== TYPED_PARAM_UINT) {
+        throw VirError.invalidArg(ErrorDomain.TEST, `invalid type '${TYPED_PARAM_NAMES[p.type] ?? p.type}' for parameter '${p.field}', expected 'uint'`);
+      }
+    }
+    this.records.resolveStatus(dom);
   }
 
   // Memory.
