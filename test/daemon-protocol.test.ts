@@ -28,6 +28,10 @@ const anyArgs = {
   snap: { name: 's1', dom: testDom },
   autostart: 1,
   name: 'test',
+  // The arguments of the vCPU, memory and scheduler setters.
+  memory: 1024,
+  nvcpus: 1,
+  params: [{ field: 'weight', type: 2, value: 1 }],
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {
