@@ -19,6 +19,8 @@ WANTED = {
         'virDomainEventStoppedDetailType', 'virDomainEventShutdownDetailType', 'virDomainEventPMSuspendedDetailType',
         'virDomainEventCrashedDetailType', 'virDomainEventID', 'virDomainModificationImpact',
         'virDomainConsoleFlags', 'virDomainOpenGraphicsFlags',
+        'virDomainVcpuFlags', 'virDomainMemoryModFlags', 'virDomainMemoryStatTags', 'virVcpuState',
+        'virDomainControlState',
     ],
     'libvirt-stream.h': ['virStreamFlags', 'virStreamEventType'],
     'libvirt-domain-snapshot.h': [

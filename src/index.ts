@@ -43,6 +43,7 @@ export {
 } from './api/stream.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
+  DomainControlInfo,
   DomainInfo,
   DomainLifecycleEvent,
   DomainRef,
@@ -50,7 +51,12 @@ export type {
   JobOptions,
   JobProgress,
   HypervisorDriver,
+  MemoryStat,
   NodeInfo,
   DomainScreenshot,
+  NodeStat,
+  TypedParameter,
+  DomainTime,
+  VcpuInfo,
 } from './core/driver.js';
 export * from './core/enums.generated.js';

@@ -30,6 +30,10 @@ const anyArgs = {
   name: 'test',
   screen: 0,
   devName: null,
+  // The arguments of the vCPU, memory and scheduler setters.
+  memory: 1024,
+  nvcpus: 1,
+  params: [{ field: 'weight', type: 2, value: 1 }],
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {

@@ -703,7 +703,8 @@ export class Client implements HandlerContext {
 
   supportsFeature(feature: number): boolean {
     if (feature === DrvFeature.REMOTE_EVENT_CALLBACK) return this.opts.eventCallbacks !== false;
-    return feature === DrvFeature.PROGRAM_KEEPALIVE || feature === DrvFeature.REMOTE_CLOSE_CALLBACK;
+    // TYPED_PARAM_STRING: the typed parameter codec carries strings (libvirtd's test driver says so too).
+    return feature === DrvFeature.PROGRAM_KEEPALIVE || feature === DrvFeature.REMOTE_CLOSE_CALLBACK || feature === DrvFeature.TYPED_PARAM_STRING;
   }
 
   wantsKeepalive(): void {

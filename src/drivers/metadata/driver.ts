@@ -44,7 +44,9 @@ export class MetadataDriver implements HypervisorDriver {
   protected readonly backend: GuestBackend;
   private version: number | (() => number);
   private closed = false;
-  private readonly records: DomainRecords;
+  protected readonly records: DomainRecords;
+  /** Sequences calls that change a domain (subclasses' metadata-only changes too). */
+  protected readonly jobs: Jobs;
   private readonly events: DomainEvents;
   private readonly exits: GuestExits;
   private readonly lookups: DomainLookups;
@@ -69,6 +71,7 @@ export class MetadataDriver implements HypervisorDriver {
     const jobs: Jobs = new Jobs(this.records, (uuid) => exits.idle(uuid));
     const exits = new GuestExits(this.records, (uuid) => jobs.busy(uuid));
     this.exits = exits;
+    this.jobs = jobs;
     this.lookups = new DomainLookups(this.records);
     this.lifecycle = new DomainLifecycle(this.records, jobs);
     this.snapshots = new DomainSnapshots(this.records, jobs, exits);

@@ -7,14 +7,20 @@
  */
 import type { Duplex } from 'node:stream';
 import type {
+  DomainControlInfo,
   DomainInfo,
   DomainLifecycleEvent,
   DomainRef,
   DomainScreenshot,
+  DomainTime,
   DriverEventListener,
   DriverOpener,
   HypervisorDriver,
+  MemoryStat,
   NodeInfo,
+  NodeStat,
+  TypedParameter,
+  VcpuInfo,
 } from '../../core/driver.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
@@ -248,6 +254,95 @@ export class RemoteDriver implements HypervisorDriver {
   }
   async connectGetSysinfo(flags: number): R<string> {
     return (await this.call(Proc.CONNECT_GET_SYSINFO, { flags })).value;
+  }
+
+  async connectGetMaxVcpus(type: string | null): R<number> {
+    return (await this.call(Proc.CONNECT_GET_MAX_VCPUS, { type })).maxVcpus;
+  }
+  async nodeGetCellsFreeMemory(startCell: number, maxCells: number): R<number[]> {
+    return (await this.call(Proc.NODE_GET_CELLS_FREE_MEMORY, { startCell, maxcells: maxCells })).cells;
+  }
+  async nodeGetFreeMemory(): R<number> {
+    return (await this.call(Proc.NODE_GET_FREE_MEMORY, undefined)).freeMem;
+  }
+  async nodeGetCPUStats(cpuNum: number, flags: number): R<NodeStat[]> {
+    // As libvirt's client: how many first, then that many.
+    const { nparams } = await this.call(Proc.NODE_GET_CPU_STATS, { num: cpuNum, nparams: 0, flags });
+    if (nparams <= 0) return [];
+    return (await this.call(Proc.NODE_GET_CPU_STATS, { num: cpuNum, nparams, flags })).params;
+  }
+  async nodeGetCPUMap(flags: number): R<boolean[]> {
+    const r = await this.call(Proc.NODE_GET_CPU_MAP, { needMap: 1, needOnline: 1, flags });
+    return Array.from({ length: r.ret }, (_, c) => ((r.cpumap[c >> 3] ?? 0) & (1 << (c & 7))) !== 0);
+  }
+  async domainGetMaxVcpus(dom: DomainRef): R<number> {
+    return (await this.call(Proc.DOMAIN_GET_MAX_VCPUS, { dom: wire(dom) })).num;
+  }
+  async domainGetVcpusFlags(dom: DomainRef, flags: number): R<number> {
+    return (await this.call(Proc.DOMAIN_GET_VCPUS_FLAGS, { dom: wire(dom), flags })).num;
+  }
+  async domainSetVcpus(dom: DomainRef, nvcpus: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_VCPUS, { dom: wire(dom), nvcpus });
+  }
+  async domainSetVcpusFlags(dom: DomainRef, nvcpus: number, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_VCPUS_FLAGS, { dom: wire(dom), nvcpus, flags });
+  }
+  async domainGetVcpus(dom: DomainRef, maxinfo: number, maxCpus: number): R<VcpuInfo[]> {
+    const maplen = Math.ceil(maxCpus / 8);
+    const r = await this.call(Proc.DOMAIN_GET_VCPUS, { dom: wire(dom), maxinfo, maplen });
+    return r.info.map((v, i) => ({
+      ...v,
+      affinity: Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[i * maplen + (c >> 3)] ?? 0) & (1 << (c & 7))) !== 0),
+    }));
+  }
+  async domainGetVcpuPinInfo(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): R<boolean[][]> {
+    const maplen = Math.ceil(maxCpus / 8);
+    const r = await this.call(Proc.DOMAIN_GET_VCPU_PIN_INFO, { dom: wire(dom), ncpumaps, maplen, flags });
+    return Array.from({ length: r.num }, (_, i) =>
+      Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[i * maplen + (c >> 3)] ?? 0) & (1 << (c & 7))) !== 0),
+    );
+  }
+  async domainGetSchedulerType(dom: DomainRef): R<[string, number]> {
+    const r = await this.call(Proc.DOMAIN_GET_SCHEDULER_TYPE, { dom: wire(dom) });
+    return [r.type, r.nparams];
+  }
+  async domainGetSchedulerParameters(dom: DomainRef, nparams: number, flags: number | null): R<TypedParameter[]> {
+    const r =
+      flags === null
+        ? await this.call(Proc.DOMAIN_GET_SCHEDULER_PARAMETERS, { dom: wire(dom), nparams })
+        : await this.call(Proc.DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS, { dom: wire(dom), nparams, flags });
+    return r.params;
+  }
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[], flags: number | null): R<void> {
+    if (flags === null) await this.call(Proc.DOMAIN_SET_SCHEDULER_PARAMETERS, { dom: wire(dom), params });
+    else await this.call(Proc.DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS, { dom: wire(dom), params, flags });
+  }
+  async domainSetMemory(dom: DomainRef, memory: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_MEMORY, { dom: wire(dom), memory });
+  }
+  async domainSetMaxMemory(dom: DomainRef, memory: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_MAX_MEMORY, { dom: wire(dom), memory });
+  }
+  async domainSetMemoryFlags(dom: DomainRef, memory: number, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_MEMORY_FLAGS, { dom: wire(dom), memory, flags });
+  }
+  async domainMemoryStats(dom: DomainRef, nrStats: number, flags: number): R<MemoryStat[]> {
+    return (await this.call(Proc.DOMAIN_MEMORY_STATS, { dom: wire(dom), maxStats: nrStats, flags })).stats;
+  }
+  async domainIsUpdated(dom: DomainRef): R<boolean> {
+    return (await this.call(Proc.DOMAIN_IS_UPDATED, { dom: wire(dom) })).updated !== 0;
+  }
+  async domainGetControlInfo(dom: DomainRef, flags: number): R<DomainControlInfo> {
+    return this.call(Proc.DOMAIN_GET_CONTROL_INFO, { dom: wire(dom), flags });
+  }
+  async domainReset(dom: DomainRef, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_RESET, { dom: wire(dom), flags });
+  }
+  async domainGetHostname(dom: DomainRef, flags: number): R<string> {
+    return (await this.call(Proc.DOMAIN_GET_HOSTNAME, { dom: wire(dom), flags })).value;
+  }
+  async domainGetTime(dom: DomainRef, flags: number): R<DomainTime> {
+    return this.call(Proc.DOMAIN_GET_TIME, { dom: wire(dom), flags });
   }
 
   async listAllDomains(flags: number): R<DomainRef[]> {
