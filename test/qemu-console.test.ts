@@ -3,7 +3,8 @@
  * whose test image runs a shell on ttyS0 (guest.shell=1): typing into the guest and reading its
  * answer, the log that keeps what the guest wrote while nobody was attached, one session per
  * device (FORCE takes over), libvirt's errors, and the ends of a session. Also the XML of
- * `<serial>`/`<console>` with `<log>`, which must survive a define.
+ * `<serial>`/`<console>` with `<log>`, which must survive a define. Reached through the driver,
+ * the public API (dom.openConsole on a Stream) and tsvirtd from python-libvirt.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,12 +21,14 @@ import {
   ErrorNumber,
   connect,
   type Connection,
+  type Stream,
 } from '../src/index.js';
 import { formatDomainXML, parseDomainXML } from '../src/conf/domain.js';
 import type { HypervisorDriver } from '../src/core/driver.js';
 import { qemuLocations } from '../src/drivers/qemu/session.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
 import { rejectsVir } from './support/fixtures.js';
+import { guestPids, python, pythonLibvirtSkip, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
 
 const skip = qemuSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -236,6 +239,134 @@ describe('QEMU serial console (domainOpenConsole) with real guests', { skip, tim
       await dom.destroy().catch(() => undefined);
       await dom.undefine().catch(() => undefined);
     }
+  });
+});
+
+describe('QEMU serial console through the public API (dom.openConsole on a Stream)', { skip, timeout: 300_000 }, () => {
+  const reaper = new Reaper();
+  let guest: TestGuest;
+  let previous: string | undefined;
+  let conn: Connection;
+
+  before(async () => {
+    const state = reaper.tempDir('tsvqs-');
+    guest = await buildTestGuest(join(state, 'guest'));
+    previous = process.env.TSVIRT_STATE_DIR;
+    process.env.TSVIRT_STATE_DIR = state;
+    conn = await connect('qemu:///session');
+  });
+
+  after(async () => {
+    if (conn !== undefined) {
+      for (const dom of await conn.listAllDomains(1).catch(() => [])) await dom.destroy().catch(() => undefined);
+      await conn.close();
+    }
+    if (previous === undefined) delete process.env.TSVIRT_STATE_DIR;
+    else process.env.TSVIRT_STATE_DIR = previous;
+    await reaper.cleanup();
+  });
+
+  /** Receives from `st` until `pattern` arrives; throws at the end of data or after the timeout. */
+  async function recvUntil(st: Stream, pattern: string, timeoutMs = 60_000): Promise<string> {
+    let text = '';
+    const deadline = Date.now() + timeoutMs;
+    while (!text.includes(pattern)) {
+      if (Date.now() > deadline) throw new Error(`'${pattern}' not received; got:\n${text.slice(-1500)}`);
+      const chunk = await st.recv(65536);
+      if (chunk.length === 0) throw new Error(`end of data before '${pattern}'; got:\n${text.slice(-1500)}`);
+      text += chunk.toString('latin1');
+    }
+    return text;
+  }
+
+  test('send a command, receive its answer; a second stream is refused, FORCE takes over; finish detaches; destroy ends the stream', async () => {
+    const uuid = randomUUID();
+    const dom = await conn.createXML(guestXML({ name: 'qc-s', uuid, guest, mode: 'B', shell: true, serial: '', pty: { log: false } }));
+    await waitForText(join(qemuLocations('/session').root, 'log', `${uuid}.serial0.log`), 'GUEST-SHELL', 120_000);
+
+    const st = conn.newStream();
+    await dom.openConsole(null, st);
+    await st.send(Buffer.from('echo api-$((2+3))-one\n'));
+    await recvUntil(st, 'api-5-one');
+
+    await rejectsVir(dom.openConsole('serial0', conn.newStream()), {
+      code: ErrorNumber.OPERATION_FAILED,
+      message: 'operation failed: Active console session exists for this domain',
+    });
+    const forced = conn.newStream();
+    await dom.openConsole('console0', forced, DomainConsoleFlags.FORCE);
+    // The old stream sees the end of data.
+    for (let chunk = await st.recv(65536); chunk.length > 0; chunk = await st.recv(65536));
+    await forced.send(Buffer.from('echo api-$((3+3))-two\n'));
+    await recvUntil(forced, 'api-6-two');
+    await forced.finish();
+
+    // Detached: the guest runs on and a new stream attaches without FORCE.
+    assert.deepEqual((await dom.state())[0], DomainState.RUNNING);
+    const again = conn.newStream();
+    await dom.openConsole(null, again);
+    await again.send(Buffer.from('echo api-$((4+3))-three\n'));
+    await recvUntil(again, 'api-7-three');
+    await dom.destroy();
+    for (let chunk = await again.recv(65536); chunk.length > 0; chunk = await again.recv(65536));
+  });
+});
+
+const pySkip = skip || pythonLibvirtSkip();
+
+describe('QEMU serial console through tsvirtd, from python-libvirt', { skip: pySkip, timeout: 300_000 }, () => {
+  const reaper = new Reaper();
+  let d: RunningDaemon | undefined;
+
+  after(async () => {
+    if (d !== undefined) {
+      for (const pid of guestPids(d.stateDir)) reaper.track(pid);
+      await d.stop();
+    }
+    await reaper.cleanup();
+  });
+
+  test('virDomainOpenConsole over the wire: a command typed, its answer read; a second session refused in libvirt words; FORCE takes over', async () => {
+    const dir = reaper.tempDir('tsvqp-');
+    const guest = await buildTestGuest(join(dir, 'guest'));
+    d = await startDaemon({ dir });
+    const uri = `qemu+unix:///session?socket=${d.rw}`;
+    const uuid = randomUUID();
+    const xmlFile = join(dir, 'qc-p.xml');
+    writeFileSync(xmlFile, guestXML({ name: 'qc-p', uuid, guest, mode: 'B', shell: true, serial: '', pty: { log: false } }));
+    const created = python(`import libvirt,sys\nc=libvirt.open(sys.argv[1])\nc.createXML(open(sys.argv[2]).read(),0)`, uri, xmlFile);
+    assert.equal(created.code, 0, created.stderr);
+    await waitForText(join(d.stateDir, 'qemu', 'log', `${uuid}.serial0.log`), 'GUEST-SHELL', 120_000);
+    const script = [
+      'import libvirt, sys',
+      'c = libvirt.open(sys.argv[1])',
+      "dom = c.lookupByName('qc-p')",
+      'st = c.newStream(0)',
+      'dom.openConsole(None, st, 0)',
+      "st.send(b'echo py-$((5+5))-x\\n')",
+      "buf = b''",
+      "while b'py-10-x' not in buf:",
+      '    buf += st.recv(4096)',
+      "print('ANSWER', b'py-10-x' in buf)",
+      'try:',
+      "    dom.openConsole('serial0', c.newStream(0), 0)",
+      'except libvirt.libvirtError as e:',
+      "    print('SECOND', e.get_error_code(), e.get_error_message())",
+      'st2 = c.newStream(0)',
+      'dom.openConsole(None, st2, libvirt.VIR_DOMAIN_CONSOLE_FORCE)',
+      "st2.send(b'echo py-$((6+6))-y\\n')",
+      "buf = b''",
+      "while b'py-12-y' not in buf:",
+      '    buf += st2.recv(4096)',
+      "print('FORCED', b'py-12-y' in buf)",
+      'st2.finish()',
+      'dom.destroy()',
+    ].join('\n');
+    const r = python(script, uri);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ANSWER True$/m);
+    assert.match(r.stdout, /^SECOND 9 operation failed: Active console session exists for this domain$/m);
+    assert.match(r.stdout, /^FORCED True$/m);
   });
 });
 
