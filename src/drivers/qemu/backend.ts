@@ -681,7 +681,7 @@ export class QemuGuests implements GuestBackend {
       if (!isProcessAlive(rt.pid, rt.pidStart)) {
         removeRuntimeFiles(rt);
         // A save cut short with its guest: its partial image is of no use.
-        rmSync(join(this.saveDir, `${this.checkUUID(rec.uuid)}.save.part`), { force: true });
+        for (const suffix of [SAVE_SUFFIX, PAUSED_SAVE_SUFFIX]) rmSync(join(this.saveDir, `${this.checkUUID(rec.uuid)}${suffix}.part`), { force: true });
         this.lastExits.set(rec.uuid, 'crashed');
         return false;
       }
@@ -754,9 +754,11 @@ export class QemuGuests implements GuestBackend {
     }
     if (await this.settleSnapshotJobs(g)) interrupted = true;
     if (rec.managedSave === null) {
-      const image = join(this.saveDir, `${uuid}.save`);
-      rmSync(image, { force: true });
-      rmSync(`${image}.part`, { force: true });
+      for (const suffix of [SAVE_SUFFIX, PAUSED_SAVE_SUFFIX]) {
+        const image = join(this.saveDir, `${uuid}${suffix}`);
+        rmSync(image, { force: true });
+        rmSync(`${image}.part`, { force: true });
+      }
     }
     rmSync(saveSock, { force: true });
     rmSync(marker, { force: true });
