@@ -83,10 +83,7 @@ describe('tsvirtd: consoles of real QEMU guests', { skip, timeout: 240_000 }, ()
     guest = await buildTestGuest(join(dir, 'guest'));
     d = await startDaemon({ dir, args: ['--max-client-requests', '5'] });
     uri = `qemu+unix:///session?socket=${d.rw}`;
-    const xml = guestXML({ name: 'con1', uuid: randomUUID(), guest, mode: 'B', tick: 1, serial: join(dir, 'con1.serial') }).replace(
-      /<serial type='file'>[\s\S]*?<\/serial>/,
-      `<serial type='pty'><log file='${join(dir, 'con1.log')}'/><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console>`,
-    );
+    const xml = guestXML({ name: 'con1', uuid: randomUUID(), guest, mode: 'B', tick: 1, serial: join(dir, 'con1.log'), pty: { log: true } });
     const f = join(dir, 'con1.xml');
     writeFileSync(f, xml);
     let r = virsh(uri, 'define', f);
