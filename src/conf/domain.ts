@@ -287,6 +287,10 @@ export interface DomainGraphicsDef {
   autoport?: boolean;
   /** VNC/SPICE: the address to listen on. */
   listen?: string;
+  /** VNC: `<listen type='socket'>`, a unix socket instead of TCP (no port then). */
+  listenType?: 'socket';
+  /** VNC on a unix socket: its path; when absent the driver picks one at start (live XML only). */
+  socket?: string;
   /** VNC/SPICE: the password clients must give. A secret: formatted only with `secure`. */
   passwd?: string;
   /** VNC/SPICE: when the password expires, seconds since the epoch (UTC); only with a password. */
@@ -942,7 +946,7 @@ function charSourceOf(c: DomainCharSource): DomainCharSource {
 /** The `<graphics>` attributes tsvirt models, by type; anything else is refused. */
 const GRAPHICS_AUTH_ATTRS = ['passwd', 'passwdValidTo', 'connected'];
 const GRAPHICS_ATTRS: Record<string, readonly string[]> = {
-  vnc: ['type', 'port', 'autoport', 'listen', ...GRAPHICS_AUTH_ATTRS],
+  vnc: ['type', 'port', 'autoport', 'listen', 'socket', ...GRAPHICS_AUTH_ATTRS],
   spice: ['type', 'port', 'autoport', 'listen', ...GRAPHICS_AUTH_ATTRS],
 };
 
@@ -968,10 +972,10 @@ function checkGraphicsModelled(el: XmlElement, type: DomainGraphicsType): void {
   if (l === undefined) return;
   const listenType = attr(l, 'type') ?? 'address';
   // type='none' is what a SPICE display without port is written with (writeGraphics).
-  if (listenType !== 'address' && listenType !== 'none') {
+  if (listenType !== 'address' && listenType !== 'none' && !(listenType === 'socket' && type === 'vnc')) {
     throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen type '${listenType}' is not supported by tsvirt`);
   }
-  const listenAttrs = listenType === 'none' ? ['type'] : ['type', 'address'];
+  const listenAttrs = listenType === 'none' ? ['type'] : listenType === 'socket' ? ['type', 'socket'] : ['type', 'address'];
   for (const name of Object.keys(l.attrs)) {
     if (!listenAttrs.includes(name)) {
       throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen attribute '${name}' is not supported by tsvirt`);
@@ -997,6 +1001,16 @@ function parseGraphics(el: XmlElement): DomainGraphicsDef {
   if (type === undefined) throw missingAttr('graphics', 'type');
   checkGraphicsModelled(el, type);
   if (type !== 'vnc' && type !== 'spice') return { type };
+  const socketListen = childElements(el, 'listen').find((l) => attr(l, 'type') === 'socket');
+  const socketAttr = nonEmptyAttr(el, 'socket');
+  if (socketListen !== undefined || socketAttr !== undefined) {
+    // libvirt: a unix socket display has no TCP port, address or autoport.
+    const socket = nonEmptyAttr(socketListen, 'socket') ?? socketAttr;
+    if (socketAttr !== undefined && socket !== socketAttr) {
+      throw xmlErrorFrom(D, `graphics 'socket' attribute '${socketAttr}' must match 'socket' attribute of first listen element (found '${socket}')`);
+    }
+    return { type, listenType: 'socket', socket, ...graphicsAuthOf(el) };
+  }
 
   const portText = attr(el, 'port');
   let port: number | undefined;
@@ -1021,19 +1035,24 @@ function parseGraphics(el: XmlElement): DomainGraphicsDef {
   }
   const out: DomainGraphicsDef = {
     type,
-    port: autoport || port === undefined || port <= 0 ? undefined : port,
+    // With autoport the port is live state (the one the guest got), which only live XML shows.
+    port: port === undefined || port <= 0 ? undefined : port,
     autoport,
     listen: childAddress ?? attrAddress,
   };
-  // libvirt ignores the validity and the connected policy of a display without a password.
+  return { ...out, ...graphicsAuthOf(el) };
+}
+
+/** passwd, passwdValidTo, connected; libvirt ignores the last two without a password. */
+function graphicsAuthOf(el: XmlElement): Pick<DomainGraphicsDef, 'passwd' | 'passwdValidTo' | 'connected'> {
   const passwd = attr(el, 'passwd');
-  if (passwd !== undefined) {
-    out.passwd = passwd;
-    const validTo = attr(el, 'passwdValidTo');
-    if (validTo !== undefined) out.passwdValidTo = parsePasswdValidTo(validTo);
-    out.connected = enumAttr(el, 'connected', GRAPHICS_CONNECTED);
-  }
-  return out;
+  if (passwd === undefined) return {};
+  const validTo = attr(el, 'passwdValidTo');
+  return {
+    passwd,
+    passwdValidTo: validTo === undefined ? undefined : parsePasswdValidTo(validTo),
+    connected: enumAttr(el, 'connected', GRAPHICS_CONNECTED),
+  };
 }
 
 /** A video size attribute (KiB): an unsigned integer, else libvirt's XML error naming it. */
@@ -1383,6 +1402,15 @@ function writeChar(
 function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean, secure: boolean): void {
   if (g.type !== 'vnc' && g.type !== 'spice') {
     w.empty('graphics', [['type', g.type]]);
+    return;
+  }
+  if (g.listenType === 'socket') {
+    w.open('graphics', [['type', g.type], ['socket', g.socket], ...graphicsAuthAttrs(g, secure)]);
+    w.empty('listen', [
+      ['type', 'socket'],
+      ['socket', g.socket],
+    ]);
+    w.close('graphics');
     return;
   }
   const autoport = g.autoport === true;
