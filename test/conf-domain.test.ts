@@ -941,15 +941,26 @@ test('graphics auth: passwd is kept and written only with secure; passwdValidTo 
   });
 });
 
+test("graphics: VNC on a unix socket (listen type='socket', or the socket attribute) as libvirt 9.0 writes it", () => {
+  const written = "<graphics type='vnc' socket='/tmp/x.sock'>\n      <listen type='socket' socket='/tmp/x.sock'/>\n    </graphics>";
+  for (const g of ["<graphics type='vnc'><listen type='socket' socket='/tmp/x.sock'/></graphics>", "<graphics type='vnc' socket='/tmp/x.sock'/>"]) {
+    const { def, out } = roundTrip(dom(`${OS}<devices>${g}</devices>`));
+    assert.deepEqual(def.devices.graphics, [{ type: 'vnc', listenType: 'socket', socket: '/tmp/x.sock' }]);
+    assert.ok(out.includes(written), out);
+  }
+  // Without a path the driver picks one at start; libvirt writes the bare listen element.
+  const { out } = roundTrip(dom(`${OS}<devices><graphics type='vnc'><listen type='socket'/></graphics></devices>`));
+  assert.ok(out.includes("<graphics type='vnc'>\n      <listen type='socket'/>\n    </graphics>"), out);
+});
+
 test('graphics: attributes and children tsvirt does not model are refused, never dropped', () => {
   const refused: [string, RegExp][] = [
     ["<graphics type='vnc' keymap='de'/>", /graphics attribute 'keymap'/],
     ["<graphics type='vnc' websocket='5700'/>", /graphics attribute 'websocket'/],
     ["<graphics type='vnc' sharePolicy='force-shared'/>", /graphics attribute 'sharePolicy'/],
-    ["<graphics type='vnc' socket='/tmp/vnc.sock'/>", /graphics attribute 'socket'/],
     ["<graphics type='vnc' powerControl='yes'/>", /graphics attribute 'powerControl'/],
     ["<graphics type='vnc'><listen type='network' network='default'/></graphics>", /listen type 'network'/],
-    ["<graphics type='vnc'><listen type='socket' socket='/tmp/s'/></graphics>", /listen type 'socket'/],
+    ["<graphics type='spice'><listen type='socket' socket='/tmp/s'/></graphics>", /listen type 'socket'/],
     ["<graphics type='vnc'><audio id='1'/></graphics>", /graphics element 'audio'/],
     ["<graphics type='spice' tlsPort='5901'/>", /graphics attribute 'tlsPort'/],
     ["<graphics type='spice'><channel name='main' mode='secure'/></graphics>", /graphics element 'channel'/],
