@@ -192,6 +192,7 @@ describe('tsvirtd: virsh domdisplay and vncdisplay of a guest with VNC autoport'
     if (d !== undefined) {
       for (const pid of guestPids(d.stateDir)) reaper.track(pid);
       virsh(uri, 'destroy', 'g-display');
+      virsh(uri, 'destroy', 'g-sockdisplay');
       await d.stop();
     }
     await reaper.cleanup();
@@ -218,5 +219,26 @@ describe('tsvirtd: virsh domdisplay and vncdisplay of a guest with VNC autoport'
     assert.notEqual(stopped.code, 0);
     assert.match(stopped.stderr, /Domain is not running/);
     assert.equal(virsh(uri, 'undefine', 'g-display').code, 0);
+
+    // On a unix socket: libvirt's vnc+unix:// form, from the path in the live XML.
+    const sockFile = join(dir, 'g-sockdisplay.xml');
+    writeFileSync(
+      sockFile,
+      guestXML({
+        name: 'g-sockdisplay',
+        uuid: randomUUID(),
+        guest,
+        mode: 'B',
+        serial: join(dir, 'g-sockdisplay.serial'),
+        extraDevices: "<graphics type='vnc'><listen type='socket'/></graphics>",
+      }),
+    );
+    const created = virsh(uri, 'create', sockFile);
+    for (const pid of guestPids(d!.stateDir)) reaper.track(pid);
+    assert.equal(created.code, 0, created.stderr);
+    const path = /<graphics type='vnc' socket='([^']+)'>/.exec(virsh(uri, 'dumpxml', 'g-sockdisplay').stdout)?.[1];
+    assert.ok(path !== undefined && path.endsWith('/vnc.sock'), path);
+    assert.equal(virsh(uri, 'domdisplay', 'g-sockdisplay').stdout.trim(), `vnc+unix://${path}`);
+    assert.equal(virsh(uri, 'destroy', 'g-sockdisplay').code, 0);
   });
 });
