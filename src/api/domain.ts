@@ -309,7 +309,7 @@ export class Domain {
    * The domain XML (virDomainGetXMLDesc): the live definition of an active domain (with its
    * `id`), else the persistent configuration; with {@link DomainXMLFlags} INACTIVE the
    * configuration even while active (a transient domain has only its live definition). Flags:
-   * SECURE, INACTIVE, UPDATE_CPU, MIGRATABLE (test, qemu).
+   * SECURE, INACTIVE, MIGRATABLE (test, qemu), UPDATE_CPU (qemu; the test driver refuses it as libvirt's does).
    *
    * Prerequisites: the domain exists. Effects: none.
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags the driver does not support.

@@ -154,8 +154,18 @@ export interface GuestBackend {
    * (virDomainScreenshot). A backend without it: the driver answers VIR_ERR_NO_SUPPORT.
    */
   screenshot?(rec: DomainRecord, def: DomainDef, screen: number): Promise<DomainScreenshot>;
-  /** Saves memory and stops the guest, reporting progress to `options`; returns the image reference to record. */
-  saveMemory(rec: DomainRecord, options?: JobOptions): Promise<string>;
+  /**
+   * Saves memory and stops the guest, reporting progress to `options`; returns the image reference
+   * to record. `runOnRestore` is what libvirt's save image header keeps: whether a start from the
+   * image resumes the vCPUs (VIR_DOMAIN_SAVE_RUNNING / PAUSED, else whether they ran).
+   */
+  saveMemory(rec: DomainRecord, options: JobOptions | undefined, runOnRestore: boolean): Promise<string>;
+  /**
+   * Whether a start from this managed save image leaves the vCPUs paused (saved with
+   * VIR_DOMAIN_SAVE_PAUSED, or from a paused guest). A backend without it (the simulator, like
+   * libvirt's test driver) always resumes.
+   */
+  imageStartsPaused?(image: string): boolean;
   /** Forgets a managed save image. */
   removeImage(image: string): Promise<void>;
   /**

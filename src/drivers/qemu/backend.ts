@@ -118,6 +118,13 @@ const SAVE_BANDWIDTH = 1_000_000_000_000;
 
 /** In a guest's runtime directory while a managed save has (or may have) its vCPUs stopped. */
 const SAVE_MARKER = 'saving';
+/**
+ * Managed save images are `UUID.save`, or `UUID.paused.save` for one a start leaves paused: the
+ * name carries what libvirt's save header keeps (was the guest to run), so no other record can
+ * disagree with the image.
+ */
+const SAVE_SUFFIX = '.save';
+const PAUSED_SAVE_SUFFIX = '.paused.save';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -460,11 +467,11 @@ export class QemuGuests implements GuestBackend {
    * Errors: VIR_ERR_OPERATION_INVALID when not running; VIR_ERR_OPERATION_FAILED when the
    * migration fails (QEMU's error-desc) or QEMU dies meanwhile.
    */
-  async saveMemory(rec: DomainRecord, options?: JobOptions): Promise<string> {
+  async saveMemory(rec: DomainRecord, options: JobOptions | undefined, runOnRestore: boolean): Promise<string> {
     const g = await this.require(rec);
     const uuid = this.checkUUID(rec.uuid);
     mkdirSync(this.saveDir, { recursive: true, mode: 0o700 });
-    const image = join(this.saveDir, `${uuid}.save`);
+    const image = join(this.saveDir, `${uuid}${runOnRestore ? SAVE_SUFFIX : PAUSED_SAVE_SUFFIX}`);
     const partial = `${image}.part`;
     const sockPath = join(g.rt.runDir, 'save.sock');
     if (Buffer.byteLength(sockPath) > MAX_SOCKET_PATH) throw internalError(DOM, `UNIX socket path '${sockPath}' too long`);
@@ -773,14 +780,23 @@ export class QemuGuests implements GuestBackend {
    */
   completedSave(rec: DomainRecord): string | undefined {
     if (rec.managedSave !== null || !rec.persistent) return undefined;
-    const image = join(this.saveDir, `${this.checkUUID(rec.uuid)}.save`);
+    const uuid = this.checkUUID(rec.uuid);
     const startedAt = (parseRuntime(rec.runtime) as { startedAt?: number } | null)?.startedAt;
-    try {
-      const st = statSync(image);
-      return startedAt !== undefined && st.isFile() && st.mtimeMs >= startedAt ? image : undefined;
-    } catch {
-      return undefined;
+    for (const suffix of [SAVE_SUFFIX, PAUSED_SAVE_SUFFIX]) {
+      const image = join(this.saveDir, `${uuid}${suffix}`);
+      try {
+        const st = statSync(image);
+        if (startedAt !== undefined && st.isFile() && st.mtimeMs >= startedAt) return image;
+      } catch {
+        // not this one
+      }
     }
+    return undefined;
+  }
+
+  /** The image's name says whether it was saved to start paused (see saveMemory). */
+  imageStartsPaused(image: string): boolean {
+    return image.endsWith(PAUSED_SAVE_SUFFIX);
   }
 
   /**

@@ -46,7 +46,8 @@ const SUPPORTED: SupportedFlags = {
     DomainRebootFlags.SIGNAL | DomainRebootFlags.PARAVIRT,
   // As libvirt's test driver: NVRAM, TPM and checkpoint flags are refused (R7).
   undefine: DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA,
-  getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.UPDATE_CPU | DomainXMLFlags.MIGRATABLE,
+  // As libvirt's test driver: UPDATE_CPU is refused (it has no host CPU to update to).
+  getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.MIGRATABLE,
   managedSave: DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
   // As libvirt's test driver: snapshots are metadata only, so NO_METADATA, DISK_ONLY and
   // REUSE_EXT are refused.
@@ -100,6 +101,7 @@ class SimulatedGuests implements GuestBackend {
   async reboot(): Promise<void> {}
   async saveMemory(_rec: unknown, options?: JobOptions): Promise<string> {
     // The simulator saves at once: one report, complete. Its memory is nothing; the record is the image.
+    // Like libvirt's test driver it always resumes on start (no imageStartsPaused).
     options?.onProgress?.({ processed: 1, total: 1 });
     return 'memory';
   }
