@@ -211,6 +211,8 @@ describe('qemu argv builder', () => {
 
   test('VNC autoport ignores a port given with it; a unix socket display (listen type=socket): the path given or the runtime default, escaped', () => {
     assert.deepEqual(values(argv(def("<graphics type='vnc' port='5905' autoport='yes'/>")), '-vnc'), ['127.0.0.1:0,to=59635']);
+    // autoport='no' without a port: the first display, fixed.
+    assert.deepEqual(values(argv(def("<graphics type='vnc' autoport='no'/>")), '-vnc'), ['127.0.0.1:0']);
     const paths = { ...PATHS, vncSocket: '/run/x/vnc.sock' };
     const build = (g: string) => values(buildQemuArgv(def(g), { paths }).argv, '-vnc');
     assert.deepEqual(build("<graphics type='vnc'><listen type='socket'/></graphics>"), ['unix:/run/x/vnc.sock']);

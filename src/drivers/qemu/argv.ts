@@ -201,7 +201,7 @@ function vncSpec(g: DomainGraphicsDef, defaultSocket: string | undefined): strin
     throw configUnsupported(DOM, `VNC listen address '${listen}' is not an IP address (tsvirt's qemu driver does not resolve host names)`);
   }
   const host = family === 6 ? `[${listen}]` : listen;
-  if (g.autoport === true || g.port === undefined || g.port < 0) {
+  if (g.autoport === true || (g.autoport !== false && (g.port === undefined || g.port < 0))) {
     // QEMU binds the first free port from 5900 on (libvirt's range ends at 65535): the bind
     // itself settles a race with any other process; the port is read back with query-vnc.
     spec = `${host}:0,to=${VNC_DISPLAY_MAX}`;
