@@ -15,7 +15,7 @@ import type { DomainScreenshot } from '../src/core/driver.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, waitForText, type TestGuest } from './qemu-harness.js';
 import { guestPids, startDaemon, virsh, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
 import { rejectsVir } from './support/fixtures.js';
-import { decodePNG, distinctColours } from './support/png.js';
+import { decodePNG, distinctColours } from './support/png-decode.js';
 
 const skip = qemuSkipReason();
 

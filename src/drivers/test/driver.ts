@@ -21,7 +21,9 @@ import {
   ErrorNumber,
 } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
-import type { DriverOpener } from '../../core/driver.js';
+import type { DomainRef, DomainScreenshot, DriverOpener } from '../../core/driver.js';
+import { checkFlags } from '../../rules/flags.js';
+import { TEST_SCREENSHOT_MIME, testScreenshot } from './screenshot.js';
 import type { DomainDef } from '../../conf/domain.js';
 import { TEST_DEFAULT_DOMAIN_XML, TEST_NODE_INFO, TEST_SYSINFO, testCapabilities, testDefaultDomainDef } from './presets.js';
 import { Store } from '../../store/store.js';
@@ -108,6 +110,21 @@ class SimulatedGuests implements GuestBackend {
   async removeImage(): Promise<void> {}
 }
 
+/**
+ * The test driver: the metadata driver with simulated guests, plus what libvirt's test driver
+ * answers beyond them.
+ */
+class TestDriver extends MetadataDriver {
+  /**
+   * virDomainScreenshot as libvirt's test driver answers it: flags 0, any domain (libvirt's does
+   * not even look it up), any screen; a PNG test image (./screenshot.ts).
+   */
+  override async domainScreenshot(_dom: DomainRef, _screen: number, flags: number): Promise<DomainScreenshot> {
+    checkFlags(flags, 0, 'testDomainScreenshot', ErrorDomain.TEST);
+    return { mimeType: TEST_SCREENSHOT_MIME, data: testScreenshot() };
+  }
+}
+
 /** Where test:///session keeps its store: TSVIRT_STATE_DIR, else the XDG state directory. */
 export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'test', 'session.db');
@@ -120,7 +137,7 @@ export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): stri
  */
 export function openTestDriver(path: '/default' | '/session', uri: string, opts: { groupCommit?: boolean; nonBlocking?: boolean } = {}): MetadataDriver {
   const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath(), groupCommit: opts.groupCommit, nonBlocking: opts.nonBlocking });
-  const driver = new MetadataDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
+  const driver = new TestDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
   if (path === '/default') presetDefault(store);
   return driver;
 }
