@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type NetConnectOpts } from 'node:net';
@@ -135,6 +136,17 @@ describe('qemu:///session: video, VNC autoport and screenshots', { skip, timeout
     const runDirs = readdirSync(join(state, 'qemu', 'run'), { recursive: true }).map(String);
     assert.deepEqual(runDirs.filter((f) => f.includes('screendump')), []);
 
+    // The public API: the same image on a stream, its MIME type returned.
+    const stream = conn.newStream();
+    const mime = await dom.screenshot(stream, 0);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    await stream.finish();
+    assert.equal(mime, 'image/png');
+    const viaStream = decodePNG(Buffer.concat(chunks));
+    assert.deepEqual([viaStream.width, viaStream.height], [720, 400]);
+    assert.ok(distinctColours(viaStream) >= 2);
+
     await rejectsVir(screenshot(dom, 1), {
       code: ErrorNumber.OPERATION_INVALID,
       domain: ErrorDomain.QEMU,
@@ -174,7 +186,7 @@ describe('qemu:///session: video, VNC autoport and screenshots', { skip, timeout
   });
 });
 
-describe('tsvirtd: virsh domdisplay and vncdisplay of a guest with VNC autoport', { skip: skip || virshSkip(), timeout: 150_000 }, () => {
+describe('tsvirtd: virsh domdisplay, vncdisplay and screenshot of a guest with VNC', { skip: skip || virshSkip(), timeout: 150_000 }, () => {
   const reaper = new Reaper();
   let d: RunningDaemon | undefined;
   let dir: string;
@@ -214,6 +226,13 @@ describe('tsvirtd: virsh domdisplay and vncdisplay of a guest with VNC autoport'
     assert.equal(display.stdout.trim(), `vnc://127.0.0.1:${port - 5900}`, display.stderr);
     const vnc = virsh(uri, 'vncdisplay', 'g-display');
     assert.equal(vnc.stdout.trim(), `127.0.0.1:${port - 5900}`, vnc.stderr);
+    // virsh screenshot through tsvirtd's stream: libvirt's line, a PNG of the VGA text screen.
+    const png = join(dir, 'g-display.png');
+    const shot = spawnSync('virsh', ['-c', uri, 'screenshot', 'g-display', png], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, LC_ALL: 'C' } });
+    assert.equal(shot.status, 0, shot.stderr);
+    assert.equal(shot.stdout.trim(), `Screenshot saved to ${png}, with type of image/png`);
+    const img = decodePNG(readFileSync(png));
+    assert.deepEqual([img.width, img.height], [720, 400]);
     assert.equal(virsh(uri, 'destroy', 'g-display').code, 0);
     const stopped = virsh(uri, 'domdisplay', 'g-display');
     assert.notEqual(stopped.code, 0);
