@@ -232,6 +232,9 @@ const QEMU_GUEST_FORMATTED = `<domain type='qemu'>
     <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'>
       <listen type='address' address='127.0.0.1'/>
     </graphics>
+    <video>
+      <model type='cirrus' vram='16384' heads='1' primary='yes'/>
+    </video>
     <memballoon model='virtio'>
       <address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>
     </memballoon>
@@ -519,6 +522,81 @@ test('graphics: VNC and SPICE ports, autoport, listen address; no "none" type', 
     domain: ErrorDomain.XML,
     message: "XML error: Invalid value for attribute 'type' in element 'graphics': 'none'.",
   });
+});
+
+/** The `<video>` elements of formatted XML, whitespace squeezed. */
+function videosOf(out: string): string {
+  return (out.match(/<video>[\s\S]*?<\/video>/g) ?? []).map((v) => v.replace(/\s+/g, ' ')).join(' ');
+}
+
+test('video: a display without a card gets the one libvirt 9.0 adds (cirrus, 16 MiB, one head, primary)', () => {
+  // `virsh dumpxml` on qemu:///session and test:///default (libvirt 9.0) for a lone <graphics type='vnc'/>.
+  const { def, out } = roundTrip(dom(`${OS}<devices><graphics type='vnc'/></devices>`));
+  assert.deepEqual(def.devices.videos, [{ model: 'cirrus', vram: 16384, heads: 1, primary: true }]);
+  assert.equal(videosOf(out), "<video> <model type='cirrus' vram='16384' heads='1' primary='yes'/> </video>");
+  // Between <graphics> and <memballoon>, as virDomainDefFormat orders devices.
+  const q = formatDomainXML(parseDomainXML(dom(`${OS}<devices><graphics type='vnc'/><memballoon model='virtio'/></devices>`)));
+  assert.match(q, /<\/graphics>\n {4}<video>\n {6}<model [^\n]*\/>\n {4}<\/video>\n {4}<memballoon/);
+  // No display, no card.
+  assert.equal(parseDomainXML(dom(`${OS}<devices/>`)).devices.videos, undefined);
+  // A 'none' card stays the only one; nothing is added beside it.
+  assert.equal(videosOf(roundTrip(dom(`${OS}<devices><graphics type='vnc'/><video><model type='none'/></video></devices>`)).out), "<video> <model type='none'/> </video>");
+});
+
+test('video: per-model defaults, power-of-two sizes, the primary card first (as libvirt 9.0)', () => {
+  const cases: [string, string][] = [
+    ['<video/>', "<video> <model type='cirrus' vram='16384' heads='1' primary='yes'/> </video>"],
+    ["<video><model type='vga'/></video>", "<video> <model type='vga' vram='16384' heads='1' primary='yes'/> </video>"],
+    ["<video><model type='virtio'/></video>", "<video> <model type='virtio' heads='1' primary='yes'/> </video>"],
+    ["<video><model type='bochs'/></video>", "<video> <model type='bochs' vram='16384' heads='1' primary='yes'/> </video>"],
+    // The test driver has no QXL VGA memory default; qemu/kvm domains get the qemu driver's (below).
+    ["<video><model type='qxl'/></video>", "<video> <model type='qxl' ram='65536' vram='65536' heads='1' primary='yes'/> </video>"],
+    ["<video><model type='none' heads='2' vram='8192' primary='yes'/></video>", "<video> <model type='none'/> </video>"],
+    ["<video><model type='vga' vram='1000'/></video>", "<video> <model type='vga' vram='1024' heads='1' primary='yes'/> </video>"],
+    ["<video><model type='vga' vram='3000'/></video>", "<video> <model type='vga' vram='4096' heads='1' primary='yes'/> </video>"],
+    ["<video><model type='vga' primary='maybe'/></video>", "<video> <model type='vga' vram='16384' heads='1' primary='yes'/> </video>"],
+    [
+      "<video><model type='vga'/></video><video><model type='virtio' primary='yes'/></video>",
+      "<video> <model type='virtio' heads='1' primary='yes'/> </video> <video> <model type='vga' vram='16384' heads='1'/> </video>",
+    ],
+    [
+      "<video><model type='vga'><acceleration accel3d='yes'/></model><address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></video>",
+      "<video> <model type='vga' vram='16384' heads='1' primary='yes'> <acceleration accel3d='yes'/> </model> " +
+        "<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/> </video>",
+    ],
+    ["<video><model type='qxl' vgamem='8192' ram='1000'/></video>", "<video> <model type='qxl' ram='1024' vram='65536' vgamem='8192' heads='1' primary='yes'/> </video>"],
+  ];
+  for (const [input, expected] of cases) {
+    assert.equal(videosOf(roundTrip(dom(`${OS}<devices>${input}</devices>`)).out), expected, input);
+  }
+  // heads='0' is not written (libvirt's output then reads back as one head, as libvirt's does).
+  const headless = formatDomainXML(parseDomainXML(dom(`${OS}<devices><video><model type='vga' heads='0'/></video></devices>`)));
+  assert.equal(videosOf(headless), "<video> <model type='vga' vram='16384' primary='yes'/> </video>");
+  const qxl = parseDomainXML(`<domain type='qemu'><name>q</name><memory>131072</memory>${OS}<devices><video><model type='qxl'/></video></devices></domain>`);
+  assert.deepEqual(qxl.devices.videos, [{ model: 'qxl', ram: 65536, vram: 65536, vgamem: 16384, heads: 1, primary: true }]);
+});
+
+test('video: what libvirt 9.0 refuses, in its words', () => {
+  const refused: [string, ErrorNumber, string][] = [
+    ["<video><model type='foo'/></video>", ErrorNumber.CONFIG_UNSUPPORTED, "unsupported configuration: unknown video model 'foo'"],
+    ["<video><model type='vga' vram='abc'/></video>", ErrorNumber.XML_ERROR, "XML error: cannot parse video vram 'abc'"],
+    ["<video><model type='vga' vram='-5'/></video>", ErrorNumber.XML_ERROR, "XML error: cannot parse video vram '-5'"],
+    ["<video><model type='vga' heads='x'/></video>", ErrorNumber.INTERNAL_ERROR, "internal error: cannot parse video heads 'x'"],
+    ["<video><model type='bochs' vram64='1000'/></video>", ErrorNumber.CONFIG_UNSUPPORTED, 'unsupported configuration: vram64 attribute only supported for video type qxl'],
+    [
+      "<video><model type='none'/></video><video><model type='vga'/></video>",
+      ErrorNumber.CONFIG_UNSUPPORTED,
+      "unsupported configuration: a 'none' video type must be the only video device defined for the domain",
+    ],
+    [
+      "<video><model type='vga' primary='yes'/></video><video><model type='virtio' primary='yes'/></video>",
+      ErrorNumber.CONFIG_UNSUPPORTED,
+      'unsupported configuration: Only one primary video device is supported',
+    ],
+  ];
+  for (const [input, code, message] of refused) {
+    assertVirError(() => parseDomainXML(dom(`${OS}<devices>${input}</devices>`)), { code, message });
+  }
 });
 
 test('clock offsets, lifecycle actions and features', () => {
@@ -834,6 +912,8 @@ test('a hand-built definition formats to schema-valid XML that parses back equal
   def.devices.serials.push({ type: 'pty', targetPort: 0 });
   def.devices.consoles.push({ type: 'pty', targetType: 'serial', targetPort: 0 });
   def.devices.graphics.push({ type: 'spice', autoport: true });
+  // The card libvirt's parser adds to a display: a definition without it would not read back equal.
+  def.devices.videos = [{ model: 'cirrus', vram: 16384, heads: 1, primary: true }];
   def.testNamespace = { runstate: 5, hasManagedSave: true };
   const out = formatDomainXML(def, { inactive: true });
   assertValidXML(out, 'domain');
@@ -861,15 +941,26 @@ test('graphics auth: passwd is kept and written only with secure; passwdValidTo 
   });
 });
 
+test("graphics: VNC on a unix socket (listen type='socket', or the socket attribute) as libvirt 9.0 writes it", () => {
+  const written = "<graphics type='vnc' socket='/tmp/x.sock'>\n      <listen type='socket' socket='/tmp/x.sock'/>\n    </graphics>";
+  for (const g of ["<graphics type='vnc'><listen type='socket' socket='/tmp/x.sock'/></graphics>", "<graphics type='vnc' socket='/tmp/x.sock'/>"]) {
+    const { def, out } = roundTrip(dom(`${OS}<devices>${g}</devices>`));
+    assert.deepEqual(def.devices.graphics, [{ type: 'vnc', listenType: 'socket', socket: '/tmp/x.sock' }]);
+    assert.ok(out.includes(written), out);
+  }
+  // Without a path the driver picks one at start; libvirt writes the bare listen element.
+  const { out } = roundTrip(dom(`${OS}<devices><graphics type='vnc'><listen type='socket'/></graphics></devices>`));
+  assert.ok(out.includes("<graphics type='vnc'>\n      <listen type='socket'/>\n    </graphics>"), out);
+});
+
 test('graphics: attributes and children tsvirt does not model are refused, never dropped', () => {
   const refused: [string, RegExp][] = [
     ["<graphics type='vnc' keymap='de'/>", /graphics attribute 'keymap'/],
     ["<graphics type='vnc' websocket='5700'/>", /graphics attribute 'websocket'/],
     ["<graphics type='vnc' sharePolicy='force-shared'/>", /graphics attribute 'sharePolicy'/],
-    ["<graphics type='vnc' socket='/tmp/vnc.sock'/>", /graphics attribute 'socket'/],
     ["<graphics type='vnc' powerControl='yes'/>", /graphics attribute 'powerControl'/],
     ["<graphics type='vnc'><listen type='network' network='default'/></graphics>", /listen type 'network'/],
-    ["<graphics type='vnc'><listen type='socket' socket='/tmp/s'/></graphics>", /listen type 'socket'/],
+    ["<graphics type='spice'><listen type='socket' socket='/tmp/s'/></graphics>", /listen type 'socket'/],
     ["<graphics type='vnc'><audio id='1'/></graphics>", /graphics element 'audio'/],
     ["<graphics type='spice' tlsPort='5901'/>", /graphics attribute 'tlsPort'/],
     ["<graphics type='spice'><channel name='main' mode='secure'/></graphics>", /graphics element 'channel'/],

@@ -228,7 +228,7 @@ describe('qemu argv builder', () => {
   });
 
   test('VNC: the listen address is an IP address (no option injection), IPv6 in brackets; one VNC display', () => {
-    assert.deepEqual(values(argv(def("<graphics type='vnc'/>")), '-vnc'), ['127.0.0.1:0,to=99']);
+    assert.deepEqual(values(argv(def("<graphics type='vnc'/>")), '-vnc'), ['127.0.0.1:0,to=59635']);
     assert.deepEqual(values(argv(def("<graphics type='vnc' port='5901' autoport='no' listen='::1'/>")), '-vnc'), ['[::1]:1']);
     assertUnsupported(() => argv(def("<graphics type='vnc' listen='0.0.0.0,websocket=5700'/>")), /listen address '0.0.0.0,websocket=5700'/);
     assertUnsupported(() => argv(def("<graphics type='vnc' listen='localhost'/>")), /listen address 'localhost'/);
@@ -240,10 +240,59 @@ describe('qemu argv builder', () => {
 
   test('VNC password: password=on, the password itself never on the command line; at most 8 characters', () => {
     const a = argv(def("<graphics type='vnc' passwd='secret12' passwdValidTo='2030-01-02T03:04:05' connected='keep'/>"));
-    assert.deepEqual(values(a, '-vnc'), ['127.0.0.1:0,to=99,password=on']);
+    assert.deepEqual(values(a, '-vnc'), ['127.0.0.1:0,to=59635,password=on']);
     assert.ok(!a.join(' ').includes('secret12'), 'not visible in ps');
     assertUnsupported(() => argv(def("<graphics type='vnc' passwd='123456789'/>")), /VNC password is 9 characters long, only 8 permitted/);
     assertUnsupported(() => argv(def("<graphics type='vnc' passwd='x' connected='disconnect'/>")), /connected='disconnect'/);
+  });
+
+  test('VNC autoport ignores a port given with it; a unix socket display (listen type=socket): the path given or the runtime default, escaped', () => {
+    assert.deepEqual(values(argv(def("<graphics type='vnc' port='5905' autoport='yes'/>")), '-vnc'), ['127.0.0.1:0,to=59635']);
+    // autoport='no' without a port: the first display, fixed.
+    assert.deepEqual(values(argv(def("<graphics type='vnc' autoport='no'/>")), '-vnc'), ['127.0.0.1:0']);
+    const paths = { ...PATHS, vncSocket: '/run/x/vnc.sock' };
+    const build = (g: string) => values(buildQemuArgv(def(g), { paths }).argv, '-vnc');
+    assert.deepEqual(build("<graphics type='vnc'><listen type='socket'/></graphics>"), ['unix:/run/x/vnc.sock']);
+    assert.deepEqual(build("<graphics type='vnc' passwd='pw'><listen type='socket' socket='/s/a,b.sock'/></graphics>"), ['unix:/s/a,,b.sock,password=on']);
+  });
+
+  test('video: each model libvirt runs on QEMU 7.2 as its -device, video memory from vram (KiB to QEMU units)', () => {
+    const devices = (body: string) => values(argv(def(body)), '-device').map((d) => JSON.parse(d) as Record<string, unknown>).filter((d) => String(d.id).startsWith('video'));
+    // The card libvirt adds to a display.
+    assert.deepEqual(devices("<graphics type='vnc'/>"), [{ driver: 'cirrus-vga', id: 'video0' }]);
+    assert.deepEqual(devices("<video><model type='vga'/></video>"), [{ driver: 'VGA', id: 'video0', vgamem_mb: 16 }]);
+    assert.deepEqual(devices("<video><model type='vga' vram='65536'/></video>"), [{ driver: 'VGA', id: 'video0', vgamem_mb: 64 }]);
+    assert.deepEqual(devices("<video><model type='vmvga'/></video>"), [{ driver: 'vmware-svga', id: 'video0', vgamem_mb: 16 }]);
+    assert.deepEqual(devices("<video><model type='bochs'/></video>"), [{ driver: 'bochs-display', id: 'video0', vgamem: 16 * 1024 * 1024 }]);
+    assert.deepEqual(devices("<video><model type='ramfb'/></video>"), [{ driver: 'ramfb', id: 'video0' }]);
+    assert.deepEqual(devices("<video><model type='none'/></video>"), []);
+    assert.deepEqual(devices("<video><model type='virtio' heads='2'/></video><video><model type='virtio'/></video>"), [
+      { driver: 'virtio-vga', id: 'video0', max_outputs: 2 },
+      { driver: 'virtio-gpu-pci', id: 'video1', max_outputs: 1 },
+    ]);
+    assert.deepEqual(devices("<video><model type='qxl'/></video><video><model type='qxl'/></video>"), [
+      { driver: 'qxl-vga', id: 'video0', ram_size: 64 << 20, vram_size: 64 << 20, vgamem_mb: 16, max_outputs: 1 },
+      { driver: 'qxl', id: 'video1', ram_size: 64 << 20, vram_size: 64 << 20, vgamem_mb: 16, max_outputs: 1 },
+    ]);
+    // Without a display nothing is added.
+    assert.deepEqual(devices(''), []);
+  });
+
+  test("video: what libvirt 9.0's qemu driver refuses, refused in its words (never dropped)", () => {
+    const refused: [string, RegExp][] = [
+      ["<video><model type='xen'/></video>", /^unsupported configuration: domain configuration does not support video model 'xen'$/],
+      ["<video><model type='gop'/></video>", /^unsupported configuration: domain configuration does not support video model 'gop'$/],
+      ["<video><model type='virtio' primary='yes'/></video><video><model type='vga'/></video>", /^unsupported configuration: video type 'vga' is only valid as primary video device$/],
+      ["<video><model type='cirrus' heads='2'/></video>", /^unsupported configuration: video type 'cirrus' doesn't support multiple 'heads'$/],
+      ["<video><model type='vga'><acceleration accel2d='yes'/></model></video>", /^unsupported configuration: qemu does not support the accel2d setting$/],
+      ["<video><model type='vga'><acceleration accel3d='yes'/></model></video>", /^unsupported configuration: 3d acceleration is supported only with 'virtio' video device$/],
+      ["<video><model type='virtio'><acceleration accel3d='yes'/></model></video>", /^unsupported configuration: 3d acceleration is not supported/],
+      ["<video><model type='vga' vram='512'/></video>", /^unsupported configuration: value for 'vram' must be at least 1 MiB \(1024 KiB\)$/],
+      ["<video><model type='qxl' vgamem='512'/></video>", /^unsupported configuration: value for 'vgamem' must be at least 1 MiB \(1024 KiB\)$/],
+      ["<video><model type='qxl' vgamem='3072'/></video>", /^unsupported configuration: value for 'vgamem' must be power of two$/],
+      ["<video><model type='ramfb'/><address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></video>", /^unsupported configuration: 'address' is not supported for 'ramfb' video devices$/],
+    ];
+    for (const [body, message] of refused) assertUnsupported(() => argv(def(body)), message);
   });
 
   test('every value inside a QemuOpts option is escaped: paths with commas stay one value', () => {

@@ -68,11 +68,13 @@ export interface GuestXMLOptions {
   type?: 'qemu' | 'kvm';
   extraDevices?: string;
   emulator?: string;
+  /** Kernel messages on the VGA text console too (`console=tty0`, without `quiet`), for screenshots. */
+  tty0?: boolean;
 }
 
 /** Domain XML of a test guest (TCG by default). */
 export function guestXML(o: GuestXMLOptions): string {
-  const args = ['console=ttyS0', 'quiet', 'panic=-1', `guest.mode=${o.mode}`];
+  const args = o.tty0 === true ? ['console=tty0', 'console=ttyS0', 'panic=-1', `guest.mode=${o.mode}`] : ['console=ttyS0', 'quiet', 'panic=-1', `guest.mode=${o.mode}`];
   if (o.after !== undefined) args.push(`guest.after=${o.after}`);
   if (o.tick !== undefined) args.push(`guest.tick=${o.tick}`);
   if (o.shell === true) args.push('guest.shell=1');

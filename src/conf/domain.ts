@@ -175,6 +175,25 @@ const GRAPHICS_TYPES = ['sdl', 'vnc', 'rdp', 'desktop', 'spice', 'egl-headless',
 /** A graphical console type. */
 export type DomainGraphicsType = (typeof GRAPHICS_TYPES)[number];
 
+/** Video models libvirt 9.0 knows (virDomainVideoType); 'default' is resolved at parse. */
+const VIDEO_MODELS_ALL = [
+  'default',
+  'vga',
+  'cirrus',
+  'vmvga',
+  'xen',
+  'vbox',
+  'qxl',
+  'parallels',
+  'virtio',
+  'gop',
+  'none',
+  'bochs',
+  'ramfb',
+] as const;
+/** A video device model (`<video><model type=…>`), as stored: never 'default'. */
+export type DomainVideoModel = Exclude<(typeof VIDEO_MODELS_ALL)[number], 'default'>;
+
 const MEMBALLOON_MODELS = ['virtio', 'xen', 'none', 'virtio-transitional', 'virtio-non-transitional'] as const;
 /** A memory balloon device model. */
 export type DomainMemballoonModel = (typeof MEMBALLOON_MODELS)[number];
@@ -270,12 +289,43 @@ export interface DomainGraphicsDef {
   autoport?: boolean;
   /** VNC/SPICE: the address to listen on. */
   listen?: string;
+  /** VNC: `<listen type='socket'>`, a unix socket instead of TCP (no port then). */
+  listenType?: 'socket';
+  /** VNC on a unix socket: its path; when absent the driver picks one at start (live XML only). */
+  socket?: string;
   /** VNC/SPICE: the password clients must give. A secret: formatted only with `secure`. */
   passwd?: string;
   /** VNC/SPICE: when the password expires, seconds since the epoch (UTC); only with a password. */
   passwdValidTo?: number;
   /** VNC/SPICE: what a password change does to connected clients; only with a password. */
   connected?: DomainGraphicsConnected;
+}
+
+/** `<video><model><acceleration>`: tristate switches (absent = hypervisor default). */
+export interface DomainVideoAccel {
+  accel3d?: 'yes' | 'no';
+  accel2d?: 'yes' | 'no';
+  /** Host DRM render node for 3D. */
+  rendernode?: string;
+}
+
+/** `<video>`: a graphics card. Sizes are KiB, as libvirt writes them. */
+export interface DomainVideoDef {
+  model: DomainVideoModel;
+  /** Video RAM; libvirt fills a per-model default and rounds up to a power of two. */
+  vram?: number;
+  /** QXL: primary bar RAM. */
+  ram?: number;
+  /** QXL: 64-bit vram bar. */
+  vram64?: number;
+  /** QXL: VGA framebuffer memory. */
+  vgamem?: number;
+  /** Screens (heads); 1 unless given. */
+  heads?: number;
+  /** The primary card (always the first one after parsing). */
+  primary?: boolean;
+  acceleration?: DomainVideoAccel;
+  address?: DeviceAddress;
 }
 
 /** `<memballoon>` */
@@ -351,6 +401,8 @@ export interface DomainDef {
     serials: DomainSerialDef[];
     consoles: DomainConsoleDef[];
     graphics: DomainGraphicsDef[];
+    /** `<video>` cards, primary first; absent when there is none. */
+    videos?: DomainVideoDef[];
     memballoon?: DomainMemballoonDef;
   };
   testNamespace?: DomainTestNamespace;
@@ -509,6 +561,8 @@ export function parseDomainElement(root: XmlElement): DomainDef {
   const onReboot = parseLifecycle(root, 'on_reboot', LIFECYCLE_ACTIONS, 'restart');
   const onCrash = parseLifecycle(root, 'on_crash', CRASH_ACTIONS, 'destroy');
   if (os.type === 'hvm') addConsoleCompat(devices);
+  const devicesEl = childElement(root, 'devices');
+  videoPostParse(devices, devicesEl === undefined ? [] : childElements(devicesEl, 'video').map(parseVideo), type, os);
   const testNamespace = parseTestNamespace(root);
 
   return prune<DomainDef>({
@@ -903,7 +957,7 @@ function charSourceOf(c: DomainCharSource): DomainCharSource {
 /** The `<graphics>` attributes tsvirt models, by type; anything else is refused. */
 const GRAPHICS_AUTH_ATTRS = ['passwd', 'passwdValidTo', 'connected'];
 const GRAPHICS_ATTRS: Record<string, readonly string[]> = {
-  vnc: ['type', 'port', 'autoport', 'listen', ...GRAPHICS_AUTH_ATTRS],
+  vnc: ['type', 'port', 'autoport', 'listen', 'socket', ...GRAPHICS_AUTH_ATTRS],
   spice: ['type', 'port', 'autoport', 'listen', ...GRAPHICS_AUTH_ATTRS],
 };
 
@@ -929,10 +983,10 @@ function checkGraphicsModelled(el: XmlElement, type: DomainGraphicsType): void {
   if (l === undefined) return;
   const listenType = attr(l, 'type') ?? 'address';
   // type='none' is what a SPICE display without port is written with (writeGraphics).
-  if (listenType !== 'address' && listenType !== 'none') {
+  if (listenType !== 'address' && listenType !== 'none' && !(listenType === 'socket' && type === 'vnc')) {
     throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen type '${listenType}' is not supported by tsvirt`);
   }
-  const listenAttrs = listenType === 'none' ? ['type'] : ['type', 'address'];
+  const listenAttrs = listenType === 'none' ? ['type'] : listenType === 'socket' ? ['type', 'socket'] : ['type', 'address'];
   for (const name of Object.keys(l.attrs)) {
     if (!listenAttrs.includes(name)) {
       throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen attribute '${name}' is not supported by tsvirt`);
@@ -958,6 +1012,16 @@ function parseGraphics(el: XmlElement): DomainGraphicsDef {
   if (type === undefined) throw missingAttr('graphics', 'type');
   checkGraphicsModelled(el, type);
   if (type !== 'vnc' && type !== 'spice') return { type };
+  const socketListen = childElements(el, 'listen').find((l) => attr(l, 'type') === 'socket');
+  const socketAttr = nonEmptyAttr(el, 'socket');
+  if (socketListen !== undefined || socketAttr !== undefined) {
+    // libvirt: a unix socket display has no TCP port, address or autoport.
+    const socket = nonEmptyAttr(socketListen, 'socket') ?? socketAttr;
+    if (socketAttr !== undefined && socket !== socketAttr) {
+      throw xmlErrorFrom(D, `graphics 'socket' attribute '${socketAttr}' must match 'socket' attribute of first listen element (found '${socket}')`);
+    }
+    return { type, listenType: 'socket', socket, ...graphicsAuthOf(el) };
+  }
 
   const portText = attr(el, 'port');
   let port: number | undefined;
@@ -982,19 +1046,167 @@ function parseGraphics(el: XmlElement): DomainGraphicsDef {
   }
   const out: DomainGraphicsDef = {
     type,
-    port: autoport || port === undefined || port <= 0 ? undefined : port,
+    // With autoport the port is live state (the one the guest got), which only live XML shows.
+    port: port === undefined || port <= 0 ? undefined : port,
     autoport,
     listen: childAddress ?? attrAddress,
   };
-  // libvirt ignores the validity and the connected policy of a display without a password.
+  return { ...out, ...graphicsAuthOf(el) };
+}
+
+/** passwd, passwdValidTo, connected; libvirt ignores the last two without a password. */
+function graphicsAuthOf(el: XmlElement): Pick<DomainGraphicsDef, 'passwd' | 'passwdValidTo' | 'connected'> {
   const passwd = attr(el, 'passwd');
-  if (passwd !== undefined) {
-    out.passwd = passwd;
-    const validTo = attr(el, 'passwdValidTo');
-    if (validTo !== undefined) out.passwdValidTo = parsePasswdValidTo(validTo);
-    out.connected = enumAttr(el, 'connected', GRAPHICS_CONNECTED);
+  if (passwd === undefined) return {};
+  const validTo = attr(el, 'passwdValidTo');
+  return {
+    passwd,
+    passwdValidTo: validTo === undefined ? undefined : parsePasswdValidTo(validTo),
+    connected: enumAttr(el, 'connected', GRAPHICS_CONNECTED),
+  };
+}
+
+/** A video size attribute (KiB): an unsigned integer, else libvirt's XML error naming it. */
+function videoSizeAttr(model: XmlElement, name: string, what: string): number | undefined {
+  const v = attr(model, name);
+  if (v === undefined) return undefined;
+  if (!/^[0-9]+$/.test(v) || Number(v) > 0xffffffff) throw xmlErrorFrom(D, `cannot parse video ${what} '${v}'`);
+  return Number(v);
+}
+
+/** A `<video>` as written, before its model is resolved. */
+type ParsedVideo = Omit<DomainVideoDef, 'model'> & { model: DomainVideoModel | 'default' };
+
+/** `<video>`; the model's defaults are filled in by videoPostParse, which knows the domain. */
+function parseVideo(el: XmlElement): ParsedVideo {
+  const modelEl = childElement(el, 'model');
+  const out: ParsedVideo = { model: 'default', heads: 1, address: addressOf(el) };
+  if (modelEl === undefined) return out;
+  const type = attr(modelEl, 'type');
+  if (type !== undefined) {
+    if (!oneOf(VIDEO_MODELS_ALL, type)) throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `unknown video model '${type}'`);
+    out.model = type;
+  }
+  // libvirt keeps nothing else of a 'none' card.
+  if (out.model === 'none') {
+    delete out.heads;
+    return out;
+  }
+  out.ram = videoSizeAttr(modelEl, 'ram', 'ram');
+  out.vram = videoSizeAttr(modelEl, 'vram', 'vram');
+  out.vram64 = videoSizeAttr(modelEl, 'vram64', 'vram64');
+  out.vgamem = videoSizeAttr(modelEl, 'vgamem', 'vgamem');
+  for (const k of ['ram', 'vram64', 'vgamem'] as const) {
+    if (out[k] !== undefined && out[k] !== 0 && out.model !== 'qxl') {
+      throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `${k} attribute only supported for video type qxl`);
+    }
+  }
+  const heads = attr(modelEl, 'heads');
+  if (heads !== undefined) {
+    if (!/^[0-9]+$/.test(heads) || Number(heads) > 0xffffffff) {
+      throw confError(D, ErrorNumber.INTERNAL_ERROR, `cannot parse video heads '${heads}'`);
+    }
+    out.heads = Number(heads);
+  } else {
+    out.heads = 1;
+  }
+  // Anything but 'yes' leaves the card secondary (libvirt compares the string).
+  if (attr(modelEl, 'primary') === 'yes') out.primary = true;
+  const accelEl = childElement(modelEl, 'acceleration');
+  if (accelEl !== undefined) {
+    const acceleration: DomainVideoAccel = {
+      accel3d: enumAttr(accelEl, 'accel3d', ['yes', 'no'] as const),
+      accel2d: enumAttr(accelEl, 'accel2d', ['yes', 'no'] as const),
+      rendernode: nonEmptyAttr(accelEl, 'rendernode'),
+    };
+    if (acceleration.accel3d !== undefined || acceleration.accel2d !== undefined || acceleration.rendernode !== undefined) {
+      out.acceleration = acceleration;
+    }
   }
   return out;
+}
+
+/**
+ * virDomainVideoDefaultType for the x86 guests tsvirt runs: what a card without a model, or
+ * the card libvirt adds for a display, is.
+ */
+function defaultVideoModel(type: DomainVirtType, os: DomainDef['os']): DomainVideoModel {
+  if (type === 'vbox') return 'vbox';
+  if (type === 'vmware') return 'vmvga';
+  if (os.type === 'xen' || os.type === 'linux') return 'xen';
+  if (os.arch?.startsWith('ppc64') === true) return 'vga';
+  return 'cirrus';
+}
+
+/** virDomainVideoDefaultRAM (KiB). */
+function defaultVideoRAM(type: DomainVirtType, model: DomainVideoModel): number | undefined {
+  switch (model) {
+    case 'vga':
+    case 'cirrus':
+    case 'vmvga':
+    case 'bochs':
+      return type === 'vbox' ? 8 * 1024 : 16 * 1024;
+    case 'xen':
+      return 4 * 1024;
+    case 'vbox':
+      return type === 'vbox' ? 8 * 1024 : undefined;
+    case 'qxl':
+      return 64 * 1024;
+    default:
+      return undefined;
+  }
+}
+
+/** The smallest power of two ≥ n (libvirt's VIR_ROUND_UP_POWER_OF_TWO). */
+function roundUpPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * libvirt's video post-parse: a display without a card gets one (virDomainDefAddImplicitVideo);
+ * 'default' models and unset sizes take their defaults, sizes round up to a power of two; the
+ * primary card (the first when none says so) moves to the front. QEMU domains (qemu, kvm) also
+ * get the qemu driver's QXL VGA memory.
+ */
+function videoPostParse(devices: DomainDef['devices'], parsed: ParsedVideo[], type: DomainVirtType, os: DomainDef['os']): void {
+  if (parsed.length === 0 && devices.graphics.length > 0) parsed.push({ model: 'default', heads: 1 });
+  if (parsed.length === 0) return;
+  if (parsed.some((v) => v.model === 'none') && parsed.length > 1) {
+    throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, "a 'none' video type must be the only video device defined for the domain");
+  }
+  let primary = -1;
+  parsed.forEach((v, i) => {
+    if (v.primary !== true) return;
+    if (primary >= 0) throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, 'Only one primary video device is supported');
+    primary = i;
+  });
+  const videos: DomainVideoDef[] = parsed.map((v) => {
+    const model = v.model === 'default' ? defaultVideoModel(type, os) : v.model;
+    const out: DomainVideoDef = { ...v, model };
+    if (model === 'none') return out;
+    if (out.vram === undefined || out.vram === 0) out.vram = defaultVideoRAM(type, model);
+    if (out.vram !== undefined) out.vram = roundUpPowerOfTwo(out.vram);
+    if (model === 'qxl') {
+      if (out.ram === undefined || out.ram === 0) out.ram = 64 * 1024;
+      if ((type === 'qemu' || type === 'kvm') && (out.vgamem === undefined || out.vgamem === 0)) out.vgamem = 16 * 1024;
+    }
+    for (const k of ['ram', 'vram64', 'vgamem'] as const) {
+      const n = out[k];
+      if (n === 0) delete out[k];
+      else if (n !== undefined && k === 'ram') out.ram = roundUpPowerOfTwo(n);
+    }
+    if (out.heads === 0) delete out.heads;
+    return out;
+  });
+  if (videos[0].model !== 'none') {
+    if (primary < 0) primary = 0;
+    const [card] = videos.splice(primary, 1);
+    card.primary = true;
+    videos.unshift(card);
+  }
+  devices.videos = videos;
 }
 
 function parseTestNamespace(root: XmlElement): DomainTestNamespace | undefined {
@@ -1120,6 +1332,7 @@ export function writeDomainDef(w: XmlWriter, def: DomainDef, opts: FormatDomainO
   for (const s of def.devices.serials) writeChar(w, 'serial', s, s.targetType, live);
   for (const con of def.devices.consoles) writeChar(w, 'console', con, con.targetType, live);
   for (const g of def.devices.graphics) writeGraphics(w, g, live, opts.secure === true);
+  for (const v of def.devices.videos ?? []) writeVideo(w, v);
   const b = def.devices.memballoon;
   if (b !== undefined) {
     w.element('memballoon', [['model', b.model]], (inner) => writeAddress(inner, b.address));
@@ -1208,6 +1421,15 @@ function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean, secure
     w.empty('graphics', [['type', g.type]]);
     return;
   }
+  if (g.listenType === 'socket') {
+    w.open('graphics', [['type', g.type], ['socket', g.socket], ...graphicsAuthAttrs(g, secure)]);
+    w.empty('listen', [
+      ['type', 'socket'],
+      ['socket', g.socket],
+    ]);
+    w.close('graphics');
+    return;
+  }
   const autoport = g.autoport === true;
   let port: number | undefined;
   if (g.port !== undefined && (!autoport || live)) port = g.port;
@@ -1231,6 +1453,33 @@ function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean, secure
     w.empty('listen', [['type', 'address']]);
   }
   w.close('graphics');
+}
+
+function writeVideo(w: XmlWriter, v: DomainVideoDef): void {
+  w.open('video');
+  const modelAttrs: [string, string | number | undefined][] = [
+    ['type', v.model],
+    ['ram', v.ram],
+    ['vram', v.vram],
+    ['vram64', v.vram64],
+    ['vgamem', v.vgamem],
+    ['heads', v.heads],
+    ['primary', v.primary === true ? 'yes' : undefined],
+  ];
+  const a = v.acceleration;
+  if (a === undefined) {
+    w.empty('model', modelAttrs);
+  } else {
+    w.open('model', modelAttrs);
+    w.empty('acceleration', [
+      ['accel3d', a.accel3d],
+      ['accel2d', a.accel2d],
+      ['rendernode', a.rendernode],
+    ]);
+    w.close('model');
+  }
+  writeAddress(w, v.address);
+  w.close('video');
 }
 
 /** libvirt's order: passwd (only when secure), passwdValidTo, connected; none without a password. */

@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { configUnsupported, noSupport } from '../../core/errors.js';
 import { DomainConsoleFlags, type DomainState } from '../../core/enums.generated.js';
-import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver, JobOptions, NodeInfo } from '../../core/driver.js';
+import type { DomainInfo, DomainRef, DomainScreenshot, DriverEventListener, HypervisorDriver, JobOptions, NodeInfo } from '../../core/driver.js';
 import type { Store } from '../../store/store.js';
 import { DomainEvents } from './events.js';
 import { GuestExits } from './exits.js';
@@ -250,6 +250,17 @@ export class MetadataDriver implements HypervisorDriver {
   }
   async revertToSnapshot(dom: DomainRef, snapshot: string, flags: number): Promise<void> {
     return this.snapshots.revertToSnapshot(dom, snapshot, flags);
+  }
+
+  // Streams: what the API carries on a libvirt stream.
+
+  /**
+   * virDomainScreenshot: the backend's image of the guest's screen, under the domain's job as
+   * libvirt's query job. VIR_ERR_INVALID_ARG for flags (none is defined); VIR_ERR_NO_SUPPORT
+   * when the backend has no screens; VIR_ERR_OPERATION_INVALID "domain is not running".
+   */
+  async domainScreenshot(dom: DomainRef, screen: number, flags: number): Promise<DomainScreenshot> {
+    return this.lifecycle.domainScreenshot(dom, screen, flags);
   }
 
   // Events.

@@ -4,7 +4,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ErrorDomain } from '../../core/enums.generated.js';
-import type { JobOptions } from '../../core/driver.js';
+import type { DomainScreenshot, JobOptions } from '../../core/driver.js';
 import type { DomainDef } from '../../conf/domain.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
 import type { Capabilities, Sysinfo } from '../../conf/capabilities.js';
@@ -134,7 +134,9 @@ export interface GuestBackend {
   /**
    * Boots (or, with `image`, resumes from a managed save image) a guest. Returns the runtime
    * record to keep while it runs — a JSON object (pid, monitor socket, …) — or null. The driver
-   * adds `startedAt` to it and stores it as `rec.runtime`, where later actions find it.
+   * adds `startedAt` to it and stores it as `rec.runtime`, where later actions find it. The
+   * backend may write live-only values into `def` (the VNC port it got), which the live XML
+   * then shows; the driver keeps them out of the persistent config.
    */
   start(rec: DomainRecord, def: DomainDef, opts: GuestStartOptions): Promise<string | null>;
   /**
@@ -148,6 +150,11 @@ export interface GuestBackend {
   suspend(rec: DomainRecord): Promise<void>;
   resume(rec: DomainRecord): Promise<void>;
   reboot(rec: DomainRecord, def: DomainDef): Promise<void>;
+  /**
+   * An image of screen `screen` of the running guest whose live definition is `def`
+   * (virDomainScreenshot). A backend without it: the driver answers VIR_ERR_NO_SUPPORT.
+   */
+  screenshot?(rec: DomainRecord, def: DomainDef, screen: number): Promise<DomainScreenshot>;
   /**
    * Saves memory and stops the guest, reporting progress to `options`; returns the image reference
    * to record. `runOnRestore` is what libvirt's save image header keeps: whether a start from the

@@ -18,8 +18,8 @@ import {
   DomainState,
   ErrorDomain,
 } from '../../core/enums.generated.js';
-import { operationInvalid } from '../../core/errors.js';
-import type { DomainRef, JobOptions } from '../../core/driver.js';
+import { noSupport, operationInvalid } from '../../core/errors.js';
+import type { DomainRef, DomainScreenshot, JobOptions } from '../../core/driver.js';
 import { formatDomainXML } from '../../conf/domain.js';
 import { planUndefine } from '../../rules/undefine.js';
 import { checkCreateOverDefined, checkManagedSave, planStart, runOnRestore } from '../../rules/lifecycle.js';
@@ -295,6 +295,21 @@ export class DomainLifecycle {
       after: async (image) => {
         if (image !== null) await this.backend.removeImage(image);
       },
+    });
+  }
+
+  domainScreenshot(dom: DomainRef, screen: number, flags: number): Promise<DomainScreenshot> {
+    const r = this.records;
+    r.check(flags, 0, 'DomainScreenshot');
+    const take = this.backend.screenshot?.bind(this.backend);
+    if (take === undefined) throw noSupport(r.errDomain, 'virDomainScreenshot');
+    return this.jobs.run(dom, 'virDomainScreenshot', {
+      need: { active: true },
+      plan: (rec) => r.currentDef(rec),
+      act: (rec, def) => take(rec, def, screen),
+      commit: (_rec, _def, shot) => shot,
+      // Nothing is recorded: only the job's row is released.
+      runStateOnly: () => true,
     });
   }
 }

@@ -325,7 +325,9 @@ export class DomainSnapshots {
         // A snapshot with memory starts the guest from it; one of a shut-off domain puts the
         // disks back, and the guest (when asked to run) boots afresh from them.
         const withMemory = snapDef.memory?.snapshot === 'internal' && (snap.state === 'running' || snap.state === 'paused');
-        return { target, domainDef, snapDef, withMemory, image: dropImage ? rec.managedSave : null, wasActive: isActive(rec) };
+        // Formatted now: the start fills live-only values (a VNC port) into domainDef.
+        const configXml = formatDomainXML(domainDef, { inactive: true, secure: true });
+        return { target, domainDef, configXml, snapDef, withMemory, image: dropImage ? rec.managedSave : null, wasActive: isActive(rec) };
       },
       act: async (rec, plan) => {
         await hooks.checkRevert(plan.domainDef, plan.snapDef, { withMemory: plan.withMemory, running: plan.wasActive });
@@ -346,7 +348,7 @@ export class DomainSnapshots {
       commit: (rec, plan, runtime) => {
         if (plan.image !== null) rec.managedSave = null;
         if (rec.persistent) {
-          rec.configXml = formatDomainXML(plan.domainDef, { inactive: true, secure: true });
+          rec.configXml = plan.configXml;
           Object.assign(rec, defNumbers(plan.domainDef));
         }
         if (plan.wasActive) {

@@ -18,7 +18,7 @@
 import { isIP } from 'node:net';
 import { ErrorDomain } from '../../core/enums.generated.js';
 import { configUnsupported } from '../../core/errors.js';
-import type { DomainCharSource, DomainDef, DomainDiskDef, DomainGraphicsDef, DomainInterfaceDef } from '../../conf/domain.js';
+import type { DomainCharSource, DomainDef, DomainDiskDef, DomainGraphicsDef, DomainInterfaceDef, DomainVideoDef } from '../../conf/domain.js';
 
 /** The accelerator of a domain type, as libvirt: `kvm` needs KVM, `qemu` is TCG. */
 export type QemuAccel = 'kvm' | 'tcg';
@@ -35,6 +35,8 @@ export interface QemuArgvPaths {
   serialLog(port: number): string;
   /** The unix socket (in the runtime directory) a pty serial port listens on for the console. */
   serialSocket(port: number): string;
+  /** The VNC server's unix socket when `<listen type='socket'>` names none (libvirt: vnc.sock in the runtime directory). */
+  vncSocket?: string;
 }
 
 /** Options of {@link buildQemuArgv}. */
@@ -158,7 +160,8 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
     throw configUnsupported(DOM, 'only 1 graphics device of each type (sdl, vnc, spice, dbus) is supported');
   }
   const vnc = def.devices.graphics[0];
-  if (vnc !== undefined) a.push('-vnc', vncSpec(vnc));
+  if (vnc !== undefined) a.push('-vnc', vncSpec(vnc, paths.vncSocket));
+  (def.devices.videos ?? []).forEach((video, i) => a.push(...videoArgs(video, i)));
 
   const balloon = def.devices.memballoon;
   if (balloon !== undefined && balloon.model !== 'none') {
@@ -192,24 +195,39 @@ const VNC_PASSWORD_MAX = 8;
  * options); with a password only `password=on` goes on the command line, where every local
  * user can read it: the password itself is set over QMP before the guest runs (process.ts).
  */
-function vncSpec(g: DomainGraphicsDef): string {
+function vncSpec(g: DomainGraphicsDef, defaultSocket: string | undefined): string {
+  let spec: string;
+  if (g.listenType === 'socket') {
+    const path = g.socket ?? defaultSocket;
+    if (path === undefined) throw configUnsupported(DOM, 'a VNC unix socket needs a path');
+    spec = `unix:${optValue(path)}`;
+    return g.passwd === undefined ? spec : `${spec},${vncPasswordOption(g)}`;
+  }
   const listen = g.listen ?? '127.0.0.1';
   const family = isIP(listen);
   if (family === 0) {
     throw configUnsupported(DOM, `VNC listen address '${listen}' is not an IP address (tsvirt's qemu driver does not resolve host names)`);
   }
   const host = family === 6 ? `[${listen}]` : listen;
-  let spec: string;
-  if (g.autoport !== false && (g.port === undefined || g.port < 0)) {
-    spec = `${host}:0,to=99`;
+  if (g.autoport === true || (g.autoport !== false && (g.port === undefined || g.port < 0))) {
+    // QEMU binds the first free port from 5900 on (libvirt's range ends at 65535): the bind
+    // itself settles a race with any other process; the port is read back with query-vnc.
+    spec = `${host}:0,to=${VNC_DISPLAY_MAX}`;
   } else {
     const port = g.port ?? 5900;
     if (port < 5900) throw configUnsupported(DOM, `VNC port ${port} is below 5900`);
     spec = `${host}:${port - 5900}`;
   }
   if (g.passwd === undefined) return spec;
-  // In bytes, as libvirt counts them (strlen) and QEMU keys DES with them.
-  const length = Buffer.byteLength(g.passwd, 'utf8');
+  return `${spec},${vncPasswordOption(g)}`;
+}
+
+/** The last display number QEMU may pick for autoport: port 65535. */
+const VNC_DISPLAY_MAX = 65535 - 5900;
+
+/** `password=on`, once the password is known to be one QEMU's VNC server can take. */
+function vncPasswordOption(g: DomainGraphicsDef): string {
+  const length = Buffer.byteLength(g.passwd ?? '', 'utf8');
   if (length > VNC_PASSWORD_MAX) {
     throw configUnsupported(DOM, `VNC password is ${length} characters long, only ${VNC_PASSWORD_MAX} permitted`);
   }
@@ -217,7 +235,77 @@ function vncSpec(g: DomainGraphicsDef): string {
   if (g.connected !== undefined && g.connected !== 'keep') {
     throw configUnsupported(DOM, `VNC graphics do not support connected='${g.connected}' (only 'keep')`);
   }
-  return `${spec},password=on`;
+  return 'password=on';
+}
+
+/** Video models QEMU runs here, and their devices (primary, secondary). */
+const VIDEO_DEVICES: Partial<Record<DomainVideoDef['model'], { primary: string; secondary?: string }>> = {
+  vga: { primary: 'VGA' },
+  cirrus: { primary: 'cirrus-vga' },
+  vmvga: { primary: 'vmware-svga' },
+  qxl: { primary: 'qxl-vga', secondary: 'qxl' },
+  virtio: { primary: 'virtio-vga', secondary: 'virtio-gpu-pci' },
+  bochs: { primary: 'bochs-display' },
+  ramfb: { primary: 'ramfb' },
+};
+
+/**
+ * `-device` of a video card, refused as libvirt 9.0's qemuValidateDomainDeviceDefVideo refuses
+ * it (VIR_ERR_CONFIG_UNSUPPORTED): models QEMU lacks, secondary or multi-head cards of models
+ * that have one VGA head only, 2D acceleration; 3D acceleration needs a GL display, which a
+ * headless `-display none` has not. Video memory goes to QEMU as libvirt gives it (vgamem from
+ * vram; cirrus takes QEMU's own size).
+ */
+function videoArgs(v: DomainVideoDef, index: number): string[] {
+  if (v.model === 'none') return [];
+  const devices = VIDEO_DEVICES[v.model];
+  if (devices === undefined) throw configUnsupported(DOM, `domain configuration does not support video model '${v.model}'`);
+  const heads = v.heads ?? 0;
+  if (v.model !== 'qxl' && v.model !== 'virtio') {
+    if (v.primary !== true) throw configUnsupported(DOM, `video type '${v.model}' is only valid as primary video device`);
+    if (heads !== 1) throw configUnsupported(DOM, `video type '${v.model}' doesn't support multiple 'heads'`);
+  }
+  if (v.acceleration?.accel2d === 'yes') throw configUnsupported(DOM, 'qemu does not support the accel2d setting');
+  if (v.acceleration?.accel3d === 'yes') {
+    if (v.model !== 'virtio') throw configUnsupported(DOM, "3d acceleration is supported only with 'virtio' video device");
+    throw configUnsupported(DOM, "3d acceleration is not supported by tsvirt's qemu driver (no GL display)");
+  }
+  const vram = v.vram ?? 0;
+  if ((v.model === 'vga' || v.model === 'vmvga') && vram !== 0 && vram < 1024) {
+    throw configUnsupported(DOM, "value for 'vram' must be at least 1 MiB (1024 KiB)");
+  }
+  if (v.model === 'qxl' && v.vgamem !== undefined) {
+    if (v.vgamem < 1024) throw configUnsupported(DOM, "value for 'vgamem' must be at least 1 MiB (1024 KiB)");
+    if ((v.vgamem & (v.vgamem - 1)) !== 0) throw configUnsupported(DOM, "value for 'vgamem' must be power of two");
+  }
+  if (v.model === 'ramfb' && v.address !== undefined) {
+    throw configUnsupported(DOM, "'address' is not supported for 'ramfb' video devices");
+  }
+  const driver = v.primary === true || devices.secondary === undefined ? devices.primary : devices.secondary;
+  const dev: Record<string, unknown> = { driver, id: `video${index}` };
+  switch (v.model) {
+    case 'vga':
+    case 'vmvga':
+      if (vram !== 0) dev.vgamem_mb = Math.floor(vram / 1024);
+      break;
+    case 'bochs':
+      if (vram !== 0) dev.vgamem = vram * 1024;
+      break;
+    case 'qxl':
+      // QEMU takes bytes, libvirt's XML KiB.
+      if (v.ram !== undefined) dev.ram_size = v.ram * 1024;
+      if (vram !== 0) dev.vram_size = vram * 1024;
+      if (v.vram64 !== undefined) dev.vram64_size_mb = Math.floor(v.vram64 / 1024);
+      if (v.vgamem !== undefined) dev.vgamem_mb = Math.floor(v.vgamem / 1024);
+      if (heads > 0) dev.max_outputs = heads;
+      break;
+    case 'virtio':
+      if (heads > 0) dev.max_outputs = heads;
+      break;
+    default:
+      break;
+  }
+  return ['-device', JSON.stringify(dev)];
 }
 
 function clockArgs(def: DomainDef, env: Record<string, string>): string[] {

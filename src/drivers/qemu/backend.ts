@@ -18,7 +18,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -38,7 +39,7 @@ import {
   ErrorDomain,
   ErrorNumber,
 } from '../../core/enums.generated.js';
-import type { JobOptions } from '../../core/driver.js';
+import type { DomainScreenshot, JobOptions } from '../../core/driver.js';
 import type { Duplex } from 'node:stream';
 import { VirError, internalError, operationFailed, operationInvalid } from '../../core/errors.js';
 import type { DomainDef } from '../../conf/domain.js';
@@ -253,7 +254,7 @@ export class QemuGuests implements GuestBackend {
   checkDefinition(def: DomainDef): void {
     const dummy = '/nonexistent';
     buildQemuArgv(def, {
-      paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy, serialSocket: () => dummy },
+      paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy, serialSocket: () => dummy, vncSocket: dummy },
       machines: this.machinesFor(def),
     });
   }
@@ -310,8 +311,10 @@ export class QemuGuests implements GuestBackend {
       pidFile: join(runDir, 'qemu.pid'),
       serialLog: (port) => join(this.logDir, `${uuid}.serial${port}.log`),
       serialSocket: (port) => join(runDir, `serial${port}.sock`),
+      vncSocket: join(runDir, 'vnc.sock'),
     };
     const consoleSockets = def.devices.serials.filter((s) => s.type === 'pty').map((s) => paths.serialSocket(s.targetPort));
+    if (def.devices.graphics.some((g) => g.listenType === 'socket' && g.socket === undefined)) consoleSockets.push(join(runDir, 'vnc.sock'));
     for (const sock of consoleSockets) {
       if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) throw internalError(DOM, `UNIX socket path '${sock}' too long`);
     }
@@ -362,6 +365,7 @@ export class QemuGuests implements GuestBackend {
     const timings: QemuStartTimings = { monitorMs: launched.monitorMs, totalMs: 0 };
     try {
       await setGraphicsPasswords(guest.qmp, def);
+      await fillLiveGraphics(guest.qmp, def, paths);
       if (opts.image !== null) {
         const t0 = performance.now();
         await this.restoreFrom(guest, opts.image);
@@ -442,6 +446,41 @@ export class QemuGuests implements GuestBackend {
     }
     g.stopping = true;
     await this.terminate(g);
+  }
+
+  /**
+   * An image of screen `screen` of a running guest, as libvirt 9.0's qemuDomainScreenshot takes
+   * it: QMP `screendump` in PNG into a file in the guest's private runtime directory, read, then
+   * removed. Screens are counted across the video cards' heads; screen 0 is QEMU's first console.
+   *
+   * Errors: VIR_ERR_OPERATION_INVALID "no screens to take screenshot from" without a video card,
+   * "no such screen ID" past the last head, "domain is not running" when its monitor is gone;
+   * VIR_ERR_INTERNAL_ERROR with QEMU's words when screendump fails (a 'none' card has no console).
+   */
+  async screenshot(rec: DomainRecord, def: DomainDef, screen: number): Promise<DomainScreenshot> {
+    const videos = def.devices.videos ?? [];
+    if (videos.length === 0) throw operationInvalid(DOM, 'no screens to take screenshot from');
+    const args: Record<string, unknown> = { format: 'png' };
+    if (screen !== 0) {
+      let rest = screen;
+      const index = videos.findIndex((v) => {
+        if (rest < (v.heads ?? 0)) return true;
+        rest -= v.heads ?? 0;
+        return false;
+      });
+      if (index < 0) throw operationInvalid(DOM, 'no such screen ID');
+      args.device = `video${index}`;
+      args.head = rest;
+    }
+    const g = await this.require(rec);
+    // The runtime directory is 0700 and this process's alone: QEMU writes there, nobody else can.
+    const file = join(g.rt.runDir, `screendump-${randomBytes(8).toString('hex')}.png`);
+    try {
+      await g.qmp.execute('screendump', { ...args, filename: file });
+      return { mimeType: 'image/png', data: await readFile(file) };
+    } finally {
+      rmSync(file, { force: true });
+    }
   }
 
   /** Pauses the guest's vCPUs (`stop`). */
@@ -1130,6 +1169,28 @@ async function receiveToFile(sockPath: string, file: string): Promise<{ done: Pr
       (copier as ChildProcess | null)?.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * Writes into the definition the guest runs with what its display got at start, as libvirt's
+ * live XML shows it: the port QEMU bound for autoport (query-vnc), the address it listens on
+ * when none was given (127.0.0.1), the socket path it picked.
+ */
+async function fillLiveGraphics(qmp: QmpClient, def: DomainDef, paths: QemuArgvPaths): Promise<void> {
+  const g = def.devices.graphics[0];
+  if (g === undefined || g.type !== 'vnc') return;
+  if (g.listenType === 'socket') {
+    g.socket ??= paths.vncSocket;
+    return;
+  }
+  g.listen ??= '127.0.0.1';
+  if (g.autoport !== true && g.port !== undefined) return;
+  const info = await qmp.execute<{ enabled: boolean; service?: string }>('query-vnc');
+  const port = Number(info.service);
+  if (!info.enabled || !Number.isInteger(port) || port <= 0) {
+    throw internalError(DOM, `QEMU did not report the VNC port it listens on (query-vnc: ${JSON.stringify(info)})`);
+  }
+  g.port = port;
 }
 
 /**

@@ -104,7 +104,7 @@ export class TestDriver extends MetadataDriver {
    * virDomainScreenshot as libvirt's test driver answers it: flags 0, any domain (libvirt's does
    * not even look it up), any screen; a PNG test image (./screenshot.ts).
    */
-  async domainScreenshot(_dom: DomainRef, _screen: number, flags: number): Promise<DomainScreenshot> {
+  override async domainScreenshot(_dom: DomainRef, _screen: number, flags: number): Promise<DomainScreenshot> {
     checkFlags(flags, 0, 'testDomainScreenshot', ErrorDomain.TEST);
     return { mimeType: TEST_SCREENSHOT_MIME, data: testScreenshot() };
   }
