@@ -188,7 +188,12 @@ const QEMU_GUEST_FORMATTED = `<domain type='qemu'>
     <acpi/>
     <apic/>
   </features>
-  <clock offset='utc'/>
+  <cpu mode='custom' match='exact' check='none'>
+    <model fallback='forbid'>qemu64</model>
+  </cpu>
+  <clock offset='utc'>
+    <timer name='rtc' tickpolicy='catchup'/>
+  </clock>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
@@ -213,6 +218,10 @@ const QEMU_GUEST_FORMATTED = `<domain type='qemu'>
       <readonly/>
       <address type='drive' controller='0' bus='1' target='0' unit='0'/>
     </disk>
+    <controller type='usb' index='0' model='piix3-uhci'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x2'/>
+    </controller>
+    <controller type='pci' index='0' model='pci-root'/>
     <interface type='user'>
       <mac address='52:54:00:6b:3c:58'/>
       <model type='virtio'/>
@@ -224,14 +233,21 @@ const QEMU_GUEST_FORMATTED = `<domain type='qemu'>
       <model type='e1000'/>
     </interface>
     <serial type='pty'>
-      <target type='isa-serial' port='0'/>
+      <target type='isa-serial' port='0'>
+        <model name='isa-serial'/>
+      </target>
     </serial>
     <console type='pty'>
       <target type='serial' port='0'/>
     </console>
+    <input type='mouse' bus='ps2'/>
     <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'>
       <listen type='address' address='127.0.0.1'/>
     </graphics>
+    <audio id='1' type='none'/>
+    <video>
+      <model type='cirrus' vram='16384' heads='1' primary='yes'/>
+    </video>
     <memballoon model='virtio'>
       <address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>
     </memballoon>
@@ -292,7 +308,8 @@ test('a QEMU guest with kernel, disks, cdrom, interfaces, serial console and VNC
       ['network', '52:54:00:0a:0b:0c', 'default', 'e1000'],
     ],
   );
-  assert.deepEqual(def.devices.serials, [{ type: 'pty', targetType: 'isa-serial', targetPort: 0 }]);
+  // The target's <model> is not modelled: kept, and written back in place.
+  assert.deepEqual(def.devices.serials.map(({ kept: _, ...s }) => s), [{ type: 'pty', targetType: 'isa-serial', targetPort: 0 }]);
   assert.deepEqual(def.devices.consoles, [{ type: 'pty', targetType: 'serial', targetPort: 0 }]);
   assert.deepEqual(def.devices.graphics, [{ type: 'vnc', autoport: true, listen: '127.0.0.1' }]);
 });
@@ -531,7 +548,8 @@ test('clock offsets, lifecycle actions and features', () => {
   assert.deepEqual(def.features, { acpi: true, pae: true });
   assert.deepEqual(def.clock, { offset: 'variable', adjustment: -10, basis: 'localtime' });
   assert.deepEqual([def.onPoweroff, def.onReboot, def.onCrash], ['preserve', 'destroy', 'coredump-restart']);
-  assert.match(out, / {2}<features>\n {4}<acpi\/>\n {4}<pae\/>\n {2}<\/features>\n {2}<clock offset='variable' adjustment='-10' basis='localtime'\/>/);
+  // <hap/> is not modelled: kept where it stood, after the <acpi/> it followed.
+  assert.match(out, / {2}<features>\n {4}<acpi\/>\n {4}<hap\/>\n {4}<pae\/>\n {2}<\/features>\n {2}<clock offset='variable' adjustment='-10' basis='localtime'\/>/);
   ({ def, out } = roundTrip(dom(`${OS}<clock offset='timezone' timezone='Europe/Paris'/>`)));
   assert.deepEqual(def.clock, { offset: 'timezone', timezone: 'Europe/Paris' });
   assert.match(out, /<clock offset='timezone' timezone='Europe\/Paris'\/>/);
@@ -555,7 +573,7 @@ test('special characters are escaped as libvirt escapes them and round-trip', ()
   assert.equal(escapeXml('a\u0001b'), 'ab');
 });
 
-test('unknown elements and attributes are ignored', () => {
+test('unknown elements and attributes change nothing of the model and are kept', () => {
   const plain = parseDomainXML(dom(OS));
   const noisy = parseDomainXML(
     dom(
@@ -563,7 +581,13 @@ test('unknown elements and attributes are ignored', () => {
         "<devices><rng model='virtio'><backend model='random'>/dev/urandom</backend></rng></devices><seclabel type='none'/>",
     ),
   );
-  assert.deepEqual({ ...noisy, uuid: '' }, { ...plain, uuid: '' });
+  assert.ok(noisy.kept !== undefined);
+  const { kept: _, ...model } = noisy;
+  assert.deepEqual({ ...model, uuid: '' }, { ...plain, uuid: '' });
+  const out = formatDomainXML(noisy);
+  for (const part of ['<genid/>', "<app:x xmlns:app='urn:x'>1</app:x>", "<suspend-to-disk enabled='no'/>", "<backend model='random'>/dev/urandom</backend>", "<seclabel type='none'/>"]) {
+    assert.ok(out.includes(part), `${part} kept:\n${out}`);
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -809,7 +833,6 @@ test('other missing or invalid settings, worded as libvirt', () => {
     [dom(`${OS}<devices><disk><source file='/a'/><target dev='qda'/></disk></devices>`), { code: ErrorNumber.XML_ERROR, message: "XML error: Unknown disk name 'qda' and no address specified" }],
     [dom(`${OS}<devices><disk><driver type='bogus'/><source file='/a'/><target dev='vda'/></disk></devices>`), { code: ErrorNumber.CONFIG_UNSUPPORTED, message: "unsupported configuration: unknown driver format value 'bogus'" }],
     [dom(`${OS}<devices><disk type='bogus'><target dev='vda'/></disk></devices>`), { code: ErrorNumber.XML_ERROR, message: "XML error: Invalid value for attribute 'type' in element 'disk': 'bogus'." }],
-    [dom(`${OS}<devices><disk type='network'><target dev='vda'/></disk></devices>`), { code: ErrorNumber.CONFIG_UNSUPPORTED, message: "unsupported configuration: disk type 'network' is not supported" }],
     [dom(`${OS}<devices><interface type='network'/></devices>`), { code: ErrorNumber.XML_ERROR, message: "XML error: interface type='network' requires a 'source' element" }],
     [dom(`${OS}<devices><interface type='bridge'><source/></interface></devices>`), { code: ErrorNumber.XML_ERROR, domain: ErrorDomain.XML, message: "XML error: Missing required attribute 'bridge' in element 'source'" }],
     [dom(`${OS}<devices><interface><mac address='zz'/></interface></devices>`), { code: ErrorNumber.XML_ERROR, message: "XML error: unable to parse mac address 'zz'" }],
@@ -861,25 +884,42 @@ test('graphics auth: passwd is kept and written only with secure; passwdValidTo 
   });
 });
 
-test('graphics: attributes and children tsvirt does not model are refused, never dropped', () => {
-  const refused: [string, RegExp][] = [
-    ["<graphics type='vnc' keymap='de'/>", /graphics attribute 'keymap'/],
-    ["<graphics type='vnc' websocket='5700'/>", /graphics attribute 'websocket'/],
-    ["<graphics type='vnc' sharePolicy='force-shared'/>", /graphics attribute 'sharePolicy'/],
-    ["<graphics type='vnc' socket='/tmp/vnc.sock'/>", /graphics attribute 'socket'/],
-    ["<graphics type='vnc' powerControl='yes'/>", /graphics attribute 'powerControl'/],
-    ["<graphics type='vnc'><listen type='network' network='default'/></graphics>", /listen type 'network'/],
-    ["<graphics type='vnc'><listen type='socket' socket='/tmp/s'/></graphics>", /listen type 'socket'/],
-    ["<graphics type='vnc'><audio id='1'/></graphics>", /graphics element 'audio'/],
-    ["<graphics type='spice' tlsPort='5901'/>", /graphics attribute 'tlsPort'/],
-    ["<graphics type='spice'><channel name='main' mode='secure'/></graphics>", /graphics element 'channel'/],
-    ["<graphics type='sdl' display=':0.0' xauth='/root/.Xauthority'/>", /graphics attribute 'display'/],
-    ["<graphics type='sdl'><gl enable='yes'/></graphics>", /graphics element 'gl'/],
-    ["<graphics type='rdp' port='3389'/>", /graphics attribute 'port'/],
+test('graphics: attributes and children tsvirt does not model are kept verbatim, never dropped', () => {
+  const kept = [
+    "<graphics type='vnc' port='-1' autoport='yes' keymap='de'>",
+    "<graphics type='vnc' port='-1' autoport='yes' websocket='5700'>",
+    "<graphics type='vnc' port='-1' autoport='yes' sharePolicy='force-shared'>",
+    "<graphics type='vnc' socket='/tmp/vnc.sock'/>",
+    "<graphics type='vnc' port='-1' autoport='yes' powerControl='yes'>",
+    "<graphics type='vnc'><listen type='network' network='default'/></graphics>",
+    "<graphics type='vnc'><listen type='socket' socket='/tmp/s'/></graphics>",
+    "<audio id='1'/>",
+    "<graphics type='spice' tlsPort='5901'>",
+    "<channel name='main' mode='secure'/>",
+    "<graphics type='sdl' display=':0.0' xauth='/root/.Xauthority'/>",
+    "<gl enable='yes'/>",
+    "<graphics type='rdp' port='3389'/>",
   ];
-  for (const [g, message] of refused) {
-    assertVirError(() => parseDomainXML(dom(`${OS}<devices>${g}</devices>`)), { code: ErrorNumber.CONFIG_UNSUPPORTED, domain: ErrorDomain.DOMAIN, message });
-  }
+  const inputs = [
+    "<graphics type='vnc' keymap='de'/>",
+    "<graphics type='vnc' websocket='5700'/>",
+    "<graphics type='vnc' sharePolicy='force-shared'/>",
+    "<graphics type='vnc' socket='/tmp/vnc.sock'/>",
+    "<graphics type='vnc' powerControl='yes'/>",
+    "<graphics type='vnc'><listen type='network' network='default'/></graphics>",
+    "<graphics type='vnc'><listen type='socket' socket='/tmp/s'/></graphics>",
+    "<graphics type='vnc'><audio id='1'/></graphics>",
+    "<graphics type='spice' tlsPort='5901'/>",
+    "<graphics type='spice'><channel name='main' mode='secure'/></graphics>",
+    "<graphics type='sdl' display=':0.0' xauth='/root/.Xauthority'/>",
+    "<graphics type='sdl'><gl enable='yes'/></graphics>",
+    "<graphics type='rdp' port='3389'/>",
+  ];
+  inputs.forEach((g, i) => {
+    const { out } = roundTrip(dom(`${OS}<devices>${g}</devices>`));
+    const want = kept[i] as string;
+    assert.ok(out.replace(/\n\s*/g, '').includes(want.replace(/\n\s*/g, '')), `${want} in\n${out}`);
+  });
   assertVirError(
     () => parseDomainXML(dom(`${OS}<devices><graphics type='vnc' listen='127.0.0.1'><listen type='address' address='127.0.0.2'/></graphics></devices>`)),
     {
