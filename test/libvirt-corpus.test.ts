@@ -14,6 +14,7 @@
  * more than listed. Improvements are printed, so that the list can be tightened.
  *
  *   TSVIRT_CORPUS_WRITE=1 node --test dist/test/libvirt-corpus.test.js   rewrites the list
+ *   TSVIRT_CORPUS_DUMP=/tmp/corpus.json …                                 writes both sides' XML
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,8 +36,10 @@ const EXPECTED = join(here, '..', '..', 'test', 'fixtures', 'libvirt-corpus-expe
 interface Expected {
   /** Files tsvirt refuses although libvirtd (or, without it, the corpus) accepts them: the reason. */
   refused: Record<string, string>;
-  /** Files that lose part of the reference: how many elements/attributes/texts. */
+  /** Files whose output lacks part of the reference: how many elements/attributes/texts. */
   losing: Record<string, number>;
+  /** Files whose output lacks part of the file itself (what the user wrote) that libvirtd keeps: what. */
+  losingInput: Record<string, string[]>;
 }
 
 /** One side's result for one file. */
@@ -179,6 +182,8 @@ describe("libvirt 9.0's qemuxml2xmloutdata corpus on qemu:///session", () => {
 
     const refused: Record<string, string> = {};
     const losing: Record<string, number> = {};
+    const losingInput: Record<string, string[]> = {};
+    let inputLost = 0;
     const lostKinds = new Map<string, number>();
     let refAccepts = 0;
     let accepted = 0;
@@ -206,6 +211,18 @@ describe("libvirt 9.0's qemuxml2xmloutdata corpus on qemu:///session", () => {
         continue;
       }
       accepted++;
+      // What of the file tsvirt drops and libvirtd keeps (libvirtd itself rewrites some: pc → pc-i440fx-7.2).
+      const libvirtdDrops = lost(f.xml, ref.xml);
+      const fromInput = lost(f.xml, got.xml).filter((k) => {
+        const i = libvirtdDrops.indexOf(k);
+        if (i < 0) return true;
+        libvirtdDrops.splice(i, 1);
+        return false;
+      });
+      if (fromInput.length > 0) {
+        losingInput[f.name] = fromInput;
+        inputLost += fromInput.length;
+      }
       const missing = lost(ref.xml, got.xml);
       if (missing.length > 0) {
         losing[f.name] = missing.length;
@@ -215,6 +232,11 @@ describe("libvirt 9.0's qemuxml2xmloutdata corpus on qemu:///session", () => {
         }
       }
     }
+    // For whoever works on the list: both sides' XML of every file.
+    const dump = process.env.TSVIRT_CORPUS_DUMP;
+    if (dump !== undefined) {
+      writeFileSync(dump, JSON.stringify(Object.fromEntries(corpus.map((f) => [f.name, { reference: reference.get(f.name), tsvirt: mine.get(f.name) }])), null, 1));
+    }
     const top = [...lostKinds].sort((a, b) => b[1] - a[1]).slice(0, 25);
     t.diagnostic(`reference: ${against}; ${corpus.length} x86_64 files`);
     t.diagnostic(
@@ -222,13 +244,16 @@ describe("libvirt 9.0's qemuxml2xmloutdata corpus on qemu:///session", () => {
         `${Object.keys(losing).length} accepted files lose something (${Object.values(losing).reduce((a, b) => a + b, 0)} items); ` +
         `both refuse ${bothRefuse}; tsvirt alone accepts ${tsvirtOnlyAccepts}`,
     );
+    t.diagnostic(`${Object.keys(losingInput).length} accepted files lose part of the file itself that libvirtd keeps (${inputLost} items)`);
+    for (const [name, items] of Object.entries(losingInput).slice(0, 10)) t.diagnostic(`  ${name}: ${items.slice(0, 4).join(', ')}`);
+    t.diagnostic('what libvirtd gives back and tsvirt does not (its QEMU driver adds defaults):');
     for (const [k, n] of top) t.diagnostic(`  lost ${n}× ${k}`);
     const reasons = new Map<string, number>();
     for (const r of Object.values(refused)) reasons.set(r, (reasons.get(r) ?? 0) + 1);
     for (const [r, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 25)) t.diagnostic(`  refused ${n}× ${r}`);
 
     if (process.env.TSVIRT_CORPUS_WRITE === '1') {
-      writeFileSync(EXPECTED, JSON.stringify({ refused, losing } satisfies Expected, null, 2) + '\n');
+      writeFileSync(EXPECTED, JSON.stringify({ refused, losing, losingInput } satisfies Expected, null, 2) + '\n');
       return;
     }
     const expected = JSON.parse(readFileSync(EXPECTED, 'utf8')) as Expected;
@@ -239,7 +264,12 @@ describe("libvirt 9.0's qemuxml2xmloutdata corpus on qemu:///session", () => {
     }
     for (const [name, n] of Object.entries(losing)) {
       const was = expected.losing[name] ?? 0;
-      if (n > was) regressions.push(`${name}: loses ${n} items (was ${was})`);
+      if (n > was) regressions.push(`${name}: lacks ${n} items of libvirtd's output (was ${was})`);
+    }
+    for (const [name, items] of Object.entries(losingInput)) {
+      const was = new Set(expected.losingInput[name] ?? []);
+      const more = items.filter((i) => !was.has(i));
+      if (more.length > 0) regressions.push(`${name}: loses ${more.join(', ')} of the file`);
     }
     const better = Object.keys(expected.refused).filter((n) => refused[n] === undefined).length +
       Object.entries(expected.losing).filter(([n, was]) => (losing[n] ?? 0) < was).length;

@@ -85,7 +85,7 @@ const CRASH_ACTIONS = [...LIFECYCLE_ACTIONS, 'coredump-destroy', 'coredump-resta
 /** What to do when the guest crashes. */
 export type DomainCrashAction = (typeof CRASH_ACTIONS)[number];
 
-const CLOCK_OFFSETS = ['utc', 'localtime', 'timezone', 'variable'] as const;
+const CLOCK_OFFSETS = ['utc', 'localtime', 'timezone', 'variable', 'absolute'] as const;
 /** How the guest's clock relates to the host's. */
 export type DomainClockOffset = (typeof CLOCK_OFFSETS)[number];
 
@@ -372,6 +372,8 @@ export interface DomainDef {
     /** offset='variable': seconds from `basis`. */
     adjustment?: number;
     basis?: 'utc' | 'localtime';
+    /** offset='absolute': the guest's clock at boot, seconds since the epoch. */
+    start?: number;
   };
   onPoweroff: DomainLifecycleAction;
   onReboot: DomainLifecycleAction;
@@ -602,10 +604,11 @@ export function parseDomainElement(root: XmlElement): DomainDef {
   }
   const description = childText(root, 'description');
 
-  const memory = parseMemoryElement(root, 'memory');
-  if (memory === 0) {
+  let memory = parseMemoryElement(root, 'memory');
+  if (memory === 0 && numaCells(root).length === 0) {
     throw xmlErrorFrom(D, 'Memory size must be specified via <memory> or in the <numa> configuration');
   }
+  memory = totalMemory(root, memory);
   let currentMemory = parseMemoryElement(root, 'currentMemory');
   // virDomainDefPostParseMemory: no (or a zero, or too large a) balloon means all of it.
   if (currentMemory === 0 || currentMemory > memory) currentMemory = memory;
@@ -620,7 +623,7 @@ export function parseDomainElement(root: XmlElement): DomainDef {
   const os = parseOS(root, devices, kept);
   const features = parseFeatures(root, kept);
   const clock = parseClock(root);
-  keep(kept, 'clock', childElement(root, 'clock'), ['offset', 'timezone', 'adjustment', 'basis']);
+  keep(kept, 'clock', childElement(root, 'clock'), ['offset', 'timezone', 'adjustment', 'basis', 'start']);
   const onPoweroff = parseLifecycle(root, 'on_poweroff', LIFECYCLE_ACTIONS, 'destroy');
   const onReboot = parseLifecycle(root, 'on_reboot', LIFECYCLE_ACTIONS, 'restart');
   const onCrash = parseLifecycle(root, 'on_crash', CRASH_ACTIONS, 'destroy');
@@ -650,6 +653,34 @@ export function parseDomainElement(root: XmlElement): DomainDef {
   const k = keptOrNone(kept);
   if (k !== undefined) def.kept = k;
   return def;
+}
+
+function numaCells(root: XmlElement): XmlElement[] {
+  const cpu = childElement(root, 'cpu');
+  const numa = cpu === undefined ? undefined : childElement(cpu, 'numa');
+  return numa === undefined ? [] : childElements(numa, 'cell');
+}
+
+/**
+ * virDomainDefPostParseMemory: with NUMA cells the boot memory is their sum; `<memory>` is
+ * written as the total, boot memory plus the memory devices (DIMMs) plugged in.
+ */
+function totalMemory(root: XmlElement, memory: number): number {
+  const cells = numaCells(root);
+  const devices = childElement(root, 'devices');
+  let plugged = 0;
+  for (const m of devices === undefined ? [] : childElements(devices, 'memory')) {
+    const target = childElement(m, 'target');
+    const size = target === undefined ? undefined : childElement(target, 'size');
+    if (size !== undefined && size.text !== '') plugged += parseMemoryKiB(size.text, attr(size, 'unit'), './size[1]');
+  }
+  if (cells.length === 0) return memory;
+  let initial = 0;
+  for (const c of cells) {
+    const m = attr(c, 'memory');
+    if (m !== undefined) initial += parseMemoryKiB(m, attr(c, 'unit'), './@memory');
+  }
+  return initial + plugged;
 }
 
 function parseMemoryElement(root: XmlElement, name: string): number {
@@ -777,6 +808,13 @@ function parseClock(root: XmlElement): DomainDef['clock'] {
       throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `unknown clock basis '${basis}'`);
     }
     return { offset, adjustment: Number(adj), basis };
+  }
+  if (offset === 'absolute') {
+    const start = attr(el, 'start');
+    if (start === undefined || !/^\s*\+?[0-9]+$/.test(start) || !Number.isSafeInteger(Number(start))) {
+      throw xmlErrorFrom(ErrorDomain.XML, `Invalid value for attribute 'start' in element 'clock': '${start ?? ''}'`);
+    }
+    return { offset, start: Number(start) };
   }
   return { offset };
 }
@@ -1376,6 +1414,7 @@ function writeDomainBody(w: XmlWriter, def: DomainDef, opts: FormatDomainOptions
       ['timezone', c.offset === 'timezone' ? c.timezone : undefined],
       ['adjustment', c.offset === 'variable' ? (c.adjustment ?? 0) : undefined],
       ['basis', c.offset === 'variable' ? (c.basis ?? 'utc') : undefined],
+      ['start', c.offset === 'absolute' ? (c.start ?? 0) : undefined],
     ],
     () => undefined,
     kept.clock,

@@ -292,6 +292,8 @@ function clockArgs(def: DomainDef, env: Record<string, string>): string[] {
       const iso = new Date(ms).toISOString().slice(0, 19);
       return ['-rtc', `base=${iso}`];
     }
+    case 'absolute':
+      return ['-rtc', `base=${new Date((c.start ?? 0) * 1000).toISOString().slice(0, 19)}`];
   }
 }
 

@@ -48,6 +48,7 @@ import {
   attachQemu,
   checkKvm,
   findEmulator,
+  qemuMachineCanonical,
   qemuMachineTypes,
   isProcessAlive,
   launchQemu,
@@ -238,7 +239,10 @@ export class QemuGuests implements GuestBackend {
   /** Refuses at define what libvirt refuses then: domain type, architecture, OS and machine type (no I/O). */
   checkDefinition(def: DomainDef): void {
     // As libvirt: devices QEMU cannot run here are refused at start, not at define.
-    checkQemuDefinition(def, this.machinesFor(def));
+    const machines = this.machinesFor(def);
+    checkQemuDefinition(def, machines);
+    // libvirt stores the machine type an alias stands for (pc → pc-i440fx-7.2), `pc` when none is given.
+    if (machines !== undefined) def.os.machine = qemuMachineCanonical(machines.emulator, def.os.machine ?? 'pc');
   }
 
   /** The machine types of the domain's emulator, when it is here to ask (else start reports it). */
