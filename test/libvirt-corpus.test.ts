@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, VirError, type Connection } from '../src/index.js';
-import { DOMAIN_DOCUMENT, parseXMLDocument, type XmlElement } from '../src/conf/xml.js';
+import { lostFrom } from './support/xml-tree.js';
 import { libvirtCorpus, type CorpusFile } from './support/libvirt-corpus.js';
 import { startDaemon, type RunningDaemon } from './support/daemon-harness.js';
 import { startLibvirtdSession, type LibvirtdSession } from '../bench/libvirtd-session.js';
@@ -45,32 +45,7 @@ interface Expected {
 /** One side's result for one file. */
 type Outcome = { ok: true; xml: string } | { ok: false; error: string };
 
-/** The multiset of element paths, attributes and texts of a tree, as `path`, `path@a=v`, `path=text`. */
-function treeKeys(root: XmlElement): Map<string, number> {
-  const keys = new Map<string, number>();
-  const add = (k: string) => keys.set(k, (keys.get(k) ?? 0) + 1);
-  const walk = (el: XmlElement, parent: string) => {
-    const path = `${parent}/${el.name}`;
-    add(path);
-    for (const [a, v] of Object.entries(el.attrs)) add(`${path}@${a}=${v}`);
-    if (el.children.length === 0 && el.text.trim() !== '') add(`${path}=${el.text.trim()}`);
-    for (const c of el.children) walk(c, path);
-  };
-  walk(root, '');
-  return keys;
-}
-
-/** What of `reference` is missing from `got`. */
-function lost(reference: string, got: string): string[] {
-  const want = treeKeys(parseXMLDocument(reference, DOMAIN_DOCUMENT));
-  const have = treeKeys(parseXMLDocument(got, DOMAIN_DOCUMENT));
-  const out: string[] = [];
-  for (const [k, n] of want) {
-    const missing = n - (have.get(k) ?? 0);
-    for (let i = 0; i < missing; i++) out.push(k);
-  }
-  return out;
-}
+const lost = lostFrom;
 
 async function defineAll(conn: Connection, files: readonly CorpusFile[]): Promise<Map<string, Outcome>> {
   const out = new Map<string, Outcome>();
