@@ -506,18 +506,19 @@ function keep(
   demoted?: ReadonlySet<XmlElement>,
 ): void {
   if (el === undefined) return;
-  // The common case, nothing to keep, costs no allocation.
-  if (el.children.length === 0) {
-    let extra = false;
-    for (const a in el.attrs) {
-      if (!attrs.includes(a)) {
-        extra = true;
-        break;
-      }
-    }
-    if (!extra) return;
+  const isKnown = typeof children === 'function' ? children : children.length === 0 ? noChildren : knownNames(children);
+  // The common case, nothing to keep, costs no allocation beyond the predicate.
+  let extra = demoted !== undefined && demoted.size > 0;
+  for (const a in el.attrs) {
+    if (extra) break;
+    if (!attrs.includes(a)) extra = true;
   }
-  const rest = restOf(el, attrs, typeof children === 'function' ? children : children.length === 0 ? noChildren : knownNames(children), demoted);
+  for (const c of el.children) {
+    if (extra) break;
+    if (!isKnown(c)) extra = true;
+  }
+  if (!extra) return;
+  const rest = restOf(el, attrs, isKnown, demoted);
   if (rest !== undefined) kept[key] = joinRest(kept[key], rest) ?? rest;
 }
 
@@ -554,7 +555,8 @@ function prune<T>(value: T): T {
     const rec = value as Record<string, unknown>;
     for (const k of Object.keys(rec)) {
       if (rec[k] === undefined) delete rec[k];
-      else prune(rec[k]);
+      // Kept trees are parser output, with nothing undefined in them.
+      else if (k !== 'kept') prune(rec[k]);
     }
   }
   return value;

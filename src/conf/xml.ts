@@ -886,6 +886,8 @@ export type XmlAttrList = ReadonlyArray<readonly [name: string, value: string | 
  * parser would otherwise change them (in attributes, and \r anywhere), so values round-trip.
  */
 export function escapeXml(value: string, inAttribute = false): string {
+  // Most values need nothing: one scan instead of a copy character by character.
+  if (!NEEDS_ESCAPE.test(value)) return value;
   let out = '';
   for (const ch of value) {
     switch (ch) {
@@ -920,6 +922,11 @@ export function escapeXml(value: string, inAttribute = false): string {
   return out;
 }
 
+// Anything escapeXml changes: markup characters, control characters (tab and newline included, for
+// attributes), and what XML 1.0 forbids (U+FFFE, U+FFFF, lone surrogates; a pair is let through slowly).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const NEEDS_ESCAPE = /[&<>'"\x00-\x1f\ufffe\uffff\ud800-\udfff]/;
+
 function formatAttrs(attrs: XmlAttrList | undefined): string {
   let out = '';
   for (const [name, value] of attrs ?? []) {
@@ -928,6 +935,8 @@ function formatAttrs(attrs: XmlAttrList | undefined): string {
   }
   return out;
 }
+
+const INDENT = Array.from({ length: 16 }, (_, i) => '  '.repeat(i));
 
 /**
  * Writes XML the way libvirt's virBuffer code does: one element per line, two spaces per
@@ -945,7 +954,7 @@ export class XmlWriter {
   }
 
   private line(s: string): void {
-    this.parts.push(`${'  '.repeat(this.depth)}${s}\n`);
+    this.parts.push(`${INDENT[this.depth] ?? '  '.repeat(this.depth)}${s}\n`);
   }
 
   /** Notes that an element `name` starts at the next part, when writing at the base depth. */
@@ -1053,17 +1062,18 @@ export class XmlWriter {
 
   /** Writes a parsed element back as it was read: attributes in order, children, or its text. */
   verbatim(el: XmlElement): this {
-    const attrs = Object.entries(el.attrs);
+    let attrs = '';
+    for (const name in el.attrs) attrs += ` ${name}='${escapeXml(el.attrs[name] ?? '', true)}'`;
     if (el.children.length > 0) {
-      this.line(`<${el.name}${formatAttrs(attrs)}>`);
+      this.line(`<${el.name}${attrs}>`);
       this.depth++;
       for (const c of el.children) this.verbatim(c);
       this.depth--;
       this.line(`</${el.name}>`);
     } else if (el.text !== '') {
-      this.line(`<${el.name}${formatAttrs(attrs)}>${escapeXml(el.text)}</${el.name}>`);
+      this.line(`<${el.name}${attrs}>${escapeXml(el.text)}</${el.name}>`);
     } else {
-      this.line(`<${el.name}${formatAttrs(attrs)}/>`);
+      this.line(`<${el.name}${attrs}/>`);
     }
     return this;
   }
