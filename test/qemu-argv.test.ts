@@ -132,8 +132,67 @@ describe('qemu argv builder', () => {
     );
     assertUnsupported(
       () => argv(def(`<disk type='file' device='disk'><source file='/x'/><target dev='sda' bus='usb'/></disk>`)),
-      /bus 'usb' is not supported/,
+      /bus 'usb' is not supported \(virtio, ide, sata or scsi\)/,
     );
+  });
+
+  test('memory of any size: QEMU gets it rounded up to whole MiB, as libvirt aligns it at start', () => {
+    const d = parseDomainXML(`<domain type='qemu'><name>g</name><memory unit='KB'>1000000</memory><os><type>hvm</type></os></domain>`);
+    assert.equal(d.memory, 976563, 'stored rounded up to KiB only, as libvirt stores it');
+    assert.deepEqual(values(argv(d), '-m'), ['size=976896k']);
+    const b = parseDomainXML(`<domain type='qemu'><name>g</name><memory unit='b'>134217729</memory><os><type>hvm</type></os></domain>`);
+    assert.deepEqual(values(argv(b), '-m'), ['size=132096k']);
+  });
+
+  test('SATA disks: on the Q35 built-in AHCI, or an ich9-ahci of their own on i440FX', () => {
+    const disks = `<disk type='file' device='disk'><source file='/img/a.raw'/><target dev='sda' bus='sata'/></disk>
+      <disk type='file' device='cdrom'><source file='/img/b.iso'/><target dev='sdb' bus='sata'/></disk>`;
+    const q35 = parseDomainXML(`<domain type='qemu'><name>g</name><memory>131072</memory><os><type machine='pc-q35-7.2'>hvm</type></os><devices>${disks}</devices></domain>`);
+    let devices = values(argv(q35), '-device').map((j) => JSON.parse(j) as Record<string, unknown>);
+    assert.deepEqual(devices.slice(0, 2), [
+      { id: 'sata-disk0', driver: 'ide-hd', bus: 'ide.0', drive: 'libvirt-1-format' },
+      { id: 'sata-disk1', driver: 'ide-cd', bus: 'ide.1', drive: 'libvirt-2-format' },
+    ]);
+    devices = values(argv(def(disks)), '-device').map((j) => JSON.parse(j) as Record<string, unknown>);
+    assert.deepEqual(devices.slice(0, 3), [
+      { driver: 'ich9-ahci', id: 'sata0' },
+      { id: 'sata-disk0', driver: 'ide-hd', bus: 'sata0.0', drive: 'libvirt-1-format' },
+      { id: 'sata-disk1', driver: 'ide-cd', bus: 'sata0.1', drive: 'libvirt-2-format' },
+    ]);
+  });
+
+  test("SCSI disks: libvirt 9.0's default lsilogic adapter, or virtio-scsi when the controller says so", () => {
+    const disk = `<disk type='file' device='disk'><source file='/img/a.raw'/><target dev='sdc' bus='scsi'/></disk>`;
+    let devices = values(argv(def(disk)), '-device').map((j) => JSON.parse(j) as Record<string, unknown>);
+    assert.deepEqual(devices.slice(0, 2), [
+      { driver: 'lsi53c895a', id: 'scsi0' },
+      { id: 'scsi-disk0', driver: 'scsi-hd', bus: 'scsi0.0', 'scsi-id': 2, lun: 0, drive: 'libvirt-1-format' },
+    ]);
+    devices = values(argv(def(`${disk}<controller type='scsi' index='0' model='virtio-scsi'/>`)), '-device').map((j) => JSON.parse(j) as Record<string, unknown>);
+    assert.deepEqual(devices.slice(0, 2), [
+      { driver: 'virtio-scsi-pci', id: 'scsi0' },
+      { id: 'scsi-disk0', driver: 'scsi-hd', bus: 'scsi0.0', channel: 0, 'scsi-id': 0, lun: 2, drive: 'libvirt-1-format' },
+    ]);
+    assertUnsupported(() => argv(def(`${disk}<controller type='scsi' index='0' model='buslogic'/>`)), /SCSI controller model 'buslogic'/);
+  });
+
+  test('<shareable/> lets other writers at the image (share-rw)', () => {
+    const a = argv(def(`<disk type='file' device='disk'><source file='/img/a.raw'/><target dev='vda' bus='virtio'/><shareable/></disk>`));
+    assert.equal((JSON.parse(values(a, '-device')[0]) as Record<string, unknown>)['share-rw'], true);
+  });
+
+  test('kept devices: data-bearing ones refused at start in libvirt words, the others left to QEMU defaults', () => {
+    assertUnsupported(
+      () => argv(def(`<disk type='network' device='disk'><source protocol='nbd' name='x'><host name='h'/></source><target dev='vda' bus='virtio'/></disk>`)),
+      /disk type 'network' is not supported/,
+    );
+    assertUnsupported(() => argv(def(`<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0xbeef'/></source></hostdev>`)), /device 'hostdev'/);
+    assertUnsupported(() => argv(def(`<serial type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/><target port='0'/></serial>`)), /serial type 'tcp'/);
+    // Input, sound, controllers: kept in the XML, not given to QEMU.
+    argv(def(`<controller type='usb' index='0' model='qemu-xhci'/><input type='tablet' bus='usb'/><sound model='ich9'/>`));
+    // And define accepts all of these, as libvirt does: only start refuses.
+    const be = new QemuGuests({ root: '/nonexistent-root' });
+    be.checkDefinition(def(`<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0xbeef'/></source></hostdev>`));
   });
 
   test('serial: a file port, a pty port on a console socket logged to the per-domain serial log, and the mirrored console', () => {

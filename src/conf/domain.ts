@@ -6,10 +6,19 @@
  * Parsing applies the defaults libvirt's own parser (not a driver) applies, so that what
  * tsvirt stores is what libvirt would have stored: generated UUID and MAC addresses,
  * currentMemory = memory, boot from disk, disk bus from the target name, read-only CD-ROMs,
- * the serial console mirrored between `<serial>` and `<console>`. Elements tsvirt does not
- * model are ignored, except inside `<graphics>`, where a lost option (a password, a socket)
- * would silently change who can reach the display: there they are refused. Values it models
- * but does not support (a disk on the network, say) are refused rather than silently dropped.
+ * the serial console mirrored between `<serial>` and `<console>`.
+ *
+ * Nothing valid is lost: what tsvirt does not model is kept verbatim and written back in place.
+ * Every parsed element records its unmodelled attributes and child elements (an {@link XmlRest},
+ * in the `kept` record of the object it was parsed into, by element), each child with the
+ * modelled sibling it followed; the formatter writes them back there (XmlWriter.element). An
+ * element of a modelled kind in a form the model cannot represent (a disk on the network, a
+ * serial port on TCP) is kept whole the same way. The drivers decide what they can run: the QEMU
+ * driver refuses at start what it cannot (see {@link unmodelledDevices}).
+ *
+ * A branch that starts modelling an element must add its name to the known lists here (the
+ * `*_CHILDREN` constants); until then the formatter gives the model's version precedence over a
+ * kept copy of the same name, so nothing is written twice.
  */
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { validateName } from './names.js';
@@ -17,6 +26,9 @@ import { generateMAC, generateUUID, isMulticastMAC, parseMAC, parseMemoryKiB, pa
 import {
   DOMAIN_DOCUMENT,
   XmlWriter,
+  joinRest,
+  knownNames,
+  restOf,
   attr,
   childElement,
   childElements,
@@ -28,7 +40,10 @@ import {
   parseXMLDocument,
   xmlErrorFrom,
   type ParseOptions,
+  type XmlAttrList,
   type XmlElement,
+  type XmlKeptChild,
+  type XmlRest,
 } from './xml.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -70,7 +85,7 @@ const CRASH_ACTIONS = [...LIFECYCLE_ACTIONS, 'coredump-destroy', 'coredump-resta
 /** What to do when the guest crashes. */
 export type DomainCrashAction = (typeof CRASH_ACTIONS)[number];
 
-const CLOCK_OFFSETS = ['utc', 'localtime', 'timezone', 'variable'] as const;
+const CLOCK_OFFSETS = ['utc', 'localtime', 'timezone', 'variable', 'absolute'] as const;
 /** How the guest's clock relates to the host's. */
 export type DomainClockOffset = (typeof CLOCK_OFFSETS)[number];
 
@@ -210,6 +225,13 @@ const ARCHES = [
 /** A device's `<address>` element, kept as written: its attributes in order. */
 export type DeviceAddress = Record<string, string>;
 
+/**
+ * What an element (and its modelled sub-elements) held beyond the model, kept verbatim: by
+ * element, `''` for the object's own element, else the sub-element's path (`driver`, `os/type`).
+ * Written back in place by the formatter; drivers need not look at it.
+ */
+export type XmlKept = Record<string, XmlRest>;
+
 /** `<disk>` */
 export interface DomainDiskDef {
   type: DomainDiskType;
@@ -230,7 +252,11 @@ export interface DomainDiskDef {
   readonly: boolean;
   /** `<boot order=…>`: per-device boot order (excludes `<os><boot>`). */
   bootOrder?: number;
+  /** `<shareable/>`: several guests may write the image at once. */
+  shareable?: boolean;
   address?: DeviceAddress;
+  /** Unmodelled parts, written back verbatim. */
+  kept?: XmlKept;
 }
 
 /** `<interface>` */
@@ -248,6 +274,8 @@ export interface DomainInterfaceDef {
   model?: string;
   bootOrder?: number;
   address?: DeviceAddress;
+  /** Unmodelled parts, written back verbatim. */
+  kept?: XmlKept;
 }
 
 /** The host side shared by `<serial>` and `<console>`. */
@@ -259,6 +287,8 @@ export interface DomainCharSource {
   sourceMode?: 'bind' | 'connect';
   /** `<log file=… append=…>`: where the hypervisor also writes what the guest sends. */
   log?: { file: string; append?: 'on' | 'off' };
+  /** Unmodelled parts, written back verbatim. */
+  kept?: XmlKept;
 }
 
 /** `<serial>` */
@@ -299,6 +329,8 @@ export interface DomainGraphicsDef {
   passwdValidTo?: number;
   /** VNC/SPICE: what a password change does to connected clients; only with a password. */
   connected?: DomainGraphicsConnected;
+  /** Unmodelled parts (attributes such as `keymap`, elements such as `<image>`), written back verbatim. */
+  kept?: XmlKept;
 }
 
 /** `<video><model><acceleration>`: tristate switches (absent = hypervisor default). */
@@ -332,6 +364,8 @@ export interface DomainVideoDef {
 export interface DomainMemballoonDef {
   model: DomainMemballoonModel;
   address?: DeviceAddress;
+  /** Unmodelled parts, written back verbatim. */
+  kept?: XmlKept;
 }
 
 /**
@@ -390,6 +424,8 @@ export interface DomainDef {
     /** offset='variable': seconds from `basis`. */
     adjustment?: number;
     basis?: 'utc' | 'localtime';
+    /** offset='absolute': the guest's clock at boot, seconds since the epoch. */
+    start?: number;
   };
   onPoweroff: DomainLifecycleAction;
   onReboot: DomainLifecycleAction;
@@ -406,6 +442,11 @@ export interface DomainDef {
     memballoon?: DomainMemballoonDef;
   };
   testNamespace?: DomainTestNamespace;
+  /**
+   * What the document held beyond the model (`<cpu>`, `<controller>`, `<os><loader>`, unknown
+   * attributes…), by element path (`''` for `<domain>`, `devices`, `os/type`…), written back verbatim.
+   */
+  kept?: XmlKept;
 }
 
 /** Options of {@link formatDomainXML}. */
@@ -476,6 +517,80 @@ function nonEmptyAttr(el: XmlElement | undefined, name: string): string | undefi
   return v === undefined || v === '' ? undefined : v;
 }
 
+// What the parser reads, element by element: everything else is kept verbatim (XmlRest).
+const DOMAIN_ATTRS = ['type', 'id', 'xmlns:test'];
+const DOMAIN_CHILDREN = [
+  'name',
+  'uuid',
+  'title',
+  'description',
+  'memory',
+  'currentMemory',
+  'vcpu',
+  'os',
+  'features',
+  'clock',
+  'on_poweroff',
+  'on_reboot',
+  'on_crash',
+  'devices',
+];
+const TEST_ELEMENTS = ['runstate', 'transient', 'hasmanagedsave', 'ignorepowerbutton'];
+const OS_CHILDREN = ['type', 'kernel', 'initrd', 'cmdline', 'boot'];
+const FEATURE_CHILDREN = ['acpi', 'apic', 'pae'];
+const DEVICE_CHILDREN = ['emulator', 'disk', 'interface', 'serial', 'console', 'graphics', 'video', 'memballoon'];
+const DISK_CHILDREN = ['driver', 'source', 'target', 'readonly', 'shareable', 'boot', 'address'];
+const INTERFACE_CHILDREN = ['mac', 'source', 'target', 'model', 'boot', 'address'];
+const CHAR_CHILDREN = ['source', 'log', 'target'];
+const NONE: readonly string[] = [];
+const isDomainChild = knownNames(DOMAIN_CHILDREN);
+const isTestElement = (c: XmlElement): boolean => c.namespaceURI === TEST_NAMESPACE_URI && TEST_ELEMENTS.includes(c.localName);
+const noChildren = (): boolean => false;
+
+/**
+ * Records in `kept` under `key` what `el` holds beyond `attrs` and the children `children` names.
+ * A leaf (no children expected) keeps its unknown attributes only.
+ */
+function keep(
+  kept: XmlKept,
+  key: string,
+  el: XmlElement | undefined,
+  attrs: readonly string[],
+  children: readonly string[] | ((c: XmlElement) => boolean) = NONE,
+  demoted?: ReadonlySet<XmlElement>,
+): void {
+  if (el === undefined) return;
+  const isKnown = typeof children === 'function' ? children : children.length === 0 ? noChildren : knownNames(children);
+  // The common case, nothing to keep, costs no allocation beyond the predicate.
+  let extra = demoted !== undefined && demoted.size > 0;
+  for (const a in el.attrs) {
+    if (extra) break;
+    if (!attrs.includes(a)) extra = true;
+  }
+  for (const c of el.children) {
+    if (extra) break;
+    if (!isKnown(c)) extra = true;
+  }
+  if (!extra) return;
+  const rest = restOf(el, attrs, isKnown, demoted);
+  if (rest !== undefined) kept[key] = joinRest(kept[key], rest) ?? rest;
+}
+
+/** `kept` when it holds anything, else undefined (so that absent stays absent). */
+function keptOrNone(kept: XmlKept): XmlKept | undefined {
+  for (const _ in kept) return kept;
+  return undefined;
+}
+
+/**
+ * The device elements a definition holds that tsvirt does not model (`<controller>`, `<input>`,
+ * …), and those of modelled kinds kept whole because the model cannot represent them (`whole`:
+ * a disk on the network, say), in document order. A driver refuses at start those it cannot run.
+ */
+export function unmodelledDevices(def: DomainDef): readonly XmlKeptChild[] {
+  return def.kept?.devices?.children ?? [];
+}
+
 function addressOf(el: XmlElement): DeviceAddress | undefined {
   const a = childElement(el, 'address');
   return a === undefined ? undefined : { ...a.attrs };
@@ -494,7 +609,8 @@ function prune<T>(value: T): T {
     const rec = value as Record<string, unknown>;
     for (const k of Object.keys(rec)) {
       if (rec[k] === undefined) delete rec[k];
-      else prune(rec[k]);
+      // Kept trees are parser output, with nothing undefined in them.
+      else if (k !== 'kept') prune(rec[k]);
     }
   }
   return value;
@@ -544,28 +660,36 @@ export function parseDomainElement(root: XmlElement): DomainDef {
   }
   const description = childText(root, 'description');
 
-  const memory = parseMemoryElement(root, 'memory');
-  if (memory === 0) {
+  let memory = parseMemoryElement(root, 'memory');
+  if (memory === 0 && numaCells(root).length === 0) {
     throw xmlErrorFrom(D, 'Memory size must be specified via <memory> or in the <numa> configuration');
   }
+  memory = totalMemory(root, memory);
   let currentMemory = parseMemoryElement(root, 'currentMemory');
   // virDomainDefPostParseMemory: no (or a zero, or too large a) balloon means all of it.
   if (currentMemory === 0 || currentMemory > memory) currentMemory = memory;
 
+  const kept: XmlKept = {};
+  keep(kept, '', root, DOMAIN_ATTRS, (c) => isDomainChild(c) || isTestElement(c));
+  keep(kept, 'memory', childElement(root, 'memory'), ['unit']);
+  keep(kept, 'currentMemory', childElement(root, 'currentMemory'), ['unit']);
   const vcpu = parseVcpu(root);
-  const devices = parseDevices(root);
-  const os = parseOS(root, devices);
-  const features = parseFeatures(root);
+  keep(kept, 'vcpu', childElement(root, 'vcpu'), ['placement', 'current']);
+  const devices = parseDevices(root, kept);
+  const os = parseOS(root, devices, kept);
+  const features = parseFeatures(root, kept);
   const clock = parseClock(root);
+  keep(kept, 'clock', childElement(root, 'clock'), ['offset', 'timezone', 'adjustment', 'basis', 'start']);
   const onPoweroff = parseLifecycle(root, 'on_poweroff', LIFECYCLE_ACTIONS, 'destroy');
   const onReboot = parseLifecycle(root, 'on_reboot', LIFECYCLE_ACTIONS, 'restart');
   const onCrash = parseLifecycle(root, 'on_crash', CRASH_ACTIONS, 'destroy');
   if (os.type === 'hvm') addConsoleCompat(devices);
   const devicesEl = childElement(root, 'devices');
   videoPostParse(devices, devicesEl === undefined ? [] : childElements(devicesEl, 'video').map(parseVideo), type, os);
+  addImplicitDiskControllers(type, devices, kept);
   const testNamespace = parseTestNamespace(root);
 
-  return prune<DomainDef>({
+  const def = prune<DomainDef>({
     type,
     name,
     uuid,
@@ -583,6 +707,38 @@ export function parseDomainElement(root: XmlElement): DomainDef {
     devices,
     testNamespace,
   });
+  // After prune: kept trees are parser output, with nothing undefined to remove.
+  const k = keptOrNone(kept);
+  if (k !== undefined) def.kept = k;
+  return def;
+}
+
+function numaCells(root: XmlElement): XmlElement[] {
+  const cpu = childElement(root, 'cpu');
+  const numa = cpu === undefined ? undefined : childElement(cpu, 'numa');
+  return numa === undefined ? [] : childElements(numa, 'cell');
+}
+
+/**
+ * virDomainDefPostParseMemory: with NUMA cells the boot memory is their sum; `<memory>` is
+ * written as the total, boot memory plus the memory devices (DIMMs) plugged in.
+ */
+function totalMemory(root: XmlElement, memory: number): number {
+  const cells = numaCells(root);
+  const devices = childElement(root, 'devices');
+  let plugged = 0;
+  for (const m of devices === undefined ? [] : childElements(devices, 'memory')) {
+    const target = childElement(m, 'target');
+    const size = target === undefined ? undefined : childElement(target, 'size');
+    if (size !== undefined && size.text !== '') plugged += parseMemoryKiB(size.text, attr(size, 'unit'), './size[1]');
+  }
+  if (cells.length === 0) return memory;
+  let initial = 0;
+  for (const c of cells) {
+    const m = attr(c, 'memory');
+    if (m !== undefined) initial += parseMemoryKiB(m, attr(c, 'unit'), './@memory');
+  }
+  return initial + plugged;
 }
 
 function parseMemoryElement(root: XmlElement, name: string): number {
@@ -620,12 +776,14 @@ function parseVcpu(root: XmlElement): DomainDef['vcpu'] {
   return { count: max, current, placement };
 }
 
-function parseOS(root: XmlElement, devices: DomainDef['devices']): DomainDef['os'] {
+function parseOS(root: XmlElement, devices: DomainDef['devices'], kept: XmlKept): DomainDef['os'] {
   const os = childElement(root, 'os');
   const typeEl = os === undefined ? undefined : childElement(os, 'type');
   if (os === undefined || typeEl === undefined || typeEl.text === '') {
     throw xmlErrorFrom(D, 'an os <type> must be specified');
   }
+  keep(kept, 'os', os, NONE, OS_CHILDREN);
+  keep(kept, 'os/type', typeEl, ['arch', 'machine']);
   const type = typeEl.text;
   if (!oneOf(OS_TYPES, type)) throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `unknown OS type '${type}'`);
   const arch = nonEmptyAttr(typeEl, 'arch');
@@ -672,9 +830,11 @@ function parseOS(root: XmlElement, devices: DomainDef['devices']): DomainDef['os
   };
 }
 
-function parseFeatures(root: XmlElement): DomainDef['features'] {
+function parseFeatures(root: XmlElement, kept: XmlKept): DomainDef['features'] {
   const el = childElement(root, 'features');
   if (el === undefined) return undefined;
+  keep(kept, 'features', el, NONE, FEATURE_CHILDREN);
+  for (const name of FEATURE_CHILDREN) keep(kept, `features/${name}`, childElement(el, name), NONE);
   const features: NonNullable<DomainDef['features']> = {};
   if (childElement(el, 'acpi') !== undefined) features.acpi = true;
   if (childElement(el, 'apic') !== undefined) features.apic = true;
@@ -707,6 +867,13 @@ function parseClock(root: XmlElement): DomainDef['clock'] {
     }
     return { offset, adjustment: Number(adj), basis };
   }
+  if (offset === 'absolute') {
+    const start = attr(el, 'start');
+    if (start === undefined || !/^\s*\+?[0-9]+$/.test(start) || !Number.isSafeInteger(Number(start))) {
+      throw xmlErrorFrom(ErrorDomain.XML, `Invalid value for attribute 'start' in element 'clock': '${start ?? ''}'`);
+    }
+    return { offset, start: Number(start) };
+  }
   return { offset };
 }
 
@@ -723,7 +890,7 @@ function parseLifecycle<T extends string>(root: XmlElement, name: string, values
   return v;
 }
 
-function parseDevices(root: XmlElement): DomainDef['devices'] {
+function parseDevices(root: XmlElement, kept: XmlKept): DomainDef['devices'] {
   const el = childElement(root, 'devices');
   const devices: DomainDef['devices'] = {
     disks: [],
@@ -733,24 +900,108 @@ function parseDevices(root: XmlElement): DomainDef['devices'] {
     graphics: [],
   };
   if (el === undefined) return devices;
+  // Devices of modelled kinds in a form the model cannot represent: kept whole.
+  const whole = new Set<XmlElement>();
   devices.emulator = childText(el, 'emulator');
-  for (const d of childElements(el, 'disk')) devices.disks.push(parseDisk(d));
-  for (const n of childElements(el, 'interface')) devices.interfaces.push(parseInterface(n));
-  for (const s of childElements(el, 'serial')) {
-    const maxPort = Math.max(-1, ...devices.serials.map((x) => x.targetPort));
-    devices.serials.push(parseSerial(s, maxPort + 1));
+  for (const d of childElements(el, 'disk')) {
+    const disk = parseDisk(d);
+    if (disk === undefined) whole.add(d);
+    else devices.disks.push(disk);
   }
-  for (const c of childElements(el, 'console')) {
-    devices.consoles.push(parseConsole(c, devices.consoles));
+  for (const n of childElements(el, 'interface')) {
+    const net = parseInterface(n);
+    if (net === undefined) whole.add(n);
+    else devices.interfaces.push(net);
   }
-  for (const g of childElements(el, 'graphics')) devices.graphics.push(parseGraphics(g));
+  const serialEls = childElements(el, 'serial');
+  const consoleEls = childElements(el, 'console');
+  // The serial console mirrors serial 0 (addConsoleCompat): when either side is a kind the model
+  // cannot represent, both are kept whole, as they were written.
+  if ([...serialEls, ...consoleEls].some((c) => !oneOf(CHAR_TYPES, attr(c, 'type') ?? 'pty') && oneOf(CHAR_TYPES_ALL, attr(c, 'type') ?? 'pty'))) {
+    for (const c of [...serialEls, ...consoleEls]) whole.add(c);
+  } else {
+    for (const s of serialEls) {
+      const maxPort = Math.max(-1, ...devices.serials.map((x) => x.targetPort));
+      devices.serials.push(parseSerial(s, maxPort + 1));
+    }
+    for (const c of consoleEls) {
+      devices.consoles.push(parseConsole(c, devices.consoles));
+    }
+  }
+  for (const g of childElements(el, 'graphics')) {
+    const graphics = parseGraphics(g);
+    if (graphics === undefined) whole.add(g);
+    else devices.graphics.push(graphics);
+  }
   const balloon = childElement(el, 'memballoon');
   if (balloon !== undefined) {
     const model = enumAttr(balloon, 'model', MEMBALLOON_MODELS);
     if (model === undefined) throw missingAttr('memballoon', 'model');
     devices.memballoon = { model, address: addressOf(balloon) };
+    const k: XmlKept = {};
+    keep(k, '', balloon, ['model'], ['address']);
+    const bk = keptOrNone(k);
+    if (bk !== undefined) devices.memballoon.kept = bk;
   }
+  keep(kept, 'devices', el, NONE, DEVICE_CHILDREN, whole);
   return devices;
+}
+
+/** virDiskNameToIndex: sda → 0, sdz → 25, sdaa → 26; undefined for a name without a letter suffix. */
+function diskNameIndex(name: string): number | undefined {
+  const m = /^(?:sd|hd|vd|xvd|ubd|fd)([a-z]+)\d*$/.exec(name);
+  if (m === null) return undefined;
+  let idx = 0;
+  for (const ch of m[1] ?? '') idx = idx * 26 + (ch.charCodeAt(0) - 96);
+  return idx - 1;
+}
+
+/** A synthesized element, as the parser would have produced it. */
+function element(name: string, attrs: Record<string, string>, children: XmlElement[] = []): XmlElement {
+  const own = Object.assign(Object.create(null) as Record<string, string>, attrs);
+  return { name, localName: name, namespaceURI: undefined, attrs: own, children, text: '' };
+}
+
+/**
+ * What libvirt's post-parse adds for SATA and SCSI disks: a drive address (controller, bus,
+ * target, unit from the target name: six ports per SATA controller, seven units per SCSI bus, as
+ * virDomainDiskDefAssignAddress), and the controllers they name when the definition has none
+ * (virDomainDefAddImplicitControllers); the QEMU driver's default SCSI model is libvirt 9.0's,
+ * lsilogic.
+ */
+function addImplicitDiskControllers(type: DomainVirtType, devices: DomainDef['devices'], kept: XmlKept): void {
+  const wanted = new Map<string, Set<number>>();
+  for (const d of devices.disks) {
+    if (d.targetBus !== 'sata' && d.targetBus !== 'scsi') continue;
+    if (d.address === undefined) {
+      const idx = diskNameIndex(d.targetDev);
+      if (idx === undefined) continue;
+      const per = d.targetBus === 'sata' ? 6 : 7;
+      d.address = { type: 'drive', controller: String(Math.floor(idx / per)), bus: '0', target: '0', unit: String(idx % per) };
+    }
+    if (d.address.type !== 'drive') continue;
+    const set = wanted.get(d.targetBus) ?? new Set<number>();
+    set.add(Number(d.address.controller ?? '0'));
+    wanted.set(d.targetBus, set);
+  }
+  if (wanted.size === 0) return;
+  const rest = kept.devices;
+  const have = new Set(
+    (rest?.children ?? [])
+      .filter((c) => c.el.name === 'controller')
+      .map((c) => `${attr(c.el, 'type') ?? ''}/${attr(c.el, 'index') ?? '0'}`),
+  );
+  const added: XmlKeptChild[] = [];
+  for (const [bus, indexes] of wanted) {
+    for (const index of [...indexes].sort((a, b) => a - b)) {
+      if (have.has(`${bus}/${index}`)) continue;
+      const attrs: Record<string, string> = { type: bus, index: String(index) };
+      if (bus === 'scsi' && (type === 'qemu' || type === 'kvm')) attrs.model = 'lsilogic';
+      // libvirt lists controllers after the disks.
+      added.push({ after: 'disk', index: devices.disks.length - 1, el: element('controller', attrs) });
+    }
+  }
+  if (added.length > 0) kept.devices = joinRest(rest, { children: added }) ?? { children: added };
 }
 
 /** Bus implied by a disk target name, as libvirt guesses it when `bus` is absent. */
@@ -764,11 +1015,10 @@ function busFromTarget(dev: string): DomainDiskBus | undefined {
   return undefined;
 }
 
-function parseDisk(el: XmlElement): DomainDiskDef {
+/** A `<disk>`, or undefined for a kind the model does not represent (kept whole). */
+function parseDisk(el: XmlElement): DomainDiskDef | undefined {
   const type = enumAttr(el, 'type', DISK_TYPES_ALL, 'file');
-  if (!oneOf(DISK_TYPES, type)) {
-    throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `disk type '${type}' is not supported`);
-  }
+  if (!oneOf(DISK_TYPES, type)) return undefined;
   const device = enumAttr(el, 'device', DISK_DEVICES, 'disk');
   const driver = childElement(el, 'driver');
   const driverType = nonEmptyAttr(driver, 'type');
@@ -790,7 +1040,7 @@ function parseDisk(el: XmlElement): DomainDiskDef {
       throw xmlErrorFrom(D, `Unknown disk name '${targetDev}' and no address specified`);
     }
   }
-  return {
+  const disk: DomainDiskDef = {
     type,
     device,
     driverName: nonEmptyAttr(driver, 'name'),
@@ -804,15 +1054,24 @@ function parseDisk(el: XmlElement): DomainDiskDef {
     bootOrder: bootOrderOf(el),
     address: addressOf(el),
   };
+  if (childElement(el, 'shareable') !== undefined) disk.shareable = true;
+  const kept: XmlKept = {};
+  keep(kept, '', el, ['type', 'device'], DISK_CHILDREN);
+  keep(kept, 'driver', driver, ['name', 'type']);
+  keep(kept, 'source', source, [type === 'file' ? 'file' : 'dev'], NONE);
+  keep(kept, 'target', target, ['dev', 'bus']);
+  keep(kept, 'boot', childElement(el, 'boot'), ['order']);
+  const k = keptOrNone(kept);
+  if (k !== undefined) disk.kept = k;
+  return disk;
 }
 
 const NET_MODEL_CHARS = /^[A-Za-z0-9_-]*$/;
 
-function parseInterface(el: XmlElement): DomainInterfaceDef {
+/** An `<interface>`, or undefined for a kind the model does not represent (kept whole). */
+function parseInterface(el: XmlElement): DomainInterfaceDef | undefined {
   const type = enumAttr(el, 'type', INTERFACE_TYPES_ALL, 'user');
-  if (!oneOf(INTERFACE_TYPES, type)) {
-    throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `interface type '${type}' is not supported`);
-  }
+  if (!oneOf(INTERFACE_TYPES, type)) return undefined;
   const macText = nonEmptyAttr(childElement(el, 'mac'), 'address');
   let mac: string;
   if (macText === undefined) {
@@ -841,7 +1100,7 @@ function parseInterface(el: XmlElement): DomainInterfaceDef {
   if (model !== undefined && !NET_MODEL_CHARS.test(model)) {
     throw confError(D, ErrorNumber.INVALID_ARG, 'Model name contains invalid characters');
   }
-  return {
+  const net: DomainInterfaceDef = {
     type,
     mac,
     sourceNetwork,
@@ -851,6 +1110,17 @@ function parseInterface(el: XmlElement): DomainInterfaceDef {
     bootOrder: bootOrderOf(el),
     address: addressOf(el),
   };
+  const kept: XmlKept = {};
+  const modelledSource = type === 'network' || type === 'bridge';
+  keep(kept, '', el, ['type'], modelledSource ? INTERFACE_CHILDREN : INTERFACE_CHILDREN.filter((n) => n !== 'source'));
+  keep(kept, 'mac', childElement(el, 'mac'), ['address']);
+  if (modelledSource) keep(kept, 'source', source, [type], NONE);
+  keep(kept, 'target', childElement(el, 'target'), ['dev']);
+  keep(kept, 'model', childElement(el, 'model'), ['type']);
+  keep(kept, 'boot', childElement(el, 'boot'), ['order']);
+  const k = keptOrNone(kept);
+  if (k !== undefined) net.kept = k;
+  return net;
 }
 
 function parseCharSource(el: XmlElement): DomainCharSource {
@@ -867,7 +1137,8 @@ function parseCharSource(el: XmlElement): DomainCharSource {
     throw confError(D, ErrorNumber.INTERNAL_ERROR, 'Missing source path attribute for char device');
   }
   const result: DomainCharSource = { type };
-  if (type === 'file' || type === 'dev' || type === 'pipe' || type === 'unix' || type === 'pty') {
+  const withPath = type === 'file' || type === 'dev' || type === 'pipe' || type === 'unix' || type === 'pty';
+  if (withPath) {
     result.sourcePath = sourcePath;
   }
   if (type === 'unix') {
@@ -881,6 +1152,12 @@ function parseCharSource(el: XmlElement): DomainCharSource {
     const append = enumAttr(log, 'append', ['on', 'off'] as const);
     if (append !== undefined) result.log.append = append;
   }
+  const kept: XmlKept = {};
+  keep(kept, '', el, ['type'], withPath ? CHAR_CHILDREN : ['log', 'target']);
+  if (withPath) keep(kept, 'source', source, type === 'unix' ? ['path', 'mode'] : ['path'], NONE);
+  keep(kept, 'target', childElement(el, 'target'), ['type', 'port'], NONE);
+  const k = keptOrNone(kept);
+  if (k !== undefined) result.kept = k;
   return result;
 }
 
@@ -943,6 +1220,7 @@ function addConsoleCompat(devices: DomainDef['devices']): void {
     devices.consoles.unshift({ ...charSourceOf(serial), targetType: 'serial', targetPort: serial.targetPort });
   } else {
     devices.consoles[0] = { ...charSourceOf(serial), targetType: 'serial', targetPort: serial.targetPort };
+    if (console.kept !== undefined) devices.consoles[0].kept = console.kept;
   }
 }
 
@@ -954,7 +1232,7 @@ function charSourceOf(c: DomainCharSource): DomainCharSource {
   return out;
 }
 
-/** The `<graphics>` attributes tsvirt models, by type; anything else is refused. */
+/** The `<graphics>` attributes tsvirt models, by type; others are kept verbatim. */
 const GRAPHICS_AUTH_ATTRS = ['passwd', 'passwdValidTo', 'connected'];
 const GRAPHICS_ATTRS: Record<string, readonly string[]> = {
   vnc: ['type', 'port', 'autoport', 'listen', 'socket', ...GRAPHICS_AUTH_ATTRS],
@@ -962,39 +1240,24 @@ const GRAPHICS_ATTRS: Record<string, readonly string[]> = {
 };
 
 /**
- * Refuses what a `<graphics>` holds beyond the modelled subset, so that a definition never
- * loses part of its display configuration silently (VIR_ERR_CONFIG_UNSUPPORTED).
+ * Whether the model represents this display's listen configuration: at most one `<listen>`, of
+ * type address (or none, as a SPICE display without port is written), with nothing else in it.
+ * Otherwise the whole `<graphics>` is kept verbatim (a lost listen option would silently change
+ * who can reach the display).
  */
-function checkGraphicsModelled(el: XmlElement, type: DomainGraphicsType): void {
-  const known = GRAPHICS_ATTRS[type] ?? ['type'];
-  for (const name of Object.keys(el.attrs)) {
-    if (!known.includes(name)) {
-      throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics attribute '${name}' of type '${type}' is not supported by tsvirt`);
-    }
-  }
-  for (const child of el.children) {
-    if (child.name !== 'listen' || known.length === 1) {
-      throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics element '${child.name}' of type '${type}' is not supported by tsvirt`);
-    }
-  }
+function listenModelled(el: XmlElement, type: DomainGraphicsType): boolean {
+  // Only VNC's unix socket display is modelled (it has neither port nor listen address).
+  if (attr(el, 'socket') !== undefined && type !== 'vnc') return false;
   const listens = childElements(el, 'listen');
-  if (listens.length > 1) throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, 'more than one graphics listen element is not supported by tsvirt');
-  const l = listens[0];
-  if (l === undefined) return;
+  if (listens.length === 0) return true;
+  if (listens.length > 1 || GRAPHICS_ATTRS[type] === undefined) return false;
+  const l = listens[0] as XmlElement;
   const listenType = attr(l, 'type') ?? 'address';
-  // type='none' is what a SPICE display without port is written with (writeGraphics).
-  if (listenType !== 'address' && listenType !== 'none' && !(listenType === 'socket' && type === 'vnc')) {
-    throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen type '${listenType}' is not supported by tsvirt`);
-  }
+  // type='none' is what a SPICE display without port is written with (writeGraphics); VNC may listen on a unix socket.
+  if (listenType !== 'address' && listenType !== 'none' && !(listenType === 'socket' && type === 'vnc')) return false;
   const listenAttrs = listenType === 'none' ? ['type'] : listenType === 'socket' ? ['type', 'socket'] : ['type', 'address'];
-  for (const name of Object.keys(l.attrs)) {
-    if (!listenAttrs.includes(name)) {
-      throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen attribute '${name}' is not supported by tsvirt`);
-    }
-  }
-  if (l.children.length > 0) {
-    throw confError(D, ErrorNumber.CONFIG_UNSUPPORTED, `graphics listen element '${l.children[0].name}' is not supported by tsvirt`);
-  }
+  for (const name in l.attrs) if (!listenAttrs.includes(name)) return false;
+  return l.children.length === 0;
 }
 
 /** libvirt's `passwdValidTo` (YYYY-MM-DDTHH:MM:SS, UTC) as seconds since the epoch. */
@@ -1007,11 +1270,15 @@ function parsePasswdValidTo(text: string): number {
   return ms / 1000;
 }
 
-function parseGraphics(el: XmlElement): DomainGraphicsDef {
+/** A `<graphics>`, or undefined when the model cannot represent its listen setup (kept whole). */
+function parseGraphics(el: XmlElement): DomainGraphicsDef | undefined {
   const type = enumAttr(el, 'type', GRAPHICS_TYPES);
   if (type === undefined) throw missingAttr('graphics', 'type');
-  checkGraphicsModelled(el, type);
-  if (type !== 'vnc' && type !== 'spice') return { type };
+  if (!listenModelled(el, type)) return undefined;
+  const kept: XmlKept = {};
+  keep(kept, '', el, GRAPHICS_ATTRS[type] ?? ['type'], GRAPHICS_ATTRS[type] === undefined ? NONE : ['listen']);
+  const k = keptOrNone(kept);
+  if (type !== 'vnc' && type !== 'spice') return k === undefined ? { type } : { type, kept: k };
   const socketListen = childElements(el, 'listen').find((l) => attr(l, 'type') === 'socket');
   const socketAttr = nonEmptyAttr(el, 'socket');
   if (socketListen !== undefined || socketAttr !== undefined) {
@@ -1020,7 +1287,9 @@ function parseGraphics(el: XmlElement): DomainGraphicsDef {
     if (socketAttr !== undefined && socket !== socketAttr) {
       throw xmlErrorFrom(D, `graphics 'socket' attribute '${socketAttr}' must match 'socket' attribute of first listen element (found '${socket}')`);
     }
-    return { type, listenType: 'socket', socket, ...graphicsAuthOf(el) };
+    const sock: DomainGraphicsDef = { type, listenType: 'socket', socket, ...graphicsAuthOf(el) };
+    if (k !== undefined) sock.kept = k;
+    return sock;
   }
 
   const portText = attr(el, 'port');
@@ -1051,7 +1320,9 @@ function parseGraphics(el: XmlElement): DomainGraphicsDef {
     autoport,
     listen: childAddress ?? attrAddress,
   };
-  return { ...out, ...graphicsAuthOf(el) };
+  const result: DomainGraphicsDef = { ...out, ...graphicsAuthOf(el) };
+  if (k !== undefined) result.kept = k;
+  return result;
 }
 
 /** passwd, passwdValidTo, connected; libvirt ignores the last two without a password. */
@@ -1268,6 +1539,22 @@ export function formatDomainXML(def: DomainDef, opts: FormatDomainOptions = {}):
   return w.toString();
 }
 
+/** A rest's attributes, to append to a modelled element's own. */
+function restAttrs(rest: XmlRest | undefined): XmlAttrList {
+  return rest?.attrs ?? [];
+}
+
+/** A leaf element with text: the model's attributes, then the kept ones. */
+function textKept(w: XmlWriter, name: string, text: string | number | undefined, attrs: XmlAttrList, rest: XmlRest | undefined): void {
+  if (rest?.children !== undefined) {
+    // Text and kept children: written as libvirt would, children after the text is not possible;
+    // keep the children (the text is what the model holds elsewhere).
+    w.element(name, attrs, () => undefined, rest);
+    return;
+  }
+  w.text(name, text, rest?.attrs === undefined ? attrs : [...attrs, ...rest.attrs]);
+}
+
 /**
  * Writes a domain into `w` at its current depth, under root element `rootName` (`domain`,
  * or `inactiveDomain` inside snapshot XML). @internal
@@ -1275,69 +1562,115 @@ export function formatDomainXML(def: DomainDef, opts: FormatDomainOptions = {}):
 export function writeDomainDef(w: XmlWriter, def: DomainDef, opts: FormatDomainOptions, rootName: string): void {
   const live = !opts.inactive;
   const ns = def.testNamespace;
+  const kept = def.kept ?? {};
   const hasNs =
     ns !== undefined &&
     (ns.runstate !== undefined || ns.transient === true || ns.hasManagedSave === true || ns.ignorePowerButton === true);
-  w.open(rootName, [
-    ['type', def.type],
-    ['id', live && opts.id !== undefined && opts.id > 0 ? opts.id : undefined],
-    ['xmlns:test', hasNs ? TEST_NAMESPACE_URI : undefined],
-  ]);
+  // A kept test:* element (test:domainsnapshot) needs the declaration too.
+  const keptNs = kept['']?.children?.some((c) => c.el.namespaceURI === TEST_NAMESPACE_URI) === true;
+  w.element(
+    rootName,
+    [
+      ['type', def.type],
+      ['id', live && opts.id !== undefined && opts.id > 0 ? opts.id : undefined],
+      ['xmlns:test', hasNs || keptNs ? TEST_NAMESPACE_URI : undefined],
+    ],
+    (w) => writeDomainBody(w, def, opts, kept, live, hasNs),
+    kept[''],
+  );
+}
+
+function writeDomainBody(w: XmlWriter, def: DomainDef, opts: FormatDomainOptions, kept: XmlKept, live: boolean, hasNs: boolean): void {
+  const ns = def.testNamespace;
   w.text('name', def.name);
   w.text('uuid', def.uuid);
   w.text('title', def.title);
   w.text('description', def.description);
-  w.text('memory', def.memory, [['unit', 'KiB']]);
-  w.text('currentMemory', def.currentMemory, [['unit', 'KiB']]);
-  w.text('vcpu', def.vcpu.count, [
-    ['placement', def.vcpu.placement],
-    ['current', def.vcpu.current !== undefined && def.vcpu.current !== def.vcpu.count ? def.vcpu.current : undefined],
-  ]);
+  textKept(w, 'memory', def.memory, [['unit', 'KiB']], kept.memory);
+  textKept(w, 'currentMemory', def.currentMemory, [['unit', 'KiB']], kept.currentMemory);
+  textKept(
+    w,
+    'vcpu',
+    def.vcpu.count,
+    [
+      ['placement', def.vcpu.placement],
+      ['current', def.vcpu.current !== undefined && def.vcpu.current !== def.vcpu.count ? def.vcpu.current : undefined],
+    ],
+    kept.vcpu,
+  );
 
-  w.open('os');
-  w.text('type', def.os.type, [
-    ['arch', def.os.arch],
-    ['machine', def.os.machine],
-  ]);
-  w.text('kernel', def.os.kernel);
-  w.text('initrd', def.os.initrd);
-  w.text('cmdline', def.os.cmdline);
-  for (const dev of def.os.boot) w.empty('boot', [['dev', dev]]);
-  w.close('os');
+  w.element(
+    'os',
+    restAttrs(kept.os),
+    (w) => {
+      textKept(
+        w,
+        'type',
+        def.os.type,
+        [
+          ['arch', def.os.arch],
+          ['machine', def.os.machine],
+        ],
+        kept['os/type'],
+      );
+      w.text('kernel', def.os.kernel);
+      w.text('initrd', def.os.initrd);
+      w.text('cmdline', def.os.cmdline);
+      for (const dev of def.os.boot) w.empty('boot', [['dev', dev]]);
+    },
+    kept.os === undefined ? undefined : { children: kept.os.children },
+  );
 
   const f = def.features;
-  if (f !== undefined && (f.acpi || f.apic || f.pae)) {
-    w.open('features');
-    if (f.acpi) w.empty('acpi');
-    if (f.apic) w.empty('apic');
-    if (f.pae) w.empty('pae');
-    w.close('features');
+  if ((f !== undefined && (f.acpi || f.apic || f.pae)) || kept.features !== undefined) {
+    w.element(
+      'features',
+      restAttrs(kept.features),
+      (w) => {
+        if (f?.acpi) w.element('acpi', restAttrs(kept['features/acpi']), () => undefined, childrenOnly(kept['features/acpi']));
+        if (f?.apic) w.element('apic', restAttrs(kept['features/apic']), () => undefined, childrenOnly(kept['features/apic']));
+        if (f?.pae) w.element('pae', restAttrs(kept['features/pae']), () => undefined, childrenOnly(kept['features/pae']));
+      },
+      childrenOnly(kept.features),
+    );
   }
 
   const c = def.clock;
-  w.empty('clock', [
-    ['offset', c.offset],
-    ['timezone', c.offset === 'timezone' ? c.timezone : undefined],
-    ['adjustment', c.offset === 'variable' ? (c.adjustment ?? 0) : undefined],
-    ['basis', c.offset === 'variable' ? (c.basis ?? 'utc') : undefined],
-  ]);
+  w.element(
+    'clock',
+    [
+      ['offset', c.offset],
+      ['timezone', c.offset === 'timezone' ? c.timezone : undefined],
+      ['adjustment', c.offset === 'variable' ? (c.adjustment ?? 0) : undefined],
+      ['basis', c.offset === 'variable' ? (c.basis ?? 'utc') : undefined],
+      ['start', c.offset === 'absolute' ? (c.start ?? 0) : undefined],
+    ],
+    () => undefined,
+    kept.clock,
+  );
   w.text('on_poweroff', def.onPoweroff);
   w.text('on_reboot', def.onReboot);
   w.text('on_crash', def.onCrash);
 
-  w.open('devices');
-  w.text('emulator', def.devices.emulator);
-  for (const d of def.devices.disks) writeDisk(w, d);
-  for (const n of def.devices.interfaces) writeInterface(w, n);
-  for (const s of def.devices.serials) writeChar(w, 'serial', s, s.targetType, live);
-  for (const con of def.devices.consoles) writeChar(w, 'console', con, con.targetType, live);
-  for (const g of def.devices.graphics) writeGraphics(w, g, live, opts.secure === true);
-  for (const v of def.devices.videos ?? []) writeVideo(w, v);
-  const b = def.devices.memballoon;
-  if (b !== undefined) {
-    w.element('memballoon', [['model', b.model]], (inner) => writeAddress(inner, b.address));
-  }
-  w.close('devices');
+  w.element(
+    'devices',
+    restAttrs(kept.devices),
+    (w) => {
+      w.text('emulator', def.devices.emulator);
+      for (const d of def.devices.disks) writeDisk(w, d);
+      for (const n of def.devices.interfaces) writeInterface(w, n);
+      for (const s of def.devices.serials) writeChar(w, 'serial', s, s.targetType, live);
+      for (const con of def.devices.consoles) writeChar(w, 'console', con, con.targetType, live);
+      for (const g of def.devices.graphics) writeGraphics(w, g, live, opts.secure === true);
+      for (const v of def.devices.videos ?? []) writeVideo(w, v);
+      const b = def.devices.memballoon;
+      if (b !== undefined) {
+        w.element('memballoon', [['model', b.model], ...restAttrs(b.kept?.[''])], (inner) => writeAddress(inner, b.address), childrenOnly(b.kept?.['']));
+      }
+    },
+    childrenOnly(kept.devices),
+    false, // libvirt writes an empty <devices> open and closed
+  );
 
   if (hasNs && ns !== undefined) {
     w.text('test:runstate', ns.runstate);
@@ -1345,46 +1678,84 @@ export function writeDomainDef(w: XmlWriter, def: DomainDef, opts: FormatDomainO
     if (ns.hasManagedSave) w.text('test:hasmanagedsave', 'yes');
     if (ns.ignorePowerButton) w.text('test:ignorepowerbutton', 'yes');
   }
-  w.close(rootName);
+}
+
+/** A rest without its attributes (written separately, after the model's). */
+function childrenOnly(rest: XmlRest | undefined): XmlRest | undefined {
+  return rest?.children === undefined ? undefined : { children: rest.children };
 }
 
 function writeAddress(w: XmlWriter, address: DeviceAddress | undefined): void {
   if (address !== undefined) w.empty('address', Object.entries(address));
 }
 
+/** `<name attrs/>` with the kept attributes and children of `kept[key]`. */
+function emptyKept(w: XmlWriter, name: string, attrs: XmlAttrList, kept: XmlKept | undefined, key: string): void {
+  const rest = kept?.[key];
+  if (rest === undefined) w.empty(name, attrs);
+  else w.element(name, [...attrs, ...restAttrs(rest)], () => undefined, childrenOnly(rest));
+}
+
 function writeDisk(w: XmlWriter, d: DomainDiskDef): void {
-  w.open('disk', [
-    ['type', d.type],
-    ['device', d.device],
-  ]);
-  if (d.driverName !== undefined || d.driverType !== undefined) {
-    w.empty('driver', [
-      ['name', d.driverName],
-      ['type', d.driverType],
-    ]);
-  }
-  if (d.type === 'file' && d.sourceFile !== undefined) w.empty('source', [['file', d.sourceFile]]);
-  if (d.type === 'block' && d.sourceDev !== undefined) w.empty('source', [['dev', d.sourceDev]]);
-  w.empty('target', [
-    ['dev', d.targetDev],
-    ['bus', d.targetBus],
-  ]);
-  if (d.readonly) w.empty('readonly');
-  if (d.bootOrder !== undefined) w.empty('boot', [['order', d.bootOrder]]);
-  writeAddress(w, d.address);
-  w.close('disk');
+  const kept = d.kept;
+  w.element(
+    'disk',
+    [['type', d.type], ['device', d.device], ...restAttrs(kept?.[''])],
+    (w) => {
+      if (d.driverName !== undefined || d.driverType !== undefined || kept?.driver !== undefined) {
+        emptyKept(
+          w,
+          'driver',
+          [
+            ['name', d.driverName],
+            ['type', d.driverType],
+          ],
+          kept,
+          'driver',
+        );
+      }
+      const sourceAttr: XmlAttrList =
+        d.type === 'file' && d.sourceFile !== undefined
+          ? [['file', d.sourceFile]]
+          : d.type === 'block' && d.sourceDev !== undefined
+            ? [['dev', d.sourceDev]]
+            : [];
+      if (sourceAttr.length > 0 || kept?.source !== undefined) emptyKept(w, 'source', sourceAttr, kept, 'source');
+      emptyKept(
+        w,
+        'target',
+        [
+          ['dev', d.targetDev],
+          ['bus', d.targetBus],
+        ],
+        kept,
+        'target',
+      );
+      if (d.readonly) w.empty('readonly');
+      if (d.shareable === true) w.empty('shareable');
+      if (d.bootOrder !== undefined) emptyKept(w, 'boot', [['order', d.bootOrder]], kept, 'boot');
+      writeAddress(w, d.address);
+    },
+    childrenOnly(kept?.['']),
+  );
 }
 
 function writeInterface(w: XmlWriter, n: DomainInterfaceDef): void {
-  w.open('interface', [['type', n.type]]);
-  w.empty('mac', [['address', n.mac]]);
-  if (n.type === 'network' && n.sourceNetwork !== undefined) w.empty('source', [['network', n.sourceNetwork]]);
-  if (n.type === 'bridge' && n.sourceBridge !== undefined) w.empty('source', [['bridge', n.sourceBridge]]);
-  if (n.targetDev !== undefined) w.empty('target', [['dev', n.targetDev]]);
-  if (n.model !== undefined) w.empty('model', [['type', n.model]]);
-  if (n.bootOrder !== undefined) w.empty('boot', [['order', n.bootOrder]]);
-  writeAddress(w, n.address);
-  w.close('interface');
+  const kept = n.kept;
+  w.element(
+    'interface',
+    [['type', n.type], ...restAttrs(kept?.[''])],
+    (w) => {
+      emptyKept(w, 'mac', [['address', n.mac]], kept, 'mac');
+      if (n.type === 'network' && n.sourceNetwork !== undefined) emptyKept(w, 'source', [['network', n.sourceNetwork]], kept, 'source');
+      if (n.type === 'bridge' && n.sourceBridge !== undefined) emptyKept(w, 'source', [['bridge', n.sourceBridge]], kept, 'source');
+      if (n.targetDev !== undefined) emptyKept(w, 'target', [['dev', n.targetDev]], kept, 'target');
+      if (n.model !== undefined) emptyKept(w, 'model', [['type', n.model]], kept, 'model');
+      if (n.bootOrder !== undefined) emptyKept(w, 'boot', [['order', n.bootOrder]], kept, 'boot');
+      writeAddress(w, n.address);
+    },
+    childrenOnly(kept?.['']),
+  );
 }
 
 function writeChar(
@@ -1394,65 +1765,94 @@ function writeChar(
   targetType: string | undefined,
   live: boolean,
 ): void {
-  w.open(name, [['type', c.type]]);
-  // A pty's path is assigned at start: part of the live state only.
-  const path = c.type === 'pty' && !live ? undefined : c.sourcePath;
-  if (path !== undefined) {
-    w.empty('source', [
-      ['mode', c.type === 'unix' ? (c.sourceMode ?? 'connect') : undefined],
-      ['path', path],
-    ]);
-  }
-  if (c.log !== undefined) {
-    w.empty('log', [
-      ['file', c.log.file],
-      ['append', c.log.append],
-    ]);
-  }
-  w.empty('target', [
-    ['type', targetType],
-    ['port', c.targetPort],
-  ]);
-  w.close(name);
+  const kept = c.kept;
+  w.element(
+    name,
+    [['type', c.type], ...restAttrs(kept?.[''])],
+    (w) => {
+      // A pty's path is assigned at start: part of the live state only.
+      const path = c.type === 'pty' && !live ? undefined : c.sourcePath;
+      if (path !== undefined) {
+        emptyKept(
+          w,
+          'source',
+          [
+            ['mode', c.type === 'unix' ? (c.sourceMode ?? 'connect') : undefined],
+            ['path', path],
+          ],
+          kept,
+          'source',
+        );
+      }
+      if (c.log !== undefined) {
+        w.empty('log', [
+          ['file', c.log.file],
+          ['append', c.log.append],
+        ]);
+      }
+      emptyKept(
+        w,
+        'target',
+        [
+          ['type', targetType],
+          ['port', c.targetPort],
+        ],
+        kept,
+        'target',
+      );
+    },
+    childrenOnly(kept?.['']),
+  );
 }
 
 function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean, secure: boolean): void {
+  const rest = g.kept?.[''];
   if (g.type !== 'vnc' && g.type !== 'spice') {
-    w.empty('graphics', [['type', g.type]]);
+    w.element('graphics', [['type', g.type], ...restAttrs(rest)], () => undefined, childrenOnly(rest));
     return;
   }
   if (g.listenType === 'socket') {
-    w.open('graphics', [['type', g.type], ['socket', g.socket], ...graphicsAuthAttrs(g, secure)]);
-    w.empty('listen', [
-      ['type', 'socket'],
-      ['socket', g.socket],
-    ]);
-    w.close('graphics');
+    w.element(
+      'graphics',
+      [['type', g.type], ['socket', g.socket], ...graphicsAuthAttrs(g, secure), ...restAttrs(rest)],
+      (w) =>
+        w.empty('listen', [
+          ['type', 'socket'],
+          ['socket', g.socket],
+        ]),
+      childrenOnly(rest),
+    );
     return;
   }
   const autoport = g.autoport === true;
   let port: number | undefined;
   if (g.port !== undefined && (!autoport || live)) port = g.port;
   else if (autoport && g.type === 'vnc') port = -1;
-  w.open('graphics', [
-    ['type', g.type],
-    ['port', port],
-    ['autoport', g.type === 'vnc' ? (autoport ? 'yes' : 'no') : autoport ? 'yes' : undefined],
-    ['listen', g.listen],
-    ...graphicsAuthAttrs(g, secure),
-  ]);
-  if (g.listen !== undefined) {
-    w.empty('listen', [
-      ['type', 'address'],
-      ['address', g.listen],
-    ]);
-  } else if (g.type === 'spice' && !autoport && g.port === undefined) {
-    // libvirt: a SPICE display with neither port nor autoport listens nowhere.
-    w.empty('listen', [['type', 'none']]);
-  } else {
-    w.empty('listen', [['type', 'address']]);
-  }
-  w.close('graphics');
+  w.element(
+    'graphics',
+    [
+      ['type', g.type],
+      ['port', port],
+      ['autoport', g.type === 'vnc' ? (autoport ? 'yes' : 'no') : autoport ? 'yes' : undefined],
+      ['listen', g.listen],
+      ...graphicsAuthAttrs(g, secure),
+      ...restAttrs(rest),
+    ],
+    (w) => {
+      if (g.listen !== undefined) {
+        w.empty('listen', [
+          ['type', 'address'],
+          ['address', g.listen],
+        ]);
+      } else if (g.type === 'spice' && !autoport && g.port === undefined) {
+        // libvirt: a SPICE display with neither port nor autoport listens nowhere.
+        w.empty('listen', [['type', 'none']]);
+      } else {
+        w.empty('listen', [['type', 'address']]);
+      }
+    },
+    childrenOnly(rest),
+  );
 }
 
 function writeVideo(w: XmlWriter, v: DomainVideoDef): void {

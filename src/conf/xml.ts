@@ -417,15 +417,20 @@ function toElement(name: string, node: FxpNode, parentScope: ReadonlyMap<string,
       }
     }
   }
+  const children = toElements(childNodes, scope, runs);
+  // Between child elements, whitespace is indentation, not content (libvirt's formatter rewrites it).
+  if (children.length > 0 && text !== '' && BLANK.test(text)) text = '';
   return {
     name,
     localName,
     namespaceURI: uri === undefined || uri === '' ? undefined : uri,
     attrs,
-    children: toElements(childNodes, scope, runs),
+    children,
     text,
   };
 }
+
+const BLANK = /^[ \t\n]*$/;
 
 const PREDEFINED_ENTITIES: Readonly<Record<string, string>> = {
   amp: '&',
@@ -783,6 +788,92 @@ export function attr(el: XmlElement, name: string): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What the model does not interpret, kept whole
+
+/**
+ * An unmodelled child element, kept verbatim, with where it stood: after the `index`-th (0-based)
+ * modelled sibling named `after` (the last modelled sibling before it in the document), or first
+ * when `after` is null.
+ */
+export interface XmlKeptChild {
+  readonly after: string | null;
+  readonly index: number;
+  readonly el: XmlElement;
+  /**
+   * The element has a modelled name but a form the model cannot represent (a disk on the network,
+   * say): written back even where the formatter writes modelled elements of the same name.
+   */
+  readonly whole?: boolean;
+}
+
+/**
+ * The parts of one parsed element that the model does not interpret: attributes and child
+ * elements, kept to be written back verbatim, at their places, by {@link XmlWriter.element}.
+ */
+export interface XmlRest {
+  /** Unmodelled attributes, in document order. */
+  readonly attrs?: ReadonlyArray<readonly [string, string]>;
+  /** Unmodelled child elements, in document order. */
+  readonly children?: readonly XmlKeptChild[];
+}
+
+/**
+ * Collects what `el` holds beyond `knownAttrs` and the children `isKnown` accepts; undefined when
+ * nothing. Children that `demoted` lists are kept whole although their name is modelled.
+ */
+export function restOf(
+  el: XmlElement,
+  knownAttrs: readonly string[],
+  isKnown: (child: XmlElement) => boolean,
+  demoted?: ReadonlySet<XmlElement>,
+): XmlRest | undefined {
+  let attrs: [string, string][] | undefined;
+  for (const name in el.attrs) {
+    if (!knownAttrs.includes(name)) (attrs ??= []).push([name, el.attrs[name] ?? '']);
+  }
+  let children: XmlKeptChild[] | undefined;
+  if (el.children.length > 0) {
+    let after: string | null = null;
+    let index = 0;
+    let counts: Map<string, number> | undefined;
+    for (const c of el.children) {
+      const whole = demoted?.has(c) === true;
+      if (!whole && isKnown(c)) {
+        counts ??= new Map();
+        const n = counts.get(c.name) ?? 0;
+        counts.set(c.name, n + 1);
+        after = c.name;
+        index = n;
+      } else {
+        (children ??= []).push(whole ? { after, index, el: c, whole } : { after, index, el: c });
+      }
+    }
+  }
+  if (attrs === undefined && children === undefined) return undefined;
+  const rest: { attrs?: [string, string][]; children?: XmlKeptChild[] } = {};
+  if (attrs !== undefined) rest.attrs = attrs;
+  if (children !== undefined) rest.children = children;
+  return rest;
+}
+
+/** A predicate for {@link restOf}: children in no namespace whose name is in `names`. */
+export function knownNames(names: readonly string[]): (child: XmlElement) => boolean {
+  return (c) => c.namespaceURI === undefined && names.includes(c.name);
+}
+
+/** Joins two rests (attributes and children of both); undefined when both are. */
+export function joinRest(a: XmlRest | undefined, b: XmlRest | undefined): XmlRest | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  const attrs = [...(a.attrs ?? []), ...(b.attrs ?? [])];
+  const children = [...(a.children ?? []), ...(b.children ?? [])];
+  const out: { attrs?: (readonly [string, string])[]; children?: XmlKeptChild[] } = {};
+  if (attrs.length > 0) out.attrs = attrs;
+  if (children.length > 0) out.children = children;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Formatting
 
 /** Attributes to write, in order; undefined values are skipped (libvirt's "%s if set"). */
@@ -795,6 +886,8 @@ export type XmlAttrList = ReadonlyArray<readonly [name: string, value: string | 
  * parser would otherwise change them (in attributes, and \r anywhere), so values round-trip.
  */
 export function escapeXml(value: string, inAttribute = false): string {
+  // Most values need nothing: one scan instead of a copy character by character.
+  if (!NEEDS_ESCAPE.test(value)) return value;
   let out = '';
   for (const ch of value) {
     switch (ch) {
@@ -829,6 +922,11 @@ export function escapeXml(value: string, inAttribute = false): string {
   return out;
 }
 
+// Anything escapeXml changes: markup characters, control characters (tab and newline included, for
+// attributes), and what XML 1.0 forbids (U+FFFE, U+FFFF, lone surrogates; a pair is let through slowly).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const NEEDS_ESCAPE = /[&<>'"\x00-\x1f\ufffe\uffff\ud800-\udfff]/;
+
 function formatAttrs(attrs: XmlAttrList | undefined): string {
   let out = '';
   for (const [name, value] of attrs ?? []) {
@@ -838,6 +936,8 @@ function formatAttrs(attrs: XmlAttrList | undefined): string {
   return out;
 }
 
+const INDENT = Array.from({ length: 16 }, (_, i) => '  '.repeat(i));
+
 /**
  * Writes XML the way libvirt's virBuffer code does: one element per line, two spaces per
  * level, every line ending in a newline.
@@ -845,6 +945,8 @@ function formatAttrs(attrs: XmlAttrList | undefined): string {
 export class XmlWriter {
   private readonly parts: string[] = [];
   private depth: number;
+  /** Top-level elements written so far (for {@link element}'s kept children): name and first part. */
+  private marks: { name: string; part: number }[] | undefined;
 
   /** @param depth indentation level to start at (for documents embedded in another). */
   constructor(depth = 0) {
@@ -852,11 +954,19 @@ export class XmlWriter {
   }
 
   private line(s: string): void {
-    this.parts.push(`${'  '.repeat(this.depth)}${s}\n`);
+    this.parts.push(`${INDENT[this.depth] ?? '  '.repeat(this.depth)}${s}\n`);
   }
+
+  /** Notes that an element `name` starts at the next part, when writing at the base depth. */
+  private mark(name: string): void {
+    if (this.marks !== undefined && this.depth === this.baseDepth) this.marks.push({ name, part: this.parts.length });
+  }
+
+  private baseDepth = 0;
 
   /** `<name attrs/>` */
   empty(name: string, attrs?: XmlAttrList): this {
+    this.mark(name);
     this.line(`<${name}${formatAttrs(attrs)}/>`);
     return this;
   }
@@ -864,12 +974,14 @@ export class XmlWriter {
   /** `<name attrs>text</name>`; skipped when text is undefined. */
   text(name: string, text: string | number | undefined, attrs?: XmlAttrList): this {
     if (text === undefined) return this;
+    this.mark(name);
     this.line(`<${name}${formatAttrs(attrs)}>${escapeXml(String(text))}</${name}>`);
     return this;
   }
 
   /** `<name attrs>` and one level deeper. */
   open(name: string, attrs?: XmlAttrList): this {
+    this.mark(name);
     this.line(`<${name}${formatAttrs(attrs)}>`);
     this.depth++;
     return this;
@@ -884,15 +996,85 @@ export class XmlWriter {
 
   /**
    * An element with children written by `body`, or `<name attrs/>` when `body` writes
-   * nothing: libvirt's virXMLFormatElement.
+   * nothing (unless `collapse` is false): libvirt's virXMLFormatElement. `rest`: what the
+   * element held beyond the model, written back in place (attributes after the model's).
    */
-  element(name: string, attrs: XmlAttrList | undefined, body: (w: XmlWriter) => void): this {
+  element(name: string, attrs: XmlAttrList | undefined, body: (w: XmlWriter) => void, rest?: XmlRest, collapse = true): this {
     const child = new XmlWriter(this.depth + 1);
+    const kept = rest?.children;
+    if (kept !== undefined) {
+      child.marks = [];
+      child.baseDepth = this.depth + 1;
+    }
     body(child);
-    if (child.parts.length === 0) return this.empty(name, attrs);
-    this.line(`<${name}${formatAttrs(attrs)}>`);
-    this.parts.push(...child.parts);
+    if (kept !== undefined) child.insertKept(kept);
+    const allAttrs = rest?.attrs === undefined ? attrs : [...(attrs ?? []), ...rest.attrs];
+    if (child.parts.length === 0 && collapse) return this.empty(name, allAttrs);
+    this.mark(name);
+    this.line(`<${name}${formatAttrs(allAttrs)}>`);
+    for (const p of child.parts) this.parts.push(p);
     this.line(`</${name}>`);
+    return this;
+  }
+
+  /**
+   * Puts kept children where they stood: after the modelled sibling they followed (or, when the
+   * formatter did not write that one, after the last sibling of that name it wrote, else last).
+   * A kept child whose name the formatter writes itself is skipped unless it was kept whole: the
+   * element is modelled now, and the model's version is the one that counts.
+   */
+  private insertKept(kept: readonly XmlKeptChild[]): void {
+    const marks = this.marks ?? [];
+    const written = new Set(marks.map((m) => m.name));
+    // Insertion point (a part index) → the kept children going there, in order.
+    const at = new Map<number, XmlKeptChild[]>();
+    for (const k of kept) {
+      if (k.whole !== true && written.has(k.el.name)) continue;
+      let point = 0;
+      if (k.after !== null) {
+        let seen = -1;
+        let found = -1;
+        for (let i = 0; i < marks.length; i++) {
+          const m = marks[i] as { name: string; part: number };
+          if (m.name !== k.after) continue;
+          seen++;
+          found = i;
+          if (seen === k.index) break;
+        }
+        if (found >= 0) point = marks[found + 1]?.part ?? this.parts.length;
+        else point = this.parts.length;
+      }
+      let list = at.get(point);
+      if (list === undefined) at.set(point, (list = []));
+      list.push(k);
+    }
+    if (at.size === 0) return;
+    const old = this.parts.splice(0);
+    const points = [...at.keys()].sort((x, y) => x - y);
+    let from = 0;
+    for (const point of points) {
+      for (let i = from; i < point; i++) this.parts.push(old[i] as string);
+      from = point;
+      for (const k of at.get(point) ?? []) this.verbatim(k.el);
+    }
+    for (let i = from; i < old.length; i++) this.parts.push(old[i] as string);
+  }
+
+  /** Writes a parsed element back as it was read: attributes in order, children, or its text. */
+  verbatim(el: XmlElement): this {
+    let attrs = '';
+    for (const name in el.attrs) attrs += ` ${name}='${escapeXml(el.attrs[name] ?? '', true)}'`;
+    if (el.children.length > 0) {
+      this.line(`<${el.name}${attrs}>`);
+      this.depth++;
+      for (const c of el.children) this.verbatim(c);
+      this.depth--;
+      this.line(`</${el.name}>`);
+    } else if (el.text !== '') {
+      this.line(`<${el.name}${attrs}>${escapeXml(el.text)}</${el.name}>`);
+    } else {
+      this.line(`<${el.name}${attrs}/>`);
+    }
     return this;
   }
 

@@ -18,7 +18,16 @@
 import { isIP } from 'node:net';
 import { ErrorDomain } from '../../core/enums.generated.js';
 import { configUnsupported } from '../../core/errors.js';
-import type { DomainCharSource, DomainDef, DomainDiskDef, DomainGraphicsDef, DomainInterfaceDef, DomainVideoDef } from '../../conf/domain.js';
+import {
+  unmodelledDevices,
+  type DomainCharSource,
+  type DomainDef,
+  type DomainDiskDef,
+  type DomainGraphicsDef,
+  type DomainInterfaceDef,
+  type DomainVideoDef,
+} from '../../conf/domain.js';
+import type { XmlElement } from '../../conf/xml.js';
 
 /** The accelerator of a domain type, as libvirt: `kvm` needs KVM, `qemu` is TCG. */
 export type QemuAccel = 'kvm' | 'tcg';
@@ -85,6 +94,63 @@ export function shellQuote(value: string): string {
 }
 
 /**
+ * What libvirt's QEMU driver checks when a definition is stored (the rest waits for start, as in
+ * libvirt): the domain type, the architecture, the OS type and the machine type.
+ *
+ * Errors: VIR_ERR_CONFIG_UNSUPPORTED.
+ */
+export function checkQemuDefinition(def: DomainDef, machines?: QemuArgvOptions['machines']): void {
+  accelFor(def);
+  emulatorNameFor(def);
+  if (def.os.type !== 'hvm') throw configUnsupported(DOM, `OS type '${def.os.type}' is not supported by the qemu driver`);
+  checkMachineType(def, def.os.machine ?? 'pc', machines);
+}
+
+/**
+ * Kept device elements this driver does not give QEMU but cannot run without either (they carry
+ * data or reach the host): refused at start rather than dropped. Others (controllers, input,
+ * sound, video, channels, rng, panic…) are kept in the definition and left to QEMU's defaults.
+ */
+const REFUSED_DEVICES = ['hostdev', 'filesystem', 'smartcard', 'shmem', 'tpm', 'vsock', 'memory', 'iommu', 'redirdev', 'watchdog', 'crypto', 'lease', 'hub'];
+
+/** The words for a kept device the driver cannot run, or undefined when it may be left out. */
+function unrunnable(el: XmlElement, whole: boolean): string | undefined {
+  const type = el.attrs.type;
+  if (whole) {
+    switch (el.name) {
+      case 'disk':
+        return `disk type '${type ?? 'file'}' is not supported by tsvirt's qemu driver`;
+      case 'interface':
+        return `interface type '${type ?? 'user'}' is not supported by tsvirt's qemu driver (use type='user')`;
+      case 'graphics':
+        return `graphics type '${type ?? ''}' with this listen configuration is not supported by tsvirt's qemu driver`;
+      case 'serial':
+      case 'console':
+        return `${el.name} type '${type ?? 'pty'}' is not supported by tsvirt's qemu driver`;
+      default:
+        return `device '${el.name}' is not supported by tsvirt's qemu driver`;
+    }
+  }
+  if (REFUSED_DEVICES.includes(el.name)) return `device '${el.name}'${type === undefined ? '' : ` of type '${type}'`} is not supported by tsvirt's qemu driver`;
+  return undefined;
+}
+
+/** The kept `<controller type=…>` elements by index. */
+function controllers(def: DomainDef, type: string): Map<number, XmlElement> {
+  const out = new Map<number, XmlElement>();
+  for (const k of unmodelledDevices(def)) {
+    if (k.el.name === 'controller' && k.el.attrs.type === type) out.set(Number(k.el.attrs.index ?? '0'), k.el);
+  }
+  return out;
+}
+
+/** Whether the machine type is a Q35 one (built-in AHCI controller at 00:1f.2). */
+function isQ35(def: DomainDef): boolean {
+  const m = def.os.machine ?? 'pc';
+  return m === 'q35' || m.startsWith('pc-q35');
+}
+
+/**
  * Builds QEMU's command line (without the binary) for a domain.
  *
  * Errors: VIR_ERR_CONFIG_UNSUPPORTED for a domain type, architecture, OS type, disk, interface,
@@ -109,8 +175,8 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
   a.push('-machine', `${machineType},acpi=${def.features?.acpi === true ? 'on' : 'off'}`);
   a.push('-accel', accel);
 
-  if (def.memory % 1024 !== 0) throw configUnsupported(DOM, 'memory must be a whole number of MiB');
-  a.push('-m', `size=${def.memory}k`);
+  // As libvirt's qemuDomainAlignMemorySizes at start: x86 guest memory rounded up to whole MiB.
+  a.push('-m', `size=${Math.ceil(def.memory / 1024) * 1024}k`);
   const cpus = def.vcpu.current ?? def.vcpu.count;
   a.push('-smp', cpus === def.vcpu.count ? String(cpus) : `${cpus},maxcpus=${def.vcpu.count}`);
 
@@ -134,7 +200,12 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
     a.push('-boot', `order=${def.os.boot.map((b) => letters[b]).join('')}`);
   }
 
-  def.devices.disks.forEach((disk, i) => a.push(...diskArgs(disk, i)));
+  for (const k of unmodelledDevices(def)) {
+    const why = unrunnable(k.el, k.whole === true);
+    if (why !== undefined) throw configUnsupported(DOM, why);
+  }
+  a.push(...diskControllerArgs(def));
+  def.devices.disks.forEach((disk, i) => a.push(...diskArgs(def, disk, i)));
   def.devices.interfaces.forEach((net, i) => a.push(...interfaceArgs(net, i)));
 
   for (const serial of def.devices.serials) {
@@ -325,6 +396,8 @@ function clockArgs(def: DomainDef, env: Record<string, string>): string[] {
       const iso = new Date(ms).toISOString().slice(0, 19);
       return ['-rtc', `base=${iso}`];
     }
+    case 'absolute':
+      return ['-rtc', `base=${new Date((c.start ?? 0) * 1000).toISOString().slice(0, 19)}`];
   }
 }
 
@@ -333,8 +406,67 @@ export function diskFormatNode(index: number): string {
   return `libvirt-${index + 1}-format`;
 }
 
+/** A drive address's controller and unit (libvirt assigns one to every SATA and SCSI disk). */
+function driveAddress(disk: DomainDiskDef): { controller: number; bus: number; target: number; unit: number } {
+  const a = disk.address;
+  if (a === undefined || a.type !== 'drive') {
+    throw configUnsupported(DOM, `disk '${disk.targetDev}': a ${disk.targetBus} disk needs a drive address`);
+  }
+  return { controller: Number(a.controller ?? '0'), bus: Number(a.bus ?? '0'), target: Number(a.target ?? '0'), unit: Number(a.unit ?? '0') };
+}
+
+/** QEMU devices of the SCSI controller models this driver runs. */
+const SCSI_MODELS: Record<string, string> = {
+  lsilogic: 'lsi53c895a',
+  'virtio-scsi': 'virtio-scsi-pci',
+};
+
+/**
+ * The SATA and SCSI controllers the disks use: an AHCI (`ich9-ahci`) per SATA controller, except
+ * the one built into Q35 machines (index 0, QEMU's bus `ide`); a SCSI host adapter per SCSI
+ * controller, of its model (libvirt's default, lsilogic, is QEMU's `lsi53c895a`).
+ */
+function diskControllerArgs(def: DomainDef): string[] {
+  const out: string[] = [];
+  const sata = new Set<number>();
+  const scsi = new Set<number>();
+  for (const d of def.devices.disks) {
+    if (d.targetBus === 'sata') sata.add(driveAddress(d).controller);
+    if (d.targetBus === 'scsi') scsi.add(driveAddress(d).controller);
+  }
+  for (const c of [...sata].sort((x, y) => x - y)) {
+    if (c === 0 && isQ35(def)) continue;
+    out.push('-device', JSON.stringify({ driver: 'ich9-ahci', id: `sata${c}` }));
+  }
+  const scsiCtl = controllers(def, 'scsi');
+  for (const c of [...scsi].sort((x, y) => x - y)) {
+    const model = scsiCtl.get(c)?.attrs.model ?? 'lsilogic';
+    const driver = SCSI_MODELS[model];
+    if (driver === undefined) {
+      throw configUnsupported(DOM, `SCSI controller model '${model}' is not supported by tsvirt's qemu driver (lsilogic or virtio-scsi)`);
+    }
+    out.push('-device', JSON.stringify({ driver, id: `scsi${c}` }));
+  }
+  return out;
+}
+
+/** The `bus`/unit properties of a SATA or SCSI disk's device. */
+function busProps(def: DomainDef, disk: DomainDiskDef): Record<string, unknown> {
+  const addr = driveAddress(disk);
+  if (disk.targetBus === 'sata') {
+    if (addr.unit > 5 || addr.bus !== 0) throw configUnsupported(DOM, `disk '${disk.targetDev}': SATA controllers have 6 ports (unit 0 to 5, bus 0)`);
+    const ahci = addr.controller === 0 && isQ35(def) ? 'ide' : `sata${addr.controller}`;
+    return { bus: `${ahci}.${addr.unit}` };
+  }
+  const model = controllers(def, 'scsi').get(addr.controller)?.attrs.model ?? 'lsilogic';
+  if (model === 'virtio-scsi') return { bus: `scsi${addr.controller}.0`, channel: addr.bus, 'scsi-id': addr.target, lun: addr.unit };
+  // An LSI adapter addresses its disks by SCSI id (libvirt puts the unit there), LUN 0.
+  if (addr.unit > 6) throw configUnsupported(DOM, `disk '${disk.targetDev}': an lsilogic SCSI bus has 7 units (0 to 6)`);
+  return { bus: `scsi${addr.controller}.0`, 'scsi-id': addr.unit, lun: 0 };
+}
+
 /** Block node names and device ids: libvirt's `libvirt-N-format`/`-storage`, `ua-`less. */
-function diskArgs(disk: DomainDiskDef, index: number): string[] {
+function diskArgs(def: DomainDef, disk: DomainDiskDef, index: number): string[] {
   const out: string[] = [];
   const storage = `libvirt-${index + 1}-storage`;
   const format = diskFormatNode(index);
@@ -369,11 +501,21 @@ function diskArgs(disk: DomainDiskDef, index: number): string[] {
       dev.unit = unit % 2;
       break;
     }
+    case 'sata':
+      dev.driver = disk.device === 'cdrom' ? 'ide-cd' : 'ide-hd';
+      Object.assign(dev, busProps(def, disk));
+      break;
+    case 'scsi':
+      dev.driver = disk.device === 'cdrom' ? 'scsi-cd' : 'scsi-hd';
+      Object.assign(dev, busProps(def, disk));
+      break;
     default:
-      throw configUnsupported(DOM, `disk '${disk.targetDev}': bus '${disk.targetBus}' is not supported (virtio or ide)`);
+      throw configUnsupported(DOM, `disk '${disk.targetDev}': bus '${disk.targetBus}' is not supported (virtio, ide, sata or scsi)`);
   }
   if (hasMedia) dev.drive = format;
   if (disk.bootOrder !== undefined) dev.bootindex = disk.bootOrder;
+  // <shareable/>: QEMU 7.2 refuses a second writer unless the device allows it.
+  if (disk.shareable === true) dev['share-rw'] = true;
   out.push('-device', JSON.stringify(dev));
   return out;
 }

@@ -47,13 +47,14 @@ import type { DomainRecord } from '../../store/store.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
 import type { GuestBackend, GuestExit, GuestHost, GuestSnapshots, GuestStartOptions, PowerButtonResult, RevertOptions, SnapshotRef, SupportedFlags } from '../metadata/guest.js';
 import { isExternal } from '../metadata/snapshots.js';
-import { accelFor, buildQemuArgv, type QemuArgvPaths } from './argv.js';
+import { accelFor, buildQemuArgv, checkQemuDefinition, type QemuArgvPaths } from './argv.js';
 import { findConsoleDevice, openConsoleSession, restrictSocket, type ConsoleChannel } from './console.js';
 import {
   MAX_SOCKET_PATH,
   attachQemu,
   checkKvm,
   findEmulator,
+  qemuMachineCanonical,
   qemuMachineTypes,
   isProcessAlive,
   launchQemu,
@@ -250,13 +251,13 @@ export class QemuGuests implements GuestBackend {
     this.kvmDevice = options.kvmDevice ?? '/dev/kvm';
   }
 
-  /** Refuses a definition QEMU cannot run here: domain type, architecture, devices (no I/O). */
+  /** Refuses at define what libvirt refuses then: domain type, architecture, OS and machine type (no I/O). */
   checkDefinition(def: DomainDef): void {
-    const dummy = '/nonexistent';
-    buildQemuArgv(def, {
-      paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy, serialSocket: () => dummy, vncSocket: dummy },
-      machines: this.machinesFor(def),
-    });
+    // As libvirt: devices QEMU cannot run here are refused at start, not at define.
+    const machines = this.machinesFor(def);
+    checkQemuDefinition(def, machines);
+    // libvirt stores the machine type an alias stands for (pc → pc-i440fx-7.2), `pc` when none is given.
+    if (machines !== undefined) def.os.machine = qemuMachineCanonical(machines.emulator, def.os.machine ?? 'pc');
   }
 
   /** The machine types of the domain's emulator, when it is here to ask (else start reports it). */

@@ -404,7 +404,16 @@ function shellWord(word: string): string {
   return /^[A-Za-z0-9_./:=,@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-const machineTypesCache = new Map<string, { stamp: string; types: readonly string[] }>();
+const machineTypesCache = new Map<string, { stamp: string; types: readonly string[]; aliases: ReadonlyMap<string, string> }>();
+
+/**
+ * The machine type an alias stands for (`pc` → `pc-i440fx-7.2`), as libvirt stores it at define;
+ * the name itself when it is no alias or the emulator cannot be asked.
+ */
+export function qemuMachineCanonical(emulator: string, machine: string): string {
+  if (qemuMachineTypes(emulator) === undefined) return machine;
+  return machineTypesCache.get(emulator)?.aliases.get(machine) ?? machine;
+}
 
 /**
  * The machine types an emulator supports, from `EMULATOR -machine help` (aliases such as `pc`
@@ -428,12 +437,14 @@ export function qemuMachineTypes(emulator: string): readonly string[] | undefine
     return undefined;
   }
   // "Supported machines are:" then one "NAME  description" line per type.
-  const types = out
-    .split('\n')
-    .slice(1)
-    .map((line) => /^(\S+)\s/.exec(line)?.[1])
-    .filter((name): name is string => name !== undefined);
+  const lines = out.split('\n').slice(1);
+  const types = lines.map((line) => /^(\S+)\s/.exec(line)?.[1]).filter((name): name is string => name !== undefined);
   if (types.length === 0) return undefined;
-  machineTypesCache.set(emulator, { stamp, types });
+  const aliases = new Map<string, string>();
+  for (const line of lines) {
+    const m = /^(\S+)\s.*\(alias of (\S+)\)\s*$/.exec(line);
+    if (m !== null) aliases.set(m[1] as string, m[2] as string);
+  }
+  machineTypesCache.set(emulator, { stamp, types, aliases });
   return types;
 }
