@@ -358,6 +358,8 @@ export interface DomainVideoDef {
   primary?: boolean;
   acceleration?: DomainVideoAccel;
   address?: DeviceAddress;
+  /** Unmodelled parts (`<driver>`, `<acpi>`, …), written back verbatim. */
+  kept?: XmlKept;
 }
 
 /** `<memballoon>` */
@@ -1350,6 +1352,19 @@ type ParsedVideo = Omit<DomainVideoDef, 'model'> & { model: DomainVideoModel | '
 
 /** `<video>`; the model's defaults are filled in by videoPostParse, which knows the domain. */
 function parseVideo(el: XmlElement): ParsedVideo {
+  const out = parseVideoModel(el);
+  const kept: XmlKept = {};
+  keep(kept, '', el, NONE, ['model', 'address']);
+  const modelEl = childElement(el, 'model');
+  keep(kept, 'model', modelEl, ['type', 'ram', 'vram', 'vram64', 'vgamem', 'heads', 'primary'], ['acceleration']);
+  keep(kept, 'acceleration', modelEl === undefined ? undefined : childElement(modelEl, 'acceleration'), ['accel3d', 'accel2d', 'rendernode'], NONE);
+  const k = keptOrNone(kept);
+  if (k !== undefined) out.kept = k;
+  return out;
+}
+
+/** The modelled part of a `<video>`. */
+function parseVideoModel(el: XmlElement): ParsedVideo {
   const modelEl = childElement(el, 'model');
   const out: ParsedVideo = { model: 'default', heads: 1, address: addressOf(el) };
   if (modelEl === undefined) return out;
@@ -1856,7 +1871,7 @@ function writeGraphics(w: XmlWriter, g: DomainGraphicsDef, live: boolean, secure
 }
 
 function writeVideo(w: XmlWriter, v: DomainVideoDef): void {
-  w.open('video');
+  const kept = v.kept;
   const modelAttrs: [string, string | number | undefined][] = [
     ['type', v.model],
     ['ram', v.ram],
@@ -1866,20 +1881,37 @@ function writeVideo(w: XmlWriter, v: DomainVideoDef): void {
     ['heads', v.heads],
     ['primary', v.primary === true ? 'yes' : undefined],
   ];
-  const a = v.acceleration;
-  if (a === undefined) {
-    w.empty('model', modelAttrs);
-  } else {
-    w.open('model', modelAttrs);
-    w.empty('acceleration', [
-      ['accel3d', a.accel3d],
-      ['accel2d', a.accel2d],
-      ['rendernode', a.rendernode],
-    ]);
-    w.close('model');
-  }
-  writeAddress(w, v.address);
-  w.close('video');
+  w.element(
+    'video',
+    restAttrs(kept?.['']),
+    (w) => {
+      const a = v.acceleration;
+      if (a === undefined && kept?.acceleration === undefined) {
+        emptyKept(w, 'model', modelAttrs, kept, 'model');
+      } else {
+        const rest = kept?.model;
+        w.element(
+          'model',
+          [...modelAttrs, ...restAttrs(rest)],
+          (w) =>
+            emptyKept(
+              w,
+              'acceleration',
+              [
+                ['accel3d', a?.accel3d],
+                ['accel2d', a?.accel2d],
+                ['rendernode', a?.rendernode],
+              ],
+              kept,
+              'acceleration',
+            ),
+          childrenOnly(rest),
+        );
+      }
+      writeAddress(w, v.address);
+    },
+    childrenOnly(kept?.['']),
+  );
 }
 
 /** libvirt's order: passwd (only when secure), passwdValidTo, connected; none without a password. */
