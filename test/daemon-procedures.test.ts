@@ -130,6 +130,10 @@ const SCRIPTS: Script[] = [
       s('schedinfo test --config'),
       s('schedinfo test --current'),
       s('schedinfo test --live --config'),
+      // With flags: virDomainSetSchedulerParametersFlags (procedure 219).
+      s('schedinfo test --set weight=10 --config'),
+      s('schedinfo test --set weight=10 --live'),
+      s('schedinfo test --weight 7 --current'),
       s('schedinfo test --set foo=1'),
       s('schedinfo test --set weight=abc'),
       s('schedinfo test --set weight'),

@@ -37,7 +37,7 @@ describe('procedures tsvirtd lacks', () => {
     [['domifstat', 'test', 'vnet0'], 'virDomainInterfaceStats'],
     [['domifaddr', 'test'], 'virDomainInterfaceAddresses'],
     [['domblkstat', 'test', 'vda'], 'virDomainBlockStats'],
-    [['schedinfo', 'test'], 'virDomainGetSchedulerType'],
+    [['domblkinfo', 'test', 'vda'], 'virDomainGetBlockInfo'],
     [['cpu-models', 'i686'], 'virConnectGetCPUModelNames'],
     [['domjobinfo', 'test'], 'virDomainGetJobInfo'],
   ];
@@ -67,7 +67,7 @@ describe('procedures tsvirtd lacks', () => {
       'import sys, libvirt',
       'c = libvirt.open(sys.argv[1])',
       'd = c.lookupByName("test")',
-      'for f in (lambda: d.blockInfo("vda"), lambda: d.schedulerType(), lambda: c.getCPUModelNames("i686")):',
+      'for f in (lambda: d.blockInfo("vda"), lambda: d.jobInfo(), lambda: c.getCPUModelNames("i686")):',
       '    try:',
       '        f(); print("no error")',
       '    except libvirt.libvirtError as e:',
@@ -77,7 +77,7 @@ describe('procedures tsvirtd lacks', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), [
       `3 20 ${NO_SUPPORT}virDomainGetBlockInfo`,
-      `3 20 ${NO_SUPPORT}virDomainGetSchedulerType`,
+      `3 20 ${NO_SUPPORT}virDomainGetJobInfo`,
       `3 20 ${NO_SUPPORT}virConnectGetCPUModelNames`,
     ]);
   });
