@@ -50,15 +50,10 @@ export class EscapeScanner {
 }
 
 /** The keyboard side: standard input, a TTY whose mode can be changed. */
-export interface ConsoleInput {
+export interface ConsoleInput extends Pick<NodeJS.EventEmitter, 'on' | 'removeListener' | 'listeners'> {
   readonly isTTY?: boolean;
   readonly isRaw?: boolean;
   setRawMode?(raw: boolean): unknown;
-  on(event: 'data', listener: (chunk: Buffer | string) => void): unknown;
-  on(event: 'end', listener: () => void): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  removeListener(event: string, listener: (...args: never[]) => void): unknown;
-  listeners(event: string): ((...args: never[]) => void)[];
   resume(): unknown;
   pause(): unknown;
   /** Readable's flowing state: true while something reads it (a line editor), else null or false. */
@@ -142,7 +137,7 @@ export function pumpConsole(channel: Duplex, term: ConsoleTerminal, opts: PumpOp
   const input = term.input;
   const scanner = new EscapeScanner(opts.escape);
   const setAside = input.listeners('data');
-  for (const l of setAside) input.removeListener('data', l);
+  for (const l of setAside) input.removeListener('data', l as (...args: unknown[]) => void);
   const wasFlowing = input.readableFlowing === true;
 
   return new Promise<ConsoleEnd>((resolve) => {
@@ -158,7 +153,7 @@ export function pumpConsole(channel: Duplex, term: ConsoleTerminal, opts: PumpOp
       channel.removeListener('error', onChannelError);
       channel.removeListener('drain', onDrain);
       for (const s of SESSION_SIGNALS) term.signals?.removeListener(s, signalHandlers[s]);
-      for (const l of setAside) input.on('data', l as (chunk: Buffer | string) => void);
+      for (const l of setAside) input.on('data', l as (...args: unknown[]) => void);
       if (wasFlowing) input.resume();
       else input.pause();
     };
