@@ -12,7 +12,7 @@ import type { Domain } from '../index.js';
 import { DomainState, DomainXMLFlags } from '../core/enums.generated.js';
 import { escapeBanner, escapeByte, makeRaw, pumpConsole, type ConsoleInput, type ConsoleTerminal } from './console.js';
 import { FAILED, type Ctl, type Handler } from './context.js';
-import { DISPLAY_SCHEMES, graphicsElements, oneDisplay, vncDisplay } from './display.js';
+import { domDisplay, graphicsElements, vncDisplay } from './display.js';
 import { strerror } from './files.js';
 
 // libvirt's virDomainConsoleFlags and virStreamFlags.
@@ -162,28 +162,16 @@ const domdisplay: Handler = async (ctl, cmd) => {
   const type = cmd.string('type');
   const xml = await ctl.attempt(dom.XMLDesc(flags));
   if (xml === FAILED) return false;
-  const graphics = graphicsElements(xml);
-  const json = cmd.bool('json');
-  const found: { type: string; uri: string }[] = [];
-  for (const scheme of DISPLAY_SCHEMES) {
-    if (!all && type !== undefined && type !== scheme) continue;
-    const r = oneDisplay(graphics, scheme, () => ctl.c.getURI());
-    if (r === null) continue;
-    if ('error' in r) {
-      ctl.error(r.error);
-      continue;
-    }
-    found.push({ type: scheme, uri: r.uri });
-    if (!json) ctl.print(r.uri);
-    if (!all) break;
-    if (!json) ctl.print('\n');
+  const r = domDisplay(graphicsElements(xml), { type, all }, () => ctl.c.getURI());
+  if (cmd.bool('json')) {
+    if (r.found.length > 0) ctl.print(JSON.stringify(r.found, null, 2) + '\n');
+  } else {
+    ctl.print(r.stdout);
   }
-  if (found.length === 0) {
-    ctl.error(type !== undefined ? `No graphical display with type '${type}' found` : 'No graphical display found');
-    return false;
-  }
-  if (json) ctl.print(JSON.stringify(found, null, 2) + '\n');
-  return true;
+  // D-Bus, the one type whose error does not end the search, comes last: its error follows the
+  // displays found before it, as virsh prints them.
+  for (const e of r.errors) ctl.error(e);
+  return r.found.length > 0;
 };
 
 const vncdisplay: Handler = async (ctl, cmd) => {

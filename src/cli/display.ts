@@ -172,3 +172,36 @@ export function vncDisplay(graphics: readonly XMLElement[]): { text: string; lis
   const text = listen === null || listen === '0.0.0.0' ? `:${display}\n` : `${listen}:${display}\n`;
   return { text, listen, port };
 }
+
+/** What `domdisplay` prints: standard output, the error lines in order, and the displays found. */
+export interface DomDisplayOutput {
+  stdout: string;
+  errors: string[];
+  found: { type: string; uri: string }[];
+}
+
+/**
+ * cmdDomDisplay after its checks: the first display (every display with `all`, each on its own
+ * line; only `type` with `type`), or virsh's "No graphical display …" error.
+ */
+export function domDisplay(graphics: readonly XMLElement[], opts: { type?: string; all: boolean }, connURI: () => string): DomDisplayOutput {
+  const out: DomDisplayOutput = { stdout: '', errors: [], found: [] };
+  for (const scheme of DISPLAY_SCHEMES) {
+    if (!opts.all && opts.type !== undefined && opts.type !== scheme) continue;
+    const r = oneDisplay(graphics, scheme, connURI);
+    if (r === null) continue;
+    if ('error' in r) {
+      out.errors.push(r.error);
+      continue;
+    }
+    out.found.push({ type: scheme, uri: r.uri });
+    // Without --all virsh prints the URI with no newline (the blank line after the command ends it).
+    out.stdout += r.uri;
+    if (!opts.all) break;
+    out.stdout += '\n';
+  }
+  if (out.found.length === 0) {
+    out.errors.push(opts.type !== undefined ? `No graphical display with type '${opts.type}' found` : 'No graphical display found');
+  }
+  return out;
+}
