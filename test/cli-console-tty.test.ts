@@ -224,6 +224,9 @@ describe('tsvirt console with a real QEMU guest under tmux', { skip: qemuSkip, t
     const pidFile = join(dir, 'console.pid');
     tmux.line(`echo BEGIN sig; sh -c ${sh(`echo $$ > ${pidFile}; exec ${tsvirtCmd('-c', 'qemu:///session', 'console', 'cc-local')}`)}; echo END sig rc=$?; stty -g > ${dir}/after-sig`);
     await tmux.waitFor(/^BEGIN sig\n(.*\n)*Escape character is/m);
+    tmux.keys('Enter');
+    tmux.line('echo marker-$RANDOM');
+    await tmux.waitFor(/^BEGIN sig\n[\s\S]*^marker-\d+\s*$/m);
     assert.match(sttyAll(tmux.tty()), /(^|\s)-icanon(\s|$)/);
     process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
     const s = section(await tmux.waitFor(/^END sig rc=\d+$/m), 'sig');
@@ -235,9 +238,14 @@ describe('tsvirt console with a real QEMU guest under tmux', { skip: qemuSkip, t
   test('the domain stops during a session: the console ends, tsvirt succeeds, the terminal is restored', async () => {
     tmux.line(`echo BEGIN stop; ${tsvirtCmd('-c', 'qemu:///session', 'console', 'cc-local')}; echo END stop rc=$?; stty -g > ${dir}/after-stop`);
     await tmux.waitFor(/^BEGIN stop\n(.*\n)*Escape character is/m);
+    // The banner comes before the console opens: wait for the guest's answer, then stop it.
+    tmux.keys('Enter');
+    tmux.line('echo marker-$RANDOM');
+    await tmux.waitFor(/^BEGIN stop\n[\s\S]*^marker-\d+\s*$/m);
     await (await conn.lookupByName('cc-local')).destroy();
-    const s = section(await tmux.waitFor(/^END stop rc=\d+$/m, 60_000), 'stop');
-    assert.equal(s.rc, 0, s.text);
+    const screen = await tmux.waitFor(/^END stop rc=\d+$/m, 60_000);
+    const s = section(screen, 'stop');
+    assert.equal(s.rc, 0, screen);
     assert.equal(readFileSync(join(dir, 'after-stop'), 'utf8'), before0, 'terminal mode restored');
   });
 
