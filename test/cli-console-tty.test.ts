@@ -196,11 +196,12 @@ describe('tsvirt console with a real QEMU guest under tmux', { skip: qemuSkip, t
   async function session(tag: string, args: string[]): Promise<{ text: string; rc: number }> {
     tmux.line(`echo BEGIN ${tag}; ${tsvirtCmd(...args)}; echo END ${tag} rc=$?; stty -g > ${dir}/after-${tag}`);
     await tmux.waitFor(new RegExp(`^BEGIN ${tag}\\n(.*\\n)*Escape character is \\^\\] \\(Ctrl \\+ \\]\\)`, 'm'));
-    const raw = sttyAll(tmux.tty());
-    for (const flag of ['-icanon', '-echo', '-isig', '-opost', '-icrnl']) assert.match(raw, new RegExp(`(^|\\s)${flag}(\\s|$)`), `${flag} during the session:\n${raw}`);
     tmux.keys('Enter');
     tmux.line('echo marker-$RANDOM');
     const screen = await tmux.waitFor(new RegExp(`^BEGIN ${tag}\\n[\\s\\S]*^marker-\\d+\\s*$`, 'm'));
+    // (Checked once the guest answered: the banner comes before raw mode is set.)
+    const raw = sttyAll(tmux.tty());
+    for (const flag of ['-icanon', '-echo', '-isig', '-opost', '-icrnl']) assert.match(raw, new RegExp(`(^|\\s)${flag}(\\s|$)`), `${flag} during the session:\n${raw}`);
     assert.match(screen, /echo marker-\$RANDOM/, 'the guest echoed the typed line');
     tmux.keys('C-]');
     const done = await tmux.waitFor(new RegExp(`^END ${tag} rc=\\d+$`, 'm'));
@@ -218,6 +219,26 @@ describe('tsvirt console with a real QEMU guest under tmux', { skip: qemuSkip, t
     const second = await session('local2', ['-c', 'qemu:///session', 'console', 'cc-local', '--devname', 'serial0']);
     assert.equal(second.rc, 0, second.text);
     assert.equal((await dom.state())[0], DomainState.RUNNING);
+  });
+
+  test("in tsvirt's interactive shell: keys typed for the guest are not read as commands; the shell goes on after Ctrl+]", async () => {
+    tmux.line(`echo BEGIN shell; ${tsvirtCmd('-c', 'qemu:///session')}; echo END shell rc=$?; stty -g > ${dir}/after-shell`);
+    await tmux.waitFor(/^BEGIN shell\n[\s\S]*^tsvirt # $/m);
+    tmux.line('console cc-local');
+    await tmux.waitFor(/^BEGIN shell\n[\s\S]*Escape character is/m);
+    tmux.keys('Enter');
+    tmux.line('echo marker-$RANDOM');
+    await tmux.waitFor(/^BEGIN shell\n[\s\S]*^marker-\d+\s*$/m);
+    tmux.keys('C-]');
+    await sleep(300);
+    tmux.line('domstate cc-local');
+    await tmux.waitFor(/^BEGIN shell\n[\s\S]*^running$/m);
+    tmux.line('quit');
+    const screen = await tmux.waitFor(/^END shell rc=\d+$/m);
+    const s = section(screen, 'shell');
+    assert.equal(s.rc, 0, screen);
+    assert.doesNotMatch(s.text, /unknown command/, 'nothing typed for the guest reached the shell');
+    assert.equal(readFileSync(join(dir, 'after-shell'), 'utf8'), before0, 'terminal mode restored');
   });
 
   test('SIGTERM during a session: the terminal is restored and tsvirt dies of the signal; the guest runs on', async () => {

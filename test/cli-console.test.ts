@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { PassThrough, Duplex } from 'node:stream';
 import { describe, test } from 'node:test';
-import { EscapeScanner, escapeBanner, escapeByte, makeRaw, pumpConsole, type ConsoleEnd, type ConsoleInput, type ConsoleTerminal } from '../src/cli/console.js';
+import { EscapeScanner, escapeBanner, escapeByte, holdInput, makeRaw, pumpConsole, type ConsoleEnd, type ConsoleInput, type ConsoleTerminal } from '../src/cli/console.js';
 import { main } from '../src/cli/main.js';
 
 /** A keyboard that is a TTY: a PassThrough with setRawMode, recording the modes it was set to. */
@@ -283,6 +283,28 @@ describe('a console session', () => {
     tty.write('quit\n');
     await tick();
     assert.deepEqual(editor, ['quit\n']);
+  });
+
+  test('keys typed while the console opens wait for it, not for the line editor (holdInput)', async () => {
+    const tty = new FakeTTY();
+    const editor: string[] = [];
+    const onData = (b: Buffer) => editor.push(b.toString());
+    tty.on('data', onData);
+    const giveBack = holdInput(tty);
+    tty.write('typed early\r');
+    await tick();
+    assert.deepEqual(editor, []);
+    const { channel, guest } = channelPair();
+    const ended = pumpConsole(channel, terminal(tty).term, { escape: ESC });
+    await tick();
+    tty.write('\x1d');
+    await ended;
+    giveBack();
+    assert.equal(Buffer.concat(guest.sent).toString(), 'typed early\r');
+    assert.equal(tty.readableFlowing, true, 'flowing again for the editor');
+    tty.write('help\n');
+    await tick();
+    assert.deepEqual(editor, ['help\n']);
   });
 
   test('a slow guest pauses the keyboard until it drains (a paste)', async () => {

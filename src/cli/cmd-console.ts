@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { isatty } from 'node:tty';
 import type { Domain } from '../index.js';
 import { DomainState, DomainXMLFlags } from '../core/enums.generated.js';
-import { escapeBanner, escapeByte, makeRaw, pumpConsole, type ConsoleInput, type ConsoleTerminal } from './console.js';
+import { escapeBanner, escapeByte, holdInput, makeRaw, pumpConsole, type ConsoleInput, type ConsoleTerminal } from './console.js';
 import { FAILED, type Ctl, type Handler } from './context.js';
 import { domDisplay, graphicsElements, vncDisplay } from './display.js';
 import { strerror } from './files.js';
@@ -89,10 +89,13 @@ export async function runDomainConsole(ctl: Ctl, dom: Domain, devName: string | 
   ctl.extra(escapeBanner(ctl.escapeChar));
   ctl.flush();
 
+  // From here keys are the guest's, even those typed while the console opens.
+  const giveBack = holdInput(term.input);
   let restore: () => void;
   try {
     restore = makeRaw(term);
   } catch (err) {
+    giveBack();
     ctl.error(`unable to set tty attributes: ${strerror(err)}`);
     return false;
   }
@@ -126,6 +129,7 @@ export async function runDomainConsole(ctl: Ctl, dom: Domain, devName: string | 
     return false;
   } finally {
     restore();
+    giveBack();
     if (signal !== null) {
       ctl.flush();
       process.kill(process.pid, signal);

@@ -127,18 +127,35 @@ export interface PumpOptions {
 }
 
 /**
+ * Takes the keyboard from whoever reads it (an interactive session's line editor): its 'data'
+ * listeners are set aside and the input paused, so that keys typed from now on wait for the
+ * console, as they do in a terminal nobody reads. Returns what gives it back as it was found.
+ */
+export function holdInput(input: ConsoleInput): () => void {
+  const setAside = input.listeners('data');
+  for (const l of setAside) input.removeListener('data', l as (...args: unknown[]) => void);
+  const wasFlowing = input.readableFlowing === true;
+  input.pause();
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    for (const l of setAside) input.on('data', l as (...args: unknown[]) => void);
+    if (wasFlowing) input.resume();
+  };
+}
+
+/**
  * Runs one console session on an open channel until the escape character, the end of the
  * channel, an error or a signal, then finishes or aborts the channel as virsh does and gives the
- * input back as it was found (its other listeners, such as a line editor's, are set aside during
- * the session so that keys typed for the guest are not read as commands too). The terminal mode
+ * input back as it was found ({@link holdInput}: keys typed for the guest are not read as commands
+ * too). The terminal mode
  * is the caller's business ({@link makeRaw}), so that it is restored however this ends.
  */
 export function pumpConsole(channel: Duplex, term: ConsoleTerminal, opts: PumpOptions): Promise<ConsoleEnd> {
   const input = term.input;
   const scanner = new EscapeScanner(opts.escape);
-  const setAside = input.listeners('data');
-  for (const l of setAside) input.removeListener('data', l as (...args: unknown[]) => void);
-  const wasFlowing = input.readableFlowing === true;
+  const giveBack = holdInput(input);
 
   return new Promise<ConsoleEnd>((resolve) => {
     let done = false;
@@ -153,9 +170,8 @@ export function pumpConsole(channel: Duplex, term: ConsoleTerminal, opts: PumpOp
       channel.removeListener('error', onChannelError);
       channel.removeListener('drain', onDrain);
       for (const s of SESSION_SIGNALS) term.signals?.removeListener(s, signalHandlers[s]);
-      for (const l of setAside) input.on('data', l as (...args: unknown[]) => void);
-      if (wasFlowing) input.resume();
-      else input.pause();
+      input.pause();
+      giveBack();
     };
 
     /** virConsoleShutdown: a graceful end finishes the stream, any other aborts it. */
