@@ -18,7 +18,9 @@ WANTED = {
         'virDomainEventStartedDetailType', 'virDomainEventSuspendedDetailType', 'virDomainEventResumedDetailType',
         'virDomainEventStoppedDetailType', 'virDomainEventShutdownDetailType', 'virDomainEventPMSuspendedDetailType',
         'virDomainEventCrashedDetailType', 'virDomainEventID', 'virDomainModificationImpact',
+        'virDomainConsoleFlags', 'virDomainOpenGraphicsFlags',
     ],
+    'libvirt-stream.h': ['virStreamFlags', 'virStreamEventType'],
     'libvirt-domain-snapshot.h': [
         'virDomainSnapshotCreateFlags', 'virDomainSnapshotXMLFlags', 'virDomainSnapshotListFlags',
         'virDomainSnapshotRevertFlags', 'virDomainSnapshotDeleteFlags',

@@ -34,6 +34,13 @@ export {
 } from './api/connection.js';
 export { Domain, type DomainStateReason } from './api/domain.js';
 export { DomainSnapshot } from './api/snapshot.js';
+export {
+  Stream,
+  STREAM_BUF_SIZE,
+  type StreamEventCallback,
+  type StreamSinkHandler,
+  type StreamSourceHandler,
+} from './api/stream.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
   DomainInfo,
@@ -44,5 +51,6 @@ export type {
   JobProgress,
   HypervisorDriver,
   NodeInfo,
+  DomainScreenshot,
 } from './core/driver.js';
 export * from './core/enums.generated.js';

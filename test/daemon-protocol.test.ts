@@ -28,6 +28,8 @@ const anyArgs = {
   snap: { name: 's1', dom: testDom },
   autostart: 1,
   name: 'test',
+  screen: 0,
+  devName: null,
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {

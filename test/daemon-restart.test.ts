@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Reaper, buildTestGuest, guestXML, pidAlive, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
@@ -183,5 +183,31 @@ describe('tsvirtd killed with SIGKILL under load and restarted', { skip, timeout
     assert.equal(pidAlive(guestPid), false, 'the QEMU process is gone');
     r = virsh(qemuUri, 'undefine', 'qr-b');
     assert.equal(r.code, 0, r.stderr);
+  });
+  test('qemu:///session autostart: the daemon started after a boot starts the autostart domain; a restart in the same boot does not', async () => {
+    const f = join(dir, 'qr-a.xml');
+    writeFileSync(f, guestXML({ name: 'qr-a', uuid: randomUUID(), guest, mode: 'B', serial: join(dir, 'qr-a.serial') }));
+    try {
+      for (const args of [['define', f], ['autostart', 'qr-a']]) {
+        const r = virsh(qemuUri, ...args);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      await d!.stop();
+      // A new boot: this boot's autostart marker is gone.
+      const runRoot = join(d!.stateDir, 'qemu', 'run');
+      for (const m of readdirSync(runRoot).filter((m) => m.startsWith('autostarted-'))) rmSync(join(runRoot, m));
+      d = await startDaemon({ dir });
+      for (const pid of guestPids(d.stateDir)) reaper.track(pid);
+      assert.equal(virsh(qemuUri, 'domstate', '--reason', 'qr-a').stdout.trim(), 'running (booted)');
+      let r = virsh(qemuUri, 'destroy', 'qr-a');
+      assert.equal(r.code, 0, r.stderr);
+      await d.stop();
+      d = await startDaemon({ dir });
+      r = virsh(qemuUri, 'domstate', '--reason', 'qr-a');
+      assert.equal(r.stdout.trim(), 'shut off (destroyed)', 'not started again in the same boot');
+    } finally {
+      virsh(qemuUri, 'destroy', 'qr-a');
+      virsh(qemuUri, 'undefine', 'qr-a');
+    }
   });
 });

@@ -82,6 +82,11 @@ const SCRIPTS: Script[] = [
     ],
   },
   {
+    name: 'dumpxml flags: --update-cpu refused by the test driver (R7), --migratable and --inactive given',
+    files: {},
+    steps: [ok('dumpxml', 'test', '--update-cpu'), ok('dumpxml', 'test', '--migratable'), ok('dumpxml', 'test', '--inactive')],
+  },
+  {
     name: 'R1: undefine of a transient domain',
     files: { 'sb1.xml': domXML('sb1', u()) },
     steps: [

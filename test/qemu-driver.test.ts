@@ -6,13 +6,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import {
   DomainEventID,
   DomainEventType,
+  DomainEventSuspendedDetailType,
   DomainRunningReason,
+  DomainSaveRestoreFlags,
   DomainShutoffReason,
   DomainSnapshotCreateFlags,
   DomainState,
@@ -221,6 +223,68 @@ describe('qemu:///session with real guests', { skip, timeout: 300_000 }, () => {
     await rejectsVir(dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA), { message: /managed save image exists/, code: 55 });
     await dom.undefineFlags(DomainUndefineFlags.SNAPSHOTS_METADATA | DomainUndefineFlags.MANAGED_SAVE);
     await rejectsVir(conn.lookupByName('q-save'), { code: ErrorNumber.NO_DOMAIN });
+  });
+
+  test('R11: a guest saved paused comes back paused (SUSPENDED/RESTORED); VIR_DOMAIN_SAVE_RUNNING and PAUSED override, as on libvirt', async () => {
+    const dom = await conn.defineXML(xml('q-save-paused', 'B'));
+    const suspended: number[] = [];
+    const id = conn.domainEventRegisterAny(dom, DomainEventID.LIFECYCLE, (_c, _d, event, detail) => {
+      if (event === DomainEventType.SUSPENDED) suspended.push(detail);
+    });
+    try {
+      await dom.create();
+      await waitForText(join(state, 'q-save-paused.serial'), 'GUEST-READY');
+      await dom.suspend();
+      await dom.managedSave();
+      await dom.create();
+      assert.equal((await dom.state())[0], DomainState.PAUSED, 'saved paused, started paused');
+      await dom.managedSave(DomainSaveRestoreFlags.RUNNING);
+      await dom.create();
+      assert.deepEqual(await dom.state(), [DomainState.RUNNING, DomainRunningReason.RESTORED], 'RUNNING: the start resumes it');
+      await dom.managedSave(DomainSaveRestoreFlags.PAUSED);
+      await dom.create();
+      assert.equal((await dom.state())[0], DomainState.PAUSED, 'PAUSED: the start leaves it paused');
+      await sleep(100);
+      // suspend, restored paused, vCPUs stopped for the third save, restored paused.
+      const { PAUSED, RESTORED } = DomainEventSuspendedDetailType;
+      assert.deepEqual(suspended, [PAUSED, RESTORED, PAUSED, RESTORED]);
+    } finally {
+      conn.domainEventDeregisterAny(id);
+      await dom.destroy().catch(() => undefined);
+      await dom.undefineFlags(DomainUndefineFlags.MANAGED_SAVE).catch(() => undefined);
+    }
+  });
+
+  test('autostart: the first open of qemu:///session since boot starts the autostart domains (one that fails is reported, the others start); later opens do not', async () => {
+    const runRoot = join(state, 'qemu', 'run');
+    const good = await conn.defineXML(xml('q-auto', 'B'));
+    const bad = await conn.defineXML(xml('q-auto-bad', 'B').replace(guest.kernel, join(state, 'no-such-kernel')));
+    await good.setAutostart(true);
+    await bad.setAutostart(true);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      // This boot's autostart was claimed by the suite's first open.
+      await (await connect('qemu:///session')).close();
+      assert.equal(await good.isActive(), false, 'not started twice in one boot');
+      // A new boot: the marker of this one is gone.
+      for (const f of readdirSync(runRoot).filter((f) => f.startsWith('autostarted-'))) rmSync(join(runRoot, f));
+      const again = await connect('qemu:///session');
+      await again.close();
+      assert.equal(await good.isActive(), true, 'autostarted');
+      assert.equal(await bad.isActive(), false);
+      await sleep(50); // warnings are emitted on the next tick
+      assert.ok(warnings.some((w) => w.startsWith("Failed to autostart VM 'q-auto-bad'")), warnings.join('; '));
+      await good.destroy();
+      await (await connect('qemu:///session')).close();
+      assert.equal(await good.isActive(), false, 'a destroyed autostart domain stays off');
+    } finally {
+      process.off('warning', onWarning);
+      await good.destroy().catch(() => undefined);
+      await good.undefine().catch(() => undefined);
+      await bad.undefine().catch(() => undefined);
+    }
   });
 
   test('a diskless domain keeps only REDEFINEd snapshot metadata; a revert to it puts back no disk', async () => {

@@ -189,7 +189,7 @@ describe('QEMU guests (real TCG guests through QemuGuests)', { skip, timeout: 24
 
     const progress: JobProgress[] = [];
     const t1 = performance.now();
-    const image = await b.saveMemory(recordFor(def, rt), { onProgress: (p) => progress.push(p) });
+    const image = await b.saveMemory(recordFor(def, rt), { onProgress: (p) => progress.push(p) }, true);
     t.diagnostic(`managed save 128 MiB: ${(performance.now() - t1).toFixed(0)} ms, image ${(statSync(image).size / 1048576).toFixed(1)} MiB`);
     assert.ok(progress.length > 0 && progress.every((p) => p.total > 0), 'progress reported from query-migrate');
     assert.ok(image.startsWith(join(root, 'state', 'save')));

@@ -157,7 +157,7 @@ describe('recovery of jobs interrupted by a crash of the manager (qemu:///sessio
       assert.ok(rec !== undefined);
       const backend = new QemuGuests({ root: join(state, 'qemu') });
       try {
-        await backend.saveMemory(rec);
+        await backend.saveMemory(rec, undefined, true);
       } finally {
         backend.close();
       }

@@ -3,7 +3,8 @@
  */
 import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo } from '../core/driver.js';
 import { Domain } from './domain.js';
-import { DomainEventID, ErrorDomain, ErrorNumber, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
+import { Stream } from './stream.js';
+import { DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
 import { VirError, noSupport } from '../core/errors.js';
 import { parseUUID } from '../conf/values.js';
 
@@ -57,6 +58,8 @@ export class Connection {
   private drv: HypervisorDriver | null;
   private readonly readonly: boolean;
   private readonly registrations = new Map<number, Registration>();
+  /** Streams bound to a driver's channel and not yet finished or aborted (aborted by close). */
+  private readonly openStreams = new Set<Stream>();
   /** Open event iterators, ended when the connection closes. */
   private readonly iterators = new Set<() => void>();
   private nextCallbackID = 1;
@@ -211,8 +214,8 @@ export class Connection {
    *
    * Prerequisites: none; closing a closed connection does nothing.
    *
-   * Effects on success: its event callbacks are deregistered, its event iterators end, the
-   * driver is closed (store, monitor or daemon connections released; guests keep running) —
+   * Effects on success: its event callbacks are deregistered, its event iterators end, its
+   * streams still open are aborted (consoles detached; guests run on), the driver is closed (store, monitor or daemon connections released; guests keep running) —
    * or, for a driver shared through a driver pool (connect()'s `pool`), released, and closed
    * with the last connection using it;
    * every later call on it, its domains and snapshots raises VIR_ERR_INVALID_CONN.
@@ -227,7 +230,35 @@ export class Connection {
     this.registrations.clear();
     this.drv = null;
     for (const finish of [...this.iterators]) finish();
+    const streams = [...this.openStreams];
+    this.openStreams.clear();
+    await Promise.all(streams.map((st) => st.abort()));
     await (this.release !== undefined ? this.release() : drv.close());
+  }
+
+  /** @internal A stream of this connection was bound to a driver's channel (close aborts it). */
+  streamOpened(stream: Stream): void {
+    this.openStreams.add(stream);
+  }
+  /** @internal A stream of this connection was finished or aborted. */
+  streamClosed(stream: Stream): void {
+    this.openStreams.delete(stream);
+  }
+
+  /**
+   * A new, unused stream (virStreamNew) for {@link Domain.openConsole} or
+   * {@link Domain.screenshot}. Flags: {@link StreamFlags} NONBLOCK (see {@link Stream.recv}).
+   *
+   * Prerequisites: the connection is open. Effects: none until the stream is used.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a bit outside StreamFlags.
+   */
+  newStream(flags: StreamFlags | number = 0): Stream {
+    this.driverFor('virStreamNew');
+    if (!Number.isInteger(flags) || (flags & ~StreamFlags.NONBLOCK) !== 0) {
+      throw VirError.invalidArg(ErrorDomain.STREAMS, `unsupported flags (0x${(flags >>> 0).toString(16)}) in function virStreamNew`);
+    }
+    return new Stream(this, flags);
   }
 
   /**

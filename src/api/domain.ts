@@ -3,10 +3,13 @@
  * shape of libvirt's public entry points: check the handle and arguments (and read-only access),
  * check flag combinations the API itself forbids, dispatch to the driver.
  */
+import { Duplex } from 'node:stream';
 import type { Connection } from './connection.js';
 import type { DomainInfo, DomainRef, JobOptions } from '../core/driver.js';
+import { Stream } from './stream.js';
 import {
   DomainSaveRestoreFlags,
+  type DomainConsoleFlags,
   DomainXMLFlags,
   ErrorDomain,
   ErrorNumber,
@@ -14,7 +17,7 @@ import {
   type DomainState,
   type DomainUndefineFlags,
 } from '../core/enums.generated.js';
-import { VirError } from '../core/errors.js';
+import { VirError, noSupport } from '../core/errors.js';
 import { exclusiveFlags } from '../rules/flags.js';
 import { DomainSnapshot } from './snapshot.js';
 
@@ -309,7 +312,7 @@ export class Domain {
    * The domain XML (virDomainGetXMLDesc): the live definition of an active domain (with its
    * `id`), else the persistent configuration; with {@link DomainXMLFlags} INACTIVE the
    * configuration even while active (a transient domain has only its live definition). Flags:
-   * SECURE, INACTIVE, UPDATE_CPU, MIGRATABLE (test, qemu).
+   * SECURE, INACTIVE, MIGRATABLE (test, qemu), UPDATE_CPU (qemu; the test driver refuses it as libvirt's does).
    *
    * Prerequisites: the domain exists. Effects: none.
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags the driver does not support.
@@ -519,4 +522,105 @@ export class Domain {
   async revertToSnapshot(snapshot: DomainSnapshot, flags = 0, options?: JobOptions): Promise<void> {
     await snapshot.revert(flags, options);
   }
+
+  /**
+   * Connects `stream` to the guest's console or serial device (virDomainOpenConsole): what the
+   * guest writes arrives through {@link Stream.recv}, what is sent with {@link Stream.send}
+   * reaches the guest. `devName` is the device's alias (e.g. 'serial0', 'console0'), or null for
+   * the first console. Flags: {@link DomainConsoleFlags} FORCE (end another session on the same
+   * device) and SAFE (qemu). The test driver has no consoles, as libvirt's.
+   *
+   * Prerequisites: a writable connection (libvirt refuses consoles to read-only ones); `stream`
+   * is a new stream of this connection; the domain is running and has the device; no other
+   * session holds it (unless FORCE).
+   *
+   * Effects on success: the stream is bound to the console until finished or aborted (which
+   * detaches it; the guest runs on) or the guest stops (the end of data). With FORCE an earlier
+   * session's stream reaches its end. Effects on failure: nothing changes; the stream stays
+   * unused.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG when `stream` is of another connection, or for
+   * flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "stream is already in use"; "domain is
+   * not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver has no consoles (test, ESX,
+   * VirtualBox).
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED "Active console session exists for this
+   * domain" without FORCE; the driver's error when the device does not exist.
+   */
+  async openConsole(devName: string | null, stream: Stream, flags: DomainConsoleFlags | number = 0): Promise<void> {
+    const drv = this.writable('virDomainOpenConsole');
+    checkStream(stream, 'virDomainOpenConsole');
+    stream.checkUnused(this.connection, this.ref.name);
+    if (devName !== null && typeof devName !== 'string') {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'invalid argument: dev_name in virDomainOpenConsole must be a string or null');
+    }
+    if (drv.domainOpenConsole === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainOpenConsole');
+    stream.attach(await drv.domainOpenConsole(this.ref, devName, flags));
+  }
+
+  /**
+   * Takes a screenshot of screen `screen` (virDomainScreenshot): resolves with the image's MIME
+   * type ('image/png' on the test driver, as libvirt's; qemu gives 'image/x-portable-pixmap' or
+   * 'image/png'), and the image then arrives on `stream`: read it to the end of data
+   * ({@link Stream.recvAll}, {@link Stream.recv} until empty), then {@link Stream.finish}.
+   * Sending on this stream fails it (VIR_ERR_RPC "stream had unexpected termination", as
+   * libvirtd answers).
+   *
+   * Prerequisites: a writable connection (libvirt refuses screenshots to read-only ones);
+   * `stream` is a new stream of this connection; `flags` is 0; on qemu, the domain runs with a
+   * display. libvirt's test driver answers for any domain, and so does tsvirt's.
+   *
+   * Effects on success: the stream carries the image. Effects on failure: nothing changes; the
+   * stream stays unused.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG when `stream` is of another connection, or for
+   * any flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "stream is already in use"; (qemu) "domain
+   * is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver takes no screenshots (ESX,
+   * VirtualBox).
+   */
+  async screenshot(stream: Stream, screen: number, flags = 0): Promise<string> {
+    const drv = this.writable('virDomainScreenshot');
+    checkStream(stream, 'virDomainScreenshot');
+    stream.checkUnused(this.connection, this.ref.name);
+    if (!Number.isInteger(screen) || screen < 0 || screen > 0xffffffff) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'invalid argument: screen in virDomainScreenshot must be an unsigned integer');
+    }
+    if (drv.domainScreenshot === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainScreenshot');
+    const shot = await drv.domainScreenshot(this.ref, screen, flags);
+    stream.attach(imageChannel(shot.data));
+    return shot.mimeType;
+  }
+}
+
+function checkStream(stream: unknown, api: string): asserts stream is Stream {
+  if (!(stream instanceof Stream)) {
+    const message = `invalid stream pointer in ${api}`;
+    throw new VirError({ code: ErrorNumber.INVALID_STREAM, domain: ErrorDomain.STREAMS, message, str1: 'invalid stream pointer in %s', str2: api });
+  }
+}
+
+/**
+ * A screenshot as a stream's channel: the image to read, then the end of data. It takes no
+ * input: data sent into it fails the stream with what libvirtd answers then (its image is a
+ * read-only file stream), VIR_ERR_RPC "stream had unexpected termination".
+ */
+function imageChannel(data: Buffer): Duplex {
+  let offset = 0;
+  return new Duplex({
+    read(size) {
+      if (offset >= data.length) {
+        this.push(null);
+        return;
+      }
+      const n = Math.max(size, 65536);
+      this.push(data.subarray(offset, offset + n));
+      offset += n;
+    },
+    write(_chunk, _encoding, callback) {
+      callback(VirError.report(ErrorDomain.STREAMS, ErrorNumber.RPC, 'stream had unexpected termination'));
+    },
+  });
 }

@@ -362,6 +362,38 @@ export const DomainModificationImpact = {
 /** A value of libvirt `virDomainModificationImpact`. */
 export type DomainModificationImpact = (typeof DomainModificationImpact)[keyof typeof DomainModificationImpact];
 
+/** libvirt `virDomainConsoleFlags` (libvirt-domain.h). @enum */
+export const DomainConsoleFlags = {
+  FORCE: 1,
+  SAFE: 2,
+} as const;
+/** A value of libvirt `virDomainConsoleFlags`. */
+export type DomainConsoleFlags = (typeof DomainConsoleFlags)[keyof typeof DomainConsoleFlags];
+
+/** libvirt `virDomainOpenGraphicsFlags` (libvirt-domain.h). @enum */
+export const DomainOpenGraphicsFlags = {
+  SKIPAUTH: 1,
+} as const;
+/** A value of libvirt `virDomainOpenGraphicsFlags`. */
+export type DomainOpenGraphicsFlags = (typeof DomainOpenGraphicsFlags)[keyof typeof DomainOpenGraphicsFlags];
+
+/** libvirt `virStreamFlags` (libvirt-stream.h). @enum */
+export const StreamFlags = {
+  NONBLOCK: 1,
+} as const;
+/** A value of libvirt `virStreamFlags`. */
+export type StreamFlags = (typeof StreamFlags)[keyof typeof StreamFlags];
+
+/** libvirt `virStreamEventType` (libvirt-stream.h). @enum */
+export const StreamEventType = {
+  READABLE: 1,
+  WRITABLE: 2,
+  ERROR: 4,
+  HANGUP: 8,
+} as const;
+/** A value of libvirt `virStreamEventType`. */
+export type StreamEventType = (typeof StreamEventType)[keyof typeof StreamEventType];
+
 /** libvirt `virDomainSnapshotCreateFlags` (libvirt-domain-snapshot.h). @enum */
 export const DomainSnapshotCreateFlags = {
   REDEFINE: 1,

@@ -4,7 +4,7 @@
  * from its entry in the procedure table (src/rpc/procedures.ts). Errors propagate as VirError and
  * become error replies. Handlers never touch the socket.
  */
-import { Domain, DomainSnapshot, VirError, type Connection } from '../index.js';
+import { Domain, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
 import type { DomainRef } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
@@ -39,6 +39,13 @@ export interface HandlerContext {
   supportsFeature(feature: number): boolean;
   /** The client asked for keepalive (feature 10). */
   wantsKeepalive(): void;
+  /**
+   * A new stream for the call being served (a procedure marked STREAM in the table): once the
+   * handler has bound it and the OK reply has gone out, the client's STREAM packets on the call's
+   * serial are its data. Unbound, or after an error reply, it is dropped. VIR_ERR_OPERATION_FAILED
+   * when the client holds its limit of streams.
+   */
+  callStream(): Stream;
 }
 
 /** The handler of procedure `P`: exactly its arguments in, exactly its reply value out. */
@@ -207,6 +214,16 @@ export const HANDLERS: HandlerTable = {
   },
   [Proc.DOMAIN_SNAPSHOT_IS_CURRENT]: async (ctx, a) => ({ current: (await snapshotOf(ctx, a.snap).isCurrent(a.flags)) ? 1 : 0 }),
   [Proc.DOMAIN_SNAPSHOT_HAS_METADATA]: async (ctx, a) => ({ metadata: (await snapshotOf(ctx, a.snap).hasMetadata(a.flags)) ? 1 : 0 }),
+
+  // Streams: the public API binds the call's stream to the driver's channel; the client carries it.
+  [Proc.DOMAIN_OPEN_CONSOLE]: async (ctx, a) => {
+    const stream = ctx.callStream();
+    await domainOf(ctx, a.dom).openConsole(a.devName, stream, a.flags);
+  },
+  [Proc.DOMAIN_SCREENSHOT]: async (ctx, a) => {
+    const stream = ctx.callStream();
+    return { mime: await domainOf(ctx, a.dom).screenshot(stream, a.screen, a.flags) };
+  },
 
   [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY]: async (ctx, a) => ({ callbackID: ctx.registerEvent(a.eventID, a.dom) }),
   // The legacy pair (clients from before libvirt 1.2.1, or any client when feature 14 is off).

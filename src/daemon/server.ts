@@ -48,6 +48,8 @@ export interface DaemonOptions {
   maxClientRequests?: number;
   /** Event callbacks one client may register (see MAX_EVENT_CALLBACKS). */
   maxEventCallbacks?: number;
+  /** Streams one client may hold open (see MAX_CLIENT_STREAMS). */
+  maxClientStreams?: number;
 }
 
 /** libvirtd's max_clients. */
@@ -145,6 +147,14 @@ export class Daemon {
     // The directory checked at first is still the one at that path (its parent may be writable by others).
     const now = lstatSync(dir);
     if (now.dev !== checked.dev || now.ino !== checked.ino) throw new Error(`socket directory ${dir} was replaced while tsvirtd started`);
+    // As libvirtd's, the qemu drivers open now (if they have a store): the first open since boot
+    // starts the autostart domains, and the daemon then holds the drivers of running guests.
+    try {
+      const running = await this.factory.runningGuests();
+      if (running > 0) this.log.info(`${running} guest(s) running`);
+    } catch (err) {
+      this.log.warn(`cannot open the qemu drivers: ${(err as Error).message}`);
+    }
     this.armIdleTimer();
   }
 
@@ -175,6 +185,7 @@ export class Daemon {
       eventCallbacks: this.opts.eventCallbacks,
       maxClientRequests: this.opts.maxClientRequests,
       maxEventCallbacks: this.opts.maxEventCallbacks,
+      maxStreams: this.opts.maxClientStreams,
       onClose: (c) => {
         if (this.clients.delete(c) && readonly) this.readonlyClients--;
         this.armIdleTimer();

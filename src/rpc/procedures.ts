@@ -88,7 +88,9 @@ export enum Proc {
   DOMAIN_REVERT_TO_SNAPSHOT = 192,
   DOMAIN_SNAPSHOT_DELETE = 193,
   DOMAIN_CREATE_WITH_FLAGS = 196,
+  DOMAIN_OPEN_CONSOLE = 201,
   CONNECT_GET_SYSINFO = 203,
+  DOMAIN_SCREENSHOT = 211,
   DOMAIN_GET_STATE = 212,
   DOMAIN_UNDEFINE_FLAGS = 231,
   DOMAIN_DESTROY_FLAGS = 234,
@@ -117,6 +119,11 @@ export interface ProcedureEntry<A, R> {
   mutating: boolean;
   /** May run before CONNECT_OPEN. */
   beforeOpen: boolean;
+  /**
+   * Opens a stream: after an OK reply, STREAM packets flow on the call's serial (libvirt's
+   * `@readstream` / `@writestream` procedures).
+   */
+  stream: boolean;
   args: Codec<A>;
   ret: Codec<R>;
 }
@@ -255,8 +262,18 @@ export const lifecycleMsg = struct<{ callbackID: number; dom: WireDomain; event:
   detail: xInt,
 });
 
-function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false): ProcedureEntry<A, R> {
-  return { api, mutating, beforeOpen, args, ret };
+/** remote_domain_open_console_args: the device's alias, or null for the first console. */
+export const openConsoleArgs = struct<{ dom: WireDomain; devName: string | null; flags: number }>({
+  dom: xDomain,
+  devName: xOptString,
+  flags: xUint,
+});
+export const screenshotArgs = struct<{ dom: WireDomain; screen: number; flags: number }>({ dom: xDomain, screen: xUint, flags: xUint });
+/** remote_domain_screenshot_ret: the image's MIME type (null when the driver names none). */
+export const screenshotRet = struct<{ mime: string | null }>({ mime: xOptString });
+
+function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false, stream = false): ProcedureEntry<A, R> {
+  return { api, mutating, beforeOpen, stream, args, ret };
 }
 
 /** Reads only: allowed on a read-only connection. */
@@ -265,6 +282,8 @@ const R = false;
 const W = true;
 /** Answered before CONNECT_OPEN (the handshake). */
 const BEFORE_OPEN = true;
+/** Opens a stream on the call's serial. */
+const STREAM = true;
 
 /**
  * Every procedure tsvirt calls and tsvirtd serves, keyed by number; any other number is an unknown
@@ -276,7 +295,8 @@ const BEFORE_OPEN = true;
  *  1. its number in `enum Proc` (libvirt's enum remote_procedure);
  *  2. its remote_*_args / remote_*_ret codecs above, unless an existing one has the same layout;
  *  3. one line here: `[Proc.X]: p('virPublicApiName', R or W, argsCodec, retCodec)`, with W
- *     when libvirt's public API refuses it on a read-only connection;
+ *     when libvirt's public API refuses it on a read-only connection (and STREAM when the call
+ *     opens a stream: its handler takes the call's stream from `ctx.callStream()`);
  *  4. its handler in src/daemon/handlers.ts (tsc fails until it exists), and the remote driver's
  *     method calling `this.call(Proc.X, args)`.
  */
@@ -333,7 +353,9 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_REVERT_TO_SNAPSHOT]: p('virDomainRevertToSnapshot', W, snapFlags, xVoid),
   [Proc.DOMAIN_SNAPSHOT_DELETE]: p('virDomainSnapshotDelete', W, snapFlags, xVoid),
   [Proc.DOMAIN_CREATE_WITH_FLAGS]: p('virDomainCreateWithFlags', W, domFlags, retDom),
+  [Proc.DOMAIN_OPEN_CONSOLE]: p('virDomainOpenConsole', W, openConsoleArgs, xVoid, false, STREAM),
   [Proc.CONNECT_GET_SYSINFO]: p('virConnectGetSysinfo', R, flagsArgs, stringRet),
+  [Proc.DOMAIN_SCREENSHOT]: p('virDomainScreenshot', W, screenshotArgs, screenshotRet, false, STREAM),
   [Proc.DOMAIN_GET_STATE]: p('virDomainGetState', R, domFlags, getStateRet),
   [Proc.DOMAIN_UNDEFINE_FLAGS]: p('virDomainUndefineFlags', W, domFlags, xVoid),
   [Proc.DOMAIN_DESTROY_FLAGS]: p('virDomainDestroyFlags', W, domFlags, xVoid),

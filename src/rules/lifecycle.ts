@@ -2,7 +2,7 @@
  * R5, R8 and R11: what happens when a domain quits, what start does with a managed save image,
  * and when managed save is allowed. Pure decisions; drivers apply them.
  */
-import { DomainCreateFlags, DomainSnapshotRevertFlags, ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
+import { DomainCreateFlags, DomainSaveRestoreFlags, DomainSnapshotRevertFlags, DomainState, ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { VirError, operationInvalid } from '../core/errors.js';
 
 /** What must happen to a domain's records when its guest stops, however it stopped (R5). */
@@ -61,6 +61,17 @@ export function checkManagedSave(subject: { persistent: boolean; active: boolean
   // libvirt checks activity first, from the generic domain code (VIR_FROM_DOMAIN).
   checkActive(subject);
   if (!subject.persistent) throw operationInvalid(errorDomain, 'cannot do managed save for transient domain');
+}
+
+/**
+ * R11: whether a start from a managed save image resumes the vCPUs — what libvirt's save header
+ * keeps: VIR_DOMAIN_SAVE_RUNNING or PAUSED when given (the API refuses both), else whether the
+ * guest ran when it was saved.
+ */
+export function runOnRestore(flags: number, state: DomainState): boolean {
+  if ((flags & DomainSaveRestoreFlags.RUNNING) !== 0) return true;
+  if ((flags & DomainSaveRestoreFlags.PAUSED) !== 0) return false;
+  return state !== DomainState.PAUSED;
 }
 
 /** libvirt's virDomainObjCheckActive: "domain is not running", VIR_FROM_DOMAIN. */

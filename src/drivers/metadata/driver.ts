@@ -12,8 +12,9 @@
  * Every change is made in store transactions that leave the old state or the new (docs/design.md).
  */
 import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { configUnsupported, noSupport } from '../../core/errors.js';
-import type { DomainState } from '../../core/enums.generated.js';
+import { DomainConsoleFlags, type DomainState } from '../../core/enums.generated.js';
 import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver, JobOptions, NodeInfo } from '../../core/driver.js';
 import type { Store } from '../../store/store.js';
 import { DomainEvents } from './events.js';
@@ -23,6 +24,7 @@ import { Jobs } from './jobs.js';
 import { DomainLifecycle } from './lifecycle.js';
 import { DomainLookups } from './lookups.js';
 import { DomainRecords, isActive } from './records.js';
+import { checkActive } from '../../rules/lifecycle.js';
 import { DomainSnapshots } from './snapshots.js';
 
 /** Options of a metadata driver. */
@@ -48,6 +50,13 @@ export class MetadataDriver implements HypervisorDriver {
   private readonly lookups: DomainLookups;
   private readonly lifecycle: DomainLifecycle;
   private readonly snapshots: DomainSnapshots;
+  /**
+   * virDomainOpenConsole, present when the backend has consoles (else the API answers
+   * VIR_ERR_NO_SUPPORT). Checks the flags (FORCE, SAFE: libvirt's qemu driver supports safe
+   * consoles), that the domain runs (VIR_ERR_OPERATION_INVALID "domain is not running"), then
+   * has the backend open the device of the running definition. Takes no job, as libvirt.
+   */
+  readonly domainOpenConsole?: (dom: DomainRef, devName: string | null, flags: number) => Promise<Duplex>;
 
   constructor(options: MetadataDriverOptions) {
     this.uri = options.uri;
@@ -63,6 +72,16 @@ export class MetadataDriver implements HypervisorDriver {
     this.lookups = new DomainLookups(this.records);
     this.lifecycle = new DomainLifecycle(this.records, jobs);
     this.snapshots = new DomainSnapshots(this.records, jobs, exits);
+    const backend = this.backend;
+    const open = backend.openConsole?.bind(backend);
+    if (open !== undefined) {
+      this.domainOpenConsole = async (dom, devName, flags) => {
+        this.records.check(flags, DomainConsoleFlags.FORCE | DomainConsoleFlags.SAFE, 'DomainOpenConsole');
+        const rec = this.records.resolve(dom);
+        checkActive({ active: isActive(rec) });
+        return open(rec, this.records.currentDef(rec), devName, flags);
+      };
+    }
   }
 
   // Connection.

@@ -22,7 +22,7 @@ import { operationInvalid } from '../../core/errors.js';
 import type { DomainRef, JobOptions } from '../../core/driver.js';
 import { formatDomainXML } from '../../conf/domain.js';
 import { planUndefine } from '../../rules/undefine.js';
-import { checkCreateOverDefined, checkManagedSave, planStart } from '../../rules/lifecycle.js';
+import { checkCreateOverDefined, checkManagedSave, planStart, runOnRestore } from '../../rules/lifecycle.js';
 import type { Jobs } from './jobs.js';
 import { defNumbers, isActive, refOf, type DomainRecords } from './records.js';
 
@@ -101,11 +101,12 @@ export class DomainLifecycle {
     const r = this.records;
     r.check(flags, this.backend.supported.create, 'DomainCreateWithFlags');
     return this.jobs.run(dom, 'virDomainCreateWithFlags', {
-      plan: (rec) => ({
-        ...planStart({ active: isActive(rec), hasManagedSave: rec.managedSave !== null }, flags, r.errDomain),
-        def: r.currentDef(rec),
-        image: rec.managedSave,
-      }),
+      plan: (rec) => {
+        const start = planStart({ active: isActive(rec), hasManagedSave: rec.managedSave !== null }, flags, r.errDomain);
+        // A guest saved paused (or with VIR_DOMAIN_SAVE_PAUSED) comes back paused, as on libvirt.
+        const savedPaused = start.restore && rec.managedSave !== null && this.backend.imageStartsPaused?.(rec.managedSave) === true;
+        return { ...start, paused: start.paused || savedPaused, savedPaused, def: r.currentDef(rec), image: rec.managedSave };
+      },
       act: (rec, plan) => this.backend.start(rec, plan.def, { paused: plan.paused, image: plan.restore ? plan.image : null }),
       commit: (rec, plan, runtime) => {
         // R11: the image is consumed by the restore, or discarded by FORCE_BOOT (file removed after).
@@ -114,7 +115,8 @@ export class DomainLifecycle {
         r.markStarted(rec, plan.def, plan.paused, reason, runtime);
         r.write(rec);
         this.events.emit(rec, DomainEventType.STARTED, plan.restore ? Started.RESTORED : Started.BOOTED);
-        if (plan.paused) this.events.emit(rec, DomainEventType.SUSPENDED, Suspended.PAUSED);
+        // libvirt: SUSPENDED/PAUSED when the caller asked for a paused start, RESTORED when the image did.
+        if (plan.paused) this.events.emit(rec, DomainEventType.SUSPENDED, (flags & DomainCreateFlags.START_PAUSED) !== 0 ? Suspended.PAUSED : Suspended.RESTORED);
         else this.events.vcpusRunning(rec, Resumed.UNPAUSED);
         return refOf(rec);
       },
@@ -268,7 +270,7 @@ export class DomainLifecycle {
     r.check(flags, this.backend.supported.managedSave, 'DomainManagedSave');
     await this.jobs.run(dom, 'virDomainManagedSave', {
       plan: (rec) => checkManagedSave({ persistent: rec.persistent, active: isActive(rec) }, r.errDomain),
-      act: (rec) => this.backend.saveMemory(rec, options),
+      act: (rec) => this.backend.saveMemory(rec, options, runOnRestore(flags, rec.state)),
       commit: (rec, _plan, image) => {
         rec.managedSave = image;
         // The vCPUs were stopped for the save (unless the guest was paused already).

@@ -3,8 +3,9 @@
  * qemu-system-x86_64 guests (QemuGuests). Opening reconciles: guests that still run are
  * reattached, those that ended while nobody watched are processed as stopped (R5, R12).
  */
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { ConnectListAllDomainsFlags, ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
 import type { DriverOpener } from '../../core/driver.js';
 import { Store } from '../../store/store.js';
@@ -34,7 +35,50 @@ export async function openQemuDriver(path: '/session' | '/system', uri: string, 
     await driver.close();
     throw err;
   }
+  if (claimAutostart(locations.runRoot)) await autostart(driver);
   return driver;
+}
+
+/**
+ * Whether this process is the first since the host booted to open this URI's driver: then it
+ * starts the autostart domains, as libvirtd's drivers do once per boot (libvirt keeps an
+ * `autostarted` file in its runtime directory). The claim is a file named after the kernel's boot
+ * ID, created exclusively, so two processes opening at once never both start the guests.
+ */
+function claimAutostart(runRoot: string): boolean {
+  let bootID: string;
+  try {
+    bootID = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return false; // no boot identity: never risk starting guests twice
+  }
+  mkdirSync(runRoot, { recursive: true, mode: 0o700 });
+  const marker = `autostarted-${bootID}`;
+  try {
+    writeFileSync(join(runRoot, marker), '', { flag: 'wx', mode: 0o600 });
+  } catch {
+    return false; // claimed already this boot
+  }
+  // Markers of earlier boots (a runtime directory that is not a tmpfs) go.
+  for (const f of readdirSync(runRoot)) {
+    if (f.startsWith('autostarted-') && f !== marker) rmSync(join(runRoot, f), { force: true });
+  }
+  return true;
+}
+
+/**
+ * Starts every inactive persistent domain marked autostart. A domain that fails to start is
+ * reported (as libvirtd logs "Failed to autostart VM") and the others still start.
+ */
+async function autostart(driver: MetadataDriver): Promise<void> {
+  const F = ConnectListAllDomainsFlags;
+  for (const dom of await driver.listAllDomains(F.INACTIVE | F.PERSISTENT | F.AUTOSTART)) {
+    try {
+      await driver.domainCreate(dom, 0);
+    } catch (err) {
+      process.emitWarning(`Failed to autostart VM '${dom.name}': ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
 }
 
 /** `/session` or `/system` for qemu:///session and qemu:///system; else null. */

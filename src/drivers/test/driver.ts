@@ -21,7 +21,9 @@ import {
   ErrorNumber,
 } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
-import type { DriverOpener } from '../../core/driver.js';
+import type { DomainRef, DomainScreenshot, DriverOpener } from '../../core/driver.js';
+import { checkFlags } from '../../rules/flags.js';
+import { TEST_SCREENSHOT_MIME, testScreenshot } from './screenshot.js';
 import type { DomainDef } from '../../conf/domain.js';
 import { TEST_DEFAULT_DOMAIN_XML, TEST_NODE_INFO, TEST_SYSINFO, testCapabilities, testDefaultDomainDef } from './presets.js';
 import { Store } from '../../store/store.js';
@@ -46,7 +48,8 @@ const SUPPORTED: SupportedFlags = {
     DomainRebootFlags.SIGNAL | DomainRebootFlags.PARAVIRT,
   // As libvirt's test driver: NVRAM, TPM and checkpoint flags are refused (R7).
   undefine: DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA,
-  getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.UPDATE_CPU | DomainXMLFlags.MIGRATABLE,
+  // As libvirt's test driver: UPDATE_CPU is refused (it has no host CPU to update to).
+  getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.MIGRATABLE,
   managedSave: DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
   // As libvirt's test driver: snapshots are metadata only, so NO_METADATA, DISK_ONLY and
   // REUSE_EXT are refused.
@@ -100,10 +103,26 @@ class SimulatedGuests implements GuestBackend {
   async reboot(): Promise<void> {}
   async saveMemory(_rec: unknown, options?: JobOptions): Promise<string> {
     // The simulator saves at once: one report, complete. Its memory is nothing; the record is the image.
+    // Like libvirt's test driver it always resumes on start (no imageStartsPaused).
     options?.onProgress?.({ processed: 1, total: 1 });
     return 'memory';
   }
   async removeImage(): Promise<void> {}
+}
+
+/**
+ * The test driver: the metadata driver with simulated guests, plus what libvirt's test driver
+ * answers beyond them.
+ */
+class TestDriver extends MetadataDriver {
+  /**
+   * virDomainScreenshot as libvirt's test driver answers it: flags 0, any domain (libvirt's does
+   * not even look it up), any screen; a PNG test image (./screenshot.ts).
+   */
+  async domainScreenshot(_dom: DomainRef, _screen: number, flags: number): Promise<DomainScreenshot> {
+    checkFlags(flags, 0, 'testDomainScreenshot', ErrorDomain.TEST);
+    return { mimeType: TEST_SCREENSHOT_MIME, data: testScreenshot() };
+  }
 }
 
 /** Where test:///session keeps its store: TSVIRT_STATE_DIR, else the XDG state directory. */
@@ -118,7 +137,7 @@ export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): stri
  */
 export function openTestDriver(path: '/default' | '/session', uri: string, opts: { groupCommit?: boolean; nonBlocking?: boolean } = {}): MetadataDriver {
   const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath(), groupCommit: opts.groupCommit, nonBlocking: opts.nonBlocking });
-  const driver = new MetadataDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
+  const driver = new TestDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
   if (path === '/default') presetDefault(store);
   return driver;
 }
