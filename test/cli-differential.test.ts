@@ -337,6 +337,10 @@ const CASES: Case[] = [
       'domdisplay gfx1 --all --include-password; domdisplay --type spice --include-password gfx1; domdisplay gfx1 --type rdp; ' +
       'domdisplay gfx1 --all --type vnc; vncdisplay gfx1; domdisplay test; vncdisplay test',
   },
+  {
+    name: 'screenshot: to a file, --screen, an inactive domain, a directory that does not exist, a bad --screen',
+    script: 'screenshot test shot.png; screenshot test --screen 1 s2.png; destroy test; screenshot test s3.png; screenshot test /nonexistent/x.png; screenshot test --screen -1',
+  },
   { name: 'domdisplay -q: no newline after one URI', args: ['-q', '-c', URI, 'define gfx1.xml; start gfx1; domdisplay gfx1; vncdisplay gfx1'] },
   {
     name: 'console without a terminal, of a shut-off domain, with an empty --devname',

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -173,6 +173,20 @@ describe('domdisplay, vncdisplay, screenshot and console: tsvirt and virsh side 
     const [v, t] = await Promise.all([run('virsh', args, { cwd: d.dir, env }), runTsvirt(args, { cwd: d.dir, env })]);
     assert.equal(v.stdout, 'vnc://localhost:1:1\n');
     assert.equal(t.stdout, v.stdout);
+  });
+
+  test('screenshot through tsvirtd: the default file name, a PNG, the same bytes virsh receives', async () => {
+    const env = { ...process.env, LC_ALL: 'C', HOME: d.dir };
+    const cwd = mkdtempSync(join(d.dir, 'shots-'));
+    const t = await runTsvirt(['-c', U, 'screenshot', 'test'], { cwd, env });
+    assert.equal(t.status, 0, t.stderr);
+    const m = /^Screenshot saved to (test-\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d\.png), with type of image\/png\n$/.exec(t.stdout);
+    assert.ok(m !== null, t.stdout);
+    const mine = readFileSync(join(cwd, m[1]));
+    assert.deepEqual(mine.subarray(0, 8), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    const v = await run('virsh', ['-c', U, 'screenshot', 'test', 'v.png'], { cwd, env });
+    assert.equal(v.status, 0, v.stderr);
+    assert.deepEqual(readFileSync(join(cwd, 'v.png')), mine);
   });
 
   test('--json: the displays and the VNC display as data', async () => {

@@ -6,45 +6,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
-import type { Duplex } from 'node:stream';
 import { isatty } from 'node:tty';
 import type { Domain } from '../index.js';
-import { DomainState, DomainXMLFlags } from '../core/enums.generated.js';
+import { DomainConsoleFlags, DomainState, DomainXMLFlags, StreamFlags } from '../core/enums.generated.js';
 import { escapeBanner, escapeByte, holdInput, makeRaw, pumpConsole, type ConsoleInput, type ConsoleTerminal } from './console.js';
-import { FAILED, type Ctl, type Handler } from './context.js';
+import { FAILED, isVirError, type Ctl, type Handler } from './context.js';
 import { domDisplay, graphicsElements, vncDisplay } from './display.js';
 import { strerror } from './files.js';
-
-// libvirt's virDomainConsoleFlags and virStreamFlags.
-const CONSOLE_FORCE = 1;
-const CONSOLE_SAFE = 2;
-const STREAM_NONBLOCK = 1;
-
-/** The part of the public API's Stream the CLI uses. */
-interface CliStream {
-  toDuplex(): Duplex;
-  finish(): Promise<void>;
-  abort(): Promise<void>;
-  [Symbol.asyncIterator](): AsyncIterator<Buffer>;
-}
-
-/** conn.newStream, dom.openConsole and dom.screenshot, or the NO_SUPPORT error while the API lacks them. */
-function streamAPI(ctl: Ctl, dom: Domain, api: 'virDomainOpenConsole' | 'virDomainScreenshot') {
-  const conn = ctl.c as unknown as { newStream?: (flags?: number) => CliStream };
-  const d = dom as unknown as {
-    openConsole?: (devName: string | null, stream: CliStream, flags?: number) => Promise<void>;
-    screenshot?: (stream: CliStream, screen: number, flags?: number) => Promise<string>;
-  };
-  if (typeof conn.newStream !== 'function' || typeof d.openConsole !== 'function' || typeof d.screenshot !== 'function') {
-    ctl.lastError = { message: `this function is not supported by the connection driver: ${api}` };
-    return null;
-  }
-  return {
-    newStream: (flags: number) => conn.newStream!.call(ctl.c, flags),
-    openConsole: (devName: string | null, st: CliStream, flags: number) => d.openConsole!.call(dom, devName, st, flags),
-    screenshot: (st: CliStream, screen: number) => d.screenshot!.call(dom, st, screen, 0),
-  };
-}
 
 /** The process's terminal, or main's `stdin` with standard output's byte writer. */
 function terminalOf(ctl: Ctl): { term: ConsoleTerminal; isTTY: boolean } {
@@ -101,18 +69,14 @@ export async function runDomainConsole(ctl: Ctl, dom: Domain, devName: string | 
   }
   let signal: NodeJS.Signals | null = null;
   try {
-    const api = streamAPI(ctl, dom, 'virDomainOpenConsole');
-    if (api === null) return false;
-    const stream = await ctl.attempt(async () => api.newStream(STREAM_NONBLOCK));
+    const stream = await ctl.attempt(async () => ctl.c.newStream(StreamFlags.NONBLOCK));
     if (stream === FAILED) return false;
-    if ((await ctl.attempt(api.openConsole(devName, stream, flags))) === FAILED) return false;
+    if ((await ctl.attempt(dom.openConsole(devName, stream, flags))) === FAILED) return false;
     const channel = stream.toDuplex();
     const end = await pumpConsole(channel, term, {
       escape: escapeByte(ctl.escapeChar),
-      finish: async () => {
-        await new Promise<void>((resolve) => channel.end(resolve));
-        await stream.finish();
-      },
+      // Stream.finish ends the channel (what was typed is sent first) and waits for it.
+      finish: () => stream.finish(),
       abort: () => stream.abort(),
     });
     switch (end.kind) {
@@ -120,7 +84,8 @@ export async function runDomainConsole(ctl: Ctl, dom: Domain, devName: string | 
       case 'end':
         return true;
       case 'error':
-        ctl.lastError = end.cause !== undefined && isErrorWithCode(end.cause) ? end.cause : { message: end.message };
+        // The library's error as it is (its code too); any other failure in virsh's words.
+        ctl.lastError = isVirError(end.cause) ? end.cause : { message: end.message };
         return false;
       case 'signal':
         signal = end.signal;
@@ -137,17 +102,12 @@ export async function runDomainConsole(ctl: Ctl, dom: Domain, devName: string | 
   }
 }
 
-/** A library error (VirError) to keep as it is, rather than its message alone. */
-function isErrorWithCode(err: unknown): err is Error & { code: number } {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number';
-}
-
 const consoleCmd: Handler = async (ctl, cmd) => {
   const { dom } = await cmd.domain();
   const devName = cmd.string('devname') ?? null;
   let flags = 0;
-  if (cmd.bool('force')) flags |= CONSOLE_FORCE;
-  if (cmd.bool('safe')) flags |= CONSOLE_SAFE;
+  if (cmd.bool('force')) flags |= DomainConsoleFlags.FORCE;
+  if (cmd.bool('safe')) flags |= DomainConsoleFlags.SAFE;
   return runDomainConsole(ctl, dom, devName, flags);
 };
 
@@ -210,17 +170,12 @@ const screenshot: Handler = async (ctl, cmd) => {
   let file = cmd.string('file');
   const screen = cmd.uint('screen') ?? 0;
   const { dom, name } = await cmd.domain();
-  const api = streamAPI(ctl, dom, 'virDomainScreenshot');
-  if (api === null) {
-    ctl.error(`could not take a screenshot of ${name}`);
-    return false;
-  }
-  const stream = await ctl.attempt(async () => api.newStream(0));
+  const stream = await ctl.attempt(async () => ctl.c.newStream(0));
   if (stream === FAILED) return false;
-  const mime = await ctl.attempt(api.screenshot(stream, screen));
+  const mime = await ctl.attempt(dom.screenshot(stream, screen, 0));
   if (mime === FAILED) {
     ctl.error(`could not take a screenshot of ${name}`);
-    await stream.abort().catch(() => {});
+    await stream.abort();
     return false;
   }
   file ??= screenshotFileName(dom.name(), mime);
@@ -236,7 +191,7 @@ const screenshot: Handler = async (ctl, cmd) => {
       fd = openSync(file, constants.O_WRONLY | constants.O_TRUNC, 0o666);
     } catch {
       ctl.error(`cannot create file ${file}`);
-      await stream.abort().catch(() => {});
+      await stream.abort();
       return false;
     }
   }
@@ -250,7 +205,7 @@ const screenshot: Handler = async (ctl, cmd) => {
           for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
         } catch (err) {
           sinkError = err;
-          await stream.abort().catch(() => {});
+          await stream.abort();
           return;
         }
       }
