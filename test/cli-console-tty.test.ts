@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection, DomainState, connect } from '../src/index.js';
+import { DomainState, connect, type Connection } from '../src/index.js';
 import { TSVIRT } from './cli-harness.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, waitForText, type TestGuest } from './qemu-harness.js';
 import { startDaemon, type RunningDaemon } from './support/daemon-harness.js';
@@ -131,14 +131,7 @@ describe('tsvirt console on a terminal, with test drivers (no consoles)', { skip
   });
 });
 
-/** Why the stream API cannot serve a console yet, or false. */
-function streamsSkip(): string | false {
-  return typeof (Connection.prototype as { newStream?: unknown }).newStream === 'function'
-    ? false
-    : 'the stream API (conn.newStream, dom.openConsole) is not on this branch yet';
-}
-
-const qemuSkip = qemuSkipReason() || tmuxSkip || streamsSkip();
+const qemuSkip = qemuSkipReason() || tmuxSkip;
 
 describe('tsvirt console with a real QEMU guest under tmux', { skip: qemuSkip, timeout: 600_000 }, () => {
   const reaper = new Reaper();
