@@ -358,6 +358,24 @@ const CASES: Case[] = [
   { name: 'bad input: missing file, directory', script: 'define nosuch.xml; define .; create nosuch.xml; define' },
   { name: 'bad input: malformed XML changes nothing', script: 'define bad.xml; list --all' },
 
+  // ---- displays and consoles ----
+  {
+    name: 'domdisplay and vncdisplay: inactive, running, --all, --type, --include-password',
+    script:
+      'define gfx1.xml; domdisplay gfx1; vncdisplay gfx1; start gfx1; domdisplay gfx1; domdisplay gfx1 --all; ' +
+      'domdisplay gfx1 --all --include-password; domdisplay --type spice --include-password gfx1; domdisplay gfx1 --type rdp; ' +
+      'domdisplay gfx1 --all --type vnc; vncdisplay gfx1; domdisplay test; vncdisplay test',
+  },
+  {
+    name: 'screenshot: to a file, --screen, an inactive domain, a directory that does not exist, a bad --screen',
+    script: 'screenshot test shot.png; screenshot test --screen 1 s2.png; destroy test; screenshot test s3.png; screenshot test /nonexistent/x.png; screenshot test --screen -1',
+  },
+  { name: 'domdisplay -q: no newline after one URI', args: ['-q', '-c', URI, 'define gfx1.xml; start gfx1; domdisplay gfx1; vncdisplay gfx1'] },
+  {
+    name: 'console without a terminal, of a shut-off domain, with an empty --devname',
+    script: 'define gfx1.xml; console gfx1; console test; console test --devname ""; start gfx1 --console; domstate gfx1',
+  },
+
   // ---- whole invocations ----
   { name: 'argv mode: one command in several arguments', args: ['-c', URI, 'domstate', '--reason', 'test'] },
   { name: "argv mode: ';' is not special", args: ['-c', URI, 'domstate', 'test', ';', 'list'] },

@@ -74,7 +74,11 @@ const create: Handler = async (ctl, cmd) => {
     return false;
   }
   ctl.extra(`Domain '${dom.name()}' created from ${from}\n`);
-  if (cmd.bool('console')) unsupported(ctl, '--console');
+  // virsh ignores how the console of a created domain ends.
+  if (cmd.bool('console')) {
+    await (await import('./cmd-console.js')).runDomainConsole(ctl, dom, null, 0);
+    ctl.resetError();
+  }
   return true;
 };
 
@@ -128,7 +132,7 @@ const start: Handler = async (ctl, cmd) => {
     ctl.stderr('\n');
   }
   ctl.extra(`Domain '${dom.name()}' started\n`);
-  if (cmd.bool('console')) unsupported(ctl, '--console');
+  if (cmd.bool('console') && !(await (await import('./cmd-console.js')).runDomainConsole(ctl, dom, null, 0))) return false;
   return true;
 };
 

@@ -33,6 +33,8 @@ export function isVirError(err: unknown): err is VirError {
 export interface Streams {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
+  /** Bytes for standard output, written in order with `stdout` (a console's guest output). */
+  stdoutBytes?: (b: Buffer) => void;
 }
 
 /** virsh's log levels (vshErrorLevel). */
@@ -69,6 +71,13 @@ export class Ctl {
   imode = false;
   /** The program name used in messages and the prompt. */
   progname = 'tsvirt';
+  /** -e: the console's escape sequence, `^X` or one character (virsh's priv->escapeChar). */
+  escapeChar = '^]';
+  /**
+   * Standard input when it is not the process's (main's `stdin` option): what `console` reads
+   * keys from; undefined for the process's own, which is touched only when a console needs it.
+   */
+  stdin: (NodeJS.ReadableStream & { isTTY?: boolean }) | undefined = undefined;
 
   /** The open connection, if any. */
   conn: Connection | null = null;

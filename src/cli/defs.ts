@@ -25,7 +25,7 @@ export interface OptDef {
 }
 
 /** The module that holds a command's handler. */
-export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources';
+export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console';
 
 /** One command (vshCmdDef). */
 export interface CmdDef {
@@ -76,6 +76,19 @@ const SHUTDOWN_MODE = str('mode', 'shutdown mode: acpi|agent|initctl|signal|para
 export const COMMANDS: readonly CmdDef[] = [
   // ---- Domain Management (virsh-domain.c) ----
   {
+    name: 'console',
+    group: 'domain',
+    module: 'console',
+    help: 'connect to the guest console',
+    desc: 'Connect the virtual serial console for the guest',
+    opts: [
+      DOMAIN,
+      str('devname', 'character device name'),
+      bool('force', 'force console connection (disconnect already connected sessions)'),
+      bool('safe', 'only connect if safe console handling is supported'),
+    ],
+  },
+  {
     name: 'create',
     group: 'domain',
     module: 'domain',
@@ -106,6 +119,20 @@ export const COMMANDS: readonly CmdDef[] = [
     help: 'destroy (stop) a domain',
     desc: 'Forcefully stop a given domain, but leave its resources intact.',
     opts: [DOMAIN, bool('graceful', 'terminate gracefully'), bool('remove-logs', 'remove domain logs')],
+  },
+  {
+    name: 'domdisplay',
+    group: 'domain',
+    module: 'console',
+    help: 'domain display connection URI',
+    desc: 'Output the IP address and port number for the graphical display.',
+    opts: [
+      DOMAIN,
+      bool('include-password', 'includes the password into the connection URI if available'),
+      str('type', 'select particular graphical display (e.g. "vnc", "spice", "rdp", "dbus")'),
+      bool('all', 'show all possible graphical displays'),
+      JSON_OPT,
+    ],
   },
   {
     name: 'domhostname',
@@ -222,6 +249,14 @@ export const COMMANDS: readonly CmdDef[] = [
     ],
   },
   {
+    name: 'screenshot',
+    group: 'domain',
+    module: 'console',
+    help: 'take a screenshot of a current domain console and store it into a file',
+    desc: 'screenshot of a current domain console',
+    opts: [DOMAIN, str('file', 'where to store the screenshot'), int('screen', 'ID of a screen to take screenshot of')],
+  },
+  {
     name: 'setmaxmem',
     group: 'domain',
     module: 'resources',
@@ -329,6 +364,14 @@ export const COMMANDS: readonly CmdDef[] = [
     help: 'detailed domain vcpu information',
     desc: 'Returns basic information about the domain virtual CPUs.',
     opts: [DOMAIN, bool('pretty', 'return human readable output'), JSON_OPT],
+  },
+  {
+    name: 'vncdisplay',
+    group: 'domain',
+    module: 'console',
+    help: 'vnc display',
+    desc: 'Output the IP address and port number for the VNC display.',
+    opts: [DOMAIN, JSON_OPT],
   },
 
   // ---- Domain Monitoring (virsh-domain-monitor.c) ----

@@ -75,7 +75,8 @@ async function parseTopLevel(ctl: Ctl, args: readonly string[]): Promise<TopLeve
           ctl.error(`Invalid string '${s}' for escape sequence`);
           return { kind: 'exit', status: 1 };
         }
-        return null; // no console in tsvirt: accepted for compatibility
+        ctl.escapeChar = s;
+        return null;
       }
       case 'h':
         (await import('./cmd-shell.js')).printUsage(ctl);
@@ -205,14 +206,14 @@ function packageVersion(): string {
  * hands this and every later write to the stream, so order holds; a closed pipe (EPIPE, as in
  * `tsvirt ... | head`) ends the program quietly.
  */
-function fdWriter(fd: 1 | 2): (s: string) => void {
+function fdWriter(fd: 1 | 2): (s: string | Buffer) => void {
   let stream: NodeJS.WriteStream | null = null;
   return (s) => {
     if (stream !== null) {
       stream.write(s);
       return;
     }
-    const buf = Buffer.from(s, 'utf8');
+    const buf = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
     let off = 0;
     while (off < buf.length) {
       try {
@@ -233,9 +234,16 @@ function fdWriter(fd: 1 | 2): (s: string) => void {
 
 /** Runs tsvirt with `args` (without the program name) and returns its exit status. */
 export async function main(args: readonly string[], options: MainOptions = {}): Promise<ExitStatus> {
-  const streams: Streams = options.streams ?? { stdout: fdWriter(1), stderr: fdWriter(2) };
+  let streams: Streams;
+  if (options.streams !== undefined) {
+    streams = options.streams;
+  } else {
+    const stdout = fdWriter(1);
+    streams = { stdout, stderr: fdWriter(2), stdoutBytes: stdout };
+  }
   const env = options.env ?? process.env;
   const ctl = new Ctl(streams);
+  ctl.stdin = options.stdin;
   try {
     // TSVIRT_DEBUG and TSVIRT_LOG_FILE, as virsh reads VIRSH_DEBUG and VIRSH_LOG_FILE.
     const debugEnv = env.TSVIRT_DEBUG;

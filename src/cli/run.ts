@@ -22,6 +22,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   transfer: () => import('./cmd-transfer.js'),
   shell: () => import('./cmd-shell.js'),
   resources: () => import('./cmd-resources.js'),
+  console: () => import('./cmd-console.js'),
 };
 
 async function handlerFor(cmd: ParsedCommand): Promise<Handler> {
