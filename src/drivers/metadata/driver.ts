@@ -24,6 +24,7 @@ import { DomainLifecycle } from './lifecycle.js';
 import { DomainLookups } from './lookups.js';
 import { DomainRecords, isActive } from './records.js';
 import { DomainSnapshots } from './snapshots.js';
+import { DomainCheckpoints } from './checkpoints.js';
 
 /** Options of a metadata driver. */
 export interface MetadataDriverOptions {
@@ -48,6 +49,7 @@ export class MetadataDriver implements HypervisorDriver {
   private readonly lookups: DomainLookups;
   private readonly lifecycle: DomainLifecycle;
   private readonly snapshots: DomainSnapshots;
+  private readonly checkpoints: DomainCheckpoints;
 
   constructor(options: MetadataDriverOptions) {
     this.uri = options.uri;
@@ -63,6 +65,7 @@ export class MetadataDriver implements HypervisorDriver {
     this.lookups = new DomainLookups(this.records);
     this.lifecycle = new DomainLifecycle(this.records, jobs);
     this.snapshots = new DomainSnapshots(this.records, jobs, exits);
+    this.checkpoints = new DomainCheckpoints(this.records, jobs);
   }
 
   // Connection.
@@ -228,6 +231,30 @@ export class MetadataDriver implements HypervisorDriver {
   }
   async revertToSnapshot(dom: DomainRef, snapshot: string, flags: number): Promise<void> {
     return this.snapshots.revertToSnapshot(dom, snapshot, flags);
+  }
+
+  // Checkpoints (the backend's GuestCheckpoints; VIR_ERR_NO_SUPPORT without them).
+
+  async checkpointCreateXML(dom: DomainRef, xml: string, flags: number): Promise<string> {
+    return this.checkpoints.checkpointCreateXML(dom, xml, flags);
+  }
+  async listAllCheckpoints(dom: DomainRef, flags: number): Promise<string[]> {
+    return this.checkpoints.listAllCheckpoints(dom, flags);
+  }
+  async checkpointListAllChildren(dom: DomainRef, checkpoint: string, flags: number): Promise<string[]> {
+    return this.checkpoints.checkpointListAllChildren(dom, checkpoint, flags);
+  }
+  async checkpointLookupByName(dom: DomainRef, name: string, flags: number): Promise<string> {
+    return this.checkpoints.checkpointLookupByName(dom, name, flags);
+  }
+  async checkpointGetParent(dom: DomainRef, checkpoint: string, flags: number): Promise<string> {
+    return this.checkpoints.checkpointGetParent(dom, checkpoint, flags);
+  }
+  async checkpointGetXMLDesc(dom: DomainRef, checkpoint: string, flags: number): Promise<string> {
+    return this.checkpoints.checkpointGetXMLDesc(dom, checkpoint, flags);
+  }
+  async checkpointDelete(dom: DomainRef, checkpoint: string, flags: number): Promise<void> {
+    return this.checkpoints.checkpointDelete(dom, checkpoint, flags);
   }
 
   // Events.
