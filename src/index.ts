@@ -34,6 +34,7 @@ export {
 } from './api/connection.js';
 export { Domain, type DomainStateReason } from './api/domain.js';
 export { DomainSnapshot } from './api/snapshot.js';
+export { DomainCheckpoint } from './api/checkpoint.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
   DomainInfo,

@@ -14,6 +14,7 @@ import {
   REMOTE_DOMAIN_LIST_MAX,
   REMOTE_DOMAIN_NAME_LIST_MAX,
   REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
+  REMOTE_DOMAIN_CHECKPOINT_LIST_MAX,
   REMOTE_SECURITY_DOI_MAX,
   REMOTE_SECURITY_MODEL_MAX,
   VIR_UUID_BUFLEN,
@@ -24,12 +25,14 @@ import {
   xOptDomain,
   xOptString,
   xSnapshot,
+  xCheckpoint,
   xString,
   xUhyper,
   xUint,
   xVoid,
   type WireDomain,
   type WireSnapshot,
+  type WireCheckpoint,
 } from './protocol.js';
 
 /** enum remote_procedure: the numbers tsvirt uses. */
@@ -107,6 +110,14 @@ export enum Proc {
   DOMAIN_DEFINE_XML_FLAGS = 350,
   CONNECT_REGISTER_CLOSE_CALLBACK = 360,
   CONNECT_UNREGISTER_CLOSE_CALLBACK = 361,
+  // Checkpoints (libvirt-domain-checkpoint.c).
+  DOMAIN_CHECKPOINT_CREATE_XML = 411,
+  DOMAIN_CHECKPOINT_GET_XML_DESC = 412,
+  DOMAIN_LIST_ALL_CHECKPOINTS = 413,
+  DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN = 414,
+  DOMAIN_CHECKPOINT_LOOKUP_BY_NAME = 415,
+  DOMAIN_CHECKPOINT_GET_PARENT = 416,
+  DOMAIN_CHECKPOINT_DELETE = 417,
 }
 
 /** One entry of {@link PROCEDURE_TABLE}: how a procedure is encoded and treated. */
@@ -196,6 +207,19 @@ export const childrenNamesArgs = struct<{ snap: WireSnapshot; maxnames: number; 
 });
 export const listAllChildrenArgs = struct<{ snap: WireSnapshot; needResults: number; flags: number }>({
   snap: xSnapshot,
+  needResults: xInt,
+  flags: xUint,
+});
+// Checkpoints (remote_domain_checkpoint_*): same layouts as the snapshot ones, other limit.
+export const checkpointCreateArgs = struct<{ dom: WireDomain; xml: string; flags: number }>({ dom: xDomain, xml: xString, flags: xUint });
+export const checkpointFlags = struct<{ checkpoint: WireCheckpoint; flags: number }>({ checkpoint: xCheckpoint, flags: xUint });
+export const retCheckpoint = struct<{ checkpoint: WireCheckpoint }>({ checkpoint: xCheckpoint });
+export const checkpointsRet = struct<{ checkpoints: WireCheckpoint[]; ret: number }>({
+  checkpoints: arrayOf(xCheckpoint, REMOTE_DOMAIN_CHECKPOINT_LIST_MAX, 28),
+  ret: xInt,
+});
+export const checkpointChildrenArgs = struct<{ checkpoint: WireCheckpoint; needResults: number; flags: number }>({
+  checkpoint: xCheckpoint,
   needResults: xInt,
   flags: xUint,
 });
@@ -351,6 +375,14 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_DEFINE_XML_FLAGS]: p('virDomainDefineXMLFlags', W, xmlFlags, retDom),
   [Proc.CONNECT_REGISTER_CLOSE_CALLBACK]: p('virConnectRegisterCloseCallback', R, xVoid, xVoid),
   [Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK]: p('virConnectUnregisterCloseCallback', R, xVoid, xVoid),
+  // Checkpoints.
+  [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: p('virDomainCheckpointCreateXML', W, checkpointCreateArgs, retCheckpoint),
+  [Proc.DOMAIN_CHECKPOINT_GET_XML_DESC]: p('virDomainCheckpointGetXMLDesc', R, checkpointFlags, stringRet),
+  [Proc.DOMAIN_LIST_ALL_CHECKPOINTS]: p('virDomainListAllCheckpoints', R, listAllSnapshotsArgs, checkpointsRet),
+  [Proc.DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN]: p('virDomainCheckpointListAllChildren', R, checkpointChildrenArgs, checkpointsRet),
+  [Proc.DOMAIN_CHECKPOINT_LOOKUP_BY_NAME]: p('virDomainCheckpointLookupByName', R, snapshotLookupArgs, retCheckpoint),
+  [Proc.DOMAIN_CHECKPOINT_GET_PARENT]: p('virDomainCheckpointGetParent', R, checkpointFlags, retCheckpoint),
+  [Proc.DOMAIN_CHECKPOINT_DELETE]: p('virDomainCheckpointDelete', W, checkpointFlags, xVoid),
 });
 
 type Table = typeof PROCEDURE_TABLE;
@@ -411,6 +443,7 @@ export function readOnlyRefusal(proc: TableProc): VirError | null {
  */
 function apiErrorDomain(api: string): ErrorDomain {
   if (api.startsWith('virDomainSnapshot') || api === 'virDomainRevertToSnapshot') return ErrorDomain.DOMAIN_SNAPSHOT;
+  if (api.startsWith('virDomainCheckpoint') || api === 'virDomainListAllCheckpoints') return ErrorDomain.DOMAIN_CHECKPOINT;
   if (api.startsWith('virDomain')) return ErrorDomain.DOMAIN;
   return ErrorDomain.NONE;
 }
