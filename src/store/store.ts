@@ -384,7 +384,7 @@ export class Store {
         'UPDATE checkpoints SET parent = ? WHERE domain_uuid = ? AND name = ?',
       ),
       setCurrentCheckpoint: () => db.prepare<[string | null, string]>(
-        'UPDATE checkpoints SET current = (name IS ?1) WHERE domain_uuid = ?2',
+        'UPDATE checkpoints SET current = (name IS ?) WHERE domain_uuid = ?',
       ),
       deleteCheckpoint: () => db.prepare<[string, string]>('DELETE FROM checkpoints WHERE domain_uuid = ? AND name = ?'),
       deleteCheckpoints: () => db.prepare<[string]>('DELETE FROM checkpoints WHERE domain_uuid = ?'),
