@@ -83,14 +83,18 @@ export class CheckpointTree {
 
   /**
    * What `delete` removes, which children move to the deleted one's parent, and the current
-   * checkpoint after (libvirt's virDomainMomentObjListDelete rules, as for snapshots).
+   * checkpoint after. As for snapshots, except one case: when CHILDREN removes the current
+   * checkpoint from among the descendants, libvirt makes the deleted one's parent current
+   * (a snapshot tree is left without a current snapshot).
    */
   planDelete(name: string, current: string | null, flags: number): SnapshotDeletePlan {
-    this.require(name);
+    const node = this.require(name);
     let f = 0;
     if ((flags & D.CHILDREN) !== 0) f |= SD.CHILDREN;
     if ((flags & D.CHILDREN_ONLY) !== 0) f |= SD.CHILDREN_ONLY;
-    return this.tree.planDelete(name, current, f);
+    const plan = this.tree.planDelete(name, current, f);
+    if ((flags & D.CHILDREN) !== 0 && current !== null && plan.remove.includes(current)) plan.current = node.parent;
+    return plan;
   }
 }
 
