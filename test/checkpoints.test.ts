@@ -133,8 +133,16 @@ test('store: one checkpoint change is one transaction (a failing mutation leaves
 
 // ---- the API on both test URIs ----
 
+/** A test domain with one disk: libvirt makes checkpoints only of domains with disks. */
+function diskDomainXML(name: string, uuid: string): string {
+  return domainXML(name, { uuid }).replace(
+    '</domain>',
+    "  <devices><disk type='file' device='disk'><source file='/guest/disk.img'/><target dev='vda' bus='virtio'/></disk></devices>\n</domain>",
+  );
+}
+
 async function running(conn: Connection, name: string, uuid = randomUUID()): Promise<Domain> {
-  const dom = await conn.defineXML(domainXML(name, { uuid }));
+  const dom = await conn.defineXML(diskDomainXML(name, uuid));
   await dom.create();
   return dom;
 }
@@ -173,7 +181,14 @@ for (const uri of TEST_URIS) {
       });
       const full = await c1.getXMLDesc();
       assert.match(full, /<domain type='test'>/);
+      assert.match(full, /<disk name='vda' checkpoint='bitmap' bitmap='c1'\/>/);
       assert.doesNotMatch(await c1.getXMLDesc(XMLFlags.NO_DOMAIN), /<domain /);
+      const bare = await conn.defineXML(domainXML('bare'));
+      await bare.create();
+      await rejectsVir(bare.checkpointCreateXML(cp('x')), {
+        code: ErrorNumber.CONFIG_UNSUPPORTED,
+        message: 'unsupported configuration: domain must have at least one disk to perform checkpoints',
+      });
       // A name is generated from the time when absent, as libvirt does.
       const auto = await dom.checkpointCreateXML('<domaincheckpoint/>');
       assert.match(auto.getName(), /^\d{10}$/);
@@ -223,7 +238,7 @@ for (const uri of TEST_URIS) {
       assert.deepEqual(await names(dom.listAllCheckpoints()), ['a', 'b'], 'nothing changed');
       await dom.undefineFlags(CHECKPOINTS_METADATA);
       await rejectsVir(conn.lookupByName('cpd'), { code: ErrorNumber.NO_DOMAIN });
-      const again = await conn.defineXML(domainXML('cpd', { uuid }));
+      const again = await conn.defineXML(diskDomainXML('cpd', uuid));
       assert.deepEqual(await again.listAllCheckpoints(), [], 'R6: nothing survives');
     }));
 
@@ -247,7 +262,7 @@ for (const uri of TEST_URIS) {
       assert.equal(await dom.isPersistent(), false);
       assert.deepEqual(await names(dom.listAllCheckpoints()), ['a']);
       await dom.destroy();
-      const again = await conn.createXML(domainXML('live', { uuid }));
+      const again = await conn.createXML(diskDomainXML('live', uuid));
       assert.deepEqual(await again.listAllCheckpoints(), []);
       await again.destroy();
     }));

@@ -120,10 +120,14 @@ function parseDisk(el: XmlElement): CheckpointDiskDef {
  * virDomainCheckpointAlignDisks): as the XML names it, else a bitmap named after the checkpoint,
  * except read-only disks and disks without a source, which are left out.
  *
- * @throws VirError VIR_ERR_CONFIG_UNSUPPORTED "no disk named 'X'" for a disk the domain lacks,
+ * @throws VirError VIR_ERR_CONFIG_UNSUPPORTED "domain must have at least one disk to perform
+ *   checkpoints", "no disk named 'X'" for a disk the domain lacks,
  *   "too many disk checkpoint requests for domain" when a disk is named twice.
  */
 export function alignCheckpointDisks(name: string, given: readonly CheckpointDiskDef[], def: DomainDef): CheckpointDiskDef[] {
+  if (def.devices.disks.length === 0) {
+    throw confError(C, ErrorNumber.CONFIG_UNSUPPORTED, 'domain must have at least one disk to perform checkpoints');
+  }
   const seen = new Set<string>();
   for (const g of given) {
     const disk = def.devices.disks.find((d) => d.targetDev === g.name || (g.name !== '' && g.name === d.sourceFile));
