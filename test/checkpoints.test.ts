@@ -307,3 +307,31 @@ test('read-only connections may read checkpoints but not create, delete or ask f
     await rw.close();
   }
 });
+
+test("tsvirt's remote driver through tsvirtd: checkpoint calls, errors and the undefine rule cross the wire (procedures 411-417)", async () => {
+  const { startDaemon } = await import('./support/daemon-harness.js');
+  const daemon = await startDaemon();
+  try {
+    const conn = await connect(daemon.uri('/session'));
+    try {
+      const uuid = randomUUID();
+      const dom = await running(conn, 'wire', uuid);
+      const a = await dom.checkpointCreateXML(cp('a'));
+      await dom.checkpointCreateXML(cp('b'));
+      assert.deepEqual(await names(dom.listAllCheckpoints(List.TOPOLOGICAL)), ['a', 'b']);
+      assert.deepEqual(await names(a.listAllChildren()), ['b']);
+      assert.equal((await (await dom.checkpointLookupByName('b')).getParent()).getName(), 'a');
+      assert.match(await a.getXMLDesc(XMLFlags.NO_DOMAIN), /<name>a<\/name>/);
+      await rejectsVir(dom.checkpointLookupByName('zz'), { code: ErrorNumber.NO_DOMAIN_CHECKPOINT, domain: ErrorDomain.TEST });
+      await dom.destroy();
+      await rejectsVir(dom.undefine(), { code: ErrorNumber.OPERATION_INVALID, message: /cannot delete inactive domain with 2 checkpoints/ });
+      await a.delete(Delete.CHILDREN);
+      assert.deepEqual(await dom.listAllCheckpoints(), []);
+      await dom.undefine();
+    } finally {
+      await conn.close();
+    }
+  } finally {
+    await daemon.dispose();
+  }
+});
