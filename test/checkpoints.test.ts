@@ -335,3 +335,59 @@ test("tsvirt's remote driver through tsvirtd: checkpoint calls, errors and the u
     await daemon.dispose();
   }
 });
+
+test('python3-libvirt, unmodified, drives checkpoints through tsvirtd', async (t) => {
+  const { python, pythonLibvirtSkip, startDaemon } = await import('./support/daemon-harness.js');
+  const skip = pythonLibvirtSkip();
+  if (skip !== false) {
+    t.skip(String(skip));
+    return;
+  }
+  const daemon = await startDaemon();
+  try {
+    const script = String.raw`
+import libvirt, sys, json
+c = libvirt.open(sys.argv[1])
+x = """<domain type='test'><name>py</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os>
+<devices><disk type='file' device='disk'><source file='/guest/py.img'/><target dev='vda' bus='virtio'/></disk></devices></domain>"""
+d = c.defineXML(x)
+d.create()
+a = d.checkpointCreateXML('<domaincheckpoint><name>a</name></domaincheckpoint>')
+b = d.checkpointCreateXML('<domaincheckpoint><name>b</name></domaincheckpoint>')
+out = {}
+out['names'] = [k.getName() for k in d.listAllCheckpoints(libvirt.VIR_DOMAIN_CHECKPOINT_LIST_TOPOLOGICAL)]
+out['parent'] = b.getParent().getName()
+out['children'] = [k.getName() for k in a.listAllChildren()]
+out['lookup'] = d.checkpointLookupByName('b').getName()
+out['has'] = [k.name() for k in c.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT)]
+d.destroy()
+try:
+    d.undefine()
+    out['undefine'] = None
+except libvirt.libvirtError as e:
+    out['undefine'] = [e.get_error_code(), e.get_error_domain(), e.get_error_message()]
+try:
+    a.getParent()
+except libvirt.libvirtError as e:
+    out['noparent'] = [e.get_error_code(), e.get_error_message()]
+a.delete(libvirt.VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY)
+out['after_delete'] = [k.getName() for k in d.listAllCheckpoints()]
+d.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+print(json.dumps(out))
+`;
+    const r = python(script, daemon.uri('/session'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), {
+      names: ['a', 'b'],
+      parent: 'a',
+      children: ['b'],
+      lookup: 'b',
+      has: ['py'],
+      undefine: [55, 12, 'Requested operation is not valid: cannot delete inactive domain with 2 checkpoints'],
+      noparent: [103, "Domain checkpoint not found: checkpoint 'a' does not have a parent"],
+      after_delete: ['a'],
+    });
+  } finally {
+    await daemon.dispose();
+  }
+});
