@@ -273,7 +273,9 @@ export class RawQemu implements Runner {
 
   private paths(g: BenchGuest): QemuArgvPaths {
     const dir = join(this.runRoot, g.uuid.slice(0, 8));
-    return { monitorSocket: join(dir, 'qmp.sock'), pidFile: join(dir, 'qemu.pid'), serialLog: (p) => join(g.dir, `serial${p}.log`) };
+    return { monitorSocket: join(dir, 'qmp.sock'), pidFile: join(dir, 'qemu.pid'), serialLog: (p) => join(g.dir, `serial${p}.log`),
+      serialSocket: (p) => join(dir, `serial${p}.sock`),
+    };
   }
 
   private async launch(g: BenchGuest, opts: { incomingDefer?: boolean; loadSnapshot?: string }): Promise<RawVm> {

@@ -11,6 +11,9 @@
 #   guest.mode=C         powers itself off after guest.after=N seconds (guest.cmd=reboot: reboot -f)
 #   guest.tick=N         prints "GUEST-ALIVE n" every N seconds (n counts on across save/restore)
 #   guest.virtio=1       loads virtio_pci + virtio_blk
+#   guest.shell=1        once ready, an interactive shell on the serial port ttyS0, with ttyS0 as
+#                        its controlling terminal (respawned when it exits), for console tests;
+#                        it prints "GUEST-SHELL" first. Whatever console= says, ttyS0 is used.
 # /init prints "GUEST-READY mode=X" on the console only once the guest is really ready (for A:
 # after acpid has opened the input devices, i.e. written its pidfile).
 # Outputs are written to temporary files and renamed, so a running guest never reads a half file.
@@ -65,7 +68,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mode=A; after=5; cmd=poweroff; tick=; virtio=
+mode=A; after=5; cmd=poweroff; tick=; virtio=; shell=
 for arg in $(cat /proc/cmdline); do
   case $arg in
     guest.mode=*) mode=${arg#*=} ;;
@@ -73,6 +76,7 @@ for arg in $(cat /proc/cmdline); do
     guest.cmd=*) cmd=${arg#*=} ;;
     guest.tick=*) tick=${arg#*=} ;;
     guest.virtio=*) virtio=${arg#*=} ;;
+    guest.shell=*) shell=${arg#*=} ;;
   esac
 done
 if [ "$virtio" = 1 ]; then
@@ -92,6 +96,14 @@ if [ -n "$tick" ]; then
   ( i=0; while :; do i=$((i + 1)); echo "GUEST-ALIVE $i"; sleep "$tick"; done ) &
 fi
 echo "GUEST-READY mode=$mode"
+if [ "$shell" = 1 ]; then
+  # setsid: a new session; its leader opening ttyS0 makes that the controlling terminal (job
+  # control, ^C). The loop brings a shell back after `exit`.
+  ( while :; do
+      setsid sh -c 'exec <>/dev/ttyS0 >&0 2>&1; echo GUEST-SHELL; exec sh -i'
+      sleep 0.2
+    done ) &
+fi
 if [ "$mode" = C ]; then
   sleep "$after"
   echo "GUEST-POWEROFF $cmd"

@@ -18,7 +18,11 @@ WANTED = {
         'virDomainEventStartedDetailType', 'virDomainEventSuspendedDetailType', 'virDomainEventResumedDetailType',
         'virDomainEventStoppedDetailType', 'virDomainEventShutdownDetailType', 'virDomainEventPMSuspendedDetailType',
         'virDomainEventCrashedDetailType', 'virDomainEventID', 'virDomainModificationImpact',
+        'virDomainConsoleFlags', 'virDomainOpenGraphicsFlags',
+        'virDomainVcpuFlags', 'virDomainMemoryModFlags', 'virDomainMemoryStatTags', 'virVcpuState',
+        'virDomainControlState',
     ],
+    'libvirt-stream.h': ['virStreamFlags', 'virStreamEventType'],
     'libvirt-domain-snapshot.h': [
         'virDomainSnapshotCreateFlags', 'virDomainSnapshotXMLFlags', 'virDomainSnapshotListFlags',
         'virDomainSnapshotRevertFlags', 'virDomainSnapshotDeleteFlags',

@@ -34,9 +34,17 @@ export {
 } from './api/connection.js';
 export { Domain, type DomainStateReason } from './api/domain.js';
 export { DomainSnapshot } from './api/snapshot.js';
+export {
+  Stream,
+  STREAM_BUF_SIZE,
+  type StreamEventCallback,
+  type StreamSinkHandler,
+  type StreamSourceHandler,
+} from './api/stream.js';
 export { DomainCheckpoint } from './api/checkpoint.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
+  DomainControlInfo,
   DomainInfo,
   DomainLifecycleEvent,
   DomainRef,
@@ -44,6 +52,12 @@ export type {
   JobOptions,
   JobProgress,
   HypervisorDriver,
+  MemoryStat,
   NodeInfo,
+  DomainScreenshot,
+  NodeStat,
+  TypedParameter,
+  DomainTime,
+  VcpuInfo,
 } from './core/driver.js';
 export * from './core/enums.generated.js';

@@ -328,6 +328,35 @@ const CASES: Case[] = [
   { name: 'uri and hostname', script: 'uri; hostname' },
   { name: 'version', script: 'version; version --daemon' },
 
+  // ---- vCPUs, memory, host figures, guest facts ----
+  {
+    name: 'vcpus: maxvcpus, vcpucount, setvcpus, vcpuinfo, running and inactive',
+    script:
+      'maxvcpus; maxvcpus --type kvm; vcpucount test; vcpuinfo test; vcpuinfo test --pretty; setvcpus test 1 --live; vcpucount test; ' +
+      'setvcpus test 3; setvcpus test 0; setvcpus test 40 --maximum --config; vcpucount test --live --config; vcpucount test --guest; ' +
+      'define web1.xml; vcpucount web1; vcpucount web1 --live; vcpuinfo web1; setvcpus web1 2; setvcpus web1 4 --config --maximum; ' +
+      'setvcpus web1 2 --config; vcpucount web1; start web1; vcpuinfo web1 --pretty; vcpucount web1',
+  },
+  {
+    name: 'schedinfo: the test driver\'s scheduler, --set, --weight and refused flags',
+    script:
+      'schedinfo test; schedinfo test --set weight=10; schedinfo test --weight 5; schedinfo test --config; schedinfo test --current; ' +
+      'schedinfo test --live --config; schedinfo test --set foo=1; schedinfo test --set weight=abc; schedinfo test --set weight; schedinfo nosuch',
+  },
+  {
+    name: 'memory: setmem, setmaxmem, dommemstat',
+    script:
+      'dommemstat test; setmem test 1000000; dommemstat test; setmem test 1G --config; setmem test 0; setmem test 99999999; ' +
+      'setmem test abc; setmaxmem test 10000000; setmaxmem test 10000000 --config; define web1.xml; dommemstat web1; setmem web1 512; ' +
+      'setmaxmem web1 262144; setmem web1 200000 --config; start web1; dommemstat web1; setmem web1 100000',
+  },
+  {
+    name: 'host figures and guest facts: freecell, nodecpustats, nodememstats, domcontrol, domhostname, domtime, reset',
+    script:
+      'freecell; freecell --all; freecell --cellno 1; freecell --cellno 7; freecell --cellno -1; nodecpustats; nodecpustats --cpu 2; ' +
+      'nodecpustats --cpu -5; nodememstats; domcontrol test; domhostname test; domhostname test --source lease; domtime test; ' +
+      'reset test; define web1.xml; domcontrol web1; domhostname web1; domtime web1; reset web1',
+  },
   // ---- the shell: parsing, help, connect ----
   {
     name: 'syntax: one bad command stops the whole line before anything runs',

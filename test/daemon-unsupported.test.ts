@@ -34,11 +34,11 @@ describe('procedures tsvirtd lacks', () => {
   // virsh command → the API libvirt names when the driver lacks it.
   const VIRSH: [string[], string][] = [
     [['domstats', 'test'], 'virConnectGetAllDomainStats'],
-    [['vcpuinfo', 'test'], 'virDomainGetVcpus'],
+    [['domifstat', 'test', 'vnet0'], 'virDomainInterfaceStats'],
     [['domifaddr', 'test'], 'virDomainInterfaceAddresses'],
     [['domblkstat', 'test', 'vda'], 'virDomainBlockStats'],
     [['schedinfo', 'test'], 'virDomainGetSchedulerType'],
-    [['maxvcpus'], 'virConnectGetMaxVcpus'],
+    [['cpu-models', 'i686'], 'virConnectGetCPUModelNames'],
     [['domjobinfo', 'test'], 'virDomainGetJobInfo'],
   ];
 
@@ -53,13 +53,13 @@ describe('procedures tsvirtd lacks', () => {
     });
   }
 
-  test('virsh setvcpus: NO_SUPPORT on the read-write socket, read-only refusal first on the read-only one', { skip: virshSkip() }, () => {
-    const rw = virsh(d.uri('/default'), 'setvcpus', 'test', '1');
+  test('virsh domrename: NO_SUPPORT on the read-write socket, read-only refusal first on the read-only one', { skip: virshSkip() }, () => {
+    const rw = virsh(d.uri('/default'), 'domrename', 'test', 't2');
     assert.equal(rw.code, 1);
-    assert.equal(rw.stderr.trim().split('\n').at(-1), `error: ${NO_SUPPORT}virDomainSetVcpus`);
-    const ro = virsh(d.uri('/default', true), 'setvcpus', 'test', '1');
+    assert.equal(rw.stderr.trim().split('\n').at(-1), `error: ${NO_SUPPORT}virDomainRename`);
+    const ro = virsh(d.uri('/default', true), 'domrename', 'test', 't2');
     assert.equal(ro.code, 1);
-    assert.equal(ro.stderr.trim().split('\n').at(-1), 'error: operation forbidden: read only access prevents virDomainSetVcpus');
+    assert.equal(ro.stderr.trim().split('\n').at(-1), 'error: operation forbidden: read only access prevents virDomainRename');
   });
 
   test('python-libvirt: libvirtError with code 3 (NO_SUPPORT), domain 20 (VIR_FROM_DOMAIN) and the API name', { skip: pythonLibvirtSkip() }, () => {
@@ -67,7 +67,7 @@ describe('procedures tsvirtd lacks', () => {
       'import sys, libvirt',
       'c = libvirt.open(sys.argv[1])',
       'd = c.lookupByName("test")',
-      'for f in (lambda: d.vcpusFlags(0), lambda: d.schedulerType(), lambda: c.getMaxVcpus(None)):',
+      'for f in (lambda: d.blockInfo("vda"), lambda: d.schedulerType(), lambda: c.getCPUModelNames("i686")):',
       '    try:',
       '        f(); print("no error")',
       '    except libvirt.libvirtError as e:',
@@ -76,9 +76,9 @@ describe('procedures tsvirtd lacks', () => {
     const r = python(script, d.uri('/default'));
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), [
-      `3 20 ${NO_SUPPORT}virDomainGetVcpusFlags`,
+      `3 20 ${NO_SUPPORT}virDomainGetBlockInfo`,
       `3 20 ${NO_SUPPORT}virDomainGetSchedulerType`,
-      `3 20 ${NO_SUPPORT}virConnectGetMaxVcpus`,
+      `3 20 ${NO_SUPPORT}virConnectGetCPUModelNames`,
     ]);
   });
 
@@ -89,8 +89,8 @@ describe('procedures tsvirtd lacks', () => {
         const e = errorOf(await c.call(n));
         assert.deepEqual([e.code, e.domain, e.message], [39, 7, `unknown procedure: ${n}`], `procedure ${n}`);
       }
-      const e = errorOf(await c.callWith(200, domFlags, { dom: testDom, flags: 0 }));
-      assert.deepEqual([e.code, e.domain, e.message, e.str1, e.str2], [3, 20, `${NO_SUPPORT}virDomainGetVcpusFlags`, `${NO_SUPPORT}%s`, 'virDomainGetVcpusFlags']);
+      const e = errorOf(await c.callWith(298, domFlags, { dom: testDom, flags: 0 })); // DOMAIN_GET_JOB_STATS
+      assert.deepEqual([e.code, e.domain, e.message, e.str1, e.str2], [3, 20, `${NO_SUPPORT}virDomainGetJobStats`, `${NO_SUPPORT}%s`, 'virDomainGetJobStats']);
       const s = await c.callWith(Proc.DOMAIN_GET_STATE, domFlags, { dom: testDom, flags: 0 });
       assert.equal(s.header.status, MessageStatus.OK);
     } finally {
@@ -101,7 +101,7 @@ describe('procedures tsvirtd lacks', () => {
   test('raw calls before CONNECT_OPEN: a known API is "not open", an unsupported auth step fails authentication', async () => {
     const c = await RawClient.connect(d.rw);
     try {
-      const e = errorOf(await c.callWith(200, domFlags, { dom: testDom, flags: 0 })); // DOMAIN_GET_VCPUS_FLAGS
+      const e = errorOf(await c.callWith(298, domFlags, { dom: testDom, flags: 0 })); // DOMAIN_GET_JOB_STATS
       assert.deepEqual([e.code, e.message], [1, 'internal error: hypervisor connection not open']);
       const sasl = errorOf(await c.call(67)); // AUTH_SASL_INIT: tsvirtd offers only AUTH_NONE
       assert.deepEqual([sasl.code, sasl.domain, sasl.message], [45, 7, 'authentication failed: authentication failed']);

@@ -20,6 +20,7 @@ const PATHS: QemuArgvPaths = {
   monitorSocket: '/run/x/monitor.sock',
   pidFile: '/run/x/qemu.pid',
   serialLog: (port) => `/log/serial${port}.log`,
+  serialSocket: (port) => `/run/x/serial${port}.sock`,
 };
 
 function def(body: string, type = 'qemu', extraTop = ''): DomainDef {
@@ -135,16 +136,52 @@ describe('qemu argv builder', () => {
     );
   });
 
-  test('serial: a file port, a pty port into the per-domain serial log, and the mirrored console', () => {
+  test('serial: a file port, a pty port on a console socket logged to the per-domain serial log, and the mirrored console', () => {
     const a = argv(def(`<serial type='file'><source path='/log/s,1.log'/><target port='0'/></serial><serial type='pty'><target port='1'/></serial>`));
     const chardevs = values(a, '-chardev');
     assert.ok(chardevs.includes('file,id=charserial0,path=/log/s,,1.log,append=on'), chardevs.join(' | '));
-    assert.ok(chardevs.includes('file,id=charserial1,path=/log/serial1.log,append=on'), chardevs.join(' | '));
+    assert.ok(
+      chardevs.includes('socket,id=charserial1,path=/run/x/serial1.sock,server=on,wait=off,logfile=/log/serial1.log,logappend=on'),
+      chardevs.join(' | '),
+    );
     const devices = values(a, '-device').map((j) => JSON.parse(j) as Record<string, unknown>);
     assert.deepEqual(devices, [
       { driver: 'isa-serial', chardev: 'charserial0', id: 'serial0', index: 0 },
       { driver: 'isa-serial', chardev: 'charserial1', id: 'serial1', index: 1 },
     ]);
+  });
+
+  test("serial <log>: the domain's log file (append as given) replaces the per-domain one; other types log too", () => {
+    const a = argv(
+      def(
+        `<serial type='pty'><log file='/var/x,y.log' append='on'/><target port='0'/></serial>` +
+          `<serial type='pty'><log file='/var/z.log'/><target port='1'/></serial>` +
+          `<serial type='file'><source path='/f.log'/><log file='/var/f.log' append='off'/><target port='2'/></serial>` +
+          `<serial type='null'><target port='3'/></serial>`,
+      ),
+    );
+    const chardevs = values(a, '-chardev');
+    for (const want of [
+      'socket,id=charserial0,path=/run/x/serial0.sock,server=on,wait=off,logfile=/var/x,,y.log,logappend=on',
+      // No append attribute: QEMU's default (the log starts afresh), as libvirt passes nothing.
+      'socket,id=charserial1,path=/run/x/serial1.sock,server=on,wait=off,logfile=/var/z.log',
+      'file,id=charserial2,path=/f.log,append=on,logfile=/var/f.log,logappend=off',
+      'null,id=charserial3',
+    ]) {
+      assert.ok(chardevs.includes(want), `${want} not in ${chardevs.join(' | ')}`);
+    }
+  });
+
+  test('a default console (a lone <console>) is serial 0 on a console socket; a second serial console and other host sides are refused', () => {
+    const chardevs = values(argv(def(`<console type='pty'/>`)), '-chardev');
+    assert.ok(chardevs.includes('socket,id=charserial0,path=/run/x/serial0.sock,server=on,wait=off,logfile=/log/serial0.log,logappend=on'), chardevs.join(' | '));
+    assertUnsupported(
+      () => argv(def(`<serial type='pty'/><console type='pty'><target type='serial' port='0'/></console><console type='pty'><target type='serial' port='1'/></console>`)),
+      /^unsupported configuration: Only the first console can be a serial port$/,
+    );
+    assertUnsupported(() => argv(def(`<console type='pty'><target type='virtio'/></console>`)), /console target type 'virtio' is not supported/);
+    assertUnsupported(() => argv(def(`<serial type='dev'><source path='/dev/ttyS0'/></serial>`)), /serial type 'dev' is not supported/);
+    assertUnsupported(() => argv(def(`<serial type='pty'><target type='usb-serial'/></serial>`)), /serial target type 'usb-serial' is not supported/);
   });
 
   test("user-mode network when an interface asks for it; type='network' is refused", () => {
@@ -210,11 +247,16 @@ describe('qemu argv builder', () => {
   });
 
   test('every value inside a QemuOpts option is escaped: paths with commas stay one value', () => {
-    const paths: QemuArgvPaths = { monitorSocket: '/run/a,server=off/m.sock', pidFile: '/run/p,id', serialLog: () => '/log/s,x.log' };
+    const paths: QemuArgvPaths = {
+      monitorSocket: '/run/a,server=off/m.sock',
+      pidFile: '/run/p,id',
+      serialLog: () => '/log/s,x.log',
+      serialSocket: () => '/run/a,b/s.sock',
+    };
     const a = buildQemuArgv(def("<serial type='file'><source path='/log/a,b'/><target port='0'/></serial><serial type='pty'><target port='1'/></serial>"), { paths }).argv;
     assert.ok(values(a, '-chardev').includes('socket,id=charmonitor,path=/run/a,,server=off/m.sock,server=on,wait=off'));
     assert.ok(values(a, '-chardev').includes('file,id=charserial0,path=/log/a,,b,append=on'));
-    assert.ok(values(a, '-chardev').includes('file,id=charserial1,path=/log/s,,x.log,append=on'));
+    assert.ok(values(a, '-chardev').includes('socket,id=charserial1,path=/run/a,,b/s.sock,server=on,wait=off,logfile=/log/s,,x.log,logappend=on'));
     // Plain (non-QemuOpts) arguments are passed as they are.
     assert.deepEqual(values(a, '-pidfile'), ['/run/p,id']);
   });

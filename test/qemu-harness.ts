@@ -59,8 +59,12 @@ export interface GuestXMLOptions {
   /** Prints GUEST-ALIVE n every `tick` seconds. */
   tick?: number;
   memMiB?: number;
-  /** The serial port's log file. */
+  /** The serial port's log file (a file port), or, with `pty`, its `<log>` unless that is null. */
   serial: string;
+  /** Serial port 0 is a pty (the driver's console socket) rather than a file. */
+  pty?: { log: boolean };
+  /** An interactive shell on the serial port once ready (guest.shell=1). */
+  shell?: boolean;
   type?: 'qemu' | 'kvm';
   extraDevices?: string;
   emulator?: string;
@@ -71,6 +75,11 @@ export function guestXML(o: GuestXMLOptions): string {
   const args = ['console=ttyS0', 'quiet', 'panic=-1', `guest.mode=${o.mode}`];
   if (o.after !== undefined) args.push(`guest.after=${o.after}`);
   if (o.tick !== undefined) args.push(`guest.tick=${o.tick}`);
+  if (o.shell === true) args.push('guest.shell=1');
+  const serial =
+    o.pty === undefined
+      ? `<serial type='file'><source path='${o.serial}'/><target port='0'/></serial>`
+      : `<serial type='pty'>${o.pty.log ? `<log file='${o.serial}' append='on'/>` : ''}<target port='0'/></serial>`;
   return `<domain type='${o.type ?? 'qemu'}'>
   <name>${o.name}</name>
   <uuid>${o.uuid}</uuid>
@@ -86,7 +95,7 @@ export function guestXML(o: GuestXMLOptions): string {
   <on_reboot>destroy</on_reboot>
   <devices>
     ${o.emulator !== undefined ? `<emulator>${o.emulator}</emulator>` : ''}
-    <serial type='file'><source path='${o.serial}'/><target port='0'/></serial>
+    ${serial}
     ${o.extraDevices ?? ''}
   </devices>
 </domain>`;

@@ -141,7 +141,7 @@ describe('QEMU processes (real qemu-system-x86_64, TCG)', { skip }, () => {
   /** A paused QEMU with no guest code running: cheap. */
   async function launchIdle(dir: string) {
     const d = parseDomainXML(`<domain type='qemu'><name>idle</name><uuid>${randomUUID()}</uuid><memory unit='MiB'>128</memory><os><type>hvm</type></os></domain>`);
-    const paths = { monitorSocket: join(dir, 'monitor.sock'), pidFile: join(dir, 'qemu.pid'), serialLog: () => join(dir, 's.log') };
+    const paths = { monitorSocket: join(dir, 'monitor.sock'), pidFile: join(dir, 'qemu.pid'), serialLog: () => join(dir, 's.log'), serialSocket: () => join(dir, 's.sock') };
     const cmd = buildQemuArgv(d, { paths });
     const launched = await launchQemu({
       emulator: findQemu()!,

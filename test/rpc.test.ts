@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XdrError, XdrReader, XdrWriter, decode, encode } from '../src/rpc/xdr.js';
 import { FrameReader, MESSAGE_MAX, MessageStatus, MessageType, decodeFrame, encodeFrame } from '../src/rpc/message.js';
-import { REMOTE_PROGRAM, xDomain, xError, uuidToString, uuidFromString } from '../src/rpc/protocol.js';
+import { REMOTE_PROGRAM, TypedParamType, xDomain, xError, xTypedParam, uuidToString, uuidFromString } from '../src/rpc/protocol.js';
 import { PROCEDURES, Proc, listAllDomainsRet, lifecycleMsg, openArgs, readOnlyRefusal, snapshotCreateArgs } from '../src/rpc/procedures.js';
 import { rpcError, toWireError } from '../src/daemon/errors.js';
 import { operationInvalid, noDomainSnapshot } from '../src/core/errors.js';
@@ -210,4 +210,24 @@ test('procedure table: numbers are unique and match libvirt\'s names; mutating c
   const mutating = [...PROCEDURES.values()].filter((s) => s.mutating).map((s) => s.proc);
   assert.ok(mutating.includes(Proc.DOMAIN_UNDEFINE_FLAGS) && mutating.includes(Proc.DOMAIN_SNAPSHOT_CREATE_XML));
   assert.ok(!mutating.includes(Proc.DOMAIN_GET_STATE));
+});
+
+test('remote_typed_param: every type round-trips, with the union discriminant between name and value', () => {
+  const params = [
+    { field: 'i', type: TypedParamType.INT, value: -5 },
+    { field: 'ui', type: TypedParamType.UINT, value: 0xfffffffe },
+    { field: 'l', type: TypedParamType.LLONG, value: -(2 ** 40) },
+    { field: 'ul', type: TypedParamType.ULLONG, value: 2 ** 50 },
+    { field: 'd', type: TypedParamType.DOUBLE, value: 1.5 },
+    { field: 'b', type: TypedParamType.BOOLEAN, value: true },
+    { field: 's', type: TypedParamType.STRING, value: 'fair' },
+  ];
+  for (const p of params) assert.deepEqual(decode(xTypedParam, encode(xTypedParam, p)), p, p.field);
+  // 'weight', UINT 50 as libvirt lays it out: string, int type 2, uint.
+  assert.equal(
+    encode(xTypedParam, { field: 'weight', type: TypedParamType.UINT, value: 50 }).toString('hex'),
+    '00000006' + Buffer.from('weight').toString('hex') + '0000' + '00000002' + '00000032',
+  );
+  const bad = Buffer.concat([encode(xTypedParam, { field: 'x', type: TypedParamType.INT, value: 1 }).subarray(0, 8), Buffer.from('00000009', 'hex')]);
+  assert.throws(() => decode(xTypedParam, bad), XdrError);
 });

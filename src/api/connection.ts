@@ -3,7 +3,8 @@
  */
 import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo } from '../core/driver.js';
 import { Domain } from './domain.js';
-import { DomainEventID, ErrorDomain, ErrorNumber, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
+import { Stream } from './stream.js';
+import { DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
 import { VirError, noSupport } from '../core/errors.js';
 import { parseUUID } from '../conf/values.js';
 
@@ -57,6 +58,8 @@ export class Connection {
   private drv: HypervisorDriver | null;
   private readonly readonly: boolean;
   private readonly registrations = new Map<number, Registration>();
+  /** Streams bound to a driver's channel and not yet finished or aborted (aborted by close). */
+  private readonly openStreams = new Set<Stream>();
   /** Open event iterators, ended when the connection closes. */
   private readonly iterators = new Set<() => void>();
   private nextCallbackID = 1;
@@ -186,6 +189,95 @@ export class Connection {
     return [i.model, Math.floor(i.memory / 1024), i.cpus, i.mhz, i.nodes, i.sockets, i.cores, i.threads];
   }
   /**
+   * The most vCPUs a guest may have (virConnectGetMaxVcpus); `type` names a guest type ('kvm',
+   * 'qemu'; null: the driver's default). The test driver answers 32 for any type.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getMaxVcpus(type: string | null = null): Promise<number> {
+    const drv = this.driverFor('virConnectGetMaxVcpus');
+    if (drv.connectGetMaxVcpus === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virConnectGetMaxVcpus');
+    return drv.connectGetMaxVcpus(type);
+  }
+  /**
+   * Free memory of NUMA cells (virNodeGetCellsFreeMemory), in bytes, from cell `startCell`, at
+   * most `maxCells` of them.
+   *
+   * Prerequisites: the connection is open; `startCell` ≥ 0 and below the number of cells;
+   * `maxCells` > 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a negative `startCell`, `maxCells` ≤ 0, or
+   * "Range exceeds available cells".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getCellsFreeMemory(startCell: number, maxCells: number): Promise<number[]> {
+    const drv = this.driverFor('virNodeGetCellsFreeMemory');
+    if (maxCells <= 0) throw VirError.invalidArg(ErrorDomain.DOMAIN, 'maxCells in virNodeGetCellsFreeMemory must be greater than zero');
+    if (startCell < 0) throw VirError.invalidArg(ErrorDomain.DOMAIN, 'startCell in virNodeGetCellsFreeMemory must be zero or greater');
+    if (drv.nodeGetCellsFreeMemory === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virNodeGetCellsFreeMemory');
+    return drv.nodeGetCellsFreeMemory(startCell, maxCells);
+  }
+  /**
+   * The host's free memory in bytes (virNodeGetFreeMemory).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getFreeMemory(): Promise<number> {
+    const drv = this.driverFor('virNodeGetFreeMemory');
+    if (drv.nodeGetFreeMemory === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virNodeGetFreeMemory');
+    return drv.nodeGetFreeMemory();
+  }
+  /**
+   * Host CPU times in nanoseconds by field ('user', 'kernel', 'idle', 'iowait'), of CPU `cpuNum`
+   * or, with -1 (VIR_NODE_CPU_STATS_ALL_CPUS), of all (virNodeGetCPUStats); python-libvirt's
+   * `getCPUStats` returns the same dictionary.
+   *
+   * Prerequisites: the connection is open; `cpuNum` ≥ -1; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for another negative `cpuNum`, or any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getCPUStats(cpuNum: number, flags = 0): Promise<Record<string, number>> {
+    const drv = this.driverFor('virNodeGetCPUStats');
+    if (cpuNum < -1) throw VirError.invalidArg(ErrorDomain.DOMAIN, 'cpuNum in virNodeGetCPUStats only accepts -1 as a negative value');
+    if (drv.nodeGetCPUStats === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virNodeGetCPUStats');
+    return Object.fromEntries((await drv.nodeGetCPUStats(cpuNum, flags)).map((s) => [s.field, s.value]));
+  }
+  /**
+   * Host memory figures in KiB by field ('total', 'free', 'buffers', 'cached'), of NUMA cell
+   * `cellNum` or, with -1, of the host (virNodeGetMemoryStats). libvirt's test driver lacks it.
+   *
+   * Prerequisites: the connection is open; `cellNum` ≥ -1; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for another negative `cellNum`, or any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (the test driver).
+   */
+  async getMemoryStats(cellNum: number, flags = 0): Promise<Record<string, number>> {
+    const drv = this.driverFor('virNodeGetMemoryStats');
+    if (cellNum < -1) throw VirError.invalidArg(ErrorDomain.DOMAIN, 'cellNum in virNodeGetMemoryStats only accepts -1 as a negative value');
+    if (drv.nodeGetMemoryStats === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virNodeGetMemoryStats');
+    return Object.fromEntries((await drv.nodeGetMemoryStats(cellNum, flags)).map((s) => [s.field, s.value]));
+  }
+  /**
+   * The host's CPUs (virNodeGetCPUMap), as python-libvirt's `getCPUMap()`: [number of CPUs,
+   * which are online, how many are online].
+   *
+   * Prerequisites: the connection is open; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getCPUMap(flags = 0): Promise<[cpus: number, online: boolean[], onlineCount: number]> {
+    const drv = this.driverFor('virNodeGetCPUMap');
+    if (drv.nodeGetCPUMap === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virNodeGetCPUMap');
+    const map = await drv.nodeGetCPUMap(flags);
+    return [map.length, map, map.filter((b) => b).length];
+  }
+  /**
    * The host's SMBIOS information as libvirt's `<sysinfo>` XML (virConnectGetSysinfo).
    *
    * Prerequisites: the connection is open; `flags` is 0. Effects: none.
@@ -211,8 +303,8 @@ export class Connection {
    *
    * Prerequisites: none; closing a closed connection does nothing.
    *
-   * Effects on success: its event callbacks are deregistered, its event iterators end, the
-   * driver is closed (store, monitor or daemon connections released; guests keep running) —
+   * Effects on success: its event callbacks are deregistered, its event iterators end, its
+   * streams still open are aborted (consoles detached; guests run on), the driver is closed (store, monitor or daemon connections released; guests keep running) —
    * or, for a driver shared through a driver pool (connect()'s `pool`), released, and closed
    * with the last connection using it;
    * every later call on it, its domains and snapshots raises VIR_ERR_INVALID_CONN.
@@ -227,7 +319,35 @@ export class Connection {
     this.registrations.clear();
     this.drv = null;
     for (const finish of [...this.iterators]) finish();
+    const streams = [...this.openStreams];
+    this.openStreams.clear();
+    await Promise.all(streams.map((st) => st.abort()));
     await (this.release !== undefined ? this.release() : drv.close());
+  }
+
+  /** @internal A stream of this connection was bound to a driver's channel (close aborts it). */
+  streamOpened(stream: Stream): void {
+    this.openStreams.add(stream);
+  }
+  /** @internal A stream of this connection was finished or aborted. */
+  streamClosed(stream: Stream): void {
+    this.openStreams.delete(stream);
+  }
+
+  /**
+   * A new, unused stream (virStreamNew) for {@link Domain.openConsole} or
+   * {@link Domain.screenshot}. Flags: {@link StreamFlags} NONBLOCK (see {@link Stream.recv}).
+   *
+   * Prerequisites: the connection is open. Effects: none until the stream is used.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a bit outside StreamFlags.
+   */
+  newStream(flags: StreamFlags | number = 0): Stream {
+    this.driverFor('virStreamNew');
+    if (!Number.isInteger(flags) || (flags & ~StreamFlags.NONBLOCK) !== 0) {
+      throw VirError.invalidArg(ErrorDomain.STREAMS, `unsupported flags (0x${(flags >>> 0).toString(16)}) in function virStreamNew`);
+    }
+    return new Stream(this, flags);
   }
 
   /**

@@ -3,10 +3,14 @@
  * shape of libvirt's public entry points: check the handle and arguments (and read-only access),
  * check flag combinations the API itself forbids, dispatch to the driver.
  */
+import { Duplex } from 'node:stream';
 import type { Connection } from './connection.js';
-import type { DomainInfo, DomainRef, JobOptions } from '../core/driver.js';
+import type { DomainControlInfo, DomainInfo, DomainRef, DomainTime, HypervisorDriver, JobOptions, TypedParameter, VcpuInfo } from '../core/driver.js';
+import { Stream } from './stream.js';
 import {
   DomainSaveRestoreFlags,
+  DomainVcpuFlags,
+  type DomainConsoleFlags,
   DomainXMLFlags,
   ErrorDomain,
   ErrorNumber,
@@ -14,8 +18,8 @@ import {
   type DomainState,
   type DomainUndefineFlags,
 } from '../core/enums.generated.js';
-import { VirError } from '../core/errors.js';
-import { exclusiveFlags } from '../rules/flags.js';
+import { VirError, noSupport } from '../core/errors.js';
+import { exclusiveFlags, requireFlag } from '../rules/flags.js';
 import { DomainSnapshot } from './snapshot.js';
 import { DomainCheckpoint, checkpointCall } from './checkpoint.js';
 import type { DomainCheckpointListFlags } from '../core/enums.generated.js';
@@ -25,6 +29,35 @@ import type { DomainCheckpointListFlags } from '../core/enums.generated.js';
  * reason code of that state (e.g. {@link DomainShutoffReason}).
  */
 export type DomainStateReason = [state: DomainState, reason: number];
+
+/** The optional driver methods of the resource calls. */
+type Optional<K extends keyof HypervisorDriver> = NonNullable<HypervisorDriver[K]>;
+
+/** The names python-libvirt gives {@link DomainMemoryStatTags} in `dom.memoryStats()`. */
+const MEMORY_STAT_NAMES: Readonly<Record<number, string>> = {
+  0: 'swap_in',
+  1: 'swap_out',
+  2: 'major_fault',
+  3: 'minor_fault',
+  4: 'unused',
+  5: 'available',
+  6: 'actual',
+  7: 'rss',
+  8: 'usable',
+  9: 'last_update',
+  10: 'disk_caches',
+  11: 'hugetlb_pgalloc',
+  12: 'hugetlb_pgfail',
+};
+/** VIR_TYPED_PARAM_STRING_OKAY: the caller takes string parameters. */
+const TYPED_PARAM_STRING_OKAY = 4;
+/** VIR_DOMAIN_MEMORY_STAT_NR: how many statistics libvirt knows. */
+const MEMORY_STAT_NR = 13;
+
+/** libvirt's virCheckNonZeroArg: VIR_ERR_INVALID_ARG "NAME in API must not be zero". */
+function nonZero(value: number, name: string, api: string): void {
+  if (value === 0) throw VirError.invalidArg(ErrorDomain.DOMAIN, `${name} in ${api} must not be zero`);
+}
 
 /**
  * A handle on a domain (libvirt's virDomainPtr), with python-libvirt's method names, async. Its
@@ -522,6 +555,407 @@ export class Domain {
     await snapshot.revert(flags, options);
   }
 
+  /**
+   * Connects `stream` to the guest's console or serial device (virDomainOpenConsole): what the
+   * guest writes arrives through {@link Stream.recv}, what is sent with {@link Stream.send}
+   * reaches the guest. `devName` is the device's alias (e.g. 'serial0', 'console0'), or null for
+   * the first console. Flags: {@link DomainConsoleFlags} FORCE (end another session on the same
+   * device) and SAFE (qemu). The test driver has no consoles, as libvirt's.
+   *
+   * Prerequisites: a writable connection (libvirt refuses consoles to read-only ones); `stream`
+   * is a new stream of this connection; the domain is running and has the device; no other
+   * session holds it (unless FORCE).
+   *
+   * Effects on success: the stream is bound to the console until finished or aborted (which
+   * detaches it; the guest runs on) or the guest stops (the end of data). With FORCE an earlier
+   * session's stream reaches its end. Effects on failure: nothing changes; the stream stays
+   * unused.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG when `stream` is of another connection, or for
+   * flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "stream is already in use"; "domain is
+   * not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver has no consoles (test, ESX,
+   * VirtualBox).
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED "Active console session exists for this
+   * domain" without FORCE; the driver's error when the device does not exist.
+   */
+  async openConsole(devName: string | null, stream: Stream, flags: DomainConsoleFlags | number = 0): Promise<void> {
+    const drv = this.writable('virDomainOpenConsole');
+    checkStream(stream, 'virDomainOpenConsole');
+    stream.checkUnused(this.connection, this.ref.name);
+    if (devName !== null && typeof devName !== 'string') {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'invalid argument: dev_name in virDomainOpenConsole must be a string or null');
+    }
+    if (drv.domainOpenConsole === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainOpenConsole');
+    stream.attach(await drv.domainOpenConsole(this.ref, devName, flags));
+  }
+
+  /**
+   * Takes a screenshot of screen `screen` (virDomainScreenshot): resolves with the image's MIME
+   * type ('image/png' on the test driver, as libvirt's; qemu gives 'image/x-portable-pixmap' or
+   * 'image/png'), and the image then arrives on `stream`: read it to the end of data
+   * ({@link Stream.recvAll}, {@link Stream.recv} until empty), then {@link Stream.finish}.
+   * Sending on this stream fails it (VIR_ERR_RPC "stream had unexpected termination", as
+   * libvirtd answers).
+   *
+   * Prerequisites: a writable connection (libvirt refuses screenshots to read-only ones);
+   * `stream` is a new stream of this connection; `flags` is 0; on qemu, the domain runs with a
+   * display. libvirt's test driver answers for any domain, and so does tsvirt's.
+   *
+   * Effects on success: the stream carries the image. Effects on failure: nothing changes; the
+   * stream stays unused.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG when `stream` is of another connection, or for
+   * any flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "stream is already in use"; (qemu) "domain
+   * is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver takes no screenshots (ESX,
+   * VirtualBox).
+   */
+  async screenshot(stream: Stream, screen: number, flags = 0): Promise<string> {
+    const drv = this.writable('virDomainScreenshot');
+    checkStream(stream, 'virDomainScreenshot');
+    stream.checkUnused(this.connection, this.ref.name);
+    if (!Number.isInteger(screen) || screen < 0 || screen > 0xffffffff) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'invalid argument: screen in virDomainScreenshot must be an unsigned integer');
+    }
+    if (drv.domainScreenshot === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainScreenshot');
+    const shot = await drv.domainScreenshot(this.ref, screen, flags);
+    stream.attach(imageChannel(shot.data));
+    return shot.mimeType;
+  }
+
+  // vCPUs and memory, guest facts (drivers that lack one answer VIR_ERR_NO_SUPPORT).
+
+  /** The driver's method `key`, bound, or VIR_ERR_NO_SUPPORT naming `api`. */
+  private optional<K extends keyof HypervisorDriver>(drv: HypervisorDriver, key: K, api: string): Optional<K> {
+    const fn = drv[key];
+    if (typeof fn !== 'function') throw noSupport(ErrorDomain.DOMAIN, api);
+    return (fn as (...args: unknown[]) => unknown).bind(drv) as Optional<K>;
+  }
+
+  /**
+   * The most vCPUs the running domain may have (virDomainGetMaxVcpus): its live `<vcpu>` count.
+   *
+   * Prerequisites: the domain is active. Effects: none.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (qemu, ESX, VirtualBox).
+   */
+  async maxVcpus(): Promise<number> {
+    return this.optional(this.drv, 'domainGetMaxVcpus', 'virDomainGetMaxVcpus')(this.ref);
+  }
+  /**
+   * A vCPU count (virDomainGetVcpusFlags). Flags: {@link DomainVcpuFlags} LIVE or CONFIG (which
+   * definition; neither: the live one of a running domain, else the persistent one) and MAXIMUM
+   * (the `<vcpu>` maximum rather than the vCPUs online).
+   *
+   * Prerequisites: LIVE needs a running domain, CONFIG a persistent one. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG, and for flags the driver
+   * does not support (the test driver: GUEST, HOTPLUGGABLE).
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running" (LIVE on an
+   * inactive domain), "transient domains do not have any persistent config" (CONFIG on one).
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED for GUEST on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async vcpusFlags(flags = 0): Promise<number> {
+    const drv = (flags & DomainVcpuFlags.GUEST) !== 0 ? this.writable('virDomainGetVcpusFlags') : this.drv;
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    return this.optional(drv, 'domainGetVcpusFlags', 'virDomainGetVcpusFlags')(this.ref, flags);
+  }
+  /**
+   * Sets the running domain's online vCPUs (virDomainSetVcpus): as {@link Domain.setVcpusFlags}
+   * with LIVE.
+   *
+   * Prerequisites: a writable connection; the domain is active; `nvcpus` is 1 to its maximum.
+   * Effects on success: the live definition has `nvcpus` vCPUs online (dominfo's CPU(s)).
+   * Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for 0, or more than the maximum ("requested cpu
+   * amount exceeds maximum").
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setVcpus(nvcpus: number): Promise<void> {
+    const drv = this.writable('virDomainSetVcpus');
+    nonZero(nvcpus, 'nvcpus', 'virDomainSetVcpus');
+    await this.optional(drv, 'domainSetVcpus', 'virDomainSetVcpus')(this.ref, nvcpus);
+  }
+  /**
+   * Sets a vCPU count (virDomainSetVcpusFlags). Flags: {@link DomainVcpuFlags} LIVE and/or
+   * CONFIG (neither: the live definition of a running domain, else the persistent one), MAXIMUM
+   * (set the persistent `<vcpu>` maximum; needs CONFIG; online vCPUs above it go).
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain, CONFIG a persistent one;
+   * `nvcpus` is 1 to the maximum (to the driver's limit, 32 on the test driver, with MAXIMUM).
+   * Effects on success: the named definitions change. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for 0, MAXIMUM without CONFIG, a count over the
+   * maximum, or flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID as {@link Domain.vcpusFlags}.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setVcpusFlags(nvcpus: number, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainSetVcpusFlags');
+    nonZero(nvcpus, 'nvcpus', 'virDomainSetVcpusFlags');
+    requireFlag(flags, DomainVcpuFlags.MAXIMUM, 'VIR_DOMAIN_VCPU_MAXIMUM', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    await this.optional(drv, 'domainSetVcpusFlags', 'virDomainSetVcpusFlags')(this.ref, nvcpus, flags);
+  }
+  /**
+   * The running domain's vCPUs (virDomainGetVcpus): number, state ({@link VcpuState}), CPU time
+   * (ns), host CPU, and the host CPUs each may run on (one entry per host CPU of
+   * virNodeGetCPUMap). python-libvirt's `vcpus()` returns the same as two lists. `maxinfo`
+   * (default: all of them) limits the vCPUs listed, `maxCpus` (default: the host's) the host
+   * CPUs of each affinity.
+   *
+   * Prerequisites: the domain is active. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for `maxinfo` ≤ 0.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "cannot list vcpus for an inactive domain".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async vcpus(maxinfo?: number, maxCpus?: number): Promise<VcpuInfo[]> {
+    const drv = this.drv;
+    if (maxinfo !== undefined && maxinfo <= 0) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'maxinfo in virDomainGetVcpus must be greater than zero');
+    }
+    const getVcpus = this.optional(drv, 'domainGetVcpus', 'virDomainGetVcpus');
+    maxinfo ??= Math.max(1, (await drv.domainGetInfo(this.ref)).nrVirtCpu);
+    maxCpus ??= (await this.connection.getCPUMap())[0];
+    return getVcpus(this.ref, maxinfo, maxCpus);
+  }
+  /**
+   * Which host CPUs each vCPU may run on (virDomainGetVcpuPinInfo), from the live or persistent
+   * definition ({@link DomainVcpuFlags} LIVE or CONFIG; neither: the current one), one list per
+   * vCPU up to the maximum (`ncpumaps`, default: all), each over `maxCpus` host CPUs (default:
+   * the host's, virNodeGetCPUMap).
+   *
+   * Prerequisites: LIVE needs a running domain, CONFIG a persistent one. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG, `ncpumaps` or `maxCpus`
+   * ≤ 0, or flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running" (LIVE on an
+   * inactive domain), "transient domains do not have any persistent config".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async vcpuPinInfo(flags = 0, ncpumaps?: number, maxCpus?: number): Promise<boolean[][]> {
+    const drv = this.drv;
+    if (ncpumaps !== undefined && ncpumaps <= 0) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'ncpumaps in virDomainGetVcpuPinInfo must be greater than zero');
+    }
+    if (maxCpus !== undefined && maxCpus <= 0) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'maplen in virDomainGetVcpuPinInfo must be greater than zero');
+    }
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    const pinInfo = this.optional(drv, 'domainGetVcpuPinInfo', 'virDomainGetVcpuPinInfo');
+    ncpumaps ??= await this.vcpusFlags(flags | DomainVcpuFlags.MAXIMUM);
+    maxCpus ??= (await this.connection.getCPUMap())[0];
+    return pinInfo(this.ref, ncpumaps, maxCpus, flags);
+  }
+  /**
+   * The domain's CPU scheduler (virDomainGetSchedulerType), as python-libvirt's
+   * `schedulerType()`: its name ('fair' on the test driver) and how many parameters it has.
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async schedulerType(): Promise<[type: string, nparams: number]> {
+    return this.optional(this.drv, 'domainGetSchedulerType', 'virDomainGetSchedulerType')(this.ref);
+  }
+  /**
+   * The scheduler's parameters (virDomainGetSchedulerParameters) as typed parameters; the test
+   * driver has one, `weight` (unsigned int, 50).
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async schedulerParameters(): Promise<TypedParameter[]> {
+    const drv = this.drv;
+    const get = this.optional(drv, 'domainGetSchedulerParameters', 'virDomainGetSchedulerParameters');
+    const [, nparams] = await this.schedulerType();
+    return get(this.ref, nparams, null);
+  }
+  /**
+   * The scheduler's parameters of the live or persistent definition
+   * (virDomainGetSchedulerParametersFlags; {@link DomainModificationImpact} flags). Like
+   * libvirt's, the call asks for string parameters too (VIR_TYPED_PARAM_STRING_OKAY, 4), which
+   * the test driver refuses: there it fails as libvirt's does.
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG, or flags the driver does
+   * not support (the test driver: any).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async schedulerParametersFlags(flags = 0): Promise<TypedParameter[]> {
+    const drv = this.drv;
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    const get = this.optional(drv, 'domainGetSchedulerParameters', 'virDomainGetSchedulerParametersFlags');
+    const [, nparams] = await this.schedulerType();
+    return get(this.ref, nparams, flags | TYPED_PARAM_STRING_OKAY);
+  }
+  /**
+   * Sets scheduler parameters (virDomainSetSchedulerParameters). The test driver accepts
+   * `weight` (unsigned int) and, as libvirt's, keeps nothing.
+   *
+   * Prerequisites: a writable connection; parameters the scheduler has, of their types.
+   * Effects on success: the parameters are set. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED for a parameter the scheduler lacks.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a parameter of the wrong type.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setSchedulerParameters(params: TypedParameter[]): Promise<void> {
+    const drv = this.writable('virDomainSetSchedulerParameters');
+    await this.optional(drv, 'domainSetSchedulerParameters', 'virDomainSetSchedulerParameters')(this.ref, params, null);
+  }
+  /**
+   * Sets scheduler parameters of the live or persistent definition
+   * (virDomainSetSchedulerParametersFlags; {@link DomainModificationImpact} flags).
+   *
+   * Prerequisites, effects and errors: as {@link Domain.setSchedulerParameters}, plus
+   * VIR_ERR_INVALID_ARG for flags the driver does not support (the test driver: any).
+   */
+  async setSchedulerParametersFlags(params: TypedParameter[], flags = 0): Promise<void> {
+    const drv = this.writable('virDomainSetSchedulerParametersFlags');
+    await this.optional(drv, 'domainSetSchedulerParameters', 'virDomainSetSchedulerParametersFlags')(this.ref, params, flags);
+  }
+  /**
+   * Sets the running domain's memory (virDomainSetMemory), KiB: as {@link Domain.setMemoryFlags}
+   * with LIVE.
+   *
+   * Prerequisites: a writable connection; the domain is active; `memory` is at most its maximum.
+   * Effects on success: the live current memory (balloon) is `memory`. On failure: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for 0, or "cannot set memory higher than max memory".
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setMemory(memory: number): Promise<void> {
+    const drv = this.writable('virDomainSetMemory');
+    nonZero(memory, 'memory', 'virDomainSetMemory');
+    await this.optional(drv, 'domainSetMemory', 'virDomainSetMemory')(this.ref, memory);
+  }
+  /**
+   * Sets the maximum memory (virDomainSetMaxMemory), KiB: as {@link Domain.setMemoryFlags} with
+   * MAXIMUM: the live definition of a running domain (refused by the test driver), else the
+   * persistent one.
+   *
+   * Prerequisites: a writable connection. Effects on success: `<memory>` is `memory`, the
+   * current memory at most that. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for 0.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "cannot resize the maximum memory on an
+   * active domain" (test driver).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setMaxMemory(memory: number): Promise<void> {
+    const drv = this.writable('virDomainSetMaxMemory');
+    nonZero(memory, 'memory', 'virDomainSetMaxMemory');
+    await this.optional(drv, 'domainSetMaxMemory', 'virDomainSetMaxMemory')(this.ref, memory);
+  }
+  /**
+   * Sets the current or maximum memory (virDomainSetMemoryFlags), KiB. Flags:
+   * {@link DomainMemoryModFlags} LIVE and/or CONFIG (neither: the live definition of a running
+   * domain, else the persistent one) and MAXIMUM (`<memory>` rather than `<currentMemory>`).
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain, CONFIG a persistent one.
+   * Effects on success: the named definitions change. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for 0, for flags the driver does not support,
+   * "cannot set memory higher than max memory".
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running", "transient domains
+   * do not have any persistent config", "cannot resize the maximum memory on an active domain".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setMemoryFlags(memory: number, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainSetMemoryFlags');
+    nonZero(memory, 'memory', 'virDomainSetMemoryFlags');
+    await this.optional(drv, 'domainSetMemoryFlags', 'virDomainSetMemoryFlags')(this.ref, memory, flags);
+  }
+  /**
+   * The running guest's memory statistics (virDomainMemoryStats) by python-libvirt's names
+   * ('actual', 'swap_in', …, 'rss'), in KiB ('last_update' in seconds, faults as counts).
+   *
+   * Prerequisites: the domain is active; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async memoryStats(flags = 0): Promise<Record<string, number>> {
+    const stats = await this.optional(this.drv, 'domainMemoryStats', 'virDomainMemoryStats')(this.ref, MEMORY_STAT_NR, flags);
+    const out: Record<string, number> = {};
+    for (const s of stats) {
+      const name = MEMORY_STAT_NAMES[s.tag];
+      if (name !== undefined) out[name] = s.val;
+    }
+    return out;
+  }
+  /**
+   * Whether the persistent definition was changed while the domain runs, so that it differs
+   * from the live one (virDomainIsUpdated); the test driver always answers false.
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async isUpdated(): Promise<boolean> {
+    return this.optional(this.drv, 'domainIsUpdated', 'virDomainIsUpdated')(this.ref);
+  }
+  /**
+   * The state of the driver's control of the domain (virDomainGetControlInfo): state
+   * ({@link DomainControlState}), details, and milliseconds in that state. python-libvirt's
+   * `controlInfo()` returns the same as a list.
+   *
+   * Prerequisites: the domain is active; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async controlInfo(flags = 0): Promise<DomainControlInfo> {
+    return this.optional(this.drv, 'domainGetControlInfo', 'virDomainGetControlInfo')(this.ref, flags);
+  }
+  /**
+   * Resets the guest like the reset button (virDomainReset): no shutdown, no lifecycle event.
+   *
+   * Prerequisites: a writable connection; the domain is active; `flags` is 0.
+   * Effects on success: the guest restarts at once (nothing to see on the test driver).
+   * Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async reset(flags = 0): Promise<void> {
+    const drv = this.writable('virDomainReset');
+    await this.optional(drv, 'domainReset', 'virDomainReset')(this.ref, flags);
+  }
+  /**
+   * The guest's hostname (virDomainGetHostname); the test driver answers 'testhost'.
+   *
+   * Prerequisites: a writable connection (libvirt asks the guest); the domain is active; `flags`
+   * is 0 on the test driver. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async hostname(flags = 0): Promise<string> {
+    const drv = this.writable('virDomainGetHostname');
+    return this.optional(drv, 'domainGetHostname', 'virDomainGetHostname')(this.ref, flags);
+  }
+  /**
+   * The guest's clock (virDomainGetTime): seconds since the epoch and nanoseconds; the test
+   * driver's guests all say 627319920.
+   *
+   * Prerequisites: a writable connection (libvirt asks the guest agent); the domain is active;
+   * `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getTime(flags = 0): Promise<DomainTime> {
+    const drv = this.writable('virDomainGetTime');
+    return this.optional(drv, 'domainGetTime', 'virDomainGetTime')(this.ref, flags);
+  }
+
   // Checkpoints (src/api/checkpoint.ts).
 
   /**
@@ -588,4 +1022,34 @@ export class Domain {
     const call = checkpointCall(this, 'checkpointLookupByName', 'virDomainCheckpointLookupByName', false);
     return new DomainCheckpoint(this, await call(this.ref, name, flags));
   }
+}
+
+function checkStream(stream: unknown, api: string): asserts stream is Stream {
+  if (!(stream instanceof Stream)) {
+    const message = `invalid stream pointer in ${api}`;
+    throw new VirError({ code: ErrorNumber.INVALID_STREAM, domain: ErrorDomain.STREAMS, message, str1: 'invalid stream pointer in %s', str2: api });
+  }
+}
+
+/**
+ * A screenshot as a stream's channel: the image to read, then the end of data. It takes no
+ * input: data sent into it fails the stream with what libvirtd answers then (its image is a
+ * read-only file stream), VIR_ERR_RPC "stream had unexpected termination".
+ */
+function imageChannel(data: Buffer): Duplex {
+  let offset = 0;
+  return new Duplex({
+    read(size) {
+      if (offset >= data.length) {
+        this.push(null);
+        return;
+      }
+      const n = Math.max(size, 65536);
+      this.push(data.subarray(offset, offset + n));
+      offset += n;
+    },
+    write(_chunk, _encoding, callback) {
+      callback(VirError.report(ErrorDomain.STREAMS, ErrorNumber.RPC, 'stream had unexpected termination'));
+    },
+  });
 }

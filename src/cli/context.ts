@@ -385,6 +385,20 @@ export class Cmd {
     return n;
   }
 
+  /** vshCommandOptInt: a signed 32-bit number. */
+  int(name: string): number | undefined {
+    const o = this.find(name);
+    if (o === undefined) return undefined;
+    const raw = o.value ?? '';
+    const m = /^\s*([+-]?\d+)$/.exec(raw);
+    const n = m === null ? NaN : Number(m[1]);
+    if (!Number.isSafeInteger(n) || n > 0x7fffffff || n < -0x80000000) {
+      this.ctl.error(`Numeric value '${raw}' for <${name}> option is malformed or out of range`);
+      throw new CmdFailed();
+    }
+    return n;
+  }
+
   /** Every value of an argv option, in order (vshCommandOptArgv). */
   argv(name: string): string[] {
     return this.parsed.opts.filter((o) => o.def.name === name && o.value !== null).map((o) => o.value as string);

@@ -25,7 +25,7 @@ export interface OptDef {
 }
 
 /** The module that holds a command's handler. */
-export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'checkpoint';
+export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'checkpoint';
 
 /** One command (vshCmdDef). */
 export interface CmdDef {
@@ -109,6 +109,14 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [DOMAIN, bool('graceful', 'terminate gracefully'), bool('remove-logs', 'remove domain logs')],
   },
   {
+    name: 'domhostname',
+    group: 'domain',
+    module: 'resources',
+    help: "print the domain's hostname",
+    desc: '',
+    opts: [DOMAIN, str('source', "address source: 'lease' or 'agent'")],
+  },
+  {
     name: 'domid',
     group: 'domain',
     module: 'domain',
@@ -183,12 +191,60 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [DOMAIN, SHUTDOWN_MODE],
   },
   {
+    name: 'reset',
+    group: 'domain',
+    module: 'resources',
+    help: 'reset a domain',
+    desc: 'Reset the target domain as if by power button',
+    opts: [DOMAIN],
+  },
+  {
     name: 'resume',
     group: 'domain',
     module: 'domain',
     help: 'resume a domain',
     desc: 'Resume a previously suspended domain.',
     opts: [DOMAIN],
+  },
+  {
+    name: 'schedinfo',
+    group: 'domain',
+    module: 'resources',
+    help: 'show/set scheduler parameters',
+    desc: 'Show/Set scheduler parameters.',
+    opts: [
+      DOMAIN,
+      int('weight', 'weight for XEN_CREDIT'),
+      int('cap', 'cap for XEN_CREDIT'),
+      bool('current', 'get/set current scheduler info'),
+      bool('config', 'get/set value to be used on next boot'),
+      bool('live', 'get/set value from running domain'),
+      argv('set', 'parameter=value'),
+    ],
+  },
+  {
+    name: 'setmaxmem',
+    group: 'domain',
+    module: 'resources',
+    help: 'change maximum memory limit',
+    desc: 'Change the maximum memory allocation limit in the guest domain.',
+    opts: [DOMAIN, data('size', 'new maximum memory size, as scaled integer (default KiB)', { type: 'int' }), bool('config', 'affect next boot'), bool('live', 'affect running domain'), bool('current', 'affect current domain')],
+  },
+  {
+    name: 'setmem',
+    group: 'domain',
+    module: 'resources',
+    help: 'change memory allocation',
+    desc: 'Change the current memory allocation in the guest domain.',
+    opts: [DOMAIN, data('size', 'new memory size, as scaled integer (default KiB)', { type: 'int' }), bool('config', 'affect next boot'), bool('live', 'affect running domain'), bool('current', 'affect current domain')],
+  },
+  {
+    name: 'setvcpus',
+    group: 'domain',
+    module: 'resources',
+    help: 'change number of virtual CPUs',
+    desc: 'Change the number of virtual CPUs in the guest domain.',
+    opts: [DOMAIN, data('count', 'number of virtual CPUs', { type: 'int' }), bool('maximum', 'set maximum limit on next boot'), bool('config', 'affect next boot'), bool('live', 'affect running domain'), bool('current', 'affect current domain'), bool('guest', 'modify cpu state in the guest'), bool('hotpluggable', 'make added vcpus hot(un)pluggable')],
   },
   {
     name: 'shutdown',
@@ -259,8 +315,32 @@ export const COMMANDS: readonly CmdDef[] = [
       }),
     ],
   },
+  {
+    name: 'vcpucount',
+    group: 'domain',
+    module: 'resources',
+    help: 'domain vcpu counts',
+    desc: 'Returns the number of virtual CPUs used by the domain.',
+    opts: [DOMAIN, bool('maximum', 'get maximum count of vcpus'), bool('active', 'get number of currently active vcpus'), bool('live', 'get value from running domain'), bool('config', 'get value to be used on next boot'), bool('current', 'get value according to current domain state'), bool('guest', 'retrieve vcpu count from the guest instead of the hypervisor'), JSON_OPT],
+  },
+  {
+    name: 'vcpuinfo',
+    group: 'domain',
+    module: 'resources',
+    help: 'detailed domain vcpu information',
+    desc: 'Returns basic information about the domain virtual CPUs.',
+    opts: [DOMAIN, bool('pretty', 'return human readable output'), JSON_OPT],
+  },
 
   // ---- Domain Monitoring (virsh-domain-monitor.c) ----
+  {
+    name: 'domcontrol',
+    group: 'monitor',
+    module: 'resources',
+    help: 'domain control interface state',
+    desc: 'Returns state of a control interface to the domain.',
+    opts: [DOMAIN, JSON_OPT],
+  },
   {
     name: 'dominfo',
     group: 'monitor',
@@ -270,12 +350,28 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [DOMAIN, JSON_OPT],
   },
   {
+    name: 'dommemstat',
+    group: 'monitor',
+    module: 'resources',
+    help: 'get memory statistics for a domain',
+    desc: 'Get memory statistics for a running domain.',
+    opts: [DOMAIN, int('period', 'period in seconds to set collection'), bool('config', 'affect next boot'), bool('live', 'affect running domain'), bool('current', 'affect current domain'), JSON_OPT],
+  },
+  {
     name: 'domstate',
     group: 'monitor',
     module: 'monitor',
     help: 'domain state',
     desc: 'Returns state about a domain.',
     opts: [DOMAIN, bool('reason', 'also print reason for the state'), JSON_OPT],
+  },
+  {
+    name: 'domtime',
+    group: 'monitor',
+    module: 'resources',
+    help: 'domain time',
+    desc: "Gets or sets the domain's system time",
+    opts: [DOMAIN, bool('now', 'set to the time of the host running virsh'), bool('pretty', "print domain's time in human readable form"), bool('sync', "instead of setting given time, synchronize from domain's RTC"), int('time', 'time to set'), JSON_OPT],
   },
   {
     name: 'list',
@@ -339,6 +435,14 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [],
   },
   {
+    name: 'freecell',
+    group: 'host',
+    module: 'resources',
+    help: 'NUMA free memory',
+    desc: 'display available free memory for the NUMA cell.',
+    opts: [int('cellno', 'NUMA cell number'), bool('all', 'show free memory for all NUMA cells'), JSON_OPT],
+  },
+  {
     name: 'hostname',
     group: 'host',
     module: 'host',
@@ -347,12 +451,36 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [],
   },
   {
+    name: 'maxvcpus',
+    group: 'host',
+    module: 'resources',
+    help: 'connection vcpu maximum',
+    desc: 'Show maximum number of virtual CPUs for guests on this connection.',
+    opts: [str('type', 'domain type'), JSON_OPT],
+  },
+  {
+    name: 'nodecpustats',
+    group: 'host',
+    module: 'resources',
+    help: 'Prints cpu stats of the node.',
+    desc: 'Returns cpu stats of the node, in nanoseconds.',
+    opts: [int('cpu', 'prints specified cpu statistics only.'), bool('percent', 'prints by percentage during 1 second.'), JSON_OPT],
+  },
+  {
     name: 'nodeinfo',
     group: 'host',
     module: 'host',
     help: 'node information',
     desc: 'Returns basic information about the node.',
     opts: [],
+  },
+  {
+    name: 'nodememstats',
+    group: 'host',
+    module: 'resources',
+    help: 'Prints memory stats of the node.',
+    desc: 'Returns memory stats of the node, in kilobytes.',
+    opts: [int('cell', 'prints specified cell statistics only.'), JSON_OPT],
   },
   {
     name: 'sysinfo',

@@ -21,6 +21,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   event: () => import('./cmd-event.js'),
   transfer: () => import('./cmd-transfer.js'),
   shell: () => import('./cmd-shell.js'),
+  resources: () => import('./cmd-resources.js'),
   checkpoint: () => import('./cmd-checkpoint.js'),
 };
 

@@ -238,6 +238,8 @@ export interface DomainCharSource {
   sourcePath?: string;
   /** `<source mode=…>` of a unix socket: listen (`bind`) or connect. */
   sourceMode?: 'bind' | 'connect';
+  /** `<log file=… append=…>`: where the hypervisor also writes what the guest sends. */
+  log?: { file: string; append?: 'on' | 'off' };
 }
 
 /** `<serial>` */
@@ -817,6 +819,14 @@ function parseCharSource(el: XmlElement): DomainCharSource {
   if (type === 'unix') {
     result.sourceMode = source === undefined ? 'connect' : enumAttr(source, 'mode', ['bind', 'connect'] as const, 'connect');
   }
+  // As libvirt: a <log> without a file names no log.
+  const log = childElement(el, 'log');
+  const logFile = log === undefined ? undefined : attr(log, 'file');
+  if (log !== undefined && logFile !== undefined) {
+    result.log = { file: logFile };
+    const append = enumAttr(log, 'append', ['on', 'off'] as const);
+    if (append !== undefined) result.log.append = append;
+  }
   return result;
 }
 
@@ -886,6 +896,7 @@ function charSourceOf(c: DomainCharSource): DomainCharSource {
   const out: DomainCharSource = { type: c.type };
   if (c.sourcePath !== undefined) out.sourcePath = c.sourcePath;
   if (c.sourceMode !== undefined) out.sourceMode = c.sourceMode;
+  if (c.log !== undefined) out.log = { ...c.log };
   return out;
 }
 
@@ -1177,6 +1188,12 @@ function writeChar(
     w.empty('source', [
       ['mode', c.type === 'unix' ? (c.sourceMode ?? 'connect') : undefined],
       ['path', path],
+    ]);
+  }
+  if (c.log !== undefined) {
+    w.empty('log', [
+      ['file', c.log.file],
+      ['append', c.log.append],
     ]);
   }
   w.empty('target', [

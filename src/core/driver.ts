@@ -211,6 +211,57 @@ export interface HypervisorDriver {
   /** virConnectGetSysinfo: the host's SMBIOS sysinfo XML. */
   connectGetSysinfo?(flags: number): Promise<string>;
 
+  /** virNodeGetCellsFreeMemory: free memory of NUMA cells `startCell`.., at most `maxCells`, in bytes. */
+  nodeGetCellsFreeMemory?(startCell: number, maxCells: number): Promise<number[]>;
+  /** virNodeGetFreeMemory: the host's free memory in bytes. */
+  nodeGetFreeMemory?(): Promise<number>;
+  /** virNodeGetCPUStats: one CPU's (or, with -1, all CPUs') times in nanoseconds, by field name. */
+  nodeGetCPUStats?(cpuNum: number, flags: number): Promise<NodeStat[]>;
+  /** virNodeGetMemoryStats: one cell's (or, with -1, all) memory figures in KiB, by field name. */
+  nodeGetMemoryStats?(cellNum: number, flags: number): Promise<NodeStat[]>;
+  /** virNodeGetCPUMap: which host CPUs exist (index) and are online (true). */
+  nodeGetCPUMap?(flags: number): Promise<boolean[]>;
+  /** virConnectGetMaxVcpus: the most vCPUs a guest of `type` (null: the default) may have. */
+  connectGetMaxVcpus?(type: string | null): Promise<number>;
+
+  // Domain resources a driver may lack (VIR_ERR_NO_SUPPORT from the API without them).
+
+  /** virDomainGetMaxVcpus: {@link Domain.maxVcpus}. */
+  domainGetMaxVcpus?(dom: DomainRef): Promise<number>;
+  /** virDomainGetVcpusFlags: {@link Domain.vcpusFlags}. */
+  domainGetVcpusFlags?(dom: DomainRef, flags: number): Promise<number>;
+  /** virDomainSetVcpus: {@link Domain.setVcpus}. */
+  domainSetVcpus?(dom: DomainRef, nvcpus: number): Promise<void>;
+  /** virDomainSetVcpusFlags: {@link Domain.setVcpusFlags}. */
+  domainSetVcpusFlags?(dom: DomainRef, nvcpus: number, flags: number): Promise<void>;
+  /** virDomainGetVcpus: {@link Domain.vcpus}; at most `maxinfo` vCPUs, each with its affinity over `maxCpus` host CPUs. */
+  domainGetVcpus?(dom: DomainRef, maxinfo: number, maxCpus: number): Promise<VcpuInfo[]>;
+  /** virDomainGetVcpuPinInfo: {@link Domain.vcpuPinInfo}; `ncpumaps` vCPUs at most, each over `maxCpus` host CPUs. */
+  domainGetVcpuPinInfo?(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): Promise<boolean[][]>;
+  /** virDomainGetSchedulerType: the scheduler's name and how many parameters it has. */
+  domainGetSchedulerType?(dom: DomainRef): Promise<[type: string, nparams: number]>;
+  /** virDomainGetSchedulerParameters(Flags): `flags` null for the call without flags. */
+  domainGetSchedulerParameters?(dom: DomainRef, nparams: number, flags: number | null): Promise<TypedParameter[]>;
+  /** virDomainSetSchedulerParameters(Flags): `flags` null for the call without flags. */
+  domainSetSchedulerParameters?(dom: DomainRef, params: TypedParameter[], flags: number | null): Promise<void>;
+  /** virDomainSetMemory: {@link Domain.setMemory}. */
+  domainSetMemory?(dom: DomainRef, memory: number): Promise<void>;
+  /** virDomainSetMaxMemory: {@link Domain.setMaxMemory}. */
+  domainSetMaxMemory?(dom: DomainRef, memory: number): Promise<void>;
+  /** virDomainSetMemoryFlags: {@link Domain.setMemoryFlags}. */
+  domainSetMemoryFlags?(dom: DomainRef, memory: number, flags: number): Promise<void>;
+  /** virDomainMemoryStats: {@link Domain.memoryStats}, at most `nrStats` of them. */
+  domainMemoryStats?(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]>;
+  /** virDomainIsUpdated: {@link Domain.isUpdated}. */
+  domainIsUpdated?(dom: DomainRef): Promise<boolean>;
+  /** virDomainGetControlInfo: {@link Domain.controlInfo}. */
+  domainGetControlInfo?(dom: DomainRef, flags: number): Promise<DomainControlInfo>;
+  /** virDomainReset: {@link Domain.reset}. */
+  domainReset?(dom: DomainRef, flags: number): Promise<void>;
+  /** virDomainGetHostname: {@link Domain.hostname}. */
+  domainGetHostname?(dom: DomainRef, flags: number): Promise<string>;
+  /** virDomainGetTime: {@link Domain.getTime}. */
+  domainGetTime?(dom: DomainRef, flags: number): Promise<DomainTime>;
   // Checkpoints (libvirt's virDomainCheckpoint*), addressed by (domain, name) like snapshots. A
   // driver without them lacks these methods: the API answers VIR_ERR_NO_SUPPORT.
 
@@ -249,6 +300,67 @@ export interface DomainScreenshot {
   mimeType: string;
   /** The image. */
   data: Buffer;
+}
+
+/**
+ * One of libvirt's typed parameters (virTypedParameter): a named value of one of six types.
+ * `type` is VIR_TYPED_PARAM_*: INT 1, UINT 2, LLONG 3, ULLONG 4, DOUBLE 5, BOOLEAN 6, STRING 7.
+ */
+export interface TypedParameter {
+  /** The parameter's name ('weight', 'cpu_shares', …). */
+  field: string;
+  /** Its VIR_TYPED_PARAM_* type. */
+  type: number;
+  /** Its value: a number for the numeric types, a boolean for BOOLEAN, a string for STRING. */
+  value: number | boolean | string;
+}
+
+/** One figure of virNodeGetCPUStats / virNodeGetMemoryStats: its field name and value. */
+export interface NodeStat {
+  /** libvirt's field name ('user', 'kernel', 'idle', 'iowait'; 'total', 'free', …). */
+  field: string;
+  /** Nanoseconds (CPU) or KiB (memory). */
+  value: number;
+}
+
+/** One figure of virDomainMemoryStats. */
+export interface MemoryStat {
+  /** A {@link DomainMemoryStatTags} value. */
+  tag: number;
+  /** KiB for sizes, a count for faults, seconds for LAST_UPDATE. */
+  val: number;
+}
+
+/** virVcpuInfo with its CPU affinity, as virDomainGetVcpus reports one vCPU. */
+export interface VcpuInfo {
+  /** The vCPU's number. */
+  number: number;
+  /** A {@link VcpuState} value. */
+  state: number;
+  /** CPU time used, nanoseconds. */
+  cpuTime: number;
+  /** The host CPU it runs on (-1 when offline). */
+  cpu: number;
+  /** Host CPUs it may run on, one entry per host CPU. */
+  affinity: boolean[];
+}
+
+/** virDomainControlInfo. */
+export interface DomainControlInfo {
+  /** A {@link DomainControlState} value. */
+  state: number;
+  /** Details of an ERROR state (virDomainControlErrorReason), else 0. */
+  details: number;
+  /** Milliseconds in that state (0 for OK). */
+  stateTime: number;
+}
+
+/** What virDomainGetTime reports: the guest's clock. */
+export interface DomainTime {
+  /** Seconds since the epoch. */
+  seconds: number;
+  /** Nanoseconds beyond them. */
+  nseconds: number;
 }
 
 /** What connect() passes to a driver's {@link DriverOpener.open}. */

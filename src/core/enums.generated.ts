@@ -362,6 +362,99 @@ export const DomainModificationImpact = {
 /** A value of libvirt `virDomainModificationImpact`. */
 export type DomainModificationImpact = (typeof DomainModificationImpact)[keyof typeof DomainModificationImpact];
 
+/** libvirt `virDomainConsoleFlags` (libvirt-domain.h). @enum */
+export const DomainConsoleFlags = {
+  FORCE: 1,
+  SAFE: 2,
+} as const;
+/** A value of libvirt `virDomainConsoleFlags`. */
+export type DomainConsoleFlags = (typeof DomainConsoleFlags)[keyof typeof DomainConsoleFlags];
+
+/** libvirt `virDomainOpenGraphicsFlags` (libvirt-domain.h). @enum */
+export const DomainOpenGraphicsFlags = {
+  SKIPAUTH: 1,
+} as const;
+/** A value of libvirt `virDomainOpenGraphicsFlags`. */
+export type DomainOpenGraphicsFlags = (typeof DomainOpenGraphicsFlags)[keyof typeof DomainOpenGraphicsFlags];
+
+/** libvirt `virDomainVcpuFlags` (libvirt-domain.h). @enum */
+export const DomainVcpuFlags = {
+  CURRENT: 0,
+  LIVE: 1,
+  CONFIG: 2,
+  MAXIMUM: 4,
+  GUEST: 8,
+  HOTPLUGGABLE: 16,
+} as const;
+/** A value of libvirt `virDomainVcpuFlags`. */
+export type DomainVcpuFlags = (typeof DomainVcpuFlags)[keyof typeof DomainVcpuFlags];
+
+/** libvirt `virDomainMemoryModFlags` (libvirt-domain.h). @enum */
+export const DomainMemoryModFlags = {
+  CURRENT: 0,
+  LIVE: 1,
+  CONFIG: 2,
+  MAXIMUM: 4,
+} as const;
+/** A value of libvirt `virDomainMemoryModFlags`. */
+export type DomainMemoryModFlags = (typeof DomainMemoryModFlags)[keyof typeof DomainMemoryModFlags];
+
+/** libvirt `virDomainMemoryStatTags` (libvirt-domain.h). @enum */
+export const DomainMemoryStatTags = {
+  SWAP_IN: 0,
+  SWAP_OUT: 1,
+  MAJOR_FAULT: 2,
+  MINOR_FAULT: 3,
+  UNUSED: 4,
+  AVAILABLE: 5,
+  ACTUAL_BALLOON: 6,
+  RSS: 7,
+  USABLE: 8,
+  LAST_UPDATE: 9,
+  DISK_CACHES: 10,
+  HUGETLB_PGALLOC: 11,
+  HUGETLB_PGFAIL: 12,
+  NR: 13,
+} as const;
+/** A value of libvirt `virDomainMemoryStatTags`. */
+export type DomainMemoryStatTags = (typeof DomainMemoryStatTags)[keyof typeof DomainMemoryStatTags];
+
+/** libvirt `virVcpuState` (libvirt-domain.h). @enum */
+export const VcpuState = {
+  OFFLINE: 0,
+  RUNNING: 1,
+  BLOCKED: 2,
+} as const;
+/** A value of libvirt `virVcpuState`. */
+export type VcpuState = (typeof VcpuState)[keyof typeof VcpuState];
+
+/** libvirt `virDomainControlState` (libvirt-domain.h). @enum */
+export const DomainControlState = {
+  OK: 0,
+  JOB: 1,
+  OCCUPIED: 2,
+  ERROR: 3,
+} as const;
+/** A value of libvirt `virDomainControlState`. */
+export type DomainControlState = (typeof DomainControlState)[keyof typeof DomainControlState];
+
+/** libvirt `virStreamFlags` (libvirt-stream.h). @enum */
+export const StreamFlags = {
+  NONBLOCK: 1,
+} as const;
+/** A value of libvirt `virStreamFlags`. */
+export type StreamFlags = (typeof StreamFlags)[keyof typeof StreamFlags];
+
+/** libvirt `virStreamEventType` (libvirt-stream.h). @enum */
+export const StreamEventType = {
+  READABLE: 1,
+  WRITABLE: 2,
+  ERROR: 4,
+  HANGUP: 8,
+} as const;
+/** A value of libvirt `virStreamEventType`. */
+export type StreamEventType = (typeof StreamEventType)[keyof typeof StreamEventType];
+
 /** libvirt `virDomainSnapshotCreateFlags` (libvirt-domain-snapshot.h). @enum */
 export const DomainSnapshotCreateFlags = {
   REDEFINE: 1,

@@ -8,11 +8,19 @@
  * client that pipelines calls and never reads the replies holds a few replies and some kernel
  * buffer, not the daemon's memory. Unflushed output is bounded in bytes and in messages (events go
  * out whether or not the client reads), and event callbacks per client are capped.
+ *
+ * Streams (libvirt's STREAM packets, on the serial of the call that opened them): data from the
+ * client counts as a request until the driver's channel has taken it, so a channel that does not
+ * drain stops the daemon reading the socket, as libvirtd does; data towards the client is read
+ * from the channel only while the socket holds less than {@link STREAM_OUTPUT_BOUND} unsent, so
+ * a client that does not read pauses the channel (and through it the guest's console). Streams
+ * per client are capped; a client that goes away has its channels destroyed.
  */
 import type { Socket } from 'node:net';
-import { Domain, DomainEventID, VirError, type Connection } from '../index.js';
+import type { Duplex } from 'node:stream';
+import { Domain, DomainEventID, VirError, type Connection, type Stream } from '../index.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
-import { FrameReader, MessageStatus, MessageType, encodeFrame, type Frame, type MessageHeader } from '../rpc/message.js';
+import { FrameReader, MessageStatus, MessageType, STREAM_CHUNK_MAX, encodeFrame, type Frame, type MessageHeader } from '../rpc/message.js';
 import { XdrError, XdrWriter, decode } from '../rpc/xdr.js';
 import {
   KEEPALIVE_PROGRAM,
@@ -77,6 +85,18 @@ export const MAX_CLIENT_REQUESTS = 5;
  */
 export const MAX_EVENT_CALLBACKS = 1024;
 
+/**
+ * Streams one client may hold open. libvirtd has no such limit; each holds a driver resource (a
+ * console session, an image) and its buffers, so tsvirtd bounds them as it bounds callbacks.
+ */
+export const MAX_CLIENT_STREAMS = 32;
+/**
+ * Bytes of a client's socket left unsent above which the daemon stops reading streams' channels
+ * for it (four of libvirt's stream packets): a client that does not read holds this much, not
+ * whatever its guest writes.
+ */
+export const STREAM_OUTPUT_BOUND = 4 * STREAM_CHUNK_MAX;
+
 /** libvirtd's keepalive defaults: a ping after 5 s of silence, drop after 5 unanswered. */
 export const KEEPALIVE_INTERVAL_MS = 5000;
 export const KEEPALIVE_COUNT = 5;
@@ -98,6 +118,10 @@ export interface ClientOptions {
   maxClientRequests?: number;
   /** Event callbacks (both kinds) the client may hold (default MAX_EVENT_CALLBACKS). */
   maxEventCallbacks?: number;
+  /** Streams the client may hold open (default MAX_CLIENT_STREAMS). */
+  maxStreams?: number;
+  /** Unsent socket bytes above which streams' channels are not read (default STREAM_OUTPUT_BOUND). */
+  streamOutputBound?: number;
   /**
    * Advertise VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK (default true). Without it, libvirt's clients
    * register events with the legacy procedures (105/106) and get proc 107 messages, as from a
@@ -105,6 +129,28 @@ export interface ClientOptions {
    */
   eventCallbacks?: boolean;
   onClose: (client: Client) => void;
+}
+
+/** One open stream of the client: its call's proc and serial, and the driver's channel. */
+interface ClientStream {
+  proc: number;
+  serial: number;
+  stream: Stream;
+  channel: Duplex;
+  /** The end of data (an empty STREAM/CONTINUE) has gone out. */
+  eofSent: boolean;
+  /** Finished, aborted or failed: nothing more goes out or in. */
+  closed: boolean;
+  /** Not read for want of room in the socket: read again as stream packets leave. */
+  waiting: boolean;
+}
+
+/** Where a stream's status counts (see STREAM packets in onFrame). */
+interface StreamCounts {
+  /** Bytes read off the channel and handed to the socket, this client's lifetime. */
+  sentBytes: number;
+  /** Times a channel was left unread for want of room in the socket. */
+  pauses: number;
 }
 
 interface EventRegistration {
@@ -146,6 +192,11 @@ export class Client implements HandlerContext {
   private unanswered = 0;
   private readonly kaInterval: number;
   private readonly kaCount: number;
+  /** Open streams, by the serial of the call that opened them. */
+  private readonly streams = new Map<number, ClientStream>();
+  /** The call being served, and the stream it asked for (callStream) until it is answered. */
+  private currentCall: { stream: Stream | null } | null = null;
+  private readonly streamCounts: StreamCounts = { sentBytes: 0, pauses: 0 };
 
   constructor(private readonly opts: ClientOptions) {
     this.id = opts.id;
@@ -203,8 +254,12 @@ export class Client implements HandlerContext {
       // PONG (or anything else): receiving it already counted as life.
       return;
     }
+    if (h.prog === REMOTE_PROGRAM && (h.type === MessageType.STREAM || h.type === MessageType.STREAM_HOLE)) {
+      this.onStreamPacket(frame);
+      return;
+    }
     if (h.type !== MessageType.CALL) {
-      // Replies, stream data and messages from a client have no meaning for us: ignore them.
+      // Replies and messages from a client have no meaning for us: ignore them.
       this.opts.log.debug(`client ${this.id}: ignoring message type ${h.type} proc ${h.proc}`);
       return;
     }
@@ -299,6 +354,9 @@ export class Client implements HandlerContext {
     let result: RetOf<P>;
     // Taken before the call: CONNECT_CLOSE drops the connection, yet what it saw must be durable.
     let durable = this.durable;
+    // Held by the call itself: a stream bound after the client went is still released below.
+    const call: { stream: Stream | null } = { stream: null };
+    this.currentCall = call;
     try {
       result = await HANDLERS[proc](this, args);
       durable = this.durable === alreadyDurable ? durable : this.durable;
@@ -309,19 +367,207 @@ export class Client implements HandlerContext {
       if (!(err instanceof VirError)) this.opts.log.warn(`client ${this.id}: ${Proc[proc]}: ${(err as Error)?.stack ?? String(err)}`);
       // A refused call changed nothing, but may have read another client's pending change.
       await durable().catch(() => {});
+      this.currentCall = null;
+      if (call.stream !== null) void call.stream.abort();
       this.replyError(h, anyToWireError(err));
       return;
     }
+    this.currentCall = null;
     let out: Buffer;
     try {
       const w = new XdrWriter();
       spec.ret.enc(w, result);
       out = w.finish();
     } catch (err) {
+      if (call.stream !== null) void call.stream.abort();
       this.replyError(h, anyToWireError(err));
       return;
     }
     this.send({ ...h, type: MessageType.REPLY, status: MessageStatus.OK }, out);
+    // The stream's data follows its call's reply, on the call's serial.
+    if (call.stream !== null) this.startStream(h, call.stream);
+  }
+
+  // Streams.
+
+  callStream(): Stream {
+    const conn = this.conn();
+    const max = this.opts.maxStreams ?? MAX_CLIENT_STREAMS;
+    if (this.streams.size >= max) {
+      throw VirError.report(ErrorDomain.RPC, ErrorNumber.OPERATION_FAILED, `too many streams opened by this client (limit ${max})`);
+    }
+    const call = this.currentCall;
+    if (call === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'no call to open a stream for');
+    call.stream = conn.newStream(0);
+    return call.stream;
+  }
+
+  /** What the client's streams moved and how often one waited for the socket (for tests and logs). */
+  streamStats(): { open: number; sentBytes: number; pauses: number } {
+    return { open: this.streams.size, ...this.streamCounts };
+  }
+
+  /** Registers a stream whose call was answered OK, and starts carrying its channel's data. */
+  private startStream(h: MessageHeader, stream: Stream): void {
+    let channel: Duplex;
+    try {
+      channel = stream.toDuplex();
+    } catch {
+      // Not bound (the handler failed to use it): nothing to carry.
+      return;
+    }
+    if (this.closed) {
+      void stream.abort();
+      return;
+    }
+    const s: ClientStream = { proc: h.proc, serial: h.serial, stream, channel, eofSent: false, closed: false, waiting: false };
+    // A client may reuse a serial once its stream is over; a live one with the same serial is replaced.
+    const old = this.streams.get(h.serial);
+    if (old !== undefined) this.closeStream(old);
+    this.streams.set(h.serial, s);
+    channel.on('readable', () => this.pumpStream(s));
+    channel.on('end', () => this.streamEOF(s));
+    // A channel closed without an end (its peer went): the client sees the end of data, as from libvirtd.
+    channel.on('close', () => this.streamEOF(s));
+    channel.on('error', (err: unknown) => this.failStream(s, err));
+    this.pumpStream(s);
+  }
+
+  private streamHeader(s: ClientStream, status: MessageStatus): MessageHeader {
+    return { prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc: s.proc, type: MessageType.STREAM, serial: s.serial, status };
+  }
+
+  /**
+   * Sends what the channel holds while the socket has room (STREAM_OUTPUT_BOUND); past it the
+   * channel is left unread (it pauses its source) until stream packets have left.
+   */
+  private pumpStream(s: ClientStream): void {
+    const bound = this.opts.streamOutputBound ?? STREAM_OUTPUT_BOUND;
+    s.waiting = false;
+    while (!s.closed && !s.eofSent && !this.closed) {
+      const room = bound - this.socket.writableLength;
+      if (room <= 0) {
+        s.waiting = true;
+        this.streamCounts.pauses++;
+        if (this.opts.log.enabled('debug')) {
+          this.opts.log.debug(`client ${this.id}: stream ${s.serial}: ${this.socket.writableLength} bytes unsent; channel paused`);
+        }
+        return;
+      }
+      // One packet's worth at most, and no more than fits under the bound.
+      const want = Math.min(STREAM_CHUNK_MAX, room);
+      const held = s.channel.readableLength;
+      const chunk: unknown = held > 0 ? s.channel.read(Math.min(want, held)) : s.channel.read();
+      if (chunk === null) return;
+      let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+      if (buf.length > want) {
+        s.channel.unshift(buf.subarray(want));
+        buf = buf.subarray(0, want);
+      }
+      this.streamCounts.sentBytes += buf.length;
+      this.send(this.streamHeader(s, MessageStatus.CONTINUE), buf, () => this.resumeStreams());
+    }
+  }
+
+  /** Stream packets left: the streams that waited for room are read again. */
+  private resumeStreams(): void {
+    if (this.closed) return;
+    for (const s of this.streams.values()) if (s.waiting) this.pumpStream(s);
+  }
+
+  /** The channel's data is over: an empty STREAM/CONTINUE, as libvirtd marks the end. */
+  private streamEOF(s: ClientStream): void {
+    if (s.closed || s.eofSent) return;
+    s.eofSent = true;
+    this.send(this.streamHeader(s, MessageStatus.CONTINUE));
+  }
+
+  /** The channel failed: STREAM/ERROR with its error, and the stream is gone. */
+  private failStream(s: ClientStream, err: unknown): void {
+    if (s.closed) return;
+    const e = err instanceof VirError ? err : VirError.report(ErrorDomain.STREAMS, ErrorNumber.RPC, 'stream had I/O failure');
+    this.opts.log.debug(`client ${this.id}: stream ${s.serial}: ${e.message}`);
+    this.closeStream(s);
+    const w = new XdrWriter();
+    xError.enc(w, toWireError(e));
+    this.send(this.streamHeader(s, MessageStatus.ERROR), w.finish());
+  }
+
+  /** Forgets a stream and aborts its channel (a console is detached; the guest runs on). */
+  private closeStream(s: ClientStream): void {
+    s.closed = true;
+    if (this.streams.get(s.serial) === s) this.streams.delete(s.serial);
+    void s.stream.abort();
+  }
+
+  /**
+   * A STREAM packet from the client. Data (CONTINUE) is written to the channel and counts as a
+   * request until the channel has taken it; a finish (OK) or an abort (ERROR, whatever its
+   * payload) closes the stream and is confirmed with an empty STREAM/OK, or STREAM/ERROR when
+   * the finish fails. Packets of no open stream are dropped, as libvirtd drops them (stream data
+   * is not acknowledged, so some may follow a stream's end). A hole is refused: tsvirtd's streams
+   * are not sparse, and libvirtd drops a client that sends one.
+   */
+  private onStreamPacket(frame: Frame): void {
+    const h = frame.header;
+    const s = this.streams.get(h.serial);
+    if (s === undefined || s.proc !== h.proc || s.closed) {
+      this.opts.log.debug(`client ${this.id}: ignoring stream packet serial ${h.serial} proc ${h.proc} status ${h.status}`);
+      return;
+    }
+    if (h.type === MessageType.STREAM_HOLE) {
+      this.opts.log.warn(`client ${this.id}: unexpected stream hole; closing`);
+      void this.shutdown('unexpected stream hole');
+      return;
+    }
+    if (h.status === MessageStatus.CONTINUE) {
+      if (frame.payload.length === 0) return;
+      this.requests++;
+      let counted = true;
+      const taken = (err?: Error | null): void => {
+        if (!counted) return;
+        counted = false;
+        this.requests--;
+        if (err) this.failStream(s, err);
+        if (!this.closed) this.readFrames();
+      };
+      try {
+        s.channel.write(frame.payload, taken);
+      } catch (err) {
+        taken(err as Error);
+      }
+      return;
+    }
+    // Finish or abort: answered once the channel is closed; counts as a request until then.
+    s.closed = true;
+    this.streams.delete(s.serial);
+    this.requests++;
+    const confirm = (err: VirError | null): void => {
+      let counted = true;
+      const done = (): void => {
+        if (!counted) return;
+        counted = false;
+        this.requests--;
+        if (!this.closed) this.readFrames();
+      };
+      if (err === null) {
+        this.send(this.streamHeader(s, MessageStatus.OK), undefined, done);
+      } else {
+        const w = new XdrWriter();
+        xError.enc(w, toWireError(err));
+        this.send(this.streamHeader(s, MessageStatus.ERROR), w.finish(), done);
+      }
+      if (this.closed) done();
+    };
+    if (h.status === MessageStatus.OK) {
+      s.stream.finish().then(
+        () => confirm(null),
+        (err: unknown) => confirm(err instanceof VirError ? err : VirError.report(ErrorDomain.STREAMS, ErrorNumber.RPC, 'stream had I/O failure')),
+      );
+    } else {
+      this.opts.log.info(`client ${this.id}: stream ${s.serial} aborted at client request`);
+      void s.stream.abort().then(() => confirm(null));
+    }
   }
 
   private replyError(h: MessageHeader, e: WireError): void {
@@ -330,7 +576,7 @@ export class Client implements HandlerContext {
     this.send({ ...h, type: MessageType.REPLY, status: MessageStatus.ERROR }, w.finish());
   }
 
-  private send(h: MessageHeader, payload?: Buffer): void {
+  private send(h: MessageHeader, payload?: Buffer, flushed?: () => void): void {
     if (this.closed || this.socket.destroyed) return;
     // A client that stops reading (events keep coming) must not make the daemon buffer without
     // bound: past the limit it is dropped, as libvirtd drops a client whose queue overflows.
@@ -350,6 +596,7 @@ export class Client implements HandlerContext {
         // Also called, with an error, for what a destroyed socket never sent.
         this.unflushed--;
         answered?.();
+        flushed?.();
       });
     } catch (err) {
       this.opts.log.warn(`client ${this.id}: cannot send: ${(err as Error).message}`);
@@ -456,7 +703,8 @@ export class Client implements HandlerContext {
 
   supportsFeature(feature: number): boolean {
     if (feature === DrvFeature.REMOTE_EVENT_CALLBACK) return this.opts.eventCallbacks !== false;
-    return feature === DrvFeature.PROGRAM_KEEPALIVE || feature === DrvFeature.REMOTE_CLOSE_CALLBACK;
+    // TYPED_PARAM_STRING: the typed parameter codec carries strings (libvirtd's test driver says so too).
+    return feature === DrvFeature.PROGRAM_KEEPALIVE || feature === DrvFeature.REMOTE_CLOSE_CALLBACK || feature === DrvFeature.TYPED_PARAM_STRING;
   }
 
   wantsKeepalive(): void {
@@ -514,6 +762,8 @@ export class Client implements HandlerContext {
     this.opts.log.debug(`client ${this.id}: closing (${reason})`);
     // Calls not started are dropped unanswered, as the client is.
     this.calls.length = 0;
+    // Its streams' channels go (a console is detached; the guest runs on).
+    for (const s of [...this.streams.values()]) this.closeStream(s);
     this.socket.destroy();
     // Let a call in progress finish before the connection goes.
     await this.queue.catch(() => {});

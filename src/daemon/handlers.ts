@@ -4,13 +4,19 @@
  * from its entry in the procedure table (src/rpc/procedures.ts). Errors propagate as VirError and
  * become error replies. Handlers never touch the socket.
  */
-import { Domain, DomainCheckpoint, DomainSnapshot, VirError, type Connection } from '../index.js';
+import { Domain, DomainCheckpoint, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
 import type { DomainRef } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
+  REMOTE_CPUMAPS_MAX,
   REMOTE_DOMAIN_ID_LIST_MAX,
+  REMOTE_DOMAIN_MEMORY_STATS_MAX,
+  REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX,
+  REMOTE_NODE_CPU_STATS_MAX,
+  REMOTE_NODE_MAX_CELLS,
+  REMOTE_VCPUINFO_MAX,
   REMOTE_DOMAIN_NAME_LIST_MAX,
   REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
   REMOTE_DOMAIN_CHECKPOINT_LIST_MAX,
@@ -41,6 +47,13 @@ export interface HandlerContext {
   supportsFeature(feature: number): boolean;
   /** The client asked for keepalive (feature 10). */
   wantsKeepalive(): void;
+  /**
+   * A new stream for the call being served (a procedure marked STREAM in the table): once the
+   * handler has bound it and the OK reply has gone out, the client's STREAM packets on the call's
+   * serial are its data. Unbound, or after an error reply, it is dropped. VIR_ERR_OPERATION_FAILED
+   * when the client holds its limit of streams.
+   */
+  callStream(): Stream;
 }
 
 /** The handler of procedure `P`: exactly its arguments in, exactly its reply value out. */
@@ -80,6 +93,37 @@ function tooMany(what: string, n: number, max: number): VirError {
 /** A fresh handle (current ID) after a call that may change it. */
 async function refreshed(ctx: HandlerContext, d: Domain): Promise<WireDomain> {
   return wireDomain(await ctx.conn().lookupByUUIDString(d.UUIDString()));
+}
+
+/** libvirtd's refusal of an argument beyond the protocol's limit ("maxinfo > REMOTE_VCPUINFO_MAX"). */
+function overLimit(what: string): VirError {
+  return VirError.report(ErrorDomain.RPC, ErrorNumber.RPC, what);
+}
+/** python-libvirt's memory stat names back to virDomainMemoryStatTags, in libvirt's order. */
+const MEMORY_STAT_TAGS: Readonly<Record<string, number>> = {
+  swap_in: 0,
+  swap_out: 1,
+  major_fault: 2,
+  minor_fault: 3,
+  unused: 4,
+  available: 5,
+  actual: 6,
+  rss: 7,
+  usable: 8,
+  last_update: 9,
+  disk_caches: 10,
+  hugetlb_pgalloc: 11,
+  hugetlb_pgfail: 12,
+};
+/** Affinity lists as libvirt's cpumaps: `maplen` bytes per vCPU, bit c of byte c/8 for host CPU c. */
+function packCpumaps(maps: boolean[][], maxinfo: number, maplen: number): Buffer {
+  const out = Buffer.alloc(maxinfo * maplen);
+  maps.forEach((m, v) =>
+    m.forEach((on, c) => {
+      if (on && c < maplen * 8) out[v * maplen + (c >> 3)]! |= 1 << (c & 7);
+    }),
+  );
+  return out;
 }
 
 export const HANDLERS: HandlerTable = {
@@ -216,6 +260,15 @@ export const HANDLERS: HandlerTable = {
   [Proc.DOMAIN_SNAPSHOT_IS_CURRENT]: async (ctx, a) => ({ current: (await snapshotOf(ctx, a.snap).isCurrent(a.flags)) ? 1 : 0 }),
   [Proc.DOMAIN_SNAPSHOT_HAS_METADATA]: async (ctx, a) => ({ metadata: (await snapshotOf(ctx, a.snap).hasMetadata(a.flags)) ? 1 : 0 }),
 
+  // Streams: the public API binds the call's stream to the driver's channel; the client carries it.
+  [Proc.DOMAIN_OPEN_CONSOLE]: async (ctx, a) => {
+    const stream = ctx.callStream();
+    await domainOf(ctx, a.dom).openConsole(a.devName, stream, a.flags);
+  },
+  [Proc.DOMAIN_SCREENSHOT]: async (ctx, a) => {
+    const stream = ctx.callStream();
+    return { mime: await domainOf(ctx, a.dom).screenshot(stream, a.screen, a.flags) };
+  },
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: async (ctx, a) => ({
     checkpoint: wireCheckpoint(await domainOf(ctx, a.dom).checkpointCreateXML(a.xml, a.flags)),
@@ -249,4 +302,79 @@ export const HANDLERS: HandlerTable = {
   [Proc.CONNECT_DOMAIN_EVENT_REGISTER]: async (ctx) => (ctx.registerLegacyEvent(), { cbRegistered: 0 }),
   [Proc.CONNECT_DOMAIN_EVENT_DEREGISTER]: async (ctx) => (ctx.deregisterLegacyEvent(), { cbRegistered: 0 }),
   [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY]: async (ctx, a) => void ctx.deregisterEvent(a.callbackID),
+
+  // vCPUs, memory and host figures.
+  [Proc.CONNECT_GET_MAX_VCPUS]: async (ctx, a) => ({ maxVcpus: await ctx.conn().getMaxVcpus(a.type) }),
+  [Proc.NODE_GET_CELLS_FREE_MEMORY]: async (ctx, a) => {
+    if (a.maxcells > REMOTE_NODE_MAX_CELLS) throw overLimit('maxCells > REMOTE_NODE_MAX_CELLS');
+    return { cells: await ctx.conn().getCellsFreeMemory(a.startCell, a.maxcells) };
+  },
+  [Proc.NODE_GET_FREE_MEMORY]: async (ctx) => ({ freeMem: await ctx.conn().getFreeMemory() }),
+  [Proc.NODE_GET_CPU_STATS]: async (ctx, a) => {
+    if (a.nparams > REMOTE_NODE_CPU_STATS_MAX) throw overLimit('nparams too large');
+    const stats = Object.entries(await ctx.conn().getCPUStats(a.num, a.flags));
+    // Asked with nparams 0, libvirtd answers how many there are, and no values.
+    if (a.nparams <= 0) return { params: [], nparams: stats.length };
+    const params = stats.slice(0, a.nparams).map(([field, value]) => ({ field, value }));
+    return { params, nparams: params.length };
+  },
+  [Proc.NODE_GET_CPU_MAP]: async (ctx, a) => {
+    const [cpus, online, onlineCount] = await ctx.conn().getCPUMap(a.flags);
+    return {
+      cpumap: a.needMap !== 0 ? packCpumaps([online], 1, Math.ceil(cpus / 8)) : Buffer.alloc(0),
+      online: a.needOnline !== 0 ? onlineCount : 0,
+      ret: cpus,
+    };
+  },
+  [Proc.DOMAIN_GET_MAX_VCPUS]: async (ctx, a) => ({ num: await domainOf(ctx, a.dom).maxVcpus() }),
+  [Proc.DOMAIN_GET_VCPUS_FLAGS]: async (ctx, a) => ({ num: await domainOf(ctx, a.dom).vcpusFlags(a.flags) }),
+  [Proc.DOMAIN_SET_VCPUS]: async (ctx, a) => domainOf(ctx, a.dom).setVcpus(a.nvcpus),
+  [Proc.DOMAIN_SET_VCPUS_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).setVcpusFlags(a.nvcpus, a.flags),
+  [Proc.DOMAIN_GET_VCPUS]: async (ctx, a) => {
+    if (a.maxinfo > REMOTE_VCPUINFO_MAX) throw overLimit('maxinfo > REMOTE_VCPUINFO_MAX');
+    if (a.maxinfo * a.maplen > REMOTE_CPUMAPS_MAX) throw overLimit('maxinfo * maplen > REMOTE_CPUMAPS_MAX');
+    const vcpus = await domainOf(ctx, a.dom).vcpus(a.maxinfo, Math.max(0, a.maplen) * 8);
+    return {
+      info: vcpus.map((v) => ({ number: v.number, state: v.state, cpuTime: v.cpuTime, cpu: v.cpu })),
+      cpumaps: packCpumaps(
+        vcpus.map((v) => v.affinity),
+        Math.max(0, a.maxinfo),
+        Math.max(0, a.maplen),
+      ),
+    };
+  },
+  [Proc.DOMAIN_GET_VCPU_PIN_INFO]: async (ctx, a) => {
+    if (a.ncpumaps > REMOTE_VCPUINFO_MAX) throw overLimit('ncpumaps > REMOTE_VCPUINFO_MAX');
+    if (a.ncpumaps * a.maplen > REMOTE_CPUMAPS_MAX) throw overLimit('maxinfo * maplen > REMOTE_CPUMAPS_MAX');
+    const maps = await domainOf(ctx, a.dom).vcpuPinInfo(a.flags, a.ncpumaps, a.maplen * 8);
+    return { cpumaps: packCpumaps(maps, Math.max(0, a.ncpumaps), Math.max(0, a.maplen)), num: maps.length };
+  },
+  [Proc.DOMAIN_GET_SCHEDULER_TYPE]: async (ctx, a) => {
+    const [type, nparams] = await domainOf(ctx, a.dom).schedulerType();
+    return { type, nparams };
+  },
+  [Proc.DOMAIN_GET_SCHEDULER_PARAMETERS]: async (ctx, a) => {
+    if (a.nparams > REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX) throw overLimit('nparams too large');
+    return { params: (await domainOf(ctx, a.dom).schedulerParameters()).slice(0, Math.max(0, a.nparams)) };
+  },
+  [Proc.DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS]: async (ctx, a) => {
+    if (a.nparams > REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX) throw overLimit('nparams too large');
+    return { params: (await domainOf(ctx, a.dom).schedulerParametersFlags(a.flags)).slice(0, Math.max(0, a.nparams)) };
+  },
+  [Proc.DOMAIN_SET_SCHEDULER_PARAMETERS]: async (ctx, a) => domainOf(ctx, a.dom).setSchedulerParameters(a.params),
+  [Proc.DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).setSchedulerParametersFlags(a.params, a.flags),
+  [Proc.DOMAIN_SET_MEMORY]: async (ctx, a) => domainOf(ctx, a.dom).setMemory(a.memory),
+  [Proc.DOMAIN_SET_MAX_MEMORY]: async (ctx, a) => domainOf(ctx, a.dom).setMaxMemory(a.memory),
+  [Proc.DOMAIN_SET_MEMORY_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).setMemoryFlags(a.memory, a.flags),
+  [Proc.DOMAIN_MEMORY_STATS]: async (ctx, a) => {
+    if (a.maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX) throw overLimit('maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX');
+    if (a.maxStats === 0) return { stats: [] };
+    const stats = Object.entries(await domainOf(ctx, a.dom).memoryStats(a.flags));
+    return { stats: stats.slice(0, a.maxStats).map(([name, val]) => ({ tag: MEMORY_STAT_TAGS[name] ?? -1, val })) };
+  },
+  [Proc.DOMAIN_IS_UPDATED]: async (ctx, a) => ({ updated: (await domainOf(ctx, a.dom).isUpdated()) ? 1 : 0 }),
+  [Proc.DOMAIN_GET_CONTROL_INFO]: async (ctx, a) => domainOf(ctx, a.dom).controlInfo(a.flags),
+  [Proc.DOMAIN_RESET]: async (ctx, a) => domainOf(ctx, a.dom).reset(a.flags),
+  [Proc.DOMAIN_GET_HOSTNAME]: async (ctx, a) => ({ value: await domainOf(ctx, a.dom).hostname(a.flags) }),
+  [Proc.DOMAIN_GET_TIME]: async (ctx, a) => domainOf(ctx, a.dom).getTime(a.flags),
 };

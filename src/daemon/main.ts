@@ -6,7 +6,7 @@
  *   tsvirtd [--socket-dir DIR] [--daemon] [--pidfile FILE] [--timeout SECONDS]
  *           [--uri URI]... [--log-file FILE] [--verbose] [--no-event-callbacks] [--help]
  *           [--max-clients N] [--max-readonly-clients N] [--max-client-requests N]
- *           [--max-event-callbacks N]   (limits: docs/security.md)
+ *           [--max-event-callbacks N] [--max-client-streams N]   (limits: docs/security.md)
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
  * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
@@ -41,6 +41,7 @@ interface Options {
   maxReadonlyClients?: number;
   maxClientRequests?: number;
   maxEventCallbacks?: number;
+  maxClientStreams?: number;
 }
 
 const USAGE = `Usage: tsvirtd [options]
@@ -66,6 +67,8 @@ const USAGE = `Usage: tsvirtd [options]
                      read (libvirtd's max_client_requests; default 5)
   --max-event-callbacks N
                      event callbacks one client may register (default 1024)
+  --max-client-streams N
+                     streams (consoles, screenshots) one client may hold open (default 32)
   --help, -h         this text
 `;
 
@@ -122,6 +125,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--max-event-callbacks':
         o.maxEventCallbacks = positive(flag, value(), 0);
+        break;
+      case '--max-client-streams':
+        o.maxClientStreams = positive(flag, value(), 0);
         break;
       case '--help':
       case '-h':
@@ -310,6 +316,7 @@ async function main(): Promise<number> {
     maxReadonlyClients: opts.maxReadonlyClients,
     maxClientRequests: opts.maxClientRequests,
     maxEventCallbacks: opts.maxEventCallbacks,
+    maxClientStreams: opts.maxClientStreams,
     uris,
   });
   let stopping = false;

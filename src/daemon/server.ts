@@ -48,6 +48,8 @@ export interface DaemonOptions {
   maxClientRequests?: number;
   /** Event callbacks one client may register (see MAX_EVENT_CALLBACKS). */
   maxEventCallbacks?: number;
+  /** Streams one client may hold open (see MAX_CLIENT_STREAMS). */
+  maxClientStreams?: number;
 }
 
 /** libvirtd's max_clients. */
@@ -183,6 +185,7 @@ export class Daemon {
       eventCallbacks: this.opts.eventCallbacks,
       maxClientRequests: this.opts.maxClientRequests,
       maxEventCallbacks: this.opts.maxEventCallbacks,
+      maxStreams: this.opts.maxClientStreams,
       onClose: (c) => {
         if (this.clients.delete(c) && readonly) this.readonlyClients--;
         this.armIdleTimer();

@@ -19,6 +19,11 @@ export const PAYLOAD_MAX = MESSAGE_MAX - LEN_MAX - HEADER_SIZE;
 export const STRING_MAX = 4194304;
 /** Legacy payload limit of older peers. */
 export const LEGACY_PAYLOAD_MAX = 262120;
+/**
+ * The most data one STREAM packet carries, as libvirt's daemon and client cut it
+ * (VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX), so that any peer accepts it.
+ */
+export const STREAM_CHUNK_MAX = LEGACY_PAYLOAD_MAX;
 
 /** virNetMessageType. */
 export enum MessageType {

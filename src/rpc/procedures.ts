@@ -10,6 +10,13 @@ import { VirError } from '../core/errors.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import {
   REMOTE_AUTH_TYPE_LIST_MAX,
+  REMOTE_CPUMAPS_MAX,
+  REMOTE_CPUMAP_MAX,
+  REMOTE_DOMAIN_MEMORY_STATS_MAX,
+  REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX,
+  REMOTE_NODE_CPU_STATS_MAX,
+  REMOTE_NODE_MAX_CELLS,
+  REMOTE_VCPUINFO_MAX,
   REMOTE_DOMAIN_ID_LIST_MAX,
   REMOTE_DOMAIN_LIST_MAX,
   REMOTE_DOMAIN_NAME_LIST_MAX,
@@ -21,10 +28,12 @@ import {
   arrayOf,
   struct,
   xDomain,
+  xHyper,
   xInt,
   xOptDomain,
   xOptString,
   xSnapshot,
+  xTypedParam,
   xCheckpoint,
   xString,
   xUhyper,
@@ -32,6 +41,7 @@ import {
   xVoid,
   type WireDomain,
   type WireSnapshot,
+  type WireTypedParam,
   type WireCheckpoint,
 } from './protocol.js';
 
@@ -91,7 +101,9 @@ export enum Proc {
   DOMAIN_REVERT_TO_SNAPSHOT = 192,
   DOMAIN_SNAPSHOT_DELETE = 193,
   DOMAIN_CREATE_WITH_FLAGS = 196,
+  DOMAIN_OPEN_CONSOLE = 201,
   CONNECT_GET_SYSINFO = 203,
+  DOMAIN_SCREENSHOT = 211,
   DOMAIN_GET_STATE = 212,
   DOMAIN_UNDEFINE_FLAGS = 231,
   DOMAIN_DESTROY_FLAGS = 234,
@@ -110,6 +122,31 @@ export enum Proc {
   DOMAIN_DEFINE_XML_FLAGS = 350,
   CONNECT_REGISTER_CLOSE_CALLBACK = 360,
   CONNECT_UNREGISTER_CLOSE_CALLBACK = 361,
+  // Domain resources and host figures.
+  DOMAIN_GET_MAX_VCPUS = 18,
+  DOMAIN_GET_VCPUS = 20,
+  DOMAIN_SET_MAX_MEMORY = 30,
+  DOMAIN_SET_MEMORY = 31,
+  DOMAIN_SET_VCPUS = 32,
+  DOMAIN_GET_SCHEDULER_TYPE = 56,
+  DOMAIN_GET_SCHEDULER_PARAMETERS = 57,
+  DOMAIN_SET_SCHEDULER_PARAMETERS = 58,
+  NODE_GET_CELLS_FREE_MEMORY = 101,
+  NODE_GET_FREE_MEMORY = 102,
+  DOMAIN_MEMORY_STATS = 159,
+  DOMAIN_SET_VCPUS_FLAGS = 199,
+  DOMAIN_GET_VCPUS_FLAGS = 200,
+  DOMAIN_IS_UPDATED = 202,
+  DOMAIN_SET_MEMORY_FLAGS = 204,
+  DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS = 223,
+  DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS = 224,
+  NODE_GET_CPU_STATS = 227,
+  DOMAIN_GET_CONTROL_INFO = 229,
+  DOMAIN_GET_VCPU_PIN_INFO = 230,
+  DOMAIN_RESET = 245,
+  DOMAIN_GET_HOSTNAME = 277,
+  NODE_GET_CPU_MAP = 293,
+  DOMAIN_GET_TIME = 337,
   // Checkpoints (libvirt-domain-checkpoint.c).
   DOMAIN_CHECKPOINT_CREATE_XML = 411,
   DOMAIN_CHECKPOINT_GET_XML_DESC = 412,
@@ -128,6 +165,11 @@ export interface ProcedureEntry<A, R> {
   mutating: boolean;
   /** May run before CONNECT_OPEN. */
   beforeOpen: boolean;
+  /**
+   * Opens a stream: after an OK reply, STREAM packets flow on the call's serial (libvirt's
+   * `@readstream` / `@writestream` procedures).
+   */
+  stream: boolean;
   args: Codec<A>;
   ret: Codec<R>;
 }
@@ -279,8 +321,80 @@ export const lifecycleMsg = struct<{ callbackID: number; dom: WireDomain; event:
   detail: xInt,
 });
 
-function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false): ProcedureEntry<A, R> {
-  return { api, mutating, beforeOpen, args, ret };
+/** remote_domain_open_console_args: the device's alias, or null for the first console. */
+export const openConsoleArgs = struct<{ dom: WireDomain; devName: string | null; flags: number }>({
+  dom: xDomain,
+  devName: xOptString,
+  flags: xUint,
+});
+export const screenshotArgs = struct<{ dom: WireDomain; screen: number; flags: number }>({ dom: xDomain, screen: xUint, flags: xUint });
+/** remote_domain_screenshot_ret: the image's MIME type (null when the driver names none). */
+export const screenshotRet = struct<{ mime: string | null }>({ mime: xOptString });
+
+// vCPUs, memory and host figures.
+
+export const maxVcpusArgs = struct<{ type: string | null }>({ type: xOptString });
+export const setVcpusArgs = struct<{ dom: WireDomain; nvcpus: number }>({ dom: xDomain, nvcpus: xUint });
+export const setVcpusFlagsArgs = struct<{ dom: WireDomain; nvcpus: number; flags: number }>({ dom: xDomain, nvcpus: xUint, flags: xUint });
+export const setMemoryArgs = struct<{ dom: WireDomain; memory: number }>({ dom: xDomain, memory: xUhyper });
+export const setMemoryFlagsArgs = struct<{ dom: WireDomain; memory: number; flags: number }>({ dom: xDomain, memory: xUhyper, flags: xUint });
+export const getVcpusArgs = struct<{ dom: WireDomain; maxinfo: number; maplen: number }>({ dom: xDomain, maxinfo: xInt, maplen: xInt });
+/** remote_vcpu_info. */
+export interface WireVcpuInfo {
+  number: number;
+  state: number;
+  cpuTime: number;
+  cpu: number;
+}
+const xVcpuInfo = struct<WireVcpuInfo>({ number: xUint, state: xInt, cpuTime: xUhyper, cpu: xInt });
+export const getVcpusRet: Codec<{ info: WireVcpuInfo[]; cpumaps: Buffer }> = struct<{ info: WireVcpuInfo[]; cpumaps: Buffer }>({
+  info: arrayOf(xVcpuInfo, REMOTE_VCPUINFO_MAX, 20),
+  cpumaps: { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAPS_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAPS_MAX) },
+});
+export const vcpuPinInfoArgs = struct<{ dom: WireDomain; ncpumaps: number; maplen: number; flags: number }>({
+  dom: xDomain,
+  ncpumaps: xInt,
+  maplen: xInt,
+  flags: xUint,
+});
+export const vcpuPinInfoRet = struct<{ cpumaps: Buffer; num: number }>({
+  cpumaps: { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAPS_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAPS_MAX) },
+  num: xInt,
+});
+const schedParams = arrayOf(xTypedParam, REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX, 12);
+export const schedTypeRet = struct<{ type: string; nparams: number }>({ type: xString, nparams: xInt });
+export const getSchedParamsArgs = struct<{ dom: WireDomain; nparams: number }>({ dom: xDomain, nparams: xInt });
+export const getSchedParamsFlagsArgs = struct<{ dom: WireDomain; nparams: number; flags: number }>({ dom: xDomain, nparams: xInt, flags: xUint });
+export const schedParamsRet = struct<{ params: WireTypedParam[] }>({ params: schedParams });
+export const setSchedParamsArgs = struct<{ dom: WireDomain; params: WireTypedParam[] }>({ dom: xDomain, params: schedParams });
+export const setSchedParamsFlagsArgs = struct<{ dom: WireDomain; params: WireTypedParam[]; flags: number }>({
+  dom: xDomain,
+  params: schedParams,
+  flags: xUint,
+});
+export const memoryStatsArgs = struct<{ dom: WireDomain; maxStats: number; flags: number }>({ dom: xDomain, maxStats: xUint, flags: xUint });
+export const memoryStatsRet = struct<{ stats: { tag: number; val: number }[] }>({
+  stats: arrayOf(struct<{ tag: number; val: number }>({ tag: xInt, val: xUhyper }), REMOTE_DOMAIN_MEMORY_STATS_MAX, 12),
+});
+export const cellsFreeArgs = struct<{ startCell: number; maxcells: number }>({ startCell: xInt, maxcells: xInt });
+export const cellsFreeRet = struct<{ cells: number[] }>({ cells: arrayOf(xUhyper, REMOTE_NODE_MAX_CELLS, 8) });
+export const freeMemoryRet = struct<{ freeMem: number }>({ freeMem: xUhyper });
+export const nodeStatsArgs = struct<{ num: number; nparams: number; flags: number }>({ num: xInt, nparams: xInt, flags: xUint });
+export const nodeStatsRet = struct<{ params: { field: string; value: number }[]; nparams: number }>({
+  params: arrayOf(struct<{ field: string; value: number }>({ field: xString, value: xUhyper }), REMOTE_NODE_CPU_STATS_MAX, 12),
+  nparams: xInt,
+});
+export const cpuMapArgs = struct<{ needMap: number; needOnline: number; flags: number }>({ needMap: xInt, needOnline: xInt, flags: xUint });
+export const cpuMapRet = struct<{ cpumap: Buffer; online: number; ret: number }>({
+  cpumap: { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAP_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAP_MAX) },
+  online: xUint,
+  ret: xInt,
+});
+export const controlInfoRet = struct<{ state: number; details: number; stateTime: number }>({ state: xUint, details: xUint, stateTime: xUhyper });
+export const getTimeRet = struct<{ seconds: number; nseconds: number }>({ seconds: xHyper, nseconds: xUint });
+
+function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false, stream = false): ProcedureEntry<A, R> {
+  return { api, mutating, beforeOpen, stream, args, ret };
 }
 
 /** Reads only: allowed on a read-only connection. */
@@ -289,6 +403,8 @@ const R = false;
 const W = true;
 /** Answered before CONNECT_OPEN (the handshake). */
 const BEFORE_OPEN = true;
+/** Opens a stream on the call's serial. */
+const STREAM = true;
 
 /**
  * Every procedure tsvirt calls and tsvirtd serves, keyed by number; any other number is an unknown
@@ -300,7 +416,8 @@ const BEFORE_OPEN = true;
  *  1. its number in `enum Proc` (libvirt's enum remote_procedure);
  *  2. its remote_*_args / remote_*_ret codecs above, unless an existing one has the same layout;
  *  3. one line here: `[Proc.X]: p('virPublicApiName', R or W, argsCodec, retCodec)`, with W
- *     when libvirt's public API refuses it on a read-only connection;
+ *     when libvirt's public API refuses it on a read-only connection (and STREAM when the call
+ *     opens a stream: its handler takes the call's stream from `ctx.callStream()`);
  *  4. its handler in src/daemon/handlers.ts (tsc fails until it exists), and the remote driver's
  *     method calling `this.call(Proc.X, args)`.
  */
@@ -357,7 +474,9 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_REVERT_TO_SNAPSHOT]: p('virDomainRevertToSnapshot', W, snapFlags, xVoid),
   [Proc.DOMAIN_SNAPSHOT_DELETE]: p('virDomainSnapshotDelete', W, snapFlags, xVoid),
   [Proc.DOMAIN_CREATE_WITH_FLAGS]: p('virDomainCreateWithFlags', W, domFlags, retDom),
+  [Proc.DOMAIN_OPEN_CONSOLE]: p('virDomainOpenConsole', W, openConsoleArgs, xVoid, false, STREAM),
   [Proc.CONNECT_GET_SYSINFO]: p('virConnectGetSysinfo', R, flagsArgs, stringRet),
+  [Proc.DOMAIN_SCREENSHOT]: p('virDomainScreenshot', W, screenshotArgs, screenshotRet, false, STREAM),
   [Proc.DOMAIN_GET_STATE]: p('virDomainGetState', R, domFlags, getStateRet),
   [Proc.DOMAIN_UNDEFINE_FLAGS]: p('virDomainUndefineFlags', W, domFlags, xVoid),
   [Proc.DOMAIN_DESTROY_FLAGS]: p('virDomainDestroyFlags', W, domFlags, xVoid),
@@ -375,6 +494,31 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_DEFINE_XML_FLAGS]: p('virDomainDefineXMLFlags', W, xmlFlags, retDom),
   [Proc.CONNECT_REGISTER_CLOSE_CALLBACK]: p('virConnectRegisterCloseCallback', R, xVoid, xVoid),
   [Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK]: p('virConnectUnregisterCloseCallback', R, xVoid, xVoid),
+  [Proc.CONNECT_GET_MAX_VCPUS]: p('virConnectGetMaxVcpus', R, maxVcpusArgs, retInt('maxVcpus')),
+  [Proc.DOMAIN_GET_MAX_VCPUS]: p('virDomainGetMaxVcpus', R, dom, numRet),
+  [Proc.DOMAIN_GET_VCPUS]: p('virDomainGetVcpus', R, getVcpusArgs, getVcpusRet),
+  [Proc.DOMAIN_SET_MAX_MEMORY]: p('virDomainSetMaxMemory', W, setMemoryArgs, xVoid),
+  [Proc.DOMAIN_SET_MEMORY]: p('virDomainSetMemory', W, setMemoryArgs, xVoid),
+  [Proc.DOMAIN_SET_VCPUS]: p('virDomainSetVcpus', W, setVcpusArgs, xVoid),
+  [Proc.DOMAIN_GET_SCHEDULER_TYPE]: p('virDomainGetSchedulerType', R, dom, schedTypeRet),
+  [Proc.DOMAIN_GET_SCHEDULER_PARAMETERS]: p('virDomainGetSchedulerParameters', R, getSchedParamsArgs, schedParamsRet),
+  [Proc.DOMAIN_SET_SCHEDULER_PARAMETERS]: p('virDomainSetSchedulerParameters', W, setSchedParamsArgs, xVoid),
+  [Proc.DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS]: p('virDomainGetSchedulerParametersFlags', R, getSchedParamsFlagsArgs, schedParamsRet),
+  [Proc.DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS]: p('virDomainSetSchedulerParametersFlags', W, setSchedParamsFlagsArgs, xVoid),
+  [Proc.NODE_GET_CELLS_FREE_MEMORY]: p('virNodeGetCellsFreeMemory', R, cellsFreeArgs, cellsFreeRet),
+  [Proc.NODE_GET_FREE_MEMORY]: p('virNodeGetFreeMemory', R, xVoid, freeMemoryRet),
+  [Proc.DOMAIN_MEMORY_STATS]: p('virDomainMemoryStats', R, memoryStatsArgs, memoryStatsRet),
+  [Proc.DOMAIN_SET_VCPUS_FLAGS]: p('virDomainSetVcpusFlags', W, setVcpusFlagsArgs, xVoid),
+  [Proc.DOMAIN_GET_VCPUS_FLAGS]: p('virDomainGetVcpusFlags', R, domFlags, numRet),
+  [Proc.DOMAIN_IS_UPDATED]: p('virDomainIsUpdated', R, dom, retInt('updated')),
+  [Proc.DOMAIN_SET_MEMORY_FLAGS]: p('virDomainSetMemoryFlags', W, setMemoryFlagsArgs, xVoid),
+  [Proc.NODE_GET_CPU_STATS]: p('virNodeGetCPUStats', R, nodeStatsArgs, nodeStatsRet),
+  [Proc.DOMAIN_GET_CONTROL_INFO]: p('virDomainGetControlInfo', R, domFlags, controlInfoRet),
+  [Proc.DOMAIN_GET_VCPU_PIN_INFO]: p('virDomainGetVcpuPinInfo', R, vcpuPinInfoArgs, vcpuPinInfoRet),
+  [Proc.DOMAIN_RESET]: p('virDomainReset', W, domFlags, xVoid),
+  [Proc.DOMAIN_GET_HOSTNAME]: p('virDomainGetHostname', W, domFlags, stringRet),
+  [Proc.NODE_GET_CPU_MAP]: p('virNodeGetCPUMap', R, cpuMapArgs, cpuMapRet),
+  [Proc.DOMAIN_GET_TIME]: p('virDomainGetTime', W, domFlags, getTimeRet),
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: p('virDomainCheckpointCreateXML', W, checkpointCreateArgs, retCheckpoint),
   [Proc.DOMAIN_CHECKPOINT_GET_XML_DESC]: p('virDomainCheckpointGetXMLDesc', R, checkpointFlags, stringRet),

@@ -31,6 +31,14 @@ export const REMOTE_DOMAIN_CHECKPOINT_LIST_MAX = 16384;
 export const REMOTE_SECURITY_MODEL_MAX = 257;
 export const REMOTE_SECURITY_DOI_MAX = 257;
 export const VIR_UUID_BUFLEN = 16;
+export const REMOTE_VCPUINFO_MAX = 16384;
+export const REMOTE_CPUMAPS_MAX = 8388608;
+export const REMOTE_CPUMAP_MAX = 2048;
+export const REMOTE_NODE_MAX_CELLS = 1024;
+export const REMOTE_NODE_CPU_STATS_MAX = 16;
+export const REMOTE_NODE_MEMORY_STATS_MAX = 16;
+export const REMOTE_DOMAIN_MEMORY_STATS_MAX = 1024;
+export const REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX = 16;
 
 /** remote_auth_type. */
 export enum RemoteAuthType {
@@ -104,6 +112,8 @@ export interface WireError {
 export const xInt: Codec<number> = { enc: (w, v) => void w.int(v), dec: (r) => r.int() };
 export const xUint: Codec<number> = { enc: (w, v) => void w.uint(v), dec: (r) => r.uint() };
 export const xUhyper: Codec<number> = { enc: (w, v) => void w.uhyper(v), dec: (r) => r.uhyperNumber() };
+/** A signed hyper as a number (values beyond 2^53 lose precision, as JSON's would). */
+export const xHyper: Codec<number> = { enc: (w, v) => void w.hyper(v), dec: (r) => Number(r.hyper()) };
 export const xString: Codec<string> = {
   enc: (w, v) => void w.string(v, REMOTE_STRING_MAX),
   dec: (r) => r.string(REMOTE_STRING_MAX),
@@ -184,6 +194,84 @@ export const xError: Codec<WireError> = {
       int2: r.int(),
       net: r.optional((rr) => xNetwork.dec(rr)),
     };
+  },
+};
+
+/** VIR_TYPED_PARAM_*: the types of remote_typed_param_value. */
+export enum TypedParamType {
+  INT = 1,
+  UINT = 2,
+  LLONG = 3,
+  ULLONG = 4,
+  DOUBLE = 5,
+  BOOLEAN = 6,
+  STRING = 7,
+}
+
+/** remote_typed_param: a field name and a value union keyed by its type. */
+export interface WireTypedParam {
+  field: string;
+  type: number;
+  value: number | boolean | string;
+}
+/** VIR_TYPED_PARAM_FIELD_LENGTH: a field name has at most 79 bytes. */
+const TYPED_PARAM_FIELD_MAX = 79;
+export const xTypedParam: Codec<WireTypedParam> = {
+  enc(w, p) {
+    w.string(p.field, REMOTE_STRING_MAX);
+    w.int(p.type);
+    const v = p.value;
+    switch (p.type) {
+      case TypedParamType.INT:
+        w.int(Number(v));
+        break;
+      case TypedParamType.UINT:
+        w.uint(Number(v));
+        break;
+      case TypedParamType.LLONG:
+        w.hyper(Number(v));
+        break;
+      case TypedParamType.ULLONG:
+        w.uhyper(Number(v));
+        break;
+      case TypedParamType.DOUBLE: {
+        const b = Buffer.alloc(8);
+        b.writeDoubleBE(Number(v));
+        w.opaqueFixed(b);
+        break;
+      }
+      case TypedParamType.BOOLEAN:
+        w.int(v === true || v === 1 ? 1 : 0);
+        break;
+      case TypedParamType.STRING:
+        w.string(String(v), REMOTE_STRING_MAX);
+        break;
+      default:
+        throw new XdrError('XDR_BAD_VALUE', `XDR: typed parameter type ${p.type} unknown`);
+    }
+  },
+  dec(r) {
+    const field = r.string(REMOTE_STRING_MAX);
+    if (Buffer.byteLength(field) > TYPED_PARAM_FIELD_MAX) throw new XdrError('XDR_BAD_VALUE', `XDR: typed parameter name too long: ${field.length}`);
+    const type = r.int();
+    switch (type) {
+      case TypedParamType.INT:
+        return { field, type, value: r.int() };
+      case TypedParamType.UINT:
+        return { field, type, value: r.uint() };
+      case TypedParamType.LLONG:
+        return { field, type, value: Number(r.hyper()) };
+      case TypedParamType.ULLONG:
+        return { field, type, value: Number(r.uhyper()) };
+      case TypedParamType.DOUBLE:
+        return { field, type, value: r.opaqueFixed(8).readDoubleBE(0) };
+      case TypedParamType.BOOLEAN:
+        return { field, type, value: r.int() !== 0 };
+      case TypedParamType.STRING:
+        return { field, type, value: r.string(REMOTE_STRING_MAX) };
+      default:
+        throw new XdrError('XDR_BAD_VALUE', `XDR: typed parameter type ${type} unknown`);
+    }
   },
 };
 

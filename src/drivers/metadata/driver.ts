@@ -12,8 +12,9 @@
  * Every change is made in store transactions that leave the old state or the new (docs/design.md).
  */
 import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { configUnsupported, noSupport } from '../../core/errors.js';
-import type { DomainState } from '../../core/enums.generated.js';
+import { DomainConsoleFlags, type DomainState } from '../../core/enums.generated.js';
 import type { DomainInfo, DomainRef, DriverEventListener, HypervisorDriver, JobOptions, NodeInfo } from '../../core/driver.js';
 import type { Store } from '../../store/store.js';
 import { DomainEvents } from './events.js';
@@ -23,6 +24,7 @@ import { Jobs } from './jobs.js';
 import { DomainLifecycle } from './lifecycle.js';
 import { DomainLookups } from './lookups.js';
 import { DomainRecords, isActive } from './records.js';
+import { checkActive } from '../../rules/lifecycle.js';
 import { DomainSnapshots } from './snapshots.js';
 import { DomainCheckpoints } from './checkpoints.js';
 
@@ -43,12 +45,21 @@ export class MetadataDriver implements HypervisorDriver {
   protected readonly backend: GuestBackend;
   private version: number | (() => number);
   private closed = false;
-  private readonly records: DomainRecords;
+  protected readonly records: DomainRecords;
+  /** Sequences calls that change a domain (subclasses' metadata-only changes too). */
+  protected readonly jobs: Jobs;
   private readonly events: DomainEvents;
   private readonly exits: GuestExits;
   private readonly lookups: DomainLookups;
   private readonly lifecycle: DomainLifecycle;
   private readonly snapshots: DomainSnapshots;
+  /**
+   * virDomainOpenConsole, present when the backend has consoles (else the API answers
+   * VIR_ERR_NO_SUPPORT). Checks the flags (FORCE, SAFE: libvirt's qemu driver supports safe
+   * consoles), that the domain runs (VIR_ERR_OPERATION_INVALID "domain is not running"), then
+   * has the backend open the device of the running definition. Takes no job, as libvirt.
+   */
+  readonly domainOpenConsole?: (dom: DomainRef, devName: string | null, flags: number) => Promise<Duplex>;
   private readonly checkpoints: DomainCheckpoints;
 
   constructor(options: MetadataDriverOptions) {
@@ -62,9 +73,20 @@ export class MetadataDriver implements HypervisorDriver {
     const jobs: Jobs = new Jobs(this.records, (uuid) => exits.idle(uuid));
     const exits = new GuestExits(this.records, (uuid) => jobs.busy(uuid));
     this.exits = exits;
+    this.jobs = jobs;
     this.lookups = new DomainLookups(this.records);
     this.lifecycle = new DomainLifecycle(this.records, jobs);
     this.snapshots = new DomainSnapshots(this.records, jobs, exits);
+    const backend = this.backend;
+    const open = backend.openConsole?.bind(backend);
+    if (open !== undefined) {
+      this.domainOpenConsole = async (dom, devName, flags) => {
+        this.records.check(flags, DomainConsoleFlags.FORCE | DomainConsoleFlags.SAFE, 'DomainOpenConsole');
+        const rec = this.records.resolve(dom);
+        checkActive({ active: isActive(rec) });
+        return open(rec, this.records.currentDef(rec), devName, flags);
+      };
+    }
     this.checkpoints = new DomainCheckpoints(this.records, jobs);
   }
 

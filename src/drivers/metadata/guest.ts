@@ -2,6 +2,7 @@
  * What a hypervisor supplies to the metadata driver: the guest actions. Everything else — records,
  * snapshot metadata, the rules of src/rules, events — is the metadata driver's.
  */
+import type { Duplex } from 'node:stream';
 import type { ErrorDomain } from '../../core/enums.generated.js';
 import type { JobOptions } from '../../core/driver.js';
 import type { DomainDef } from '../../conf/domain.js';
@@ -216,6 +217,13 @@ export interface GuestBackend {
   strayGuests?(): { uuid: string; stop: () => Promise<void> }[];
   /** After `isRunning` answered false: how the guest ended, if the backend knows. */
   takeExitReason?(uuid: string): GuestExit | undefined;
+  /**
+   * Opens a console session on a running guest's character device `devName` (null: the first
+   * console), as virDomainOpenConsole; `def` is the definition the guest runs with, `flags`
+   * already checked (VIR_DOMAIN_CONSOLE_FORCE ends a session open on the device). A backend
+   * without it has no consoles (the driver answers VIR_ERR_NO_SUPPORT).
+   */
+  openConsole?(rec: DomainRecord, def: DomainDef, devName: string | null, flags: number): Promise<Duplex>;
   /** Tells the driver about guests that stop on their own (R5, R12). */
   onExit?(listener: (uuid: string, how: GuestExit) => void): void;
   /** Releases what the backend holds (monitor connections); guests keep running. */

@@ -27,7 +27,7 @@ export const STORED = { stored: true } as const;
 
 /** Summary numbers of a definition the store keeps in columns (so listing never parses XML). */
 export function defNumbers(def: DomainDef): { maxMem: number; memory: number; vcpus: number } {
-  return { maxMem: def.memory, memory: def.currentMemory ?? def.memory, vcpus: def.vcpu.count };
+  return { maxMem: def.memory, memory: def.currentMemory ?? def.memory, vcpus: def.vcpu.current ?? def.vcpu.count };
 }
 
 export function refOf(rec: DomainRecord): DomainRef {
@@ -123,6 +123,8 @@ export class DomainRecords {
       rec.reason = reason;
       rec.liveXml = null;
       rec.runtime = null;
+      // The live definition may have been resized (setvcpus, setmem): the config's figures again.
+      if (rec.configXml !== null) Object.assign(rec, defNumbers(parseDomainXML(rec.configXml, STORED)));
       this.write(rec);
     }
     this.events.emit(ref, DomainEventType.STOPPED, detail);

@@ -7,7 +7,8 @@
  * manager connects to the monitor before the guest runs), `-no-shutdown` (a guest that powers
  * off stays until the manager has seen it, so a poweroff while nobody watched is still visible
  * on reattach), a QMP monitor on a unix socket, a pidfile, `-blockdev`/`-device` in JSON (no
- * comma escaping of paths), serial ports to files.
+ * comma escaping of paths), serial ports to files or, for a pty, to a unix socket the driver's
+ * console connects to, logged to a file (console.ts).
  *
  * No value of the definition may add options of its own: inside QemuOpts (`key=value,…`) every
  * value is escaped (optValue doubles commas); what cannot be escaped is validated instead (the
@@ -27,8 +28,13 @@ export interface QemuArgvPaths {
   /** QMP unix socket. */
   monitorSocket: string;
   pidFile: string;
-  /** Where a serial port whose host side is not a file (pty, vc…) writes: one file per port. */
+  /**
+   * Where a serial port whose host side is not a file writes: a pty's log (unless the domain
+   * names one with `<log>`), a vc's output. One file per port.
+   */
   serialLog(port: number): string;
+  /** The unix socket (in the runtime directory) a pty serial port listens on for the console. */
+  serialSocket(port: number): string;
 }
 
 /** Options of {@link buildQemuArgv}. */
@@ -131,17 +137,19 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
 
   for (const serial of def.devices.serials) {
     const id = `charserial${serial.targetPort}`;
-    a.push('-chardev', chardevSpec(serial, id, paths.serialLog(serial.targetPort)));
+    a.push('-chardev', chardevSpec(serial, id, paths, serial.targetPort));
     const targetType = serial.targetType ?? 'isa-serial';
     if (targetType !== 'isa-serial') throw configUnsupported(DOM, `serial target type '${targetType}' is not supported`);
     a.push('-device', JSON.stringify({ driver: 'isa-serial', chardev: id, id: `serial${serial.targetPort}`, index: serial.targetPort }));
   }
-  for (const con of def.devices.consoles) {
+  def.devices.consoles.forEach((con, i) => {
     // On HVM the first console mirrors serial 0 (the parser adds it); others are not modelled.
     if ((con.targetType ?? 'serial') !== 'serial') {
       throw configUnsupported(DOM, `console target type '${con.targetType}' is not supported`);
     }
-  }
+    // libvirt's parser refuses these; a second serial console would be nothing here.
+    if (i > 0) throw configUnsupported(DOM, 'Only the first console can be a serial port');
+  });
 
   for (const g of def.devices.graphics) {
     if (g.type !== 'vnc') throw configUnsupported(DOM, `graphics type '${g.type}' is not supported by tsvirt's qemu driver`);
@@ -309,20 +317,33 @@ function interfaceArgs(net: DomainInterfaceDef, index: number): string[] {
   return ['-netdev', `user,id=${id}`, '-device', JSON.stringify(dev)];
 }
 
-function chardevSpec(src: DomainCharSource, id: string, fallbackLog: string): string {
+/**
+ * `-chardev` of a serial port. A pty becomes a listening unix socket (`wait=off`: the guest
+ * never waits for a client) that the driver's console connects to; QEMU's `logfile=` keeps what
+ * the guest sends while nobody is attached — into the domain's `<log>` when it names one, else
+ * the per-domain serial log, appended. A `<log>` on another type is passed on as libvirt does.
+ */
+function chardevSpec(src: DomainCharSource, id: string, paths: QemuArgvPaths, port: number): string {
+  const log = (fallback: string | undefined): string => {
+    if (src.log !== undefined) {
+      return `,logfile=${optValue(src.log.file)}${src.log.append === undefined ? '' : `,logappend=${src.log.append}`}`;
+    }
+    return fallback === undefined ? '' : `,logfile=${optValue(fallback)},logappend=on`;
+  };
   switch (src.type) {
     case 'file':
       if (src.sourcePath === undefined) throw configUnsupported(DOM, 'a file serial port needs a source path');
-      return `file,id=${id},path=${optValue(src.sourcePath)},append=on`;
+      return `file,id=${id},path=${optValue(src.sourcePath)},append=on${log(undefined)}`;
     case 'null':
-      return `null,id=${id}`;
+      return `null,id=${id}${log(undefined)}`;
     case 'unix':
       if (src.sourcePath === undefined) throw configUnsupported(DOM, 'a unix serial port needs a source path');
-      return `socket,id=${id},path=${optValue(src.sourcePath)}${src.sourceMode === 'connect' ? '' : ',server=on,wait=off'}`;
+      return `socket,id=${id},path=${optValue(src.sourcePath)}${src.sourceMode === 'connect' ? '' : ',server=on,wait=off'}${log(undefined)}`;
     case 'pty':
+      return `socket,id=${id},path=${optValue(paths.serialSocket(port))},server=on,wait=off${log(paths.serialLog(port))}`;
     case 'vc':
-      // No terminal here: the port writes to the per-domain serial log instead.
-      return `file,id=${id},path=${optValue(fallbackLog)},append=on`;
+      // No display to show a text console on: the port writes to the per-domain serial log.
+      return `file,id=${id},path=${optValue(paths.serialLog(port))},append=on${log(undefined)}`;
     default:
       throw configUnsupported(DOM, `serial type '${src.type}' is not supported by tsvirt's qemu driver`);
   }

@@ -5,7 +5,9 @@
  * name:
  *   <runRoot>/<uuid>/monitor.sock, qemu.pid   runtime directory (runRoot defaults to <root>/run)
  *   <root>/log/<uuid>.log                     QEMU's stdout/stderr, appended per start
- *   <root>/log/<uuid>.serial<N>.log           serial ports whose host side is not a file (0600)
+ *   <runRoot>/<uuid>/serial<N>.sock           a pty serial port's console socket (console.ts)
+ *   <root>/log/<uuid>.serial<N>.log           serial ports whose host side is not a file (0600);
+ *                                             a pty's log unless the domain names one
  *   <root>/save/<uuid>.save                   managed save images
  *
  * Exits the backend notices on its own are reported through {@link QemuGuests.onExit}: a
@@ -20,6 +22,7 @@ import { open } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  DomainConsoleFlags,
   DomainCreateFlags,
   DomainDefineFlags,
   DomainDestroyFlags,
@@ -36,6 +39,7 @@ import {
   ErrorNumber,
 } from '../../core/enums.generated.js';
 import type { JobOptions } from '../../core/driver.js';
+import type { Duplex } from 'node:stream';
 import { VirError, internalError, operationFailed, operationInvalid } from '../../core/errors.js';
 import { parseDomainXML, type DomainDef } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
@@ -52,6 +56,7 @@ import {
   removeActions,
 } from './checkpoint.js';
 import { accelFor, buildQemuArgv, type QemuArgvPaths } from './argv.js';
+import { findConsoleDevice, openConsoleSession, restrictSocket, type ConsoleChannel } from './console.js';
 import {
   MAX_SOCKET_PATH,
   attachQemu,
@@ -268,6 +273,8 @@ export class QemuGuests implements GuestBackend {
   private readonly guests = new Map<string, Guest>();
   private readonly exitListeners: ((uuid: string, how: GuestExit) => void)[] = [];
   private readonly lastExits = new Map<string, GuestExit>();
+  /** Console sessions opened through this backend: they end when it closes. */
+  private readonly consoles = new Set<ConsoleChannel>();
   private closed = false;
 
   constructor(options: QemuGuestsOptions) {
@@ -283,7 +290,10 @@ export class QemuGuests implements GuestBackend {
   /** Refuses a definition QEMU cannot run here: domain type, architecture, devices (no I/O). */
   checkDefinition(def: DomainDef): void {
     const dummy = '/nonexistent';
-    buildQemuArgv(def, { paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy }, machines: this.machinesFor(def) });
+    buildQemuArgv(def, {
+      paths: { monitorSocket: dummy, pidFile: dummy, serialLog: () => dummy, serialSocket: () => dummy },
+      machines: this.machinesFor(def),
+    });
   }
 
   /** The machine types of the domain's emulator, when it is here to ask (else start reports it). */
@@ -337,7 +347,12 @@ export class QemuGuests implements GuestBackend {
       monitorSocket: join(runDir, 'monitor.sock'),
       pidFile: join(runDir, 'qemu.pid'),
       serialLog: (port) => join(this.logDir, `${uuid}.serial${port}.log`),
+      serialSocket: (port) => join(runDir, `serial${port}.sock`),
     };
+    const consoleSockets = def.devices.serials.filter((s) => s.type === 'pty').map((s) => paths.serialSocket(s.targetPort));
+    for (const sock of consoleSockets) {
+      if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) throw internalError(DOM, `UNIX socket path '${sock}' too long`);
+    }
     const types = qemuMachineTypes(emulator);
     const cmd = buildQemuArgv(def, {
       paths,
@@ -348,8 +363,13 @@ export class QemuGuests implements GuestBackend {
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
     precreateSerialFiles(
       def.devices.serials.flatMap((port): { path: string; ours: boolean }[] => {
-        if (port.type === 'pty' || port.type === 'vc') return [{ path: paths.serialLog(port.targetPort), ours: true }];
-        return port.type === 'file' && port.sourcePath !== undefined ? [{ path: port.sourcePath, ours: false }] : [];
+        const files: { path: string; ours: boolean }[] = [];
+        // A pty logs to the domain's <log> when it names one, else to the driver's own file.
+        if (port.log !== undefined) files.push({ path: port.log.file, ours: false });
+        else if (port.type === 'pty') files.push({ path: paths.serialLog(port.targetPort), ours: true });
+        if (port.type === 'vc') files.push({ path: paths.serialLog(port.targetPort), ours: true });
+        if (port.type === 'file' && port.sourcePath !== undefined) files.push({ path: port.sourcePath, ours: false });
+        return files;
       }),
     );
     rmSync(runDir, { recursive: true, force: true });
@@ -374,6 +394,7 @@ export class QemuGuests implements GuestBackend {
       throw err;
     }
     const logOffset = logSize(logFile);
+    for (const sock of consoleSockets) restrictSocket(sock);
     const guest = this.watch(uuid, launched.runtime, launched.qmp, launched.exited);
     guest.starting = true;
     const timings: QemuStartTimings = { monitorMs: launched.monitorMs, totalMs: 0 };
@@ -403,6 +424,29 @@ export class QemuGuests implements GuestBackend {
     this.startTimings.set(uuid, timings);
     this.lastExits.delete(uuid);
     return JSON.stringify(launched.runtime);
+  }
+
+  /**
+   * Opens a console session on a running guest's pty serial port (console.ts): `devName` as
+   * libvirt's qemuDomainOpenConsole finds it in `def`, the definition the guest runs with.
+   *
+   * Prerequisites: the guest runs (the caller checked), flags checked (FORCE, SAFE). Effects on
+   * success: a channel to the port; with FORCE, an open session on it ends first. Effects on
+   * failure: none (an existing session stays unless FORCE ended it).
+   *
+   * Errors: VIR_ERR_INTERNAL_ERROR "cannot find character device NAME", "character device NAME
+   * is not using a PTY"; VIR_ERR_OPERATION_FAILED "Active console session exists for this
+   * domain" without FORCE; VIR_ERR_OPERATION_INVALID when the guest has no runtime record;
+   * VIR_ERR_SYSTEM_ERROR when the socket cannot be connected.
+   */
+  async openConsole(rec: DomainRecord, def: DomainDef, devName: string | null, flags: number): Promise<Duplex> {
+    const dev = findConsoleDevice(def, devName);
+    const rt = this.guests.get(rec.uuid)?.rt ?? parseRuntime(rec.runtime);
+    if (rt === null) throw operationInvalid(DOM, 'domain is not running');
+    const channel = await openConsoleSession(join(rt.runDir, `serial${dev.port}.sock`), (flags & DomainConsoleFlags.FORCE) !== 0);
+    this.consoles.add(channel);
+    channel.once('close', () => this.consoles.delete(channel));
+    return channel;
   }
 
   /** ACPI power button (`system_powerdown`): asks and returns; the guest may ignore it (R8). */
@@ -890,6 +934,8 @@ export class QemuGuests implements GuestBackend {
   /** Drops every monitor connection; the guests keep running and can be attached again. */
   close(): void {
     this.closed = true;
+    for (const c of this.consoles) c.endSession();
+    this.consoles.clear();
     for (const g of this.guests.values()) {
       g.detached = true;
       g.qmp.close();

@@ -90,10 +90,28 @@ export interface RpcClientOptions {
   onClose?: (reason: string) => void;
 }
 
+/** Where the packets of one stream go (the remote driver's stream channel). */
+export interface StreamSink {
+  /** The procedure of the call that opened the stream (packets must name it). */
+  proc: number;
+  /** The serial of that call, before it goes out. */
+  opened(serial: number): void;
+  /** A STREAM/CONTINUE with data. */
+  onData(payload: Buffer): void;
+  /** An empty STREAM/CONTINUE: the end of the daemon's data. */
+  onEnd(): void;
+  /** A STREAM/ERROR (the daemon's error), or the socket's end. The stream is over. */
+  onError(err: VirError): void;
+  /** A STREAM/OK: the confirmation of a finish or an abort. */
+  onConfirm(): void;
+}
+
 /** One socket to a daemon. */
 export class RpcClient {
   private readonly reader = new FrameReader();
   private readonly pending = new Map<number, Pending>();
+  /** Open streams, by the serial of the call that opened them. */
+  private readonly streams = new Map<number, StreamSink>();
   private serial = 0;
   private closedWith: VirError | null = null;
   private keepaliveTimer: NodeJS.Timeout | undefined;
@@ -143,7 +161,7 @@ export class RpcClient {
    * rejects with the daemon's VirError. Arguments and reply are typed by the procedure table.
    * `timeoutMs` bounds the wait (handshake calls).
    */
-  call<P extends TableProc>(proc: P, args: ArgsOf<P>, timeoutMs = 0): Promise<RetOf<P>> {
+  call<P extends TableProc>(proc: P, args: ArgsOf<P>, timeoutMs = 0, stream?: StreamSink): Promise<RetOf<P>> {
     const spec = procedure(proc);
     if (this.closedWith !== null) return Promise.reject(socketClosedError());
     let payload: Buffer;
@@ -157,6 +175,11 @@ export class RpcClient {
     }
     const serial = this.serial;
     this.serial = (this.serial + 1) >>> 0;
+    // Registered before the call goes out: the daemon's data may follow its reply at once.
+    if (stream !== undefined) {
+      this.streams.set(serial, stream);
+      stream.opened(serial);
+    }
     return new Promise<RetOf<P>>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
@@ -171,6 +194,8 @@ export class RpcClient {
         },
         reject: (e) => {
           done();
+          // A call refused opens no stream.
+          if (stream !== undefined && this.streams.get(serial) === stream) this.streams.delete(serial);
           reject(e);
         },
       });
@@ -184,6 +209,34 @@ export class RpcClient {
       }
       this.write({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK }, payload);
     });
+  }
+
+  /**
+   * Sends one STREAM packet of the stream opened by call `serial` (data: CONTINUE, at most
+   * STREAM_CHUNK_MAX bytes; a finish: OK; an abort: ERROR, empty as libvirt's client sends it).
+   * Resolves once the socket has room again, so that a sender keeps pace with the daemon.
+   */
+  sendStream(proc: number, serial: number, status: MessageStatus, payload?: Buffer): Promise<void> {
+    if (this.closedWith !== null || this.sock.destroyed) return Promise.reject(this.closedWith ?? socketClosedError());
+    const ok = this.sock.write(encodeFrame({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.STREAM, serial, status }, payload));
+    if (ok) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onDrain = (): void => {
+        this.sock.off('close', onClose);
+        resolve();
+      };
+      const onClose = (): void => {
+        this.sock.off('drain', onDrain);
+        reject(this.closedWith ?? socketClosedError());
+      };
+      this.sock.once('drain', onDrain);
+      this.sock.once('close', onClose);
+    });
+  }
+
+  /** Forgets a stream: its later packets are dropped. */
+  closeStream(serial: number): void {
+    this.streams.delete(serial);
   }
 
   /** Starts keepalive: ping after `interval` of silence, close after `count` unanswered pings. */
@@ -237,6 +290,10 @@ export class RpcClient {
       this.opts.onMessage?.(f);
       return;
     }
+    if (h.type === MessageType.STREAM || h.type === MessageType.STREAM_HOLE) {
+      this.onStreamPacket(f);
+      return;
+    }
     if (h.type !== MessageType.REPLY) return;
     const p = this.pending.get(h.serial);
     if (p === undefined || p.proc !== h.proc) return;
@@ -248,6 +305,34 @@ export class RpcClient {
     }
   }
 
+  private onStreamPacket(f: Frame): void {
+    const h = f.header;
+    const st = this.streams.get(h.serial);
+    if (st === undefined || st.proc !== h.proc) return;
+    if (h.type === MessageType.STREAM_HOLE) {
+      // Not asked for: tsvirt's streams are not sparse (libvirt's client refuses it too).
+      this.streams.delete(h.serial);
+      st.onError(rpcError('Unexpected stream hole'));
+      return;
+    }
+    if (h.status === MessageStatus.CONTINUE) {
+      if (f.payload.length === 0) st.onEnd();
+      else st.onData(f.payload);
+    } else if (h.status === MessageStatus.OK) {
+      this.streams.delete(h.serial);
+      st.onConfirm();
+    } else {
+      this.streams.delete(h.serial);
+      let err: VirError;
+      try {
+        err = fromWireError(decode(xError, f.payload));
+      } catch (e) {
+        err = rpcError(`Unable to decode message payload: ${(e as Error).message}`);
+      }
+      st.onError(err);
+    }
+  }
+
   private fail(err: VirError): void {
     if (this.closedWith !== null) return;
     this.closedWith = err;
@@ -255,6 +340,9 @@ export class RpcClient {
     this.sock.destroy();
     for (const p of [...this.pending.values()]) p.reject(err);
     this.pending.clear();
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    for (const st of streams) st.onError(err);
     this.opts.onClose?.(err.message);
   }
 }

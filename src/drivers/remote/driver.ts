@@ -5,7 +5,23 @@
  * CONNECT_GET_TYPE); errors come back as the daemon's own VirError; lifecycle events arrive
  * through one CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY registration fanned out to subscribers.
  */
-import type { DomainInfo, DomainLifecycleEvent, DomainRef, DriverEventListener, DriverOpener, HypervisorDriver, NodeInfo } from '../../core/driver.js';
+import type { Duplex } from 'node:stream';
+import type {
+  DomainControlInfo,
+  DomainInfo,
+  DomainLifecycleEvent,
+  DomainRef,
+  DomainScreenshot,
+  DomainTime,
+  DriverEventListener,
+  DriverOpener,
+  HypervisorDriver,
+  MemoryStat,
+  NodeInfo,
+  NodeStat,
+  TypedParameter,
+  VcpuInfo,
+} from '../../core/driver.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, type DomainEventType, type DomainState } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
 import type { Frame } from '../../rpc/message.js';
@@ -30,6 +46,7 @@ import {
 } from '../../rpc/procedures.js';
 import { decode } from '../../rpc/xdr.js';
 import { RpcClient } from './client.js';
+import { RemoteStreamChannel } from './stream.js';
 import { parseRemoteURI } from './uri.js';
 
 /** How long the socket connect and each handshake call may take. */
@@ -131,6 +148,52 @@ export class RemoteDriver implements HypervisorDriver {
     return rpc.call(proc, args);
   }
 
+  /**
+   * A call that opens a stream: `channel` receives the stream's packets from before the call
+   * goes out. Read-only refusal as {@link RemoteDriver.call}.
+   */
+  private async callStream<P extends TableProc>(proc: P, args: ArgsOf<P>, channel: RemoteStreamChannel): Promise<RetOf<P>> {
+    if (this.readonly) {
+      const refusal = readOnlyRefusal(proc);
+      if (refusal !== null) throw refusal;
+    }
+    await this.eventBarrier;
+    const rpc = this.rpc;
+    if (rpc === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'client socket is closed');
+    return rpc.call(proc, args, 0, channel);
+  }
+
+  /** virDomainOpenConsole over the wire: the stream as a Duplex (see ./stream.ts). */
+  async domainOpenConsole(dom: DomainRef, devName: string | null, flags: number): R<Duplex> {
+    const rpc = this.rpc;
+    if (rpc === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'client socket is closed');
+    const channel = new RemoteStreamChannel(rpc, Proc.DOMAIN_OPEN_CONSOLE);
+    await this.callStream(Proc.DOMAIN_OPEN_CONSOLE, { dom: wire(dom), devName, flags }, channel);
+    return channel;
+  }
+
+  /**
+   * virDomainScreenshot over the wire: the image is read to the daemon's end of data, then the
+   * stream is finished (as virsh does), and returned whole with the daemon's MIME type.
+   */
+  async domainScreenshot(dom: DomainRef, screen: number, flags: number): R<DomainScreenshot> {
+    const rpc = this.rpc;
+    if (rpc === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'client socket is closed');
+    const channel = new RemoteStreamChannel(rpc, Proc.DOMAIN_SCREENSHOT);
+    const r = await this.callStream(Proc.DOMAIN_SCREENSHOT, { dom: wire(dom), screen, flags }, channel);
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of channel.iterator({ destroyOnReturn: false })) chunks.push(chunk as Buffer);
+      await new Promise<void>((resolve, reject) => {
+        channel.once('error', reject);
+        channel.end((err?: Error | null) => (err ? reject(err) : resolve()));
+      });
+    } finally {
+      channel.destroy();
+    }
+    return { mimeType: r.mime ?? '', data: Buffer.concat(chunks) };
+  }
+
   /** @internal An asynchronous message from the daemon. */
   onMessage(f: Frame): void {
     let msg: { dom: WireDomain; event: number; detail: number };
@@ -191,6 +254,95 @@ export class RemoteDriver implements HypervisorDriver {
   }
   async connectGetSysinfo(flags: number): R<string> {
     return (await this.call(Proc.CONNECT_GET_SYSINFO, { flags })).value;
+  }
+
+  async connectGetMaxVcpus(type: string | null): R<number> {
+    return (await this.call(Proc.CONNECT_GET_MAX_VCPUS, { type })).maxVcpus;
+  }
+  async nodeGetCellsFreeMemory(startCell: number, maxCells: number): R<number[]> {
+    return (await this.call(Proc.NODE_GET_CELLS_FREE_MEMORY, { startCell, maxcells: maxCells })).cells;
+  }
+  async nodeGetFreeMemory(): R<number> {
+    return (await this.call(Proc.NODE_GET_FREE_MEMORY, undefined)).freeMem;
+  }
+  async nodeGetCPUStats(cpuNum: number, flags: number): R<NodeStat[]> {
+    // As libvirt's client: how many first, then that many.
+    const { nparams } = await this.call(Proc.NODE_GET_CPU_STATS, { num: cpuNum, nparams: 0, flags });
+    if (nparams <= 0) return [];
+    return (await this.call(Proc.NODE_GET_CPU_STATS, { num: cpuNum, nparams, flags })).params;
+  }
+  async nodeGetCPUMap(flags: number): R<boolean[]> {
+    const r = await this.call(Proc.NODE_GET_CPU_MAP, { needMap: 1, needOnline: 1, flags });
+    return Array.from({ length: r.ret }, (_, c) => ((r.cpumap[c >> 3] ?? 0) & (1 << (c & 7))) !== 0);
+  }
+  async domainGetMaxVcpus(dom: DomainRef): R<number> {
+    return (await this.call(Proc.DOMAIN_GET_MAX_VCPUS, { dom: wire(dom) })).num;
+  }
+  async domainGetVcpusFlags(dom: DomainRef, flags: number): R<number> {
+    return (await this.call(Proc.DOMAIN_GET_VCPUS_FLAGS, { dom: wire(dom), flags })).num;
+  }
+  async domainSetVcpus(dom: DomainRef, nvcpus: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_VCPUS, { dom: wire(dom), nvcpus });
+  }
+  async domainSetVcpusFlags(dom: DomainRef, nvcpus: number, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_VCPUS_FLAGS, { dom: wire(dom), nvcpus, flags });
+  }
+  async domainGetVcpus(dom: DomainRef, maxinfo: number, maxCpus: number): R<VcpuInfo[]> {
+    const maplen = Math.ceil(maxCpus / 8);
+    const r = await this.call(Proc.DOMAIN_GET_VCPUS, { dom: wire(dom), maxinfo, maplen });
+    return r.info.map((v, i) => ({
+      ...v,
+      affinity: Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[i * maplen + (c >> 3)] ?? 0) & (1 << (c & 7))) !== 0),
+    }));
+  }
+  async domainGetVcpuPinInfo(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): R<boolean[][]> {
+    const maplen = Math.ceil(maxCpus / 8);
+    const r = await this.call(Proc.DOMAIN_GET_VCPU_PIN_INFO, { dom: wire(dom), ncpumaps, maplen, flags });
+    return Array.from({ length: r.num }, (_, i) =>
+      Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[i * maplen + (c >> 3)] ?? 0) & (1 << (c & 7))) !== 0),
+    );
+  }
+  async domainGetSchedulerType(dom: DomainRef): R<[string, number]> {
+    const r = await this.call(Proc.DOMAIN_GET_SCHEDULER_TYPE, { dom: wire(dom) });
+    return [r.type, r.nparams];
+  }
+  async domainGetSchedulerParameters(dom: DomainRef, nparams: number, flags: number | null): R<TypedParameter[]> {
+    const r =
+      flags === null
+        ? await this.call(Proc.DOMAIN_GET_SCHEDULER_PARAMETERS, { dom: wire(dom), nparams })
+        : await this.call(Proc.DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS, { dom: wire(dom), nparams, flags });
+    return r.params;
+  }
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[], flags: number | null): R<void> {
+    if (flags === null) await this.call(Proc.DOMAIN_SET_SCHEDULER_PARAMETERS, { dom: wire(dom), params });
+    else await this.call(Proc.DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS, { dom: wire(dom), params, flags });
+  }
+  async domainSetMemory(dom: DomainRef, memory: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_MEMORY, { dom: wire(dom), memory });
+  }
+  async domainSetMaxMemory(dom: DomainRef, memory: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_MAX_MEMORY, { dom: wire(dom), memory });
+  }
+  async domainSetMemoryFlags(dom: DomainRef, memory: number, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_MEMORY_FLAGS, { dom: wire(dom), memory, flags });
+  }
+  async domainMemoryStats(dom: DomainRef, nrStats: number, flags: number): R<MemoryStat[]> {
+    return (await this.call(Proc.DOMAIN_MEMORY_STATS, { dom: wire(dom), maxStats: nrStats, flags })).stats;
+  }
+  async domainIsUpdated(dom: DomainRef): R<boolean> {
+    return (await this.call(Proc.DOMAIN_IS_UPDATED, { dom: wire(dom) })).updated !== 0;
+  }
+  async domainGetControlInfo(dom: DomainRef, flags: number): R<DomainControlInfo> {
+    return this.call(Proc.DOMAIN_GET_CONTROL_INFO, { dom: wire(dom), flags });
+  }
+  async domainReset(dom: DomainRef, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_RESET, { dom: wire(dom), flags });
+  }
+  async domainGetHostname(dom: DomainRef, flags: number): R<string> {
+    return (await this.call(Proc.DOMAIN_GET_HOSTNAME, { dom: wire(dom), flags })).value;
+  }
+  async domainGetTime(dom: DomainRef, flags: number): R<DomainTime> {
+    return this.call(Proc.DOMAIN_GET_TIME, { dom: wire(dom), flags });
   }
 
   async listAllDomains(flags: number): R<DomainRef[]> {

@@ -26,7 +26,7 @@ import type { DomainDef } from '../../conf/domain.js';
 import { TEST_DEFAULT_DOMAIN_XML, TEST_NODE_INFO, TEST_SYSINFO, testCapabilities, testDefaultDomainDef } from './presets.js';
 import { Store } from '../../store/store.js';
 import { stateDir } from '../../core/paths.js';
-import { MetadataDriver } from '../metadata/driver.js';
+import { TestDriver } from './resources.js';
 import { metadataOnlySnapshots } from '../metadata/snapshots.js';
 import { metadataOnlyCheckpoints } from '../metadata/checkpoints.js';
 import type { JobOptions } from '../../core/driver.js';
@@ -122,9 +122,9 @@ export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): stri
  * shared session driver) makes the store batch concurrent commits, `nonBlocking` makes it wait
  * for another process's write lock without blocking the event loop; see StoreOptions.
  */
-export function openTestDriver(path: '/default' | '/session', uri: string, opts: { groupCommit?: boolean; nonBlocking?: boolean } = {}): MetadataDriver {
+export function openTestDriver(path: '/default' | '/session', uri: string, opts: { groupCommit?: boolean; nonBlocking?: boolean } = {}): TestDriver {
   const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath(), groupCommit: opts.groupCommit, nonBlocking: opts.nonBlocking });
-  const driver = new MetadataDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
+  const driver = new TestDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
   if (path === '/default') presetDefault(store);
   return driver;
 }

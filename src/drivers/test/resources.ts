@@ -1,0 +1,321 @@
+/**
+ * The test driver's resource calls, as libvirt 9.0's test driver answers them: vCPU and memory
+ * settings (kept in the domain's live and persistent definitions), the figures it invents for
+ * statistics (memory stats, host CPU times, NUMA free memory) and the guest facts it fakes
+ * (hostname, clock, control state). The figures are libvirt's constants, so clients and
+ * test suites written against libvirt's test driver see the same numbers.
+ */
+import {
+  DomainControlState,
+  DomainMemoryModFlags,
+  DomainMemoryStatTags as Tag,
+  DomainVcpuFlags,
+  ErrorDomain,
+  ErrorNumber,
+  VcpuState,
+} from '../../core/enums.generated.js';
+import { VirError, operationInvalid } from '../../core/errors.js';
+import type { DomainControlInfo, DomainRef, DomainScreenshot, DomainTime, MemoryStat, NodeStat, TypedParameter, VcpuInfo } from '../../core/driver.js';
+import { checkFlags } from '../../rules/flags.js';
+import { TEST_SCREENSHOT_MIME, testScreenshot } from './screenshot.js';
+import { formatDomainXML, parseDomainXML, type DomainDef } from '../../conf/domain.js';
+import { checkActive } from '../../rules/lifecycle.js';
+import type { DomainRecord } from '../../store/store.js';
+import { MetadataDriver } from '../metadata/driver.js';
+import { STORED, defNumbers, isActive } from '../metadata/records.js';
+import { TEST_NODE_INFO } from './presets.js';
+
+/** libvirt's test driver allows 32 vCPUs whatever the guest type. */
+const TEST_MAX_VCPUS = 32;
+/** Its two NUMA cells: memory (KiB) and free memory, reported as they are. */
+const TEST_CELLS = [
+  { mem: 2048 * 1024, freeMem: 1024 * 1024 },
+  { mem: 2 * 2048 * 1024, freeMem: 2 * 1024 * 1024 },
+] as const;
+/** Its host CPU times (ns), the same for every CPU. */
+const TEST_CPU_STATS: readonly NodeStat[] = [
+  { field: 'user', value: 9797400000 },
+  { field: 'kernel', value: 34678723400000 },
+  { field: 'idle', value: 87264900000 },
+  { field: 'iowait', value: 763600000 },
+];
+/** Its host CPU map: 8 CPUs, of which 0, 2 and 4 online. */
+const TEST_CPU_MAP = [true, false, true, false, true, false, false, false];
+/** The clock every test guest reports (seconds since the epoch), and its memory stats' last update. */
+const TEST_GUEST_TIME = 627319920;
+
+const { LIVE, CONFIG } = DomainVcpuFlags;
+/** VIR_TYPED_PARAM_UINT, and the names libvirt gives the types in its errors. */
+const TYPED_PARAM_UINT = 2;
+const TYPED_PARAM_NAMES: Record<number, string> = { 1: 'int', 2: 'uint', 3: 'llong', 4: 'ullong', 5: 'double', 6: 'boolean', 7: 'string' };
+
+/** The definitions a change with modification-impact `flags` applies to (virDomainObjGetDefs). */
+interface Defs {
+  live: DomainDef | null;
+  config: DomainDef | null;
+}
+
+/**
+ * libvirt's virDomainObjUpdateModificationImpact: CURRENT is LIVE on a running domain and CONFIG
+ * otherwise; LIVE needs a running domain, CONFIG a persistent one.
+ */
+function impact(rec: DomainRecord, flags: number): { live: boolean; config: boolean } {
+  const active = isActive(rec);
+  let live = (flags & LIVE) !== 0;
+  let config = (flags & CONFIG) !== 0;
+  if (!live && !config) {
+    if (active) live = true;
+    else config = true;
+  }
+  if (live) checkActive({ active });
+  if (config && !rec.persistent) throw operationInvalid(ErrorDomain.DOMAIN, 'transient domains do not have any persistent config');
+  return { live, config };
+}
+
+function defsOf(rec: DomainRecord, flags: number): Defs {
+  const which = impact(rec, flags);
+  return {
+    live: which.live && rec.liveXml !== null ? parseDomainXML(rec.liveXml, STORED) : null,
+    config: which.config && rec.configXml !== null ? parseDomainXML(rec.configXml, STORED) : null,
+  };
+}
+
+/** virDomainObjGetOneDef: the single definition `flags` names (LIVE and CONFIG both are refused by the API). */
+function oneDef(rec: DomainRecord, flags: number): DomainDef {
+  const defs = defsOf(rec, flags);
+  const def = defs.live ?? defs.config;
+  if (def === null) throw operationInvalid(ErrorDomain.DOMAIN, 'domain is not running');
+  return def;
+}
+
+const vcpusOf = (def: DomainDef): number => def.vcpu.current ?? def.vcpu.count;
+function setVcpus(def: DomainDef, n: number): void {
+  def.vcpu.current = n === def.vcpu.count ? undefined : n;
+}
+function setVcpusMax(def: DomainDef, n: number): void {
+  const current = Math.min(vcpusOf(def), n);
+  def.vcpu.count = n;
+  setVcpus(def, current);
+}
+
+/** The test driver: the metadata driver with libvirt's test-driver resource calls. */
+export class TestDriver extends MetadataDriver {
+  /**
+   * virDomainScreenshot as libvirt's test driver answers it: flags 0, any domain (libvirt's does
+   * not even look it up), any screen; a PNG test image (./screenshot.ts).
+   */
+  async domainScreenshot(_dom: DomainRef, _screen: number, flags: number): Promise<DomainScreenshot> {
+    checkFlags(flags, 0, 'testDomainScreenshot', ErrorDomain.TEST);
+    return { mimeType: TEST_SCREENSHOT_MIME, data: testScreenshot() };
+  }
+
+  private invalid(detail: string): VirError {
+    return VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, detail);
+  }
+
+  /**
+   * Writes back the definitions a change edited, under the domain's job: the record's summary
+   * numbers follow the definition the domain runs with now.
+   */
+  private async edit(dom: DomainRef, api: string, change: (rec: DomainRecord) => Defs): Promise<void> {
+    await this.jobs.run(dom, api, {
+      plan: (rec) => change(rec),
+      act: async () => undefined,
+      commit: (rec, defs) => {
+        if (defs.live !== null) rec.liveXml = formatDomainXML(defs.live, { secure: true });
+        if (defs.config !== null) rec.configXml = formatDomainXML(defs.config, { inactive: true, secure: true });
+        const now = isActive(rec) ? defs.live : defs.config;
+        if (now !== null) Object.assign(rec, defNumbers(now));
+        this.records.write(rec);
+      },
+    });
+  }
+
+  // Host.
+
+  async connectGetMaxVcpus(): Promise<number> {
+    return TEST_MAX_VCPUS;
+  }
+  async nodeGetCellsFreeMemory(startCell: number, maxCells: number): Promise<number[]> {
+    if (startCell >= TEST_CELLS.length) throw this.invalid('Range exceeds available cells');
+    return TEST_CELLS.slice(startCell, startCell + maxCells).map((c) => c.mem);
+  }
+  async nodeGetFreeMemory(): Promise<number> {
+    return TEST_CELLS.reduce((sum, c) => sum + c.freeMem, 0);
+  }
+  async nodeGetCPUStats(_cpuNum: number, flags: number): Promise<NodeStat[]> {
+    this.records.check(flags, 0, 'NodeGetCPUStats');
+    return TEST_CPU_STATS.map((s) => ({ ...s }));
+  }
+  async nodeGetCPUMap(flags: number): Promise<boolean[]> {
+    this.records.check(flags, 0, 'NodeGetCPUMap');
+    return [...TEST_CPU_MAP];
+  }
+
+  // vCPUs.
+
+  async domainGetVcpusFlags(dom: DomainRef, flags: number): Promise<number> {
+    this.records.check(flags, LIVE | CONFIG | DomainVcpuFlags.MAXIMUM, 'DomainGetVcpusFlags');
+    const def = oneDef(this.records.resolve(dom), flags);
+    return (flags & DomainVcpuFlags.MAXIMUM) !== 0 ? def.vcpu.count : vcpusOf(def);
+  }
+  async domainGetMaxVcpus(dom: DomainRef): Promise<number> {
+    return this.domainGetVcpusFlags(dom, LIVE | DomainVcpuFlags.MAXIMUM);
+  }
+  async domainSetVcpus(dom: DomainRef, nvcpus: number): Promise<void> {
+    return this.domainSetVcpusFlags(dom, nvcpus, LIVE);
+  }
+  async domainSetVcpusFlags(dom: DomainRef, nvcpus: number, flags: number): Promise<void> {
+    this.records.check(flags, LIVE | CONFIG | DomainVcpuFlags.MAXIMUM, 'DomainSetVcpusFlags');
+    const maximum = (flags & DomainVcpuFlags.MAXIMUM) !== 0;
+    await this.edit(dom, 'virDomainSetVcpusFlags', (rec) => {
+      const defs = defsOf(rec, flags);
+      if (nvcpus > TEST_MAX_VCPUS) {
+        throw this.invalid(`requested cpu amount exceeds maximum supported amount (${nvcpus} > ${TEST_MAX_VCPUS})`);
+      }
+      for (const def of [defs.live, maximum ? null : defs.config]) {
+        if (def !== null && def.vcpu.count < nvcpus) {
+          throw this.invalid(`requested cpu amount exceeds maximum (${nvcpus} > ${def.vcpu.count})`);
+        }
+      }
+      if (defs.live !== null) setVcpus(defs.live, nvcpus);
+      if (defs.config !== null) (maximum ? setVcpusMax : setVcpus)(defs.config, nvcpus);
+      return defs;
+    });
+  }
+  async domainGetVcpus(dom: DomainRef, maxinfo: number, maxCpus: number): Promise<VcpuInfo[]> {
+    const rec = this.records.resolve(dom);
+    if (!isActive(rec) || rec.liveXml === null) {
+      throw VirError.report(ErrorDomain.TEST, ErrorNumber.OPERATION_INVALID, 'cannot list vcpus for an inactive domain');
+    }
+    const def = parseDomainXML(rec.liveXml, STORED);
+    const hostCpus = TEST_NODE_INFO.nodes * TEST_NODE_INFO.sockets * TEST_NODE_INFO.cores * TEST_NODE_INFO.threads;
+    const { cpuTime } = await this.domainGetInfo(dom);
+    const n = Math.min(maxinfo, vcpusOf(def));
+    return Array.from({ length: n }, (_, i) => ({
+      number: i,
+      state: VcpuState.RUNNING,
+      cpuTime,
+      // As libvirt's: every vCPU "runs" on the last host CPU and may run on any.
+      cpu: hostCpus - 1,
+      affinity: Array.from({ length: maxCpus }, (_, c) => c < hostCpus),
+    }));
+  }
+
+  async domainGetVcpuPinInfo(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): Promise<boolean[][]> {
+    this.records.check(flags, LIVE | CONFIG, 'DomainGetVcpuPinInfo');
+    const def = oneDef(this.records.resolve(dom), flags);
+    const hostCpus = TEST_NODE_INFO.nodes * TEST_NODE_INFO.sockets * TEST_NODE_INFO.cores * TEST_NODE_INFO.threads;
+    // tsvirt keeps no per-vCPU pinning: every vCPU may run on every host CPU.
+    return Array.from({ length: Math.min(ncpumaps, def.vcpu.count) }, () => Array.from({ length: maxCpus }, (_, c) => c < hostCpus));
+  }
+
+  // Scheduler: libvirt's test driver has one 'fair' scheduler with a weight of 50 it never changes.
+
+  async domainGetSchedulerType(dom: DomainRef): Promise<[string, number]> {
+    this.records.resolveStatus(dom);
+    return ['fair', 1];
+  }
+  async domainGetSchedulerParameters(dom: DomainRef, _nparams: number, flags: number | null): Promise<TypedParameter[]> {
+    this.records.check(flags ?? 0, 0, 'DomainGetSchedulerParametersFlags');
+    this.records.resolveStatus(dom);
+    return [{ field: 'weight', type: TYPED_PARAM_UINT, value: 50 }];
+  }
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[], flags: number | null): Promise<void> {
+    this.records.check(flags ?? 0, 0, 'DomainSetSchedulerParametersFlags');
+    for (const p of params) {
+      if (p.field !== 'weight') throw VirError.report(ErrorDomain.TEST, ErrorNumber.ARGUMENT_UNSUPPORTED, `parameter '${p.field}' not supported`);
+      if (p.type !== TYPED_PARAM_UINT) {
+        throw VirError.invalidArg(ErrorDomain.TEST, `invalid type '${TYPED_PARAM_NAMES[p.type] ?? p.type}' for parameter '${p.field}', expected 'uint'`);
+      }
+    }
+    this.records.resolveStatus(dom);
+  }
+
+  // Memory.
+
+  async domainSetMemory(dom: DomainRef, memory: number): Promise<void> {
+    return this.setMemory(dom, memory, LIVE, 'virDomainSetMemory');
+  }
+  async domainSetMaxMemory(dom: DomainRef, memory: number): Promise<void> {
+    return this.setMemory(dom, memory, DomainMemoryModFlags.MAXIMUM, 'virDomainSetMaxMemory');
+  }
+  async domainSetMemoryFlags(dom: DomainRef, memory: number, flags: number): Promise<void> {
+    this.records.check(flags, LIVE | CONFIG | DomainMemoryModFlags.MAXIMUM, 'DomainSetMemoryFlags');
+    return this.setMemory(dom, memory, flags, 'virDomainSetMemoryFlags');
+  }
+  private async setMemory(dom: DomainRef, memory: number, flags: number, api: string): Promise<void> {
+    await this.edit(dom, api, (rec) => {
+      const defs = defsOf(rec, flags);
+      if ((flags & DomainMemoryModFlags.MAXIMUM) !== 0) {
+        if (defs.live !== null) {
+          throw VirError.report(ErrorDomain.TEST, ErrorNumber.OPERATION_INVALID, 'cannot resize the maximum memory on an active domain');
+        }
+        if (defs.config !== null) {
+          defs.config.memory = memory;
+          defs.config.currentMemory = Math.min(defs.config.currentMemory, memory);
+        }
+        return defs;
+      }
+      for (const def of [defs.live, defs.config]) {
+        if (def !== null && memory > def.memory) throw this.invalid('cannot set memory higher than max memory');
+      }
+      for (const def of [defs.live, defs.config]) if (def !== null) def.currentMemory = memory;
+      return defs;
+    });
+  }
+  async domainMemoryStats(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]> {
+    this.records.check(flags, 0, 'DomainMemoryStats');
+    const rec = this.records.resolve(dom);
+    checkActive({ active: isActive(rec) });
+    // As libvirt's: a guest without a balloon reports nothing.
+    const balloon = parseDomainXML(rec.liveXml ?? '', STORED).devices.memballoon;
+    if (balloon === undefined || balloon.model === 'none') return [];
+    const cur = rec.memory;
+    const half = Math.floor(cur / 2);
+    const stats: MemoryStat[] = [
+      { tag: Tag.ACTUAL_BALLOON, val: cur },
+      { tag: Tag.SWAP_IN, val: 0 },
+      { tag: Tag.SWAP_OUT, val: 0 },
+      { tag: Tag.MAJOR_FAULT, val: 0 },
+      { tag: Tag.MINOR_FAULT, val: 0 },
+      { tag: Tag.UNUSED, val: half },
+      { tag: Tag.AVAILABLE, val: cur },
+      { tag: Tag.USABLE, val: half },
+      { tag: Tag.LAST_UPDATE, val: TEST_GUEST_TIME },
+      { tag: Tag.DISK_CACHES, val: Math.floor(cur / 8) },
+      { tag: Tag.HUGETLB_PGALLOC, val: 0 },
+      { tag: Tag.HUGETLB_PGFAIL, val: 0 },
+      { tag: Tag.RSS, val: half },
+    ];
+    return stats.slice(0, nrStats);
+  }
+
+  // Guest facts.
+
+  async domainIsUpdated(dom: DomainRef): Promise<boolean> {
+    this.records.resolveStatus(dom);
+    return false;
+  }
+  async domainGetControlInfo(dom: DomainRef, flags: number): Promise<DomainControlInfo> {
+    this.records.check(flags, 0, 'DomainGetControlInfo');
+    checkActive({ active: isActive(this.records.resolveStatus(dom)) });
+    return { state: DomainControlState.OK, details: 0, stateTime: 0 };
+  }
+  async domainReset(dom: DomainRef, flags: number): Promise<void> {
+    this.records.check(flags, 0, 'DomainReset');
+    checkActive({ active: isActive(this.records.resolveStatus(dom)) });
+  }
+  async domainGetHostname(dom: DomainRef, flags: number): Promise<string> {
+    this.records.check(flags, 0, 'DomainGetHostname');
+    checkActive({ active: isActive(this.records.resolveStatus(dom)) });
+    return 'testhost';
+  }
+  async domainGetTime(dom: DomainRef, flags: number): Promise<DomainTime> {
+    this.records.check(flags, 0, 'DomainGetTime');
+    if (!isActive(this.records.resolveStatus(dom))) {
+      throw VirError.report(ErrorDomain.TEST, ErrorNumber.OPERATION_INVALID, 'domain is not running');
+    }
+    return { seconds: TEST_GUEST_TIME, nseconds: 0 };
+  }
+}
