@@ -27,6 +27,10 @@ WANTED = {
         'virDomainSnapshotCreateFlags', 'virDomainSnapshotXMLFlags', 'virDomainSnapshotListFlags',
         'virDomainSnapshotRevertFlags', 'virDomainSnapshotDeleteFlags',
     ],
+    'libvirt-domain-checkpoint.h': [
+        'virDomainCheckpointCreateFlags', 'virDomainCheckpointXMLFlags', 'virDomainCheckpointListFlags',
+        'virDomainCheckpointDeleteFlags',
+    ],
     'virterror.h': ['virErrorLevel', 'virErrorDomain', 'virErrorNumber'],
 }
 # TS names: drop the 'vir' prefix and libvirt's 'Values'/'Type' noise where it adds nothing.

@@ -41,6 +41,7 @@ export {
   type StreamSinkHandler,
   type StreamSourceHandler,
 } from './api/stream.js';
+export { DomainCheckpoint } from './api/checkpoint.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
   DomainControlInfo,

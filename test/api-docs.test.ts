@@ -95,7 +95,7 @@ test('npm run docs builds the reference with no warning, and every public operat
     problems.push(...shapeProblems('', fn));
     checked++;
   }
-  for (const name of ['Connection', 'Domain', 'DomainSnapshot', 'Stream']) {
+  for (const name of ['Connection', 'Domain', 'DomainSnapshot', 'Stream', 'DomainCheckpoint']) {
     const cls = top.find((r) => r.name === name && r.kind === KIND_CLASS);
     assert.ok(cls !== undefined, `${name} is in the reference`);
     for (const m of (cls.children ?? []).filter((c) => c.kind === KIND_METHOD)) {

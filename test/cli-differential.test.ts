@@ -155,7 +155,7 @@ const CASES: Case[] = [
     script:
       'define web1.xml; snapshot-create-as web1 s1; undefine --checkpoints-metadata web1; undefine --tpm web1; ' +
       'undefine --keep-tpm web1 --snapshots-metadata; list --all --name',
-    differences: [D.hint()],
+    differences: [D.hint(), D.checkpointsFlagAccepted('web1', 1)],
   },
   {
     name: 'undefine: option checks',
@@ -169,6 +169,51 @@ const CASES: Case[] = [
     script:
       'define disk1.xml; undefine disk1 --remove-all-storage; list --all --name; define disk1.xml; undefine disk1 --storage vda,sdb; ' +
       'undefine disk1 --storage /var/lib/images/disk1.img --wipe-storage; list --all --name',
+  },
+
+  // ---- checkpoints ----
+  {
+    name: 'checkpoint: create, list (tree, parent, name, roots, leaves, from), info, parent, dumpxml',
+    script:
+      'checkpoint-create-as test c1; checkpoint-create-as test c2 --description "a<b"; checkpoint-create-as test c3; ' +
+      'checkpoint-list test; checkpoint-list test --name; checkpoint-list test --tree; checkpoint-list test --parent --topological; ' +
+      'checkpoint-list test --roots; checkpoint-list test --leaves; checkpoint-list test --no-leaves --name; ' +
+      'checkpoint-list test --from c1; checkpoint-list test --from c1 --descendants --name; checkpoint-info test c1; ' +
+      'checkpoint-info test c3; checkpoint-parent test c2; checkpoint-parent test c1; checkpoint-dumpxml test c2; ' +
+      'checkpoint-dumpxml test c2 --no-domain; list --all --with-checkpoint; list --all --without-checkpoint --name',
+  },
+  {
+    name: 'checkpoint: delete (plain, --children-only, --children) reparents and moves the current one',
+    script:
+      'checkpoint-create-as test c1; checkpoint-create-as test c2; checkpoint-create-as test c3; checkpoint-delete test c2; ' +
+      'checkpoint-list test --parent; checkpoint-create-as test c4; checkpoint-parent test c4; checkpoint-delete test c1 --children-only; ' +
+      'checkpoint-list test --name; checkpoint-create-as test c5; checkpoint-create-as test c6; checkpoint-delete test c5 --children; ' +
+      'checkpoint-create-as test c7; checkpoint-list test --tree',
+  },
+  {
+    name: 'checkpoint: errors (inactive domain, name taken, unknown, missing name, option checks)',
+    script:
+      'checkpoint-create-as test c1; checkpoint-create-as test c1; checkpoint-delete test nope; checkpoint-info test; ' +
+      'checkpoint-dumpxml test nope; checkpoint-list test --tree --name; checkpoint-list test --descendants; ' +
+      'checkpoint-create test --redefine-validate; checkpoint-create-as test c9 --diskspec vdz; define web1.xml; checkpoint-create-as web1 x',
+  },
+  {
+    name: 'checkpoint: create-as --print-xml and --diskspec; redefine from dumpxml',
+    script:
+      'checkpoint-create-as test c1 --print-xml --description d --diskspec vda,checkpoint=bitmap,bitmap=bb --diskspec vdb,checkpoint=no; ' +
+      'checkpoint-create-as test c1 --diskspec vda,bitmap=bb; checkpoint-dumpxml test c1 --no-domain',
+  },
+  {
+    name: 'R3 for checkpoints: undefine of an inactive domain with checkpoints needs --checkpoints-metadata',
+    script:
+      'checkpoint-create-as test c1; checkpoint-create-as test c2; destroy test; undefine test; undefine --checkpoints-metadata test; ' +
+      'list --all --name',
+    differences: [D.checkpointUndefine('test', 2)],
+  },
+  {
+    name: 'checkpoints of a running domain survive undefine (R4) and go with it when it stops (R5)',
+    script:
+      'checkpoint-create-as test c1; undefine test; list --all --transient --name; checkpoint-list test --name; destroy test; list --all --name',
   },
 
   // ---- managed save ----

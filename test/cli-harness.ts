@@ -222,6 +222,55 @@ export const D = {
     ],
   }),
 
+  /**
+   * R3 for checkpoints: libvirt's test driver undefines an inactive domain with checkpoints
+   * whatever the flags (and refuses VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA, which virsh then
+   * drops); tsvirt follows the qemu driver: refused without the flag, done with it.
+   */
+  checkpointUndefine: (dom: string, checkpoints: number): Difference => ({
+    name: 'qemu-undefine-checkpoints',
+    kind: 'deliberate',
+    why:
+      "libvirt's test driver undefines an inactive domain with checkpoints with flags 0 and refuses CHECKPOINTS_METADATA; " +
+      'tsvirt follows the qemu driver: "cannot delete inactive domain with N checkpoints" unless --checkpoints-metadata',
+    rewrites: [
+      { side: 'virsh', stream: 'stdout', from: `Domain '${dom}' has been undefined\n`, to: '' },
+      { side: 'virsh', stream: 'stderr', from: `error: failed to get domain '${dom}'\n`, to: '' },
+      { side: 'tsvirt', stream: 'stdout', from: `Domain '${dom}' has been undefined\n`, to: '' },
+      {
+        side: 'tsvirt',
+        stream: 'stderr',
+        from:
+          `error: Failed to undefine domain '${dom}'\n` +
+          `error: Requested operation is not valid: cannot delete inactive domain with ${checkpoints} checkpoints\n`,
+        to: '',
+      },
+    ],
+  }),
+
+  /**
+   * --checkpoints-metadata with snapshots present: libvirt's test driver refuses the flag and
+   * virsh's fallback reports the snapshots itself; tsvirt's test driver accepts the flag (see
+   * checkpointUndefine), so the driver's snapshot refusal is shown.
+   */
+  checkpointsFlagAccepted: (dom: string, snapshots: number): Difference => ({
+    name: 'qemu-undefine-checkpoints-flag',
+    kind: 'deliberate',
+    why:
+      "libvirt's test driver refuses VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA (virsh then reports the snapshots itself); " +
+      "tsvirt's test driver accepts it as the qemu driver does, and the driver refuses for the snapshots",
+    rewrites: [
+      {
+        side: 'tsvirt',
+        stream: 'stderr',
+        from:
+          `error: Failed to undefine domain '${dom}'\n` +
+          `error: Requested operation is not valid: cannot delete inactive domain with ${snapshots} snapshots\n`,
+        to: `error: Refusing to undefine while ${snapshots} snapshots exist\n`,
+      },
+    ],
+  }),
+
   /** Driver difference 6: snapshot-delete --metadata. */
   deleteMetadata: (snap: string): Difference => ({
     name: 'qemu-snapshot-delete-metadata',

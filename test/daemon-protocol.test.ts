@@ -26,6 +26,8 @@ const anyArgs = {
   flags: 0,
   xml: "<domain type='test'><name>ro1</name><memory>1024</memory><os><type>hvm</type></os></domain>",
   snap: { name: 's1', dom: testDom },
+  // The checkpoint procedures' handle.
+  checkpoint: { name: 'c1', dom: testDom },
   autostart: 1,
   name: 'test',
   screen: 0,
@@ -110,7 +112,9 @@ describe('tsvirtd protocol', () => {
           assert.equal(e.code, 29, spec.name);
           assert.equal(e.message, `operation forbidden: read only access prevents ${spec.api}`);
           assert.equal(e.str1, 'operation forbidden: %s');
-          assert.equal(e.domain, spec.api.startsWith('virDomainSnapshot') || spec.api === 'virDomainRevertToSnapshot' ? 35 : 20);
+          // The error domain of the API's module: libvirt-domain-snapshot.c 35, libvirt-domain-checkpoint.c 69.
+          const module = spec.api.startsWith('virDomainSnapshot') || spec.api === 'virDomainRevertToSnapshot' ? 35 : spec.api.startsWith('virDomainCheckpoint') ? 69 : 20;
+          assert.equal(e.domain, module);
         }
         const st = await c.callWith(Proc.DOMAIN_GET_STATE, PROCEDURES.get(Proc.DOMAIN_GET_STATE)!.args, anyArgs);
         assert.deepEqual(decode(getStateRet, st.payload), { state: 1, reason: 0 });

@@ -195,6 +195,61 @@ const SCRIPTS: Script[] = [
     ],
   },
   {
+    name: 'checkpoints: create, list, tree, info, parent, dumpxml, delete, and the undefine rule',
+    files: {
+      'sbc.xml': domXML('sbc', u()).replace(
+        '</domain>',
+        "  <devices><disk type='file' device='disk'><source file='/guest/sbc.img'/><target dev='vda' bus='virtio'/></disk></devices>\n</domain>",
+      ),
+    },
+    steps: [
+      ok('define', '@sbc.xml'),
+      ok('start', 'sbc'),
+      ok('checkpoint-create-as', 'sbc', 'c1'),
+      ok('checkpoint-create-as', 'sbc', 'c2', '--description', 'second'),
+      ok('checkpoint-create-as', 'sbc', 'c3'),
+      ok('checkpoint-list', 'sbc', '--name'),
+      ok('checkpoint-list', 'sbc', '--tree'),
+      ok('checkpoint-list', 'sbc', '--roots', '--name'),
+      ok('checkpoint-list', 'sbc', '--leaves', '--name'),
+      ok('checkpoint-list', 'sbc', '--from', 'c1', '--descendants', '--name'),
+      ok('checkpoint-info', 'sbc', 'c1'),
+      ok('checkpoint-parent', 'sbc', 'c2'),
+      ok('checkpoint-parent', 'sbc', 'c1'),
+      ok('checkpoint-dumpxml', 'sbc', 'c2'),
+      ok('checkpoint-dumpxml', 'sbc', 'c2', '--no-domain'),
+      ok('checkpoint-create-as', 'sbc', 'c1'),
+      ok('checkpoint-delete', 'sbc', 'c2'),
+      ok('checkpoint-parent', 'sbc', 'c3'),
+      ok('checkpoint-delete', 'sbc', 'c1', '--children-only'),
+      ok('checkpoint-list', 'sbc', '--name'),
+      ok('list', '--all', '--with-checkpoint', '--name'),
+      ok('checkpoint-delete', 'sbc', 'nope'),
+      ok('destroy', 'sbc'),
+      ok('checkpoint-create-as', 'sbc', 'off'),
+      {
+        args: ['undefine', 'sbc'],
+        differs: {
+          why: 'checkpointUndefine',
+          tsvirt: {
+            code: 1,
+            stderr: "error: Failed to undefine domain 'sbc'\nerror: Requested operation is not valid: cannot delete inactive domain with 1 checkpoints\n",
+          },
+          libvirtd: { code: 0 },
+        },
+      },
+      {
+        args: ['undefine', 'sbc', '--checkpoints-metadata'],
+        differs: {
+          why: 'checkpointUndefine',
+          tsvirt: { code: 0 },
+          libvirtd: { code: 1 },
+        },
+      },
+      ok('list', '--all', '--name'),
+    ],
+  },
+  {
     name: 'R11: managed save of a transient domain; start resumes from the image and removes it',
     files: { 'sb11t.xml': domXML('sb11t', u()), 'sb11.xml': domXML('sb11', u()) },
     steps: [

@@ -21,6 +21,8 @@ import {
 import { VirError, noSupport } from '../core/errors.js';
 import { exclusiveFlags, requireFlag } from '../rules/flags.js';
 import { DomainSnapshot } from './snapshot.js';
+import { DomainCheckpoint, checkpointCall } from './checkpoint.js';
+import type { DomainCheckpointListFlags } from '../core/enums.generated.js';
 
 /**
  * [state, reason] as python-libvirt's `dom.state()` returns it: a {@link DomainState} and the
@@ -952,6 +954,73 @@ export class Domain {
   async getTime(flags = 0): Promise<DomainTime> {
     const drv = this.writable('virDomainGetTime');
     return this.optional(drv, 'domainGetTime', 'virDomainGetTime')(this.ref, flags);
+  }
+
+  // Checkpoints (src/api/checkpoint.ts).
+
+  /**
+   * Creates a checkpoint from domaincheckpoint XML (virDomainCheckpointCreateXML): from now on
+   * the hypervisor tracks which blocks of each disk change (qemu: a persistent dirty bitmap per
+   * qcow2 disk, added in one QMP transaction). A name absent from the XML is the current time
+   * in seconds, as libvirt names it; a parent and creationTime in the XML are ignored (the new
+   * checkpoint is the child of the current one). Disks not named get a bitmap named after the
+   * checkpoint, except read-only ones. Flags: {@link DomainCheckpointCreateFlags} REDEFINE
+   * (record a checkpoint from {@link DomainCheckpoint.getXMLDesc} output: metadata only),
+   * QUIESCE (test: accepted; qemu: needs a guest agent, refused), REDEFINE_VALIDATE (qemu; needs
+   * REDEFINE).
+   *
+   * Prerequisites: a writable connection; a driver with checkpoints (test, qemu); without
+   * REDEFINE a running domain (also with REDEFINE on test, as libvirt's test driver); on qemu
+   * every disk with a bitmap is qcow2.
+   *
+   * Effects on success: the checkpoint is recorded and becomes current (REDEFINE records it as
+   * given and leaves the current one). No lifecycle event.
+   *
+   * Effects on failure: nothing changes (on qemu the bitmaps of one checkpoint are added in one
+   * QMP transaction, all or none). A crash between adding the bitmaps and recording the
+   * checkpoint leaves bitmaps without metadata in the images.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for REDEFINE_VALIDATE without REDEFINE, flags the
+   * driver does not support, or a REDEFINE whose parent is missing or names another domain's UUID.
+   * @throws {@link VirError} VIR_ERR_OPERATION_UNSUPPORTED "cannot create checkpoint for inactive
+   * domain".
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED "domain moment NAME already exists".
+   * @throws {@link VirError} VIR_ERR_CONFIG_UNSUPPORTED "no disk named 'X'", or (qemu) "checkpoint
+   * for disk X unsupported for storage type raw".
+   * @throws {@link VirError} VIR_ERR_XML_ERROR or VIR_ERR_XML_DETAIL for XML that does not parse;
+   * VIR_ERR_INTERNAL_ERROR "missing creationTime from existing checkpoint" for a REDEFINE of
+   * partial XML.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without checkpoints.
+   */
+  async checkpointCreateXML(xml: string, flags = 0): Promise<DomainCheckpoint> {
+    const call = checkpointCall(this, 'checkpointCreateXML', 'virDomainCheckpointCreateXML', true);
+    return new DomainCheckpoint(this, await call(this.ref, xml, DomainCheckpoint.checkCreateFlags(flags)));
+  }
+  /**
+   * Handles on the domain's checkpoints passing the filter flags (virDomainListAllCheckpoints).
+   * Flags: {@link DomainCheckpointListFlags} ROOTS (only roots), TOPOLOGICAL (parents before
+   * children), LEAVES / NO_LEAVES; 0 lists all in creation order.
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a bit outside those flags.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without checkpoints.
+   */
+  async listAllCheckpoints(flags: DomainCheckpointListFlags | number = 0): Promise<DomainCheckpoint[]> {
+    const call = checkpointCall(this, 'listAllCheckpoints', 'virDomainListAllCheckpoints', false);
+    return (await call(this.ref, flags)).map((n) => new DomainCheckpoint(this, n));
+  }
+  /**
+   * A handle on the domain's checkpoint with this name (virDomainCheckpointLookupByName).
+   *
+   * Prerequisites: the domain exists; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_NO_DOMAIN_CHECKPOINT when the domain has no checkpoint of
+   * this name.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without checkpoints.
+   */
+  async checkpointLookupByName(name: string, flags = 0): Promise<DomainCheckpoint> {
+    const call = checkpointCall(this, 'checkpointLookupByName', 'virDomainCheckpointLookupByName', false);
+    return new DomainCheckpoint(this, await call(this.ref, name, flags));
   }
 }
 

@@ -25,7 +25,7 @@ export interface OptDef {
 }
 
 /** The module that holds a command's handler. */
-export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console';
+export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint';
 
 /** One command (vshCmdDef). */
 export interface CmdDef {
@@ -41,7 +41,7 @@ export interface CmdDef {
   readonly tsvirt?: boolean;
 }
 
-export type GroupKey = 'domain' | 'monitor' | 'events' | 'host' | 'snapshot' | 'virsh';
+export type GroupKey = 'domain' | 'monitor' | 'events' | 'host' | 'checkpoint' | 'snapshot' | 'virsh';
 
 /** Command groups in virsh's order: [keyword, title]. */
 export const GROUPS: readonly (readonly [GroupKey, string])[] = [
@@ -49,6 +49,7 @@ export const GROUPS: readonly (readonly [GroupKey, string])[] = [
   ['monitor', 'Domain Monitoring'],
   ['events', 'Domain Events'],
   ['host', 'Host and Hypervisor'],
+  ['checkpoint', 'Checkpoint'],
   ['snapshot', 'Snapshot'],
   ['virsh', 'Virsh itself'],
 ];
@@ -547,6 +548,102 @@ export const COMMANDS: readonly CmdDef[] = [
     help: 'show version',
     desc: 'Display the system version information.',
     opts: [bool('daemon', 'report daemon version too'), JSON_OPT],
+  },
+
+  // ---- Checkpoint (virsh-checkpoint.c) ----
+  {
+    name: 'checkpoint-create',
+    group: 'checkpoint',
+    module: 'checkpoint',
+    help: 'Create a checkpoint from XML',
+    desc: 'Create a checkpoint from XML for use in future incremental backups',
+    opts: [
+      DOMAIN,
+      str('xmlfile', 'domain checkpoint XML'),
+      bool('redefine', 'redefine metadata for existing checkpoint'),
+      bool('redefine-validate', 'validate the redefined checkpoint'),
+      bool('quiesce', "quiesce guest's file systems"),
+    ],
+  },
+  {
+    name: 'checkpoint-create-as',
+    group: 'checkpoint',
+    module: 'checkpoint',
+    help: 'Create a checkpoint from a set of args',
+    desc: 'Create a checkpoint from arguments for use in future incremental backups',
+    opts: [
+      DOMAIN,
+      str('name', 'name of checkpoint'),
+      str('description', 'description of checkpoint'),
+      bool('print-xml', 'print XML document rather than create'),
+      bool('quiesce', "quiesce guest's file systems"),
+      argv('diskspec', 'disk attributes: disk[,checkpoint=type][,bitmap=name]'),
+    ],
+  },
+  {
+    name: 'checkpoint-delete',
+    group: 'checkpoint',
+    module: 'checkpoint',
+    help: 'Delete a domain checkpoint',
+    desc: 'Checkpoint Delete',
+    opts: [
+      DOMAIN,
+      str('checkpointname', 'checkpoint name'),
+      bool('children', 'delete checkpoint and all children'),
+      bool('children-only', 'delete children but not checkpoint'),
+      bool('metadata', 'delete only libvirt metadata, leaving checkpoint contents behind'),
+    ],
+  },
+  {
+    name: 'checkpoint-dumpxml',
+    group: 'checkpoint',
+    module: 'checkpoint',
+    help: 'Dump XML for a domain checkpoint',
+    desc: 'Checkpoint Dump XML',
+    opts: [
+      DOMAIN,
+      str('checkpointname', 'checkpoint name'),
+      bool('security-info', 'include security sensitive information in XML dump'),
+      bool('no-domain', 'exclude <domain> from XML'),
+      bool('size', 'include backup size estimate in XML dump'),
+      str('xpath', 'xpath expression to filter the XML document', { reqOpt: true }),
+      bool('wrap', 'wrap xpath results in an common root element'),
+    ],
+  },
+  {
+    name: 'checkpoint-info',
+    group: 'checkpoint',
+    module: 'checkpoint',
+    help: 'checkpoint information',
+    desc: 'Returns basic information about a checkpoint.',
+    opts: [DOMAIN, str('checkpointname', 'checkpoint name')],
+  },
+  {
+    name: 'checkpoint-list',
+    group: 'checkpoint',
+    module: 'checkpoint',
+    help: 'List checkpoints for a domain',
+    desc: 'Checkpoint List',
+    opts: [
+      DOMAIN,
+      bool('parent', 'add a column showing parent checkpoint'),
+      bool('roots', 'list only checkpoints without parents'),
+      bool('leaves', 'list only checkpoints without children'),
+      bool('no-leaves', 'list only checkpoints that are not leaves (with children)'),
+      bool('tree', 'list checkpoints in a tree'),
+      str('from', 'limit list to children of given checkpoint'),
+      bool('descendants', 'with --from, list all descendants'),
+      bool('name', 'list checkpoint names only'),
+      bool('topological', 'sort list topologically rather than by name'),
+    ],
+  },
+  {
+    name: 'checkpoint-parent',
+    group: 'checkpoint',
+    module: 'checkpoint',
+    help: 'Get the name of the parent of a checkpoint',
+    desc: "Extract the checkpoint's parent, if any",
+    opts: [DOMAIN, str('checkpointname', 'find parent of checkpoint name')],
   },
 
   // ---- Snapshot (virsh-snapshot.c) ----

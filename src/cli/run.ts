@@ -23,6 +23,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   shell: () => import('./cmd-shell.js'),
   resources: () => import('./cmd-resources.js'),
   console: () => import('./cmd-console.js'),
+  checkpoint: () => import('./cmd-checkpoint.js'),
 };
 
 async function handlerFor(cmd: ParsedCommand): Promise<Handler> {

@@ -7,7 +7,7 @@ import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { confError } from './xml.js';
 
 /** What a name belongs to: decides the error domain of the report. */
-export type NameKind = 'domain' | 'snapshot';
+export type NameKind = 'domain' | 'snapshot' | 'checkpoint';
 
 /**
  * Longest name accepted, in UTF-8 bytes: the usual file name limit (NAME_MAX), so that a
@@ -30,7 +30,8 @@ export const MAX_NAME_BYTES = 255;
  * @throws VirError as listed above.
  */
 export function validateName(kind: NameKind, name: string | null | undefined): asserts name is string {
-  const domain = kind === 'domain' ? ErrorDomain.DOMAIN : ErrorDomain.DOMAIN_SNAPSHOT;
+  const domain =
+    kind === 'domain' ? ErrorDomain.DOMAIN : kind === 'checkpoint' ? ErrorDomain.DOMAIN_CHECKPOINT : ErrorDomain.DOMAIN_SNAPSHOT;
   if (name === undefined || name === null || name === '') {
     throw confError(domain, ErrorNumber.NO_NAME);
   }

@@ -262,6 +262,23 @@ export interface HypervisorDriver {
   domainGetHostname?(dom: DomainRef, flags: number): Promise<string>;
   /** virDomainGetTime: {@link Domain.getTime}. */
   domainGetTime?(dom: DomainRef, flags: number): Promise<DomainTime>;
+  // Checkpoints (libvirt's virDomainCheckpoint*), addressed by (domain, name) like snapshots. A
+  // driver without them lacks these methods: the API answers VIR_ERR_NO_SUPPORT.
+
+  /** virDomainCheckpointCreateXML: {@link Domain.checkpointCreateXML}; returns the checkpoint's name. */
+  checkpointCreateXML?(dom: DomainRef, xml: string, flags: number): Promise<string>;
+  /** virDomainListAllCheckpoints: {@link Domain.listAllCheckpoints}, as names. */
+  listAllCheckpoints?(dom: DomainRef, flags: number): Promise<string[]>;
+  /** virDomainCheckpointListAllChildren: {@link DomainCheckpoint.listAllChildren}, as names. */
+  checkpointListAllChildren?(dom: DomainRef, checkpoint: string, flags: number): Promise<string[]>;
+  /** virDomainCheckpointLookupByName: {@link Domain.checkpointLookupByName}; returns the name. */
+  checkpointLookupByName?(dom: DomainRef, name: string, flags: number): Promise<string>;
+  /** virDomainCheckpointGetParent: {@link DomainCheckpoint.getParent}; returns the parent's name. */
+  checkpointGetParent?(dom: DomainRef, checkpoint: string, flags: number): Promise<string>;
+  /** virDomainCheckpointGetXMLDesc: {@link DomainCheckpoint.getXMLDesc}. */
+  checkpointGetXMLDesc?(dom: DomainRef, checkpoint: string, flags: number): Promise<string>;
+  /** virDomainCheckpointDelete: {@link DomainCheckpoint.delete}. */
+  checkpointDelete?(dom: DomainRef, checkpoint: string, flags: number): Promise<void>;
 
   // Streams: what a driver hands the API for a libvirt stream to carry (src/api/stream.ts).
 

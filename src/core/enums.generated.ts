@@ -515,6 +515,44 @@ export const DomainSnapshotDeleteFlags = {
 /** A value of libvirt `virDomainSnapshotDeleteFlags`. */
 export type DomainSnapshotDeleteFlags = (typeof DomainSnapshotDeleteFlags)[keyof typeof DomainSnapshotDeleteFlags];
 
+/** libvirt `virDomainCheckpointCreateFlags` (libvirt-domain-checkpoint.h). @enum */
+export const DomainCheckpointCreateFlags = {
+  REDEFINE: 1,
+  QUIESCE: 2,
+  REDEFINE_VALIDATE: 4,
+} as const;
+/** A value of libvirt `virDomainCheckpointCreateFlags`. */
+export type DomainCheckpointCreateFlags = (typeof DomainCheckpointCreateFlags)[keyof typeof DomainCheckpointCreateFlags];
+
+/** libvirt `virDomainCheckpointXMLFlags` (libvirt-domain-checkpoint.h). @enum */
+export const DomainCheckpointXMLFlags = {
+  SECURE: 1,
+  NO_DOMAIN: 2,
+  SIZE: 4,
+} as const;
+/** A value of libvirt `virDomainCheckpointXMLFlags`. */
+export type DomainCheckpointXMLFlags = (typeof DomainCheckpointXMLFlags)[keyof typeof DomainCheckpointXMLFlags];
+
+/** libvirt `virDomainCheckpointListFlags` (libvirt-domain-checkpoint.h). @enum */
+export const DomainCheckpointListFlags = {
+  ROOTS: 1,
+  DESCENDANTS: 1,
+  TOPOLOGICAL: 2,
+  LEAVES: 4,
+  NO_LEAVES: 8,
+} as const;
+/** A value of libvirt `virDomainCheckpointListFlags`. */
+export type DomainCheckpointListFlags = (typeof DomainCheckpointListFlags)[keyof typeof DomainCheckpointListFlags];
+
+/** libvirt `virDomainCheckpointDeleteFlags` (libvirt-domain-checkpoint.h). @enum */
+export const DomainCheckpointDeleteFlags = {
+  CHILDREN: 1,
+  METADATA_ONLY: 2,
+  CHILDREN_ONLY: 4,
+} as const;
+/** A value of libvirt `virDomainCheckpointDeleteFlags`. */
+export type DomainCheckpointDeleteFlags = (typeof DomainCheckpointDeleteFlags)[keyof typeof DomainCheckpointDeleteFlags];
+
 /** libvirt `virErrorLevel` (virterror.h). @enum */
 export const ErrorLevel = {
   NONE: 0,

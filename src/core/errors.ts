@@ -47,6 +47,9 @@ const MESSAGE_FORMAT: Partial<Record<ErrorNumber, [bare: string, withInfo: strin
   ],
   [ErrorNumber.AUTH_UNAVAILABLE]: ['authentication unavailable', 'authentication unavailable: %s'],
   [ErrorNumber.NO_HOSTNAME]: ['no hostname found', 'no hostname found: %s'],
+  [ErrorNumber.INVALID_DOMAIN_CHECKPOINT]: ['Invalid domain checkpoint', 'Invalid domain checkpoint: %s'],
+  [ErrorNumber.NO_DOMAIN_CHECKPOINT]: ['Domain checkpoint not found', 'Domain checkpoint not found: %s'],
+  [ErrorNumber.CHECKPOINT_INCONSISTENT]: ['checkpoint inconsistent', 'checkpoint inconsistent: %s'],
 };
 
 /** Member names by value, made for a table when first asked (formatting an error). */

@@ -4,7 +4,7 @@
  * from its entry in the procedure table (src/rpc/procedures.ts). Errors propagate as VirError and
  * become error replies. Handlers never touch the socket.
  */
-import { Domain, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
+import { Domain, DomainCheckpoint, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
 import type { DomainRef } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
@@ -19,11 +19,13 @@ import {
   REMOTE_VCPUINFO_MAX,
   REMOTE_DOMAIN_NAME_LIST_MAX,
   REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
+  REMOTE_DOMAIN_CHECKPOINT_LIST_MAX,
   RemoteAuthType,
   uuidFromString,
   uuidToString,
   type WireDomain,
   type WireSnapshot,
+  type WireCheckpoint,
 } from '../rpc/protocol.js';
 
 /** What a handler may ask of its client. */
@@ -78,6 +80,12 @@ function snapshotOf(ctx: HandlerContext, w: WireSnapshot): DomainSnapshot {
 }
 function wireSnapshot(s: DomainSnapshot): WireSnapshot {
   return { name: s.getName(), dom: wireDomain(s.getDomain()) };
+}
+function checkpointOf(ctx: HandlerContext, w: WireCheckpoint): DomainCheckpoint {
+  return new DomainCheckpoint(domainOf(ctx, w.dom), w.name);
+}
+function wireCheckpoint(c: DomainCheckpoint): WireCheckpoint {
+  return { name: c.getName(), dom: wireDomain(c.getDomain()) };
 }
 function tooMany(what: string, n: number, max: number): VirError {
   return VirError.report(ErrorDomain.RPC, ErrorNumber.RPC, `too many remote ${what}: ${n} > ${max}`);
@@ -261,6 +269,32 @@ export const HANDLERS: HandlerTable = {
     const stream = ctx.callStream();
     return { mime: await domainOf(ctx, a.dom).screenshot(stream, a.screen, a.flags) };
   },
+  // Checkpoints.
+  [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: async (ctx, a) => ({
+    checkpoint: wireCheckpoint(await domainOf(ctx, a.dom).checkpointCreateXML(a.xml, a.flags)),
+  }),
+  [Proc.DOMAIN_CHECKPOINT_GET_XML_DESC]: async (ctx, a) => ({ value: await checkpointOf(ctx, a.checkpoint).getXMLDesc(a.flags) }),
+  [Proc.DOMAIN_LIST_ALL_CHECKPOINTS]: async (ctx, a) => {
+    const cps = await domainOf(ctx, a.dom).listAllCheckpoints(a.flags);
+    if (a.needResults !== 0 && cps.length > REMOTE_DOMAIN_CHECKPOINT_LIST_MAX) {
+      throw tooMany('domain checkpoints', cps.length, REMOTE_DOMAIN_CHECKPOINT_LIST_MAX);
+    }
+    return { checkpoints: a.needResults !== 0 ? cps.map(wireCheckpoint) : [], ret: cps.length };
+  },
+  [Proc.DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN]: async (ctx, a) => {
+    const cps = await checkpointOf(ctx, a.checkpoint).listAllChildren(a.flags);
+    if (a.needResults !== 0 && cps.length > REMOTE_DOMAIN_CHECKPOINT_LIST_MAX) {
+      throw tooMany('domain checkpoints', cps.length, REMOTE_DOMAIN_CHECKPOINT_LIST_MAX);
+    }
+    return { checkpoints: a.needResults !== 0 ? cps.map(wireCheckpoint) : [], ret: cps.length };
+  },
+  [Proc.DOMAIN_CHECKPOINT_LOOKUP_BY_NAME]: async (ctx, a) => ({
+    checkpoint: wireCheckpoint(await domainOf(ctx, a.dom).checkpointLookupByName(a.name, a.flags)),
+  }),
+  [Proc.DOMAIN_CHECKPOINT_GET_PARENT]: async (ctx, a) => ({
+    checkpoint: wireCheckpoint(await checkpointOf(ctx, a.checkpoint).getParent(a.flags)),
+  }),
+  [Proc.DOMAIN_CHECKPOINT_DELETE]: async (ctx, a) => void (await checkpointOf(ctx, a.checkpoint).delete(a.flags)),
 
   [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY]: async (ctx, a) => ({ callbackID: ctx.registerEvent(a.eventID, a.dom) }),
   // The legacy pair (clients from before libvirt 1.2.1, or any client when feature 14 is off).

@@ -21,6 +21,7 @@ import {
   REMOTE_DOMAIN_LIST_MAX,
   REMOTE_DOMAIN_NAME_LIST_MAX,
   REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
+  REMOTE_DOMAIN_CHECKPOINT_LIST_MAX,
   REMOTE_SECURITY_DOI_MAX,
   REMOTE_SECURITY_MODEL_MAX,
   VIR_UUID_BUFLEN,
@@ -33,6 +34,7 @@ import {
   xOptString,
   xSnapshot,
   xTypedParam,
+  xCheckpoint,
   xString,
   xUhyper,
   xUint,
@@ -40,6 +42,7 @@ import {
   type WireDomain,
   type WireSnapshot,
   type WireTypedParam,
+  type WireCheckpoint,
 } from './protocol.js';
 
 /** enum remote_procedure: the numbers tsvirt uses. */
@@ -144,6 +147,14 @@ export enum Proc {
   DOMAIN_GET_HOSTNAME = 277,
   NODE_GET_CPU_MAP = 293,
   DOMAIN_GET_TIME = 337,
+  // Checkpoints (libvirt-domain-checkpoint.c).
+  DOMAIN_CHECKPOINT_CREATE_XML = 411,
+  DOMAIN_CHECKPOINT_GET_XML_DESC = 412,
+  DOMAIN_LIST_ALL_CHECKPOINTS = 413,
+  DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN = 414,
+  DOMAIN_CHECKPOINT_LOOKUP_BY_NAME = 415,
+  DOMAIN_CHECKPOINT_GET_PARENT = 416,
+  DOMAIN_CHECKPOINT_DELETE = 417,
 }
 
 /** One entry of {@link PROCEDURE_TABLE}: how a procedure is encoded and treated. */
@@ -238,6 +249,19 @@ export const childrenNamesArgs = struct<{ snap: WireSnapshot; maxnames: number; 
 });
 export const listAllChildrenArgs = struct<{ snap: WireSnapshot; needResults: number; flags: number }>({
   snap: xSnapshot,
+  needResults: xInt,
+  flags: xUint,
+});
+// Checkpoints (remote_domain_checkpoint_*): same layouts as the snapshot ones, other limit.
+export const checkpointCreateArgs = struct<{ dom: WireDomain; xml: string; flags: number }>({ dom: xDomain, xml: xString, flags: xUint });
+export const checkpointFlags = struct<{ checkpoint: WireCheckpoint; flags: number }>({ checkpoint: xCheckpoint, flags: xUint });
+export const retCheckpoint = struct<{ checkpoint: WireCheckpoint }>({ checkpoint: xCheckpoint });
+export const checkpointsRet = struct<{ checkpoints: WireCheckpoint[]; ret: number }>({
+  checkpoints: arrayOf(xCheckpoint, REMOTE_DOMAIN_CHECKPOINT_LIST_MAX, 28),
+  ret: xInt,
+});
+export const checkpointChildrenArgs = struct<{ checkpoint: WireCheckpoint; needResults: number; flags: number }>({
+  checkpoint: xCheckpoint,
   needResults: xInt,
   flags: xUint,
 });
@@ -495,6 +519,14 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_GET_HOSTNAME]: p('virDomainGetHostname', W, domFlags, stringRet),
   [Proc.NODE_GET_CPU_MAP]: p('virNodeGetCPUMap', R, cpuMapArgs, cpuMapRet),
   [Proc.DOMAIN_GET_TIME]: p('virDomainGetTime', W, domFlags, getTimeRet),
+  // Checkpoints.
+  [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: p('virDomainCheckpointCreateXML', W, checkpointCreateArgs, retCheckpoint),
+  [Proc.DOMAIN_CHECKPOINT_GET_XML_DESC]: p('virDomainCheckpointGetXMLDesc', R, checkpointFlags, stringRet),
+  [Proc.DOMAIN_LIST_ALL_CHECKPOINTS]: p('virDomainListAllCheckpoints', R, listAllSnapshotsArgs, checkpointsRet),
+  [Proc.DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN]: p('virDomainCheckpointListAllChildren', R, checkpointChildrenArgs, checkpointsRet),
+  [Proc.DOMAIN_CHECKPOINT_LOOKUP_BY_NAME]: p('virDomainCheckpointLookupByName', R, snapshotLookupArgs, retCheckpoint),
+  [Proc.DOMAIN_CHECKPOINT_GET_PARENT]: p('virDomainCheckpointGetParent', R, checkpointFlags, retCheckpoint),
+  [Proc.DOMAIN_CHECKPOINT_DELETE]: p('virDomainCheckpointDelete', W, checkpointFlags, xVoid),
 });
 
 type Table = typeof PROCEDURE_TABLE;
@@ -555,6 +587,7 @@ export function readOnlyRefusal(proc: TableProc): VirError | null {
  */
 function apiErrorDomain(api: string): ErrorDomain {
   if (api.startsWith('virDomainSnapshot') || api === 'virDomainRevertToSnapshot') return ErrorDomain.DOMAIN_SNAPSHOT;
+  if (api.startsWith('virDomainCheckpoint') || api === 'virDomainListAllCheckpoints') return ErrorDomain.DOMAIN_CHECKPOINT;
   if (api.startsWith('virDomain')) return ErrorDomain.DOMAIN;
   return ErrorDomain.NONE;
 }

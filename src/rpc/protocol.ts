@@ -25,6 +25,8 @@ export const REMOTE_DOMAIN_NAME_LIST_MAX = 16384;
 /** libvirt 9.0's limit on snapshot lists (older releases: 1024 too). */
 export const REMOTE_DOMAIN_SNAPSHOT_LIST_MAX = 1024;
 export const REMOTE_AUTH_TYPE_LIST_MAX = 20;
+/** libvirt 9.0's REMOTE_DOMAIN_CHECKPOINT_LIST_MAX. */
+export const REMOTE_DOMAIN_CHECKPOINT_LIST_MAX = 16384;
 /** VIR_SECURITY_MODEL_BUFLEN / VIR_SECURITY_DOI_BUFLEN. */
 export const REMOTE_SECURITY_MODEL_MAX = 257;
 export const REMOTE_SECURITY_DOI_MAX = 257;
@@ -80,6 +82,9 @@ export interface WireSnapshot {
   name: string;
   dom: WireDomain;
 }
+
+/** remote_nonnull_domain_checkpoint: laid out as a snapshot handle (name, then domain). */
+export type WireCheckpoint = WireSnapshot;
 
 /** remote_nonnull_network (only carried, never used, in errors). */
 export interface WireNetwork {
@@ -149,6 +154,8 @@ export const xSnapshot: Codec<WireSnapshot> = {
     return { name: r.string(REMOTE_STRING_MAX), dom: xDomain.dec(r) };
   },
 };
+/** remote_nonnull_domain_checkpoint: the same layout as remote_nonnull_domain_snapshot. */
+export const xCheckpoint: Codec<WireCheckpoint> = xSnapshot;
 const xNetwork: Codec<WireNetwork> = {
   enc(w, n) {
     w.string(n.name, REMOTE_STRING_MAX);

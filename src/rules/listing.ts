@@ -12,6 +12,8 @@ export interface ListSubject {
   hasManagedSave: boolean;
   autostart: boolean;
   hasSnapshot: boolean;
+  /** Whether the domain has checkpoint metadata; absent for a driver that keeps none. */
+  hasCheckpoint?: boolean;
 }
 
 /** The bits of ConnectListAllDomainsFlags that tsvirt filters on. */
@@ -47,12 +49,17 @@ export function matchesListFilter(d: ListSubject, flags: number): boolean {
   if (!matchPair(flags, F.MANAGEDSAVE, F.NO_MANAGEDSAVE, d.hasManagedSave)) return false;
   if (!matchPair(flags, F.AUTOSTART, F.NO_AUTOSTART, d.autostart)) return false;
   if (!matchPair(flags, F.HAS_SNAPSHOT, F.NO_SNAPSHOT, d.hasSnapshot)) return false;
-  // No driver of tsvirt keeps checkpoints: HAS_CHECKPOINT matches nothing.
-  if (!matchPair(flags, F.HAS_CHECKPOINT, F.NO_CHECKPOINT, false)) return false;
+  // A driver without checkpoints: HAS_CHECKPOINT matches nothing.
+  if (!matchPair(flags, F.HAS_CHECKPOINT, F.NO_CHECKPOINT, d.hasCheckpoint === true)) return false;
   return true;
 }
 
 /** True when the filter needs to know which domains have snapshots (so callers can skip the query). */
 export function filterNeedsSnapshots(flags: number): boolean {
   return (flags & (F.HAS_SNAPSHOT | F.NO_SNAPSHOT)) !== 0;
+}
+
+/** True when the filter needs to know which domains have checkpoints. */
+export function filterNeedsCheckpoints(flags: number): boolean {
+  return (flags & (F.HAS_CHECKPOINT | F.NO_CHECKPOINT)) !== 0;
 }

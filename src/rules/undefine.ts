@@ -1,7 +1,7 @@
 /**
  * R1–R4: what `undefine` may do, decided once for every driver that keeps metadata.
  * The order of checks follows libvirt's qemu driver (the real hypervisor): flags, transient,
- * snapshots of an inactive domain, then the managed save image.
+ * snapshots of an inactive domain, checkpoints of an inactive domain, then the managed save image.
  */
 import { DomainUndefineFlags, type ErrorDomain } from '../core/enums.generated.js';
 import { operationInvalid } from '../core/errors.js';
@@ -12,6 +12,8 @@ export interface UndefineSubject {
   active: boolean;
   hasManagedSave: boolean;
   snapshotCount: number;
+  /** Checkpoints recorded for the domain (0 for a driver that keeps none). */
+  checkpointCount?: number;
 }
 
 /** What undefine does, once allowed. The store applies it in one transaction. */
@@ -20,6 +22,8 @@ export interface UndefinePlan {
   removeManagedSave: boolean;
   /** R3: remove every snapshot's metadata with the domain (inactive domains only). */
   removeSnapshotMetadata: boolean;
+  /** R3 for checkpoints: remove every checkpoint's metadata with the domain (inactive only). */
+  removeCheckpointMetadata: boolean;
   /** Inactive: the domain goes. Active (R4): only its config goes; it runs on as transient. */
   removeDomain: boolean;
 }
@@ -35,6 +39,11 @@ export function planUndefine(subject: UndefineSubject, flags: number, errorDomai
   if (!subject.active && subject.snapshotCount > 0 && (flags & DomainUndefineFlags.SNAPSHOTS_METADATA) === 0) {
     throw operationInvalid(errorDomain, `cannot delete inactive domain with ${subject.snapshotCount} snapshots`);
   }
+  // R3 for checkpoints, after the snapshots as in libvirt's qemuDomainUndefineFlags.
+  const checkpoints = subject.checkpointCount ?? 0;
+  if (!subject.active && checkpoints > 0 && (flags & DomainUndefineFlags.CHECKPOINTS_METADATA) === 0) {
+    throw operationInvalid(errorDomain, `cannot delete inactive domain with ${checkpoints} checkpoints`);
+  }
   // R2
   if (subject.hasManagedSave && (flags & DomainUndefineFlags.MANAGED_SAVE) === 0) {
     throw operationInvalid(errorDomain, 'Refusing to undefine while domain managed save image exists');
@@ -43,6 +52,7 @@ export function planUndefine(subject: UndefineSubject, flags: number, errorDomai
     removeManagedSave: subject.hasManagedSave,
     // R4: an active domain keeps its metadata until it halts, whatever the flag.
     removeSnapshotMetadata: !subject.active,
+    removeCheckpointMetadata: !subject.active,
     removeDomain: !subject.active,
   };
 }

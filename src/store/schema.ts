@@ -71,6 +71,21 @@ export const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO counters (name, value) VALUES ('next_domain_id', 1);
   `,
+  // 2: checkpoint metadata (libvirt's virDomainCheckpoint*). `current` marks the checkpoint a new
+  // one is made the child of (libvirt keeps such a current checkpoint, but has no API to read it).
+  `
+  CREATE TABLE checkpoints (
+    domain_uuid   TEXT NOT NULL REFERENCES domains(uuid) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    parent        TEXT,
+    seq           INTEGER NOT NULL,
+    creation_time INTEGER NOT NULL,
+    current       INTEGER NOT NULL DEFAULT 0 CHECK (current IN (0, 1)),
+    xml           TEXT NOT NULL,
+    UNIQUE (domain_uuid, name)
+  );
+  CREATE INDEX checkpoints_tree ON checkpoints (domain_uuid, seq, name, parent, creation_time, current);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

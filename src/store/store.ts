@@ -45,6 +45,38 @@ export interface SnapshotRecord {
   xml: string;
 }
 
+/** One checkpoint metadata row. */
+export interface CheckpointRecord {
+  name: string;
+  parent: string | null;
+  seq: number;
+  creationTime: number;
+  /** The checkpoint a new one becomes the child of (at most one per domain). */
+  current: boolean;
+  /** The checkpoint's XML as stored (empty in the tree queries, which skip the bodies). */
+  xml: string;
+}
+
+interface CheckpointRow {
+  name: string;
+  parent: string | null;
+  seq: number;
+  creation_time: number;
+  current: number;
+  xml: string;
+}
+
+function toCheckpoint(row: CheckpointRow): CheckpointRecord {
+  return {
+    name: row.name,
+    parent: row.parent,
+    seq: row.seq,
+    creationTime: row.creation_time,
+    current: row.current === 1,
+    xml: row.xml,
+  };
+}
+
 /** The columns a state or ID lookup needs: a domain row without its XML. */
 export type DomainStatus = Pick<DomainRecord, 'name' | 'id' | 'persistent' | 'state' | 'reason'>;
 
@@ -328,6 +360,37 @@ export class Store {
       eventsAfter: () => db.prepare<[number], EventRecord>('SELECT * FROM events WHERE seq > ? ORDER BY seq'),
       lastEventSeq: () => db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM events'),
       trimEvents: () => db.prepare<[number]>('DELETE FROM events WHERE seq <= ?'),
+      checkpointCount: () => db.prepare<[string], { n: number }>(
+        'SELECT count(*) AS n FROM checkpoints WHERE domain_uuid = ?',
+      ),
+      checkpointTree: () => db.prepare<[string], CheckpointRow>(
+        `SELECT name, parent, seq, creation_time, current, '' AS xml
+         FROM checkpoints INDEXED BY checkpoints_tree WHERE domain_uuid = ? ORDER BY seq`,
+      ),
+      checkpoint: () => db.prepare<[string, string], CheckpointRow>(
+        `SELECT name, parent, seq, creation_time, current, xml
+         FROM checkpoints WHERE domain_uuid = ? AND name = ?`,
+      ),
+      maxCheckpointSeq: () => db.prepare<[string], { seq: number | null }>(
+        'SELECT max(seq) AS seq FROM checkpoints WHERE domain_uuid = ?',
+      ),
+      upsertCheckpoint: () => db.prepare(
+        `INSERT INTO checkpoints (domain_uuid, name, parent, seq, creation_time, current, xml)
+         VALUES (@uuid, @name, @parent, @seq, @creationTime, @current, @xml)
+         ON CONFLICT (domain_uuid, name) DO UPDATE SET parent = excluded.parent,
+           creation_time = excluded.creation_time, current = excluded.current, xml = excluded.xml`,
+      ),
+      setCheckpointParent: () => db.prepare<[string | null, string, string]>(
+        'UPDATE checkpoints SET parent = ? WHERE domain_uuid = ? AND name = ?',
+      ),
+      setCurrentCheckpoint: () => db.prepare<[string | null, string]>(
+        'UPDATE checkpoints SET current = (name IS ?) WHERE domain_uuid = ?',
+      ),
+      deleteCheckpoint: () => db.prepare<[string, string]>('DELETE FROM checkpoints WHERE domain_uuid = ? AND name = ?'),
+      deleteCheckpoints: () => db.prepare<[string]>('DELETE FROM checkpoints WHERE domain_uuid = ?'),
+      domainsWithCheckpoints: () => db.prepare<[], { domain_uuid: string }>(
+        'SELECT DISTINCT domain_uuid FROM checkpoints',
+      ),
       job: () => db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE domain_uuid = ?'),
       insertJob: () => db.prepare(
         `INSERT INTO jobs (domain_uuid, job, owner_pid, owner_start, owner_token, started_at)
@@ -618,6 +681,7 @@ export class Store {
   /** Removes a domain with everything that belongs to it (snapshots cascade, jobs too). */
   deleteDomain(uuid: string): void {
     this.stmt.deleteSnapshots.run(uuid);
+    this.stmt.deleteCheckpoints.run(uuid);
     this.stmt.deleteJobAny.run(uuid);
     this.stmt.deleteDomain.run(uuid);
   }
@@ -677,6 +741,52 @@ export class Store {
   }
   deleteAllSnapshots(uuid: string): void {
     this.stmt.deleteSnapshots.run(uuid);
+  }
+
+  // Checkpoints: each change is made inside the caller's mutate(), so one call's changes commit
+  // together (the same crash safety as snapshots).
+
+  checkpointCount(uuid: string): number {
+    return this.stmt.checkpointCount.get(uuid)?.n ?? 0;
+  }
+  /** Every checkpoint of a domain without its XML body, in creation order. */
+  checkpointTree(uuid: string): CheckpointRecord[] {
+    return this.stmt.checkpointTree.all(uuid).map(toCheckpoint);
+  }
+  checkpoint(uuid: string, name: string): CheckpointRecord | undefined {
+    const row = this.stmt.checkpoint.get(uuid, name);
+    return row && toCheckpoint(row);
+  }
+  nextCheckpointSeq(uuid: string): number {
+    return (this.stmt.maxCheckpointSeq.get(uuid)?.seq ?? 0) + 1;
+  }
+  putCheckpoint(uuid: string, rec: CheckpointRecord): void {
+    this.stmt.upsertCheckpoint.run({
+      uuid,
+      name: rec.name,
+      parent: rec.parent,
+      seq: rec.seq,
+      creationTime: rec.creationTime,
+      current: rec.current ? 1 : 0,
+      xml: rec.xml,
+    });
+  }
+  setCheckpointParent(uuid: string, name: string, parent: string | null): void {
+    this.stmt.setCheckpointParent.run(parent, uuid, name);
+  }
+  /** Makes `name` the domain's current checkpoint (null: none). */
+  setCurrentCheckpoint(uuid: string, name: string | null): void {
+    this.stmt.setCurrentCheckpoint.run(name, uuid);
+  }
+  deleteCheckpoint(uuid: string, name: string): void {
+    this.stmt.deleteCheckpoint.run(uuid, name);
+  }
+  deleteAllCheckpoints(uuid: string): void {
+    this.stmt.deleteCheckpoints.run(uuid);
+  }
+  /** UUIDs of the domains that have at least one checkpoint. */
+  domainsWithCheckpoints(): Set<string> {
+    return new Set(this.stmt.domainsWithCheckpoints.all().map((r) => r.domain_uuid));
   }
 
   // Events.

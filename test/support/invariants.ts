@@ -41,6 +41,23 @@ export function storeViolations(path: string): string[] {
     )) {
       problems.push(`domain ${r.name} has a dangling current snapshot ${r.current_snapshot}`);
     }
+    for (const r of q<{ name: string }>(
+      'SELECT c.name FROM checkpoints c LEFT JOIN domains d ON d.uuid = c.domain_uuid WHERE d.uuid IS NULL',
+    )) {
+      problems.push(`checkpoint ${r.name} belongs to no domain`);
+    }
+    for (const r of q<{ name: string; parent: string }>(
+      `SELECT c.name, c.parent FROM checkpoints c
+       LEFT JOIN checkpoints p ON p.domain_uuid = c.domain_uuid AND p.name = c.parent
+       WHERE c.parent IS NOT NULL AND p.name IS NULL`,
+    )) {
+      problems.push(`checkpoint ${r.name} has a dangling parent ${r.parent}`);
+    }
+    for (const r of q<{ domain_uuid: string; n: number }>(
+      'SELECT domain_uuid, count(*) AS n FROM checkpoints WHERE current = 1 GROUP BY domain_uuid HAVING n > 1',
+    )) {
+      problems.push(`domain ${r.domain_uuid} has ${r.n} current checkpoints`);
+    }
     // createXML takes its job on the UUID before the domain exists (the job's transaction commits
     // first): a process killed in between leaves that job, which the next caller takes over.
     for (const r of q<{ domain_uuid: string }>(

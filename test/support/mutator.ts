@@ -3,7 +3,7 @@
  * from TSVIRT_STATE_DIR) and performs random mutations until killed or until `--ops N` are done.
  * Only libvirt's own errors are expected; anything else is printed as UNEXPECTED and exits 1.
  */
-import { connect, DomainSnapshotDeleteFlags, ErrorNumber, VirError, type Domain, type Connection } from '../../src/index.js';
+import { connect, DomainCheckpointDeleteFlags, DomainSnapshotDeleteFlags, ErrorNumber, VirError, type Domain, type Connection } from '../../src/index.js';
 import { domainXML, snapshotXML } from './fixtures.js';
 
 /** Error codes a random walk legitimately meets (state races, refused rules). */
@@ -14,7 +14,18 @@ const EXPECTED = new Set<number>([
   ErrorNumber.NO_DOMAIN_SNAPSHOT,
   ErrorNumber.OPERATION_TIMEOUT,
   ErrorNumber.SNAPSHOT_REVERT_RISKY,
+  ErrorNumber.NO_DOMAIN_CHECKPOINT,
+  // A checkpoint of a shut-off domain.
+  ErrorNumber.OPERATION_UNSUPPORTED,
 ]);
+
+/** The pool's domains have a disk, so that checkpoints can be made of them. */
+function poolXML(name: string, uuid: string): string {
+  return domainXML(name, { uuid }).replace(
+    '</domain>',
+    "  <devices><disk type='file' device='disk'><source file='/guest/m.img'/><target dev='vda' bus='virtio'/></disk></devices>\n</domain>",
+  );
+}
 
 // A small pool of names with fixed UUIDs, so that operations collide often.
 const POOL = Array.from({ length: 6 }, (_, i) => ({
@@ -32,13 +43,13 @@ async function lookup(conn: Connection): Promise<Domain> {
 
 async function step(conn: Connection, seq: number): Promise<void> {
   const entry = pick(POOL);
-  switch (Math.floor(Math.random() * 12)) {
+  switch (Math.floor(Math.random() * 14)) {
     case 0:
     case 1:
-      await conn.defineXML(domainXML(entry.name, { uuid: entry.uuid }));
+      await conn.defineXML(poolXML(entry.name, entry.uuid));
       return;
     case 2:
-      await conn.createXML(domainXML(entry.name, { uuid: entry.uuid }));
+      await conn.createXML(poolXML(entry.name, entry.uuid));
       return;
     case 3:
       await (await lookup(conn)).create();
@@ -51,7 +62,8 @@ async function step(conn: Connection, seq: number): Promise<void> {
       await (await lookup(conn)).managedSave();
       return;
     case 7:
-      await (await lookup(conn)).undefineFlags(Math.floor(Math.random() * 4));
+      // MANAGED_SAVE, SNAPSHOTS_METADATA and CHECKPOINTS_METADATA in any combination.
+      await (await lookup(conn)).undefineFlags(Math.floor(Math.random() * 4) | (Math.random() < 0.5 ? 16 : 0));
       return;
     case 8:
       await (await lookup(conn)).destroy();
@@ -63,6 +75,15 @@ async function step(conn: Connection, seq: number): Promise<void> {
       const dom = await lookup(conn);
       const snaps = await dom.listAllSnapshots();
       if (snaps.length > 0) await pick(snaps).delete(pick([0, DomainSnapshotDeleteFlags.CHILDREN, DomainSnapshotDeleteFlags.CHILDREN_ONLY]));
+      return;
+    }
+    case 12:
+      await (await lookup(conn)).checkpointCreateXML(`<domaincheckpoint><name>c${process.pid}-${seq}</name></domaincheckpoint>`);
+      return;
+    case 13: {
+      const dom = await lookup(conn);
+      const cps = await dom.listAllCheckpoints();
+      if (cps.length > 0) await pick(cps).delete(pick([0, DomainCheckpointDeleteFlags.CHILDREN, DomainCheckpointDeleteFlags.CHILDREN_ONLY]));
       return;
     }
     default: {

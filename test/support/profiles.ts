@@ -65,9 +65,9 @@ export interface RuleProfile {
   /** libvirt's name, in this driver, of the function named `testName` in libvirt's test driver. */
   functionName(testName: string): string;
   /**
-   * What the undefine flags libvirt's test driver does not know (NVRAM 4, KEEP_NVRAM 8,
-   * CHECKPOINTS_METADATA 16, TPM 32, KEEP_TPM 64) do here: refused as unsupported, or accepted
-   * (then the rules decide, as for flag 0).
+   * What the undefine flags libvirt's test driver does not know (NVRAM 4, KEEP_NVRAM 8, TPM 32,
+   * KEEP_TPM 64) do here: refused as unsupported, or accepted (then the rules decide, as for
+   * flag 0). CHECKPOINTS_METADATA 16 is accepted by every tsvirt driver with checkpoints.
    */
   readonly laterUndefineFlags: 'unsupported' | 'accepted';
   readonly events: ProfileEvents;

@@ -26,6 +26,7 @@ import { DomainLookups } from './lookups.js';
 import { DomainRecords, isActive } from './records.js';
 import { checkActive } from '../../rules/lifecycle.js';
 import { DomainSnapshots } from './snapshots.js';
+import { DomainCheckpoints } from './checkpoints.js';
 
 /** Options of a metadata driver. */
 export interface MetadataDriverOptions {
@@ -59,6 +60,7 @@ export class MetadataDriver implements HypervisorDriver {
    * has the backend open the device of the running definition. Takes no job, as libvirt.
    */
   readonly domainOpenConsole?: (dom: DomainRef, devName: string | null, flags: number) => Promise<Duplex>;
+  private readonly checkpoints: DomainCheckpoints;
 
   constructor(options: MetadataDriverOptions) {
     this.uri = options.uri;
@@ -85,6 +87,7 @@ export class MetadataDriver implements HypervisorDriver {
         return open(rec, this.records.currentDef(rec), devName, flags);
       };
     }
+    this.checkpoints = new DomainCheckpoints(this.records, jobs);
   }
 
   // Connection.
@@ -261,6 +264,30 @@ export class MetadataDriver implements HypervisorDriver {
    */
   async domainScreenshot(dom: DomainRef, screen: number, flags: number): Promise<DomainScreenshot> {
     return this.lifecycle.domainScreenshot(dom, screen, flags);
+  }
+
+  // Checkpoints (the backend's GuestCheckpoints; VIR_ERR_NO_SUPPORT without them).
+
+  async checkpointCreateXML(dom: DomainRef, xml: string, flags: number): Promise<string> {
+    return this.checkpoints.checkpointCreateXML(dom, xml, flags);
+  }
+  async listAllCheckpoints(dom: DomainRef, flags: number): Promise<string[]> {
+    return this.checkpoints.listAllCheckpoints(dom, flags);
+  }
+  async checkpointListAllChildren(dom: DomainRef, checkpoint: string, flags: number): Promise<string[]> {
+    return this.checkpoints.checkpointListAllChildren(dom, checkpoint, flags);
+  }
+  async checkpointLookupByName(dom: DomainRef, name: string, flags: number): Promise<string> {
+    return this.checkpoints.checkpointLookupByName(dom, name, flags);
+  }
+  async checkpointGetParent(dom: DomainRef, checkpoint: string, flags: number): Promise<string> {
+    return this.checkpoints.checkpointGetParent(dom, checkpoint, flags);
+  }
+  async checkpointGetXMLDesc(dom: DomainRef, checkpoint: string, flags: number): Promise<string> {
+    return this.checkpoints.checkpointGetXMLDesc(dom, checkpoint, flags);
+  }
+  async checkpointDelete(dom: DomainRef, checkpoint: string, flags: number): Promise<void> {
+    return this.checkpoints.checkpointDelete(dom, checkpoint, flags);
   }
 
   // Events.

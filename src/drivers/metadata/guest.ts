@@ -7,6 +7,7 @@ import type { ErrorDomain } from '../../core/enums.generated.js';
 import type { DomainScreenshot, JobOptions } from '../../core/driver.js';
 import type { DomainDef } from '../../conf/domain.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
+import type { CheckpointDef, CheckpointDiskDef } from '../../conf/checkpoint.js';
 import type { Capabilities, Sysinfo } from '../../conf/capabilities.js';
 import type { NodeInfo } from '../../core/driver.js';
 import type { DomainRecord } from '../../store/store.js';
@@ -77,6 +78,30 @@ export interface GuestSnapshots {
 }
 
 /**
+ * A hypervisor's checkpoints (libvirt's virDomainCheckpoint*): the metadata driver keeps the tree
+ * and its rules; these keep the guest's dirty bitmaps. A backend without them has no checkpoints
+ * (the public API answers VIR_ERR_NO_SUPPORT).
+ */
+export interface GuestCheckpoints {
+  /** Flag bits accepted by create, getXMLDesc and delete (R7). */
+  readonly supported: { create: number; getXMLDesc: number; delete: number };
+  /**
+   * Refuses, with libvirt's error, a checkpoint this hypervisor cannot make (or, `redefine`,
+   * record) now: an inactive domain, a disk format without bitmaps, QUIESCE without an agent.
+   * `cp.disks` are aligned with the domain.
+   */
+  check(def: DomainDef, cp: CheckpointDef, opts: { active: boolean; redefine: boolean; flags: number }): void;
+  /** Makes it: a persistent dirty bitmap on each disk with checkpoint='bitmap'. */
+  create(rec: DomainRecord, def: DomainDef, cp: CheckpointDef): Promise<void>;
+  /** Refuses, with libvirt's error, a delete of bitmaps it cannot do now (an inactive domain). */
+  checkDelete(opts: { active: boolean }): void;
+  /** Removes these checkpoints' bitmaps (a bitmap already gone is fine). */
+  discard(rec: DomainRecord, def: () => DomainDef, disks: readonly CheckpointDiskDef[][]): Promise<void>;
+  /** VIR_DOMAIN_CHECKPOINT_XML_SIZE: the bytes each bitmap marks dirty, by disk (running guest). */
+  sizes?(rec: DomainRecord, disks: readonly CheckpointDiskDef[]): Promise<Map<string, number>>;
+}
+
+/**
  * A recorded snapshot as a hypervisor finds it again: its name and when tsvirt took it (seconds),
  * which tells apart two snapshots of one name in an image.
  */
@@ -129,6 +154,8 @@ export interface GuestBackend {
   host?(): Promise<GuestHost>;
   /** The hypervisor's snapshots (disk and memory state, or nothing beyond the metadata). */
   readonly snapshots: GuestSnapshots;
+  /** The hypervisor's checkpoints; absent where it has none. */
+  readonly checkpoints?: GuestCheckpoints;
   /** Refuses a definition this hypervisor cannot run (domain type, emulator, devices). */
   checkDefinition(def: DomainDef): void;
   /**

@@ -219,6 +219,7 @@ export class DomainLifecycle {
             active: isActive(rec),
             hasManagedSave: rec.managedSave !== null,
             snapshotCount: isActive(rec) ? 0 : r.store.snapshotCount(rec.uuid),
+            checkpointCount: isActive(rec) ? 0 : r.store.checkpointCount(rec.uuid),
           },
           flags,
           r.errDomain,
@@ -229,7 +230,7 @@ export class DomainLifecycle {
       act: async () => undefined,
       commit: (rec, plan) => {
         if (plan.removeDomain) {
-          // R3: the domain and all its snapshot metadata go in this one transaction.
+          // R3: the domain and all its snapshot and checkpoint metadata go in this one transaction.
           r.store.deleteDomain(rec.uuid);
         } else {
           // R4: the running guest becomes transient and keeps its metadata until it halts.

@@ -6,7 +6,7 @@ import { DomainState, DomainXMLFlags } from '../../core/enums.generated.js';
 import { internalError, noDomain } from '../../core/errors.js';
 import type { DomainInfo, DomainRef } from '../../core/driver.js';
 import { formatDomainXML, parseDomainXML } from '../../conf/domain.js';
-import { LIST_DOMAINS_SUPPORTED, filterNeedsSnapshots, matchesListFilter } from '../../rules/listing.js';
+import { LIST_DOMAINS_SUPPORTED, filterNeedsCheckpoints, filterNeedsSnapshots, matchesListFilter } from '../../rules/listing.js';
 import type { DomainSummary } from '../../store/store.js';
 import { STORED, isActive, refOf, type DomainRecords } from './records.js';
 
@@ -27,8 +27,14 @@ export class DomainLookups {
       const toRef = (d: DomainSummary): DomainRef => ({ name: d.name, uuid: d.uuid, id: d.id });
       if (flags === 0) return all.map(toRef);
       const withSnapshots = filterNeedsSnapshots(flags) ? store.domainsWithSnapshots() : new Set<string>();
+      const withCheckpoints = filterNeedsCheckpoints(flags) ? store.domainsWithCheckpoints() : new Set<string>();
       return all
-        .filter((d) => matchesListFilter({ ...d, active: d.id > 0, hasSnapshot: withSnapshots.has(d.uuid) }, flags))
+        .filter((d) =>
+          matchesListFilter(
+            { ...d, active: d.id > 0, hasSnapshot: withSnapshots.has(d.uuid), hasCheckpoint: withCheckpoints.has(d.uuid) },
+            flags,
+          ),
+        )
         .map(toRef);
     });
   }

@@ -42,11 +42,20 @@ import {
 import type { DomainScreenshot, JobOptions } from '../../core/driver.js';
 import type { Duplex } from 'node:stream';
 import { VirError, internalError, operationFailed, operationInvalid } from '../../core/errors.js';
-import type { DomainDef } from '../../conf/domain.js';
+import { parseDomainXML, type DomainDef } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
-import type { GuestBackend, GuestExit, GuestHost, GuestSnapshots, GuestStartOptions, PowerButtonResult, RevertOptions, SnapshotRef, SupportedFlags } from '../metadata/guest.js';
+import type { GuestBackend, GuestCheckpoints, GuestExit, GuestHost, GuestSnapshots, GuestStartOptions, PowerButtonResult, RevertOptions, SnapshotRef, SupportedFlags } from '../metadata/guest.js';
 import { isExternal } from '../metadata/snapshots.js';
+import {
+  QEMU_CHECKPOINT_FLAGS,
+  addActions,
+  bitmapTargets,
+  bitmapsByNode,
+  checkQemuCheckpoint,
+  checkQemuCheckpointDelete,
+  removeActions,
+} from './checkpoint.js';
 import { accelFor, buildQemuArgv, checkQemuDefinition, type QemuArgvPaths } from './argv.js';
 import { findConsoleDevice, openConsoleSession, restrictSocket, type ConsoleChannel } from './console.js';
 import {
@@ -222,6 +231,35 @@ export class QemuGuests implements GuestBackend {
     },
     revert: (rec, def, snap, opts) => this.snapshotRevert(rec, def, snap, opts),
     discard: (rec, def, snaps, running) => this.snapshotDiscard(rec, def, snaps, running),
+  };
+
+  /** Checkpoints: persistent dirty bitmaps in the qcow2 disks, through the monitor (./checkpoint.ts). */
+  readonly checkpoints: GuestCheckpoints = {
+    supported: QEMU_CHECKPOINT_FLAGS,
+    check: checkQemuCheckpoint,
+    create: async (rec, def, cp) => {
+      const actions = addActions(bitmapTargets(def, cp.disks));
+      if (actions.length > 0) await (await this.require(rec)).qmp.execute('transaction', { actions });
+    },
+    checkDelete: checkQemuCheckpointDelete,
+    discard: async (rec, def, disks) => {
+      const g = await this.require(rec);
+      const domainDef = def();
+      const present = bitmapsByNode(await g.qmp.execute('query-named-block-nodes', { flat: true }));
+      const actions = removeActions(disks.flatMap((d) => bitmapTargets(domainDef, d)), present);
+      if (actions.length > 0) await g.qmp.execute('transaction', { actions });
+    },
+    sizes: async (rec, disks) => {
+      const g = await this.require(rec);
+      const def = parseDomainXML(rec.liveXml ?? rec.configXml ?? '', { stored: true });
+      const present = bitmapsByNode(await g.qmp.execute('query-named-block-nodes', { flat: true }));
+      const out = new Map<string, number>();
+      for (const t of bitmapTargets(def, disks)) {
+        const bm = (present.get(t.node) ?? []).find((b) => b.name === t.bitmap);
+        if (bm !== undefined) out.set(t.disk, bm.count);
+      }
+      return out;
+    },
   };
 
   readonly root: string;

@@ -493,6 +493,32 @@ export class RemoteDriver implements HypervisorDriver {
     await this.call(Proc.DOMAIN_SNAPSHOT_DELETE, { snap: snap(dom, snapshot), flags });
   }
 
+  // Checkpoints (a checkpoint handle has a snapshot handle's layout: name, then domain).
+
+  async checkpointCreateXML(dom: DomainRef, xml: string, flags: number): R<string> {
+    return (await this.call(Proc.DOMAIN_CHECKPOINT_CREATE_XML, { dom: wire(dom), xml, flags })).checkpoint.name;
+  }
+  async listAllCheckpoints(dom: DomainRef, flags: number): R<string[]> {
+    const r = await this.call(Proc.DOMAIN_LIST_ALL_CHECKPOINTS, { dom: wire(dom), needResults: 1, flags });
+    return r.checkpoints.map((c) => c.name);
+  }
+  async checkpointListAllChildren(dom: DomainRef, checkpoint: string, flags: number): R<string[]> {
+    const r = await this.call(Proc.DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN, { checkpoint: snap(dom, checkpoint), needResults: 1, flags });
+    return r.checkpoints.map((c) => c.name);
+  }
+  async checkpointLookupByName(dom: DomainRef, name: string, flags: number): R<string> {
+    return (await this.call(Proc.DOMAIN_CHECKPOINT_LOOKUP_BY_NAME, { dom: wire(dom), name, flags })).checkpoint.name;
+  }
+  async checkpointGetParent(dom: DomainRef, checkpoint: string, flags: number): R<string> {
+    return (await this.call(Proc.DOMAIN_CHECKPOINT_GET_PARENT, { checkpoint: snap(dom, checkpoint), flags })).checkpoint.name;
+  }
+  async checkpointGetXMLDesc(dom: DomainRef, checkpoint: string, flags: number): R<string> {
+    return (await this.call(Proc.DOMAIN_CHECKPOINT_GET_XML_DESC, { checkpoint: snap(dom, checkpoint), flags })).value;
+  }
+  async checkpointDelete(dom: DomainRef, checkpoint: string, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_CHECKPOINT_DELETE, { checkpoint: snap(dom, checkpoint), flags });
+  }
+
   /**
    * The first subscriber registers one lifecycle callback with the daemon; the last one to leave
    * deregisters it. Calls issued after subscribe() wait for the registration, so every event

@@ -28,6 +28,7 @@ import { Store } from '../../store/store.js';
 import { stateDir } from '../../core/paths.js';
 import { TestDriver } from './resources.js';
 import { metadataOnlySnapshots } from '../metadata/snapshots.js';
+import { metadataOnlyCheckpoints } from '../metadata/checkpoints.js';
 import type { JobOptions } from '../../core/driver.js';
 import type { GuestBackend, GuestHost, PowerButtonResult, SupportedFlags } from '../metadata/guest.js';
 
@@ -44,8 +45,10 @@ const SUPPORTED: SupportedFlags = {
   reboot:
     DomainRebootFlags.ACPI_POWER_BTN | DomainRebootFlags.GUEST_AGENT | DomainRebootFlags.INITCTL |
     DomainRebootFlags.SIGNAL | DomainRebootFlags.PARAVIRT,
-  // As libvirt's test driver: NVRAM, TPM and checkpoint flags are refused (R7).
-  undefine: DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA,
+  // As libvirt's test driver: NVRAM and TPM flags are refused (R7). CHECKPOINTS_METADATA is
+  // accepted, unlike libvirt's test driver: tsvirt's test driver keeps the qemu driver's
+  // checkpoint rule for undefine, and the flag is how a caller satisfies it.
+  undefine: DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA | DomainUndefineFlags.CHECKPOINTS_METADATA,
   // As libvirt's test driver: UPDATE_CPU is refused (it has no host CPU to update to).
   getXMLDesc: DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.MIGRATABLE,
   managedSave: DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
@@ -74,6 +77,7 @@ class SimulatedGuests implements GuestBackend {
   readonly supported = SUPPORTED;
   // A snapshot is its metadata; a revert restores definition and run state.
   readonly snapshots = metadataOnlySnapshots(this);
+  readonly checkpoints = metadataOnlyCheckpoints();
 
   /** libvirt's fixed test host (its test driver's node info, capabilities and BIOS). */
   async host(): Promise<GuestHost> {
