@@ -781,7 +781,7 @@ export class Domain {
    *
    * Prerequisites: the domain exists. Effects: none.
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG, or flags the driver does
-   * not support (the test driver: any).
+   * not support (the test driver supports none).
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async schedulerParametersFlags(flags = 0): Promise<TypedParameter[]> {
@@ -811,7 +811,7 @@ export class Domain {
    * (virDomainSetSchedulerParametersFlags; {@link DomainModificationImpact} flags).
    *
    * Prerequisites, effects and errors: as {@link Domain.setSchedulerParameters}, plus
-   * VIR_ERR_INVALID_ARG for flags the driver does not support (the test driver: any).
+   * VIR_ERR_INVALID_ARG for flags the driver does not support (the test driver supports none).
    */
   async setSchedulerParametersFlags(params: TypedParameter[], flags = 0): Promise<void> {
     const drv = this.writable('virDomainSetSchedulerParametersFlags');
