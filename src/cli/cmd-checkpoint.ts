@@ -202,17 +202,11 @@ const checkpointList: Handler = async (ctl, cmd) => {
   const from = cmd.bool('from');
   const parent = cmd.bool('parent');
   const roots = cmd.bool('roots');
-  const exclusive = (a: string, av: boolean, b: string, bv: boolean) => {
-    if (av && bv) {
-      ctl.error(`Options --${a} and --${b} are mutually exclusive`);
-      throw new CmdFailed();
-    }
-  };
-  exclusive('tree', tree, 'name', name);
-  exclusive('parent', parent, 'roots', roots);
-  exclusive('parent', parent, 'tree', tree);
-  exclusive('roots', roots, 'tree', tree);
-  exclusive('roots', roots, 'from', from);
+  cmd.exclusive('tree', 'name');
+  cmd.exclusive('parent', 'roots');
+  cmd.exclusive('parent', 'tree');
+  cmd.exclusive('roots', 'tree');
+  cmd.exclusive('roots', 'from');
 
   let flags = 0;
   for (const [option, bit] of [

@@ -419,20 +419,14 @@ const snapshotList: Handler = async (ctl, cmd) => {
   const roots = cmd.bool('roots');
   const current = cmd.bool('current');
   const json = cmd.bool('json');
-  const exclusive = (a: string, av: boolean, b: string, bv: boolean) => {
-    if (av && bv) {
-      ctl.error(`Options --${a} and --${b} are mutually exclusive`);
-      throw new CmdFailed();
-    }
-  };
-  exclusive('tree', tree, 'name', name);
-  exclusive('parent', parent, 'roots', roots);
-  exclusive('parent', parent, 'tree', tree);
-  exclusive('roots', roots, 'tree', tree);
-  exclusive('roots', roots, 'from', from);
-  exclusive('roots', roots, 'current', current);
-  exclusive('json', json, 'tree', tree);
-  exclusive('json', json, 'name', name);
+  cmd.exclusive('tree', 'name');
+  cmd.exclusive('parent', 'roots');
+  cmd.exclusive('parent', 'tree');
+  cmd.exclusive('roots', 'tree');
+  cmd.exclusive('roots', 'from');
+  cmd.exclusive('roots', 'current');
+  cmd.exclusive('json', 'tree');
+  cmd.exclusive('json', 'name');
 
   let flags = 0;
   const filters: [string, number][] = [
