@@ -27,6 +27,10 @@ import { DomainRecords, isActive } from './records.js';
 import { checkActive } from '../../rules/lifecycle.js';
 import { DomainSnapshots } from './snapshots.js';
 import { DomainCheckpoints } from './checkpoints.js';
+import type { Defs } from './defs.js';
+import { formatDomainXML } from '../../conf/domain.js';
+import type { DomainRecord } from '../../store/store.js';
+import { defNumbers } from './records.js';
 
 /** Options of a metadata driver. */
 export interface MetadataDriverOptions {
@@ -88,6 +92,34 @@ export class MetadataDriver implements HypervisorDriver {
       };
     }
     this.checkpoints = new DomainCheckpoints(this.records, jobs);
+  }
+
+  /**
+   * Changes a domain's live and/or persistent definition under its job: `change` (in the first
+   * transaction) returns the definitions it edited (see ./defs.ts); `act` (optional) applies the
+   * live change to the guest; then the edited definitions are written back and the record's
+   * summary numbers follow the definition the domain runs with now. A throw from `change` or
+   * `act` leaves the record as it was.
+   */
+  protected async editDefs(
+    dom: DomainRef,
+    api: string,
+    change: (rec: DomainRecord) => Defs,
+    act?: (rec: DomainRecord, defs: Defs) => Promise<void>,
+  ): Promise<void> {
+    await this.jobs.run(dom, api, {
+      plan: (rec) => change(rec),
+      act: async (rec, defs) => {
+        if (act !== undefined) await act(rec, defs);
+      },
+      commit: (rec, defs) => {
+        if (defs.live !== null) rec.liveXml = formatDomainXML(defs.live, { secure: true });
+        if (defs.config !== null) rec.configXml = formatDomainXML(defs.config, { inactive: true, secure: true });
+        const now = isActive(rec) ? defs.live : defs.config;
+        if (now !== null) Object.assign(rec, defNumbers(now));
+        this.records.write(rec);
+      },
+    });
   }
 
   // Connection.

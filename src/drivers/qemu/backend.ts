@@ -992,6 +992,16 @@ export class QemuGuests implements GuestBackend {
     return uuid;
   }
 
+  /**
+   * The running guest's QMP monitor and process, for the QEMU driver's calls that ask QEMU
+   * directly (statistics, hotplug, tuning). VIR_ERR_OPERATION_INVALID "domain is not running"
+   * when the record has no live process.
+   */
+  async monitor(rec: DomainRecord): Promise<{ qmp: QmpClient; runtime: QemuRuntime }> {
+    const g = await this.require(rec);
+    return { qmp: g.qmp, runtime: g.rt };
+  }
+
   /** The guest's monitor, attaching when this backend does not hold it yet. */
   private async require(rec: DomainRecord): Promise<Guest> {
     const g = this.guests.get(rec.uuid);

@@ -9,7 +9,7 @@ import { ConnectListAllDomainsFlags, ErrorDomain, ErrorNumber } from '../../core
 import { VirError } from '../../core/errors.js';
 import type { DriverOpener } from '../../core/driver.js';
 import { Store } from '../../store/store.js';
-import { MetadataDriver } from '../metadata/driver.js';
+import { QemuDriver } from './qemu-driver.js';
 import { QemuGuests } from './backend.js';
 import { qemuLocations, qemuVersion } from './session.js';
 
@@ -18,11 +18,11 @@ import { qemuLocations, qemuVersion } from './session.js';
  * shared driver): another process's write lock on the store is waited for without blocking the
  * event loop (StoreOptions).
  */
-export async function openQemuDriver(path: '/session' | '/system', uri: string, opts: { nonBlocking?: boolean } = {}): Promise<MetadataDriver> {
+export async function openQemuDriver(path: '/session' | '/system', uri: string, opts: { nonBlocking?: boolean } = {}): Promise<QemuDriver> {
   const locations = qemuLocations(path);
   const store = new Store({ path: join(locations.root, 'qemu.db'), nonBlocking: opts.nonBlocking });
   const backend = new QemuGuests(locations);
-  const driver = new MetadataDriver({
+  const driver = new QemuDriver({
     uri,
     store,
     backend,
@@ -70,7 +70,7 @@ function claimAutostart(runRoot: string): boolean {
  * Starts every inactive persistent domain marked autostart. A domain that fails to start is
  * reported (as libvirtd logs "Failed to autostart VM") and the others still start.
  */
-async function autostart(driver: MetadataDriver): Promise<void> {
+async function autostart(driver: QemuDriver): Promise<void> {
   const F = ConnectListAllDomainsFlags;
   for (const dom of await driver.listAllDomains(F.INACTIVE | F.PERSISTENT | F.AUTOSTART)) {
     try {

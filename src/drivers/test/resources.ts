@@ -14,15 +14,15 @@ import {
   ErrorNumber,
   VcpuState,
 } from '../../core/enums.generated.js';
-import { VirError, operationInvalid } from '../../core/errors.js';
+import { VirError } from '../../core/errors.js';
 import type { DomainControlInfo, DomainRef, DomainScreenshot, DomainTime, MemoryStat, NodeStat, TypedParameter, VcpuInfo } from '../../core/driver.js';
 import { checkFlags } from '../../rules/flags.js';
 import { TEST_SCREENSHOT_MIME, testScreenshot } from './screenshot.js';
-import { formatDomainXML, parseDomainXML, type DomainDef } from '../../conf/domain.js';
+import { parseDomainXML, type DomainDef } from '../../conf/domain.js';
 import { checkActive } from '../../rules/lifecycle.js';
-import type { DomainRecord } from '../../store/store.js';
 import { MetadataDriver } from '../metadata/driver.js';
-import { STORED, defNumbers, isActive } from '../metadata/records.js';
+import { defsOf, oneDef } from '../metadata/defs.js';
+import { STORED, isActive } from '../metadata/records.js';
 import { TEST_NODE_INFO } from './presets.js';
 
 /** libvirt's test driver allows 32 vCPUs whatever the guest type. */
@@ -49,45 +49,6 @@ const { LIVE, CONFIG } = DomainVcpuFlags;
 const TYPED_PARAM_UINT = 2;
 const TYPED_PARAM_NAMES: Record<number, string> = { 1: 'int', 2: 'uint', 3: 'llong', 4: 'ullong', 5: 'double', 6: 'boolean', 7: 'string' };
 
-/** The definitions a change with modification-impact `flags` applies to (virDomainObjGetDefs). */
-interface Defs {
-  live: DomainDef | null;
-  config: DomainDef | null;
-}
-
-/**
- * libvirt's virDomainObjUpdateModificationImpact: CURRENT is LIVE on a running domain and CONFIG
- * otherwise; LIVE needs a running domain, CONFIG a persistent one.
- */
-function impact(rec: DomainRecord, flags: number): { live: boolean; config: boolean } {
-  const active = isActive(rec);
-  let live = (flags & LIVE) !== 0;
-  let config = (flags & CONFIG) !== 0;
-  if (!live && !config) {
-    if (active) live = true;
-    else config = true;
-  }
-  if (live) checkActive({ active });
-  if (config && !rec.persistent) throw operationInvalid(ErrorDomain.DOMAIN, 'transient domains do not have any persistent config');
-  return { live, config };
-}
-
-function defsOf(rec: DomainRecord, flags: number): Defs {
-  const which = impact(rec, flags);
-  return {
-    live: which.live && rec.liveXml !== null ? parseDomainXML(rec.liveXml, STORED) : null,
-    config: which.config && rec.configXml !== null ? parseDomainXML(rec.configXml, STORED) : null,
-  };
-}
-
-/** virDomainObjGetOneDef: the single definition `flags` names (LIVE and CONFIG both are refused by the API). */
-function oneDef(rec: DomainRecord, flags: number): DomainDef {
-  const defs = defsOf(rec, flags);
-  const def = defs.live ?? defs.config;
-  if (def === null) throw operationInvalid(ErrorDomain.DOMAIN, 'domain is not running');
-  return def;
-}
-
 const vcpusOf = (def: DomainDef): number => def.vcpu.current ?? def.vcpu.count;
 function setVcpus(def: DomainDef, n: number): void {
   def.vcpu.current = n === def.vcpu.count ? undefined : n;
@@ -111,24 +72,6 @@ export class TestDriver extends MetadataDriver {
 
   private invalid(detail: string): VirError {
     return VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, detail);
-  }
-
-  /**
-   * Writes back the definitions a change edited, under the domain's job: the record's summary
-   * numbers follow the definition the domain runs with now.
-   */
-  private async edit(dom: DomainRef, api: string, change: (rec: DomainRecord) => Defs): Promise<void> {
-    await this.jobs.run(dom, api, {
-      plan: (rec) => change(rec),
-      act: async () => undefined,
-      commit: (rec, defs) => {
-        if (defs.live !== null) rec.liveXml = formatDomainXML(defs.live, { secure: true });
-        if (defs.config !== null) rec.configXml = formatDomainXML(defs.config, { inactive: true, secure: true });
-        const now = isActive(rec) ? defs.live : defs.config;
-        if (now !== null) Object.assign(rec, defNumbers(now));
-        this.records.write(rec);
-      },
-    });
   }
 
   // Host.
@@ -168,7 +111,7 @@ export class TestDriver extends MetadataDriver {
   async domainSetVcpusFlags(dom: DomainRef, nvcpus: number, flags: number): Promise<void> {
     this.records.check(flags, LIVE | CONFIG | DomainVcpuFlags.MAXIMUM, 'DomainSetVcpusFlags');
     const maximum = (flags & DomainVcpuFlags.MAXIMUM) !== 0;
-    await this.edit(dom, 'virDomainSetVcpusFlags', (rec) => {
+    await this.editDefs(dom, 'virDomainSetVcpusFlags', (rec) => {
       const defs = defsOf(rec, flags);
       if (nvcpus > TEST_MAX_VCPUS) {
         throw this.invalid(`requested cpu amount exceeds maximum supported amount (${nvcpus} > ${TEST_MAX_VCPUS})`);
@@ -245,7 +188,7 @@ export class TestDriver extends MetadataDriver {
     return this.setMemory(dom, memory, flags, 'virDomainSetMemoryFlags');
   }
   private async setMemory(dom: DomainRef, memory: number, flags: number, api: string): Promise<void> {
-    await this.edit(dom, api, (rec) => {
+    await this.editDefs(dom, api, (rec) => {
       const defs = defsOf(rec, flags);
       if ((flags & DomainMemoryModFlags.MAXIMUM) !== 0) {
         if (defs.live !== null) {
