@@ -47,6 +47,13 @@ module.exports = {
       to: { path: '^src/drivers/', pathNot: '^src/drivers/registry\\.ts$', dynamic: false },
     },
     {
+      name: 'web-on-the-api',
+      comment: 'src/web (the web console server) works through the public API only, like any client.',
+      severity: 'error',
+      from: { path: '^src/web/' },
+      to: { path: '^src/', pathNot: ['^src/(core|conf|rules|api|web)/', '^src/index\\.ts$'] },
+    },
+    {
       name: 'src-not-tests',
       comment: 'Nothing in src/ imports the tests or the benchmarks.',
       severity: 'error',

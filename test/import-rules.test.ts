@@ -60,6 +60,8 @@ describe('import rules', () => {
       'src/store/store.ts': "import { f } from '../../test/support/fixtures.js';\nexport const x = f;\n",
       'src/rpc/xdr.ts': "import { y } from '../conf/domain.js';\nexport const z = y;\n",
       'test/support/fixtures.ts': 'export const f = 1;\n',
+      'src/web/server.ts': "import { Daemon } from '../daemon/server.js';\nexport const w = Daemon;\n",
+      'src/daemon/server.ts': 'export const Daemon = 1;\n',
     });
     dirs.push(dir);
     const r = await depcruise(dir);
@@ -71,6 +73,7 @@ describe('import rules', () => {
       ['conf-rules-store-on-core-only', 'src/conf/domain.ts', 'src/store/store.ts'],
       ['src-not-tests', 'src/store/store.ts', 'test/support/fixtures.ts'],
       ['rpc-on-core-only', 'src/rpc/xdr.ts', 'src/conf/domain.ts'],
+      ['web-on-the-api', 'src/web/server.ts', 'src/daemon/server.ts'],
     ]) {
       assert.match(r.out, new RegExp(`error ${rule}: ${from} → ${to}`), `${rule} not reported:\n${r.out}`);
     }

@@ -7,6 +7,7 @@
  *           [--uri URI]... [--log-file FILE] [--verbose] [--no-event-callbacks] [--help]
  *           [--max-clients N] [--max-readonly-clients N] [--max-client-requests N]
  *           [--max-event-callbacks N] [--max-client-streams N]   (limits: docs/security.md)
+ *           [--http ADDR:PORT] [--http-tokens FILE] [--http-ui DIR]   (web console: docs/web.md)
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
  * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
@@ -20,8 +21,9 @@
  * the same daemon without the bin).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsc, ftruncateSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
+import { closeSync, existsSync, constants as fsc, ftruncateSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Daemon, MAX_CLIENTS, defaultSocketDir } from './server.js';
 import { Logger, openOwnedFile, parseLogLevel } from './log.js';
 import { UriPolicy, defaultServedURIs } from './uris.js';
@@ -42,6 +44,12 @@ interface Options {
   maxClientRequests?: number;
   maxEventCallbacks?: number;
   maxClientStreams?: number;
+  /** --http: where the web console listens; null for none. */
+  http: { host: string; port: number } | null;
+  /** --http-tokens: the web console's token file (default DIR/web-tokens). */
+  httpTokens: string | null;
+  /** --http-ui: the built UI (default: the package's dist/web when built). */
+  httpUI: string | null;
 }
 
 const USAGE = `Usage: tsvirtd [options]
@@ -69,11 +77,17 @@ const USAGE = `Usage: tsvirtd [options]
                      event callbacks one client may register (default 1024)
   --max-client-streams N
                      streams (consoles, screenshots) one client may hold open (default 32)
+  --http ADDR:PORT   serve the web console there (ADDR defaults to 127.0.0.1: give
+                     0.0.0.0 or an address to reach it from elsewhere); prints its URL with
+                     an admin token at start
+  --http-tokens FILE the web console's tokens, one per line: "admin|readonly TOKEN [LABEL]"
+                     (default DIR/web-tokens, created 0600); delete a line to revoke it
+  --http-ui DIR      the built web UI to serve (default: the package's own)
   --help, -h         this text
 `;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [] };
+  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [], http: null, httpTokens: null, httpUI: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -129,6 +143,15 @@ function parseArgs(argv: string[]): Options {
       case '--max-client-streams':
         o.maxClientStreams = positive(flag, value(), 0);
         break;
+      case '--http':
+        o.http = parseListen(value());
+        break;
+      case '--http-tokens':
+        o.httpTokens = value();
+        break;
+      case '--http-ui':
+        o.httpUI = value();
+        break;
       case '--help':
       case '-h':
         process.stdout.write(USAGE);
@@ -142,6 +165,14 @@ function parseArgs(argv: string[]): Options {
     throw new Error('--max-readonly-clients cannot exceed --max-clients');
   }
   return o;
+}
+
+/** `--http`'s ADDR:PORT, `[V6]:PORT` or PORT (loopback). */
+function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]:|([^:]*):)?(\d+)$/.exec(v);
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || !Number.isInteger(port) || port > 65535) throw new Error(`--http ${v}: expected ADDR:PORT`);
+  return { host: m[1] ?? (m[2] === undefined || m[2] === '' ? '127.0.0.1' : m[2]), port };
 }
 
 /** A whole number of at least `min` for `flag`. */
@@ -236,6 +267,35 @@ function tellParent(message: string): void {
   }
 }
 
+/**
+ * Starts the web console (loaded only when asked for). Its URL, with a new admin token when the
+ * token file had none, goes to standard output, never to the log: tokens are not logged.
+ */
+async function startWebConsole(opts: Options, uris: UriPolicy, daemon: Daemon, log: Logger): Promise<{ close(): Promise<void> }> {
+  const { WebConsole } = await import('../web/server.js');
+  const { WebTokens } = await import('../web/tokens.js');
+  const { tokens, created } = WebTokens.open(opts.httpTokens ?? join(opts.socketDir, 'web-tokens'));
+  const served = uris.exact();
+  if (served.length === 0) throw new Error('--http needs at least one exact --uri (not a whole scheme)');
+  let uiRoot = opts.httpUI;
+  if (uiRoot === null) {
+    const built = fileURLToPath(new URL('../../web/', import.meta.url));
+    uiRoot = existsSync(join(built, 'index.html')) ? built.replace(/\/$/, '') : null;
+  }
+  const web = await WebConsole.start({
+    host: opts.http!.host,
+    port: opts.http!.port,
+    tokens,
+    uris: served,
+    open: (uri, readonly) => daemon.openConnection(uri, readonly),
+    uiRoot,
+    log: (level, message) => log[level](message),
+  });
+  log.info(`web console on ${web.url()} (tokens in ${tokens.path})`);
+  process.stdout.write(`tsvirtd web console: ${web.url(created ?? undefined)}${created === null ? ` (a token from ${tokens.path})` : ''}\n`);
+  return web;
+}
+
 /** --daemon: re-runs tsvirtd detached, without --daemon, and waits until it is ready or has failed. */
 async function daemonize(opts: Options): Promise<number> {
   const args = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '-d');
@@ -321,10 +381,12 @@ async function main(): Promise<number> {
   });
   let stopping = false;
   let wrotePidfile = false;
+  let web: { close(): Promise<void> } | null = null;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info('stopping');
+    await web?.close().catch((err: unknown) => log.error(`web console: ${(err as Error).message}`));
     await daemon.stop().catch((err: unknown) => log.error(`stop: ${(err as Error).message}`));
     if (opts.pidfile !== null && wrotePidfile) {
       try {
@@ -352,6 +414,17 @@ async function main(): Promise<number> {
     await daemon.stop().catch(() => {});
     await log.close();
     return 1;
+  }
+  if (opts.http !== null) {
+    try {
+      web = await startWebConsole(opts, uris, daemon, log);
+    } catch (err) {
+      log.error(`cannot start the web console: ${(err as Error).message}`);
+      tellParent((err as Error).message);
+      await daemon.stop().catch(() => {});
+      await log.close();
+      return 1;
+    }
   }
   log.info(`serving ${uris.describe()}`);
   log.info(`tsvirtd ${process.pid} ready`);

@@ -15,6 +15,7 @@ import { ConnectionFactory } from './connections.js';
 import { Logger } from './log.js';
 import { UriPolicy } from './uris.js';
 import { RO_SOCKET, RW_SOCKET } from '../core/paths.js';
+import type { Connection } from '../index.js';
 
 export { RO_SOCKET, RW_SOCKET, defaultSocketDir } from '../core/paths.js';
 
@@ -104,6 +105,14 @@ export class Daemon {
   /** Number of connected clients. */
   clientCount(): number {
     return this.clients.size;
+  }
+
+  /**
+   * Opens a connection to `uri` on the daemon's shared drivers, as a client's would be (the web
+   * console's). Errors: VIR_ERR_NO_CONNECT for an URI the daemon does not serve; connect()'s.
+   */
+  async openConnection(uri: string, readonly: boolean): Promise<Connection> {
+    return (await this.factory.open(uri, readonly)).connection;
   }
 
   /** The drivers open for the clients, by canonical URI, each with its number of clients. */

@@ -51,6 +51,11 @@ export class UriPolicy {
     });
   }
 
+  /** The exact URIs served (not whole schemes), as given: the web console's list of connections. */
+  exact(): string[] {
+    return this.given.filter((_u, i) => this.entries[i]!.host !== null);
+  }
+
   /** The served URIs as given, for the log. */
   describe(): string {
     return this.given.join(', ');

@@ -4,7 +4,7 @@
  * those tools never send.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,14 +63,14 @@ export const SESSION_URIS = ['qemu:///session', 'test:///default', 'test:///sess
  * the URIs it serves (one --uri each; default {@link SESSION_URIS}); null leaves the daemon's own
  * defaults.
  */
-export async function startDaemon(opts: { dir?: string; args?: string[]; verbose?: boolean; uris?: string[] | null } = {}): Promise<RunningDaemon> {
+export async function startDaemon(opts: { dir?: string; args?: string[]; verbose?: boolean; uris?: string[] | null; logFile?: string } = {}): Promise<RunningDaemon> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'tsvirtd-'));
   const socketDir = join(dir, 'sock');
   const stateDir = join(dir, 'state');
   let output = '';
   // With the flags its bin runs it with (src/daemon/node-flags.ts).
   const uris = (opts.uris === undefined ? SESSION_URIS : (opts.uris ?? [])).flatMap((u) => ['--uri', u]);
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', socketDir, ...(opts.verbose === false ? [] : ['--verbose']), ...uris, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', socketDir, ...(opts.verbose === false ? [] : ['--verbose']), ...uris, ...(opts.logFile === undefined ? [] : ['--log-file', opts.logFile]), ...(opts.args ?? [])], {
     env: { ...process.env, TSVIRT_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -84,7 +84,9 @@ export async function startDaemon(opts: { dir?: string; args?: string[]; verbose
   const rw = join(socketDir, 'libvirt-sock');
   const ro = join(socketDir, 'libvirt-sock-ro');
   const end = Date.now() + 10_000;
-  while (!(existsSync(rw) && existsSync(ro) && output.includes('ready'))) {
+  // With --log-file the daemon's own messages (its 'ready' among them) go to that file.
+  const said = (): string => (opts.logFile !== undefined && existsSync(opts.logFile) ? readFileSync(opts.logFile, 'utf8') : output);
+  while (!(existsSync(rw) && existsSync(ro) && said().includes('ready'))) {
     if (Date.now() > end || proc.exitCode !== null) throw new Error(`tsvirtd did not start:\n${output}`);
     await new Promise((r) => setTimeout(r, 20));
   }

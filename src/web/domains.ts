@@ -1,0 +1,242 @@
+/**
+ * What the web console's JSON API says about domains and does to them, over tsvirt's public API
+ * only: the same calls, rules and errors as a libvirt client gets. Each function takes an open
+ * Connection (read-only for a read-only token) and returns plain JSON-able data.
+ */
+import {
+  DomainSnapshotDeleteFlags,
+  DomainSnapshotListFlags,
+  DomainUndefineFlags,
+  DomainXMLFlags,
+  ErrorDomain,
+  ErrorNumber,
+} from '../core/enums.generated.js';
+import { VirError } from '../core/errors.js';
+import { undefineObstacles } from '../rules/undefine.js';
+import type { Connection, Domain } from '../index.js';
+
+/** virsh's names of the domain states, by number. */
+const STATE_NAMES = ['no state', 'running', 'idle', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended'];
+
+/** One row of the domain list. */
+export interface DomainSummary {
+  uuid: string;
+  name: string;
+  /** Runtime ID, -1 when inactive. */
+  id: number;
+  state: number;
+  stateName: string;
+  reason: number;
+  persistent: boolean;
+  autostart: boolean;
+  managedSave: boolean;
+  snapshots: number;
+  vcpus: number;
+  /** Memory in use, KiB. */
+  memory: number;
+  maxMemory: number;
+  /** CPU time used, nanoseconds. */
+  cpuTime: number;
+}
+
+/** A snapshot as the tree shows it. */
+export interface SnapshotSummary {
+  name: string;
+  parent: string | null;
+  current: boolean;
+  /** The domain state the snapshot recorded ('running', 'shutoff', 'disk-snapshot', …). */
+  state: string;
+  /** Seconds since the epoch. */
+  creationTime: number;
+  description: string;
+  /** Whether the snapshot holds the guest's memory (a running or paused domain's full snapshot). */
+  memory: boolean;
+}
+
+/** Summary of one domain (see {@link DomainSummary}). */
+export async function summarize(dom: Domain): Promise<DomainSummary> {
+  const [[state, reason], info, persistent, autostart, managedSave, snapshots] = await Promise.all([
+    dom.state(),
+    dom.getInfo(),
+    dom.isPersistent(),
+    dom.autostart(),
+    dom.hasManagedSaveImage(),
+    dom.snapshotNum(),
+  ]);
+  return {
+    uuid: dom.UUIDString(),
+    name: dom.name(),
+    id: state === 5 ? -1 : dom.ID(),
+    state,
+    stateName: STATE_NAMES[state] ?? 'unknown',
+    reason,
+    persistent,
+    autostart,
+    managedSave,
+    snapshots,
+    vcpus: info.nrVirtCpu,
+    memory: info.memory,
+    maxMemory: info.maxMem,
+    cpuTime: info.cpuTime,
+  };
+}
+
+/**
+ * Every domain of the connection, summarised. A domain that goes away between the listing and
+ * its summary (another client undefined it) is left out rather than failing the list.
+ */
+export async function listDomains(conn: Connection): Promise<DomainSummary[]> {
+  const doms = await conn.listAllDomains();
+  const rows = await Promise.all(
+    doms.map(async (d) => {
+      try {
+        return await summarize(d);
+      } catch (err) {
+        if (err instanceof VirError && err.code === ErrorNumber.NO_DOMAIN) return null;
+        throw err;
+      }
+    }),
+  );
+  return rows.filter((r): r is DomainSummary => r !== null).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The lifecycle actions the domain page offers, by name. */
+export const ACTIONS = ['start', 'shutdown', 'reboot', 'destroy', 'suspend', 'resume', 'managedsave', 'reset'] as const;
+/** One of {@link ACTIONS}. */
+export type DomainAction = (typeof ACTIONS)[number];
+
+/** Runs lifecycle action `action` on `dom` (the public API's call of that name; its errors). */
+export async function runAction(dom: Domain, action: DomainAction): Promise<void> {
+  switch (action) {
+    case 'start':
+      return dom.create();
+    case 'shutdown':
+      return dom.shutdown();
+    case 'reboot':
+      return dom.reboot();
+    case 'destroy':
+      return dom.destroy();
+    case 'suspend':
+      return dom.suspend();
+    case 'resume':
+      return dom.resume();
+    case 'managedsave':
+      return dom.managedSave();
+    case 'reset':
+      return dom.reset();
+  }
+}
+
+/** The domain's XML: the live definition, or the persistent one with `inactive`. */
+export async function domainXML(dom: Domain, inactive: boolean): Promise<string> {
+  return dom.XMLDesc(inactive ? DomainXMLFlags.INACTIVE : 0);
+}
+
+/** The domain's snapshots, parents before children (the tree's order). */
+export async function listSnapshots(dom: Domain): Promise<SnapshotSummary[]> {
+  const snaps = await dom.listAllSnapshots(DomainSnapshotListFlags.TOPOLOGICAL);
+  return Promise.all(
+    snaps.map(async (s) => {
+      const [xml, current] = await Promise.all([s.getXMLDesc(), s.isCurrent()]);
+      const state = tag(xml, 'state') ?? '';
+      return {
+        name: s.getName(),
+        parent: tag(xml.replace(/<domain[\s>][\s\S]*<\/domain>/, ''), 'name', '<parent>'),
+        current,
+        state,
+        creationTime: Number(tag(xml, 'creationTime') ?? 0),
+        description: unescapeXML(tag(xml, 'description') ?? ''),
+        memory: /<memory\s+snapshot=['"]internal['"]/.test(xml) || ((state === 'running' || state === 'paused') && !/<memory\s+snapshot=['"]no['"]/.test(xml)),
+      };
+    }),
+  );
+}
+
+/** The text of the first `<name>…</name>` in `xml` (after `after`, when given). */
+function tag(xml: string, name: string, after?: string): string | null {
+  let from = 0;
+  if (after !== undefined) {
+    from = xml.indexOf(after);
+    if (from < 0) return null;
+  }
+  const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml.slice(from));
+  return m === null ? null : m[1]!;
+}
+
+function unescapeXML(s: string): string {
+  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+}
+
+/** The flags the snapshot delete dialog offers. */
+export function snapshotDeleteFlags(opts: { children?: boolean; childrenOnly?: boolean; metadataOnly?: boolean }): number {
+  const F = DomainSnapshotDeleteFlags;
+  return (opts.children === true ? F.CHILDREN : 0) | (opts.childrenOnly === true ? F.CHILDREN_ONLY : 0) | (opts.metadataOnly === true ? F.METADATA_ONLY : 0);
+}
+
+/** What the undefine dialog shows before anything is removed (the seed's rules, R1–R4). */
+export interface UndefinePreview {
+  persistent: boolean;
+  active: boolean;
+  snapshots: number;
+  checkpoints: number;
+  managedSave: boolean;
+  /** Every refusal a plain undefine would meet, with the flag that lifts it (libvirt's order). */
+  obstacles: { kind: string; message: string; flag: string | null; value: number | null; consequence: string }[];
+  /** What happens to a running domain: it goes on as a transient domain (R4). */
+  becomesTransient: boolean;
+}
+
+const UNDEFINE_FLAG_NAMES = Object.fromEntries(Object.entries(DomainUndefineFlags).map(([k, v]) => [v, k])) as Record<number, string>;
+
+/** The undefine dialog's facts for `dom` (see {@link UndefinePreview}). */
+export async function undefinePreview(dom: Domain): Promise<UndefinePreview> {
+  const [persistent, active, managedSave, snapshots, checkpoints] = await Promise.all([
+    dom.isPersistent(),
+    dom.isActive(),
+    dom.hasManagedSaveImage(),
+    dom.snapshotNum(),
+    dom.listAllCheckpoints().then(
+      (l) => l.length,
+      (err: unknown) => {
+        // A driver without checkpoints has none.
+        if (err instanceof VirError && err.code === ErrorNumber.NO_SUPPORT) return 0;
+        throw err;
+      },
+    ),
+  ]);
+  const obstacles = undefineObstacles({ persistent, active, hasManagedSave: managedSave, snapshotCount: snapshots, checkpointCount: checkpoints });
+  return {
+    persistent,
+    active,
+    snapshots,
+    checkpoints,
+    managedSave,
+    obstacles: obstacles.map((o) => ({
+      kind: o.kind,
+      message: o.message,
+      flag: o.flag === null ? null : `VIR_DOMAIN_UNDEFINE_${UNDEFINE_FLAG_NAMES[o.flag] ?? o.flag}`,
+      value: o.flag,
+      consequence: o.consequence,
+    })),
+    becomesTransient: persistent && active,
+  };
+}
+
+/** The undefine flags named in a request ('managed-save', 'snapshots-metadata', 'checkpoints-metadata', 'nvram', 'keep-nvram'). */
+export function undefineFlags(names: readonly string[]): number {
+  const F = DomainUndefineFlags;
+  const table: Record<string, number> = {
+    'managed-save': F.MANAGED_SAVE,
+    'snapshots-metadata': F.SNAPSHOTS_METADATA,
+    'checkpoints-metadata': F.CHECKPOINTS_METADATA,
+    nvram: F.NVRAM,
+    'keep-nvram': F.KEEP_NVRAM,
+  };
+  let flags = 0;
+  for (const n of names) {
+    const f = table[n];
+    if (f === undefined) throw VirError.invalidArg(ErrorDomain.DOMAIN, `unknown undefine flag '${n}'`);
+    flags |= f;
+  }
+  return flags;
+}

@@ -1,0 +1,617 @@
+/**
+ * tsvirtd's web console server (`tsvirtd --http ADDR:PORT`): the built UI, a JSON API over
+ * tsvirt's public API, a WebSocket of lifecycle events, and WebSockets that carry a domain's
+ * serial console (a libvirt console stream, as `virsh console`) and its VNC display (from QEMU's
+ * private socket; QEMU's own ports are never offered to the browser).
+ *
+ * Access needs a token (./tokens.ts) sent as `Authorization: Bearer …`, or a session cookie got
+ * by POSTing the token to /api/login (HttpOnly, SameSite=Strict). A read-only token gets
+ * read-only connections, no mutating route, a serial console whose input is dropped and a VNC
+ * display through the view-only filter (./rfb-filter.ts). Requests are checked for their Host
+ * (DNS rebinding) and, when a browser says where they come from, their Origin (cross-site
+ * requests and WebSockets are refused); every response carries a strict Content-Security-Policy.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { ErrorNumber } from '../core/enums.generated.js';
+import { VirError } from '../core/errors.js';
+import { parseDomainXML } from '../conf/domain.js';
+import type { Connection } from '../index.js';
+import { ACTIONS, domainXML, listDomains, listSnapshots, runAction, snapshotDeleteFlags, summarize, undefineFlags, undefinePreview, type DomainAction } from './domains.js';
+import { RfbFilterError, RfbViewOnlyFilter } from './rfb-filter.js';
+import type { WebRole, WebTokenInfo, WebTokens } from './tokens.js';
+
+/** How the web console is set up. */
+export interface WebConsoleOptions {
+  /** Address to listen on (loopback unless the user gave another). */
+  host: string;
+  /** Port; 0 picks a free one. */
+  port: number;
+  tokens: WebTokens;
+  /** The URIs the daemon serves, in the UI's order; the first is the default. */
+  uris: readonly string[];
+  /** Opens a connection to `uri` (the daemon's shared drivers); errors are VirError. */
+  open(uri: string, readonly: boolean): Promise<Connection>;
+  /** Directory of the built UI, or null when none is built. */
+  uiRoot: string | null;
+  /** The daemon's logger. Never given a token. */
+  log(level: 'info' | 'warn' | 'debug', message: string): void;
+}
+
+/** A request's authenticated caller. */
+interface Caller {
+  token: WebTokenInfo;
+  readonly: boolean;
+}
+
+interface Session {
+  tokenId: string;
+  role: WebRole;
+  expires: number;
+}
+
+const SESSION_COOKIE = 'tsvirt_session';
+const SESSION_TTL_MS = 12 * 3600_000;
+const MAX_BODY = 1 << 20;
+/** A WebSocket client that lets this much of our output queue up is too slow: it is dropped. */
+const MAX_WS_BUFFERED = 8 << 20;
+
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.woff': 'font/woff',
+  '.ttf': 'font/ttf',
+  '.map': 'application/json',
+};
+
+/** An HTTP error with its status, sent as `{ error: { message } }`. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The HTTP status for a VirError of the API. */
+function statusOf(err: VirError): number {
+  switch (err.code) {
+    case ErrorNumber.NO_DOMAIN:
+    case ErrorNumber.NO_DOMAIN_SNAPSHOT:
+    case ErrorNumber.NO_CONNECT:
+      return 404;
+    case ErrorNumber.OPERATION_DENIED:
+      return 403;
+    case ErrorNumber.OPERATION_INVALID:
+    case ErrorNumber.DOM_EXIST:
+    case ErrorNumber.OPERATION_FAILED:
+      return 409;
+    case ErrorNumber.INVALID_ARG:
+    case ErrorNumber.XML_ERROR:
+    case ErrorNumber.XML_DETAIL:
+    case ErrorNumber.CONFIG_UNSUPPORTED:
+      return 400;
+    case ErrorNumber.NO_SUPPORT:
+      return 501;
+    default:
+      return 500;
+  }
+}
+
+/** The web console server (see the file comment). */
+export class WebConsole {
+  private readonly server: Server;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  private readonly sessions = new Map<string, Session>();
+  private readonly conns = new Map<string, Promise<Connection>>();
+  /** Open WebSockets with the token they were opened with, to end them when it is revoked. */
+  private readonly sockets = new Map<WebSocket, string>();
+  private readonly revocationTimer: NodeJS.Timeout;
+  private port = 0;
+
+  private constructor(private readonly opts: WebConsoleOptions) {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head));
+    // A revoked token's WebSockets end within a second (its HTTP calls fail at once).
+    this.revocationTimer = setInterval(() => this.dropRevoked(), 1000);
+    this.revocationTimer.unref();
+  }
+
+  /** Starts listening. Errors: the listen error (address in use, …). */
+  static async start(opts: WebConsoleOptions): Promise<WebConsole> {
+    const w = new WebConsole(opts);
+    await new Promise<void>((resolve, reject) => {
+      w.server.once('error', reject);
+      w.server.listen(opts.port, opts.host, () => {
+        w.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = w.server.address();
+    w.port = typeof addr === 'object' && addr !== null ? addr.port : opts.port;
+    return w;
+  }
+
+  /** The address the server listens on. */
+  address(): { host: string; port: number } {
+    return { host: this.opts.host, port: this.port };
+  }
+
+  /** The URL to open in a browser (the token goes in the fragment, which no server log sees). */
+  url(token?: string): string {
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return `http://${host}:${this.port}/${token === undefined ? '' : `#token=${token}`}`;
+  }
+
+  /** Stops listening, ends every WebSocket and closes the connections it opened. */
+  async close(): Promise<void> {
+    clearInterval(this.revocationTimer);
+    for (const ws of this.sockets.keys()) ws.terminate();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const conns = [...this.conns.values()];
+    this.conns.clear();
+    await Promise.all(conns.map((p) => p.then((c) => c.close()).catch(() => undefined)));
+  }
+
+  // Requests.
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    setSecurityHeaders(res);
+    try {
+      this.checkHost(req);
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (!url.pathname.startsWith('/api/')) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method not allowed');
+        await this.serveUI(url.pathname, req, res);
+        return;
+      }
+      res.setHeader('Cache-Control', 'no-store');
+      const mutating = req.method !== 'GET' && req.method !== 'HEAD';
+      if (mutating) this.checkSameOrigin(req, true);
+      else this.checkSameOrigin(req, false);
+      if (url.pathname === '/api/login' && req.method === 'POST') {
+        await this.login(req, res);
+        return;
+      }
+      const caller = this.authenticate(req);
+      if (caller === null) throw new HttpError(401, 'a valid token is needed');
+      if (url.pathname === '/api/logout' && req.method === 'POST') {
+        this.logout(req, res);
+        return;
+      }
+      if (mutating && caller.readonly) throw new HttpError(403, 'this token is read-only');
+      const body = mutating ? await readJSON(req) : {};
+      const result = await this.route(req.method ?? 'GET', url, caller, body);
+      sendJSON(res, result === undefined ? 204 : 200, result);
+    } catch (err) {
+      this.fail(res, err);
+    }
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    if (err instanceof HttpError) {
+      sendJSON(res, err.status, { error: { message: err.message } });
+    } else if (err instanceof VirError) {
+      sendJSON(res, statusOf(err), { error: { code: err.code, domain: err.domain, message: err.message } });
+    } else {
+      this.opts.log('warn', `web console: ${err instanceof Error ? err.message : String(err)}`);
+      sendJSON(res, 500, { error: { message: 'internal error' } });
+    }
+  }
+
+  /** The JSON API's routes. */
+  private async route(method: string, url: URL, caller: Caller, body: Record<string, unknown>): Promise<unknown> {
+    const parts = url.pathname.split('/').slice(2).map(decodeURIComponent);
+    const uri = url.searchParams.get('uri') ?? this.opts.uris[0]!;
+    if (!this.opts.uris.includes(uri)) throw new HttpError(404, `this daemon does not serve ${uri}`);
+    const conn = (): Promise<Connection> => this.connection(uri, caller.readonly);
+    const is = (m: string, ...path: (string | null)[]): boolean =>
+      method === m && parts.length === path.length && path.every((p, i) => p === null || p === parts[i]);
+
+    if (is('GET', 'session')) return { role: caller.token.role, tokenId: caller.token.id, uris: this.opts.uris };
+    if (is('GET', 'domains')) return listDomains(await conn());
+    if (is('POST', 'domains')) {
+      const xml = stringField(body, 'xml');
+      const dom = await (await conn()).defineXML(xml);
+      return summarize(dom);
+    }
+    if (parts[0] !== 'domains' || parts.length < 2) throw new HttpError(404, 'no such route');
+    const dom = await (await conn()).lookupByUUIDString(parts[1]!);
+    if (is('GET', 'domains', null)) return summarize(dom);
+    if (is('GET', 'domains', null, 'xml')) return { xml: await domainXML(dom, url.searchParams.get('inactive') === '1') };
+    if (is('POST', 'domains', null, 'actions', null)) {
+      const action = parts[3] as DomainAction;
+      if (!(ACTIONS as readonly string[]).includes(action)) throw new HttpError(404, `unknown action '${parts[3]}'`);
+      await runAction(dom, action);
+      return summarize(dom);
+    }
+    if (is('GET', 'domains', null, 'snapshots')) return listSnapshots(dom);
+    if (is('POST', 'domains', null, 'snapshots')) {
+      const snap = await dom.snapshotCreateXML(stringField(body, 'xml'), numberField(body, 'flags'));
+      return { name: snap.getName() };
+    }
+    if (is('GET', 'domains', null, 'snapshots', null, 'xml')) return { xml: await (await dom.snapshotLookupByName(parts[3]!)).getXMLDesc() };
+    if (is('POST', 'domains', null, 'snapshots', null, 'revert')) {
+      await dom.revertToSnapshot(await dom.snapshotLookupByName(parts[3]!), numberField(body, 'flags'));
+      return summarize(dom);
+    }
+    if (is('DELETE', 'domains', null, 'snapshots', null)) {
+      const snap = await dom.snapshotLookupByName(parts[3]!);
+      await snap.delete(snapshotDeleteFlags({ children: body.children === true, childrenOnly: body.childrenOnly === true, metadataOnly: body.metadataOnly === true }));
+      return undefined;
+    }
+    if (is('GET', 'domains', null, 'undefine')) return undefinePreview(dom);
+    if (is('POST', 'domains', null, 'undefine')) {
+      const flags = body.flags === undefined ? [] : body.flags;
+      if (!Array.isArray(flags) || !flags.every((f): f is string => typeof f === 'string')) throw new HttpError(400, "'flags' must be a list of flag names");
+      await dom.undefineFlags(undefineFlags(flags));
+      return undefined;
+    }
+    throw new HttpError(404, 'no such route');
+  }
+
+  /** One shared connection per URI and access level, opened on first use. */
+  private connection(uri: string, readonly: boolean): Promise<Connection> {
+    const key = `${readonly ? 'ro' : 'rw'} ${uri}`;
+    let p = this.conns.get(key);
+    if (p === undefined) {
+      p = this.opts.open(uri, readonly);
+      this.conns.set(key, p);
+      p.catch(() => this.conns.delete(key));
+    }
+    return p;
+  }
+
+  // Authentication.
+
+  private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJSON(req);
+    const token = typeof body.token === 'string' ? this.opts.tokens.verify(body.token) : null;
+    if (token === null) {
+      this.opts.log('info', 'web console: refused a login with an unknown token');
+      throw new HttpError(401, 'unknown token');
+    }
+    const id = randomBytes(32).toString('base64url');
+    this.sessions.set(id, { tokenId: token.id, role: token.role, expires: Date.now() + SESSION_TTL_MS });
+    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_TTL_MS / 1000}`);
+    this.opts.log('info', `web console: session opened with token ${token.id} (${token.role})`);
+    sendJSON(res, 200, { role: token.role, tokenId: token.id });
+  }
+
+  private logout(req: IncomingMessage, res: ServerResponse): void {
+    const sid = cookie(req, SESSION_COOKIE);
+    if (sid !== null) this.sessions.delete(sid);
+    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+    sendJSON(res, 204, undefined);
+  }
+
+  /** The caller of `req` by its bearer token or session cookie; null when neither is valid. */
+  private authenticate(req: IncomingMessage): Caller | null {
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      const m = /^Bearer\s+(\S+)$/i.exec(auth);
+      const token = m === null ? null : this.opts.tokens.verify(m[1]!);
+      return token === null ? null : { token, readonly: token.role !== 'admin' };
+    }
+    const sid = cookie(req, SESSION_COOKIE);
+    if (sid === null) return null;
+    const s = this.sessions.get(sid);
+    if (s === undefined) return null;
+    if (s.expires < Date.now() || !this.opts.tokens.has(s.tokenId)) {
+      this.sessions.delete(sid);
+      return null;
+    }
+    return { token: { id: s.tokenId, role: s.role, label: '' }, readonly: s.role !== 'admin' };
+  }
+
+  /** Ends the WebSockets and sessions of tokens no longer in the token file. */
+  private dropRevoked(): void {
+    for (const [ws, tokenId] of this.sockets) {
+      if (!this.opts.tokens.has(tokenId)) ws.close(4401, 'token revoked');
+    }
+    for (const [sid, s] of this.sessions) if (!this.opts.tokens.has(s.tokenId) || s.expires < Date.now()) this.sessions.delete(sid);
+  }
+
+  /**
+   * DNS rebinding: a page of another site that resolves its name to this address must not reach
+   * the API, so the Host header must name this server (its address, or localhost on loopback).
+   */
+  private checkHost(req: IncomingMessage): void {
+    const host = req.headers.host;
+    if (host === undefined) throw new HttpError(400, 'no Host header');
+    const allowed = new Set([`${this.opts.host}:${this.port}`, `[${this.opts.host}]:${this.port}`]);
+    if (isLoopback(this.opts.host)) for (const h of ['localhost', '127.0.0.1', '[::1]']) allowed.add(`${h}:${this.port}`);
+    if (!allowed.has(host.toLowerCase())) throw new HttpError(421, `this server does not answer for host '${host}'`);
+  }
+
+  /**
+   * Cross-site requests are refused: a browser's Origin (or Sec-Fetch-Site) must say the request
+   * comes from this very server. Mutating requests must also be JSON, which no plain HTML form
+   * can send, so a forged form post fails even from a browser that omits both headers.
+   */
+  private checkSameOrigin(req: IncomingMessage, mutating: boolean): void {
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) throw new HttpError(403, 'cross-origin request refused');
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'cross-site request refused');
+    if (mutating && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'the body must be application/json');
+  }
+
+  // The UI's files.
+
+  private async serveUI(pathname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.opts.uiRoot === null) {
+      if (pathname !== '/') throw new HttpError(404, 'not found');
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><title>tsvirt</title><p>The web console UI is not built. Run <code>npm run build</code>.</p>');
+      return;
+    }
+    const rel = normalize(decodeURIComponent(pathname)).replace(/^(\.\.(\/|\\|$))+/, '');
+    let file = join(this.opts.uiRoot, rel);
+    if (file !== this.opts.uiRoot && !file.startsWith(this.opts.uiRoot + sep)) throw new HttpError(404, 'not found');
+    const st = await stat(file).catch(() => null);
+    // Client-side routes get the page itself.
+    if (st === null || st.isDirectory()) file = join(this.opts.uiRoot, 'index.html');
+    const data = await readFile(file).catch(() => null);
+    if (data === null) throw new HttpError(404, 'not found');
+    res.writeHead(200, {
+      'Content-Type': MIME[extname(file)] ?? 'application/octet-stream',
+      'Content-Length': data.length,
+      'Cache-Control': file.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
+    });
+    res.end(req.method === 'HEAD' ? undefined : data);
+  }
+
+  // WebSockets.
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (status: number, text: string): void => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    let caller: Caller | null;
+    let url: URL;
+    try {
+      this.checkHost(req);
+      // Browsers always send Origin on a WebSocket: a foreign page cannot open one with our cookie.
+      this.checkSameOrigin(req, false);
+      url = new URL(req.url ?? '/', 'http://localhost');
+      caller = this.authenticate(req);
+    } catch (err) {
+      refuse(err instanceof HttpError ? err.status : 400, 'Refused');
+      return;
+    }
+    if (caller === null) {
+      refuse(401, 'Unauthorized');
+      return;
+    }
+    const parts = url.pathname.split('/').slice(2).map(decodeURIComponent);
+    const uri = url.searchParams.get('uri') ?? this.opts.uris[0]!;
+    if (!this.opts.uris.includes(uri)) {
+      refuse(404, 'Not Found');
+      return;
+    }
+    const kind =
+      parts.length === 1 && parts[0] === 'events'
+        ? 'events'
+        : parts.length === 4 && parts[0] === 'domains' && parts[2] === 'console' && (parts[3] === 'serial' || parts[3] === 'vnc')
+          ? parts[3]
+          : null;
+    if (kind === null) {
+      refuse(404, 'Not Found');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const tokenId = caller.token.id;
+      this.sockets.set(ws, tokenId);
+      ws.on('close', () => this.sockets.delete(ws));
+      const run =
+        kind === 'events'
+          ? this.events(ws, uri, caller)
+          : kind === 'serial'
+            ? this.serial(ws, uri, parts[1]!, caller, url.searchParams)
+            : this.vnc(ws, uri, parts[1]!, caller);
+      run.catch((err: unknown) => {
+        const message = err instanceof VirError || err instanceof HttpError ? err.message : 'internal error';
+        if (!(err instanceof VirError || err instanceof HttpError)) this.opts.log('warn', `web console: ${err instanceof Error ? err.message : String(err)}`);
+        if (ws.readyState === ws.OPEN) {
+          ws.send(JSON.stringify({ error: { message } }));
+          ws.close(4000, message.slice(0, 120));
+        }
+      });
+    });
+  }
+
+  /** Lifecycle events of `uri`, one JSON message each, until the socket closes. */
+  private async events(ws: WebSocket, uri: string, caller: Caller): Promise<void> {
+    const conn = await this.connection(uri, caller.readonly);
+    const abort = new AbortController();
+    ws.on('close', () => abort.abort());
+    for await (const ev of conn.events({ signal: abort.signal })) {
+      if (ws.readyState !== ws.OPEN) break;
+      if (ws.bufferedAmount > MAX_WS_BUFFERED) {
+        ws.close(4008, 'too slow');
+        break;
+      }
+      ws.send(JSON.stringify({ uri, uuid: ev.domain.UUIDString(), name: ev.domain.name(), event: ev.event, detail: ev.detail }));
+    }
+  }
+
+  /**
+   * The domain's serial console over a libvirt console stream. Binary messages both ways; a
+   * read-only caller's input is dropped. `?force=1` takes the console over from another session
+   * (VIR_DOMAIN_CONSOLE_FORCE); `?dev=NAME` picks the device.
+   */
+  private async serial(ws: WebSocket, uri: string, uuid: string, caller: Caller, params: URLSearchParams): Promise<void> {
+    const conn = await this.connection(uri, caller.readonly);
+    const dom = await conn.lookupByUUIDString(uuid);
+    const stream = conn.newStream();
+    // A read-only connection may not open a console (libvirt refuses it): the read-only token's
+    // view comes through the daemon's read-write connection, and its input never reaches it.
+    const consoleConn = caller.readonly ? await this.connection(uri, false) : conn;
+    const target = consoleConn === conn ? dom : await consoleConn.lookupByUUIDString(uuid);
+    const s = consoleConn === conn ? stream : consoleConn.newStream();
+    await target.openConsole(params.get('dev'), s, params.get('force') === '1' ? 1 : 0);
+    if (s !== stream) void stream.abort().catch(() => undefined);
+    const duplex = s.toDuplex();
+    this.bridge(ws, duplex, caller.readonly ? null : (data) => data);
+  }
+
+  /** The domain's VNC display, from QEMU's socket, through the view-only filter for a read-only caller. */
+  private async vnc(ws: WebSocket, uri: string, uuid: string, caller: Caller): Promise<void> {
+    const conn = await this.connection(uri, caller.readonly);
+    const dom = await conn.lookupByUUIDString(uuid);
+    const def = parseDomainXML(await dom.XMLDesc());
+    const g = def.devices.graphics.find((x) => x.type === 'vnc');
+    if (g === undefined) throw new HttpError(404, 'the domain has no VNC display');
+    let sock: Socket;
+    if (g.socket !== undefined) sock = netConnect(g.socket);
+    else if (g.port !== undefined && g.port > 0) sock = netConnect(g.port, isLoopback(g.listen ?? '127.0.0.1') ? (g.listen ?? '127.0.0.1') : '127.0.0.1');
+    else throw new HttpError(409, 'the domain is not running');
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve);
+      sock.once('error', reject);
+    });
+    const filter = caller.readonly ? new RfbViewOnlyFilter() : null;
+    this.bridge(ws, sock, filter === null ? (data) => data : (data) => filter.push(data));
+  }
+
+  /**
+   * Carries bytes between a WebSocket and a byte stream until either ends. `input` maps what the
+   * browser sends before it goes on (null drops it all); a throw there ends both sides.
+   */
+  private bridge(ws: WebSocket, channel: Duplex, input: ((data: Buffer) => Buffer) | null): void {
+    let closed = false;
+    const end = (): void => {
+      if (closed) return;
+      closed = true;
+      channel.destroy();
+      if (ws.readyState === ws.OPEN) ws.close(1000, 'closed');
+    };
+    channel.on('data', (chunk: Buffer) => {
+      if (ws.readyState !== ws.OPEN) return;
+      ws.send(chunk, { binary: true });
+      // Backpressure: stop reading the guest while the browser lags.
+      if (ws.bufferedAmount > MAX_WS_BUFFERED / 4) {
+        channel.pause();
+        const resume = setInterval(() => {
+          if (closed || ws.bufferedAmount < MAX_WS_BUFFERED / 16) {
+            clearInterval(resume);
+            if (!closed) channel.resume();
+          }
+        }, 10);
+      }
+    });
+    channel.on('end', end);
+    channel.on('close', end);
+    channel.on('error', end);
+    ws.on('message', (data: RawData) => {
+      if (input === null) return;
+      try {
+        const out = input(toBuffer(data));
+        if (out.length > 0) channel.write(out);
+      } catch (err) {
+        if (!(err instanceof RfbFilterError)) throw err;
+        this.opts.log('info', `web console: view-only VNC client sent what the filter refuses: ${err.message}`);
+        end();
+      }
+    });
+    ws.on('close', end);
+    ws.on('error', end);
+  }
+}
+
+function setSecurityHeaders(res: ServerResponse): void {
+  res.setHeader('Content-Security-Policy', CSP);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+}
+
+function sendJSON(res: ServerResponse, status: number, value: unknown): void {
+  if (status === 204 || value === undefined) {
+    res.writeHead(status === 200 ? 204 : status);
+    res.end();
+    return;
+  }
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function readJSON(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, `the body exceeds ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'the body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'the body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function stringField(body: Record<string, unknown>, name: string): string {
+  const v = body[name];
+  if (typeof v !== 'string') throw new HttpError(400, `'${name}' must be a string`);
+  return v;
+}
+
+function numberField(body: Record<string, unknown>, name: string): number {
+  const v = body[name] ?? 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new HttpError(400, `'${name}' must be a non-negative integer`);
+  return v;
+}
+
+function cookie(req: IncomingMessage, name: string): string | null {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return null;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
