@@ -22,6 +22,7 @@ qemu-system-x86:real QEMU guests (TCG)
 qemu-utils:qemu-img for disks and snapshots
 busybox-static:the tiny test guest
 cpio:the tiny test guest initramfs
+chromium:browser tests of the web console (Playwright drives this chromium; no browser is downloaded)
 tmux:a real terminal for the tsvirt console tests (raw mode, the escape key)
 linux-image-cloud-amd64:the tiny test guest kernel
 golang-go:the vSphere simulator for the ESX driver tests

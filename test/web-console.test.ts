@@ -171,7 +171,10 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
       const csp = r.headers.get('content-security-policy') ?? '';
       assert.match(csp, /default-src 'self'/, path);
       assert.match(csp, /frame-ancestors 'none'/, path);
-      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, path);
+      const scripts = /script-src ([^;]*)/.exec(csp)?.[1] ?? '';
+      assert.equal(scripts, "'self'", `${path}: only the UI's own scripts run`);
+      assert.doesNotMatch(csp, /unsafe-eval/, path);
+      assert.match(csp, /object-src 'none'/, path);
       assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
     }
   });

@@ -64,7 +64,9 @@ const MAX_WS_BUFFERED = 8 << 20;
 const CSP = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self'",
+  // Styles may be inline: xterm.js and PatternFly's popups create style elements at run time.
+  // Scripts may not: only the UI's own files run.
+  "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:",
   "font-src 'self'",
   "connect-src 'self'",

@@ -47,6 +47,8 @@ const TOOLS = {
   },
   'qemu-system-x86_64': { package: 'qemu-system-x86', present: () => onPath('qemu-system-x86_64') },
   'qemu-img': { package: 'qemu-utils', present: () => onPath('qemu-img') },
+  // The web console's browser tests: Playwright drives Debian's chromium.
+  chromium: { package: 'chromium', present: () => existsSync('/usr/bin/chromium') },
   // A real terminal for `tsvirt console` (raw mode, the escape key), driven with send-keys.
   tmux: { package: 'tmux', present: () => onPath('tmux') },
   // The test guest needs busybox's acpid; Debian's busybox-static has it.

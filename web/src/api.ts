@@ -1,0 +1,103 @@
+// The web console's client of tsvirtd's JSON API (docs/web.md): same origin, session cookie.
+
+export interface DomainSummary {
+  uuid: string;
+  name: string;
+  id: number;
+  state: number;
+  stateName: string;
+  reason: number;
+  persistent: boolean;
+  autostart: boolean;
+  managedSave: boolean;
+  snapshots: number;
+  vcpus: number;
+  memory: number;
+  maxMemory: number;
+  cpuTime: number;
+}
+
+export interface SnapshotSummary {
+  name: string;
+  parent: string | null;
+  current: boolean;
+  state: string;
+  creationTime: number;
+  description: string;
+  memory: boolean;
+}
+
+export interface UndefinePreview {
+  persistent: boolean;
+  active: boolean;
+  snapshots: number;
+  checkpoints: number;
+  managedSave: boolean;
+  obstacles: { kind: string; message: string; flag: string | null; value: number | null; consequence: string }[];
+  becomesTransient: boolean;
+}
+
+export interface Session {
+  role: 'admin' | 'readonly';
+  tokenId: string;
+  uris: string[];
+}
+
+/** An error the API answered, with libvirt's message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const json: unknown = text === '' ? undefined : JSON.parse(text);
+  if (!res.ok) {
+    const message = (json as { error?: { message?: string } } | undefined)?.error?.message ?? res.statusText;
+    throw new ApiError(res.status, message);
+  }
+  return json as T;
+}
+
+const q = (uri: string): string => `?uri=${encodeURIComponent(uri)}`;
+
+export const api = {
+  login: (token: string) => call<{ role: string }>('POST', '/api/login', { token }),
+  logout: () => call<void>('POST', '/api/logout', {}),
+  session: () => call<Session>('GET', '/api/session'),
+  domains: (uri: string) => call<DomainSummary[]>('GET', `/api/domains${q(uri)}`),
+  define: (uri: string, xml: string) => call<DomainSummary>('POST', `/api/domains${q(uri)}`, { xml }),
+  domain: (uri: string, uuid: string) => call<DomainSummary>('GET', `/api/domains/${uuid}${q(uri)}`),
+  xml: (uri: string, uuid: string, inactive = false) => call<{ xml: string }>('GET', `/api/domains/${uuid}/xml${q(uri)}${inactive ? '&inactive=1' : ''}`),
+  action: (uri: string, uuid: string, action: string) => call<DomainSummary>('POST', `/api/domains/${uuid}/actions/${action}${q(uri)}`, {}),
+  snapshots: (uri: string, uuid: string) => call<SnapshotSummary[]>('GET', `/api/domains/${uuid}/snapshots${q(uri)}`),
+  createSnapshot: (uri: string, uuid: string, xml: string, flags = 0) => call<{ name: string }>('POST', `/api/domains/${uuid}/snapshots${q(uri)}`, { xml, flags }),
+  snapshotXML: (uri: string, uuid: string, name: string) => call<{ xml: string }>('GET', `/api/domains/${uuid}/snapshots/${encodeURIComponent(name)}/xml${q(uri)}`),
+  revert: (uri: string, uuid: string, name: string) => call<DomainSummary>('POST', `/api/domains/${uuid}/snapshots/${encodeURIComponent(name)}/revert${q(uri)}`, {}),
+  deleteSnapshot: (uri: string, uuid: string, name: string, opts: { children?: boolean; metadataOnly?: boolean }) =>
+    call<void>('DELETE', `/api/domains/${uuid}/snapshots/${encodeURIComponent(name)}${q(uri)}`, opts),
+  undefinePreview: (uri: string, uuid: string) => call<UndefinePreview>('GET', `/api/domains/${uuid}/undefine${q(uri)}`),
+  undefine: (uri: string, uuid: string, flags: string[]) => call<void>('POST', `/api/domains/${uuid}/undefine${q(uri)}`, { flags }),
+};
+
+/** A WebSocket URL on this server. */
+export function wsURL(path: string): string {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
+}
+
+/** The flag names the undefine route takes, by libvirt flag. */
+export const UNDEFINE_FLAG_NAMES: Record<string, string> = {
+  VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA: 'snapshots-metadata',
+  VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA: 'checkpoints-metadata',
+  VIR_DOMAIN_UNDEFINE_MANAGED_SAVE: 'managed-save',
+};

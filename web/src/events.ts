@@ -1,0 +1,29 @@
+// The event socket of one URI (docs/web.md): calls back for each lifecycle event, reconnecting
+// after a drop, until closed.
+import { wsURL } from './api';
+
+export interface LifecycleEvent {
+  uri: string;
+  uuid: string;
+  name: string;
+  event: number;
+  detail: number;
+}
+
+export function watchEvents(uri: string, onEvent: (ev: LifecycleEvent) => void): () => void {
+  let closed = false;
+  let ws: WebSocket | null = null;
+  const open = () => {
+    ws = new WebSocket(wsURL(`/api/events?uri=${encodeURIComponent(uri)}`));
+    ws.onmessage = (m) => onEvent(JSON.parse(String(m.data)) as LifecycleEvent);
+    ws.onclose = (e) => {
+      // 4401: the token was revoked; anything else is retried.
+      if (!closed && e.code !== 4401) setTimeout(open, 1000);
+    };
+  };
+  open();
+  return () => {
+    closed = true;
+    ws?.close();
+  };
+}
