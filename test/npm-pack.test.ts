@@ -57,7 +57,7 @@ test('npm pack gives a package that installs into an empty project: bins, import
     const entry = packed[0];
     assert.ok(entry !== undefined);
     const files = entry.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/tsvirt.cjs', 'dist/src/daemon/main.js']) {
+    for (const f of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/tsvirt.cjs', 'dist/src/daemon/main.js', 'dist/web/index.html', 'dist/src/web/server.js']) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
     const stray = files.filter((f) => /^(dist\/(test|bench|examples)\/|test\/|bench\/|src\/|scripts\/)|\.map$|\.tsbuildinfo$/.test(f));
