@@ -22,7 +22,7 @@ import { ErrorNumber } from '../core/enums.generated.js';
 import { VirError } from '../core/errors.js';
 import { parseDomainXML } from '../conf/domain.js';
 import type { Connection } from '../index.js';
-import { ACTIONS, domainXML, listDomains, listSnapshots, runAction, snapshotDeleteFlags, summarize, undefineFlags, undefinePreview, type DomainAction } from './domains.js';
+import { ACTIONS, domainXML, listDomains, listSnapshots, runAction, snapshotDeleteFlags, summarize, undefineFlags, undefinePreview, type DomainAction, type DomainSummary } from './domains.js';
 import { RfbFilterError, RfbViewOnlyFilter } from './rfb-filter.js';
 import type { WebRole, WebTokenInfo, WebTokens } from './tokens.js';
 
@@ -461,7 +461,15 @@ export class WebConsole {
         ws.close(4008, 'too slow');
         break;
       }
-      ws.send(JSON.stringify({ uri, uuid: ev.domain.UUIDString(), name: ev.domain.name(), event: ev.event, detail: ev.detail }));
+      // The domain's new summary rides along, so a page updates its row without asking again;
+      // none when the domain is gone (undefined while inactive, or a transient one stopped).
+      let summary: DomainSummary | null = null;
+      try {
+        summary = await summarize(ev.domain);
+      } catch (err) {
+        if (!(err instanceof VirError && err.code === ErrorNumber.NO_DOMAIN)) throw err;
+      }
+      ws.send(JSON.stringify({ uri, uuid: ev.domain.UUIDString(), name: ev.domain.name(), event: ev.event, detail: ev.detail, summary }));
     }
   }
 

@@ -1,6 +1,6 @@
 // Every domain of every served URI, live from the event sockets: state, persistence, autostart,
 // managed save, snapshots, CPU and memory; filter, search and bulk actions.
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useState } from 'react';
 import { Alert, Button, Label, PageSection, SearchInput, Title, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
 import { api, type DomainSummary, type Session } from './api';
 import { watchEvents } from './events';
@@ -30,7 +30,15 @@ export function DomainList({ session }: { session: Session }) {
   useEffect(() => {
     setRows([]);
     for (const uri of session.uris) void loadURI(uri);
-    const stops = session.uris.map((uri) => watchEvents(uri, () => void loadURI(uri)));
+    // Each event carries the domain's new row: patch it in (or drop it), no refetch.
+    const stops = session.uris.map((uri) =>
+      watchEvents(uri, (ev) =>
+        setRows((old) => {
+          const rest = (old ?? []).filter((r) => !(r.uri === uri && r.uuid === ev.uuid));
+          return ev.summary === null ? rest : [...rest, { ...ev.summary, uri }];
+        }),
+      ),
+    );
     return () => stops.forEach((s) => s());
   }, [session, loadURI]);
 
@@ -41,6 +49,15 @@ export function DomainList({ session }: { session: Session }) {
         .sort((a, b) => a.uri.localeCompare(b.uri) || a.name.localeCompare(b.name)),
     [rows, search],
   );
+
+  const onSelect = useCallback((key: string, on: boolean) => {
+    setSelected((old) => {
+      const next = new Set(old);
+      if (on) next.add(key);
+      else next.delete(key);
+      return next;
+    });
+  }, []);
 
   const bulk = async (action: string) => {
     setError(null);
@@ -91,41 +108,7 @@ export function DomainList({ session }: { session: Session }) {
         <tbody>
           {shown.map((r) => {
             const key = `${r.uri} ${r.uuid}`;
-            return (
-              <tr key={key} data-domain={r.name}>
-                {!readonly && (
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select ${r.name}`}
-                      checked={selected.has(key)}
-                      onChange={(e) => {
-                        const next = new Set(selected);
-                        if (e.target.checked) next.add(key);
-                        else next.delete(key);
-                        setSelected(next);
-                      }}
-                    />
-                  </td>
-                )}
-                <td>
-                  <a href={`#/domain/${encodeURIComponent(r.uri)}/${r.uuid}`}>{r.name}</a>
-                </td>
-                <td>{r.uri}</td>
-                <td>
-                  <Label color={stateColor(r.state)} data-state={r.stateName}>
-                    {r.stateName}
-                  </Label>
-                </td>
-                <td>{r.vcpus}</td>
-                <td>{Math.round(r.memory / 1024)} MiB</td>
-                <td>{r.snapshots}</td>
-                <td>
-                  {!r.persistent && <Label isCompact>transient</Label>} {r.autostart && <Label isCompact>autostart</Label>}{' '}
-                  {r.managedSave && <Label isCompact>saved</Label>}
-                </td>
-              </tr>
-            );
+            return <DomainRow key={key} row={r} readonly={readonly} selected={selected.has(key)} onSelect={onSelect} />;
           })}
         </tbody>
       </table>
@@ -133,3 +116,32 @@ export function DomainList({ session }: { session: Session }) {
     </PageSection>
   );
 }
+
+/** One row; re-rendered only when its domain or selection changes (a list of 1,000 follows events). */
+const DomainRow = memo(function DomainRow({ row: r, readonly, selected, onSelect }: { row: Row; readonly: boolean; selected: boolean; onSelect: (key: string, on: boolean) => void }) {
+  const key = `${r.uri} ${r.uuid}`;
+  return (
+    <tr data-domain={r.name}>
+      {!readonly && (
+        <td>
+          <input type="checkbox" aria-label={`Select ${r.name}`} checked={selected} onChange={(e) => onSelect(key, e.target.checked)} />
+        </td>
+      )}
+      <td>
+        <a href={`#/domain/${encodeURIComponent(r.uri)}/${r.uuid}`}>{r.name}</a>
+      </td>
+      <td>{r.uri}</td>
+      <td>
+        <Label color={stateColor(r.state)} data-state={r.stateName}>
+          {r.stateName}
+        </Label>
+      </td>
+      <td>{r.vcpus}</td>
+      <td>{Math.round(r.memory / 1024)} MiB</td>
+      <td>{r.snapshots}</td>
+      <td>
+        {!r.persistent && <Label isCompact>transient</Label>} {r.autostart && <Label isCompact>autostart</Label>} {r.managedSave && <Label isCompact>saved</Label>}
+      </td>
+    </tr>
+  );
+});

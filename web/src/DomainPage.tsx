@@ -48,9 +48,9 @@ export function DomainPage({ session, uri, uuid }: { session: Session; uri: stri
     void load();
     return watchEvents(uri, (ev) => {
       if (ev.uuid !== uuid) return;
-      // UNDEFINED (1) of an inactive domain: it is gone; back to the list.
-      if (ev.event === 1) api.domains(uri).then((l) => (l.some((x) => x.uuid === uuid) ? void load() : (location.hash = '#/')));
-      else void load();
+      // Gone (undefined while inactive): back to the list.
+      if (ev.summary === null) location.hash = '#/';
+      else setDom(ev.summary);
     });
   }, [uri, uuid, load]);
   useEffect(() => {

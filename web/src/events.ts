@@ -1,6 +1,6 @@
 // The event socket of one URI (docs/web.md): calls back for each lifecycle event, reconnecting
 // after a drop, until closed.
-import { wsURL } from './api';
+import { wsURL, type DomainSummary } from './api';
 
 export interface LifecycleEvent {
   uri: string;
@@ -8,6 +8,8 @@ export interface LifecycleEvent {
   name: string;
   event: number;
   detail: number;
+  /** The domain's row after the event; null when it is gone. */
+  summary: DomainSummary | null;
 }
 
 export function watchEvents(uri: string, onEvent: (ev: LifecycleEvent) => void): () => void {
