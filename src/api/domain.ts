@@ -640,7 +640,7 @@ export class Domain {
    *
    * Prerequisites: the domain is active. Effects: none.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
-   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (qemu, ESX, VirtualBox).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (ESX, VirtualBox).
    */
   async maxVcpus(): Promise<number> {
     return this.optional(this.drv, 'domainGetMaxVcpus', 'virDomainGetMaxVcpus')(this.ref);
@@ -699,6 +699,7 @@ export class Domain {
     const drv = this.writable('virDomainSetVcpusFlags');
     nonZero(nvcpus, 'nvcpus', 'virDomainSetVcpusFlags');
     requireFlag(flags, DomainVcpuFlags.MAXIMUM, 'VIR_DOMAIN_VCPU_MAXIMUM', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    exclusiveFlags(flags, DomainVcpuFlags.GUEST, 'VIR_DOMAIN_VCPU_GUEST', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
     await this.optional(drv, 'domainSetVcpusFlags', 'virDomainSetVcpusFlags')(this.ref, nvcpus, flags);
   }
   /**
