@@ -312,9 +312,10 @@ export const HANDLERS: HandlerTable = {
   [Proc.NODE_GET_FREE_MEMORY]: async (ctx) => ({ freeMem: await ctx.conn().getFreeMemory() }),
   [Proc.NODE_GET_CPU_STATS]: async (ctx, a) => {
     if (a.nparams > REMOTE_NODE_CPU_STATS_MAX) throw overLimit('nparams too large');
+    // Asked with nparams 0, libvirtd answers how many there are, and no values: libvirt's
+    // drivers check only the flags then, not the CPU number (virsh asks again with a count).
+    if (a.nparams <= 0) return { params: [], nparams: Object.keys(await ctx.conn().getCPUStats(-1, a.flags)).length };
     const stats = Object.entries(await ctx.conn().getCPUStats(a.num, a.flags));
-    // Asked with nparams 0, libvirtd answers how many there are, and no values.
-    if (a.nparams <= 0) return { params: [], nparams: stats.length };
     const params = stats.slice(0, a.nparams).map(([field, value]) => ({ field, value }));
     return { params, nparams: params.length };
   },
