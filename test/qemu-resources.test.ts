@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import {
   DomainMemoryModFlags,
   DomainVcpuFlags,
+  DomainXMLFlags,
   ErrorDomain,
   ErrorNumber,
   connect,
@@ -338,6 +339,21 @@ describe('QEMU vCPUs, balloon and guest facts on a real TCG guest (qemu:///sessi
       await ro.close();
     }
     await dom.undefine();
+  });
+
+  test('dumpxml --update-cpu: host-model cannot be expanded without a probed host CPU model, as libvirt refuses; other modes are unchanged', async () => {
+    const serial = join(reaper.tempDir('tsvqc-'), 'serial.log');
+    const plain = await conn.defineXML(resourceXML('qr-cpu-plain', randomUUID(), guest, serial));
+    assert.equal(await plain.XMLDesc(DomainXMLFlags.UPDATE_CPU), await plain.XMLDesc(0));
+    const hm = await conn.defineXML(resourceXML('qr-cpu-hm', randomUUID(), guest, serial).replace('<vcpu', '<cpu mode="host-model"/><vcpu'));
+    assert.match(await hm.XMLDesc(0), /<cpu mode='host-model'\/>/);
+    await rejectsVir(hm.XMLDesc(DomainXMLFlags.UPDATE_CPU), {
+      code: ErrorNumber.CONFIG_UNSUPPORTED,
+      domain: ErrorDomain.QEMU,
+      message: 'unsupported configuration: unknown host CPU model',
+    });
+    await plain.undefine();
+    await hm.undefine();
   });
 });
 

@@ -6,7 +6,8 @@
  * this one; this class only binds them to the driver table.
  */
 import type { DomainControlInfo, DomainInfo, DomainRef, DomainTime, MemoryStat, NodeStat, TypedParameter, VcpuInfo } from '../../core/driver.js';
-import { DomainMemoryModFlags, DomainVcpuFlags, ErrorDomain } from '../../core/enums.generated.js';
+import { DomainMemoryModFlags, DomainVcpuFlags, DomainXMLFlags, ErrorDomain } from '../../core/enums.generated.js';
+import { configUnsupported } from '../../core/errors.js';
 import { checkFlags } from '../../rules/flags.js';
 import type { QmpClient } from './qmp.js';
 import type { QemuRuntime } from './process.js';
@@ -54,6 +55,20 @@ export class QemuDriver extends MetadataDriver {
     checkActive({ active: isActive(rec) });
     const { qmp, runtime } = await this.guests.monitor(rec);
     return { rec, qmp, runtime };
+  }
+
+  /**
+   * virDomainGetXMLDesc. With UPDATE_CPU libvirt expands `<cpu mode='host-model'>` into the host
+   * CPU model QEMU reported at probing; tsvirt probes no CPU models, so it answers what libvirt
+   * answers without a host model: VIR_ERR_CONFIG_UNSUPPORTED "unknown host CPU model". Other CPU
+   * modes need no update.
+   */
+  override async domainGetXMLDesc(dom: DomainRef, flags: number): Promise<string> {
+    const xml = await super.domainGetXMLDesc(dom, flags);
+    if ((flags & DomainXMLFlags.UPDATE_CPU) !== 0 && /^ {2}<cpu [^>]*\bmode='host-model'/m.test(xml)) {
+      throw configUnsupported(ErrorDomain.QEMU, 'unknown host CPU model');
+    }
+    return xml;
   }
 
   // Host figures (./host-stats.ts).
