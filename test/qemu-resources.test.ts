@@ -197,6 +197,18 @@ describe('QEMU vCPUs, balloon and guest facts on a real TCG guest (qemu:///sessi
       `vCPU time grows: ${JSON.stringify(first)} then ${JSON.stringify(later)}`,
     );
 
+    // dominfo's CPU time is the QEMU process's (utime + stime), as libvirt's.
+    const pid = Number(readFileSync(join(qemuLocations('/session').runRoot, uuid, 'qemu.pid'), 'utf8').trim());
+    const procTime = () => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) * 1e7;
+    };
+    const t0 = procTime();
+    const cpuTime = (await dom.info())[4];
+    const t1 = procTime();
+    assert.ok(cpuTime >= t0 && cpuTime <= t1, `info cpuTime ${cpuTime} within [${t0}, ${t1}]`);
+    assert.ok(cpuTime >= later[0]!.cpuTime + later[1]!.cpuTime, 'the process time includes its vCPU threads');
+
     await rejectsVir(dom.setVcpusFlags(4, LIVE), {
       code: ErrorNumber.INVALID_ARG,
       domain: ErrorDomain.QEMU,

@@ -313,17 +313,39 @@ export async function balloonActual(qmp: QmpClient): Promise<number | undefined>
   }
 }
 
-/** virDomainGetInfo's memory follows the balloon, as libvirt's does, on a running guest with one. */
-export async function infoWithBalloon(ctx: QemuCallContext, dom: DomainRef, info: DomainInfo): Promise<DomainInfo> {
+/**
+ * virDomainGetInfo of a running guest as libvirt's qemu driver gives it: the CPU time of the
+ * QEMU process (utime + stime of /proc/PID/stat, as qemuGetProcessInfo reads it) and, with a
+ * balloon, the memory the balloon leaves the guest (`query-balloon`).
+ */
+export async function liveInfo(ctx: QemuCallContext, dom: DomainRef, info: DomainInfo): Promise<DomainInfo> {
   const rec = ctx.records.resolve(dom);
-  if (!isActive(rec) || rec.liveXml === null || !hasBalloon(liveDef(rec))) return info;
-  let actual: number | undefined;
+  if (!isActive(rec) || rec.liveXml === null) return info;
+  let guest;
   try {
-    actual = await balloonActual((await ctx.running(dom)).qmp);
+    guest = await ctx.running(dom);
   } catch {
     return info;
   }
-  return actual === undefined ? info : { ...info, memory: actual };
+  const out = { ...info };
+  const st = processStat(guest.runtime.pid);
+  if (st !== undefined) out.cpuTime = st.cpuTime;
+  if (hasBalloon(liveDef(rec))) {
+    const actual = await balloonActual(guest.qmp);
+    if (actual !== undefined) out.memory = actual;
+  }
+  return out;
+}
+
+/** A process's CPU time (ns) and resident pages from /proc/PID/stat. */
+function processStat(pid: number): { cpuTime: number; rssPages: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { cpuTime: (Number(f[11]) + Number(f[12])) * NS_PER_TICK, rssPages: Number(f[21]) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The balloon's `guest-stats` names, in libvirt's tag order. */
@@ -342,14 +364,8 @@ const GUEST_STATS: [tag: number, name: string, bytes: boolean][] = [
 
 /** The QEMU process's resident memory (KiB) from /proc/PID/stat, as libvirt reads it. */
 function rssOf(pid: number): number | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    const pages = Number(f[21]);
-    return Number.isFinite(pages) ? pages * 4 : undefined;
-  } catch {
-    return undefined;
-  }
+  const st = processStat(pid);
+  return st === undefined || !Number.isFinite(st.rssPages) ? undefined : st.rssPages * 4;
 }
 
 /**

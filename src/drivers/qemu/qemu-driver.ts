@@ -119,7 +119,7 @@ export class QemuDriver extends MetadataDriver {
   // Memory.
 
   override async domainGetInfo(dom: DomainRef): Promise<DomainInfo> {
-    return res.infoWithBalloon(this.ctx, dom, await super.domainGetInfo(dom));
+    return res.liveInfo(this.ctx, dom, await super.domainGetInfo(dom));
   }
   async domainSetMemory(dom: DomainRef, memory: number): Promise<void> {
     return res.setMemoryFlags(this.ctx, dom, memory, DomainMemoryModFlags.LIVE, 'virDomainSetMemory');
