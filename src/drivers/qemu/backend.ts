@@ -1007,6 +1007,12 @@ export class QemuGuests implements GuestBackend {
     return { qmp: g.qmp, runtime: g.rt };
   }
 
+  /** The monitor of a guest this backend holds open now; undefined otherwise (it never attaches). */
+  heldMonitor(uuid: string): QmpClient | undefined {
+    const g = this.guests.get(uuid);
+    return g !== undefined && !g.qmp.isClosed ? g.qmp : undefined;
+  }
+
   /** The guest's monitor, attaching when this backend does not hold it yet. */
   private async require(rec: DomainRecord): Promise<Guest> {
     const g = this.guests.get(rec.uuid);

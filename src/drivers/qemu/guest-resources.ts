@@ -26,7 +26,7 @@ import { defsOf, oneDef } from '../metadata/defs.js';
 import type { DomainRecords } from '../metadata/records.js';
 import { STORED, isActive } from '../metadata/records.js';
 import type { QmpClient } from './qmp.js';
-import type { QemuRuntime } from './process.js';
+import { parseRuntime, type QemuRuntime } from './process.js';
 import { allowedCpus, nodeCpuMap } from './host-stats.js';
 
 const DOM = ErrorDomain.QEMU;
@@ -47,6 +47,8 @@ export interface QemuCallContext {
   running(dom: DomainRef): Promise<{ rec: DomainRecord; qmp: QmpClient; runtime: QemuRuntime }>;
   /** MetadataDriver.editDefs: a definition change under the domain's job. */
   editDefs(dom: DomainRef, api: string, change: (rec: DomainRecord) => Defs, act?: (rec: DomainRecord, defs: Defs) => Promise<void>): Promise<void>;
+  /** The guest's monitor when this driver holds it open already (never attaches). */
+  heldMonitor(uuid: string): QmpClient | undefined;
   /** The job this process runs on the domain and since when (ms since the epoch), if any. */
   jobOf(uuid: string): { job: string; since: number } | undefined;
 }
@@ -316,33 +318,31 @@ export async function balloonActual(qmp: QmpClient): Promise<number | undefined>
 /**
  * virDomainGetInfo of a running guest as libvirt's qemu driver gives it: the CPU time of the
  * QEMU process (utime + stime of /proc/PID/stat, as qemuGetProcessInfo reads it) and, with a
- * balloon, the memory the balloon leaves the guest (`query-balloon`).
+ * balloon, the memory the balloon leaves the guest (`query-balloon`). Only a monitor this driver
+ * holds already is asked (QEMU serves one monitor client: attaching here could wait on another
+ * process's); otherwise the memory is the last one set.
  */
 export async function liveInfo(ctx: QemuCallContext, dom: DomainRef, info: DomainInfo): Promise<DomainInfo> {
   const rec = ctx.records.resolve(dom);
-  if (!isActive(rec) || rec.liveXml === null) return info;
-  let guest;
-  try {
-    guest = await ctx.running(dom);
-  } catch {
-    return info;
-  }
+  const rt = isActive(rec) ? parseRuntime(rec.runtime) : null;
+  if (rt === null) return info;
   const out = { ...info };
-  const st = processStat(guest.runtime.pid);
-  if (st !== undefined) out.cpuTime = st.cpuTime;
-  if (hasBalloon(liveDef(rec))) {
-    const actual = await balloonActual(guest.qmp);
+  const st = processStat(rt.pid);
+  if (st !== undefined && st.start === rt.pidStart) out.cpuTime = st.cpuTime;
+  const qmp = ctx.heldMonitor(rec.uuid);
+  if (qmp !== undefined && rec.liveXml !== null && hasBalloon(liveDef(rec))) {
+    const actual = await balloonActual(qmp);
     if (actual !== undefined) out.memory = actual;
   }
   return out;
 }
 
-/** A process's CPU time (ns) and resident pages from /proc/PID/stat. */
-function processStat(pid: number): { cpuTime: number; rssPages: number } | undefined {
+/** A process's CPU time (ns), resident pages and start time (its identity) from /proc/PID/stat. */
+function processStat(pid: number): { cpuTime: number; rssPages: number; start: string } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { cpuTime: (Number(f[11]) + Number(f[12])) * NS_PER_TICK, rssPages: Number(f[21]) };
+    return { cpuTime: (Number(f[11]) + Number(f[12])) * NS_PER_TICK, rssPages: Number(f[21]), start: f[19] ?? '' };
   } catch {
     return undefined;
   }

@@ -42,6 +42,7 @@ export class QemuDriver extends MetadataDriver {
       uri: this.uri,
       running: (dom) => this.running(dom),
       editDefs: (dom, api, change, act) => this.editDefs(dom, api, change, act),
+      heldMonitor: (uuid) => this.guests.heldMonitor(uuid),
       jobOf: (uuid) => this.jobs.current(uuid),
     };
   }
