@@ -715,7 +715,8 @@ export class Domain {
    *
    * Prerequisites: the domain is active. Effects: none.
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for `maxinfo` ≤ 0.
-   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "cannot list vcpus for an inactive domain".
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "cannot list vcpus for an inactive domain"
+   * (test), "cannot retrieve vcpu information for inactive domain" (qemu).
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async vcpus(maxinfo?: number, maxCpus?: number): Promise<VcpuInfo[]> {
