@@ -10,7 +10,8 @@
 #   guest.mode=B         ignores the power button (nothing listens)
 #   guest.mode=C         powers itself off after guest.after=N seconds (guest.cmd=reboot: reboot -f)
 #   guest.tick=N         prints "GUEST-ALIVE n" every N seconds (n counts on across save/restore)
-#   guest.virtio=1       loads virtio_pci + virtio_blk
+#   guest.virtio=1       loads virtio_pci + virtio_blk + virtio_balloon
+#   guest.cpuhp=1        onlines hot-added vCPUs (what udev's rule does on a full system)
 #   guest.shell=1        once ready, an interactive shell on the serial port ttyS0, with ttyS0 as
 #                        its controlling terminal (respawned when it exits), for console tests;
 #                        it prints "GUEST-SHELL" first. Whatever console= says, ttyS0 is used.
@@ -44,7 +45,8 @@ cp "$BUSYBOX" "$ROOT/bin/busybox"
 for m in kernel/drivers/input/evdev kernel/drivers/acpi/button \
          kernel/drivers/virtio/virtio_ring kernel/drivers/virtio/virtio \
          kernel/drivers/virtio/virtio_pci_legacy_dev kernel/drivers/virtio/virtio_pci_modern_dev \
-         kernel/drivers/virtio/virtio_pci kernel/drivers/block/virtio_blk; do
+         kernel/drivers/virtio/virtio_pci kernel/drivers/block/virtio_blk \
+         kernel/drivers/virtio/virtio_balloon; do
   name=$(basename "$m")
   if [ -f "$MODDIR/$m.ko" ]; then cp "$MODDIR/$m.ko" "$ROOT/lib/modules/$name.ko"
   elif [ -f "$MODDIR/$m.ko.xz" ]; then xz -dc "$MODDIR/$m.ko.xz" > "$ROOT/lib/modules/$name.ko"
@@ -68,7 +70,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mode=A; after=5; cmd=poweroff; tick=; virtio=; shell=
+mode=A; after=5; cmd=poweroff; tick=; virtio=; shell=; cpuhp=
 for arg in $(cat /proc/cmdline); do
   case $arg in
     guest.mode=*) mode=${arg#*=} ;;
@@ -77,10 +79,11 @@ for arg in $(cat /proc/cmdline); do
     guest.tick=*) tick=${arg#*=} ;;
     guest.virtio=*) virtio=${arg#*=} ;;
     guest.shell=*) shell=${arg#*=} ;;
+    guest.cpuhp=*) cpuhp=${arg#*=} ;;
   esac
 done
 if [ "$virtio" = 1 ]; then
-  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_balloon; do
     [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko
   done
 fi
@@ -91,6 +94,14 @@ if [ "$mode" = A ]; then
   acpid -f -c /etc/acpi -a /etc/acpid.conf -l /run/acpid.log -p /run/acpid.pid &
   n=0
   while [ ! -s /run/acpid.pid ] && [ $n -lt 500 ]; do sleep 0.01; n=$((n + 1)); done
+fi
+if [ "$cpuhp" = 1 ]; then
+  ( while :; do
+      for f in /sys/devices/system/cpu/cpu*/online; do
+        [ "$(cat "$f" 2>/dev/null)" = 0 ] && echo 1 > "$f" 2>/dev/null
+      done
+      sleep 0.2
+    done ) &
 fi
 if [ -n "$tick" ]; then
   ( i=0; while :; do i=$((i + 1)); echo "GUEST-ALIVE $i"; sleep "$tick"; done ) &

@@ -351,10 +351,10 @@ const CASES: Case[] = [
       'setmaxmem web1 262144; setmem web1 200000 --config; start web1; dommemstat web1; setmem web1 100000',
   },
   {
-    name: 'host figures and guest facts: freecell, nodecpustats, nodememstats, domcontrol, domhostname, domtime, reset',
+    name: 'host figures and guest facts: freecell, nodecpustats, nodememstats, nodecpumap, domcontrol, domhostname, domtime, reset',
     script:
       'freecell; freecell --all; freecell --cellno 1; freecell --cellno 7; freecell --cellno -1; nodecpustats; nodecpustats --cpu 2; ' +
-      'nodecpustats --cpu -5; nodememstats; domcontrol test; domhostname test; domhostname test --source lease; domtime test; ' +
+      'nodecpustats --cpu -5; nodememstats; nodecpumap; nodecpumap --pretty; domcontrol test; domhostname test; domhostname test --source lease; domtime test; ' +
       'reset test; define web1.xml; domcontrol web1; domhostname web1; domtime web1; reset web1',
   },
   // ---- the shell: parsing, help, connect ----

@@ -640,7 +640,7 @@ export class Domain {
    *
    * Prerequisites: the domain is active. Effects: none.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
-   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (qemu, ESX, VirtualBox).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (ESX, VirtualBox).
    */
   async maxVcpus(): Promise<number> {
     return this.optional(this.drv, 'domainGetMaxVcpus', 'virDomainGetMaxVcpus')(this.ref);
@@ -689,16 +689,21 @@ export class Domain {
    * Prerequisites: a writable connection; LIVE needs a running domain, CONFIG a persistent one;
    * `nvcpus` is 1 to the maximum (to the driver's limit, 32 on the test driver, with MAXIMUM).
    * Effects on success: the named definitions change. Effects on failure: nothing changes.
-   * @throws {@link VirError} VIR_ERR_INVALID_ARG for 0, MAXIMUM without CONFIG, a count over the
-   * maximum, or flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for 0, MAXIMUM without CONFIG, GUEST with CONFIG,
+   * a count over the maximum, or flags the driver does not support.
    * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID as {@link Domain.vcpusFlags}.
+   * @throws {@link VirError} (qemu) VIR_ERR_CONFIG_UNSUPPORTED when unplugging vCPUs the driver did not
+   * hot-add; VIR_ERR_OPERATION_UNSUPPORTED for unplug under TCG (QEMU 7.2 crashes);
+   * VIR_ERR_ARGUMENT_UNSUPPORTED for GUEST (no guest agent); VIR_ERR_OPERATION_TIMEOUT when the
+   * guest does not release an unplugged vCPU within 5 s.
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async setVcpusFlags(nvcpus: number, flags = 0): Promise<void> {
     const drv = this.writable('virDomainSetVcpusFlags');
     nonZero(nvcpus, 'nvcpus', 'virDomainSetVcpusFlags');
     requireFlag(flags, DomainVcpuFlags.MAXIMUM, 'VIR_DOMAIN_VCPU_MAXIMUM', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    exclusiveFlags(flags, DomainVcpuFlags.GUEST, 'VIR_DOMAIN_VCPU_GUEST', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
     await this.optional(drv, 'domainSetVcpusFlags', 'virDomainSetVcpusFlags')(this.ref, nvcpus, flags);
   }
   /**
@@ -710,7 +715,8 @@ export class Domain {
    *
    * Prerequisites: the domain is active. Effects: none.
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for `maxinfo` ≤ 0.
-   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "cannot list vcpus for an inactive domain".
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "cannot list vcpus for an inactive domain"
+   * (test), "cannot retrieve vcpu information for inactive domain" (qemu).
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async vcpus(maxinfo?: number, maxCpus?: number): Promise<VcpuInfo[]> {
@@ -755,6 +761,9 @@ export class Domain {
    * `schedulerType()`: its name ('fair' on the test driver) and how many parameters it has.
    *
    * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} (qemu) VIR_ERR_OPERATION_UNSUPPORTED "CPU tuning is not available in
+   * session mode" on qemu:///session; VIR_ERR_OPERATION_INVALID "cgroup CPU controller is not
+   * mounted" on qemu:///system (tsvirt places guests in no cgroup).
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async schedulerType(): Promise<[type: string, nparams: number]> {
@@ -934,6 +943,8 @@ export class Domain {
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags the driver does not support.
    * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} (qemu) VIR_ERR_ARGUMENT_UNSUPPORTED "QEMU guest agent is not configured"
+   * (tsvirt runs no agent channel); VIR_ERR_NO_HOSTNAME with LEASE.
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async hostname(flags = 0): Promise<string> {
@@ -949,6 +960,7 @@ export class Domain {
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
    * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} (qemu) VIR_ERR_ARGUMENT_UNSUPPORTED "QEMU guest agent is not configured".
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async getTime(flags = 0): Promise<DomainTime> {

@@ -418,6 +418,36 @@ const nodecpustats: Handler = async (ctl, cmd) => {
   return true;
 };
 
+/** virsh's nodecpumap: CPUs present and online, and the map ('y' online, '-' offline; --pretty: ranges). */
+const nodecpumap: Handler = async (ctl, cmd) => {
+  const got = await ctl.attempt(ctl.c.getCPUMap(0));
+  if (got === FAILED) {
+    ctl.error('Unable to get cpu map');
+    return false;
+  }
+  const [present, online, count] = got;
+  if (cmd.bool('json')) {
+    printJSON(ctl, { present, online: count, map: online.flatMap((on, i) => (on ? [i] : [])) });
+    return true;
+  }
+  let map: string;
+  if (cmd.bool('pretty')) {
+    const ranges: string[] = [];
+    for (let i = 0; i < online.length; i++) {
+      if (!online[i]) continue;
+      let j = i;
+      while (online[j + 1] === true) j++;
+      ranges.push(i === j ? String(i) : `${i}-${j}`);
+      i = j;
+    }
+    map = ranges.join(',');
+  } else {
+    map = online.map((on) => (on ? 'y' : '-')).join('');
+  }
+  ctl.print(`${'CPUs present:'.padEnd(15)} ${present}\n${'CPUs online:'.padEnd(15)} ${count}\n${'CPU map:'.padEnd(15)} ${map}\n`);
+  return true;
+};
+
 const nodememstats: Handler = async (ctl, cmd) => {
   const cell = cmd.int('cell') ?? -1;
   const stats = await ctl.attempt(ctl.c.getMemoryStats(cell, 0));
@@ -426,7 +456,7 @@ const nodememstats: Handler = async (ctl, cmd) => {
     return false;
   }
   if (cmd.bool('json')) printJSON(ctl, stats);
-  else for (const [k, v] of Object.entries(stats)) ctl.print(`${`${k}:`.padEnd(7)} ${String(v).padStart(20)} KiB\n`);
+  else for (const [k, v] of Object.entries(stats)) ctl.print(`${k.padEnd(7)}: ${String(v).padStart(20)} KiB\n`);
   return true;
 };
 
@@ -521,6 +551,7 @@ export const handlers: Record<string, Handler> = {
   setmaxmem,
   dommemstat,
   freecell,
+  nodecpumap,
   nodecpustats,
   nodememstats,
   domcontrol,

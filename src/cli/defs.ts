@@ -502,6 +502,14 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [str('type', 'domain type'), JSON_OPT],
   },
   {
+    name: 'nodecpumap',
+    group: 'host',
+    module: 'resources',
+    help: 'node cpu map',
+    desc: 'Displays the node\'s total number of CPUs, the number of online CPUs and the list of online CPUs.',
+    opts: [bool('pretty', 'return human readable output'), JSON_OPT],
+  },
+  {
     name: 'nodecpustats',
     group: 'host',
     module: 'resources',

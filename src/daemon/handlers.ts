@@ -15,6 +15,7 @@ import {
   REMOTE_DOMAIN_MEMORY_STATS_MAX,
   REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX,
   REMOTE_NODE_CPU_STATS_MAX,
+  REMOTE_NODE_MEMORY_STATS_MAX,
   REMOTE_NODE_MAX_CELLS,
   REMOTE_VCPUINFO_MAX,
   REMOTE_DOMAIN_NAME_LIST_MAX,
@@ -312,8 +313,17 @@ export const HANDLERS: HandlerTable = {
   [Proc.NODE_GET_FREE_MEMORY]: async (ctx) => ({ freeMem: await ctx.conn().getFreeMemory() }),
   [Proc.NODE_GET_CPU_STATS]: async (ctx, a) => {
     if (a.nparams > REMOTE_NODE_CPU_STATS_MAX) throw overLimit('nparams too large');
+    // Asked with nparams 0, libvirtd answers how many there are, and no values: libvirt's
+    // drivers check only the flags then, not the CPU number (virsh asks again with a count).
+    if (a.nparams <= 0) return { params: [], nparams: Object.keys(await ctx.conn().getCPUStats(-1, a.flags)).length };
     const stats = Object.entries(await ctx.conn().getCPUStats(a.num, a.flags));
-    // Asked with nparams 0, libvirtd answers how many there are, and no values.
+    const params = stats.slice(0, a.nparams).map(([field, value]) => ({ field, value }));
+    return { params, nparams: params.length };
+  },
+  [Proc.NODE_GET_MEMORY_STATS]: async (ctx, a) => {
+    if (a.nparams > REMOTE_NODE_MEMORY_STATS_MAX) throw overLimit('nparams too large');
+    const stats = Object.entries(await ctx.conn().getMemoryStats(a.cellNum, a.flags));
+    // Asked with nparams 0, libvirtd answers how many there are (after checking the cell).
     if (a.nparams <= 0) return { params: [], nparams: stats.length };
     const params = stats.slice(0, a.nparams).map(([field, value]) => ({ field, value }));
     return { params, nparams: params.length };

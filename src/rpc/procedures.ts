@@ -15,6 +15,7 @@ import {
   REMOTE_DOMAIN_MEMORY_STATS_MAX,
   REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX,
   REMOTE_NODE_CPU_STATS_MAX,
+  REMOTE_NODE_MEMORY_STATS_MAX,
   REMOTE_NODE_MAX_CELLS,
   REMOTE_VCPUINFO_MAX,
   REMOTE_DOMAIN_ID_LIST_MAX,
@@ -141,6 +142,7 @@ export enum Proc {
   DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS = 223,
   DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS = 219,
   NODE_GET_CPU_STATS = 227,
+  NODE_GET_MEMORY_STATS = 228,
   DOMAIN_GET_CONTROL_INFO = 229,
   DOMAIN_GET_VCPU_PIN_INFO = 230,
   DOMAIN_RESET = 245,
@@ -384,6 +386,11 @@ export const nodeStatsRet = struct<{ params: { field: string; value: number }[];
   params: arrayOf(struct<{ field: string; value: number }>({ field: xString, value: xUhyper }), REMOTE_NODE_CPU_STATS_MAX, 12),
   nparams: xInt,
 });
+export const nodeMemStatsArgs = struct<{ nparams: number; cellNum: number; flags: number }>({ nparams: xInt, cellNum: xInt, flags: xUint });
+export const nodeMemStatsRet = struct<{ params: { field: string; value: number }[]; nparams: number }>({
+  params: arrayOf(struct<{ field: string; value: number }>({ field: xString, value: xUhyper }), REMOTE_NODE_MEMORY_STATS_MAX, 12),
+  nparams: xInt,
+});
 export const cpuMapArgs = struct<{ needMap: number; needOnline: number; flags: number }>({ needMap: xInt, needOnline: xInt, flags: xUint });
 export const cpuMapRet = struct<{ cpumap: Buffer; online: number; ret: number }>({
   cpumap: { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAP_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAP_MAX) },
@@ -513,6 +520,7 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_IS_UPDATED]: p('virDomainIsUpdated', R, dom, retInt('updated')),
   [Proc.DOMAIN_SET_MEMORY_FLAGS]: p('virDomainSetMemoryFlags', W, setMemoryFlagsArgs, xVoid),
   [Proc.NODE_GET_CPU_STATS]: p('virNodeGetCPUStats', R, nodeStatsArgs, nodeStatsRet),
+  [Proc.NODE_GET_MEMORY_STATS]: p('virNodeGetMemoryStats', R, nodeMemStatsArgs, nodeMemStatsRet),
   [Proc.DOMAIN_GET_CONTROL_INFO]: p('virDomainGetControlInfo', R, domFlags, controlInfoRet),
   [Proc.DOMAIN_GET_VCPU_PIN_INFO]: p('virDomainGetVcpuPinInfo', R, vcpuPinInfoArgs, vcpuPinInfoRet),
   [Proc.DOMAIN_RESET]: p('virDomainReset', W, domFlags, xVoid),

@@ -58,6 +58,8 @@ export interface CreateStep {
 /** The job of one domain in this process, and the calls queued for it. */
 interface HeldJob {
   job: string;
+  /** When it got the job (ms since the epoch), for virDomainGetControlInfo. */
+  since: number;
   waiters: { job: string; wake: () => void }[];
 }
 
@@ -86,6 +88,12 @@ export class Jobs {
     this.runStateCommit = records.backend.isRunning !== undefined ? { unsynced: true } : {};
     this.shared = records.store.path !== ':memory:';
     records.heldHere = (uuid) => this.held.get(uuid)?.job;
+  }
+
+  /** The call of this driver that acts on the domain's guest now, and since when (ms since the epoch). */
+  current(uuid: string): { job: string; since: number } | undefined {
+    const held = this.held.get(uuid);
+    return held === undefined ? undefined : { job: held.job, since: held.since };
   }
 
   /** True while a call of this driver acts on the domain's guest. */
@@ -196,7 +204,7 @@ export class Jobs {
   private lock(uuid: string, job: string): Promise<void> | undefined {
     const held = this.held.get(uuid);
     if (held === undefined) {
-      this.held.set(uuid, { job, waiters: [] });
+      this.held.set(uuid, { job, since: Date.now(), waiters: [] });
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
@@ -227,7 +235,7 @@ export class Jobs {
     this.onIdle(uuid);
     const next = held.waiters.shift();
     if (next === undefined) return;
-    this.held.set(uuid, { job: next.job, waiters: held.waiters });
+    this.held.set(uuid, { job: next.job, since: Date.now(), waiters: held.waiters });
     next.wake();
   }
 }

@@ -15,6 +15,7 @@
  * quits it once it has seen the event); a monitor EOF or a vanished pid otherwise is 'crashed'.
  * Exits the backend causes itself (kill, saveMemory) are not reported.
  */
+import { setupBalloon } from './guest-resources.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -294,6 +295,8 @@ export class QemuGuests implements GuestBackend {
     // As libvirt: devices QEMU cannot run here are refused at start, not at define.
     const machines = this.machinesFor(def);
     checkQemuDefinition(def, machines);
+    // As libvirt's qemu driver, a guest without a <memballoon> gets a virtio one (model='none' opts out).
+    def.devices.memballoon ??= { model: 'virtio' };
     // libvirt stores the machine type an alias stands for (pc → pc-i440fx-7.2), `pc` when none is given.
     if (machines !== undefined) def.os.machine = qemuMachineCanonical(machines.emulator, def.os.machine ?? 'pc');
   }
@@ -405,6 +408,8 @@ export class QemuGuests implements GuestBackend {
     try {
       await setGraphicsPasswords(guest.qmp, def);
       await fillLiveGraphics(guest.qmp, def, paths);
+      // A restored guest brings its balloon state along.
+      if (opts.image === null) await setupBalloon(guest.qmp, def);
       if (opts.image !== null) {
         const t0 = performance.now();
         await this.restoreFrom(guest, opts.image);
@@ -1000,6 +1005,12 @@ export class QemuGuests implements GuestBackend {
   async monitor(rec: DomainRecord): Promise<{ qmp: QmpClient; runtime: QemuRuntime }> {
     const g = await this.require(rec);
     return { qmp: g.qmp, runtime: g.rt };
+  }
+
+  /** The monitor of a guest this backend holds open now; undefined otherwise (it never attaches). */
+  heldMonitor(uuid: string): QmpClient | undefined {
+    const g = this.guests.get(uuid);
+    return g !== undefined && !g.qmp.isClosed ? g.qmp : undefined;
   }
 
   /** The guest's monitor, attaching when this backend does not hold it yet. */

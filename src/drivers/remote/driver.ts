@@ -271,6 +271,12 @@ export class RemoteDriver implements HypervisorDriver {
     if (nparams <= 0) return [];
     return (await this.call(Proc.NODE_GET_CPU_STATS, { num: cpuNum, nparams, flags })).params;
   }
+  async nodeGetMemoryStats(cellNum: number, flags: number): R<NodeStat[]> {
+    // As libvirt's client: how many first, then that many.
+    const { nparams } = await this.call(Proc.NODE_GET_MEMORY_STATS, { nparams: 0, cellNum, flags });
+    if (nparams <= 0) return [];
+    return (await this.call(Proc.NODE_GET_MEMORY_STATS, { nparams, cellNum, flags })).params;
+  }
   async nodeGetCPUMap(flags: number): R<boolean[]> {
     const r = await this.call(Proc.NODE_GET_CPU_MAP, { needMap: 1, needOnline: 1, flags });
     return Array.from({ length: r.ret }, (_, c) => ((r.cpumap[c >> 3] ?? 0) & (1 << (c & 7))) !== 0);
