@@ -1,0 +1,279 @@
+#!/bin/bash
+# Runs libvirt's own client test suites against tsvirtd and against a real libvirtd, in the same
+# run, and compares them: libvirt-python's tests/ (pytest) and Sys::Virt's t/*.t (TAP). Both
+# suites are written for `test:///default`; the only change is the URI, rewritten at run time to
+# `test+unix:///default?socket=…` of each daemon (a pytest plugin and a Perl module written into
+# a scratch directory; the suites' files are not touched).
+#
+# The suites are not in Debian's reachable archive and are not part of this repository: check
+# them out yourself (tag v9.0.0, the version of Debian's python3-libvirt and libsys-virt-perl) and
+# give their paths. This script fetches nothing.
+#
+#   npm run build
+#   scripts/libvirt-suites.sh [--keep] PYTHON_SRC PERL_SRC
+#
+#   PYTHON_SRC  a checkout of libvirt-python (its tests/ is run with the installed binding)
+#   PERL_SRC    a checkout of libvirt-perl (its t/*.t are run with the installed Sys::Virt)
+#   --keep      keep the scratch directory (daemon logs, raw suite output)
+#
+# Debian packages it needs (installed by hand; the suites do not run in CI): python3-libvirt
+# python3-pytest python3-lxml libsys-virt-perl libxml-xpath-perl libtest-pod-perl
+# libtest-pod-coverage-perl libtest-exception-perl libxml-libxml-perl, and libvirt-daemon.
+#
+# It prints each suite's pass/fail counts for both daemons side by side, then every test (python)
+# or assertion (perl) that passes on libvirtd and fails on tsvirtd, then stops both daemons.
+# Exit status: 0 when nothing passes on libvirtd that fails on tsvirtd, 1 otherwise, 2 on set-up
+# errors.
+set -u
+
+keep=0
+if [ "${1:-}" = --keep ]; then keep=1; shift; fi
+if [ $# -ne 2 ]; then
+  sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  exit 2
+fi
+py_src=$(cd "$1" && pwd) || exit 2
+perl_src=$(cd "$2" && pwd) || exit 2
+[ -d "$py_src/tests" ] || { echo "libvirt-suites: $py_src has no tests/" >&2; exit 2; }
+[ -d "$perl_src/t" ] || { echo "libvirt-suites: $perl_src has no t/" >&2; exit 2; }
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+daemon_main="$repo/dist/src/daemon/main.js"
+[ -f "$daemon_main" ] || { echo "libvirt-suites: $daemon_main is missing: run npm run build first" >&2; exit 2; }
+for tool in /usr/bin/python3 perl /usr/sbin/libvirtd setpriv; do
+  command -v "$tool" >/dev/null || { echo "libvirt-suites: $tool is missing" >&2; exit 2; }
+done
+/usr/bin/python3 -c 'import libvirt, pytest, lxml' 2>/dev/null ||
+  { echo "libvirt-suites: /usr/bin/python3 needs python3-libvirt python3-pytest python3-lxml" >&2; exit 2; }
+perl -MSys::Virt -MXML::XPath -MTest::Exception -e1 2>/dev/null ||
+  { echo "libvirt-suites: perl needs libsys-virt-perl libxml-xpath-perl libtest-exception-perl" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/libvirt-suites-XXXXXX)
+chmod 755 "$work"
+ts_pid=
+lv_pid=
+cleanup() {
+  [ -n "$ts_pid" ] && kill -TERM "$ts_pid" 2>/dev/null
+  [ -n "$lv_pid" ] && kill -TERM "$lv_pid" 2>/dev/null
+  for pid in $ts_pid $lv_pid; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+  done
+  wait 2>/dev/null
+  if [ "$keep" = 1 ]; then echo "libvirt-suites: kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+wait_for() { # socket pid name log
+  for _ in $(seq 200); do
+    [ -S "$1" ] && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "libvirt-suites: $3 did not start; its log:" >&2
+  tail -20 "$4" >&2
+  exit 2
+}
+
+# tsvirtd, serving the test driver, on its own socket directory and state directory.
+mkdir -p "$work/tsvirtd/sock" "$work/tsvirtd/state"
+TSVIRT_STATE_DIR="$work/tsvirtd/state" node --min-semi-space-size=16 "$daemon_main" \
+  --socket-dir "$work/tsvirtd/sock" --uri test:///default --uri test:///session \
+  --log-file "$work/tsvirtd/log" >"$work/tsvirtd/out" 2>&1 &
+ts_pid=$!
+ts_sock="$work/tsvirtd/sock/libvirt-sock"
+wait_for "$ts_sock" "$ts_pid" tsvirtd "$work/tsvirtd/out"
+
+# libvirtd with the test driver only (no driver module loads from an empty LIBVIRT_DRIVER_DIR),
+# as an unprivileged user so that it writes nothing outside its scratch directory.
+lv="$work/libvirtd"
+mkdir -p "$lv/drivers" "$lv/sock" "$lv/run" "$lv/home"
+cat >"$lv/libvirtd.conf" <<EOF
+listen_tls = 0
+listen_tcp = 0
+unix_sock_dir = "$lv/sock"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+log_outputs = "3:file:$lv/libvirtd.log"
+EOF
+as_user=()
+if [ "$(id -u)" = 0 ]; then
+  chown -R 65534:65534 "$lv"
+  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+fi
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$lv/home" XDG_RUNTIME_DIR="$lv/run" \
+  XDG_CONFIG_HOME="$lv/home/.config" XDG_CACHE_HOME="$lv/home/.cache" LIBVIRT_DRIVER_DIR="$lv/drivers" \
+  "${as_user[@]}" /usr/sbin/libvirtd -f "$lv/libvirtd.conf" -p "$lv/libvirtd.pid" >"$lv/out" 2>&1 &
+lv_pid=$!
+lv_sock="$lv/sock/libvirt-sock"
+wait_for "$lv_sock" "$lv_pid" libvirtd "$lv/out"
+
+# The URI rewriting, for python (a pytest plugin) and perl (a module loaded by PERL5OPT).
+mkdir -p "$work/plugins"
+cat >"$work/plugins/suites_uri.py" <<'EOF'
+"""Points libvirt-python's tests at a daemon: test:///default -> $SUITES_URI."""
+import os
+import libvirt
+
+_URI = os.environ["SUITES_URI"]
+
+
+def _rewrite(uri):
+    return _URI if uri == "test:///default" else uri
+
+
+for _name in ("open", "openReadOnly"):
+    def _wrap(orig):
+        return lambda uri=None: orig(_rewrite(uri))
+    setattr(libvirt, _name, _wrap(getattr(libvirt, _name)))
+_openAuth = libvirt.openAuth
+libvirt.openAuth = lambda uri, auth, flags=0: _openAuth(_rewrite(uri), auth, flags)
+EOF
+cat >"$work/plugins/SuitesURI.pm" <<'EOF'
+package SuitesURI;
+# Points Sys::Virt's tests at a daemon: test:///default -> $SUITES_URI.
+use strict;
+use warnings;
+use Sys::Virt;
+my $orig = \&Sys::Virt::new;
+{
+    no warnings 'redefine';
+    *Sys::Virt::new = sub {
+        my ($class, %args) = @_;
+        $args{uri} = $ENV{SUITES_URI} if defined $args{uri} && $args{uri} eq 'test:///default';
+        return $orig->($class, %args);
+    };
+}
+1;
+EOF
+
+run_python() { # name uri
+  (cd "$py_src" && SUITES_URI="$2" PYTHONPATH="$work/plugins" PYTHONDONTWRITEBYTECODE=1 \
+    timeout 600 /usr/bin/python3 -m pytest -q -p suites_uri -p no:cacheprovider \
+    --junitxml="$work/python-$1.xml" tests >"$work/python-$1.out" 2>&1)
+}
+run_perl() { # name uri
+  mkdir -p "$work/perl-$1"
+  # Through a daemon, 800-events.t does not exit after its last assertion (on libvirtd as on
+  # tsvirtd; it hangs once it drops the connection while its own Perl event loop no longer runs).
+  # Every assertion has been printed by then; the timeout ends it.
+  for t in "$perl_src"/t/*.t; do
+    (cd "$perl_src" && SUITES_URI="$2" PERL5LIB="$work/plugins" PERL5OPT=-MSuitesURI \
+      timeout 30 perl "t/$(basename "$t")" >"$work/perl-$1/$(basename "$t").tap" 2>&1)
+  done
+}
+
+ts_uri="test+unix:///default?socket=$ts_sock"
+lv_uri="test+unix:///default?socket=$lv_sock"
+echo "tsvirtd:  $ts_uri"
+echo "libvirtd: $lv_uri"
+run_python tsvirtd "$ts_uri"
+run_python libvirtd "$lv_uri"
+run_perl tsvirtd "$ts_uri"
+run_perl libvirtd "$lv_uri"
+
+/usr/bin/python3 - "$work" <<'EOF'
+import glob, os, re, sys
+import xml.etree.ElementTree as ET
+
+work = sys.argv[1]
+
+
+def python_results(name):
+    """test id -> (passed, message) from pytest's junit XML."""
+    out = {}
+    path = os.path.join(work, f"python-{name}.xml")
+    if not os.path.exists(path):
+        return out
+    for case in ET.parse(path).iter("testcase"):
+        tid = f"{case.get('classname')}::{case.get('name')}"
+        bad = case.find("failure")
+        if bad is None:
+            bad = case.find("error")
+        skipped = case.find("skipped") is not None
+        if skipped:
+            out[tid] = (None, "skipped")
+        elif bad is None:
+            out[tid] = (True, "")
+        else:
+            out[tid] = (False, (bad.get("message") or "").strip().splitlines()[0][:200] if bad.get("message") else "")
+    return out
+
+
+def perl_results(name):
+    """file#n description -> (passed, reason); assertions a script never reached count as failed."""
+    out = {}
+    for tap in sorted(glob.glob(os.path.join(work, f"perl-{name}", "*.tap"))):
+        t = os.path.basename(tap)[:-4]
+        planned = None
+        seen = set()
+        diag = []
+        last = None
+        skip_all = False
+        for line in open(tap, errors="replace"):
+            line = line.rstrip("\n")
+            m = re.match(r"^1\.\.(\d+)(.*)$", line)
+            if m:
+                planned = int(m.group(1))
+                skip_all = planned == 0
+                continue
+            m = re.match(r"^(not )?ok (\d+)\s*-?\s*(.*)$", line)
+            if m:
+                n = int(m.group(2))
+                desc = re.sub(r"\s*# (SKIP|TODO).*$", "", m.group(3))
+                key = f"{t} #{n} {desc}".rstrip()
+                ok = m.group(1) is None or "# TODO" in m.group(3)
+                if "# SKIP" in m.group(3):
+                    out[key] = (None, "skipped")
+                else:
+                    out[key] = (ok, "")
+                seen.add(n)
+                last = key
+                continue
+            if line.startswith("#") and last is not None and out[last][0] is False:
+                out[last] = (False, (out[last][1] + " " + line.lstrip("# ").strip()).strip()[:300])
+            elif not line.startswith("#") and line.strip():
+                diag.append(line)
+        if skip_all:
+            out[f"{t} (skipped: no plan)"] = (None, "skipped")
+            continue
+        if planned is None:
+            planned = max(seen) if seen else 1
+        for n in range(1, planned + 1):
+            if n not in seen:
+                out[f"{t} #{n} (not reached)"] = (False, " | ".join(diag[-2:])[:300])
+    return out
+
+
+def count(res):
+    p = sum(1 for v in res.values() if v[0] is True)
+    f = sum(1 for v in res.values() if v[0] is False)
+    s = sum(1 for v in res.values() if v[0] is None)
+    return p, f, s
+
+
+regressions = 0
+suites = [("libvirt-python tests/ (tests)", python_results), ("Sys::Virt t/*.t (assertions)", perl_results)]
+print()
+print(f"{'suite':32} {'tsvirtd pass/fail/skip':>24} {'libvirtd pass/fail/skip':>25}")
+tables = []
+for label, fn in suites:
+    ts, lv = fn("tsvirtd"), fn("libvirtd")
+    print(f"{label:32} {'%d/%d/%d' % count(ts):>24} {'%d/%d/%d' % count(lv):>25}")
+    tables.append((label, ts, lv))
+for label, ts, lv in tables:
+    worse = [k for k, v in lv.items() if v[0] is True and ts.get(k, (False, "missing on tsvirtd"))[0] is not True]
+    better = [k for k, v in ts.items() if v[0] is True and lv.get(k, (False, ""))[0] is not True]
+    print()
+    print(f"{label}: {len(worse)} pass on libvirtd and fail on tsvirtd")
+    for k in worse:
+        why = ts.get(k, (False, "not run on tsvirtd"))[1]
+        print(f"  {k}" + (f"\n      {why}" if why else ""))
+    if better:
+        print(f"{label}: {len(better)} pass on tsvirtd and fail on libvirtd")
+        for k in better:
+            print(f"  {k}")
+    regressions += len(worse)
+sys.exit(1 if regressions else 0)
+EOF
