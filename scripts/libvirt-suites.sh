@@ -10,11 +10,23 @@
 # give their paths. This script fetches nothing.
 #
 #   npm run build
-#   scripts/libvirt-suites.sh [--keep] PYTHON_SRC PERL_SRC
+#   scripts/libvirt-suites.sh [--keep] [--tck TCK_SRC] PYTHON_SRC PERL_SRC
 #
 #   PYTHON_SRC  a checkout of libvirt-python (its tests/ is run with the installed binding)
 #   PERL_SRC    a checkout of libvirt-perl (its t/*.t are run with the installed Sys::Virt)
+#   --tck DIR   also run a checkout of libvirt-tck's scripts/domain/*.t, on qemu:///session
+#               (real TCG guests: tsvirt's test guest, built by scripts/build-test-guest.sh;
+#               takes minutes). TCK_SCRIPTS='domain/050-*.t ...' picks other scripts.
+#   --tck-without-networks
+#               a diagnostic for a tsvirtd without networks and storage pools: the TCK's
+#               set-up lists them on every connection and bails out on VIR_ERR_NO_SUPPORT; with
+#               this, such a list is answered empty on the client side (on both daemons), so
+#               that the domain scripts run. Its counts are not the suite's verdict.
 #   --keep      keep the scratch directory (daemon logs, raw suite output)
+#
+# Both daemons run as the unprivileged user nobody when the script runs as root (libvirtd would
+# otherwise write under /run/libvirt), each with HOME and XDG_* in its own scratch directory, so
+# that qemu:///session is the same kind of session on both.
 #
 # Debian packages it needs (installed by hand; the suites do not run in CI): python3-libvirt
 # python3-pytest python3-lxml libsys-virt-perl libxml-xpath-perl libtest-pod-perl
@@ -27,7 +39,16 @@
 set -u
 
 keep=0
-if [ "${1:-}" = --keep ]; then keep=1; shift; fi
+tck_src=
+tck_without_networks=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=1; shift ;;
+    --tck) tck_src=$(cd "${2:?--tck needs a directory}" && pwd) || exit 2; shift 2 ;;
+    --tck-without-networks) tck_without_networks=1; shift ;;
+    *) break ;;
+  esac
+done
 if [ $# -ne 2 ]; then
   sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
   exit 2
@@ -52,7 +73,18 @@ work=$(mktemp -d /tmp/libvirt-suites-XXXXXX)
 chmod 755 "$work"
 ts_pid=
 lv_pid=
+ts_sock=
+lv_sock=
 cleanup() {
+  # Guests outlive their daemon (both reattach on restart): destroy what the TCK left running.
+  if [ -n "$tck_src" ]; then
+    for sock in ${ts_sock:-} ${lv_sock:-}; do
+      [ -S "$sock" ] || continue
+      for d in $(virsh -q -c "qemu+unix:///session?socket=$sock" list --name 2>/dev/null); do
+        virsh -q -c "qemu+unix:///session?socket=$sock" destroy "$d" >/dev/null 2>&1
+      done
+    done
+  fi
   [ -n "$ts_pid" ] && kill -TERM "$ts_pid" 2>/dev/null
   [ -n "$lv_pid" ] && kill -TERM "$lv_pid" 2>/dev/null
   for pid in $ts_pid $lv_pid; do
@@ -76,17 +108,14 @@ wait_for() { # socket pid name log
   exit 2
 }
 
-# tsvirtd, serving the test driver, on its own socket directory and state directory.
-mkdir -p "$work/tsvirtd/sock" "$work/tsvirtd/state"
-TSVIRT_STATE_DIR="$work/tsvirtd/state" node --min-semi-space-size=16 "$daemon_main" \
-  --socket-dir "$work/tsvirtd/sock" --uri test:///default --uri test:///session \
-  --log-file "$work/tsvirtd/log" >"$work/tsvirtd/out" 2>&1 &
-ts_pid=$!
-ts_sock="$work/tsvirtd/sock/libvirt-sock"
-wait_for "$ts_sock" "$ts_pid" tsvirtd "$work/tsvirtd/out"
-
-# libvirtd with the test driver only (no driver module loads from an empty LIBVIRT_DRIVER_DIR),
-# as an unprivileged user so that it writes nothing outside its scratch directory.
+# Each daemon gets a scratch home; as root, both run as nobody (libvirtd as root would write
+# under /run/libvirt, and qemu:///session should mean the same user's session on both).
+as_user=()
+daemon_env() { # dir
+  echo PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$1/home" XDG_RUNTIME_DIR="$1/run" \
+    XDG_CONFIG_HOME="$1/home/.config" XDG_CACHE_HOME="$1/home/.cache" XDG_STATE_HOME="$1/home/.state"
+}
+mkdir -p "$work/tsvirtd/sock" "$work/tsvirtd/state" "$work/tsvirtd/run" "$work/tsvirtd/home"
 lv="$work/libvirtd"
 mkdir -p "$lv/drivers" "$lv/sock" "$lv/run" "$lv/home"
 cat >"$lv/libvirtd.conf" <<EOF
@@ -97,14 +126,27 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 log_outputs = "3:file:$lv/libvirtd.log"
 EOF
-as_user=()
 if [ "$(id -u)" = 0 ]; then
-  chown -R 65534:65534 "$lv"
+  chown -R 65534:65534 "$work/tsvirtd" "$lv"
   as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
-env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$lv/home" XDG_RUNTIME_DIR="$lv/run" \
-  XDG_CONFIG_HOME="$lv/home/.config" XDG_CACHE_HOME="$lv/home/.cache" LIBVIRT_DRIVER_DIR="$lv/drivers" \
-  "${as_user[@]}" /usr/sbin/libvirtd -f "$lv/libvirtd.conf" -p "$lv/libvirtd.pid" >"$lv/out" 2>&1 &
+
+# tsvirtd, on its own socket directory and state directory.
+# shellcheck disable=SC2046
+env -i $(daemon_env "$work/tsvirtd") TSVIRT_STATE_DIR="$work/tsvirtd/state" "${as_user[@]}" \
+  node --min-semi-space-size=16 "$daemon_main" --socket-dir "$work/tsvirtd/sock" \
+  --uri test:///default --uri qemu:///session --log-file "$work/tsvirtd/log" >"$work/tsvirtd/out" 2>&1 &
+ts_pid=$!
+ts_sock="$work/tsvirtd/sock/libvirt-sock"
+wait_for "$ts_sock" "$ts_pid" tsvirtd "$work/tsvirtd/out"
+
+# libvirtd. Without --tck it needs the test driver alone, which is built in: an empty
+# LIBVIRT_DRIVER_DIR keeps every driver module out (and its start quick).
+drivers=(LIBVIRT_DRIVER_DIR="$lv/drivers")
+[ -n "$tck_src" ] && drivers=()
+# shellcheck disable=SC2046
+env -i $(daemon_env "$lv") "${drivers[@]}" "${as_user[@]}" \
+  /usr/sbin/libvirtd -f "$lv/libvirtd.conf" -p "$lv/libvirtd.pid" >"$lv/out" 2>&1 &
 lv_pid=$!
 lv_sock="$lv/sock/libvirt-sock"
 wait_for "$lv_sock" "$lv_pid" libvirtd "$lv/out"
@@ -148,6 +190,30 @@ my $orig = \&Sys::Virt::new;
 1;
 EOF
 
+cat >"$work/plugins/TCKWithoutNetworks.pm" <<'EOF'
+package TCKWithoutNetworks;
+# --tck-without-networks: the TCK's set-up and clean-up list networks and storage pools on every
+# connection; a daemon without them answers VIR_ERR_NO_SUPPORT there, and this answers an empty
+# list instead, so that the domain scripts can run. Every other call is untouched.
+use strict;
+use warnings;
+use Sys::Virt;
+no warnings 'redefine';
+for my $name (qw(list_networks list_defined_networks list_storage_pools list_defined_storage_pools)) {
+    my $orig = \&{"Sys::Virt::$name"};
+    no strict 'refs';
+    *{"Sys::Virt::$name"} = sub {
+        my @r = eval { $orig->(@_) };
+        if ($@) {
+            die $@ unless ref($@) && $@->isa('Sys::Virt::Error') && $@->code == Sys::Virt::Error::ERR_NO_SUPPORT;
+            return ();
+        }
+        return @r;
+    };
+}
+1;
+EOF
+
 run_python() { # name uri
   (cd "$py_src" && SUITES_URI="$2" PYTHONPATH="$work/plugins" PYTHONDONTWRITEBYTECODE=1 \
     timeout 600 /usr/bin/python3 -m pytest -q -p suites_uri -p no:cacheprovider \
@@ -172,6 +238,42 @@ run_python tsvirtd "$ts_uri"
 run_python libvirtd "$lv_uri"
 run_perl tsvirtd "$ts_uri"
 run_perl libvirtd "$lv_uri"
+
+run_tck() { # name uri
+  local dir="$work/tck-$1"
+  mkdir -p "$dir/scratch" "$dir/home"
+  cat >"$dir/tck.yml" <<EOF
+uri: "$2"
+scratch_dir: "$dir/scratch"
+kernels:
+  - arch: x86_64
+    ostype:
+      - hvm
+    kernel: "$work/guest/vmlinuz"
+    initrd: "$work/guest/initramfs.cpio.gz"
+EOF
+  [ "$(id -u)" = 0 ] && chown -R 65534:65534 "$dir"
+  # The TCK's clients run as the daemons' user: the disk images they create are the guests'.
+  for t in $tck_scripts; do
+    local out
+    out="$dir/$(echo "$t" | tr / _).tap"
+    (cd "$dir" && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$dir/home" LIBVIRT_TCK_CONFIG="$dir/tck.yml" \
+      LIBVIRT_TCK_AUTOCLEAN=1 "${tck_shim[@]}" "${as_user[@]}" timeout 300 perl -I"$tck_src/lib" "$tck_src/scripts/$t" >"$out" 2>&1)
+  done
+}
+if [ -n "$tck_src" ]; then
+  tck_shim=()
+  [ "$tck_without_networks" = 1 ] && tck_shim=(PERL5LIB="$work/plugins" PERL5OPT=-MTCKWithoutNetworks)
+  tck_scripts=${TCK_SCRIPTS:-$(cd "$tck_src/scripts" && echo domain/*.t)}
+  if ! sh "$repo/scripts/build-test-guest.sh" "$work/guest" >"$work/guest.log" 2>&1; then
+    echo "libvirt-suites: scripts/build-test-guest.sh failed:" >&2
+    tail -5 "$work/guest.log" >&2
+    exit 2
+  fi
+  chmod -R a+rX "$work/guest"
+  run_tck tsvirtd "qemu+unix:///session?socket=$ts_sock"
+  run_tck libvirtd "qemu+unix:///session?socket=$lv_sock"
+fi
 
 /usr/bin/python3 - "$work" <<'EOF'
 import glob, os, re, sys
@@ -201,10 +303,10 @@ def python_results(name):
     return out
 
 
-def perl_results(name):
+def tap_results(prefix, name):
     """file#n description -> (passed, reason); assertions a script never reached count as failed."""
     out = {}
-    for tap in sorted(glob.glob(os.path.join(work, f"perl-{name}", "*.tap"))):
+    for tap in sorted(glob.glob(os.path.join(work, f"{prefix}-{name}", "*.tap"))):
         t = os.path.basename(tap)[:-4]
         planned = None
         seen = set()
@@ -254,7 +356,10 @@ def count(res):
 
 
 regressions = 0
-suites = [("libvirt-python tests/ (tests)", python_results), ("Sys::Virt t/*.t (assertions)", perl_results)]
+suites = [("libvirt-python tests/ (tests)", python_results),
+          ("Sys::Virt t/*.t (assertions)", lambda name: tap_results("perl", name))]
+if os.path.isdir(os.path.join(work, "tck-libvirtd")):
+    suites.append(("libvirt-tck (assertions)", lambda name: tap_results("tck", name)))
 print()
 print(f"{'suite':32} {'tsvirtd pass/fail/skip':>24} {'libvirtd pass/fail/skip':>25}")
 tables = []
