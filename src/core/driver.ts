@@ -206,6 +206,8 @@ export interface HypervisorDriver {
 
   /** virConnectGetCapabilities: the capabilities XML (src/conf/capabilities.ts). */
   connectGetCapabilities?(): Promise<string>;
+  /** virConnectGetDomainCapabilities: the domain capabilities XML (src/conf/domaincaps.ts); null picks the default. */
+  connectGetDomainCapabilities?(emulatorbin: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): Promise<string>;
   /** virNodeGetInfo. */
   nodeGetInfo?(): Promise<NodeInfo>;
   /** virConnectGetSysinfo: the host's SMBIOS sysinfo XML. */

@@ -54,6 +54,7 @@ export enum Proc {
   CONNECT_GET_MAX_VCPUS = 5,
   NODE_GET_INFO = 6,
   CONNECT_GET_CAPABILITIES = 7,
+  CONNECT_GET_DOMAIN_CAPABILITIES = 342,
   DOMAIN_CREATE = 9,
   DOMAIN_CREATE_XML = 10,
   DOMAIN_DEFINE_XML = 11,
@@ -198,6 +199,13 @@ export const openArgs = struct<{ name: string | null; flags: number }>({ name: x
 export const featureArgs = struct<{ feature: number }>({ feature: xInt });
 export const supportedRet = struct<{ supported: number }>({ supported: xInt });
 export const stringRet = struct<{ value: string }>({ value: xString });
+export const domainCapsArgs = struct<{ emulatorbin: string | null; arch: string | null; machine: string | null; virttype: string | null; flags: number }>({
+  emulatorbin: xOptString,
+  arch: xOptString,
+  machine: xOptString,
+  virttype: xOptString,
+  flags: xUint,
+});
 export const uhyperRet = struct<{ value: number }>({ value: xUhyper });
 export const authListRet = struct<{ types: number[] }>({ types: arrayOf(xInt, REMOTE_AUTH_TYPE_LIST_MAX) });
 export const lookupByIdArgs = struct<{ id: number }>({ id: xInt });
@@ -428,6 +436,7 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.CONNECT_GET_VERSION]: p('virConnectGetVersion', R, xVoid, uhyperRet),
   [Proc.NODE_GET_INFO]: p('virNodeGetInfo', R, xVoid, nodeInfoRet),
   [Proc.CONNECT_GET_CAPABILITIES]: p('virConnectGetCapabilities', R, xVoid, stringRet),
+  [Proc.CONNECT_GET_DOMAIN_CAPABILITIES]: p('virConnectGetDomainCapabilities', W, domainCapsArgs, stringRet),
   [Proc.DOMAIN_CREATE]: p('virDomainCreate', W, dom, xVoid),
   [Proc.DOMAIN_CREATE_XML]: p('virDomainCreateXML', W, xmlFlags, retDom),
   [Proc.DOMAIN_DEFINE_XML]: p('virDomainDefineXML', W, xml, retDom),

@@ -320,6 +320,12 @@ const VIDEO_DEVICES: Partial<Record<DomainVideoDef['model'], { primary: string; 
   ramfb: { primary: 'ramfb' },
 };
 
+/** The video models this driver runs (besides 'none'), in libvirt's order: domain capabilities list them. */
+export const QEMU_VIDEO_MODELS: readonly string[] = Object.keys(VIDEO_DEVICES);
+
+/** The disk buses {@link diskArgs} gives QEMU, in libvirt's order: domain capabilities list them. */
+export const QEMU_DISK_BUSES: readonly string[] = ['ide', 'scsi', 'virtio', 'sata'];
+
 /**
  * `-device` of a video card, refused as libvirt 9.0's qemuValidateDomainDeviceDefVideo refuses
  * it (VIR_ERR_CONFIG_UNSUPPORTED): models QEMU lacks, secondary or multi-head cards of models

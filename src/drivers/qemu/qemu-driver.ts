@@ -13,6 +13,8 @@ import { MetadataDriver, type MetadataDriverOptions } from '../metadata/driver.j
 import { checkActive } from '../../rules/lifecycle.js';
 import { isActive } from '../metadata/records.js';
 import type { QemuGuests } from './backend.js';
+import { qemuDomainCapabilities } from './domcaps.js';
+import { formatDomainCapabilitiesXML } from '../../conf/domaincaps.js';
 
 /** What a call on a running guest works with: its record, monitor and process. */
 export interface RunningGuest {
@@ -40,5 +42,10 @@ export class QemuDriver extends MetadataDriver {
     checkActive({ active: isActive(rec) });
     const { qmp, runtime } = await this.guests.monitor(rec);
     return { rec, qmp, runtime };
+  }
+
+  /** virConnectGetDomainCapabilities: what this driver runs for the emulator, arch, machine and type (domcaps.ts). */
+  async connectGetDomainCapabilities(emulatorbin: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): Promise<string> {
+    return formatDomainCapabilitiesXML(qemuDomainCapabilities(emulatorbin, arch, machine, virttype, flags, this.guests.env));
   }
 }

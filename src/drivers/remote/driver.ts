@@ -248,6 +248,9 @@ export class RemoteDriver implements HypervisorDriver {
   async connectGetCapabilities(): R<string> {
     return (await this.call(Proc.CONNECT_GET_CAPABILITIES, undefined)).value;
   }
+  async connectGetDomainCapabilities(emulatorbin: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): R<string> {
+    return (await this.call(Proc.CONNECT_GET_DOMAIN_CAPABILITIES, { emulatorbin, arch, machine, virttype, flags })).value;
+  }
   async nodeGetInfo(): R<NodeInfo> {
     const r = await this.call(Proc.NODE_GET_INFO, undefined);
     return { model: r.model, memory: r.memory, cpus: r.cpus, mhz: r.mhz, nodes: r.nodes, sockets: r.sockets, cores: r.cores, threads: r.threads };
