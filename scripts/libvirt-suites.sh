@@ -280,6 +280,7 @@ import glob, os, re, sys
 import xml.etree.ElementTree as ET
 
 work = sys.argv[1]
+labels = {}  # key -> description, from whichever run printed one
 
 
 def python_results(name):
@@ -323,11 +324,15 @@ def tap_results(prefix, name):
             m = re.match(r"^(not )?ok (\d+)\s*-?\s*(.*)$", line)
             if m:
                 n = int(m.group(2))
-                desc = re.sub(r"\s*# (SKIP|TODO).*$", "", m.group(3))
-                key = f"{t} #{n} {desc}".rstrip()
-                ok = m.group(1) is None or "# TODO" in m.group(3)
-                if "# SKIP" in m.group(3):
-                    out[key] = (None, "skipped")
+                # Keyed by number: a skipped assertion has no description ("ok 2 # skip why").
+                desc = re.sub(r"\s*# (SKIP|TODO).*$", "", m.group(3), flags=re.I)
+                key = f"{t} #{n}"
+                if desc:
+                    labels[key] = desc
+                ok = m.group(1) is None or re.search(r"# TODO", m.group(3), re.I) is not None
+                skip = re.search(r"# SKIP\s*(.*)$", m.group(3), re.I)
+                if skip:
+                    out[key] = (None, "skipped: " + skip.group(1))
                 else:
                     out[key] = (ok, "")
                 seen.add(n)
@@ -338,13 +343,13 @@ def tap_results(prefix, name):
             elif not line.startswith("#") and line.strip():
                 diag.append(line)
         if skip_all:
-            out[f"{t} (skipped: no plan)"] = (None, "skipped")
+            out[f"{t} (skipped as a whole)"] = (None, "skipped")
             continue
         if planned is None:
             planned = max(seen) if seen else 1
         for n in range(1, planned + 1):
             if n not in seen:
-                out[f"{t} #{n} (not reached)"] = (False, " | ".join(diag[-2:])[:300])
+                out[f"{t} #{n}"] = (False, "not reached: " + " | ".join(diag[-2:])[:300])
     return out
 
 
@@ -368,17 +373,30 @@ for label, fn in suites:
     print(f"{label:32} {'%d/%d/%d' % count(ts):>24} {'%d/%d/%d' % count(lv):>25}")
     tables.append((label, ts, lv))
 for label, ts, lv in tables:
-    worse = [k for k, v in lv.items() if v[0] is True and ts.get(k, (False, "missing on tsvirtd"))[0] is not True]
+    worse = [k for k, v in lv.items() if v[0] is True and ts.get(k, (False, ""))[0] is not True]
     better = [k for k, v in ts.items() if v[0] is True and lv.get(k, (False, ""))[0] is not True]
     print()
-    print(f"{label}: {len(worse)} pass on libvirtd and fail on tsvirtd")
+    print(f"{label}: {len(worse)} pass on libvirtd and fail or skip on tsvirtd")
+    # Consecutive assertions of one script failing for the same reason print as one range.
+    groups = []
     for k in worse:
         why = ts.get(k, (False, "not run on tsvirtd"))[1]
-        print(f"  {k}" + (f"\n      {why}" if why else ""))
+        m = re.match(r"^(.*) #(\d+)$", k)
+        g = groups[-1] if groups else None
+        if m and g and g["file"] == m.group(1) and g["why"] == why and g["last"] + 1 == int(m.group(2)):
+            g["last"] = int(m.group(2))
+            g["n"] += 1
+            continue
+        groups.append({"key": k, "file": m.group(1) if m else k, "first": int(m.group(2)) if m else 0, "last": int(m.group(2)) if m else 0, "why": why, "n": 1})
+    for g in groups:
+        head = f"  {g['key']} {labels.get(g['key'], '')}".rstrip()
+        if g["n"] > 1:
+            head = f"  {g['file']} #{g['first']}-#{g['last']} ({g['n']} assertions, from: {labels.get(g['key'], '')})"
+        print(head + (f"\n      {g['why']}" if g["why"] else ""))
     if better:
-        print(f"{label}: {len(better)} pass on tsvirtd and fail on libvirtd")
+        print(f"{label}: {len(better)} pass on tsvirtd and fail or skip on libvirtd")
         for k in better:
-            print(f"  {k}")
+            print(f"  {k} {labels.get(k, '')}".rstrip())
     regressions += len(worse)
 sys.exit(1 if regressions else 0)
 EOF
