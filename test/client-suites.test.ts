@@ -6,7 +6,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { python, pythonLibvirtSkip, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
+import { python, pythonLibvirtSkip, startDaemon, virsh, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
+import { securityLabelRet, securityModelRet } from '../src/rpc/procedures.js';
+import { XdrReader, XdrWriter } from '../src/rpc/xdr.js';
+import { missing } from './support/host-tools.js';
 import { startLibvirtd, type RunningLibvirtd } from './support/libvirtd-harness.js';
 
 /** Runs a python-libvirt script with the URI as argv[1]; returns its JSON output. */
@@ -72,4 +75,57 @@ print(json.dumps(out))
       },
     );
   });
+
+  test("NODE_GET_SECURITY_MODEL follows the driver: qemu 'none'/'0' as libvirtd's qemu:///session, and virsh dominfo shows it (found comparing the suites' daemons)", { skip: missing('qemu-system-x86_64') || virshSkip() }, () => {
+    // tsvirtd answered empty strings for every driver, while its qemu capabilities list <secmodel> none/0.
+    const qemu = daemon.uri('/default').replace('test+unix:///default', 'qemu+unix:///session');
+    const script = String.raw`
+d = c.defineXML("<domain type='qemu'><name>secq</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")
+out['model'] = c.getSecurityModel()
+out['label'] = d.securityLabel()
+d.undefine()
+out['gone'] = err(lambda: d.securityLabel())
+print(json.dumps(out))
+`;
+    const got = run(PRELUDE + script, qemu) as { model: unknown; label: unknown; gone: unknown[] };
+    // libvirtd 9.0's qemu:///session here answers ['none', '0'] and, with no security driver, an empty label.
+    assert.deepEqual(got.model, ['none', '0']);
+    assert.deepEqual(got.label, ['', false]);
+    assert.equal(got.gone[0], 42);
+    const xml = "<domain type='qemu'><name>secv</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>";
+    const r = run(PRELUDE + `c.defineXML(${JSON.stringify(xml)})
+print(json.dumps(1))`, qemu);
+    assert.equal(r, 1);
+    try {
+      const info = virsh(qemu, 'dominfo', 'secv');
+      assert.equal(info.code, 0, info.stderr);
+      assert.match(info.stdout, /\nSecurity model: none\nSecurity DOI: {3}0\n/);
+    } finally {
+      virsh(qemu, 'undefine', 'secv');
+    }
+  });
+
+  test("the test driver lists no security model (documented: libvirt's says 'testSecurity'); labels are empty", (t) => {
+    const got = run(PRELUDE + "out['model'] = c.getSecurityModel()\nout['label'] = c.lookupByName('test').securityLabel()\nprint(json.dumps(out))", daemon.uri('/default'));
+    assert.deepEqual(got, { model: ['', ''], label: ['', false] });
+    if ('skip' in libvirtd) return t.skip(libvirtd.skip);
+    const theirs = run(PRELUDE + "out['model'] = c.getSecurityModel()\nprint(json.dumps(out))", libvirtd.uri('/default'));
+    assert.deepEqual(theirs, { model: ['testSecurity', ''] });
+  });
+});
+
+test('security model and label strings travel as C strings with their NUL, as libvirtd sends them', () => {
+  const w = new XdrWriter();
+  securityModelRet.enc(w, { model: 'none', doi: '0' });
+  const bytes = Buffer.from(w.finish());
+  // length 5 ('n','o','n','e',NUL), each char a 4-byte int; then length 2 ('0',NUL).
+  assert.equal(bytes.readUInt32BE(0), 5);
+  assert.deepEqual([1, 2, 3, 4, 5].map((i) => bytes.readInt32BE(i * 4)), [110, 111, 110, 101, 0]);
+  assert.equal(bytes.readUInt32BE(24), 2);
+  assert.deepEqual(securityModelRet.dec(new XdrReader(bytes)), { model: 'none', doi: '0' });
+  const l = new XdrWriter();
+  securityLabelRet.enc(l, { label: '', enforcing: 0 });
+  const lb = Buffer.from(l.finish());
+  assert.deepEqual([lb.readUInt32BE(0), lb.readInt32BE(4), lb.readInt32BE(8)], [1, 0, 0]);
+  assert.deepEqual(securityLabelRet.dec(new XdrReader(lb)), { label: '', enforcing: 0 });
 });

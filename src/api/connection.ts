@@ -1,7 +1,7 @@
 /**
  * Connection: an open hypervisor connection, with python-libvirt's method names, async.
  */
-import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo } from '../core/driver.js';
+import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo, SecurityModel } from '../core/driver.js';
 import { Domain } from './domain.js';
 import { Stream } from './stream.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
@@ -191,6 +191,20 @@ export class Connection {
     const drv = this.writableDriver('virConnectGetDomainCapabilities');
     if (drv.connectGetDomainCapabilities === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virConnectGetDomainCapabilities');
     return drv.connectGetDomainCapabilities(emulatorbin, arch, machine, virttype, flags);
+  }
+  /**
+   * The host's security model and its domain of interpretation (virNodeGetSecurityModel; python's
+   * `getSecurityModel()` gives the same two as a list): the driver's capabilities' first
+   * `<secmodel>`; empty strings for a driver without a security driver (libvirt's ESX and
+   * VirtualBox drivers answer so too).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   */
+  async getSecurityModel(): Promise<SecurityModel> {
+    const drv = this.driverFor('virNodeGetSecurityModel');
+    if (drv.nodeGetSecurityModel === undefined) return { model: '', doi: '' };
+    return drv.nodeGetSecurityModel();
   }
   /**
    * The host's node information (virNodeGetInfo) as a record, memory in KiB.
