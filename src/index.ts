@@ -54,6 +54,8 @@ export type {
   HypervisorDriver,
   MemoryStat,
   NodeInfo,
+  SecurityLabel,
+  SecurityModel,
   DomainScreenshot,
   NodeStat,
   TypedParameter,

@@ -70,6 +70,27 @@ describe('qemu argv builder', () => {
     assert.ok(!a.includes('-incoming'));
   });
 
+  test("firmware: QEMU's BIOS; firmware='efi' fails as libvirt without firmware descriptors, <loader>/<nvram> are refused (libvirt-tck domain/405)", () => {
+    const withOs = (os: string) =>
+      parseDomainXML(`<domain type='qemu'><name>g</name><uuid>${UUID}</uuid><memory unit='MiB'>128</memory><vcpu>1</vcpu>${os}</domain>`);
+    assert.ok(argv(withOs("<os firmware='bios'><type arch='x86_64' machine='pc'>hvm</type></os>")).includes('-machine'));
+    assert.throws(
+      () => argv(withOs("<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type></os>")),
+      (err: unknown) => {
+        assert.ok(err instanceof VirError, String(err));
+        assert.equal(err.code, ErrorNumber.OPERATION_FAILED);
+        assert.equal(err.domain, ErrorDomain.QEMU);
+        assert.equal(err.message, "operation failed: Unable to find any firmware to satisfy 'efi'");
+        return true;
+      },
+    );
+    assertUnsupported(
+      () => argv(withOs("<os><type arch='x86_64' machine='pc'>hvm</type><loader readonly='yes' type='pflash'>/x/OVMF_CODE.fd</loader></os>")),
+      /<loader> is not supported by tsvirt's qemu driver/,
+    );
+    assertUnsupported(() => argv(withOs("<os><type arch='x86_64' machine='pc'>hvm</type><nvram>/x/VARS.fd</nvram></os>")), /<nvram> is not supported/);
+  });
+
   test('accelerator follows the domain type: qemu is TCG, kvm is KVM, others are refused', () => {
     assert.deepEqual(values(argv(def('')), '-accel'), ['tcg']);
     assert.deepEqual(values(argv(def('', 'kvm')), '-accel'), ['kvm']);

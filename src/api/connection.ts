@@ -1,7 +1,7 @@
 /**
  * Connection: an open hypervisor connection, with python-libvirt's method names, async.
  */
-import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo } from '../core/driver.js';
+import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo, SecurityModel } from '../core/driver.js';
 import { Domain } from './domain.js';
 import { Stream } from './stream.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
@@ -163,6 +163,48 @@ export class Connection {
     const drv = this.driverFor('virConnectGetCapabilities');
     if (drv.connectGetCapabilities === undefined) throw noSupport(ErrorDomain.NONE, 'virConnectGetCapabilities');
     return drv.connectGetCapabilities();
+  }
+  /**
+   * The domain capabilities XML (virConnectGetDomainCapabilities; libvirt's format, valid against
+   * domaincaps.rng): for one emulator, architecture, machine type and domain type, what the
+   * driver runs — the maximum vCPUs, the OS loader, CPU modes, device kinds and their enums,
+   * features. Each of the four may be null: the driver picks its default (the architecture's
+   * emulator, the host's architecture, the emulator's default machine, kvm when usable).
+   *
+   * Prerequisites: the connection is open and not read-only (libvirt refuses the call there); `flags` is 0.
+   * Effects: none (the driver may run the emulator to ask it its machine types).
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag, an unknown domain type or architecture, an
+   *   emulator that does not serve the architecture, a machine type it lacks, an accelerator the host lacks.
+   * @throws {@link VirError} VIR_ERR_CONFIG_UNSUPPORTED when no emulator serves the architecture.
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the emulator is missing or not executable.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (libvirt's test driver does).
+   */
+  async getDomainCapabilities(
+    emulatorbin: string | null = null,
+    arch: string | null = null,
+    machine: string | null = null,
+    virttype: string | null = null,
+    flags = 0,
+  ): Promise<string> {
+    const drv = this.writableDriver('virConnectGetDomainCapabilities');
+    if (drv.connectGetDomainCapabilities === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virConnectGetDomainCapabilities');
+    return drv.connectGetDomainCapabilities(emulatorbin, arch, machine, virttype, flags);
+  }
+  /**
+   * The host's security model and its domain of interpretation (virNodeGetSecurityModel; python's
+   * `getSecurityModel()` gives the same two as a list): the driver's capabilities' first
+   * `<secmodel>`; empty strings for a driver without a security driver (libvirt's ESX and
+   * VirtualBox drivers answer so too).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   */
+  async getSecurityModel(): Promise<SecurityModel> {
+    const drv = this.driverFor('virNodeGetSecurityModel');
+    if (drv.nodeGetSecurityModel === undefined) return { model: '', doi: '' };
+    return drv.nodeGetSecurityModel();
   }
   /**
    * The host's node information (virNodeGetInfo) as a record, memory in KiB.

@@ -1,6 +1,6 @@
 /**
- * Host and hypervisor commands (virsh-host.c): capabilities, hostname, nodeinfo, sysinfo, uri,
- * version.
+ * Host and hypervisor commands (virsh-host.c): capabilities, domcapabilities, hostname, nodeinfo,
+ * sysinfo, uri, version.
  */
 import type { Handler } from './context.js';
 
@@ -87,6 +87,18 @@ const nodeinfo: Handler = async (ctl) => {
   return true;
 };
 
+const domcapabilities: Handler = async (ctl, cmd) => {
+  const xml = await ctl.attempt(
+    ctl.c.getDomainCapabilities(cmd.string('emulatorbin') ?? null, cmd.string('arch') ?? null, cmd.string('machine') ?? null, cmd.string('virttype') ?? null, 0),
+  );
+  if (typeof xml !== 'string') {
+    ctl.error('failed to get emulator capabilities');
+    return false;
+  }
+  ctl.print(`${xml}\n`);
+  return true;
+};
+
 const sysinfo: Handler = async (ctl) => {
   const xml = await ctl.attempt(ctl.c.getSysinfo(0));
   if (typeof xml !== 'string') {
@@ -98,4 +110,4 @@ const sysinfo: Handler = async (ctl) => {
   return true;
 };
 
-export const handlers: Record<string, Handler> = { capabilities, uri, hostname, nodeinfo, sysinfo, version };
+export const handlers: Record<string, Handler> = { capabilities, domcapabilities, uri, hostname, nodeinfo, sysinfo, version };

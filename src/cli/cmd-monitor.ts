@@ -260,6 +260,16 @@ const dominfo: Handler = async (ctl, cmd) => {
   const managed = await ctl.attempt(dom.hasManagedSaveImage());
   fields.push(['Managed save:', managed === FAILED ? 'unknown' : managed ? 'yes' : 'no']);
   record.managedSave = managed === FAILED ? null : managed;
+  // virsh: the security model and DOI only when the host has one, then the process label if any.
+  const secmodel = await ctl.attempt(ctl.c.getSecurityModel());
+  if (secmodel !== FAILED && secmodel.model !== '') {
+    fields.push(['Security model:', secmodel.model], ['Security DOI:', secmodel.doi]);
+    record.securityModel = secmodel.model;
+    record.securityDOI = secmodel.doi;
+    const seclabel = await ctl.attempt(dom.securityLabel());
+    if (seclabel === FAILED) ok = false;
+    else if (seclabel.label !== '') fields.push(['Security label:', `${seclabel.label} (${seclabel.enforcing ? 'enforcing' : 'permissive'})`]);
+  }
   if (ok) ctl.resetError();
 
   if (json) {

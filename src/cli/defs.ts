@@ -478,6 +478,19 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [],
   },
   {
+    name: 'domcapabilities',
+    group: 'host',
+    module: 'host',
+    help: 'domain capabilities',
+    desc: 'Returns capabilities of emulator with respect to host and libvirt.',
+    opts: [
+      str('virttype', 'virtualization type (/domain/@type)'),
+      str('emulatorbin', 'path to emulator binary (/domain/devices/emulator)'),
+      str('arch', 'domain architecture (/domain/os/type/@arch)'),
+      str('machine', 'machine type (/domain/os/type/@machine)'),
+    ],
+  },
+  {
     name: 'freecell',
     group: 'host',
     module: 'resources',

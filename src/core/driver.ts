@@ -8,6 +8,22 @@ import type { Duplex } from 'node:stream';
 import type { DomainEventType, DomainState } from './enums.generated.js';
 import type { ConnectAuthCallback } from './auth.js';
 
+/** virSecurityModel: what virNodeGetSecurityModel reports. */
+export interface SecurityModel {
+  /** The security driver's name ('none', 'selinux', 'apparmor'); empty without one. */
+  model: string;
+  /** Its domain of interpretation ('0' for 'none'); empty without a driver. */
+  doi: string;
+}
+
+/** virSecurityLabel: what virDomainGetSecurityLabel reports. */
+export interface SecurityLabel {
+  /** The guest process's label; empty without a security driver. */
+  label: string;
+  /** Whether the label is enforced. */
+  enforcing: boolean;
+}
+
 /** virNodeInfo: what virNodeGetInfo reports. Memory in KiB, frequency in MHz. */
 export interface NodeInfo {
   /** The CPU architecture ('x86_64', 'i686'), at most 31 bytes on the wire. */
@@ -206,8 +222,14 @@ export interface HypervisorDriver {
 
   /** virConnectGetCapabilities: the capabilities XML (src/conf/capabilities.ts). */
   connectGetCapabilities?(): Promise<string>;
+  /** virConnectGetDomainCapabilities: the domain capabilities XML (src/conf/domaincaps.ts); null picks the default. */
+  connectGetDomainCapabilities?(emulatorbin: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): Promise<string>;
   /** virNodeGetInfo. */
   nodeGetInfo?(): Promise<NodeInfo>;
+  /** virNodeGetSecurityModel: the host's security model and DOI (the capabilities' first `<secmodel>`). */
+  nodeGetSecurityModel?(): Promise<SecurityModel>;
+  /** virDomainGetSecurityLabel: the domain process's security label (remote only: local drivers have no security driver). */
+  domainGetSecurityLabel?(dom: DomainRef): Promise<SecurityLabel>;
   /** virConnectGetSysinfo: the host's SMBIOS sysinfo XML. */
   connectGetSysinfo?(flags: number): Promise<string>;
 

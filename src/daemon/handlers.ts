@@ -148,10 +148,17 @@ export const HANDLERS: HandlerTable = {
   // The driver describes its host: libvirt's fixed test host for test:///, this machine for qemu.
   [Proc.NODE_GET_INFO]: async (ctx) => ctx.conn().getNodeInfo(),
   [Proc.CONNECT_GET_CAPABILITIES]: async (ctx) => ({ value: await ctx.conn().getCapabilities() }),
+  [Proc.CONNECT_GET_DOMAIN_CAPABILITIES]: async (ctx, a) => ({
+    value: await ctx.conn().getDomainCapabilities(a.emulatorbin, a.arch, a.machine, a.virttype, a.flags),
+  }),
   [Proc.CONNECT_GET_SYSINFO]: async (ctx, a) => ({ value: await ctx.conn().getSysinfo(a.flags) }),
   [Proc.CONNECT_IS_SECURE]: async (ctx) => (ctx.conn(), { secure: 1 }), // unix sockets only
-  // No security driver: an empty model, as libvirt's test driver reports.
-  [Proc.NODE_GET_SECURITY_MODEL]: async (ctx) => (ctx.conn(), { model: '', doi: '' }),
+  // The driver's capabilities' <secmodel>: qemu 'none'/'0' as libvirtd's qemu:///session; none on test:///.
+  [Proc.NODE_GET_SECURITY_MODEL]: async (ctx) => ctx.conn().getSecurityModel(),
+  [Proc.DOMAIN_GET_SECURITY_LABEL]: async (ctx, a) => {
+    const { label, enforcing } = await domainOf(ctx, a.dom).securityLabel();
+    return { label, enforcing: enforcing ? 1 : 0 };
+  },
   [Proc.CONNECT_REGISTER_CLOSE_CALLBACK]: async (ctx) => void ctx.conn(),
   [Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK]: async (ctx) => void ctx.conn(),
 

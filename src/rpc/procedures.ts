@@ -5,7 +5,7 @@
  * `call()` types are inferred from {@link PROCEDURE_TABLE}. Numbers and layouts follow libvirt's
  * remote_protocol.x; the declarations are tsvirt's.
  */
-import { decodeUtf8, type Codec } from './xdr.js';
+import { decodeUtf8, type Codec, type XdrReader, type XdrWriter } from './xdr.js';
 import { VirError } from '../core/errors.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import {
@@ -25,6 +25,7 @@ import {
   REMOTE_DOMAIN_CHECKPOINT_LIST_MAX,
   REMOTE_SECURITY_DOI_MAX,
   REMOTE_SECURITY_MODEL_MAX,
+  REMOTE_SECURITY_LABEL_MAX,
   VIR_UUID_BUFLEN,
   arrayOf,
   struct,
@@ -55,6 +56,7 @@ export enum Proc {
   CONNECT_GET_MAX_VCPUS = 5,
   NODE_GET_INFO = 6,
   CONNECT_GET_CAPABILITIES = 7,
+  CONNECT_GET_DOMAIN_CAPABILITIES = 342,
   DOMAIN_CREATE = 9,
   DOMAIN_CREATE_XML = 10,
   DOMAIN_DEFINE_XML = 11,
@@ -84,6 +86,7 @@ export enum Proc {
   CONNECT_DOMAIN_EVENT_DEREGISTER = 106,
   DOMAIN_EVENT_LIFECYCLE = 107,
   CONNECT_GET_URI = 110,
+  DOMAIN_GET_SECURITY_LABEL = 121,
   NODE_GET_SECURITY_MODEL = 122,
   CONNECT_IS_SECURE = 149,
   DOMAIN_IS_ACTIVE = 150,
@@ -200,6 +203,13 @@ export const openArgs = struct<{ name: string | null; flags: number }>({ name: x
 export const featureArgs = struct<{ feature: number }>({ feature: xInt });
 export const supportedRet = struct<{ supported: number }>({ supported: xInt });
 export const stringRet = struct<{ value: string }>({ value: xString });
+export const domainCapsArgs = struct<{ emulatorbin: string | null; arch: string | null; machine: string | null; virttype: string | null; flags: number }>({
+  emulatorbin: xOptString,
+  arch: xOptString,
+  machine: xOptString,
+  virttype: xOptString,
+  flags: xUint,
+});
 export const uhyperRet = struct<{ value: number }>({ value: xUhyper });
 export const authListRet = struct<{ types: number[] }>({ types: arrayOf(xInt, REMOTE_AUTH_TYPE_LIST_MAX) });
 export const lookupByIdArgs = struct<{ id: number }>({ id: xInt });
@@ -267,18 +277,38 @@ export const checkpointChildrenArgs = struct<{ checkpoint: WireCheckpoint; needR
   needResults: xInt,
   flags: xUint,
 });
+/**
+ * `char s<MAX>` holding a C string: each char a 4-byte XDR int, the terminating NUL included, as
+ * libvirtd sends it (strlen + 1): libvirt's client copies the array with strcpy, so it needs the NUL.
+ */
+function encCString(w: XdrWriter, s: string): void {
+  const b = Buffer.from(s, 'utf8');
+  w.uint(b.length + 1);
+  for (const c of b) w.int(c);
+  w.int(0);
+}
+function decCString(r: XdrReader, max: number): string {
+  const bytes = Buffer.from(r.array(max, (rr) => rr.int() & 0xff));
+  const nul = bytes.indexOf(0);
+  return decodeUtf8(nul === -1 ? bytes : bytes.subarray(0, nul));
+}
 export const securityModelRet: Codec<{ model: string; doi: string }> = {
-  // char model<REMOTE_SECURITY_MODEL_MAX>: each char is a 4-byte XDR int.
   enc(w, v) {
-    for (const s of [v.model, v.doi]) {
-      const b = Buffer.from(s, 'utf8');
-      w.uint(b.length);
-      for (const c of b) w.int(c);
-    }
+    encCString(w, v.model);
+    encCString(w, v.doi);
   },
   dec(r) {
-    const chars = (max: number) => decodeUtf8(Buffer.from(r.array(max, (rr) => rr.int() & 0xff)));
-    return { model: chars(REMOTE_SECURITY_MODEL_MAX), doi: chars(REMOTE_SECURITY_DOI_MAX) };
+    return { model: decCString(r, REMOTE_SECURITY_MODEL_MAX), doi: decCString(r, REMOTE_SECURITY_DOI_MAX) };
+  },
+};
+/** remote_domain_get_security_label_ret: the label as a C string, and whether it is enforced. */
+export const securityLabelRet: Codec<{ label: string; enforcing: number }> = {
+  enc(w, v) {
+    encCString(w, v.label);
+    w.int(v.enforcing);
+  },
+  dec(r) {
+    return { label: decCString(r, REMOTE_SECURITY_LABEL_MAX), enforcing: r.int() };
   },
 };
 /** remote_node_get_info_ret: `char model[32]` is a fixed array of XDR chars, 4 bytes each. */
@@ -435,6 +465,7 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.CONNECT_GET_VERSION]: p('virConnectGetVersion', R, xVoid, uhyperRet),
   [Proc.NODE_GET_INFO]: p('virNodeGetInfo', R, xVoid, nodeInfoRet),
   [Proc.CONNECT_GET_CAPABILITIES]: p('virConnectGetCapabilities', R, xVoid, stringRet),
+  [Proc.CONNECT_GET_DOMAIN_CAPABILITIES]: p('virConnectGetDomainCapabilities', W, domainCapsArgs, stringRet),
   [Proc.DOMAIN_CREATE]: p('virDomainCreate', W, dom, xVoid),
   [Proc.DOMAIN_CREATE_XML]: p('virDomainCreateXML', W, xmlFlags, retDom),
   [Proc.DOMAIN_DEFINE_XML]: p('virDomainDefineXML', W, xml, retDom),
@@ -463,6 +494,7 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.CONNECT_DOMAIN_EVENT_REGISTER]: p('virConnectDomainEventRegister', R, xVoid, cbRegisteredRet),
   [Proc.CONNECT_DOMAIN_EVENT_DEREGISTER]: p('virConnectDomainEventDeregister', R, xVoid, cbRegisteredRet),
   [Proc.CONNECT_GET_URI]: p('virConnectGetURI', R, xVoid, stringRet),
+  [Proc.DOMAIN_GET_SECURITY_LABEL]: p('virDomainGetSecurityLabel', R, dom, securityLabelRet),
   [Proc.NODE_GET_SECURITY_MODEL]: p('virNodeGetSecurityModel', R, xVoid, securityModelRet),
   [Proc.CONNECT_IS_SECURE]: p('virConnectIsSecure', R, xVoid, retInt('secure')),
   [Proc.DOMAIN_IS_ACTIVE]: p('virDomainIsActive', R, dom, retInt('active')),

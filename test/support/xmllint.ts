@@ -59,7 +59,7 @@ beforeEach((t) => {
  *
  * @throws AssertionError with xmllint's report when it does not validate.
  */
-export function assertValidXML(xml: string, schema: 'domain' | 'domainsnapshot'): void {
+export function assertValidXML(xml: string, schema: 'domain' | 'domainsnapshot' | 'domaincaps'): void {
   const doc = stripTestNamespace(xml);
   const skip = xmllintSkip();
   if (skip !== false) {

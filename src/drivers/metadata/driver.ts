@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { configUnsupported, noSupport } from '../../core/errors.js';
 import { DomainConsoleFlags, type DomainState } from '../../core/enums.generated.js';
-import type { DomainInfo, DomainRef, DomainScreenshot, DriverEventListener, HypervisorDriver, JobOptions, NodeInfo } from '../../core/driver.js';
+import type { DomainInfo, DomainRef, DomainScreenshot, DriverEventListener, HypervisorDriver, JobOptions, NodeInfo, SecurityModel } from '../../core/driver.js';
 import type { Store } from '../../store/store.js';
 import { DomainEvents } from './events.js';
 import { GuestExits } from './exits.js';
@@ -343,6 +343,14 @@ export class MetadataDriver implements HypervisorDriver {
   /** virNodeGetInfo. */
   async nodeGetInfo(): Promise<NodeInfo> {
     return (await this.hostOf('virNodeGetInfo')).nodeInfo();
+  }
+  /**
+   * virNodeGetSecurityModel: the capabilities' first `<secmodel>` (qemu: model 'none', DOI '0', as
+   * libvirt's qemu driver without a security driver), empty strings when they list none.
+   */
+  async nodeGetSecurityModel(): Promise<SecurityModel> {
+    const first = (await this.hostOf('virNodeGetSecurityModel')).capabilities().host.secmodels[0];
+    return { model: first?.model ?? '', doi: first?.doi ?? '' };
   }
   /**
    * virConnectGetSysinfo: VIR_ERR_CONFIG_UNSUPPORTED "Host SMBIOS information is not available"

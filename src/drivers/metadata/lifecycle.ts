@@ -75,7 +75,8 @@ export class DomainLifecycle {
         const existing = r.conflictsFor(def);
         if (existing !== undefined) {
           if (isActive(existing)) throw operationInvalid(ErrorDomain.DOMAIN, `domain '${def.name}' is already active`);
-          r.checkNoJob(existing);
+          // The job on this UUID is ours (taken above); another domain's is not.
+          if (existing.uuid !== ref.uuid) r.checkNoJob(existing);
           checkCreateOverDefined({ name: existing.name, hasManagedSave: existing.managedSave !== null }, r.errDomain);
         }
         return existing;

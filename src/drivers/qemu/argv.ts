@@ -17,7 +17,7 @@
  */
 import { isIP } from 'node:net';
 import { ErrorDomain } from '../../core/enums.generated.js';
-import { configUnsupported } from '../../core/errors.js';
+import { configUnsupported, operationFailed } from '../../core/errors.js';
 import {
   unmodelledDevices,
   type DomainCharSource,
@@ -135,6 +135,21 @@ function unrunnable(el: XmlElement, whole: boolean): string | undefined {
   return undefined;
 }
 
+/**
+ * The firmware: QEMU's own BIOS only. libvirt looks `firmware='efi'` up in the firmware
+ * descriptors (/usr/share/qemu/firmware), which this driver does not read, and fails as libvirt
+ * does on a host without them; an explicit `<loader>` (pflash, ROM) or `<nvram>` would be given to
+ * QEMU by libvirt and is refused rather than silently left out.
+ */
+function checkFirmware(def: DomainDef): void {
+  const rest = def.kept?.os;
+  const firmware = rest?.attrs?.find(([name]) => name === 'firmware')?.[1];
+  if (firmware !== undefined && firmware !== 'bios') throw operationFailed(DOM, `Unable to find any firmware to satisfy '${firmware}'`);
+  for (const child of rest?.children ?? []) {
+    if (child.el.name === 'loader' || child.el.name === 'nvram') throw configUnsupported(DOM, `<${child.el.name}> is not supported by tsvirt's qemu driver`);
+  }
+}
+
 /** The kept `<controller type=…>` elements by index. */
 function controllers(def: DomainDef, type: string): Map<number, XmlElement> {
   const out = new Map<number, XmlElement>();
@@ -160,6 +175,7 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
   const accel = accelFor(def);
   emulatorNameFor(def);
   if (def.os.type !== 'hvm') throw configUnsupported(DOM, `OS type '${def.os.type}' is not supported by the qemu driver`);
+  checkFirmware(def);
   const env: Record<string, string> = {};
   const a: string[] = [];
   const { paths } = options;
@@ -319,6 +335,12 @@ const VIDEO_DEVICES: Partial<Record<DomainVideoDef['model'], { primary: string; 
   bochs: { primary: 'bochs-display' },
   ramfb: { primary: 'ramfb' },
 };
+
+/** The video models this driver runs (besides 'none'), in libvirt's order: domain capabilities list them. */
+export const QEMU_VIDEO_MODELS: readonly string[] = Object.keys(VIDEO_DEVICES);
+
+/** The disk buses {@link diskArgs} gives QEMU, in libvirt's order: domain capabilities list them. */
+export const QEMU_DISK_BUSES: readonly string[] = ['ide', 'scsi', 'virtio', 'sata'];
 
 /**
  * `-device` of a video card, refused as libvirt 9.0's qemuValidateDomainDeviceDefVideo refuses

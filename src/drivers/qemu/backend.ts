@@ -270,7 +270,8 @@ export class QemuGuests implements GuestBackend {
   /** Timings of the last start, by UUID. */
   readonly startTimings = new Map<string, QemuStartTimings>();
 
-  private readonly env: NodeJS.ProcessEnv;
+  /** Where binaries are looked up (PATH) and what QEMU runs with. */
+  readonly env: NodeJS.ProcessEnv;
   private readonly startTimeoutMs: number;
   private readonly kvmDevice: string;
   private readonly guests = new Map<string, Guest>();

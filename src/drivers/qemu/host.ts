@@ -167,7 +167,8 @@ function cpuVendor(): string | undefined {
   return id;
 }
 
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+/** The executable `name` in env.PATH's absolute directories, or undefined. */
+export function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir === '' || !isAbsolute(dir)) continue;
     try {

@@ -135,7 +135,8 @@ export function precreateSerialFiles(files: readonly { path: string; ours: boole
   }
 }
 
-function describeErrno(err: unknown): string {
+/** An errno as libvirt words it in messages (strerror), else the error's own message. */
+export function describeErrno(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const texts: Record<string, string> = {
     ENOENT: 'No such file or directory',

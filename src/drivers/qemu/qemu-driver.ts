@@ -18,6 +18,8 @@ import { isActive } from '../metadata/records.js';
 import type { QemuGuests } from './backend.js';
 import { connectMaxVcpus, nodeCellsFreeMemory, nodeCpuMap, nodeCpuStats, nodeFreeMemory, nodeMemoryStats } from './host-stats.js';
 import * as res from './guest-resources.js';
+import { qemuDomainCapabilities } from './domcaps.js';
+import { formatDomainCapabilitiesXML } from '../../conf/domaincaps.js';
 
 /** What a call on a running guest works with: its record, monitor and process. */
 export interface RunningGuest {
@@ -165,5 +167,10 @@ export class QemuDriver extends MetadataDriver {
   }
   async domainGetTime(dom: DomainRef, flags: number): Promise<DomainTime> {
     return res.getTime(this.ctx, dom, flags);
+  }
+
+  /** virConnectGetDomainCapabilities: what this driver runs for the emulator, arch, machine and type (domcaps.ts). */
+  async connectGetDomainCapabilities(emulatorbin: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): Promise<string> {
+    return formatDomainCapabilitiesXML(qemuDomainCapabilities(emulatorbin, arch, machine, virttype, flags, this.guests.env));
   }
 }

@@ -18,6 +18,8 @@ import type {
   HypervisorDriver,
   MemoryStat,
   NodeInfo,
+  SecurityLabel,
+  SecurityModel,
   NodeStat,
   TypedParameter,
   VcpuInfo,
@@ -247,6 +249,17 @@ export class RemoteDriver implements HypervisorDriver {
   }
   async connectGetCapabilities(): R<string> {
     return (await this.call(Proc.CONNECT_GET_CAPABILITIES, undefined)).value;
+  }
+  async connectGetDomainCapabilities(emulatorbin: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): R<string> {
+    return (await this.call(Proc.CONNECT_GET_DOMAIN_CAPABILITIES, { emulatorbin, arch, machine, virttype, flags })).value;
+  }
+  async nodeGetSecurityModel(): R<SecurityModel> {
+    const r = await this.call(Proc.NODE_GET_SECURITY_MODEL, undefined);
+    return { model: r.model, doi: r.doi };
+  }
+  async domainGetSecurityLabel(dom: DomainRef): R<SecurityLabel> {
+    const r = await this.call(Proc.DOMAIN_GET_SECURITY_LABEL, { dom: wire(dom) });
+    return { label: r.label, enforcing: r.enforcing !== 0 };
   }
   async nodeGetInfo(): R<NodeInfo> {
     const r = await this.call(Proc.NODE_GET_INFO, undefined);
