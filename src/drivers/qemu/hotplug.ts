@@ -132,17 +132,19 @@ export async function releaseInterface(qmp: QmpClient, alias: string): Promise<v
 const deleted = (alias: string) => (ev: QmpEvent): boolean =>
   ev.event === 'DEVICE_DELETED' && (ev.data?.device === alias || ev.data?.path === `/machine/peripheral/${alias}`);
 
-/**
- * Asks the guest to release device `alias` (`device_del`) and waits up to {@link UNPLUG_WAIT_MS}
- * for QEMU's DEVICE_DELETED. True when it is gone; false when the guest has not let go yet (the
- * detach goes on in the guest; `later` runs when it completes, as libvirt finishes it on the event).
- */
-export async function unplug(qmp: QmpClient, alias: string, later: () => void): Promise<boolean> {
+/** Calls `then` once when QEMU reports device `alias` gone; returns a function that stops waiting. */
+export function onDeleted(qmp: QmpClient, alias: string, then: () => void): () => void {
   const match = deleted(alias);
-  const waiting = qmp.waitForEvent(match, UNPLUG_WAIT_MS).then(
-    () => true,
-    () => false,
-  );
+  const off = qmp.onEvent((ev) => {
+    if (!match(ev)) return;
+    off();
+    then();
+  });
+  return off;
+}
+
+/** `device_del`: asks the guest to release device `alias`. */
+export async function requestUnplug(qmp: QmpClient, alias: string): Promise<void> {
   try {
     await qmp.execute('device_del', { id: alias });
   } catch (e) {
@@ -151,13 +153,34 @@ export async function unplug(qmp: QmpClient, alias: string, later: () => void): 
     }
     throw e;
   }
-  if (await waiting) return true;
-  const off = qmp.onEvent((ev) => {
-    if (!match(ev)) return;
-    off();
-    later();
+}
+
+/**
+ * Asks the guest to release device `alias` (`device_del`) and waits up to {@link UNPLUG_WAIT_MS}
+ * for QEMU's DEVICE_DELETED. True when it is gone; false when the guest has not let go yet (the
+ * detach goes on in the guest; `later` runs when it completes, as libvirt finishes it on the event).
+ */
+export async function unplug(qmp: QmpClient, alias: string, later: () => void): Promise<boolean> {
+  let gone = false;
+  let timedOut = false;
+  let resolveGone: () => void = () => undefined;
+  const goneNow = new Promise<void>((r) => (resolveGone = r));
+  const off = onDeleted(qmp, alias, () => {
+    gone = true;
+    if (timedOut) later();
+    else resolveGone();
   });
-  return false;
+  try {
+    await requestUnplug(qmp, alias);
+  } catch (e) {
+    off();
+    throw e;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([goneNow, new Promise<void>((r) => (timer = setTimeout(r, UNPLUG_WAIT_MS)))]);
+  clearTimeout(timer);
+  if (!gone) timedOut = true;
+  return gone;
 }
 
 /**

@@ -17,7 +17,7 @@ import { DomainDeviceModifyFlags, ErrorDomain, ErrorNumber } from '../../core/en
 import { VirError } from '../../core/errors.js';
 import { defsOf } from '../metadata/defs.js';
 import { findAlias, planDeviceCall, removeAlias, type DeviceCall, type DevicePlan, type LiveDevice } from '../metadata/devices.js';
-import { changeMedia, checkDiskHotplug, diskNode, plugDisk, plugInterface, releaseDisk, releaseInterface, unplug } from './hotplug.js';
+import { changeMedia, checkDiskHotplug, diskNode, onDeleted, plugDisk, plugInterface, releaseDisk, releaseInterface, requestUnplug, unplug } from './hotplug.js';
 
 const { LIVE, CONFIG, FORCE } = DomainDeviceModifyFlags;
 
@@ -100,42 +100,46 @@ export class QemuDriver extends MetadataDriver {
           if (alias === undefined) throw VirError.report(ErrorDomain.QEMU, ErrorNumber.INTERNAL_ERROR, 'the device has no alias in the running guest');
           const node = removed.kind === 'disk' ? await diskNode(qmp, alias) : undefined;
           const release = (): Promise<void> => (removed.kind === 'disk' ? releaseDisk(qmp, node) : releaseInterface(qmp, alias));
-          // As libvirt: the alias call does not wait for the guest; the others wait up to 5 s.
-          const gone = call.op === 'alias' ? false : await unplug(qmp, alias, () => undefined);
-          if (gone) {
+          const finish = (): void => this.finishUnplug(dom, alias, release);
+          if (call.op === 'alias') {
+            // As libvirt: the alias call sends the request and returns; the device leaves the
+            // live XML when the guest lets go.
+            const off = onDeleted(qmp, alias, finish);
+            try {
+              await requestUnplug(qmp, alias);
+            } catch (e) {
+              off();
+              throw e;
+            }
+            defs.live = null;
+          } else if (await unplug(qmp, alias, finish)) {
             await release();
           } else {
-            // Still in the guest: the live XML keeps it until QEMU reports it gone.
+            // Still in the guest after 5 s: the live XML keeps it until QEMU reports it gone.
             defs.live = null;
-            if (call.op === 'alias') await unplug(qmp, alias, () => undefined).catch(() => undefined);
-            this.finishUnplug(dom, qmp, alias, release);
           }
         }
       },
     );
   }
 
-  /** When the guest releases `alias` later: its backend goes and it leaves the live XML. */
-  private finishUnplug(dom: DomainRef, qmp: QmpClient, alias: string, release: () => Promise<void>): void {
-    const off = qmp.onEvent((ev) => {
-      if (ev.event !== 'DEVICE_DELETED' || (ev.data.device !== alias && ev.data.path !== `/machine/peripheral/${alias}`)) return;
-      off();
-      void release()
-        .then(() =>
-          this.editDefs(dom, 'virDomainDetachDevice', (rec) => {
-            const defs = defsOf(rec, LIVE);
-            if (defs.live !== null) {
-              try {
-                removeAlias(defs.live, findAlias(defs.live, alias));
-              } catch {
-                defs.live = null;
-              }
+  /** When the guest released `alias` after the call returned: its backend goes and it leaves the live XML. */
+  private finishUnplug(dom: DomainRef, alias: string, release: () => Promise<void>): void {
+    void release()
+      .then(() =>
+        this.editDefs(dom, 'virDomainDetachDevice', (rec) => {
+          const defs = defsOf(rec, LIVE);
+          if (defs.live !== null) {
+            try {
+              removeAlias(defs.live, findAlias(defs.live, alias));
+            } catch {
+              defs.live = null;
             }
-            return { live: defs.live, config: null };
-          }),
-        )
-        .catch(() => undefined);
-    });
+          }
+          return { live: defs.live, config: null };
+        }),
+      )
+      .catch(() => undefined);
   }
 }
 
