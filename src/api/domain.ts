@@ -712,7 +712,8 @@ export class Domain {
    *
    * Prerequisites: a writable connection; the domain is active. Effects on success: the device is
    * in the live definition (and in the guest). Effects on failure: nothing changes.
-   * @throws {@link VirError} as {@link Domain.attachDeviceFlags}.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running", and the other
+   * codes of {@link Domain.attachDeviceFlags}.
    */
   async attachDevice(xml: string): Promise<void> {
     const drv = this.writable('virDomainAttachDevice');
@@ -756,7 +757,8 @@ export class Domain {
    * Prerequisites: a writable connection; the domain is active. Effects on success: the device
    * left the live definition, or its removal is under way in the guest. Effects on failure:
    * nothing changes.
-   * @throws {@link VirError} as {@link Domain.detachDeviceFlags}.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running", and the other
+   * codes of {@link Domain.detachDeviceFlags}.
    */
   async detachDevice(xml: string): Promise<void> {
     const drv = this.writable('virDomainDetachDevice');
