@@ -127,7 +127,7 @@ const attachDisk: Handler = async (ctl, cmd) => {
   lines.push('</disk>');
   const xml = `${lines.join('\n')}\n`;
   if (cmd.bool('print-xml')) {
-    ctl.print(`${xml}\n`);
+    ctl.print(xml);
     return true;
   }
   const { dom } = await cmd.domain();
@@ -176,7 +176,7 @@ const attachInterface: Handler = async (ctl, cmd) => {
   lines.push('</interface>');
   const xml = `${lines.join('\n')}\n`;
   if (cmd.bool('print-xml')) {
-    ctl.print(`${xml}\n`);
+    ctl.print(xml);
     return true;
   }
   const { dom } = await cmd.domain();
@@ -243,7 +243,7 @@ const detachDisk: Handler = async (ctl, cmd) => {
   }
   const xml = nodeText(doc, 'disk', index);
   if (cmd.bool('print-xml')) {
-    ctl.print(`${xml}\n`);
+    ctl.print(xml);
     return true;
   }
   const r = await ctl.attempt(flags !== 0 || im.current ? dom.detachDeviceFlags(xml, flags) : dom.detachDevice(xml));
@@ -290,7 +290,7 @@ const detachInterface: Handler = async (ctl, cmd) => {
   }
   const xml = nodeText(doc, 'interface', pick);
   if (cmd.bool('print-xml')) {
-    ctl.print(`${xml}\n`);
+    ctl.print(xml);
     return true;
   }
   const r = await ctl.attempt(flags !== 0 || im.current ? dom.detachDeviceFlags(xml, flags) : dom.detachDevice(xml));
