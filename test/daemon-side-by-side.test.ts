@@ -110,7 +110,7 @@ const SCRIPTS: Script[] = [
         differs: {
           why: 'deviceCalls',
           libvirtd: { code: 1, stderr: 'error: Failed to detach device with alias ua-none\nerror: this function is not supported by the connection driver: virDomainDetachDeviceAlias\n' },
-          tsvirt: { code: 1, stderr: 'error: Failed to detach device with alias ua-none\nerror: device not found: no device found with alias ua-none\n' },
+          tsvirt: { code: 1, stderr: 'error: Failed to detach device with alias ua-none\nerror: internal error: no device found with alias ua-none\n' },
         },
       },
     ],

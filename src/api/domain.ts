@@ -737,8 +737,9 @@ export class Domain {
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running" (LIVE on an inactive
    * domain), "transient domains do not have any persistent config", "target vdb already exists",
    * "non unique alias detected: ua-…".
-   * @throws {@link VirError} VIR_ERR_XML_DETAIL / VIR_ERR_XML_ERROR for malformed device XML or an
-   * unknown device element; the domain parser's errors for a device it refuses.
+   * @throws {@link VirError} VIR_ERR_XML_DETAIL for malformed device XML; VIR_ERR_CONFIG_UNSUPPORTED
+   * "unknown device type '…'"; the domain parser's errors for a device it refuses (VIR_ERR_NO_TARGET
+   * for a disk without target).
    * @throws {@link VirError} VIR_ERR_OPERATION_UNSUPPORTED for a device the hypervisor cannot
    * hot-plug ("live attach of device 'controller' is not supported", a CD-ROM, an IDE disk) or a
    * kind the persistent definition cannot take.
@@ -779,10 +780,10 @@ export class Domain {
    * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID as {@link Domain.attachDeviceFlags}.
    * @throws {@link VirError} VIR_ERR_DEVICE_MISSING "no target device vdz" (config), "disk vdz not
-   * found" (live), "no device matching MAC address … found", "device not present in domain
-   * configuration".
+   * found" (live), "no device found at address … matching MAC address … and alias …", "device not
+   * present in domain configuration".
    * @throws {@link VirError} VIR_ERR_OPERATION_FAILED "multiple devices matching MAC address … found".
-   * @throws {@link VirError} VIR_ERR_XML_DETAIL / VIR_ERR_XML_ERROR for malformed device XML.
+   * @throws {@link VirError} VIR_ERR_XML_DETAIL for malformed device XML; VIR_ERR_CONFIG_UNSUPPORTED "unknown device type".
    * @throws {@link VirError} VIR_ERR_OPERATION_UNSUPPORTED for a device the hypervisor cannot unplug.
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
@@ -826,7 +827,7 @@ export class Domain {
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for unsupported flags, a null `alias`.
    * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID as {@link Domain.attachDeviceFlags}.
-   * @throws {@link VirError} VIR_ERR_DEVICE_MISSING "no device found with alias …".
+   * @throws {@link VirError} VIR_ERR_INTERNAL_ERROR "no device found with alias …" (libvirt 9.0's code).
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async detachDeviceAlias(alias: string, flags = 0): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { parseDomainElement, unmodelledDevices, type DomainDef, type DomainDiskDef, type DomainInterfaceDef } from './domain.js';
-import { XmlWriter, attr, childElement, confError, parseXMLDocument, xmlErrorFrom, type ParseOptions, type XmlDocumentKind, type XmlElement } from './xml.js';
+import { XmlWriter, attr, childElement, confError, parseXMLDocument, type ParseOptions, type XmlDocumentKind, type XmlElement } from './xml.js';
 
 /** A device document: any root, named `(device_definition)` in parse errors as libvirt does. */
 export const DEVICE_DOCUMENT: XmlDocumentKind = {
@@ -40,14 +40,14 @@ function element(name: string, attrs: Record<string, string>, children: XmlEleme
 /**
  * Parses one device element for a domain of `def`'s type (virDomainDeviceDefParse).
  *
- * @throws VirError VIR_ERR_XML_DETAIL for XML that is not well formed, VIR_ERR_XML_ERROR
+ * @throws VirError VIR_ERR_XML_DETAIL for XML that is not well formed, VIR_ERR_CONFIG_UNSUPPORTED
  *   "unknown device type 'NAME'" for a root that is no device, and the domain parser's errors
  *   for a device it refuses (a disk without target: VIR_ERR_NO_TARGET, a bad MAC, …).
  */
 export function parseDeviceXML(xml: string, def: Pick<DomainDef, 'type' | 'os'>, options: ParseOptions = {}): DeviceDef {
   const root = parseXMLDocument(xml, DEVICE_DOCUMENT, options);
   if (root.namespaceURI !== undefined || !(DEVICE_ELEMENTS as readonly string[]).includes(root.name)) {
-    throw xmlErrorFrom(ErrorDomain.DOMAIN, `unknown device type '${root.name}'`);
+    throw confError(ErrorDomain.DOMAIN, ErrorNumber.CONFIG_UNSUPPORTED, `unknown device type '${root.name}'`);
   }
   // The device inside a minimal domain of the same type: one parser, one set of rules.
   const wrapper = element('domain', { type: def.type }, [
@@ -84,7 +84,3 @@ export function otherDevices(def: DomainDef): XmlElement[] {
   return unmodelledDevices(def).map((k) => k.el);
 }
 
-/** VIR_ERR_XML_ERROR for device XML that holds no element the call can use. @internal */
-export function noDevice(): never {
-  throw confError(ErrorDomain.DOMAIN, ErrorNumber.XML_ERROR, 'missing device element');
-}

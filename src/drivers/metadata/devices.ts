@@ -91,24 +91,37 @@ export function diskByTarget(def: DomainDef, dev: string): number {
   return def.devices.disks.findIndex((d) => d.targetDev === dev);
 }
 
+/** A PCI `<address>` as libvirt prints it (virPCIDeviceAddressAsString): `0000:00:03.0`. */
+function pciText(a: Record<string, string> | undefined): string | undefined {
+  if (a?.type !== 'pci') return undefined;
+  const n = (v: string | undefined): number => Number.parseInt(v ?? '0', v?.startsWith('0x') === true ? 16 : 10);
+  const hex = (v: number, w: number): string => v.toString(16).padStart(w, '0');
+  return `${hex(n(a.domain), 4)}:${hex(n(a.bus), 2)}:${hex(n(a.slot), 2)}.${n(a.function)}`;
+}
+
 /**
- * virDomainNetFindIdx: the interface `net` names — by MAC when the XML gave one, by alias when it
- * has one; libvirt's errors when none or several match.
+ * virDomainNetFindIdx: the interface `net` names — by MAC when the XML gave one, by PCI address
+ * and alias when it has them; libvirt's errors when none or several match.
  */
 export function findInterface(def: DomainDef, net: DomainInterfaceDef, macGiven: boolean): number {
+  const addr = pciText(net.address);
   const matches: number[] = [];
   def.devices.interfaces.forEach((n, i) => {
     if (macGiven && n.mac !== net.mac) return;
+    if (addr !== undefined && pciText(n.address) !== addr) return;
     if (net.alias !== undefined && n.alias !== net.alias) return;
     matches.push(i);
   });
   if (matches.length === 0) {
-    if (macGiven) throw err(ErrorNumber.DEVICE_MISSING, `no device matching MAC address ${net.mac} found`);
-    throw err(ErrorNumber.DEVICE_MISSING, 'no matching network device was found');
+    // libvirt 9.0's words, with what glibc prints for its absent strings.
+    throw err(
+      ErrorNumber.DEVICE_MISSING,
+      `no device found at address '${addr ?? '(<null>)'}' matching MAC address '${net.mac}' and alias '${net.alias ?? '(<null>)'}'`,
+    );
   }
   if (matches.length > 1) {
     if (macGiven) throw err(ErrorNumber.OPERATION_FAILED, `multiple devices matching MAC address ${net.mac} found`);
-    throw err(ErrorNumber.OPERATION_FAILED, 'multiple matching network devices found');
+    throw err(ErrorNumber.OPERATION_FAILED, 'multiple matching devices found');
   }
   return matches[0] as number;
 }
@@ -201,7 +214,7 @@ export function updateInDef(def: DomainDef, dev: DeviceDef): void {
 /** What an alias names in a definition. */
 export type AliasMatch = { kind: 'disk' | 'interface' | 'other'; index: number };
 
-/** virDomainDefFindDevice by alias; VIR_ERR_DEVICE_MISSING "no device found with alias …" when none. */
+/** virDomainDefFindDevice by alias; VIR_ERR_INTERNAL_ERROR "no device found with alias …" when none (as libvirt 9.0). */
 export function findAlias(def: DomainDef, alias: string): AliasMatch {
   let index = def.devices.disks.findIndex((d) => d.alias === alias);
   if (index >= 0) return { kind: 'disk', index };
@@ -209,7 +222,7 @@ export function findAlias(def: DomainDef, alias: string): AliasMatch {
   if (index >= 0) return { kind: 'interface', index };
   index = keptChildren(def).findIndex((k) => keptAlias(k.el) === alias);
   if (index >= 0) return { kind: 'other', index };
-  throw err(ErrorNumber.DEVICE_MISSING, `no device found with alias ${alias}`);
+  throw err(ErrorNumber.INTERNAL_ERROR, `no device found with alias ${alias}`);
 }
 
 /** Removes what {@link findAlias} found. */
