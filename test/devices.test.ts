@@ -92,8 +92,8 @@ function suite(label: string, open: () => Promise<Connection>, openReadonly: () 
       await dom.attachDeviceFlags(disk('vdf', "<alias name='ua-data'/>"), LIVE | CONFIG);
       assert.match(await dom.XMLDesc(INACTIVE), /<alias name='ua-data'\/>/);
       await rejectsVir(dom.attachDeviceFlags(disk('vdg', "<alias name='ua-data'/>"), LIVE), {
-        code: ErrorNumber.OPERATION_INVALID,
-        message: 'Requested operation is not valid: non unique alias detected: ua-data',
+        code: ErrorNumber.CONFIG_UNSUPPORTED,
+        message: 'unsupported configuration: non unique alias detected: ua-data',
       });
       await dom.detachDeviceAlias('ua-data', LIVE | CONFIG);
       assert.doesNotMatch(await dom.XMLDesc(), /ua-data/);

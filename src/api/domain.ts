@@ -735,8 +735,8 @@ export class Domain {
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for unsupported flags, a null `xml`.
    * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running" (LIVE on an inactive
-   * domain), "transient domains do not have any persistent config", "target vdb already exists",
-   * "non unique alias detected: ua-…".
+   * domain), "transient domains do not have any persistent config", "target vdb already exists".
+   * @throws {@link VirError} VIR_ERR_CONFIG_UNSUPPORTED "non unique alias detected: ua-…".
    * @throws {@link VirError} VIR_ERR_XML_DETAIL for malformed device XML; VIR_ERR_CONFIG_UNSUPPORTED
    * "unknown device type '…'"; the domain parser's errors for a device it refuses (VIR_ERR_NO_TARGET
    * for a disk without target).

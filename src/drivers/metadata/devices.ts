@@ -55,7 +55,7 @@ function deviceAlias(dev: DeviceDef): string | undefined {
 /** virDomainDefCompatibleDevice's alias check: a new device may not reuse an alias. */
 function checkAlias(def: DomainDef, dev: DeviceDef): void {
   const alias = deviceAlias(dev);
-  if (alias !== undefined && aliases(def).has(alias)) throw err(ErrorNumber.OPERATION_INVALID, `non unique alias detected: ${alias}`);
+  if (alias !== undefined && aliases(def).has(alias)) throw err(ErrorNumber.CONFIG_UNSUPPORTED, `non unique alias detected: ${alias}`);
 }
 
 /** virDomainDiskInsert: after the last disk of its bus that comes before it by target name. */
