@@ -189,6 +189,8 @@ describe('QEMU device hotplug with a real guest', { skip, timeout: 600_000 }, ()
       code: ErrorNumber.OPERATION_UNSUPPORTED,
       message: "Operation not supported: disk bus 'ide' cannot be hotplugged.",
     });
+    // QEMU refuses an image that is not there: its words, and nothing left behind (the same target plugs later).
+    await rejectsVir(dom.attachDevice(diskXML('/nonexistent/none.img', 'vdq')), { code: ErrorNumber.INTERNAL_ERROR, message: /blockdev-add.*none\.img/ });
     await rejectsVir(dom.detachDeviceAlias('ua-nothing', LIVE), { code: ErrorNumber.INTERNAL_ERROR, message: 'internal error: no device found with alias ua-nothing' });
     assert.equal(await dom.XMLDesc(), live);
     assert.equal(await dom.XMLDesc(DomainXMLFlags.INACTIVE), config);
