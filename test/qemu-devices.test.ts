@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { DomainDeviceModifyFlags, DomainXMLFlags, ErrorNumber, connect, type Connection, type Domain } from '../src/index.js';
+import { DomainCreateFlags, DomainDeviceModifyFlags, DomainXMLFlags, ErrorNumber, connect, type Connection, type Domain } from '../src/index.js';
 import type { HypervisorDriver } from '../src/core/driver.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, type TestGuest } from './qemu-harness.js';
 import { rejectsVir } from './support/fixtures.js';
@@ -148,7 +148,8 @@ describe('QEMU device hotplug with a real guest', { skip, timeout: 600_000 }, ()
     assert.doesNotMatch(await dom.XMLDesc(), /ua-hot/, 'the alias detach completes when the guest lets go');
   });
 
-  test('attach-interface: a user-mode virtio NIC shows up in /sys/class/net and goes on detach', async () => {
+  // virsh 9.0's attach-interface has no 'user' type: the NIC comes as <interface> XML (attach-device).
+  test('a hot-plugged user-mode virtio NIC shows up in /sys/class/net and goes on detach', async () => {
     const nic = "<interface type='user'><mac address='52:54:00:aa:bb:01'/><model type='virtio'/></interface>";
     const before = await shell.ls('/sys/class/net');
     await dom.attachDeviceFlags(nic, LIVE);
@@ -194,6 +195,25 @@ describe('QEMU device hotplug with a real guest', { skip, timeout: 600_000 }, ()
     await rejectsVir(dom.detachDeviceAlias('ua-nothing', LIVE), { code: ErrorNumber.INTERNAL_ERROR, message: 'internal error: no device found with alias ua-nothing' });
     assert.equal(await dom.XMLDesc(), live);
     assert.equal(await dom.XMLDesc(DomainXMLFlags.INACTIVE), config);
+  });
+
+  test('a guest that does not release the device: detach returns after 5 s, the device stays in the live XML', async () => {
+    // A guest whose vCPUs never ran cannot answer the PCI unplug request.
+    const paused = guestXML({ name: 'paused', uuid: randomUUID(), guest, mode: 'B', serial: join(state, 'paused.log'), virtio: true });
+    const other = await conn.createXML(paused, DomainCreateFlags.START_PAUSED);
+    try {
+      await other.attachDeviceFlags(diskXML(img2, 'vdb'), LIVE);
+      const started = Date.now();
+      await other.detachDeviceFlags(diskXML(img2, 'vdb'), LIVE);
+      const waited = Date.now() - started;
+      assert.ok(waited >= 4900, `the detach waited ${waited} ms`);
+      assert.match(await other.XMLDesc(), /<target dev='vdb' bus='virtio'\/>\s*<alias name='virtio-disk1'\/>/);
+      // The request is still pending in QEMU: a second one is refused there, the definition unchanged.
+      await rejectsVir(other.detachDeviceAlias('virtio-disk1', LIVE), { code: ErrorNumber.INTERNAL_ERROR });
+      assert.match(await other.XMLDesc(), /virtio-disk1/);
+    } finally {
+      await other.destroy();
+    }
   });
 
   test('a CONFIG-only attach survives a restart; LIVE on the inactive domain is refused', async () => {
