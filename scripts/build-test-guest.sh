@@ -10,7 +10,8 @@
 #   guest.mode=B         ignores the power button (nothing listens)
 #   guest.mode=C         powers itself off after guest.after=N seconds (guest.cmd=reboot: reboot -f)
 #   guest.tick=N         prints "GUEST-ALIVE n" every N seconds (n counts on across save/restore)
-#   guest.virtio=1       loads virtio_pci + virtio_blk + virtio_balloon
+#   guest.virtio=1       loads virtio_pci + virtio_blk + virtio_balloon + virtio_net (PCI hotplug
+#                        is built into the kernel)
 #   guest.cpuhp=1        onlines hot-added vCPUs (what udev's rule does on a full system)
 #   guest.shell=1        once ready, an interactive shell on the serial port ttyS0, with ttyS0 as
 #                        its controlling terminal (respawned when it exits), for console tests;
@@ -46,7 +47,8 @@ for m in kernel/drivers/input/evdev kernel/drivers/acpi/button \
          kernel/drivers/virtio/virtio_ring kernel/drivers/virtio/virtio \
          kernel/drivers/virtio/virtio_pci_legacy_dev kernel/drivers/virtio/virtio_pci_modern_dev \
          kernel/drivers/virtio/virtio_pci kernel/drivers/block/virtio_blk \
-         kernel/drivers/virtio/virtio_balloon; do
+         kernel/drivers/virtio/virtio_balloon \
+         kernel/net/core/failover kernel/drivers/net/net_failover kernel/drivers/net/virtio_net; do
   name=$(basename "$m")
   if [ -f "$MODDIR/$m.ko" ]; then cp "$MODDIR/$m.ko" "$ROOT/lib/modules/$name.ko"
   elif [ -f "$MODDIR/$m.ko.xz" ]; then xz -dc "$MODDIR/$m.ko.xz" > "$ROOT/lib/modules/$name.ko"
@@ -83,7 +85,7 @@ for arg in $(cat /proc/cmdline); do
   esac
 done
 if [ "$virtio" = 1 ]; then
-  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_balloon; do
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_balloon failover net_failover virtio_net; do
     [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko
   done
 fi

@@ -399,6 +399,36 @@ const CASES: Case[] = [
   },
   { name: 'quit stops the run', script: 'uri; quit; hostname' },
 
+  // ---- devices (what virsh does before the call: libvirt's test driver has no device calls) ----
+  {
+    name: 'attach-disk --print-xml: the disk XML virsh builds',
+    script:
+      'attach-disk test /nonexistent/x.img vdb --print-xml; ' +
+      'attach-disk test /nonexistent/x.img hdc --type cdrom --mode readonly --driver qemu --subdriver raw --targetbus ide --alias ua-cd --print-xml; ' +
+      'attach-disk test /nonexistent/x.img vdc --mode shareable --cache none --io native --serial abc --wwn 5000c50015ea71ad --print-xml; ' +
+      'attach-disk test /nonexistent/x.img sda --sourcetype block --print-xml; attach-disk nosuch /nonexistent/x.img vdb --print-xml',
+  },
+  { name: 'attach-disk: a bad --mode, exclusive impact options', script: 'attach-disk test /x vdb --mode bogus; attach-disk test /x vdb --live --current' },
+  {
+    name: 'attach-interface --print-xml and its refusals',
+    script:
+      'attach-interface test network default --print-xml; attach-interface test bridge br0 --model virtio --mac 52:54:00:11:22:33 --target vnet7 --alias ua-n --print-xml; ' +
+      'attach-interface test user x; attach-interface test bogus x',
+  },
+  {
+    name: 'detach-disk and detach-interface: finding the device in the domain XML',
+    script:
+      'detach-disk test vdz; detach-disk test vda --print-xml; detach-disk test /guest/diskimage1 --print-xml; detach-disk test vda --config --print-xml; ' +
+      'detach-interface test bridge; detach-interface test network --mac 00:11:22:33:44:55; detach-interface test network --print-xml; ' +
+      'detach-interface test network --mac AA:BB:CC:DD:EE:FF --print-xml',
+  },
+  {
+    name: 'attach-device, detach-device, update-device, detach-device-alias: file errors and exclusive options',
+    script:
+      'attach-device test /nonexistent/dev.xml; detach-device test /nonexistent/dev.xml --persistent --current; ' +
+      'update-device test /nonexistent/dev.xml --current --config; detach-device-alias test ua-x --live --current',
+  },
+
   // ---- bad input ----
   { name: 'bad input: missing file, directory', script: 'define nosuch.xml; define .; create nosuch.xml; define' },
   { name: 'bad input: malformed XML changes nothing', script: 'define bad.xml; list --all' },

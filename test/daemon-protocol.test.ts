@@ -36,6 +36,8 @@ const anyArgs = {
   memory: 1024,
   nvcpus: 1,
   params: [{ field: 'weight', type: 2, value: 1 }],
+  // The device alias of DETACH_DEVICE_ALIAS.
+  alias: 'ua-x',
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {

@@ -68,6 +68,53 @@ const dominfo = (name: string): Step => ({
 });
 
 const SCRIPTS: Script[] = [
+  {
+    // virsh builds or finds the device XML itself (from the domain's XML tsvirtd serves); the calls
+    // then reach the driver, where libvirt 9.0's test driver has none.
+    name: 'devices: attach-disk/-interface XML, detach-disk/-interface lookups and their errors; the device calls themselves',
+    files: { 'disk.xml': "<disk type='file'><source file='/nonexistent/d.img'/><target dev='vdb'/></disk>\n" },
+    steps: [
+      ok('attach-disk', 'test', '/nonexistent/x.img', 'vdb', '--print-xml'),
+      ok('attach-disk', 'test', '/nonexistent/x.img', 'hdc', '--type', 'cdrom', '--mode', 'readonly', '--driver', 'qemu', '--subdriver', 'raw', '--targetbus', 'ide', '--alias', 'ua-cd', '--print-xml'),
+      ok('attach-disk', 'test', '/nonexistent/x.img', 'vdc', '--mode', 'shareable', '--cache', 'none', '--serial', 'abc', '--print-xml'),
+      ok('attach-disk', 'test', '/nonexistent/x.img', 'vdb', '--mode', 'bogus'),
+      ok('attach-interface', 'test', 'network', 'default', '--model', 'virtio', '--mac', '52:54:00:11:22:33', '--target', 'vnet7', '--alias', 'ua-n', '--print-xml'),
+      ok('attach-interface', 'test', 'user', 'x'),
+      ok('detach-disk', 'test', 'vdz'),
+      ok('detach-disk', 'test', 'vda', '--print-xml'),
+      ok('detach-disk', 'test', '/guest/diskimage1', '--print-xml'),
+      ok('detach-interface', 'test', 'bridge'),
+      ok('detach-interface', 'test', 'network', '--mac', '00:11:22:33:44:55'),
+      ok('detach-interface', 'test', 'network', '--mac', 'AA:BB:CC:DD:EE:FF', '--print-xml'),
+      ok('attach-device', 'test', '/nonexistent/device.xml'),
+      ok('attach-device', 'test', '@disk.xml', '--live', '--current'),
+      ok('detach-device', 'test', '@disk.xml', '--persistent', '--current'),
+      {
+        args: ['attach-device', 'test', '@disk.xml'],
+        differs: {
+          why: 'deviceCalls',
+          libvirtd: { code: 1, stdout: '' },
+          tsvirt: { code: 0, stdout: '', stderr: '' },
+        },
+      },
+      {
+        args: ['detach-disk', 'test', 'vdb', '--live'],
+        differs: {
+          why: 'deviceCalls',
+          libvirtd: { code: 1, stdout: '' },
+          tsvirt: { code: 0, stdout: '', stderr: '' },
+        },
+      },
+      {
+        args: ['detach-device-alias', 'test', 'ua-none'],
+        differs: {
+          why: 'deviceCalls',
+          libvirtd: { code: 1, stderr: 'error: Failed to detach device with alias ua-none\nerror: this function is not supported by the connection driver: virDomainDetachDeviceAlias\n' },
+          tsvirt: { code: 1, stderr: 'error: Failed to detach device with alias ua-none\nerror: internal error: no device found with alias ua-none\n' },
+        },
+      },
+    ],
+  },
   { name: 'host: nodeinfo, sysinfo and list', files: {}, steps: [ok('nodeinfo'), ok('sysinfo'), ok('list', '--all')] },
   {
     // Neither libvirt's test driver nor tsvirt has these: the same NO_SUPPORT error naming the API.

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorDomain, ErrorNumber, VirError } from '../src/index.js';
 import { parseDomainXML, type DomainDef } from '../src/conf/domain.js';
-import { accelFor, buildQemuArgv, optValue, shellQuote, type QemuArgvPaths } from '../src/drivers/qemu/argv.js';
+import { accelFor, assignAliases, buildQemuArgv, optValue, shellQuote, type QemuArgvPaths } from '../src/drivers/qemu/argv.js';
+import { formatDomainXML } from '../src/conf/domain.js';
 import { checkKvm, findEmulator } from '../src/drivers/qemu/process.js';
 import { checkLoadvmTarget, checkNewSnapshotName, resolveImageSnapshot, type ImageSnapshot } from '../src/drivers/qemu/snapshot.js';
 import { QemuGuests } from '../src/drivers/qemu/backend.js';
@@ -57,6 +58,27 @@ function assertUnsupported(fn: () => unknown, message: RegExp): void {
 }
 
 describe('qemu argv builder', () => {
+  test('device ids are the aliases the live XML shows: user aliases as written, others by bus and position', () => {
+    const d = def(
+      "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk>" +
+        "<disk type='file'><source file='/i/a.img'/><target dev='vda' bus='virtio'/></disk>" +
+        "<disk type='file'><source file='/i/b.img'/><target dev='vdb' bus='virtio'/><alias name='ua-data'/></disk>" +
+        "<interface type='user'><mac address='52:54:00:00:00:01'/></interface>" +
+        "<interface type='user'><mac address='52:54:00:00:00:02'/><alias name='ua-lan'/></interface>",
+    );
+    assignAliases(d);
+    const a = argv(d);
+    const ids = values(a, '-device').map((v) => (v.startsWith('{') ? (JSON.parse(v) as { id?: string }).id : undefined));
+    for (const id of ['ide-disk0', 'virtio-disk1', 'ua-data', 'net0', 'ua-lan']) assert.ok(ids.includes(id), `${id} in ${ids.join(' ')}`);
+    assert.deepEqual(values(a, '-netdev'), ['user,id=hostnet0', 'user,id=hostua-lan']);
+    const live = formatDomainXML(d);
+    assert.match(live, /<target dev='vda' bus='virtio'\/>\s*<alias name='virtio-disk1'\/>/);
+    // The persistent config keeps the user's aliases only.
+    const inactive = formatDomainXML(d, { inactive: true });
+    assert.doesNotMatch(inactive, /virtio-disk1|net0|ide-disk0/);
+    assert.match(inactive, /<alias name='ua-data'\/>[\s\S]*<alias name='ua-lan'\/>/);
+  });
+
   test('baseline: no defaults, no user config, no display, paused start, -no-shutdown, QMP monitor, pidfile', () => {
     const a = argv(def(''));
     for (const flag of ['-nodefaults', '-no-user-config', '-S', '-no-shutdown']) assert.ok(a.includes(flag), flag);

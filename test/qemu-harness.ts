@@ -65,6 +65,8 @@ export interface GuestXMLOptions {
   pty?: { log: boolean };
   /** An interactive shell on the serial port once ready (guest.shell=1). */
   shell?: boolean;
+  /** Loads the virtio drivers (virtio_pci, virtio_blk, virtio_net) at boot (guest.virtio=1). */
+  virtio?: boolean;
   type?: 'qemu' | 'kvm';
   extraDevices?: string;
   emulator?: string;
@@ -78,6 +80,7 @@ export function guestXML(o: GuestXMLOptions): string {
   if (o.after !== undefined) args.push(`guest.after=${o.after}`);
   if (o.tick !== undefined) args.push(`guest.tick=${o.tick}`);
   if (o.shell === true) args.push('guest.shell=1');
+  if (o.virtio === true) args.push('guest.virtio=1');
   const serial =
     o.pty === undefined
       ? `<serial type='file'><source path='${o.serial}'/><target port='0'/></serial>`

@@ -59,6 +59,11 @@ function nonZero(value: number, name: string, api: string): void {
   if (value === 0) throw VirError.invalidArg(ErrorDomain.DOMAIN, `${name} in ${api} must not be zero`);
 }
 
+/** libvirt's virCheckNonNullArg: VIR_ERR_INVALID_ARG "NAME in API must not be NULL". */
+function nonNull(value: unknown, name: string, api: string): void {
+  if (typeof value !== 'string') throw VirError.invalidArg(ErrorDomain.DOMAIN, `${name} in ${api} must not be NULL`);
+}
+
 /**
  * A handle on a domain (libvirt's virDomainPtr), with python-libvirt's method names, async. Its
  * name, UUID and ID are as of lookup; every other method asks the driver for current state.
@@ -720,6 +725,135 @@ export class Domain {
     requireFlag(flags, DomainVcpuFlags.MAXIMUM, 'VIR_DOMAIN_VCPU_MAXIMUM', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
     exclusiveFlags(flags, DomainVcpuFlags.GUEST, 'VIR_DOMAIN_VCPU_GUEST', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
     await this.optional(drv, 'domainSetVcpusFlags', 'virDomainSetVcpusFlags')(this.ref, nvcpus, flags);
+  }
+  /**
+   * Hot-plugs a device into the running domain (virDomainAttachDevice): as
+   * {@link Domain.attachDeviceFlags} with LIVE.
+   *
+   * Prerequisites: a writable connection; the domain is active. Effects on success: the device is
+   * in the live definition (and in the guest). Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running", and the other
+   * codes of {@link Domain.attachDeviceFlags}.
+   */
+  async attachDevice(xml: string): Promise<void> {
+    const drv = this.writable('virDomainAttachDevice');
+    nonNull(xml, 'xml', 'virDomainAttachDevice');
+    await this.optional(drv, 'domainAttachDevice', 'virDomainAttachDevice')(this.ref, xml);
+  }
+  /**
+   * Adds one device, given as its XML (`<disk>`, `<interface>`, `<controller>`, …), to the
+   * domain (virDomainAttachDeviceFlags). Flags: {@link DomainDeviceModifyFlags} LIVE (the running
+   * guest: hotplug) and/or CONFIG (the persistent definition); neither: the live definition of a
+   * running domain, else the persistent one. The QEMU driver hot-plugs virtio disks
+   * (`blockdev-add` + `device_add`) and user-mode interfaces (`netdev_add` + `device_add`); a kind
+   * tsvirt does not model can only go into the persistent definition, as written.
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain, CONFIG a persistent one.
+   * Effects on success: the device is in each definition named (live: with its alias, e.g.
+   * `virtio-disk1`, `net1`, or the user's `ua-…`). Effects on failure: nothing changes (what a
+   * failed hotplug added to the guest is removed again).
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for unsupported flags, a null `xml`.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running" (LIVE on an inactive
+   * domain), "transient domains do not have any persistent config", "target vdb already exists".
+   * @throws {@link VirError} VIR_ERR_CONFIG_UNSUPPORTED "non unique alias detected: ua-…".
+   * @throws {@link VirError} VIR_ERR_XML_DETAIL for malformed device XML; VIR_ERR_CONFIG_UNSUPPORTED
+   * "unknown device type '…'"; the domain parser's errors for a device it refuses (VIR_ERR_NO_TARGET
+   * for a disk without target).
+   * @throws {@link VirError} VIR_ERR_OPERATION_UNSUPPORTED for a device the hypervisor cannot
+   * hot-plug ("live attach of device 'controller' is not supported", a CD-ROM, an IDE disk) or a
+   * kind the persistent definition cannot take.
+   * @throws {@link VirError} VIR_ERR_INTERNAL_ERROR with QEMU's words when QEMU refuses the device.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (ESX, VirtualBox).
+   */
+  async attachDeviceFlags(xml: string, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainAttachDeviceFlags');
+    nonNull(xml, 'xml', 'virDomainAttachDeviceFlags');
+    await this.optional(drv, 'domainAttachDeviceFlags', 'virDomainAttachDeviceFlags')(this.ref, xml, flags);
+  }
+  /**
+   * Unplugs a device from the running domain (virDomainDetachDevice): as
+   * {@link Domain.detachDeviceFlags} with LIVE.
+   *
+   * Prerequisites: a writable connection; the domain is active. Effects on success: the device
+   * left the live definition, or its removal is under way in the guest. Effects on failure:
+   * nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running", and the other
+   * codes of {@link Domain.detachDeviceFlags}.
+   */
+  async detachDevice(xml: string): Promise<void> {
+    const drv = this.writable('virDomainDetachDevice');
+    nonNull(xml, 'xml', 'virDomainDetachDevice');
+    await this.optional(drv, 'domainDetachDevice', 'virDomainDetachDevice')(this.ref, xml);
+  }
+  /**
+   * Removes the device `xml` names from the domain (virDomainDetachDeviceFlags): a disk by its
+   * target (`<target dev=…>`), an interface by its MAC (any when the XML gives none, if there is
+   * only one), another device by its exact XML. Flags as {@link Domain.attachDeviceFlags}. Live,
+   * the QEMU driver asks the guest to release the device (`device_del`) and waits up to 5 s for
+   * it; if the guest has not let go by then the call still succeeds, the device stays in the live
+   * XML and leaves it when the guest completes the unplug (as libvirt).
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain, CONFIG a persistent one.
+   * Effects on success: the device left each definition named. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for unsupported flags, a null `xml`.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID as {@link Domain.attachDeviceFlags}.
+   * @throws {@link VirError} VIR_ERR_DEVICE_MISSING "no target device vdz" (config), "disk vdz not
+   * found" (live), "no device found at address … matching MAC address … and alias …", "device not
+   * present in domain configuration".
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED "multiple devices matching MAC address … found".
+   * @throws {@link VirError} VIR_ERR_XML_DETAIL for malformed device XML; VIR_ERR_CONFIG_UNSUPPORTED "unknown device type".
+   * @throws {@link VirError} VIR_ERR_OPERATION_UNSUPPORTED for a device the hypervisor cannot unplug.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async detachDeviceFlags(xml: string, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainDetachDeviceFlags');
+    nonNull(xml, 'xml', 'virDomainDetachDeviceFlags');
+    await this.optional(drv, 'domainDetachDeviceFlags', 'virDomainDetachDeviceFlags')(this.ref, xml, flags);
+  }
+  /**
+   * Changes a device in place (virDomainUpdateDeviceFlags): the disk with the same target, the
+   * interface with the same MAC, replaced by `xml`. Live, the QEMU driver changes a CD-ROM's or
+   * floppy's media (`blockdev-change-medium`; a disk without source ejects it). Flags as
+   * {@link Domain.attachDeviceFlags}, plus FORCE (eject even a locked tray).
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain, CONFIG a persistent one.
+   * Effects on success: the device is changed in each definition named. Effects on failure:
+   * nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for unsupported flags, a null `xml`, "target hdc
+   * doesn't exist.".
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID as {@link Domain.attachDeviceFlags}.
+   * @throws {@link VirError} VIR_ERR_DEVICE_MISSING / VIR_ERR_OPERATION_FAILED as {@link Domain.detachDeviceFlags}.
+   * @throws {@link VirError} VIR_ERR_OPERATION_UNSUPPORTED for a change the hypervisor cannot make
+   * live ("cannot modify field 'source' of the disk") or a kind that cannot be updated.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async updateDeviceFlags(xml: string, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainUpdateDeviceFlags');
+    nonNull(xml, 'xml', 'virDomainUpdateDeviceFlags');
+    await this.optional(drv, 'domainUpdateDeviceFlags', 'virDomainUpdateDeviceFlags')(this.ref, xml, flags);
+  }
+  /**
+   * Removes the device whose alias is `alias` (virDomainDetachDeviceAlias): `ua-…` user aliases
+   * and those the hypervisor gave (`virtio-disk0`, `net0`, as the live XML shows them). Flags as
+   * {@link Domain.attachDeviceFlags}. Live, the request is sent and the call returns at once; the
+   * device leaves the live XML when the guest releases it.
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain, CONFIG a persistent one.
+   * Effects on success: the device left the persistent definition, and its live removal is done or
+   * under way. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for unsupported flags, a null `alias`.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID as {@link Domain.attachDeviceFlags}.
+   * @throws {@link VirError} VIR_ERR_INTERNAL_ERROR "no device found with alias …" (libvirt 9.0's code).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async detachDeviceAlias(alias: string, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainDetachDeviceAlias');
+    nonNull(alias, 'alias', 'virDomainDetachDeviceAlias');
+    await this.optional(drv, 'domainDetachDeviceAlias', 'virDomainDetachDeviceAlias')(this.ref, alias, flags);
   }
   /**
    * The running domain's vCPUs (virDomainGetVcpus): number, state ({@link VcpuState}), CPU time

@@ -25,7 +25,7 @@ export interface OptDef {
 }
 
 /** The module that holds a command's handler. */
-export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint';
+export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint' | 'devices';
 
 /** One command (vshCmdDef). */
 export interface CmdDef {
@@ -72,10 +72,82 @@ const JSON_OPT = bool('json', 'print the result as JSON (tsvirt; keys in docs/cl
 const VALIDATE = bool('validate', 'validate the XML against the schema');
 const RESET_NVRAM = bool('reset-nvram', 're-initialize NVRAM from its pristine template');
 const SHUTDOWN_MODE = str('mode', 'shutdown mode: acpi|agent|initctl|signal|paravirt');
+/** --persistent --config --live --current of the device commands. */
+const DEVICE_IMPACT = [
+  bool('persistent', 'make live change persistent'),
+  bool('config', 'affect next boot'),
+  bool('live', 'affect running domain'),
+  bool('current', 'affect current domain'),
+];
+const DEVICE_FILE = data('file', 'XML file');
 
 /** Every command tsvirt knows, grouped and ordered as virsh lists them. */
 export const COMMANDS: readonly CmdDef[] = [
   // ---- Domain Management (virsh-domain.c) ----
+  {
+    name: 'attach-device',
+    group: 'domain',
+    module: 'devices',
+    help: 'attach device from an XML file',
+    desc: 'Attach device from an XML <file>.',
+    opts: [DOMAIN, DEVICE_FILE, ...DEVICE_IMPACT],
+  },
+  {
+    name: 'attach-disk',
+    group: 'domain',
+    module: 'devices',
+    help: 'attach disk device',
+    desc: 'Attach new disk device.',
+    opts: [
+      DOMAIN,
+      data('source', 'source of disk device or name of network disk'),
+      data('target', 'target of disk device'),
+      str('targetbus', 'target bus of disk device'),
+      str('driver', 'driver of disk device'),
+      str('subdriver', 'subdriver of disk device'),
+      str('iothread', 'IOThread to be used by supported device'),
+      str('cache', 'cache mode of disk device'),
+      str('io', 'io policy of disk device'),
+      str('type', 'target device type'),
+      str('mode', 'mode of device reading and writing'),
+      str('sourcetype', 'type of source (block|file|network)'),
+      str('serial', 'serial of disk device'),
+      str('wwn', 'wwn of disk device'),
+      str('alias', 'custom alias name of disk device'),
+      bool('rawio', 'needs rawio capability'),
+      str('address', 'address of disk device'),
+      bool('multifunction', 'use multifunction pci under specified address'),
+      bool('print-xml', 'print XML document rather than attach the disk'),
+      str('source-protocol', 'protocol used by disk device source'),
+      str('source-host-name', 'host name for source of disk device'),
+      str('source-host-transport', 'host transport for source of disk device'),
+      str('source-host-socket', 'host socket for source of disk device'),
+      ...DEVICE_IMPACT,
+    ],
+  },
+  {
+    name: 'attach-interface',
+    group: 'domain',
+    module: 'devices',
+    help: 'attach network interface',
+    desc: 'Attach new network interface.',
+    opts: [
+      DOMAIN,
+      data('type', 'network interface type'),
+      data('source', 'source of network interface'),
+      str('target', 'target network name'),
+      str('mac', 'MAC address'),
+      str('script', 'script used to bridge network interface'),
+      str('model', 'model type'),
+      str('alias', 'custom alias name of interface device'),
+      str('inbound', "control domain's incoming traffics"),
+      str('outbound', "control domain's outgoing traffics"),
+      ...DEVICE_IMPACT,
+      bool('print-xml', 'print XML document rather than attach the interface'),
+      bool('managed', 'libvirt will automatically detach/attach the device from/to host'),
+      str('source-mode', 'mode attribute of <source/> element'),
+    ],
+  },
   {
     name: 'console',
     group: 'domain',
@@ -120,6 +192,38 @@ export const COMMANDS: readonly CmdDef[] = [
     help: 'destroy (stop) a domain',
     desc: 'Forcefully stop a given domain, but leave its resources intact.',
     opts: [DOMAIN, bool('graceful', 'terminate gracefully'), bool('remove-logs', 'remove domain logs')],
+  },
+  {
+    name: 'detach-device',
+    group: 'domain',
+    module: 'devices',
+    help: 'detach device from an XML file',
+    desc: 'Detach device from an XML <file>',
+    opts: [DOMAIN, DEVICE_FILE, ...DEVICE_IMPACT],
+  },
+  {
+    name: 'detach-device-alias',
+    group: 'domain',
+    module: 'devices',
+    help: 'detach device from an alias',
+    desc: 'Detach device identified by the given alias from a domain',
+    opts: [DOMAIN, data('alias', 'device alias'), ...DEVICE_IMPACT.slice(1)],
+  },
+  {
+    name: 'detach-disk',
+    group: 'domain',
+    module: 'devices',
+    help: 'detach disk device',
+    desc: 'Detach disk device.',
+    opts: [DOMAIN, data('target', 'target of disk device'), ...DEVICE_IMPACT, bool('print-xml', 'print XML document rather than detach the disk')],
+  },
+  {
+    name: 'detach-interface',
+    group: 'domain',
+    module: 'devices',
+    help: 'detach network interface',
+    desc: 'Detach network interface.',
+    opts: [DOMAIN, data('type', 'network interface type'), str('mac', 'MAC address'), ...DEVICE_IMPACT, bool('print-xml', 'print XML document rather than detach the interface')],
   },
   {
     name: 'domdisplay',
@@ -349,6 +453,14 @@ export const COMMANDS: readonly CmdDef[] = [
         tsvirt: true,
       }),
     ],
+  },
+  {
+    name: 'update-device',
+    group: 'domain',
+    module: 'devices',
+    help: 'update device from an XML file',
+    desc: 'Update device from an XML <file>.',
+    opts: [DOMAIN, DEVICE_FILE, ...DEVICE_IMPACT, bool('force', 'force device update')],
   },
   {
     name: 'vcpucount',

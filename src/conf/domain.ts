@@ -254,6 +254,11 @@ export interface DomainDiskDef {
   bootOrder?: number;
   /** `<shareable/>`: several guests may write the image at once. */
   shareable?: boolean;
+  /**
+   * `<alias name=…>`: the device's name in the hypervisor (its QEMU id). User aliases (`ua-…`)
+   * are part of the config; others are assigned at start and shown in the live XML only.
+   */
+  alias?: string;
   address?: DeviceAddress;
   /** Unmodelled parts, written back verbatim. */
   kept?: XmlKept;
@@ -273,6 +278,8 @@ export interface DomainInterfaceDef {
   /** `<model type=…>`, e.g. `virtio`, `e1000`. */
   model?: string;
   bootOrder?: number;
+  /** `<alias name=…>`, as {@link DomainDiskDef.alias}. */
+  alias?: string;
   address?: DeviceAddress;
   /** Unmodelled parts, written back verbatim. */
   kept?: XmlKept;
@@ -541,8 +548,8 @@ const TEST_ELEMENTS = ['runstate', 'transient', 'hasmanagedsave', 'ignorepowerbu
 const OS_CHILDREN = ['type', 'kernel', 'initrd', 'cmdline', 'boot'];
 const FEATURE_CHILDREN = ['acpi', 'apic', 'pae'];
 const DEVICE_CHILDREN = ['emulator', 'disk', 'interface', 'serial', 'console', 'graphics', 'video', 'memballoon'];
-const DISK_CHILDREN = ['driver', 'source', 'target', 'readonly', 'shareable', 'boot', 'address'];
-const INTERFACE_CHILDREN = ['mac', 'source', 'target', 'model', 'boot', 'address'];
+const DISK_CHILDREN = ['driver', 'source', 'target', 'readonly', 'shareable', 'boot', 'alias', 'address'];
+const INTERFACE_CHILDREN = ['mac', 'source', 'target', 'model', 'boot', 'alias', 'address'];
 const CHAR_CHILDREN = ['source', 'log', 'target'];
 const NONE: readonly string[] = [];
 const isDomainChild = knownNames(DOMAIN_CHILDREN);
@@ -596,6 +603,14 @@ export function unmodelledDevices(def: DomainDef): readonly XmlKeptChild[] {
 function addressOf(el: XmlElement): DeviceAddress | undefined {
   const a = childElement(el, 'address');
   return a === undefined ? undefined : { ...a.attrs };
+}
+
+/** The prefix of user-chosen device aliases (libvirt's USER_ALIAS_PREFIX). */
+export const USER_ALIAS_PREFIX = 'ua-';
+
+/** `<alias name=…>` of a device. */
+function aliasOf(el: XmlElement): string | undefined {
+  return nonEmptyAttr(childElement(el, 'alias'), 'name');
 }
 
 function bootOrderOf(el: XmlElement): number | undefined {
@@ -1054,6 +1069,7 @@ function parseDisk(el: XmlElement): DomainDiskDef | undefined {
     // A CD-ROM is read-only whatever the XML says (libvirt's disk parser forces it).
     readonly: device === 'cdrom' || childElement(el, 'readonly') !== undefined,
     bootOrder: bootOrderOf(el),
+    alias: aliasOf(el),
     address: addressOf(el),
   };
   if (childElement(el, 'shareable') !== undefined) disk.shareable = true;
@@ -1110,6 +1126,7 @@ function parseInterface(el: XmlElement): DomainInterfaceDef | undefined {
     targetDev: nonEmptyAttr(childElement(el, 'target'), 'dev'),
     model,
     bootOrder: bootOrderOf(el),
+    alias: aliasOf(el),
     address: addressOf(el),
   };
   const kept: XmlKept = {};
@@ -1672,8 +1689,8 @@ function writeDomainBody(w: XmlWriter, def: DomainDef, opts: FormatDomainOptions
     restAttrs(kept.devices),
     (w) => {
       w.text('emulator', def.devices.emulator);
-      for (const d of def.devices.disks) writeDisk(w, d);
-      for (const n of def.devices.interfaces) writeInterface(w, n);
+      for (const d of def.devices.disks) writeDisk(w, d, live);
+      for (const n of def.devices.interfaces) writeInterface(w, n, live);
       for (const s of def.devices.serials) writeChar(w, 'serial', s, s.targetType, live);
       for (const con of def.devices.consoles) writeChar(w, 'console', con, con.targetType, live);
       for (const g of def.devices.graphics) writeGraphics(w, g, live, opts.secure === true);
@@ -1711,7 +1728,15 @@ function emptyKept(w: XmlWriter, name: string, attrs: XmlAttrList, kept: XmlKept
   else w.element(name, [...attrs, ...restAttrs(rest)], () => undefined, childrenOnly(rest));
 }
 
-function writeDisk(w: XmlWriter, d: DomainDiskDef): void {
+/**
+ * `<alias>`: in the live XML always, in the persistent config only a user alias (libvirt drops
+ * the others when it parses a config).
+ */
+function writeAlias(w: XmlWriter, alias: string | undefined, live: boolean): void {
+  if (alias !== undefined && (live || alias.startsWith(USER_ALIAS_PREFIX))) w.empty('alias', [['name', alias]]);
+}
+
+function writeDisk(w: XmlWriter, d: DomainDiskDef, live: boolean): void {
   const kept = d.kept;
   w.element(
     'disk',
@@ -1749,13 +1774,14 @@ function writeDisk(w: XmlWriter, d: DomainDiskDef): void {
       if (d.readonly) w.empty('readonly');
       if (d.shareable === true) w.empty('shareable');
       if (d.bootOrder !== undefined) emptyKept(w, 'boot', [['order', d.bootOrder]], kept, 'boot');
+      writeAlias(w, d.alias, live);
       writeAddress(w, d.address);
     },
     childrenOnly(kept?.['']),
   );
 }
 
-function writeInterface(w: XmlWriter, n: DomainInterfaceDef): void {
+function writeInterface(w: XmlWriter, n: DomainInterfaceDef, live: boolean): void {
   const kept = n.kept;
   w.element(
     'interface',
@@ -1767,6 +1793,7 @@ function writeInterface(w: XmlWriter, n: DomainInterfaceDef): void {
       if (n.targetDev !== undefined) emptyKept(w, 'target', [['dev', n.targetDev]], kept, 'target');
       if (n.model !== undefined) emptyKept(w, 'model', [['type', n.model]], kept, 'model');
       if (n.bootOrder !== undefined) emptyKept(w, 'boot', [['order', n.bootOrder]], kept, 'boot');
+      writeAlias(w, n.alias, live);
       writeAddress(w, n.address);
     },
     childrenOnly(kept?.['']),

@@ -49,7 +49,7 @@ export interface XmlElement {
 
 /** Which libvirt document is being parsed: decides the error domain and the name in reports. */
 export interface XmlDocumentKind {
-  /** The root element the document must have, e.g. `domain`. */
+  /** The root element the document must have, e.g. `domain`; `*` for any (a device's). */
   readonly rootName: string;
   /** The pseudo file name libvirt puts in parse errors, e.g. `(domain_definition)`. */
   readonly sourceName: string;
@@ -190,7 +190,7 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: Pa
     // always has one.
     throw confError(kind.errorDomain, ErrorNumber.INTERNAL_ERROR, 'missing root element');
   }
-  if (root.name !== kind.rootName) {
+  if (kind.rootName !== '*' && root.name !== kind.rootName) {
     throw xmlErrorFrom(ErrorDomain.XML, `expecting root element of '${kind.rootName}', not '${root.name}'`);
   }
   return root;

@@ -256,6 +256,18 @@ export interface HypervisorDriver {
   domainSetVcpus?(dom: DomainRef, nvcpus: number): Promise<void>;
   /** virDomainSetVcpusFlags: {@link Domain.setVcpusFlags}. */
   domainSetVcpusFlags?(dom: DomainRef, nvcpus: number, flags: number): Promise<void>;
+  /** virDomainAttachDevice: {@link Domain.attachDevice}. */
+  domainAttachDevice?(dom: DomainRef, xml: string): Promise<void>;
+  /** virDomainAttachDeviceFlags: {@link Domain.attachDeviceFlags}. */
+  domainAttachDeviceFlags?(dom: DomainRef, xml: string, flags: number): Promise<void>;
+  /** virDomainDetachDevice: {@link Domain.detachDevice}. */
+  domainDetachDevice?(dom: DomainRef, xml: string): Promise<void>;
+  /** virDomainDetachDeviceFlags: {@link Domain.detachDeviceFlags}. */
+  domainDetachDeviceFlags?(dom: DomainRef, xml: string, flags: number): Promise<void>;
+  /** virDomainUpdateDeviceFlags: {@link Domain.updateDeviceFlags}. */
+  domainUpdateDeviceFlags?(dom: DomainRef, xml: string, flags: number): Promise<void>;
+  /** virDomainDetachDeviceAlias: {@link Domain.detachDeviceAlias}. */
+  domainDetachDeviceAlias?(dom: DomainRef, alias: string, flags: number): Promise<void>;
   /** virDomainGetVcpus: {@link Domain.vcpus}; at most `maxinfo` vCPUs, each with its affinity over `maxCpus` host CPUs. */
   domainGetVcpus?(dom: DomainRef, maxinfo: number, maxCpus: number): Promise<VcpuInfo[]>;
   /** virDomainGetVcpuPinInfo: {@link Domain.vcpuPinInfo}; `ncpumaps` vCPUs at most, each over `maxCpus` host CPUs. */

@@ -438,6 +438,16 @@ export const DomainControlState = {
 /** A value of libvirt `virDomainControlState`. */
 export type DomainControlState = (typeof DomainControlState)[keyof typeof DomainControlState];
 
+/** libvirt `virDomainDeviceModifyFlags` (libvirt-domain.h). @enum */
+export const DomainDeviceModifyFlags = {
+  CURRENT: 0,
+  LIVE: 1,
+  CONFIG: 2,
+  FORCE: 4,
+} as const;
+/** A value of libvirt `virDomainDeviceModifyFlags`. */
+export type DomainDeviceModifyFlags = (typeof DomainDeviceModifyFlags)[keyof typeof DomainDeviceModifyFlags];
+
 /** libvirt `virStreamFlags` (libvirt-stream.h). @enum */
 export const StreamFlags = {
   NONBLOCK: 1,

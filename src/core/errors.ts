@@ -39,6 +39,7 @@ const MESSAGE_FORMAT: Partial<Record<ErrorNumber, [bare: string, withInfo: strin
   [ErrorNumber.OPERATION_ABORTED]: ['operation aborted', 'operation aborted: %s'],
   [ErrorNumber.AUTH_CANCELLED]: ['authentication cancelled', 'authentication cancelled: %s'],
   [ErrorNumber.OPERATION_UNSUPPORTED]: ['Operation not supported', 'Operation not supported: %s'],
+  [ErrorNumber.DEVICE_MISSING]: ['device not found', 'device not found: %s'],
   [ErrorNumber.RESOURCE_BUSY]: ['resource busy', 'resource busy: %s'],
   [ErrorNumber.ACCESS_DENIED]: ['access denied', 'access denied: %s'],
   [ErrorNumber.XML_INVALID_SCHEMA]: [

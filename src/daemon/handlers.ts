@@ -347,6 +347,12 @@ export const HANDLERS: HandlerTable = {
   [Proc.DOMAIN_GET_VCPUS_FLAGS]: async (ctx, a) => ({ num: await domainOf(ctx, a.dom).vcpusFlags(a.flags) }),
   [Proc.DOMAIN_SET_VCPUS]: async (ctx, a) => domainOf(ctx, a.dom).setVcpus(a.nvcpus),
   [Proc.DOMAIN_SET_VCPUS_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).setVcpusFlags(a.nvcpus, a.flags),
+  [Proc.DOMAIN_ATTACH_DEVICE]: async (ctx, a) => domainOf(ctx, a.dom).attachDevice(a.xml),
+  [Proc.DOMAIN_ATTACH_DEVICE_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).attachDeviceFlags(a.xml, a.flags),
+  [Proc.DOMAIN_DETACH_DEVICE]: async (ctx, a) => domainOf(ctx, a.dom).detachDevice(a.xml),
+  [Proc.DOMAIN_DETACH_DEVICE_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).detachDeviceFlags(a.xml, a.flags),
+  [Proc.DOMAIN_UPDATE_DEVICE_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).updateDeviceFlags(a.xml, a.flags),
+  [Proc.DOMAIN_DETACH_DEVICE_ALIAS]: async (ctx, a) => domainOf(ctx, a.dom).detachDeviceAlias(a.alias, a.flags),
   [Proc.DOMAIN_GET_VCPUS]: async (ctx, a) => {
     if (a.maxinfo > REMOTE_VCPUINFO_MAX) throw overLimit('maxinfo > REMOTE_VCPUINFO_MAX');
     if (a.maxinfo * a.maplen > REMOTE_CPUMAPS_MAX) throw overLimit('maxinfo * maplen > REMOTE_CPUMAPS_MAX');

@@ -58,9 +58,11 @@ export enum Proc {
   CONNECT_GET_CAPABILITIES = 7,
   CONNECT_GET_DOMAIN_CAPABILITIES = 342,
   DOMAIN_CREATE = 9,
+  DOMAIN_ATTACH_DEVICE = 8,
   DOMAIN_CREATE_XML = 10,
   DOMAIN_DEFINE_XML = 11,
   DOMAIN_DESTROY = 12,
+  DOMAIN_DETACH_DEVICE = 13,
   DOMAIN_GET_XML_DESC = 14,
   DOMAIN_GET_AUTOSTART = 15,
   DOMAIN_GET_INFO = 16,
@@ -160,6 +162,10 @@ export enum Proc {
   DOMAIN_CHECKPOINT_LOOKUP_BY_NAME = 415,
   DOMAIN_CHECKPOINT_GET_PARENT = 416,
   DOMAIN_CHECKPOINT_DELETE = 417,
+  DOMAIN_ATTACH_DEVICE_FLAGS = 160,
+  DOMAIN_DETACH_DEVICE_FLAGS = 161,
+  DOMAIN_UPDATE_DEVICE_FLAGS = 174,
+  DOMAIN_DETACH_DEVICE_ALIAS = 392,
 }
 
 /** One entry of {@link PROCEDURE_TABLE}: how a procedure is encoded and treated. */
@@ -363,6 +369,12 @@ export const screenshotArgs = struct<{ dom: WireDomain; screen: number; flags: n
 /** remote_domain_screenshot_ret: the image's MIME type (null when the driver names none). */
 export const screenshotRet = struct<{ mime: string | null }>({ mime: xOptString });
 
+// Devices (remote_domain_attach_device_args and friends).
+
+export const deviceArgs = struct<{ dom: WireDomain; xml: string }>({ dom: xDomain, xml: xString });
+export const deviceFlagsArgs = struct<{ dom: WireDomain; xml: string; flags: number }>({ dom: xDomain, xml: xString, flags: xUint });
+export const deviceAliasArgs = struct<{ dom: WireDomain; alias: string; flags: number }>({ dom: xDomain, alias: xString, flags: xUint });
+
 // vCPUs, memory and host figures.
 
 export const maxVcpusArgs = struct<{ type: string | null }>({ type: xOptString });
@@ -548,6 +560,12 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.NODE_GET_FREE_MEMORY]: p('virNodeGetFreeMemory', R, xVoid, freeMemoryRet),
   [Proc.DOMAIN_MEMORY_STATS]: p('virDomainMemoryStats', R, memoryStatsArgs, memoryStatsRet),
   [Proc.DOMAIN_SET_VCPUS_FLAGS]: p('virDomainSetVcpusFlags', W, setVcpusFlagsArgs, xVoid),
+  [Proc.DOMAIN_ATTACH_DEVICE]: p('virDomainAttachDevice', W, deviceArgs, xVoid),
+  [Proc.DOMAIN_ATTACH_DEVICE_FLAGS]: p('virDomainAttachDeviceFlags', W, deviceFlagsArgs, xVoid),
+  [Proc.DOMAIN_DETACH_DEVICE]: p('virDomainDetachDevice', W, deviceArgs, xVoid),
+  [Proc.DOMAIN_DETACH_DEVICE_FLAGS]: p('virDomainDetachDeviceFlags', W, deviceFlagsArgs, xVoid),
+  [Proc.DOMAIN_UPDATE_DEVICE_FLAGS]: p('virDomainUpdateDeviceFlags', W, deviceFlagsArgs, xVoid),
+  [Proc.DOMAIN_DETACH_DEVICE_ALIAS]: p('virDomainDetachDeviceAlias', W, deviceAliasArgs, xVoid),
   [Proc.DOMAIN_GET_VCPUS_FLAGS]: p('virDomainGetVcpusFlags', R, domFlags, numRet),
   [Proc.DOMAIN_IS_UPDATED]: p('virDomainIsUpdated', R, dom, retInt('updated')),
   [Proc.DOMAIN_SET_MEMORY_FLAGS]: p('virDomainSetMemoryFlags', W, setMemoryFlagsArgs, xVoid),

@@ -31,6 +31,8 @@ export type Target = 'tsvirt' | 'libvirtd';
 
 /** Where libvirt 9.0's test driver (through libvirtd) behaves otherwise than tsvirt. */
 export const LIBVIRT_DIFFERENCES = {
+  deviceCalls:
+    "libvirt 9.0's test driver has no device calls (attach, detach, update, detach by alias: VIR_ERR_NO_SUPPORT); tsvirt's test driver edits the live and persistent definitions as the qemu driver's config code does",
   transientUndefine: "libvirt's test driver allows undefine of a transient domain (returns 0, emits UNDEFINED, the domain runs on, still transient); tsvirt refuses it like the qemu driver (R1)",
   managedSaveFirst: "libvirt's test driver reports the managed-save image before the snapshots when both block an undefine with flags 0; tsvirt checks snapshots first, like the qemu driver",
   restoreBooted: "libvirt's test driver reports a start from a managed save image as STARTED/BOOTED and running/BOOTED; tsvirt reports STARTED/RESTORED and running/RESTORED like the qemu driver",

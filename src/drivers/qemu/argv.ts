@@ -510,7 +510,7 @@ function diskArgs(def: DomainDef, disk: DomainDiskDef, index: number): string[] 
   } else if (disk.device !== 'cdrom') {
     throw configUnsupported(DOM, `disk '${disk.targetDev}' has no source`);
   }
-  const dev: Record<string, unknown> = { id: `${disk.targetBus}-disk${index}` };
+  const dev: Record<string, unknown> = { id: disk.alias ?? diskAlias(disk, index) };
   switch (disk.targetBus) {
     case 'virtio':
       if (disk.device === 'cdrom') throw configUnsupported(DOM, `disk '${disk.targetDev}': a CD-ROM cannot be on the virtio bus`);
@@ -549,7 +549,28 @@ function ideUnit(target: string): number {
   return m[1].charCodeAt(0) - 'a'.charCodeAt(0);
 }
 
-const NIC_MODELS: Record<string, string> = {
+/** The QEMU id a disk gets when it has no alias: `${bus}-disk${position}`. */
+function diskAlias(disk: DomainDiskDef, index: number): string {
+  return `${disk.targetBus}-disk${index}`;
+}
+
+/**
+ * Gives every disk and interface its alias, the id of its QEMU device (the user's `ua-…` alias,
+ * else `${bus}-diskN` and `netN` by position), as libvirt's live XML shows them: a hot-plugged
+ * device gets a free one, and detach finds any device by it.
+ */
+export function assignAliases(def: DomainDef): void {
+  def.devices.disks.forEach((d, i) => (d.alias ??= diskAlias(d, i)));
+  def.devices.interfaces.forEach((n, i) => (n.alias ??= `net${i}`));
+}
+
+/** The netdev id of the interface whose device is `alias` (`net0` → `hostnet0`, as libvirt). */
+export function netdevId(alias: string): string {
+  return `host${alias}`;
+}
+
+/** QEMU's NIC device of each interface model tsvirt runs. */
+export const NIC_MODELS: Record<string, string> = {
   virtio: 'virtio-net-pci',
   e1000: 'e1000',
   e1000e: 'e1000e',
@@ -563,8 +584,9 @@ function interfaceArgs(net: DomainInterfaceDef, index: number): string[] {
   const model = net.model ?? 'rtl8139';
   const driver = NIC_MODELS[model];
   if (driver === undefined) throw configUnsupported(DOM, `interface model '${model}' is not supported`);
-  const id = `hostnet${index}`;
-  const dev: Record<string, unknown> = { driver, netdev: id, id: `net${index}`, mac: net.mac };
+  const alias = net.alias ?? `net${index}`;
+  const id = netdevId(alias);
+  const dev: Record<string, unknown> = { driver, netdev: id, id: alias, mac: net.mac };
   if (net.bootOrder !== undefined) dev.bootindex = net.bootOrder;
   return ['-netdev', `user,id=${id}`, '-device', JSON.stringify(dev)];
 }

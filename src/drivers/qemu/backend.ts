@@ -57,7 +57,7 @@ import {
   checkQemuCheckpointDelete,
   removeActions,
 } from './checkpoint.js';
-import { accelFor, buildQemuArgv, checkQemuDefinition, type QemuArgvPaths } from './argv.js';
+import { accelFor, assignAliases, buildQemuArgv, checkQemuDefinition, type QemuArgvPaths } from './argv.js';
 import { findConsoleDevice, openConsoleSession, restrictSocket, type ConsoleChannel } from './console.js';
 import {
   MAX_SOCKET_PATH,
@@ -362,6 +362,8 @@ export class QemuGuests implements GuestBackend {
       if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) throw internalError(DOM, `UNIX socket path '${sock}' too long`);
     }
     const types = qemuMachineTypes(emulator);
+    // Device ids are the aliases the live XML shows (hotplug and detach find devices by them).
+    assignAliases(def);
     const cmd = buildQemuArgv(def, {
       paths,
       incomingDefer: opts.image !== null,

@@ -6,8 +6,8 @@
  * this one; this class only binds them to the driver table.
  */
 import type { DomainControlInfo, DomainInfo, DomainRef, DomainTime, MemoryStat, NodeStat, TypedParameter, VcpuInfo } from '../../core/driver.js';
-import { DomainMemoryModFlags, DomainVcpuFlags, DomainXMLFlags, ErrorDomain } from '../../core/enums.generated.js';
-import { configUnsupported } from '../../core/errors.js';
+import { DomainDeviceModifyFlags, DomainMemoryModFlags, DomainVcpuFlags, DomainXMLFlags, ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { VirError, configUnsupported } from '../../core/errors.js';
 import { checkFlags } from '../../rules/flags.js';
 import type { QmpClient } from './qmp.js';
 import type { QemuRuntime } from './process.js';
@@ -20,6 +20,11 @@ import { connectMaxVcpus, nodeCellsFreeMemory, nodeCpuMap, nodeCpuStats, nodeFre
 import * as res from './guest-resources.js';
 import { qemuDomainCapabilities } from './domcaps.js';
 import { formatDomainCapabilitiesXML } from '../../conf/domaincaps.js';
+import { defsOf } from '../metadata/defs.js';
+import { findAlias, planDeviceCall, removeAlias, type DeviceCall, type DevicePlan, type LiveDevice } from '../metadata/devices.js';
+import { changeMedia, checkDiskHotplug, diskNode, onDeleted, plugDisk, plugInterface, releaseDisk, releaseInterface, requestUnplug, unplug } from './hotplug.js';
+
+const { LIVE, CONFIG, FORCE } = DomainDeviceModifyFlags;
 
 /** What a call on a running guest works with: its record, monitor and process. */
 export interface RunningGuest {
@@ -172,5 +177,122 @@ export class QemuDriver extends MetadataDriver {
   /** virConnectGetDomainCapabilities: what this driver runs for the emulator, arch, machine and type (domcaps.ts). */
   async connectGetDomainCapabilities(emulatorbin: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): Promise<string> {
     return formatDomainCapabilitiesXML(qemuDomainCapabilities(emulatorbin, arch, machine, virttype, flags, this.guests.env));
+  }
+
+  // Devices (./hotplug.ts): config edits as the metadata driver makes them, live ones over QMP.
+
+  async domainAttachDevice(dom: DomainRef, xml: string): Promise<void> {
+    return this.deviceCall(dom, 'virDomainAttachDevice', LIVE, { op: 'attach', xml });
+  }
+  async domainAttachDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    this.records.check(flags, LIVE | CONFIG, 'DomainAttachDeviceFlags');
+    return this.deviceCall(dom, 'virDomainAttachDeviceFlags', flags, { op: 'attach', xml });
+  }
+  async domainDetachDevice(dom: DomainRef, xml: string): Promise<void> {
+    return this.deviceCall(dom, 'virDomainDetachDevice', LIVE, { op: 'detach', xml });
+  }
+  async domainDetachDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    this.records.check(flags, LIVE | CONFIG, 'DomainDetachDeviceFlags');
+    return this.deviceCall(dom, 'virDomainDetachDeviceFlags', flags, { op: 'detach', xml });
+  }
+  async domainUpdateDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    this.records.check(flags, LIVE | CONFIG | FORCE, 'DomainUpdateDeviceFlags');
+    return this.deviceCall(dom, 'virDomainUpdateDeviceFlags', flags & ~FORCE, { op: 'update', xml });
+  }
+  async domainDetachDeviceAlias(dom: DomainRef, alias: string, flags: number): Promise<void> {
+    this.records.check(flags, LIVE | CONFIG, 'DomainDetachDeviceAlias');
+    return this.deviceCall(dom, 'virDomainDetachDeviceAlias', flags, { op: 'alias', alias });
+  }
+
+  private deviceCall(dom: DomainRef, api: string, flags: number, call: DeviceCall): Promise<void> {
+    let plan: DevicePlan | undefined;
+    return this.editDefs(
+      dom,
+      api,
+      (rec) => {
+        plan = planDeviceCall(rec, flags, call);
+        if (plan.defs.live !== null) refuseLive(call.op, plan);
+        return plan.defs;
+      },
+      async (rec, defs) => {
+        if (plan === undefined || defs.live === null) return;
+        const { qmp } = await this.guests.monitor(rec);
+        const live = defs.live;
+        if (plan.added?.kind === 'disk') await plugDisk(qmp, live, plan.added.disk);
+        else if (plan.added?.kind === 'interface') await plugInterface(qmp, live, plan.added.net);
+        else if (plan.updated !== undefined && plan.updated.before.kind === 'disk' && plan.updated.after.kind === 'disk') {
+          const alias = plan.updated.before.disk.alias;
+          if (alias === undefined) throw VirError.report(ErrorDomain.QEMU, ErrorNumber.INTERNAL_ERROR, 'the disk has no alias in the running guest');
+          await changeMedia(qmp, alias, plan.updated.after.disk);
+        } else if (plan.removed !== undefined && plan.removed.kind !== 'other') {
+          const removed = plan.removed;
+          const alias = removed.kind === 'disk' ? removed.disk.alias : removed.net.alias;
+          if (alias === undefined) throw VirError.report(ErrorDomain.QEMU, ErrorNumber.INTERNAL_ERROR, 'the device has no alias in the running guest');
+          const node = removed.kind === 'disk' ? await diskNode(qmp, alias) : undefined;
+          const release = (): Promise<void> => (removed.kind === 'disk' ? releaseDisk(qmp, node) : releaseInterface(qmp, alias));
+          const finish = (): void => this.finishUnplug(dom, alias, release);
+          if (call.op === 'alias') {
+            // As libvirt: the alias call sends the request and returns; the device leaves the
+            // live XML when the guest lets go.
+            const off = onDeleted(qmp, alias, finish);
+            try {
+              await requestUnplug(qmp, alias);
+            } catch (e) {
+              off();
+              throw e;
+            }
+            defs.live = null;
+          } else if (await unplug(qmp, alias, finish)) {
+            await release();
+          } else {
+            // Still in the guest after 5 s: the live XML keeps it until QEMU reports it gone.
+            defs.live = null;
+          }
+        }
+      },
+    );
+  }
+
+  /** When the guest released `alias` after the call returned: its backend goes and it leaves the live XML. */
+  private finishUnplug(dom: DomainRef, alias: string, release: () => Promise<void>): void {
+    void release()
+      .then(() =>
+        this.editDefs(dom, 'virDomainDetachDevice', (rec) => {
+          const defs = defsOf(rec, LIVE);
+          if (defs.live !== null) {
+            try {
+              removeAlias(defs.live, findAlias(defs.live, alias));
+            } catch {
+              defs.live = null;
+            }
+          }
+          return { live: defs.live, config: null };
+        }),
+      )
+      .catch(() => undefined);
+  }
+}
+
+/** libvirt's refusals of live changes QEMU cannot make. */
+function refuseLive(op: DeviceCall['op'], plan: DevicePlan): void {
+  const other = (d: LiveDevice | undefined): d is Extract<LiveDevice, { kind: 'other' }> => d?.kind === 'other';
+  const unsupported = (what: string, name: string): VirError =>
+    VirError.report(ErrorDomain.DOMAIN, ErrorNumber.OPERATION_UNSUPPORTED, `live ${what} of device '${name}' is not supported`);
+  if (other(plan.added)) throw unsupported('attach', plan.added.name);
+  if (other(plan.removed)) throw unsupported('detach', plan.removed.name);
+  if (plan.added?.kind === 'disk') checkDiskHotplug(plan.added.disk);
+  if (plan.removed?.kind === 'disk' && (plan.removed.disk.device === 'cdrom' || plan.removed.disk.device === 'floppy')) {
+    throw VirError.report(ErrorDomain.DOMAIN, ErrorNumber.OPERATION_UNSUPPORTED, `disk device type '${plan.removed.disk.device}' cannot be detached`);
+  }
+  if (op === 'update') {
+    const dev = plan.dev;
+    if (dev?.kind !== 'disk') throw unsupported('update', dev?.kind === 'interface' ? 'net' : (dev?.name ?? 'device'));
+    const u = plan.updated;
+    if (u === undefined || u.before.kind !== 'disk' || u.after.kind !== 'disk') return;
+    const b = u.before.disk;
+    const a = u.after.disk;
+    if (b.device !== 'cdrom' && b.device !== 'floppy' && (a.sourceFile !== b.sourceFile || a.sourceDev !== b.sourceDev)) {
+      throw VirError.report(ErrorDomain.DOMAIN, ErrorNumber.OPERATION_UNSUPPORTED, "cannot modify field 'source' of the disk");
+    }
   }
 }

@@ -306,6 +306,24 @@ export class RemoteDriver implements HypervisorDriver {
   async domainSetVcpusFlags(dom: DomainRef, nvcpus: number, flags: number): R<void> {
     await this.call(Proc.DOMAIN_SET_VCPUS_FLAGS, { dom: wire(dom), nvcpus, flags });
   }
+  async domainAttachDevice(dom: DomainRef, xml: string): R<void> {
+    await this.call(Proc.DOMAIN_ATTACH_DEVICE, { dom: wire(dom), xml });
+  }
+  async domainAttachDeviceFlags(dom: DomainRef, xml: string, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_ATTACH_DEVICE_FLAGS, { dom: wire(dom), xml, flags });
+  }
+  async domainDetachDevice(dom: DomainRef, xml: string): R<void> {
+    await this.call(Proc.DOMAIN_DETACH_DEVICE, { dom: wire(dom), xml });
+  }
+  async domainDetachDeviceFlags(dom: DomainRef, xml: string, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_DETACH_DEVICE_FLAGS, { dom: wire(dom), xml, flags });
+  }
+  async domainUpdateDeviceFlags(dom: DomainRef, xml: string, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_UPDATE_DEVICE_FLAGS, { dom: wire(dom), xml, flags });
+  }
+  async domainDetachDeviceAlias(dom: DomainRef, alias: string, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_DETACH_DEVICE_ALIAS, { dom: wire(dom), alias, flags });
+  }
   async domainGetVcpus(dom: DomainRef, maxinfo: number, maxCpus: number): R<VcpuInfo[]> {
     const maplen = Math.ceil(maxCpus / 8);
     const r = await this.call(Proc.DOMAIN_GET_VCPUS, { dom: wire(dom), maxinfo, maplen });

@@ -7,6 +7,7 @@
  */
 import {
   DomainControlState,
+  DomainDeviceModifyFlags as DeviceFlags,
   DomainMemoryModFlags,
   DomainMemoryStatTags as Tag,
   DomainVcpuFlags,
@@ -24,6 +25,7 @@ import { MetadataDriver } from '../metadata/driver.js';
 import { defsOf, oneDef } from '../metadata/defs.js';
 import { STORED, isActive } from '../metadata/records.js';
 import { TEST_NODE_INFO } from './presets.js';
+import { planDeviceCall, type DeviceCall } from '../metadata/devices.js';
 
 /** libvirt's test driver allows 32 vCPUs whatever the guest type. */
 const TEST_MAX_VCPUS = 32;
@@ -260,5 +262,34 @@ export class TestDriver extends MetadataDriver {
       throw VirError.report(ErrorDomain.TEST, ErrorNumber.OPERATION_INVALID, 'domain is not running');
     }
     return { seconds: TEST_GUEST_TIME, nseconds: 0 };
+  }
+
+  // Devices: the simulator's guest takes any device at once, so live and config edits are the
+  // same definition edits (libvirt 9.0's own test driver has none of these calls).
+
+  async domainAttachDevice(dom: DomainRef, xml: string): Promise<void> {
+    return this.deviceCall(dom, 'virDomainAttachDevice', DeviceFlags.LIVE, { op: 'attach', xml });
+  }
+  async domainAttachDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    this.records.check(flags, DeviceFlags.LIVE | DeviceFlags.CONFIG, 'DomainAttachDeviceFlags');
+    return this.deviceCall(dom, 'virDomainAttachDeviceFlags', flags, { op: 'attach', xml });
+  }
+  async domainDetachDevice(dom: DomainRef, xml: string): Promise<void> {
+    return this.deviceCall(dom, 'virDomainDetachDevice', DeviceFlags.LIVE, { op: 'detach', xml });
+  }
+  async domainDetachDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    this.records.check(flags, DeviceFlags.LIVE | DeviceFlags.CONFIG, 'DomainDetachDeviceFlags');
+    return this.deviceCall(dom, 'virDomainDetachDeviceFlags', flags, { op: 'detach', xml });
+  }
+  async domainUpdateDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    this.records.check(flags, DeviceFlags.LIVE | DeviceFlags.CONFIG | DeviceFlags.FORCE, 'DomainUpdateDeviceFlags');
+    return this.deviceCall(dom, 'virDomainUpdateDeviceFlags', flags & ~DeviceFlags.FORCE, { op: 'update', xml });
+  }
+  async domainDetachDeviceAlias(dom: DomainRef, alias: string, flags: number): Promise<void> {
+    this.records.check(flags, DeviceFlags.LIVE | DeviceFlags.CONFIG, 'DomainDetachDeviceAlias');
+    return this.deviceCall(dom, 'virDomainDetachDeviceAlias', flags, { op: 'alias', alias });
+  }
+  private deviceCall(dom: DomainRef, api: string, flags: number, call: DeviceCall): Promise<void> {
+    return this.editDefs(dom, api, (rec) => planDeviceCall(rec, flags, call).defs);
   }
 }
