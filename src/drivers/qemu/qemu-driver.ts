@@ -97,7 +97,8 @@ export class QemuDriver extends MetadataDriver {
       });
       job.end('completed', true);
     } catch (err) {
-      job.end(err instanceof VirError && err.code === ErrorNumber.OPERATION_ABORTED ? 'cancelled' : 'failed', started);
+      const cancelled = err instanceof VirError && err.code === ErrorNumber.OPERATION_ABORTED;
+      job.end(cancelled ? 'cancelled' : 'failed', started || cancelled);
       throw err;
     } finally {
       done = true;
