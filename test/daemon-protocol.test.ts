@@ -36,6 +36,10 @@ const anyArgs = {
   memory: 1024,
   nvcpus: 1,
   params: [{ field: 'weight', type: 2, value: 1 }],
+  // The statistics, tuning and migration-speed procedures'.
+  path: 'vda',
+  device: 'testnet0',
+  bandwidth: 1,
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {

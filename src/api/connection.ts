@@ -8,6 +8,14 @@ import { DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListA
 import { VirError, noSupport } from '../core/errors.js';
 import { parseUUID } from '../conf/values.js';
 
+/** One domain's statistics, as {@link Connection.getAllDomainStats} returns them. */
+export interface DomainStats {
+  /** The domain (its handle as of the call). */
+  domain: Domain;
+  /** Its statistics, named as libvirt names them ('state.state', 'block.0.rd.bytes', …). */
+  params: TypedParameter[];
+}
+
 /**
  * python-libvirt's lifecycle callback: (conn, dom, event, detail, opaque). `event` is a
  * {@link DomainEventType}, `detail` the matching detail code (e.g. {@link DomainEventStoppedDetailType}).
@@ -246,7 +254,7 @@ export class Connection {
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for unknown flags.
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
-  async getAllDomainStats(stats = 0, flags = 0): Promise<{ domain: Domain; params: TypedParameter[] }[]> {
+  async getAllDomainStats(stats = 0, flags = 0): Promise<DomainStats[]> {
     const drv = this.driverFor('virConnectGetAllDomainStats');
     if (drv.connectGetAllDomainStats === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virConnectGetAllDomainStats');
     const records = await drv.connectGetAllDomainStats([], stats, flags);
@@ -261,7 +269,7 @@ export class Connection {
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for an empty list or a domain of another
    * connection; the errors of {@link Connection.getAllDomainStats}.
    */
-  async domainListGetStats(doms: Domain[], stats = 0, flags = 0): Promise<{ domain: Domain; params: TypedParameter[] }[]> {
+  async domainListGetStats(doms: Domain[], stats = 0, flags = 0): Promise<DomainStats[]> {
     const drv = this.driverFor('virDomainListGetStats');
     if (!Array.isArray(doms) || doms.length === 0) {
       throw VirError.invalidArg(ErrorDomain.DOMAIN, 'doms array in virDomainListGetStats must contain at least one domain');

@@ -8,6 +8,7 @@ import type { Connection } from './connection.js';
 import type {
   BlockInfo,
   BlockStats,
+  CpuStats,
   DomainControlInfo,
   DomainInfo,
   DomainRef,
@@ -1173,7 +1174,7 @@ export class Domain {
    * Prerequisites, effects and errors: as {@link Domain.getCPUStats}, plus VIR_ERR_INVALID_ARG
    * "ncpus must be 1 when start_cpu is -1" and for another negative `startCpu`.
    */
-  async cpuStats(startCpu: number, ncpus: number, flags = 0): Promise<{ cpus: number; stats: TypedParameter[][] }> {
+  async cpuStats(startCpu: number, ncpus: number, flags = 0): Promise<CpuStats> {
     const drv = this.drv;
     if (startCpu === -1) {
       if (ncpus !== 1) throw VirError.invalidArg(ErrorDomain.DOMAIN, 'ncpus must be 1 when start_cpu is -1');

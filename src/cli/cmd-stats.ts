@@ -220,7 +220,7 @@ function printParams(ctl: Ctl, cmd: Cmd, params: TypedParameter[], value: (p: Ty
 async function getTuning(ctl: Ctl, get: () => Promise<TypedParameter[]>, what: string, countWhat = what): Promise<TypedParameter[] | null> {
   const params = await ctl.attempt(get());
   if (params !== FAILED) return params;
-  const counted = ctl.c.getType() === 'TEST' && !noSupport(ctl);
+  const counted = ctl.c.getType().toUpperCase() === 'TEST' && !noSupport(ctl);
   ctl.error(counted ? `Unable to get ${what} parameters` : `Unable to get number of ${countWhat} parameters`);
   return null;
 }
@@ -385,7 +385,7 @@ const cpuStats: Handler = async (ctl, cmd) => {
     const first = start ?? 0;
     const got = await ctl.attempt(dom.cpuStats(first, count ?? 0, 0));
     if (got === FAILED) {
-      ctl.error('Failed to retrieve CPU statistics for domain');
+      ctl.error(`Failed to retrieve CPU statistics for domain '${dom.name()}'`);
       return false;
     }
     if (first >= got.cpus) {
@@ -403,7 +403,7 @@ const cpuStats: Handler = async (ctl, cmd) => {
   if (showTotal) {
     const got = await ctl.attempt(dom.cpuStats(-1, 1, 0));
     if (got === FAILED) {
-      ctl.error('Failed to retrieve CPU statistics for domain');
+      ctl.error(`Failed to retrieve CPU statistics for domain '${dom.name()}'`);
       return false;
     }
     const list = got.stats[0] ?? [];

@@ -447,22 +447,35 @@ export interface DriverOpener {
 
 /** virDomainBlockStatsStruct: -1 where the hypervisor does not know the figure. */
 export interface BlockStats {
+  /** Read requests. */
   rdReq: number;
+  /** Bytes read. */
   rdBytes: number;
+  /** Write requests. */
   wrReq: number;
+  /** Bytes written. */
   wrBytes: number;
+  /** I/O errors (-1: unknown, as QEMU). */
   errs: number;
 }
 
 /** virDomainInterfaceStatsStruct: -1 where the hypervisor does not know the figure. */
 export interface InterfaceStats {
+  /** Bytes received. */
   rxBytes: number;
+  /** Packets received. */
   rxPackets: number;
+  /** Receive errors. */
   rxErrs: number;
+  /** Received packets dropped. */
   rxDrop: number;
+  /** Bytes sent. */
   txBytes: number;
+  /** Packets sent. */
   txPackets: number;
+  /** Send errors. */
   txErrs: number;
+  /** Packets dropped on sending. */
   txDrop: number;
 }
 
@@ -486,7 +499,9 @@ export interface CpuStats {
 
 /** One record of virConnectGetAllDomainStats. */
 export interface DomainStatsRecord {
+  /** The domain. */
   dom: DomainRef;
+  /** Its figures, as typed parameters. */
   params: TypedParameter[];
 }
 
@@ -494,16 +509,27 @@ export interface DomainStatsRecord {
 export interface JobInfo {
   /** A {@link DomainJobType} value. */
   type: number;
+  /** Time since the job started, ms. */
   timeElapsed: number;
+  /** Time left, ms (0: unknown). */
   timeRemaining: number;
+  /** Bytes to process in all. */
   dataTotal: number;
+  /** Bytes processed. */
   dataProcessed: number;
+  /** Bytes left. */
   dataRemaining: number;
+  /** Guest memory to process, bytes. */
   memTotal: number;
+  /** Guest memory processed, bytes. */
   memProcessed: number;
+  /** Guest memory left, bytes. */
   memRemaining: number;
+  /** File (disk) bytes to process. */
   fileTotal: number;
+  /** File bytes processed. */
   fileProcessed: number;
+  /** File bytes left. */
   fileRemaining: number;
 }
 
@@ -511,5 +537,6 @@ export interface JobInfo {
 export interface JobStats {
   /** A {@link DomainJobType} value. */
   type: number;
+  /** The job's figures ('operation', 'time_elapsed', 'memory_processed', …). */
   params: TypedParameter[];
 }

@@ -680,7 +680,7 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_GET_JOB_STATS]: p('virDomainGetJobStats', R, domFlags, jobStatsRet),
   [Proc.DOMAIN_ABORT_JOB]: p('virDomainAbortJob', W, dom, xVoid),
   [Proc.DOMAIN_MIGRATE_SET_MAX_SPEED]: p('virDomainMigrateSetMaxSpeed', W, migrateSetSpeedArgs, xVoid),
-  [Proc.DOMAIN_MIGRATE_GET_MAX_SPEED]: p('virDomainMigrateGetMaxSpeed', R, domFlags, migrateGetSpeedRet),
+  [Proc.DOMAIN_MIGRATE_GET_MAX_SPEED]: p('virDomainMigrateGetMaxSpeed', W, domFlags, migrateGetSpeedRet),
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: p('virDomainCheckpointCreateXML', W, checkpointCreateArgs, retCheckpoint),
   [Proc.DOMAIN_CHECKPOINT_GET_XML_DESC]: p('virDomainCheckpointGetXMLDesc', R, checkpointFlags, stringRet),
