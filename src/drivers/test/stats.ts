@@ -49,13 +49,26 @@ const TEST_BLOCK_PHYSICAL = 1099511627776;
 
 const microsNow = (): number => Date.now() * 1000;
 
-function liveDef(rec: DomainRecord): DomainDef {
+/**
+ * Parsed live definitions by their XML, for the statistics calls that only read them (a parse
+ * costs more than the call itself); never handed to code that edits a definition.
+ */
+const parsedLive = new Map<string, DomainDef>();
+
+function liveDef(rec: DomainRecord): Readonly<DomainDef> {
   checkActive({ active: isActive(rec) });
-  return parseDomainXML(rec.liveXml ?? rec.configXml ?? '', STORED);
+  const xml = rec.liveXml ?? rec.configXml ?? '';
+  let def = parsedLive.get(xml);
+  if (def === undefined) {
+    def = parseDomainXML(xml, STORED);
+    if (parsedLive.size >= 512) parsedLive.delete(parsedLive.keys().next().value as string);
+    parsedLive.set(xml, def);
+  }
+  return def;
 }
 
 /** virDomainDiskIndexByName: a disk by target, or by source path. */
-function findDisk(def: DomainDef, path: string) {
+function findDisk(def: Readonly<DomainDef>, path: string) {
   return def.devices.disks.find((d) => d.targetDev === path) ?? def.devices.disks.find((d) => d.sourceFile === path || d.sourceDev === path);
 }
 
