@@ -14,6 +14,7 @@ import { MessageStatus } from '../src/rpc/message.js';
 import { Proc, openArgs } from '../src/rpc/procedures.js';
 import { RawClient, python, pythonLibvirtSkip, startDaemon, virsh, virshSkip, type Run, type RunningDaemon } from './support/daemon-harness.js';
 import { startLibvirtd, type RunningLibvirtd } from './support/libvirtd-harness.js';
+import { cleanEnv, tsvirt } from './cli-harness.js';
 
 const MAC = '52:54:00:aa:bb:cc';
 const DOMXML = `<domain type='test'>
@@ -211,6 +212,30 @@ describe('statistics and tuning through tsvirtd, beside libvirtd', { skip: virsh
     assert.match(ts.stdout, /^blockInfo \[1099506450432, 1099511627776, 1099511627776\]$/m);
     assert.match(ts.stdout, /^mem after \{'hard_limit': 100000, /m);
     assert.match(ts.stdout, /^blockStats shape 5 True True$/m);
+  });
+
+  test("tsvirt through tsvirtd (the remote driver): the same output as virsh through tsvirtd", async () => {
+    const uri = d!.uri('/default');
+    const commands = [
+      'domblkinfo test vda',
+      'domblkinfo test --all --human',
+      'memtune test',
+      'blkiotune test',
+      'numatune test',
+      'domiftune test testnet0',
+      'cpu-stats test',
+      'cpu-stats test --start 1 --count 1',
+      'domstats test',
+      'domstats --state --list-running',
+      'domjobinfo test',
+      'domblkstat test nosuch',
+      'domifstat test vnet0',
+    ];
+    for (const c of commands) {
+      const v = virsh(uri, ...c.split(' '));
+      const t = await tsvirt(['-q', '-c', uri, ...c.split(' ')], { cwd: d!.dir, env: cleanEnv(d!.dir) });
+      assert.deepEqual({ code: t.status, stdout: t.stdout, stderr: t.stderr }, v, c);
+    }
   });
 
   test('read-only connections: the SET procedures are refused before they reach the driver; the GETs answer', { skip: virshSkip() }, () => {
