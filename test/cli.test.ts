@@ -399,7 +399,10 @@ describe('the shell', () => {
 
   test('help lists tsvirt commands and help of a tsvirt command', async () => {
     const o = ok(await w.sh(['help']), 'help');
-    assert.match(o.stdout, /^Grouped commands:\n\n Domain Management \(help keyword 'domain'\):\n {4}console {24}connect to the guest console\n {4}create {25}create a domain from an XML file\n/);
+    assert.match(
+      o.stdout,
+      /^Grouped commands:\n\n Domain Management \(help keyword 'domain'\):\n {4}blkiotune {22}Get or set blkio parameters\n {4}console {24}connect to the guest console\n {4}cpu-stats {22}show domain cpu statistics\n {4}create {25}create a domain from an XML file\n/,
+    );
     assert.match(o.stdout, / {4}snapshot-export {16}Export a domain and all its snapshot metadata/);
     const h = ok(await w.sh(['help', 'snapshot-import']), 'help snapshot-import');
     assert.match(h.stdout, /SYNOPSIS\n {4}snapshot-import <domain> <dir> \[--define\]\n/);
