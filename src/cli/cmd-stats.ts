@@ -506,9 +506,9 @@ const JOB_ROWS: [field: string, label: string, kind: 'ms' | 'bytes' | 'count' | 
   ['disk_remaining', 'File remaining:', 'bytes'],
 ];
 
-/** vshPrettyCapacity for domjobinfo ("%.3lf %s"). */
+/** vshPrettyCapacity for domjobinfo ("%.3lf %s", bytes as "B" too). */
 function jobBytes(n: number): string {
-  return prettyCapacity(n);
+  return n < 1024 ? `${n.toFixed(3)} B` : prettyCapacity(n);
 }
 
 const domjobinfo: Handler = async (ctl, cmd) => {
@@ -550,16 +550,17 @@ const domjobinfo: Handler = async (ctl, cmd) => {
     printJSON(ctl, { type: JOB_TYPES[type] ?? 'Unknown', ...Object.fromEntries(params.map((p) => [p.field, p.value])) });
     return true;
   }
+  // virsh's layouts: "%-17s %-12s" for words, "%-17s %-12llu ms" for times, "%-17s %.3lf %s" for sizes.
   const row = (label: string, value: string) => ctl.print(`${label.padEnd(17)} ${value}\n`);
-  row('Job type:', JOB_TYPES[type] ?? 'Unknown');
+  row('Job type:', (JOB_TYPES[type] ?? 'Unknown').padEnd(12));
   if (type === DomainJobType.NONE) return true;
   const op = params.find((p) => p.field === 'operation');
-  if (op !== undefined) row('Operation:', JOB_OPERATIONS[Number(op.value)] ?? 'Unknown');
+  if (op !== undefined) row('Operation:', (JOB_OPERATIONS[Number(op.value)] ?? 'Unknown').padEnd(12));
   for (const [field, label, kind] of JOB_ROWS) {
     const p = params.find((q) => q.field === field);
     if (p === undefined) continue;
     const v = Number(p.value);
-    if (kind === 'ms') row(label, `${v} ms`);
+    if (kind === 'ms') row(label, `${String(v).padEnd(12)} ms`);
     else if (kind === 'rate') row(label, `${jobBytes(v)}/s`);
     else row(label, jobBytes(v));
   }
