@@ -21,6 +21,8 @@ WANTED = {
         'virDomainConsoleFlags', 'virDomainOpenGraphicsFlags',
         'virDomainVcpuFlags', 'virDomainMemoryModFlags', 'virDomainMemoryStatTags', 'virVcpuState',
         'virDomainControlState', 'virDomainDeviceModifyFlags',
+        'virDomainStatsTypes', 'virConnectGetAllDomainStatsFlags', 'virDomainJobType', 'virDomainGetJobStatsFlags',
+        'virDomainNumatuneMemMode',
     ],
     'libvirt-stream.h': ['virStreamFlags', 'virStreamEventType'],
     'libvirt-domain-snapshot.h': [

@@ -31,6 +31,7 @@ export {
   type DomainEvent,
   type DomainEventLifecycleCallback,
   type DomainEventsOptions,
+  type DomainStats,
 } from './api/connection.js';
 export { Domain, type DomainStateReason } from './api/domain.js';
 export { DomainSnapshot } from './api/snapshot.js';
@@ -44,6 +45,13 @@ export {
 export { DomainCheckpoint } from './api/checkpoint.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
+  BlockInfo,
+  BlockStats,
+  CpuStats,
+  DomainStatsRecord,
+  InterfaceStats,
+  JobInfo,
+  JobStats,
   DomainControlInfo,
   DomainInfo,
   DomainLifecycleEvent,

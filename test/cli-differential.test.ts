@@ -357,6 +357,16 @@ const CASES: Case[] = [
       'nodecpustats --cpu -5; nodememstats; nodecpumap; nodecpumap --pretty; domcontrol test; domhostname test; domhostname test --source lease; domtime test; ' +
       'reset test; define web1.xml; domcontrol web1; domhostname web1; domtime web1; reset web1',
   },
+  {
+    name: 'statistics and tuning: domblkinfo, domblkstat and domifstat errors, memtune, blkiotune, numatune, domiftune, cpu-stats, domstats, jobs, migrate speed',
+    script:
+      'domblkinfo test vda; domblkinfo test --all --human; domblkinfo test nosuch; domblkstat test; domblkstat test nosuch; domifstat test vnet0; ' +
+      'memtune test; memtune test --hard-limit 1G --soft-limit 512M; memtune test; memtune test --swap-hard-limit 10; memtune test --config; ' +
+      'blkiotune test --weight 300 --device-weights /dev/sda,200; blkiotune test; numatune test --nodeset 0; numatune test; numatune test --mode interleave; ' +
+      'domiftune test testnet0 --inbound 100,200,300 --outbound 400; domiftune test aa:bb:cc:dd:ee:ff; domiftune test vnet0; ' +
+      'cpu-stats test; cpu-stats test --start 1 --count 1; domstats; domstats --state --list-running test; domjobinfo test; domjobabort test; ' +
+      'migrate-getspeed test; define web1.xml; domstats --list-inactive; memtune web1 --live; cpu-stats web1; dumpxml test',
+  },
   // ---- the shell: parsing, help, connect ----
   {
     name: 'syntax: one bad command stops the whole line before anything runs',

@@ -38,6 +38,10 @@ const anyArgs = {
   params: [{ field: 'weight', type: 2, value: 1 }],
   // The device alias of DETACH_DEVICE_ALIAS.
   alias: 'ua-x',
+  // The statistics, tuning and migration-speed procedures'.
+  path: 'vda',
+  device: 'testnet0',
+  bandwidth: 1,
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {

@@ -33,11 +33,11 @@ describe('procedures tsvirtd lacks', () => {
 
   // virsh command → the API libvirt names when the driver lacks it.
   const VIRSH: [string[], string][] = [
-    [['domstats', 'test'], 'virConnectGetAllDomainStats'],
-    [['domifstat', 'test', 'vnet0'], 'virDomainInterfaceStats'],
+    [['iothreadinfo', 'test'], 'virDomainGetIOThreadInfo'],
+    [['perf', 'test'], 'virDomainGetPerfEvents'],
     [['domifaddr', 'test'], 'virDomainInterfaceAddresses'],
-    [['domblkstat', 'test', 'vda'], 'virDomainBlockStats'],
-    [['domblkinfo', 'test', 'vda'], 'virDomainGetBlockInfo'],
+    [['blkdeviotune', 'test', 'vda'], 'virDomainGetBlockIoTune'],
+    [['domblkerror', 'test'], 'virDomainGetDiskErrors'],
     [['cpu-models', 'i686'], 'virConnectGetCPUModelNames'],
     [['domjobinfo', 'test'], 'virDomainGetJobInfo'],
   ];
@@ -67,7 +67,7 @@ describe('procedures tsvirtd lacks', () => {
       'import sys, libvirt',
       'c = libvirt.open(sys.argv[1])',
       'd = c.lookupByName("test")',
-      'for f in (lambda: d.blockInfo("vda"), lambda: d.jobInfo(), lambda: c.getCPUModelNames("i686")):',
+      'for f in (lambda: d.blockIoTune("vda", 0), lambda: d.jobInfo(), lambda: c.getCPUModelNames("i686")):',
       '    try:',
       '        f(); print("no error")',
       '    except libvirt.libvirtError as e:',
@@ -76,7 +76,7 @@ describe('procedures tsvirtd lacks', () => {
     const r = python(script, d.uri('/default'));
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), [
-      `3 20 ${NO_SUPPORT}virDomainGetBlockInfo`,
+      `3 20 ${NO_SUPPORT}virDomainGetBlockIoTune`,
       `3 20 ${NO_SUPPORT}virDomainGetJobInfo`,
       `3 20 ${NO_SUPPORT}virConnectGetCPUModelNames`,
     ]);

@@ -1,12 +1,20 @@
 /**
  * Connection: an open hypervisor connection, with python-libvirt's method names, async.
  */
-import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo, SecurityModel } from '../core/driver.js';
+import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo, SecurityModel, TypedParameter } from '../core/driver.js';
 import { Domain } from './domain.js';
 import { Stream } from './stream.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
 import { VirError, noSupport } from '../core/errors.js';
 import { parseUUID } from '../conf/values.js';
+
+/** One domain's statistics, as {@link Connection.getAllDomainStats} returns them. */
+export interface DomainStats {
+  /** The domain (its handle as of the call). */
+  domain: Domain;
+  /** Its statistics, named as libvirt names them ('state.state', 'block.0.rd.bytes', …). */
+  params: TypedParameter[];
+}
 
 /**
  * python-libvirt's lifecycle callback: (conn, dom, event, detail, opaque). `event` is a
@@ -272,6 +280,52 @@ export class Connection {
     const drv = this.driverFor('virNodeGetFreeMemory');
     if (drv.nodeGetFreeMemory === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virNodeGetFreeMemory');
     return drv.nodeGetFreeMemory();
+  }
+  /**
+   * Statistics of every domain passing the list flags (virConnectGetAllDomainStats), one record
+   * per domain: the groups `stats` names ({@link DomainStatsTypes} STATE, CPU_TOTAL, BALLOON,
+   * VCPU, INTERFACE, BLOCK; 0: every group the driver has) as typed parameters named as
+   * libvirt's ('state.state', 'cpu.time', 'block.0.rd.bytes', …). Flags:
+   * {@link ConnectGetAllDomainStatsFlags} (ACTIVE, INACTIVE, PERSISTENT, TRANSIENT, RUNNING,
+   * PAUSED, SHUTOFF, OTHER filters; NOWAIT, BACKING, ENFORCE_STATS). libvirt's test driver has
+   * only the state group.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED with ENFORCE_STATS for a group the
+   * driver lacks ("Stats types bits 0x… are not supported by this daemon").
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for unknown flags.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getAllDomainStats(stats = 0, flags = 0): Promise<DomainStats[]> {
+    const drv = this.driverFor('virConnectGetAllDomainStats');
+    if (drv.connectGetAllDomainStats === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virConnectGetAllDomainStats');
+    const records = await drv.connectGetAllDomainStats([], stats, flags);
+    return records.map((r) => ({ domain: new Domain(this, r.dom), params: r.params }));
+  }
+  /**
+   * Statistics of the given domains (virDomainListGetStats): as
+   * {@link Connection.getAllDomainStats}, for these domains only (those gone since their lookup,
+   * and those the list flags filter out, are left out).
+   *
+   * Prerequisites: `doms` is not empty and its domains belong to this connection. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for an empty list or a domain of another
+   * connection; the errors of {@link Connection.getAllDomainStats}.
+   */
+  async domainListGetStats(doms: Domain[], stats = 0, flags = 0): Promise<DomainStats[]> {
+    const drv = this.driverFor('virDomainListGetStats');
+    if (!Array.isArray(doms) || doms.length === 0) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'doms array in virDomainListGetStats must contain at least one domain');
+    }
+    if (doms.some((d) => d.connection !== this)) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'domains in virDomainListGetStats must be from the same connection');
+    }
+    if (drv.connectGetAllDomainStats === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainListGetStats');
+    const records = await drv.connectGetAllDomainStats(
+      doms.map((d) => d.ref),
+      stats,
+      flags,
+    );
+    return records.map((r) => ({ domain: new Domain(this, r.dom), params: r.params }));
   }
   /**
    * Host CPU times in nanoseconds by field ('user', 'kernel', 'idle', 'iowait'), of CPU `cpuNum`

@@ -5,7 +5,23 @@
  */
 import { Duplex } from 'node:stream';
 import type { Connection } from './connection.js';
-import type { DomainControlInfo, DomainInfo, DomainRef, DomainTime, HypervisorDriver, JobOptions, SecurityLabel, TypedParameter, VcpuInfo } from '../core/driver.js';
+import type {
+  BlockInfo,
+  BlockStats,
+  CpuStats,
+  DomainControlInfo,
+  DomainInfo,
+  DomainRef,
+  DomainTime,
+  HypervisorDriver,
+  InterfaceStats,
+  JobInfo,
+  JobOptions,
+  JobStats,
+  SecurityLabel,
+  TypedParameter,
+  VcpuInfo,
+} from '../core/driver.js';
 import { Stream } from './stream.js';
 import {
   DomainSaveRestoreFlags,
@@ -62,6 +78,19 @@ function nonZero(value: number, name: string, api: string): void {
 /** libvirt's virCheckNonNullArg: VIR_ERR_INVALID_ARG "NAME in API must not be NULL". */
 function nonNull(value: unknown, name: string, api: string): void {
   if (typeof value !== 'string') throw VirError.invalidArg(ErrorDomain.DOMAIN, `${name} in ${api} must not be NULL`);
+}
+
+/** virTypedParameterValidateSet: names fit VIR_TYPED_PARAM_FIELD_LENGTH, types are known. */
+function checkParams(params: TypedParameter[], api: string): void {
+  if (!Array.isArray(params)) throw VirError.invalidArg(ErrorDomain.DOMAIN, `params in ${api} must not be NULL`);
+  for (const p of params) {
+    if (Buffer.byteLength(p.field) >= 80) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, `string parameter name '${p.field}' too long`);
+    }
+    if (!Number.isInteger(p.type) || p.type < 1 || p.type > 7) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, `invalid type ${p.type} for parameter '${p.field}'`);
+    }
+  }
 }
 
 /**
@@ -1115,6 +1144,295 @@ export class Domain {
   async getTime(flags = 0): Promise<DomainTime> {
     const drv = this.writable('virDomainGetTime');
     return this.optional(drv, 'domainGetTime', 'virDomainGetTime')(this.ref, flags);
+  }
+
+  // Statistics and tuning.
+
+  /**
+   * I/O statistics of one disk (virDomainBlockStats), named by its target ('vda') or its source
+   * path: read/write requests and bytes, and errors; -1 for a figure the hypervisor does not know.
+   *
+   * Prerequisites: the domain is active; `path` names one of its disks. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for an unknown disk (test: "invalid path: X";
+   * qemu: "invalid path: X").
+   * @throws {@link VirError} VIR_ERR_OPERATION_UNSUPPORTED for an empty `path` (summary
+   * statistics).
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async blockStats(path: string): Promise<BlockStats> {
+    const drv = this.drv;
+    nonNull(path, 'disk', 'virDomainBlockStats');
+    return this.optional(drv, 'domainBlockStats', 'virDomainBlockStats')(this.ref, path);
+  }
+  /**
+   * I/O statistics of one disk as typed parameters (virDomainBlockStatsFlags): rd_operations,
+   * rd_bytes, rd_total_times, wr_*, flush_operations, flush_total_times, errs (qemu; libvirt's
+   * test driver lacks the call).
+   *
+   * Prerequisites: as {@link Domain.blockStats}; `flags` 0 or VIR_TYPED_PARAM_STRING_OKAY.
+   * Effects: none.
+   * @throws {@link VirError} as {@link Domain.blockStats}, plus VIR_ERR_INVALID_ARG for flags.
+   */
+  async blockStatsFlags(path: string, flags = 0): Promise<TypedParameter[]> {
+    const drv = this.drv;
+    nonNull(path, 'disk', 'virDomainBlockStatsFlags');
+    return this.optional(drv, 'domainBlockStatsFlags', 'virDomainBlockStatsFlags')(this.ref, path, flags | TYPED_PARAM_STRING_OKAY);
+  }
+  /**
+   * Traffic statistics of one network interface (virDomainInterfaceStats), named by its target
+   * device ('vnet0', 'testnet0') or its MAC address; -1 for a figure the hypervisor does not know.
+   *
+   * Prerequisites: the domain is active; `device` names one of its interfaces. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG "'X' is not a known interface".
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async interfaceStats(device: string): Promise<InterfaceStats> {
+    const drv = this.drv;
+    nonNull(device, 'device', 'virDomainInterfaceStats');
+    return this.optional(drv, 'domainInterfaceStats', 'virDomainInterfaceStats')(this.ref, device);
+  }
+  /**
+   * Sizes of one disk in bytes (virDomainGetBlockInfo): capacity (what the guest sees),
+   * allocation (host storage in use) and physical (the image's size on the host).
+   *
+   * Prerequisites: `disk` (target or source path) names a disk with a source; `flags` is 0.
+   * Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for an empty name, an unknown disk ("invalid path
+   * X not assigned to domain"), or any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async blockInfo(disk: string, flags = 0): Promise<BlockInfo> {
+    const drv = this.drv;
+    if (typeof disk !== 'string' || disk === '') {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'disk in virDomainGetBlockInfo must not be empty string');
+    }
+    return this.optional(drv, 'domainGetBlockInfo', 'virDomainGetBlockInfo')(this.ref, disk, flags);
+  }
+  /**
+   * The memory tuning parameters (virDomainGetMemoryParameters): hard_limit, soft_limit,
+   * swap_hard_limit, KiB as unsigned long long (9007199254740991: unlimited). Flags:
+   * {@link DomainModificationImpact} (LIVE or CONFIG; neither: the current definition).
+   *
+   * Prerequisites: LIVE needs a running domain, CONFIG a persistent one. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG, or other flags.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running" (LIVE on an
+   * inactive domain), or (qemu, running) "cgroup memory controller is not mounted".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async memoryParameters(flags = 0): Promise<TypedParameter[]> {
+    return this.tuningGet('domainGetMemoryParameters', 'virDomainGetMemoryParameters', flags);
+  }
+  /**
+   * Sets memory tuning parameters (virDomainSetMemoryParameters): hard_limit, soft_limit,
+   * swap_hard_limit, each an unsigned long long in KiB. The definition keeps them as `<memtune>`.
+   *
+   * Prerequisites: a writable connection; as {@link Domain.memoryParameters}.
+   * Effects on success: the named definitions change. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a parameter of another name or type, a
+   * hard_limit above swap_hard_limit, or flags.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID as {@link Domain.memoryParameters}.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setMemoryParameters(params: TypedParameter[], flags = 0): Promise<void> {
+    await this.tuningSet('domainSetMemoryParameters', 'virDomainSetMemoryParameters', params, flags);
+  }
+  /**
+   * The block I/O tuning parameters (virDomainGetBlkioParameters): weight (unsigned int) and
+   * the per-device lists device_weight, device_read_iops_sec, device_write_iops_sec,
+   * device_read_bytes_sec, device_write_bytes_sec ("path,value,…" strings).
+   *
+   * Prerequisites, effects and errors: as {@link Domain.memoryParameters} ("blkio cgroup
+   * isn't mounted" on a running qemu guest without cgroups).
+   */
+  async blkioParameters(flags = 0): Promise<TypedParameter[]> {
+    return this.tuningGet('domainGetBlkioParameters', 'virDomainGetBlkioParameters', flags);
+  }
+  /**
+   * Sets block I/O tuning parameters (virDomainSetBlkioParameters); kept as `<blkiotune>`.
+   *
+   * Prerequisites, effects and errors: as {@link Domain.setMemoryParameters} (qemu: weight 100
+   * to 1000).
+   */
+  async setBlkioParameters(params: TypedParameter[], flags = 0): Promise<void> {
+    await this.tuningSet('domainSetBlkioParameters', 'virDomainSetBlkioParameters', params, flags);
+  }
+  /**
+   * The NUMA memory parameters (virDomainGetNumaParameters): numa_mode (int, a
+   * {@link DomainNumatuneMemMode}) and numa_nodeset (string, '' when unset).
+   *
+   * Prerequisites, effects and errors: as {@link Domain.memoryParameters}.
+   */
+  async numaParameters(flags = 0): Promise<TypedParameter[]> {
+    return this.tuningGet('domainGetNumaParameters', 'virDomainGetNumaParameters', flags);
+  }
+  /**
+   * Sets NUMA memory parameters (virDomainSetNumaParameters); kept as `<numatune>`.
+   *
+   * Prerequisites, effects and errors: as {@link Domain.setMemoryParameters}, plus
+   * VIR_ERR_INVALID_ARG "unsupported numatune mode: 'N'" and VIR_ERR_OPERATION_INVALID
+   * "can't change numatune mode for running domain".
+   */
+  async setNumaParameters(params: TypedParameter[], flags = 0): Promise<void> {
+    await this.tuningSet('domainSetNumaParameters', 'virDomainSetNumaParameters', params, flags);
+  }
+  /**
+   * The bandwidth parameters of one interface (virDomainGetInterfaceParameters):
+   * inbound.average, inbound.peak, inbound.burst, inbound.floor, outbound.average,
+   * outbound.peak, outbound.burst (unsigned int; KiB/s, KiB for bursts; 0: unset).
+   *
+   * Prerequisites: `device` (target dev or MAC) names an interface; as
+   * {@link Domain.memoryParameters}. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG "'X' is not a known interface", flags.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID as {@link Domain.memoryParameters}.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async interfaceParameters(device: string, flags = 0): Promise<TypedParameter[]> {
+    const drv = this.drv;
+    nonNull(device, 'device', 'virDomainGetInterfaceParameters');
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    const get = this.optional(drv, 'domainGetInterfaceParameters', 'virDomainGetInterfaceParameters');
+    return get(this.ref, device, flags | TYPED_PARAM_STRING_OKAY);
+  }
+  /**
+   * Sets bandwidth parameters of one interface (virDomainSetInterfaceParameters); kept as the
+   * interface's `<bandwidth>`. An average (or inbound floor) of 0 clears that direction.
+   *
+   * Prerequisites, effects and errors: as {@link Domain.setMemoryParameters}, plus
+   * VIR_ERR_INVALID_ARG "'X' is not a known interface".
+   */
+  async setInterfaceParameters(device: string, params: TypedParameter[], flags = 0): Promise<void> {
+    const drv = this.writable('virDomainSetInterfaceParameters');
+    nonNull(device, 'device', 'virDomainSetInterfaceParameters');
+    checkParams(params, 'virDomainSetInterfaceParameters');
+    await this.optional(drv, 'domainSetInterfaceParameters', 'virDomainSetInterfaceParameters')(this.ref, device, params, flags);
+  }
+  /**
+   * CPU time of the running domain (virDomainGetCPUStats), as python-libvirt's
+   * `getCPUStats(total)`: with `total`, one record {cpu_time, user_time, system_time} (ns);
+   * otherwise one record per host CPU ({cpu_time, vcpu_time} on the test driver; qemu reports
+   * the guest's vCPU threads' time per host CPU they last ran on).
+   *
+   * Prerequisites: the domain is active. Effects: none.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags other than VIR_TYPED_PARAM_STRING_OKAY.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async getCPUStats(total: boolean, flags = 0): Promise<Record<string, number>[]> {
+    return (await this.cpuStats(total ? -1 : 0, total ? 1 : 0, flags)).stats.map((list) => Object.fromEntries(list.map((p) => [p.field, Number(p.value)])));
+  }
+  /**
+   * virDomainGetCPUStats with libvirt's arguments: `startCpu` -1 (with `ncpus` 1) for the
+   * totals, else host CPUs `startCpu`.. (`ncpus` 0: all of them from there). Returns how many
+   * host CPUs there are and the typed parameters of each CPU asked for.
+   *
+   * Prerequisites, effects and errors: as {@link Domain.getCPUStats}, plus VIR_ERR_INVALID_ARG
+   * "ncpus must be 1 when start_cpu is -1" and for another negative `startCpu`.
+   */
+  async cpuStats(startCpu: number, ncpus: number, flags = 0): Promise<CpuStats> {
+    const drv = this.drv;
+    if (startCpu === -1) {
+      if (ncpus !== 1) throw VirError.invalidArg(ErrorDomain.DOMAIN, 'ncpus must be 1 when start_cpu is -1');
+    } else if (!Number.isInteger(startCpu) || startCpu < 0) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'start_cpu in virDomainGetCPUStats must be non-negative');
+    }
+    const get = this.optional(drv, 'domainGetCPUStats', 'virDomainGetCPUStats');
+    const all = await get(this.ref, startCpu, ncpus === 0 ? Number.MAX_SAFE_INTEGER : ncpus, flags | TYPED_PARAM_STRING_OKAY);
+    return all;
+  }
+  /**
+   * The domain's current job (virDomainGetJobInfo), as python-libvirt's `jobInfo()` fields:
+   * type ({@link DomainJobType}: NONE when idle, UNBOUNDED for a managed save or memory snapshot
+   * in progress), time elapsed (ms) and data/memory/file totals, processed and remaining (bytes).
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (libvirt's test driver).
+   */
+  async jobInfo(): Promise<JobInfo> {
+    return this.optional(this.drv, 'domainGetJobInfo', 'virDomainGetJobInfo')(this.ref);
+  }
+  /**
+   * The current job's statistics as typed parameters (virDomainGetJobStats): time_elapsed,
+   * data_total, data_processed, data_remaining, memory_* … With
+   * {@link DomainGetJobStatsFlags} COMPLETED, the last completed job's (KEEP_COMPLETED keeps it
+   * for the next call).
+   *
+   * Prerequisites: the domain exists. Effects: without KEEP_COMPLETED, COMPLETED forgets the
+   * completed job's statistics.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for KEEP_COMPLETED without COMPLETED, or flags.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async jobStats(flags = 0): Promise<JobStats> {
+    const drv = this.drv;
+    requireFlag(flags, 2, 'VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED', 1, 'VIR_DOMAIN_JOB_STATS_COMPLETED', ErrorDomain.DOMAIN);
+    return this.optional(drv, 'domainGetJobStats', 'virDomainGetJobStats')(this.ref, flags);
+  }
+  /**
+   * Aborts the domain's current job (virDomainAbortJob): on qemu a managed save in progress
+   * (migrate_cancel); the save call then fails with VIR_ERR_OPERATION_ABORTED and the guest runs on.
+   *
+   * Prerequisites: a writable connection; the domain is active and has a job that can be aborted.
+   * Effects on success: the job stops, and its call fails; the guest is as before the job.
+   * Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "no job is active on the domain",
+   * "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async abortJob(): Promise<void> {
+    const drv = this.writable('virDomainAbortJob');
+    await this.optional(drv, 'domainAbortJob', 'virDomainAbortJob')(this.ref);
+  }
+  /**
+   * The migration bandwidth limit in MiB/s (virDomainMigrateGetMaxSpeed); flag
+   * VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY (1): the post-copy phase's.
+   *
+   * Prerequisites: the domain exists. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (libvirt's test driver).
+   */
+  async migrateGetMaxSpeed(flags = 0): Promise<number> {
+    return this.optional(this.drv, 'domainMigrateGetMaxSpeed', 'virDomainMigrateGetMaxSpeed')(this.ref, flags);
+  }
+  /**
+   * Sets the migration bandwidth limit in MiB/s (virDomainMigrateSetMaxSpeed).
+   *
+   * Prerequisites: a writable connection. Effects on success: later migrations (and, on qemu,
+   * the running guest's migration parameters) use it. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OVERFLOW "bandwidth must be less than N" for a limit beyond
+   * what the hypervisor takes (qemu).
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async migrateSetMaxSpeed(bandwidth: number, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainMigrateSetMaxSpeed');
+    if (!Number.isSafeInteger(bandwidth) || bandwidth < 0) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'bandwidth in virDomainMigrateSetMaxSpeed must be a non-negative integer');
+    }
+    await this.optional(drv, 'domainMigrateSetMaxSpeed', 'virDomainMigrateSetMaxSpeed')(this.ref, bandwidth, flags);
+  }
+
+  private async tuningGet(
+    key: 'domainGetMemoryParameters' | 'domainGetBlkioParameters' | 'domainGetNumaParameters',
+    api: string,
+    flags: number,
+  ): Promise<TypedParameter[]> {
+    const drv = this.drv;
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    return this.optional(drv, key, api)(this.ref, flags | TYPED_PARAM_STRING_OKAY);
+  }
+  private async tuningSet(
+    key: 'domainSetMemoryParameters' | 'domainSetBlkioParameters' | 'domainSetNumaParameters',
+    api: string,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void> {
+    const drv = this.writable(api);
+    checkParams(params, api);
+    await this.optional(drv, key, api)(this.ref, params, flags);
   }
 
   // Checkpoints (src/api/checkpoint.ts).

@@ -22,6 +22,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   transfer: () => import('./cmd-transfer.js'),
   shell: () => import('./cmd-shell.js'),
   resources: () => import('./cmd-resources.js'),
+  stats: () => import('./cmd-stats.js'),
   console: () => import('./cmd-console.js'),
   checkpoint: () => import('./cmd-checkpoint.js'),
   devices: () => import('./cmd-devices.js'),

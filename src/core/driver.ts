@@ -296,6 +296,55 @@ export interface HypervisorDriver {
   domainGetHostname?(dom: DomainRef, flags: number): Promise<string>;
   /** virDomainGetTime: {@link Domain.getTime}. */
   domainGetTime?(dom: DomainRef, flags: number): Promise<DomainTime>;
+  // Statistics and tuning (a driver without one: the API answers VIR_ERR_NO_SUPPORT).
+
+  /** virDomainBlockStats: {@link Domain.blockStats}; `path` a disk's target or source. */
+  domainBlockStats?(dom: DomainRef, path: string): Promise<BlockStats>;
+  /** virDomainBlockStatsFlags: {@link Domain.blockStatsFlags}, as typed parameters. */
+  domainBlockStatsFlags?(dom: DomainRef, path: string, flags: number): Promise<TypedParameter[]>;
+  /** virDomainInterfaceStats: {@link Domain.interfaceStats}; `device` a target dev or MAC. */
+  domainInterfaceStats?(dom: DomainRef, device: string): Promise<InterfaceStats>;
+  /** virDomainGetBlockInfo: {@link Domain.blockInfo}. */
+  domainGetBlockInfo?(dom: DomainRef, path: string, flags: number): Promise<BlockInfo>;
+  /** virDomainGetMemoryParameters: every parameter the driver has (the caller trims). */
+  domainGetMemoryParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  /** virDomainSetMemoryParameters. */
+  domainSetMemoryParameters?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
+  /** virDomainGetBlkioParameters: every parameter the driver has. */
+  domainGetBlkioParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  /** virDomainSetBlkioParameters. */
+  domainSetBlkioParameters?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
+  /** virDomainGetNumaParameters: every parameter the driver has. */
+  domainGetNumaParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  /** virDomainSetNumaParameters. */
+  domainSetNumaParameters?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
+  /** virDomainGetInterfaceParameters: every parameter of `device` (target dev or MAC). */
+  domainGetInterfaceParameters?(dom: DomainRef, device: string, flags: number): Promise<TypedParameter[]>;
+  /** virDomainSetInterfaceParameters. */
+  domainSetInterfaceParameters?(dom: DomainRef, device: string, params: TypedParameter[], flags: number): Promise<void>;
+  /**
+   * virDomainGetCPUStats: with `startCpu` -1 the domain's totals (one list); else the lists of
+   * host CPUs `startCpu`.. (at most `ncpus`, fewer past the last). `cpus`: how many host CPUs
+   * there are (what the call answers for ncpus 0).
+   */
+  domainGetCPUStats?(dom: DomainRef, startCpu: number, ncpus: number, flags: number): Promise<CpuStats>;
+  /**
+   * virConnectGetAllDomainStats (`doms` empty) and virDomainListGetStats (`doms` given: those
+   * still there, filtered by the list flags): one record per domain, its statistics of the groups
+   * `stats` names (0: every group the driver has).
+   */
+  connectGetAllDomainStats?(doms: DomainRef[], stats: number, flags: number): Promise<DomainStatsRecord[]>;
+  /** virDomainGetJobInfo: {@link Domain.jobInfo}. */
+  domainGetJobInfo?(dom: DomainRef): Promise<JobInfo>;
+  /** virDomainGetJobStats: {@link Domain.jobStats}: the job type and its figures. */
+  domainGetJobStats?(dom: DomainRef, flags: number): Promise<JobStats>;
+  /** virDomainAbortJob: {@link Domain.abortJob}. */
+  domainAbortJob?(dom: DomainRef): Promise<void>;
+  /** virDomainMigrateGetMaxSpeed: MiB/s (flag VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY, 1: the post-copy phase's). */
+  domainMigrateGetMaxSpeed?(dom: DomainRef, flags: number): Promise<number>;
+  /** virDomainMigrateSetMaxSpeed. */
+  domainMigrateSetMaxSpeed?(dom: DomainRef, bandwidth: number, flags: number): Promise<void>;
+
   // Checkpoints (libvirt's virDomainCheckpoint*), addressed by (domain, name) like snapshots. A
   // driver without them lacks these methods: the API answers VIR_ERR_NO_SUPPORT.
 
@@ -428,4 +477,100 @@ export interface DriverOpener {
   readonly shareable: boolean;
   /** Opens the driver for `uri` (`resolved` as the caller spelled it). Errors: VirError. */
   open(uri: URL, resolved: string, options: DriverOpenOptions): Promise<HypervisorDriver>;
+}
+
+/** virDomainBlockStatsStruct: -1 where the hypervisor does not know the figure. */
+export interface BlockStats {
+  /** Read requests. */
+  rdReq: number;
+  /** Bytes read. */
+  rdBytes: number;
+  /** Write requests. */
+  wrReq: number;
+  /** Bytes written. */
+  wrBytes: number;
+  /** I/O errors (-1: unknown, as QEMU). */
+  errs: number;
+}
+
+/** virDomainInterfaceStatsStruct: -1 where the hypervisor does not know the figure. */
+export interface InterfaceStats {
+  /** Bytes received. */
+  rxBytes: number;
+  /** Packets received. */
+  rxPackets: number;
+  /** Receive errors. */
+  rxErrs: number;
+  /** Received packets dropped. */
+  rxDrop: number;
+  /** Bytes sent. */
+  txBytes: number;
+  /** Packets sent. */
+  txPackets: number;
+  /** Send errors. */
+  txErrs: number;
+  /** Packets dropped on sending. */
+  txDrop: number;
+}
+
+/** virDomainBlockInfo, bytes. */
+export interface BlockInfo {
+  /** Logical size the guest sees. */
+  capacity: number;
+  /** Host storage in use by the image. */
+  allocation: number;
+  /** Host storage the image occupies (file size, or device size). */
+  physical: number;
+}
+
+/** virDomainGetCPUStats's answer (see HypervisorDriver.domainGetCPUStats). */
+export interface CpuStats {
+  /** Host CPUs there are. */
+  cpus: number;
+  /** The totals (one list) or one list per host CPU asked for, each in the same field order. */
+  stats: TypedParameter[][];
+}
+
+/** One record of virConnectGetAllDomainStats. */
+export interface DomainStatsRecord {
+  /** The domain. */
+  dom: DomainRef;
+  /** Its figures, as typed parameters. */
+  params: TypedParameter[];
+}
+
+/** virDomainJobInfo: times in ms, sizes in bytes. */
+export interface JobInfo {
+  /** A {@link DomainJobType} value. */
+  type: number;
+  /** Time since the job started, ms. */
+  timeElapsed: number;
+  /** Time left, ms (0: unknown). */
+  timeRemaining: number;
+  /** Bytes to process in all. */
+  dataTotal: number;
+  /** Bytes processed. */
+  dataProcessed: number;
+  /** Bytes left. */
+  dataRemaining: number;
+  /** Guest memory to process, bytes. */
+  memTotal: number;
+  /** Guest memory processed, bytes. */
+  memProcessed: number;
+  /** Guest memory left, bytes. */
+  memRemaining: number;
+  /** File (disk) bytes to process. */
+  fileTotal: number;
+  /** File bytes processed. */
+  fileProcessed: number;
+  /** File bytes left. */
+  fileRemaining: number;
+}
+
+/** virDomainGetJobStats's answer: the job type and its typed parameters ('time_elapsed', …). */
+export interface JobStats {
+  /** A {@link DomainJobType} value. */
+  type: number;
+  /** The job's figures ('operation', 'time_elapsed', 'memory_processed', …). */
+  params: TypedParameter[];
 }

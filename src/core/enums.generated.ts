@@ -448,6 +448,70 @@ export const DomainDeviceModifyFlags = {
 /** A value of libvirt `virDomainDeviceModifyFlags`. */
 export type DomainDeviceModifyFlags = (typeof DomainDeviceModifyFlags)[keyof typeof DomainDeviceModifyFlags];
 
+/** libvirt `virDomainStatsTypes` (libvirt-domain.h). @enum */
+export const DomainStatsTypes = {
+  STATE: 1,
+  CPU_TOTAL: 2,
+  BALLOON: 4,
+  VCPU: 8,
+  INTERFACE: 16,
+  BLOCK: 32,
+  PERF: 64,
+  IOTHREAD: 128,
+  MEMORY: 256,
+  DIRTYRATE: 512,
+  VM: 1024,
+} as const;
+/** A value of libvirt `virDomainStatsTypes`. */
+export type DomainStatsTypes = (typeof DomainStatsTypes)[keyof typeof DomainStatsTypes];
+
+/** libvirt `virConnectGetAllDomainStatsFlags` (libvirt-domain.h). @enum */
+export const ConnectGetAllDomainStatsFlags = {
+  ACTIVE: 1,
+  INACTIVE: 2,
+  PERSISTENT: 4,
+  TRANSIENT: 8,
+  RUNNING: 16,
+  PAUSED: 32,
+  SHUTOFF: 64,
+  OTHER: 128,
+  NOWAIT: 536870912,
+  BACKING: 1073741824,
+  ENFORCE_STATS: 2147483648,
+} as const;
+/** A value of libvirt `virConnectGetAllDomainStatsFlags`. */
+export type ConnectGetAllDomainStatsFlags = (typeof ConnectGetAllDomainStatsFlags)[keyof typeof ConnectGetAllDomainStatsFlags];
+
+/** libvirt `virDomainJobType` (libvirt-domain.h). @enum */
+export const DomainJobType = {
+  NONE: 0,
+  BOUNDED: 1,
+  UNBOUNDED: 2,
+  COMPLETED: 3,
+  FAILED: 4,
+  CANCELLED: 5,
+} as const;
+/** A value of libvirt `virDomainJobType`. */
+export type DomainJobType = (typeof DomainJobType)[keyof typeof DomainJobType];
+
+/** libvirt `virDomainGetJobStatsFlags` (libvirt-domain.h). @enum */
+export const DomainGetJobStatsFlags = {
+  COMPLETED: 1,
+  KEEP_COMPLETED: 2,
+} as const;
+/** A value of libvirt `virDomainGetJobStatsFlags`. */
+export type DomainGetJobStatsFlags = (typeof DomainGetJobStatsFlags)[keyof typeof DomainGetJobStatsFlags];
+
+/** libvirt `virDomainNumatuneMemMode` (libvirt-domain.h). @enum */
+export const DomainNumatuneMemMode = {
+  STRICT: 0,
+  PREFERRED: 1,
+  INTERLEAVE: 2,
+  RESTRICTIVE: 3,
+} as const;
+/** A value of libvirt `virDomainNumatuneMemMode`. */
+export type DomainNumatuneMemMode = (typeof DomainNumatuneMemMode)[keyof typeof DomainNumatuneMemMode];
+
 /** libvirt `virStreamFlags` (libvirt-stream.h). @enum */
 export const StreamFlags = {
   NONBLOCK: 1,

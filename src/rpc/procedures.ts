@@ -14,6 +14,14 @@ import {
   REMOTE_CPUMAP_MAX,
   REMOTE_DOMAIN_MEMORY_STATS_MAX,
   REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX,
+  REMOTE_DOMAIN_BLKIO_PARAMETERS_MAX,
+  REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX,
+  REMOTE_DOMAIN_NUMA_PARAMETERS_MAX,
+  REMOTE_DOMAIN_INTERFACE_PARAMETERS_MAX,
+  REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX,
+  REMOTE_DOMAIN_GET_CPU_STATS_MAX,
+  REMOTE_DOMAIN_JOB_STATS_MAX,
+  REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX,
   REMOTE_NODE_CPU_STATS_MAX,
   REMOTE_NODE_MEMORY_STATS_MAX,
   REMOTE_NODE_MAX_CELLS,
@@ -154,6 +162,26 @@ export enum Proc {
   DOMAIN_GET_HOSTNAME = 277,
   NODE_GET_CPU_MAP = 293,
   DOMAIN_GET_TIME = 337,
+  // Statistics, tuning, jobs and migration speed.
+  DOMAIN_BLOCK_STATS = 64,
+  DOMAIN_INTERFACE_STATS = 65,
+  DOMAIN_GET_JOB_INFO = 163,
+  DOMAIN_ABORT_JOB = 164,
+  DOMAIN_GET_BLOCK_INFO = 194,
+  DOMAIN_SET_MEMORY_PARAMETERS = 197,
+  DOMAIN_GET_MEMORY_PARAMETERS = 198,
+  DOMAIN_SET_BLKIO_PARAMETERS = 205,
+  DOMAIN_GET_BLKIO_PARAMETERS = 206,
+  DOMAIN_MIGRATE_SET_MAX_SPEED = 207,
+  DOMAIN_MIGRATE_GET_MAX_SPEED = 242,
+  DOMAIN_BLOCK_STATS_FLAGS = 243,
+  DOMAIN_SET_NUMA_PARAMETERS = 254,
+  DOMAIN_GET_NUMA_PARAMETERS = 255,
+  DOMAIN_SET_INTERFACE_PARAMETERS = 256,
+  DOMAIN_GET_INTERFACE_PARAMETERS = 257,
+  DOMAIN_GET_CPU_STATS = 262,
+  DOMAIN_GET_JOB_STATS = 298,
+  CONNECT_GET_ALL_DOMAIN_STATS = 344,
   // Checkpoints (libvirt-domain-checkpoint.c).
   DOMAIN_CHECKPOINT_CREATE_XML = 411,
   DOMAIN_CHECKPOINT_GET_XML_DESC = 412,
@@ -442,6 +470,120 @@ export const cpuMapRet = struct<{ cpumap: Buffer; online: number; ret: number }>
 export const controlInfoRet = struct<{ state: number; details: number; stateTime: number }>({ state: xUint, details: xUint, stateTime: xUhyper });
 export const getTimeRet = struct<{ seconds: number; nseconds: number }>({ seconds: xHyper, nseconds: xUint });
 
+// Statistics, tuning, jobs and migration speed.
+
+export const blockStatsArgs = struct<{ dom: WireDomain; path: string }>({ dom: xDomain, path: xString });
+export const blockStatsRet = struct<{ rdReq: number; rdBytes: number; wrReq: number; wrBytes: number; errs: number }>({
+  rdReq: xHyper,
+  rdBytes: xHyper,
+  wrReq: xHyper,
+  wrBytes: xHyper,
+  errs: xHyper,
+});
+export const blockStatsFlagsArgs = struct<{ dom: WireDomain; path: string; nparams: number; flags: number }>({
+  dom: xDomain,
+  path: xString,
+  nparams: xInt,
+  flags: xUint,
+});
+/** remote_*_parameters_ret: the parameters and how many the driver has. */
+const paramsRet = (max: number) =>
+  struct<{ params: WireTypedParam[]; nparams: number }>({ params: arrayOf(xTypedParam, max, 12), nparams: xInt });
+export const blockStatsFlagsRet = paramsRet(REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX);
+export const interfaceStatsArgs = struct<{ dom: WireDomain; device: string }>({ dom: xDomain, device: xString });
+export const interfaceStatsRet = struct<{
+  rxBytes: number;
+  rxPackets: number;
+  rxErrs: number;
+  rxDrop: number;
+  txBytes: number;
+  txPackets: number;
+  txErrs: number;
+  txDrop: number;
+}>({ rxBytes: xHyper, rxPackets: xHyper, rxErrs: xHyper, rxDrop: xHyper, txBytes: xHyper, txPackets: xHyper, txErrs: xHyper, txDrop: xHyper });
+export const blockInfoArgs = struct<{ dom: WireDomain; path: string; flags: number }>({ dom: xDomain, path: xString, flags: xUint });
+export const blockInfoRet = struct<{ allocation: number; capacity: number; physical: number }>({
+  allocation: xUhyper,
+  capacity: xUhyper,
+  physical: xUhyper,
+});
+/** remote_domain_set_*_parameters_args (memory, blkio, numa). */
+const setParamsArgs = (max: number) =>
+  struct<{ dom: WireDomain; params: WireTypedParam[]; flags: number }>({ dom: xDomain, params: arrayOf(xTypedParam, max, 12), flags: xUint });
+export const getParamsArgs = struct<{ dom: WireDomain; nparams: number; flags: number }>({ dom: xDomain, nparams: xInt, flags: xUint });
+export const setMemoryParamsArgs = setParamsArgs(REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX);
+export const memoryParamsRet = paramsRet(REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX);
+export const setBlkioParamsArgs = setParamsArgs(REMOTE_DOMAIN_BLKIO_PARAMETERS_MAX);
+export const blkioParamsRet = paramsRet(REMOTE_DOMAIN_BLKIO_PARAMETERS_MAX);
+export const setNumaParamsArgs = setParamsArgs(REMOTE_DOMAIN_NUMA_PARAMETERS_MAX);
+export const numaParamsRet = paramsRet(REMOTE_DOMAIN_NUMA_PARAMETERS_MAX);
+export const setInterfaceParamsArgs = struct<{ dom: WireDomain; device: string; params: WireTypedParam[]; flags: number }>({
+  dom: xDomain,
+  device: xString,
+  params: arrayOf(xTypedParam, REMOTE_DOMAIN_INTERFACE_PARAMETERS_MAX, 12),
+  flags: xUint,
+});
+export const getInterfaceParamsArgs = struct<{ dom: WireDomain; device: string; nparams: number; flags: number }>({
+  dom: xDomain,
+  device: xString,
+  nparams: xInt,
+  flags: xUint,
+});
+export const interfaceParamsRet = paramsRet(REMOTE_DOMAIN_INTERFACE_PARAMETERS_MAX);
+export const cpuStatsArgs = struct<{ dom: WireDomain; nparams: number; startCpu: number; ncpus: number; flags: number }>({
+  dom: xDomain,
+  nparams: xUint,
+  startCpu: xInt,
+  ncpus: xUint,
+  flags: xUint,
+});
+export const cpuStatsRet = paramsRet(REMOTE_DOMAIN_GET_CPU_STATS_MAX);
+/** remote_domain_stats_record. */
+export interface WireStatsRecord {
+  dom: WireDomain;
+  params: WireTypedParam[];
+}
+const xStatsRecord = struct<WireStatsRecord>({ dom: xDomain, params: arrayOf(xTypedParam, REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX, 12) });
+export const allDomainStatsArgs = struct<{ doms: WireDomain[]; stats: number; flags: number }>({
+  doms: arrayOf(xDomain, REMOTE_DOMAIN_LIST_MAX, 24),
+  stats: xUint,
+  flags: xUint,
+});
+export const allDomainStatsRet = struct<{ retStats: WireStatsRecord[] }>({ retStats: arrayOf(xStatsRecord, REMOTE_DOMAIN_LIST_MAX, 28) });
+export const jobInfoRet = struct<{
+  type: number;
+  timeElapsed: number;
+  timeRemaining: number;
+  dataTotal: number;
+  dataProcessed: number;
+  dataRemaining: number;
+  memTotal: number;
+  memProcessed: number;
+  memRemaining: number;
+  fileTotal: number;
+  fileProcessed: number;
+  fileRemaining: number;
+}>({
+  type: xInt,
+  timeElapsed: xUhyper,
+  timeRemaining: xUhyper,
+  dataTotal: xUhyper,
+  dataProcessed: xUhyper,
+  dataRemaining: xUhyper,
+  memTotal: xUhyper,
+  memProcessed: xUhyper,
+  memRemaining: xUhyper,
+  fileTotal: xUhyper,
+  fileProcessed: xUhyper,
+  fileRemaining: xUhyper,
+});
+export const jobStatsRet = struct<{ type: number; params: WireTypedParam[] }>({
+  type: xInt,
+  params: arrayOf(xTypedParam, REMOTE_DOMAIN_JOB_STATS_MAX, 12),
+});
+export const migrateSetSpeedArgs = struct<{ dom: WireDomain; bandwidth: number; flags: number }>({ dom: xDomain, bandwidth: xUhyper, flags: xUint });
+export const migrateGetSpeedRet = struct<{ bandwidth: number }>({ bandwidth: xUhyper });
+
 function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false, stream = false): ProcedureEntry<A, R> {
   return { api, mutating, beforeOpen, stream, args, ret };
 }
@@ -577,6 +719,26 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_GET_HOSTNAME]: p('virDomainGetHostname', W, domFlags, stringRet),
   [Proc.NODE_GET_CPU_MAP]: p('virNodeGetCPUMap', R, cpuMapArgs, cpuMapRet),
   [Proc.DOMAIN_GET_TIME]: p('virDomainGetTime', W, domFlags, getTimeRet),
+  // Statistics, tuning, jobs and migration speed.
+  [Proc.DOMAIN_BLOCK_STATS]: p('virDomainBlockStats', R, blockStatsArgs, blockStatsRet),
+  [Proc.DOMAIN_BLOCK_STATS_FLAGS]: p('virDomainBlockStatsFlags', R, blockStatsFlagsArgs, blockStatsFlagsRet),
+  [Proc.DOMAIN_INTERFACE_STATS]: p('virDomainInterfaceStats', R, interfaceStatsArgs, interfaceStatsRet),
+  [Proc.DOMAIN_GET_BLOCK_INFO]: p('virDomainGetBlockInfo', R, blockInfoArgs, blockInfoRet),
+  [Proc.DOMAIN_SET_MEMORY_PARAMETERS]: p('virDomainSetMemoryParameters', W, setMemoryParamsArgs, xVoid),
+  [Proc.DOMAIN_GET_MEMORY_PARAMETERS]: p('virDomainGetMemoryParameters', R, getParamsArgs, memoryParamsRet),
+  [Proc.DOMAIN_SET_BLKIO_PARAMETERS]: p('virDomainSetBlkioParameters', W, setBlkioParamsArgs, xVoid),
+  [Proc.DOMAIN_GET_BLKIO_PARAMETERS]: p('virDomainGetBlkioParameters', R, getParamsArgs, blkioParamsRet),
+  [Proc.DOMAIN_SET_NUMA_PARAMETERS]: p('virDomainSetNumaParameters', W, setNumaParamsArgs, xVoid),
+  [Proc.DOMAIN_GET_NUMA_PARAMETERS]: p('virDomainGetNumaParameters', R, getParamsArgs, numaParamsRet),
+  [Proc.DOMAIN_SET_INTERFACE_PARAMETERS]: p('virDomainSetInterfaceParameters', W, setInterfaceParamsArgs, xVoid),
+  [Proc.DOMAIN_GET_INTERFACE_PARAMETERS]: p('virDomainGetInterfaceParameters', R, getInterfaceParamsArgs, interfaceParamsRet),
+  [Proc.DOMAIN_GET_CPU_STATS]: p('virDomainGetCPUStats', R, cpuStatsArgs, cpuStatsRet),
+  [Proc.CONNECT_GET_ALL_DOMAIN_STATS]: p('virConnectGetAllDomainStats', R, allDomainStatsArgs, allDomainStatsRet),
+  [Proc.DOMAIN_GET_JOB_INFO]: p('virDomainGetJobInfo', R, dom, jobInfoRet),
+  [Proc.DOMAIN_GET_JOB_STATS]: p('virDomainGetJobStats', R, domFlags, jobStatsRet),
+  [Proc.DOMAIN_ABORT_JOB]: p('virDomainAbortJob', W, dom, xVoid),
+  [Proc.DOMAIN_MIGRATE_SET_MAX_SPEED]: p('virDomainMigrateSetMaxSpeed', W, migrateSetSpeedArgs, xVoid),
+  [Proc.DOMAIN_MIGRATE_GET_MAX_SPEED]: p('virDomainMigrateGetMaxSpeed', W, domFlags, migrateGetSpeedRet),
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: p('virDomainCheckpointCreateXML', W, checkpointCreateArgs, retCheckpoint),
   [Proc.DOMAIN_CHECKPOINT_GET_XML_DESC]: p('virDomainCheckpointGetXMLDesc', R, checkpointFlags, stringRet),

@@ -593,9 +593,9 @@ export class QemuGuests implements GuestBackend {
         }>('query-migrate');
         if (q.ram !== undefined) options?.onProgress?.({ processed: q.ram.transferred, total: q.ram.total });
         if (q.status === 'completed') break;
-        if (q.status === 'failed' || q.status === 'cancelled') {
-          throw operationFailed(DOM, `migration to file failed: ${q['error-desc'] ?? q.status}`);
-        }
+        // Cancelled: virDomainAbortJob (migrate_cancel), with libvirt's error for it.
+        if (q.status === 'cancelled') throw VirError.report(DOM, ErrorNumber.OPERATION_ABORTED, 'domain save job: canceled by client');
+        if (q.status === 'failed') throw operationFailed(DOM, `migration to file failed: ${q['error-desc'] ?? q.status}`);
         if (!finished) await Promise.race([ended.catch(() => undefined), sleep(100)]);
       }
       await sink.done;

@@ -16,7 +16,22 @@ import {
   VcpuState,
 } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
-import type { DomainControlInfo, DomainRef, DomainScreenshot, DomainTime, MemoryStat, NodeStat, TypedParameter, VcpuInfo } from '../../core/driver.js';
+import type {
+  BlockInfo,
+  BlockStats,
+  CpuStats,
+  DomainControlInfo,
+  DomainRef,
+  DomainScreenshot,
+  DomainStatsRecord,
+  DomainTime,
+  InterfaceStats,
+  MemoryStat,
+  NodeStat,
+  TypedParameter,
+  VcpuInfo,
+} from '../../core/driver.js';
+import * as stats from './stats.js';
 import { checkFlags } from '../../rules/flags.js';
 import { TEST_SCREENSHOT_MIME, testScreenshot } from './screenshot.js';
 import { parseDomainXML, type DomainDef } from '../../conf/domain.js';
@@ -234,6 +249,58 @@ export class TestDriver extends MetadataDriver {
       { tag: Tag.RSS, val: half },
     ];
     return stats.slice(0, nrStats);
+  }
+
+  // Statistics and tuning (./stats.ts).
+
+  private get statsHost(): stats.TestStatsHost {
+    return { records: this.records, editDefs: (dom, api, change) => this.editDefs(dom, api, change) };
+  }
+  async domainBlockStats(dom: DomainRef, path: string): Promise<BlockStats> {
+    return stats.blockStats(this.statsHost, dom, path);
+  }
+  async domainInterfaceStats(dom: DomainRef, device: string): Promise<InterfaceStats> {
+    return stats.interfaceStats(this.statsHost, dom, device);
+  }
+  async domainGetBlockInfo(dom: DomainRef, path: string, flags: number): Promise<BlockInfo> {
+    return stats.blockInfo(this.statsHost, dom, path, flags);
+  }
+  async domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return stats.getMemoryParameters(this.statsHost, dom, flags);
+  }
+  async domainSetMemoryParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    return stats.setMemoryParameters(this.statsHost, dom, params, flags);
+  }
+  async domainGetBlkioParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return stats.getBlkioParameters(this.statsHost, dom, flags);
+  }
+  async domainSetBlkioParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    return stats.setBlkioParameters(this.statsHost, dom, params, flags);
+  }
+  async domainGetNumaParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return stats.getNumaParameters(this.statsHost, dom, flags);
+  }
+  async domainSetNumaParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    return stats.setNumaParameters(this.statsHost, dom, params, flags);
+  }
+  async domainGetInterfaceParameters(dom: DomainRef, device: string, flags: number): Promise<TypedParameter[]> {
+    return stats.getInterfaceParameters(this.statsHost, dom, device, flags);
+  }
+  async domainSetInterfaceParameters(dom: DomainRef, device: string, params: TypedParameter[], flags: number): Promise<void> {
+    return stats.setInterfaceParameters(this.statsHost, dom, device, params, flags);
+  }
+  async domainGetCPUStats(dom: DomainRef, startCpu: number, ncpus: number, flags: number): Promise<CpuStats> {
+    return stats.cpuStats(this.statsHost, dom, startCpu, ncpus, flags);
+  }
+  async connectGetAllDomainStats(doms: DomainRef[], which: number, flags: number): Promise<DomainStatsRecord[]> {
+    return stats.allDomainStats(
+      this.statsHost,
+      (f) => this.listAllDomains(f),
+      (d) => this.domainGetState(d, 0),
+      doms,
+      which,
+      flags,
+    );
   }
 
   // Guest facts.
