@@ -3,6 +3,7 @@
  * programs and versions and to calls before CONNECT_OPEN; the read-only socket refusing every
  * mutating procedure of the table; keepalive; the daemon's --timeout, --daemon and --pidfile.
  */
+import { REMOTE_PROCEDURES } from '../src/rpc/procedure-names.generated.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -120,7 +121,10 @@ describe('tsvirtd protocol', () => {
           assert.equal(e.str1, 'operation forbidden: %s');
           // The error domain of the API's module: libvirt-domain-snapshot.c 35, libvirt-domain-checkpoint.c 69.
           const module = spec.api.startsWith('virDomainSnapshot') || spec.api === 'virDomainRevertToSnapshot' ? 35 : spec.api.startsWith('virDomainCheckpoint') ? 69 : 20;
-          assert.equal(e.domain, module);
+          assert.equal(e.domain, module, spec.name);
+          // …which is what libvirt 9.0's own table of its sources says.
+          const known = REMOTE_PROCEDURES.get(spec.proc);
+          if (known?.kind === 'api') assert.equal(e.domain, known.domain, spec.name);
         }
         const st = await c.callWith(Proc.DOMAIN_GET_STATE, PROCEDURES.get(Proc.DOMAIN_GET_STATE)!.args, anyArgs);
         assert.deepEqual(decode(getStateRet, st.payload), { state: 1, reason: 0 });

@@ -6,6 +6,7 @@
  * remote_protocol.x; the declarations are tsvirt's.
  */
 import { decodeUtf8, type Codec, type XdrReader, type XdrWriter } from './xdr.js';
+import { REMOTE_PROCEDURES } from './procedure-names.generated.js';
 import { VirError } from '../core/errors.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import {
@@ -797,7 +798,10 @@ export function isReadOnlyAllowed(proc: TableProc): boolean {
 export function readOnlyRefusal(proc: TableProc): VirError | null {
   if (isReadOnlyAllowed(proc)) return null;
   const { api } = PROCEDURE_TABLE[proc];
-  return VirError.report(apiErrorDomain(api), ErrorNumber.OPERATION_DENIED, `read only access prevents ${api}`);
+  // libvirt's own table knows each API's module; the name-based rule covers anything it lacks.
+  const known = REMOTE_PROCEDURES.get(proc);
+  const domain = known?.kind === 'api' && known.api === api ? known.domain : apiErrorDomain(api);
+  return VirError.report(domain, ErrorNumber.OPERATION_DENIED, `read only access prevents ${api}`);
 }
 
 /**
