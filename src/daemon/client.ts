@@ -16,6 +16,7 @@
  * a client that does not read pauses the channel (and through it the guest's console). Streams
  * per client are capped; a client that goes away has its channels destroyed.
  */
+import { closeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Domain, DomainEventID, VirError, type Connection, type Stream } from '../index.js';
@@ -42,11 +43,14 @@ import {
   lifecycleMsg,
   procedure,
   readOnlyRefusal,
+  FDS_IN_REPLY,
+  NUM_FDS_MAX,
   type ArgsOf,
   type RetOf,
   type TableProc,
 } from '../rpc/procedures.js';
 import { unservedCall } from '../rpc/unsupported.js';
+import { fdPassing, socketFd } from '../core/fdpass.js';
 import { DOMAIN_DOCUMENT, SNAPSHOT_DOCUMENT, decodeXmlBytes } from '../conf/xml.js';
 import { HANDLERS, wireDomain, type HandlerContext } from './handlers.js';
 import { anyToWireError, notOpenError, rpcError, toWireError } from './errors.js';
@@ -171,8 +175,18 @@ export class Client implements HandlerContext {
   /** Connection-level ID of the legacy lifecycle registration (proc 105), if any. */
   private legacyEvent: number | null = null;
   private nextCallbackID = 0;
-  /** Calls read and not yet dispatched (at most max_client_requests). */
-  private readonly calls: Frame[] = [];
+  /** Calls read and not yet dispatched (at most max_client_requests), with the descriptors they brought. */
+  private readonly calls: { frame: Frame; fds: number[] }[] = [];
+  /** A CALL_WITH_FDS read, waiting for the bytes that carry its descriptors. */
+  private held: { frame: Frame; n: number } | null = null;
+  /** Descriptors received (SCM_RIGHTS) and not yet given to a call. */
+  private readonly receivedFds: number[] = [];
+  /** Calls taken off the socket so far (the direct read waits for one). */
+  private callsRead = 0;
+  /** The client asked whether descriptors pass: its next call is read with recvmsg. */
+  private directReadArmed = false;
+  /** Outgoing messages held while a reply's descriptors go out (nothing may come between). */
+  private heldSends: [MessageHeader, Buffer | undefined, (() => void) | undefined][] | null = null;
   /** Calls read whose reply has not left for the kernel yet (libvirtd's nrequests). */
   private requests = 0;
   private readonly maxRequests: number;
@@ -194,8 +208,8 @@ export class Client implements HandlerContext {
   private readonly kaCount: number;
   /** Open streams, by the serial of the call that opened them. */
   private readonly streams = new Map<number, ClientStream>();
-  /** The call being served, and the stream it asked for (callStream) until it is answered. */
-  private currentCall: { stream: Stream | null } | null = null;
+  /** The call being served, the stream it asked for (callStream) and its descriptors, until it is answered. */
+  private currentCall: CallState | null = null;
   private readonly streamCounts: StreamCounts = { sentBytes: 0, pauses: 0 };
 
   constructor(private readonly opts: ClientOptions) {
@@ -223,9 +237,24 @@ export class Client implements HandlerContext {
    */
   private readFrames(): void {
     while (!this.closed && this.requests < this.maxRequests) {
+      if (this.held !== null) {
+        // The bytes that carry the descriptors are not the next frame's: drop them first.
+        if (!this.reader.settleSkip()) break;
+        const { frame, n } = this.held;
+        this.held = null;
+        this.onFrame(frame, this.receivedFds.splice(0, n));
+        continue;
+      }
       let frame: Frame | null;
       try {
         frame = this.reader.next();
+        if (frame !== null && frame.header.type === MessageType.CALL_WITH_FDS) {
+          const n = frame.payload.length >= 4 ? frame.payload.readUInt32BE(0) : -1;
+          if (n < 0 || n > NUM_FDS_MAX) throw new Error(n < 0 ? 'Unable to decode number of FDs' : `Received too many FDs ${n}, expected ${NUM_FDS_MAX} maximum`);
+          this.reader.skip(n);
+          this.held = { frame: { header: frame.header, payload: frame.payload.subarray(4) }, n };
+          continue;
+        }
       } catch (err) {
         // A length word outside 28..32 MiB: the stream cannot be resynchronised. libvirtd drops
         // the client too.
@@ -234,7 +263,7 @@ export class Client implements HandlerContext {
         return;
       }
       if (frame === null) break;
-      this.onFrame(frame);
+      this.onFrame(frame, []);
     }
     if (this.closed) return;
     const full = this.requests >= this.maxRequests;
@@ -244,8 +273,9 @@ export class Client implements HandlerContext {
     else this.socket.resume();
   }
 
-  private onFrame(frame: Frame): void {
+  private onFrame(frame: Frame, fds: number[]): void {
     const h = frame.header;
+    if (h.type !== MessageType.CALL && h.type !== MessageType.CALL_WITH_FDS) closeAll(fds);
     if (h.prog === KEEPALIVE_PROGRAM) {
       if (h.type === MessageType.MESSAGE && h.proc === KeepaliveProc.PING) {
         this.keepalive = true;
@@ -258,13 +288,14 @@ export class Client implements HandlerContext {
       this.onStreamPacket(frame);
       return;
     }
-    if (h.type !== MessageType.CALL) {
+    if (h.type !== MessageType.CALL && h.type !== MessageType.CALL_WITH_FDS) {
       // Replies and messages from a client have no meaning for us: ignore them.
       this.opts.log.debug(`client ${this.id}: ignoring message type ${h.type} proc ${h.proc}`);
       return;
     }
     // Calls are answered in order, one at a time.
-    this.calls.push(frame);
+    this.callsRead++;
+    this.calls.push({ frame, fds });
     this.requests++;
     this.pump();
   }
@@ -273,7 +304,8 @@ export class Client implements HandlerContext {
     if (this.running || this.closed) return;
     this.running = true;
     this.queue = (async () => {
-      for (let frame = this.calls.shift(); frame !== undefined && !this.closed; frame = this.calls.shift()) {
+      for (let call = this.calls.shift(); call !== undefined && !this.closed; call = this.calls.shift()) {
+        const { frame, fds } = call;
         let done = false;
         const finish = (): void => {
           if (done) return;
@@ -282,9 +314,12 @@ export class Client implements HandlerContext {
         };
         this.replyFlushed = finish;
         try {
-          await this.dispatch(frame);
+          await this.dispatch(frame, fds);
         } catch (err) {
           this.opts.log.error(`client ${this.id}: dispatch failed: ${(err as Error).stack ?? String(err)}`);
+        } finally {
+          // What the call received is the daemon's copy: the driver took its own.
+          closeAll(fds);
         }
         // No reply went out (the client is gone, or the send was refused): the call is over.
         if (this.replyFlushed === finish) {
@@ -303,7 +338,7 @@ export class Client implements HandlerContext {
   }
 
   /** Answers one CALL. Never throws. */
-  async dispatch(frame: Frame): Promise<void> {
+  async dispatch(frame: Frame, fds: number[] = []): Promise<void> {
     const h = frame.header;
     if (this.closed) return;
     if (h.prog !== REMOTE_PROGRAM || h.vers !== REMOTE_PROTOCOL_VERSION) {
@@ -324,11 +359,11 @@ export class Client implements HandlerContext {
       }
       return;
     }
-    await this.serve(h.proc, h, frame.payload);
+    await this.serve(h.proc, h, frame.payload, fds);
   }
 
   /** Answers one call of a procedure of the table, typed by its entry. Never throws. */
-  private async serve<P extends TableProc>(proc: P, h: MessageHeader, payload: Buffer): Promise<void> {
+  private async serve<P extends TableProc>(proc: P, h: MessageHeader, payload: Buffer, fds: number[]): Promise<void> {
     const spec = procedure(proc);
     if (this.opts.log.enabled('debug')) this.opts.log.debug(`client ${this.id}: call ${Proc[proc]} serial ${h.serial}`);
     let args: ArgsOf<P>;
@@ -355,7 +390,7 @@ export class Client implements HandlerContext {
     // Taken before the call: CONNECT_CLOSE drops the connection, yet what it saw must be durable.
     let durable = this.durable;
     // Held by the call itself: a stream bound after the client went is still released below.
-    const call: { stream: Stream | null } = { stream: null };
+    const call: CallState = { stream: null, fdsIn: fds, fdsOut: [] };
     this.currentCall = call;
     try {
       result = await HANDLERS[proc](this, args);
@@ -369,6 +404,7 @@ export class Client implements HandlerContext {
       await durable().catch(() => {});
       this.currentCall = null;
       if (call.stream !== null) void call.stream.abort();
+      closeAll(call.fdsOut);
       this.replyError(h, anyToWireError(err));
       return;
     }
@@ -380,10 +416,19 @@ export class Client implements HandlerContext {
       out = w.finish();
     } catch (err) {
       if (call.stream !== null) void call.stream.abort();
+      closeAll(call.fdsOut);
       this.replyError(h, anyToWireError(err));
       return;
     }
+    if (FDS_IN_REPLY.has(proc) || call.fdsOut.length > 0) {
+      this.sendWithFds({ ...h, type: MessageType.REPLY_WITH_FDS, status: MessageStatus.OK }, out, call.fdsOut);
+      return;
+    }
     this.send({ ...h, type: MessageType.REPLY, status: MessageStatus.OK }, out);
+    if (this.directReadArmed) {
+      this.directReadArmed = false;
+      void this.readDirect();
+    }
     // The stream's data follows its call's reply, on the call's serial.
     if (call.stream !== null) this.startStream(h, call.stream);
   }
@@ -578,6 +623,11 @@ export class Client implements HandlerContext {
 
   private send(h: MessageHeader, payload?: Buffer, flushed?: () => void): void {
     if (this.closed || this.socket.destroyed) return;
+    if (this.heldSends !== null) {
+      // A reply's descriptors are on their way: their carrier bytes must follow it at once.
+      this.heldSends.push([h, payload, flushed]);
+      return;
+    }
     // A client that stops reading (events keep coming) must not make the daemon buffer without
     // bound: past the limit it is dropped, as libvirtd drops a client whose queue overflows.
     const limit = this.opts.maxPendingOutput ?? MAX_PENDING_OUTPUT;
@@ -588,7 +638,7 @@ export class Client implements HandlerContext {
       return;
     }
     // The reply of the call being dispatched frees its place once it has left.
-    const answered = h.type === MessageType.REPLY ? this.replyFlushed : null;
+    const answered = h.type === MessageType.REPLY || h.type === MessageType.REPLY_WITH_FDS ? this.replyFlushed : null;
     if (answered !== null) this.replyFlushed = null;
     this.unflushed++;
     try {
@@ -604,7 +654,113 @@ export class Client implements HandlerContext {
     }
   }
 
+  /**
+   * A reply with descriptors (REPLY_WITH_FDS): the count before the payload, the message, then
+   * once it has left (nothing else is written meanwhile: other messages wait in heldSends) one
+   * byte per descriptor sent with it by sendmsg, as libvirt's virNetSocketSendFD does. The
+   * descriptors are closed after. A descriptor that cannot be sent drops the client: its peer
+   * would wait for it forever.
+   */
+  private sendWithFds(h: MessageHeader, payload: Buffer, fds: number[]): void {
+    const addon = fdPassing();
+    const sockFd = socketFd(this.socket);
+    const body = Buffer.allocUnsafe(4 + payload.length);
+    body.writeUInt32BE(fds.length, 0);
+    payload.copy(body, 4);
+    if (addon === null || sockFd < 0) {
+      closeAll(fds);
+      void this.shutdown('cannot pass file descriptors');
+      return;
+    }
+    this.send(h, body, () => void sendCarriers());
+    this.heldSends = [];
+    const sendCarriers = async (): Promise<void> => {
+      try {
+        for (const fd of fds) {
+          for (let tries = 0; ; tries++) {
+            if (this.closed) return;
+            try {
+              addon.sendFds(sockFd, CARRIER, [fd]);
+              break;
+            } catch (err) {
+              if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || tries > 5000) throw err;
+              await new Promise((r) => setTimeout(r, 1));
+            }
+          }
+        }
+      } catch (err) {
+        this.opts.log.warn(`client ${this.id}: cannot send a file descriptor: ${(err as Error).message}; closing`);
+        void this.shutdown('cannot send file descriptor');
+      } finally {
+        closeAll(fds);
+        const held = this.heldSends ?? [];
+        this.heldSends = null;
+        for (const [hh, p, f] of held) this.send(hh, p, f);
+      }
+    };
+  }
+
+  /**
+   * Reads the client's socket with recvmsg (the fdpass addon) until its next call, descriptors
+   * included, has been taken, then hands the socket back to libuv. libuv reads with read(),
+   * which makes the kernel close descriptors sent along; a libvirt client asks whether
+   * descriptors pass (VIR_DRV_FEATURE_FD_PASSING) right before the call that sends one, so the
+   * daemon reads that call itself. Bounded: after 5 s without a call libuv takes over again.
+   */
+  private async readDirect(): Promise<void> {
+    const addon = fdPassing();
+    const sockFd = socketFd(this.socket);
+    const handle = (this.socket as unknown as { _handle?: { readStop?: () => number; readStart?: () => number } })._handle;
+    if (addon === null || sockFd < 0 || typeof handle?.readStop !== 'function' || typeof handle.readStart !== 'function') return;
+    handle.readStop();
+    const before = this.callsRead;
+    const deadline = Date.now() + 5000;
+    let idle = 0;
+    try {
+      while (!this.closed && Date.now() < deadline) {
+        let got;
+        try {
+          got = addon.recvFds(sockFd, 65536);
+        } catch {
+          break; // libuv will see the error too
+        }
+        if (got === null) {
+          idle = Math.min(idle + 1, 10);
+          await new Promise((r) => setTimeout(r, idle < 5 ? 0 : 1));
+          continue;
+        }
+        idle = 0;
+        this.receivedFds.push(...got.fds);
+        if (got.data.length === 0) break; // EOF: libuv reads it again and closes
+        this.onData(got.data);
+        if (this.callsRead > before && this.held === null) break;
+      }
+    } finally {
+      if (!this.closed && !this.socket.destroyed) handle.readStart();
+    }
+  }
+
   // HandlerContext.
+
+  callFd(slot: number): number {
+    const fds = this.currentCall?.fdsIn ?? [];
+    const fd = fds[slot];
+    if (fd === undefined) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, `No FD available at slot ${slot}`);
+    return fd;
+  }
+
+  replyFd(fd: number): void {
+    const call = this.currentCall;
+    if (call === null) {
+      closeAll([fd]);
+      throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'no call to reply with a file descriptor');
+    }
+    call.fdsOut.push(fd);
+  }
+
+  canPassFds(): boolean {
+    return fdPassing() !== null && socketFd(this.socket) >= 0;
+  }
 
   conn(): Connection {
     if (this.connection === null) {
@@ -703,6 +859,12 @@ export class Client implements HandlerContext {
 
   supportsFeature(feature: number): boolean {
     if (feature === DrvFeature.REMOTE_EVENT_CALLBACK) return this.opts.eventCallbacks !== false;
+    if (feature === DrvFeature.FD_PASSING) {
+      const can = this.canPassFds();
+      // The call that follows may bring a descriptor: read it with recvmsg (readDirect).
+      if (can) this.directReadArmed = true;
+      return can;
+    }
     // TYPED_PARAM_STRING: the typed parameter codec carries strings (libvirtd's test driver says so too).
     return feature === DrvFeature.PROGRAM_KEEPALIVE || feature === DrvFeature.REMOTE_CLOSE_CALLBACK || feature === DrvFeature.TYPED_PARAM_STRING;
   }
@@ -764,11 +926,34 @@ export class Client implements HandlerContext {
     this.calls.length = 0;
     // Its streams' channels go (a console is detached; the guest runs on).
     for (const s of [...this.streams.values()]) this.closeStream(s);
+    closeAll(this.receivedFds.splice(0));
+    for (const c of this.calls) closeAll(c.fds);
     this.socket.destroy();
     // Let a call in progress finish before the connection goes.
     await this.queue.catch(() => {});
     await this.releaseConnection();
     this.opts.onClose(this);
+  }
+}
+
+/** The call being served: the stream it opened, the descriptors it received and those its reply carries. */
+interface CallState {
+  stream: Stream | null;
+  fdsIn: number[];
+  fdsOut: number[];
+}
+
+/** The byte that carries a passed descriptor (gnulib's sendfd sends one such byte). */
+const CARRIER = Buffer.from([0]);
+
+/** Closes descriptors this process owns; each once (the array is emptied). */
+function closeAll(fds: number[]): void {
+  for (const fd of fds.splice(0)) {
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed.
+    }
   }
 }
 

@@ -54,6 +54,16 @@ export interface HandlerContext {
    * when the client holds its limit of streams.
    */
   callStream(): Stream;
+  /**
+   * Descriptor `slot` received with the call (CALL_WITH_FDS); the daemon closes it after the
+   * call. VIR_ERR_INTERNAL_ERROR "No FD available at slot N" when it did not arrive (libvirtd's
+   * words), as when libuv read the call and the kernel dropped the descriptor.
+   */
+  callFd(slot: number): number;
+  /** Sends `fd` with the call's reply (REPLY_WITH_FDS), then closes it; closed on an error reply too. */
+  replyFd(fd: number): void;
+  /** Whether descriptors pass on this client's socket (the fdpass addon is loaded). */
+  canPassFds(): boolean;
 }
 
 /** The handler of procedure `P`: exactly its arguments in, exactly its reply value out. */
@@ -269,6 +279,15 @@ export const HANDLERS: HandlerTable = {
     const stream = ctx.callStream();
     return { mime: await domainOf(ctx, a.dom).screenshot(stream, a.screen, a.flags) };
   },
+  // File descriptors: through the client's unix socket (SCM_RIGHTS), as libvirtd.
+  [Proc.DOMAIN_OPEN_GRAPHICS_FD]: async (ctx, a) => {
+    if (!ctx.canPassFds()) throw fdPassingRefusal();
+    ctx.replyFd(await domainOf(ctx, a.dom).openGraphicsFD(a.idx, a.flags));
+  },
+  [Proc.DOMAIN_OPEN_GRAPHICS]: async (ctx, a) => {
+    if (!ctx.canPassFds()) throw fdPassingRefusal();
+    await domainOf(ctx, a.dom).openGraphics(a.idx, ctx.callFd(0), a.flags);
+  },
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: async (ctx, a) => ({
     checkpoint: wireCheckpoint(await domainOf(ctx, a.dom).checkpointCreateXML(a.xml, a.flags)),
@@ -378,3 +397,8 @@ export const HANDLERS: HandlerTable = {
   [Proc.DOMAIN_GET_HOSTNAME]: async (ctx, a) => ({ value: await domainOf(ctx, a.dom).hostname(a.flags) }),
   [Proc.DOMAIN_GET_TIME]: async (ctx, a) => domainOf(ctx, a.dom).getTime(a.flags),
 };
+
+/** libvirt's refusal when descriptors cannot pass (its client checks VIR_DRV_FEATURE_FD_PASSING first). */
+function fdPassingRefusal(): VirError {
+  return VirError.report(ErrorDomain.DOMAIN, ErrorNumber.ARGUMENT_UNSUPPORTED, 'fd passing is not supported by this connection');
+}

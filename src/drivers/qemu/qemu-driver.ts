@@ -13,6 +13,8 @@ import { MetadataDriver, type MetadataDriverOptions } from '../metadata/driver.j
 import { checkActive } from '../../rules/lifecycle.js';
 import { isActive } from '../metadata/records.js';
 import type { QemuGuests } from './backend.js';
+import { DomainOpenGraphicsFlags } from '../../core/enums.generated.js';
+import { attachGraphicsClient, openGraphicsSocket } from './graphics-fd.js';
 
 /** What a call on a running guest works with: its record, monitor and process. */
 export interface RunningGuest {
@@ -40,5 +42,19 @@ export class QemuDriver extends MetadataDriver {
     checkActive({ active: isActive(rec) });
     const { qmp, runtime } = await this.guests.monitor(rec);
     return { rec, qmp, runtime };
+  }
+
+  /** virDomainOpenGraphicsFD (./graphics-fd.ts). */
+  async domainOpenGraphicsFD(dom: DomainRef, idx: number, flags: number): Promise<number> {
+    this.records.check(flags, DomainOpenGraphicsFlags.SKIPAUTH, 'DomainOpenGraphicsFD');
+    const { rec, qmp } = await this.running(dom);
+    return openGraphicsSocket(qmp, this.records.currentDef(rec), idx, flags);
+  }
+
+  /** virDomainOpenGraphics (./graphics-fd.ts). */
+  async domainOpenGraphics(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void> {
+    this.records.check(flags, DomainOpenGraphicsFlags.SKIPAUTH, 'DomainOpenGraphics');
+    const { rec, qmp } = await this.running(dom);
+    await attachGraphicsClient(qmp, this.records.currentDef(rec), idx, fd, flags);
   }
 }

@@ -5,6 +5,7 @@
  * listener. Errors when the socket cannot be reached or dies are worded as libvirt's remote
  * driver words them.
  */
+import { closeSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { ErrorDomain, ErrorLevel, ErrorNumber } from '../../core/enums.generated.js';
@@ -19,8 +20,9 @@ import {
   xError,
   type WireError,
 } from '../../rpc/protocol.js';
-import { procedure, type ArgsOf, type RetOf, type TableProc } from '../../rpc/procedures.js';
+import { NUM_FDS_MAX, procedure, type ArgsOf, type RetOf, type TableProc } from '../../rpc/procedures.js';
 import { XdrError, XdrWriter, decode } from '../../rpc/xdr.js';
+import { fdPassing, fdPassingUnavailable, socketFd } from '../../core/fdpass.js';
 
 /** Keepalive as libvirt's client defaults it: a ping after 5 s of silence, give up after 5. */
 export const CLIENT_KEEPALIVE_INTERVAL_MS = 5000;
@@ -76,8 +78,8 @@ export function fromWireError(e: WireError): VirError {
 /** A call in flight: its reply is decoded by the call's own (typed) closure. */
 interface Pending {
   proc: number;
-  /** Decodes an OK reply's payload with the procedure's ret codec and resolves the call. */
-  accept: (payload: Buffer) => void;
+  /** Decodes an OK reply's payload with the procedure's ret codec and resolves the call (with the reply's descriptors). */
+  accept: (payload: Buffer, fds: number[]) => void;
   reject: (e: VirError) => void;
 }
 
@@ -117,6 +119,10 @@ export class RpcClient {
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private lastReceived = Date.now();
   private unanswered = 0;
+  /** A REPLY_WITH_FDS read, waiting for the bytes that carry its descriptors. */
+  private held: { frame: Frame; n: number } | null = null;
+  /** Descriptors received (SCM_RIGHTS) and not yet given to a reply. */
+  private readonly receivedFds: number[] = [];
 
   private constructor(
     private readonly sock: Socket,
@@ -162,6 +168,71 @@ export class RpcClient {
    * `timeoutMs` bounds the wait (handshake calls).
    */
   call<P extends TableProc>(proc: P, args: ArgsOf<P>, timeoutMs = 0, stream?: StreamSink): Promise<RetOf<P>> {
+    return this.callFull(proc, args, timeoutMs, stream, null).then((r) => r.ret);
+  }
+
+  /**
+   * A call that sends descriptors (CALL_WITH_FDS) and/or whose reply carries some
+   * (REPLY_WITH_FDS), as libvirt's client does it on a unix socket: the count before the
+   * payload, one byte per descriptor sent with it by sendmsg after the message; on the way back
+   * the socket is read with recvmsg (the fdpass addon) until the reply is in, since libuv's
+   * read() would make the kernel drop the descriptors. The received descriptors are the
+   * caller's. VIR_ERR_NO_SUPPORT without the addon.
+   */
+  async callWithFds<P extends TableProc>(proc: P, args: ArgsOf<P>, fdsOut: number[]): Promise<{ ret: RetOf<P>; fds: number[] }> {
+    const addon = fdPassing();
+    if (addon === null) throw fdPassingUnavailable(ErrorDomain.RPC, procedure(proc).api);
+    if (this.closedWith !== null) throw socketClosedError();
+    const sockFd = socketFd(this.sock);
+    const handle = (this.sock as unknown as { _handle?: { readStop?: () => number; readStart?: () => number } })._handle;
+    if (sockFd < 0 || typeof handle?.readStop !== 'function' || typeof handle.readStart !== 'function') {
+      throw fdPassingUnavailable(ErrorDomain.RPC, procedure(proc).api);
+    }
+    // Nothing of ours may sit between the call and its carrier bytes.
+    for (let i = 0; this.sock.writableLength > 0; i++) {
+      if (i > 5000 || this.closedWith !== null) throw this.closedWith ?? socketClosedError();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    handle.readStop();
+    let settled = false;
+    const result = this.callFull(proc, args, 0, undefined, { fds: fdsOut, sockFd });
+    result.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    try {
+      let idle = 0;
+      while (!settled && this.closedWith === null) {
+        let got;
+        try {
+          got = addon.recvFds(sockFd, 65536);
+        } catch {
+          break; // libuv sees the error when it reads again
+        }
+        if (got === null) {
+          idle = Math.min(idle + 1, 10);
+          await new Promise((r) => setTimeout(r, idle < 5 ? 0 : 1));
+          continue;
+        }
+        idle = 0;
+        this.receivedFds.push(...got.fds);
+        if (got.data.length === 0) break; // EOF: libuv reads it and closes
+        this.onData(got.data);
+        await Promise.resolve();
+      }
+    } finally {
+      if (this.closedWith === null && !this.sock.destroyed) handle.readStart();
+    }
+    return result;
+  }
+
+  private callFull<P extends TableProc>(
+    proc: P,
+    args: ArgsOf<P>,
+    timeoutMs: number,
+    stream: StreamSink | undefined,
+    withFds: { fds: number[]; sockFd: number } | null,
+  ): Promise<{ ret: RetOf<P>; fds: number[] }> {
     const spec = procedure(proc);
     if (this.closedWith !== null) return Promise.reject(socketClosedError());
     let payload: Buffer;
@@ -180,7 +251,7 @@ export class RpcClient {
       this.streams.set(serial, stream);
       stream.opened(serial);
     }
-    return new Promise<RetOf<P>>((resolve, reject) => {
+    return new Promise<{ ret: RetOf<P>; fds: number[] }>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
         if (timer !== undefined) clearTimeout(timer);
@@ -188,9 +259,14 @@ export class RpcClient {
       };
       this.pending.set(serial, {
         proc,
-        accept: (reply) => {
+        accept: (reply, fds) => {
           done();
-          resolve(decode(spec.ret, reply));
+          try {
+            resolve({ ret: decode(spec.ret, reply), fds });
+          } catch (err) {
+            closeFds(fds);
+            throw err;
+          }
         },
         reject: (e) => {
           done();
@@ -207,7 +283,16 @@ export class RpcClient {
           this.fail(e);
         }, timeoutMs);
       }
-      this.write({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK }, payload);
+      const header = { prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK };
+      if (withFds === null || withFds.fds.length === 0) {
+        this.write(header, payload);
+        return;
+      }
+      try {
+        this.writeWithFds({ ...header, type: MessageType.CALL_WITH_FDS }, payload, withFds.fds, withFds.sockFd);
+      } catch (err) {
+        this.pending.get(serial)?.reject(systemError('Failed to send file descriptor', (err as NodeJS.ErrnoException).code ?? 'EIO'));
+      }
     });
   }
 
@@ -261,6 +346,29 @@ export class RpcClient {
     this.fail(socketClosedError());
   }
 
+  /**
+   * Sends a message with descriptors synchronously through the addon (the socket's queue is
+   * empty, see callWithFds): the message with its count, then one carrier byte per descriptor.
+   */
+  private writeWithFds(h: MessageHeader, payload: Buffer, fds: number[], sockFd: number): void {
+    const addon = fdPassing();
+    if (addon === null) throw fdPassingUnavailable(ErrorDomain.RPC, 'sendmsg');
+    const body = Buffer.allocUnsafe(4 + payload.length);
+    body.writeUInt32BE(fds.length, 0);
+    payload.copy(body, 4);
+    const send = (data: Buffer, attach: number[]): void => {
+      for (let at = 0, tries = 0; at < data.length; ) {
+        try {
+          at += addon.sendFds(sockFd, data.subarray(at), at === 0 ? attach : []);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++tries > 100000) throw err;
+        }
+      }
+    };
+    send(encodeFrame(h, body), []);
+    for (const fd of fds) send(Buffer.from([0]), [fd]);
+  }
+
   private write(h: MessageHeader, payload?: Buffer): void {
     if (this.closedWith !== null || this.sock.destroyed) return;
     this.sock.write(encodeFrame(h, payload));
@@ -269,18 +377,37 @@ export class RpcClient {
   private onData(chunk: Buffer): void {
     this.lastReceived = Date.now();
     this.unanswered = 0;
-    let frames: Frame[];
     try {
-      frames = this.reader.push(chunk);
+      this.reader.append(chunk);
+      for (;;) {
+        if (this.held !== null) {
+          // The bytes that carry the reply's descriptors are not the next frame's.
+          if (!this.reader.settleSkip()) break;
+          const { frame, n } = this.held;
+          this.held = null;
+          this.onFrame(frame, this.receivedFds.splice(0, n));
+          continue;
+        }
+        const f = this.reader.next();
+        if (f === null) break;
+        if (f.header.type === MessageType.REPLY_WITH_FDS) {
+          const n = f.payload.length >= 4 ? f.payload.readUInt32BE(0) : -1;
+          if (n < 0 || n > NUM_FDS_MAX) throw new Error(`bad number of FDs ${n}`);
+          this.reader.skip(n);
+          this.held = { frame: { header: f.header, payload: f.payload.subarray(4) }, n };
+          continue;
+        }
+        this.onFrame(f, []);
+        if (this.closedWith !== null) return;
+      }
     } catch (err) {
       this.fail(rpcError(`packet received from server too large or too small: ${(err as Error).message}`));
-      return;
     }
-    for (const f of frames) this.onFrame(f);
   }
 
-  private onFrame(f: Frame): void {
+  private onFrame(f: Frame, fds: number[]): void {
     const h = f.header;
+    if (h.type !== MessageType.REPLY_WITH_FDS) closeFds(fds);
     if (h.prog === KEEPALIVE_PROGRAM) {
       if (h.proc === KeepaliveProc.PING) this.write(keepaliveHeader(KeepaliveProc.PONG));
       return;
@@ -294,12 +421,18 @@ export class RpcClient {
       this.onStreamPacket(f);
       return;
     }
-    if (h.type !== MessageType.REPLY) return;
+    if (h.type !== MessageType.REPLY && h.type !== MessageType.REPLY_WITH_FDS) return;
     const p = this.pending.get(h.serial);
-    if (p === undefined || p.proc !== h.proc) return;
+    if (p === undefined || p.proc !== h.proc) {
+      closeFds(fds);
+      return;
+    }
     try {
-      if (h.status === MessageStatus.OK) p.accept(f.payload);
-      else p.reject(fromWireError(decode(xError, f.payload)));
+      if (h.status === MessageStatus.OK) p.accept(f.payload, fds);
+      else {
+        closeFds(fds);
+        p.reject(fromWireError(decode(xError, f.payload)));
+      }
     } catch (err) {
       p.reject(rpcError(`Unable to decode message payload: ${(err as Error).message}`));
     }
@@ -337,6 +470,7 @@ export class RpcClient {
     if (this.closedWith !== null) return;
     this.closedWith = err;
     if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
+    closeFds(this.receivedFds);
     this.sock.destroy();
     for (const p of [...this.pending.values()]) p.reject(err);
     this.pending.clear();
@@ -344,6 +478,17 @@ export class RpcClient {
     this.streams.clear();
     for (const st of streams) st.onError(err);
     this.opts.onClose?.(err.message);
+  }
+}
+
+/** Closes descriptors nobody will take. */
+function closeFds(fds: number[]): void {
+  for (const fd of fds.splice(0)) {
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed.
+    }
   }
 }
 
