@@ -33,6 +33,7 @@ import {
   VIR_CONNECT_RO,
   uuidToString,
   xError,
+  xStreamHole,
   type WireDomain,
   type WireError,
 } from '../rpc/protocol.js';
@@ -51,6 +52,7 @@ import {
 } from '../rpc/procedures.js';
 import { unservedCall } from '../rpc/unsupported.js';
 import { fdPassing, socketFd } from '../core/fdpass.js';
+import { StreamHole } from '../core/stream-hole.js';
 import { DOMAIN_DOCUMENT, SNAPSHOT_DOCUMENT, decodeXmlBytes } from '../conf/xml.js';
 import { HANDLERS, wireDomain, type HandlerContext } from './handlers.js';
 import { anyToWireError, notOpenError, rpcError, toWireError } from './errors.js';
@@ -101,6 +103,14 @@ export const MAX_CLIENT_STREAMS = 32;
  */
 export const STREAM_OUTPUT_BOUND = 4 * STREAM_CHUNK_MAX;
 
+/**
+ * Stream output towards a client is gathered for at most this long while a stream is busy (a
+ * packet left less than this ago): a guest console that prints steadily goes out in a few large
+ * STREAM packets rather than one per read from QEMU's socket (often one to three bytes). A stream
+ * that was idle sends at once, so a keystroke's echo is not delayed.
+ */
+export const STREAM_COALESCE_MS = 2;
+
 /** libvirtd's keepalive defaults: a ping after 5 s of silence, drop after 5 unanswered. */
 export const KEEPALIVE_INTERVAL_MS = 5000;
 export const KEEPALIVE_COUNT = 5;
@@ -126,6 +136,8 @@ export interface ClientOptions {
   maxStreams?: number;
   /** Unsent socket bytes above which streams' channels are not read (default STREAM_OUTPUT_BOUND). */
   streamOutputBound?: number;
+  /** How long a busy stream's output is gathered into one packet (default STREAM_COALESCE_MS; 0: never). */
+  streamCoalesceMs?: number;
   /**
    * Advertise VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK (default true). Without it, libvirt's clients
    * register events with the legacy procedures (105/106) and get proc 107 messages, as from a
@@ -147,12 +159,20 @@ interface ClientStream {
   closed: boolean;
   /** Not read for want of room in the socket: read again as stream packets leave. */
   waiting: boolean;
+  /** When the last data packet left (performance.now()), for coalescing. */
+  lastSent: number;
+  /** The gathering timer of a busy stream, while output gathers. */
+  gather: NodeJS.Timeout | undefined;
+  /** The gathering time is over: the next packet goes whatever its size. */
+  flushDue: boolean;
 }
 
 /** Where a stream's status counts (see STREAM packets in onFrame). */
 interface StreamCounts {
   /** Bytes read off the channel and handed to the socket, this client's lifetime. */
   sentBytes: number;
+  /** STREAM data packets those bytes went out in. */
+  sentPackets: number;
   /** Times a channel was left unread for want of room in the socket. */
   pauses: number;
 }
@@ -210,7 +230,7 @@ export class Client implements HandlerContext {
   private readonly streams = new Map<number, ClientStream>();
   /** The call being served, the stream it asked for (callStream) and its descriptors, until it is answered. */
   private currentCall: CallState | null = null;
-  private readonly streamCounts: StreamCounts = { sentBytes: 0, pauses: 0 };
+  private readonly streamCounts: StreamCounts = { sentBytes: 0, sentPackets: 0, pauses: 0 };
 
   constructor(private readonly opts: ClientOptions) {
     this.id = opts.id;
@@ -448,7 +468,7 @@ export class Client implements HandlerContext {
   }
 
   /** What the client's streams moved and how often one waited for the socket (for tests and logs). */
-  streamStats(): { open: number; sentBytes: number; pauses: number } {
+  streamStats(): { open: number; sentBytes: number; sentPackets: number; pauses: number } {
     return { open: this.streams.size, ...this.streamCounts };
   }
 
@@ -465,7 +485,18 @@ export class Client implements HandlerContext {
       void stream.abort();
       return;
     }
-    const s: ClientStream = { proc: h.proc, serial: h.serial, stream, channel, eofSent: false, closed: false, waiting: false };
+    const s: ClientStream = {
+      proc: h.proc,
+      serial: h.serial,
+      stream,
+      channel,
+      eofSent: false,
+      closed: false,
+      waiting: false,
+      lastSent: -Infinity,
+      gather: undefined,
+      flushDue: false,
+    };
     // A client may reuse a serial once its stream is over; a live one with the same serial is replaced.
     const old = this.streams.get(h.serial);
     if (old !== undefined) this.closeStream(old);
@@ -488,7 +519,10 @@ export class Client implements HandlerContext {
    */
   private pumpStream(s: ClientStream): void {
     const bound = this.opts.streamOutputBound ?? STREAM_OUTPUT_BOUND;
+    const gatherMs = this.opts.streamCoalesceMs ?? STREAM_COALESCE_MS;
     s.waiting = false;
+    // Output gathers until the timer: it sends.
+    if (s.gather !== undefined) return;
     while (!s.closed && !s.eofSent && !this.closed) {
       const room = bound - this.socket.writableLength;
       if (room <= 0) {
@@ -501,15 +535,36 @@ export class Client implements HandlerContext {
       }
       // One packet's worth at most, and no more than fits under the bound.
       const want = Math.min(STREAM_CHUNK_MAX, room);
-      const held = s.channel.readableLength;
+      // A sparse channel (object mode) gives Buffers and StreamHoles, one per read.
+      const sparse = s.channel.readableObjectMode;
+      const held = sparse ? 0 : s.channel.readableLength;
+      if (gatherMs > 0 && !s.flushDue && held > 0 && held < Math.min(want, s.channel.readableHighWaterMark) && performance.now() - s.lastSent < gatherMs) {
+        // Busy: let more of the guest's output join this packet.
+        s.gather = setTimeout(() => {
+          s.gather = undefined;
+          s.flushDue = true;
+          this.pumpStream(s);
+        }, gatherMs);
+        return;
+      }
       const chunk: unknown = held > 0 ? s.channel.read(Math.min(want, held)) : s.channel.read();
       if (chunk === null) return;
+      if (chunk instanceof StreamHole) {
+        // STREAM_HOLE, status CONTINUE, as libvirtd's virNetServerProgramSendStreamHole.
+        const w = new XdrWriter(16);
+        xStreamHole.enc(w, { length: chunk.length, flags: 0 });
+        this.send({ ...this.streamHeader(s, MessageStatus.CONTINUE), type: MessageType.STREAM_HOLE }, w.finish(), () => this.resumeStreams());
+        continue;
+      }
       let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
       if (buf.length > want) {
         s.channel.unshift(buf.subarray(want));
         buf = buf.subarray(0, want);
       }
       this.streamCounts.sentBytes += buf.length;
+      this.streamCounts.sentPackets++;
+      s.flushDue = false;
+      s.lastSent = performance.now();
       this.send(this.streamHeader(s, MessageStatus.CONTINUE), buf, () => this.resumeStreams());
     }
   }
@@ -541,6 +596,8 @@ export class Client implements HandlerContext {
   /** Forgets a stream and aborts its channel (a console is detached; the guest runs on). */
   private closeStream(s: ClientStream): void {
     s.closed = true;
+    if (s.gather !== undefined) clearTimeout(s.gather);
+    s.gather = undefined;
     if (this.streams.get(s.serial) === s) this.streams.delete(s.serial);
     void s.stream.abort();
   }
@@ -550,8 +607,9 @@ export class Client implements HandlerContext {
    * request until the channel has taken it; a finish (OK) or an abort (ERROR, whatever its
    * payload) closes the stream and is confirmed with an empty STREAM/OK, or STREAM/ERROR when
    * the finish fails. Packets of no open stream are dropped, as libvirtd drops them (stream data
-   * is not acknowledged, so some may follow a stream's end). A hole is refused: tsvirtd's streams
-   * are not sparse, and libvirtd drops a client that sends one.
+   * is not acknowledged, so some may follow a stream's end). A hole (STREAM_HOLE) is written to a
+   * sparse channel as a StreamHole, counted as data is; on a stream that is not sparse it is
+   * refused, and libvirtd drops a client that sends one, as tsvirtd does.
    */
   private onStreamPacket(frame: Frame): void {
     const h = frame.header;
@@ -560,13 +618,20 @@ export class Client implements HandlerContext {
       this.opts.log.debug(`client ${this.id}: ignoring stream packet serial ${h.serial} proc ${h.proc} status ${h.status}`);
       return;
     }
+    let hole: StreamHole | null = null;
     if (h.type === MessageType.STREAM_HOLE) {
-      this.opts.log.warn(`client ${this.id}: unexpected stream hole; closing`);
-      void this.shutdown('unexpected stream hole');
-      return;
+      try {
+        if (!s.channel.writableObjectMode) throw new Error('not a sparse stream');
+        hole = new StreamHole(decode(xStreamHole, frame.payload).length);
+        if (!Number.isSafeInteger(hole.length) || hole.length < 0) throw new Error(`bad hole length ${hole.length}`);
+      } catch (err) {
+        this.opts.log.warn(`client ${this.id}: unexpected stream hole (${(err as Error).message}); closing`);
+        void this.shutdown('unexpected stream hole');
+        return;
+      }
     }
     if (h.status === MessageStatus.CONTINUE) {
-      if (frame.payload.length === 0) return;
+      if (hole === null && frame.payload.length === 0) return;
       this.requests++;
       let counted = true;
       const taken = (err?: Error | null): void => {
@@ -577,7 +642,7 @@ export class Client implements HandlerContext {
         if (!this.closed) this.readFrames();
       };
       try {
-        s.channel.write(frame.payload, taken);
+        s.channel.write(hole ?? frame.payload, taken);
       } catch (err) {
         taken(err as Error);
       }

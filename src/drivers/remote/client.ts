@@ -18,6 +18,7 @@ import {
   REMOTE_PROGRAM,
   REMOTE_PROTOCOL_VERSION,
   xError,
+  xStreamHole,
   type WireError,
 } from '../../rpc/protocol.js';
 import { NUM_FDS_MAX, procedure, type ArgsOf, type RetOf, type TableProc } from '../../rpc/procedures.js';
@@ -106,6 +107,8 @@ export interface StreamSink {
   onError(err: VirError): void;
   /** A STREAM/OK: the confirmation of a finish or an abort. */
   onConfirm(): void;
+  /** A STREAM_HOLE: a hole of `length` bytes (sparse streams only; without it a hole fails the stream). */
+  onHole?(length: number): void;
 }
 
 /** One socket to a daemon. */
@@ -301,9 +304,9 @@ export class RpcClient {
    * STREAM_CHUNK_MAX bytes; a finish: OK; an abort: ERROR, empty as libvirt's client sends it).
    * Resolves once the socket has room again, so that a sender keeps pace with the daemon.
    */
-  sendStream(proc: number, serial: number, status: MessageStatus, payload?: Buffer): Promise<void> {
+  sendStream(proc: number, serial: number, status: MessageStatus, payload?: Buffer, type: MessageType = MessageType.STREAM): Promise<void> {
     if (this.closedWith !== null || this.sock.destroyed) return Promise.reject(this.closedWith ?? socketClosedError());
-    const ok = this.sock.write(encodeFrame({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.STREAM, serial, status }, payload));
+    const ok = this.sock.write(encodeFrame({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type, serial, status }, payload));
     if (ok) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onDrain = (): void => {
@@ -317,6 +320,13 @@ export class RpcClient {
       this.sock.once('drain', onDrain);
       this.sock.once('close', onClose);
     });
+  }
+
+  /** Sends a hole of `length` bytes on a sparse stream (STREAM_HOLE, CONTINUE), as {@link RpcClient.sendStream}. */
+  sendStreamHole(proc: number, serial: number, length: number): Promise<void> {
+    const w = new XdrWriter(16);
+    xStreamHole.enc(w, { length, flags: 0 });
+    return this.sendStream(proc, serial, MessageStatus.CONTINUE, w.finish(), MessageType.STREAM_HOLE);
   }
 
   /** Forgets a stream: its later packets are dropped. */
@@ -443,7 +453,17 @@ export class RpcClient {
     const st = this.streams.get(h.serial);
     if (st === undefined || st.proc !== h.proc) return;
     if (h.type === MessageType.STREAM_HOLE) {
-      // Not asked for: tsvirt's streams are not sparse (libvirt's client refuses it too).
+      let length = -1;
+      try {
+        length = decode(xStreamHole, f.payload).length;
+      } catch {
+        // refused below
+      }
+      if (st.onHole !== undefined && Number.isSafeInteger(length) && length >= 0) {
+        st.onHole(length);
+        return;
+      }
+      // Not asked for: the stream is not sparse (libvirt's client refuses it too).
       this.streams.delete(h.serial);
       st.onError(rpcError('Unexpected stream hole'));
       return;

@@ -15,6 +15,7 @@ import { MessageStatus, STREAM_CHUNK_MAX } from '../../rpc/message.js';
 import type { VirError } from '../../core/errors.js';
 import type { RpcClient, StreamSink } from './client.js';
 import { socketClosedError } from './client.js';
+import { StreamHole } from '../../core/stream-hole.js';
 
 /** How long an abort waits for the daemon's confirmation before the channel closes anyway. */
 const ABORT_CONFIRM_MS = 10_000;
@@ -29,11 +30,20 @@ export class RemoteStreamChannel extends Duplex implements StreamSink {
   /** Finished or aborted and confirmed (or failed): nothing more goes out. */
   private over = false;
 
+  /** A hole from the daemon (sparse channels only): a StreamHole for the reader. */
+  readonly onHole: ((length: number) => void) | undefined;
+
+  /**
+   * `sparse`: the channel carries holes both ways (object mode: Buffers and StreamHoles), for
+   * the procedures whose stream was opened sparse.
+   */
   constructor(
     private readonly rpc: RpcClient,
     readonly proc: number,
+    options: { sparse?: boolean } = {},
   ) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, objectMode: options.sparse === true });
+    this.onHole = options.sparse === true ? (length) => void this.push(new StreamHole(length)) : undefined;
   }
 
   // StreamSink.
@@ -69,8 +79,15 @@ export class RemoteStreamChannel extends Duplex implements StreamSink {
     // Data is pushed as it arrives.
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    void this.sendData(chunk).then(() => callback(), (err: Error) => callback(err));
+  override _write(chunk: Buffer | StreamHole, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const sent = chunk instanceof StreamHole ? this.sendHole(chunk.length) : this.sendData(chunk);
+    void sent.then(() => callback(), (err: Error) => callback(err));
+  }
+
+  private async sendHole(length: number): Promise<void> {
+    if (this.failure !== null) throw this.failure;
+    if (this.over) throw socketClosedError();
+    await this.rpc.sendStreamHole(this.proc, this.serial, length);
   }
 
   private async sendData(chunk: Buffer): Promise<void> {
