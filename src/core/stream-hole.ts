@@ -10,7 +10,10 @@ import type { Duplex } from 'node:stream';
 
 /** A hole of `length` bytes in a sparse stream. */
 export class StreamHole {
-  constructor(readonly length: number) {}
+  constructor(
+    /** The hole's size in bytes. */
+    readonly length: number,
+  ) {}
 }
 
 /** Whether a stream's channel carries holes (it is in object mode). */
