@@ -8,7 +8,9 @@
  *    greeting arrives on both, and the errors are compared side by side;
  *  - tsvirt's remote driver through tsvirtd receives the descriptor too;
  *  - without the addon (TSVIRT_NO_FDPASS=1) the library answers VIR_ERR_NO_SUPPORT saying why,
- *    and a daemon says it passes no descriptors (libvirt's client then refuses the call).
+ *    and so does tsvirtd to python3-libvirt, for both calls (249's descriptor is dropped and its
+ *    carrier byte skipped: the connection goes on); a driver without the calls answers as
+ *    libvirtd's test driver does.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +25,7 @@ import { Reaper, buildTestGuest, guestXML, qemuSkipReason, type TestGuest } from
 import { guestPids, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
 import { rejectsVir } from './support/fixtures.js';
 import { startLibvirtdSession, type LibvirtdSession } from '../bench/libvirtd-session.js';
+import { startLibvirtd } from './support/libvirtd-harness.js';
 
 const skip = qemuSkipReason() || (fdPassing() === null ? 'the fdpass addon is not built (npm run build compiles it)' : false);
 const PYTHON = '/usr/bin/python3';
@@ -214,9 +217,10 @@ describe('openGraphicsFD / openGraphics on qemu:///session (real QEMU, TCG)', { 
     }
     const t = await connect('test:///default');
     try {
+      // As libvirt's test driver (checked with python3-libvirt on test:///default).
       await rejectsVir((await t.lookupByName('test')).openGraphicsFD(0), {
-        code: ErrorNumber.ARGUMENT_UNSUPPORTED,
-        message: 'argument unsupported: fd passing is not supported by this connection',
+        code: ErrorNumber.NO_SUPPORT,
+        message: 'this function is not supported by the connection driver: virDomainOpenGraphicsFD',
       });
     } finally {
       await t.close();
@@ -332,6 +336,61 @@ describe('openGraphicsFD / openGraphics on qemu:///session (real QEMU, TCG)', { 
         await d.stop();
       }
       if (lv !== undefined && !('skip' in lv)) await lv.dispose();
+    }
+  });
+});
+
+describe('openGraphicsFD / openGraphics on test:///default through tsvirtd (with and without the addon) and libvirtd', { skip: !havePython && 'python3-libvirt is missing' }, () => {
+  const PY = String.raw`
+import libvirt, socket, sys
+libvirt.registerErrorHandler(lambda *a: None, None)
+c = libvirt.open(sys.argv[1])
+d = c.lookupByName('test')
+a, b = socket.socketpair()
+for f in (lambda: d.openGraphicsFD(0, 0), lambda: d.openGraphics(0, a.fileno(), 0)):
+    try:
+        f()
+        print('ok')
+    except libvirt.libvirtError as e:
+        print('%d %d %s' % (e.get_error_code(), e.get_error_domain(), e.get_error_message()))
+print('after', d.isActive())
+`;
+  const ask = (uri: string): string[] => {
+    const r = spawnSync(PYTHON, ['-c', PY, uri], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim().split('\n');
+  };
+
+  test('a driver without the calls: NO_SUPPORT as libvirtd; without the addon: NO_SUPPORT saying why, the connection going on', async () => {
+    const d = await startDaemon({ uris: ['test:///default'] });
+    const previous = process.env.TSVIRT_NO_FDPASS;
+    process.env.TSVIRT_NO_FDPASS = '1';
+    let bare: RunningDaemon | undefined;
+    try {
+      bare = await startDaemon({ uris: ['test:///default'] });
+    } finally {
+      if (previous === undefined) delete process.env.TSVIRT_NO_FDPASS;
+      else process.env.TSVIRT_NO_FDPASS = previous;
+    }
+    const lv = await startLibvirtd();
+    try {
+      const ts = ask(d.uri('/default'));
+      assert.deepEqual(ts, [
+        '3 20 this function is not supported by the connection driver: virDomainOpenGraphicsFD',
+        '3 20 this function is not supported by the connection driver: virDomainOpenGraphics',
+        'after 1',
+      ]);
+      if (!('skip' in lv)) assert.deepEqual(ask(lv.uri('/default')), ts, 'as libvirtd');
+      const why = 'file descriptor passing is not available: disabled by TSVIRT_NO_FDPASS=1';
+      assert.deepEqual(ask(bare.uri('/default')), [
+        `3 20 this function is not supported by the connection driver: virDomainOpenGraphicsFD: ${why}`,
+        `3 20 this function is not supported by the connection driver: virDomainOpenGraphics: ${why}`,
+        'after 1',
+      ]);
+    } finally {
+      await d.dispose();
+      await bare?.dispose();
+      if (!('skip' in lv)) await lv.dispose();
     }
   });
 });

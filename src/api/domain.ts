@@ -643,10 +643,11 @@ export class Domain {
    * Effects on success: QEMU has one more display client; it goes when the descriptor is
    * closed. Effects on failure: nothing changes (no descriptor is left open).
    * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver has no such call (test, ESX,
+   * VirtualBox, as libvirt's test driver), or tsvirt's fdpass addon is not available (not built,
+   * or TSVIRT_NO_FDPASS=1; the message says which, also through tsvirtd).
    * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED "fd passing is not supported by this
-   * connection" (test, ESX, VirtualBox drivers; a TCP connection to a daemon).
-   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when tsvirt's fdpass addon is not available
-   * (not built, or TSVIRT_NO_FDPASS=1); the message says which.
+   * connection" from a daemon that does not pass descriptors.
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for other flags or a bad `idx`.
    * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
    * @throws {@link VirError} VIR_ERR_INTERNAL_ERROR "No graphics backend with index N";
@@ -655,7 +656,7 @@ export class Domain {
   async openGraphicsFD(idx: number, flags: DomainOpenGraphicsFlags | number = 0): Promise<number> {
     const drv = this.writable('virDomainOpenGraphicsFD');
     checkGraphicsIndex(idx, 'virDomainOpenGraphicsFD');
-    if (drv.domainOpenGraphicsFD === undefined) throw fdPassingUnsupported();
+    if (drv.domainOpenGraphicsFD === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainOpenGraphicsFD');
     return drv.domainOpenGraphicsFD(this.ref, idx, flags);
   }
 
@@ -665,8 +666,7 @@ export class Domain {
    * keeps its own copy): close it when done. Typically one end of a socket pair whose other end
    * a VNC viewer uses.
    *
-   * Prerequisites: as {@link Domain.openGraphicsFD}; `fd` is an open socket. Through tsvirtd this
-   * call is refused (see the errors); libvirtd takes it.
+   * Prerequisites: as {@link Domain.openGraphicsFD}; `fd` is an open socket.
    *
    * Effects on success: QEMU has one more display client on its copy of `fd`. Effects on
    * failure: nothing changes.
@@ -674,9 +674,8 @@ export class Domain {
    * ("fd N must be a socket"); VIR_ERR_SYSTEM_ERROR "Unable to access file descriptor N" when
    * it is not open.
    * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
-   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED "fd passing is not supported by this
-   * connection"; VIR_ERR_NO_SUPPORT without the fdpass addon, or through tsvirtd, which cannot
-   * receive descriptors while libuv reads its client sockets.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT and VIR_ERR_ARGUMENT_UNSUPPORTED as
+   * {@link Domain.openGraphicsFD}.
    * @throws {@link VirError} VIR_ERR_INVALID_ARG, VIR_ERR_OPERATION_INVALID, VIR_ERR_INTERNAL_ERROR
    * and VIR_ERR_CONFIG_UNSUPPORTED as {@link Domain.openGraphicsFD} for flags, state and `idx`.
    */
@@ -693,7 +692,7 @@ export class Domain {
     if (!st.isSocket()) throw VirError.invalidArg(ErrorDomain.DOMAIN, `invalid argument: fd ${fd} must be a socket`);
     const drv = this.writable('virDomainOpenGraphics');
     checkGraphicsIndex(idx, 'virDomainOpenGraphics');
-    if (drv.domainOpenGraphics === undefined) throw fdPassingUnsupported();
+    if (drv.domainOpenGraphics === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainOpenGraphics');
     await drv.domainOpenGraphics(this.ref, idx, fd, flags);
   }
 
@@ -1123,11 +1122,6 @@ function imageChannel(data: Buffer): Duplex {
       callback(VirError.report(ErrorDomain.STREAMS, ErrorNumber.RPC, 'stream had unexpected termination'));
     },
   });
-}
-
-/** libvirt's refusal when the connection's driver does not pass file descriptors. */
-function fdPassingUnsupported(): VirError {
-  return VirError.report(ErrorDomain.DOMAIN, ErrorNumber.ARGUMENT_UNSUPPORTED, 'fd passing is not supported by this connection');
 }
 
 /** A graphics index is an unsigned int on the wire. */

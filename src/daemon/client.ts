@@ -925,10 +925,11 @@ export class Client implements HandlerContext {
   supportsFeature(feature: number): boolean {
     if (feature === DrvFeature.REMOTE_EVENT_CALLBACK) return this.opts.eventCallbacks !== false;
     if (feature === DrvFeature.FD_PASSING) {
-      const can = this.canPassFds();
+      // Yes, as libvirtd on a unix socket: without the addon the calls then answer
+      // VIR_ERR_NO_SUPPORT saying why, which tells more than libvirt's client-side refusal.
       // The call that follows may bring a descriptor: read it with recvmsg (readDirect).
-      if (can) this.directReadArmed = true;
-      return can;
+      if (this.canPassFds()) this.directReadArmed = true;
+      return true;
     }
     // TYPED_PARAM_STRING: the typed parameter codec carries strings (libvirtd's test driver says so too).
     return feature === DrvFeature.PROGRAM_KEEPALIVE || feature === DrvFeature.REMOTE_CLOSE_CALLBACK || feature === DrvFeature.TYPED_PARAM_STRING;

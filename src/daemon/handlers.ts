@@ -7,6 +7,7 @@
 import { Domain, DomainCheckpoint, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
 import type { DomainRef } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
+import { fdPassingUnavailable } from '../core/fdpass.js';
 import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
@@ -281,11 +282,11 @@ export const HANDLERS: HandlerTable = {
   },
   // File descriptors: through the client's unix socket (SCM_RIGHTS), as libvirtd.
   [Proc.DOMAIN_OPEN_GRAPHICS_FD]: async (ctx, a) => {
-    if (!ctx.canPassFds()) throw fdPassingRefusal();
+    if (!ctx.canPassFds()) throw fdPassingUnavailable(ErrorDomain.DOMAIN, 'virDomainOpenGraphicsFD');
     ctx.replyFd(await domainOf(ctx, a.dom).openGraphicsFD(a.idx, a.flags));
   },
   [Proc.DOMAIN_OPEN_GRAPHICS]: async (ctx, a) => {
-    if (!ctx.canPassFds()) throw fdPassingRefusal();
+    if (!ctx.canPassFds()) throw fdPassingUnavailable(ErrorDomain.DOMAIN, 'virDomainOpenGraphics');
     await domainOf(ctx, a.dom).openGraphics(a.idx, ctx.callFd(0), a.flags);
   },
   // Checkpoints.
@@ -398,7 +399,3 @@ export const HANDLERS: HandlerTable = {
   [Proc.DOMAIN_GET_TIME]: async (ctx, a) => domainOf(ctx, a.dom).getTime(a.flags),
 };
 
-/** libvirt's refusal when descriptors cannot pass (its client checks VIR_DRV_FEATURE_FD_PASSING first). */
-function fdPassingRefusal(): VirError {
-  return VirError.report(ErrorDomain.DOMAIN, ErrorNumber.ARGUMENT_UNSUPPORTED, 'fd passing is not supported by this connection');
-}
