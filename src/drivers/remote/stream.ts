@@ -6,6 +6,11 @@
  * libvirt's client sends it, also answered with STREAM/OK). The daemon's STREAM/ERROR is the
  * Duplex's error, code for code.
  *
+ * A sparse channel (`{ sparse: true }`, for procedures whose stream was opened sparse, such as
+ * volume upload and download with their SPARSE flags) is in object mode: Buffers and
+ * StreamHoles (core/stream-hole.ts), holes going out and coming in as STREAM_HOLE packets. A
+ * hole on a channel that is not sparse fails it (VIR_ERR_RPC "Unexpected stream hole").
+ *
  * Data the daemon sends is kept until read, as libvirt's client keeps it: the daemon is not
  * stopped (that would stop every other call on the connection too), so a caller that opens a
  * console and never reads it should abort it.
