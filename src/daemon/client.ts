@@ -782,7 +782,8 @@ export class Client implements HandlerContext {
     const deadline = Date.now() + 5000;
     let idle = 0;
     try {
-      while (!this.closed && Date.now() < deadline) {
+      // A client at its max_client_requests is not read at all (see readFrames): libuv's turn.
+      while (!this.closed && !this.paused && Date.now() < deadline) {
         let got;
         try {
           got = addon.recvFds(sockFd, 65536);
@@ -801,6 +802,8 @@ export class Client implements HandlerContext {
         if (this.callsRead > before && this.held === null) break;
       }
     } finally {
+      // Back to libuv (Node's handle still counts as reading, so it is restarted here; a paused
+      // client is then held back by Node's own backpressure, as before).
       if (!this.closed && !this.socket.destroyed) handle.readStart();
     }
   }
