@@ -224,4 +224,29 @@ describe('streams through tsvirtd over a unix socket', () => {
     assert.ok(packets < pushes / 4, `${pushes} pushes went out in ${packets} packets`);
     await cs.finish();
   });
+
+  test('coalescing never holds back a fast source: a full channel buffer goes out without waiting for the gathering time', { timeout: 8000 }, async () => {
+    // Ten seconds of gathering per packet would make this test time out if a full buffer waited.
+    opts.streamCoalesceMs = 10_000;
+    try {
+      const { ch } = driverChannel(false); // Node's default buffer: 16 KiB before the source pauses
+      const cs = open(ch, false);
+      // Quarter-buffer pieces: the second starts a gathering, the buffer fills four pieces later.
+      const piece = Buffer.alloc(ch.readableHighWaterMark / 4, 7);
+      const reading = (async () => {
+        let n = 0;
+        for (let b = await cs.recv(1 << 20); b.length > 0; b = await cs.recv(1 << 20)) n += b.length;
+        return n;
+      })();
+      for (let i = 0; i < 256; i++) {
+        ch.push(piece);
+        await new Promise((r) => setImmediate(r));
+      }
+      ch.push(null);
+      assert.equal(await reading, 256 * piece.length);
+      await cs.finish();
+    } finally {
+      delete opts.streamCoalesceMs;
+    }
+  });
 });

@@ -521,8 +521,15 @@ export class Client implements HandlerContext {
     const bound = this.opts.streamOutputBound ?? STREAM_OUTPUT_BOUND;
     const gatherMs = this.opts.streamCoalesceMs ?? STREAM_COALESCE_MS;
     s.waiting = false;
-    // Output gathers until the timer: it sends.
-    if (s.gather !== undefined) return;
+    if (s.gather !== undefined) {
+      // Output gathers until the timer sends it, or until a whole packet (or as much as the
+      // channel buffers before pausing its source) is held: a fast source is never held back.
+      const held = s.channel.readableObjectMode ? 0 : s.channel.readableLength;
+      if (held < Math.min(STREAM_CHUNK_MAX, s.channel.readableHighWaterMark) && !sourceEnded(s.channel)) return;
+      clearTimeout(s.gather);
+      s.gather = undefined;
+      s.flushDue = true;
+    }
     while (!s.closed && !s.eofSent && !this.closed) {
       const room = bound - this.socket.writableLength;
       if (room <= 0) {
@@ -538,7 +545,14 @@ export class Client implements HandlerContext {
       // A sparse channel (object mode) gives Buffers and StreamHoles, one per read.
       const sparse = s.channel.readableObjectMode;
       const held = sparse ? 0 : s.channel.readableLength;
-      if (gatherMs > 0 && !s.flushDue && held > 0 && held < Math.min(want, s.channel.readableHighWaterMark) && performance.now() - s.lastSent < gatherMs) {
+      if (
+        gatherMs > 0 &&
+        !s.flushDue &&
+        held > 0 &&
+        held < Math.min(want, s.channel.readableHighWaterMark) &&
+        performance.now() - s.lastSent < gatherMs &&
+        !sourceEnded(s.channel)
+      ) {
         // Busy: let more of the guest's output join this packet.
         s.gather = setTimeout(() => {
           s.gather = undefined;
@@ -1010,6 +1024,15 @@ interface CallState {
   stream: Stream | null;
   fdsIn: number[];
   fdsOut: number[];
+}
+
+/**
+ * Whether the channel's source has ended (its last chunk is buffered): nothing more will join a
+ * gathering packet. Node keeps that only in the stream's state (`readableEnded` waits for the
+ * reader to take everything).
+ */
+function sourceEnded(ch: Duplex): boolean {
+  return (ch as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
 }
 
 /** The byte that carries a passed descriptor (gnulib's sendfd sends one such byte). */
