@@ -229,7 +229,18 @@ describe('streams through tsvirtd over a unix socket', () => {
     // Ten seconds of gathering per packet would make this test time out if a full buffer waited.
     opts.streamCoalesceMs = 10_000;
     try {
-      const { ch } = driverChannel(false); // Node's default buffer: 16 KiB before the source pauses
+      // A source that respects backpressure (Node's default buffer: 16 KiB before it pauses),
+      // as a file or socket read is: it pushes again only once the daemon has read.
+      let wanted: (() => void) | null = null;
+      const ch = new Duplex({
+        read() {
+          wanted?.();
+          wanted = null;
+        },
+        write(_c, _e, cb) {
+          cb();
+        },
+      });
       const cs = open(ch, false);
       // Quarter-buffer pieces: the second starts a gathering, the buffer fills four pieces later.
       const piece = Buffer.alloc(ch.readableHighWaterMark / 4, 7);
@@ -239,7 +250,7 @@ describe('streams through tsvirtd over a unix socket', () => {
         return n;
       })();
       for (let i = 0; i < 256; i++) {
-        ch.push(piece);
+        if (!ch.push(piece)) await new Promise<void>((r) => (wanted = r));
         await new Promise((r) => setImmediate(r));
       }
       ch.push(null);
