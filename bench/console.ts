@@ -108,6 +108,7 @@ st.send(line)
 until(b'E$((3+4))E')
 t0 = time.perf_counter()
 total = len(buf)
+recvs = 0
 tail = buf[-16:]
 while b'E7E' not in tail:
     got = st.recv(65536)
@@ -116,15 +117,18 @@ while b'E7E' not in tail:
     if debug:
         sys.stderr.write('%d %r\n' % (len(got), got[-20:]))
     total += len(got)
+    recvs += 1
     tail = (tail + got)[-16:]
 secs = time.perf_counter() - t0
 st.abort()
-print(json.dumps({'rtt': rtt, 'bytes': total, 'secs': secs}), flush=True)
+print(json.dumps({'rtt': rtt, 'bytes': total, 'secs': secs, 'recvs': recvs}), flush=True)
 os._exit(0)
 `;
 
 interface Result {
   rtt: number[];
+  /** virStreamRecv calls that returned data during the throughput run: one per STREAM packet at most. */
+  recvs?: number;
   bytes: number;
   secs: number;
 }
@@ -260,13 +264,16 @@ function report(sides: Side[]): void {
     const rtt = s.results.flatMap((r) => r.rtt);
     const bytes = s.results.reduce((a, r) => a + r.bytes, 0);
     const secs = s.results.reduce((a, r) => a + r.secs, 0);
-    return { label: s.label, median: pct(rtt, 50), p90: pct(rtt, 90), n: rtt.length, mbps: bytes / secs / 1e6, bytes: bytes / s.results.length };
+    const recvs = s.results.reduce((a, r) => a + (r.recvs ?? 0), 0) / s.results.length;
+    return { label: s.label, median: pct(rtt, 50), p90: pct(rtt, 90), n: rtt.length, mbps: bytes / secs / 1e6, bytes: bytes / s.results.length, recvs };
   });
   console.log(`serial console of a TCG test guest (busybox shell on ttyS0), python3-libvirt client on both sides, ${TURNS} turns each:`);
   console.log('keystroke to echo (includes the guest\'s own echo under TCG):');
   for (const f of fig) console.log(`  ${f.label.padEnd(9)} median ${f.median.toFixed(2)} ms  p90 ${f.p90.toFixed(2)} ms  (${f.n} keystrokes)`);
   console.log(`throughput (yes | head -c ${BYTES}, ~${Math.round(fig[0]!.bytes)} bytes delivered per run):`);
-  for (const f of fig) console.log(`  ${f.label.padEnd(9)} ${f.mbps.toFixed(3)} MB/s`);
+  for (const f of fig) {
+    console.log(`  ${f.label.padEnd(9)} ${f.mbps.toFixed(3)} MB/s, ${Math.round(f.recvs)} recv() calls per run (${(f.bytes / Math.max(1, f.recvs)).toFixed(1)} bytes each)`);
+  }
   if (fig.length < 2) {
     console.log('no libvirtd figures: see the skip reason above');
     return;

@@ -29,7 +29,7 @@ golang-go:the vSphere simulator for the ESX driver tests
 golang-github-vmware-govmomi-dev:the vSphere simulator for the ESX driver tests
 golang-github-google-uuid-dev:the vSphere simulator for the ESX driver tests
 make:the npm pack test installs better-sqlite3, compiled when no prebuilt binary is reachable
-g++:the npm pack test installs better-sqlite3, compiled when no prebuilt binary is reachable
+g++:the npm pack test installs better-sqlite3, compiled when no prebuilt binary is reachable; npm run build compiles the fdpass addon (openGraphicsFD)
 '
 
 names() { printf '%s\n' "$PACKAGES" | sed -n 's/^\([^:]\{1,\}\):.*/\1/p'; }

@@ -38,10 +38,16 @@ export { DomainSnapshot } from './api/snapshot.js';
 export {
   Stream,
   STREAM_BUF_SIZE,
+  STREAM_RECV_HOLE,
+  StreamRecvFlags,
   type StreamEventCallback,
   type StreamSinkHandler,
   type StreamSourceHandler,
+  type StreamHoleSinkHandler,
+  type StreamSectionHandler,
+  type StreamSkipHandler,
 } from './api/stream.js';
+export { StreamHole } from './core/stream-hole.js';
 export { DomainCheckpoint } from './api/checkpoint.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {

@@ -32,6 +32,8 @@ const anyArgs = {
   autostart: 1,
   name: 'test',
   screen: 0,
+  // The graphics procedures' device index.
+  idx: 0,
   devName: null,
   // The arguments of the vCPU, memory and scheduler setters.
   memory: 1024,

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -60,6 +60,8 @@ test('npm pack gives a package that installs into an empty project: bins, import
     for (const f of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/tsvirt.cjs', 'dist/src/daemon/main.js', 'dist/web/index.html', 'dist/src/web/server.js']) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
+    // The fdpass addon, when this build made one (it is optional), ships with the library.
+    if (existsSync(join(ROOT, 'dist', 'src', 'native', 'fdpass.node'))) assert.ok(files.includes('dist/src/native/fdpass.node'), 'the fdpass addon is in the package');
     const stray = files.filter((f) => /^(dist\/(test|bench|examples)\/|test\/|bench\/|src\/|scripts\/)|\.map$|\.tsbuildinfo$/.test(f));
     assert.deepEqual(stray, [], 'no tests, benchmarks, sources or source maps');
     const tarball = join(tmp, entry.filename);

@@ -197,8 +197,12 @@ test('dispatcher: 25,000 mutated calls are each answered (reply or error), the c
       if (p === Proc.CONNECT_OPEN) p = Proc.CONNECT_GET_URI;
       const type = over.type ?? MessageType.CALL;
       const prog = over.prog ?? REMOTE_PROGRAM;
-      batch.push(call(p, mutate(r, payload), over));
-      if (type === MessageType.CALL && prog !== KEEPALIVE_PROGRAM) expected++;
+      // A CALL_WITH_FDS carries its descriptor count before the payload and one carrier byte per
+      // descriptor after the frame, outside it: a random count would desynchronise any libvirt
+      // peer. The fuzz sends it with a count of 0: a call like any other.
+      const body = type === MessageType.CALL_WITH_FDS ? Buffer.concat([Buffer.alloc(4), mutate(r, payload)]) : mutate(r, payload);
+      batch.push(call(p, body, over));
+      if ((type === MessageType.CALL || type === MessageType.CALL_WITH_FDS) && prog !== KEEPALIVE_PROGRAM) expected++;
       else if (prog === KEEPALIVE_PROGRAM && type === MessageType.MESSAGE && p === 1) expected++; // PING → PONG
       if (batch.length === 500 || i === total - 1) {
         // Several packets per chunk, cut at odd places, as a socket delivers them.

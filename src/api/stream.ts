@@ -9,12 +9,38 @@ import { Duplex } from 'node:stream';
 import type { Connection } from './connection.js';
 import { ErrorDomain, ErrorNumber, StreamEventType, StreamFlags } from '../core/enums.generated.js';
 import { VirError, noSupport } from '../core/errors.js';
+import { StreamHole, isSparseChannel } from '../core/stream-hole.js';
+
+/** libvirt's virStreamRecvFlagsValues. */
+export const StreamRecvFlags = {
+  /** {@link Stream.recvFlags} stops at a hole and returns {@link STREAM_RECV_HOLE} instead of zeros. */
+  STOP_AT_HOLE: 1,
+} as const;
+/** What {@link Stream.recvFlags} returns with STOP_AT_HOLE at a hole (libvirt's -3). */
+export const STREAM_RECV_HOLE = -3;
 
 /** How much {@link Stream.recvAll} and {@link Stream.sendAll} move at once (python-libvirt's streamBufSize). */
 export const STREAM_BUF_SIZE = 262120;
 
 /** python-libvirt's stream event callback: (stream, events, opaque); `events` is a mask of {@link StreamEventType}. */
 export type StreamEventCallback<T = unknown> = (stream: Stream, events: number, opaque: T) => void;
+/**
+ * {@link Stream.sparseRecvAll}'s hole handler: called with the length of each hole received. A
+ * negative number returned, or an exception thrown, stops the transfer and aborts the stream.
+ */
+export type StreamHoleSinkHandler<T = unknown> = (stream: Stream, length: number, opaque: T) => unknown;
+/**
+ * {@link Stream.sparseSendAll}'s section source (python-libvirt's holeHandler): where the data
+ * to send is, as `[inData, sectionLength]` — data (true) or a hole (false) of that many bytes
+ * from the current position; a length of 0 ends the transfer. A negative number returned, or
+ * an exception thrown, aborts the stream.
+ */
+export type StreamSectionHandler<T = unknown> = (stream: Stream, opaque: T) => [boolean, number] | number | Promise<[boolean, number] | number>;
+/**
+ * {@link Stream.sparseSendAll}'s skip handler: moves the source past a hole of `length` bytes. A
+ * negative number returned, or an exception thrown, aborts the stream.
+ */
+export type StreamSkipHandler<T = unknown> = (stream: Stream, length: number, opaque: T) => unknown;
 /**
  * {@link Stream.recvAll}'s sink: called with each piece of data received. A negative number
  * returned, or an exception thrown (or a rejected promise), stops the transfer and aborts the stream.
@@ -186,14 +212,132 @@ export class Stream {
    * daemon's, code for code), or VIR_ERR_RPC "stream had I/O failure".
    */
   async recv(nbytes: number): Promise<Buffer> {
-    const ch = this.open('virStreamRecv');
+    return (await this.receive(nbytes, false, 'virStreamRecv')) as Buffer;
+  }
+
+  /**
+   * Receives at most `nbytes` bytes with flags (virStreamRecvFlags). Without flags it is
+   * {@link Stream.recv}: a hole of a sparse stream reads as zeros. With
+   * {@link StreamRecvFlags}.STOP_AT_HOLE, at a hole it resolves with {@link STREAM_RECV_HOLE}
+   * (-3, as python-libvirt) instead: take the hole with {@link Stream.recvHole}.
+   *
+   * Prerequisites: as {@link Stream.recv}; `flags` is 0 or STOP_AT_HOLE.
+   *
+   * Effects on success: the bytes (or nothing, at a hole) are taken from the stream. Effects on
+   * failure: as {@link Stream.recv}.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a bad `nbytes` or other flags.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT, VIR_ERR_OPERATION_INVALID and the transfer's
+   * failure as {@link Stream.recv}.
+   */
+  async recvFlags(nbytes: number, flags: number = 0): Promise<Buffer | number> {
+    checkStreamFlags(flags, StreamRecvFlags.STOP_AT_HOLE, 'virStreamRecvFlags');
+    return this.receive(nbytes, (flags & StreamRecvFlags.STOP_AT_HOLE) !== 0, 'virStreamRecvFlags');
+  }
+
+  /**
+   * Takes the hole the stream is at (virStreamRecvHole), after {@link Stream.recvFlags} returned
+   * {@link STREAM_RECV_HOLE}: resolves with its length in bytes, or 0 when the stream is at data
+   * or at its end. Waits while nothing has arrived.
+   *
+   * Prerequisites: the stream is bound, open and sparse (a volume download opened with its
+   * SPARSE flag); `flags` is 0.
+   *
+   * Effects on success: the hole is taken from the stream. Effects on failure: as
+   * {@link Stream.recv}.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT on an unused stream or one that is not sparse;
+   * VIR_ERR_OPERATION_INVALID "stream is closed" after finish or abort; the transfer's failure.
+   */
+  async recvHole(flags: number = 0): Promise<number> {
+    const ch = this.open('virStreamRecvHole');
+    checkStreamFlags(flags, 0, 'virStreamRecvHole');
+    if (!isSparseChannel(ch)) throw noSupport(ErrorDomain.STREAMS, 'virStreamRecvHole');
+    for (;;) {
+      if (this.failure !== null) this.open('virStreamRecvHole');
+      if (this.state !== 'open') return 0;
+      const chunk: unknown = ch.read();
+      if (chunk instanceof StreamHole) return chunk.length;
+      if (chunk !== null) {
+        ch.unshift(chunk);
+        return 0;
+      }
+      if (this.ended || ch.readableEnded || ch.destroyed) {
+        if (this.failure !== null) continue;
+        return 0;
+      }
+      await this.readable(ch);
+    }
+  }
+
+  /**
+   * Sends a hole of `length` bytes (virStreamSendHole): the receiver skips that many bytes
+   * (they read as zeros) without their crossing the wire. Resolves once the channel took it.
+   *
+   * Prerequisites: the stream is bound, open and sparse (a volume upload opened with its SPARSE
+   * flag); `length` is a non-negative integer; `flags` is 0.
+   *
+   * Effects on success: the hole is on its way to the driver. Effects on failure: the stream is
+   * aborted (except for bad arguments, which change nothing).
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a bad `length` or any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT on an unused stream or one that is not sparse;
+   * VIR_ERR_OPERATION_INVALID "stream is closed" after finish or abort; the transfer's failure.
+   */
+  async sendHole(length: number, flags: number = 0): Promise<void> {
+    const ch = this.open('virStreamSendHole');
+    checkStreamFlags(flags, 0, 'virStreamSendHole');
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw VirError.invalidArg(ErrorDomain.STREAMS, 'invalid argument: length in virStreamSendHole must be a non-negative integer');
+    }
+    if (!ch.writableObjectMode) throw noSupport(ErrorDomain.STREAMS, 'virStreamSendHole');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ch.write(new StreamHole(length), (err) => (err ? reject(err) : resolve()));
+      });
+    } catch (err) {
+      const e = this.failure ?? streamError(err);
+      this.release();
+      throw e;
+    }
+  }
+
+  /** Waits until the channel may have something to read (or ended, failed, closed). */
+  private readable(ch: Duplex): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        ch.off('readable', done);
+        ch.off('end', done);
+        ch.off('error', done);
+        ch.off('close', done);
+        resolve();
+      };
+      ch.on('readable', done);
+      ch.on('end', done);
+      ch.on('error', done);
+      ch.on('close', done);
+    });
+  }
+
+  /** recv and recvFlags: data, zeros for a hole, or STREAM_RECV_HOLE when stopping at holes. */
+  private async receive(nbytes: number, stopAtHole: boolean, api: string): Promise<Buffer | number> {
+    const ch = this.open(api);
     if (!Number.isInteger(nbytes) || nbytes <= 0) {
-      throw VirError.invalidArg(ErrorDomain.STREAMS, `invalid argument: nbytes in virStreamRecv must be a positive integer`);
+      throw VirError.invalidArg(ErrorDomain.STREAMS, `invalid argument: nbytes in ${api} must be a positive integer`);
     }
     for (;;) {
-      if (this.failure !== null) this.open('virStreamRecv');
+      if (this.failure !== null) this.open(api);
       if (this.state !== 'open') return Buffer.alloc(0);
       const chunk: unknown = ch.read();
+      if (chunk instanceof StreamHole) {
+        if (stopAtHole) {
+          ch.unshift(chunk);
+          return STREAM_RECV_HOLE;
+        }
+        // As libvirt's client: a hole read without STOP_AT_HOLE is that many zeros.
+        const n = Math.min(nbytes, chunk.length);
+        if (chunk.length > n) ch.unshift(new StreamHole(chunk.length - n));
+        if (n === 0) continue;
+        return Buffer.alloc(n);
+      }
       if (chunk !== null) {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
         if (buf.length <= nbytes) return buf;
@@ -204,19 +348,7 @@ export class Stream {
         if (this.failure !== null) continue;
         return Buffer.alloc(0);
       }
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          ch.off('readable', done);
-          ch.off('end', done);
-          ch.off('error', done);
-          ch.off('close', done);
-          resolve();
-        };
-        ch.on('readable', done);
-        ch.on('end', done);
-        ch.on('error', done);
-        ch.on('close', done);
-      });
+      await this.readable(ch);
     }
   }
 
@@ -280,6 +412,102 @@ export class Stream {
       }
       if (got === null || got === undefined || got.length === 0) return;
       await this.send(got);
+    }
+  }
+
+  /**
+   * Receives everything until the end of the data, data to `handler` and holes to
+   * `holeHandler` (python-libvirt's `sparseRecvAll`, virStreamSparseRecvAll): a volume download
+   * opened sparse keeps its holes. Does not finish the stream: call {@link Stream.finish} after.
+   *
+   * Prerequisites: the stream is bound, open and blocking (not created with NONBLOCK); sparse
+   * for holes to arrive (on another stream it is {@link Stream.recvAll}).
+   *
+   * Effects on success: all the data and holes went to the handlers, in order. Effects on
+   * failure (a handler's or the transfer's): the stream is aborted and the error passed on.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "data sinks cannot be used for
+   * non-blocking streams".
+   * @throws {@link VirError} as {@link Stream.recv}; or what a handler threw (a VirError
+   * VIR_ERR_SYSTEM_ERROR "recv handler failed" / "hole handler failed" when it returned a
+   * negative number).
+   */
+  async sparseRecvAll<T = undefined>(handler: StreamSinkHandler<T>, holeHandler: StreamHoleSinkHandler<T>, opaque?: T): Promise<void> {
+    this.open('virStreamSparseRecvAll');
+    if ((this.flags & StreamFlags.NONBLOCK) !== 0) {
+      throw VirError.report(ErrorDomain.STREAMS, ErrorNumber.OPERATION_INVALID, 'data sinks cannot be used for non-blocking streams');
+    }
+    const sparse = isSparseChannel(this.open('virStreamSparseRecvAll'));
+    for (;;) {
+      const got = await this.receive(STREAM_BUF_SIZE, sparse, 'virStreamSparseRecvAll');
+      try {
+        if (typeof got === 'number') {
+          const length = await this.recvHole();
+          const r = await holeHandler(this, length, opaque as T);
+          if (typeof r === 'number' && r < 0) throw VirError.report(ErrorDomain.STREAMS, ErrorNumber.SYSTEM_ERROR, 'hole handler failed');
+          continue;
+        }
+        if (got.length === 0) return;
+        const r = await handler(this, got, opaque as T);
+        if (typeof r === 'number' && r < 0) throw VirError.report(ErrorDomain.STREAMS, ErrorNumber.SYSTEM_ERROR, 'recv handler failed');
+      } catch (err) {
+        await this.abort().catch(() => {});
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Sends a sparse source (python-libvirt's `sparseSendAll`, virStreamSparseSendAll): asks
+   * `holeHandler` where the source is (`[inData, sectionLength]`); data sections are read
+   * through `handler` (at most {@link STREAM_BUF_SIZE} at a time) and sent, holes are skipped
+   * in the source with `skipHandler` and sent as holes ({@link Stream.sendHole}); a section
+   * length of 0 ends it. Does not finish the stream: call {@link Stream.finish} after.
+   *
+   * Prerequisites: the stream is bound, open, blocking and sparse (a volume upload opened with
+   * its SPARSE flag).
+   *
+   * Effects on success: the whole source was sent, holes as holes. Effects on failure: the
+   * stream is aborted and the error passed on.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "data sources cannot be used for
+   * non-blocking streams".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT, VIR_ERR_OPERATION_INVALID and the transfer's
+   * failure as {@link Stream.send} and {@link Stream.sendHole}; or what a handler threw (a
+   * VirError VIR_ERR_SYSTEM_ERROR when it returned a negative number).
+   */
+  async sparseSendAll<T = undefined>(
+    handler: StreamSourceHandler<T>,
+    holeHandler: StreamSectionHandler<T>,
+    skipHandler: StreamSkipHandler<T>,
+    opaque?: T,
+  ): Promise<void> {
+    this.open('virStreamSparseSendAll');
+    if ((this.flags & StreamFlags.NONBLOCK) !== 0) {
+      throw VirError.report(ErrorDomain.STREAMS, ErrorNumber.OPERATION_INVALID, 'data sources cannot be used for non-blocking streams');
+    }
+    const failed = (what: string): VirError => VirError.report(ErrorDomain.STREAMS, ErrorNumber.SYSTEM_ERROR, `${what} handler failed`);
+    for (;;) {
+      let inData: boolean;
+      let length: number;
+      let got: Uint8Array | string | null | undefined = null;
+      try {
+        const section = await holeHandler(this, opaque as T);
+        if (typeof section === 'number') throw failed('hole');
+        [inData, length] = section;
+        if (!Number.isSafeInteger(length) || length < 0) throw failed('hole');
+        if (length === 0) return;
+        if (!inData) {
+          const r = await skipHandler(this, length, opaque as T);
+          if (typeof r === 'number' && r < 0) throw failed('skip');
+        } else {
+          got = await handler(this, Math.min(STREAM_BUF_SIZE, length), opaque as T);
+          if (got === null || got === undefined || got.length === 0) throw failed('send');
+        }
+      } catch (err) {
+        await this.abort().catch(() => {});
+        throw err;
+      }
+      if (inData) await this.send(got!);
+      else await this.sendHole(length);
     }
   }
 
@@ -502,5 +730,12 @@ export class Stream {
       // Level-triggered: while the condition holds, the callback is called again.
       if (this.pendingEvents() !== 0) this.scheduleEvents();
     });
+  }
+}
+
+/** libvirt's virCheckFlags for the stream calls: other bits are VIR_ERR_INVALID_ARG. */
+function checkStreamFlags(flags: number, supported: number, api: string): void {
+  if (!Number.isInteger(flags) || flags < 0 || (flags & ~supported) !== 0) {
+    throw VirError.invalidArg(ErrorDomain.STREAMS, `unsupported flags (0x${((flags & ~supported) >>> 0).toString(16)}) in function ${api}`);
   }
 }

@@ -375,6 +375,19 @@ export interface HypervisorDriver {
   domainOpenConsole?(dom: DomainRef, devName: string | null, flags: number): Promise<Duplex>;
   /** virDomainScreenshot: {@link Domain.screenshot}. The screen's image and its MIME type. */
   domainScreenshot?(dom: DomainRef, screen: number, flags: number): Promise<DomainScreenshot>;
+
+  // File descriptors (a driver that offers these supports libvirt's VIR_DRV_FEATURE_FD_PASSING).
+
+  /**
+   * virDomainOpenGraphicsFD: {@link Domain.openGraphicsFD}. A socket connected to graphics
+   * device `idx` of the running guest; the caller owns the returned descriptor.
+   */
+  domainOpenGraphicsFD?(dom: DomainRef, idx: number, flags: number): Promise<number>;
+  /**
+   * virDomainOpenGraphics: {@link Domain.openGraphics}. Makes the connected socket `fd` a client
+   * of graphics device `idx`; `fd` stays the caller's (the hypervisor keeps its own copy).
+   */
+  domainOpenGraphics?(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void>;
 }
 
 /** An image of a guest's screen, as virDomainScreenshot delivers it. */

@@ -7,6 +7,7 @@
 import { Domain, DomainCheckpoint, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
 import type { DomainRef, TypedParameter } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
+import { fdPassingUnavailable } from '../core/fdpass.js';
 import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
@@ -63,6 +64,16 @@ export interface HandlerContext {
    * when the client holds its limit of streams.
    */
   callStream(): Stream;
+  /**
+   * Descriptor `slot` received with the call (CALL_WITH_FDS); the daemon closes it after the
+   * call. VIR_ERR_INTERNAL_ERROR "No FD available at slot N" when it did not arrive (libvirtd's
+   * words), as when libuv read the call and the kernel dropped the descriptor.
+   */
+  callFd(slot: number): number;
+  /** Sends `fd` with the call's reply (REPLY_WITH_FDS), then closes it; closed on an error reply too. */
+  replyFd(fd: number): void;
+  /** Whether descriptors pass on this client's socket (the fdpass addon is loaded). */
+  canPassFds(): boolean;
 }
 
 /** The handler of procedure `P`: exactly its arguments in, exactly its reply value out. */
@@ -309,6 +320,15 @@ export const HANDLERS: HandlerTable = {
     const stream = ctx.callStream();
     return { mime: await domainOf(ctx, a.dom).screenshot(stream, a.screen, a.flags) };
   },
+  // File descriptors: through the client's unix socket (SCM_RIGHTS), as libvirtd.
+  [Proc.DOMAIN_OPEN_GRAPHICS_FD]: async (ctx, a) => {
+    if (!ctx.canPassFds()) throw fdPassingUnavailable(ErrorDomain.DOMAIN, 'virDomainOpenGraphicsFD');
+    ctx.replyFd(await domainOf(ctx, a.dom).openGraphicsFD(a.idx, a.flags));
+  },
+  [Proc.DOMAIN_OPEN_GRAPHICS]: async (ctx, a) => {
+    if (!ctx.canPassFds()) throw fdPassingUnavailable(ErrorDomain.DOMAIN, 'virDomainOpenGraphics');
+    await domainOf(ctx, a.dom).openGraphics(a.idx, ctx.callFd(0), a.flags);
+  },
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: async (ctx, a) => ({
     checkpoint: wireCheckpoint(await domainOf(ctx, a.dom).checkpointCreateXML(a.xml, a.flags)),
@@ -504,3 +524,4 @@ export const HANDLERS: HandlerTable = {
   [Proc.DOMAIN_MIGRATE_SET_MAX_SPEED]: async (ctx, a) => domainOf(ctx, a.dom).migrateSetMaxSpeed(a.bandwidth, a.flags),
   [Proc.DOMAIN_MIGRATE_GET_MAX_SPEED]: async (ctx, a) => ({ bandwidth: await domainOf(ctx, a.dom).migrateGetMaxSpeed(a.flags) }),
 };
+

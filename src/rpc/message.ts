@@ -107,6 +107,8 @@ export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private failed: XdrError | null = null;
+  /** Bytes to drop before the next length word (the one-byte carriers of passed descriptors). */
+  private skipBytes = 0;
 
   constructor(private readonly maxMessage = MESSAGE_MAX) {}
 
@@ -135,11 +137,31 @@ export class FrameReader {
   }
 
   /**
+   * Drops the next `n` bytes of the stream: after a message with descriptors (CALL_WITH_FDS,
+   * REPLY_WITH_FDS) each descriptor is carried by one byte of its own, which is no frame's.
+   */
+  skip(n: number): void {
+    this.skipBytes += n;
+    this.settleSkip();
+  }
+
+  /** Drops what is held of the bytes to skip; true when none are left to wait for. */
+  settleSkip(): boolean {
+    if (this.skipBytes > 0 && this.buffered > 0) {
+      const n = Math.min(this.skipBytes, this.buffered);
+      this.take(n);
+      this.skipBytes -= n;
+    }
+    return this.skipBytes === 0;
+  }
+
+  /**
    * The next whole frame from the bytes held, or null until more arrive. Throws as push, as soon
    * as the length word is read (before its body is waited for).
    */
   next(): Frame | null {
     if (this.failed !== null) throw this.failed;
+    if (!this.settleSkip()) return null;
     if (this.buffered < LEN_MAX) return null;
     const len = this.peekLength();
     if (len < LEN_MAX + HEADER_SIZE || len > this.maxMessage) {

@@ -119,6 +119,8 @@ export enum Proc {
   DOMAIN_OPEN_CONSOLE = 201,
   CONNECT_GET_SYSINFO = 203,
   DOMAIN_SCREENSHOT = 211,
+  DOMAIN_OPEN_GRAPHICS = 249,
+  DOMAIN_OPEN_GRAPHICS_FD = 343,
   DOMAIN_GET_STATE = 212,
   DOMAIN_UNDEFINE_FLAGS = 231,
   DOMAIN_DESTROY_FLAGS = 234,
@@ -395,6 +397,8 @@ export const openConsoleArgs = struct<{ dom: WireDomain; devName: string | null;
   flags: xUint,
 });
 export const screenshotArgs = struct<{ dom: WireDomain; screen: number; flags: number }>({ dom: xDomain, screen: xUint, flags: xUint });
+/** remote_domain_open_graphics_args and remote_domain_open_graphics_fd_args (the descriptor travels beside). */
+export const openGraphicsArgs = struct<{ dom: WireDomain; idx: number; flags: number }>({ dom: xDomain, idx: xUint, flags: xUint });
 /** remote_domain_screenshot_ret: the image's MIME type (null when the driver names none). */
 export const screenshotRet = struct<{ mime: string | null }>({ mime: xOptString });
 
@@ -671,6 +675,8 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_OPEN_CONSOLE]: p('virDomainOpenConsole', W, openConsoleArgs, xVoid, false, STREAM),
   [Proc.CONNECT_GET_SYSINFO]: p('virConnectGetSysinfo', R, flagsArgs, stringRet),
   [Proc.DOMAIN_SCREENSHOT]: p('virDomainScreenshot', W, screenshotArgs, screenshotRet, false, STREAM),
+  [Proc.DOMAIN_OPEN_GRAPHICS]: p('virDomainOpenGraphics', W, openGraphicsArgs, xVoid),
+  [Proc.DOMAIN_OPEN_GRAPHICS_FD]: p('virDomainOpenGraphicsFD', W, openGraphicsArgs, xVoid),
   [Proc.DOMAIN_GET_STATE]: p('virDomainGetState', R, domFlags, getStateRet),
   [Proc.DOMAIN_UNDEFINE_FLAGS]: p('virDomainUndefineFlags', W, domFlags, xVoid),
   [Proc.DOMAIN_DESTROY_FLAGS]: p('virDomainDestroyFlags', W, domFlags, xVoid),
@@ -774,6 +780,17 @@ export function procedure<P extends TableProc>(proc: P): ProcedureEntry<ArgsOf<P
 export const PROCEDURES: ReadonlyMap<number, ProcedureSpec & { proc: TableProc }> = new Map(
   (Object.keys(PROCEDURE_TABLE).map(Number) as TableProc[]).map((proc) => [proc, { ...PROCEDURE_TABLE[proc], proc, name: Proc[proc] }]),
 );
+
+/**
+ * Procedures whose call carries file descriptors (CALL_WITH_FDS) or whose reply does
+ * (REPLY_WITH_FDS): the count is a u32 between the header and the payload, and each descriptor
+ * follows the message as one byte sent with it as SCM_RIGHTS (libvirt's virnetmessage.c and
+ * virnetsocket.c). At most {@link NUM_FDS_MAX} per message.
+ */
+export const FDS_IN_CALL: ReadonlySet<number> = new Set([Proc.DOMAIN_OPEN_GRAPHICS]);
+export const FDS_IN_REPLY: ReadonlySet<number> = new Set([Proc.DOMAIN_OPEN_GRAPHICS_FD]);
+/** VIR_NET_MESSAGE_NUM_FDS_MAX. */
+export const NUM_FDS_MAX = 32;
 
 /** Whether `proc` is a procedure of the table. */
 export function isTableProc(proc: number): proc is TableProc {

@@ -327,3 +327,6 @@ export function uuidFromString(s: string): Buffer {
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new XdrError('XDR_BAD_VALUE', `not a UUID: ${s}`);
   return Buffer.from(hex, 'hex');
 }
+
+/** virNetStreamHole: the payload of a STREAM_HOLE packet (virnetprotocol.x). */
+export const xStreamHole = struct<{ length: number; flags: number }>({ length: xHyper, flags: xUint });

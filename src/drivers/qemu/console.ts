@@ -71,7 +71,9 @@ export class ConsoleChannel extends Duplex {
   private finished = false;
 
   constructor(readonly path: string) {
-    super({ allowHalfOpen: false });
+    // Up to a whole STREAM packet may gather before QEMU's socket is paused (tsvirtd coalesces
+    // a busy console's output into large packets).
+    super({ allowHalfOpen: false, readableHighWaterMark: 256 * 1024 });
   }
 
   /** Connects to the socket; resolves once connected. */

@@ -44,6 +44,8 @@ import { findAlias, planDeviceCall, removeAlias, type DeviceCall, type DevicePla
 import { changeMedia, checkDiskHotplug, diskNode, onDeleted, plugDisk, plugInterface, releaseDisk, releaseInterface, requestUnplug, unplug } from './hotplug.js';
 
 const { LIVE, CONFIG, FORCE } = DomainDeviceModifyFlags;
+import { DomainOpenGraphicsFlags } from '../../core/enums.generated.js';
+import { attachGraphicsClient, openGraphicsSocket } from './graphics-fd.js';
 
 /** What a call on a running guest works with: its record, monitor and process. */
 export interface RunningGuest {
@@ -417,6 +419,20 @@ export class QemuDriver extends MetadataDriver {
   }
   async domainMigrateSetMaxSpeed(dom: DomainRef, bandwidth: number, flags: number): Promise<void> {
     return calls.migrateSetMaxSpeed(this.statsHost, dom, bandwidth, flags);
+  }
+
+  /** virDomainOpenGraphicsFD (./graphics-fd.ts). */
+  async domainOpenGraphicsFD(dom: DomainRef, idx: number, flags: number): Promise<number> {
+    this.records.check(flags, DomainOpenGraphicsFlags.SKIPAUTH, 'DomainOpenGraphicsFD');
+    const { rec, qmp } = await this.running(dom);
+    return openGraphicsSocket(qmp, this.records.currentDef(rec), idx, flags);
+  }
+
+  /** virDomainOpenGraphics (./graphics-fd.ts). */
+  async domainOpenGraphics(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void> {
+    this.records.check(flags, DomainOpenGraphicsFlags.SKIPAUTH, 'DomainOpenGraphics');
+    const { rec, qmp } = await this.running(dom);
+    await attachGraphicsClient(qmp, this.records.currentDef(rec), idx, fd, flags);
   }
 }
 

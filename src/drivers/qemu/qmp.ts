@@ -10,6 +10,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError, internalError, operationFailed } from '../../core/errors.js';
+import { fdPassing, fdPassingUnavailable, socketFd, type FdPassing } from '../../core/fdpass.js';
 
 /** An asynchronous QMP event, e.g. `SHUTDOWN {"guest":true,"reason":"guest-shutdown"}`. */
 export interface QmpEvent {
@@ -72,6 +73,8 @@ export class QmpClient {
   private readonly eventListeners = new Set<(ev: QmpEvent) => void>();
   private readonly closeListeners = new Set<(reason: string) => void>();
   private nextId = 1;
+  /** The last command sent with a file descriptor (they go one at a time). */
+  private fdTurn: Promise<void> = Promise.resolve();
   private buffer = '';
   private closedReason: string | null = null;
   private readonly commandTimeoutMs: number;
@@ -184,7 +187,7 @@ export class QmpClient {
    * VIR_ERR_OPERATION_TIMEOUT when no reply comes in time (the connection stays usable);
    * VIR_ERR_OPERATION_FAILED when the monitor is closed or closes before the reply.
    */
-  execute<T = unknown>(command: string, args?: Record<string, unknown>, options: { timeoutMs?: number } = {}): Promise<T> {
+  execute<T = unknown>(command: string, args?: Record<string, unknown>, options: { timeoutMs?: number; sendVia?: (line: Buffer) => void } = {}): Promise<T> {
     if (this.closedReason !== null) {
       return Promise.reject(this.closedError(command));
     }
@@ -204,8 +207,49 @@ export class QmpClient {
       this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
       const msg: Record<string, unknown> = { execute: command, id };
       if (args !== undefined) msg.arguments = args;
-      this.socket.write(`${JSON.stringify(msg)}\n`);
+      const line = `${JSON.stringify(msg)}\n`;
+      if (options.sendVia === undefined) {
+        this.socket.write(line);
+        return;
+      }
+      try {
+        options.sendVia(Buffer.from(line, 'utf8'));
+      } catch (err) {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(err instanceof VirError ? err : operationFailed(ErrorDomain.QEMU, `cannot send '${command}' with a file descriptor: ${(err as Error).message}`));
+      }
     });
+  }
+
+  /**
+   * Runs one QMP command with a file descriptor attached (SCM_RIGHTS), as `getfd` and
+   * `add-fd` take one: the command's bytes leave in one sendmsg with the descriptor, through
+   * tsvirt's fdpass addon, once everything written before has left (libuv owns the socket, so
+   * the descriptor must not overtake or split another command). The descriptor stays ours to
+   * close. Errors as {@link QmpClient.execute}; VIR_ERR_NO_SUPPORT without the addon;
+   * VIR_ERR_OPERATION_FAILED when the descriptor cannot be sent.
+   */
+  async executeWithFd<T = unknown>(command: string, args: Record<string, unknown> | undefined, fd: number, options: { timeoutMs?: number } = {}): Promise<T> {
+    const addon = fdPassing();
+    if (addon === null) throw fdPassingUnavailable(ErrorDomain.QEMU, command);
+    if (this.closedReason !== null) throw this.closedError(command);
+    const sockFd = socketFd(this.socket);
+    if (sockFd < 0) throw operationFailed(ErrorDomain.QEMU, `cannot pass a file descriptor to '${command}': the monitor socket has no descriptor`);
+    // Only one command with a descriptor at a time, each after what was queued before it.
+    const turn = this.fdTurn.then(async () => {
+      for (let i = 0; this.socket.writableLength > 0; i++) {
+        if (this.closedReason !== null) throw this.closedError(command);
+        if (i > 5000) throw operationFailed(ErrorDomain.QEMU, `monitor socket did not drain before '${command}'`);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      return this.execute<T>(command, args, { ...options, sendVia: (line) => sendLineWithFd(addon, sockFd, this.socket, line, fd) });
+    });
+    this.fdTurn = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
   }
 
   /** Adds an event listener; returns a function that removes it. */
@@ -330,4 +374,22 @@ export class QmpClient {
     this.closeListeners.clear();
     this.resolveClosed(reason);
   }
+}
+
+/**
+ * Sends a command line with `fd` attached: the first sendmsg carries the descriptor (QEMU takes
+ * it with the bytes it arrives with), whatever a full socket left goes through the net.Socket
+ * after it, in order since nothing else was queued.
+ */
+function sendLineWithFd(addon: FdPassing, sockFd: number, socket: Socket, line: Buffer, fd: number): void {
+  let sent: number;
+  for (let tries = 0; ; tries++) {
+    try {
+      sent = addon.sendFds(sockFd, line, [fd]);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || tries > 100) throw err;
+    }
+  }
+  if (sent < line.length) socket.write(line.subarray(sent));
 }

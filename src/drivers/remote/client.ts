@@ -5,6 +5,7 @@
  * listener. Errors when the socket cannot be reached or dies are worded as libvirt's remote
  * driver words them.
  */
+import { closeSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { ErrorDomain, ErrorLevel, ErrorNumber } from '../../core/enums.generated.js';
@@ -17,10 +18,12 @@ import {
   REMOTE_PROGRAM,
   REMOTE_PROTOCOL_VERSION,
   xError,
+  xStreamHole,
   type WireError,
 } from '../../rpc/protocol.js';
-import { procedure, type ArgsOf, type RetOf, type TableProc } from '../../rpc/procedures.js';
+import { NUM_FDS_MAX, procedure, type ArgsOf, type RetOf, type TableProc } from '../../rpc/procedures.js';
 import { XdrError, XdrWriter, decode } from '../../rpc/xdr.js';
+import { fdPassing, fdPassingUnavailable, socketFd } from '../../core/fdpass.js';
 
 /** Keepalive as libvirt's client defaults it: a ping after 5 s of silence, give up after 5. */
 export const CLIENT_KEEPALIVE_INTERVAL_MS = 5000;
@@ -76,8 +79,8 @@ export function fromWireError(e: WireError): VirError {
 /** A call in flight: its reply is decoded by the call's own (typed) closure. */
 interface Pending {
   proc: number;
-  /** Decodes an OK reply's payload with the procedure's ret codec and resolves the call. */
-  accept: (payload: Buffer) => void;
+  /** Decodes an OK reply's payload with the procedure's ret codec and resolves the call (with the reply's descriptors). */
+  accept: (payload: Buffer, fds: number[]) => void;
   reject: (e: VirError) => void;
 }
 
@@ -104,6 +107,8 @@ export interface StreamSink {
   onError(err: VirError): void;
   /** A STREAM/OK: the confirmation of a finish or an abort. */
   onConfirm(): void;
+  /** A STREAM_HOLE: a hole of `length` bytes (sparse streams only; without it a hole fails the stream). */
+  onHole?(length: number): void;
 }
 
 /** One socket to a daemon. */
@@ -117,6 +122,10 @@ export class RpcClient {
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private lastReceived = Date.now();
   private unanswered = 0;
+  /** A REPLY_WITH_FDS read, waiting for the bytes that carry its descriptors. */
+  private held: { frame: Frame; n: number } | null = null;
+  /** Descriptors received (SCM_RIGHTS) and not yet given to a reply. */
+  private readonly receivedFds: number[] = [];
 
   private constructor(
     private readonly sock: Socket,
@@ -162,6 +171,71 @@ export class RpcClient {
    * `timeoutMs` bounds the wait (handshake calls).
    */
   call<P extends TableProc>(proc: P, args: ArgsOf<P>, timeoutMs = 0, stream?: StreamSink): Promise<RetOf<P>> {
+    return this.callFull(proc, args, timeoutMs, stream, null).then((r) => r.ret);
+  }
+
+  /**
+   * A call that sends descriptors (CALL_WITH_FDS) and/or whose reply carries some
+   * (REPLY_WITH_FDS), as libvirt's client does it on a unix socket: the count before the
+   * payload, one byte per descriptor sent with it by sendmsg after the message; on the way back
+   * the socket is read with recvmsg (the fdpass addon) until the reply is in, since libuv's
+   * read() would make the kernel drop the descriptors. The received descriptors are the
+   * caller's. VIR_ERR_NO_SUPPORT without the addon.
+   */
+  async callWithFds<P extends TableProc>(proc: P, args: ArgsOf<P>, fdsOut: number[]): Promise<{ ret: RetOf<P>; fds: number[] }> {
+    const addon = fdPassing();
+    if (addon === null) throw fdPassingUnavailable(ErrorDomain.RPC, procedure(proc).api);
+    if (this.closedWith !== null) throw socketClosedError();
+    const sockFd = socketFd(this.sock);
+    const handle = (this.sock as unknown as { _handle?: { readStop?: () => number; readStart?: () => number } })._handle;
+    if (sockFd < 0 || typeof handle?.readStop !== 'function' || typeof handle.readStart !== 'function') {
+      throw fdPassingUnavailable(ErrorDomain.RPC, procedure(proc).api);
+    }
+    // Nothing of ours may sit between the call and its carrier bytes.
+    for (let i = 0; this.sock.writableLength > 0; i++) {
+      if (i > 5000 || this.closedWith !== null) throw this.closedWith ?? socketClosedError();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    handle.readStop();
+    let settled = false;
+    const result = this.callFull(proc, args, 0, undefined, { fds: fdsOut, sockFd });
+    result.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    try {
+      let idle = 0;
+      while (!settled && this.closedWith === null) {
+        let got;
+        try {
+          got = addon.recvFds(sockFd, 65536);
+        } catch {
+          break; // libuv sees the error when it reads again
+        }
+        if (got === null) {
+          idle = Math.min(idle + 1, 10);
+          await new Promise((r) => setTimeout(r, idle < 5 ? 0 : 1));
+          continue;
+        }
+        idle = 0;
+        this.receivedFds.push(...got.fds);
+        if (got.data.length === 0) break; // EOF: libuv reads it and closes
+        this.onData(got.data);
+        await Promise.resolve();
+      }
+    } finally {
+      if (this.closedWith === null && !this.sock.destroyed) handle.readStart();
+    }
+    return result;
+  }
+
+  private callFull<P extends TableProc>(
+    proc: P,
+    args: ArgsOf<P>,
+    timeoutMs: number,
+    stream: StreamSink | undefined,
+    withFds: { fds: number[]; sockFd: number } | null,
+  ): Promise<{ ret: RetOf<P>; fds: number[] }> {
     const spec = procedure(proc);
     if (this.closedWith !== null) return Promise.reject(socketClosedError());
     let payload: Buffer;
@@ -180,7 +254,7 @@ export class RpcClient {
       this.streams.set(serial, stream);
       stream.opened(serial);
     }
-    return new Promise<RetOf<P>>((resolve, reject) => {
+    return new Promise<{ ret: RetOf<P>; fds: number[] }>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
         if (timer !== undefined) clearTimeout(timer);
@@ -188,9 +262,14 @@ export class RpcClient {
       };
       this.pending.set(serial, {
         proc,
-        accept: (reply) => {
+        accept: (reply, fds) => {
           done();
-          resolve(decode(spec.ret, reply));
+          try {
+            resolve({ ret: decode(spec.ret, reply), fds });
+          } catch (err) {
+            closeFds(fds);
+            throw err;
+          }
         },
         reject: (e) => {
           done();
@@ -207,7 +286,16 @@ export class RpcClient {
           this.fail(e);
         }, timeoutMs);
       }
-      this.write({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK }, payload);
+      const header = { prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK };
+      if (withFds === null || withFds.fds.length === 0) {
+        this.write(header, payload);
+        return;
+      }
+      try {
+        this.writeWithFds({ ...header, type: MessageType.CALL_WITH_FDS }, payload, withFds.fds, withFds.sockFd);
+      } catch (err) {
+        this.pending.get(serial)?.reject(systemError('Failed to send file descriptor', (err as NodeJS.ErrnoException).code ?? 'EIO'));
+      }
     });
   }
 
@@ -216,9 +304,9 @@ export class RpcClient {
    * STREAM_CHUNK_MAX bytes; a finish: OK; an abort: ERROR, empty as libvirt's client sends it).
    * Resolves once the socket has room again, so that a sender keeps pace with the daemon.
    */
-  sendStream(proc: number, serial: number, status: MessageStatus, payload?: Buffer): Promise<void> {
+  sendStream(proc: number, serial: number, status: MessageStatus, payload?: Buffer, type: MessageType = MessageType.STREAM): Promise<void> {
     if (this.closedWith !== null || this.sock.destroyed) return Promise.reject(this.closedWith ?? socketClosedError());
-    const ok = this.sock.write(encodeFrame({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type: MessageType.STREAM, serial, status }, payload));
+    const ok = this.sock.write(encodeFrame({ prog: REMOTE_PROGRAM, vers: REMOTE_PROTOCOL_VERSION, proc, type, serial, status }, payload));
     if (ok) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onDrain = (): void => {
@@ -232,6 +320,13 @@ export class RpcClient {
       this.sock.once('drain', onDrain);
       this.sock.once('close', onClose);
     });
+  }
+
+  /** Sends a hole of `length` bytes on a sparse stream (STREAM_HOLE, CONTINUE), as {@link RpcClient.sendStream}. */
+  sendStreamHole(proc: number, serial: number, length: number): Promise<void> {
+    const w = new XdrWriter(16);
+    xStreamHole.enc(w, { length, flags: 0 });
+    return this.sendStream(proc, serial, MessageStatus.CONTINUE, w.finish(), MessageType.STREAM_HOLE);
   }
 
   /** Forgets a stream: its later packets are dropped. */
@@ -261,6 +356,29 @@ export class RpcClient {
     this.fail(socketClosedError());
   }
 
+  /**
+   * Sends a message with descriptors synchronously through the addon (the socket's queue is
+   * empty, see callWithFds): the message with its count, then one carrier byte per descriptor.
+   */
+  private writeWithFds(h: MessageHeader, payload: Buffer, fds: number[], sockFd: number): void {
+    const addon = fdPassing();
+    if (addon === null) throw fdPassingUnavailable(ErrorDomain.RPC, 'sendmsg');
+    const body = Buffer.allocUnsafe(4 + payload.length);
+    body.writeUInt32BE(fds.length, 0);
+    payload.copy(body, 4);
+    const send = (data: Buffer, attach: number[]): void => {
+      for (let at = 0, tries = 0; at < data.length; ) {
+        try {
+          at += addon.sendFds(sockFd, data.subarray(at), at === 0 ? attach : []);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++tries > 100000) throw err;
+        }
+      }
+    };
+    send(encodeFrame(h, body), []);
+    for (const fd of fds) send(Buffer.from([0]), [fd]);
+  }
+
   private write(h: MessageHeader, payload?: Buffer): void {
     if (this.closedWith !== null || this.sock.destroyed) return;
     this.sock.write(encodeFrame(h, payload));
@@ -269,18 +387,37 @@ export class RpcClient {
   private onData(chunk: Buffer): void {
     this.lastReceived = Date.now();
     this.unanswered = 0;
-    let frames: Frame[];
     try {
-      frames = this.reader.push(chunk);
+      this.reader.append(chunk);
+      for (;;) {
+        if (this.held !== null) {
+          // The bytes that carry the reply's descriptors are not the next frame's.
+          if (!this.reader.settleSkip()) break;
+          const { frame, n } = this.held;
+          this.held = null;
+          this.onFrame(frame, this.receivedFds.splice(0, n));
+          continue;
+        }
+        const f = this.reader.next();
+        if (f === null) break;
+        if (f.header.type === MessageType.REPLY_WITH_FDS) {
+          const n = f.payload.length >= 4 ? f.payload.readUInt32BE(0) : -1;
+          if (n < 0 || n > NUM_FDS_MAX) throw new Error(`bad number of FDs ${n}`);
+          this.reader.skip(n);
+          this.held = { frame: { header: f.header, payload: f.payload.subarray(4) }, n };
+          continue;
+        }
+        this.onFrame(f, []);
+        if (this.closedWith !== null) return;
+      }
     } catch (err) {
       this.fail(rpcError(`packet received from server too large or too small: ${(err as Error).message}`));
-      return;
     }
-    for (const f of frames) this.onFrame(f);
   }
 
-  private onFrame(f: Frame): void {
+  private onFrame(f: Frame, fds: number[]): void {
     const h = f.header;
+    if (h.type !== MessageType.REPLY_WITH_FDS) closeFds(fds);
     if (h.prog === KEEPALIVE_PROGRAM) {
       if (h.proc === KeepaliveProc.PING) this.write(keepaliveHeader(KeepaliveProc.PONG));
       return;
@@ -294,12 +431,18 @@ export class RpcClient {
       this.onStreamPacket(f);
       return;
     }
-    if (h.type !== MessageType.REPLY) return;
+    if (h.type !== MessageType.REPLY && h.type !== MessageType.REPLY_WITH_FDS) return;
     const p = this.pending.get(h.serial);
-    if (p === undefined || p.proc !== h.proc) return;
+    if (p === undefined || p.proc !== h.proc) {
+      closeFds(fds);
+      return;
+    }
     try {
-      if (h.status === MessageStatus.OK) p.accept(f.payload);
-      else p.reject(fromWireError(decode(xError, f.payload)));
+      if (h.status === MessageStatus.OK) p.accept(f.payload, fds);
+      else {
+        closeFds(fds);
+        p.reject(fromWireError(decode(xError, f.payload)));
+      }
     } catch (err) {
       p.reject(rpcError(`Unable to decode message payload: ${(err as Error).message}`));
     }
@@ -310,7 +453,17 @@ export class RpcClient {
     const st = this.streams.get(h.serial);
     if (st === undefined || st.proc !== h.proc) return;
     if (h.type === MessageType.STREAM_HOLE) {
-      // Not asked for: tsvirt's streams are not sparse (libvirt's client refuses it too).
+      let length = -1;
+      try {
+        length = decode(xStreamHole, f.payload).length;
+      } catch {
+        // refused below
+      }
+      if (st.onHole !== undefined && Number.isSafeInteger(length) && length >= 0) {
+        st.onHole(length);
+        return;
+      }
+      // Not asked for: the stream is not sparse (libvirt's client refuses it too).
       this.streams.delete(h.serial);
       st.onError(rpcError('Unexpected stream hole'));
       return;
@@ -337,6 +490,7 @@ export class RpcClient {
     if (this.closedWith !== null) return;
     this.closedWith = err;
     if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
+    closeFds(this.receivedFds);
     this.sock.destroy();
     for (const p of [...this.pending.values()]) p.reject(err);
     this.pending.clear();
@@ -344,6 +498,17 @@ export class RpcClient {
     this.streams.clear();
     for (const st of streams) st.onError(err);
     this.opts.onClose?.(err.message);
+  }
+}
+
+/** Closes descriptors nobody will take. */
+function closeFds(fds: number[]): void {
+  for (const fd of fds.splice(0)) {
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed.
+    }
   }
 }
 

@@ -5,6 +5,7 @@
  * CONNECT_GET_TYPE); errors come back as the daemon's own VirError; lifecycle events arrive
  * through one CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY registration fanned out to subscribers.
  */
+import { closeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type {
   BlockInfo,
@@ -182,6 +183,35 @@ export class RemoteDriver implements HypervisorDriver {
     const channel = new RemoteStreamChannel(rpc, Proc.DOMAIN_OPEN_CONSOLE);
     await this.callStream(Proc.DOMAIN_OPEN_CONSOLE, { dom: wire(dom), devName, flags }, channel);
     return channel;
+  }
+
+  /**
+   * virDomainOpenGraphicsFD through the daemon: asks whether descriptors pass (as libvirt's
+   * client does), then calls 343 and takes the descriptor its REPLY_WITH_FDS carries
+   * (RpcClient.callWithFds).
+   */
+  async domainOpenGraphicsFD(dom: DomainRef, idx: number, flags: number): R<number> {
+    const rpc = await this.fdRpc();
+    const { fds } = await rpc.callWithFds(Proc.DOMAIN_OPEN_GRAPHICS_FD, { dom: wire(dom), idx, flags }, []);
+    const [fd, ...extra] = fds;
+    for (const e of extra) closeSync(e);
+    if (fd === undefined) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'No FD available at slot 0');
+    return fd;
+  }
+
+  /** virDomainOpenGraphics through the daemon: CALL_WITH_FDS with `fd` (it stays the caller's). */
+  async domainOpenGraphics(dom: DomainRef, idx: number, fd: number, flags: number): R<void> {
+    const rpc = await this.fdRpc();
+    await rpc.callWithFds(Proc.DOMAIN_OPEN_GRAPHICS, { dom: wire(dom), idx, flags }, [fd]);
+  }
+
+  /** The RPC client, once the daemon said descriptors pass (VIR_DRV_FEATURE_FD_PASSING). */
+  private async fdRpc(): Promise<RpcClient> {
+    const rpc = this.rpc;
+    if (rpc === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'client socket is closed');
+    const { supported } = await rpc.call(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.FD_PASSING });
+    if (supported === 0) throw VirError.report(ErrorDomain.DOMAIN, ErrorNumber.ARGUMENT_UNSUPPORTED, 'fd passing is not supported by this connection');
+    return rpc;
   }
 
   /**

@@ -6,6 +6,11 @@
  * libvirt's client sends it, also answered with STREAM/OK). The daemon's STREAM/ERROR is the
  * Duplex's error, code for code.
  *
+ * A sparse channel (`{ sparse: true }`, for procedures whose stream was opened sparse, such as
+ * volume upload and download with their SPARSE flags) is in object mode: Buffers and
+ * StreamHoles (core/stream-hole.ts), holes going out and coming in as STREAM_HOLE packets. A
+ * hole on a channel that is not sparse fails it (VIR_ERR_RPC "Unexpected stream hole").
+ *
  * Data the daemon sends is kept until read, as libvirt's client keeps it: the daemon is not
  * stopped (that would stop every other call on the connection too), so a caller that opens a
  * console and never reads it should abort it.
@@ -15,6 +20,7 @@ import { MessageStatus, STREAM_CHUNK_MAX } from '../../rpc/message.js';
 import type { VirError } from '../../core/errors.js';
 import type { RpcClient, StreamSink } from './client.js';
 import { socketClosedError } from './client.js';
+import { StreamHole } from '../../core/stream-hole.js';
 
 /** How long an abort waits for the daemon's confirmation before the channel closes anyway. */
 const ABORT_CONFIRM_MS = 10_000;
@@ -29,11 +35,20 @@ export class RemoteStreamChannel extends Duplex implements StreamSink {
   /** Finished or aborted and confirmed (or failed): nothing more goes out. */
   private over = false;
 
+  /** A hole from the daemon (sparse channels only): a StreamHole for the reader. */
+  readonly onHole: ((length: number) => void) | undefined;
+
+  /**
+   * `sparse`: the channel carries holes both ways (object mode: Buffers and StreamHoles), for
+   * the procedures whose stream was opened sparse.
+   */
   constructor(
     private readonly rpc: RpcClient,
     readonly proc: number,
+    options: { sparse?: boolean } = {},
   ) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, objectMode: options.sparse === true });
+    this.onHole = options.sparse === true ? (length) => void this.push(new StreamHole(length)) : undefined;
   }
 
   // StreamSink.
@@ -69,8 +84,15 @@ export class RemoteStreamChannel extends Duplex implements StreamSink {
     // Data is pushed as it arrives.
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    void this.sendData(chunk).then(() => callback(), (err: Error) => callback(err));
+  override _write(chunk: Buffer | StreamHole, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const sent = chunk instanceof StreamHole ? this.sendHole(chunk.length) : this.sendData(chunk);
+    void sent.then(() => callback(), (err: Error) => callback(err));
+  }
+
+  private async sendHole(length: number): Promise<void> {
+    if (this.failure !== null) throw this.failure;
+    if (this.over) throw socketClosedError();
+    await this.rpc.sendStreamHole(this.proc, this.serial, length);
   }
 
   private async sendData(chunk: Buffer): Promise<void> {
