@@ -42,6 +42,7 @@ export {
   type StreamSourceHandler,
 } from './api/stream.js';
 export { DomainCheckpoint } from './api/checkpoint.js';
+export { Network, type NetworkDHCPLease } from './api/network.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
   DomainControlInfo,
@@ -60,4 +61,5 @@ export type {
   DomainTime,
   VcpuInfo,
 } from './core/driver.js';
+export type { NetworkDriver, NetworkRef } from './core/network-driver.js';
 export * from './core/enums.generated.js';

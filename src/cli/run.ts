@@ -24,6 +24,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   resources: () => import('./cmd-resources.js'),
   console: () => import('./cmd-console.js'),
   checkpoint: () => import('./cmd-checkpoint.js'),
+  network: () => import('./cmd-network.js'),
 };
 
 async function handlerFor(cmd: ParsedCommand): Promise<Handler> {

@@ -258,6 +258,8 @@ function parseIp(el: XmlElement, net: string): NetworkIpDef {
 export interface NetworkLiveState {
   /** Guest interfaces plugged in (libvirt's `connections` attribute, only when > 0). */
   connections: number;
+  /** Show NAT's source port range (libvirt's network driver does; its test driver does not). */
+  natPorts?: boolean;
 }
 
 /**
@@ -277,7 +279,7 @@ export function formatNetworkXML(def: NetworkDef, live?: NetworkLiveState): stri
       if (def.forward !== undefined) {
         const f = def.forward;
         w.element('forward', [['dev', f.dev], ['mode', f.mode]], (w) => {
-          if (live !== undefined && f.mode === 'nat') {
+          if (live?.natPorts === true && f.mode === 'nat') {
             w.element('nat', undefined, (w) => void w.empty('port', [['start', 1024], ['end', 65535]]));
           }
         }, f.rest);

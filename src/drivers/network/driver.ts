@@ -27,6 +27,8 @@ export interface NetworkBackend {
   readonly functionPrefix: string;
   /** Error domain of flag errors (VIR_FROM_TEST for the test driver, VIR_FROM_NETWORK else). */
   readonly errorDomain: ErrorDomain;
+  /** A running NAT network's XML shows its source port range (libvirt's network driver). */
+  readonly natPorts?: boolean;
   /**
    * Fills in what a new definition lacks and the driver assigns (bridge name, MAC), refusing
    * what clashes with `others` (bridge name in use). No I/O beyond reading the host's links.
@@ -306,7 +308,7 @@ export class StoreNetworkDriver implements NetworkDriver {
     const rec = this.resolve(net);
     const inactive = (flags & NetworkXMLFlags.INACTIVE) !== 0;
     const def = this.defOf(rec, inactive);
-    return formatNetworkXML(def, rec.active && !(inactive && rec.configXml !== null) ? { connections: 0 } : undefined);
+    return formatNetworkXML(def, rec.active && !(inactive && rec.configXml !== null) ? { connections: 0, natPorts: this.backend.natPorts } : undefined);
   }
 
   async networkGetAutostart(net: NetworkRef): Promise<boolean> {

@@ -121,6 +121,7 @@ const ipv4s = (def: NetworkDef): NetworkIpDef[] => def.ips.filter((ip) => ipv4Su
 export class HostNetworks implements NetworkBackend {
   readonly functionPrefix = 'network';
   readonly errorDomain = ErrorDomain.NETWORK;
+  readonly natPorts = true;
 
   constructor(private readonly where: HostNetworkLocations) {}
 
@@ -383,6 +384,7 @@ export function unprivilegedNetworks(inner: NetworkBackend): NetworkBackend {
   return {
     functionPrefix: inner.functionPrefix,
     errorDomain: inner.errorDomain,
+    natPorts: inner.natPorts,
     prepare: (def, others) => inner.prepare(def, others),
     start: async (def) => {
       throw sysError(`Unable to create bridge ${def.bridge?.name ?? def.name}: Operation not permitted`);
