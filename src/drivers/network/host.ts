@@ -178,7 +178,9 @@ export class HostNetworks implements NetworkBackend {
     const rt: HostRuntime = { bridge };
     try {
       await cmd('ip', ['link', 'add', 'name', bridge, 'type', 'bridge', 'forward_delay', String((def.bridge?.delay ?? 0) * 100)], `Unable to create bridge ${bridge}`);
-      if (def.mac !== undefined) await cmd('ip', ['link', 'set', 'dev', bridge, 'address', def.mac], `Unable to set bridge ${bridge} MAC address`);
+      // A fixed address, so the bridge never takes that of a guest's tap (generated when the
+      // definition has none, as libvirt's define would have).
+      await cmd('ip', ['link', 'set', 'dev', bridge, 'address', def.mac ?? generateMAC()], `Unable to set bridge ${bridge} MAC address`);
       if (def.bridge?.stp !== false) await cmd('ip', ['link', 'set', 'dev', bridge, 'type', 'bridge', 'stp_state', '1'], `Unable to set STP on bridge ${bridge}`);
       for (const ip of def.ips) {
         await cmd('ip', ['addr', 'add', `${ip.address}/${ipPrefix(ip)}`, 'dev', bridge], `Unable to set IP address on ${bridge}`);
