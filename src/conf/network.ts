@@ -182,12 +182,8 @@ export function parseNetworkXML(xml: string, opts: { stored?: boolean } = {}): N
   const dom = childElement(root, 'domain');
   if (dom !== undefined) def.domainName = attr(dom, 'name');
   for (const ipEl of childElements(root, 'ip')) def.ips.push(parseIp(ipEl, name));
-  def.rest = restOf(root, ['connections', 'ipv6', 'trustGuestRxFilters'], knownNames(TOP));
-  // Attributes libvirt computes are not kept from the input.
-  if (def.rest?.attrs !== undefined) {
-    const attrs = def.rest.attrs.filter(([k]) => k !== 'connections');
-    def.rest = { ...def.rest, attrs: attrs.length > 0 ? attrs : undefined };
-  }
+  // `connections` is computed by the driver, never kept from the input.
+  def.rest = restOf(root, ['connections'], knownNames(TOP));
   return def;
 }
 
