@@ -87,15 +87,17 @@ export class Network {
     await networkCall(this.connection, 'virNetworkDestroy', true).networkDestroy(this.ref);
   }
   /**
-   * Removes the network's persistent definition (virNetworkUndefine). An active network runs on
-   * as a transient one, until destroyed.
+   * Removes the network's persistent definition (virNetworkUndefine). On qemu an active network
+   * runs on as a transient one, until destroyed; the test driver refuses to undefine an active
+   * network, as libvirt's does.
    *
-   * Prerequisites: a writable connection; the network is persistent.
+   * Prerequisites: a writable connection; the network is persistent (test driver: inactive).
    *
    * Effects on success: no definition is stored; an inactive network is gone (with its lease
    * file). Effects on failure: unchanged.
    * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
-   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "can't undefine transient network".
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "can't undefine transient network";
+   * "Network 'X' is still running" (test driver).
    */
   async undefine(): Promise<void> {
     await networkCall(this.connection, 'virNetworkUndefine', true).networkUndefine(this.ref);

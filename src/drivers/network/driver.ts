@@ -27,6 +27,14 @@ export interface NetworkBackend {
   readonly functionPrefix: string;
   /** Error domain of flag errors (VIR_FROM_TEST for the test driver, VIR_FROM_NETWORK else). */
   readonly errorDomain: ErrorDomain;
+  /**
+   * libvirt's network driver (bridge_driver.c) wording and rules where its test driver differs:
+   * a handle's network not found names the network too, and an active network may be
+   * undefined (it runs on as transient; the test driver refuses: "is still running").
+   */
+  readonly networkDriverRules?: boolean;
+  /** Transient networks may be marked autostart (libvirt's test driver allows it; its network driver does not). */
+  readonly autostartTransient?: boolean;
   /** A running NAT network's XML shows its source port range (libvirt's network driver). */
   readonly natPorts?: boolean;
   /**
@@ -113,7 +121,8 @@ export class StoreNetworkDriver implements NetworkDriver {
   private resolve(net: NetworkRef): NetworkRecord {
     const rec = this.store.read(() => this.store.networkByUUID(net.uuid));
     if (rec === undefined) {
-      throw VirError.report(N, ErrorNumber.NO_NETWORK, `no network with matching uuid '${net.uuid}' (${net.name})`);
+      const detail = this.backend.networkDriverRules === true ? `no network with matching uuid '${net.uuid}' (${net.name})` : `no network with matching uuid '${net.uuid}'`;
+      throw VirError.report(this.backend.errorDomain, ErrorNumber.NO_NETWORK, detail);
     }
     return rec;
   }
@@ -181,13 +190,13 @@ export class StoreNetworkDriver implements NetworkDriver {
 
   async networkLookupByName(name: string): Promise<NetworkRef> {
     const rec = this.store.read(() => this.store.networkByName(name));
-    if (rec === undefined) throw VirError.report(N, ErrorNumber.NO_NETWORK, `no network with matching name '${name}'`);
+    if (rec === undefined) throw VirError.report(this.backend.errorDomain, ErrorNumber.NO_NETWORK, `no network with matching name '${name}'`);
     return refOf(rec);
   }
 
   async networkLookupByUUID(uuid: string): Promise<NetworkRef> {
     const rec = this.store.read(() => this.store.networkByUUID(uuid));
-    if (rec === undefined) throw VirError.report(N, ErrorNumber.NO_NETWORK, `no network with matching uuid '${uuid}'`);
+    if (rec === undefined) throw VirError.report(this.backend.errorDomain, ErrorNumber.NO_NETWORK, `no network with matching uuid '${uuid}'`);
     return refOf(rec);
   }
 
@@ -275,7 +284,7 @@ export class StoreNetworkDriver implements NetworkDriver {
   async networkCreate(net: NetworkRef): Promise<void> {
     await this.serial(async () => {
       const rec = this.resolve(net);
-      if (rec.active) throw operationInvalid(N, 'network is already active');
+      if (rec.active) throw operationInvalid(this.backend.errorDomain, `Network '${rec.name}' is already running`);
       await this.startRecord(rec, this.defOf(rec, true));
     });
   }
@@ -283,7 +292,11 @@ export class StoreNetworkDriver implements NetworkDriver {
   async networkDestroy(net: NetworkRef): Promise<void> {
     await this.serial(async () => {
       const rec = this.resolve(net);
-      if (!rec.active) throw operationInvalid(N, `network '${rec.name}' is not active`);
+      if (!rec.active) {
+        // libvirt's test driver lets an inactive network be destroyed again; its network driver does not.
+        if (this.backend.networkDriverRules !== true) return;
+        throw operationInvalid(this.backend.errorDomain, `network '${rec.name}' is not active`);
+      }
       await this.backend.stop(this.defOf(rec), rec.runtime);
       this.markInactive(rec);
     });
@@ -292,6 +305,9 @@ export class StoreNetworkDriver implements NetworkDriver {
   async networkUndefine(net: NetworkRef): Promise<void> {
     await this.serial(async () => {
       const rec = this.resolve(net);
+      if (rec.active && this.backend.networkDriverRules !== true) {
+        throw operationInvalid(this.backend.errorDomain, `Network '${rec.name}' is still running`);
+      }
       if (!rec.persistent) throw operationInvalid(N, "can't undefine transient network");
       const def = this.defOf(rec, true);
       this.store.mutate(() => {
@@ -318,7 +334,9 @@ export class StoreNetworkDriver implements NetworkDriver {
   async networkSetAutostart(net: NetworkRef, autostart: boolean): Promise<void> {
     await this.serial(async () => {
       const rec = this.resolve(net);
-      if (!rec.persistent) throw operationInvalid(N, 'cannot set autostart for transient network');
+      if (!rec.persistent && this.backend.autostartTransient !== true) {
+        throw operationInvalid(N, 'cannot set autostart for transient network');
+      }
       if (rec.autostart !== autostart) this.put({ ...rec, autostart });
     });
   }
@@ -379,6 +397,7 @@ export class StoreNetworkDriver implements NetworkDriver {
 export const SIMULATED_NETWORKS: NetworkBackend = {
   functionPrefix: 'test',
   errorDomain: ErrorDomain.TEST,
+  autostartTransient: true,
   prepare() {},
   async start() {
     return '{}';

@@ -122,6 +122,7 @@ export class HostNetworks implements NetworkBackend {
   readonly functionPrefix = 'network';
   readonly errorDomain = ErrorDomain.NETWORK;
   readonly natPorts = true;
+  readonly networkDriverRules = true;
 
   constructor(private readonly where: HostNetworkLocations) {}
 
@@ -387,6 +388,7 @@ export function unprivilegedNetworks(inner: NetworkBackend): NetworkBackend {
     functionPrefix: inner.functionPrefix,
     errorDomain: inner.errorDomain,
     natPorts: inner.natPorts,
+    networkDriverRules: inner.networkDriverRules,
     prepare: (def, others) => inner.prepare(def, others),
     start: async (def) => {
       throw sysError(`Unable to create bridge ${def.bridge?.name ?? def.name}: Operation not permitted`);
