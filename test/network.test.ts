@@ -9,7 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, openReadOnly, VirError, ErrorNumber, ConnectListAllNetworksFlags as L, NetworkXMLFlags } from '../src/index.js';
+import Database from 'better-sqlite3';
 import { formatNetworkXML, parseNetworkXML } from '../src/conf/network.js';
+import { MIGRATIONS } from '../src/store/schema.js';
+import { Store } from '../src/store/store.js';
 
 const ISO = `<network>
   <name>iso</name>
@@ -214,4 +217,29 @@ test('network XML keeps what it does not model (dns, attributes) in place across
 </network>
 `;
   assert.equal(formatNetworkXML(parseNetworkXML(xml)), xml);
+});
+
+test('store: a version-2 store (checkpoints, no networks) is upgraded in place, its domains kept', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvirt-net-'));
+  try {
+    const path = join(dir, 'v2.db');
+    const db = new Database(path);
+    db.exec(`${MIGRATIONS[0] ?? ''};${MIGRATIONS[1] ?? ''}`);
+    db.pragma('user_version = 2');
+    db.prepare("INSERT INTO domains (uuid, name, persistent, config_xml, state, reason, max_mem, memory, vcpus) VALUES ('u1', 'old', 1, '<domain/>', 5, 0, 1, 1, 1)").run();
+    db.close();
+    const store = new Store({ path });
+    try {
+      assert.equal(store.domainByName('old')?.uuid, 'u1');
+      assert.deepEqual(store.allNetworks(), []);
+      store.mutate(() => store.putNetwork({ uuid: 'n1', name: 'n', persistent: true, configXml: '<network/>', liveXml: null, active: false, autostart: false, runtime: null }));
+      assert.equal(store.networkByName('n')?.uuid, 'n1');
+      assert.equal(store.mutate(() => store.claimOnce('x')), true);
+      assert.equal(store.mutate(() => store.claimOnce('x')), false);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
