@@ -144,6 +144,31 @@ describe('real networks in a network namespace (qemu:///session as root)', { ski
     assert.doesNotMatch(links(d), /virbr0/);
   });
 
+  test("a guest on an inactive or missing network is refused at start, as libvirt's qemu driver, and no tap is left", () => {
+    const dom = (name: string, source: string) => `<domain type='qemu'>
+  <name>${name}</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>/nonexistent/vmlinuz</kernel></os>
+  <devices><interface type='network'><source network='${source}'/><model type='virtio'/></interface></devices>
+</domain>
+`;
+    assert.equal(virsh(d.uri, 'define', file('g-off.xml', dom('g-off', 'default'))).code, 0);
+    assert.equal(virsh(d.uri, 'define', file('g-none.xml', dom('g-none', 'nonet'))).code, 0);
+    try {
+      const off = virsh(d.uri, 'start', 'g-off');
+      assert.equal(off.code, 1);
+      assert.match(off.stderr, /Requested operation is not valid: network 'default' is not active/);
+      const none = virsh(d.uri, 'start', 'g-none');
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /Network not found: no network with matching name 'nonet'/);
+      assert.doesNotMatch(links(d), /vnet/);
+      assert.match(virsh(d.uri, 'domstate', 'g-off').stdout, /shut off/);
+    } finally {
+      virsh(d.uri, 'undefine', 'g-off');
+      virsh(d.uri, 'undefine', 'g-none');
+    }
+  });
+
   test('qemu:///session as a user without root: starting a network fails with the system error libvirt reports', () => {
     const state = mkdtempSync(join(tmpdir(), 'tsvirt-nobody-'));
     try {
