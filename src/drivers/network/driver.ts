@@ -99,7 +99,15 @@ export class StoreNetworkDriver implements NetworkDriver {
       if (this.closed) return;
       for (const rec of this.store.read(() => this.store.allNetworks())) {
         if (!rec.active) continue;
-        const runtime = await this.backend.refresh(this.defOf(rec), rec.runtime);
+        let runtime: string | null;
+        try {
+          runtime = await this.backend.refresh(this.defOf(rec), rec.runtime);
+        } catch (err) {
+          // One network that cannot be brought back (dnsmasq refusing to start) must not keep
+          // the driver from opening: it is reported, and checked again next time.
+          process.emitWarning(`network '${rec.name}': ${err instanceof Error ? err.message : String(err)}`);
+          continue;
+        }
         if (this.closed) return;
         if (runtime === null) this.markInactive(rec);
         else if (runtime !== rec.runtime) this.put({ ...rec, runtime });
