@@ -38,7 +38,7 @@ export async function openQemuDriver(path: '/session' | '/system', uri: string, 
     network: (s) => (networks = new StoreNetworkDriver({ store: s, backend: privileged ? host : unprivilegedNetworks(host), watchMs: 5000 })),
   });
   backend.networks = networks;
-  let firstSinceBoot = false;
+  let firstSinceBoot: boolean;
   try {
     if (privileged) presetDefaultNetwork(store, false);
     firstSinceBoot = claimAutostart(locations.runRoot);
