@@ -113,7 +113,11 @@ test("a name or UUID taken by another network is refused with libvirt's messages
       ErrorNumber.OPERATION_FAILED,
       /network 'iso' is already defined with uuid/,
     );
-    await rejects(conn.networkCreateXML(ISO), ErrorNumber.OPERATION_FAILED, /network 'iso' already exists/);
+    await rejects(
+      conn.networkCreateXML(ISO.replace('11111111-2222', '99999999-2222')),
+      ErrorNumber.OPERATION_FAILED,
+      /network 'iso' already exists/,
+    );
     assert.deepEqual((await conn.listAllNetworks()).map((n) => n.name()), ['default', 'iso']);
     // A redefinition of the same network replaces its definition.
     await conn.networkDefineXML(ISO.replace("prefix='24'", "prefix='16'"));

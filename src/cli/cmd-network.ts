@@ -142,11 +142,11 @@ const netList: Handler = async (ctl, cmd) => {
     return true;
   }
   if (names || uuids) {
-    ctl.print(facts.map((f) => `${names ? f.name : f.uuid}\n`).join('') + '\n');
+    ctl.print(facts.map((f) => `${names ? f.name : f.uuid}\n`).join(''));
     return true;
   }
   const rows = facts.map((f) => [f.name, f.active ? 'active' : 'inactive', yesNo(f.autostart), yesNo(f.persistent)]);
-  ctl.print(formatTable(['Name', 'State', 'Autostart', 'Persistent'], rows, true) + '\n');
+  ctl.print(formatTable(['Name', 'State', 'Autostart', 'Persistent'], rows, true));
   return true;
 };
 

@@ -266,7 +266,16 @@ export class StoreNetworkDriver implements NetworkDriver {
       const old = this.existing(def);
       if (old !== undefined) {
         if (old.active) throw operationInvalid(N, `network is already active as '${old.name}'`);
-        throw operationFailed(N, `network '${def.name}' already exists with uuid ${old.uuid}`);
+        // As libvirt: the defined, inactive network of that name and UUID runs with this
+        // definition, its persistent one kept for the next start.
+        const prev = this.defOf(old, true);
+        if (def.bridge?.name === undefined && prev.bridge?.name !== undefined) {
+          def.bridge = { stp: true, delay: 0, ...def.bridge, name: prev.bridge.name };
+        }
+        def.mac ??= prev.mac;
+        this.backend.prepare(def, this.others(def.uuid));
+        await this.startRecord(old, def);
+        return refOf(def);
       }
       this.backend.prepare(def, this.others(def.uuid));
       await this.startRecord({ uuid: def.uuid, name: def.name, persistent: false, configXml: null, liveXml: null, active: false, autostart: false, runtime: null }, def);
