@@ -13,6 +13,7 @@
 #   guest.virtio=1       loads virtio_pci + virtio_blk + virtio_balloon + virtio_net (PCI hotplug
 #                        is built into the kernel)
 #   guest.cpuhp=1        onlines hot-added vCPUs (what udev's rule does on a full system)
+#   guest.net=1          a virtio NIC (eth0) configured by DHCP; prints "GUEST-DHCP ip=A.B.C.D"
 #   guest.shell=1        once ready, an interactive shell on the serial port ttyS0, with ttyS0 as
 #                        its controlling terminal (respawned when it exits), for console tests;
 #                        it prints "GUEST-SHELL" first. Whatever console= says, ttyS0 is used.
@@ -65,6 +66,19 @@ echo GUEST-POWERBUTTON > /dev/console
 HANDLER
 chmod 755 "$ROOT/etc/acpi/PWRF/00000080"
 
+# udhcpc's hook: configure eth0 with the lease and say so on the console.
+cat > "$ROOT/etc/udhcpc.script" <<'DHCP'
+#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+    echo "GUEST-DHCP ip=$ip" > /dev/console ;;
+esac
+DHCP
+chmod 755 "$ROOT/etc/udhcpc.script"
+
 cat > "$ROOT/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -72,7 +86,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mode=A; after=5; cmd=poweroff; tick=; virtio=; shell=; cpuhp=
+mode=A; after=5; cmd=poweroff; tick=; virtio=; shell=; cpuhp=; net=
 for arg in $(cat /proc/cmdline); do
   case $arg in
     guest.mode=*) mode=${arg#*=} ;;
@@ -82,12 +96,24 @@ for arg in $(cat /proc/cmdline); do
     guest.virtio=*) virtio=${arg#*=} ;;
     guest.shell=*) shell=${arg#*=} ;;
     guest.cpuhp=*) cpuhp=${arg#*=} ;;
+    guest.net=*) net=${arg#*=} ;;
   esac
 done
 if [ "$virtio" = 1 ]; then
   for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_balloon failover net_failover virtio_net; do
     [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko
   done
+fi
+if [ "$net" = 1 ]; then
+  # A virtio NIC configured by DHCP (busybox udhcpc), the address printed for the host to read.
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
+    [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
+  done
+  ip link set lo up
+  n=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 500 ]; do sleep 0.01; n=$((n + 1)); done
+  ip link set eth0 up
+  udhcpc -i eth0 -s /etc/udhcpc.script -t 20 -T 1 -b -q -x hostname:tsvirt-guest >/dev/null 2>&1
 fi
 if [ "$mode" = A ]; then
   insmod /lib/modules/evdev.ko

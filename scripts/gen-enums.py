@@ -33,6 +33,11 @@ WANTED = {
         'virDomainCheckpointCreateFlags', 'virDomainCheckpointXMLFlags', 'virDomainCheckpointListFlags',
         'virDomainCheckpointDeleteFlags',
     ],
+    'libvirt-network.h': [
+        'virNetworkXMLFlags', 'virConnectListAllNetworksFlags', 'virNetworkCreateFlags', 'virNetworkDefineFlags',
+        'virNetworkUpdateCommand', 'virNetworkUpdateSection', 'virNetworkUpdateFlags', 'virNetworkEventLifecycleType',
+        'virNetworkEventID', 'virIPAddrType',
+    ],
     'virterror.h': ['virErrorLevel', 'virErrorDomain', 'virErrorNumber'],
 }
 # TS names: drop the 'vir' prefix and libvirt's 'Values'/'Type' noise where it adds nothing.
@@ -82,7 +87,9 @@ for header, names in WANTED.items():
             if not re.fullmatch(r'\w+', k):
                 sys.exit(f'cannot read enum member {k!r} of {name}')
             consts[k] = value
-            if k.endswith('_LAST') or 'LAST' == k.split('_')[-1]:
+            # The sentinel (…_LAST, under VIR_ENUM_SENTINELS) has no value of its own; a member
+            # with one (VIR_NETWORK_UPDATE_COMMAND_ADD_LAST = 3) is real.
+            if k.endswith('_LAST') and '=' not in item:
                 continue
             members.append((k, value))
         prefix = 'VIR_ERR_' if name == 'virErrorNumber' else common_prefix([k for k, _ in members])

@@ -49,6 +49,7 @@ export {
 } from './api/stream.js';
 export { StreamHole } from './core/stream-hole.js';
 export { DomainCheckpoint } from './api/checkpoint.js';
+export { Network, type NetworkDHCPLease } from './api/network.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
   BlockInfo,
@@ -76,4 +77,5 @@ export type {
   DomainTime,
   VcpuInfo,
 } from './core/driver.js';
+export type { NetworkDriver, NetworkRef } from './core/network-driver.js';
 export * from './core/enums.generated.js';

@@ -27,6 +27,18 @@ const UUID_DB1 = '4a7c2e1e-6a47-4e6c-9d5e-2f0f6b1c0a02';
 const CASES: Case[] = [
   // ---- listing ----
   { name: 'list: the preset domain', script: 'list; list --all' },
+  // ---- networks ----
+  {
+    name: 'networks: the preset default, define, start, list filters, info, xml, destroy, undefine',
+    script:
+      'net-list --all; net-info default; net-dumpxml default; net-define net-iso.xml; net-dumpxml iso; net-list --inactive; ' +
+      'net-start iso; net-list --all --name; net-list --uuid; net-uuid iso; net-name 11111111-2222-3333-4444-555555555555; ' +
+      'net-autostart iso; net-list --autostart; net-autostart --disable iso; net-destroy iso; net-undefine iso; net-list --all',
+  },
+  {
+    name: 'networks: errors (unknown network, duplicate, exclusive options, no leases on the test driver)',
+    script: 'net-info nope; net-define net-iso.xml; net-create net-iso.xml; net-list --name --uuid; net-dhcp-leases default; net-start default',
+  },
   {
     name: 'list: defined domains sort after running ones, by name',
     script: 'define web1.xml; define db1.xml; define num7.xml; list --all; list --inactive; list',

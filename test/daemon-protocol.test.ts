@@ -29,6 +29,10 @@ const anyArgs = {
   snap: { name: 's1', dom: testDom },
   // The checkpoint procedures' handle.
   checkpoint: { name: 'c1', dom: testDom },
+  // The network procedures' handle (test:///default's preset network).
+  net: { name: 'default', uuid: uuidFromString('dd8fe884-6c02-601e-7551-cca97df1c5df') },
+  mac: null,
+  needResults: 0,
   autostart: 1,
   name: 'test',
   screen: 0,
@@ -121,8 +125,16 @@ describe('tsvirtd protocol', () => {
           assert.equal(e.code, 29, spec.name);
           assert.equal(e.message, `operation forbidden: read only access prevents ${spec.api}`);
           assert.equal(e.str1, 'operation forbidden: %s');
-          // The error domain of the API's module: libvirt-domain-snapshot.c 35, libvirt-domain-checkpoint.c 69.
-          const module = spec.api.startsWith('virDomainSnapshot') || spec.api === 'virDomainRevertToSnapshot' ? 35 : spec.api.startsWith('virDomainCheckpoint') ? 69 : 20;
+          // The error domain of the API's module: libvirt-domain-snapshot.c 35, libvirt-domain-checkpoint.c 69,
+          // libvirt-network.c 19.
+          const module =
+            spec.api.startsWith('virDomainSnapshot') || spec.api === 'virDomainRevertToSnapshot'
+              ? 35
+              : spec.api.startsWith('virDomainCheckpoint')
+                ? 69
+                : spec.api.startsWith('virNetwork')
+                  ? 19
+                  : 20;
           assert.equal(e.domain, module, spec.name);
           // …which is what libvirt 9.0's own table of its sources says.
           const known = REMOTE_PROCEDURES.get(spec.proc);

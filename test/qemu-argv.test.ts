@@ -293,6 +293,35 @@ describe('qemu argv builder', () => {
     assertUnsupported(() => argv(def(`<interface type='network'><source network='default'/></interface>`)), /interface type 'network'/);
   });
 
+  test("type='network' and type='bridge' interfaces use the tap the driver made on the bridge", () => {
+    const d = def(
+      `<interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/><model type='virtio'/></interface>` +
+        `<interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='br0'/></interface>`,
+    );
+    const a = buildQemuArgv(d, { paths: PATHS, taps: ['vnet3', 'vnet4'] }).argv;
+    assert.deepEqual(values(a, '-netdev'), [
+      'tap,id=hostnet0,ifname=vnet3,script=no,downscript=no',
+      'tap,id=hostnet1,ifname=vnet4,script=no,downscript=no',
+    ]);
+    assert.deepEqual(JSON.parse(values(a, '-device')[1]), { driver: 'rtl8139', netdev: 'hostnet1', id: 'net1', mac: '52:54:00:00:00:02' });
+  });
+
+  test('<portForward> on a user-mode interface becomes hostfwd rules (ranges, to, exclude)', () => {
+    const a = argv(
+      def(`<interface type='user'><mac address='52:54:00:12:34:56'/>
+        <portForward proto='tcp' address='127.0.0.1'><range start='2222' to='22'/><range start='8080' end='8081'/></portForward>
+        <portForward proto='udp'><range start='5353'/><range start='6000' end='6001' exclude='yes'/></portForward>
+      </interface>`),
+    );
+    assert.deepEqual(values(a, '-netdev'), [
+      'user,id=hostnet0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:8080-:8080,hostfwd=tcp:127.0.0.1:8081-:8081,hostfwd=udp::5353-:5353',
+    ]);
+    assertUnsupported(
+      () => argv(def(`<interface type='user'><portForward proto='sctp'><range start='1'/></portForward></interface>`)),
+      /portForward protocol 'sctp' is not supported/,
+    );
+  });
+
   test('on_reboot=destroy adds -no-reboot; restore adds -incoming defer', () => {
     assert.ok(argv(def('', 'qemu', '<on_reboot>destroy</on_reboot>')).includes('-no-reboot'));
     assert.deepEqual(values(argv(def(''), true), '-incoming'), ['defer']);

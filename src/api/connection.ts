@@ -3,6 +3,7 @@
  */
 import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo, SecurityModel, TypedParameter } from '../core/driver.js';
 import { Domain } from './domain.js';
+import { Network, networkCall } from './network.js';
 import { Stream } from './stream.js';
 import { DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
 import { VirError, noSupport } from '../core/errors.js';
@@ -611,6 +612,139 @@ export class Connection {
     return new Domain(this, await this.writableDriver('virDomainCreateXML').createXML(xml, flags));
   }
 
+  // Virtual networks (libvirt-network.c): on drivers with a network driver (test, qemu, remote).
+
+  /**
+   * Handles on the networks (virConnectListAllNetworks), filtered by {@link ConnectListAllNetworksFlags}
+   * in groups (ACTIVE/INACTIVE, PERSISTENT/TRANSIENT, AUTOSTART/NO_AUTOSTART): a group with no
+   * bit set matches every network; 0 lists all.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for unknown flags.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver has no networks (esx, vbox).
+   */
+  async listAllNetworks(flags = 0): Promise<Network[]> {
+    const refs = await networkCall(this, 'virConnectListAllNetworks', false).listAllNetworks(flags);
+    return refs.map((r) => new Network(this, r));
+  }
+  /**
+   * Names of the active networks (virConnectListNetworks).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver has no networks.
+   */
+  async listNetworks(): Promise<string[]> {
+    return (await networkCall(this, 'virConnectListNetworks', false).listAllNetworks(2)).map((r) => r.name);
+  }
+  /**
+   * Names of the inactive networks (virConnectListDefinedNetworks).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver has no networks.
+   */
+  async listDefinedNetworks(): Promise<string[]> {
+    return (await networkCall(this, 'virConnectListDefinedNetworks', false).listAllNetworks(1)).map((r) => r.name);
+  }
+  /**
+   * The number of active networks (virConnectNumOfNetworks).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver has no networks.
+   */
+  async numOfNetworks(): Promise<number> {
+    return networkCall(this, 'virConnectNumOfNetworks', false).numOfNetworks();
+  }
+  /**
+   * The number of inactive networks (virConnectNumOfDefinedNetworks).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver has no networks.
+   */
+  async numOfDefinedNetworks(): Promise<number> {
+    return networkCall(this, 'virConnectNumOfDefinedNetworks', false).numOfDefinedNetworks();
+  }
+  /**
+   * A handle on the network with this name (virNetworkLookupByName).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_NETWORK "no network with matching name 'X'".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver has no networks.
+   */
+  async networkLookupByName(name: string): Promise<Network> {
+    checkString(name, 'name', 'virNetworkLookupByName', ErrorDomain.NETWORK);
+    return new Network(this, await networkCall(this, 'virNetworkLookupByName', false).networkLookupByName(name));
+  }
+  /**
+   * A handle on the network with this UUID (virNetworkLookupByUUIDString).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG when `uuid` is not a UUID.
+   * @throws {@link VirError} VIR_ERR_NO_NETWORK "no network with matching uuid 'X'".
+   */
+  async networkLookupByUUIDString(uuid: string): Promise<Network> {
+    const drv = networkCall(this, 'virNetworkLookupByUUIDString', false);
+    const canonical = typeof uuid === 'string' ? parseUUID(uuid) : undefined;
+    if (canonical === undefined) {
+      throw VirError.invalidArg(ErrorDomain.NETWORK, 'uuidstr in virNetworkLookupByUUIDString must be a valid UUID');
+    }
+    return new Network(this, await drv.networkLookupByUUID(canonical));
+  }
+  /**
+   * Defines (or redefines) a persistent network from network XML (virNetworkDefineXML): same as
+   * {@link Connection.networkDefineXMLFlags} with flags 0.
+   */
+  async networkDefineXML(xml: string): Promise<Network> {
+    return this.networkDefineXMLFlags(xml, 0);
+  }
+  /**
+   * Defines (or redefines) a persistent network (virNetworkDefineXMLFlags). Flags:
+   * {@link NetworkDefineFlags} VALIDATE. On qemu, a definition without a bridge name gets the
+   * first free `virbrN`, and one without a MAC a generated `52:54:00:…`, as libvirt does.
+   *
+   * Prerequisites: a writable connection; no other network has the XML's name or UUID, nor (qemu)
+   * its bridge name.
+   *
+   * Effects on success: the definition is stored; a running network keeps its live definition
+   * until restarted. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_XML_ERROR / VIR_ERR_XML_DETAIL / VIR_ERR_NO_NAME for XML that
+   * does not parse or lacks a name; VIR_ERR_CONFIG_UNSUPPORTED for a forward mode or DHCP range
+   * the driver refuses.
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED when the name or the UUID belongs to another
+   * network.
+   * @throws {@link VirError} VIR_ERR_INTERNAL_ERROR "bridge name 'X' already in use." (qemu).
+   */
+  async networkDefineXMLFlags(xml: string, flags: number): Promise<Network> {
+    checkString(xml, 'xml', 'virNetworkDefineXMLFlags', ErrorDomain.NETWORK);
+    return new Network(this, await networkCall(this, 'virNetworkDefineXMLFlags', true).networkDefineXML(xml, flags));
+  }
+  /**
+   * Creates and starts a transient network (virNetworkCreateXML): same as
+   * {@link Connection.networkCreateXMLFlags} with flags 0.
+   */
+  async networkCreateXML(xml: string): Promise<Network> {
+    return this.networkCreateXMLFlags(xml, 0);
+  }
+  /**
+   * Creates and starts a transient network (virNetworkCreateXMLFlags); it vanishes when
+   * destroyed. Flags: {@link NetworkCreateFlags} VALIDATE.
+   *
+   * Prerequisites: a writable connection; no network has the XML's name or UUID; those of
+   * {@link Network.create}.
+   *
+   * Effects on success: the network runs. Effects on failure: nothing is recorded and nothing of
+   * it is left on the host.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED when the name or UUID is taken;
+   * VIR_ERR_OPERATION_INVALID when that network is running.
+   * @throws {@link VirError} the XML errors of {@link Connection.networkDefineXMLFlags} and the
+   * start errors of {@link Network.create}.
+   */
+  async networkCreateXMLFlags(xml: string, flags: number): Promise<Network> {
+    checkString(xml, 'xml', 'virNetworkCreateXMLFlags', ErrorDomain.NETWORK);
+    return new Network(this, await networkCall(this, 'virNetworkCreateXMLFlags', true).networkCreateXML(xml, flags));
+  }
+
   /**
    * Registers a lifecycle callback (virConnectDomainEventRegisterAny with
    * VIR_DOMAIN_EVENT_ID_LIFECYCLE), for one domain or for all (`dom` null). Returns the callback
@@ -721,9 +855,9 @@ export class Connection {
   }
 }
 
-function checkString(value: unknown, name: string, api: string): void {
+function checkString(value: unknown, name: string, api: string, domain: ErrorDomain = ErrorDomain.DOMAIN): void {
   if (typeof value !== 'string') {
-    throw VirError.invalidArg(ErrorDomain.DOMAIN, `${name} in ${api} must not be NULL`);
+    throw VirError.invalidArg(domain, `${name} in ${api} must not be NULL`);
   }
 }
 

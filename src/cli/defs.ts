@@ -25,7 +25,7 @@ export interface OptDef {
 }
 
 /** The module that holds a command's handler. */
-export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint' | 'devices' | 'stats';
+export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint' | 'devices' | 'stats' | 'network';
 
 /** One command (vshCmdDef). */
 export interface CmdDef {
@@ -41,7 +41,7 @@ export interface CmdDef {
   readonly tsvirt?: boolean;
 }
 
-export type GroupKey = 'domain' | 'monitor' | 'events' | 'host' | 'checkpoint' | 'snapshot' | 'virsh';
+export type GroupKey = 'domain' | 'monitor' | 'events' | 'host' | 'checkpoint' | 'network' | 'snapshot' | 'virsh';
 
 /** Command groups in virsh's order: [keyword, title]. */
 export const GROUPS: readonly (readonly [GroupKey, string])[] = [
@@ -50,6 +50,7 @@ export const GROUPS: readonly (readonly [GroupKey, string])[] = [
   ['events', 'Domain Events'],
   ['host', 'Host and Hypervisor'],
   ['checkpoint', 'Checkpoint'],
+  ['network', 'Networking'],
   ['snapshot', 'Snapshot'],
   ['virsh', 'Virsh itself'],
 ];
@@ -955,6 +956,103 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [DOMAIN, str('checkpointname', 'find parent of checkpoint name')],
   },
 
+  // ---- Networking (virsh-network.c) ----
+  {
+    name: 'net-autostart',
+    group: 'network',
+    module: 'network',
+    help: 'autostart a network',
+    desc: 'Configure a network to be automatically started at boot.',
+    opts: [data('network', 'network name or uuid'), bool('disable', 'disable autostarting')],
+  },
+  {
+    name: 'net-create',
+    group: 'network',
+    module: 'network',
+    help: 'create a network from an XML file',
+    desc: 'Create a network.',
+    opts: [data('file', 'file containing an XML network description'), VALIDATE],
+  },
+  {
+    name: 'net-define',
+    group: 'network',
+    module: 'network',
+    help: 'define an inactive persistent virtual network or modify an existing persistent one from an XML file',
+    desc: 'Define or modify a persistent virtual network.',
+    opts: [data('file', 'file containing an XML network description'), VALIDATE],
+  },
+  {
+    name: 'net-destroy',
+    group: 'network',
+    module: 'network',
+    help: 'destroy (stop) a network',
+    desc: 'Forcefully stop a given network.',
+    opts: [data('network', 'network name or uuid')],
+  },
+  {
+    name: 'net-dhcp-leases',
+    group: 'network',
+    module: 'network',
+    help: 'print lease info for a given network',
+    desc: 'Print lease info for a given network',
+    opts: [data('network', 'network name or uuid'), str('mac', 'MAC address', { reqOpt: true }), JSON_OPT],
+  },
+  {
+    name: 'net-dumpxml',
+    group: 'network',
+    module: 'network',
+    help: 'network information in XML',
+    desc: 'Output the network information as an XML dump to stdout.',
+    opts: [data('network', 'network name or uuid'), bool('inactive', 'show inactive defined XML')],
+  },
+  {
+    name: 'net-info',
+    group: 'network',
+    module: 'network',
+    help: 'network information',
+    desc: 'Returns basic information about the network',
+    opts: [data('network', 'network name or uuid'), JSON_OPT],
+  },
+  {
+    name: 'net-list',
+    group: 'network',
+    module: 'network',
+    help: 'list networks',
+    desc: 'Returns list of networks.',
+    opts: [bool('inactive', 'list inactive networks'), bool('all', 'list inactive & active networks'), bool('persistent', 'list persistent networks'), bool('transient', 'list transient networks'), bool('autostart', 'list networks with autostart enabled'), bool('no-autostart', 'list networks with autostart disabled'), bool('uuid', "list uuid's only"), bool('name', 'list network names only'), bool('table', 'list table (default)'), JSON_OPT],
+  },
+  {
+    name: 'net-name',
+    group: 'network',
+    module: 'network',
+    help: 'convert a network UUID to network name',
+    desc: '',
+    opts: [data('network', 'network uuid')],
+  },
+  {
+    name: 'net-start',
+    group: 'network',
+    module: 'network',
+    help: 'start a (previously defined) inactive network',
+    desc: 'Start a network.',
+    opts: [data('network', 'network name or uuid')],
+  },
+  {
+    name: 'net-undefine',
+    group: 'network',
+    module: 'network',
+    help: 'undefine a persistent network',
+    desc: 'Undefine the configuration for a persistent network.',
+    opts: [data('network', 'network name or uuid')],
+  },
+  {
+    name: 'net-uuid',
+    group: 'network',
+    module: 'network',
+    help: 'convert a network name to network UUID',
+    desc: '',
+    opts: [data('network', 'network name')],
+  },
   // ---- Snapshot (virsh-snapshot.c) ----
   {
     name: 'snapshot-create',

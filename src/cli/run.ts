@@ -26,6 +26,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   console: () => import('./cmd-console.js'),
   checkpoint: () => import('./cmd-checkpoint.js'),
   devices: () => import('./cmd-devices.js'),
+  network: () => import('./cmd-network.js'),
 };
 
 async function handlerFor(cmd: ParsedCommand): Promise<Handler> {

@@ -7,6 +7,7 @@
 import type { Duplex } from 'node:stream';
 import type { DomainEventType, DomainState } from './enums.generated.js';
 import type { ConnectAuthCallback } from './auth.js';
+import type { NetworkDriver } from './network-driver.js';
 
 /** virSecurityModel: what virNodeGetSecurityModel reports. */
 export interface SecurityModel {
@@ -214,6 +215,12 @@ export interface HypervisorDriver {
   snapshotHasMetadata(dom: DomainRef, snapshot: string, flags: number): Promise<boolean>;
   /** virDomainSnapshotDelete: {@link DomainSnapshot.delete}. */
   snapshotDelete(dom: DomainRef, snapshot: string, flags: number): Promise<void>;
+
+  /**
+   * The driver's virtual networks (libvirt's network driver beside the hypervisor's); absent when
+   * it has none (the API answers VIR_ERR_NO_SUPPORT).
+   */
+  readonly network?: NetworkDriver;
 
   /** Starts delivering lifecycle events to `listener`; returns the function that stops it. */
   subscribe(listener: DriverEventListener): () => void;

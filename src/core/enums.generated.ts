@@ -415,6 +415,7 @@ export const DomainMemoryStatTags = {
   HUGETLB_PGALLOC: 11,
   HUGETLB_PGFAIL: 12,
   NR: 13,
+  LAST: 13,
 } as const;
 /** A value of libvirt `virDomainMemoryStatTags`. */
 export type DomainMemoryStatTags = (typeof DomainMemoryStatTags)[keyof typeof DomainMemoryStatTags];
@@ -626,6 +627,103 @@ export const DomainCheckpointDeleteFlags = {
 } as const;
 /** A value of libvirt `virDomainCheckpointDeleteFlags`. */
 export type DomainCheckpointDeleteFlags = (typeof DomainCheckpointDeleteFlags)[keyof typeof DomainCheckpointDeleteFlags];
+
+/** libvirt `virNetworkXMLFlags` (libvirt-network.h). @enum */
+export const NetworkXMLFlags = {
+  INACTIVE: 1,
+} as const;
+/** A value of libvirt `virNetworkXMLFlags`. */
+export type NetworkXMLFlags = (typeof NetworkXMLFlags)[keyof typeof NetworkXMLFlags];
+
+/** libvirt `virConnectListAllNetworksFlags` (libvirt-network.h). @enum */
+export const ConnectListAllNetworksFlags = {
+  INACTIVE: 1,
+  ACTIVE: 2,
+  PERSISTENT: 4,
+  TRANSIENT: 8,
+  AUTOSTART: 16,
+  NO_AUTOSTART: 32,
+} as const;
+/** A value of libvirt `virConnectListAllNetworksFlags`. */
+export type ConnectListAllNetworksFlags = (typeof ConnectListAllNetworksFlags)[keyof typeof ConnectListAllNetworksFlags];
+
+/** libvirt `virNetworkCreateFlags` (libvirt-network.h). @enum */
+export const NetworkCreateFlags = {
+  VALIDATE: 1,
+} as const;
+/** A value of libvirt `virNetworkCreateFlags`. */
+export type NetworkCreateFlags = (typeof NetworkCreateFlags)[keyof typeof NetworkCreateFlags];
+
+/** libvirt `virNetworkDefineFlags` (libvirt-network.h). @enum */
+export const NetworkDefineFlags = {
+  VALIDATE: 1,
+} as const;
+/** A value of libvirt `virNetworkDefineFlags`. */
+export type NetworkDefineFlags = (typeof NetworkDefineFlags)[keyof typeof NetworkDefineFlags];
+
+/** libvirt `virNetworkUpdateCommand` (libvirt-network.h). @enum */
+export const NetworkUpdateCommand = {
+  NONE: 0,
+  MODIFY: 1,
+  DELETE: 2,
+  ADD_LAST: 3,
+  ADD_FIRST: 4,
+} as const;
+/** A value of libvirt `virNetworkUpdateCommand`. */
+export type NetworkUpdateCommand = (typeof NetworkUpdateCommand)[keyof typeof NetworkUpdateCommand];
+
+/** libvirt `virNetworkUpdateSection` (libvirt-network.h). @enum */
+export const NetworkUpdateSection = {
+  NONE: 0,
+  BRIDGE: 1,
+  DOMAIN: 2,
+  IP: 3,
+  IP_DHCP_HOST: 4,
+  IP_DHCP_RANGE: 5,
+  FORWARD: 6,
+  FORWARD_INTERFACE: 7,
+  FORWARD_PF: 8,
+  PORTGROUP: 9,
+  DNS_HOST: 10,
+  DNS_TXT: 11,
+  DNS_SRV: 12,
+} as const;
+/** A value of libvirt `virNetworkUpdateSection`. */
+export type NetworkUpdateSection = (typeof NetworkUpdateSection)[keyof typeof NetworkUpdateSection];
+
+/** libvirt `virNetworkUpdateFlags` (libvirt-network.h). @enum */
+export const NetworkUpdateFlags = {
+  CURRENT: 0,
+  LIVE: 1,
+  CONFIG: 2,
+} as const;
+/** A value of libvirt `virNetworkUpdateFlags`. */
+export type NetworkUpdateFlags = (typeof NetworkUpdateFlags)[keyof typeof NetworkUpdateFlags];
+
+/** libvirt `virNetworkEventLifecycleType` (libvirt-network.h). @enum */
+export const NetworkEventLifecycleType = {
+  DEFINED: 0,
+  UNDEFINED: 1,
+  STARTED: 2,
+  STOPPED: 3,
+} as const;
+/** A value of libvirt `virNetworkEventLifecycleType`. */
+export type NetworkEventLifecycleType = (typeof NetworkEventLifecycleType)[keyof typeof NetworkEventLifecycleType];
+
+/** libvirt `virNetworkEventID` (libvirt-network.h). @enum */
+export const NetworkEventID = {
+  LIFECYCLE: 0,
+} as const;
+/** A value of libvirt `virNetworkEventID`. */
+export type NetworkEventID = (typeof NetworkEventID)[keyof typeof NetworkEventID];
+
+/** libvirt `virIPAddrType` (libvirt-network.h). @enum */
+export const IPAddrType = {
+  IPV4: 0,
+  IPV6: 1,
+} as const;
+/** A value of libvirt `virIPAddrType`. */
+export type IPAddrType = (typeof IPAddrType)[keyof typeof IPAddrType];
 
 /** libvirt `virErrorLevel` (virterror.h). @enum */
 export const ErrorLevel = {

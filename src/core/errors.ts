@@ -28,6 +28,8 @@ const MESSAGE_FORMAT: Partial<Record<ErrorNumber, [bare: string, withInfo: strin
   [ErrorNumber.SYSTEM_ERROR]: ['system call error', '%s'],
   [ErrorNumber.RPC]: ['RPC error', '%s'],
   [ErrorNumber.NO_DOMAIN]: ['Domain not found', 'Domain not found: %s'],
+  [ErrorNumber.NO_NETWORK]: ['Network not found', 'Network not found: %s'],
+  [ErrorNumber.INVALID_NETWORK]: ['invalid network pointer in', 'invalid network pointer in %s'],
   [ErrorNumber.AUTH_FAILED]: ['authentication failed', 'authentication failed: %s'],
   [ErrorNumber.OPERATION_INVALID]: ['Requested operation is not valid', 'Requested operation is not valid: %s'],
   [ErrorNumber.CONFIG_UNSUPPORTED]: ['unsupported configuration', 'unsupported configuration: %s'],

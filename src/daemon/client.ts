@@ -17,6 +17,7 @@
  * per client are capped; a client that goes away has its channels destroyed.
  */
 import { closeSync } from 'node:fs';
+import { REMOTE_PROCEDURES } from '../rpc/procedure-names.generated.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Domain, DomainEventID, VirError, type Connection, type Stream } from '../index.js';
@@ -396,7 +397,8 @@ export class Client implements HandlerContext {
       return;
     }
     if (this.connection === null && !spec.beforeOpen) {
-      this.replyError(h, notOpenError());
+      const known = REMOTE_PROCEDURES.get(proc);
+      this.replyError(h, notOpenError(known?.kind === 'api' && known.secondary === true));
       return;
     }
     if (this.connection !== null && this.readonlyConn) {

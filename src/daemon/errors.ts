@@ -50,7 +50,10 @@ export function rpcError(message: string): WireError {
   };
 }
 
-/** "internal error: hypervisor connection not open", for calls before CONNECT_OPEN. */
-export function notOpenError(): WireError {
-  return toWireError(VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'hypervisor connection not open'));
+/**
+ * "internal error: hypervisor connection not open", for calls before CONNECT_OPEN; "connection
+ * not open" for the calls libvirtd serves on a secondary driver's connection (networks, …).
+ */
+export function notOpenError(secondary = false): WireError {
+  return toWireError(VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, secondary ? 'connection not open' : 'hypervisor connection not open'));
 }

@@ -4,7 +4,7 @@
  * from its entry in the procedure table (src/rpc/procedures.ts). Errors propagate as VirError and
  * become error replies. Handlers never touch the socket.
  */
-import { Domain, DomainCheckpoint, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
+import { Domain, DomainCheckpoint, DomainSnapshot, Network, VirError, type Connection, type Stream } from '../index.js';
 import type { DomainRef, TypedParameter } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { fdPassingUnavailable } from '../core/fdpass.js';
@@ -30,12 +30,16 @@ import {
   REMOTE_DOMAIN_NAME_LIST_MAX,
   REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
   REMOTE_DOMAIN_CHECKPOINT_LIST_MAX,
+  REMOTE_NETWORK_DHCP_LEASES_MAX,
+  REMOTE_NETWORK_LIST_MAX,
+  REMOTE_NETWORK_NAME_LIST_MAX,
   RemoteAuthType,
   uuidFromString,
   uuidToString,
   type WireDomain,
   type WireSnapshot,
   type WireCheckpoint,
+  type WireNetwork,
 } from '../rpc/protocol.js';
 
 /** What a handler may ask of its client. */
@@ -106,6 +110,13 @@ function checkpointOf(ctx: HandlerContext, w: WireCheckpoint): DomainCheckpoint 
 }
 function wireCheckpoint(c: DomainCheckpoint): WireCheckpoint {
   return { name: c.getName(), dom: wireDomain(c.getDomain()) };
+}
+function wireNetwork(n: Network): WireNetwork {
+  return { name: n.ref.name, uuid: uuidFromString(n.ref.uuid) };
+}
+/** A tsvirt handle for a wire network, without a lookup (as domainOf). */
+function networkOf(ctx: HandlerContext, w: WireNetwork): Network {
+  return new Network(ctx.conn(), { name: w.name, uuid: uuidToString(w.uuid) });
 }
 function tooMany(what: string, n: number, max: number): VirError {
   return VirError.report(ErrorDomain.RPC, ErrorNumber.RPC, `too many remote ${what}: ${n} > ${max}`);
@@ -523,5 +534,45 @@ export const HANDLERS: HandlerTable = {
   [Proc.DOMAIN_ABORT_JOB]: async (ctx, a) => domainOf(ctx, a.dom).abortJob(),
   [Proc.DOMAIN_MIGRATE_SET_MAX_SPEED]: async (ctx, a) => domainOf(ctx, a.dom).migrateSetMaxSpeed(a.bandwidth, a.flags),
   [Proc.DOMAIN_MIGRATE_GET_MAX_SPEED]: async (ctx, a) => ({ bandwidth: await domainOf(ctx, a.dom).migrateGetMaxSpeed(a.flags) }),
+  // Virtual networks.
+  [Proc.CONNECT_LIST_NETWORKS]: async (ctx, a) => {
+    if (a.maxnames > REMOTE_NETWORK_NAME_LIST_MAX) throw overLimit('maxnames > REMOTE_NETWORK_LIST_MAX');
+    return { names: (await ctx.conn().listNetworks()).slice(0, Math.max(0, a.maxnames)) };
+  },
+  [Proc.CONNECT_LIST_DEFINED_NETWORKS]: async (ctx, a) => {
+    if (a.maxnames > REMOTE_NETWORK_NAME_LIST_MAX) throw overLimit('maxnames > REMOTE_NETWORK_LIST_MAX');
+    return { names: (await ctx.conn().listDefinedNetworks()).slice(0, Math.max(0, a.maxnames)) };
+  },
+  [Proc.CONNECT_NUM_OF_NETWORKS]: async (ctx) => ({ num: await ctx.conn().numOfNetworks() }),
+  [Proc.CONNECT_NUM_OF_DEFINED_NETWORKS]: async (ctx) => ({ num: await ctx.conn().numOfDefinedNetworks() }),
+  [Proc.CONNECT_LIST_ALL_NETWORKS]: async (ctx, a) => {
+    const nets = await ctx.conn().listAllNetworks(a.flags);
+    if (a.needResults !== 0 && nets.length > REMOTE_NETWORK_LIST_MAX) throw tooMany('networks', nets.length, REMOTE_NETWORK_LIST_MAX);
+    return { nets: a.needResults === 0 ? [] : nets.map(wireNetwork), ret: nets.length };
+  },
+  [Proc.NETWORK_LOOKUP_BY_NAME]: async (ctx, a) => ({ net: wireNetwork(await ctx.conn().networkLookupByName(a.name)) }),
+  [Proc.NETWORK_LOOKUP_BY_UUID]: async (ctx, a) => ({
+    net: wireNetwork(await ctx.conn().networkLookupByUUIDString(uuidToString(a.uuid))),
+  }),
+  [Proc.NETWORK_DEFINE_XML]: async (ctx, a) => ({ net: wireNetwork(await ctx.conn().networkDefineXML(a.xml)) }),
+  [Proc.NETWORK_DEFINE_XML_FLAGS]: async (ctx, a) => ({ net: wireNetwork(await ctx.conn().networkDefineXMLFlags(a.xml, a.flags)) }),
+  [Proc.NETWORK_CREATE_XML]: async (ctx, a) => ({ net: wireNetwork(await ctx.conn().networkCreateXML(a.xml)) }),
+  [Proc.NETWORK_CREATE_XML_FLAGS]: async (ctx, a) => ({ net: wireNetwork(await ctx.conn().networkCreateXMLFlags(a.xml, a.flags)) }),
+  [Proc.NETWORK_CREATE]: async (ctx, a) => networkOf(ctx, a.net).create(),
+  [Proc.NETWORK_DESTROY]: async (ctx, a) => networkOf(ctx, a.net).destroy(),
+  [Proc.NETWORK_UNDEFINE]: async (ctx, a) => networkOf(ctx, a.net).undefine(),
+  [Proc.NETWORK_GET_XML_DESC]: async (ctx, a) => ({ value: await networkOf(ctx, a.net).XMLDesc(a.flags) }),
+  [Proc.NETWORK_GET_AUTOSTART]: async (ctx, a) => ({ autostart: (await networkOf(ctx, a.net).autostart()) ? 1 : 0 }),
+  [Proc.NETWORK_SET_AUTOSTART]: async (ctx, a) => networkOf(ctx, a.net).setAutostart(a.autostart !== 0),
+  [Proc.NETWORK_GET_BRIDGE_NAME]: async (ctx, a) => ({ value: await networkOf(ctx, a.net).bridgeName() }),
+  [Proc.NETWORK_IS_ACTIVE]: async (ctx, a) => ({ active: (await networkOf(ctx, a.net).isActive()) ? 1 : 0 }),
+  [Proc.NETWORK_IS_PERSISTENT]: async (ctx, a) => ({ persistent: (await networkOf(ctx, a.net).isPersistent()) ? 1 : 0 }),
+  [Proc.NETWORK_GET_DHCP_LEASES]: async (ctx, a) => {
+    const leases = await networkOf(ctx, a.net).DHCPLeases(a.mac, a.flags);
+    if (a.needResults !== 0 && leases.length > REMOTE_NETWORK_DHCP_LEASES_MAX) {
+      throw tooMany('leases', leases.length, REMOTE_NETWORK_DHCP_LEASES_MAX);
+    }
+    return { leases: a.needResults === 0 ? [] : leases, ret: leases.length };
+  },
 };
 

@@ -32,6 +32,9 @@ import {
   REMOTE_DOMAIN_NAME_LIST_MAX,
   REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
   REMOTE_DOMAIN_CHECKPOINT_LIST_MAX,
+  REMOTE_NETWORK_DHCP_LEASES_MAX,
+  REMOTE_NETWORK_LIST_MAX,
+  REMOTE_NETWORK_NAME_LIST_MAX,
   REMOTE_SECURITY_DOI_MAX,
   REMOTE_SECURITY_MODEL_MAX,
   REMOTE_SECURITY_LABEL_MAX,
@@ -46,6 +49,7 @@ import {
   xSnapshot,
   xTypedParam,
   xCheckpoint,
+  xNetwork,
   xString,
   xUhyper,
   xUint,
@@ -54,6 +58,7 @@ import {
   type WireSnapshot,
   type WireTypedParam,
   type WireCheckpoint,
+  type WireNetwork,
 } from './protocol.js';
 
 /** enum remote_procedure: the numbers tsvirt uses. */
@@ -197,6 +202,28 @@ export enum Proc {
   DOMAIN_DETACH_DEVICE_FLAGS = 161,
   DOMAIN_UPDATE_DEVICE_FLAGS = 174,
   DOMAIN_DETACH_DEVICE_ALIAS = 392,
+  // Virtual networks (libvirt-network.c).
+  CONNECT_LIST_DEFINED_NETWORKS = 36,
+  CONNECT_LIST_NETWORKS = 38,
+  NETWORK_CREATE = 39,
+  NETWORK_CREATE_XML = 40,
+  NETWORK_DEFINE_XML = 41,
+  NETWORK_DESTROY = 42,
+  NETWORK_GET_XML_DESC = 43,
+  NETWORK_GET_AUTOSTART = 44,
+  NETWORK_GET_BRIDGE_NAME = 45,
+  NETWORK_LOOKUP_BY_NAME = 46,
+  NETWORK_LOOKUP_BY_UUID = 47,
+  NETWORK_SET_AUTOSTART = 48,
+  NETWORK_UNDEFINE = 49,
+  CONNECT_NUM_OF_DEFINED_NETWORKS = 50,
+  CONNECT_NUM_OF_NETWORKS = 52,
+  NETWORK_IS_ACTIVE = 152,
+  NETWORK_IS_PERSISTENT = 153,
+  CONNECT_LIST_ALL_NETWORKS = 283,
+  NETWORK_GET_DHCP_LEASES = 341,
+  NETWORK_DEFINE_XML_FLAGS = 432,
+  NETWORK_CREATE_XML_FLAGS = 437,
 }
 
 /** One entry of {@link PROCEDURE_TABLE}: how a procedure is encoded and treated. */
@@ -588,6 +615,49 @@ export const jobStatsRet = struct<{ type: number; params: WireTypedParam[] }>({
 });
 export const migrateSetSpeedArgs = struct<{ dom: WireDomain; bandwidth: number; flags: number }>({ dom: xDomain, bandwidth: xUhyper, flags: xUint });
 export const migrateGetSpeedRet = struct<{ bandwidth: number }>({ bandwidth: xUhyper });
+// Virtual networks (remote_network_* and remote_connect_*_networks).
+
+export const netArgs = struct<{ net: WireNetwork }>({ net: xNetwork });
+export const netFlags = struct<{ net: WireNetwork; flags: number }>({ net: xNetwork, flags: xUint });
+export const netSetAutostartArgs = struct<{ net: WireNetwork; autostart: number }>({ net: xNetwork, autostart: xInt });
+export const networkNamesRet = struct<{ names: string[] }>({ names: arrayOf(xString, REMOTE_NETWORK_NAME_LIST_MAX) });
+export const listAllNetworksRet = struct<{ nets: WireNetwork[]; ret: number }>({
+  nets: arrayOf(xNetwork, REMOTE_NETWORK_LIST_MAX, 20),
+  ret: xUint,
+});
+/** remote_network_dhcp_lease. */
+export interface WireDHCPLease {
+  iface: string;
+  expirytime: number;
+  type: number;
+  mac: string | null;
+  iaid: string | null;
+  ipaddr: string;
+  prefix: number;
+  hostname: string | null;
+  clientid: string | null;
+}
+const xDHCPLease = struct<WireDHCPLease>({
+  iface: xString,
+  expirytime: xHyper,
+  type: xInt,
+  mac: xOptString,
+  iaid: xOptString,
+  ipaddr: xString,
+  prefix: xUint,
+  hostname: xOptString,
+  clientid: xOptString,
+});
+export const dhcpLeasesArgs = struct<{ net: WireNetwork; mac: string | null; needResults: number; flags: number }>({
+  net: xNetwork,
+  mac: xOptString,
+  needResults: xInt,
+  flags: xUint,
+});
+export const dhcpLeasesRet = struct<{ leases: WireDHCPLease[]; ret: number }>({
+  leases: arrayOf(xDHCPLease, REMOTE_NETWORK_DHCP_LEASES_MAX, 36),
+  ret: xUint,
+});
 
 function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false, stream = false): ProcedureEntry<A, R> {
   return { api, mutating, beforeOpen, stream, args, ret };
@@ -754,6 +824,28 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_CHECKPOINT_LOOKUP_BY_NAME]: p('virDomainCheckpointLookupByName', R, snapshotLookupArgs, retCheckpoint),
   [Proc.DOMAIN_CHECKPOINT_GET_PARENT]: p('virDomainCheckpointGetParent', R, checkpointFlags, retCheckpoint),
   [Proc.DOMAIN_CHECKPOINT_DELETE]: p('virDomainCheckpointDelete', W, checkpointFlags, xVoid),
+  // Virtual networks.
+  [Proc.CONNECT_LIST_DEFINED_NETWORKS]: p('virConnectListDefinedNetworks', R, maxNamesArgs, networkNamesRet),
+  [Proc.CONNECT_LIST_NETWORKS]: p('virConnectListNetworks', R, maxNamesArgs, networkNamesRet),
+  [Proc.NETWORK_CREATE]: p('virNetworkCreate', W, netArgs, xVoid),
+  [Proc.NETWORK_CREATE_XML]: p('virNetworkCreateXML', W, xml, netArgs),
+  [Proc.NETWORK_DEFINE_XML]: p('virNetworkDefineXML', W, xml, netArgs),
+  [Proc.NETWORK_DESTROY]: p('virNetworkDestroy', W, netArgs, xVoid),
+  [Proc.NETWORK_GET_XML_DESC]: p('virNetworkGetXMLDesc', R, netFlags, stringRet),
+  [Proc.NETWORK_GET_AUTOSTART]: p('virNetworkGetAutostart', R, netArgs, retInt('autostart')),
+  [Proc.NETWORK_GET_BRIDGE_NAME]: p('virNetworkGetBridgeName', R, netArgs, stringRet),
+  [Proc.NETWORK_LOOKUP_BY_NAME]: p('virNetworkLookupByName', R, lookupByNameArgs, netArgs),
+  [Proc.NETWORK_LOOKUP_BY_UUID]: p('virNetworkLookupByUUID', R, lookupByUuidArgs, netArgs),
+  [Proc.NETWORK_SET_AUTOSTART]: p('virNetworkSetAutostart', W, netSetAutostartArgs, xVoid),
+  [Proc.NETWORK_UNDEFINE]: p('virNetworkUndefine', W, netArgs, xVoid),
+  [Proc.CONNECT_NUM_OF_DEFINED_NETWORKS]: p('virConnectNumOfDefinedNetworks', R, xVoid, numRet),
+  [Proc.CONNECT_NUM_OF_NETWORKS]: p('virConnectNumOfNetworks', R, xVoid, numRet),
+  [Proc.NETWORK_IS_ACTIVE]: p('virNetworkIsActive', R, netArgs, retInt('active')),
+  [Proc.NETWORK_IS_PERSISTENT]: p('virNetworkIsPersistent', R, netArgs, retInt('persistent')),
+  [Proc.CONNECT_LIST_ALL_NETWORKS]: p('virConnectListAllNetworks', R, listAllDomainsArgs, listAllNetworksRet),
+  [Proc.NETWORK_GET_DHCP_LEASES]: p('virNetworkGetDHCPLeases', R, dhcpLeasesArgs, dhcpLeasesRet),
+  [Proc.NETWORK_DEFINE_XML_FLAGS]: p('virNetworkDefineXMLFlags', W, xmlFlags, netArgs),
+  [Proc.NETWORK_CREATE_XML_FLAGS]: p('virNetworkCreateXMLFlags', W, xmlFlags, netArgs),
 });
 
 type Table = typeof PROCEDURE_TABLE;
@@ -830,5 +922,6 @@ function apiErrorDomain(api: string): ErrorDomain {
   if (api.startsWith('virDomainSnapshot') || api === 'virDomainRevertToSnapshot') return ErrorDomain.DOMAIN_SNAPSHOT;
   if (api.startsWith('virDomainCheckpoint') || api === 'virDomainListAllCheckpoints') return ErrorDomain.DOMAIN_CHECKPOINT;
   if (api.startsWith('virDomain')) return ErrorDomain.DOMAIN;
+  if (api.startsWith('virNetwork') || api.endsWith('Networks')) return ErrorDomain.NETWORK;
   return ErrorDomain.NONE;
 }

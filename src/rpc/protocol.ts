@@ -49,6 +49,9 @@ export const REMOTE_DOMAIN_GET_CPU_STATS_NCPUS_MAX = 128;
 export const REMOTE_DOMAIN_GET_CPU_STATS_MAX = 2048;
 export const REMOTE_DOMAIN_JOB_STATS_MAX = 64;
 export const REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX = 262144;
+export const REMOTE_NETWORK_LIST_MAX = 16384;
+export const REMOTE_NETWORK_NAME_LIST_MAX = 16384;
+export const REMOTE_NETWORK_DHCP_LEASES_MAX = 65536;
 
 /** remote_auth_type. */
 export enum RemoteAuthType {
@@ -97,7 +100,7 @@ export interface WireSnapshot {
 /** remote_nonnull_domain_checkpoint: laid out as a snapshot handle (name, then domain). */
 export type WireCheckpoint = WireSnapshot;
 
-/** remote_nonnull_network (only carried, never used, in errors). */
+/** remote_nonnull_network. */
 export interface WireNetwork {
   name: string;
   uuid: Buffer;
@@ -167,7 +170,8 @@ export const xSnapshot: Codec<WireSnapshot> = {
 };
 /** remote_nonnull_domain_checkpoint: the same layout as remote_nonnull_domain_snapshot. */
 export const xCheckpoint: Codec<WireCheckpoint> = xSnapshot;
-const xNetwork: Codec<WireNetwork> = {
+/** remote_nonnull_network. */
+export const xNetwork: Codec<WireNetwork> = {
   enc(w, n) {
     w.string(n.name, REMOTE_STRING_MAX);
     uuidBytes(w, n.uuid);

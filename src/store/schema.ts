@@ -86,6 +86,22 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX checkpoints_tree ON checkpoints (domain_uuid, seq, name, parent, creation_time, current);
   `,
+  // 3: virtual networks (libvirt's network driver). `active` is the one source of "is it up";
+  // `runtime` what the host side needs to stop it (dnsmasq's pid, the NAT table), JSON.
+  `
+  CREATE TABLE networks (
+    uuid          TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    persistent    INTEGER NOT NULL CHECK (persistent IN (0, 1)),
+    config_xml    TEXT,
+    live_xml      TEXT,
+    active        INTEGER NOT NULL CHECK (active IN (0, 1)),
+    autostart     INTEGER NOT NULL DEFAULT 0,
+    runtime       TEXT,
+    CHECK (persistent = 1 OR active = 1),
+    CHECK (persistent = 0 OR config_xml IS NOT NULL)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -77,6 +77,45 @@ function toCheckpoint(row: CheckpointRow): CheckpointRecord {
   };
 }
 
+/** One virtual network row. */
+export interface NetworkRecord {
+  uuid: string;
+  name: string;
+  persistent: boolean;
+  /** The persistent definition; null for a transient network. */
+  configXml: string | null;
+  /** The running definition; null while inactive. */
+  liveXml: string | null;
+  active: boolean;
+  autostart: boolean;
+  /** The host side's runtime record (JSON), null while inactive. */
+  runtime: string | null;
+}
+
+interface NetworkRow {
+  uuid: string;
+  name: string;
+  persistent: number;
+  config_xml: string | null;
+  live_xml: string | null;
+  active: number;
+  autostart: number;
+  runtime: string | null;
+}
+
+function toNetwork(row: NetworkRow): NetworkRecord {
+  return {
+    uuid: row.uuid,
+    name: row.name,
+    persistent: row.persistent === 1,
+    configXml: row.config_xml,
+    liveXml: row.live_xml,
+    active: row.active === 1,
+    autostart: row.autostart === 1,
+    runtime: row.runtime,
+  };
+}
+
 /** The columns a state or ID lookup needs: a domain row without its XML. */
 export type DomainStatus = Pick<DomainRecord, 'name' | 'id' | 'persistent' | 'state' | 'reason'>;
 
@@ -391,6 +430,18 @@ export class Store {
       domainsWithCheckpoints: () => db.prepare<[], { domain_uuid: string }>(
         'SELECT DISTINCT domain_uuid FROM checkpoints',
       ),
+      networkByUUID: () => db.prepare<[string], NetworkRow>('SELECT * FROM networks WHERE uuid = ?'),
+      networkByName: () => db.prepare<[string], NetworkRow>('SELECT * FROM networks WHERE name = ?'),
+      allNetworks: () => db.prepare<[], NetworkRow>('SELECT * FROM networks ORDER BY name'),
+      putNetwork: () => db.prepare(
+        `INSERT INTO networks (uuid, name, persistent, config_xml, live_xml, active, autostart, runtime)
+         VALUES (@uuid, @name, @persistent, @configXml, @liveXml, @active, @autostart, @runtime)
+         ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, persistent = excluded.persistent,
+           config_xml = excluded.config_xml, live_xml = excluded.live_xml, active = excluded.active,
+           autostart = excluded.autostart, runtime = excluded.runtime`,
+      ),
+      deleteNetwork: () => db.prepare<[string]>('DELETE FROM networks WHERE uuid = ?'),
+      claimOnce: () => db.prepare<[string]>('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO NOTHING'),
       job: () => db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE domain_uuid = ?'),
       insertJob: () => db.prepare(
         `INSERT INTO jobs (domain_uuid, job, owner_pid, owner_start, owner_token, started_at)
@@ -790,6 +841,38 @@ export class Store {
   }
 
   // Events.
+
+  networkByUUID(uuid: string): NetworkRecord | undefined {
+    const row = this.stmt.networkByUUID.get(uuid);
+    return row === undefined ? undefined : toNetwork(row);
+  }
+  networkByName(name: string): NetworkRecord | undefined {
+    const row = this.stmt.networkByName.get(name);
+    return row === undefined ? undefined : toNetwork(row);
+  }
+  allNetworks(): NetworkRecord[] {
+    return this.stmt.allNetworks.all().map(toNetwork);
+  }
+  /** Inserts or replaces a network row (by UUID). Inside mutate() only. */
+  putNetwork(rec: NetworkRecord): void {
+    this.stmt.putNetwork.run({
+      ...rec,
+      persistent: rec.persistent ? 1 : 0,
+      active: rec.active ? 1 : 0,
+      autostart: rec.autostart ? 1 : 0,
+    });
+  }
+  deleteNetwork(uuid: string): void {
+    this.stmt.deleteNetwork.run(uuid);
+  }
+
+  /**
+   * True the first time it is called with `name` on this store, false ever after: for presets
+   * made once in a durable store (the test driver's `default` network). Inside mutate() only.
+   */
+  claimOnce(name: string): boolean {
+    return this.stmt.claimOnce.run(`once:${name}`).changes === 1;
+  }
 
   appendEvent(ev: Omit<EventRecord, 'seq' | 'origin'>): void {
     if (!this.logEvents) return;

@@ -67,6 +67,11 @@ const TOOLS = {
       }
     },
   },
+  // Virtual networks: bridges and taps (ip), DHCP/DNS (dnsmasq), NAT (nft), and a real client.
+  ip: { package: 'iproute2', present: () => onPath('ip') },
+  dnsmasq: { package: 'dnsmasq-base', present: () => onPath('dnsmasq') },
+  nft: { package: 'nftables', present: () => onPath('nft') },
+  'virt-install': { package: 'virtinst', present: () => onPath('virt-install') },
   go: { package: 'golang-go', present: () => onPath('go') },
   "govmomi's sources": {
     package: 'golang-github-vmware-govmomi-dev',

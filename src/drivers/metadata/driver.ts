@@ -11,6 +11,7 @@
  *
  * Every change is made in store transactions that leave the old state or the new (docs/design.md).
  */
+import type { NetworkDriver } from '../../core/network-driver.js';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { configUnsupported, noSupport } from '../../core/errors.js';
@@ -39,6 +40,8 @@ export interface MetadataDriverOptions {
   backend: GuestBackend;
   /** Hypervisor version as libvirt encodes it (computed on first use when a function). */
   version: number | (() => number);
+  /** The networks beside the domains (src/drivers/network), made on the same store. */
+  network?: (store: Store) => NetworkDriver;
 }
 
 /** The metadata driver (see the file comment). */
@@ -49,6 +52,8 @@ export class MetadataDriver implements HypervisorDriver {
   protected readonly backend: GuestBackend;
   private version: number | (() => number);
   private closed = false;
+  /** The driver's virtual networks, when it has them. */
+  readonly network?: NetworkDriver;
   protected readonly records: DomainRecords;
   /** Sequences calls that change a domain (subclasses' metadata-only changes too). */
   protected readonly jobs: Jobs;
@@ -72,6 +77,7 @@ export class MetadataDriver implements HypervisorDriver {
     this.backend = options.backend;
     this.type = options.backend.type;
     this.version = options.version;
+    if (options.network !== undefined) this.network = options.network(this.store);
     this.events = new DomainEvents(this.store, options.backend.monitorEvents === true);
     this.records = new DomainRecords(this.store, this.backend, this.events);
     const jobs: Jobs = new Jobs(this.records, (uuid) => exits.idle(uuid));
@@ -129,6 +135,7 @@ export class MetadataDriver implements HypervisorDriver {
     this.closed = true;
     this.exits.close();
     this.events.close();
+    await this.network?.close();
     await this.backend.close?.();
     this.store.close();
   }

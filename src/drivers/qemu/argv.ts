@@ -57,6 +57,11 @@ export interface QemuArgvOptions {
   loadSnapshot?: string;
   /** The machine types the emulator lists (host.ts probes them); without it only the syntax is checked. */
   machines?: { emulator: string; types: readonly string[] };
+  /**
+   * The tap device of each interface (by index) of `type='network'` or `type='bridge'`, made by
+   * the caller on the interface's bridge (taps.ts). Without it those interfaces are refused.
+   */
+  taps?: readonly (string | undefined)[];
 }
 
 /** What the builder produces: the arguments, and environment the process needs. */
@@ -222,7 +227,7 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
   }
   a.push(...diskControllerArgs(def));
   def.devices.disks.forEach((disk, i) => a.push(...diskArgs(def, disk, i)));
-  def.devices.interfaces.forEach((net, i) => a.push(...interfaceArgs(net, i)));
+  def.devices.interfaces.forEach((net, i) => a.push(...interfaceArgs(net, i, options.taps?.[i])));
 
   for (const serial of def.devices.serials) {
     const id = `charserial${serial.targetPort}`;
@@ -577,10 +582,7 @@ export const NIC_MODELS: Record<string, string> = {
   rtl8139: 'rtl8139',
 };
 
-function interfaceArgs(net: DomainInterfaceDef, index: number): string[] {
-  if (net.type !== 'user') {
-    throw configUnsupported(DOM, `interface type '${net.type}' is not supported by tsvirt's qemu driver (use type='user')`);
-  }
+function interfaceArgs(net: DomainInterfaceDef, index: number, tap: string | undefined): string[] {
   const model = net.model ?? 'rtl8139';
   const driver = NIC_MODELS[model];
   if (driver === undefined) throw configUnsupported(DOM, `interface model '${model}' is not supported`);
@@ -588,7 +590,45 @@ function interfaceArgs(net: DomainInterfaceDef, index: number): string[] {
   const id = netdevId(alias);
   const dev: Record<string, unknown> = { driver, netdev: id, id: alias, mac: net.mac };
   if (net.bootOrder !== undefined) dev.bootindex = net.bootOrder;
-  return ['-netdev', `user,id=${id}`, '-device', JSON.stringify(dev)];
+  let netdev: string;
+  if (net.type === 'user') {
+    netdev = `user,id=${id}${portForwards(net).map((f) => `,hostfwd=${f}`).join('')}`;
+  } else {
+    if (tap === undefined) throw configUnsupported(DOM, `interface type '${net.type}' needs a tap device`);
+    netdev = `tap,id=${id},ifname=${optValue(tap)},script=no,downscript=no`;
+  }
+  return ['-netdev', netdev, '-device', JSON.stringify(dev)];
+}
+
+/**
+ * The `<portForward>` elements of a user-mode interface as QEMU `hostfwd` rules
+ * (`tcp:ADDR:HOSTPORT-:GUESTPORT`): each `<range start end to exclude>` forwards host ports
+ * start..end to guest ports to.. (the same numbers without `to`); excluded ranges are skipped.
+ *
+ * Errors: VIR_ERR_CONFIG_UNSUPPORTED for a protocol other than tcp or udp, or a bad port.
+ */
+export function portForwards(net: DomainInterfaceDef): string[] {
+  const out: string[] = [];
+  for (const k of net.kept?.['']?.children ?? []) {
+    const el = k.el;
+    if (el.name !== 'portForward') continue;
+    const proto = el.attrs.proto ?? 'tcp';
+    if (proto !== 'tcp' && proto !== 'udp') throw configUnsupported(DOM, `portForward protocol '${proto}' is not supported`);
+    const address = el.attrs.address ?? '';
+    const port = (text: string | undefined, what: string): number => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 1 || n > 65535) throw configUnsupported(DOM, `invalid portForward ${what} '${text ?? ''}'`);
+      return n;
+    };
+    for (const r of el.children) {
+      if (r.name !== 'range' || r.attrs.exclude === 'yes') continue;
+      const start = port(r.attrs.start, 'start');
+      const end = r.attrs.end === undefined ? start : port(r.attrs.end, 'end');
+      const to = r.attrs.to === undefined ? start : port(r.attrs.to, 'to');
+      for (let p = start; p <= end; p++) out.push(`${proto}:${address}:${p}-:${to + (p - start)}`);
+    }
+  }
+  return out;
 }
 
 /**

@@ -16,6 +16,8 @@
  * Exits the backend causes itself (kill, saveMemory) are not reported.
  */
 import { setupBalloon } from './guest-resources.js';
+import type { NetworkDriver } from '../../core/network-driver.js';
+import { createTap, deleteTaps, recordTaps } from './taps.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -280,6 +282,8 @@ export class QemuGuests implements GuestBackend {
   /** Console sessions opened through this backend: they end when it closes. */
   private readonly consoles = new Set<ConsoleChannel>();
   private closed = false;
+  /** The driver's networks: where a `type='network'` interface finds its bridge. */
+  networks: NetworkDriver | undefined;
 
   constructor(options: QemuGuestsOptions) {
     this.root = resolve(options.root);
@@ -364,12 +368,15 @@ export class QemuGuests implements GuestBackend {
     const types = qemuMachineTypes(emulator);
     // Device ids are the aliases the live XML shows (hotplug and detach find devices by them).
     assignAliases(def);
-    const cmd = buildQemuArgv(def, {
+    const bridges = await this.bridgesOf(def);
+    const argvOptions = {
       paths,
       incomingDefer: opts.image !== null,
       loadSnapshot: opts.snapshot,
       machines: types === undefined ? undefined : { emulator, types },
-    });
+    };
+    // Checked before any tap exists: a definition QEMU cannot run leaves nothing behind.
+    buildQemuArgv(def, { ...argvOptions, taps: bridges.map((b) => (b === undefined ? undefined : 'vnet0')) });
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
     precreateSerialFiles(
       def.devices.serials.flatMap((port): { path: string; ours: boolean }[] => {
@@ -387,7 +394,23 @@ export class QemuGuests implements GuestBackend {
     const logFile = join(this.logDir, `${uuid}.log`);
 
     let launched;
+    const taps: string[] = [];
     try {
+      const tapOf: (string | undefined)[] = [];
+      for (const [i, bridge] of bridges.entries()) {
+        if (bridge === undefined) {
+          tapOf.push(undefined);
+          continue;
+        }
+        const iface = def.devices.interfaces[i];
+        const tap = await createTap(bridge, iface?.mac ?? '52:54:00:00:00:00');
+        taps.push(tap);
+        recordTaps(runDir, taps);
+        tapOf.push(tap);
+        // The live definition names the tap, as libvirt's does.
+        if (iface !== undefined) iface.targetDev = tap;
+      }
+      const cmd = buildQemuArgv(def, { ...argvOptions, taps: tapOf });
       launched = await launchQemu({
         emulator,
         argv: cmd.argv,
@@ -400,6 +423,7 @@ export class QemuGuests implements GuestBackend {
         timeoutMs: this.startTimeoutMs,
       });
     } catch (err) {
+      deleteTaps(taps);
       rmSync(runDir, { recursive: true, force: true });
       throw err;
     }
@@ -437,6 +461,25 @@ export class QemuGuests implements GuestBackend {
     this.startTimings.set(uuid, timings);
     this.lastExits.delete(uuid);
     return JSON.stringify(launched.runtime);
+  }
+
+  /**
+   * The bridge of each interface (by index) that needs a tap: a `type='network'` interface's
+   * network's (it must be active), a `type='bridge'` interface's own.
+   *
+   * Errors: VIR_ERR_NO_NETWORK / VIR_ERR_OPERATION_INVALID from the network driver;
+   * VIR_ERR_NO_SUPPORT when this driver has no networks.
+   */
+  private async bridgesOf(def: DomainDef): Promise<(string | undefined)[]> {
+    const out: (string | undefined)[] = [];
+    for (const net of def.devices.interfaces) {
+      if (net.type === 'bridge') out.push(net.sourceBridge);
+      else if (net.type === 'network') {
+        if (this.networks === undefined) throw VirError.report(DOM, ErrorNumber.NO_SUPPORT, 'virtual networks');
+        out.push(await this.networks.bridgeForGuest(net.sourceNetwork ?? ''));
+      } else out.push(undefined);
+    }
+    return out;
   }
 
   /**

@@ -12,6 +12,8 @@ import { Store } from '../../store/store.js';
 import { QemuDriver } from './qemu-driver.js';
 import { QemuGuests } from './backend.js';
 import { qemuLocations, qemuVersion } from './session.js';
+import { StoreNetworkDriver, presetDefaultNetwork } from '../network/driver.js';
+import { HostNetworks, unprivilegedNetworks } from '../network/host.js';
 
 /**
  * Opens the QEMU driver for `qemu:///session` or `qemu:///system`. `nonBlocking` (tsvirtd's
@@ -22,20 +24,32 @@ export async function openQemuDriver(path: '/session' | '/system', uri: string, 
   const locations = qemuLocations(path);
   const store = new Store({ path: join(locations.root, 'qemu.db'), nonBlocking: opts.nonBlocking });
   const backend = new QemuGuests(locations);
+  // Networks need CAP_NET_ADMIN (bridges, nftables): without root they are defined and listed,
+  // and starting one fails as libvirt's session daemon does.
+  const privileged = process.getuid?.() === 0;
+  const host = new HostNetworks({ stateDir: join(locations.root, 'network'), runDir: join(locations.runRoot, 'network') });
+  let networks: StoreNetworkDriver | undefined;
   const driver = new QemuDriver({
     uri,
     store,
     backend,
     // Asked of the binary only when a caller wants it (it runs `qemu-system-x86_64 --version`).
     version: () => qemuVersion('qemu-system-x86_64'),
+    network: (s) => (networks = new StoreNetworkDriver({ store: s, backend: privileged ? host : unprivilegedNetworks(host), watchMs: 5000 })),
   });
+  backend.networks = networks;
+  let firstSinceBoot: boolean;
   try {
+    if (privileged) presetDefaultNetwork(store, false);
+    firstSinceBoot = claimAutostart(locations.runRoot);
+    // Networks first: guests on them need their bridges.
+    await networks?.reconcile(firstSinceBoot && privileged);
     await driver.reconcile();
   } catch (err) {
     await driver.close();
     throw err;
   }
-  if (claimAutostart(locations.runRoot)) await autostart(driver);
+  if (firstSinceBoot) await autostart(driver);
   return driver;
 }
 

@@ -10,6 +10,7 @@
  * Liveness is read from /proc/PID/stat: a zombie counts as gone (PID 1 may reap late), and the
  * process start time recorded at launch guards against a recycled pid.
  */
+import { deleteRecordedTaps } from './taps.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
@@ -374,6 +375,7 @@ export async function attachQemu(rt: QemuRuntime, options: QmpConnectOptions = {
 export function removeRuntimeFiles(rt: Pick<QemuRuntime, 'monitor' | 'pidFile' | 'runDir'>): void {
   rmSync(rt.monitor, { force: true });
   rmSync(rt.pidFile, { force: true });
+  deleteRecordedTaps(rt.runDir);
   rmSync(rt.runDir, { recursive: true, force: true });
 }
 

@@ -60,6 +60,7 @@ import {
 import { decode } from '../../rpc/xdr.js';
 import { RpcClient } from './client.js';
 import { RemoteStreamChannel } from './stream.js';
+import { RemoteNetworks } from './network.js';
 import { parseRemoteURI } from './uri.js';
 
 /** How long the socket connect and each handshake call may take. */
@@ -128,8 +129,13 @@ export class RemoteDriver implements HypervisorDriver {
   /** Opened with VIR_CONNECT_RO. */
   private readonly = false;
 
+  /** The daemon's networks, through their remote procedures. */
+  readonly network: RemoteNetworks;
+
   /** @internal Use {@link openRemoteDriver}. */
-  constructor(readonly uri: string) {}
+  constructor(readonly uri: string) {
+    this.network = new RemoteNetworks((proc, args) => this.call(proc, args));
+  }
 
   /** @internal */
   async handshake(rpc: RpcClient, inner: string, readonly: boolean, timeoutMs: number): Promise<void> {

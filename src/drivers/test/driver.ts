@@ -27,6 +27,7 @@ import { TEST_DEFAULT_DOMAIN_XML, TEST_NODE_INFO, TEST_SYSINFO, testCapabilities
 import { Store } from '../../store/store.js';
 import { stateDir } from '../../core/paths.js';
 import { TestDriver } from './resources.js';
+import { SIMULATED_NETWORKS, StoreNetworkDriver, presetDefaultNetwork } from '../network/driver.js';
 import { metadataOnlySnapshots } from '../metadata/snapshots.js';
 import { metadataOnlyCheckpoints } from '../metadata/checkpoints.js';
 import type { JobOptions } from '../../core/driver.js';
@@ -124,8 +125,15 @@ export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): stri
  */
 export function openTestDriver(path: '/default' | '/session', uri: string, opts: { groupCommit?: boolean; nonBlocking?: boolean } = {}): TestDriver {
   const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath(), groupCommit: opts.groupCommit, nonBlocking: opts.nonBlocking });
-  const driver = new TestDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
+  const driver = new TestDriver({
+    uri,
+    store,
+    backend: new SimulatedGuests(),
+    version: TEST_VERSION,
+    network: (s) => new StoreNetworkDriver({ store: s, backend: SIMULATED_NETWORKS }),
+  });
   if (path === '/default') presetDefault(store);
+  presetDefaultNetwork(store, true);
   return driver;
 }
 
