@@ -7,7 +7,7 @@ import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { confError } from './xml.js';
 
 /** What a name belongs to: decides the error domain of the report. */
-export type NameKind = 'domain' | 'snapshot' | 'checkpoint';
+export type NameKind = 'domain' | 'snapshot' | 'checkpoint' | 'pool' | 'volume';
 
 /**
  * Longest name accepted, in UTF-8 bytes: the usual file name limit (NAME_MAX), so that a
@@ -31,7 +31,13 @@ export const MAX_NAME_BYTES = 255;
  */
 export function validateName(kind: NameKind, name: string | null | undefined): asserts name is string {
   const domain =
-    kind === 'domain' ? ErrorDomain.DOMAIN : kind === 'checkpoint' ? ErrorDomain.DOMAIN_CHECKPOINT : ErrorDomain.DOMAIN_SNAPSHOT;
+    kind === 'domain'
+      ? ErrorDomain.DOMAIN
+      : kind === 'checkpoint'
+        ? ErrorDomain.DOMAIN_CHECKPOINT
+        : kind === 'pool' || kind === 'volume'
+          ? ErrorDomain.STORAGE
+          : ErrorDomain.DOMAIN_SNAPSHOT;
   if (name === undefined || name === null || name === '') {
     throw confError(domain, ErrorNumber.NO_NAME);
   }

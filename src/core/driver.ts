@@ -7,6 +7,7 @@
 import type { Duplex } from 'node:stream';
 import type { DomainEventType, DomainState } from './enums.generated.js';
 import type { ConnectAuthCallback } from './auth.js';
+import type { StorageDriver } from './storage-driver.js';
 
 /** virNodeInfo: what virNodeGetInfo reports. Memory in KiB, frequency in MHz. */
 export interface NodeInfo {
@@ -94,6 +95,11 @@ export interface HypervisorDriver {
   readonly uri: string;
   /** libvirt's hypervisor type name: 'Test', 'QEMU', 'ESX', 'VBOX'. */
   readonly type: string;
+  /**
+   * Storage pools and volumes (libvirt's storage driver of the connection); absent for a driver
+   * without them: the storage calls answer VIR_ERR_NO_SUPPORT.
+   */
+  readonly storage?: StorageDriver;
 
   /**
    * Releases what the driver holds (store, monitor or daemon connections); guests keep running.

@@ -31,6 +31,8 @@ import type { Defs } from './defs.js';
 import { formatDomainXML } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import { defNumbers } from './records.js';
+import { PoolStorageDriver } from '../storage/driver.js';
+import { diskSources } from '../storage/in-use.js';
 
 /** Options of a metadata driver. */
 export interface MetadataDriverOptions {
@@ -39,6 +41,11 @@ export interface MetadataDriverOptions {
   backend: GuestBackend;
   /** Hypervisor version as libvirt encodes it (computed on first use when a function). */
   version: number | (() => number);
+  /**
+   * Storage pools beside the domains, in the same store: 'simulated' (the test driver's), 'dir'
+   * (real directory pools); absent: none.
+   */
+  storage?: 'simulated' | 'dir';
 }
 
 /** The metadata driver (see the file comment). */
@@ -65,6 +72,8 @@ export class MetadataDriver implements HypervisorDriver {
    */
   readonly domainOpenConsole?: (dom: DomainRef, devName: string | null, flags: number) => Promise<Duplex>;
   private readonly checkpoints: DomainCheckpoints;
+  /** The connection's storage driver (pools and volumes), as libvirt keeps one beside the hypervisor's. */
+  readonly storage?: PoolStorageDriver;
 
   constructor(options: MetadataDriverOptions) {
     this.uri = options.uri;
@@ -72,6 +81,13 @@ export class MetadataDriver implements HypervisorDriver {
     this.backend = options.backend;
     this.type = options.backend.type;
     this.version = options.version;
+    if (options.storage !== undefined) {
+      this.storage = new PoolStorageDriver({
+        store: options.store,
+        simulated: options.storage === 'simulated',
+        inUse: (path, pool, volume) => this.domainUsing(path, pool, volume),
+      });
+    }
     this.events = new DomainEvents(this.store, options.backend.monitorEvents === true);
     this.records = new DomainRecords(this.store, this.backend, this.events);
     const jobs: Jobs = new Jobs(this.records, (uuid) => exits.idle(uuid));
@@ -120,6 +136,20 @@ export class MetadataDriver implements HypervisorDriver {
         this.records.write(rec);
       },
     });
+  }
+
+  /**
+   * The name of a running domain whose live definition has a disk on the file `path` (or on
+   * volume `volume` of pool `pool`), for the storage driver's refusal to delete a volume in use.
+   */
+  protected domainUsing(path: string, pool: string, volume: string): string | undefined {
+    for (const rec of this.store.activeDomains()) {
+      if (rec.liveXml === null) continue;
+      for (const src of diskSources(rec.liveXml)) {
+        if (src.path === path || (src.pool === pool && src.volume === volume)) return rec.name;
+      }
+    }
+    return undefined;
   }
 
   // Connection.

@@ -28,6 +28,7 @@ export async function openQemuDriver(path: '/session' | '/system', uri: string, 
     backend,
     // Asked of the binary only when a caller wants it (it runs `qemu-system-x86_64 --version`).
     version: () => qemuVersion('qemu-system-x86_64'),
+    storage: 'dir',
   });
   try {
     await driver.reconcile();
@@ -35,7 +36,11 @@ export async function openQemuDriver(path: '/session' | '/system', uri: string, 
     await driver.close();
     throw err;
   }
-  if (claimAutostart(locations.runRoot)) await autostart(driver);
+  if (claimAutostart(locations.runRoot)) {
+    // Pools first, as libvirt's storage driver starts before the guests that use their volumes.
+    await driver.storage?.autostart();
+    await autostart(driver);
+  }
   return driver;
 }
 

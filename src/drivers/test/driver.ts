@@ -124,8 +124,10 @@ export function testSessionStorePath(env: NodeJS.ProcessEnv = process.env): stri
  */
 export function openTestDriver(path: '/default' | '/session', uri: string, opts: { groupCommit?: boolean; nonBlocking?: boolean } = {}): TestDriver {
   const store = new Store({ path: path === '/default' ? ':memory:' : testSessionStorePath(), groupCommit: opts.groupCommit, nonBlocking: opts.nonBlocking });
-  const driver = new TestDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION });
+  const driver = new TestDriver({ uri, store, backend: new SimulatedGuests(), version: TEST_VERSION, storage: 'simulated' });
   if (path === '/default') presetDefault(store);
+  // libvirt's test driver's `default-pool`, in memory for /default, durable (made once) for /session.
+  driver.storage?.presetTestPool();
   return driver;
 }
 
