@@ -7,6 +7,7 @@
 import { Domain, DomainCheckpoint, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
 import type { DomainRef } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
+import { STORAGE_HANDLERS } from './handlers-storage.js';
 import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
@@ -377,4 +378,5 @@ export const HANDLERS: HandlerTable = {
   [Proc.DOMAIN_RESET]: async (ctx, a) => domainOf(ctx, a.dom).reset(a.flags),
   [Proc.DOMAIN_GET_HOSTNAME]: async (ctx, a) => ({ value: await domainOf(ctx, a.dom).hostname(a.flags) }),
   [Proc.DOMAIN_GET_TIME]: async (ctx, a) => domainOf(ctx, a.dom).getTime(a.flags),
+  ...STORAGE_HANDLERS,
 };
