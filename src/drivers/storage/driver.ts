@@ -35,6 +35,7 @@ import type {
 import { formatPoolXML, formatVolumeXML, parsePoolXML, parseVolumeXML, type PoolDef, type VolumeState } from '../../conf/storage.js';
 import { generateUUID } from '../../conf/values.js';
 import type { Store, StoragePoolRecord } from '../../store/store.js';
+import { checkFlags as checkFlagsIn, exclusiveFlags } from '../../rules/flags.js';
 import { createImage, probeImage, runQemuImg, type ImageFacts } from './image.js';
 
 /** libvirt's test driver's preset pool (testDriver's defaultPoolXML). */
@@ -101,9 +102,7 @@ const STRERROR: Record<string, string> = {
   EISDIR: 'Is a directory',
 };
 function checkFlags(flags: number, supported: number, fn: string): void {
-  if ((flags & ~supported) !== 0) {
-    throw VirError.invalidArg(ErrorDomain.STORAGE, `unsupported flags (0x${(flags & ~supported).toString(16)}) in function ${fn}`);
-  }
+  checkFlagsIn(flags, supported, fn, ErrorDomain.STORAGE);
 }
 
 /** The storage driver of a test or qemu driver. */
@@ -281,7 +280,7 @@ export class PoolStorageDriver implements StorageDriver {
     const build = StoragePoolCreateFlags.WITH_BUILD | StoragePoolCreateFlags.WITH_BUILD_OVERWRITE | StoragePoolCreateFlags.WITH_BUILD_NO_OVERWRITE;
     checkFlags(flags, build, `${this.prefix}StoragePoolCreate`);
     const rec = this.rec(pool);
-    if (rec.active) throw invalid(`storage pool '${rec.name}' is already active`, this.lookupDomain);
+    if (rec.active) throw invalid(`storage pool '${rec.name}' is ${this.simulated ? '' : 'already '}active`, this.lookupDomain);
     if (!this.simulated && (flags & build) !== 0) await this.buildDir(this.def(rec), flags);
     await this.startPool(rec);
   }
@@ -304,11 +303,9 @@ export class PoolStorageDriver implements StorageDriver {
 
   async storagePoolBuild(pool: StoragePoolRef, flags: number): Promise<void> {
     checkFlags(flags, StoragePoolBuildFlags.OVERWRITE | StoragePoolBuildFlags.NO_OVERWRITE, `${this.prefix}StoragePoolBuild`);
-    if ((flags & StoragePoolBuildFlags.OVERWRITE) !== 0 && (flags & StoragePoolBuildFlags.NO_OVERWRITE) !== 0) {
-      throw VirError.invalidArg(ErrorDomain.STORAGE, 'Flags VIR_STORAGE_POOL_BUILD_OVERWRITE and VIR_STORAGE_POOL_BUILD_NO_OVERWRITE are mutually exclusive');
-    }
+    exclusiveFlags(flags, StoragePoolBuildFlags.OVERWRITE, 'VIR_STORAGE_POOL_BUILD_OVERWRITE', StoragePoolBuildFlags.NO_OVERWRITE, 'VIR_STORAGE_POOL_BUILD_NO_OVERWRITE', ErrorDomain.STORAGE);
     const rec = this.rec(pool);
-    if (rec.active) throw invalid(`storage pool '${rec.name}' is already active`, this.lookupDomain);
+    if (rec.active) throw invalid(`storage pool '${rec.name}' is ${this.simulated ? '' : 'already '}active`, this.lookupDomain);
     if (!this.simulated) await this.buildDir(this.def(rec), flags);
   }
 
@@ -358,8 +355,9 @@ export class PoolStorageDriver implements StorageDriver {
   /** A pool's capacity, allocation and free bytes (a directory's: its file system's, as libvirt). */
   private async sizes(rec: StoragePoolRecord): Promise<{ capacity: number; allocation: number; available: number }> {
     if (this.simulated) {
-      const allocation = rec.active ? this.store.poolVolumes(rec.uuid).reduce((a, v) => a + (JSON.parse(v.data) as SimVolume).allocation, 0) : 0;
-      return { capacity: SIMULATED_CAPACITY, allocation: rec.active ? allocation : 0, available: SIMULATED_CAPACITY - (rec.active ? allocation : 0) };
+      // As libvirt's test driver: a stopped pool keeps its volumes, and its figures.
+      const allocation = this.store.poolVolumes(rec.uuid).reduce((a, v) => a + (JSON.parse(v.data) as SimVolume).allocation, 0);
+      return { capacity: SIMULATED_CAPACITY, allocation, available: SIMULATED_CAPACITY - allocation };
     }
     if (!rec.active) return { capacity: 0, allocation: 0, available: 0 };
     try {
@@ -413,12 +411,18 @@ export class PoolStorageDriver implements StorageDriver {
       throw systemError(`cannot open directory '${def.targetPath}'`, err);
     }
     const vols = new Map<string, VolumeState>();
-    const facts = await Promise.all(names.map((n) => probeImage(join(def.targetPath, n)).catch(() => null)));
+    // At most 64 files open at once: a pool of thousands stays under the process's file limit.
+    const facts: (ImageFacts | null)[] = new Array<ImageFacts | null>(names.length).fill(null);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < names.length; i = next++) facts[i] = await probeImage(join(def.targetPath, names[i] as string)).catch(() => null);
+    };
+    await Promise.all(Array.from({ length: Math.min(64, names.length) }, worker));
     names.forEach((n, i) => {
       const f = facts[i];
       if (f !== null && f !== undefined) vols.set(n, volumeState(n, join(def.targetPath, n), f));
     });
-    return new Map([...vols.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return vols;
   }
 
   private simVolume(rec: StoragePoolRecord, name: string): VolumeState | undefined {
@@ -433,7 +437,7 @@ export class PoolStorageDriver implements StorageDriver {
 
   private async volumes(rec: StoragePoolRecord): Promise<VolumeState[]> {
     if (this.simulated) return this.store.poolVolumes(rec.uuid).map((v) => this.simVolume(rec, v.name) as VolumeState);
-    return [...(await this.dirVols(rec)).values()];
+    return [...(await this.dirVols(rec)).values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async storagePoolNumOfVolumes(pool: StoragePoolRef): Promise<number> {
@@ -504,7 +508,7 @@ export class PoolStorageDriver implements StorageDriver {
     }
     const existing = this.simulated ? this.simVolume(rec, def.name) : (await this.dirVols(rec)).get(def.name);
     if (existing !== undefined) {
-      throw this.simulated ? failed('storage vol already exists') : VirError.report(ErrorDomain.STORAGE, ErrorNumber.STORAGE_VOL_EXIST, `'${def.name}'`);
+      throw this.simulated ? VirError.report(ErrorDomain.TEST, ErrorNumber.OPERATION_FAILED, 'storage vol already exists') : VirError.report(ErrorDomain.STORAGE, ErrorNumber.STORAGE_VOL_EXIST, `'${def.name}'`);
     }
     const capacity = Math.max(def.capacity, source?.capacity ?? 0);
     // What the new volume will take: everything for a preallocated raw file, else what was asked.
