@@ -15,6 +15,8 @@
  * quits it once it has seen the event); a monitor EOF or a vanished pid otherwise is 'crashed'.
  * Exits the backend causes itself (kill, saveMemory) are not reported.
  */
+import type { StorageDriver } from '../../core/storage-driver.js';
+import { withVolumesResolved } from './volumes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -210,6 +212,8 @@ export class QemuGuests implements GuestBackend {
   readonly type = 'QEMU';
   readonly supported = QEMU_SUPPORTED_FLAGS;
   readonly monitorEvents = true;
+  /** The connection's storage driver, which `<disk type='volume'>` sources are resolved through (set by QemuDriver). */
+  storage: StorageDriver | undefined = undefined;
   /** This machine, as QEMU sees it: CPU, NUMA cells, the qemu-system binaries on PATH, KVM. */
   async host(): Promise<GuestHost> {
     const probe = await import('./host.js');
@@ -358,7 +362,8 @@ export class QemuGuests implements GuestBackend {
       if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) throw internalError(DOM, `UNIX socket path '${sock}' too long`);
     }
     const types = qemuMachineTypes(emulator);
-    const cmd = buildQemuArgv(def, {
+    // Volume disks run on their volume's file; the definition keeps naming the volume.
+    const cmd = buildQemuArgv(await withVolumesResolved(def, this.storage), {
       paths,
       incomingDefer: opts.image !== null,
       loadSnapshot: opts.snapshot,
