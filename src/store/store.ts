@@ -327,7 +327,10 @@ export class Store {
       poolByName: () => db.prepare<[string], StoragePoolRow>('SELECT * FROM storage_pools WHERE name = ?'),
       putPool: () =>
         db.prepare<[string, string, number, number, number, string]>(
-          'INSERT OR REPLACE INTO storage_pools (uuid, name, persistent, active, autostart, xml) VALUES (?, ?, ?, ?, ?, ?)',
+          // An upsert, not INSERT OR REPLACE: a replaced row would take its volumes with it (cascade).
+          'INSERT INTO storage_pools (uuid, name, persistent, active, autostart, xml) VALUES (?, ?, ?, ?, ?, ?) ' +
+            'ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, persistent = excluded.persistent, active = excluded.active, ' +
+            'autostart = excluded.autostart, xml = excluded.xml',
         ),
       deleteVolumes: () => db.prepare<[string]>('DELETE FROM storage_volumes WHERE pool_uuid = ?'),
       deletePool: () => db.prepare<[string]>('DELETE FROM storage_pools WHERE uuid = ?'),
