@@ -518,7 +518,8 @@ export class PoolStorageDriver implements StorageDriver {
       throw VirError.report(this.lookupDomain, ErrorNumber.INTERNAL_ERROR, `Not enough free space in pool for volume '${def.name}'`);
     }
     if (this.simulated) {
-      const data: SimVolume = { format, capacity, allocation: source !== null ? Math.max(def.allocation, source.allocation) : def.allocation };
+      // As libvirt's test driver, a clone has the sizes its XML asks for.
+      const data: SimVolume = { format, capacity: def.capacity, allocation: def.allocation };
       if (def.backingPath !== undefined) data.backingPath = def.backingPath;
       if (def.backingFormat !== undefined) data.backingFormat = def.backingFormat;
       this.store.mutate(() => this.store.putVolume({ poolUUID: rec.uuid, name: def.name, path, data: JSON.stringify(data) }));
