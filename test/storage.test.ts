@@ -62,7 +62,7 @@ test('pool and volume XML: parsed and written back in libvirt layout; sizes with
   assert.throws(() => parsePoolXML("<pool type='dir'><name>p</name></pool>"), /missing storage pool target path/);
   assert.throws(() => parsePoolXML("<pool type='xyz'><name>p</name></pool>"), /Invalid value for attribute 'type' in element 'pool': 'xyz'/);
   const out = formatVolumeXML({ name: 'x', key: '/p/x', path: '/p/x', type: 'file', capacity: 1, allocation: 0, format: 'qcow2', backingPath: '/p/b', backingFormat: 'raw' });
-  assert.match(out, /<backingStore>\n    <path>\/p\/b<\/path>\n    <format type='raw'\/>/);
+  assert.match(out, /<backingStore>\n {4}<path>\/p\/b<\/path>\n {4}<format type='raw'\/>/);
 });
 
 // ---- the test driver ----
@@ -232,7 +232,7 @@ test('dir pool volumes: qcow2 and raw with qemu-img, figures as qemu-img info re
     const oi = await qemuImgInfo(join(path, 'over.qcow2'));
     assert.equal(oi['backing-filename'], join(path, 'a.qcow2'));
     assert.equal(oi['backing-filename-format'], 'qcow2');
-    assert.match(await o.XMLDesc(), /<backingStore>\n    <path>[^<]*a\.qcow2<\/path>\n    <format type='qcow2'\/>/);
+    assert.match(await o.XMLDesc(), /<backingStore>\n {4}<path>[^<]*a\.qcow2<\/path>\n {4}<format type='qcow2'\/>/);
 
     const clone = await pool.createXMLFrom(vol('clone.qcow2', String(128 * MiB)), q);
     assert.equal((await qemuImgInfo(join(path, 'clone.qcow2')))['virtual-size'], 128 * MiB);

@@ -85,24 +85,22 @@ function ullong(ctl: Ctl, cmd: Cmd, name: string): number {
 /** virshCommandOptPoolBy: a UUID (36 characters), then a name; "failed to get pool 'X'". */
 async function lookupPool(ctl: Ctl, name: string): Promise<StoragePool> {
   const conn = ctl.c;
-  let last: unknown = null;
   if (name.length === 36) {
     try {
       return await conn.storagePoolLookupByUUIDString(name);
     } catch (err) {
       if (!isVirError(err)) throw err;
-      last = err;
     }
   }
   try {
     return await conn.storagePoolLookupByName(name);
   } catch (err) {
     if (!isVirError(err)) throw err;
-    last = err;
+    // virsh reports the last lookup's error after its own line.
+    ctl.error(`failed to get pool '${name}'`);
+    ctl.save(err);
+    throw new CmdFailed();
   }
-  ctl.error(`failed to get pool '${name}'`);
-  ctl.save(last);
-  throw new CmdFailed();
 }
 
 async function poolArg(ctl: Ctl, cmd: Cmd, opt = 'pool'): Promise<StoragePool> {
