@@ -43,7 +43,15 @@ export {
 } from './api/stream.js';
 export { DomainCheckpoint } from './api/checkpoint.js';
 export { StoragePool, StorageVol } from './api/storage.js';
-export type { StorageDriver, StoragePoolInfo, StoragePoolRef, StorageVolInfo, StorageVolRef } from './core/storage-driver.js';
+export type {
+  StorageDriver,
+  StoragePoolEventListener,
+  StoragePoolInfo,
+  StoragePoolLifecycleEvent,
+  StoragePoolRef,
+  StorageVolInfo,
+  StorageVolRef,
+} from './core/storage-driver.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
   DomainControlInfo,

@@ -112,8 +112,10 @@ describe('tsvirtd protocol', () => {
           assert.equal(e.code, 29, spec.name);
           assert.equal(e.message, `operation forbidden: read only access prevents ${spec.api}`);
           assert.equal(e.str1, 'operation forbidden: %s');
-          // The error domain of the API's module: libvirt-domain-snapshot.c 35, libvirt-domain-checkpoint.c 69.
-          const module = spec.api.startsWith('virDomainSnapshot') || spec.api === 'virDomainRevertToSnapshot' ? 35 : spec.api.startsWith('virDomainCheckpoint') ? 69 : 20;
+          // The error domain of the API's module: libvirt-domain-snapshot.c 35, libvirt-domain-checkpoint.c 69,
+          // libvirt-storage.c 18.
+          const storage = spec.api.startsWith('virStorage') || spec.api.includes('StoragePool');
+          const module = spec.api.startsWith('virDomainSnapshot') || spec.api === 'virDomainRevertToSnapshot' ? 35 : spec.api.startsWith('virDomainCheckpoint') ? 69 : storage ? 18 : 20;
           assert.equal(e.domain, module);
         }
         const st = await c.callWith(Proc.DOMAIN_GET_STATE, PROCEDURES.get(Proc.DOMAIN_GET_STATE)!.args, anyArgs);

@@ -38,6 +38,8 @@ import type { Store, StoragePoolRecord } from '../../store/store.js';
 import { checkFlags as checkFlagsIn, exclusiveFlags } from '../../rules/flags.js';
 import { createImage, probeImage, runQemuImg, type ImageFacts } from './image.js';
 
+/** The UUID of libvirt's test driver's preset pool. */
+const TEST_DEFAULT_POOL_UUID = 'dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566';
 /** libvirt's test driver's preset pool (testDriver's defaultPoolXML). */
 export const TEST_DEFAULT_POOL_XML = `<pool type='dir'>
   <name>default-pool</name>
@@ -128,9 +130,10 @@ export class PoolStorageDriver implements StorageDriver {
   /** Defines and starts libvirt's test driver's `default-pool`, once per store. */
   presetTestPool(): void {
     if (this.store.counter('storage_preset') !== undefined) return;
-    const def = parsePoolXML(TEST_DEFAULT_POOL_XML);
+    // No XML is parsed here: every open of test:///default makes this pool, and a command that
+    // reads no XML should not load the parser (the CLI loads it on demand).
     this.store.mutate(() => {
-      this.store.putPool({ uuid: def.uuid ?? generateUUID(), name: def.name, persistent: true, active: true, autostart: false, xml: TEST_DEFAULT_POOL_XML });
+      this.store.putPool({ uuid: TEST_DEFAULT_POOL_UUID, name: 'default-pool', persistent: true, active: true, autostart: false, xml: TEST_DEFAULT_POOL_XML });
       this.store.setCounter('storage_preset', 1);
     });
   }
