@@ -36,6 +36,14 @@ const anyArgs = {
   memory: 1024,
   nvcpus: 1,
   params: [{ field: 'weight', type: 2, value: 1 }],
+  // The storage procedures' handles and arguments.
+  pool: { name: 'default-pool', uuid: Buffer.from('dfe224cb28fb8dd0c4b264eb3f0f4566', 'hex') },
+  vol: { pool: 'default-pool', name: 'v', key: '/default-pool/v' },
+  clonevol: { pool: 'default-pool', name: 'v', key: '/default-pool/v' },
+  algorithm: 0,
+  capacity: 1024,
+  offset: 0,
+  length: 0,
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {
