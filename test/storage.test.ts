@@ -21,6 +21,9 @@ import {
 } from '../src/index.js';
 import { formatPoolXML, formatVolumeXML, parsePoolXML, parseVolumeXML } from '../src/conf/storage.js';
 import { probeImage, qemuImgInfo } from '../src/drivers/storage/image.js';
+import { withVolumesResolved } from '../src/drivers/qemu/volumes.js';
+import { buildQemuArgv } from '../src/drivers/qemu/argv.js';
+import { parseDomainXML } from '../src/conf/domain.js';
 import { domainXML, rejectsVir, tempStateDir, withConnection } from './support/fixtures.js';
 import { cleanEnv, scratch, tsvirt } from './cli-harness.js';
 
@@ -347,4 +350,32 @@ test('undefine --remove-all-storage: refused with snapshots until --snapshots-me
   } finally {
     sc.cleanup();
   }
+});
+
+test("qemu: a <disk type='volume'> runs on its volume's file (with the volume's format); the definition keeps the volume; a stopped pool is refused", async () => {
+  await withQemu(async (conn, dir) => {
+    const pool = await conn.storagePoolDefineXML(dirPool('vp', join(dir, 'vp')));
+    await pool.create(1 /* WITH_BUILD */);
+    await pool.createXML(vol('disk.qcow2', String(64 * MiB), "<target><format type='qcow2'/></target>"));
+    const xml = `<domain type='qemu'><name>v</name><uuid>8a9b1c2d-1111-2222-3333-444455556666</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><disk type='volume' device='disk'><source pool='vp' volume='disk.qcow2'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
+    const def = parseDomainXML(xml);
+    const storage = conn.driverFor('test').storage;
+    const resolved = await withVolumesResolved(def, storage);
+    const argv = buildQemuArgv(resolved, {
+      paths: { monitorSocket: '/run/m.sock', pidFile: '/run/q.pid', serialLog: () => '/run/s.log', serialSocket: () => '/run/s.sock', vncSocket: '/run/v.sock' },
+    }).argv;
+    const blockdevs = argv.filter((a) => a.includes('"node-name":"libvirt-1-')).join('\n');
+    assert.match(blockdevs, new RegExp(`"driver":"file","filename":"${join(dir, 'vp', 'disk.qcow2')}"`));
+    assert.match(blockdevs, /"node-name":"libvirt-1-format"[^\n]*"driver":"qcow2"|"driver":"qcow2"[^\n]*"node-name":"libvirt-1-format"/);
+    assert.equal(await withVolumesResolved(parseDomainXML(xml.replace("type='volume'", "type='file'").replace("<source pool='vp' volume='disk.qcow2'/>", "<source file='/x.img'/>")), storage).then((d) => d.devices.disks[0]?.sourceFile), '/x.img');
+    const dom = await conn.defineXML(xml);
+    assert.match(await dom.XMLDesc(), /<disk type='volume' device='disk'>\s*<source pool='vp' volume='disk.qcow2'\/>/);
+    await pool.destroy();
+    await rejectsVir(withVolumesResolved(def, storage), {
+      code: ErrorNumber.OPERATION_INVALID,
+      message: "Requested operation is not valid: storage pool 'vp' containing volume 'disk.qcow2' is not active",
+    });
+  });
 });
