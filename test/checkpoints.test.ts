@@ -88,7 +88,7 @@ test('store: a version-1 store file is upgraded in place to the checkpoints sche
     db.close();
     const store = new Store({ path });
     try {
-      assert.equal(SCHEMA_VERSION, 2);
+      assert.ok(SCHEMA_VERSION >= 2);
       const uuid = store.domainByName('old')?.uuid;
       assert.ok(uuid !== undefined, 'the domain of the old store is there');
       store.mutate(() => store.putCheckpoint(uuid, { name: 'c1', parent: null, seq: 1, creationTime: 1, current: true, xml: '<domaincheckpoint/>' }));
@@ -100,7 +100,7 @@ test('store: a version-1 store file is upgraded in place to the checkpoints sche
     }
     const check = new Database(path, { readonly: true });
     try {
-      assert.equal(check.pragma('user_version', { simple: true }), 2);
+      assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     } finally {
       check.close();
     }

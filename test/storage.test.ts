@@ -24,6 +24,9 @@ import { probeImage, qemuImgInfo } from '../src/drivers/storage/image.js';
 import { withVolumesResolved } from '../src/drivers/qemu/volumes.js';
 import { buildQemuArgv } from '../src/drivers/qemu/argv.js';
 import { parseDomainXML } from '../src/conf/domain.js';
+import Database from 'better-sqlite3';
+import { Store } from '../src/store/store.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/schema.js';
 import { domainXML, rejectsVir, tempStateDir, withConnection } from './support/fixtures.js';
 import { cleanEnv, scratch, tsvirt } from './cli-harness.js';
 
@@ -378,4 +381,32 @@ test("qemu: a <disk type='volume'> runs on its volume's file (with the volume's 
       message: "Requested operation is not valid: storage pool 'vp' containing volume 'disk.qcow2' is not active",
     });
   });
+});
+
+test('store: a version-2 store file is upgraded in place to the storage schema (migration 3), its domains kept', () => {
+  const state = tempStateDir();
+  try {
+    const path = join(state.dir, 'v2.db');
+    const db = new Database(path);
+    db.exec(MIGRATIONS[0] ?? '');
+    db.exec(MIGRATIONS[1] ?? '');
+    db.pragma('user_version = 2');
+    db.prepare("INSERT INTO domains (uuid, name, persistent, config_xml, state, reason, max_mem, memory, vcpus) VALUES ('6f1c5a52-0000-4000-8000-000000000001', 'old', 1, '<domain/>', 5, 0, 1, 1, 1)").run();
+    db.close();
+    const store = new Store({ path });
+    try {
+      assert.equal(SCHEMA_VERSION, 3);
+      assert.equal(store.domainByName('old')?.name, 'old');
+      store.mutate(() => store.putPool({ uuid: 'dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566', name: 'p', persistent: true, active: true, autostart: false, xml: '<pool/>' }));
+      store.mutate(() => store.putVolume({ poolUUID: 'dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566', name: 'v', path: '/p/v', data: '{}' }));
+      store.mutate(() => store.putPool({ uuid: 'dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566', name: 'p', persistent: true, active: false, autostart: true, xml: '<pool/>' }));
+      assert.equal(store.poolVolumeCount('dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566'), 1, "a pool's state change keeps its volumes");
+      store.mutate(() => store.deletePool('dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566'));
+      assert.equal(store.volumeByPath('/p/v'), undefined, 'volumes go with their pool');
+    } finally {
+      store.close();
+    }
+  } finally {
+    state.cleanup();
+  }
 });
