@@ -38,6 +38,13 @@ WANTED = {
         'virNetworkUpdateCommand', 'virNetworkUpdateSection', 'virNetworkUpdateFlags', 'virNetworkEventLifecycleType',
         'virNetworkEventID', 'virIPAddrType',
     ],
+    'libvirt-storage.h': [
+        'virStoragePoolState', 'virStoragePoolBuildFlags', 'virStoragePoolDeleteFlags', 'virStoragePoolCreateFlags',
+        'virStorageVolType', 'virStorageVolDeleteFlags', 'virStorageVolWipeAlgorithm', 'virStorageVolInfoFlags',
+        'virStorageXMLFlags', 'virConnectListAllStoragePoolsFlags', 'virStoragePoolDefineFlags',
+        'virStorageVolCreateFlags', 'virStorageVolDownloadFlags', 'virStorageVolUploadFlags',
+        'virStorageVolResizeFlags', 'virStoragePoolEventID', 'virStoragePoolEventLifecycleType',
+    ],
     'virterror.h': ['virErrorLevel', 'virErrorDomain', 'virErrorNumber'],
 }
 # TS names: drop the 'vir' prefix and libvirt's 'Values'/'Type' noise where it adds nothing.

@@ -50,6 +50,16 @@ export {
 export { StreamHole } from './core/stream-hole.js';
 export { DomainCheckpoint } from './api/checkpoint.js';
 export { Network, type NetworkDHCPLease } from './api/network.js';
+export { StoragePool, StorageVol } from './api/storage.js';
+export type {
+  StorageDriver,
+  StoragePoolEventListener,
+  StoragePoolInfo,
+  StoragePoolLifecycleEvent,
+  StoragePoolRef,
+  StorageVolInfo,
+  StorageVolRef,
+} from './core/storage-driver.js';
 export { VirError, enumMemberName, errorCodeName, errorDomainName, type VirErrorInit } from './core/errors.js';
 export type {
   BlockInfo,

@@ -49,6 +49,14 @@ const anyArgs = {
   path: 'vda',
   device: 'testnet0',
   bandwidth: 1,
+  // The storage procedures' handles and arguments.
+  pool: { name: 'default-pool', uuid: Buffer.from('dfe224cb28fb8dd0c4b264eb3f0f4566', 'hex') },
+  vol: { pool: 'default-pool', name: 'v', key: '/default-pool/v' },
+  clonevol: { pool: 'default-pool', name: 'v', key: '/default-pool/v' },
+  algorithm: 0,
+  capacity: 1024,
+  offset: 0,
+  length: 0,
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {
@@ -126,7 +134,8 @@ describe('tsvirtd protocol', () => {
           assert.equal(e.message, `operation forbidden: read only access prevents ${spec.api}`);
           assert.equal(e.str1, 'operation forbidden: %s');
           // The error domain of the API's module: libvirt-domain-snapshot.c 35, libvirt-domain-checkpoint.c 69,
-          // libvirt-network.c 19.
+          // libvirt-network.c 19, libvirt-storage.c 18.
+          const storage = spec.api.startsWith('virStorage') || spec.api.includes('StoragePool');
           const module =
             spec.api.startsWith('virDomainSnapshot') || spec.api === 'virDomainRevertToSnapshot'
               ? 35
@@ -134,7 +143,9 @@ describe('tsvirtd protocol', () => {
                 ? 69
                 : spec.api.startsWith('virNetwork')
                   ? 19
-                  : 20;
+                  : storage
+                    ? 18
+                    : 20;
           assert.equal(e.domain, module, spec.name);
           // …which is what libvirt 9.0's own table of its sources says.
           const known = REMOTE_PROCEDURES.get(spec.proc);

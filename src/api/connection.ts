@@ -5,7 +5,8 @@ import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo, SecurityModel, T
 import { Domain } from './domain.js';
 import { Network, networkCall } from './network.js';
 import { Stream } from './stream.js';
-import { DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
+import { StoragePool, StorageVol, storageDriver } from './storage.js';
+import { ConnectListAllStoragePoolsFlags, DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
 import { VirError, noSupport } from '../core/errors.js';
 import { parseUUID } from '../conf/values.js';
 
@@ -852,6 +853,140 @@ export class Connection {
       },
     };
     return iterator;
+  }
+
+  // Storage pools and volumes (libvirt's storage driver of the connection).
+
+  /**
+   * Handles on the storage pools (virConnectListAllStoragePools), in name order; filtered by
+   * {@link ConnectListAllStoragePoolsFlags} (ACTIVE/INACTIVE, PERSISTENT/TRANSIENT,
+   * AUTOSTART/NO_AUTOSTART, pool types).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without storage (ESX, VirtualBox).
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for an unknown flag.
+   */
+  async listAllStoragePools(flags = 0): Promise<StoragePool[]> {
+    const refs = await storageDriver(this, 'virConnectListAllStoragePools', false).listAllStoragePools(flags);
+    return refs.map((r) => new StoragePool(this, r));
+  }
+  /**
+   * The names of the active pools (virConnectListStoragePools).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without storage.
+   */
+  async listStoragePools(): Promise<string[]> {
+    return (await this.listAllStoragePools(ConnectListAllStoragePoolsFlags.ACTIVE)).map((p) => p.name());
+  }
+  /**
+   * The names of the inactive pools (virConnectListDefinedStoragePools).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without storage.
+   */
+  async listDefinedStoragePools(): Promise<string[]> {
+    return (await this.listAllStoragePools(ConnectListAllStoragePoolsFlags.INACTIVE)).map((p) => p.name());
+  }
+  /**
+   * The number of active pools (virConnectNumOfStoragePools).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without storage.
+   */
+  async numOfStoragePools(): Promise<number> {
+    return storageDriver(this, 'virConnectNumOfStoragePools', false).numOfStoragePools();
+  }
+  /**
+   * The number of inactive pools (virConnectNumOfDefinedStoragePools).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without storage.
+   */
+  async numOfDefinedStoragePools(): Promise<number> {
+    return storageDriver(this, 'virConnectNumOfDefinedStoragePools', false).numOfDefinedStoragePools();
+  }
+  /**
+   * A handle on the pool named `name` (virStoragePoolLookupByName).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_STORAGE_POOL "no storage pool with matching name 'NAME'".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without storage.
+   */
+  async storagePoolLookupByName(name: string): Promise<StoragePool> {
+    checkString(name, 'name', 'virStoragePoolLookupByName');
+    return new StoragePool(this, await storageDriver(this, 'virStoragePoolLookupByName', false).storagePoolLookupByName(name));
+  }
+  /**
+   * A handle on the pool with UUID `uuid` (virStoragePoolLookupByUUIDString), in any of the
+   * forms libvirt reads.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a string that is not a UUID.
+   * @throws {@link VirError} VIR_ERR_NO_STORAGE_POOL when no pool has it.
+   */
+  async storagePoolLookupByUUIDString(uuid: string): Promise<StoragePool> {
+    const canonical = typeof uuid === 'string' ? parseUUID(uuid) : undefined;
+    if (canonical === undefined) throw VirError.invalidArg(ErrorDomain.STORAGE, `invalid argument: uuidstr in virStoragePoolLookupByUUIDString must be a valid UUID`);
+    return new StoragePool(this, await storageDriver(this, 'virStoragePoolLookupByUUID', false).storagePoolLookupByUUID(canonical));
+  }
+  /**
+   * A handle on the pool whose target path is `path` (virStoragePoolLookupByTargetPath).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_STORAGE_POOL when no pool has it.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for a driver without it (the test driver, as libvirt's).
+   */
+  async storagePoolLookupByTargetPath(path: string): Promise<StoragePool> {
+    const drv = storageDriver(this, 'virStoragePoolLookupByTargetPath', false);
+    if (drv.storagePoolLookupByTargetPath === undefined) throw noSupport(ErrorDomain.STORAGE, 'virStoragePoolLookupByTargetPath');
+    return new StoragePool(this, await drv.storagePoolLookupByTargetPath(path));
+  }
+  /**
+   * Defines a persistent pool from pool XML (virStoragePoolDefineXML), inactive; redefining an
+   * existing pool (same name and UUID) replaces its definition.
+   *
+   * Prerequisites: a writable connection; the name, UUID and target path are not another pool's.
+   * Effects on success: the pool is stored. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_XML_ERROR for XML without name or target path.
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED "pool 'NAME' already exists with uuid U", or
+   * "Storage source conflict with pool: 'NAME'" for a path another pool has.
+   */
+  async storagePoolDefineXML(xml: string, flags = 0): Promise<StoragePool> {
+    checkString(xml, 'xml', 'virStoragePoolDefineXML');
+    return new StoragePool(this, await storageDriver(this, 'virStoragePoolDefineXML', true).storagePoolDefineXML(xml, flags));
+  }
+  /**
+   * Creates and starts a transient pool (virStoragePoolCreateXML); it goes when destroyed.
+   *
+   * Prerequisites: as {@link Connection.storagePoolDefineXML}, and a directory pool's path is a
+   * directory. Effects on success: the pool runs. Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the directory cannot be read.
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED for a name or path in use.
+   */
+  async storagePoolCreateXML(xml: string, flags = 0): Promise<StoragePool> {
+    checkString(xml, 'xml', 'virStoragePoolCreateXML');
+    return new StoragePool(this, await storageDriver(this, 'virStoragePoolCreateXML', true).storagePoolCreateXML(xml, flags));
+  }
+  /**
+   * A handle on the volume whose path is `path` (virStorageVolLookupByPath), in any active pool.
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_STORAGE_VOL "no storage vol with matching path 'PATH'".
+   */
+  async storageVolLookupByPath(path: string): Promise<StorageVol> {
+    checkString(path, 'path', 'virStorageVolLookupByPath');
+    return new StorageVol(this, await storageDriver(this, 'virStorageVolLookupByPath', false).storageVolLookupByPath(path));
+  }
+  /**
+   * A handle on the volume whose key is `key` (virStorageVolLookupByKey).
+   *
+   * Prerequisites: the connection is open. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_STORAGE_VOL "no storage vol with matching key 'KEY'".
+   */
+  async storageVolLookupByKey(key: string): Promise<StorageVol> {
+    checkString(key, 'key', 'virStorageVolLookupByKey');
+    return new StorageVol(this, await storageDriver(this, 'virStorageVolLookupByKey', false).storageVolLookupByKey(key));
   }
 }
 

@@ -4,7 +4,7 @@
  * Each follows virsh's handler step by step (its option checks, its fallbacks, its messages);
  * tsvirt adds hint lines after refusals a flag would overcome, and `undefine --export-snapshots`.
  */
-import type { Domain } from '../index.js';
+import type { Domain, StorageVol } from '../index.js';
 import {
   DomainCreateFlags,
   DomainDestroyFlags,
@@ -13,6 +13,7 @@ import {
   DomainUndefineFlags,
   DomainXMLFlags,
   ErrorNumber,
+  StorageVolDeleteFlags,
 } from '../core/enums.generated.js';
 import { BY_ID, BY_NAME, BY_UUID, CmdFailed, FAILED, isVirError, type Cmd, type Ctl, type Handler } from './context.js';
 import { readXMLFile } from './files.js';
@@ -326,9 +327,9 @@ const undefine: Handler = async (ctl, cmd) => {
     snapshotsSafe = true;
   }
 
-  // Storage volumes (virsh's walk over the domain's disks). tsvirt has no storage API yet, so,
-  // as virsh says of a volume no storage pool manages, none can be removed: each selected disk
-  // is reported, and the domain is undefined without its storage.
+  // Storage volumes (virsh's walk over the domain's disks): each selected disk's volume is looked
+  // up now, and removed only once the undefine has succeeded.
+  const volumes: { vol: StorageVol; target: string; source: string }[] = [];
   if (volString !== undefined || removeAllStorage) {
     if (running) {
       ctl.error('Storage volume deletion is supported only on stopped domains');
@@ -346,9 +347,31 @@ const undefine: Handler = async (ctl, cmd) => {
         if (j < 0) continue;
         wanted[j] = null;
       }
-      if (disk.pool !== null) ctl.error(`Storage pool '${disk.pool}' for volume '${disk.target}' not found.`);
-      else ctl.error(`Storage volume '${disk.target}'(${disk.source}) is not managed by libvirt. Remove it manually.\n`);
+      let vol: StorageVol | null = null;
+      try {
+        if (disk.pool !== null) {
+          let pool;
+          try {
+            pool = await ctl.c.storagePoolLookupByName(disk.pool);
+          } catch (err) {
+            if (!isVirError(err)) throw err;
+            ctl.error(`Storage pool '${disk.pool}' for volume '${disk.target}' not found.`);
+            continue;
+          }
+          vol = await pool.storageVolLookupByName(disk.source);
+        } else {
+          vol = await ctl.c.storageVolLookupByPath(disk.source);
+        }
+      } catch (err) {
+        if (!isVirError(err)) throw err;
+      }
+      if (vol === null) {
+        ctl.error(`Storage volume '${disk.target}'(${disk.source}) is not managed by libvirt. Remove it manually.\n`);
+        continue;
+      }
+      volumes.push({ vol, target: disk.target, source: disk.source });
     }
+    ctl.resetError();
     const missing = (wanted ?? []).filter((w): w is string => w !== null);
     if (missing.length > 0) {
       for (const w of missing) ctl.error(`Volume '${w}' was not found in domain's definition.\n`);
@@ -413,7 +436,29 @@ const undefine: Handler = async (ctl, cmd) => {
     return false;
   }
   ctl.extra(`Domain '${name}' has been undefined\n`);
-  return true;
+  // Only now, with the domain undefined, its volumes go (virsh's order).
+  let ok = true;
+  for (const v of volumes) {
+    if (wipeStorage) {
+      ctl.extra(`Wiping volume '${v.target}'(${v.source}) ... `);
+      if ((await ctl.attempt(v.vol.wipe(0))) === FAILED) {
+        ctl.error('Failed! Volume not removed.');
+        ctl.reportError();
+        ok = false;
+        continue;
+      }
+      ctl.extra('Done.\n');
+    }
+    const deleteFlags = cmd.bool('delete-storage-volume-snapshots') ? StorageVolDeleteFlags.WITH_SNAPSHOTS : 0;
+    if ((await ctl.attempt(v.vol.delete(deleteFlags))) === FAILED) {
+      ctl.error(`Failed to remove storage volume '${v.target}'(${v.source})`);
+      ctl.reportError();
+      ok = false;
+    } else {
+      ctl.extra(`Volume '${v.target}'(${v.source}) removed.\n`);
+    }
+  }
+  return ok;
 };
 
 /**

@@ -25,7 +25,7 @@ export interface OptDef {
 }
 
 /** The module that holds a command's handler. */
-export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint' | 'devices' | 'stats' | 'network';
+export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint' | 'devices' | 'stats' | 'network' | 'storage';
 
 /** One command (vshCmdDef). */
 export interface CmdDef {
@@ -41,7 +41,7 @@ export interface CmdDef {
   readonly tsvirt?: boolean;
 }
 
-export type GroupKey = 'domain' | 'monitor' | 'events' | 'host' | 'checkpoint' | 'network' | 'snapshot' | 'virsh';
+export type GroupKey = 'domain' | 'monitor' | 'events' | 'host' | 'checkpoint' | 'network' | 'snapshot' | 'pool' | 'volume' | 'virsh';
 
 /** Command groups in virsh's order: [keyword, title]. */
 export const GROUPS: readonly (readonly [GroupKey, string])[] = [
@@ -52,6 +52,8 @@ export const GROUPS: readonly (readonly [GroupKey, string])[] = [
   ['checkpoint', 'Checkpoint'],
   ['network', 'Networking'],
   ['snapshot', 'Snapshot'],
+  ['pool', 'Storage Pool'],
+  ['volume', 'Storage Volume'],
   ['virsh', 'Virsh itself'],
 ];
 
@@ -81,6 +83,174 @@ const DEVICE_IMPACT = [
   bool('current', 'affect current domain'),
 ];
 const DEVICE_FILE = data('file', 'XML file');
+
+const POOL = data('pool', 'pool name or uuid');
+const VOL = data('vol', 'vol name, key or path');
+const VOL_POOL = str('pool', 'pool name or uuid');
+
+/** A storage pool command (virsh-pool.c). */
+function poolCmd(name: string, help: string, desc: string, opts: readonly OptDef[]): CmdDef {
+  return { name, group: 'pool', module: 'storage', help, desc, opts };
+}
+/** A storage volume command (virsh-volume.c). */
+function volCmd(name: string, help: string, desc: string, opts: readonly OptDef[]): CmdDef {
+  return { name, group: 'volume', module: 'storage', help, desc, opts };
+}
+/** The options of pool-define-as / pool-create-as that tsvirt uses (virsh's OPTS_POOL_COMMON_X_AS, in part). */
+const POOL_AS_OPTS: readonly OptDef[] = [
+  data('name', 'name of the pool'),
+  data('type', 'type of the pool'),
+  bool('print-xml', 'print XML document, but don\'t define/create'),
+  str('source-host', 'source-host for underlying storage'),
+  str('source-path', 'source path for underlying storage'),
+  str('source-dev', 'source device for underlying storage'),
+  str('source-name', 'source name for underlying storage'),
+  str('target', 'target for underlying storage'),
+  str('source-format', 'format for underlying storage'),
+];
+
+function poolCommands(): CmdDef[] {
+  return [
+    poolCmd('pool-autostart', 'autostart a pool', 'Configure a pool to be automatically started at boot.', [POOL, bool('disable', 'disable autostarting')]),
+    poolCmd('pool-build', 'build a pool', 'Build a given pool.', [POOL, bool('no-overwrite', 'do not overwrite any existing data'), bool('overwrite', 'overwrite any existing data')]),
+    poolCmd('pool-create', 'create a pool from an XML file', 'Create a pool.', [
+      data('file', 'file containing an XML pool description'),
+      bool('build', 'build the pool as normal'),
+      bool('no-overwrite', 'build the pool without overwriting the existing pool data'),
+      bool('overwrite', 'build the pool and overwrite the existing pool data'),
+    ]),
+    poolCmd('pool-create-as', 'create a pool from a set of args', 'Create a pool.', [
+      ...POOL_AS_OPTS,
+      bool('build', 'build the pool as normal'),
+      bool('no-overwrite', 'build the pool without overwriting the existing pool data'),
+      bool('overwrite', 'build the pool and overwrite the existing pool data'),
+    ]),
+    poolCmd('pool-define', 'define an inactive persistent storage pool or modify an existing persistent one from an XML file', 'Define or modify a persistent storage pool.', [
+      data('file', 'file containing an XML pool description'),
+      VALIDATE,
+    ]),
+    poolCmd('pool-define-as', 'define a pool from a set of args', 'Define a pool.', POOL_AS_OPTS),
+    poolCmd('pool-delete', 'delete a pool', 'Delete a given pool.', [POOL]),
+    poolCmd('pool-destroy', 'destroy (stop) a pool', 'Forcefully stop a given pool. Raw data in the pool is untouched', [POOL]),
+    poolCmd('pool-dumpxml', 'pool information in XML', 'Output the pool information as an XML dump to stdout.', [
+      POOL,
+      bool('inactive', 'show inactive defined XML'),
+      str('xpath', 'xpath expression to filter the XML document', { reqOpt: true }),
+      bool('wrap', 'wrap xpath results in an common root element'),
+    ]),
+    poolCmd('pool-info', 'storage pool information', 'Returns basic information about the storage pool.', [POOL, bool('bytes', 'Reture pool info in bytes'), JSON_OPT]),
+    poolCmd('pool-list', 'list pools', 'Returns list of pools.', [
+      bool('inactive', 'list inactive pools'),
+      bool('all', 'list inactive & active pools'),
+      bool('transient', 'list transient pools'),
+      bool('persistent', 'list persistent pools'),
+      bool('autostart', 'list pools with autostart enabled'),
+      bool('no-autostart', 'list pools with autostart disabled'),
+      str('type', 'only list pool of specified type(s) (if supported)'),
+      bool('details', 'display extended details for pools'),
+      bool('uuid', 'list UUID of active pools only'),
+      bool('name', 'list name of active pools only'),
+      JSON_OPT,
+    ]),
+    poolCmd('pool-name', 'convert a pool UUID to pool name', '', [data('pool', 'pool uuid')]),
+    poolCmd('pool-refresh', 'refresh a pool', 'Refresh a given pool.', [POOL]),
+    poolCmd('pool-start', 'start a (previously defined) inactive pool', 'Start a pool.', [
+      POOL,
+      bool('build', 'build the pool as normal'),
+      bool('no-overwrite', 'build the pool without overwriting the existing pool data'),
+      bool('overwrite', 'build the pool and overwrite the existing pool data'),
+    ]),
+    poolCmd('pool-undefine', 'undefine an inactive pool', 'Undefine the configuration for an inactive pool.', [POOL]),
+    poolCmd('pool-uuid', 'convert a pool name to pool UUID', '', [data('pool', 'pool name')]),
+  ];
+}
+
+function volumeCommands(): CmdDef[] {
+  return [
+    volCmd('vol-clone', 'clone a volume.', 'Clone an existing volume within the parent pool.', [
+      VOL,
+      data('newname', 'clone name'),
+      VOL_POOL,
+      bool('prealloc-metadata', 'preallocate metadata (for qcow2 instead of full allocation)'),
+      bool('reflink', 'use btrfs COW lightweight copy'),
+      bool('print-xml', 'print XML document, but don\'t define/create'),
+    ]),
+    volCmd('vol-create', 'create a vol from an XML file', 'Create a vol.', [
+      POOL,
+      data('file', 'file containing an XML vol description'),
+      bool('prealloc-metadata', 'preallocate metadata (for qcow2 instead of full allocation)'),
+      VALIDATE,
+    ]),
+    volCmd('vol-create-as', 'create a volume from a set of args', 'Create a vol.', [
+      POOL,
+      data('name', 'name of the volume'),
+      data('capacity', 'size of the vol, as scaled integer (default bytes)'),
+      str('allocation', 'initial allocation size, as scaled integer (default bytes)'),
+      str('format', 'file format type raw,bochs,qcow,qcow2,qed,vmdk'),
+      str('backing-vol', 'the backing volume if taking a snapshot'),
+      str('backing-vol-format', 'format of backing volume if taking a snapshot'),
+      bool('prealloc-metadata', 'preallocate metadata (for qcow2 instead of full allocation)'),
+      bool('print-xml', 'print XML document, but don\'t define/create'),
+    ]),
+    volCmd('vol-create-from', 'create a vol, using another volume as input', 'Create a vol from an existing volume.', [
+      POOL,
+      data('file', 'file containing an XML vol description'),
+      VOL,
+      str('inputpool', 'pool name or uuid of the input volume\'s pool'),
+      bool('prealloc-metadata', 'preallocate metadata (for qcow2 instead of full allocation)'),
+      bool('reflink', 'use btrfs COW lightweight copy'),
+      VALIDATE,
+    ]),
+    volCmd('vol-delete', 'delete a vol', 'Delete a given vol.', [VOL, VOL_POOL, bool('delete-snapshots', 'delete snapshots associated with volume (must be supported by storage driver)')]),
+    volCmd('vol-download', 'download volume contents to a file', 'Download the contents of a volume to a file.', [
+      VOL,
+      data('file', 'file'),
+      VOL_POOL,
+      str('offset', 'volume offset to download from'),
+      str('length', 'amount of data to download'),
+      bool('sparse', 'preserve sparseness of volume'),
+    ]),
+    volCmd('vol-dumpxml', 'vol information in XML', 'Output the vol information as an XML dump to stdout.', [
+      VOL,
+      VOL_POOL,
+      str('xpath', 'xpath expression to filter the XML document', { reqOpt: true }),
+      bool('wrap', 'wrap xpath results in an common root element'),
+    ]),
+    volCmd('vol-info', 'storage vol information', 'Returns basic information about the storage vol.', [
+      VOL,
+      VOL_POOL,
+      bool('bytes', 'Return volume info in bytes'),
+      bool('physical', 'return physical size of the volume in allocation field'),
+      JSON_OPT,
+    ]),
+    volCmd('vol-key', 'returns the volume key for a given volume name or path', '', [data('vol', 'volume name or path'), VOL_POOL]),
+    volCmd('vol-list', 'list vols', 'Returns list of vols by pool.', [POOL, bool('details', 'display extended details for volumes'), JSON_OPT]),
+    volCmd('vol-name', 'returns the volume name for a given volume key or path', '', [data('vol', 'volume key or path')]),
+    volCmd('vol-path', 'returns the volume path for a given volume name or key', '', [data('vol', 'volume name or key'), VOL_POOL]),
+    volCmd('vol-pool', 'returns the storage pool for a given volume key or path', '', [data('vol', 'volume key or path'), bool('uuid', 'return the pool uuid rather than pool name')]),
+    volCmd('vol-resize', 'resize a vol', 'Resizes a storage volume. This is safe only for storage volumes not in use by an active guest.\nSee blockresize for live resizing.', [
+      VOL,
+      data('capacity', 'new capacity for the vol, as scaled integer (default bytes)'),
+      VOL_POOL,
+      bool('allocate', 'allocate the new capacity, rather than leaving it sparse'),
+      bool('delta', 'use capacity as a delta to current size, rather than the new size'),
+      bool('shrink', 'allow the resize to shrink the volume'),
+    ]),
+    volCmd('vol-upload', 'upload file contents to a volume', 'Upload file contents to a volume', [
+      VOL,
+      data('file', 'file'),
+      VOL_POOL,
+      str('offset', 'volume offset to upload to'),
+      str('length', 'amount of data to upload'),
+      bool('sparse', 'preserve sparseness of volume'),
+    ]),
+    volCmd('vol-wipe', 'wipe a vol', 'Ensure data previously on a volume is not accessible to future reads.', [
+      VOL,
+      VOL_POOL,
+      str('algorithm', 'perform selected wiping algorithm'),
+    ]),
+  ];
+}
 
 /** Every command tsvirt knows, grouped and ordered as virsh lists them. */
 export const COMMANDS: readonly CmdDef[] = [
@@ -1229,6 +1399,11 @@ export const COMMANDS: readonly CmdDef[] = [
       RESET_NVRAM,
     ],
   },
+
+  // ---- Storage Pool (virsh-pool.c) ----
+  ...poolCommands(),
+  // ---- Storage Volume (virsh-volume.c) ----
+  ...volumeCommands(),
 
   // ---- Virsh itself (vsh.c, virsh.c) ----
   {

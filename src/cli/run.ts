@@ -27,6 +27,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   checkpoint: () => import('./cmd-checkpoint.js'),
   devices: () => import('./cmd-devices.js'),
   network: () => import('./cmd-network.js'),
+  storage: () => import('./cmd-storage.js'),
 };
 
 async function handlerFor(cmd: ParsedCommand): Promise<Handler> {

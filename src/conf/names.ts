@@ -7,7 +7,7 @@ import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { confError } from './xml.js';
 
 /** What a name belongs to: decides the error domain of the report. */
-export type NameKind = 'domain' | 'snapshot' | 'checkpoint' | 'network';
+export type NameKind = 'domain' | 'snapshot' | 'checkpoint' | 'network' | 'pool' | 'volume';
 
 /**
  * Longest name accepted, in UTF-8 bytes: the usual file name limit (NAME_MAX), so that a
@@ -37,6 +37,8 @@ export function validateName(kind: NameKind, name: string | null | undefined): a
         ? ErrorDomain.DOMAIN_CHECKPOINT
         : kind === 'network'
           ? ErrorDomain.NETWORK
+        : kind === 'pool' || kind === 'volume'
+          ? ErrorDomain.STORAGE
           : ErrorDomain.DOMAIN_SNAPSHOT;
   if (name === undefined || name === null || name === '') {
     throw confError(domain, ErrorNumber.NO_NAME);

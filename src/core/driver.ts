@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { DomainEventType, DomainState } from './enums.generated.js';
 import type { ConnectAuthCallback } from './auth.js';
 import type { NetworkDriver } from './network-driver.js';
+import type { StorageDriver } from './storage-driver.js';
 
 /** virSecurityModel: what virNodeGetSecurityModel reports. */
 export interface SecurityModel {
@@ -111,6 +112,11 @@ export interface HypervisorDriver {
   readonly uri: string;
   /** libvirt's hypervisor type name: 'Test', 'QEMU', 'ESX', 'VBOX'. */
   readonly type: string;
+  /**
+   * Storage pools and volumes (libvirt's storage driver of the connection); absent for a driver
+   * without them: the storage calls answer VIR_ERR_NO_SUPPORT.
+   */
+  readonly storage?: StorageDriver;
 
   /**
    * Releases what the driver holds (store, monitor or daemon connections); guests keep running.

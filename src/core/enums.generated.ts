@@ -725,6 +725,183 @@ export const IPAddrType = {
 /** A value of libvirt `virIPAddrType`. */
 export type IPAddrType = (typeof IPAddrType)[keyof typeof IPAddrType];
 
+/** libvirt `virStoragePoolState` (libvirt-storage.h). @enum */
+export const StoragePoolState = {
+  INACTIVE: 0,
+  BUILDING: 1,
+  RUNNING: 2,
+  DEGRADED: 3,
+  INACCESSIBLE: 4,
+} as const;
+/** A value of libvirt `virStoragePoolState`. */
+export type StoragePoolState = (typeof StoragePoolState)[keyof typeof StoragePoolState];
+
+/** libvirt `virStoragePoolBuildFlags` (libvirt-storage.h). @enum */
+export const StoragePoolBuildFlags = {
+  NEW: 0,
+  REPAIR: 1,
+  RESIZE: 2,
+  NO_OVERWRITE: 4,
+  OVERWRITE: 8,
+} as const;
+/** A value of libvirt `virStoragePoolBuildFlags`. */
+export type StoragePoolBuildFlags = (typeof StoragePoolBuildFlags)[keyof typeof StoragePoolBuildFlags];
+
+/** libvirt `virStoragePoolDeleteFlags` (libvirt-storage.h). @enum */
+export const StoragePoolDeleteFlags = {
+  NORMAL: 0,
+  ZEROED: 1,
+} as const;
+/** A value of libvirt `virStoragePoolDeleteFlags`. */
+export type StoragePoolDeleteFlags = (typeof StoragePoolDeleteFlags)[keyof typeof StoragePoolDeleteFlags];
+
+/** libvirt `virStoragePoolCreateFlags` (libvirt-storage.h). @enum */
+export const StoragePoolCreateFlags = {
+  NORMAL: 0,
+  WITH_BUILD: 1,
+  WITH_BUILD_OVERWRITE: 2,
+  WITH_BUILD_NO_OVERWRITE: 4,
+} as const;
+/** A value of libvirt `virStoragePoolCreateFlags`. */
+export type StoragePoolCreateFlags = (typeof StoragePoolCreateFlags)[keyof typeof StoragePoolCreateFlags];
+
+/** libvirt `virStorageVolType` (libvirt-storage.h). @enum */
+export const StorageVolType = {
+  FILE: 0,
+  BLOCK: 1,
+  DIR: 2,
+  NETWORK: 3,
+  NETDIR: 4,
+  PLOOP: 5,
+} as const;
+/** A value of libvirt `virStorageVolType`. */
+export type StorageVolType = (typeof StorageVolType)[keyof typeof StorageVolType];
+
+/** libvirt `virStorageVolDeleteFlags` (libvirt-storage.h). @enum */
+export const StorageVolDeleteFlags = {
+  NORMAL: 0,
+  ZEROED: 1,
+  WITH_SNAPSHOTS: 2,
+} as const;
+/** A value of libvirt `virStorageVolDeleteFlags`. */
+export type StorageVolDeleteFlags = (typeof StorageVolDeleteFlags)[keyof typeof StorageVolDeleteFlags];
+
+/** libvirt `virStorageVolWipeAlgorithm` (libvirt-storage.h). @enum */
+export const StorageVolWipeAlgorithm = {
+  ZERO: 0,
+  NNSA: 1,
+  DOD: 2,
+  BSI: 3,
+  GUTMANN: 4,
+  SCHNEIER: 5,
+  PFITZNER7: 6,
+  PFITZNER33: 7,
+  RANDOM: 8,
+  TRIM: 9,
+} as const;
+/** A value of libvirt `virStorageVolWipeAlgorithm`. */
+export type StorageVolWipeAlgorithm = (typeof StorageVolWipeAlgorithm)[keyof typeof StorageVolWipeAlgorithm];
+
+/** libvirt `virStorageVolInfoFlags` (libvirt-storage.h). @enum */
+export const StorageVolInfoFlags = {
+  USE_ALLOCATION: 0,
+  GET_PHYSICAL: 1,
+} as const;
+/** A value of libvirt `virStorageVolInfoFlags`. */
+export type StorageVolInfoFlags = (typeof StorageVolInfoFlags)[keyof typeof StorageVolInfoFlags];
+
+/** libvirt `virStorageXMLFlags` (libvirt-storage.h). @enum */
+export const StorageXMLFlags = {
+  INACTIVE: 1,
+} as const;
+/** A value of libvirt `virStorageXMLFlags`. */
+export type StorageXMLFlags = (typeof StorageXMLFlags)[keyof typeof StorageXMLFlags];
+
+/** libvirt `virConnectListAllStoragePoolsFlags` (libvirt-storage.h). @enum */
+export const ConnectListAllStoragePoolsFlags = {
+  INACTIVE: 1,
+  ACTIVE: 2,
+  PERSISTENT: 4,
+  TRANSIENT: 8,
+  AUTOSTART: 16,
+  NO_AUTOSTART: 32,
+  DIR: 64,
+  FS: 128,
+  NETFS: 256,
+  LOGICAL: 512,
+  DISK: 1024,
+  ISCSI: 2048,
+  SCSI: 4096,
+  MPATH: 8192,
+  RBD: 16384,
+  SHEEPDOG: 32768,
+  GLUSTER: 65536,
+  ZFS: 131072,
+  VSTORAGE: 262144,
+  ISCSI_DIRECT: 524288,
+} as const;
+/** A value of libvirt `virConnectListAllStoragePoolsFlags`. */
+export type ConnectListAllStoragePoolsFlags = (typeof ConnectListAllStoragePoolsFlags)[keyof typeof ConnectListAllStoragePoolsFlags];
+
+/** libvirt `virStoragePoolDefineFlags` (libvirt-storage.h). @enum */
+export const StoragePoolDefineFlags = {
+  VALIDATE: 1,
+} as const;
+/** A value of libvirt `virStoragePoolDefineFlags`. */
+export type StoragePoolDefineFlags = (typeof StoragePoolDefineFlags)[keyof typeof StoragePoolDefineFlags];
+
+/** libvirt `virStorageVolCreateFlags` (libvirt-storage.h). @enum */
+export const StorageVolCreateFlags = {
+  PREALLOC_METADATA: 1,
+  REFLINK: 2,
+  VALIDATE: 4,
+} as const;
+/** A value of libvirt `virStorageVolCreateFlags`. */
+export type StorageVolCreateFlags = (typeof StorageVolCreateFlags)[keyof typeof StorageVolCreateFlags];
+
+/** libvirt `virStorageVolDownloadFlags` (libvirt-storage.h). @enum */
+export const StorageVolDownloadFlags = {
+  STREAM: 1,
+} as const;
+/** A value of libvirt `virStorageVolDownloadFlags`. */
+export type StorageVolDownloadFlags = (typeof StorageVolDownloadFlags)[keyof typeof StorageVolDownloadFlags];
+
+/** libvirt `virStorageVolUploadFlags` (libvirt-storage.h). @enum */
+export const StorageVolUploadFlags = {
+  STREAM: 1,
+} as const;
+/** A value of libvirt `virStorageVolUploadFlags`. */
+export type StorageVolUploadFlags = (typeof StorageVolUploadFlags)[keyof typeof StorageVolUploadFlags];
+
+/** libvirt `virStorageVolResizeFlags` (libvirt-storage.h). @enum */
+export const StorageVolResizeFlags = {
+  ALLOCATE: 1,
+  DELTA: 2,
+  SHRINK: 4,
+} as const;
+/** A value of libvirt `virStorageVolResizeFlags`. */
+export type StorageVolResizeFlags = (typeof StorageVolResizeFlags)[keyof typeof StorageVolResizeFlags];
+
+/** libvirt `virStoragePoolEventID` (libvirt-storage.h). @enum */
+export const StoragePoolEventID = {
+  LIFECYCLE: 0,
+  REFRESH: 1,
+} as const;
+/** A value of libvirt `virStoragePoolEventID`. */
+export type StoragePoolEventID = (typeof StoragePoolEventID)[keyof typeof StoragePoolEventID];
+
+/** libvirt `virStoragePoolEventLifecycleType` (libvirt-storage.h). @enum */
+export const StoragePoolEventLifecycleType = {
+  DEFINED: 0,
+  UNDEFINED: 1,
+  STARTED: 2,
+  STOPPED: 3,
+  CREATED: 4,
+  DELETED: 5,
+} as const;
+/** A value of libvirt `virStoragePoolEventLifecycleType`. */
+export type StoragePoolEventLifecycleType = (typeof StoragePoolEventLifecycleType)[keyof typeof StoragePoolEventLifecycleType];
+
 /** libvirt `virErrorLevel` (virterror.h). @enum */
 export const ErrorLevel = {
   NONE: 0,

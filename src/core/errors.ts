@@ -53,6 +53,12 @@ const MESSAGE_FORMAT: Partial<Record<ErrorNumber, [bare: string, withInfo: strin
   [ErrorNumber.INVALID_DOMAIN_CHECKPOINT]: ['Invalid domain checkpoint', 'Invalid domain checkpoint: %s'],
   [ErrorNumber.NO_DOMAIN_CHECKPOINT]: ['Domain checkpoint not found', 'Domain checkpoint not found: %s'],
   [ErrorNumber.CHECKPOINT_INCONSISTENT]: ['checkpoint inconsistent', 'checkpoint inconsistent: %s'],
+  [ErrorNumber.INVALID_STORAGE_POOL]: ['invalid storage pool pointer in', 'invalid storage pool pointer in %s'],
+  [ErrorNumber.INVALID_STORAGE_VOL]: ['invalid storage volume pointer in', 'invalid storage volume pointer in %s'],
+  [ErrorNumber.NO_STORAGE_POOL]: ['Storage pool not found', 'Storage pool not found: %s'],
+  [ErrorNumber.NO_STORAGE_VOL]: ['Storage volume not found', 'Storage volume not found: %s'],
+  [ErrorNumber.STORAGE_POOL_BUILT]: ['storage pool already built', 'storage pool already built: %s'],
+  [ErrorNumber.STORAGE_VOL_EXIST]: ['this storage volume exists already', 'storage volume %s exists already'],
 };
 
 /** Member names by value, made for a table when first asked (formatting an error). */

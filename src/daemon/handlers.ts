@@ -8,6 +8,7 @@ import { Domain, DomainCheckpoint, DomainSnapshot, Network, VirError, type Conne
 import type { DomainRef, TypedParameter } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { fdPassingUnavailable } from '../core/fdpass.js';
+import { STORAGE_HANDLERS } from './handlers-storage.js';
 import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
@@ -574,5 +575,6 @@ export const HANDLERS: HandlerTable = {
     }
     return { leases: a.needResults === 0 ? [] : leases, ret: leases.length };
   },
+  ...STORAGE_HANDLERS,
 };
 

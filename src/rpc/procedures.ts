@@ -50,6 +50,12 @@ import {
   xTypedParam,
   xCheckpoint,
   xNetwork,
+  xStoragePool,
+  xStorageVol,
+  REMOTE_STORAGE_POOL_LIST_MAX,
+  REMOTE_STORAGE_VOL_LIST_MAX,
+  type WireStoragePool,
+  type WireStorageVol,
   xString,
   xUhyper,
   xUint,
@@ -224,6 +230,48 @@ export enum Proc {
   NETWORK_GET_DHCP_LEASES = 341,
   NETWORK_DEFINE_XML_FLAGS = 432,
   NETWORK_CREATE_XML_FLAGS = 437,
+  // Storage pools and volumes (libvirt-storage.c).
+  CONNECT_NUM_OF_STORAGE_POOLS = 71,
+  CONNECT_LIST_STORAGE_POOLS = 72,
+  CONNECT_NUM_OF_DEFINED_STORAGE_POOLS = 73,
+  CONNECT_LIST_DEFINED_STORAGE_POOLS = 74,
+  STORAGE_POOL_CREATE_XML = 76,
+  STORAGE_POOL_DEFINE_XML = 77,
+  STORAGE_POOL_CREATE = 78,
+  STORAGE_POOL_BUILD = 79,
+  STORAGE_POOL_DESTROY = 80,
+  STORAGE_POOL_DELETE = 81,
+  STORAGE_POOL_UNDEFINE = 82,
+  STORAGE_POOL_REFRESH = 83,
+  STORAGE_POOL_LOOKUP_BY_NAME = 84,
+  STORAGE_POOL_LOOKUP_BY_UUID = 85,
+  STORAGE_POOL_LOOKUP_BY_VOLUME = 86,
+  STORAGE_POOL_GET_INFO = 87,
+  STORAGE_POOL_GET_XML_DESC = 88,
+  STORAGE_POOL_GET_AUTOSTART = 89,
+  STORAGE_POOL_SET_AUTOSTART = 90,
+  STORAGE_POOL_NUM_OF_VOLUMES = 91,
+  STORAGE_POOL_LIST_VOLUMES = 92,
+  STORAGE_VOL_CREATE_XML = 93,
+  STORAGE_VOL_DELETE = 94,
+  STORAGE_VOL_LOOKUP_BY_NAME = 95,
+  STORAGE_VOL_LOOKUP_BY_KEY = 96,
+  STORAGE_VOL_LOOKUP_BY_PATH = 97,
+  STORAGE_VOL_GET_INFO = 98,
+  STORAGE_VOL_GET_XML_DESC = 99,
+  STORAGE_VOL_GET_PATH = 100,
+  STORAGE_VOL_CREATE_XML_FROM = 125,
+  STORAGE_POOL_IS_ACTIVE = 154,
+  STORAGE_POOL_IS_PERSISTENT = 155,
+  STORAGE_VOL_WIPE = 165,
+  STORAGE_VOL_UPLOAD = 208,
+  STORAGE_VOL_DOWNLOAD = 209,
+  STORAGE_VOL_WIPE_PATTERN = 259,
+  STORAGE_VOL_RESIZE = 260,
+  CONNECT_LIST_ALL_STORAGE_POOLS = 281,
+  STORAGE_POOL_LIST_ALL_VOLUMES = 282,
+  STORAGE_VOL_GET_INFO_FLAGS = 378,
+  STORAGE_POOL_LOOKUP_BY_TARGET_PATH = 391,
 }
 
 /** One entry of {@link PROCEDURE_TABLE}: how a procedure is encoded and treated. */
@@ -659,6 +707,57 @@ export const dhcpLeasesRet = struct<{ leases: WireDHCPLease[]; ret: number }>({
   ret: xUint,
 });
 
+// Storage pools and volumes (remote_storage_*).
+
+export const poolArg = struct<{ pool: WireStoragePool }>({ pool: xStoragePool });
+export const poolFlags = struct<{ pool: WireStoragePool; flags: number }>({ pool: xStoragePool, flags: xUint });
+export const retPool = poolArg;
+export const volArg = struct<{ vol: WireStorageVol }>({ vol: xStorageVol });
+export const volFlags = struct<{ vol: WireStorageVol; flags: number }>({ vol: xStorageVol, flags: xUint });
+export const retVol = volArg;
+export const poolNamesRet = struct<{ names: string[] }>({ names: arrayOf(xString, REMOTE_STORAGE_POOL_LIST_MAX) });
+export const volNamesRet = struct<{ names: string[] }>({ names: arrayOf(xString, REMOTE_STORAGE_VOL_LIST_MAX) });
+export const pathArgs = struct<{ path: string }>({ path: xString });
+export const keyArgs = struct<{ key: string }>({ key: xString });
+export const poolInfoRet = struct<{ state: number; capacity: number; allocation: number; available: number }>({
+  state: xUint, // unsigned char, 4 bytes on the wire
+  capacity: xUhyper,
+  allocation: xUhyper,
+  available: xUhyper,
+});
+export const volInfoRet = struct<{ type: number; capacity: number; allocation: number }>({ type: xInt, capacity: xUhyper, allocation: xUhyper });
+export const poolAutostartArgs = struct<{ pool: WireStoragePool; autostart: number }>({ pool: xStoragePool, autostart: xInt });
+export const poolListVolumesArgs = struct<{ pool: WireStoragePool; maxnames: number }>({ pool: xStoragePool, maxnames: xInt });
+export const volCreateArgs = struct<{ pool: WireStoragePool; xml: string; flags: number }>({ pool: xStoragePool, xml: xString, flags: xUint });
+export const volCreateFromArgs = struct<{ pool: WireStoragePool; xml: string; clonevol: WireStorageVol; flags: number }>({
+  pool: xStoragePool,
+  xml: xString,
+  clonevol: xStorageVol,
+  flags: xUint,
+});
+export const volLookupByNameArgs = struct<{ pool: WireStoragePool; name: string }>({ pool: xStoragePool, name: xString });
+export const volWipePatternArgs = struct<{ vol: WireStorageVol; algorithm: number; flags: number }>({ vol: xStorageVol, algorithm: xUint, flags: xUint });
+export const volResizeArgs = struct<{ vol: WireStorageVol; capacity: number; flags: number }>({ vol: xStorageVol, capacity: xUhyper, flags: xUint });
+export const volTransferArgs = struct<{ vol: WireStorageVol; offset: number; length: number; flags: number }>({
+  vol: xStorageVol,
+  offset: xUhyper,
+  length: xUhyper,
+  flags: xUint,
+});
+export const listAllPoolsRet = struct<{ pools: WireStoragePool[]; ret: number }>({
+  pools: arrayOf(xStoragePool, REMOTE_STORAGE_POOL_LIST_MAX, 20),
+  ret: xUint,
+});
+export const listAllVolumesArgs = struct<{ pool: WireStoragePool; needResults: number; flags: number }>({
+  pool: xStoragePool,
+  needResults: xInt,
+  flags: xUint,
+});
+export const listAllVolumesRet = struct<{ vols: WireStorageVol[]; ret: number }>({
+  vols: arrayOf(xStorageVol, REMOTE_STORAGE_VOL_LIST_MAX, 12),
+  ret: xUint,
+});
+
 function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false, stream = false): ProcedureEntry<A, R> {
   return { api, mutating, beforeOpen, stream, args, ret };
 }
@@ -846,6 +945,48 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.NETWORK_GET_DHCP_LEASES]: p('virNetworkGetDHCPLeases', R, dhcpLeasesArgs, dhcpLeasesRet),
   [Proc.NETWORK_DEFINE_XML_FLAGS]: p('virNetworkDefineXMLFlags', W, xmlFlags, netArgs),
   [Proc.NETWORK_CREATE_XML_FLAGS]: p('virNetworkCreateXMLFlags', W, xmlFlags, netArgs),
+  // Storage pools and volumes.
+  [Proc.CONNECT_NUM_OF_STORAGE_POOLS]: p('virConnectNumOfStoragePools', R, xVoid, numRet),
+  [Proc.CONNECT_LIST_STORAGE_POOLS]: p('virConnectListStoragePools', R, maxNamesArgs, poolNamesRet),
+  [Proc.CONNECT_NUM_OF_DEFINED_STORAGE_POOLS]: p('virConnectNumOfDefinedStoragePools', R, xVoid, numRet),
+  [Proc.CONNECT_LIST_DEFINED_STORAGE_POOLS]: p('virConnectListDefinedStoragePools', R, maxNamesArgs, poolNamesRet),
+  [Proc.STORAGE_POOL_CREATE_XML]: p('virStoragePoolCreateXML', W, xmlFlags, retPool),
+  [Proc.STORAGE_POOL_DEFINE_XML]: p('virStoragePoolDefineXML', W, xmlFlags, retPool),
+  [Proc.STORAGE_POOL_CREATE]: p('virStoragePoolCreate', W, poolFlags, xVoid),
+  [Proc.STORAGE_POOL_BUILD]: p('virStoragePoolBuild', W, poolFlags, xVoid),
+  [Proc.STORAGE_POOL_DESTROY]: p('virStoragePoolDestroy', W, poolArg, xVoid),
+  [Proc.STORAGE_POOL_DELETE]: p('virStoragePoolDelete', W, poolFlags, xVoid),
+  [Proc.STORAGE_POOL_UNDEFINE]: p('virStoragePoolUndefine', W, poolArg, xVoid),
+  [Proc.STORAGE_POOL_REFRESH]: p('virStoragePoolRefresh', W, poolFlags, xVoid),
+  [Proc.STORAGE_POOL_LOOKUP_BY_NAME]: p('virStoragePoolLookupByName', R, lookupByNameArgs, retPool),
+  [Proc.STORAGE_POOL_LOOKUP_BY_UUID]: p('virStoragePoolLookupByUUID', R, lookupByUuidArgs, retPool),
+  [Proc.STORAGE_POOL_LOOKUP_BY_VOLUME]: p('virStoragePoolLookupByVolume', R, volArg, retPool),
+  [Proc.STORAGE_POOL_GET_INFO]: p('virStoragePoolGetInfo', R, poolArg, poolInfoRet),
+  [Proc.STORAGE_POOL_GET_XML_DESC]: p('virStoragePoolGetXMLDesc', R, poolFlags, stringRet),
+  [Proc.STORAGE_POOL_GET_AUTOSTART]: p('virStoragePoolGetAutostart', R, poolArg, retInt('autostart')),
+  [Proc.STORAGE_POOL_SET_AUTOSTART]: p('virStoragePoolSetAutostart', W, poolAutostartArgs, xVoid),
+  [Proc.STORAGE_POOL_NUM_OF_VOLUMES]: p('virStoragePoolNumOfVolumes', R, poolArg, numRet),
+  [Proc.STORAGE_POOL_LIST_VOLUMES]: p('virStoragePoolListVolumes', R, poolListVolumesArgs, volNamesRet),
+  [Proc.STORAGE_VOL_CREATE_XML]: p('virStorageVolCreateXML', W, volCreateArgs, retVol),
+  [Proc.STORAGE_VOL_DELETE]: p('virStorageVolDelete', W, volFlags, xVoid),
+  [Proc.STORAGE_VOL_LOOKUP_BY_NAME]: p('virStorageVolLookupByName', R, volLookupByNameArgs, retVol),
+  [Proc.STORAGE_VOL_LOOKUP_BY_KEY]: p('virStorageVolLookupByKey', R, keyArgs, retVol),
+  [Proc.STORAGE_VOL_LOOKUP_BY_PATH]: p('virStorageVolLookupByPath', R, pathArgs, retVol),
+  [Proc.STORAGE_VOL_GET_INFO]: p('virStorageVolGetInfo', R, volArg, volInfoRet),
+  [Proc.STORAGE_VOL_GET_XML_DESC]: p('virStorageVolGetXMLDesc', R, volFlags, stringRet),
+  [Proc.STORAGE_VOL_GET_PATH]: p('virStorageVolGetPath', R, volArg, stringRet),
+  [Proc.STORAGE_VOL_CREATE_XML_FROM]: p('virStorageVolCreateXMLFrom', W, volCreateFromArgs, retVol),
+  [Proc.STORAGE_POOL_IS_ACTIVE]: p('virStoragePoolIsActive', R, poolArg, retInt('active')),
+  [Proc.STORAGE_POOL_IS_PERSISTENT]: p('virStoragePoolIsPersistent', R, poolArg, retInt('persistent')),
+  [Proc.STORAGE_VOL_WIPE]: p('virStorageVolWipe', W, volFlags, xVoid),
+  [Proc.STORAGE_VOL_UPLOAD]: p('virStorageVolUpload', W, volTransferArgs, xVoid, false, STREAM),
+  [Proc.STORAGE_VOL_DOWNLOAD]: p('virStorageVolDownload', W, volTransferArgs, xVoid, false, STREAM),
+  [Proc.STORAGE_VOL_WIPE_PATTERN]: p('virStorageVolWipePattern', W, volWipePatternArgs, xVoid),
+  [Proc.STORAGE_VOL_RESIZE]: p('virStorageVolResize', W, volResizeArgs, xVoid),
+  [Proc.CONNECT_LIST_ALL_STORAGE_POOLS]: p('virConnectListAllStoragePools', R, listAllDomainsArgs, listAllPoolsRet),
+  [Proc.STORAGE_POOL_LIST_ALL_VOLUMES]: p('virStoragePoolListAllVolumes', R, listAllVolumesArgs, listAllVolumesRet),
+  [Proc.STORAGE_VOL_GET_INFO_FLAGS]: p('virStorageVolGetInfoFlags', R, volFlags, volInfoRet),
+  [Proc.STORAGE_POOL_LOOKUP_BY_TARGET_PATH]: p('virStoragePoolLookupByTargetPath', R, pathArgs, retPool),
 });
 
 type Table = typeof PROCEDURE_TABLE;
@@ -923,5 +1064,6 @@ function apiErrorDomain(api: string): ErrorDomain {
   if (api.startsWith('virDomainCheckpoint') || api === 'virDomainListAllCheckpoints') return ErrorDomain.DOMAIN_CHECKPOINT;
   if (api.startsWith('virDomain')) return ErrorDomain.DOMAIN;
   if (api.startsWith('virNetwork') || api.endsWith('Networks')) return ErrorDomain.NETWORK;
+  if (api.startsWith('virStorage') || api.includes('StoragePool')) return ErrorDomain.STORAGE;
   return ErrorDomain.NONE;
 }

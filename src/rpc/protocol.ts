@@ -101,6 +101,23 @@ export interface WireSnapshot {
 export type WireCheckpoint = WireSnapshot;
 
 /** remote_nonnull_network. */
+/** REMOTE_STORAGE_POOL_LIST_MAX / REMOTE_STORAGE_VOL_LIST_MAX (libvirt 9.0). */
+export const REMOTE_STORAGE_POOL_LIST_MAX = 4096;
+export const REMOTE_STORAGE_VOL_LIST_MAX = 16384;
+
+/** remote_nonnull_storage_pool. */
+export interface WireStoragePool {
+  name: string;
+  uuid: Buffer;
+}
+/** remote_nonnull_storage_vol. */
+export interface WireStorageVol {
+  pool: string;
+  name: string;
+  key: string;
+}
+
+/** remote_nonnull_network (only carried, never used, in errors). */
 export interface WireNetwork {
   name: string;
   uuid: Buffer;
@@ -166,6 +183,25 @@ export const xSnapshot: Codec<WireSnapshot> = {
   },
   dec(r) {
     return { name: r.string(REMOTE_STRING_MAX), dom: xDomain.dec(r) };
+  },
+};
+export const xStoragePool: Codec<WireStoragePool> = {
+  enc(w, p) {
+    w.string(p.name, REMOTE_STRING_MAX);
+    uuidBytes(w, p.uuid);
+  },
+  dec(r) {
+    return { name: r.string(REMOTE_STRING_MAX), uuid: r.opaqueFixed(VIR_UUID_BUFLEN) };
+  },
+};
+export const xStorageVol: Codec<WireStorageVol> = {
+  enc(w, v) {
+    w.string(v.pool, REMOTE_STRING_MAX);
+    w.string(v.name, REMOTE_STRING_MAX);
+    w.string(v.key, REMOTE_STRING_MAX);
+  },
+  dec(r) {
+    return { pool: r.string(REMOTE_STRING_MAX), name: r.string(REMOTE_STRING_MAX), key: r.string(REMOTE_STRING_MAX) };
   },
 };
 /** remote_nonnull_domain_checkpoint: the same layout as remote_nonnull_domain_snapshot. */

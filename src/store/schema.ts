@@ -102,6 +102,29 @@ export const MIGRATIONS: readonly string[] = [
     CHECK (persistent = 0 OR config_xml IS NOT NULL)
   );
   `,
+  // 4: storage pools (libvirt's storage driver) and the volumes of simulated pools (the test
+  // driver's; a directory pool's volumes are its files, found by refresh).
+  `
+  CREATE TABLE storage_pools (
+    uuid          TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    persistent    INTEGER NOT NULL CHECK (persistent IN (0, 1)),
+    active        INTEGER NOT NULL CHECK (active IN (0, 1)),
+    autostart     INTEGER NOT NULL DEFAULT 0,
+    -- The definition (pool XML as written back, without sizes).
+    xml           TEXT NOT NULL,
+    CHECK (persistent = 1 OR active = 1)
+  );
+  CREATE TABLE storage_volumes (
+    pool_uuid     TEXT NOT NULL REFERENCES storage_pools(uuid) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    -- The volume as the simulator keeps it (JSON: sizes, format, backing).
+    data          TEXT NOT NULL,
+    UNIQUE (pool_uuid, name)
+  );
+  CREATE INDEX storage_volumes_by_path ON storage_volumes (path);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

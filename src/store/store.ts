@@ -31,6 +31,46 @@ export interface DomainRecord {
   runtime: string | null;
 }
 
+/** A storage pool as stored (migration 3). */
+export interface StoragePoolRecord {
+  uuid: string;
+  name: string;
+  persistent: boolean;
+  active: boolean;
+  autostart: boolean;
+  /** The pool's definition XML. */
+  xml: string;
+}
+
+/** A simulated pool's volume as stored: its path and the simulator's JSON data. */
+export interface StorageVolumeRecord {
+  poolUUID: string;
+  name: string;
+  path: string;
+  data: string;
+}
+
+interface StoragePoolRow {
+  uuid: string;
+  name: string;
+  persistent: number;
+  active: number;
+  autostart: number;
+  xml: string;
+}
+interface StorageVolumeRow {
+  pool_uuid: string;
+  name: string;
+  path: string;
+  data: string;
+}
+function toPool(r: StoragePoolRow): StoragePoolRecord {
+  return { uuid: r.uuid, name: r.name, persistent: r.persistent === 1, active: r.active === 1, autostart: r.autostart === 1, xml: r.xml };
+}
+function toVolume(r: StorageVolumeRow): StorageVolumeRecord {
+  return { poolUUID: r.pool_uuid, name: r.name, path: r.path, data: r.data };
+}
+
 /** One snapshot metadata row. */
 export interface SnapshotRecord {
   name: string;
@@ -279,6 +319,7 @@ export class Store {
   }
   private readonly db: Database.Database;
   private readonly stmt;
+  private readonly storageStmt;
   private depth = 0;
   /** Built once: better-sqlite3's transaction() wrapper is costly to create per call. */
   private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
@@ -319,6 +360,29 @@ export class Store {
     this.txn = db.transaction((fn: () => unknown) => fn());
     // Only another process can read the event log; an in-memory store has none.
     this.logEvents = options.path !== ':memory:';
+    this.storageStmt = lazyStatements({
+      allPools: () => db.prepare<[], StoragePoolRow>('SELECT * FROM storage_pools ORDER BY name'),
+      poolByUUID: () => db.prepare<[string], StoragePoolRow>('SELECT * FROM storage_pools WHERE uuid = ?'),
+      poolByName: () => db.prepare<[string], StoragePoolRow>('SELECT * FROM storage_pools WHERE name = ?'),
+      putPool: () =>
+        db.prepare<[string, string, number, number, number, string]>(
+          // An upsert, not INSERT OR REPLACE: a replaced row would take its volumes with it (cascade).
+          'INSERT INTO storage_pools (uuid, name, persistent, active, autostart, xml) VALUES (?, ?, ?, ?, ?, ?) ' +
+            'ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, persistent = excluded.persistent, active = excluded.active, ' +
+            'autostart = excluded.autostart, xml = excluded.xml',
+        ),
+      deleteVolumes: () => db.prepare<[string]>('DELETE FROM storage_volumes WHERE pool_uuid = ?'),
+      deletePool: () => db.prepare<[string]>('DELETE FROM storage_pools WHERE uuid = ?'),
+      volumes: () => db.prepare<[string], StorageVolumeRow>('SELECT * FROM storage_volumes WHERE pool_uuid = ? ORDER BY name'),
+      volume: () => db.prepare<[string, string], StorageVolumeRow>('SELECT * FROM storage_volumes WHERE pool_uuid = ? AND name = ?'),
+      volumeByPath: () => db.prepare<[string], StorageVolumeRow>('SELECT * FROM storage_volumes WHERE path = ?'),
+      volumeCount: () => db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM storage_volumes WHERE pool_uuid = ?'),
+      putVolume: () =>
+        db.prepare<[string, string, string, string]>('INSERT OR REPLACE INTO storage_volumes (pool_uuid, name, path, data) VALUES (?, ?, ?, ?)'),
+      deleteVolume: () => db.prepare<[string, string]>('DELETE FROM storage_volumes WHERE pool_uuid = ? AND name = ?'),
+      counter: () => db.prepare<[string], { value: number }>('SELECT value FROM counters WHERE name = ?'),
+      setCounter: () => db.prepare<[string, number]>('INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)'),
+    });
     this.stmt = lazyStatements({
       domainByUUID: () => db.prepare<[string], DomainRow>('SELECT * FROM domains WHERE uuid = ?'),
       domainStatusByUUID: () =>
@@ -741,6 +805,56 @@ export class Store {
     const row = this.stmt.nextID.get();
     if (row === undefined) throw new Error('id counter missing');
     return row.value;
+  }
+
+  // Storage pools and simulated volumes (migration 3).
+
+  allPools(): StoragePoolRecord[] {
+    return this.storageStmt.allPools.all().map(toPool);
+  }
+  poolByUUID(uuid: string): StoragePoolRecord | undefined {
+    const r = this.storageStmt.poolByUUID.get(uuid);
+    return r && toPool(r);
+  }
+  poolByName(name: string): StoragePoolRecord | undefined {
+    const r = this.storageStmt.poolByName.get(name);
+    return r && toPool(r);
+  }
+  /** Inserts or replaces a pool (by UUID). */
+  putPool(p: StoragePoolRecord): void {
+    this.storageStmt.putPool.run(p.uuid, p.name, p.persistent ? 1 : 0, p.active ? 1 : 0, p.autostart ? 1 : 0, p.xml);
+  }
+  /** Removes a pool with its simulated volumes. */
+  deletePool(uuid: string): void {
+    this.storageStmt.deleteVolumes.run(uuid);
+    this.storageStmt.deletePool.run(uuid);
+  }
+  poolVolumes(poolUUID: string): StorageVolumeRecord[] {
+    return this.storageStmt.volumes.all(poolUUID).map(toVolume);
+  }
+  poolVolume(poolUUID: string, name: string): StorageVolumeRecord | undefined {
+    const r = this.storageStmt.volume.get(poolUUID, name);
+    return r && toVolume(r);
+  }
+  volumeByPath(path: string): StorageVolumeRecord | undefined {
+    const r = this.storageStmt.volumeByPath.get(path);
+    return r && toVolume(r);
+  }
+  poolVolumeCount(poolUUID: string): number {
+    return this.storageStmt.volumeCount.get(poolUUID)?.n ?? 0;
+  }
+  putVolume(v: StorageVolumeRecord): void {
+    this.storageStmt.putVolume.run(v.poolUUID, v.name, v.path, v.data);
+  }
+  deleteVolume(poolUUID: string, name: string): void {
+    this.storageStmt.deleteVolume.run(poolUUID, name);
+  }
+  /** A named counter or flag of the `counters` table; undefined when never set. */
+  counter(name: string): number | undefined {
+    return this.storageStmt.counter.get(name)?.value;
+  }
+  setCounter(name: string, value: number): void {
+    this.storageStmt.setCounter.run(name, value);
   }
 
   // Snapshots.

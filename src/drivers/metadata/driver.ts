@@ -32,6 +32,8 @@ import type { Defs } from './defs.js';
 import { formatDomainXML } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import { defNumbers } from './records.js';
+import { PoolStorageDriver } from '../storage/driver.js';
+import { diskSources } from '../storage/in-use.js';
 
 /** Options of a metadata driver. */
 export interface MetadataDriverOptions {
@@ -42,6 +44,11 @@ export interface MetadataDriverOptions {
   version: number | (() => number);
   /** The networks beside the domains (src/drivers/network), made on the same store. */
   network?: (store: Store) => NetworkDriver;
+  /**
+   * Storage pools beside the domains, in the same store: 'simulated' (the test driver's), 'dir'
+   * (real directory pools); absent: none.
+   */
+  storage?: 'simulated' | 'dir';
 }
 
 /** The metadata driver (see the file comment). */
@@ -70,6 +77,8 @@ export class MetadataDriver implements HypervisorDriver {
    */
   readonly domainOpenConsole?: (dom: DomainRef, devName: string | null, flags: number) => Promise<Duplex>;
   private readonly checkpoints: DomainCheckpoints;
+  /** The connection's storage driver (pools and volumes), as libvirt keeps one beside the hypervisor's. */
+  readonly storage?: PoolStorageDriver;
 
   constructor(options: MetadataDriverOptions) {
     this.uri = options.uri;
@@ -78,6 +87,13 @@ export class MetadataDriver implements HypervisorDriver {
     this.type = options.backend.type;
     this.version = options.version;
     if (options.network !== undefined) this.network = options.network(this.store);
+    if (options.storage !== undefined) {
+      this.storage = new PoolStorageDriver({
+        store: options.store,
+        simulated: options.storage === 'simulated',
+        inUse: (path, pool, volume) => this.domainUsing(path, pool, volume),
+      });
+    }
     this.events = new DomainEvents(this.store, options.backend.monitorEvents === true);
     this.records = new DomainRecords(this.store, this.backend, this.events);
     const jobs: Jobs = new Jobs(this.records, (uuid) => exits.idle(uuid));
@@ -126,6 +142,20 @@ export class MetadataDriver implements HypervisorDriver {
         this.records.write(rec);
       },
     });
+  }
+
+  /**
+   * The name of a running domain whose live definition has a disk on the file `path` (or on
+   * volume `volume` of pool `pool`), for the storage driver's refusal to delete a volume in use.
+   */
+  protected domainUsing(path: string, pool: string, volume: string): string | undefined {
+    for (const rec of this.store.activeDomains()) {
+      if (rec.liveXml === null) continue;
+      for (const src of diskSources(rec.liveXml)) {
+        if (src.path === path || (src.pool === pool && src.volume === volume)) return rec.name;
+      }
+    }
+    return undefined;
   }
 
   // Connection.

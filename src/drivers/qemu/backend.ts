@@ -18,6 +18,8 @@
 import { setupBalloon } from './guest-resources.js';
 import type { NetworkDriver } from '../../core/network-driver.js';
 import { createTap, deleteTaps, recordTaps } from './taps.js';
+import type { StorageDriver } from '../../core/storage-driver.js';
+import { withVolumesResolved } from './volumes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -213,6 +215,8 @@ export class QemuGuests implements GuestBackend {
   readonly type = 'QEMU';
   readonly supported = QEMU_SUPPORTED_FLAGS;
   readonly monitorEvents = true;
+  /** The connection's storage driver, which `<disk type='volume'>` sources are resolved through (set by QemuDriver). */
+  storage: StorageDriver | undefined = undefined;
   /** This machine, as QEMU sees it: CPU, NUMA cells, the qemu-system binaries on PATH, KVM. */
   async host(): Promise<GuestHost> {
     const probe = await import('./host.js');
@@ -368,6 +372,8 @@ export class QemuGuests implements GuestBackend {
     const types = qemuMachineTypes(emulator);
     // Device ids are the aliases the live XML shows (hotplug and detach find devices by them).
     assignAliases(def);
+    // Volume disks run on their volume's file; the definition keeps naming the volume.
+    const runDef = await withVolumesResolved(def, this.storage);
     const bridges = await this.bridgesOf(def);
     const argvOptions = {
       paths,
@@ -376,7 +382,7 @@ export class QemuGuests implements GuestBackend {
       machines: types === undefined ? undefined : { emulator, types },
     };
     // Checked before any tap exists: a definition QEMU cannot run leaves nothing behind.
-    buildQemuArgv(def, { ...argvOptions, taps: bridges.map((b) => (b === undefined ? undefined : 'vnet0')) });
+    buildQemuArgv(runDef, { ...argvOptions, taps: bridges.map((b) => (b === undefined ? undefined : 'vnet0')) });
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
     precreateSerialFiles(
       def.devices.serials.flatMap((port): { path: string; ours: boolean }[] => {
@@ -410,7 +416,7 @@ export class QemuGuests implements GuestBackend {
         // The live definition names the tap, as libvirt's does.
         if (iface !== undefined) iface.targetDev = tap;
       }
-      const cmd = buildQemuArgv(def, { ...argvOptions, taps: tapOf });
+      const cmd = buildQemuArgv(runDef, { ...argvOptions, taps: tapOf });
       launched = await launchQemu({
         emulator,
         argv: cmd.argv,

@@ -36,6 +36,7 @@ export async function openQemuDriver(path: '/session' | '/system', uri: string, 
     // Asked of the binary only when a caller wants it (it runs `qemu-system-x86_64 --version`).
     version: () => qemuVersion('qemu-system-x86_64'),
     network: (s) => (networks = new StoreNetworkDriver({ store: s, backend: privileged ? host : unprivilegedNetworks(host), watchMs: 5000 })),
+    storage: 'dir',
   });
   backend.networks = networks;
   let firstSinceBoot: boolean;
@@ -49,7 +50,11 @@ export async function openQemuDriver(path: '/session' | '/system', uri: string, 
     await driver.close();
     throw err;
   }
-  if (firstSinceBoot) await autostart(driver);
+  if (firstSinceBoot) {
+    // Pools first, as libvirt's storage driver starts before the guests that use their volumes.
+    await driver.storage?.autostart();
+    await autostart(driver);
+  }
   return driver;
 }
 

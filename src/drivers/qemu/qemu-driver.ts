@@ -65,6 +65,7 @@ export class QemuDriver extends MetadataDriver {
   constructor(options: MetadataDriverOptions & { backend: QemuGuests }) {
     super(options);
     this.guests = options.backend;
+    this.guests.storage = this.storage;
     this.ctx = {
       records: this.records,
       uri: this.uri,

@@ -62,6 +62,7 @@ import { RpcClient } from './client.js';
 import { RemoteStreamChannel } from './stream.js';
 import { RemoteNetworks } from './network.js';
 import { parseRemoteURI } from './uri.js';
+import { RemoteStorage } from './storage.js';
 
 /** How long the socket connect and each handshake call may take. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -115,6 +116,16 @@ export async function openRemoteDriver(uri: string, options: RemoteDriverOptions
 
 export class RemoteDriver implements HypervisorDriver {
   type = 'remote';
+  /** The daemon's storage driver, through the storage procedures. */
+  readonly storage: RemoteStorage = new RemoteStorage({
+    call: (proc, args) => this.call(proc, args),
+    streamChannel: (proc) => {
+      const rpc = this.rpc;
+      if (rpc === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'client socket is closed');
+      return new RemoteStreamChannel(rpc, proc);
+    },
+    callStream: (proc, args, channel) => this.callStream(proc, args, channel),
+  });
   private rpc: RpcClient | null = null;
   private readonly listeners = new Set<DriverEventListener>();
   /** The daemon-side callback ID of our one lifecycle registration, once registered. */

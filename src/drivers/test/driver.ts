@@ -131,9 +131,12 @@ export function openTestDriver(path: '/default' | '/session', uri: string, opts:
     backend: new SimulatedGuests(),
     version: TEST_VERSION,
     network: (s) => new StoreNetworkDriver({ store: s, backend: SIMULATED_NETWORKS }),
+    storage: 'simulated',
   });
   if (path === '/default') presetDefault(store);
   presetDefaultNetwork(store, true);
+  // libvirt's test driver's `default-pool`, in memory for /default, durable (made once) for /session.
+  driver.storage?.presetTestPool();
   return driver;
 }
 
