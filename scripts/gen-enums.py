@@ -20,7 +20,7 @@ WANTED = {
         'virDomainEventCrashedDetailType', 'virDomainEventID', 'virDomainModificationImpact',
         'virDomainConsoleFlags', 'virDomainOpenGraphicsFlags',
         'virDomainVcpuFlags', 'virDomainMemoryModFlags', 'virDomainMemoryStatTags', 'virVcpuState',
-        'virDomainControlState',
+        'virDomainControlState', 'virDomainMetadataType', 'virDomainInterfaceAddressesSource',
     ],
     'libvirt-stream.h': ['virStreamFlags', 'virStreamEventType'],
     'libvirt-domain-snapshot.h': [

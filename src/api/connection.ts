@@ -202,6 +202,22 @@ export class Connection {
     return drv.connectGetMaxVcpus(type);
   }
   /**
+   * The CPU model names known for architecture `arch` (virConnectGetCPUModelNames), e.g.
+   * 'x86_64'. The test driver answers libvirt's CPU map; qemu the models its emulator lists
+   * (`qemu-system-x86_64 -cpu help`); an architecture with a CPU driver but no models answers [].
+   *
+   * Prerequisites: the connection is open; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG "cannot find architecture X", or any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for an architecture no CPU driver serves, or
+   * when the driver lacks the call.
+   */
+  async getCPUModelNames(arch: string, flags = 0): Promise<string[]> {
+    const drv = this.driverFor('virConnectGetCPUModelNames');
+    if (drv.connectGetCPUModelNames === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virConnectGetCPUModelNames');
+    return drv.connectGetCPUModelNames(arch, flags);
+  }
+  /**
    * Free memory of NUMA cells (virNodeGetCellsFreeMemory), in bytes, from cell `startCell`, at
    * most `maxCells` of them.
    *

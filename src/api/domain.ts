@@ -8,6 +8,7 @@ import type { Connection } from './connection.js';
 import type { DomainControlInfo, DomainInfo, DomainRef, DomainTime, HypervisorDriver, JobOptions, TypedParameter, VcpuInfo } from '../core/driver.js';
 import { Stream } from './stream.js';
 import {
+  DomainMetadataType,
   DomainSaveRestoreFlags,
   DomainVcpuFlags,
   type DomainConsoleFlags,
@@ -78,8 +79,8 @@ function nonZero(value: number, name: string, api: string): void {
  * change nothing, whether they succeed or fail.
  */
 export class Domain {
-  /** @internal */
-  readonly ref: DomainRef;
+  /** @internal Replaced only by {@link Domain.rename}, as libvirt renames its virDomainPtr. */
+  ref: DomainRef;
 
   /** @internal Use the Connection's lookups to get handles. */
   constructor(
@@ -956,6 +957,169 @@ export class Domain {
     return this.optional(drv, 'domainGetTime', 'virDomainGetTime')(this.ref, flags);
   }
 
+  // Metadata, rename, pinning.
+
+  /**
+   * Sets or removes one piece of the domain's metadata (virDomainSetMetadata). `type` is a
+   * {@link DomainMetadataType}: TITLE (one line) or DESCRIPTION, `metadata` the text (null or ''
+   * removes it), `key` and `uri` null; or ELEMENT: `metadata` one XML element (null removes the
+   * element of namespace `uri`), stored in namespace `uri` with prefix `key`, replacing the
+   * element of that namespace. Flags: {@link DomainModificationImpact} LIVE, CONFIG (both:
+   * both definitions), neither: the current one. The domain XML carries it (`<title>`,
+   * `<description>`, `<metadata>`).
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain, CONFIG a persistent one.
+   *
+   * Effects on success: the definitions named change (and are stored). Effects on failure:
+   * nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a title with a newline, a `uri` or `key`
+   * given where it must be null or missing where it is needed, an unknown `type`, or flags the
+   * driver does not support.
+   * @throws {@link VirError} VIR_ERR_XML_DETAIL when `metadata` is not one well-formed element;
+   * VIR_ERR_INTERNAL_ERROR (VIR_FROM_XML) when `key` is not an XML name.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running", "transient
+   * domains do not have any persistent config".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setMetadata(type: DomainMetadataType | number, metadata: string | null, key: string | null = null, uri: string | null = null, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainSetMetadata');
+    const api = 'virDomainSetMetadata';
+    if (type === DomainMetadataType.TITLE || type === DomainMetadataType.DESCRIPTION) {
+      if (type === DomainMetadataType.TITLE && metadata !== null && metadata.includes('\n')) {
+        throw VirError.invalidArg(ErrorDomain.DOMAIN, "metadata title can't contain newlines");
+      }
+      if (uri !== null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `uri in ${api} must be NULL`);
+      if (key !== null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `key in ${api} must be NULL`);
+    } else if (type === DomainMetadataType.ELEMENT) {
+      if (uri === null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `uri in ${api} must not be NULL`);
+      if (metadata !== null && key === null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `key in ${api} must not be NULL`);
+    }
+    await this.optional(drv, 'domainSetMetadata', api)(this.ref, type, metadata, key, uri, flags);
+  }
+  /**
+   * One piece of the domain's metadata (virDomainGetMetadata): the title, the description, or
+   * (ELEMENT) the `<metadata>` element of namespace `uri`, without its namespace prefix. Flags:
+   * LIVE or CONFIG (not both); neither: the current definition.
+   *
+   * Prerequisites: LIVE needs a running domain, CONFIG a persistent one. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_DOMAIN_METADATA "Requested metadata element is not
+   * present".
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG, a `uri` with TITLE or
+   * DESCRIPTION or none with ELEMENT, an unknown `type`, or flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async metadata(type: DomainMetadataType | number, uri: string | null = null, flags = 0): Promise<string> {
+    const drv = this.drv;
+    const api = 'virDomainGetMetadata';
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    if (type === DomainMetadataType.TITLE || type === DomainMetadataType.DESCRIPTION) {
+      if (uri !== null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `uri in ${api} must be NULL`);
+    } else if (type === DomainMetadataType.ELEMENT && uri === null) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, `uri in ${api} must not be NULL`);
+    }
+    return this.optional(drv, 'domainGetMetadata', api)(this.ref, type, uri, flags);
+  }
+  /**
+   * Renames an inactive persistent domain (virDomainRename); this handle takes the new name.
+   * Its UUID, snapshots, checkpoints and managed save image stay with it. `flags` is 0.
+   *
+   * Prerequisites: a writable connection; the domain is persistent and shut off; no other
+   * domain has `newName`; on qemu the domain has no snapshots, checkpoints or managed save
+   * image (the test driver, as libvirt's, allows them).
+   *
+   * Effects on success: the domain is found by its new name only; events UNDEFINED/RENAMED
+   * (old name) and DEFINED/RENAMED (new name). Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for an empty `newName` or any flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "cannot rename active domain", "cannot
+   * rename a transient domain", "domain with name 'X' already exists", "Can't rename domain to
+   * itself", and on qemu "cannot rename domain with snapshots" / "with checkpoints", "domain with
+   * a managed saved state can't be renamed".
+   * @throws {@link VirError} VIR_ERR_XML_ERROR for a name with '/' (or too long).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async rename(newName: string, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainRename');
+    if (newName === '') throw VirError.invalidArg(ErrorDomain.DOMAIN, 'string new_name in virDomainRename must not be empty');
+    this.ref = await this.optional(drv, 'domainRename', 'virDomainRename')(this.ref, newName, flags);
+  }
+  /**
+   * Pins a running domain's vCPU `vcpu` to the host CPUs `cpumap` names (one entry per host CPU)
+   * (virDomainPinVcpu): same as {@link Domain.pinVcpuFlags} with LIVE.
+   *
+   * Prerequisites, effects and errors: as {@link Domain.pinVcpuFlags}.
+   */
+  async pinVcpu(vcpu: number, cpumap: boolean[]): Promise<void> {
+    const drv = this.writable('virDomainPinVcpu');
+    checkCpumap(cpumap, 'virDomainPinVcpu');
+    await this.optional(drv, 'domainPinVcpuFlags', 'virDomainPinVcpu')(this.ref, vcpu, cpumap, null);
+  }
+  /**
+   * Pins vCPU `vcpu` to the host CPUs `cpumap` names, one entry per host CPU
+   * (virDomainPinVcpuFlags). Flags: LIVE (qemu: the vCPU thread's affinity changes at once),
+   * CONFIG (qemu: the persistent definition); the test driver, as libvirt's, pins live vCPUs
+   * only. The pin is kept as `<cputune><vcpupin>` in the domain XML.
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain (the test driver: "cannot
+   * pin vcpus on an inactive domain"); `vcpu` exists; `cpumap` names at least one CPU (qemu).
+   *
+   * Effects on success: the pin is recorded (and applied to the running guest). Effects on
+   * failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for an empty `cpumap`, a vCPU out of range,
+   * "Empty cpu list for pinning", or flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the host refuses the affinity (qemu).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async pinVcpuFlags(vcpu: number, cpumap: boolean[], flags = 0): Promise<void> {
+    const drv = this.writable('virDomainPinVcpuFlags');
+    checkCpumap(cpumap, 'virDomainPinVcpuFlags');
+    await this.optional(drv, 'domainPinVcpuFlags', 'virDomainPinVcpuFlags')(this.ref, vcpu, cpumap, flags);
+  }
+  /**
+   * Pins the domain's emulator threads (QEMU's own, not the vCPUs') to the host CPUs `cpumap`
+   * names (virDomainPinEmulator). Flags: LIVE, CONFIG, neither: the current definition. Kept as
+   * `<cputune><emulatorpin>`.
+   *
+   * Prerequisites: a writable connection; `cpumap` names at least one CPU; LIVE needs a running
+   * domain, CONFIG a persistent one.
+   *
+   * Effects on success: the pin is recorded (qemu: applied to the running process's threads).
+   * Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG "Empty cpu list for pinning", or flags the
+   * driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the host refuses the affinity (qemu).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async pinEmulator(cpumap: boolean[], flags = 0): Promise<void> {
+    const drv = this.writable('virDomainPinEmulator');
+    checkCpumap(cpumap, 'virDomainPinEmulator');
+    await this.optional(drv, 'domainPinEmulator', 'virDomainPinEmulator')(this.ref, cpumap, flags);
+  }
+  /**
+   * The host CPUs the emulator threads may run on (virDomainGetEmulatorPinInfo): the pin, or
+   * every host CPU; one entry per host CPU (`maxCpus`, default: the host's). Flags: LIVE or
+   * CONFIG (not both).
+   *
+   * Prerequisites: LIVE needs a running domain, CONFIG a persistent one. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG or flags the driver does
+   * not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async emulatorPinInfo(flags = 0, maxCpus?: number): Promise<boolean[]> {
+    const drv = this.drv;
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    const info = this.optional(drv, 'domainGetEmulatorPinInfo', 'virDomainGetEmulatorPinInfo');
+    maxCpus ??= (await this.connection.getCPUMap())[0];
+    return info(this.ref, maxCpus, flags);
+  }
+
   // Checkpoints (src/api/checkpoint.ts).
 
   /**
@@ -1022,6 +1186,11 @@ export class Domain {
     const call = checkpointCall(this, 'checkpointLookupByName', 'virDomainCheckpointLookupByName', false);
     return new DomainCheckpoint(this, await call(this.ref, name, flags));
   }
+}
+
+/** libvirt's virCheckPositiveArg on a cpumap's length. */
+function checkCpumap(cpumap: readonly boolean[], api: string): void {
+  if (cpumap.length === 0) throw VirError.invalidArg(ErrorDomain.DOMAIN, `maplen in ${api} must be greater than zero`);
 }
 
 function checkStream(stream: unknown, api: string): asserts stream is Stream {

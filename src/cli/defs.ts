@@ -25,7 +25,7 @@ export interface OptDef {
 }
 
 /** The module that holds a command's handler. */
-export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint';
+export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint' | 'misc';
 
 /** One command (vshCmdDef). */
 export interface CmdDef {
@@ -114,6 +114,14 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [data('file', 'file containing an XML domain description'), VALIDATE],
   },
   {
+    name: 'desc',
+    group: 'domain',
+    module: 'misc',
+    help: 'show or set domain\'s description or title',
+    desc: "Allows setting or modifying the description or title of a domain.",
+    opts: [DOMAIN, bool('live', 'modify/get running state'), bool('config', 'modify/get persistent configuration'), bool('current', 'modify/get current state configuration'), bool('title', 'modify/get the title instead of description'), bool('edit', 'open an editor to modify the description'), argv('new-desc', 'message'), JSON_OPT],
+  },
+  {
     name: 'destroy',
     group: 'domain',
     module: 'domain',
@@ -160,6 +168,14 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [data('domain', 'domain id or uuid')],
   },
   {
+    name: 'domrename',
+    group: 'domain',
+    module: 'misc',
+    help: 'rename a domain',
+    desc: 'Rename an inactive domain.',
+    opts: [data('domain', 'domain name or uuid'), data('new-name', 'new domain name')],
+  },
+  {
     name: 'domuuid',
     group: 'domain',
     module: 'domain',
@@ -182,6 +198,14 @@ export const COMMANDS: readonly CmdDef[] = [
       str('xpath', 'xpath expression to filter the XML document', { reqOpt: true }),
       bool('wrap', 'wrap xpath results in an common root element'),
     ],
+  },
+  {
+    name: 'emulatorpin',
+    group: 'domain',
+    module: 'misc',
+    help: 'control or query domain emulator affinity',
+    desc: 'Pin domain emulator threads to host physical CPUs.',
+    opts: [DOMAIN, str('cpulist', 'host cpu number(s) to set, or omit option to query', { emptyOk: true }), bool('config', 'affect next boot'), bool('live', 'affect running domain'), bool('current', 'affect current domain'), JSON_OPT],
   },
   {
     name: 'managedsave',
@@ -208,6 +232,14 @@ export const COMMANDS: readonly CmdDef[] = [
     help: 'Remove managed save of a domain',
     desc: 'Remove an existing managed save state file from a domain',
     opts: [DOMAIN],
+  },
+  {
+    name: 'metadata',
+    group: 'domain',
+    module: 'misc',
+    help: 'show or set domain\'s custom XML metadata',
+    desc: 'Shows or modifies the XML metadata of a domain.',
+    opts: [DOMAIN, data('uri', 'URI of the namespace'), bool('live', 'modify/get running state'), bool('config', 'modify/get persistent configuration'), bool('current', 'modify/get current state configuration'), bool('edit', 'use an editor to change the metadata'), str('key', 'key to be used as a namespace identifier'), str('set', 'new metadata to set', { emptyOk: true }), bool('remove', 'remove the metadata corresponding to an uri'), JSON_OPT],
   },
   {
     name: 'reboot',
@@ -367,6 +399,14 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [DOMAIN, bool('pretty', 'return human readable output'), JSON_OPT],
   },
   {
+    name: 'vcpupin',
+    group: 'domain',
+    module: 'misc',
+    help: 'control or query domain vcpu affinity',
+    desc: 'Pin domain VCPUs to host physical CPUs.',
+    opts: [DOMAIN, int('vcpu', 'vcpu number'), str('cpulist', 'host cpu number(s) to set, or omit option to query', { emptyOk: true }), bool('config', 'affect next boot'), bool('live', 'affect running domain'), bool('current', 'affect current domain'), JSON_OPT],
+  },
+  {
     name: 'vncdisplay',
     group: 'domain',
     module: 'console',
@@ -476,6 +516,14 @@ export const COMMANDS: readonly CmdDef[] = [
     help: 'capabilities',
     desc: 'Returns capabilities of hypervisor/driver.',
     opts: [],
+  },
+  {
+    name: 'cpu-models',
+    group: 'host',
+    module: 'misc',
+    help: 'CPU models',
+    desc: 'Get the CPU models for an arch.',
+    opts: [data('arch', 'architecture'), JSON_OPT],
   },
   {
     name: 'freecell',

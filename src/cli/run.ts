@@ -24,6 +24,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   resources: () => import('./cmd-resources.js'),
   console: () => import('./cmd-console.js'),
   checkpoint: () => import('./cmd-checkpoint.js'),
+  misc: () => import('./cmd-misc.js'),
 };
 
 async function handlerFor(cmd: ParsedCommand): Promise<Handler> {

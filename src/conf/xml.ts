@@ -49,7 +49,7 @@ export interface XmlElement {
 
 /** Which libvirt document is being parsed: decides the error domain and the name in reports. */
 export interface XmlDocumentKind {
-  /** The root element the document must have, e.g. `domain`. */
+  /** The root element the document must have, e.g. `domain`; '' for any. */
   readonly rootName: string;
   /** The pseudo file name libvirt puts in parse errors, e.g. `(domain_definition)`. */
   readonly sourceName: string;
@@ -190,7 +190,7 @@ export function parseXMLDocument(xml: string, kind: XmlDocumentKind, options: Pa
     // always has one.
     throw confError(kind.errorDomain, ErrorNumber.INTERNAL_ERROR, 'missing root element');
   }
-  if (root.name !== kind.rootName) {
+  if (kind.rootName !== '' && root.name !== kind.rootName) {
     throw xmlErrorFrom(ErrorDomain.XML, `expecting root element of '${kind.rootName}', not '${root.name}'`);
   }
   return root;
@@ -1058,6 +1058,16 @@ export class XmlWriter {
       for (const k of at.get(point) ?? []) this.verbatim(k.el);
     }
     for (let i = from; i < old.length; i++) this.parts.push(old[i] as string);
+  }
+
+  /**
+   * Writes `text` (lines already formatted, e.g. libxml2's dump of a metadata element) at the
+   * current depth, as one element `name` for the placement of kept children.
+   */
+  preformatted(name: string, text: string): this {
+    this.mark(name);
+    for (const l of text.split('\n')) this.line(l);
+    return this;
   }
 
   /** Writes a parsed element back as it was read: attributes in order, children, or its text. */

@@ -262,6 +262,23 @@ export interface HypervisorDriver {
   domainGetHostname?(dom: DomainRef, flags: number): Promise<string>;
   /** virDomainGetTime: {@link Domain.getTime}. */
   domainGetTime?(dom: DomainRef, flags: number): Promise<DomainTime>;
+  /** virDomainSetMetadata: {@link Domain.setMetadata}. */
+  domainSetMetadata?(dom: DomainRef, type: number, metadata: string | null, key: string | null, uri: string | null, flags: number): Promise<void>;
+  /** virDomainGetMetadata: {@link Domain.metadata}. */
+  domainGetMetadata?(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string>;
+  /** virDomainRename: {@link Domain.rename}; returns the renamed domain's ref. */
+  domainRename?(dom: DomainRef, newName: string, flags: number): Promise<DomainRef>;
+  /**
+   * virDomainPinVcpuFlags: {@link Domain.pinVcpuFlags}; `cpumap` one entry per host CPU. `flags`
+   * null for virDomainPinVcpu (the call without flags: the live definition).
+   */
+  domainPinVcpuFlags?(dom: DomainRef, vcpu: number, cpumap: boolean[], flags: number | null): Promise<void>;
+  /** virDomainPinEmulator: {@link Domain.pinEmulator}. */
+  domainPinEmulator?(dom: DomainRef, cpumap: boolean[], flags: number): Promise<void>;
+  /** virDomainGetEmulatorPinInfo: {@link Domain.emulatorPinInfo}, over `maxCpus` host CPUs. */
+  domainGetEmulatorPinInfo?(dom: DomainRef, maxCpus: number, flags: number): Promise<boolean[]>;
+  /** virConnectGetCPUModelNames: {@link Connection.getCPUModelNames}. */
+  connectGetCPUModelNames?(arch: string, flags: number): Promise<string[]>;
   // Checkpoints (libvirt's virDomainCheckpoint*), addressed by (domain, name) like snapshots. A
   // driver without them lacks these methods: the API answers VIR_ERR_NO_SUPPORT.
 

@@ -7,7 +7,7 @@
 import { Domain, DomainCheckpoint, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
 import type { DomainRef } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
-import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
+import { Proc, REMOTE_CONNECT_CPU_MODELS_MAX, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
   REMOTE_CPUMAPS_MAX,
@@ -124,6 +124,11 @@ function packCpumaps(maps: boolean[][], maxinfo: number, maplen: number): Buffer
     }),
   );
   return out;
+}
+
+/** A cpumap off the wire: one entry per bit. */
+function unpackCpumap(map: Buffer): boolean[] {
+  return Array.from({ length: map.length * 8 }, (_, c) => ((map[c >> 3] ?? 0) & (1 << (c & 7))) !== 0);
 }
 
 export const HANDLERS: HandlerTable = {
@@ -377,4 +382,24 @@ export const HANDLERS: HandlerTable = {
   [Proc.DOMAIN_RESET]: async (ctx, a) => domainOf(ctx, a.dom).reset(a.flags),
   [Proc.DOMAIN_GET_HOSTNAME]: async (ctx, a) => ({ value: await domainOf(ctx, a.dom).hostname(a.flags) }),
   [Proc.DOMAIN_GET_TIME]: async (ctx, a) => domainOf(ctx, a.dom).getTime(a.flags),
+  [Proc.DOMAIN_SET_METADATA]: async (ctx, a) => domainOf(ctx, a.dom).setMetadata(a.type, a.metadata, a.key, a.uri, a.flags),
+  [Proc.DOMAIN_GET_METADATA]: async (ctx, a) => ({ metadata: await domainOf(ctx, a.dom).metadata(a.type, a.uri, a.flags) }),
+  [Proc.DOMAIN_RENAME]: async (ctx, a) => {
+    if (a.newName === null) throw VirError.invalidArg(ErrorDomain.DOMAIN, 'new_name in virDomainRename must not be NULL');
+    await domainOf(ctx, a.dom).rename(a.newName, a.flags);
+    return { retcode: 0 };
+  },
+  [Proc.DOMAIN_PIN_VCPU]: async (ctx, a) => domainOf(ctx, a.dom).pinVcpu(a.vcpu, unpackCpumap(a.cpumap)),
+  [Proc.DOMAIN_PIN_VCPU_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).pinVcpuFlags(a.vcpu, unpackCpumap(a.cpumap), a.flags),
+  [Proc.DOMAIN_PIN_EMULATOR]: async (ctx, a) => domainOf(ctx, a.dom).pinEmulator(unpackCpumap(a.cpumap), a.flags),
+  [Proc.DOMAIN_GET_EMULATOR_PIN_INFO]: async (ctx, a) => {
+    if (a.maplen > REMOTE_CPUMAPS_MAX) throw overLimit('maplen > REMOTE_CPUMAPS_MAX');
+    const map = await domainOf(ctx, a.dom).emulatorPinInfo(a.flags, Math.max(0, a.maplen) * 8);
+    return { cpumaps: packCpumaps([map], 1, Math.max(0, a.maplen)), ret: 1 };
+  },
+  [Proc.CONNECT_GET_CPU_MODEL_NAMES]: async (ctx, a) => {
+    const models = await ctx.conn().getCPUModelNames(a.arch, a.flags);
+    if (models.length > REMOTE_CONNECT_CPU_MODELS_MAX) throw tooMany('CPU models', models.length, REMOTE_CONNECT_CPU_MODELS_MAX);
+    return { models: a.needResults !== 0 ? models : [], ret: models.length };
+  },
 };

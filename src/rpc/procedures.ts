@@ -147,6 +147,14 @@ export enum Proc {
   DOMAIN_GET_HOSTNAME = 277,
   NODE_GET_CPU_MAP = 293,
   DOMAIN_GET_TIME = 337,
+  DOMAIN_SET_METADATA = 264,
+  DOMAIN_GET_METADATA = 265,
+  DOMAIN_RENAME = 358,
+  DOMAIN_PIN_VCPU = 26,
+  DOMAIN_PIN_VCPU_FLAGS = 225,
+  DOMAIN_PIN_EMULATOR = 279,
+  DOMAIN_GET_EMULATOR_PIN_INFO = 280,
+  CONNECT_GET_CPU_MODEL_NAMES = 312,
   // Checkpoints (libvirt-domain-checkpoint.c).
   DOMAIN_CHECKPOINT_CREATE_XML = 411,
   DOMAIN_CHECKPOINT_GET_XML_DESC = 412,
@@ -393,6 +401,44 @@ export const cpuMapRet = struct<{ cpumap: Buffer; online: number; ret: number }>
 export const controlInfoRet = struct<{ state: number; details: number; stateTime: number }>({ state: xUint, details: xUint, stateTime: xUhyper });
 export const getTimeRet = struct<{ seconds: number; nseconds: number }>({ seconds: xHyper, nseconds: xUint });
 
+// Metadata, rename, pinning, CPU models.
+
+export const setMetadataArgs = struct<{ dom: WireDomain; type: number; metadata: string | null; key: string | null; uri: string | null; flags: number }>({
+  dom: xDomain,
+  type: xInt,
+  metadata: xOptString,
+  key: xOptString,
+  uri: xOptString,
+  flags: xUint,
+});
+export const getMetadataArgs = struct<{ dom: WireDomain; type: number; uri: string | null; flags: number }>({
+  dom: xDomain,
+  type: xInt,
+  uri: xOptString,
+  flags: xUint,
+});
+export const metadataRet = struct<{ metadata: string }>({ metadata: xString });
+export const renameArgs = struct<{ dom: WireDomain; newName: string | null; flags: number }>({ dom: xDomain, newName: xOptString, flags: xUint });
+export const renameRet = struct<{ retcode: number }>({ retcode: xInt });
+const xCpumap: Codec<Buffer> = { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAP_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAP_MAX) };
+export const pinVcpuArgs = struct<{ dom: WireDomain; vcpu: number; cpumap: Buffer }>({ dom: xDomain, vcpu: xUint, cpumap: xCpumap });
+export const pinVcpuFlagsArgs = struct<{ dom: WireDomain; vcpu: number; cpumap: Buffer; flags: number }>({
+  dom: xDomain,
+  vcpu: xUint,
+  cpumap: xCpumap,
+  flags: xUint,
+});
+export const pinEmulatorArgs = struct<{ dom: WireDomain; cpumap: Buffer; flags: number }>({ dom: xDomain, cpumap: xCpumap, flags: xUint });
+export const emulatorPinInfoArgs = struct<{ dom: WireDomain; maplen: number; flags: number }>({ dom: xDomain, maplen: xInt, flags: xUint });
+export const emulatorPinInfoRet = struct<{ cpumaps: Buffer; ret: number }>({
+  cpumaps: { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAPS_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAPS_MAX) },
+  ret: xInt,
+});
+/** REMOTE_CONNECT_CPU_MODELS_MAX. */
+export const REMOTE_CONNECT_CPU_MODELS_MAX = 8192;
+export const cpuModelNamesArgs = struct<{ arch: string; needResults: number; flags: number }>({ arch: xString, needResults: xInt, flags: xUint });
+export const cpuModelNamesRet = struct<{ models: string[]; ret: number }>({ models: arrayOf(xString, REMOTE_CONNECT_CPU_MODELS_MAX), ret: xInt });
+
 function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false, stream = false): ProcedureEntry<A, R> {
   return { api, mutating, beforeOpen, stream, args, ret };
 }
@@ -519,6 +565,14 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_GET_HOSTNAME]: p('virDomainGetHostname', W, domFlags, stringRet),
   [Proc.NODE_GET_CPU_MAP]: p('virNodeGetCPUMap', R, cpuMapArgs, cpuMapRet),
   [Proc.DOMAIN_GET_TIME]: p('virDomainGetTime', W, domFlags, getTimeRet),
+  [Proc.DOMAIN_SET_METADATA]: p('virDomainSetMetadata', W, setMetadataArgs, xVoid),
+  [Proc.DOMAIN_GET_METADATA]: p('virDomainGetMetadata', R, getMetadataArgs, metadataRet),
+  [Proc.DOMAIN_RENAME]: p('virDomainRename', W, renameArgs, renameRet),
+  [Proc.DOMAIN_PIN_VCPU]: p('virDomainPinVcpu', W, pinVcpuArgs, xVoid),
+  [Proc.DOMAIN_PIN_VCPU_FLAGS]: p('virDomainPinVcpuFlags', W, pinVcpuFlagsArgs, xVoid),
+  [Proc.DOMAIN_PIN_EMULATOR]: p('virDomainPinEmulator', W, pinEmulatorArgs, xVoid),
+  [Proc.DOMAIN_GET_EMULATOR_PIN_INFO]: p('virDomainGetEmulatorPinInfo', R, emulatorPinInfoArgs, emulatorPinInfoRet),
+  [Proc.CONNECT_GET_CPU_MODEL_NAMES]: p('virConnectGetCPUModelNames', R, cpuModelNamesArgs, cpuModelNamesRet),
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: p('virDomainCheckpointCreateXML', W, checkpointCreateArgs, retCheckpoint),
   [Proc.DOMAIN_CHECKPOINT_GET_XML_DESC]: p('virDomainCheckpointGetXMLDesc', R, checkpointFlags, stringRet),

@@ -27,7 +27,13 @@ import { DomainRecords, isActive } from './records.js';
 import { checkActive } from '../../rules/lifecycle.js';
 import { DomainSnapshots } from './snapshots.js';
 import { DomainCheckpoints } from './checkpoints.js';
-import type { Defs } from './defs.js';
+import { defsOf, oneDef, type Defs } from './defs.js';
+import { applyMetadata, readMetadata } from './domain-metadata.js';
+import { renameDomain, type RenameRules } from './rename.js';
+import { DomainModificationImpact } from '../../core/enums.generated.js';
+
+/** VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG. */
+const IMPACT = DomainModificationImpact.LIVE | DomainModificationImpact.CONFIG;
 import { formatDomainXML } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import { defNumbers } from './records.js';
@@ -120,6 +126,33 @@ export class MetadataDriver implements HypervisorDriver {
         this.records.write(rec);
       },
     });
+  }
+
+  // Metadata: title, description, <metadata> elements (./domain-metadata.ts).
+
+  /** virDomainSetMetadata: {@link Domain.setMetadata}; LIVE, CONFIG, CURRENT as libvirt. */
+  async domainSetMetadata(dom: DomainRef, type: number, metadata: string | null, key: string | null, uri: string | null, flags: number): Promise<void> {
+    this.records.check(flags, IMPACT, 'DomainSetMetadata');
+    await this.editDefs(dom, 'virDomainSetMetadata', (rec) => {
+      const defs = defsOf(rec, flags);
+      for (const def of [defs.live, defs.config]) if (def !== null) applyMetadata(def, type, metadata, key, uri);
+      return defs;
+    });
+  }
+  /** virDomainGetMetadata: {@link Domain.metadata}. */
+  async domainGetMetadata(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string> {
+    this.records.check(flags, IMPACT, 'DomainGetMetadata');
+    return readMetadata(oneDef(this.records.resolve(dom), flags), type, uri);
+  }
+
+  // Rename (./rename.ts).
+
+  /** What this driver refuses to rename beyond libvirt's common checks (QEMU's list by default). */
+  protected readonly renameRules: RenameRules = { strict: true };
+  /** virDomainRename: {@link Domain.rename}. */
+  async domainRename(dom: DomainRef, newName: string, flags: number): Promise<DomainRef> {
+    this.records.check(flags, 0, 'DomainRename');
+    return renameDomain(this.records, this.jobs, dom, newName, this.renameRules);
   }
 
   // Connection.

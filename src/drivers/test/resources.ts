@@ -24,6 +24,11 @@ import { MetadataDriver } from '../metadata/driver.js';
 import { defsOf, oneDef } from '../metadata/defs.js';
 import { STORED, isActive } from '../metadata/records.js';
 import { TEST_NODE_INFO } from './presets.js';
+import { cpuMap, cpuPinsOf, cpusOf, setCpuPins } from '../../conf/cputune.js';
+import { cpuModelNames } from './cpu-models.js';
+
+/** The test host's CPUs (libvirt's test node: 16). */
+const TEST_HOST_CPUS = TEST_NODE_INFO.nodes * TEST_NODE_INFO.sockets * TEST_NODE_INFO.cores * TEST_NODE_INFO.threads;
 
 /** libvirt's test driver allows 32 vCPUs whatever the guest type. */
 const TEST_MAX_VCPUS = 32;
@@ -69,6 +74,9 @@ export class TestDriver extends MetadataDriver {
     checkFlags(flags, 0, 'testDomainScreenshot', ErrorDomain.TEST);
     return { mimeType: TEST_SCREENSHOT_MIME, data: testScreenshot() };
   }
+
+  /** libvirt's test driver renames a domain with snapshots or a managed save image too. */
+  protected override readonly renameRules = { strict: false };
 
   private invalid(detail: string): VirError {
     return VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, detail);
@@ -148,9 +156,53 @@ export class TestDriver extends MetadataDriver {
   async domainGetVcpuPinInfo(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): Promise<boolean[][]> {
     this.records.check(flags, LIVE | CONFIG, 'DomainGetVcpuPinInfo');
     const def = oneDef(this.records.resolve(dom), flags);
-    const hostCpus = TEST_NODE_INFO.nodes * TEST_NODE_INFO.sockets * TEST_NODE_INFO.cores * TEST_NODE_INFO.threads;
-    // tsvirt keeps no per-vCPU pinning: every vCPU may run on every host CPU.
-    return Array.from({ length: Math.min(ncpumaps, def.vcpu.count) }, () => Array.from({ length: maxCpus }, (_, c) => c < hostCpus));
+    const pins = cpuPinsOf(def).vcpupin;
+    // An unpinned vCPU may run on every host CPU.
+    return Array.from({ length: Math.min(ncpumaps, def.vcpu.count) }, (_, v) => cpuMap(pins.get(v), maxCpus, TEST_HOST_CPUS));
+  }
+
+  // Pinning: kept in <cputune> (libvirt's test driver pins live vCPUs only; the emulator either way).
+
+  async domainPinVcpuFlags(dom: DomainRef, vcpu: number, cpumap: boolean[], flags: number | null): Promise<void> {
+    this.records.check(flags ?? 0, LIVE, 'DomainPinVcpuFlags');
+    await this.editDefs(dom, 'virDomainPinVcpuFlags', (rec) => {
+      if (!isActive(rec)) throw VirError.report(ErrorDomain.TEST, ErrorNumber.OPERATION_INVALID, 'cannot pin vcpus on an inactive domain');
+      const defs = defsOf(rec, LIVE);
+      const live = defs.live as DomainDef;
+      if (vcpu >= vcpusOf(live)) {
+        throw VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, `requested vcpu '${vcpu}' is not present in the domain`);
+      }
+      const pins = cpuPinsOf(live);
+      pins.vcpupin.set(vcpu, cpusOf(cpumap));
+      setCpuPins(live, pins);
+      return defs;
+    });
+  }
+  async domainPinEmulator(dom: DomainRef, cpumap: boolean[], flags: number): Promise<void> {
+    this.records.check(flags, LIVE | CONFIG, 'DomainPinEmulator');
+    await this.editDefs(dom, 'virDomainPinEmulator', (rec) => {
+      const defs = defsOf(rec, flags);
+      const cpus = cpusOf(cpumap);
+      if (cpus.length === 0) throw VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, 'Empty cpu list for pinning');
+      for (const def of [defs.live, defs.config]) {
+        if (def === null) continue;
+        const pins = cpuPinsOf(def);
+        pins.emulatorpin = cpus;
+        setCpuPins(def, pins);
+      }
+      return defs;
+    });
+  }
+  async domainGetEmulatorPinInfo(dom: DomainRef, maxCpus: number, flags: number): Promise<boolean[]> {
+    this.records.check(flags, LIVE | CONFIG, 'DomainGetEmulatorPinInfo');
+    return cpuMap(cpuPinsOf(oneDef(this.records.resolve(dom), flags)).emulatorpin, maxCpus, TEST_HOST_CPUS);
+  }
+
+  // CPU models: libvirt's CPU map, by architecture.
+
+  async connectGetCPUModelNames(arch: string, flags: number): Promise<string[]> {
+    this.records.check(flags, 0, 'ConnectGetCPUModelNames');
+    return cpuModelNames(arch);
   }
 
   // Scheduler: libvirt's test driver has one 'fair' scheduler with a weight of 50 it never changes.

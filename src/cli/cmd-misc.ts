@@ -1,0 +1,262 @@
+/**
+ * Metadata, rename, pinning and CPU model commands (virsh-domain.c, virsh-host.c): desc,
+ * metadata, domrename, vcpupin, emulatorpin, cpu-models. Output and messages are virsh's;
+ * `--json` (tsvirt) prints the same data as JSON (keys in docs/cli.md).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DomainMetadataType, DomainVcpuFlags, ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
+import { VirError } from '../core/errors.js';
+import { CmdFailed, FAILED, type Cmd, type Ctl, type Handler } from './context.js';
+
+const { LIVE, CONFIG, MAXIMUM } = DomainVcpuFlags;
+
+function printJSON(ctl: Ctl, value: unknown): void {
+  ctl.print(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** --config/--live/--current as virsh reads them (--current excludes the others). */
+function affectFlags(cmd: Cmd): number {
+  cmd.exclusive('current', 'live');
+  cmd.exclusive('current', 'config');
+  return (cmd.bool('config') ? CONFIG : 0) | (cmd.bool('live') ? LIVE : 0);
+}
+
+/** Whether any of --config/--live/--current was given (virsh's flags == -1 otherwise). */
+function anyAffect(cmd: Cmd): boolean {
+  return cmd.bool('config') || cmd.bool('live') || cmd.bool('current');
+}
+
+/** vshEditString: `text` in $VISUAL/$EDITOR (vi), the edited text back. */
+function editText(ctl: Ctl, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvirt-edit-'));
+  const file = join(dir, 'edit.xml');
+  try {
+    writeFileSync(file, text);
+    const editor = process.env.VISUAL ?? process.env.EDITOR ?? 'vi';
+    const r = spawnSync('/bin/sh', ['-c', `${editor} "$1"`, 'sh', file], { stdio: 'inherit' });
+    if (r.status !== 0) {
+      ctl.save(VirError.report(ErrorDomain.NONE, ErrorNumber.INTERNAL_ERROR, `Child process (${editor} ${file}) unexpected exit status ${r.status ?? -1}`));
+      throw new CmdFailed();
+    }
+    return readFileSync(file, 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- desc, metadata ----
+
+const desc: Handler = async (ctl, cmd) => {
+  const { dom, name } = await cmd.domain();
+  const flags = affectFlags(cmd);
+  const title = cmd.bool('title');
+  const type = title ? DomainMetadataType.TITLE : DomainMetadataType.DESCRIPTION;
+  const words = cmd.argv('new-desc');
+  const current = async (): Promise<string | typeof FAILED> => {
+    const got = await ctl.attempt(dom.metadata(type, null, flags));
+    if (got !== FAILED) return got;
+    if ((ctl.lastError as VirError | null)?.code !== ErrorNumber.NO_DOMAIN_METADATA) return FAILED;
+    ctl.resetError();
+    return '';
+  };
+  if (cmd.bool('edit') || words.length > 0) {
+    let text = words.join(' ');
+    if (words.length === 0) {
+      const old = await current();
+      if (old === FAILED) return false;
+      text = editText(ctl, old).replace(/\n+$/, '');
+      if (title) text = text.replace(/\n/g, ' ');
+      if (text === old) {
+        ctl.extra(`Domain ${title ? 'title' : 'description'} not changed\n`);
+        return true;
+      }
+    }
+    if ((await ctl.attempt(dom.setMetadata(type, text, null, null, flags))) === FAILED) {
+      ctl.error(`Failed to set new domain ${title ? 'title' : 'description'}`);
+      return false;
+    }
+    ctl.extra(title ? 'Domain title updated successfully' : 'Domain description updated successfully');
+    return true;
+  }
+  const text = await current();
+  if (text === FAILED) return false;
+  if (cmd.bool('json')) printJSON(ctl, { [title ? 'title' : 'description']: text === '' ? null : text });
+  else if (text !== '') ctl.print(text);
+  else ctl.extra(`No ${title ? 'title' : 'description'} for domain: ${name}`);
+  return true;
+};
+
+const metadata: Handler = async (ctl, cmd) => {
+  const { dom } = await cmd.domain();
+  const flags = affectFlags(cmd);
+  const uri = cmd.string('uri') ?? '';
+  const key = cmd.string('key');
+  const set = cmd.string('set');
+  cmd.exclusive('edit', 'set');
+  cmd.exclusive('remove', 'set');
+  cmd.exclusive('remove', 'edit');
+  if (key === undefined && (cmd.bool('edit') || set !== undefined)) {
+    ctl.error('namespace key is required when modifying metadata');
+    return false;
+  }
+  if (set !== undefined || cmd.bool('remove')) {
+    const value = set === undefined || set === '' ? null : set;
+    await dom.setMetadata(DomainMetadataType.ELEMENT, value, key ?? null, uri, flags);
+    ctl.extra(cmd.bool('remove') ? 'Metadata removed\n' : 'Metadata modified\n');
+    return true;
+  }
+  if (cmd.bool('edit')) {
+    const got = await ctl.attempt(dom.metadata(DomainMetadataType.ELEMENT, uri, flags));
+    let old = '';
+    if (got !== FAILED) old = got;
+    else if ((ctl.lastError as VirError | null)?.code === ErrorNumber.NO_DOMAIN_METADATA) ctl.resetError();
+    else return false;
+    const edited = editText(ctl, old);
+    if (edited.trim() === old.trim()) {
+      ctl.extra('Metadata not changed\n');
+      return true;
+    }
+    await dom.setMetadata(DomainMetadataType.ELEMENT, edited.trim() === '' ? null : edited, key ?? null, uri, flags);
+    ctl.extra('Metadata modified\n');
+    return true;
+  }
+  const xml = await dom.metadata(DomainMetadataType.ELEMENT, uri, flags);
+  if (cmd.bool('json')) printJSON(ctl, { uri, metadata: xml });
+  else ctl.print(`${xml}\n`);
+  return true;
+};
+
+// ---- domrename ----
+
+const domrename: Handler = async (ctl, cmd) => {
+  const { dom } = await cmd.domain();
+  await dom.rename(cmd.string('new-name') ?? '', 0);
+  ctl.extra('Domain successfully renamed\n');
+  return true;
+};
+
+// ---- pinning ----
+
+/** virBitmapDataFormat: "0-3,5". */
+function ranges(map: readonly boolean[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < map.length; i++) {
+    if (!map[i]) continue;
+    let j = i;
+    while (j + 1 < map.length && map[j + 1]) j++;
+    parts.push(i === j ? String(i) : `${i}-${j}`);
+    i = j;
+  }
+  return parts.join(',');
+}
+
+/** virshParseCPUList: 'r' for every host CPU, else libvirt's cpuset syntax below `maxcpu`. */
+function parseCpuList(ctl: Ctl, list: string, maxcpu: number): boolean[] {
+  if (list === 'r') return Array.from({ length: maxcpu }, () => true);
+  const map = Array.from({ length: maxcpu }, () => false);
+  let ok = true;
+  for (const raw of list.split(',')) {
+    const neg = raw.startsWith('^');
+    const m = /^(\d+)(?:-(\d+))?$/.exec(neg ? raw.slice(1) : raw);
+    const a = m === null ? NaN : Number(m[1]);
+    const b = m === null ? NaN : m[2] === undefined ? a : Number(m[2]);
+    if (!(a <= b) || b >= maxcpu) {
+      ok = false;
+      break;
+    }
+    for (let c = a; c <= b; c++) map[c] = !neg;
+  }
+  if (!ok || !map.some((x) => x)) {
+    ctl.error(`Invalid cpulist '${list}'`);
+    if (!ok) ctl.save(VirError.report(ErrorDomain.NONE, ErrorNumber.INVALID_ARG, `Failed to parse bitmap '${list}'`));
+    throw new CmdFailed();
+  }
+  return map;
+}
+
+/** vshTable with two columns, as virsh prints it (no trailing blanks). */
+function table(ctl: Ctl, head: [string, string], rows: [string, string][]): void {
+  const w1 = Math.max(head[0].length, ...rows.map((r) => r[0].length));
+  const w2 = Math.max(head[1].length, ...rows.map((r) => r[1].length));
+  ctl.print(` ${head[0].padEnd(w1)}   ${head[1]}\n`);
+  ctl.print(`${'-'.repeat(w1 + w2 + 6)}\n`);
+  for (const [a, b] of rows) ctl.print(` ${a.padEnd(w1)}   ${b}\n`);
+}
+
+const vcpupin: Handler = async (ctl, cmd) => {
+  const { dom } = await cmd.domain();
+  const flags = affectFlags(cmd);
+  const vcpu = cmd.int('vcpu');
+  const list = cmd.string('cpulist');
+  const [maxcpu] = await ctl.c.getCPUMap();
+  if (list === undefined) {
+    if ((flags & LIVE) !== 0 && !(await dom.isActive())) {
+      ctl.error('cannot get vcpupin for offline domain');
+      return false;
+    }
+    const ncpus = await dom.vcpusFlags(flags | MAXIMUM);
+    if (vcpu !== undefined && (vcpu < 0 || vcpu >= ncpus)) {
+      ctl.error(`vcpu ${vcpu} is out of range of ${(flags & CONFIG) !== 0 || !(await dom.isActive()) ? 'persistent' : 'live'} cpu count ${ncpus}`);
+      return false;
+    }
+    const maps = await dom.vcpuPinInfo(flags, ncpus, maxcpu);
+    const rows = maps.map((m, i) => [String(i), ranges(m)] as [string, string]).filter(([i]) => vcpu === undefined || Number(i) === vcpu);
+    if (cmd.bool('json')) printJSON(ctl, rows.map(([v, cpus]) => ({ vcpu: Number(v), cpuAffinity: cpus })));
+    else table(ctl, ['VCPU', 'CPU Affinity'], rows);
+    return true;
+  }
+  if (vcpu === undefined) {
+    ctl.error('vcpupin: Missing vCPU number in pin mode.');
+    return false;
+  }
+  const map = parseCpuList(ctl, list, maxcpu);
+  if (anyAffect(cmd)) await dom.pinVcpuFlags(vcpu, map, flags);
+  else await dom.pinVcpu(vcpu, map);
+  return true;
+};
+
+const emulatorpin: Handler = async (ctl, cmd) => {
+  const { dom } = await cmd.domain();
+  const flags = affectFlags(cmd);
+  const list = cmd.string('cpulist');
+  const [maxcpu] = await ctl.c.getCPUMap();
+  if (list === undefined) {
+    const map = await dom.emulatorPinInfo(flags, maxcpu);
+    if (cmd.bool('json')) {
+      printJSON(ctl, { cpuAffinity: ranges(map) });
+      return true;
+    }
+    ctl.print('emulator: CPU Affinity\n----------------------------------\n');
+    ctl.print(`       *: ${ranges(map)}\n`);
+    return true;
+  }
+  await dom.pinEmulator(parseCpuList(ctl, list, maxcpu), flags);
+  return true;
+};
+
+// ---- cpu-models ----
+
+const cpuModels: Handler = async (ctl, cmd) => {
+  const arch = cmd.string('arch') ?? '';
+  const models = await ctl.attempt(ctl.c.getCPUModelNames(arch, 0));
+  if (models === FAILED) {
+    ctl.error('failed to get CPU model names');
+    return false;
+  }
+  if (cmd.bool('json')) printJSON(ctl, models);
+  else if (models.length === 0) ctl.extra('all CPU models are accepted\n');
+  else for (const m of models) ctl.print(`${m}\n`);
+  return true;
+};
+
+export const handlers: Record<string, Handler> = {
+  desc,
+  metadata,
+  domrename,
+  vcpupin,
+  emulatorpin,
+  'cpu-models': cpuModels,
+};
