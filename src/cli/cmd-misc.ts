@@ -1,13 +1,16 @@
 /**
  * Metadata, rename, pinning and CPU model commands (virsh-domain.c, virsh-host.c): desc,
- * metadata, domrename, vcpupin, emulatorpin, cpu-models. Output and messages are virsh's;
+ * metadata, domrename, vcpupin, emulatorpin, cpu-models, save, restore, save-image-dumpxml,
+ * save-image-define, save-image-edit. Output and messages are virsh's;
  * `--json` (tsvirt) prints the same data as JSON (keys in docs/cli.md).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DomainMetadataType, DomainVcpuFlags, ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
+import { DomainMetadataType, DomainSaveRestoreFlags, DomainVcpuFlags, ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
+import { readXMLFile } from './files.js';
+import { jobProgress } from './progress.js';
 import { VirError } from '../core/errors.js';
 import { CmdFailed, FAILED, type Cmd, type Ctl, type Handler } from './context.js';
 
@@ -237,6 +240,105 @@ const emulatorpin: Handler = async (ctl, cmd) => {
   return true;
 };
 
+// ---- save files ----
+
+function saveRestoreFlags(cmd: Cmd): number {
+  let flags = 0;
+  if (cmd.bool('bypass-cache')) flags |= DomainSaveRestoreFlags.BYPASS_CACHE;
+  if (cmd.bool('running')) flags |= DomainSaveRestoreFlags.RUNNING;
+  if (cmd.bool('paused')) flags |= DomainSaveRestoreFlags.PAUSED;
+  return flags;
+}
+
+/** --xml FILE: its text, or (a file that is not UTF-8 XML) the error to fail the call with. */
+function xmlOption(ctl: Ctl, cmd: Cmd, name: string): string | VirError | null {
+  const file = cmd.string(name);
+  return file === undefined ? null : readXMLFile(ctl, file);
+}
+
+const save: Handler = async (ctl, cmd) => {
+  const { dom, name } = await cmd.domain();
+  const to = cmd.string('file') ?? '';
+  const dxml = xmlOption(ctl, cmd, 'xml');
+  const flags = saveRestoreFlags(cmd);
+  const progress = jobProgress(ctl, 'Save', cmd.bool('verbose'));
+  const options = progress.onProgress !== undefined ? { onProgress: progress.onProgress } : undefined;
+  const rc = await ctl.attempt(async () => {
+    if (dxml instanceof VirError) throw dxml;
+    // virsh calls virDomainSave unless it has flags or XML to pass.
+    if (flags === 0 && dxml === null) await dom.save(to, options);
+    else await dom.saveFlags(to, dxml, flags, options);
+  });
+  if (rc === FAILED) {
+    ctl.error(`Failed to save domain '${name}' to ${to}`);
+    return false;
+  }
+  progress.done();
+  ctl.extra(`\nDomain '${name}' saved to ${to}\n`);
+  return true;
+};
+
+const restore: Handler = async (ctl, cmd) => {
+  const from = cmd.string('file') ?? '';
+  if (cmd.bool('reset-nvram')) {
+    ctl.error('--reset-nvram is not supported by tsvirt');
+    return false;
+  }
+  const dxml = xmlOption(ctl, cmd, 'xml');
+  const flags = saveRestoreFlags(cmd);
+  const rc = await ctl.attempt(async () => {
+    if (dxml instanceof VirError) throw dxml;
+    if (flags === 0 && dxml === null) await ctl.c.restore(from);
+    else await ctl.c.restoreFlags(from, dxml, flags);
+  });
+  if (rc === FAILED) {
+    ctl.error(`Failed to restore domain from ${from}`);
+    return false;
+  }
+  ctl.extra(`Domain restored from ${from}\n`);
+  return true;
+};
+
+const saveImageDumpxml: Handler = async (ctl, cmd) => {
+  const file = cmd.string('file') ?? '';
+  if (cmd.stringQuiet('xpath') !== undefined) {
+    ctl.error('--xpath is not supported by tsvirt');
+    return false;
+  }
+  ctl.print(await ctl.c.saveImageGetXMLDesc(file, cmd.bool('security-info') ? 1 : 0));
+  return true;
+};
+
+const saveImageDefine: Handler = async (ctl, cmd) => {
+  const file = cmd.string('file') ?? '';
+  const dxml = readXMLFile(ctl, cmd.string('xml') ?? '');
+  const flags = saveRestoreFlags(cmd);
+  const rc = await ctl.attempt(async () => {
+    if (dxml instanceof VirError) throw dxml;
+    await ctl.c.saveImageDefineXML(file, dxml, flags);
+  });
+  if (rc === FAILED) {
+    ctl.error(`Failed to update ${file}`);
+    return false;
+  }
+  ctl.extra(`State file ${file} updated.\n`);
+  return true;
+};
+
+const saveImageEdit: Handler = async (ctl, cmd) => {
+  const file = cmd.string('file') ?? '';
+  const flags = saveRestoreFlags(cmd);
+  const old = await ctl.c.saveImageGetXMLDesc(file, 1);
+  const edited = editText(ctl, old);
+  if (edited === old) {
+    ctl.extra(`Saved image ${file} XML configuration not changed.\n`);
+    return true;
+  }
+  await ctl.c.saveImageDefineXML(file, edited, flags);
+  ctl.extra(`State file ${file} edited.\n`);
+  return true;
+};
+
 // ---- cpu-models ----
 
 const cpuModels: Handler = async (ctl, cmd) => {
@@ -259,4 +361,9 @@ export const handlers: Record<string, Handler> = {
   vcpupin,
   emulatorpin,
   'cpu-models': cpuModels,
+  save,
+  restore,
+  'save-image-dumpxml': saveImageDumpxml,
+  'save-image-define': saveImageDefine,
+  'save-image-edit': saveImageEdit,
 };

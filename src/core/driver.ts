@@ -277,6 +277,14 @@ export interface HypervisorDriver {
   domainPinEmulator?(dom: DomainRef, cpumap: boolean[], flags: number): Promise<void>;
   /** virDomainGetEmulatorPinInfo: {@link Domain.emulatorPinInfo}, over `maxCpus` host CPUs. */
   domainGetEmulatorPinInfo?(dom: DomainRef, maxCpus: number, flags: number): Promise<boolean[]>;
+  /** virDomainSaveFlags (`flags` null: virDomainSave): {@link Domain.saveFlags}; `to` absolute. */
+  domainSave?(dom: DomainRef, to: string, dxml: string | null, flags: number | null, options?: JobOptions): Promise<void>;
+  /** virDomainRestoreFlags (`flags` null: virDomainRestore): {@link Connection.restoreFlags}; `from` absolute. */
+  domainRestore?(from: string, dxml: string | null, flags: number | null, options?: JobOptions): Promise<void>;
+  /** virDomainSaveImageGetXMLDesc: {@link Connection.saveImageGetXMLDesc}. */
+  domainSaveImageGetXMLDesc?(file: string, flags: number): Promise<string>;
+  /** virDomainSaveImageDefineXML: {@link Connection.saveImageDefineXML}. */
+  domainSaveImageDefineXML?(file: string, dxml: string, flags: number): Promise<void>;
   /** virConnectGetCPUModelNames: {@link Connection.getCPUModelNames}. */
   connectGetCPUModelNames?(arch: string, flags: number): Promise<string[]>;
   // Checkpoints (libvirt's virDomainCheckpoint*), addressed by (domain, name) like snapshots. A

@@ -397,6 +397,12 @@ export const HANDLERS: HandlerTable = {
     const map = await domainOf(ctx, a.dom).emulatorPinInfo(a.flags, Math.max(0, a.maplen) * 8);
     return { cpumaps: packCpumaps([map], 1, Math.max(0, a.maplen)), ret: 1 };
   },
+  [Proc.DOMAIN_SAVE]: async (ctx, a) => domainOf(ctx, a.dom).save(a.to),
+  [Proc.DOMAIN_SAVE_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).saveFlags(a.to, a.dxml, a.flags),
+  [Proc.DOMAIN_RESTORE]: async (ctx, a) => ctx.conn().restore(a.from),
+  [Proc.DOMAIN_RESTORE_FLAGS]: async (ctx, a) => ctx.conn().restoreFlags(a.from, a.dxml, a.flags),
+  [Proc.DOMAIN_SAVE_IMAGE_GET_XML_DESC]: async (ctx, a) => ({ value: await ctx.conn().saveImageGetXMLDesc(a.file, a.flags) }),
+  [Proc.DOMAIN_SAVE_IMAGE_DEFINE_XML]: async (ctx, a) => ctx.conn().saveImageDefineXML(a.file, a.dxml, a.flags),
   [Proc.CONNECT_GET_CPU_MODEL_NAMES]: async (ctx, a) => {
     const models = await ctx.conn().getCPUModelNames(a.arch, a.flags);
     if (models.length > REMOTE_CONNECT_CPU_MODELS_MAX) throw tooMany('CPU models', models.length, REMOTE_CONNECT_CPU_MODELS_MAX);

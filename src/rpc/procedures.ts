@@ -155,6 +155,12 @@ export enum Proc {
   DOMAIN_PIN_EMULATOR = 279,
   DOMAIN_GET_EMULATOR_PIN_INFO = 280,
   CONNECT_GET_CPU_MODEL_NAMES = 312,
+  DOMAIN_RESTORE = 54,
+  DOMAIN_SAVE = 55,
+  DOMAIN_SAVE_FLAGS = 232,
+  DOMAIN_RESTORE_FLAGS = 233,
+  DOMAIN_SAVE_IMAGE_GET_XML_DESC = 235,
+  DOMAIN_SAVE_IMAGE_DEFINE_XML = 236,
   // Checkpoints (libvirt-domain-checkpoint.c).
   DOMAIN_CHECKPOINT_CREATE_XML = 411,
   DOMAIN_CHECKPOINT_GET_XML_DESC = 412,
@@ -439,6 +445,20 @@ export const REMOTE_CONNECT_CPU_MODELS_MAX = 8192;
 export const cpuModelNamesArgs = struct<{ arch: string; needResults: number; flags: number }>({ arch: xString, needResults: xInt, flags: xUint });
 export const cpuModelNamesRet = struct<{ models: string[]; ret: number }>({ models: arrayOf(xString, REMOTE_CONNECT_CPU_MODELS_MAX), ret: xInt });
 
+// Save files.
+
+export const saveArgs = struct<{ dom: WireDomain; to: string }>({ dom: xDomain, to: xString });
+export const saveFlagsArgs = struct<{ dom: WireDomain; to: string; dxml: string | null; flags: number }>({
+  dom: xDomain,
+  to: xString,
+  dxml: xOptString,
+  flags: xUint,
+});
+export const restoreArgs = struct<{ from: string }>({ from: xString });
+export const restoreFlagsArgs = struct<{ from: string; dxml: string | null; flags: number }>({ from: xString, dxml: xOptString, flags: xUint });
+export const saveImageXmlArgs = struct<{ file: string; flags: number }>({ file: xString, flags: xUint });
+export const saveImageDefineArgs = struct<{ file: string; dxml: string; flags: number }>({ file: xString, dxml: xString, flags: xUint });
+
 function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false, stream = false): ProcedureEntry<A, R> {
   return { api, mutating, beforeOpen, stream, args, ret };
 }
@@ -573,6 +593,12 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_PIN_EMULATOR]: p('virDomainPinEmulator', W, pinEmulatorArgs, xVoid),
   [Proc.DOMAIN_GET_EMULATOR_PIN_INFO]: p('virDomainGetEmulatorPinInfo', R, emulatorPinInfoArgs, emulatorPinInfoRet),
   [Proc.CONNECT_GET_CPU_MODEL_NAMES]: p('virConnectGetCPUModelNames', R, cpuModelNamesArgs, cpuModelNamesRet),
+  [Proc.DOMAIN_RESTORE]: p('virDomainRestore', W, restoreArgs, xVoid),
+  [Proc.DOMAIN_SAVE]: p('virDomainSave', W, saveArgs, xVoid),
+  [Proc.DOMAIN_SAVE_FLAGS]: p('virDomainSaveFlags', W, saveFlagsArgs, xVoid),
+  [Proc.DOMAIN_RESTORE_FLAGS]: p('virDomainRestoreFlags', W, restoreFlagsArgs, xVoid),
+  [Proc.DOMAIN_SAVE_IMAGE_GET_XML_DESC]: p('virDomainSaveImageGetXMLDesc', R, saveImageXmlArgs, stringRet),
+  [Proc.DOMAIN_SAVE_IMAGE_DEFINE_XML]: p('virDomainSaveImageDefineXML', W, saveImageDefineArgs, xVoid),
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: p('virDomainCheckpointCreateXML', W, checkpointCreateArgs, retCheckpoint),
   [Proc.DOMAIN_CHECKPOINT_GET_XML_DESC]: p('virDomainCheckpointGetXMLDesc', R, checkpointFlags, stringRet),

@@ -30,6 +30,7 @@ import { DomainCheckpoints } from './checkpoints.js';
 import { defsOf, oneDef, type Defs } from './defs.js';
 import { applyMetadata, readMetadata } from './domain-metadata.js';
 import { renameDomain, type RenameRules } from './rename.js';
+import { DomainSaveFiles, type SaveFileRules } from './save-file.js';
 import { DomainModificationImpact } from '../../core/enums.generated.js';
 
 /** VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG. */
@@ -153,6 +154,31 @@ export class MetadataDriver implements HypervisorDriver {
   async domainRename(dom: DomainRef, newName: string, flags: number): Promise<DomainRef> {
     this.records.check(flags, 0, 'DomainRename');
     return renameDomain(this.records, this.jobs, dom, newName, this.renameRules);
+  }
+
+  // Save to a file, restore (./save-file.ts).
+
+  /** How this driver answers the save-file calls (QEMU's by default). */
+  protected readonly saveFileRules: SaveFileRules = { qemu: true };
+  private saveFilesImpl: DomainSaveFiles | undefined;
+  private get saveFiles(): DomainSaveFiles {
+    return (this.saveFilesImpl ??= new DomainSaveFiles(this.records, this.jobs, this.saveFileRules));
+  }
+  /** virDomainSaveFlags (`flags` null: virDomainSave): {@link Domain.saveFlags}. */
+  async domainSave(dom: DomainRef, to: string, dxml: string | null, flags: number | null, options?: JobOptions): Promise<void> {
+    return this.saveFiles.save(dom, to, dxml, flags, options);
+  }
+  /** virDomainRestoreFlags (`flags` null: virDomainRestore): {@link Connection.restoreFlags}. */
+  async domainRestore(from: string, dxml: string | null, flags: number | null, options?: JobOptions): Promise<void> {
+    return this.saveFiles.restore(from, dxml, flags, options);
+  }
+  /** virDomainSaveImageGetXMLDesc: {@link Connection.saveImageGetXMLDesc}. */
+  async domainSaveImageGetXMLDesc(file: string, flags: number): Promise<string> {
+    return this.saveFiles.getXMLDesc(file, flags);
+  }
+  /** virDomainSaveImageDefineXML: {@link Connection.saveImageDefineXML}. */
+  async domainSaveImageDefineXML(file: string, dxml: string, flags: number): Promise<void> {
+    this.saveFiles.defineXML(file, dxml, flags);
   }
 
   // Connection.

@@ -370,6 +370,20 @@ export class RemoteDriver implements HypervisorDriver {
     const r = await this.call(Proc.DOMAIN_GET_EMULATOR_PIN_INFO, { dom: wire(dom), maplen, flags });
     return Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[c >> 3] ?? 0) & (1 << (c & 7))) !== 0);
   }
+  async domainSave(dom: DomainRef, to: string, dxml: string | null, flags: number | null): R<void> {
+    if (flags === null && dxml === null) await this.call(Proc.DOMAIN_SAVE, { dom: wire(dom), to });
+    else await this.call(Proc.DOMAIN_SAVE_FLAGS, { dom: wire(dom), to, dxml, flags: flags ?? 0 });
+  }
+  async domainRestore(from: string, dxml: string | null, flags: number | null): R<void> {
+    if (flags === null && dxml === null) await this.call(Proc.DOMAIN_RESTORE, { from });
+    else await this.call(Proc.DOMAIN_RESTORE_FLAGS, { from, dxml, flags: flags ?? 0 });
+  }
+  async domainSaveImageGetXMLDesc(file: string, flags: number): R<string> {
+    return (await this.call(Proc.DOMAIN_SAVE_IMAGE_GET_XML_DESC, { file, flags })).value;
+  }
+  async domainSaveImageDefineXML(file: string, dxml: string, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_SAVE_IMAGE_DEFINE_XML, { file, dxml, flags });
+  }
   async connectGetCPUModelNames(arch: string, flags: number): R<string[]> {
     return (await this.call(Proc.CONNECT_GET_CPU_MODEL_NAMES, { arch, needResults: 1, flags })).models;
   }

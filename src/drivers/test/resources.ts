@@ -77,6 +77,8 @@ export class TestDriver extends MetadataDriver {
 
   /** libvirt's test driver renames a domain with snapshots or a managed save image too. */
   protected override readonly renameRules = { strict: false };
+  /** Its save files: no flags, no replacement XML, always resumed on restore. */
+  protected override readonly saveFileRules = { qemu: false };
 
   private invalid(detail: string): VirError {
     return VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, detail);
