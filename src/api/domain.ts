@@ -6,9 +6,10 @@
 import { resolve as resolvePath } from 'node:path';
 import { Duplex } from 'node:stream';
 import type { Connection } from './connection.js';
-import type { DomainControlInfo, DomainInfo, DomainRef, DomainTime, HypervisorDriver, JobOptions, TypedParameter, VcpuInfo } from '../core/driver.js';
+import type { DomainControlInfo, DomainFSInfo, DomainInfo, DomainInterface, DomainRef, DomainTime, HypervisorDriver, JobOptions, TypedParameter, VcpuInfo } from '../core/driver.js';
 import { Stream } from './stream.js';
 import {
+  DomainInterfaceAddressesSource,
   DomainMetadataType,
   DomainSaveRestoreFlags,
   DomainVcpuFlags,
@@ -1161,6 +1162,44 @@ export class Domain {
     const info = this.optional(drv, 'domainGetEmulatorPinInfo', 'virDomainGetEmulatorPinInfo');
     maxCpus ??= (await this.connection.getCPUMap())[0];
     return info(this.ref, maxCpus, flags);
+  }
+
+  /**
+   * The guest's mounted file systems (virDomainGetFSInfo): mount point, device, type and the
+   * domain's disks under each. The test driver answers libvirt's fixed two (/ and /boot on the
+   * first disk); qemu needs a guest agent, which tsvirt's QEMU guests do not have.
+   *
+   * Prerequisites: a writable connection (libvirt asks the guest); the domain runs; `flags` is
+   * 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED "QEMU guest agent is not configured"
+   * (qemu); VIR_ERR_AGENT_UNRESPONSIVE when one is configured but not connected.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async fsInfo(flags = 0): Promise<DomainFSInfo[]> {
+    const drv = this.writable('virDomainGetFSInfo');
+    return this.optional(drv, 'domainGetFSInfo', 'virDomainGetFSInfo')(this.ref, flags);
+  }
+  /**
+   * The guest's interfaces and their IP addresses (virDomainInterfaceAddresses), from `source`
+   * {@link DomainInterfaceAddressesSource}: LEASE (the DHCP leases of libvirt networks: on qemu
+   * only interfaces of type network have any), AGENT (the guest agent; qemu: none), ARP (qemu:
+   * the host's ARP table, /proc/net/arp, matched by MAC). The test driver answers libvirt's
+   * fixed addresses whatever the source.
+   *
+   * Prerequisites: the domain runs; a writable connection for AGENT; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED for AGENT on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED "Unknown IP address data source N",
+   * or (qemu, AGENT) "QEMU guest agent is not configured".
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async interfaceAddresses(source: DomainInterfaceAddressesSource | number, flags = 0): Promise<DomainInterface[]> {
+    const drv = source === DomainInterfaceAddressesSource.AGENT ? this.writable('virDomainInterfaceAddresses') : this.drv;
+    return this.optional(drv, 'domainInterfaceAddresses', 'virDomainInterfaceAddresses')(this.ref, source, flags);
   }
 
   // Checkpoints (src/api/checkpoint.ts).

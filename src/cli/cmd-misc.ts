@@ -180,13 +180,13 @@ function parseCpuList(ctl: Ctl, list: string, maxcpu: number): boolean[] {
   return map;
 }
 
-/** vshTable with two columns, as virsh prints it (no trailing blanks). */
-function table(ctl: Ctl, head: [string, string], rows: [string, string][]): void {
-  const w1 = Math.max(head[0].length, ...rows.map((r) => r[0].length));
-  const w2 = Math.max(head[1].length, ...rows.map((r) => r[1].length));
-  ctl.print(` ${head[0].padEnd(w1)}   ${head[1]}\n`);
-  ctl.print(`${'-'.repeat(w1 + w2 + 6)}\n`);
-  for (const [a, b] of rows) ctl.print(` ${a.padEnd(w1)}   ${b}\n`);
+/** vshTable as virsh prints it: columns three spaces apart, no trailing blanks. */
+function table(ctl: Ctl, head: string[], rows: string[][]): void {
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) => ` ${cells.map((v, c) => (c === cells.length - 1 ? v : v.padEnd(widths[c] ?? 0))).join('   ')}\n`;
+  ctl.print(line(head));
+  ctl.print(`${'-'.repeat(widths.reduce((a, b) => a + b, 0) + 3 * (widths.length - 1) + 3)}\n`);
+  for (const r of rows) ctl.print(line(r));
 }
 
 const vcpupin: Handler = async (ctl, cmd) => {
@@ -237,6 +237,63 @@ const emulatorpin: Handler = async (ctl, cmd) => {
     return true;
   }
   await dom.pinEmulator(parseCpuList(ctl, list, maxcpu), flags);
+  return true;
+};
+
+// ---- guest file systems and addresses ----
+
+const domfsinfo: Handler = async (ctl, cmd) => {
+  const { dom } = await cmd.domain();
+  const info = await ctl.attempt(dom.fsInfo(0));
+  if (info === FAILED) {
+    const code = (ctl.lastError as VirError | null)?.code;
+    if (code === ErrorNumber.NO_SUPPORT) {
+      ctl.resetError();
+      ctl.error('Unable to get filesystem information');
+    }
+    return false;
+  }
+  if (cmd.bool('json')) {
+    printJSON(ctl, info);
+    return true;
+  }
+  if (info.length === 0) return true;
+  table(ctl, ['Mountpoint', 'Name', 'Type', 'Target'], info.map((f) => [f.mountpoint, f.name, f.fstype, f.devAliases.join(',')]));
+  return true;
+};
+
+/** VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_* by virsh's --source word. */
+const ADDRESS_SOURCES: Record<string, number> = { lease: 0, agent: 1, arp: 2 };
+
+const domifaddr: Handler = async (ctl, cmd) => {
+  const { dom } = await cmd.domain();
+  const only = cmd.string('interface');
+  const sourceWord = cmd.string('source');
+  let source = 0;
+  if (sourceWord !== undefined) {
+    const s = ADDRESS_SOURCES[sourceWord];
+    if (s === undefined) {
+      ctl.error(`Unknown data source '${sourceWord}'`);
+      return false;
+    }
+    source = s;
+  }
+  const ifaces = (await dom.interfaceAddresses(source, 0)).filter((i) => only === undefined || i.name === only);
+  if (cmd.bool('json')) {
+    printJSON(ctl, ifaces);
+    return true;
+  }
+  ctl.extra(` ${'Name'.padEnd(10)} ${'MAC address'.padEnd(20)} ${'Protocol'.padEnd(8)}     Address\n${'-'.repeat(79)}\n`);
+  const full = cmd.bool('full');
+  for (const i of ifaces) {
+    const hw = i.hwaddr ?? 'N/A';
+    if (i.addrs.length === 0) ctl.print(` ${i.name.padEnd(10)} ${hw.padEnd(17)}    ${'N/A'.padEnd(12)} N/A\n`);
+    i.addrs.forEach((a, j) => {
+      const first = j === 0 || full;
+      const proto = a.type === 0 ? 'ipv4' : a.type === 1 ? 'ipv6' : 'N/A';
+      ctl.print(` ${(first ? i.name : '-').padEnd(10)} ${(first ? hw : '-').padEnd(17)}    ${proto.padEnd(12)} ${a.addr}/${a.prefix}\n`);
+    });
+  }
   return true;
 };
 
@@ -361,6 +418,8 @@ export const handlers: Record<string, Handler> = {
   vcpupin,
   emulatorpin,
   'cpu-models': cpuModels,
+  domfsinfo,
+  domifaddr,
   save,
   restore,
   'save-image-dumpxml': saveImageDumpxml,

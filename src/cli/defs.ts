@@ -144,6 +144,14 @@ export const COMMANDS: readonly CmdDef[] = [
     ],
   },
   {
+    name: 'domfsinfo',
+    group: 'domain',
+    module: 'misc',
+    help: "Get information of domain's mounted filesystems.",
+    desc: "Get information of domain's mounted filesystems.",
+    opts: [DOMAIN, JSON_OPT],
+  },
+  {
     name: 'domhostname',
     group: 'domain',
     module: 'resources',
@@ -463,6 +471,14 @@ export const COMMANDS: readonly CmdDef[] = [
     help: 'domain control interface state',
     desc: 'Returns state of a control interface to the domain.',
     opts: [DOMAIN, JSON_OPT],
+  },
+  {
+    name: 'domifaddr',
+    group: 'monitor',
+    module: 'misc',
+    help: "Get network interfaces' addresses for a running domain",
+    desc: "Get network interfaces' addresses for a running domain",
+    opts: [DOMAIN, str('interface', 'network interface name'), bool('full', 'always display names and MACs of interfaces'), str('source', "address source: 'lease', 'agent', or 'arp'"), JSON_OPT],
   },
   {
     name: 'dominfo',

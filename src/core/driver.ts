@@ -285,6 +285,10 @@ export interface HypervisorDriver {
   domainSaveImageGetXMLDesc?(file: string, flags: number): Promise<string>;
   /** virDomainSaveImageDefineXML: {@link Connection.saveImageDefineXML}. */
   domainSaveImageDefineXML?(file: string, dxml: string, flags: number): Promise<void>;
+  /** virDomainGetFSInfo: {@link Domain.fsInfo}. */
+  domainGetFSInfo?(dom: DomainRef, flags: number): Promise<DomainFSInfo[]>;
+  /** virDomainInterfaceAddresses: {@link Domain.interfaceAddresses}. */
+  domainInterfaceAddresses?(dom: DomainRef, source: number, flags: number): Promise<DomainInterface[]>;
   /** virConnectGetCPUModelNames: {@link Connection.getCPUModelNames}. */
   connectGetCPUModelNames?(arch: string, flags: number): Promise<string[]>;
   // Checkpoints (libvirt's virDomainCheckpoint*), addressed by (domain, name) like snapshots. A
@@ -317,6 +321,35 @@ export interface HypervisorDriver {
   domainOpenConsole?(dom: DomainRef, devName: string | null, flags: number): Promise<Duplex>;
   /** virDomainScreenshot: {@link Domain.screenshot}. The screen's image and its MIME type. */
   domainScreenshot?(dom: DomainRef, screen: number, flags: number): Promise<DomainScreenshot>;
+}
+
+/** One mounted file system of a guest (virDomainFSInfo). */
+export interface DomainFSInfo {
+  /** Where it is mounted in the guest ('/'). */
+  mountpoint: string;
+  /** The guest's device name ('vda1'). */
+  name: string;
+  /** Its type ('ext4'). */
+  fstype: string;
+  /** The domain's disks (target names) it lives on. */
+  devAliases: string[];
+}
+
+/** One address of a guest interface (virDomainIPAddress). */
+export interface DomainIPAddress {
+  /** VIR_IP_ADDR_TYPE_IPV4 (0) or IPV6 (1). */
+  type: number;
+  addr: string;
+  prefix: number;
+}
+
+/** One guest interface with its addresses (virDomainInterface). */
+export interface DomainInterface {
+  /** The interface's name (host-side device, or the guest's name with the agent). */
+  name: string;
+  /** Its MAC address, when known. */
+  hwaddr: string | null;
+  addrs: DomainIPAddress[];
 }
 
 /** An image of a guest's screen, as virDomainScreenshot delivers it. */

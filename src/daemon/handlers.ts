@@ -7,7 +7,7 @@
 import { Domain, DomainCheckpoint, DomainSnapshot, VirError, type Connection, type Stream } from '../index.js';
 import type { DomainRef } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
-import { Proc, REMOTE_CONNECT_CPU_MODELS_MAX, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
+import { Proc, REMOTE_CONNECT_CPU_MODELS_MAX, REMOTE_DOMAIN_FSINFO_MAX, REMOTE_DOMAIN_INTERFACE_MAX, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
   REMOTE_CPUMAPS_MAX,
@@ -396,6 +396,16 @@ export const HANDLERS: HandlerTable = {
     if (a.maplen > REMOTE_CPUMAPS_MAX) throw overLimit('maplen > REMOTE_CPUMAPS_MAX');
     const map = await domainOf(ctx, a.dom).emulatorPinInfo(a.flags, Math.max(0, a.maplen) * 8);
     return { cpumaps: packCpumaps([map], 1, Math.max(0, a.maplen)), ret: 1 };
+  },
+  [Proc.DOMAIN_GET_FSINFO]: async (ctx, a) => {
+    const info = await domainOf(ctx, a.dom).fsInfo(a.flags);
+    if (info.length > REMOTE_DOMAIN_FSINFO_MAX) throw tooMany('domain fsinfo', info.length, REMOTE_DOMAIN_FSINFO_MAX);
+    return { info, ret: info.length };
+  },
+  [Proc.DOMAIN_INTERFACE_ADDRESSES]: async (ctx, a) => {
+    const ifaces = await domainOf(ctx, a.dom).interfaceAddresses(a.source, a.flags);
+    if (ifaces.length > REMOTE_DOMAIN_INTERFACE_MAX) throw tooMany('interfaces', ifaces.length, REMOTE_DOMAIN_INTERFACE_MAX);
+    return { ifaces };
   },
   [Proc.DOMAIN_SAVE]: async (ctx, a) => domainOf(ctx, a.dom).save(a.to),
   [Proc.DOMAIN_SAVE_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).saveFlags(a.to, a.dxml, a.flags),

@@ -156,6 +156,8 @@ export enum Proc {
   DOMAIN_GET_EMULATOR_PIN_INFO = 280,
   CONNECT_GET_CPU_MODEL_NAMES = 312,
   DOMAIN_RESTORE = 54,
+  DOMAIN_GET_FSINFO = 349,
+  DOMAIN_INTERFACE_ADDRESSES = 353,
   DOMAIN_SAVE = 55,
   DOMAIN_SAVE_FLAGS = 232,
   DOMAIN_RESTORE_FLAGS = 233,
@@ -459,6 +461,31 @@ export const restoreFlagsArgs = struct<{ from: string; dxml: string | null; flag
 export const saveImageXmlArgs = struct<{ file: string; flags: number }>({ file: xString, flags: xUint });
 export const saveImageDefineArgs = struct<{ file: string; dxml: string; flags: number }>({ file: xString, dxml: xString, flags: xUint });
 
+// Guest file systems and addresses.
+
+/** REMOTE_DOMAIN_FSINFO_MAX, REMOTE_DOMAIN_FSINFO_DISKS_MAX, REMOTE_DOMAIN_INTERFACE_MAX, REMOTE_DOMAIN_IP_ADDR_MAX. */
+export const REMOTE_DOMAIN_FSINFO_MAX = 256;
+const REMOTE_DOMAIN_FSINFO_DISKS_MAX = 256;
+export const REMOTE_DOMAIN_INTERFACE_MAX = 2048;
+const REMOTE_DOMAIN_IP_ADDR_MAX = 2048;
+export interface WireFSInfo {
+  mountpoint: string;
+  name: string;
+  fstype: string;
+  devAliases: string[];
+}
+const xFSInfo = struct<WireFSInfo>({ mountpoint: xString, name: xString, fstype: xString, devAliases: arrayOf(xString, REMOTE_DOMAIN_FSINFO_DISKS_MAX) });
+export const fsInfoRet = struct<{ info: WireFSInfo[]; ret: number }>({ info: arrayOf(xFSInfo, REMOTE_DOMAIN_FSINFO_MAX, 16), ret: xUint });
+export interface WireInterface {
+  name: string;
+  hwaddr: string | null;
+  addrs: { type: number; addr: string; prefix: number }[];
+}
+const xIPAddr = struct<{ type: number; addr: string; prefix: number }>({ type: xInt, addr: xString, prefix: xUint });
+const xInterface = struct<WireInterface>({ name: xString, hwaddr: xOptString, addrs: arrayOf(xIPAddr, REMOTE_DOMAIN_IP_ADDR_MAX, 12) });
+export const ifaceAddrsArgs = struct<{ dom: WireDomain; source: number; flags: number }>({ dom: xDomain, source: xUint, flags: xUint });
+export const ifaceAddrsRet = struct<{ ifaces: WireInterface[] }>({ ifaces: arrayOf(xInterface, REMOTE_DOMAIN_INTERFACE_MAX, 12) });
+
 function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false, stream = false): ProcedureEntry<A, R> {
   return { api, mutating, beforeOpen, stream, args, ret };
 }
@@ -593,6 +620,8 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_PIN_EMULATOR]: p('virDomainPinEmulator', W, pinEmulatorArgs, xVoid),
   [Proc.DOMAIN_GET_EMULATOR_PIN_INFO]: p('virDomainGetEmulatorPinInfo', R, emulatorPinInfoArgs, emulatorPinInfoRet),
   [Proc.CONNECT_GET_CPU_MODEL_NAMES]: p('virConnectGetCPUModelNames', R, cpuModelNamesArgs, cpuModelNamesRet),
+  [Proc.DOMAIN_GET_FSINFO]: p('virDomainGetFSInfo', W, domFlags, fsInfoRet),
+  [Proc.DOMAIN_INTERFACE_ADDRESSES]: p('virDomainInterfaceAddresses', R, ifaceAddrsArgs, ifaceAddrsRet),
   [Proc.DOMAIN_RESTORE]: p('virDomainRestore', W, restoreArgs, xVoid),
   [Proc.DOMAIN_SAVE]: p('virDomainSave', W, saveArgs, xVoid),
   [Proc.DOMAIN_SAVE_FLAGS]: p('virDomainSaveFlags', W, saveFlagsArgs, xVoid),

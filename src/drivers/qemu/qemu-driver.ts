@@ -5,7 +5,7 @@
  * over QMP through {@link QemuGuests.monitor}. Calls are grouped by concern in the modules beside
  * this one; this class only binds them to the driver table.
  */
-import type { DomainRef } from '../../core/driver.js';
+import type { DomainFSInfo, DomainInterface, DomainRef } from '../../core/driver.js';
 import type { QmpClient } from './qmp.js';
 import type { QemuRuntime } from './process.js';
 import type { DomainRecord } from '../../store/store.js';
@@ -13,7 +13,8 @@ import { MetadataDriver, type MetadataDriverOptions } from '../metadata/driver.j
 import { checkActive } from '../../rules/lifecycle.js';
 import { isActive } from '../metadata/records.js';
 import type { QemuGuests } from './backend.js';
-import { DomainModificationImpact, ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { DomainInterfaceAddressesSource, DomainModificationImpact, ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
+import { agentError, arpInterfaces } from './guest-net.js';
 import { VirError } from '../../core/errors.js';
 import { cpuMap, cpuPinsOf, cpusOf, setCpuPins } from '../../conf/cputune.js';
 import type { DomainDef } from '../../conf/domain.js';
@@ -117,6 +118,34 @@ export class QemuDriver extends MetadataDriver {
   async domainGetEmulatorPinInfo(dom: DomainRef, maxCpus: number, flags: number): Promise<boolean[]> {
     this.records.check(flags, LIVE | CONFIG, 'DomainGetEmulatorPinInfo');
     return cpuMap(cpuPinsOf(oneDef(this.records.resolve(dom), flags)).emulatorpin, maxCpus, hostCpuCount());
+  }
+
+  // Guest file systems and addresses (./guest-net.ts).
+
+  /** virDomainGetFSInfo: needs a guest agent, which tsvirt's guests lack (libvirt's error). */
+  async domainGetFSInfo(dom: DomainRef, flags: number): Promise<DomainFSInfo[]> {
+    this.records.check(flags, 0, 'DomainGetFSInfo');
+    const rec = this.records.resolve(dom);
+    checkActive({ active: isActive(rec) });
+    throw agentError(this.records.currentDef(rec));
+  }
+  /** virDomainInterfaceAddresses: LEASE (libvirt networks only), AGENT (refused), ARP. */
+  async domainInterfaceAddresses(dom: DomainRef, source: number, flags: number): Promise<DomainInterface[]> {
+    this.records.check(flags, 0, 'DomainInterfaceAddresses');
+    const rec = this.records.resolve(dom);
+    checkActive({ active: isActive(rec) });
+    const def = this.records.currentDef(rec);
+    switch (source) {
+      case DomainInterfaceAddressesSource.LEASE:
+        // Leases belong to libvirt networks; an interface on none has no lease.
+        return [];
+      case DomainInterfaceAddressesSource.AGENT:
+        throw agentError(def);
+      case DomainInterfaceAddressesSource.ARP:
+        return arpInterfaces(def);
+      default:
+        throw VirError.report(ErrorDomain.QEMU, ErrorNumber.ARGUMENT_UNSUPPORTED, `Unknown IP address data source ${source}`);
+    }
   }
 
   // Host.

@@ -7,6 +7,8 @@
  */
 import type { Duplex } from 'node:stream';
 import type {
+  DomainFSInfo,
+  DomainInterface,
   DomainControlInfo,
   DomainInfo,
   DomainLifecycleEvent,
@@ -369,6 +371,12 @@ export class RemoteDriver implements HypervisorDriver {
     const maplen = Math.ceil(maxCpus / 8);
     const r = await this.call(Proc.DOMAIN_GET_EMULATOR_PIN_INFO, { dom: wire(dom), maplen, flags });
     return Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[c >> 3] ?? 0) & (1 << (c & 7))) !== 0);
+  }
+  async domainGetFSInfo(dom: DomainRef, flags: number): R<DomainFSInfo[]> {
+    return (await this.call(Proc.DOMAIN_GET_FSINFO, { dom: wire(dom), flags })).info;
+  }
+  async domainInterfaceAddresses(dom: DomainRef, source: number, flags: number): R<DomainInterface[]> {
+    return (await this.call(Proc.DOMAIN_INTERFACE_ADDRESSES, { dom: wire(dom), source, flags })).ifaces;
   }
   async domainSave(dom: DomainRef, to: string, dxml: string | null, flags: number | null): R<void> {
     if (flags === null && dxml === null) await this.call(Proc.DOMAIN_SAVE, { dom: wire(dom), to });

@@ -15,7 +15,7 @@ import {
   VcpuState,
 } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
-import type { DomainControlInfo, DomainRef, DomainScreenshot, DomainTime, MemoryStat, NodeStat, TypedParameter, VcpuInfo } from '../../core/driver.js';
+import type { DomainFSInfo, DomainInterface, DomainControlInfo, DomainRef, DomainScreenshot, DomainTime, MemoryStat, NodeStat, TypedParameter, VcpuInfo } from '../../core/driver.js';
 import { checkFlags } from '../../rules/flags.js';
 import { TEST_SCREENSHOT_MIME, testScreenshot } from './screenshot.js';
 import { parseDomainXML, type DomainDef } from '../../conf/domain.js';
@@ -198,6 +198,33 @@ export class TestDriver extends MetadataDriver {
   async domainGetEmulatorPinInfo(dom: DomainRef, maxCpus: number, flags: number): Promise<boolean[]> {
     this.records.check(flags, LIVE | CONFIG, 'DomainGetEmulatorPinInfo');
     return cpuMap(cpuPinsOf(oneDef(this.records.resolve(dom), flags)).emulatorpin, maxCpus, TEST_HOST_CPUS);
+  }
+
+  // Guest file systems and addresses: libvirt's test driver's fixed answers.
+
+  async domainGetFSInfo(dom: DomainRef, flags: number): Promise<DomainFSInfo[]> {
+    this.records.check(flags, 0, 'DomainGetFSInfo');
+    const rec = this.records.resolve(dom);
+    checkActive({ active: isActive(rec) });
+    const disk = parseDomainXML(rec.liveXml ?? '', STORED).devices.disks.find((d) => d.device === 'disk');
+    if (disk === undefined) return [];
+    const t = disk.targetDev;
+    return [
+      { mountpoint: '/', name: `${t}1`, fstype: 'ext4', devAliases: [t] },
+      { mountpoint: '/boot', name: `${t}2`, fstype: 'ext4', devAliases: [t] },
+    ];
+  }
+  async domainInterfaceAddresses(dom: DomainRef, source: number, flags: number): Promise<DomainInterface[]> {
+    this.records.check(flags, 0, 'DomainInterfaceAddresses');
+    if (source > 2) throw VirError.report(ErrorDomain.TEST, ErrorNumber.ARGUMENT_UNSUPPORTED, `Unknown IP address data source ${source}`);
+    const rec = this.records.resolve(dom);
+    checkActive({ active: isActive(rec) });
+    // testnetN, the next addresses of the test network's DHCP range for network interfaces, else 192.168.0.N.
+    return parseDomainXML(rec.liveXml ?? '', STORED).devices.interfaces.map((n, i) => ({
+      name: `testnet${i}`,
+      hwaddr: n.mac,
+      addrs: [{ type: 0, addr: n.type === 'network' ? `192.168.122.${3 + i}` : `192.168.0.${1 + i}`, prefix: 24 }],
+    }));
   }
 
   // CPU models: libvirt's CPU map, by architecture.
