@@ -182,10 +182,8 @@ export class DomainSaveFiles {
     await this.jobs.runCreate(ref, {
       plan: () => {
         const existing = r.conflictsFor(def);
-        if (existing !== undefined) {
-          if (isActive(existing)) throw operationInvalid(ErrorDomain.DOMAIN, `domain '${def.name}' is already active`);
-          r.checkNoJob(existing);
-        }
+        // The job on this UUID is ours (runCreate holds it): another call waits for it.
+        if (existing !== undefined && isActive(existing)) throw operationInvalid(ErrorDomain.DOMAIN, `domain '${def.name}' is already active`);
         return existing;
       },
       act: (existing) => r.backend.start(existing ?? r.newRecord(def, null), def, { paused, image: path, imageOffset: header.dataOffset }),
