@@ -59,5 +59,8 @@ export type {
   TypedParameter,
   DomainTime,
   VcpuInfo,
+  DomainFSInfo,
+  DomainInterface,
+  DomainIPAddress,
 } from './core/driver.js';
 export * from './core/enums.generated.js';

@@ -339,7 +339,9 @@ export interface DomainFSInfo {
 export interface DomainIPAddress {
   /** VIR_IP_ADDR_TYPE_IPV4 (0) or IPV6 (1). */
   type: number;
+  /** The address ('192.168.122.3'). */
   addr: string;
+  /** Its prefix length (24; 0 when unknown, as the ARP table). */
   prefix: number;
 }
 
@@ -349,6 +351,7 @@ export interface DomainInterface {
   name: string;
   /** Its MAC address, when known. */
   hwaddr: string | null;
+  /** Its addresses (none known: empty). */
   addrs: DomainIPAddress[];
 }
 
