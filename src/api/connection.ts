@@ -244,17 +244,18 @@ export class Connection {
   }
   /**
    * The domain XML a save file holds (virDomainSaveImageGetXMLDesc). Flags:
-   * VIR_DOMAIN_SAVE_IMAGE_XML_SECURE (1: passwords included; not on a read-only connection).
+   * VIR_DOMAIN_SAVE_IMAGE_XML_SECURE (1: passwords included).
    *
-   * Prerequisites: `file` is a save file of this driver. Effects: none.
-   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED for SECURE on a read-only connection.
+   * Prerequisites: a writable connection (libvirt 9.0 refuses a read-only one: the file is read
+   * with the daemon's rights); `file` is a save file of this driver. Effects: none.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
    * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the file cannot be read;
    * VIR_ERR_INTERNAL_ERROR / VIR_ERR_OPERATION_FAILED for a file that is not a save image.
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags the driver does not support.
    * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
    */
   async saveImageGetXMLDesc(file: string, flags = 0): Promise<string> {
-    const drv = (flags & 1) !== 0 ? this.writableDriver('virDomainSaveImageGetXMLDesc with secure flag') : this.driverFor('virDomainSaveImageGetXMLDesc');
+    const drv = this.writableDriver('virDomainSaveImageGetXMLDesc');
     if (drv.domainSaveImageGetXMLDesc === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainSaveImageGetXMLDesc');
     return drv.domainSaveImageGetXMLDesc(absolutePath(file), flags);
   }

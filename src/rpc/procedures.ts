@@ -626,7 +626,7 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_SAVE]: p('virDomainSave', W, saveArgs, xVoid),
   [Proc.DOMAIN_SAVE_FLAGS]: p('virDomainSaveFlags', W, saveFlagsArgs, xVoid),
   [Proc.DOMAIN_RESTORE_FLAGS]: p('virDomainRestoreFlags', W, restoreFlagsArgs, xVoid),
-  [Proc.DOMAIN_SAVE_IMAGE_GET_XML_DESC]: p('virDomainSaveImageGetXMLDesc', R, saveImageXmlArgs, stringRet),
+  [Proc.DOMAIN_SAVE_IMAGE_GET_XML_DESC]: p('virDomainSaveImageGetXMLDesc', W, saveImageXmlArgs, stringRet),
   [Proc.DOMAIN_SAVE_IMAGE_DEFINE_XML]: p('virDomainSaveImageDefineXML', W, saveImageDefineArgs, xVoid),
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: p('virDomainCheckpointCreateXML', W, checkpointCreateArgs, retCheckpoint),
