@@ -36,6 +36,18 @@ const anyArgs = {
   memory: 1024,
   nvcpus: 1,
   params: [{ field: 'weight', type: 2, value: 1 }],
+  // Metadata, rename, pinning, save files.
+  type: 0,
+  metadata: 'x',
+  key: null,
+  uri: null,
+  newName: 'ro2',
+  vcpu: 0,
+  cpumap: Buffer.from([1]),
+  to: '/nonexistent/ro.img',
+  from: '/nonexistent/ro.img',
+  file: '/nonexistent/ro.img',
+  dxml: '<domain/>',
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {
