@@ -22,7 +22,7 @@ WANTED = {
         'virDomainVcpuFlags', 'virDomainMemoryModFlags', 'virDomainMemoryStatTags', 'virVcpuState',
         'virDomainControlState', 'virDomainDeviceModifyFlags',
         'virDomainStatsTypes', 'virConnectGetAllDomainStatsFlags', 'virDomainJobType', 'virDomainGetJobStatsFlags',
-        'virDomainNumatuneMemMode',
+        'virDomainNumatuneMemMode', 'virDomainMetadataType', 'virDomainInterfaceAddressesSource',
     ],
     'libvirt-stream.h': ['virStreamFlags', 'virStreamEventType'],
     'libvirt-domain-snapshot.h': [

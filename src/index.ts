@@ -86,6 +86,9 @@ export type {
   TypedParameter,
   DomainTime,
   VcpuInfo,
+  DomainFSInfo,
+  DomainInterface,
+  DomainIPAddress,
 } from './core/driver.js';
 export type { NetworkDriver, NetworkRef } from './core/network-driver.js';
 export * from './core/enums.generated.js';

@@ -57,6 +57,18 @@ const anyArgs = {
   capacity: 1024,
   offset: 0,
   length: 0,
+  // Metadata, rename, pinning, save files.
+  type: 0,
+  metadata: 'x',
+  key: null,
+  uri: null,
+  newName: 'ro2',
+  vcpu: 0,
+  cpumap: Buffer.from([1]),
+  to: '/nonexistent/ro.img',
+  from: '/nonexistent/ro.img',
+  file: '/nonexistent/ro.img',
+  dxml: '<domain/>',
 };
 
 async function opened(path: string, flags = 0): Promise<RawClient> {

@@ -35,10 +35,8 @@ describe('procedures tsvirtd lacks', () => {
   const VIRSH: [string[], string][] = [
     [['iothreadinfo', 'test'], 'virDomainGetIOThreadInfo'],
     [['perf', 'test'], 'virDomainGetPerfEvents'],
-    [['domifaddr', 'test'], 'virDomainInterfaceAddresses'],
     [['blkdeviotune', 'test', 'vda'], 'virDomainGetBlockIoTune'],
     [['domblkerror', 'test'], 'virDomainGetDiskErrors'],
-    [['cpu-models', 'i686'], 'virConnectGetCPUModelNames'],
     [['domjobinfo', 'test'], 'virDomainGetJobInfo'],
   ];
 
@@ -53,13 +51,13 @@ describe('procedures tsvirtd lacks', () => {
     });
   }
 
-  test('virsh domrename: NO_SUPPORT on the read-write socket, read-only refusal first on the read-only one', { skip: virshSkip() }, () => {
-    const rw = virsh(d.uri('/default'), 'domrename', 'test', 't2');
+  test('virsh iothreadadd: NO_SUPPORT on the read-write socket, read-only refusal first on the read-only one', { skip: virshSkip() }, () => {
+    const rw = virsh(d.uri('/default'), 'iothreadadd', 'test', '1');
     assert.equal(rw.code, 1);
-    assert.equal(rw.stderr.trim().split('\n').at(-1), `error: ${NO_SUPPORT}virDomainRename`);
-    const ro = virsh(d.uri('/default', true), 'domrename', 'test', 't2');
+    assert.equal(rw.stderr.trim().split('\n').at(-1), `error: ${NO_SUPPORT}virDomainAddIOThread`);
+    const ro = virsh(d.uri('/default', true), 'iothreadadd', 'test', '1');
     assert.equal(ro.code, 1);
-    assert.equal(ro.stderr.trim().split('\n').at(-1), 'error: operation forbidden: read only access prevents virDomainRename');
+    assert.equal(ro.stderr.trim().split('\n').at(-1), 'error: operation forbidden: read only access prevents virDomainAddIOThread');
   });
 
   test('python-libvirt: libvirtError with code 3 (NO_SUPPORT), domain 20 (VIR_FROM_DOMAIN) and the API name', { skip: pythonLibvirtSkip() }, () => {
@@ -67,7 +65,7 @@ describe('procedures tsvirtd lacks', () => {
       'import sys, libvirt',
       'c = libvirt.open(sys.argv[1])',
       'd = c.lookupByName("test")',
-      'for f in (lambda: d.blockIoTune("vda", 0), lambda: d.jobInfo(), lambda: c.getCPUModelNames("i686")):',
+      'for f in (lambda: d.blockIoTune("vda", 0), lambda: d.jobInfo(), lambda: d.ioThreadInfo()):',
       '    try:',
       '        f(); print("no error")',
       '    except libvirt.libvirtError as e:',
@@ -78,7 +76,7 @@ describe('procedures tsvirtd lacks', () => {
     assert.deepEqual(r.stdout.trim().split('\n'), [
       `3 20 ${NO_SUPPORT}virDomainGetBlockIoTune`,
       `3 20 ${NO_SUPPORT}virDomainGetJobInfo`,
-      `3 20 ${NO_SUPPORT}virConnectGetCPUModelNames`,
+      `3 20 ${NO_SUPPORT}virDomainGetIOThreadInfo`,
     ]);
   });
 

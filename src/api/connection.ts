@@ -1,12 +1,21 @@
 /**
  * Connection: an open hypervisor connection, with python-libvirt's method names, async.
  */
-import type { DomainLifecycleEvent, HypervisorDriver, NodeInfo, SecurityModel, TypedParameter } from '../core/driver.js';
-import { Domain } from './domain.js';
+import type { DomainLifecycleEvent, HypervisorDriver, JobOptions, NodeInfo, SecurityModel, TypedParameter } from '../core/driver.js';
+import { Domain, absolutePath } from './domain.js';
+import { exclusiveFlags } from '../rules/flags.js';
 import { Network, networkCall } from './network.js';
 import { Stream } from './stream.js';
 import { StoragePool, StorageVol, storageDriver } from './storage.js';
-import { ConnectListAllStoragePoolsFlags, DomainEventID, ErrorDomain, ErrorNumber, StreamFlags, type ConnectListAllDomainsFlags } from '../core/enums.generated.js';
+import {
+  ConnectListAllStoragePoolsFlags,
+  DomainEventID,
+  DomainSaveRestoreFlags,
+  ErrorDomain,
+  ErrorNumber,
+  StreamFlags,
+  type ConnectListAllDomainsFlags,
+} from '../core/enums.generated.js';
 import { VirError, noSupport } from '../core/errors.js';
 import { parseUUID } from '../conf/values.js';
 
@@ -252,6 +261,103 @@ export class Connection {
     const drv = this.driverFor('virConnectGetMaxVcpus');
     if (drv.connectGetMaxVcpus === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virConnectGetMaxVcpus');
     return drv.connectGetMaxVcpus(type);
+  }
+  /**
+   * Restores a domain from a file {@link Domain.saveFlags} wrote (virDomainRestore): same as
+   * {@link Connection.restoreFlags} with no XML and flags 0.
+   *
+   * Prerequisites, effects and errors: as {@link Connection.restoreFlags}.
+   */
+  async restore(from: string, options?: JobOptions): Promise<void> {
+    const drv = this.writableDriver('virDomainRestore');
+    if (drv.domainRestore === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainRestore');
+    await drv.domainRestore(absolutePath(from), null, null, options);
+  }
+  /**
+   * Restores a domain from a save file (virDomainRestoreFlags): the domain of the file's XML
+   * (`dxml` replaces it: qemu only, same name and UUID) runs again from the saved memory. A
+   * domain defined under that name and UUID takes it as its live definition; otherwise the
+   * domain comes back transient. Flags (qemu): {@link DomainSaveRestoreFlags} BYPASS_CACHE,
+   * RUNNING, PAUSED (override what the file says); the test driver takes none and always runs.
+   * The file stays.
+   *
+   * Prerequisites: a writable connection; `from` is a save file of this driver; no domain of
+   * that name or UUID runs.
+   *
+   * Effects on success: the guest runs (or is paused), state RUNNING/RESTORED, event
+   * STARTED/RESTORED. Effects on failure: nothing runs; nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the file cannot be read.
+   * @throws {@link VirError} VIR_ERR_INTERNAL_ERROR "mismatched header magic" (test) or
+   * VIR_ERR_OPERATION_FAILED "image magic is incorrect" (qemu) for a file that is not a save image.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain 'X' is already active".
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED when another domain holds the name or UUID.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for RUNNING with PAUSED or flags the driver
+   * does not support; VIR_ERR_ARGUMENT_UNSUPPORTED for `dxml` on the test driver.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async restoreFlags(from: string, dxml: string | null = null, flags = 0, options?: JobOptions): Promise<void> {
+    const drv = this.writableDriver('virDomainRestoreFlags');
+    exclusiveFlags(flags, DomainSaveRestoreFlags.RUNNING, 'VIR_DOMAIN_SAVE_RUNNING', DomainSaveRestoreFlags.PAUSED, 'VIR_DOMAIN_SAVE_PAUSED', ErrorDomain.DOMAIN);
+    if (drv.domainRestore === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainRestoreFlags');
+    await drv.domainRestore(absolutePath(from), dxml, flags, options);
+  }
+  /**
+   * The domain XML a save file holds (virDomainSaveImageGetXMLDesc). Flags:
+   * VIR_DOMAIN_SAVE_IMAGE_XML_SECURE (1: passwords included).
+   *
+   * Prerequisites: a writable connection (libvirt 9.0 refuses a read-only one: the file is read
+   * with the daemon's rights); `file` is a save file of this driver. Effects: none.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the file cannot be read;
+   * VIR_ERR_INTERNAL_ERROR / VIR_ERR_OPERATION_FAILED for a file that is not a save image.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async saveImageGetXMLDesc(file: string, flags = 0): Promise<string> {
+    const drv = this.writableDriver('virDomainSaveImageGetXMLDesc');
+    if (drv.domainSaveImageGetXMLDesc === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainSaveImageGetXMLDesc');
+    return drv.domainSaveImageGetXMLDesc(absolutePath(file), flags);
+  }
+  /**
+   * Replaces the domain XML a save file holds (virDomainSaveImageDefineXML); a later restore
+   * uses it. qemu takes only XML of the same domain (name, UUID); flags RUNNING or PAUSED also
+   * change how a restore leaves the vCPUs.
+   *
+   * Prerequisites: a writable connection; `file` is a save file of this driver.
+   *
+   * Effects on success: the file's header is replaced (a copy renamed into place). Effects on
+   * failure: the file is unchanged.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the file cannot be read or written;
+   * VIR_ERR_INTERNAL_ERROR / VIR_ERR_OPERATION_FAILED for a file that is not a save image.
+   * @throws {@link VirError} VIR_ERR_XML_ERROR / VIR_ERR_XML_DETAIL for XML that does not parse;
+   * VIR_ERR_CONFIG_UNSUPPORTED (qemu) for XML of another domain.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for RUNNING with PAUSED or flags the driver
+   * does not support.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async saveImageDefineXML(file: string, dxml: string, flags = 0): Promise<void> {
+    const drv = this.writableDriver('virDomainSaveImageDefineXML');
+    exclusiveFlags(flags, DomainSaveRestoreFlags.RUNNING, 'VIR_DOMAIN_SAVE_RUNNING', DomainSaveRestoreFlags.PAUSED, 'VIR_DOMAIN_SAVE_PAUSED', ErrorDomain.DOMAIN);
+    if (drv.domainSaveImageDefineXML === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virDomainSaveImageDefineXML');
+    await drv.domainSaveImageDefineXML(absolutePath(file), dxml, flags);
+  }
+  /**
+   * The CPU model names known for architecture `arch` (virConnectGetCPUModelNames), e.g.
+   * 'x86_64'. The test driver answers libvirt's CPU map; qemu the models its emulator lists
+   * (`qemu-system-x86_64 -cpu help`); an architecture with a CPU driver but no models answers [].
+   *
+   * Prerequisites: the connection is open; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG "cannot find architecture X", or any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT for an architecture no CPU driver serves, or
+   * when the driver lacks the call.
+   */
+  async getCPUModelNames(arch: string, flags = 0): Promise<string[]> {
+    const drv = this.driverFor('virConnectGetCPUModelNames');
+    if (drv.connectGetCPUModelNames === undefined) throw noSupport(ErrorDomain.DOMAIN, 'virConnectGetCPUModelNames');
+    return drv.connectGetCPUModelNames(arch, flags);
   }
   /**
    * Free memory of NUMA cells (virNodeGetCellsFreeMemory), in bytes, from cell `startCell`, at

@@ -3,6 +3,7 @@
  * shape of libvirt's public entry points: check the handle and arguments (and read-only access),
  * check flag combinations the API itself forbids, dispatch to the driver.
  */
+import { resolve as resolvePath } from 'node:path';
 import { Duplex } from 'node:stream';
 import { fstatSync, type Stats } from 'node:fs';
 import type { Connection } from './connection.js';
@@ -22,9 +23,13 @@ import type {
   SecurityLabel,
   TypedParameter,
   VcpuInfo,
+  DomainFSInfo,
+  DomainInterface,
 } from '../core/driver.js';
 import { Stream } from './stream.js';
 import {
+  DomainInterfaceAddressesSource,
+  DomainMetadataType,
   DomainSaveRestoreFlags,
   DomainVcpuFlags,
   type DomainConsoleFlags,
@@ -114,8 +119,8 @@ function checkParams(params: TypedParameter[], api: string): void {
  * change nothing, whether they succeed or fail.
  */
 export class Domain {
-  /** @internal */
-  readonly ref: DomainRef;
+  /** @internal Replaced only by {@link Domain.rename}, as libvirt renames its virDomainPtr. */
+  ref: DomainRef;
 
   /** @internal Use the Connection's lookups to get handles. */
   constructor(
@@ -461,6 +466,48 @@ export class Domain {
       ErrorDomain.DOMAIN,
     );
     await this.writable('virDomainManagedSave').managedSave(this.ref, flags, options);
+  }
+  /**
+   * Saves a running domain's memory to the file `to` and stops it (virDomainSave): same as
+   * {@link Domain.saveFlags} with no XML and flags 0.
+   *
+   * Prerequisites, effects and errors: as {@link Domain.saveFlags}.
+   */
+  async save(to: string, options?: JobOptions): Promise<void> {
+    const drv = this.writable('virDomainSave');
+    await this.optional(drv, 'domainSave', 'virDomainSave')(this.ref, absolutePath(to), null, null, options);
+  }
+  /**
+   * Saves a running domain's memory to the file `to` (made absolute against the caller's working
+   * directory) and stops it (virDomainSaveFlags); {@link Connection.restore} brings it back. The
+   * file starts with a header holding the domain XML (`dxml` replaces it: qemu only, same name
+   * and UUID). Flags (qemu): {@link DomainSaveRestoreFlags} BYPASS_CACHE (accepted), RUNNING or
+   * PAUSED (how a restore leaves the vCPUs; else as they were); the test driver, as libvirt's,
+   * takes none and always restores running.
+   *
+   * Prerequisites: a writable connection; the domain runs; the file's directory exists and is
+   * writable.
+   *
+   * Effects on success: the file holds the guest (written aside and renamed into place once on
+   * disk); the domain is shut off (SHUTOFF/SAVED, event STOPPED/SAVED; qemu SUSPENDED/PAUSED
+   * first); a transient domain is gone, as in libvirt, with its snapshot metadata (R5).
+   *
+   * Effects on failure: no file is left; the guest runs on as it was.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for RUNNING with PAUSED, or flags the driver
+   * does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the file cannot be created (no such
+   * directory, no permission).
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED "xml modification unsupported" (test,
+   * with `dxml`); VIR_ERR_CONFIG_UNSUPPORTED when `dxml` names another domain.
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED when the hypervisor's save fails.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async saveFlags(to: string, dxml: string | null = null, flags = 0, options?: JobOptions): Promise<void> {
+    const drv = this.writable('virDomainSaveFlags');
+    exclusiveFlags(flags, DomainSaveRestoreFlags.RUNNING, 'VIR_DOMAIN_SAVE_RUNNING', DomainSaveRestoreFlags.PAUSED, 'VIR_DOMAIN_SAVE_PAUSED', ErrorDomain.DOMAIN);
+    await this.optional(drv, 'domainSave', 'virDomainSaveFlags')(this.ref, absolutePath(to), dxml, flags, options);
   }
   /**
    * True when the domain has a managed save image (virDomainHasManagedSaveImage); always false
@@ -1505,6 +1552,207 @@ export class Domain {
     await this.optional(drv, key, api)(this.ref, params, flags);
   }
 
+  // Metadata, rename, pinning.
+
+  /**
+   * Sets or removes one piece of the domain's metadata (virDomainSetMetadata). `type` is a
+   * {@link DomainMetadataType}: TITLE (one line) or DESCRIPTION, `metadata` the text (null or ''
+   * removes it), `key` and `uri` null; or ELEMENT: `metadata` one XML element (null removes the
+   * element of namespace `uri`), stored in namespace `uri` with prefix `key`, replacing the
+   * element of that namespace. Flags: {@link DomainModificationImpact} LIVE, CONFIG (both:
+   * both definitions), neither: the current one. The domain XML carries it (`<title>`,
+   * `<description>`, `<metadata>`).
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain, CONFIG a persistent one.
+   *
+   * Effects on success: the definitions named change (and are stored). Effects on failure:
+   * nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a title with a newline, a `uri` or `key`
+   * given where it must be null or missing where it is needed, an unknown `type`, or flags the
+   * driver does not support.
+   * @throws {@link VirError} VIR_ERR_XML_DETAIL when `metadata` is not one well-formed element;
+   * VIR_ERR_INTERNAL_ERROR (VIR_FROM_XML) when `key` is not an XML name.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running", "transient
+   * domains do not have any persistent config".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async setMetadata(type: DomainMetadataType | number, metadata: string | null, key: string | null = null, uri: string | null = null, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainSetMetadata');
+    const api = 'virDomainSetMetadata';
+    if (type === DomainMetadataType.TITLE || type === DomainMetadataType.DESCRIPTION) {
+      if (type === DomainMetadataType.TITLE && metadata !== null && metadata.includes('\n')) {
+        throw VirError.invalidArg(ErrorDomain.DOMAIN, "metadata title can't contain newlines");
+      }
+      if (uri !== null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `uri in ${api} must be NULL`);
+      if (key !== null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `key in ${api} must be NULL`);
+    } else if (type === DomainMetadataType.ELEMENT) {
+      if (uri === null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `uri in ${api} must not be NULL`);
+      if (metadata !== null && key === null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `key in ${api} must not be NULL`);
+    }
+    await this.optional(drv, 'domainSetMetadata', api)(this.ref, type, metadata, key, uri, flags);
+  }
+  /**
+   * One piece of the domain's metadata (virDomainGetMetadata): the title, the description, or
+   * (ELEMENT) the `<metadata>` element of namespace `uri`, without its namespace prefix. Flags:
+   * LIVE or CONFIG (not both); neither: the current definition.
+   *
+   * Prerequisites: LIVE needs a running domain, CONFIG a persistent one. Effects: none.
+   * @throws {@link VirError} VIR_ERR_NO_DOMAIN_METADATA "Requested metadata element is not
+   * present".
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG, a `uri` with TITLE or
+   * DESCRIPTION or none with ELEMENT, an unknown `type`, or flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async metadata(type: DomainMetadataType | number, uri: string | null = null, flags = 0): Promise<string> {
+    const drv = this.drv;
+    const api = 'virDomainGetMetadata';
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    if (type === DomainMetadataType.TITLE || type === DomainMetadataType.DESCRIPTION) {
+      if (uri !== null) throw VirError.invalidArg(ErrorDomain.DOMAIN, `uri in ${api} must be NULL`);
+    } else if (type === DomainMetadataType.ELEMENT && uri === null) {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, `uri in ${api} must not be NULL`);
+    }
+    return this.optional(drv, 'domainGetMetadata', api)(this.ref, type, uri, flags);
+  }
+  /**
+   * Renames an inactive persistent domain (virDomainRename); this handle takes the new name.
+   * Its UUID, snapshots, checkpoints and managed save image stay with it. `flags` is 0.
+   *
+   * Prerequisites: a writable connection; the domain is persistent and shut off; no other
+   * domain has `newName`; on qemu the domain has no snapshots, checkpoints or managed save
+   * image (the test driver, as libvirt's, allows them).
+   *
+   * Effects on success: the domain is found by its new name only; events UNDEFINED/RENAMED
+   * (old name) and DEFINED/RENAMED (new name). Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for an empty `newName` or any flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "cannot rename active domain", "cannot
+   * rename a transient domain", "domain with name 'X' already exists", "Can't rename domain to
+   * itself", and on qemu "cannot rename domain with snapshots" / "with checkpoints", "domain with
+   * a managed saved state can't be renamed".
+   * @throws {@link VirError} VIR_ERR_XML_ERROR for a name with '/' (or too long).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async rename(newName: string, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainRename');
+    if (newName === '') throw VirError.invalidArg(ErrorDomain.DOMAIN, 'string new_name in virDomainRename must not be empty');
+    this.ref = await this.optional(drv, 'domainRename', 'virDomainRename')(this.ref, newName, flags);
+  }
+  /**
+   * Pins a running domain's vCPU `vcpu` to the host CPUs `cpumap` names (one entry per host CPU)
+   * (virDomainPinVcpu): same as {@link Domain.pinVcpuFlags} with LIVE.
+   *
+   * Prerequisites, effects and errors: as {@link Domain.pinVcpuFlags}.
+   */
+  async pinVcpu(vcpu: number, cpumap: boolean[]): Promise<void> {
+    const drv = this.writable('virDomainPinVcpu');
+    checkCpumap(cpumap, 'virDomainPinVcpu');
+    await this.optional(drv, 'domainPinVcpuFlags', 'virDomainPinVcpu')(this.ref, vcpu, cpumap, null);
+  }
+  /**
+   * Pins vCPU `vcpu` to the host CPUs `cpumap` names, one entry per host CPU
+   * (virDomainPinVcpuFlags). Flags: LIVE (qemu: the vCPU thread's affinity changes at once),
+   * CONFIG (qemu: the persistent definition); the test driver, as libvirt's, pins live vCPUs
+   * only. The pin is kept as `<cputune><vcpupin>` in the domain XML.
+   *
+   * Prerequisites: a writable connection; LIVE needs a running domain (the test driver: "cannot
+   * pin vcpus on an inactive domain"); `vcpu` exists; `cpumap` names at least one CPU (qemu).
+   *
+   * Effects on success: the pin is recorded (and applied to the running guest). Effects on
+   * failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for an empty `cpumap`, a vCPU out of range,
+   * "Empty cpu list for pinning", or flags the driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the host refuses the affinity (qemu).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async pinVcpuFlags(vcpu: number, cpumap: boolean[], flags = 0): Promise<void> {
+    const drv = this.writable('virDomainPinVcpuFlags');
+    checkCpumap(cpumap, 'virDomainPinVcpuFlags');
+    await this.optional(drv, 'domainPinVcpuFlags', 'virDomainPinVcpuFlags')(this.ref, vcpu, cpumap, flags);
+  }
+  /**
+   * Pins the domain's emulator threads (QEMU's own, not the vCPUs') to the host CPUs `cpumap`
+   * names (virDomainPinEmulator). Flags: LIVE, CONFIG, neither: the current definition. Kept as
+   * `<cputune><emulatorpin>`.
+   *
+   * Prerequisites: a writable connection; `cpumap` names at least one CPU; LIVE needs a running
+   * domain, CONFIG a persistent one.
+   *
+   * Effects on success: the pin is recorded (qemu: applied to the running process's threads).
+   * Effects on failure: nothing changes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG "Empty cpu list for pinning", or flags the
+   * driver does not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_SYSTEM_ERROR when the host refuses the affinity (qemu).
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async pinEmulator(cpumap: boolean[], flags = 0): Promise<void> {
+    const drv = this.writable('virDomainPinEmulator');
+    checkCpumap(cpumap, 'virDomainPinEmulator');
+    await this.optional(drv, 'domainPinEmulator', 'virDomainPinEmulator')(this.ref, cpumap, flags);
+  }
+  /**
+   * The host CPUs the emulator threads may run on (virDomainGetEmulatorPinInfo): the pin, or
+   * every host CPU; one entry per host CPU (`maxCpus`, default: the host's). Flags: LIVE or
+   * CONFIG (not both).
+   *
+   * Prerequisites: LIVE needs a running domain, CONFIG a persistent one. Effects: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for LIVE with CONFIG or flags the driver does
+   * not support.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async emulatorPinInfo(flags = 0, maxCpus?: number): Promise<boolean[]> {
+    const drv = this.drv;
+    exclusiveFlags(flags, DomainVcpuFlags.LIVE, 'VIR_DOMAIN_AFFECT_LIVE', DomainVcpuFlags.CONFIG, 'VIR_DOMAIN_AFFECT_CONFIG', ErrorDomain.DOMAIN);
+    const info = this.optional(drv, 'domainGetEmulatorPinInfo', 'virDomainGetEmulatorPinInfo');
+    maxCpus ??= (await this.connection.getCPUMap())[0];
+    return info(this.ref, maxCpus, flags);
+  }
+
+  /**
+   * The guest's mounted file systems (virDomainGetFSInfo): mount point, device, type and the
+   * domain's disks under each. The test driver answers libvirt's fixed two (/ and /boot on the
+   * first disk); qemu needs a guest agent, which tsvirt's QEMU guests do not have.
+   *
+   * Prerequisites: a writable connection (libvirt asks the guest); the domain runs; `flags` is
+   * 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED "QEMU guest agent is not configured"
+   * (qemu); VIR_ERR_AGENT_UNRESPONSIVE when one is configured but not connected.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async fsInfo(flags = 0): Promise<DomainFSInfo[]> {
+    const drv = this.writable('virDomainGetFSInfo');
+    return this.optional(drv, 'domainGetFSInfo', 'virDomainGetFSInfo')(this.ref, flags);
+  }
+  /**
+   * The guest's interfaces and their IP addresses (virDomainInterfaceAddresses), from `source`
+   * {@link DomainInterfaceAddressesSource}: LEASE (the DHCP leases of libvirt networks: on qemu
+   * only interfaces of type network have any), AGENT (the guest agent; qemu: none), ARP (qemu:
+   * the host's ARP table, /proc/net/arp, matched by MAC). The test driver answers libvirt's
+   * fixed addresses whatever the source.
+   *
+   * Prerequisites: the domain runs; a writable connection for AGENT; `flags` is 0. Effects: none.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED for AGENT on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED "Unknown IP address data source N",
+   * or (qemu, AGENT) "QEMU guest agent is not configured".
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for any flag.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async interfaceAddresses(source: DomainInterfaceAddressesSource | number, flags = 0): Promise<DomainInterface[]> {
+    const drv = source === DomainInterfaceAddressesSource.AGENT ? this.writable('virDomainInterfaceAddresses') : this.drv;
+    return this.optional(drv, 'domainInterfaceAddresses', 'virDomainInterfaceAddresses')(this.ref, source, flags);
+  }
+
   // Checkpoints (src/api/checkpoint.ts).
 
   /**
@@ -1571,6 +1819,16 @@ export class Domain {
     const call = checkpointCall(this, 'checkpointLookupByName', 'virDomainCheckpointLookupByName', false);
     return new DomainCheckpoint(this, await call(this.ref, name, flags));
   }
+}
+
+/** A path made absolute against this process's working directory, as libvirt's client does. */
+export function absolutePath(path: string): string {
+  return resolvePath(path);
+}
+
+/** libvirt's virCheckPositiveArg on a cpumap's length. */
+function checkCpumap(cpumap: readonly boolean[], api: string): void {
+  if (cpumap.length === 0) throw VirError.invalidArg(ErrorDomain.DOMAIN, `maplen in ${api} must be greater than zero`);
 }
 
 function checkStream(stream: unknown, api: string): asserts stream is Stream {

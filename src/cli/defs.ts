@@ -25,7 +25,7 @@ export interface OptDef {
 }
 
 /** The module that holds a command's handler. */
-export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint' | 'devices' | 'stats' | 'network' | 'storage';
+export type HandlerModule = 'domain' | 'monitor' | 'host' | 'snapshot' | 'event' | 'transfer' | 'shell' | 'resources' | 'console' | 'checkpoint' | 'devices' | 'stats' | 'network' | 'storage' | 'misc';
 
 /** One command (vshCmdDef). */
 export interface CmdDef {
@@ -385,6 +385,14 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [data('file', 'file containing an XML domain description'), VALIDATE],
   },
   {
+    name: 'desc',
+    group: 'domain',
+    module: 'misc',
+    help: 'show or set domain\'s description or title',
+    desc: "Allows setting or modifying the description or title of a domain.",
+    opts: [DOMAIN, bool('live', 'modify/get running state'), bool('config', 'modify/get persistent configuration'), bool('current', 'modify/get current state configuration'), bool('title', 'modify/get the title instead of description'), bool('edit', 'open an editor to modify the description'), argv('new-desc', 'message'), JSON_OPT],
+  },
+  {
     name: 'destroy',
     group: 'domain',
     module: 'domain',
@@ -437,6 +445,14 @@ export const COMMANDS: readonly CmdDef[] = [
       bool('all', 'show all possible graphical displays'),
       JSON_OPT,
     ],
+  },
+  {
+    name: 'domfsinfo',
+    group: 'domain',
+    module: 'misc',
+    help: "Get information of domain's mounted filesystems.",
+    desc: "Get information of domain's mounted filesystems.",
+    opts: [DOMAIN, JSON_OPT],
   },
   {
     name: 'domhostname',
@@ -503,6 +519,14 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [data('domain', 'domain id or uuid')],
   },
   {
+    name: 'domrename',
+    group: 'domain',
+    module: 'misc',
+    help: 'rename a domain',
+    desc: 'Rename an inactive domain.',
+    opts: [data('domain', 'domain name or uuid'), data('new-name', 'new domain name')],
+  },
+  {
     name: 'domuuid',
     group: 'domain',
     module: 'domain',
@@ -525,6 +549,14 @@ export const COMMANDS: readonly CmdDef[] = [
       str('xpath', 'xpath expression to filter the XML document', { reqOpt: true }),
       bool('wrap', 'wrap xpath results in an common root element'),
     ],
+  },
+  {
+    name: 'emulatorpin',
+    group: 'domain',
+    module: 'misc',
+    help: 'control or query domain emulator affinity',
+    desc: 'Pin domain emulator threads to host physical CPUs.',
+    opts: [DOMAIN, str('cpulist', 'host cpu number(s) to set, or omit option to query', { emptyOk: true }), bool('config', 'affect next boot'), bool('live', 'affect running domain'), bool('current', 'affect current domain'), JSON_OPT],
   },
   {
     name: 'managedsave',
@@ -603,6 +635,14 @@ export const COMMANDS: readonly CmdDef[] = [
     ],
   },
   {
+    name: 'metadata',
+    group: 'domain',
+    module: 'misc',
+    help: 'show or set domain\'s custom XML metadata',
+    desc: 'Shows or modifies the XML metadata of a domain.',
+    opts: [DOMAIN, data('uri', 'URI of the namespace'), bool('live', 'modify/get running state'), bool('config', 'modify/get persistent configuration'), bool('current', 'modify/get current state configuration'), bool('edit', 'use an editor to change the metadata'), str('key', 'key to be used as a namespace identifier'), str('set', 'new metadata to set', { emptyOk: true }), bool('remove', 'remove the metadata corresponding to an uri'), JSON_OPT],
+  },
+  {
     name: 'reboot',
     group: 'domain',
     module: 'domain',
@@ -619,12 +659,52 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [DOMAIN],
   },
   {
+    name: 'restore',
+    group: 'domain',
+    module: 'misc',
+    help: 'restore a domain from a saved state in a file',
+    desc: 'Restore a domain.',
+    opts: [data('file', 'the state to restore'), bool('bypass-cache', 'avoid file system cache when restoring'), str('xml', 'filename containing updated XML for the target'), bool('running', 'restore domain into running state'), bool('paused', 'restore domain into paused state'), RESET_NVRAM],
+  },
+  {
     name: 'resume',
     group: 'domain',
     module: 'domain',
     help: 'resume a domain',
     desc: 'Resume a previously suspended domain.',
     opts: [DOMAIN],
+  },
+  {
+    name: 'save',
+    group: 'domain',
+    module: 'misc',
+    help: 'save a domain state to a file',
+    desc: 'Save the RAM state of a running domain.',
+    opts: [DOMAIN, data('file', 'where to save the data'), bool('bypass-cache', 'avoid file system cache when saving'), str('xml', 'filename containing updated XML for the target'), bool('running', 'set domain to be running on restore'), bool('paused', 'set domain to be paused on restore'), bool('verbose', 'display the progress of save')],
+  },
+  {
+    name: 'save-image-define',
+    group: 'domain',
+    module: 'misc',
+    help: 'redefine the XML for a domain\'s saved state file',
+    desc: 'Replace the domain XML associated with a saved state file',
+    opts: [data('file', 'saved state file to modify'), data('xml', 'filename containing updated XML for the target'), bool('running', 'set domain to be running on restore'), bool('paused', 'set domain to be paused on restore')],
+  },
+  {
+    name: 'save-image-dumpxml',
+    group: 'domain',
+    module: 'misc',
+    help: 'saved state domain information in XML',
+    desc: 'Dump XML of domain information for a saved state file to stdout.',
+    opts: [data('file', 'saved state file to read'), bool('security-info', 'include security sensitive information in XML dump'), str('xpath', 'xpath expression to filter the XML document', { reqOpt: true }), bool('wrap', 'wrap xpath results in an common root element')],
+  },
+  {
+    name: 'save-image-edit',
+    group: 'domain',
+    module: 'misc',
+    help: 'edit XML for a domain\'s saved state file',
+    desc: 'Edit the domain XML associated with a saved state file',
+    opts: [data('file', 'saved state file to edit'), bool('running', 'set domain to be running on restore'), bool('paused', 'set domain to be paused on restore')],
   },
   {
     name: 'schedinfo',
@@ -768,6 +848,14 @@ export const COMMANDS: readonly CmdDef[] = [
     opts: [DOMAIN, bool('pretty', 'return human readable output'), JSON_OPT],
   },
   {
+    name: 'vcpupin',
+    group: 'domain',
+    module: 'misc',
+    help: 'control or query domain vcpu affinity',
+    desc: 'Pin domain VCPUs to host physical CPUs.',
+    opts: [DOMAIN, int('vcpu', 'vcpu number'), str('cpulist', 'host cpu number(s) to set, or omit option to query', { emptyOk: true }), bool('config', 'affect next boot'), bool('live', 'affect running domain'), bool('current', 'affect current domain'), JSON_OPT],
+  },
+  {
     name: 'vncdisplay',
     group: 'domain',
     module: 'console',
@@ -800,6 +888,14 @@ export const COMMANDS: readonly CmdDef[] = [
     help: 'domain control interface state',
     desc: 'Returns state of a control interface to the domain.',
     opts: [DOMAIN, JSON_OPT],
+  },
+  {
+    name: 'domifaddr',
+    group: 'monitor',
+    module: 'misc',
+    help: "Get network interfaces' addresses for a running domain",
+    desc: "Get network interfaces' addresses for a running domain",
+    opts: [DOMAIN, str('interface', 'network interface name'), bool('full', 'always display names and MACs of interfaces'), str('source', "address source: 'lease', 'agent', or 'arp'"), JSON_OPT],
   },
   {
     name: 'domifstat',
@@ -935,6 +1031,14 @@ export const COMMANDS: readonly CmdDef[] = [
     help: 'capabilities',
     desc: 'Returns capabilities of hypervisor/driver.',
     opts: [],
+  },
+  {
+    name: 'cpu-models',
+    group: 'host',
+    module: 'misc',
+    help: 'CPU models',
+    desc: 'Get the CPU models for an arch.',
+    opts: [data('arch', 'architecture'), JSON_OPT],
   },
   {
     name: 'domcapabilities',

@@ -28,6 +28,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   devices: () => import('./cmd-devices.js'),
   network: () => import('./cmd-network.js'),
   storage: () => import('./cmd-storage.js'),
+  misc: () => import('./cmd-misc.js'),
 };
 
 async function handlerFor(cmd: ParsedCommand): Promise<Handler> {

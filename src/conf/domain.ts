@@ -22,6 +22,7 @@
  */
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { validateName } from './names.js';
+import { dumpMetadataElement, sanitizeMetadata } from './metadata.js';
 import { generateMAC, generateUUID, isMulticastMAC, parseMAC, parseMemoryKiB, parseUUID } from './values.js';
 import {
   DOMAIN_DOCUMENT,
@@ -214,7 +215,7 @@ const MEMBALLOON_MODELS = ['virtio', 'xen', 'none', 'virtio-transitional', 'virt
 export type DomainMemballoonModel = (typeof MEMBALLOON_MODELS)[number];
 
 /** CPU architectures libvirt knows (virArch). */
-const ARCHES = [
+export const ARCHES = [
   'i686', 'x86_64', 'aarch64', 'alpha', 'armv6l', 'armv7l', 'armv7b', 'cris', 'ia64', 'lm32',
   'loongarch64', 'm68k', 'microblaze', 'microblazeel', 'mips', 'mipsel', 'mips64', 'mips64el',
   'openrisc', 'parisc', 'parisc64', 'ppc', 'ppcle', 'ppc64', 'ppc64le', 'ppcemb', 'riscv32',
@@ -403,6 +404,11 @@ export interface DomainDef {
   /** One line (libvirt refuses newlines). */
   title?: string;
   description?: string;
+  /**
+   * `<metadata>`: one element per namespace URI (src/conf/metadata.ts), in document order;
+   * absent when there is none.
+   */
+  metadata?: XmlElement[];
   /** Maximum (boot) memory in KiB. */
   memory: number;
   /** Current (balloon) memory in KiB; at most `memory`. */
@@ -533,6 +539,7 @@ const DOMAIN_CHILDREN = [
   'uuid',
   'title',
   'description',
+  'metadata',
   'memory',
   'currentMemory',
   'vcpu',
@@ -725,6 +732,8 @@ export function parseDomainElement(root: XmlElement): DomainDef {
     testNamespace,
   });
   // After prune: kept trees are parser output, with nothing undefined to remove.
+  const metadata = sanitizeMetadata(childElement(root, 'metadata'));
+  if (metadata.length > 0) def.metadata = metadata;
   const k = keptOrNone(kept);
   if (k !== undefined) def.kept = k;
   return def;
@@ -1618,6 +1627,12 @@ function writeDomainBody(w: XmlWriter, def: DomainDef, opts: FormatDomainOptions
   w.text('uuid', def.uuid);
   w.text('title', def.title);
   w.text('description', def.description);
+  if (def.metadata !== undefined && def.metadata.length > 0) {
+    const elements = def.metadata;
+    w.element('metadata', undefined, (inner) => {
+      for (const el of elements) inner.preformatted(el.name, dumpMetadataElement(el));
+    });
+  }
   textKept(w, 'memory', def.memory, [['unit', 'KiB']], kept.memory);
   textKept(w, 'currentMemory', def.currentMemory, [['unit', 'KiB']], kept.currentMemory);
   textKept(

@@ -1060,6 +1060,16 @@ export class XmlWriter {
     for (let i = from; i < old.length; i++) this.parts.push(old[i] as string);
   }
 
+  /**
+   * Writes `text` (lines already formatted, e.g. libxml2's dump of a metadata element) at the
+   * current depth, as one element `name` for the placement of kept children.
+   */
+  preformatted(name: string, text: string): this {
+    this.mark(name);
+    for (const l of text.split('\n')) this.line(l);
+    return this;
+  }
+
   /** Writes a parsed element back as it was read: attributes in order, children, or its text. */
   verbatim(el: XmlElement): this {
     let attrs = '';

@@ -358,6 +358,35 @@ export interface HypervisorDriver {
   /** virDomainMigrateSetMaxSpeed. */
   domainMigrateSetMaxSpeed?(dom: DomainRef, bandwidth: number, flags: number): Promise<void>;
 
+  /** virDomainSetMetadata: {@link Domain.setMetadata}. */
+  domainSetMetadata?(dom: DomainRef, type: number, metadata: string | null, key: string | null, uri: string | null, flags: number): Promise<void>;
+  /** virDomainGetMetadata: {@link Domain.metadata}. */
+  domainGetMetadata?(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string>;
+  /** virDomainRename: {@link Domain.rename}; returns the renamed domain's ref. */
+  domainRename?(dom: DomainRef, newName: string, flags: number): Promise<DomainRef>;
+  /**
+   * virDomainPinVcpuFlags: {@link Domain.pinVcpuFlags}; `cpumap` one entry per host CPU. `flags`
+   * null for virDomainPinVcpu (the call without flags: the live definition).
+   */
+  domainPinVcpuFlags?(dom: DomainRef, vcpu: number, cpumap: boolean[], flags: number | null): Promise<void>;
+  /** virDomainPinEmulator: {@link Domain.pinEmulator}. */
+  domainPinEmulator?(dom: DomainRef, cpumap: boolean[], flags: number): Promise<void>;
+  /** virDomainGetEmulatorPinInfo: {@link Domain.emulatorPinInfo}, over `maxCpus` host CPUs. */
+  domainGetEmulatorPinInfo?(dom: DomainRef, maxCpus: number, flags: number): Promise<boolean[]>;
+  /** virDomainSaveFlags (`flags` null: virDomainSave): {@link Domain.saveFlags}; `to` absolute. */
+  domainSave?(dom: DomainRef, to: string, dxml: string | null, flags: number | null, options?: JobOptions): Promise<void>;
+  /** virDomainRestoreFlags (`flags` null: virDomainRestore): {@link Connection.restoreFlags}; `from` absolute. */
+  domainRestore?(from: string, dxml: string | null, flags: number | null, options?: JobOptions): Promise<void>;
+  /** virDomainSaveImageGetXMLDesc: {@link Connection.saveImageGetXMLDesc}. */
+  domainSaveImageGetXMLDesc?(file: string, flags: number): Promise<string>;
+  /** virDomainSaveImageDefineXML: {@link Connection.saveImageDefineXML}. */
+  domainSaveImageDefineXML?(file: string, dxml: string, flags: number): Promise<void>;
+  /** virDomainGetFSInfo: {@link Domain.fsInfo}. */
+  domainGetFSInfo?(dom: DomainRef, flags: number): Promise<DomainFSInfo[]>;
+  /** virDomainInterfaceAddresses: {@link Domain.interfaceAddresses}. */
+  domainInterfaceAddresses?(dom: DomainRef, source: number, flags: number): Promise<DomainInterface[]>;
+  /** virConnectGetCPUModelNames: {@link Connection.getCPUModelNames}. */
+  connectGetCPUModelNames?(arch: string, flags: number): Promise<string[]>;
   // Checkpoints (libvirt's virDomainCheckpoint*), addressed by (domain, name) like snapshots. A
   // driver without them lacks these methods: the API answers VIR_ERR_NO_SUPPORT.
 
@@ -401,6 +430,38 @@ export interface HypervisorDriver {
    * of graphics device `idx`; `fd` stays the caller's (the hypervisor keeps its own copy).
    */
   domainOpenGraphics?(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void>;
+}
+
+/** One mounted file system of a guest (virDomainFSInfo). */
+export interface DomainFSInfo {
+  /** Where it is mounted in the guest ('/'). */
+  mountpoint: string;
+  /** The guest's device name ('vda1'). */
+  name: string;
+  /** Its type ('ext4'). */
+  fstype: string;
+  /** The domain's disks (target names) it lives on. */
+  devAliases: string[];
+}
+
+/** One address of a guest interface (virDomainIPAddress). */
+export interface DomainIPAddress {
+  /** VIR_IP_ADDR_TYPE_IPV4 (0) or IPV6 (1). */
+  type: number;
+  /** The address ('192.168.122.3'). */
+  addr: string;
+  /** Its prefix length (24; 0 when unknown, as the ARP table). */
+  prefix: number;
+}
+
+/** One guest interface with its addresses (virDomainInterface). */
+export interface DomainInterface {
+  /** The interface's name (host-side device, or the guest's name with the agent). */
+  name: string;
+  /** Its MAC address, when known. */
+  hwaddr: string | null;
+  /** Its addresses (none known: empty). */
+  addrs: DomainIPAddress[];
 }
 
 /** An image of a guest's screen, as virDomainScreenshot delivers it. */

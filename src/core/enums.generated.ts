@@ -513,6 +513,24 @@ export const DomainNumatuneMemMode = {
 /** A value of libvirt `virDomainNumatuneMemMode`. */
 export type DomainNumatuneMemMode = (typeof DomainNumatuneMemMode)[keyof typeof DomainNumatuneMemMode];
 
+/** libvirt `virDomainMetadataType` (libvirt-domain.h). @enum */
+export const DomainMetadataType = {
+  DESCRIPTION: 0,
+  TITLE: 1,
+  ELEMENT: 2,
+} as const;
+/** A value of libvirt `virDomainMetadataType`. */
+export type DomainMetadataType = (typeof DomainMetadataType)[keyof typeof DomainMetadataType];
+
+/** libvirt `virDomainInterfaceAddressesSource` (libvirt-domain.h). @enum */
+export const DomainInterfaceAddressesSource = {
+  LEASE: 0,
+  AGENT: 1,
+  ARP: 2,
+} as const;
+/** A value of libvirt `virDomainInterfaceAddressesSource`. */
+export type DomainInterfaceAddressesSource = (typeof DomainInterfaceAddressesSource)[keyof typeof DomainInterfaceAddressesSource];
+
 /** libvirt `virStreamFlags` (libvirt-stream.h). @enum */
 export const StreamFlags = {
   NONBLOCK: 1,

@@ -36,6 +36,7 @@ const MESSAGE_FORMAT: Partial<Record<ErrorNumber, [bare: string, withInfo: strin
   [ErrorNumber.OPERATION_TIMEOUT]: ['Timed out during operation', 'Timed out during operation: %s'],
   [ErrorNumber.INVALID_DOMAIN_SNAPSHOT]: ['Invalid domain snapshot', 'Invalid domain snapshot: %s'],
   [ErrorNumber.NO_DOMAIN_SNAPSHOT]: ['Domain snapshot not found', 'Domain snapshot not found: %s'],
+  [ErrorNumber.NO_DOMAIN_METADATA]: ['metadata not found', 'metadata not found: %s'],
   [ErrorNumber.ARGUMENT_UNSUPPORTED]: ['argument unsupported', 'argument unsupported: %s'],
   [ErrorNumber.SNAPSHOT_REVERT_RISKY]: ['revert requires force', 'revert requires force: %s'],
   [ErrorNumber.OPERATION_ABORTED]: ['operation aborted', 'operation aborted: %s'],

@@ -9,7 +9,7 @@ import type { DomainRef, TypedParameter } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { fdPassingUnavailable } from '../core/fdpass.js';
 import { STORAGE_HANDLERS } from './handlers-storage.js';
-import { Proc, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
+import { Proc, REMOTE_CONNECT_CPU_MODELS_MAX, REMOTE_DOMAIN_FSINFO_MAX, REMOTE_DOMAIN_INTERFACE_MAX, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
   REMOTE_CPUMAPS_MAX,
@@ -180,6 +180,11 @@ const TEST_PARAM_COUNTS = { memory: 3, blkio: 6, numa: 2, interface: 7 } as cons
 function testCount(ctx: HandlerContext, nparams: number, which: keyof typeof TEST_PARAM_COUNTS): { params: TypedParameter[]; nparams: number } | null {
   if (nparams !== 0 || ctx.conn().getType() !== 'TEST') return null;
   return { params: [], nparams: TEST_PARAM_COUNTS[which] };
+}
+
+/** A cpumap off the wire: one entry per bit. */
+function unpackCpumap(map: Buffer): boolean[] {
+  return Array.from({ length: map.length * 8 }, (_, c) => ((map[c >> 3] ?? 0) & (1 << (c & 7))) !== 0);
 }
 
 export const HANDLERS: HandlerTable = {
@@ -576,5 +581,41 @@ export const HANDLERS: HandlerTable = {
     return { leases: a.needResults === 0 ? [] : leases, ret: leases.length };
   },
   ...STORAGE_HANDLERS,
+  [Proc.DOMAIN_SET_METADATA]: async (ctx, a) => domainOf(ctx, a.dom).setMetadata(a.type, a.metadata, a.key, a.uri, a.flags),
+  [Proc.DOMAIN_GET_METADATA]: async (ctx, a) => ({ metadata: await domainOf(ctx, a.dom).metadata(a.type, a.uri, a.flags) }),
+  [Proc.DOMAIN_RENAME]: async (ctx, a) => {
+    if (a.newName === null) throw VirError.invalidArg(ErrorDomain.DOMAIN, 'new_name in virDomainRename must not be NULL');
+    await domainOf(ctx, a.dom).rename(a.newName, a.flags);
+    return { retcode: 0 };
+  },
+  [Proc.DOMAIN_PIN_VCPU]: async (ctx, a) => domainOf(ctx, a.dom).pinVcpu(a.vcpu, unpackCpumap(a.cpumap)),
+  [Proc.DOMAIN_PIN_VCPU_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).pinVcpuFlags(a.vcpu, unpackCpumap(a.cpumap), a.flags),
+  [Proc.DOMAIN_PIN_EMULATOR]: async (ctx, a) => domainOf(ctx, a.dom).pinEmulator(unpackCpumap(a.cpumap), a.flags),
+  [Proc.DOMAIN_GET_EMULATOR_PIN_INFO]: async (ctx, a) => {
+    if (a.maplen > REMOTE_CPUMAPS_MAX) throw overLimit('maplen > REMOTE_CPUMAPS_MAX');
+    const map = await domainOf(ctx, a.dom).emulatorPinInfo(a.flags, Math.max(0, a.maplen) * 8);
+    return { cpumaps: packCpumaps([map], 1, Math.max(0, a.maplen)), ret: 1 };
+  },
+  [Proc.DOMAIN_GET_FSINFO]: async (ctx, a) => {
+    const info = await domainOf(ctx, a.dom).fsInfo(a.flags);
+    if (info.length > REMOTE_DOMAIN_FSINFO_MAX) throw tooMany('domain fsinfo', info.length, REMOTE_DOMAIN_FSINFO_MAX);
+    return { info, ret: info.length };
+  },
+  [Proc.DOMAIN_INTERFACE_ADDRESSES]: async (ctx, a) => {
+    const ifaces = await domainOf(ctx, a.dom).interfaceAddresses(a.source, a.flags);
+    if (ifaces.length > REMOTE_DOMAIN_INTERFACE_MAX) throw tooMany('interfaces', ifaces.length, REMOTE_DOMAIN_INTERFACE_MAX);
+    return { ifaces };
+  },
+  [Proc.DOMAIN_SAVE]: async (ctx, a) => domainOf(ctx, a.dom).save(a.to),
+  [Proc.DOMAIN_SAVE_FLAGS]: async (ctx, a) => domainOf(ctx, a.dom).saveFlags(a.to, a.dxml, a.flags),
+  [Proc.DOMAIN_RESTORE]: async (ctx, a) => ctx.conn().restore(a.from),
+  [Proc.DOMAIN_RESTORE_FLAGS]: async (ctx, a) => ctx.conn().restoreFlags(a.from, a.dxml, a.flags),
+  [Proc.DOMAIN_SAVE_IMAGE_GET_XML_DESC]: async (ctx, a) => ({ value: await ctx.conn().saveImageGetXMLDesc(a.file, a.flags) }),
+  [Proc.DOMAIN_SAVE_IMAGE_DEFINE_XML]: async (ctx, a) => ctx.conn().saveImageDefineXML(a.file, a.dxml, a.flags),
+  [Proc.CONNECT_GET_CPU_MODEL_NAMES]: async (ctx, a) => {
+    const models = await ctx.conn().getCPUModelNames(a.arch, a.flags);
+    if (models.length > REMOTE_CONNECT_CPU_MODELS_MAX) throw tooMany('CPU models', models.length, REMOTE_CONNECT_CPU_MODELS_MAX);
+    return { models: a.needResults !== 0 ? models : [], ret: models.length };
+  },
 };
 

@@ -196,6 +196,22 @@ export enum Proc {
   DOMAIN_GET_CPU_STATS = 262,
   DOMAIN_GET_JOB_STATS = 298,
   CONNECT_GET_ALL_DOMAIN_STATS = 344,
+  DOMAIN_SET_METADATA = 264,
+  DOMAIN_GET_METADATA = 265,
+  DOMAIN_RENAME = 358,
+  DOMAIN_PIN_VCPU = 26,
+  DOMAIN_PIN_VCPU_FLAGS = 225,
+  DOMAIN_PIN_EMULATOR = 279,
+  DOMAIN_GET_EMULATOR_PIN_INFO = 280,
+  CONNECT_GET_CPU_MODEL_NAMES = 312,
+  DOMAIN_RESTORE = 54,
+  DOMAIN_GET_FSINFO = 349,
+  DOMAIN_INTERFACE_ADDRESSES = 353,
+  DOMAIN_SAVE = 55,
+  DOMAIN_SAVE_FLAGS = 232,
+  DOMAIN_RESTORE_FLAGS = 233,
+  DOMAIN_SAVE_IMAGE_GET_XML_DESC = 235,
+  DOMAIN_SAVE_IMAGE_DEFINE_XML = 236,
   // Checkpoints (libvirt-domain-checkpoint.c).
   DOMAIN_CHECKPOINT_CREATE_XML = 411,
   DOMAIN_CHECKPOINT_GET_XML_DESC = 412,
@@ -757,6 +773,82 @@ export const listAllVolumesRet = struct<{ vols: WireStorageVol[]; ret: number }>
   vols: arrayOf(xStorageVol, REMOTE_STORAGE_VOL_LIST_MAX, 12),
   ret: xUint,
 });
+// Metadata, rename, pinning, CPU models.
+
+export const setMetadataArgs = struct<{ dom: WireDomain; type: number; metadata: string | null; key: string | null; uri: string | null; flags: number }>({
+  dom: xDomain,
+  type: xInt,
+  metadata: xOptString,
+  key: xOptString,
+  uri: xOptString,
+  flags: xUint,
+});
+export const getMetadataArgs = struct<{ dom: WireDomain; type: number; uri: string | null; flags: number }>({
+  dom: xDomain,
+  type: xInt,
+  uri: xOptString,
+  flags: xUint,
+});
+export const metadataRet = struct<{ metadata: string }>({ metadata: xString });
+export const renameArgs = struct<{ dom: WireDomain; newName: string | null; flags: number }>({ dom: xDomain, newName: xOptString, flags: xUint });
+export const renameRet = struct<{ retcode: number }>({ retcode: xInt });
+const xCpumap: Codec<Buffer> = { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAP_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAP_MAX) };
+export const pinVcpuArgs = struct<{ dom: WireDomain; vcpu: number; cpumap: Buffer }>({ dom: xDomain, vcpu: xUint, cpumap: xCpumap });
+export const pinVcpuFlagsArgs = struct<{ dom: WireDomain; vcpu: number; cpumap: Buffer; flags: number }>({
+  dom: xDomain,
+  vcpu: xUint,
+  cpumap: xCpumap,
+  flags: xUint,
+});
+export const pinEmulatorArgs = struct<{ dom: WireDomain; cpumap: Buffer; flags: number }>({ dom: xDomain, cpumap: xCpumap, flags: xUint });
+export const emulatorPinInfoArgs = struct<{ dom: WireDomain; maplen: number; flags: number }>({ dom: xDomain, maplen: xInt, flags: xUint });
+export const emulatorPinInfoRet = struct<{ cpumaps: Buffer; ret: number }>({
+  cpumaps: { enc: (w, v) => void w.opaqueVar(v, REMOTE_CPUMAPS_MAX), dec: (r) => r.opaqueVar(REMOTE_CPUMAPS_MAX) },
+  ret: xInt,
+});
+/** REMOTE_CONNECT_CPU_MODELS_MAX. */
+export const REMOTE_CONNECT_CPU_MODELS_MAX = 8192;
+export const cpuModelNamesArgs = struct<{ arch: string; needResults: number; flags: number }>({ arch: xString, needResults: xInt, flags: xUint });
+export const cpuModelNamesRet = struct<{ models: string[]; ret: number }>({ models: arrayOf(xString, REMOTE_CONNECT_CPU_MODELS_MAX), ret: xInt });
+
+// Save files.
+
+export const saveArgs = struct<{ dom: WireDomain; to: string }>({ dom: xDomain, to: xString });
+export const saveFlagsArgs = struct<{ dom: WireDomain; to: string; dxml: string | null; flags: number }>({
+  dom: xDomain,
+  to: xString,
+  dxml: xOptString,
+  flags: xUint,
+});
+export const restoreArgs = struct<{ from: string }>({ from: xString });
+export const restoreFlagsArgs = struct<{ from: string; dxml: string | null; flags: number }>({ from: xString, dxml: xOptString, flags: xUint });
+export const saveImageXmlArgs = struct<{ file: string; flags: number }>({ file: xString, flags: xUint });
+export const saveImageDefineArgs = struct<{ file: string; dxml: string; flags: number }>({ file: xString, dxml: xString, flags: xUint });
+
+// Guest file systems and addresses.
+
+/** REMOTE_DOMAIN_FSINFO_MAX, REMOTE_DOMAIN_FSINFO_DISKS_MAX, REMOTE_DOMAIN_INTERFACE_MAX, REMOTE_DOMAIN_IP_ADDR_MAX. */
+export const REMOTE_DOMAIN_FSINFO_MAX = 256;
+const REMOTE_DOMAIN_FSINFO_DISKS_MAX = 256;
+export const REMOTE_DOMAIN_INTERFACE_MAX = 2048;
+const REMOTE_DOMAIN_IP_ADDR_MAX = 2048;
+export interface WireFSInfo {
+  mountpoint: string;
+  name: string;
+  fstype: string;
+  devAliases: string[];
+}
+const xFSInfo = struct<WireFSInfo>({ mountpoint: xString, name: xString, fstype: xString, devAliases: arrayOf(xString, REMOTE_DOMAIN_FSINFO_DISKS_MAX) });
+export const fsInfoRet = struct<{ info: WireFSInfo[]; ret: number }>({ info: arrayOf(xFSInfo, REMOTE_DOMAIN_FSINFO_MAX, 16), ret: xUint });
+export interface WireInterface {
+  name: string;
+  hwaddr: string | null;
+  addrs: { type: number; addr: string; prefix: number }[];
+}
+const xIPAddr = struct<{ type: number; addr: string; prefix: number }>({ type: xInt, addr: xString, prefix: xUint });
+const xInterface = struct<WireInterface>({ name: xString, hwaddr: xOptString, addrs: arrayOf(xIPAddr, REMOTE_DOMAIN_IP_ADDR_MAX, 12) });
+export const ifaceAddrsArgs = struct<{ dom: WireDomain; source: number; flags: number }>({ dom: xDomain, source: xUint, flags: xUint });
+export const ifaceAddrsRet = struct<{ ifaces: WireInterface[] }>({ ifaces: arrayOf(xInterface, REMOTE_DOMAIN_INTERFACE_MAX, 12) });
 
 function p<A, R>(api: string, mutating: boolean, args: Codec<A>, ret: Codec<R>, beforeOpen = false, stream = false): ProcedureEntry<A, R> {
   return { api, mutating, beforeOpen, stream, args, ret };
@@ -915,6 +1007,22 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_ABORT_JOB]: p('virDomainAbortJob', W, dom, xVoid),
   [Proc.DOMAIN_MIGRATE_SET_MAX_SPEED]: p('virDomainMigrateSetMaxSpeed', W, migrateSetSpeedArgs, xVoid),
   [Proc.DOMAIN_MIGRATE_GET_MAX_SPEED]: p('virDomainMigrateGetMaxSpeed', W, domFlags, migrateGetSpeedRet),
+  [Proc.DOMAIN_SET_METADATA]: p('virDomainSetMetadata', W, setMetadataArgs, xVoid),
+  [Proc.DOMAIN_GET_METADATA]: p('virDomainGetMetadata', R, getMetadataArgs, metadataRet),
+  [Proc.DOMAIN_RENAME]: p('virDomainRename', W, renameArgs, renameRet),
+  [Proc.DOMAIN_PIN_VCPU]: p('virDomainPinVcpu', W, pinVcpuArgs, xVoid),
+  [Proc.DOMAIN_PIN_VCPU_FLAGS]: p('virDomainPinVcpuFlags', W, pinVcpuFlagsArgs, xVoid),
+  [Proc.DOMAIN_PIN_EMULATOR]: p('virDomainPinEmulator', W, pinEmulatorArgs, xVoid),
+  [Proc.DOMAIN_GET_EMULATOR_PIN_INFO]: p('virDomainGetEmulatorPinInfo', R, emulatorPinInfoArgs, emulatorPinInfoRet),
+  [Proc.CONNECT_GET_CPU_MODEL_NAMES]: p('virConnectGetCPUModelNames', R, cpuModelNamesArgs, cpuModelNamesRet),
+  [Proc.DOMAIN_GET_FSINFO]: p('virDomainGetFSInfo', W, domFlags, fsInfoRet),
+  [Proc.DOMAIN_INTERFACE_ADDRESSES]: p('virDomainInterfaceAddresses', R, ifaceAddrsArgs, ifaceAddrsRet),
+  [Proc.DOMAIN_RESTORE]: p('virDomainRestore', W, restoreArgs, xVoid),
+  [Proc.DOMAIN_SAVE]: p('virDomainSave', W, saveArgs, xVoid),
+  [Proc.DOMAIN_SAVE_FLAGS]: p('virDomainSaveFlags', W, saveFlagsArgs, xVoid),
+  [Proc.DOMAIN_RESTORE_FLAGS]: p('virDomainRestoreFlags', W, restoreFlagsArgs, xVoid),
+  [Proc.DOMAIN_SAVE_IMAGE_GET_XML_DESC]: p('virDomainSaveImageGetXMLDesc', W, saveImageXmlArgs, stringRet),
+  [Proc.DOMAIN_SAVE_IMAGE_DEFINE_XML]: p('virDomainSaveImageDefineXML', W, saveImageDefineArgs, xVoid),
   // Checkpoints.
   [Proc.DOMAIN_CHECKPOINT_CREATE_XML]: p('virDomainCheckpointCreateXML', W, checkpointCreateArgs, retCheckpoint),
   [Proc.DOMAIN_CHECKPOINT_GET_XML_DESC]: p('virDomainCheckpointGetXMLDesc', R, checkpointFlags, stringRet),

@@ -28,7 +28,14 @@ import { DomainRecords, isActive } from './records.js';
 import { checkActive } from '../../rules/lifecycle.js';
 import { DomainSnapshots } from './snapshots.js';
 import { DomainCheckpoints } from './checkpoints.js';
-import type { Defs } from './defs.js';
+import { defsOf, oneDef, type Defs } from './defs.js';
+import { applyMetadata, readMetadata } from './domain-metadata.js';
+import { renameDomain, type RenameRules } from './rename.js';
+import { DomainSaveFiles, type SaveFileRules } from './save-file.js';
+import { DomainModificationImpact } from '../../core/enums.generated.js';
+
+/** VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG. */
+const IMPACT = DomainModificationImpact.LIVE | DomainModificationImpact.CONFIG;
 import { formatDomainXML } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import { defNumbers } from './records.js';
@@ -156,6 +163,58 @@ export class MetadataDriver implements HypervisorDriver {
       }
     }
     return undefined;
+  }
+
+  // Metadata: title, description, <metadata> elements (./domain-metadata.ts).
+
+  /** virDomainSetMetadata: {@link Domain.setMetadata}; LIVE, CONFIG, CURRENT as libvirt. */
+  async domainSetMetadata(dom: DomainRef, type: number, metadata: string | null, key: string | null, uri: string | null, flags: number): Promise<void> {
+    this.records.check(flags, IMPACT, 'DomainSetMetadata');
+    await this.editDefs(dom, 'virDomainSetMetadata', (rec) => {
+      const defs = defsOf(rec, flags);
+      for (const def of [defs.live, defs.config]) if (def !== null) applyMetadata(def, type, metadata, key, uri);
+      return defs;
+    });
+  }
+  /** virDomainGetMetadata: {@link Domain.metadata}. */
+  async domainGetMetadata(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string> {
+    this.records.check(flags, IMPACT, 'DomainGetMetadata');
+    return readMetadata(oneDef(this.records.resolve(dom), flags), type, uri);
+  }
+
+  // Rename (./rename.ts).
+
+  /** What this driver refuses to rename beyond libvirt's common checks (QEMU's list by default). */
+  protected readonly renameRules: RenameRules = { strict: true };
+  /** virDomainRename: {@link Domain.rename}. */
+  async domainRename(dom: DomainRef, newName: string, flags: number): Promise<DomainRef> {
+    this.records.check(flags, 0, 'DomainRename');
+    return renameDomain(this.records, this.jobs, dom, newName, this.renameRules);
+  }
+
+  // Save to a file, restore (./save-file.ts).
+
+  /** How this driver answers the save-file calls (QEMU's by default). */
+  protected readonly saveFileRules: SaveFileRules = { qemu: true };
+  private saveFilesImpl: DomainSaveFiles | undefined;
+  private get saveFiles(): DomainSaveFiles {
+    return (this.saveFilesImpl ??= new DomainSaveFiles(this.records, this.jobs, this.saveFileRules));
+  }
+  /** virDomainSaveFlags (`flags` null: virDomainSave): {@link Domain.saveFlags}. */
+  async domainSave(dom: DomainRef, to: string, dxml: string | null, flags: number | null, options?: JobOptions): Promise<void> {
+    return this.saveFiles.save(dom, to, dxml, flags, options);
+  }
+  /** virDomainRestoreFlags (`flags` null: virDomainRestore): {@link Connection.restoreFlags}. */
+  async domainRestore(from: string, dxml: string | null, flags: number | null, options?: JobOptions): Promise<void> {
+    return this.saveFiles.restore(from, dxml, flags, options);
+  }
+  /** virDomainSaveImageGetXMLDesc: {@link Connection.saveImageGetXMLDesc}. */
+  async domainSaveImageGetXMLDesc(file: string, flags: number): Promise<string> {
+    return this.saveFiles.getXMLDesc(file, flags);
+  }
+  /** virDomainSaveImageDefineXML: {@link Connection.saveImageDefineXML}. */
+  async domainSaveImageDefineXML(file: string, dxml: string, flags: number): Promise<void> {
+    this.saveFiles.defineXML(file, dxml, flags);
   }
 
   // Connection.

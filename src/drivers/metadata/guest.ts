@@ -41,8 +41,10 @@ export interface GuestHost {
 export interface GuestStartOptions {
   /** Stay paused once loaded. */
   paused: boolean;
-  /** Resume from this managed save image. */
+  /** Resume from this managed save image (or save file). */
   image: string | null;
+  /** Where the memory stream starts in `image` (a save file's header precedes it); 0 by default. */
+  imageOffset?: number;
   /** Start from this hypervisor snapshot (memory and disks), as a revert does. */
   snapshot?: string;
 }
@@ -196,6 +198,12 @@ export interface GuestBackend {
   imageStartsPaused?(image: string): boolean;
   /** Forgets a managed save image. */
   removeImage(image: string): Promise<void>;
+  /**
+   * virDomainSave: writes `header` then the guest's memory into the file `path` (replaced only
+   * once complete) and stops the guest, as saveMemory does. A backend without it cannot save to
+   * a file (the driver answers VIR_ERR_NO_SUPPORT).
+   */
+  saveToFile?(rec: DomainRecord, path: string, header: Buffer, options: JobOptions | undefined): Promise<void>;
   /**
    * Whether a guest recorded as running still runs (at open, for reconciliation, §5). A backend
    * without it (the simulator, whose guests live in the store) never loses a guest; with it, a

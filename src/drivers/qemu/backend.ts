@@ -21,11 +21,11 @@ import { createTap, deleteTaps, recordTaps } from './taps.js';
 import type { StorageDriver } from '../../core/storage-driver.js';
 import { withVolumesResolved } from './volumes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { open, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DomainConsoleFlags,
@@ -445,7 +445,7 @@ export class QemuGuests implements GuestBackend {
       if (opts.image === null) await setupBalloon(guest.qmp, def);
       if (opts.image !== null) {
         const t0 = performance.now();
-        await this.restoreFrom(guest, opts.image);
+        await this.restoreFrom(guest, opts.image, opts.imageOffset ?? 0);
         timings.restoreMs = performance.now() - t0;
       }
       if (!opts.paused) await guest.qmp.execute('cont');
@@ -606,10 +606,25 @@ export class QemuGuests implements GuestBackend {
    * migration fails (QEMU's error-desc) or QEMU dies meanwhile.
    */
   async saveMemory(rec: DomainRecord, options: JobOptions | undefined, runOnRestore: boolean): Promise<string> {
-    const g = await this.require(rec);
     const uuid = this.checkUUID(rec.uuid);
     mkdirSync(this.saveDir, { recursive: true, mode: 0o700 });
     const image = join(this.saveDir, `${uuid}${runOnRestore ? SAVE_SUFFIX : PAUSED_SAVE_SUFFIX}`);
+    await this.saveInto(rec, image, undefined, options);
+    return image;
+  }
+
+  /**
+   * virDomainSave to a file: `header`, then the migration stream, into `path` (written as
+   * `path.part`, renamed when complete and on disk); the guest then quits, as for a managed save.
+   *
+   * Errors: those of saveMemory; VIR_ERR_OPERATION_FAILED when the file cannot be written.
+   */
+  async saveToFile(rec: DomainRecord, path: string, header: Buffer, options: JobOptions | undefined): Promise<void> {
+    await this.saveInto(rec, path, header, options);
+  }
+
+  private async saveInto(rec: DomainRecord, image: string, header: Buffer | undefined, options: JobOptions | undefined): Promise<void> {
+    const g = await this.require(rec);
     const partial = `${image}.part`;
     const sockPath = join(g.rt.runDir, 'save.sock');
     if (Buffer.byteLength(sockPath) > MAX_SOCKET_PATH) throw internalError(DOM, `UNIX socket path '${sockPath}' too long`);
@@ -620,7 +635,7 @@ export class QemuGuests implements GuestBackend {
     await g.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
     await g.qmp.execute('migrate-set-parameters', { 'max-bandwidth': SAVE_BANDWIDTH });
 
-    const sink = await receiveToFile(sockPath, partial);
+    const sink = await receiveToFile(sockPath, partial, header);
     // Marks, for a reattach after this process died, that the vCPUs were stopped for a save.
     const marker = join(g.rt.runDir, SAVE_MARKER);
     try {
@@ -665,10 +680,9 @@ export class QemuGuests implements GuestBackend {
     }
     renameSync(partial, image);
     rmSync(marker, { force: true });
-    await syncFile(this.saveDir);
+    await syncFile(dirname(image));
     g.stopping = true;
     await this.terminate(g);
-    return image;
   }
 
   /**
@@ -1139,7 +1153,7 @@ export class QemuGuests implements GuestBackend {
   }
 
   /** Loads a saved state into a QEMU started with `-incoming defer`. */
-  private async restoreFrom(g: Guest, image: string): Promise<void> {
+  private async restoreFrom(g: Guest, image: string, offset = 0): Promise<void> {
     await g.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
     // The end comes as a MIGRATION event (QEMU sets the run state first); query-status, asked
     // now and then, is the fallback. Polling every 5 ms asked a main loop busy loading the state.
@@ -1157,7 +1171,7 @@ export class QemuGuests implements GuestBackend {
     if (Buffer.byteLength(sockPath) > MAX_SOCKET_PATH) throw internalError(DOM, `UNIX socket path '${sockPath}' too long`);
     rmSync(sockPath, { force: true });
     await g.qmp.execute('migrate-incoming', { uri: `unix:${sockPath}` });
-    const feed = await sendFileTo(sockPath, image);
+    const feed = await sendFileTo(sockPath, image, offset);
     try {
       for (;;) {
         const st = await g.qmp.execute<QemuStatus>('query-status');
@@ -1201,7 +1215,7 @@ async function syncFile(path: string): Promise<void> {
  *
  * Errors: VIR_ERR_OPERATION_FAILED when the socket cannot be connected or the image opened.
  */
-async function sendFileTo(sockPath: string, file: string): Promise<{ abort: () => void }> {
+async function sendFileTo(sockPath: string, file: string, offset = 0): Promise<{ abort: () => void }> {
   const sock = createConnection({ path: sockPath });
   // Nothing comes back on this channel; this process must not hold bytes cat should see.
   sock.pause();
@@ -1212,6 +1226,9 @@ async function sendFileTo(sockPath: string, file: string): Promise<{ abort: () =
   let fd: number;
   try {
     fd = openSync(file, 'r');
+    // Past a save file's header: a read with no position moves the descriptor's offset, which
+    // cat inherits.
+    if (offset > 0) readSync(fd, Buffer.alloc(offset), 0, offset, null);
   } catch (e) {
     sock.destroy();
     throw operationFailed(DOM, `cannot read saved image '${file}': ${(e as Error).message}`);
@@ -1234,7 +1251,7 @@ async function sendFileTo(sockPath: string, file: string): Promise<{ abort: () =
  * 128 MiB save took ~150 ms longer under TCG (bench/qemu.ts). `done` resolves once cat has
  * exited 0, i.e. when the whole stream is in the file.
  */
-async function receiveToFile(sockPath: string, file: string): Promise<{ done: Promise<void>; abort: () => void }> {
+async function receiveToFile(sockPath: string, file: string, header?: Buffer): Promise<{ done: Promise<void>; abort: () => void }> {
   let conn: Socket | null = null;
   let copier: ChildProcess | null = null;
   // pauseOnConnect: this process must not read a byte of the stream; cat gets all of it.
@@ -1249,6 +1266,8 @@ async function receiveToFile(sockPath: string, file: string): Promise<{ done: Pr
     let fd: number;
     try {
       fd = openSync(file, 'w', 0o600);
+      // A save file's header first: cat appends the stream after it (the descriptor's offset).
+      if (header !== undefined) writeSync(fd, header);
     } catch (e) {
       c.destroy();
       settle.reject(operationFailed(DOM, `cannot write '${file}': ${(e as Error).message}`));

@@ -15,6 +15,8 @@ import type {
   InterfaceStats,
   JobInfo,
   JobStats,
+  DomainFSInfo,
+  DomainInterface,
   DomainControlInfo,
   DomainInfo,
   DomainLifecycleEvent,
@@ -73,6 +75,15 @@ export interface RemoteDriverOptions {
   connectTimeoutMs?: number;
   keepaliveIntervalMs?: number;
   keepaliveCount?: number;
+}
+
+/** A cpumap for the wire: bit c of byte c/8 for host CPU c. */
+function packCpumap(map: readonly boolean[]): Buffer {
+  const out = Buffer.alloc(Math.ceil(map.length / 8));
+  map.forEach((on, c) => {
+    if (on) out[c >> 3]! |= 1 << (c & 7);
+  });
+  return out;
 }
 
 function wire(d: DomainRef): WireDomain {
@@ -431,6 +442,52 @@ export class RemoteDriver implements HypervisorDriver {
   }
   async domainReset(dom: DomainRef, flags: number): R<void> {
     await this.call(Proc.DOMAIN_RESET, { dom: wire(dom), flags });
+  }
+  async domainSetMetadata(dom: DomainRef, type: number, metadata: string | null, key: string | null, uri: string | null, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_SET_METADATA, { dom: wire(dom), type, metadata, key, uri, flags });
+  }
+  async domainGetMetadata(dom: DomainRef, type: number, uri: string | null, flags: number): R<string> {
+    return (await this.call(Proc.DOMAIN_GET_METADATA, { dom: wire(dom), type, uri, flags })).metadata;
+  }
+  async domainRename(dom: DomainRef, newName: string, flags: number): R<DomainRef> {
+    await this.call(Proc.DOMAIN_RENAME, { dom: wire(dom), newName, flags });
+    // As libvirt's remote driver: the handle takes the new name.
+    return { ...dom, name: newName };
+  }
+  async domainPinVcpuFlags(dom: DomainRef, vcpu: number, cpumap: boolean[], flags: number | null): R<void> {
+    if (flags === null) await this.call(Proc.DOMAIN_PIN_VCPU, { dom: wire(dom), vcpu, cpumap: packCpumap(cpumap) });
+    else await this.call(Proc.DOMAIN_PIN_VCPU_FLAGS, { dom: wire(dom), vcpu, cpumap: packCpumap(cpumap), flags });
+  }
+  async domainPinEmulator(dom: DomainRef, cpumap: boolean[], flags: number): R<void> {
+    await this.call(Proc.DOMAIN_PIN_EMULATOR, { dom: wire(dom), cpumap: packCpumap(cpumap), flags });
+  }
+  async domainGetEmulatorPinInfo(dom: DomainRef, maxCpus: number, flags: number): R<boolean[]> {
+    const maplen = Math.ceil(maxCpus / 8);
+    const r = await this.call(Proc.DOMAIN_GET_EMULATOR_PIN_INFO, { dom: wire(dom), maplen, flags });
+    return Array.from({ length: maxCpus }, (_, c) => ((r.cpumaps[c >> 3] ?? 0) & (1 << (c & 7))) !== 0);
+  }
+  async domainGetFSInfo(dom: DomainRef, flags: number): R<DomainFSInfo[]> {
+    return (await this.call(Proc.DOMAIN_GET_FSINFO, { dom: wire(dom), flags })).info;
+  }
+  async domainInterfaceAddresses(dom: DomainRef, source: number, flags: number): R<DomainInterface[]> {
+    return (await this.call(Proc.DOMAIN_INTERFACE_ADDRESSES, { dom: wire(dom), source, flags })).ifaces;
+  }
+  async domainSave(dom: DomainRef, to: string, dxml: string | null, flags: number | null): R<void> {
+    if (flags === null && dxml === null) await this.call(Proc.DOMAIN_SAVE, { dom: wire(dom), to });
+    else await this.call(Proc.DOMAIN_SAVE_FLAGS, { dom: wire(dom), to, dxml, flags: flags ?? 0 });
+  }
+  async domainRestore(from: string, dxml: string | null, flags: number | null): R<void> {
+    if (flags === null && dxml === null) await this.call(Proc.DOMAIN_RESTORE, { from });
+    else await this.call(Proc.DOMAIN_RESTORE_FLAGS, { from, dxml, flags: flags ?? 0 });
+  }
+  async domainSaveImageGetXMLDesc(file: string, flags: number): R<string> {
+    return (await this.call(Proc.DOMAIN_SAVE_IMAGE_GET_XML_DESC, { file, flags })).value;
+  }
+  async domainSaveImageDefineXML(file: string, dxml: string, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_SAVE_IMAGE_DEFINE_XML, { file, dxml, flags });
+  }
+  async connectGetCPUModelNames(arch: string, flags: number): R<string[]> {
+    return (await this.call(Proc.CONNECT_GET_CPU_MODEL_NAMES, { arch, needResults: 1, flags })).models;
   }
   async domainGetHostname(dom: DomainRef, flags: number): R<string> {
     return (await this.call(Proc.DOMAIN_GET_HOSTNAME, { dom: wire(dom), flags })).value;

@@ -21,6 +21,8 @@ import type {
   BlockStats,
   CpuStats,
   DomainControlInfo,
+  DomainFSInfo,
+  DomainInterface,
   DomainRef,
   DomainScreenshot,
   DomainStatsRecord,
@@ -41,6 +43,11 @@ import { defsOf, oneDef } from '../metadata/defs.js';
 import { STORED, isActive } from '../metadata/records.js';
 import { TEST_NODE_INFO } from './presets.js';
 import { planDeviceCall, type DeviceCall } from '../metadata/devices.js';
+import { cpuMap, cpuPinsOf, cpusOf, setCpuPins } from '../../conf/cputune.js';
+import { cpuModelNames } from './cpu-models.js';
+
+/** The test host's CPUs (libvirt's test node: 16). */
+const TEST_HOST_CPUS = TEST_NODE_INFO.nodes * TEST_NODE_INFO.sockets * TEST_NODE_INFO.cores * TEST_NODE_INFO.threads;
 
 /** libvirt's test driver allows 32 vCPUs whatever the guest type. */
 const TEST_MAX_VCPUS = 32;
@@ -86,6 +93,11 @@ export class TestDriver extends MetadataDriver {
     checkFlags(flags, 0, 'testDomainScreenshot', ErrorDomain.TEST);
     return { mimeType: TEST_SCREENSHOT_MIME, data: testScreenshot() };
   }
+
+  /** libvirt's test driver renames a domain with snapshots or a managed save image too. */
+  protected override readonly renameRules = { strict: false };
+  /** Its save files: no flags, no replacement XML, always resumed on restore. */
+  protected override readonly saveFileRules = { qemu: false };
 
   private invalid(detail: string): VirError {
     return VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, detail);
@@ -165,9 +177,80 @@ export class TestDriver extends MetadataDriver {
   async domainGetVcpuPinInfo(dom: DomainRef, ncpumaps: number, maxCpus: number, flags: number): Promise<boolean[][]> {
     this.records.check(flags, LIVE | CONFIG, 'DomainGetVcpuPinInfo');
     const def = oneDef(this.records.resolve(dom), flags);
-    const hostCpus = TEST_NODE_INFO.nodes * TEST_NODE_INFO.sockets * TEST_NODE_INFO.cores * TEST_NODE_INFO.threads;
-    // tsvirt keeps no per-vCPU pinning: every vCPU may run on every host CPU.
-    return Array.from({ length: Math.min(ncpumaps, def.vcpu.count) }, () => Array.from({ length: maxCpus }, (_, c) => c < hostCpus));
+    const pins = cpuPinsOf(def).vcpupin;
+    // An unpinned vCPU may run on every host CPU.
+    return Array.from({ length: Math.min(ncpumaps, def.vcpu.count) }, (_, v) => cpuMap(pins.get(v), maxCpus, TEST_HOST_CPUS));
+  }
+
+  // Pinning: kept in <cputune> (libvirt's test driver pins live vCPUs only; the emulator either way).
+
+  async domainPinVcpuFlags(dom: DomainRef, vcpu: number, cpumap: boolean[], flags: number | null): Promise<void> {
+    this.records.check(flags ?? 0, LIVE, 'DomainPinVcpuFlags');
+    await this.editDefs(dom, 'virDomainPinVcpuFlags', (rec) => {
+      if (!isActive(rec)) throw VirError.report(ErrorDomain.TEST, ErrorNumber.OPERATION_INVALID, 'cannot pin vcpus on an inactive domain');
+      const defs = defsOf(rec, LIVE);
+      const live = defs.live as DomainDef;
+      if (vcpu >= vcpusOf(live)) {
+        throw VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, `requested vcpu '${vcpu}' is not present in the domain`);
+      }
+      const pins = cpuPinsOf(live);
+      pins.vcpupin.set(vcpu, cpusOf(cpumap));
+      setCpuPins(live, pins);
+      return defs;
+    });
+  }
+  async domainPinEmulator(dom: DomainRef, cpumap: boolean[], flags: number): Promise<void> {
+    this.records.check(flags, LIVE | CONFIG, 'DomainPinEmulator');
+    await this.editDefs(dom, 'virDomainPinEmulator', (rec) => {
+      const defs = defsOf(rec, flags);
+      const cpus = cpusOf(cpumap);
+      if (cpus.length === 0) throw VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, 'Empty cpu list for pinning');
+      for (const def of [defs.live, defs.config]) {
+        if (def === null) continue;
+        const pins = cpuPinsOf(def);
+        pins.emulatorpin = cpus;
+        setCpuPins(def, pins);
+      }
+      return defs;
+    });
+  }
+  async domainGetEmulatorPinInfo(dom: DomainRef, maxCpus: number, flags: number): Promise<boolean[]> {
+    this.records.check(flags, LIVE | CONFIG, 'DomainGetEmulatorPinInfo');
+    return cpuMap(cpuPinsOf(oneDef(this.records.resolve(dom), flags)).emulatorpin, maxCpus, TEST_HOST_CPUS);
+  }
+
+  // Guest file systems and addresses: libvirt's test driver's fixed answers.
+
+  async domainGetFSInfo(dom: DomainRef, flags: number): Promise<DomainFSInfo[]> {
+    this.records.check(flags, 0, 'DomainGetFSInfo');
+    const rec = this.records.resolve(dom);
+    checkActive({ active: isActive(rec) });
+    const disk = parseDomainXML(rec.liveXml ?? '', STORED).devices.disks.find((d) => d.device === 'disk');
+    if (disk === undefined) return [];
+    const t = disk.targetDev;
+    return [
+      { mountpoint: '/', name: `${t}1`, fstype: 'ext4', devAliases: [t] },
+      { mountpoint: '/boot', name: `${t}2`, fstype: 'ext4', devAliases: [t] },
+    ];
+  }
+  async domainInterfaceAddresses(dom: DomainRef, source: number, flags: number): Promise<DomainInterface[]> {
+    this.records.check(flags, 0, 'DomainInterfaceAddresses');
+    if (source > 2) throw VirError.report(ErrorDomain.TEST, ErrorNumber.ARGUMENT_UNSUPPORTED, `Unknown IP address data source ${source}`);
+    const rec = this.records.resolve(dom);
+    checkActive({ active: isActive(rec) });
+    // testnetN, the next addresses of the test network's DHCP range for network interfaces, else 192.168.0.N.
+    return parseDomainXML(rec.liveXml ?? '', STORED).devices.interfaces.map((n, i) => ({
+      name: `testnet${i}`,
+      hwaddr: n.mac,
+      addrs: [{ type: 0, addr: n.type === 'network' ? `192.168.122.${3 + i}` : `192.168.0.${1 + i}`, prefix: 24 }],
+    }));
+  }
+
+  // CPU models: libvirt's CPU map, by architecture.
+
+  async connectGetCPUModelNames(arch: string, flags: number): Promise<string[]> {
+    this.records.check(flags, 0, 'ConnectGetCPUModelNames');
+    return cpuModelNames(arch);
   }
 
   // Scheduler: libvirt's test driver has one 'fair' scheduler with a weight of 50 it never changes.
