@@ -383,7 +383,7 @@ test("qemu: a <disk type='volume'> runs on its volume's file (with the volume's 
   });
 });
 
-test('store: a version-2 store file is upgraded in place to the storage schema (migration 3), its domains kept', () => {
+test('store: a version-2 store file is upgraded in place through the networks (3) and storage (4) migrations, its domains kept', () => {
   const state = tempStateDir();
   try {
     const path = join(state.dir, 'v2.db');
@@ -395,7 +395,7 @@ test('store: a version-2 store file is upgraded in place to the storage schema (
     db.close();
     const store = new Store({ path });
     try {
-      assert.equal(SCHEMA_VERSION, 3);
+      assert.equal(SCHEMA_VERSION, 4);
       assert.equal(store.domainByName('old')?.name, 'old');
       store.mutate(() => store.putPool({ uuid: 'dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566', name: 'p', persistent: true, active: true, autostart: false, xml: '<pool/>' }));
       store.mutate(() => store.putVolume({ poolUUID: 'dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566', name: 'v', path: '/p/v', data: '{}' }));
