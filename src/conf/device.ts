@@ -8,7 +8,7 @@ import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { parseDomainElement, unmodelledDevices, type DomainDef, type DomainDiskDef, type DomainInterfaceDef } from './domain.js';
 import { XmlWriter, attr, childElement, confError, parseXMLDocument, type ParseOptions, type XmlDocumentKind, type XmlElement } from './xml.js';
 
-/** A device document: any root, named `(device_definition)` in parse errors as libvirt does. */
+/** A device document: whichever root element, named `(device_definition)` in parse errors as libvirt does. */
 export const DEVICE_DOCUMENT: XmlDocumentKind = {
   rootName: '*',
   sourceName: '(device_definition)',

@@ -9,7 +9,7 @@ import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { VirError } from '../core/errors.js';
 import { parseXMLDocument, type XmlDocumentKind, type XmlElement } from './xml.js';
 
-/** What virDomainSetMetadata parses: any root, errors named `(metadata_xml)`. */
+/** What virDomainSetMetadata parses: whichever root element, errors named `(metadata_xml)`. */
 export const METADATA_DOCUMENT: XmlDocumentKind = { rootName: '*', sourceName: '(metadata_xml)', errorDomain: ErrorDomain.DOMAIN };
 
 function prefixOf(name: string): string | undefined {
