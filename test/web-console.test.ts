@@ -99,6 +99,8 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
       ['POST', '/api/domains', { xml: '<domain/>' }],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f'],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/xml'],
+      ['PUT', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/xml', { xml: '<domain/>' }],
+      ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/metrics'],
       ['POST', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/actions/destroy', {}],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/snapshots'],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/undefine'],
@@ -144,13 +146,60 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
       ['POST', `/api/domains/${uuid}/snapshots/s/revert?uri=${TEST_URI}`, {}],
       ['DELETE', `/api/domains/${uuid}/snapshots/s?uri=${TEST_URI}`, {}],
       ['POST', `/api/domains/${uuid}/undefine?uri=${TEST_URI}`, { flags: ['snapshots-metadata'] }],
+      ['PUT', `/api/domains/${uuid}/xml?uri=${TEST_URI}`, { xml: "<domain type='test'><name>test</name><memory>1024</memory><os><type>hvm</type></os></domain>" }],
     ];
     for (const [method, path, body] of mutating) {
       const r = await api(w, method, path, { token: readonlyToken, body });
       assert.equal(r.status, 403, `${method} ${path}`);
     }
-    const after = (await api(w, 'GET', `/api/domains?uri=${TEST_URI}`)).json as { name: string; state: number; snapshots: number }[];
+    const after = (await api(w, 'GET', `/api/domains?uri=${TEST_URI}`)).json as { name: string; state: number; snapshots: number; memory: number }[];
     assert.deepEqual(after.map((d) => [d.name, d.state, d.snapshots]), [['test', list[0]!.state, 0]]);
+    assert.notEqual(after[0]!.memory, 1024, 'the read-only PUT of the XML changed nothing');
+    // Reading is allowed: the metrics history.
+    assert.equal((await api(w, 'GET', `/api/domains/${uuid}/metrics?uri=${TEST_URI}`, { token: readonlyToken })).status, 200);
+  });
+
+  test("PUT xml defines the edited XML with validation; a bad edit answers libvirt's error and changes nothing", async () => {
+    const q = `?uri=${TEST_URI}`;
+    const uuid = ((await api(w, 'GET', `/api/domains${q}`)).json as { uuid: string }[])[0]!.uuid;
+    const before = ((await api(w, 'GET', `/api/domains/${uuid}/xml${q}&inactive=1`)).json as { xml: string }).xml;
+    assert.match(before, /<memory unit='KiB'>\d+<\/memory>/);
+    // Malformed XML: libvirt's XML error, 400.
+    const broken = await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: before.replace('</domain>', '') } });
+    assert.equal(broken.status, 400, JSON.stringify(broken.json));
+    assert.equal((broken.json as { error: { code: number } }).error.code, 35, 'VIR_ERR_XML_DETAIL');
+    // A rename under the same UUID: libvirt's conflict message.
+    const renamed = await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: before.replace('<name>test</name>', '<name>other</name>') } });
+    assert.equal(renamed.status, 409, JSON.stringify(renamed.json));
+    assert.match((renamed.json as { error: { message: string } }).error.message, /domain 'test' is already defined with uuid/);
+    // Another domain's UUID is not an edit of this one.
+    const foreign = await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: before.replace(/<uuid>[^<]*<\/uuid>/, '<uuid>00000000-0000-0000-0000-000000000009</uuid>') } });
+    assert.equal(foreign.status, 400, JSON.stringify(foreign.json));
+    assert.equal((await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: 7 } })).status, 400);
+    assert.equal(((await api(w, 'GET', `/api/domains/${uuid}/xml${q}&inactive=1`)).json as { xml: string }).xml, before, 'nothing changed');
+    // A good edit is saved; virsh sees it.
+    const good = before.replace(/<memory unit='KiB'>\d+<\/memory>/, "<memory unit='KiB'>3145728</memory>").replace(/<currentMemory unit='KiB'>\d+<\/currentMemory>/, "<currentMemory unit='KiB'>2097152</currentMemory>");
+    const saved = await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: good } });
+    assert.equal(saved.status, 200, JSON.stringify(saved.json));
+    assert.match((saved.json as { xml: string }).xml, /<memory unit='KiB'>3145728<\/memory>/);
+    assert.match(virsh(w.d.uri('/default'), 'dumpxml', '--inactive', 'test').stdout, /<memory unit='KiB'>3145728<\/memory>/);
+  });
+
+  test('GET metrics: the history of a running domain, sampled by the server', async () => {
+    const q = `?uri=${TEST_URI}`;
+    const uuid = ((await api(w, 'GET', `/api/domains${q}`)).json as { uuid: string }[])[0]!.uuid;
+    let m: { intervalMs: number; samples: { t: number }[] } = { intervalMs: 0, samples: [] };
+    const deadline = Date.now() + 20_000;
+    while (m.samples.length === 0 && Date.now() < deadline) {
+      const r = await api(w, 'GET', `/api/domains/${uuid}/metrics${q}`);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      m = r.json as typeof m;
+      if (m.samples.length === 0) await sleep(500);
+    }
+    assert.equal(m.intervalMs, 5000);
+    assert.ok(m.samples.length > 0, 'sampled');
+    assert.ok(Math.abs(m.samples.at(-1)!.t - Date.now()) < 60_000);
+    assert.equal((await api(w, 'GET', `/api/domains/00000000-0000-0000-0000-000000000001/metrics${q}`)).status, 404);
   });
 
   test('a forged Origin, a cross-site fetch, a foreign Host and a non-JSON post are refused', async () => {
@@ -346,6 +395,20 @@ describe('web console: consoles of a real QEMU guest', { skip: qemuSkipReason() 
     } finally {
       viewer.close();
     }
+  });
+
+  test('the metrics history of a running QEMU guest has CPU and memory figures', async () => {
+    type S = { cpu: number | null; memoryKiB: number | null; diskReadBps: number | null };
+    let samples: S[] = [];
+    const deadline = Date.now() + 40_000;
+    while (samples.filter((s) => s.cpu !== null).length < 2 && Date.now() < deadline) {
+      await sleep(1000);
+      samples = ((await api(w, 'GET', `/api/domains/${uuid}/metrics?uri=${QURI}`)).json as { samples: S[] }).samples;
+    }
+    const withCpu = samples.filter((s) => s.cpu !== null);
+    assert.ok(withCpu.length >= 2, JSON.stringify(samples));
+    for (const s of withCpu) assert.ok(s.cpu! >= 0 && s.cpu! <= 100, `cpu ${s.cpu}`);
+    assert.ok(samples.every((s) => s.memoryKiB !== null && s.memoryKiB > 0), 'memory');
   });
 
   test('the VNC WebSocket speaks RFB from QEMU; a read-only token gets it too, and unknown client messages end it', async () => {

@@ -37,6 +37,16 @@ export interface UndefinePreview {
   becomesTransient: boolean;
 }
 
+export interface MetricsSample {
+  t: number;
+  cpu: number | null;
+  memoryKiB: number | null;
+  diskReadBps: number | null;
+  diskWriteBps: number | null;
+  netRxBps: number | null;
+  netTxBps: number | null;
+}
+
 export interface Session {
   role: 'admin' | 'readonly';
   tokenId: string;
@@ -79,6 +89,8 @@ export const api = {
   define: (uri: string, xml: string) => call<DomainSummary>('POST', `/api/domains${q(uri)}`, { xml }),
   domain: (uri: string, uuid: string) => call<DomainSummary>('GET', `/api/domains/${uuid}${q(uri)}`),
   xml: (uri: string, uuid: string, inactive = false) => call<{ xml: string }>('GET', `/api/domains/${uuid}/xml${q(uri)}${inactive ? '&inactive=1' : ''}`),
+  saveXML: (uri: string, uuid: string, xml: string) => call<{ summary: DomainSummary; xml: string }>('PUT', `/api/domains/${uuid}/xml${q(uri)}`, { xml }),
+  metrics: (uri: string, uuid: string) => call<{ intervalMs: number; samples: MetricsSample[] }>('GET', `/api/domains/${uuid}/metrics${q(uri)}`),
   action: (uri: string, uuid: string, action: string) => call<DomainSummary>('POST', `/api/domains/${uuid}/actions/${action}${q(uri)}`, {}),
   snapshots: (uri: string, uuid: string) => call<SnapshotSummary[]>('GET', `/api/domains/${uuid}/snapshots${q(uri)}`),
   createSnapshot: (uri: string, uuid: string, xml: string, flags = 0) => call<{ name: string }>('POST', `/api/domains/${uuid}/snapshots${q(uri)}`, { xml, flags }),
