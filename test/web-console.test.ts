@@ -101,6 +101,10 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/xml'],
       ['PUT', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/xml', { xml: '<domain/>' }],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/metrics'],
+      ['GET', '/api/pools'],
+      ['GET', '/api/pools/default-pool/volumes'],
+      ['POST', '/api/pools/default-pool/volumes', { name: 'v', capacity: 1024 }],
+      ['GET', '/api/networks'],
       ['POST', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/actions/destroy', {}],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/snapshots'],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/undefine'],
@@ -147,6 +151,7 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
       ['DELETE', `/api/domains/${uuid}/snapshots/s?uri=${TEST_URI}`, {}],
       ['POST', `/api/domains/${uuid}/undefine?uri=${TEST_URI}`, { flags: ['snapshots-metadata'] }],
       ['PUT', `/api/domains/${uuid}/xml?uri=${TEST_URI}`, { xml: "<domain type='test'><name>test</name><memory>1024</memory><os><type>hvm</type></os></domain>" }],
+      ['POST', `/api/pools/default-pool/volumes?uri=${TEST_URI}`, { name: 'ro.qcow2', capacity: 1 << 20, format: 'qcow2' }],
     ];
     for (const [method, path, body] of mutating) {
       const r = await api(w, method, path, { token: readonlyToken, body });
@@ -155,8 +160,11 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
     const after = (await api(w, 'GET', `/api/domains?uri=${TEST_URI}`)).json as { name: string; state: number; snapshots: number; memory: number }[];
     assert.deepEqual(after.map((d) => [d.name, d.state, d.snapshots]), [['test', list[0]!.state, 0]]);
     assert.notEqual(after[0]!.memory, 1024, 'the read-only PUT of the XML changed nothing');
-    // Reading is allowed: the metrics history.
-    assert.equal((await api(w, 'GET', `/api/domains/${uuid}/metrics?uri=${TEST_URI}`, { token: readonlyToken })).status, 200);
+    // Reading is allowed: the metrics history, pools, volumes, networks.
+    for (const path of [`/api/domains/${uuid}/metrics`, '/api/pools', '/api/pools/default-pool/volumes', '/api/networks']) {
+      assert.equal((await api(w, 'GET', `${path}?uri=${TEST_URI}`, { token: readonlyToken })).status, 200, path);
+    }
+    assert.deepEqual((await api(w, 'GET', `/api/pools/default-pool/volumes?uri=${TEST_URI}`)).json, [], 'no volume was created');
   });
 
   test("PUT xml defines the edited XML with validation; a bad edit answers libvirt's error and changes nothing", async () => {
@@ -183,6 +191,29 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
     assert.equal(saved.status, 200, JSON.stringify(saved.json));
     assert.match((saved.json as { xml: string }).xml, /<memory unit='KiB'>3145728<\/memory>/);
     assert.match(virsh(w.d.uri('/default'), 'dumpxml', '--inactive', 'test').stdout, /<memory unit='KiB'>3145728<\/memory>/);
+  });
+
+  test('pools, volumes and networks for the wizard: list, create a volume (virsh sees it), bad input refused', async () => {
+    const q = `?uri=${TEST_URI}`;
+    const pools = (await api(w, 'GET', `/api/pools${q}`)).json as { name: string; active: boolean; capacity: number }[];
+    assert.deepEqual(pools.map((p) => [p.name, p.active]), [['default-pool', true]]);
+    assert.ok(pools[0]!.capacity > 0);
+    const nets = (await api(w, 'GET', `/api/networks${q}`)).json as { name: string; active: boolean }[];
+    assert.deepEqual(nets.map((n) => [n.name, n.active]), [['default', true]]);
+    const made = await api(w, 'POST', `/api/pools/default-pool/volumes${q}`, { body: { name: 'web.qcow2', capacity: 16 << 20, format: 'qcow2' } });
+    assert.equal(made.status, 200, JSON.stringify(made.json));
+    assert.deepEqual(made.json, { name: 'web.qcow2', path: '/default-pool/web.qcow2', type: 0, format: 'qcow2', capacity: 16 << 20, allocation: 16 << 20 });
+    assert.deepEqual(((await api(w, 'GET', `/api/pools/default-pool/volumes${q}`)).json as { name: string }[]).map((v) => v.name), ['web.qcow2']);
+    assert.match(virsh(w.d.uri('/default'), 'vol-list', 'default-pool').stdout, /web\.qcow2/);
+    // The same name again: libvirt's refusal.
+    const again = await api(w, 'POST', `/api/pools/default-pool/volumes${q}`, { body: { name: 'web.qcow2', capacity: 16 << 20 } });
+    assert.equal(again.status, 409, JSON.stringify(again.json));
+    assert.match((again.json as { error: { message: string } }).error.message, /storage vol already exists/);
+    for (const body of [{ name: '../x', capacity: 1 }, { name: 'a/b', capacity: 1 }, { name: 'ok', capacity: -1 }, { name: 'ok', capacity: 1.5 }, { name: 'ok', capacity: '1' }, { name: 'ok', capacity: 1, format: 'vmdk' }, { capacity: 1 }]) {
+      assert.equal((await api(w, 'POST', `/api/pools/default-pool/volumes${q}`, { body })).status, 400, JSON.stringify(body));
+    }
+    assert.equal((await api(w, 'GET', `/api/pools/nope/volumes${q}`)).status, 404);
+    assert.equal((await api(w, 'POST', `/api/pools/nope/volumes${q}`, { body: { name: 'v', capacity: 1 } })).status, 404);
   });
 
   test('GET metrics: the history of a running domain, sampled by the server', async () => {

@@ -42,6 +42,8 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
   const name = `webui${Math.floor(Math.random() * 1e6)}`;
   const uuid = randomUUID();
   let qemuURI: string;
+  let guest: { dir: string; kernel: string; initrd: string };
+  const wizName = `wiz${Math.floor(Math.random() * 1e6)}`;
 
   async function snap(page: Page, what: string): Promise<void> {
     await page.screenshot({ path: join(OUT, `${String(++shot).padStart(2, '0')}-${what}.png`), fullPage: true });
@@ -71,7 +73,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     base = m[1]!;
     admin = m[2]!;
     qemuURI = `qemu+unix:///session?socket=${d.rw}`;
-    const guest = await buildTestGuest(join(dir, 'guest'));
+    guest = await buildTestGuest(join(dir, 'guest'));
     const disk = join(dir, 'disk.qcow2');
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '16M']);
     const xml = guestXML({
@@ -98,6 +100,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     if (d !== undefined) {
       for (const pid of guestPids(d.stateDir)) reaper.track(pid);
       virsh(qemuURI, 'destroy', name);
+      virsh(qemuURI, 'destroy', wizName);
       await d.stop();
     }
     await reaper.cleanup();
@@ -256,6 +259,49 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     await snap(page, 'readonly-domain');
     await page.context().close();
     virsh(qemuURI, 'undefine', name);
+  });
+
+  test('the create-VM wizard shows its XML, creates a volume in a pool, defines and starts the VM, and opens its page', async () => {
+    // A directory pool, made with virsh as a user would.
+    const poolDir = join(d.dir, 'wizpool');
+    mkdirSync(poolDir);
+    const poolXML = join(d.dir, 'wizpool.xml');
+    writeFileSync(poolXML, `<pool type='dir'><name>wizpool</name><target><path>${poolDir}</path></target></pool>`);
+    for (const args of [['pool-define', poolXML], ['pool-start', 'wizpool']]) {
+      const r = virsh(qemuURI, ...args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const page = await newPage(admin);
+    await page.getByRole('heading', { name: 'Domains' }).waitFor();
+    await page.getByText('Create VM…').click();
+    await page.getByRole('heading', { name: 'Create a virtual machine' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill(wizName);
+    await page.getByLabel('Memory (MiB)').fill('128');
+    await page.locator('#vm-pool option', { hasText: 'wizpool' }).waitFor({ state: 'attached' });
+    await page.getByLabel('Storage pool').selectOption('wizpool');
+    await page.getByLabel('Size (MiB)').fill('16');
+    await page.getByLabel('Kernel path').fill(guest.kernel);
+    await page.getByLabel('Initrd path').fill(guest.initrd);
+    await page.getByLabel('Kernel command line').fill('console=ttyS0 quiet panic=-1 guest.mode=A');
+    await page.getByRole('button', { name: 'Review XML' }).click();
+    const review = page.getByLabel('XML to define');
+    await review.waitFor();
+    const xml = await review.inputValue();
+    assert.match(xml, new RegExp(`<name>${wizName}</name>`));
+    assert.match(xml, new RegExp(`<source pool='wizpool' volume='${wizName}\\.qcow2'/>`));
+    assert.match(xml, /<interface type='user'>/);
+    assert.match(xml, /<memory unit='MiB'>128<\/memory>/);
+    await snap(page, 'wizard-review');
+    await page.getByRole('button', { name: 'Define and start' }).click();
+    // Its page, running.
+    await page.locator("[data-testid='state']", { hasText: 'running' }).waitFor({ timeout: 60_000 });
+    for (const pid of guestPids(d.stateDir)) reaper.track(pid);
+    assert.match(await page.getByRole('heading', { level: 2 }).innerText(), new RegExp(wizName));
+    await snap(page, 'wizard-started');
+    assert.ok(existsSync(join(poolDir, `${wizName}.qcow2`)), 'the volume file exists');
+    assert.match(virsh(qemuURI, 'vol-list', 'wizpool').stdout, new RegExp(`${wizName}\\.qcow2`));
+    assert.match(virsh(qemuURI, 'domstate', wizName).stdout, /running/);
+    await page.context().close();
   });
 
   test('the pages logged no console error', () => {

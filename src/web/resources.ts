@@ -24,6 +24,8 @@ export interface VolumeSummary {
   path: string;
   /** virStorageVolType (0 file, 1 block, 2 dir, …). */
   type: number;
+  /** The image format ('qcow2', 'raw', …), or null when the pool does not say. */
+  format: string | null;
   capacity: number;
   allocation: number;
 }
@@ -55,8 +57,8 @@ export async function listVolumes(pool: StoragePool): Promise<VolumeSummary[]> {
   const vols = await pool.listAllVolumes();
   const rows = await Promise.all(
     vols.map(async (v) => {
-      const [[type, capacity, allocation], path] = await Promise.all([v.info(), v.path()]);
-      return { name: v.name(), path, type, capacity, allocation };
+      const [[type, capacity, allocation], path, xml] = await Promise.all([v.info(), v.path(), v.XMLDesc()]);
+      return { name: v.name(), path, type, format: formatOf(xml), capacity, allocation };
     }),
   );
   return rows.sort((a, b) => a.name.localeCompare(b.name));
@@ -66,8 +68,8 @@ export async function listVolumes(pool: StoragePool): Promise<VolumeSummary[]> {
 export async function createVolume(pool: StoragePool, name: string, capacity: number, format: string): Promise<VolumeSummary> {
   const xml = `<volume><name>${escapeXML(name)}</name><capacity unit='bytes'>${capacity}</capacity><target><format type='${escapeXML(format)}'/></target></volume>`;
   const v = await pool.createXML(xml);
-  const [[type, cap, allocation], path] = await Promise.all([v.info(), v.path()]);
-  return { name: v.name(), path, type, capacity: cap, allocation };
+  const [[type, cap, allocation], path, vxml] = await Promise.all([v.info(), v.path(), v.XMLDesc()]);
+  return { name: v.name(), path, type, format: formatOf(vxml), capacity: cap, allocation };
 }
 
 export async function listNetworks(conn: Connection): Promise<NetworkSummary[]> {
@@ -79,6 +81,11 @@ export async function listNetworks(conn: Connection): Promise<NetworkSummary[]> 
     }),
   );
   return rows.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The target's format in a volume's XML. */
+function formatOf(xml: string): string | null {
+  return /<target>[\s\S]*?<format type='([^']+)'/.exec(xml)?.[1] ?? null;
 }
 
 function escapeXML(s: string): string {

@@ -90,6 +90,13 @@ export function DomainList({ session }: { session: Session }) {
                 </Button>
               </ToolbarItem>
             ))}
+          {!readonly && (
+            <ToolbarItem>
+              <Button variant="primary" component="a" href="#/create">
+                Create VM…
+              </Button>
+            </ToolbarItem>
+          )}
         </ToolbarContent>
       </Toolbar>
       <table className="tsv-table" aria-label="Domains">

@@ -47,6 +47,34 @@ export interface MetricsSample {
   netTxBps: number | null;
 }
 
+export interface PoolSummary {
+  name: string;
+  uuid: string;
+  active: boolean;
+  persistent: boolean;
+  autostart: boolean;
+  capacity: number;
+  allocation: number;
+  available: number;
+}
+
+export interface VolumeSummary {
+  name: string;
+  path: string;
+  type: number;
+  format: string | null;
+  capacity: number;
+  allocation: number;
+}
+
+export interface NetworkSummary {
+  name: string;
+  uuid: string;
+  active: boolean;
+  persistent: boolean;
+  autostart: boolean;
+}
+
 export interface Session {
   role: 'admin' | 'readonly';
   tokenId: string;
@@ -91,6 +119,11 @@ export const api = {
   xml: (uri: string, uuid: string, inactive = false) => call<{ xml: string }>('GET', `/api/domains/${uuid}/xml${q(uri)}${inactive ? '&inactive=1' : ''}`),
   saveXML: (uri: string, uuid: string, xml: string) => call<{ summary: DomainSummary; xml: string }>('PUT', `/api/domains/${uuid}/xml${q(uri)}`, { xml }),
   metrics: (uri: string, uuid: string) => call<{ intervalMs: number; samples: MetricsSample[] }>('GET', `/api/domains/${uuid}/metrics${q(uri)}`),
+  pools: (uri: string) => call<PoolSummary[]>('GET', `/api/pools${q(uri)}`),
+  volumes: (uri: string, pool: string) => call<VolumeSummary[]>('GET', `/api/pools/${encodeURIComponent(pool)}/volumes${q(uri)}`),
+  createVolume: (uri: string, pool: string, name: string, capacity: number, format: string) =>
+    call<VolumeSummary>('POST', `/api/pools/${encodeURIComponent(pool)}/volumes${q(uri)}`, { name, capacity, format }),
+  networks: (uri: string) => call<NetworkSummary[]>('GET', `/api/networks${q(uri)}`),
   action: (uri: string, uuid: string, action: string) => call<DomainSummary>('POST', `/api/domains/${uuid}/actions/${action}${q(uri)}`, {}),
   snapshots: (uri: string, uuid: string) => call<SnapshotSummary[]>('GET', `/api/domains/${uuid}/snapshots${q(uri)}`),
   createSnapshot: (uri: string, uuid: string, xml: string, flags = 0) => call<{ name: string }>('POST', `/api/domains/${uuid}/snapshots${q(uri)}`, { xml, flags }),
