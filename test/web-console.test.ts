@@ -104,6 +104,7 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
       ['GET', '/api/pools'],
       ['GET', '/api/pools/default-pool/volumes'],
       ['POST', '/api/pools/default-pool/volumes', { name: 'v', capacity: 1024 }],
+      ['PUT', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/tags', { tags: ['a'] }],
       ['GET', '/api/networks'],
       ['POST', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/actions/destroy', {}],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/snapshots'],
@@ -152,6 +153,7 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
       ['POST', `/api/domains/${uuid}/undefine?uri=${TEST_URI}`, { flags: ['snapshots-metadata'] }],
       ['PUT', `/api/domains/${uuid}/xml?uri=${TEST_URI}`, { xml: "<domain type='test'><name>test</name><memory>1024</memory><os><type>hvm</type></os></domain>" }],
       ['POST', `/api/pools/default-pool/volumes?uri=${TEST_URI}`, { name: 'ro.qcow2', capacity: 1 << 20, format: 'qcow2' }],
+      ['PUT', `/api/domains/${uuid}/tags?uri=${TEST_URI}`, { tags: ['ro'] }],
     ];
     for (const [method, path, body] of mutating) {
       const r = await api(w, method, path, { token: readonlyToken, body });
@@ -160,6 +162,7 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
     const after = (await api(w, 'GET', `/api/domains?uri=${TEST_URI}`)).json as { name: string; state: number; snapshots: number; memory: number }[];
     assert.deepEqual(after.map((d) => [d.name, d.state, d.snapshots]), [['test', list[0]!.state, 0]]);
     assert.notEqual(after[0]!.memory, 1024, 'the read-only PUT of the XML changed nothing');
+    assert.deepEqual((after[0] as unknown as { tags: string[] }).tags, [], 'the read-only PUT of tags changed nothing');
     // Reading is allowed: the metrics history, pools, volumes, networks.
     for (const path of [`/api/domains/${uuid}/metrics`, '/api/pools', '/api/pools/default-pool/volumes', '/api/networks']) {
       assert.equal((await api(w, 'GET', `${path}?uri=${TEST_URI}`, { token: readonlyToken })).status, 200, path);
@@ -214,6 +217,25 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
     }
     assert.equal((await api(w, 'GET', `/api/pools/nope/volumes${q}`)).status, 404);
     assert.equal((await api(w, 'POST', `/api/pools/nope/volumes${q}`, { body: { name: 'v', capacity: 1 } })).status, 404);
+  });
+
+  test('tags live in the domain metadata under the tsvirt namespace; the list carries them; bad tags refused', async () => {
+    const q = `?uri=${TEST_URI}`;
+    const uuid = ((await api(w, 'GET', `/api/domains${q}`)).json as { uuid: string }[])[0]!.uuid;
+    const r = await api(w, 'PUT', `/api/domains/${uuid}/tags${q}`, { body: { tags: ['web', 'prod', 'web'] } });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual((r.json as { tags: string[] }).tags, ['web', 'prod']);
+    assert.deepEqual(((await api(w, 'GET', `/api/domains${q}`)).json as { tags: string[] }[])[0]!.tags, ['web', 'prod']);
+    const md = virsh(w.d.uri('/default'), 'metadata', 'test', 'https://tsvirt.dev/xmlns/tags/1');
+    assert.equal(md.code, 0, md.stderr);
+    assert.match(md.stdout, /<tags>\s*<tag>web<\/tag>\s*<tag>prod<\/tag>\s*<\/tags>/);
+    for (const body of [{ tags: 'web' }, { tags: ['has space'] }, { tags: ['<x>'] }, { tags: [''] }, { tags: [1] }, { tags: Array.from({ length: 33 }, (_v, i) => `t${i}`) }]) {
+      assert.equal((await api(w, 'PUT', `/api/domains/${uuid}/tags${q}`, { body })).status, 400, JSON.stringify(body).slice(0, 60));
+    }
+    assert.deepEqual(((await api(w, 'GET', `/api/domains/${uuid}${q}`)).json as { tags: string[] }).tags, ['web', 'prod'], 'refused edits changed nothing');
+    assert.equal((await api(w, 'PUT', `/api/domains/${uuid}/tags${q}`, { body: { tags: [] } })).status, 200);
+    assert.deepEqual(((await api(w, 'GET', `/api/domains/${uuid}${q}`)).json as { tags: string[] }).tags, []);
+    assert.notEqual(virsh(w.d.uri('/default'), 'metadata', 'test', 'https://tsvirt.dev/xmlns/tags/1').code, 0, 'the element is gone');
   });
 
   test('GET metrics: the history of a running domain, sampled by the server', async () => {

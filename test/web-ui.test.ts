@@ -301,6 +301,21 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     assert.ok(existsSync(join(poolDir, `${wizName}.qcow2`)), 'the volume file exists');
     assert.match(virsh(qemuURI, 'vol-list', 'wizpool').stdout, new RegExp(`${wizName}\\.qcow2`));
     assert.match(virsh(qemuURI, 'domstate', wizName).stdout, /running/);
+
+    // A tag, added on its page, kept in its metadata, shown in the list and filterable.
+    await page.getByLabel('New tag').fill('wizard');
+    await page.getByRole('button', { name: 'Add tag' }).click();
+    await page.locator("[data-testid='domain-tags'] [data-tag='wizard']").waitFor({ timeout: 10_000 });
+    assert.match(virsh(qemuURI, 'metadata', wizName, 'https://tsvirt.dev/xmlns/tags/1').stdout, /<tag>wizard<\/tag>/);
+    await page.goto(`${base}/#/`);
+    const wizRow = page.locator(`tr[data-domain='${wizName}']`);
+    await wizRow.locator("[data-tag='wizard']").waitFor({ timeout: 15_000 });
+    const filter = page.getByLabel('Filter domains by name or state');
+    await filter.fill('tag:elsewhere');
+    await wizRow.waitFor({ state: 'detached', timeout: 5_000 });
+    await filter.fill('tag:wizard');
+    await wizRow.waitFor({ timeout: 5_000 });
+    await snap(page, 'tags-filter');
     await page.context().close();
   });
 

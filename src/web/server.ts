@@ -22,7 +22,7 @@ import { DomainDefineFlags, ErrorNumber } from '../core/enums.generated.js';
 import { VirError } from '../core/errors.js';
 import { parseDomainXML } from '../conf/domain.js';
 import type { Connection } from '../index.js';
-import { ACTIONS, domainXML, listDomains, listSnapshots, runAction, snapshotDeleteFlags, summarize, undefineFlags, undefinePreview, type DomainAction, type DomainSummary } from './domains.js';
+import { ACTIONS, MAX_TAGS, setDomainTags, TAG_RE, domainXML, listDomains, listSnapshots, runAction, snapshotDeleteFlags, summarize, undefineFlags, undefinePreview, type DomainAction, type DomainSummary } from './domains.js';
 import { METRICS_INTERVAL_MS, MetricsSampler } from './metrics.js';
 import { createVolume, listNetworks, listPools, listVolumes, VOLUME_FORMATS } from './resources.js';
 import { RfbFilterError, RfbViewOnlyFilter } from './rfb-filter.js';
@@ -282,6 +282,16 @@ export class WebConsole {
       }
       const saved = await (await conn()).defineXMLFlags(xml, DomainDefineFlags.VALIDATE);
       return { summary: await summarize(saved), xml: await domainXML(saved, true) };
+    }
+    if (is('PUT', 'domains', null, 'tags')) {
+      const tags = body.tags;
+      if (!Array.isArray(tags) || !tags.every((t): t is string => typeof t === 'string' && TAG_RE.test(t))) {
+        throw new HttpError(400, "'tags' must be a list of tags of 1 to 64 letters, digits and '_ . : + -'");
+      }
+      const unique = [...new Set(tags)];
+      if (unique.length > MAX_TAGS) throw new HttpError(400, `at most ${MAX_TAGS} tags`);
+      await setDomainTags(dom, unique);
+      return summarize(dom);
     }
     if (is('GET', 'domains', null, 'metrics')) return { intervalMs: this.opts.metricsIntervalMs ?? METRICS_INTERVAL_MS, samples: sampler.history(dom.UUIDString()) };
     if (is('POST', 'domains', null, 'actions', null)) {

@@ -7,6 +7,7 @@ import { SerialConsole, VncConsole } from './Consoles';
 import { Snapshots } from './Snapshots';
 import { UndefineDialog } from './UndefineDialog';
 import { XmlEditor } from './XmlEditor';
+import { Tags } from './Tags';
 
 // uPlot comes with the Metrics tab only: the first page stays small.
 const Metrics = lazy(() => import('./Metrics'));
@@ -89,6 +90,7 @@ export function DomainPage({ session, uri, uuid }: { session: Session; uri: stri
       <p>
         {uri} · {dom.vcpus} vCPU · {Math.round(dom.memory / 1024)} MiB · {dom.persistent ? 'persistent' : 'transient'} · {dom.snapshots} snapshots
       </p>
+      <Tags uri={uri} dom={dom} readonly={readonly} onChange={setDom} onError={setError} />
       {error !== null && <Alert variant="danger" title={error} isInline />}
       {!readonly && (
         <Toolbar>

@@ -15,6 +15,7 @@ export interface DomainSummary {
   memory: number;
   maxMemory: number;
   cpuTime: number;
+  tags: string[];
 }
 
 export interface SnapshotSummary {
@@ -118,6 +119,7 @@ export const api = {
   domain: (uri: string, uuid: string) => call<DomainSummary>('GET', `/api/domains/${uuid}${q(uri)}`),
   xml: (uri: string, uuid: string, inactive = false) => call<{ xml: string }>('GET', `/api/domains/${uuid}/xml${q(uri)}${inactive ? '&inactive=1' : ''}`),
   saveXML: (uri: string, uuid: string, xml: string) => call<{ summary: DomainSummary; xml: string }>('PUT', `/api/domains/${uuid}/xml${q(uri)}`, { xml }),
+  setTags: (uri: string, uuid: string, tags: string[]) => call<DomainSummary>('PUT', `/api/domains/${uuid}/tags${q(uri)}`, { tags }),
   metrics: (uri: string, uuid: string) => call<{ intervalMs: number; samples: MetricsSample[] }>('GET', `/api/domains/${uuid}/metrics${q(uri)}`),
   pools: (uri: string) => call<PoolSummary[]>('GET', `/api/pools${q(uri)}`),
   volumes: (uri: string, pool: string) => call<VolumeSummary[]>('GET', `/api/pools/${encodeURIComponent(pool)}/volumes${q(uri)}`),
