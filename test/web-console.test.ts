@@ -99,6 +99,13 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
       ['POST', '/api/domains', { xml: '<domain/>' }],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f'],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/xml'],
+      ['PUT', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/xml', { xml: '<domain/>' }],
+      ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/metrics'],
+      ['GET', '/api/pools'],
+      ['GET', '/api/pools/default-pool/volumes'],
+      ['POST', '/api/pools/default-pool/volumes', { name: 'v', capacity: 1024 }],
+      ['PUT', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/tags', { tags: ['a'] }],
+      ['GET', '/api/networks'],
       ['POST', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/actions/destroy', {}],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/snapshots'],
       ['GET', '/api/domains/6695eb01-f6a4-8304-79aa-97f2502e193f/undefine'],
@@ -144,13 +151,108 @@ describe('web console: access', { skip: virshSkip(), timeout: 120_000 }, () => {
       ['POST', `/api/domains/${uuid}/snapshots/s/revert?uri=${TEST_URI}`, {}],
       ['DELETE', `/api/domains/${uuid}/snapshots/s?uri=${TEST_URI}`, {}],
       ['POST', `/api/domains/${uuid}/undefine?uri=${TEST_URI}`, { flags: ['snapshots-metadata'] }],
+      ['PUT', `/api/domains/${uuid}/xml?uri=${TEST_URI}`, { xml: "<domain type='test'><name>test</name><memory>1024</memory><os><type>hvm</type></os></domain>" }],
+      ['POST', `/api/pools/default-pool/volumes?uri=${TEST_URI}`, { name: 'ro.qcow2', capacity: 1 << 20, format: 'qcow2' }],
+      ['PUT', `/api/domains/${uuid}/tags?uri=${TEST_URI}`, { tags: ['ro'] }],
     ];
     for (const [method, path, body] of mutating) {
       const r = await api(w, method, path, { token: readonlyToken, body });
       assert.equal(r.status, 403, `${method} ${path}`);
     }
-    const after = (await api(w, 'GET', `/api/domains?uri=${TEST_URI}`)).json as { name: string; state: number; snapshots: number }[];
+    const after = (await api(w, 'GET', `/api/domains?uri=${TEST_URI}`)).json as { name: string; state: number; snapshots: number; memory: number }[];
     assert.deepEqual(after.map((d) => [d.name, d.state, d.snapshots]), [['test', list[0]!.state, 0]]);
+    assert.notEqual(after[0]!.memory, 1024, 'the read-only PUT of the XML changed nothing');
+    assert.deepEqual((after[0] as unknown as { tags: string[] }).tags, [], 'the read-only PUT of tags changed nothing');
+    // Reading is allowed: the metrics history, pools, volumes, networks.
+    for (const path of [`/api/domains/${uuid}/metrics`, '/api/pools', '/api/pools/default-pool/volumes', '/api/networks']) {
+      assert.equal((await api(w, 'GET', `${path}?uri=${TEST_URI}`, { token: readonlyToken })).status, 200, path);
+    }
+    assert.deepEqual((await api(w, 'GET', `/api/pools/default-pool/volumes?uri=${TEST_URI}`)).json, [], 'no volume was created');
+  });
+
+  test("PUT xml defines the edited XML with validation; a bad edit answers libvirt's error and changes nothing", async () => {
+    const q = `?uri=${TEST_URI}`;
+    const uuid = ((await api(w, 'GET', `/api/domains${q}`)).json as { uuid: string }[])[0]!.uuid;
+    const before = ((await api(w, 'GET', `/api/domains/${uuid}/xml${q}&inactive=1`)).json as { xml: string }).xml;
+    assert.match(before, /<memory unit='KiB'>\d+<\/memory>/);
+    // Malformed XML: libvirt's XML error, 400.
+    const broken = await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: before.replace('</domain>', '') } });
+    assert.equal(broken.status, 400, JSON.stringify(broken.json));
+    assert.equal((broken.json as { error: { code: number } }).error.code, 35, 'VIR_ERR_XML_DETAIL');
+    // A rename under the same UUID: libvirt's conflict message.
+    const renamed = await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: before.replace('<name>test</name>', '<name>other</name>') } });
+    assert.equal(renamed.status, 409, JSON.stringify(renamed.json));
+    assert.match((renamed.json as { error: { message: string } }).error.message, /domain 'test' is already defined with uuid/);
+    // Another domain's UUID is not an edit of this one.
+    const foreign = await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: before.replace(/<uuid>[^<]*<\/uuid>/, '<uuid>00000000-0000-0000-0000-000000000009</uuid>') } });
+    assert.equal(foreign.status, 400, JSON.stringify(foreign.json));
+    assert.equal((await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: 7 } })).status, 400);
+    assert.equal(((await api(w, 'GET', `/api/domains/${uuid}/xml${q}&inactive=1`)).json as { xml: string }).xml, before, 'nothing changed');
+    // A good edit is saved; virsh sees it.
+    const good = before.replace(/<memory unit='KiB'>\d+<\/memory>/, "<memory unit='KiB'>3145728</memory>").replace(/<currentMemory unit='KiB'>\d+<\/currentMemory>/, "<currentMemory unit='KiB'>2097152</currentMemory>");
+    const saved = await api(w, 'PUT', `/api/domains/${uuid}/xml${q}`, { body: { xml: good } });
+    assert.equal(saved.status, 200, JSON.stringify(saved.json));
+    assert.match((saved.json as { xml: string }).xml, /<memory unit='KiB'>3145728<\/memory>/);
+    assert.match(virsh(w.d.uri('/default'), 'dumpxml', '--inactive', 'test').stdout, /<memory unit='KiB'>3145728<\/memory>/);
+  });
+
+  test('pools, volumes and networks for the wizard: list, create a volume (virsh sees it), bad input refused', async () => {
+    const q = `?uri=${TEST_URI}`;
+    const pools = (await api(w, 'GET', `/api/pools${q}`)).json as { name: string; active: boolean; capacity: number }[];
+    assert.deepEqual(pools.map((p) => [p.name, p.active]), [['default-pool', true]]);
+    assert.ok(pools[0]!.capacity > 0);
+    const nets = (await api(w, 'GET', `/api/networks${q}`)).json as { name: string; active: boolean }[];
+    assert.deepEqual(nets.map((n) => [n.name, n.active]), [['default', true]]);
+    const made = await api(w, 'POST', `/api/pools/default-pool/volumes${q}`, { body: { name: 'web.qcow2', capacity: 16 << 20, format: 'qcow2' } });
+    assert.equal(made.status, 200, JSON.stringify(made.json));
+    assert.deepEqual(made.json, { name: 'web.qcow2', path: '/default-pool/web.qcow2', type: 0, format: 'qcow2', capacity: 16 << 20, allocation: 16 << 20 });
+    assert.deepEqual(((await api(w, 'GET', `/api/pools/default-pool/volumes${q}`)).json as { name: string }[]).map((v) => v.name), ['web.qcow2']);
+    assert.match(virsh(w.d.uri('/default'), 'vol-list', 'default-pool').stdout, /web\.qcow2/);
+    // The same name again: libvirt's refusal.
+    const again = await api(w, 'POST', `/api/pools/default-pool/volumes${q}`, { body: { name: 'web.qcow2', capacity: 16 << 20 } });
+    assert.equal(again.status, 409, JSON.stringify(again.json));
+    assert.match((again.json as { error: { message: string } }).error.message, /storage vol already exists/);
+    for (const body of [{ name: '../x', capacity: 1 }, { name: 'a/b', capacity: 1 }, { name: 'ok', capacity: -1 }, { name: 'ok', capacity: 1.5 }, { name: 'ok', capacity: '1' }, { name: 'ok', capacity: 1, format: 'vmdk' }, { capacity: 1 }]) {
+      assert.equal((await api(w, 'POST', `/api/pools/default-pool/volumes${q}`, { body })).status, 400, JSON.stringify(body));
+    }
+    assert.equal((await api(w, 'GET', `/api/pools/nope/volumes${q}`)).status, 404);
+    assert.equal((await api(w, 'POST', `/api/pools/nope/volumes${q}`, { body: { name: 'v', capacity: 1 } })).status, 404);
+  });
+
+  test('tags live in the domain metadata under the tsvirt namespace; the list carries them; bad tags refused', async () => {
+    const q = `?uri=${TEST_URI}`;
+    const uuid = ((await api(w, 'GET', `/api/domains${q}`)).json as { uuid: string }[])[0]!.uuid;
+    const r = await api(w, 'PUT', `/api/domains/${uuid}/tags${q}`, { body: { tags: ['web', 'prod', 'web'] } });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual((r.json as { tags: string[] }).tags, ['web', 'prod']);
+    assert.deepEqual(((await api(w, 'GET', `/api/domains${q}`)).json as { tags: string[] }[])[0]!.tags, ['web', 'prod']);
+    const md = virsh(w.d.uri('/default'), 'metadata', 'test', 'https://tsvirt.dev/xmlns/tags/1');
+    assert.equal(md.code, 0, md.stderr);
+    assert.match(md.stdout, /<tags>\s*<tag>web<\/tag>\s*<tag>prod<\/tag>\s*<\/tags>/);
+    for (const body of [{ tags: 'web' }, { tags: ['has space'] }, { tags: ['<x>'] }, { tags: [''] }, { tags: [1] }, { tags: Array.from({ length: 33 }, (_v, i) => `t${i}`) }]) {
+      assert.equal((await api(w, 'PUT', `/api/domains/${uuid}/tags${q}`, { body })).status, 400, JSON.stringify(body).slice(0, 60));
+    }
+    assert.deepEqual(((await api(w, 'GET', `/api/domains/${uuid}${q}`)).json as { tags: string[] }).tags, ['web', 'prod'], 'refused edits changed nothing');
+    assert.equal((await api(w, 'PUT', `/api/domains/${uuid}/tags${q}`, { body: { tags: [] } })).status, 200);
+    assert.deepEqual(((await api(w, 'GET', `/api/domains/${uuid}${q}`)).json as { tags: string[] }).tags, []);
+    assert.notEqual(virsh(w.d.uri('/default'), 'metadata', 'test', 'https://tsvirt.dev/xmlns/tags/1').code, 0, 'the element is gone');
+  });
+
+  test('GET metrics: the history of a running domain, sampled by the server', async () => {
+    const q = `?uri=${TEST_URI}`;
+    const uuid = ((await api(w, 'GET', `/api/domains${q}`)).json as { uuid: string }[])[0]!.uuid;
+    let m: { intervalMs: number; samples: { t: number }[] } = { intervalMs: 0, samples: [] };
+    const deadline = Date.now() + 20_000;
+    while (m.samples.length === 0 && Date.now() < deadline) {
+      const r = await api(w, 'GET', `/api/domains/${uuid}/metrics${q}`);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      m = r.json as typeof m;
+      if (m.samples.length === 0) await sleep(500);
+    }
+    assert.equal(m.intervalMs, 5000);
+    assert.ok(m.samples.length > 0, 'sampled');
+    assert.ok(Math.abs(m.samples.at(-1)!.t - Date.now()) < 60_000);
+    assert.equal((await api(w, 'GET', `/api/domains/00000000-0000-0000-0000-000000000001/metrics${q}`)).status, 404);
   });
 
   test('a forged Origin, a cross-site fetch, a foreign Host and a non-JSON post are refused', async () => {
@@ -346,6 +448,20 @@ describe('web console: consoles of a real QEMU guest', { skip: qemuSkipReason() 
     } finally {
       viewer.close();
     }
+  });
+
+  test('the metrics history of a running QEMU guest has CPU and memory figures', async () => {
+    type S = { cpu: number | null; memoryKiB: number | null; diskReadBps: number | null };
+    let samples: S[] = [];
+    const deadline = Date.now() + 40_000;
+    while (samples.filter((s) => s.cpu !== null).length < 2 && Date.now() < deadline) {
+      await sleep(1000);
+      samples = ((await api(w, 'GET', `/api/domains/${uuid}/metrics?uri=${QURI}`)).json as { samples: S[] }).samples;
+    }
+    const withCpu = samples.filter((s) => s.cpu !== null);
+    assert.ok(withCpu.length >= 2, JSON.stringify(samples));
+    for (const s of withCpu) assert.ok(s.cpu! >= 0 && s.cpu! <= 100, `cpu ${s.cpu}`);
+    assert.ok(samples.every((s) => s.memoryKiB !== null && s.memoryKiB > 0), 'memory');
   });
 
   test('the VNC WebSocket speaks RFB from QEMU; a read-only token gets it too, and unknown client messages end it', async () => {

@@ -4,6 +4,8 @@
  * Connection (read-only for a read-only token) and returns plain JSON-able data.
  */
 import {
+  DomainMetadataType,
+  DomainModificationImpact,
   DomainSnapshotDeleteFlags,
   DomainSnapshotListFlags,
   DomainUndefineFlags,
@@ -37,6 +39,39 @@ export interface DomainSummary {
   maxMemory: number;
   /** CPU time used, nanoseconds. */
   cpuTime: number;
+  /** The web console's tags, from the domain's `<metadata>` (namespace {@link TAGS_NS}). */
+  tags: string[];
+}
+
+/** The namespace of the tags element in a domain's `<metadata>`. */
+export const TAGS_NS = 'https://tsvirt.dev/xmlns/tags/1';
+/** The prefix the tags element is stored with. */
+export const TAGS_PREFIX = 'tsvtags';
+/** What a tag may be: a short word, as labels in other consoles. */
+export const TAG_RE = /^[A-Za-z0-9_.:+-]{1,64}$/;
+export const MAX_TAGS = 32;
+
+/** The domain's tags (none when it has no tags element). */
+export async function domainTags(dom: Domain): Promise<string[]> {
+  let xml: string;
+  try {
+    xml = await dom.metadata(DomainMetadataType.ELEMENT, TAGS_NS);
+  } catch (err) {
+    if (err instanceof VirError && (err.code === ErrorNumber.NO_DOMAIN_METADATA || err.code === ErrorNumber.NO_SUPPORT)) return [];
+    throw err;
+  }
+  return [...xml.matchAll(/<tag>([^<]*)<\/tag>/g)].map((m) => unescapeXML(m[1]!));
+}
+
+/**
+ * Replaces the domain's tags (virDomainSetMetadata, ELEMENT in {@link TAGS_NS}) in its
+ * persistent definition and, while it runs, its live one; an empty list removes the element.
+ */
+export async function setDomainTags(dom: Domain, tags: string[]): Promise<void> {
+  const [persistent, active] = await Promise.all([dom.isPersistent(), dom.isActive()]);
+  const flags = (persistent ? DomainModificationImpact.CONFIG : 0) | (active ? DomainModificationImpact.LIVE : 0);
+  const xml = tags.length === 0 ? null : `<tags>${tags.map((t) => `<tag>${t}</tag>`).join('')}</tags>`;
+  await dom.setMetadata(DomainMetadataType.ELEMENT, xml, xml === null ? null : TAGS_PREFIX, TAGS_NS, flags);
 }
 
 /** A snapshot as the tree shows it. */
@@ -55,13 +90,14 @@ export interface SnapshotSummary {
 
 /** Summary of one domain (see {@link DomainSummary}). */
 export async function summarize(dom: Domain): Promise<DomainSummary> {
-  const [[state, reason], info, persistent, autostart, managedSave, snapshots] = await Promise.all([
+  const [[state, reason], info, persistent, autostart, managedSave, snapshots, tags] = await Promise.all([
     dom.state(),
     dom.getInfo(),
     dom.isPersistent(),
     dom.autostart(),
     dom.hasManagedSaveImage(),
     dom.snapshotNum(),
+    domainTags(dom),
   ]);
   return {
     uuid: dom.UUIDString(),
@@ -78,6 +114,7 @@ export async function summarize(dom: Domain): Promise<DomainSummary> {
     memory: info.memory,
     maxMemory: info.maxMem,
     cpuTime: info.cpuTime,
+    tags,
   };
 }
 

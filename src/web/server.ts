@@ -18,11 +18,13 @@ import type { Duplex } from 'node:stream';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { ErrorNumber } from '../core/enums.generated.js';
+import { DomainDefineFlags, ErrorNumber } from '../core/enums.generated.js';
 import { VirError } from '../core/errors.js';
 import { parseDomainXML } from '../conf/domain.js';
 import type { Connection } from '../index.js';
-import { ACTIONS, domainXML, listDomains, listSnapshots, runAction, snapshotDeleteFlags, summarize, undefineFlags, undefinePreview, type DomainAction, type DomainSummary } from './domains.js';
+import { ACTIONS, MAX_TAGS, setDomainTags, TAG_RE, domainXML, listDomains, listSnapshots, runAction, snapshotDeleteFlags, summarize, undefineFlags, undefinePreview, type DomainAction, type DomainSummary } from './domains.js';
+import { METRICS_INTERVAL_MS, MetricsSampler } from './metrics.js';
+import { createVolume, listNetworks, listPools, listVolumes, VOLUME_FORMATS } from './resources.js';
 import { RfbFilterError, RfbViewOnlyFilter } from './rfb-filter.js';
 import type { WebRole, WebTokenInfo, WebTokens } from './tokens.js';
 
@@ -39,6 +41,8 @@ export interface WebConsoleOptions {
   open(uri: string, readonly: boolean): Promise<Connection>;
   /** Directory of the built UI, or null when none is built. */
   uiRoot: string | null;
+  /** How often the running domains' statistics are sampled for the metrics history (ms; default 5 s). */
+  metricsIntervalMs?: number;
   /** The daemon's logger. Never given a token. */
   log(level: 'info' | 'warn' | 'debug', message: string): void;
 }
@@ -107,16 +111,21 @@ function statusOf(err: VirError): number {
     case ErrorNumber.NO_DOMAIN:
     case ErrorNumber.NO_DOMAIN_SNAPSHOT:
     case ErrorNumber.NO_CONNECT:
+    case ErrorNumber.NO_STORAGE_POOL:
+    case ErrorNumber.NO_STORAGE_VOL:
+    case ErrorNumber.NO_NETWORK:
       return 404;
     case ErrorNumber.OPERATION_DENIED:
       return 403;
     case ErrorNumber.OPERATION_INVALID:
     case ErrorNumber.DOM_EXIST:
     case ErrorNumber.OPERATION_FAILED:
+    case ErrorNumber.STORAGE_VOL_EXIST:
       return 409;
     case ErrorNumber.INVALID_ARG:
     case ErrorNumber.XML_ERROR:
     case ErrorNumber.XML_DETAIL:
+    case ErrorNumber.XML_INVALID_SCHEMA:
     case ErrorNumber.CONFIG_UNSUPPORTED:
       return 400;
     case ErrorNumber.NO_SUPPORT:
@@ -135,6 +144,8 @@ export class WebConsole {
   /** Open WebSockets with the token they were opened with, to end them when it is revoked. */
   private readonly sockets = new Map<WebSocket, string>();
   private readonly revocationTimer: NodeJS.Timeout;
+  /** A metrics sampler per URI, started when the URI is first used. */
+  private readonly samplers = new Map<string, MetricsSampler>();
   private port = 0;
 
   private constructor(private readonly opts: WebConsoleOptions) {
@@ -174,6 +185,7 @@ export class WebConsole {
   /** Stops listening, ends every WebSocket and closes the connections it opened. */
   async close(): Promise<void> {
     clearInterval(this.revocationTimer);
+    for (const s of this.samplers.values()) s.stop();
     for (const ws of this.sockets.keys()) ws.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -234,6 +246,7 @@ export class WebConsole {
     const uri = url.searchParams.get('uri') ?? this.opts.uris[0]!;
     if (!this.opts.uris.includes(uri)) throw new HttpError(404, `this daemon does not serve ${uri}`);
     const conn = (): Promise<Connection> => this.connection(uri, caller.readonly);
+    const sampler = this.sampler(uri);
     const is = (m: string, ...path: (string | null)[]): boolean =>
       method === m && parts.length === path.length && path.every((p, i) => p === null || p === parts[i]);
 
@@ -244,10 +257,43 @@ export class WebConsole {
       const dom = await (await conn()).defineXML(xml);
       return summarize(dom);
     }
+    if (is('GET', 'pools')) return listPools(await conn());
+    if (is('GET', 'pools', null, 'volumes')) return listVolumes(await (await conn()).storagePoolLookupByName(parts[1]!));
+    if (is('POST', 'pools', null, 'volumes')) {
+      const name = stringField(body, 'name');
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$/.test(name)) throw new HttpError(400, "'name' must be a file name of letters, digits, '_', '.', '+' and '-'");
+      const capacity = body.capacity;
+      if (typeof capacity !== 'number' || !Number.isSafeInteger(capacity) || capacity <= 0) throw new HttpError(400, "'capacity' must be a positive number of bytes");
+      const format = body.format === undefined ? 'qcow2' : stringField(body, 'format');
+      if (!(VOLUME_FORMATS as readonly string[]).includes(format)) throw new HttpError(400, `'format' must be one of ${VOLUME_FORMATS.join(', ')}`);
+      return createVolume(await (await conn()).storagePoolLookupByName(parts[1]!), name, capacity, format);
+    }
+    if (is('GET', 'networks')) return listNetworks(await conn());
     if (parts[0] !== 'domains' || parts.length < 2) throw new HttpError(404, 'no such route');
     const dom = await (await conn()).lookupByUUIDString(parts[1]!);
     if (is('GET', 'domains', null)) return summarize(dom);
     if (is('GET', 'domains', null, 'xml')) return { xml: await domainXML(dom, url.searchParams.get('inactive') === '1') };
+    if (is('PUT', 'domains', null, 'xml')) {
+      const xml = stringField(body, 'xml');
+      // Defining XML of another UUID would define another domain, not edit this one.
+      const other = /<uuid>\s*([^<\s]+)\s*<\/uuid>/.exec(xml)?.[1];
+      if (other !== undefined && other.toLowerCase().replace(/-/g, '') !== dom.UUIDString().replace(/-/g, '')) {
+        throw new HttpError(400, `the XML's UUID ${other} is not this domain's (${dom.UUIDString()})`);
+      }
+      const saved = await (await conn()).defineXMLFlags(xml, DomainDefineFlags.VALIDATE);
+      return { summary: await summarize(saved), xml: await domainXML(saved, true) };
+    }
+    if (is('PUT', 'domains', null, 'tags')) {
+      const tags = body.tags;
+      if (!Array.isArray(tags) || !tags.every((t): t is string => typeof t === 'string' && TAG_RE.test(t))) {
+        throw new HttpError(400, "'tags' must be a list of tags of 1 to 64 letters, digits and '_ . : + -'");
+      }
+      const unique = [...new Set(tags)];
+      if (unique.length > MAX_TAGS) throw new HttpError(400, `at most ${MAX_TAGS} tags`);
+      await setDomainTags(dom, unique);
+      return summarize(dom);
+    }
+    if (is('GET', 'domains', null, 'metrics')) return { intervalMs: this.opts.metricsIntervalMs ?? METRICS_INTERVAL_MS, samples: sampler.history(dom.UUIDString()) };
     if (is('POST', 'domains', null, 'actions', null)) {
       const action = parts[3] as DomainAction;
       if (!(ACTIONS as readonly string[]).includes(action)) throw new HttpError(404, `unknown action '${parts[3]}'`);
@@ -277,6 +323,21 @@ export class WebConsole {
       return undefined;
     }
     throw new HttpError(404, 'no such route');
+  }
+
+  /** The URI's metrics sampler, started on its first request (a read-only connection is enough). */
+  private sampler(uri: string): MetricsSampler {
+    let s = this.samplers.get(uri);
+    if (s === undefined) {
+      s = new MetricsSampler(
+        () => this.connection(uri, true),
+        this.opts.metricsIntervalMs,
+        (err) => this.opts.log('debug', `web console: metrics of ${uri}: ${err instanceof Error ? err.message : String(err)}`),
+      );
+      this.samplers.set(uri, s);
+      s.start();
+    }
+    return s;
   }
 
   /** One shared connection per URI and access level, opened on first use. */

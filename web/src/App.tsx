@@ -1,19 +1,24 @@
 // The web console: log in with the token from the URL's fragment (or a pasted one), then the
 // domain list of each served URI, live from the event socket, and a domain's page.
-import { useCallback, useEffect, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import { Alert, Button, Masthead, MastheadBrand, MastheadContent, MastheadMain, Page, PageSection, Title } from '@patternfly/react-core';
 import { api, ApiError, type Session } from './api';
 import { Login } from './Login';
 import { DomainList } from './DomainList';
 import { DomainPage } from './DomainPage';
 
+// The wizard is loaded when opened: the first page stays small.
+const CreateVM = lazy(() => import('./CreateVM'));
+
 /** Where the page is: the list, or a domain (by URI and UUID), kept in the URL's hash. */
 interface Route {
   uri: string | null;
   uuid: string | null;
+  create?: boolean;
 }
 
 function parseRoute(): Route {
+  if (location.hash === '#/create') return { uri: null, uuid: null, create: true };
   const m = /^#\/domain\/([^/]+)\/([0-9a-f-]{36})$/.exec(location.hash);
   return m === null ? { uri: null, uuid: null } : { uri: decodeURIComponent(m[1]!), uuid: m[2]! };
 }
@@ -82,7 +87,12 @@ export function App() {
         </PageSection>
       )}
       {checked && session === null && <Login onLogin={load} />}
-      {session !== null && route.uuid === null && <DomainList session={session} />}
+      {session !== null && route.create === true && (
+        <Suspense fallback={<PageSection>Loading…</PageSection>}>
+          <CreateVM session={session} />
+        </Suspense>
+      )}
+      {session !== null && route.uuid === null && route.create !== true && <DomainList session={session} />}
       {session !== null && route.uuid !== null && route.uri !== null && <DomainPage session={session} uri={route.uri} uuid={route.uuid} />}
     </Page>
   );

@@ -45,7 +45,7 @@ export function DomainList({ session }: { session: Session }) {
   const shown = useMemo(
     () =>
       (rows ?? [])
-        .filter((r) => search === '' || r.name.toLowerCase().includes(search.toLowerCase()) || r.stateName.includes(search.toLowerCase()))
+        .filter((r) => matches(r, search))
         .sort((a, b) => a.uri.localeCompare(b.uri) || a.name.localeCompare(b.name)),
     [rows, search],
   );
@@ -80,7 +80,7 @@ export function DomainList({ session }: { session: Session }) {
       <Toolbar>
         <ToolbarContent>
           <ToolbarItem>
-            <SearchInput aria-label="Filter domains by name or state" placeholder="Filter by name or state" value={search} onChange={(_e, v) => setSearch(v)} onClear={() => setSearch('')} />
+            <SearchInput aria-label="Filter domains by name or state" placeholder="Filter by name, state or tag (tag:NAME for one tag)" value={search} onChange={(_e, v) => setSearch(v)} onClear={() => setSearch('')} />
           </ToolbarItem>
           {!readonly &&
             ['start', 'shutdown', 'destroy'].map((a) => (
@@ -90,6 +90,13 @@ export function DomainList({ session }: { session: Session }) {
                 </Button>
               </ToolbarItem>
             ))}
+          {!readonly && (
+            <ToolbarItem>
+              <Button variant="primary" component="a" href="#/create">
+                Create VM…
+              </Button>
+            </ToolbarItem>
+          )}
         </ToolbarContent>
       </Toolbar>
       <table className="tsv-table" aria-label="Domains">
@@ -103,12 +110,13 @@ export function DomainList({ session }: { session: Session }) {
             <th>Memory</th>
             <th>Snapshots</th>
             <th>Flags</th>
+            <th>Tags</th>
           </tr>
         </thead>
         <tbody>
           {shown.map((r) => {
             const key = `${r.uri} ${r.uuid}`;
-            return <DomainRow key={key} row={r} readonly={readonly} selected={selected.has(key)} onSelect={onSelect} />;
+            return <DomainRow key={key} row={r} readonly={readonly} selected={selected.has(key)} onSelect={onSelect} onTag={setSearch} />;
           })}
         </tbody>
       </table>
@@ -117,8 +125,36 @@ export function DomainList({ session }: { session: Session }) {
   );
 }
 
+/**
+ * Whether a row passes the filter: every word must match; `tag:NAME` a tag exactly, another word
+ * a part of the name, the state or a tag.
+ */
+function matches(r: Row, search: string): boolean {
+  for (const word of search.toLowerCase().split(/\s+/).filter((w) => w !== '')) {
+    const tags = (r.tags ?? []).map((t) => t.toLowerCase());
+    if (word.startsWith('tag:')) {
+      if (!tags.includes(word.slice(4))) return false;
+    } else if (!r.name.toLowerCase().includes(word) && !r.stateName.includes(word) && !tags.some((t) => t.includes(word))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** One row; re-rendered only when its domain or selection changes (a list of 1,000 follows events). */
-const DomainRow = memo(function DomainRow({ row: r, readonly, selected, onSelect }: { row: Row; readonly: boolean; selected: boolean; onSelect: (key: string, on: boolean) => void }) {
+const DomainRow = memo(function DomainRow({
+  row: r,
+  readonly,
+  selected,
+  onSelect,
+  onTag,
+}: {
+  row: Row;
+  readonly: boolean;
+  selected: boolean;
+  onSelect: (key: string, on: boolean) => void;
+  onTag: (filter: string) => void;
+}) {
   const key = `${r.uri} ${r.uuid}`;
   return (
     <tr data-domain={r.name}>
@@ -141,6 +177,13 @@ const DomainRow = memo(function DomainRow({ row: r, readonly, selected, onSelect
       <td>{r.snapshots}</td>
       <td>
         {!r.persistent && <Label isCompact>transient</Label>} {r.autostart && <Label isCompact>autostart</Label>} {r.managedSave && <Label isCompact>saved</Label>}
+      </td>
+      <td data-testid="tags">
+        {(r.tags ?? []).map((t) => (
+          <Label key={t} isCompact color="blue" data-tag={t} onClick={() => onTag(`tag:${t}`)}>
+            {t}
+          </Label>
+        ))}
       </td>
     </tr>
   );

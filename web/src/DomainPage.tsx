@@ -1,11 +1,16 @@
 // One domain: its state and power actions, its consoles, snapshots and XML, and the undefine dialog.
-import { useCallback, useEffect, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import { Alert, Button, PageSection, Tab, Tabs, TabTitleText, Title, Toolbar, ToolbarContent, ToolbarItem, Label } from '@patternfly/react-core';
 import { api, type DomainSummary, type Session } from './api';
 import { watchEvents } from './events';
 import { SerialConsole, VncConsole } from './Consoles';
 import { Snapshots } from './Snapshots';
 import { UndefineDialog } from './UndefineDialog';
+import { XmlEditor } from './XmlEditor';
+import { Tags } from './Tags';
+
+// uPlot comes with the Metrics tab only: the first page stays small.
+const Metrics = lazy(() => import('./Metrics'));
 
 const ACTIONS = ['start', 'shutdown', 'reboot', 'suspend', 'resume', 'managedsave', 'destroy'];
 
@@ -32,7 +37,6 @@ export function DomainPage({ session, uri, uuid }: { session: Session; uri: stri
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [tab, setTab] = useState<string | number>('console');
-  const [xml, setXml] = useState('');
   const [undefining, setUndefining] = useState(false);
   const readonly = session.role === 'readonly';
 
@@ -53,9 +57,6 @@ export function DomainPage({ session, uri, uuid }: { session: Session; uri: stri
       else setDom(ev.summary);
     });
   }, [uri, uuid, load]);
-  useEffect(() => {
-    if (tab === 'xml') api.xml(uri, uuid).then((r) => setXml(r.xml), (e: Error) => setError(e.message));
-  }, [tab, uri, uuid, dom?.state]);
 
   const act = async (a: string) => {
     setError(null);
@@ -89,6 +90,7 @@ export function DomainPage({ session, uri, uuid }: { session: Session; uri: stri
       <p>
         {uri} · {dom.vcpus} vCPU · {Math.round(dom.memory / 1024)} MiB · {dom.persistent ? 'persistent' : 'transient'} · {dom.snapshots} snapshots
       </p>
+      <Tags uri={uri} dom={dom} readonly={readonly} onChange={setDom} onError={setError} />
       {error !== null && <Alert variant="danger" title={error} isInline />}
       {!readonly && (
         <Toolbar>
@@ -118,8 +120,15 @@ export function DomainPage({ session, uri, uuid }: { session: Session; uri: stri
         <Tab eventKey="snapshots" title={<TabTitleText>Snapshots</TabTitleText>}>
           {tab === 'snapshots' && <Snapshots uri={uri} uuid={uuid} readonly={readonly} onChange={() => void load()} />}
         </Tab>
+        <Tab eventKey="metrics" title={<TabTitleText>Metrics</TabTitleText>}>
+          {tab === 'metrics' && (
+            <Suspense fallback={<p>Loading…</p>}>
+              <Metrics uri={uri} uuid={uuid} />
+            </Suspense>
+          )}
+        </Tab>
         <Tab eventKey="xml" title={<TabTitleText>XML</TabTitleText>}>
-          <pre className="tsv-xml">{xml}</pre>
+          {tab === 'xml' && <XmlEditor uri={uri} uuid={uuid} readonly={readonly} onSaved={setDom} />}
         </Tab>
       </Tabs>
       {undefining && (

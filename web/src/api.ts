@@ -15,6 +15,7 @@ export interface DomainSummary {
   memory: number;
   maxMemory: number;
   cpuTime: number;
+  tags: string[];
 }
 
 export interface SnapshotSummary {
@@ -35,6 +36,44 @@ export interface UndefinePreview {
   managedSave: boolean;
   obstacles: { kind: string; message: string; flag: string | null; value: number | null; consequence: string }[];
   becomesTransient: boolean;
+}
+
+export interface MetricsSample {
+  t: number;
+  cpu: number | null;
+  memoryKiB: number | null;
+  diskReadBps: number | null;
+  diskWriteBps: number | null;
+  netRxBps: number | null;
+  netTxBps: number | null;
+}
+
+export interface PoolSummary {
+  name: string;
+  uuid: string;
+  active: boolean;
+  persistent: boolean;
+  autostart: boolean;
+  capacity: number;
+  allocation: number;
+  available: number;
+}
+
+export interface VolumeSummary {
+  name: string;
+  path: string;
+  type: number;
+  format: string | null;
+  capacity: number;
+  allocation: number;
+}
+
+export interface NetworkSummary {
+  name: string;
+  uuid: string;
+  active: boolean;
+  persistent: boolean;
+  autostart: boolean;
 }
 
 export interface Session {
@@ -79,6 +118,14 @@ export const api = {
   define: (uri: string, xml: string) => call<DomainSummary>('POST', `/api/domains${q(uri)}`, { xml }),
   domain: (uri: string, uuid: string) => call<DomainSummary>('GET', `/api/domains/${uuid}${q(uri)}`),
   xml: (uri: string, uuid: string, inactive = false) => call<{ xml: string }>('GET', `/api/domains/${uuid}/xml${q(uri)}${inactive ? '&inactive=1' : ''}`),
+  saveXML: (uri: string, uuid: string, xml: string) => call<{ summary: DomainSummary; xml: string }>('PUT', `/api/domains/${uuid}/xml${q(uri)}`, { xml }),
+  setTags: (uri: string, uuid: string, tags: string[]) => call<DomainSummary>('PUT', `/api/domains/${uuid}/tags${q(uri)}`, { tags }),
+  metrics: (uri: string, uuid: string) => call<{ intervalMs: number; samples: MetricsSample[] }>('GET', `/api/domains/${uuid}/metrics${q(uri)}`),
+  pools: (uri: string) => call<PoolSummary[]>('GET', `/api/pools${q(uri)}`),
+  volumes: (uri: string, pool: string) => call<VolumeSummary[]>('GET', `/api/pools/${encodeURIComponent(pool)}/volumes${q(uri)}`),
+  createVolume: (uri: string, pool: string, name: string, capacity: number, format: string) =>
+    call<VolumeSummary>('POST', `/api/pools/${encodeURIComponent(pool)}/volumes${q(uri)}`, { name, capacity, format }),
+  networks: (uri: string) => call<NetworkSummary[]>('GET', `/api/networks${q(uri)}`),
   action: (uri: string, uuid: string, action: string) => call<DomainSummary>('POST', `/api/domains/${uuid}/actions/${action}${q(uri)}`, {}),
   snapshots: (uri: string, uuid: string) => call<SnapshotSummary[]>('GET', `/api/domains/${uuid}/snapshots${q(uri)}`),
   createSnapshot: (uri: string, uuid: string, xml: string, flags = 0) => call<{ name: string }>('POST', `/api/domains/${uuid}/snapshots${q(uri)}`, { xml, flags }),
