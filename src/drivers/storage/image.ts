@@ -159,12 +159,14 @@ export interface CreateImageOptions {
   preallocation?: 'falloc' | 'metadata';
   backingPath?: string;
   backingFormat?: string;
+  /** qcow2's compat level; default '1.1' (libvirt's). */
+  compat?: string;
 }
 
 /** `qemu-img create` of a new image at `path` (the caller made sure nothing is there). */
 export async function createImage(path: string, o: CreateImageOptions): Promise<void> {
   const opts: string[] = [];
-  if (o.format === 'qcow2') opts.push('compat=1.1');
+  if (o.format === 'qcow2') opts.push(`compat=${o.compat ?? '1.1'}`);
   if (o.preallocation !== undefined) opts.push(`preallocation=${o.preallocation}`);
   const args = ['create', '-q', '-f', o.format];
   if (opts.length > 0) args.push('-o', opts.join(','));
