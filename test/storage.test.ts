@@ -154,7 +154,7 @@ test('creating a pool that is defined and inactive (same name and UUID) starts i
   }
 });
 
-test('qemu dir pools: autostart of a transient pool, empty <allocation>, qcow2 <compat> as libvirt', async () => {
+test('qemu dir pools: autostart of a transient pool, empty or partial <allocation>, qcow2 <compat> as libvirt', async () => {
   await withQemu(async (conn, dir) => {
     const path = join(dir, 'p');
     const pool = await conn.storagePoolCreateXML(dirPool('p', path), 1 /* WITH_BUILD */);
@@ -162,6 +162,12 @@ test('qemu dir pools: autostart of a transient pool, empty <allocation>, qcow2 <
     // An empty <allocation> is no allocation: a raw volume is then fully allocated.
     const r = await pool.createXML(vol('r.img', String(MiB), '<allocation></allocation>'));
     assert.deepEqual((await r.info()).slice(1), [MiB, MiB]);
+    // A raw volume allocated in part: the allocation at its start, the file at full size.
+    const part = await pool.createXML(vol('part.img', String(8 * MiB), `<allocation>${MiB}</allocation>`));
+    const [, pcap, palloc] = await part.info();
+    assert.equal(pcap, 8 * MiB);
+    assert.ok(palloc >= MiB && palloc < 8 * MiB, String(palloc));
+    assert.equal(statSync(join(path, 'part.img')).size, 8 * MiB);
     const v2 = await pool.createXML(vol('v2.qcow2', String(8 * MiB), "<allocation/><target><format type='qcow2'/><compat>0.10</compat></target>"));
     assert.equal((await probeImage(join(path, 'v2.qcow2')))?.compat, '0.10');
     assert.match(await v2.XMLDesc(), /<compat>0\.10<\/compat>/);

@@ -36,7 +36,7 @@ import { formatPoolXML, formatVolumeXML, parsePoolXML, parseVolumeXML, type Pool
 import { generateUUID } from '../../conf/values.js';
 import type { Store, StoragePoolRecord } from '../../store/store.js';
 import { checkFlags as checkFlagsIn, exclusiveFlags } from '../../rules/flags.js';
-import { createImage, probeImage, probeImageSync, runQemuImg, type ImageFacts } from './image.js';
+import { allocateHead, createImage, probeImage, probeImageSync, runQemuImg, type ImageFacts } from './image.js';
 
 /** The UUID of libvirt's test driver's preset pool. */
 const TEST_DEFAULT_POOL_UUID = 'dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566';
@@ -568,6 +568,8 @@ export class PoolStorageDriver implements StorageDriver {
           backingFormat,
           compat: def.compat,
         });
+        // A raw volume allocated in part: its <allocation> at the start, the rest sparse.
+        if (format === 'raw' && allocation > 0 && allocation < capacity) await allocateHead(path, allocation);
       }
       // Synchronous from here: a few system calls, cheaper than thread-pool round trips.
       chmodSync(path, def.targetPerms?.mode ?? DEFAULT_VOL_MODE);

@@ -174,3 +174,20 @@ export async function createImage(path: string, o: CreateImageOptions): Promise<
   args.push(path, String(o.capacity));
   await runQemuImg(args);
 }
+
+/**
+ * Allocates the first `bytes` of a sparse raw image by writing zeros there (libvirt allocates a
+ * raw volume's `<allocation>` at its start, falling back to writing zeros where it cannot fallocate).
+ */
+export async function allocateHead(path: string, bytes: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const chunk = Buffer.alloc(Math.min(bytes, 1024 * 1024));
+    for (let at = 0; at < bytes; at += chunk.length) {
+      await fh.write(chunk, 0, Math.min(chunk.length, bytes - at), at);
+    }
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
