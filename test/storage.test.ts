@@ -120,11 +120,69 @@ test('pool definitions: define, redefine, duplicates and source conflicts as lib
     const t = await conn.storagePoolCreateXML(dirPool('t', '/t'));
     assert.deepEqual([await t.isActive(), await t.isPersistent()], [true, false]);
     assert.deepEqual((await conn.listAllStoragePools(List.TRANSIENT)).map((x) => x.name()), ['t']);
-    await rejectsVir(t.setAutostart(true), { code: ErrorNumber.OPERATION_INVALID });
+    await rejectsVir(t.setAutostart(true), { code: ErrorNumber.INVALID_ARG, domain: ErrorDomain.TEST, message: 'invalid argument: pool has no config file' });
     await t.destroy();
     await rejectsVir(conn.storagePoolLookupByName('t'), { code: ErrorNumber.NO_STORAGE_POOL });
     await p.undefine();
     assert.equal(await conn.numOfDefinedStoragePools(), 0);
+  });
+});
+
+test('creating a pool that is defined and inactive (same name and UUID) starts it; it stays persistent', async () => {
+  for (const uri of ['test:///default', 'qemu:///session']) {
+    const run = async (conn: Connection, dir: string) => {
+      const xml = `<pool type='dir'><name>d</name><uuid>11111111-1111-1111-1111-111111111111</uuid><target><path>${join(dir, 'd')}</path></target></pool>`;
+      mkdirSync(join(dir, 'd'), { recursive: true });
+      const p = await conn.storagePoolDefineXML(xml);
+      const again = await conn.storagePoolCreateXML(xml);
+      assert.equal(again.UUIDString(), p.UUIDString());
+      assert.deepEqual([await p.isActive(), await p.isPersistent()], [true, true], uri);
+      await rejectsVir(conn.storagePoolCreateXML(xml), { code: ErrorNumber.OPERATION_INVALID, message: "Requested operation is not valid: pool is already active as 'd'" });
+      await p.destroy();
+      assert.deepEqual([await p.isActive(), await p.isPersistent()], [false, true], uri);
+      await p.undefine();
+    };
+    if (uri === 'qemu:///session') await withQemu(run);
+    else {
+      const t = tempStateDir();
+      try {
+        await withConnection(uri, (conn) => run(conn, t.dir));
+      } finally {
+        t.cleanup();
+      }
+    }
+  }
+});
+
+test('qemu dir pools: autostart of a transient pool, empty or partial <allocation>, qcow2 <compat> as libvirt', async () => {
+  await withQemu(async (conn, dir) => {
+    const path = join(dir, 'p');
+    const pool = await conn.storagePoolCreateXML(dirPool('p', path), 1 /* WITH_BUILD */);
+    await rejectsVir(pool.setAutostart(true), { code: ErrorNumber.INTERNAL_ERROR, domain: ErrorDomain.STORAGE, message: 'internal error: pool has no config file' });
+    // An empty <allocation> is no allocation: a raw volume is then fully allocated.
+    const r = await pool.createXML(vol('r.img', String(MiB), '<allocation></allocation>'));
+    assert.deepEqual((await r.info()).slice(1), [MiB, MiB]);
+    // A raw volume allocated in part: the allocation at its start, the file at full size.
+    const part = await pool.createXML(vol('part.img', String(8 * MiB), `<allocation>${MiB}</allocation>`));
+    const [, pcap, palloc] = await part.info();
+    assert.equal(pcap, 8 * MiB);
+    assert.ok(palloc >= MiB && palloc < 8 * MiB, String(palloc));
+    assert.equal(statSync(join(path, 'part.img')).size, 8 * MiB);
+    const v2 = await pool.createXML(vol('v2.qcow2', String(8 * MiB), "<allocation/><target><format type='qcow2'/><compat>0.10</compat></target>"));
+    assert.equal((await probeImage(join(path, 'v2.qcow2')))?.compat, '0.10');
+    assert.match(await v2.XMLDesc(), /<compat>0\.10<\/compat>/);
+    const b = await pool.createXML(
+      vol('b.qcow2', String(8 * MiB), `<target><format type='qcow2'/><compat>0.10</compat></target><backingStore><path>${join(path, 'r.img')}</path><format type='raw'/></backingStore>`),
+    );
+    const bi = await qemuImgInfo(join(path, 'b.qcow2'));
+    assert.deepEqual([bi['backing-filename-format'], (await probeImage(join(path, 'b.qcow2')))?.compat], ['raw', '0.10']);
+    assert.match(await b.XMLDesc(), /<compat>0\.10<\/compat>/);
+    await rejectsVir(pool.createXML(vol('x.qcow2', String(MiB), "<target><format type='qcow2'/><compat>1.x</compat></target>")), {
+      code: ErrorNumber.XML_ERROR,
+      message: "XML error: forbidden characters in 'compat' attribute",
+    });
+    assert.equal(existsSync(join(path, 'x.qcow2')), false);
+    await pool.destroy();
   });
 });
 

@@ -118,7 +118,8 @@ export class StoragePool {
    *
    * Prerequisites: a persistent pool; a writable connection.
    * Effects on success: the mark is stored. Effects on failure: nothing changes.
-   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "cannot set autostart for transient pool".
+   * @throws {@link VirError} "pool has no config file" for a transient pool: VIR_ERR_INTERNAL_ERROR
+   *   (qemu), VIR_ERR_INVALID_ARG (test driver), as libvirt.
    */
   async setAutostart(autostart: boolean | number): Promise<void> {
     return this.drv('virStoragePoolSetAutostart', true).storagePoolSetAutostart(this.ref, autostart === true || autostart === 1);

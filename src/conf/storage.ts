@@ -58,6 +58,8 @@ export interface VolumeDef {
   /** `<target><format type=…>`; absent: the pool's default (raw). */
   format?: string;
   targetPerms?: PermsDef;
+  /** `<target><compat>`: qcow2's compat level ('0.10' or '1.1'); absent: 1.1, as libvirt. */
+  compat?: string;
   /** `<backingStore><path>`. */
   backingPath?: string;
   /** `<backingStore><format type=…>`. */
@@ -87,7 +89,8 @@ export interface VolumeState {
  * reads storage sizes: default unit bytes.
  */
 function scaledBytes(el: XmlElement | undefined, what: string): number | undefined {
-  if (el === undefined) return undefined;
+  // An empty element counts as absent (libvirt reads the size as an XPath string, empty = none).
+  if (el === undefined || el.text === '') return undefined;
   const text = el.text.trim();
   if (!/^\+?[0-9]+$/.test(text)) throw xmlErrorFrom(S, `malformed ${what} element`);
   const scale = unitScale(attr(el, 'unit'), 1n);
@@ -174,6 +177,12 @@ export function parseVolumeXML(xml: string): VolumeDef {
     if (childElement(target, 'format') !== undefined && format !== undefined) def.format = format;
     const perms = parsePerms(childElement(target, 'permissions'));
     if (perms !== undefined) def.targetPerms = perms;
+    const compat = childText(target, 'compat');
+    if (compat !== undefined && compat !== '') {
+      // libvirt accepts MAJOR.MINOR only.
+      if (!/^[0-9]+\.[0-9]+$/.test(compat)) throw xmlErrorFrom(S, "forbidden characters in 'compat' attribute");
+      def.compat = compat;
+    }
   }
   const backing = childElement(root, 'backingStore');
   if (backing !== undefined) {

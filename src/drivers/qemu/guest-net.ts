@@ -1,13 +1,14 @@
 /**
  * What the QEMU driver tells of a guest's file systems and addresses without a guest agent
  * (tsvirt's QEMU guests have none): libvirt's agent errors, the DHCP leases of libvirt networks
- * (none here: an interface not on a libvirt network has no lease, so no entry), and the host's
- * ARP table (/proc/net/arp) matched against the guest's MAC addresses.
+ * (an interface not on a libvirt network has no lease, so no entry), and the host's ARP table
+ * (/proc/net/arp) matched against the guest's MAC addresses.
  */
 import { readFileSync } from 'node:fs';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
 import type { DomainInterface } from '../../core/driver.js';
+import type { NetworkDHCPLease, NetworkDriver } from '../../core/network-driver.js';
 import type { DomainDef } from '../../conf/domain.js';
 import { unmodelledDevices } from '../../conf/domain.js';
 
@@ -56,4 +57,39 @@ function readArp(): Map<string, string[]> {
   } catch {
     return new Map();
   }
+}
+
+/**
+ * The DHCP leases of the guest's interfaces on libvirt networks, asked of each interface's own
+ * network for its MAC (as libvirt's virDomainNetDHCPInterfaces): one entry per interface that has
+ * a lease, named after its tap. An interface's network that is gone raises VIR_ERR_NO_NETWORK,
+ * as libvirt's lookup does; a domain with such interfaces on a driver without networks has none.
+ */
+export async function leaseInterfaces(def: DomainDef, networks: NetworkDriver | undefined): Promise<DomainInterface[]> {
+  const out: DomainInterface[] = [];
+  for (const [i, n] of def.devices.interfaces.entries()) {
+    const leases = await interfaceLeases(n.type, n.sourceNetwork, n.mac, networks);
+    if (leases.length === 0) continue;
+    out.push({
+      name: n.targetDev ?? `net${i}`,
+      hwaddr: n.mac,
+      addrs: leases.map((l) => ({ type: l.type, addr: l.ipaddr, prefix: l.prefix })),
+    });
+  }
+  return out;
+}
+
+/** The first host name a DHCP lease of the guest's network interfaces carries (virDomainGetHostname LEASE). */
+export async function leaseHostname(def: DomainDef, networks: NetworkDriver | undefined): Promise<string | undefined> {
+  for (const n of def.devices.interfaces) {
+    const named = (await interfaceLeases(n.type, n.sourceNetwork, n.mac, networks)).find((l) => l.hostname !== null);
+    if (named?.hostname != null) return named.hostname;
+  }
+  return undefined;
+}
+
+async function interfaceLeases(type: string, network: string | undefined, mac: string, networks: NetworkDriver | undefined): Promise<NetworkDHCPLease[]> {
+  if (type !== 'network' || network === undefined || networks === undefined) return [];
+  const ref = await networks.networkLookupByName(network);
+  return networks.networkGetDHCPLeases(ref, mac.toLowerCase(), 0);
 }

@@ -461,14 +461,23 @@ export async function reset(ctx: QemuCallContext, dom: DomainRef, flags: number)
 const H = { LEASE: 1, AGENT: 2 } as const;
 
 /** virDomainGetHostname: from the agent (default) or DHCP leases of libvirt networks. */
-export async function getHostname(ctx: QemuCallContext, dom: DomainRef, flags: number): Promise<string> {
+export async function getHostname(
+  ctx: QemuCallContext,
+  dom: DomainRef,
+  flags: number,
+  leaseHostname: (def: DomainDef) => Promise<string | undefined>,
+): Promise<string> {
   ctx.records.check(flags, H.LEASE | H.AGENT, 'DomainGetHostname');
   if ((flags & H.LEASE) !== 0 && (flags & H.AGENT) !== 0) {
     throw VirError.invalidArg(DOM, "Flags 'VIR_DOMAIN_GET_HOSTNAME_LEASE' and 'VIR_DOMAIN_GET_HOSTNAME_AGENT' are mutually exclusive");
   }
   const { rec } = await ctx.running(dom);
-  // tsvirt's guests use user-mode networking: no network of this host leased them an address.
-  if ((flags & H.LEASE) !== 0) throw VirError.report(DOM, ErrorNumber.NO_HOSTNAME, `no hostname found for domain ${rec.name}`);
+  if ((flags & H.LEASE) !== 0) {
+    // The first host name a lease of the guest's libvirt networks carries.
+    const name = await leaseHostname(liveDef(rec));
+    if (name !== undefined) return name;
+    throw VirError.report(DOM, ErrorNumber.NO_HOSTNAME, `no hostname found for domain ${rec.name}`);
+  }
   throw noAgent(liveDef(rec));
 }
 

@@ -49,7 +49,7 @@ const { LIVE, CONFIG, FORCE } = DomainDeviceModifyFlags;
 import { DomainOpenGraphicsFlags } from '../../core/enums.generated.js';
 import { attachGraphicsClient, openGraphicsSocket } from './graphics-fd.js';
 import { DomainInterfaceAddressesSource } from '../../core/enums.generated.js';
-import { agentError, arpInterfaces } from './guest-net.js';
+import { agentError, arpInterfaces, leaseHostname, leaseInterfaces } from './guest-net.js';
 import { cpuMap, cpuPinsOf, cpusOf, setCpuPins } from '../../conf/cputune.js';
 import type { DomainDef } from '../../conf/domain.js';
 import { hostCpuCount, pinEmulatorThreads, pinVcpuThread } from './pinning.js';
@@ -200,8 +200,7 @@ export class QemuDriver extends MetadataDriver {
     const def = this.records.currentDef(rec);
     switch (source) {
       case DomainInterfaceAddressesSource.LEASE:
-        // Leases belong to libvirt networks; an interface on none has no lease.
-        return [];
+        return leaseInterfaces(def, this.network);
       case DomainInterfaceAddressesSource.AGENT:
         throw agentError(def);
       case DomainInterfaceAddressesSource.ARP:
@@ -329,7 +328,7 @@ export class QemuDriver extends MetadataDriver {
     return res.reset(this.ctx, dom, flags);
   }
   async domainGetHostname(dom: DomainRef, flags: number): Promise<string> {
-    return res.getHostname(this.ctx, dom, flags);
+    return res.getHostname(this.ctx, dom, flags, (def) => leaseHostname(def, this.network));
   }
   async domainGetTime(dom: DomainRef, flags: number): Promise<DomainTime> {
     return res.getTime(this.ctx, dom, flags);

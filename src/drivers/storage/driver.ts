@@ -36,7 +36,7 @@ import { formatPoolXML, formatVolumeXML, parsePoolXML, parseVolumeXML, type Pool
 import { generateUUID } from '../../conf/values.js';
 import type { Store, StoragePoolRecord } from '../../store/store.js';
 import { checkFlags as checkFlagsIn, exclusiveFlags } from '../../rules/flags.js';
-import { createImage, probeImage, probeImageSync, runQemuImg, type ImageFacts } from './image.js';
+import { allocateHead, createImage, probeImage, probeImageSync, runQemuImg, type ImageFacts } from './image.js';
 
 /** The UUID of libvirt's test driver's preset pool. */
 const TEST_DEFAULT_POOL_UUID = 'dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566';
@@ -268,10 +268,13 @@ export class PoolStorageDriver implements StorageDriver {
     const build = StoragePoolCreateFlags.WITH_BUILD | StoragePoolCreateFlags.WITH_BUILD_OVERWRITE | StoragePoolCreateFlags.WITH_BUILD_NO_OVERWRITE;
     checkFlags(flags, build, 'virStoragePoolCreateXML');
     const def = parsePoolXML(xml);
+    // An inactive persistent pool of the same name and UUID starts with this definition and stays
+    // persistent (libvirt adds the definition as the pool's live one).
     const old = this.checkNew(def, true);
-    if (old !== undefined) throw failed(`pool '${def.name}' already exists with uuid ${old.uuid}`);
-    const uuid = def.uuid ?? generateUUID();
-    const rec: StoragePoolRecord = { uuid, name: def.name, persistent: false, active: true, autostart: false, xml: canonicalPoolXML(def, uuid) };
+    const uuid = old?.uuid ?? def.uuid ?? generateUUID();
+    const rec: StoragePoolRecord = old !== undefined
+      ? { ...old, active: true, xml: canonicalPoolXML(def, uuid) }
+      : { uuid, name: def.name, persistent: false, active: true, autostart: false, xml: canonicalPoolXML(def, uuid) };
     if (!this.simulated) {
       if ((flags & build) !== 0) await this.buildDir(def, flags);
       this.dirVolumes.set(uuid, await this.scanDir(def));
@@ -391,7 +394,11 @@ export class PoolStorageDriver implements StorageDriver {
   }
   async storagePoolSetAutostart(pool: StoragePoolRef, autostart: boolean): Promise<void> {
     const rec = this.rec(pool);
-    if (!rec.persistent) throw invalid('cannot set autostart for transient pool');
+    if (!rec.persistent) {
+      // libvirt's wording for a pool without a config file: the test driver's is an invalid argument.
+      const code = this.simulated ? ErrorNumber.INVALID_ARG : ErrorNumber.INTERNAL_ERROR;
+      throw VirError.report(this.lookupDomain, code, 'pool has no config file');
+    }
     this.store.mutate(() => this.store.putPool({ ...rec, autostart }));
   }
   async storagePoolIsActive(pool: StoragePoolRef): Promise<boolean> {
@@ -544,7 +551,7 @@ export class PoolStorageDriver implements StorageDriver {
     }
     try {
       if (source !== null) {
-        await runQemuImg(['convert', '-q', '-f', source.format, '-O', format, ...(format === 'qcow2' ? ['-o', 'compat=1.1'] : []), source.path, path]);
+        await runQemuImg(['convert', '-q', '-f', source.format, '-O', format, ...(format === 'qcow2' ? ['-o', `compat=${def.compat ?? '1.1'}`] : []), source.path, path]);
         if (capacity > source.capacity) await runQemuImg(['resize', '-q', '-f', format, path, String(capacity)]);
       } else {
         let backingFormat = def.backingFormat;
@@ -559,7 +566,10 @@ export class PoolStorageDriver implements StorageDriver {
           preallocation: format === 'raw' && allocation >= capacity && capacity > 0 ? 'falloc' : (flags & StorageVolCreateFlags.PREALLOC_METADATA) !== 0 && format === 'qcow2' ? 'metadata' : undefined,
           backingPath: def.backingPath,
           backingFormat,
+          compat: def.compat,
         });
+        // A raw volume allocated in part: its <allocation> at the start, the rest sparse.
+        if (format === 'raw' && allocation > 0 && allocation < capacity) await allocateHead(path, allocation);
       }
       // Synchronous from here: a few system calls, cheaper than thread-pool round trips.
       chmodSync(path, def.targetPerms?.mode ?? DEFAULT_VOL_MODE);
@@ -608,7 +618,7 @@ export class PoolStorageDriver implements StorageDriver {
       await truncate(v.path, v.capacity);
     } else {
       await unlink(v.path);
-      await createImage(v.path, { format: 'qcow2', capacity: v.capacity, backingPath: v.backingPath, backingFormat: v.backingFormat });
+      await createImage(v.path, { format: 'qcow2', capacity: v.capacity, backingPath: v.backingPath, backingFormat: v.backingFormat, compat: v.compat });
       await chmod(v.path, v.perms?.mode ?? DEFAULT_VOL_MODE);
     }
     await this.reprobe(rec, v);

@@ -159,16 +159,35 @@ export interface CreateImageOptions {
   preallocation?: 'falloc' | 'metadata';
   backingPath?: string;
   backingFormat?: string;
+  /** qcow2's compat level; default '1.1' (libvirt's). */
+  compat?: string;
 }
 
 /** `qemu-img create` of a new image at `path` (the caller made sure nothing is there). */
 export async function createImage(path: string, o: CreateImageOptions): Promise<void> {
   const opts: string[] = [];
-  if (o.format === 'qcow2') opts.push('compat=1.1');
+  if (o.format === 'qcow2') opts.push(`compat=${o.compat ?? '1.1'}`);
   if (o.preallocation !== undefined) opts.push(`preallocation=${o.preallocation}`);
   const args = ['create', '-q', '-f', o.format];
   if (opts.length > 0) args.push('-o', opts.join(','));
   if (o.backingPath !== undefined) args.push('-b', o.backingPath, '-F', o.backingFormat ?? 'raw');
   args.push(path, String(o.capacity));
   await runQemuImg(args);
+}
+
+/**
+ * Allocates the first `bytes` of a sparse raw image by writing zeros there (libvirt allocates a
+ * raw volume's `<allocation>` at its start, falling back to writing zeros where it cannot fallocate).
+ */
+export async function allocateHead(path: string, bytes: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const chunk = Buffer.alloc(Math.min(bytes, 1024 * 1024));
+    for (let at = 0; at < bytes; at += chunk.length) {
+      await fh.write(chunk, 0, Math.min(chunk.length, bytes - at), at);
+    }
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
 }
