@@ -3,6 +3,7 @@
  * only: the same calls, rules and errors as a libvirt client gets. Each function takes an open
  * Connection (read-only for a read-only token) and returns plain JSON-able data.
  */
+import type { DomainSummary, SnapshotSummary, UndefinePreview } from './json.js';
 import {
   DomainMetadataType,
   DomainModificationImpact,
@@ -20,28 +21,6 @@ import type { Connection, Domain } from '../index.js';
 /** virsh's names of the domain states, by number. */
 const STATE_NAMES = ['no state', 'running', 'idle', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended'];
 
-/** One row of the domain list. */
-export interface DomainSummary {
-  uuid: string;
-  name: string;
-  /** Runtime ID, -1 when inactive. */
-  id: number;
-  state: number;
-  stateName: string;
-  reason: number;
-  persistent: boolean;
-  autostart: boolean;
-  managedSave: boolean;
-  snapshots: number;
-  vcpus: number;
-  /** Memory in use, KiB. */
-  memory: number;
-  maxMemory: number;
-  /** CPU time used, nanoseconds. */
-  cpuTime: number;
-  /** The web console's tags, from the domain's `<metadata>` (namespace {@link TAGS_NS}). */
-  tags: string[];
-}
 
 /** The namespace of the tags element in a domain's `<metadata>`. */
 export const TAGS_NS = 'https://tsvirt.dev/xmlns/tags/1';
@@ -74,19 +53,6 @@ export async function setDomainTags(dom: Domain, tags: string[]): Promise<void> 
   await dom.setMetadata(DomainMetadataType.ELEMENT, xml, xml === null ? null : TAGS_PREFIX, TAGS_NS, flags);
 }
 
-/** A snapshot as the tree shows it. */
-export interface SnapshotSummary {
-  name: string;
-  parent: string | null;
-  current: boolean;
-  /** The domain state the snapshot recorded ('running', 'shutoff', 'disk-snapshot', …). */
-  state: string;
-  /** Seconds since the epoch. */
-  creationTime: number;
-  description: string;
-  /** Whether the snapshot holds the guest's memory (a running or paused domain's full snapshot). */
-  memory: boolean;
-}
 
 /** Summary of one domain (see {@link DomainSummary}). */
 export async function summarize(dom: Domain): Promise<DomainSummary> {
@@ -210,18 +176,6 @@ export function snapshotDeleteFlags(opts: { children?: boolean; childrenOnly?: b
   return (opts.children === true ? F.CHILDREN : 0) | (opts.childrenOnly === true ? F.CHILDREN_ONLY : 0) | (opts.metadataOnly === true ? F.METADATA_ONLY : 0);
 }
 
-/** What the undefine dialog shows before anything is removed (the seed's rules, R1–R4). */
-export interface UndefinePreview {
-  persistent: boolean;
-  active: boolean;
-  snapshots: number;
-  checkpoints: number;
-  managedSave: boolean;
-  /** Every refusal a plain undefine would meet, with the flag that lifts it (libvirt's order). */
-  obstacles: { kind: string; message: string; flag: string | null; value: number | null; consequence: string }[];
-  /** What happens to a running domain: it goes on as a transient domain (R4). */
-  becomesTransient: boolean;
-}
 
 const UNDEFINE_FLAG_NAMES = Object.fromEntries(Object.entries(DomainUndefineFlags).map(([k, v]) => [v, k])) as Record<number, string>;
 

@@ -7,22 +7,10 @@
  * bytes per second summed over devices, and the balloon's current memory. The first sample of a
  * domain (or the first after a counter went backwards: a restart) has no rates, only memory.
  */
+import type { MetricsSample } from './json.js';
 import { ConnectGetAllDomainStatsFlags } from '../core/enums.generated.js';
 import type { Connection, DomainStats } from '../index.js';
 
-/** One point of a domain's history; null where the driver gave no figure. */
-export interface MetricsSample {
-  /** Milliseconds since the epoch. */
-  t: number;
-  /** CPU time used over the interval, as a percentage of one vCPU times the vCPU count (0–100). */
-  cpu: number | null;
-  /** The balloon's current size in KiB. */
-  memoryKiB: number | null;
-  diskReadBps: number | null;
-  diskWriteBps: number | null;
-  netRxBps: number | null;
-  netTxBps: number | null;
-}
 
 /** The raw counters of a sample, to derive the next one's rates. */
 interface Counters {

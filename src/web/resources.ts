@@ -3,41 +3,12 @@
  * create-VM wizard), and the one thing it does to them: create a volume. Over tsvirt's public API
  * only, so the same rules and errors as a libvirt client's apply.
  */
+import type { PoolSummary, VolumeSummary, NetworkSummary } from './json.js';
 import { StoragePoolState } from '../core/enums.generated.js';
 import type { Connection, StoragePool } from '../index.js';
 
-/** A pool as the wizard lists it. Sizes in bytes. */
-export interface PoolSummary {
-  name: string;
-  uuid: string;
-  active: boolean;
-  persistent: boolean;
-  autostart: boolean;
-  capacity: number;
-  allocation: number;
-  available: number;
-}
 
-/** A volume as the wizard lists it. Sizes in bytes. */
-export interface VolumeSummary {
-  name: string;
-  path: string;
-  /** virStorageVolType (0 file, 1 block, 2 dir, …). */
-  type: number;
-  /** The image format ('qcow2', 'raw', …), or null when the pool does not say. */
-  format: string | null;
-  capacity: number;
-  allocation: number;
-}
 
-/** A network as the wizard lists it. */
-export interface NetworkSummary {
-  name: string;
-  uuid: string;
-  active: boolean;
-  persistent: boolean;
-  autostart: boolean;
-}
 
 /** Volume formats the wizard offers. */
 export const VOLUME_FORMATS = ['qcow2', 'raw'] as const;
