@@ -23,6 +23,7 @@ WANTED = {
         'virDomainControlState', 'virDomainDeviceModifyFlags',
         'virDomainStatsTypes', 'virConnectGetAllDomainStatsFlags', 'virDomainJobType', 'virDomainGetJobStatsFlags',
         'virDomainNumatuneMemMode', 'virDomainMetadataType', 'virDomainInterfaceAddressesSource',
+        'virDomainMigrateFlags', 'virDomainMigrateMaxSpeedFlags', 'virDomainBlockResizeFlags',
     ],
     'libvirt-stream.h': ['virStreamFlags', 'virStreamEventType'],
     'libvirt-domain-snapshot.h': [

@@ -97,6 +97,24 @@ export interface JobOptions {
   onProgress?: (progress: JobProgress) => void;
 }
 
+/** What a migration's Begin step answers: the domain's XML for the destination and a cookie. */
+export interface MigrationBegin {
+  xml: string;
+  cookieOut: Buffer;
+}
+
+/** What a migration's Prepare step answers: a cookie, and the URI the source is to send to (null: the one asked). */
+export interface MigrationPrepare {
+  cookieOut: Buffer;
+  uriOut: string | null;
+}
+
+/** What a migration's Finish step answers: the domain on the destination (null when cancelled) and a cookie. */
+export interface MigrationFinish {
+  dom: DomainRef | null;
+  cookieOut: Buffer;
+}
+
 /**
  * The hypervisor driver interface. Every method is async; errors are VirError.
  * Snapshots are addressed by (domain, name); domains by their ref (the driver resolves by UUID).
@@ -357,6 +375,22 @@ export interface HypervisorDriver {
   domainMigrateGetMaxSpeed?(dom: DomainRef, flags: number): Promise<number>;
   /** virDomainMigrateSetMaxSpeed. */
   domainMigrateSetMaxSpeed?(dom: DomainRef, bandwidth: number, flags: number): Promise<void>;
+  // Migration, libvirt's version 3 with typed parameters (virDomainMigrate*3Params). `params` are
+  // VIR_MIGRATE_PARAM_* (migrate_uri, destination_name, destination_xml, bandwidth, ...); cookies
+  // are opaque bytes one side hands the other through the client (or, peer to peer, through the
+  // source daemon). Managed direct: source Begin -> destination Prepare -> source Perform ->
+  // destination Finish -> source Confirm. Peer to peer (VIR_MIGRATE_PEER2PEER): the client calls
+  // only Perform on the source, with `dconnuri`; the source runs the other steps itself.
+  /** virDomainMigrateBegin3Params (source): checks the domain can go; the XML to send and a cookie. */
+  domainMigrateBegin3Params?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<MigrationBegin>;
+  /** virDomainMigratePrepare3Params (destination): makes ready to receive; its cookie and the URI the source sends to. */
+  domainMigratePrepare3Params?(params: TypedParameter[], cookieIn: Buffer, flags: number): Promise<MigrationPrepare>;
+  /** virDomainMigratePerform3Params (source): sends the domain (or, with P2P, runs the whole migration to `dconnuri`). */
+  domainMigratePerform3Params?(dom: DomainRef, dconnuri: string | null, params: TypedParameter[], cookieIn: Buffer, flags: number, options?: JobOptions): Promise<Buffer>;
+  /** virDomainMigrateFinish3Params (destination): resumes the arrived domain, or (cancelled) discards it; null when nothing arrived. */
+  domainMigrateFinish3Params?(params: TypedParameter[], cookieIn: Buffer, flags: number, cancelled: boolean): Promise<MigrationFinish>;
+  /** virDomainMigrateConfirm3Params (source): ends the source's copy, or (cancelled) resumes it. */
+  domainMigrateConfirm3Params?(dom: DomainRef, params: TypedParameter[], cookieIn: Buffer, flags: number, cancelled: boolean): Promise<void>;
 
   /** virDomainSetMetadata: {@link Domain.setMetadata}. */
   domainSetMetadata?(dom: DomainRef, type: number, metadata: string | null, key: string | null, uri: string | null, flags: number): Promise<void>;

@@ -531,6 +531,47 @@ export const DomainInterfaceAddressesSource = {
 /** A value of libvirt `virDomainInterfaceAddressesSource`. */
 export type DomainInterfaceAddressesSource = (typeof DomainInterfaceAddressesSource)[keyof typeof DomainInterfaceAddressesSource];
 
+/** libvirt `virDomainMigrateFlags` (libvirt-domain.h). @enum */
+export const DomainMigrateFlags = {
+  LIVE: 1,
+  PEER2PEER: 2,
+  TUNNELLED: 4,
+  PERSIST_DEST: 8,
+  UNDEFINE_SOURCE: 16,
+  PAUSED: 32,
+  NON_SHARED_DISK: 64,
+  NON_SHARED_INC: 128,
+  CHANGE_PROTECTION: 256,
+  UNSAFE: 512,
+  OFFLINE: 1024,
+  COMPRESSED: 2048,
+  ABORT_ON_ERROR: 4096,
+  AUTO_CONVERGE: 8192,
+  RDMA_PIN_ALL: 16384,
+  POSTCOPY: 32768,
+  TLS: 65536,
+  PARALLEL: 131072,
+  NON_SHARED_SYNCHRONOUS_WRITES: 262144,
+  POSTCOPY_RESUME: 524288,
+  ZEROCOPY: 1048576,
+} as const;
+/** A value of libvirt `virDomainMigrateFlags`. */
+export type DomainMigrateFlags = (typeof DomainMigrateFlags)[keyof typeof DomainMigrateFlags];
+
+/** libvirt `virDomainMigrateMaxSpeedFlags` (libvirt-domain.h). @enum */
+export const DomainMigrateMaxSpeedFlags = {
+  POSTCOPY: 1,
+} as const;
+/** A value of libvirt `virDomainMigrateMaxSpeedFlags`. */
+export type DomainMigrateMaxSpeedFlags = (typeof DomainMigrateMaxSpeedFlags)[keyof typeof DomainMigrateMaxSpeedFlags];
+
+/** libvirt `virDomainBlockResizeFlags` (libvirt-domain.h). @enum */
+export const DomainBlockResizeFlags = {
+  BYTES: 1,
+} as const;
+/** A value of libvirt `virDomainBlockResizeFlags`. */
+export type DomainBlockResizeFlags = (typeof DomainBlockResizeFlags)[keyof typeof DomainBlockResizeFlags];
+
 /** libvirt `virStreamFlags` (libvirt-stream.h). @enum */
 export const StreamFlags = {
   NONBLOCK: 1,
