@@ -6,7 +6,8 @@
  * driver words them.
  */
 import { closeSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
+import { createConnection } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { ErrorDomain, ErrorLevel, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
@@ -128,7 +129,7 @@ export class RpcClient {
   private readonly receivedFds: number[] = [];
 
   private constructor(
-    private readonly sock: Socket,
+    private readonly sock: Duplex,
     private readonly opts: RpcClientOptions,
   ) {
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -158,6 +159,14 @@ export class RpcClient {
         reject(systemError(`Failed to connect socket to '${path}'`, err.code ?? 'ECONNREFUSED'));
       });
     });
+  }
+
+  /**
+   * Speaks the protocol over an open stream (a TLS socket, an ssh child's pipes). Descriptor
+   * passing needs a unix socket: over anything else it answers VIR_ERR_NO_SUPPORT.
+   */
+  static over(stream: Duplex, opts: RpcClientOptions = {}): RpcClient {
+    return new RpcClient(stream, opts);
   }
 
   /** True until the socket is gone. */

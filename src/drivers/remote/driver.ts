@@ -64,6 +64,7 @@ import { RpcClient } from './client.js';
 import { RemoteStreamChannel } from './stream.js';
 import { RemoteNetworks } from './network.js';
 import { parseRemoteURI } from './uri.js';
+import { openTransport } from './transport.js';
 import { RemoteStorage } from './storage.js';
 
 /** How long the socket connect and each handshake call may take. */
@@ -110,7 +111,7 @@ export async function openRemoteDriver(uri: string, options: RemoteDriverOptions
   const envTimeout = Number(process.env.TSVIRT_REMOTE_TIMEOUT_MS);
   const timeout = options.connectTimeoutMs ?? (Number.isFinite(envTimeout) && envTimeout > 0 ? envTimeout : DEFAULT_CONNECT_TIMEOUT_MS);
   const driver = new RemoteDriver(uri);
-  const client = await RpcClient.connect(target.socket, timeout, {
+  const client = await openTransport(target, timeout, {
     keepaliveIntervalMs: options.keepaliveIntervalMs,
     keepaliveCount: options.keepaliveCount,
     onMessage: (f) => driver.onMessage(f),

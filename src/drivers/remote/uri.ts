@@ -10,26 +10,38 @@ import { RO_SOCKET, RW_SOCKET, defaultSocketDir } from '../../core/paths.js';
 /** Query parameters the remote driver consumes itself; every other one goes to the daemon. */
 const CLIENT_PARAMS = new Set(['socket', 'name', 'mode', 'proxy', 'no_verify', 'no_tty', 'command', 'netcat', 'keyfile', 'pkipath', 'sshauth', 'known_hosts', 'auth']);
 
-/** Where and what to open. */
+/**
+ * Where and what to open. `transport` is the URI's (`qemu+tls://` → 'tls'; none → 'unix');
+ * each transport reads what it needs of `url` (host, port, user, its query parameters).
+ */
 export interface RemoteTarget {
   /** The URI sent in CONNECT_OPEN (`test:///default` for `test+unix:///default?socket=…`). */
   inner: string;
-  /** The unix socket path. */
+  /** 'unix', or the transport named after '+'. */
+  transport: RemoteTransport;
+  /** The unix socket path: `socket=` or the daemon's default (the local side for 'unix'; for 'ssh' the remote side's, when given). */
   socket: string;
+  /** The parsed URI, for the transport's own parameters. */
+  url: URL;
 }
 
+/** libvirt's transports; tsvirt's remote driver opens those it has (see openRemoteDriver). */
+export type RemoteTransport = 'unix' | 'tls' | 'tcp' | 'ssh' | 'ext' | 'libssh' | 'libssh2';
+
+const TRANSPORTS: ReadonlySet<string> = new Set<RemoteTransport>(['unix', 'tls', 'tcp', 'ssh', 'ext', 'libssh', 'libssh2']);
+
 /**
- * Splits a `+unix` URI: the inner URI is the scheme without its transport, path and remaining
+ * Splits a remote URI (`DRIVER+TRANSPORT://[user@][host][:port]/PATH?…`): the inner URI is the scheme without its transport, path and remaining
  * query kept, `socket` (and libvirt's other client-side parameters) removed; `name=` overrides it
  * as in libvirt. Without `socket=` the daemon's default socket is used (`libvirt-sock-ro` for a
- * read-only open). Errors: VIR_ERR_INVALID_ARG for a transport other than unix, as libvirt's
- * remote driver words it.
+ * read-only open). Errors: VIR_ERR_INVALID_ARG for a transport libvirt does not know, as
+ * libvirt's remote driver words it.
  */
 export function parseRemoteURI(url: URL, options: { readonly?: boolean; env?: NodeJS.ProcessEnv; uid?: number } = {}): RemoteTarget {
   const scheme = url.protocol.replace(/:$/, '');
   const plus = scheme.indexOf('+');
   const transport = plus < 0 ? 'unix' : scheme.slice(plus + 1);
-  if (transport !== 'unix') {
+  if (!TRANSPORTS.has(transport)) {
     throw VirError.report(
       ErrorDomain.REMOTE,
       ErrorNumber.INVALID_ARG,
@@ -45,5 +57,5 @@ export function parseRemoteURI(url: URL, options: { readonly?: boolean; env?: No
   const given = url.searchParams.get('socket');
   const socket =
     given !== null && given !== '' ? given : join(defaultSocketDir(options.env, options.uid), options.readonly === true ? RO_SOCKET : RW_SOCKET);
-  return { inner, socket };
+  return { inner, transport: transport as RemoteTransport, socket, url };
 }
