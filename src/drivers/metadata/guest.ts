@@ -196,6 +196,13 @@ export interface GuestBackend {
    * libvirt's test driver) always resumes.
    */
   imageStartsPaused?(image: string): boolean;
+  /**
+   * The live domain XML a managed save image was taken with, which a start from it runs (as
+   * libvirt's QEMU driver restores from the XML in its image's header): hot-plugged devices and
+   * their addresses included. Undefined for an image that holds none (the simulator's, or one
+   * written before tsvirt kept it): the start then runs the domain's current definition.
+   */
+  imageXml?(image: string): string | undefined;
   /** Forgets a managed save image. */
   removeImage(image: string): Promise<void>;
   /**

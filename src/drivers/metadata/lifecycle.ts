@@ -20,11 +20,11 @@ import {
 } from '../../core/enums.generated.js';
 import { noSupport, operationInvalid } from '../../core/errors.js';
 import type { DomainRef, DomainScreenshot, JobOptions } from '../../core/driver.js';
-import { formatDomainXML } from '../../conf/domain.js';
+import { formatDomainXML, parseDomainXML } from '../../conf/domain.js';
 import { planUndefine } from '../../rules/undefine.js';
 import { checkCreateOverDefined, checkManagedSave, planStart, runOnRestore } from '../../rules/lifecycle.js';
 import type { Jobs } from './jobs.js';
-import { defNumbers, isActive, refOf, type DomainRecords } from './records.js';
+import { STORED, defNumbers, isActive, refOf, type DomainRecords } from './records.js';
 
 /** The lifecycle calls (see the file comment); TSDoc of each is HypervisorDriver's. */
 export class DomainLifecycle {
@@ -106,7 +106,10 @@ export class DomainLifecycle {
         const start = planStart({ active: isActive(rec), hasManagedSave: rec.managedSave !== null }, flags, r.errDomain);
         // A guest saved paused (or with VIR_DOMAIN_SAVE_PAUSED) comes back paused, as on libvirt.
         const savedPaused = start.restore && rec.managedSave !== null && this.backend.imageStartsPaused?.(rec.managedSave) === true;
-        return { ...start, paused: start.paused || savedPaused, savedPaused, def: r.currentDef(rec), image: rec.managedSave };
+        // A restore runs the definition the image was saved with (hot-plugged devices included).
+        const savedXml = start.restore && rec.managedSave !== null ? this.backend.imageXml?.(rec.managedSave) : undefined;
+        const def = savedXml === undefined ? r.currentDef(rec) : parseDomainXML(savedXml, STORED);
+        return { ...start, paused: start.paused || savedPaused, savedPaused, def, image: rec.managedSave };
       },
       act: (rec, plan) => this.backend.start(rec, plan.def, { paused: plan.paused, image: plan.restore ? plan.image : null }),
       commit: (rec, plan, runtime) => {

@@ -17,9 +17,10 @@
  */
 import { isIP } from 'node:net';
 import { ErrorDomain } from '../../core/enums.generated.js';
-import { configUnsupported, operationFailed } from '../../core/errors.js';
+import { configUnsupported, operationFailed, xmlError } from '../../core/errors.js';
 import {
   unmodelledDevices,
+  type DeviceAddress,
   type DomainCharSource,
   type DomainDef,
   type DomainDiskDef,
@@ -258,13 +259,16 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
   const balloon = def.devices.memballoon;
   if (balloon !== undefined && balloon.model !== 'none') {
     if (balloon.model !== 'virtio') throw configUnsupported(DOM, `memballoon model '${balloon.model}' is not supported`);
-    a.push('-device', JSON.stringify({ driver: 'virtio-balloon-pci', id: 'balloon0' }));
+    a.push('-device', JSON.stringify({ driver: 'virtio-balloon-pci', id: 'balloon0', ...pciProps(balloon.address) }));
   }
 
   if (options.incomingDefer === true) a.push('-incoming', 'defer');
   if (options.loadSnapshot !== undefined) a.push('-loadvm', options.loadSnapshot);
   return { argv: a, env };
 }
+
+/** An element with no children, for a controller the definition does not list. */
+const NO_ELEMENT: XmlElement = { name: '', localName: '', namespaceURI: undefined, attrs: {}, children: [], text: '' };
 
 /** A machine type name: QEMU's are letters, digits, dots, dashes and underscores. */
 const MACHINE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -380,7 +384,7 @@ function videoArgs(v: DomainVideoDef, index: number): string[] {
     throw configUnsupported(DOM, "'address' is not supported for 'ramfb' video devices");
   }
   const driver = v.primary === true || devices.secondary === undefined ? devices.primary : devices.secondary;
-  const dev: Record<string, unknown> = { driver, id: `video${index}` };
+  const dev: Record<string, unknown> = { driver, id: `video${index}`, ...(v.model === 'ramfb' ? {} : pciProps(v.address)) };
   switch (v.model) {
     case 'vga':
     case 'vmvga':
@@ -461,9 +465,10 @@ function diskControllerArgs(def: DomainDef): string[] {
     if (d.targetBus === 'sata') sata.add(driveAddress(d).controller);
     if (d.targetBus === 'scsi') scsi.add(driveAddress(d).controller);
   }
+  const sataCtl = controllers(def, 'sata');
   for (const c of [...sata].sort((x, y) => x - y)) {
     if (c === 0 && isQ35(def)) continue;
-    out.push('-device', JSON.stringify({ driver: 'ich9-ahci', id: `sata${c}` }));
+    out.push('-device', JSON.stringify({ driver: 'ich9-ahci', id: `sata${c}`, ...pciProps(keptAddress(sataCtl.get(c) ?? NO_ELEMENT)()) }));
   }
   const scsiCtl = controllers(def, 'scsi');
   for (const c of [...scsi].sort((x, y) => x - y)) {
@@ -472,7 +477,7 @@ function diskControllerArgs(def: DomainDef): string[] {
     if (driver === undefined) {
       throw configUnsupported(DOM, `SCSI controller model '${model}' is not supported by tsvirt's qemu driver (lsilogic or virtio-scsi)`);
     }
-    out.push('-device', JSON.stringify({ driver, id: `scsi${c}` }));
+    out.push('-device', JSON.stringify({ driver, id: `scsi${c}`, ...pciProps(keptAddress(scsiCtl.get(c) ?? NO_ELEMENT)()) }));
   }
   return out;
 }
@@ -520,6 +525,7 @@ function diskArgs(def: DomainDef, disk: DomainDiskDef, index: number): string[] 
     case 'virtio':
       if (disk.device === 'cdrom') throw configUnsupported(DOM, `disk '${disk.targetDev}': a CD-ROM cannot be on the virtio bus`);
       dev.driver = 'virtio-blk-pci';
+      Object.assign(dev, pciProps(disk.address));
       break;
     case 'ide': {
       const unit = ideUnit(disk.targetDev);
@@ -569,6 +575,182 @@ export function assignAliases(def: DomainDef): void {
   def.devices.interfaces.forEach((n, i) => (n.alias ??= `net${i}`));
 }
 
+/** The slot numbers of a PCI bus. */
+const PCI_SLOTS = 32;
+
+/** One device that sits on the guest's PCI bus, and where its address is kept. */
+interface PciDevice {
+  what: string;
+  get(): DeviceAddress | undefined;
+  set(a: DeviceAddress): void;
+  /** The slot it goes to when it has none and that slot is free (libvirt's primary video). */
+  preferred?: number;
+}
+
+/** Slots the machine's own devices hold: the host bridge, and PIIX3 (pc) or ICH9's LPC/SATA (q35). */
+function reservedSlots(def: DomainDef): Set<number> {
+  return new Set(isQ35(def) ? [0, 0x1f] : [0, 1]);
+}
+
+/** `0000:00:03.0`, as libvirt names a PCI address in its messages. */
+function pciName(a: { domain: number; bus: number; slot: number; fn: number }): string {
+  const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
+  return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.fn.toString(16)}`;
+}
+
+/** The numbers of a `type='pci'` address (libvirt reads them as C integers: 0x… hex, else decimal). */
+function pciNumbers(a: DeviceAddress): { domain: number; bus: number; slot: number; fn: number } {
+  const num = (v: string | undefined): number => (v === undefined ? 0 : Number(v));
+  return { domain: num(a.domain), bus: num(a.bus), slot: num(a.slot), fn: num(a.function) };
+}
+
+/** libvirt's formatting of a PCI address it assigned. */
+function pciAddress(slot: number, fn = 0): DeviceAddress {
+  return { type: 'pci', domain: '0x0000', bus: '0x00', slot: `0x${slot.toString(16).padStart(2, '0')}`, function: `0x${fn.toString(16)}` };
+}
+
+/** The `<address>` child of a kept element (a controller), and a way to set it. */
+function keptAddress(el: XmlElement): PciDevice['get'] {
+  return () => {
+    const a = el.children.find((c) => c.name === 'address');
+    return a === undefined ? undefined : { ...a.attrs };
+  };
+}
+function setKeptAddress(el: XmlElement, a: DeviceAddress): void {
+  const child: XmlElement = { name: 'address', localName: 'address', namespaceURI: undefined, attrs: { ...a }, children: [], text: '' };
+  const children = el.children as XmlElement[];
+  const at = children.findIndex((c) => c.name === 'address');
+  if (at >= 0) children[at] = child;
+  else children.push(child);
+}
+
+/**
+ * The devices this builder puts on the PCI bus, in the order libvirt's QEMU driver assigns their
+ * slots (qemuDomainAssignDevicePCISlots): the primary video card first, then interfaces, the disk
+ * controllers, virtio disks, other video cards and the balloon.
+ */
+function pciDevices(def: DomainDef): PciDevice[] {
+  const out: PciDevice[] = [];
+  const videos = (def.devices.videos ?? []).filter((v) => v.model !== 'none' && v.model !== 'ramfb' && VIDEO_DEVICES[v.model] !== undefined);
+  const video = (v: DomainVideoDef, preferred?: number): PciDevice => ({
+    what: `video '${v.model}'`,
+    get: () => v.address,
+    set: (a) => (v.address = a),
+    preferred,
+  });
+  const primary = videos.find((v) => v.primary === true) ?? videos[0];
+  if (primary !== undefined) out.push(video(primary, isQ35(def) ? 1 : 2));
+  for (const n of def.devices.interfaces) out.push({ what: `interface '${n.mac}'`, get: () => n.address, set: (a) => (n.address = a) });
+  const used = { sata: new Set<number>(), scsi: new Set<number>() };
+  for (const d of def.devices.disks) {
+    if (d.targetBus === 'sata' || d.targetBus === 'scsi') used[d.targetBus].add(driveAddress(d).controller);
+  }
+  for (const type of ['sata', 'scsi'] as const) {
+    const kept = controllers(def, type);
+    for (const c of [...used[type]].sort((x, y) => x - y)) {
+      if (type === 'sata' && c === 0 && isQ35(def)) continue;
+      const el = kept.get(c);
+      if (el === undefined) continue;
+      out.push({ what: `controller '${type}' ${c}`, get: keptAddress(el), set: (a) => setKeptAddress(el, a) });
+    }
+  }
+  for (const d of def.devices.disks) {
+    if (d.targetBus === 'virtio') out.push({ what: `disk '${d.targetDev}'`, get: () => d.address, set: (a) => (d.address = a) });
+  }
+  for (const v of videos) if (v !== primary) out.push(video(v));
+  const balloon = def.devices.memballoon;
+  if (balloon !== undefined && balloon.model === 'virtio') out.push({ what: 'memballoon', get: () => balloon.address, set: (a) => (balloon.address = a) });
+  return out;
+}
+
+/**
+ * Gives every PCI device of the definition its address on the guest's PCI bus (bus 0: this
+ * driver adds no bridges), kept in the definition and put on QEMU's command line, so that a QEMU
+ * started again from the live definition (a restore, a revert with memory) has each device in
+ * the same slot, which its saved state requires. Addresses written in the definition are kept;
+ * one on another bus or PCI domain (which would need controllers this driver does not start) is
+ * replaced by a free slot of bus 0, as QEMU runs it. The others take free slots in libvirt's
+ * order. Called at start (the live definition); a hot-plugged device takes a free slot
+ * ({@link freePciSlot}).
+ *
+ * Errors: VIR_ERR_XML_ERROR for a slot used twice or held by the machine, VIR_ERR_CONFIG_UNSUPPORTED
+ * for a slot or function out of range.
+ */
+export function assignPciAddresses(def: DomainDef): void {
+  const reserved = reservedSlots(def);
+  const taken = new Set(reserved);
+  const seen = new Set<string>();
+  const pending: PciDevice[] = [];
+  for (const dev of pciDevices(def)) {
+    const a = dev.get();
+    if (a !== undefined && a.type !== 'pci') throw configUnsupported(DOM, `${dev.what}: address type '${a.type ?? ''}' is not supported (pci)`);
+    const n = a === undefined ? undefined : pciNumbers(a);
+    if (n === undefined || n.domain !== 0 || n.bus !== 0) {
+      pending.push(dev);
+      continue;
+    }
+    checkPciNumbers(n);
+    const key = `${n.slot}.${n.fn}`;
+    if (reserved.has(n.slot) || seen.has(key)) throw xmlError(`Attempted double use of PCI Address ${pciName(n)}`);
+    seen.add(key);
+    taken.add(n.slot);
+  }
+  for (const dev of pending) {
+    const slot = dev.preferred !== undefined && !taken.has(dev.preferred) ? dev.preferred : firstFree(taken);
+    if (slot === undefined) throw configUnsupported(DOM, `no free PCI slot for ${dev.what}`);
+    taken.add(slot);
+    dev.set(pciAddress(slot));
+  }
+}
+
+function checkPciNumbers(n: { slot: number; fn: number }): void {
+  if (!Number.isInteger(n.slot) || n.slot < 0 || n.slot >= PCI_SLOTS) throw configUnsupported(DOM, `Invalid PCI address slot='0x${n.slot.toString(16)}', must be <= 0x1F`);
+  if (!Number.isInteger(n.fn) || n.fn < 0 || n.fn > 7) throw configUnsupported(DOM, `Invalid PCI address function=0x${n.fn.toString(16)}, must be <= 7`);
+}
+
+function firstFree(taken: Set<number>): number | undefined {
+  for (let s = 1; s < PCI_SLOTS; s++) if (!taken.has(s)) return s;
+  return undefined;
+}
+
+/**
+ * The address a device hot-plugged into the running guest of `live` takes: `wanted` when the
+ * attach XML names a free slot of bus 0, else the first free slot (libvirt's hotplug assigns one
+ * the same way).
+ *
+ * Errors: VIR_ERR_XML_ERROR when `wanted` is in use; VIR_ERR_CONFIG_UNSUPPORTED for another
+ * bus, or when no slot is free.
+ */
+export function freePciSlot(live: DomainDef, wanted: DeviceAddress | undefined): DeviceAddress {
+  const taken = reservedSlots(live);
+  for (const dev of pciDevices(live)) {
+    const a = dev.get();
+    if (a === undefined || a.type !== 'pci' || a === wanted) continue;
+    taken.add(pciNumbers(a).slot);
+  }
+  if (wanted !== undefined) {
+    if (wanted.type !== 'pci') throw configUnsupported(DOM, `address type '${wanted.type ?? ''}' is not supported for hotplug (pci)`);
+    const n = pciNumbers(wanted);
+    if (n.domain !== 0 || n.bus !== 0) throw configUnsupported(DOM, `PCI address ${pciName(n)}: only bus 0 is available (tsvirt's qemu driver adds no PCI bridges)`);
+    checkPciNumbers(n);
+    if (taken.has(n.slot)) throw xmlError(`Attempted double use of PCI Address ${pciName(n)}`);
+    return pciAddress(n.slot, n.fn);
+  }
+  const slot = firstFree(taken);
+  if (slot === undefined) throw configUnsupported(DOM, 'no free PCI slot for the device');
+  return pciAddress(slot);
+}
+
+/** The `addr` (and `multifunction`) properties of a PCI device at `a`, none without an address. */
+export function pciProps(a: DeviceAddress | undefined): Record<string, unknown> {
+  if (a === undefined || a.type !== 'pci') return {};
+  const n = pciNumbers(a);
+  if (n.domain !== 0 || n.bus !== 0) return {};
+  const props: Record<string, unknown> = { addr: n.fn === 0 ? `0x${n.slot.toString(16)}` : `0x${n.slot.toString(16)}.0x${n.fn.toString(16)}` };
+  if (a.multifunction === 'on') props.multifunction = true;
+  return props;
+}
+
 /** The netdev id of the interface whose device is `alias` (`net0` → `hostnet0`, as libvirt). */
 export function netdevId(alias: string): string {
   return `host${alias}`;
@@ -588,7 +770,7 @@ function interfaceArgs(net: DomainInterfaceDef, index: number, tap: string | und
   if (driver === undefined) throw configUnsupported(DOM, `interface model '${model}' is not supported`);
   const alias = net.alias ?? `net${index}`;
   const id = netdevId(alias);
-  const dev: Record<string, unknown> = { driver, netdev: id, id: alias, mac: net.mac };
+  const dev: Record<string, unknown> = { driver, netdev: id, id: alias, mac: net.mac, ...pciProps(net.address) };
   if (net.bootOrder !== undefined) dev.bootindex = net.bootOrder;
   let netdev: string;
   if (net.type === 'user') {

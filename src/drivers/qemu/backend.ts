@@ -20,6 +20,7 @@ import type { NetworkDriver } from '../../core/network-driver.js';
 import { createTap, deleteTaps, recordTaps } from './taps.js';
 import type { StorageDriver } from '../../core/storage-driver.js';
 import { withVolumesResolved } from './volumes.js';
+import { SAVE_HEADER_FIXED, formatSaveHeader, parseSaveHeader, saveHeaderXmlLength, type SaveImageHeader } from '../../conf/save-image.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -61,7 +62,7 @@ import {
   checkQemuCheckpointDelete,
   removeActions,
 } from './checkpoint.js';
-import { accelFor, assignAliases, buildQemuArgv, checkQemuDefinition, type QemuArgvPaths } from './argv.js';
+import { accelFor, assignAliases, assignPciAddresses, buildQemuArgv, checkQemuDefinition, type QemuArgvPaths } from './argv.js';
 import { findConsoleDevice, openConsoleSession, restrictSocket, type ConsoleChannel } from './console.js';
 import {
   MAX_SOCKET_PATH,
@@ -85,6 +86,7 @@ import {
 import type { QmpClient, QmpEvent } from './qmp.js';
 import {
   findQemuImg,
+  formatNodesOf,
   internalSnapshotTargets,
   isMissingSnapshotError,
   checkLoadvmTarget,
@@ -245,15 +247,17 @@ export class QemuGuests implements GuestBackend {
     supported: QEMU_CHECKPOINT_FLAGS,
     check: checkQemuCheckpoint,
     create: async (rec, def, cp) => {
-      const actions = addActions(bitmapTargets(def, cp.disks));
-      if (actions.length > 0) await (await this.require(rec)).qmp.execute('transaction', { actions });
+      const g = await this.require(rec);
+      const actions = addActions(bitmapTargets(def, cp.disks, await formatNodesOf(g.qmp)));
+      if (actions.length > 0) await g.qmp.execute('transaction', { actions });
     },
     checkDelete: checkQemuCheckpointDelete,
     discard: async (rec, def, disks) => {
       const g = await this.require(rec);
       const domainDef = def();
       const present = bitmapsByNode(await g.qmp.execute('query-named-block-nodes', { flat: true }));
-      const actions = removeActions(disks.flatMap((d) => bitmapTargets(domainDef, d)), present);
+      const nodeOf = await formatNodesOf(g.qmp);
+      const actions = removeActions(disks.flatMap((d) => bitmapTargets(domainDef, d, nodeOf)), present);
       if (actions.length > 0) await g.qmp.execute('transaction', { actions });
     },
     sizes: async (rec, disks) => {
@@ -261,7 +265,7 @@ export class QemuGuests implements GuestBackend {
       const def = parseDomainXML(rec.liveXml ?? rec.configXml ?? '', { stored: true });
       const present = bitmapsByNode(await g.qmp.execute('query-named-block-nodes', { flat: true }));
       const out = new Map<string, number>();
-      for (const t of bitmapTargets(def, disks)) {
+      for (const t of bitmapTargets(def, disks, await formatNodesOf(g.qmp))) {
         const bm = (present.get(t.node) ?? []).find((b) => b.name === t.bitmap);
         if (bm !== undefined) out.set(t.disk, bm.count);
       }
@@ -372,6 +376,9 @@ export class QemuGuests implements GuestBackend {
     const types = qemuMachineTypes(emulator);
     // Device ids are the aliases the live XML shows (hotplug and detach find devices by them).
     assignAliases(def);
+    // And PCI addresses, kept in the live definition: a QEMU started from it again (a restore)
+    // must have every device in the same slot as the one whose state it loads.
+    assignPciAddresses(def);
     // Volume disks run on their volume's file; the definition keeps naming the volume.
     const runDef = await withVolumesResolved(def, this.storage);
     const bridges = await this.bridgesOf(def);
@@ -445,7 +452,7 @@ export class QemuGuests implements GuestBackend {
       if (opts.image === null) await setupBalloon(guest.qmp, def);
       if (opts.image !== null) {
         const t0 = performance.now();
-        await this.restoreFrom(guest, opts.image, opts.imageOffset ?? 0);
+        await this.restoreFrom(guest, opts.image, opts.imageOffset ?? readImageHeader(opts.image)?.dataOffset ?? 0);
         timings.restoreMs = performance.now() - t0;
       }
       if (!opts.paused) await guest.qmp.execute('cont');
@@ -609,8 +616,15 @@ export class QemuGuests implements GuestBackend {
     const uuid = this.checkUUID(rec.uuid);
     mkdirSync(this.saveDir, { recursive: true, mode: 0o700 });
     const image = join(this.saveDir, `${uuid}${runOnRestore ? SAVE_SUFFIX : PAUSED_SAVE_SUFFIX}`);
-    await this.saveInto(rec, image, undefined, options);
+    // The live XML goes first, as libvirt's image header: the restore must run the same devices.
+    const header = rec.liveXml === null ? undefined : formatSaveHeader(rec.liveXml, runOnRestore);
+    await this.saveInto(rec, image, header, options);
     return image;
+  }
+
+  /** The live XML in a managed save image's header (see GuestBackend.imageXml). */
+  imageXml(image: string): string | undefined {
+    return readImageHeader(image)?.xml;
   }
 
   /**
@@ -715,13 +729,13 @@ export class QemuGuests implements GuestBackend {
     options?: JobOptions,
   ): Promise<void> {
     const name = snap.name ?? '';
-    const targets = internalSnapshotTargets(def, snap);
+    const g = active ? await this.require(rec) : undefined;
+    const targets = internalSnapshotTargets(def, snap, g === undefined ? undefined : await formatNodesOf(g.qmp));
     const qemuImg = findQemuImg(def.devices.emulator, this.env);
     // Every image first, so that a refusal changes none of them (QEMU's snapshot-save would
     // refuse a running guest's too, in words that do not say which image).
     for (const file of targets.files) checkNewSnapshotName(await listImageSnapshots(qemuImg, file, active), name, file);
-    if (active) {
-      const g = await this.require(rec);
+    if (g !== undefined) {
       const memory = snap.memory?.snapshot === 'internal';
       await runSnapshotJob(g.qmp, 'snapshot-save', {
         tag: name,
@@ -785,9 +799,9 @@ export class QemuGuests implements GuestBackend {
    */
   private async snapshotDiscard(rec: DomainRecord, currentDef: () => DomainDef, snaps: readonly SnapshotRef[], running: boolean): Promise<void> {
     const def = currentDef();
-    const disks = snapshotCapableDisks(def);
-    if (disks.nodes.length === 0) return;
     const g = running ? await this.require(rec) : undefined;
+    const disks = snapshotCapableDisks(def, undefined, g === undefined ? undefined : await formatNodesOf(g.qmp));
+    if (disks.nodes.length === 0) return;
     const qemuImg = g === undefined ? findQemuImg(def.devices.emulator, this.env) : '';
     const lister = g === undefined ? qemuImg : findQemuImg(def.devices.emulator, this.env);
     for (const snap of snaps) {
@@ -1334,5 +1348,29 @@ async function setGraphicsPasswords(qmp: QmpClient, def: DomainDef): Promise<voi
     if (g.type !== 'vnc' || g.passwd === undefined) continue;
     await qmp.execute('set_password', { protocol: 'vnc', password: g.passwd });
     await qmp.execute('expire_password', { protocol: 'vnc', time: g.passwdValidTo === undefined ? 'never' : String(g.passwdValidTo) });
+  }
+}
+
+/**
+ * The tsvirt header at the start of a save image, or undefined when the file has none (a managed
+ * save image written before tsvirt kept the XML there holds the bare migration stream).
+ */
+function readImageHeader(path: string): SaveImageHeader | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const fixed = Buffer.alloc(SAVE_HEADER_FIXED);
+    const n = readSync(fd, fixed, 0, SAVE_HEADER_FIXED, 0);
+    const len = saveHeaderXmlLength(fixed.subarray(0, n));
+    if (typeof len !== 'number') return undefined;
+    const all = Buffer.alloc(SAVE_HEADER_FIXED + len);
+    const header = parseSaveHeader(all.subarray(0, readSync(fd, all, 0, all.length, 0)));
+    return typeof header === 'string' ? undefined : header;
+  } finally {
+    closeSync(fd);
   }
 }

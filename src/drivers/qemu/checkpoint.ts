@@ -9,6 +9,7 @@ import { VirError, configUnsupported } from '../../core/errors.js';
 import type { CheckpointDef, CheckpointDiskDef } from '../../conf/checkpoint.js';
 import type { DomainDef } from '../../conf/domain.js';
 import { diskFormatNode } from './argv.js';
+import type { NodeOf } from './snapshot.js';
 
 const DOM = ErrorDomain.QEMU;
 
@@ -26,14 +27,18 @@ export interface BitmapTarget {
   bitmap: string;
 }
 
-/** The bitmaps of a checkpoint's disks, on the nodes of the domain's disks with that target. */
-export function bitmapTargets(def: DomainDef, disks: readonly CheckpointDiskDef[]): BitmapTarget[] {
+/**
+ * The bitmaps of a checkpoint's disks, on the nodes of the domain's disks with that target
+ * (`nodeOf`: a running guest's, looked up by the disk's alias; see snapshot.ts).
+ */
+export function bitmapTargets(def: DomainDef, disks: readonly CheckpointDiskDef[], nodeOf: NodeOf = (_d, index) => diskFormatNode(index)): BitmapTarget[] {
   const out: BitmapTarget[] = [];
   for (const d of disks) {
     if (d.checkpoint !== 'bitmap' || d.bitmap === undefined) continue;
     const index = def.devices.disks.findIndex((disk) => disk.targetDev === d.name);
-    if (index < 0) continue;
-    out.push({ disk: d.name, node: diskFormatNode(index), bitmap: d.bitmap });
+    const disk = def.devices.disks[index];
+    if (disk === undefined) continue;
+    out.push({ disk: d.name, node: nodeOf(disk, index), bitmap: d.bitmap });
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError, configUnsupported } from '../../core/errors.js';
 import type { DomainDef, DomainDiskDef, DomainInterfaceDef } from '../../conf/domain.js';
 import type { QmpClient, QmpEvent } from './qmp.js';
-import { NIC_MODELS, netdevId } from './argv.js';
+import { NIC_MODELS, freePciSlot, netdevId, pciProps } from './argv.js';
 
 const DOM = ErrorDomain.DOMAIN;
 const unsupported = (detail: string): VirError => VirError.report(DOM, ErrorNumber.OPERATION_UNSUPPORTED, detail);
@@ -62,11 +62,13 @@ export function checkDiskHotplug(disk: DomainDiskDef): void {
 
 /**
  * Plugs `disk` (already in `live`, the definition the guest runs with) into the guest and gives
- * it its alias (the user's, else `virtio-diskN`). On failure, what was added is removed again.
+ * it its alias (the user's, else `virtio-diskN`) and its PCI address (the one its XML names, else
+ * a free slot), both kept in the live definition. On failure, what was added is removed again.
  */
 export async function plugDisk(qmp: QmpClient, live: DomainDef, disk: DomainDiskDef): Promise<void> {
   checkDiskHotplug(disk);
   const alias = disk.alias ?? freeAlias(live, 'virtio-disk', diskIndex(disk.targetDev));
+  const address = freePciSlot(live, disk.address);
   const n = await nextNodeIndex(qmp);
   const storage = `libvirt-${n}-storage`;
   const format = `libvirt-${n}-format`;
@@ -75,7 +77,7 @@ export async function plugDisk(qmp: QmpClient, live: DomainDef, disk: DomainDisk
   try {
     await qmp.execute('blockdev-add', { 'node-name': format, 'read-only': disk.readonly, driver: disk.driverType ?? 'raw', file: storage });
     try {
-      const dev: Record<string, unknown> = { driver: 'virtio-blk-pci', id: alias, drive: format };
+      const dev: Record<string, unknown> = { driver: 'virtio-blk-pci', id: alias, drive: format, ...pciProps(address) };
       if (disk.shareable === true) dev['share-rw'] = true;
       if (disk.bootOrder !== undefined) dev.bootindex = disk.bootOrder;
       await qmp.execute('device_add', dev);
@@ -88,9 +90,10 @@ export async function plugDisk(qmp: QmpClient, live: DomainDef, disk: DomainDisk
     throw e;
   }
   disk.alias = alias;
+  disk.address = address;
 }
 
-/** Plugs a user-mode interface: `netdev_add` + `device_add` of its model; gives it its alias (`netN`). */
+/** Plugs a user-mode interface: `netdev_add` + `device_add` of its model; gives it its alias (`netN`) and PCI address. */
 export async function plugInterface(qmp: QmpClient, live: DomainDef, net: DomainInterfaceDef): Promise<void> {
   if (net.type !== 'user') {
     throw configUnsupported(DOM, `interface type '${net.type}' is not supported by tsvirt's qemu driver (use type='user')`);
@@ -99,15 +102,17 @@ export async function plugInterface(qmp: QmpClient, live: DomainDef, net: Domain
   const driver = NIC_MODELS[model];
   if (driver === undefined) throw configUnsupported(DOM, `interface model '${model}' is not supported`);
   const alias = net.alias ?? freeAlias(live, 'net');
+  const address = freePciSlot(live, net.address);
   const id = netdevId(alias);
   await qmp.execute('netdev_add', { type: 'user', id });
   try {
-    await qmp.execute('device_add', { driver, netdev: id, id: alias, mac: net.mac });
+    await qmp.execute('device_add', { driver, netdev: id, id: alias, mac: net.mac, ...pciProps(address) });
   } catch (e) {
     await qmp.execute('netdev_del', { id }).catch(() => undefined);
     throw e;
   }
   net.alias = alias;
+  net.address = address;
 }
 
 /** The format node behind the guest device `alias` (query-block), if it has media. */

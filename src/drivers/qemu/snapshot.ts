@@ -26,16 +26,47 @@ import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import type { JobOptions } from '../../core/driver.js';
 import { VirError, configUnsupported, operationFailed } from '../../core/errors.js';
-import type { DomainDef } from '../../conf/domain.js';
+import type { DomainDef, DomainDiskDef } from '../../conf/domain.js';
 import type { SnapshotDef } from '../../conf/snapshot.js';
 import { diskFormatNode } from './argv.js';
 import type { QmpClient, QmpEvent } from './qmp.js';
 
 const DOM = ErrorDomain.QEMU;
 
+/**
+ * The format block node of a domain's disk. A running guest's nodes are looked up by the disk's
+ * alias, its device's id (formatNodesOf): a position in the definition names another disk once an
+ * earlier one was hot-detached. Without a guest, the node a fresh start would give it.
+ */
+export type NodeOf = (disk: DomainDiskDef, index: number) => string;
+
+const positional: NodeOf = (_disk, index) => diskFormatNode(index);
+
+/**
+ * The node lookup for a running guest: each disk's format node as QEMU's query-block reports it
+ * behind the device whose id is the disk's alias.
+ *
+ * Errors: VIR_ERR_OPERATION_FAILED when a disk of the definition has no node in the guest.
+ */
+export async function formatNodesOf(qmp: QmpClient): Promise<NodeOf> {
+  const blocks = await qmp.execute<{ qdev?: string; inserted?: { 'node-name'?: string } }[]>('query-block');
+  const byAlias = new Map<string, string>();
+  for (const b of blocks) {
+    const node = b.inserted?.['node-name'];
+    const m = /^(?:\/machine\/peripheral\/)?([^/]+)/.exec(b.qdev ?? '');
+    if (node !== undefined && m !== null) byAlias.set(m[1], node);
+  }
+  return (disk, index) => {
+    if (disk.alias === undefined) return positional(disk, index);
+    const node = byAlias.get(disk.alias);
+    if (node === undefined) throw operationFailed(DOM, `disk '${disk.targetDev}' (device '${disk.alias}') has no block node in the running guest`);
+    return node;
+  };
+}
+
 /** The disks an internal snapshot covers. */
 export interface InternalSnapshotTargets {
-  /** Format node names of the disks included (`libvirt-N-format`), in domain order. */
+  /** Format node names of the disks included (see {@link NodeOf}), in domain order. */
   nodes: string[];
   /** Their image files, for qemu-img while the domain is shut off. */
   files: string[];
@@ -51,7 +82,7 @@ export interface InternalSnapshotTargets {
  * for disk vda unsupported for storage type raw"; VIR_ERR_OPERATION_UNSUPPORTED for external
  * targets, which tsvirt does not make.
  */
-export function internalSnapshotTargets(domain: DomainDef, snap: SnapshotDef): InternalSnapshotTargets {
+export function internalSnapshotTargets(domain: DomainDef, snap: SnapshotDef, nodeOf: NodeOf = positional): InternalSnapshotTargets {
   const memory = snap.memory?.snapshot ?? 'no';
   if (memory === 'external' || snap.disks.some((d) => d.snapshot === 'external' || d.snapshot === 'manual')) {
     throw VirError.report(
@@ -74,7 +105,7 @@ export function internalSnapshotTargets(domain: DomainDef, snap: SnapshotDef): I
     if (format !== 'qcow2') {
       throw configUnsupported(DOM, `internal snapshot for disk ${disk.targetDev} unsupported for storage type ${format}`);
     }
-    out.nodes.push(diskFormatNode(index));
+    out.nodes.push(nodeOf(disk, index));
     out.files.push(disk.sourceFile ?? disk.sourceDev ?? '');
   });
   if (out.nodes.length === 0 && memory === 'no') throw configUnsupported(DOM, 'nothing selected for snapshot');
@@ -89,14 +120,14 @@ export function internalSnapshotTargets(domain: DomainDef, snap: SnapshotDef): I
  * applying it: those its `<disks>` name as internal, or all of them when it names none (metadata
  * REDEFINEd without disks).
  */
-export function snapshotCapableDisks(domain: DomainDef, snap?: SnapshotDef): InternalSnapshotTargets {
+export function snapshotCapableDisks(domain: DomainDef, snap?: SnapshotDef, nodeOf: NodeOf = positional): InternalSnapshotTargets {
   const out: InternalSnapshotTargets = { nodes: [], files: [] };
   domain.devices.disks.forEach((disk, index) => {
     const file = disk.sourceFile ?? disk.sourceDev;
     if (file === undefined || disk.readonly || disk.driverType !== 'qcow2') return;
     const named = snap?.disks.find((d) => d.name === disk.targetDev || d.name === file);
     if (snap !== undefined && snap.disks.length > 0 && (named?.snapshot ?? 'internal') !== 'internal') return;
-    out.nodes.push(diskFormatNode(index));
+    out.nodes.push(nodeOf(disk, index));
     out.files.push(file);
   });
   return out;
