@@ -4,7 +4,9 @@
  * and /proc (./stats.ts), tuning kept in the persistent definition with CONFIG and refused live
  * with libvirt's words, jobs from ./jobinfo.ts. The driver class binds these with thin methods.
  */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus as hostCpus } from 'node:os';
+import { join } from 'node:path';
 import type { BlockInfo, BlockStats, CpuStats, DomainRef, DomainStatsRecord, InterfaceStats, JobInfo, JobStats, TypedParameter } from '../../core/driver.js';
 import { ConnectGetAllDomainStatsFlags as SF, DomainModificationImpact, DomainStatsTypes as ST, ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError, operationInvalid } from '../../core/errors.js';
@@ -311,7 +313,37 @@ export async function migrateGetMaxSpeed(host: QemuStatsHost, dom: DomainRef, fl
     const p = await qmp.execute<{ 'max-postcopy-bandwidth'?: number }>('query-migrate-parameters');
     return Math.floor((p['max-postcopy-bandwidth'] ?? 0) / (1024 * 1024));
   }
-  return host.migSpeed.get(rec.uuid) ?? MIG_BANDWIDTH_MAX;
+  return host.migSpeed.get(rec.uuid) ?? keptSpeed(rec) ?? MIG_BANDWIDTH_MAX;
+}
+
+/** The file in a running guest's runtime directory that keeps its migration speed (MiB/s). */
+const SPEED_FILE = 'migrate-max-speed';
+
+/** The runtime directory of a running guest's record, if any. */
+function runDirOf(rec: DomainRecord): string | undefined {
+  if (!isActive(rec) || rec.runtime === null) return undefined;
+  try {
+    const rt = JSON.parse(rec.runtime) as Partial<QemuRuntime>;
+    return typeof rt.runDir === 'string' ? rt.runDir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The speed a running guest was given by a manager that has since restarted: libvirt keeps it
+ * with the running domain's status, so a restarted libvirtd still reports it; tsvirt keeps it in
+ * the guest's runtime directory, which goes with the guest.
+ */
+function keptSpeed(rec: DomainRecord): number | undefined {
+  const dir = runDirOf(rec);
+  if (dir === undefined) return undefined;
+  try {
+    const n = Number(readFileSync(join(dir, SPEED_FILE), 'utf8'));
+    return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function migrateSetMaxSpeed(host: QemuStatsHost, dom: DomainRef, bandwidth: number, flags: number): Promise<void> {
@@ -328,5 +360,13 @@ export async function migrateSetMaxSpeed(host: QemuStatsHost, dom: DomainRef, ba
   } else if (postcopy) {
     throw operationInvalid(ErrorDomain.DOMAIN, 'domain is not running');
   }
-  if (!postcopy) host.migSpeed.set(rec.uuid, bandwidth);
+  if (!postcopy) {
+    host.migSpeed.set(rec.uuid, bandwidth);
+    const dir = runDirOf(rec);
+    // Written whole then renamed: a reader never sees half a number.
+    if (dir !== undefined) {
+      writeFileSync(join(dir, `${SPEED_FILE}.part`), String(bandwidth), { mode: 0o600 });
+      renameSync(join(dir, `${SPEED_FILE}.part`), join(dir, SPEED_FILE));
+    }
+  }
 }
