@@ -5,6 +5,7 @@
  * or stops is a {@link NetworkBackend}'s: simulated for the test driver, a bridge with dnsmasq and
  * nftables for qemu (host.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ConnectListAllNetworksFlags as L,
   ErrorDomain,
@@ -73,6 +74,11 @@ export interface StoreNetworkDriverOptions {
 
 const refOf = (rec: NetworkRecord | NetworkDef): NetworkRef => ({ name: rec.name, uuid: rec.uuid });
 
+/** The key of the networks' job in the store's job table (not a domain UUID). */
+const NETWORK_JOB = 'networks';
+/** How long a network operation waits for another process's (libvirt's job wait is 30 s). */
+const NETWORK_JOB_WAIT_MS = 30_000;
+
 /**
  * Networks on the store. Operations are serialized within the process (one queue): starting a
  * network must see the others' bridges and subnets as they are.
@@ -115,11 +121,46 @@ export class StoreNetworkDriver implements NetworkDriver {
     });
   }
 
-  /** Runs `fn` after every operation queued before it. */
+  /**
+   * Runs `fn` after every operation queued before it, and, for the host's networks, while holding
+   * the networks' job in the store: another process on the same state (tsvirtd and a library
+   * user, two CLIs) waits for it, then reads what this one recorded — so of two starts of one
+   * network, one brings it up and the other finds it active; never two dnsmasq on one bridge.
+   */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const locked = this.backend.networkDriverRules === true ? () => this.withStoreJob(fn) : fn;
+    const run = this.queue.then(locked, locked);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * `fn` under the store's job for networks (the domains' job table, which releases a job whose
+   * owner process died): polled until free, for at most {@link NETWORK_JOB_WAIT_MS}.
+   *
+   * Errors: VIR_ERR_OPERATION_TIMEOUT when another process holds it that long.
+   */
+  private async withStoreJob<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + NETWORK_JOB_WAIT_MS;
+    let token: string | undefined;
+    for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+      await this.store.writable();
+      const got = this.store.tryAcquireJob(NETWORK_JOB, 'network');
+      if ('token' in got) {
+        token = got.token;
+        break;
+      }
+      if (Date.now() > deadline) {
+        throw VirError.report(this.backend.errorDomain, ErrorNumber.OPERATION_TIMEOUT, 'cannot acquire state change lock (held by another process\'s network operation)');
+      }
+      await sleep(pause);
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.store.writable();
+      this.store.releaseJob(NETWORK_JOB, token);
+    }
   }
 
   private fn(name: string): string {
