@@ -74,15 +74,25 @@ const LAZY_MODULES = {
 const EXPORTS_OF = { 'conf/fast-xml-parser.js': 'fast-xml-parser' };
 
 /**
- * The remote script: its entry, imported by the CLI only through a dynamic import(), and the
- * directories whose modules it alone holds. The daemon's are listed so that a static import of
- * one from the CLI fails the build rather than quietly enlarging the bundle.
+ * The scripts besides the bundle, each a driver the CLI reaches only through the import() in
+ * src/drivers/registry.ts: `entry`, and the directories whose modules that script alone holds.
+ * `list --all` on test:///default needs none of them; in the bundle they cost every start the
+ * reading of their text and the size of the code cache (the QEMU, ESX and VirtualBox drivers grew
+ * the bundle from 526 to 845 KiB and `list --all` from 2383 to 3346 page faults, 3 Dec).
+ * `trained`: the build's training runs make its code cache (others get theirs on first use).
  */
-const REMOTE_ENTRY = join(srcDir, 'drivers', 'remote', 'driver.js');
-const REMOTE_DIRS = ['drivers/remote', 'rpc', 'daemon'].map((d) => join(srcDir, d) + sep);
-const inRemote = (file) => REMOTE_DIRS.some((d) => file.startsWith(d));
+const SATELLITES = [
+  // The daemon's directory too, so that a static import of it from the CLI fails the build
+  // rather than quietly enlarging the bundle.
+  { name: 'remote', entry: 'drivers/remote/driver.js', dirs: ['drivers/remote', 'rpc', 'daemon'], trained: true },
+  { name: 'qemu', entry: 'drivers/qemu/driver.js', dirs: ['drivers/qemu'], trained: false },
+  { name: 'esx', entry: 'drivers/esx/driver.js', dirs: ['drivers/esx'], trained: false },
+  { name: 'vbox', entry: 'drivers/vbox/driver.js', dirs: ['drivers/vbox'], trained: false },
+].map((sat) => ({ ...sat, entry: join(srcDir, sat.entry), dirs: sat.dirs.map((d) => join(srcDir, d) + sep) }));
+/** The satellite script that holds `file`, if any. */
+const satelliteOf = (file) => SATELLITES.find((sat) => sat.dirs.some((d) => file.startsWith(d)));
 
-for (const f of [entry, compiledBin, REMOTE_ENTRY]) {
+for (const f of [entry, compiledBin, ...SATELLITES.map((sat) => sat.entry)]) {
   if (!existsSync(f)) {
     console.error(`build-bins: ${f} is missing: compile with tsc first (npm run build does both)`);
     process.exit(1);
@@ -194,36 +204,42 @@ const lazyModulesPlugin = {
 };
 
 /**
- * In the bundle: the remote driver, reached only by a dynamic import() of REMOTE_ENTRY, becomes a
- * require('tsvirt:remote') (the bin runs tsvirt.remote.cjs); any other import into REMOTE_DIRS
- * fails the build.
+ * A dynamic import() of a satellite's entry becomes a require('tsvirt:NAME') (the bin runs
+ * tsvirt.NAME.cjs); any other import into a satellite's directories (`except` the one being
+ * built) fails the build.
  */
-const remoteOutsidePlugin = {
-  name: 'remote-driver-outside',
+function satellitesOutside(args, except) {
+  const file = resolve(args.resolveDir, args.path);
+  const sat = satelliteOf(file);
+  if (sat === undefined || sat === except) return undefined;
+  if (file === sat.entry && args.kind === 'dynamic-import') return { path: `tsvirt:${sat.name}`, external: true };
+  return {
+    errors: [{ text: `${relative(outDir, args.importer)} imports ${relative(outDir, file)} (${args.kind}): the CLI takes ${sat.dirs.map((d) => relative(srcDir, d)).join(', ')} only through import() of ${relative(outDir, sat.entry)}` }],
+  };
+}
+
+/** In the bundle: the satellites' modules stay out (see satellitesOutside). */
+const satellitesOutsidePlugin = {
+  name: 'satellites-outside',
   setup(build) {
-    build.onResolve({ filter: /^\.\.?\// }, (args) => {
-      const file = resolve(args.resolveDir, args.path);
-      if (!inRemote(file)) return undefined;
-      if (file === REMOTE_ENTRY && args.kind === 'dynamic-import') return { path: 'tsvirt:remote', external: true };
-      return {
-        errors: [{ text: `${relative(outDir, args.importer)} imports ${relative(outDir, file)} (${args.kind}): the CLI takes the remote driver, the wire protocol and the daemon only through import() of ${relative(outDir, REMOTE_ENTRY)}` }],
-      };
-    });
+    build.onResolve({ filter: /^\.\.?\// }, (args) => satellitesOutside(args, undefined));
   },
 };
 
 /**
- * In the remote script: a module of src/ outside REMOTE_DIRS is the bundle's own instance (one
- * VirError class in the process), required as 'tsvirt:module/PATH'. `shared` records, for each
- * such module, the names the remote script imports from it ('*': all), which the bundle exports.
+ * In a satellite script: a module of src/ outside its directories is the bundle's own instance
+ * (one VirError class in the process), required as 'tsvirt:module/PATH'; another satellite's
+ * entry, through import(), that satellite. `shared` records, for each module of the bundle, the
+ * names the satellites import from it ('*': all), which the bundle exports.
  */
-function sharedModulesPlugin(shared) {
+function sharedModulesPlugin(shared, sat) {
   return {
     name: 'modules-from-the-bundle',
     setup(build) {
       build.onResolve({ filter: /^\.\.?\// }, (args) => {
         const file = resolve(args.resolveDir, args.path);
-        if (!file.startsWith(srcDir + sep) || inRemote(file)) return undefined;
+        if (!file.startsWith(srcDir + sep) || satelliteOf(file) === sat) return undefined;
+        if (satelliteOf(file) !== undefined) return satellitesOutside(args, sat);
         const path = relative(srcDir, file).split(sep).join('/');
         const names = importedNames(args.importer, args.path, args.kind);
         const known = shared.get(path) ?? new Set();
@@ -277,28 +293,40 @@ const scriptOptions = (name) => ({
   metafile: true,
 });
 
-// The remote script first: the bundle must export what it takes from it.
+// The satellites first: the bundle must export what they take from it.
 const shared = new Map();
-const remote = await esbuild.build({
-  ...scriptOptions('remote'),
-  entryPoints: [REMOTE_ENTRY],
-  plugins: [sharedModulesPlugin(shared)],
-});
+const remoteShared = new Map();
+const satellites = {};
+for (const sat of SATELLITES) {
+  satellites[sat.name] = await esbuild.build({
+    ...scriptOptions(sat.name),
+    entryPoints: [sat.entry],
+    plugins: [sharedModulesPlugin(shared, sat)],
+  });
+  // What the remote script takes (the ground layer, loaded at every start anyway).
+  if (sat.name === 'remote') for (const [p, names] of shared) remoteShared.set(p, names === '*' ? '*' : new Set(names));
+}
 
-// The bundle's entry: main.js's exports, and `sharedModules`, what the remote script takes from
-// the bundle. Named imports, not namespaces: a namespace object costs a getter per export at
-// every start (enums.generated.js has ~100). These modules are the ground layer's, which the
-// bundle loads at its start anyway.
+// The bundle's entry: main.js's exports, and `sharedModules`, what the satellites take from the
+// bundle. What the remote script takes, the ground layer's modules, which the bundle loads at its
+// start anyway, by named imports, not namespaces: a namespace object costs a getter per export
+// at every start (enums.generated.js has ~100). Anything else (the metadata driver, the store,
+// conf for the QEMU driver) by a require() made when the satellite asks: a static import would
+// run those modules at every start, which only a command that opens such a driver needs.
 const sharedPaths = [...shared.keys()].sort();
 const specifier = (p) => JSON.stringify(relative(cliDir, join(srcDir, p)).split(sep).join('/'));
+const sameNames = (a, b) => a === b || (a !== '*' && b !== '*' && a.size === b.size && [...a].every((n) => b.has(n)));
+const eager = (p) => remoteShared.has(p) && sameNames(remoteShared.get(p), shared.get(p));
 const entrySource = [
   `export * from ${JSON.stringify('./main.js')};`,
-  ...sharedPaths.map((p, i) => {
+  ...sharedPaths.filter(eager).map((p) => {
+    const i = sharedPaths.indexOf(p);
     const names = shared.get(p);
     return names === '*' ? `import * as shared${i} from ${specifier(p)};` : `import { ${[...names].map((n) => `${n} as shared${i}_${n}`).join(', ')} } from ${specifier(p)};`;
   }),
   'export const sharedModules = {',
   ...sharedPaths.map((p, i) => {
+    if (!eager(p)) return `  ${JSON.stringify(p)}: () => require(${specifier(p)}),`;
     const names = shared.get(p);
     const value = names === '*' ? `shared${i}` : `{ __esModule: true, ${[...names].map((n) => `${n}: shared${i}_${n}`).join(', ')} }`;
     return `  ${JSON.stringify(p)}: () => (${value}),`;
@@ -308,7 +336,7 @@ const entrySource = [
 const main = await esbuild.build({
   ...scriptOptions('bundle'),
   stdin: { contents: entrySource, resolveDir: cliDir, sourcefile: 'tsvirt-entry.js', loader: 'js' },
-  plugins: [bindingsPlugin, lazyModulesPlugin, remoteOutsidePlugin],
+  plugins: [bindingsPlugin, lazyModulesPlugin, satellitesOutsidePlugin],
 });
 
 // fast-xml-parser's CommonJS build (the package's "require" export), escaped to ASCII and wrapped
@@ -328,7 +356,7 @@ const xml = await esbuild.build({
   metafile: true,
 });
 
-const built = { bundle: main, remote, xml };
+const built = { bundle: main, ...satellites, xml };
 const ids = {};
 for (const [name, result] of Object.entries(built)) {
   if (result.errors.length > 0) process.exit(1);
@@ -336,11 +364,11 @@ for (const [name, result] of Object.entries(built)) {
   ids[name] = stamp(name, script(name), readFileSync(script(name), 'utf8'));
 }
 
-// What the bundle holds, from its metafile: nothing of the remote script.
+// What the bundle holds, from its metafile: nothing of the satellite scripts.
 const inputs = (result) => Object.keys(Object.entries(result.metafile.outputs).find(([f]) => f.endsWith(".cjs"))[1].inputs);
-const leaked = inputs(main).filter((p) => inRemote(resolve(p)));
+const leaked = inputs(main).filter((p) => satelliteOf(resolve(p)) !== undefined);
 if (leaked.length > 0) {
-  console.error(`build-bins: the bundle holds modules of the remote script: ${leaked.join(', ')}`);
+  console.error(`build-bins: the bundle holds modules of the satellite scripts: ${leaked.join(', ')}`);
   process.exit(1);
 }
 
@@ -399,10 +427,14 @@ const caches = readdirSync(cliDir);
 for (const name of Object.keys(built)) {
   const prefix = name === 'bundle' ? 'tsvirt' : `tsvirt-${name}`;
   const cache = caches.find((f) => f.startsWith(`${prefix}-${ids[name]}-`) && f.endsWith('.v8cache'));
+  const modules = inputs(built[name]).length;
+  if (cache === undefined && SATELLITES.some((sat) => sat.name === name && !sat.trained)) {
+    console.log(`build-bins: ${script(name)} (${kb(readFileSync(script(name)).length)}, ${modules} modules), code cache made on first use`);
+    continue;
+  }
   if (cache === undefined) {
     console.error(`build-bins: the training runs left no code cache for ${script(name)}`);
     process.exit(1);
   }
-  const modules = inputs(built[name]).length;
   console.log(`build-bins: ${script(name)} (${kb(readFileSync(script(name)).length)}, ${modules} modules), code cache ${cache} (${kb(readFileSync(join(cliDir, cache)).length)})`);
 }
