@@ -98,10 +98,11 @@ describe('qemu:///session: video, VNC autoport and screenshots', { skip, timeout
     assert.ok(m !== null, live);
     const port = Number(m[1]);
     assert.ok(port >= 5900 && port <= 65535, `port ${port}`);
-    assert.match(live, /<video>\n\s*<model type='cirrus' vram='16384' heads='1' primary='yes'\/>\n\s*<\/video>/);
+    // The live XML places the card on the PCI bus as libvirt's does (slot 2 of a pc machine).
+    assert.match(live, /<video>\n\s*<model type='cirrus' vram='16384' heads='1' primary='yes'\/>\n\s*<address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'\/>\n\s*<\/video>/);
     assert.equal(await rfbGreeting({ host: '127.0.0.1', port }), 'RFB 003.008\n');
     const argv = qemuCommandLine(uuid);
-    assert.ok(argv.includes(JSON.stringify({ driver: 'cirrus-vga', id: 'video0' })), argv.join(' '));
+    assert.ok(argv.includes(JSON.stringify({ driver: 'cirrus-vga', id: 'video0', addr: '0x2' })), argv.join(' '));
     assert.equal(argv[argv.indexOf('-vnc') + 1], '127.0.0.1:0,to=59635');
 
     // A second guest gets another port.
@@ -181,7 +182,7 @@ describe('qemu:///session: video, VNC autoport and screenshots', { skip, timeout
     assert.ok(m !== null && m[1] === m[2], live);
     assert.equal(await rfbGreeting({ path: m[1] }), 'RFB 003.008\n');
     const argv = qemuCommandLine(uuid);
-    assert.ok(argv.includes(JSON.stringify({ driver: 'virtio-vga', id: 'video0', max_outputs: 1 })), argv.join(' '));
+    assert.ok(argv.includes(JSON.stringify({ driver: 'virtio-vga', id: 'video0', addr: '0x2', max_outputs: 1 })), argv.join(' '));
     await dom.destroy();
   });
 });

@@ -21,6 +21,7 @@ import { Reaper, buildTestGuest, guestXML, qemuSkipReason, type TestGuest } from
 const skip = qemuSkipReason();
 /** The live XML without the domain id, which every start changes. */
 const withoutId = (xml: string) => xml.replace(/^<domain type='(\w+)' id='\d+'/, "<domain type='$1'");
+const ESC = String.fromCharCode(27);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const { LIVE } = DomainDeviceModifyFlags;
 
@@ -109,7 +110,7 @@ describe('device identity after hotplug (real guests)', { skip, timeout: 900_000
     const s = new Shell(io);
     io.write('\n');
     // The prompt may be followed by the shell's cursor-position query (ESC [6n).
-    await s.waitFor(/# (?:\x1b\[6n)?$|GUEST-SHELL/m);
+    await s.waitFor(new RegExp(`# (?:${ESC}\\[6n)?$|GUEST-SHELL`, 'm'));
     return s;
   };
   const closeShells = () => {
