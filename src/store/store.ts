@@ -168,6 +168,7 @@ export interface DomainSummary {
   id: number;
   persistent: boolean;
   state: DomainState;
+  reason: number;
   autostart: boolean;
   hasManagedSave: boolean;
 }
@@ -180,6 +181,7 @@ type DomainSummaryRow = [
   state: DomainState,
   autostart: number,
   hasImage: number,
+  reason: number,
 ];
 
 /** A lifecycle event as recorded in the log. */
@@ -393,7 +395,7 @@ export class Store {
       domainSummaries: () =>
         db
           .prepare<[], DomainSummaryRow>(
-            'SELECT uuid, name, id, persistent, state, autostart, managed_save IS NOT NULL FROM domains',
+            'SELECT uuid, name, id, persistent, state, autostart, managed_save IS NOT NULL, reason FROM domains',
           )
           .raw(),
       activeDomains: () => db.prepare<[], DomainRow>('SELECT * FROM domains WHERE id IS NOT NULL ORDER BY id'),
@@ -770,6 +772,7 @@ export class Store {
       id: r[2] ?? -1,
       persistent: r[3] === 1,
       state: r[4],
+      reason: r[7],
       autostart: r[5] === 1,
       hasManagedSave: r[6] === 1,
     }));
