@@ -14,8 +14,8 @@
  *
  *   npm run build && node dist/bench/stats.js     (BENCH_QUICK=1 for fewer calls; BENCH_REPEATS=N)
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpuClock, havePerf, median as med } from './cpu.js';
 import { MessageStatus } from '../src/rpc/message.js';
 import { Proc, openArgs } from '../src/rpc/procedures.js';
 import { RawClient, havePythonLibvirt, startDaemon, type RunningDaemon } from '../test/support/daemon-harness.js';
@@ -28,7 +28,6 @@ const ROUNDS = QUICK ? 5 : 20;
 const DOMSTATS_CALLS = QUICK ? 20 : 100;
 /** Timed runs of each phase per daemon. */
 const REPEATS = Number(process.env.BENCH_REPEATS ?? (QUICK ? 1 : 3));
-const CLK_TCK = 100;
 
 const SETUP = String.raw`
 import libvirt, sys, uuid
@@ -77,35 +76,6 @@ interface Side {
   pid: number;
 }
 
-/** utime + stime of a process, seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
-const havePerf = spawnSync('perf', ['stat', '-x,', '-e', 'task-clock', '--', 'true'], { encoding: 'utf8' }).status === 0;
-
-/**
- * Counts a process's CPU time (all threads, ns precision) from now until the returned function
- * is called, which resolves to milliseconds; null without perf.
- */
-async function taskClock(pid: number): Promise<(() => Promise<number>) | null> {
-  if (!havePerf) return null;
-  const p = spawn('perf', ['stat', '-x,', '-e', 'task-clock', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  p.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  // perf attaches before it counts: give it a moment (outside any timing).
-  await new Promise((r) => setTimeout(r, 300));
-  return async () => {
-    const done = new Promise((r) => p.once('exit', r));
-    p.kill('SIGINT');
-    await done;
-    const line = err.split('\n').find((l) => l.includes('task-clock'));
-    return line === undefined ? Number.NaN : Number.parseFloat(line.split(',')[0]!);
-  };
-}
-
 function py(script: string, ...args: string[]): string {
   const r = spawnSync('/usr/bin/python3', ['-c', script, ...args], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`);
@@ -150,19 +120,13 @@ async function main(): Promise<void> {
       for (const phase of phases) {
         runs[phase] ??= {};
         for (const s of rep % 2 === 0 ? sides : [...sides].reverse()) {
-          const clock = await taskClock(s.pid);
-          const before = cpuSeconds(s.pid);
+          const clock = await cpuClock(s.pid);
           const r = JSON.parse(py(PHASE, s.uri, phase, String(ROUNDS), String(DOMSTATS_CALLS))) as { n: number; p50: number; p99: number };
-          const cpu = cpuSeconds(s.pid) - before;
-          const perfMs = clock === null ? Number.NaN : await clock();
-          (runs[phase]![s.name] ??= []).push({ ...r, cpuUs: (cpu / r.n) * 1e6, perfUs: (perfMs / r.n) * 1e3 });
+          const cpu = await clock();
+          (runs[phase]![s.name] ??= []).push({ ...r, cpuUs: (cpu.tickMs / r.n) * 1e3, perfUs: (cpu.perfMs / r.n) * 1e3 });
         }
       }
     }
-    const med = (xs: number[]): number => {
-      const t = [...xs].sort((a, b) => a - b);
-      return t.length % 2 === 1 ? t[t.length >> 1]! : (t[t.length / 2 - 1]! + t[t.length / 2]!) / 2;
-    };
     const f = (v: number) => (Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
     const spread = (xs: number[]) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
     const cpuOf = (r: Run) => (Number.isNaN(r.perfUs) ? r.cpuUs : r.perfUs);
