@@ -38,7 +38,7 @@ const N_RTT = QUICK ? 1000 : 10000;
 const N_WARM = QUICK ? 200 : 2000;
 const N_DEFINE = QUICK ? 64 : 480;
 /** Alternating timed rounds of in-memory define+undefine per daemon and connection count. */
-const DEFINE_ROUNDS = QUICK ? 1 : 3;
+const DEFINE_ROUNDS = QUICK ? 1 : 5;
 
 interface Figures {
   p50: number;
