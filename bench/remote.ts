@@ -7,19 +7,25 @@
  *  - tsvirt's remote driver: DOMAIN_GET_STATE round trip (dom.state()) p50/p99 in µs and
  *    define+undefine with 1 and 16 connections, against tsvirtd's test:///default and libvirtd's
  *    (both in memory; rounds alternate), with the round-trip ratio (target <= 1), and against
- *    tsvirtd's durable test:///session (libvirt's test driver has no durable session);
+ *    tsvirtd's durable test:///session (libvirt's test driver has no durable session). The
+ *    in-memory define+undefine is measured warm (N_DEFINE untimed pairs with 1 and with 16
+ *    connections on each daemon first), in DEFINE_ROUNDS alternating rounds: the median rate and
+ *    its spread, and the daemon's CPU per pair (perf task-clock, bench/cpu.ts), the figure that
+ *    decides on a loaded machine;
  *  - tsvirt's remote driver against python-libvirt (the C remote driver), the same define+undefine
  *    with 1 and 16 clients against the same tsvirtd test:///session, alternating rounds, best each:
  *    the client library is then the only difference.
  * Not a test: it asserts nothing.
  *
- *   npx tsc -p . && node dist/bench/remote.js     (BENCH_QUICK=1 for smaller counts)
+ *   npx tsc -p . && node dist/bench/remote.js     (BENCH_QUICK=1 for smaller counts;
+ *   BENCH_PART=memory for the in-memory comparison with libvirtd alone)
  */
 import { randomUUID } from 'node:crypto';
 import { connect, type Connection } from '../src/index.js';
 import { startDaemon } from '../test/support/daemon-harness.js';
 import { startLibvirtd } from '../test/support/libvirtd-harness.js';
 import { havePythonLibvirt, pythonDefineUndefine, startLibvirtdSession } from './libvirtd-session.js';
+import { cpuClock, havePerf } from './cpu.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N_RTT = QUICK ? 1000 : 10000;
@@ -31,6 +37,8 @@ const N_RTT = QUICK ? 1000 : 10000;
  */
 const N_WARM = QUICK ? 200 : 2000;
 const N_DEFINE = QUICK ? 64 : 480;
+/** Alternating timed rounds of in-memory define+undefine per daemon and connection count. */
+const DEFINE_ROUNDS = QUICK ? 1 : 5;
 
 interface Figures {
   p50: number;
@@ -94,16 +102,6 @@ async function measure(rttURI: string, duURI: string): Promise<Figures> {
   const one = await defineUndefine(duURI, 1, N_DEFINE);
   const sixteen = await defineUndefine(duURI, 16, N_DEFINE);
   return { p50, p99, one, sixteen };
-}
-
-/** The median of alternating round-trip rounds, then define+undefine with 1 and 16 connections on `uri`. */
-async function roundsAndDefines(rounds: { p50: number; p99: number }[], uri: string): Promise<Figures> {
-  return {
-    p50: median(rounds.map((x) => x.p50)),
-    p99: median(rounds.map((x) => x.p99)),
-    one: await defineUndefine(uri, 1, N_DEFINE),
-    sixteen: await defineUndefine(uri, 16, N_DEFINE),
-  };
 }
 
 function print(label: string, f: Figures): void {
@@ -176,8 +174,11 @@ async function remoteVsPython(): Promise<void> {
   }
 }
 
-await pythonDurable();
-await remoteVsPython();
+// BENCH_PART=memory: only the in-memory comparison with libvirtd's test driver (the last part).
+if (process.env.BENCH_PART !== 'memory') {
+  await pythonDurable();
+  await remoteVsPython();
+}
 
 /** The median of `xs`. */
 function median(xs: number[]): number {
@@ -200,22 +201,58 @@ try {
       tsRounds.push(await roundTrip(daemon.uri('/default')));
       if (!('skip' in lv)) lvRounds.push(await roundTrip(lv.uri('/default')));
     }
-    const tsDefault = await roundsAndDefines(tsRounds, daemon.uri('/default'));
+    const tsPid = daemon.proc.pid!;
+    const lvPid = 'skip' in lv ? 0 : lv.proc.pid!;
+    // Both daemons warm before define+undefine is timed: a long-running daemon runs compiled
+    // code, and a fresh tsvirtd's first few hundred pairs are V8 compiling its define path.
+    const cold = { one: await defineUndefine(daemon.uri('/default'), 1, N_DEFINE), sixteen: await defineUndefine(daemon.uri('/default'), 16, N_DEFINE) };
+    if (!('skip' in lv)) for (const c of [1, 16]) await defineUndefine(lv.uri('/default'), c, N_DEFINE);
+    type DU = { rate: number; cpuUs: number };
+    const du: Record<'ts' | 'lv', Record<1 | 16, DU[]>> = { ts: { 1: [], 16: [] }, lv: { 1: [], 16: [] } };
+    const timed = async (uri: string, pid: number, clients: 1 | 16): Promise<DU> => {
+      const clock = await cpuClock(pid);
+      const rate = await defineUndefine(uri, clients, N_DEFINE);
+      const cpu = await clock();
+      // The connections' own open and close and the 5 warm-up pairs each are in the CPU too.
+      const ms = Number.isNaN(cpu.perfMs) ? cpu.tickMs : cpu.perfMs;
+      return { rate, cpuUs: (ms * 1000) / N_DEFINE };
+    };
+    for (let r = 0; r < DEFINE_ROUNDS; r++) {
+      for (const clients of [1, 16] as const) {
+        const order: ('ts' | 'lv')[] = r % 2 === 0 ? ['ts', 'lv'] : ['lv', 'ts'];
+        for (const side of order) {
+          if (side === 'ts') du.ts[clients].push(await timed(daemon.uri('/default'), tsPid, clients));
+          else if (!('skip' in lv)) du.lv[clients].push(await timed(lv.uri('/default'), lvPid, clients));
+        }
+      }
+    }
+    const tsDefault: Figures = { p50: median(tsRounds.map((x) => x.p50)), p99: median(tsRounds.map((x) => x.p99)), one: median(du.ts[1].map((x) => x.rate)), sixteen: median(du.ts[16].map((x) => x.rate)) };
     print('tsvirtd   (test:///default, in memory)', tsDefault);
     const tsSession = await measure(daemon.uri('/session'), daemon.uri('/session'));
     print('tsvirtd   (test:///session, durable)', tsSession);
     if ('skip' in lv) {
       console.log(`libvirtd: not measured — ${lv.skip}`);
     } else {
-      const l = await roundsAndDefines(lvRounds, lv.uri('/default'));
+      const l: Figures = { p50: median(lvRounds.map((x) => x.p50)), p99: median(lvRounds.map((x) => x.p99)), one: median(du.lv[1].map((x) => x.rate)), sixteen: median(du.lv[16].map((x) => x.rate)) };
       print('libvirtd  (test:///default, in memory)', l);
       console.log(
-        `ratios tsvirtd/libvirtd (remote driver, test:///default on both, median of ${rounds} alternating rounds): ` +
+        `ratios tsvirtd/libvirtd (remote driver, test:///default on both, medians of alternating rounds): ` +
           `round trip p50 ${(tsDefault.p50 / l.p50).toFixed(2)}x (target <= 1), p99 ${(tsDefault.p99 / l.p99).toFixed(2)}x; ` +
-          `define+undefine ${(tsDefault.one / l.one).toFixed(2)}x with 1 conn, ${(tsDefault.sixteen / l.sixteen).toFixed(2)}x with 16`,
+          `define+undefine ${(tsDefault.one / l.one).toFixed(2)}x with 1 conn, ${(tsDefault.sixteen / l.sixteen).toFixed(2)}x with 16 (target >= 1)`,
       );
       const each = (xs: { p50: number; p99: number }[]) => xs.map((x) => `${x.p50.toFixed(0)}/${x.p99.toFixed(0)}`).join(' ');
       console.log(`  round trip p50/p99 µs of each round (after ${N_WARM} calls of warm-up): tsvirtd ${each(tsRounds)}; libvirtd ${each(lvRounds)}`);
+      const rates = (xs: DU[]) => xs.map((x) => x.rate.toFixed(0)).join(' ');
+      const cpus = (xs: DU[]) => xs.map((x) => x.cpuUs.toFixed(0)).join(' ');
+      for (const c of [1, 16] as const) {
+        const t = median(du.ts[c].map((x) => x.cpuUs));
+        const v = median(du.lv[c].map((x) => x.cpuUs));
+        console.log(
+          `  define+undefine, ${String(c).padStart(2)} conn(s), warm, ${DEFINE_ROUNDS} alternating rounds: pairs/s tsvirtd ${rates(du.ts[c])}; libvirtd ${rates(du.lv[c])}; ` +
+            `daemon CPU µs per pair (${havePerf ? 'perf task-clock' : 'utime+stime'}) tsvirtd ${cpus(du.ts[c])}; libvirtd ${cpus(du.lv[c])}; median ratio ${(t / v).toFixed(2)}`,
+        );
+      }
+      console.log(`  tsvirtd's first ${N_DEFINE} pairs after its start (cold, V8 still compiling): ${cold.one.toFixed(0)}/s with 1 conn, ${cold.sixteen.toFixed(0)}/s with 16`);
     }
   } finally {
     await holder?.close();

@@ -3,14 +3,19 @@
  * domains (each with a disk and a balloon) besides the preset one, from the same python-libvirt
  * client: the round trip (median and p99, µs) of virDomainGetVcpus, virDomainMemoryStats,
  * virDomainBlockStats, and of virConnectGetAllDomainStats over all 101 domains (domstats), plus
- * the daemon's CPU time per call (from /proc/PID/stat, ticks of 10 ms, over all of a phase's
- * calls). Figures are printed side by side with the ratio tsvirtd / libvirtd. Not a test: it
- * asserts nothing.
+ * the daemon's CPU time per call over all of a phase's calls, all its threads: `perf stat -e
+ * task-clock -p PID` (nanoseconds) where perf runs, and /proc/PID/stat's utime+stime (ticks of
+ * 10 ms) always. Each phase runs REPEATS times per daemon, the two daemons taking turns (the
+ * first of each turn alternating), after one untimed warm-up pass of every phase on both (a
+ * long-running daemon is measured warm, as it runs); the medians are printed, with the spread
+ * (min–max) of the p50 and of the CPU per call, and the ratio tsvirtd / libvirtd. CPU per call
+ * is the deciding figure on a loaded machine: wall time there moves with other jobs. Not a
+ * test: it asserts nothing.
  *
- *   npm run build && node dist/bench/stats.js     (BENCH_QUICK=1 for fewer calls)
+ *   npm run build && node dist/bench/stats.js     (BENCH_QUICK=1 for fewer calls; BENCH_REPEATS=N)
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpuClock, havePerf, median as med } from './cpu.js';
 import { MessageStatus } from '../src/rpc/message.js';
 import { Proc, openArgs } from '../src/rpc/procedures.js';
 import { RawClient, havePythonLibvirt, startDaemon, type RunningDaemon } from '../test/support/daemon-harness.js';
@@ -21,7 +26,8 @@ const DOMAINS = 100;
 /** Calls per phase: each per-domain call goes round the 100 domains this many times. */
 const ROUNDS = QUICK ? 5 : 20;
 const DOMSTATS_CALLS = QUICK ? 20 : 100;
-const CLK_TCK = 100;
+/** Timed runs of each phase per daemon. */
+const REPEATS = Number(process.env.BENCH_REPEATS ?? (QUICK ? 1 : 3));
 
 const SETUP = String.raw`
 import libvirt, sys, uuid
@@ -70,13 +76,6 @@ interface Side {
   pid: number;
 }
 
-/** utime + stime of a process, seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
 function py(script: string, ...args: string[]): string {
   const r = spawnSync('/usr/bin/python3', ['-c', script, ...args], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`);
@@ -113,28 +112,45 @@ async function main(): Promise<void> {
     for (const s of sides) py(SETUP, s.uri, String(DOMAINS));
 
     const phases = ['getVcpus', 'memoryStats', 'blockStats', 'domstats'] as const;
-    const results: Record<string, Record<string, { p50: number; p99: number; cpuUs: number; n: number }>> = {};
-    for (const phase of phases) {
-      results[phase] = {};
-      for (const s of sides) {
-        const before = cpuSeconds(s.pid);
-        const r = JSON.parse(py(PHASE, s.uri, phase, String(ROUNDS), String(DOMSTATS_CALLS))) as { n: number; p50: number; p99: number };
-        const cpu = cpuSeconds(s.pid) - before;
-        results[phase]![s.name] = { ...r, cpuUs: (cpu / r.n) * 1e6 };
+    interface Run { p50: number; p99: number; cpuUs: number; perfUs: number; n: number }
+    const runs: Record<string, Record<string, Run[]>> = {};
+    // Untimed: both daemons warm (V8 compiles tsvirtd's hot paths in its first calls).
+    for (const phase of phases) for (const s of sides) py(PHASE, s.uri, phase, String(Math.max(1, ROUNDS >> 2)), String(Math.max(1, DOMSTATS_CALLS >> 2)));
+    for (let rep = 0; rep < REPEATS; rep++) {
+      for (const phase of phases) {
+        runs[phase] ??= {};
+        for (const s of rep % 2 === 0 ? sides : [...sides].reverse()) {
+          const clock = await cpuClock(s.pid);
+          const r = JSON.parse(py(PHASE, s.uri, phase, String(ROUNDS), String(DOMSTATS_CALLS))) as { n: number; p50: number; p99: number };
+          const cpu = await clock();
+          (runs[phase]![s.name] ??= []).push({ ...r, cpuUs: (cpu.tickMs / r.n) * 1e3, perfUs: (cpu.perfMs / r.n) * 1e3 });
+        }
       }
     }
-    const f = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+    const f = (v: number) => (Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+    const spread = (xs: number[]) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
+    const cpuOf = (r: Run) => (Number.isNaN(r.perfUs) ? r.cpuUs : r.perfUs);
     console.log(`statistics round trips, python-libvirt client, test:///default, ${DOMAINS} running domains + 'test' (µs per call)`);
-    console.log('call         daemon     n     p50      p99     daemon CPU/call');
+    console.log(`median of ${REPEATS} alternating run(s) per daemon; [min–max]; CPU/call from ${havePerf ? 'perf task-clock (ticks: utime+stime, 10 ms)' : 'utime+stime (10 ms ticks; no perf)'}`);
+    console.log('call         daemon     n     p50 [min–max]          p99     CPU/call [min–max]      ticks CPU/call');
     for (const phase of phases) {
       for (const s of sides) {
-        const r = results[phase]![s.name]!;
-        console.log(`${phase.padEnd(12)} ${s.name.padEnd(9)} ${String(r.n).padStart(5)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${f(r.cpuUs).padStart(10)}`);
+        const rs = runs[phase]![s.name]!;
+        const p50s = rs.map((r) => r.p50);
+        const cpus = rs.map(cpuOf);
+        console.log(
+          `${phase.padEnd(12)} ${s.name.padEnd(9)} ${String(rs[0]!.n).padStart(5)} ${f(med(p50s)).padStart(7)} ${`[${spread(p50s)}]`.padEnd(14)} ` +
+            `${f(med(rs.map((r) => r.p99))).padStart(8)} ${f(med(cpus)).padStart(8)} ${`[${spread(cpus)}]`.padEnd(14)} ${f(med(rs.map((r) => r.cpuUs))).padStart(8)}`,
+        );
       }
-      const t = results[phase]!.tsvirtd!;
-      const l = results[phase]!.libvirtd;
+      const t = runs[phase]!.tsvirtd!;
+      const l = runs[phase]!.libvirtd;
       if (l !== undefined) {
-        console.log(`${''.padEnd(12)} ratio tsvirtd/libvirtd: p50 ${(t.p50 / l.p50).toFixed(2)}, p99 ${(t.p99 / l.p99).toFixed(2)}, CPU/call ${(t.cpuUs / Math.max(l.cpuUs, 1e-9)).toFixed(2)}`);
+        const r = (a: number, b: number) => (a / Math.max(b, 1e-9)).toFixed(2);
+        console.log(
+          `${''.padEnd(12)} ratio tsvirtd/libvirtd (medians): p50 ${r(med(t.map((x) => x.p50)), med(l.map((x) => x.p50)))}, ` +
+            `p99 ${r(med(t.map((x) => x.p99)), med(l.map((x) => x.p99)))}, CPU/call ${r(med(t.map(cpuOf)), med(l.map(cpuOf)))}`,
+        );
       }
     }
   } finally {

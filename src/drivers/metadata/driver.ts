@@ -23,7 +23,7 @@ import { GuestExits } from './exits.js';
 import type { GuestBackend, GuestHost } from './guest.js';
 import { Jobs } from './jobs.js';
 import { DomainLifecycle } from './lifecycle.js';
-import { DomainLookups } from './lookups.js';
+import { DomainLookups, type DomainWithState } from './lookups.js';
 import { DomainRecords, isActive } from './records.js';
 import { checkActive } from '../../rules/lifecycle.js';
 import { DomainSnapshots } from './snapshots.js';
@@ -255,6 +255,10 @@ export class MetadataDriver implements HypervisorDriver {
 
   async listAllDomains(flags: number): Promise<DomainRef[]> {
     return this.lookups.listAllDomains(flags);
+  }
+  /** listAllDomains with each domain's state and reason from the same read (all-domain statistics). */
+  protected listAllStates(flags: number): DomainWithState[] {
+    return this.lookups.listAllStates(flags);
   }
   async numOfDomains(): Promise<number> {
     return this.store.countActive();

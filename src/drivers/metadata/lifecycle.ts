@@ -235,7 +235,7 @@ export class DomainLifecycle {
       commit: (rec, plan) => {
         if (plan.removeDomain) {
           // R3: the domain and all its snapshot and checkpoint metadata go in this one transaction.
-          r.store.deleteDomain(rec.uuid);
+          r.remove(rec.uuid);
         } else {
           // R4: the running guest becomes transient and keeps its metadata until it halts.
           rec.persistent = false;

@@ -7,10 +7,17 @@ import { internalError, noDomain } from '../../core/errors.js';
 import type { DomainInfo, DomainRef } from '../../core/driver.js';
 import { formatDomainXML, parseDomainXML } from '../../conf/domain.js';
 import { LIST_DOMAINS_SUPPORTED, filterNeedsCheckpoints, filterNeedsSnapshots, matchesListFilter } from '../../rules/listing.js';
-import type { DomainSummary } from '../../store/store.js';
+import type { DomainRecord, DomainSummary } from '../../store/store.js';
 import { STORED, isActive, refOf, type DomainRecords } from './records.js';
 
 /** Runtime facts kept for info(): when the guest started. */
+/** A listed domain with its state and reason (virDomainGetState's answer). */
+export interface DomainWithState {
+  dom: DomainRef;
+  state: DomainState;
+  reason: number;
+}
+
 interface RuntimeRecord {
   startedAt: number;
 }
@@ -20,11 +27,15 @@ export class DomainLookups {
   constructor(private readonly records: DomainRecords) {}
 
   listAllDomains(flags: number): DomainRef[] {
+    return this.listAllStates(flags).map((d) => d.dom);
+  }
+  /** listAllDomains with each domain's state and reason, read in the same pass (domstats' state group). */
+  listAllStates(flags: number): DomainWithState[] {
     const { store } = this.records;
     this.records.check(flags, LIST_DOMAINS_SUPPORTED, 'ConnectListAllDomains');
     return store.read(() => {
       const all = store.domainSummaries();
-      const toRef = (d: DomainSummary): DomainRef => ({ name: d.name, uuid: d.uuid, id: d.id });
+      const toRef = (d: DomainSummary): DomainWithState => ({ dom: { name: d.name, uuid: d.uuid, id: d.id }, state: d.state, reason: d.reason });
       if (flags === 0) return all.map(toRef);
       const withSnapshots = filterNeedsSnapshots(flags) ? store.domainsWithSnapshots() : new Set<string>();
       const withCheckpoints = filterNeedsCheckpoints(flags) ? store.domainsWithCheckpoints() : new Set<string>();
@@ -60,13 +71,7 @@ export class DomainLookups {
     return [rec.state, rec.reason];
   }
   domainGetInfo(dom: DomainRef): DomainInfo {
-    const rec = this.records.resolve(dom);
-    let cpuTime = 0;
-    if (isActive(rec) && rec.runtime !== null) {
-      const runtime = JSON.parse(rec.runtime) as RuntimeRecord;
-      cpuTime = Math.max(0, Date.now() - runtime.startedAt) * 1_000_000;
-    }
-    return { state: rec.state, maxMem: rec.maxMem, memory: rec.memory, nrVirtCpu: rec.vcpus, cpuTime };
+    return infoOf(this.records.resolve(dom));
   }
   domainGetXMLDesc(dom: DomainRef, flags: number): string {
     const r = this.records;
@@ -86,4 +91,14 @@ export class DomainLookups {
     this.records.check(flags, 0, 'DomainHasManagedSaveImage');
     return this.records.resolve(dom).managedSave !== null;
   }
+}
+
+/** virDomainGetInfo's answer from a record: a running guest's CPU time is its time since start. */
+export function infoOf(rec: DomainRecord): DomainInfo {
+  let cpuTime = 0;
+  if (isActive(rec) && rec.runtime !== null) {
+    const runtime = JSON.parse(rec.runtime) as RuntimeRecord;
+    cpuTime = Math.max(0, Date.now() - runtime.startedAt) * 1_000_000;
+  }
+  return { state: rec.state, maxMem: rec.maxMem, memory: rec.memory, nrVirtCpu: rec.vcpus, cpuTime };
 }

@@ -43,9 +43,26 @@ export function lockTimeout(domain: ErrorDomain, heldBy: string): VirError {
   return VirError.report(domain, ErrorNumber.OPERATION_TIMEOUT, `cannot acquire state change lock (held by ${heldBy})`);
 }
 
+/**
+ * Parsed definitions kept at most (a few KB each): beyond, the oldest goes. Only entries of
+ * domains another process undefined linger, so the bound matters for those alone.
+ */
+const PARSED_MAX = 4096;
+
+/** Freezes a parsed definition all the way down: it is shared by every reader of that XML. */
+function deepFreeze<T>(v: T): Readonly<T> {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
+
 /** The records of one metadata driver's store, seen the same way by all its modules. */
 export class DomainRecords {
   readonly errDomain: ErrorDomain;
+  /** Live definitions by domain UUID, with the XML each was parsed from (see liveDefOf). */
+  private readonly parsedLive = new Map<string, { xml: string; def: Readonly<DomainDef> }>();
 
   constructor(
     readonly store: Store,
@@ -106,8 +123,34 @@ export class DomainRecords {
     return parseDomainXML(xml, STORED);
   }
 
+  /**
+   * The live definition of a running domain (libvirt's "domain is not running" otherwise), for
+   * calls that only read it: parsed once per version of its XML and shared, frozen, by every
+   * reader (callers that edit a definition take fresh copies through defsOf). The entry is
+   * checked against the record's own XML on each use, so a definition changed by any path —
+   * this driver, another process sharing the store, a rolled-back transaction — is parsed
+   * again at the next read: no write path has to remember the cache.
+   */
+  liveDefOf(rec: DomainRecord): Readonly<DomainDef> {
+    checkActive({ active: isActive(rec) });
+    const xml = rec.liveXml;
+    if (xml === null) throw internalError(this.errDomain, `domain '${rec.name}' has no live definition`);
+    const hit = this.parsedLive.get(rec.uuid);
+    if (hit !== undefined && hit.xml === xml) return hit.def;
+    const def = deepFreeze(parseDomainXML(xml, STORED));
+    if (hit === undefined && this.parsedLive.size >= PARSED_MAX) this.parsedLive.delete(this.parsedLive.keys().next().value as string);
+    this.parsedLive.set(rec.uuid, { xml, def });
+    return def;
+  }
+
   write(rec: DomainRecord): void {
     this.store.updateDomain(rec);
+  }
+
+  /** Deletes a domain's record (with its snapshots and checkpoints, as the store does). */
+  remove(uuid: string): void {
+    this.store.deleteDomain(uuid);
+    this.parsedLive.delete(uuid);
   }
 
   /** A guest stopped, however it stopped: R5 applied, state recorded, STOPPED emitted. */
@@ -116,7 +159,7 @@ export class DomainRecords {
     const ref = { ...rec };
     if (plan.removeDomain) {
       // R5/R6: a transient domain goes with all its metadata, in this same transaction.
-      this.store.deleteDomain(rec.uuid);
+      this.remove(rec.uuid);
     } else {
       rec.id = -1;
       rec.state = DomainState.SHUTOFF;

@@ -36,11 +36,12 @@ import type {
 import * as stats from './stats.js';
 import { checkFlags } from '../../rules/flags.js';
 import { TEST_SCREENSHOT_MIME, testScreenshot } from './screenshot.js';
-import { parseDomainXML, type DomainDef } from '../../conf/domain.js';
+import type { DomainDef } from '../../conf/domain.js';
 import { checkActive } from '../../rules/lifecycle.js';
 import { MetadataDriver } from '../metadata/driver.js';
 import { defsOf, oneDef } from '../metadata/defs.js';
-import { STORED, isActive } from '../metadata/records.js';
+import { isActive } from '../metadata/records.js';
+import { infoOf } from '../metadata/lookups.js';
 import { TEST_NODE_INFO } from './presets.js';
 import { planDeviceCall, type DeviceCall } from '../metadata/devices.js';
 import { cpuMap, cpuPinsOf, cpusOf, setCpuPins } from '../../conf/cputune.js';
@@ -160,9 +161,9 @@ export class TestDriver extends MetadataDriver {
     if (!isActive(rec) || rec.liveXml === null) {
       throw VirError.report(ErrorDomain.TEST, ErrorNumber.OPERATION_INVALID, 'cannot list vcpus for an inactive domain');
     }
-    const def = parseDomainXML(rec.liveXml, STORED);
+    const def = this.records.liveDefOf(rec);
     const hostCpus = TEST_NODE_INFO.nodes * TEST_NODE_INFO.sockets * TEST_NODE_INFO.cores * TEST_NODE_INFO.threads;
-    const { cpuTime } = await this.domainGetInfo(dom);
+    const { cpuTime } = infoOf(rec);
     const n = Math.min(maxinfo, vcpusOf(def));
     return Array.from({ length: n }, (_, i) => ({
       number: i,
@@ -223,9 +224,7 @@ export class TestDriver extends MetadataDriver {
 
   async domainGetFSInfo(dom: DomainRef, flags: number): Promise<DomainFSInfo[]> {
     this.records.check(flags, 0, 'DomainGetFSInfo');
-    const rec = this.records.resolve(dom);
-    checkActive({ active: isActive(rec) });
-    const disk = parseDomainXML(rec.liveXml ?? '', STORED).devices.disks.find((d) => d.device === 'disk');
+    const disk = this.records.liveDefOf(this.records.resolve(dom)).devices.disks.find((d) => d.device === 'disk');
     if (disk === undefined) return [];
     const t = disk.targetDev;
     return [
@@ -236,10 +235,8 @@ export class TestDriver extends MetadataDriver {
   async domainInterfaceAddresses(dom: DomainRef, source: number, flags: number): Promise<DomainInterface[]> {
     this.records.check(flags, 0, 'DomainInterfaceAddresses');
     if (source > 2) throw VirError.report(ErrorDomain.TEST, ErrorNumber.ARGUMENT_UNSUPPORTED, `Unknown IP address data source ${source}`);
-    const rec = this.records.resolve(dom);
-    checkActive({ active: isActive(rec) });
     // testnetN, the next addresses of the test network's DHCP range for network interfaces, else 192.168.0.N.
-    return parseDomainXML(rec.liveXml ?? '', STORED).devices.interfaces.map((n, i) => ({
+    return this.records.liveDefOf(this.records.resolve(dom)).devices.interfaces.map((n, i) => ({
       name: `testnet${i}`,
       hwaddr: n.mac,
       addrs: [{ type: 0, addr: n.type === 'network' ? `192.168.122.${3 + i}` : `192.168.0.${1 + i}`, prefix: 24 }],
@@ -310,9 +307,8 @@ export class TestDriver extends MetadataDriver {
   async domainMemoryStats(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]> {
     this.records.check(flags, 0, 'DomainMemoryStats');
     const rec = this.records.resolve(dom);
-    checkActive({ active: isActive(rec) });
     // As libvirt's: a guest without a balloon reports nothing.
-    const balloon = parseDomainXML(rec.liveXml ?? '', STORED).devices.memballoon;
+    const balloon = this.records.liveDefOf(rec).devices.memballoon;
     if (balloon === undefined || balloon.model === 'none') return [];
     const cur = rec.memory;
     const half = Math.floor(cur / 2);
@@ -378,8 +374,7 @@ export class TestDriver extends MetadataDriver {
   async connectGetAllDomainStats(doms: DomainRef[], which: number, flags: number): Promise<DomainStatsRecord[]> {
     return stats.allDomainStats(
       this.statsHost,
-      (f) => this.listAllDomains(f),
-      (d) => this.domainGetState(d, 0),
+      (f) => this.listAllStates(f),
       doms,
       which,
       flags,

@@ -9,11 +9,12 @@ import type { BlockInfo, BlockStats, CpuStats, DomainRef, DomainStatsRecord, Int
 import { ConnectGetAllDomainStatsFlags as StatsFlags, DomainModificationImpact, DomainStatsTypes, ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
 import { checkActive } from '../../rules/lifecycle.js';
-import { parseDomainXML, type DomainDef } from '../../conf/domain.js';
+import type { DomainDef } from '../../conf/domain.js';
 import type { DomainRecord } from '../../store/store.js';
 import type { Defs } from '../metadata/defs.js';
 import { defsOf, oneDef } from '../metadata/defs.js';
-import { STORED, isActive, type DomainRecords } from '../metadata/records.js';
+import { isActive, type DomainRecords } from '../metadata/records.js';
+import type { DomainWithState } from '../metadata/lookups.js';
 import {
   BLKIO_PARAMS,
   INTERFACE_PARAMS,
@@ -49,24 +50,6 @@ const TEST_BLOCK_PHYSICAL = 1099511627776;
 
 const microsNow = (): number => Date.now() * 1000;
 
-/**
- * Parsed live definitions by their XML, for the statistics calls that only read them (a parse
- * costs more than the call itself); never handed to code that edits a definition.
- */
-const parsedLive = new Map<string, DomainDef>();
-
-function liveDef(rec: DomainRecord): Readonly<DomainDef> {
-  checkActive({ active: isActive(rec) });
-  const xml = rec.liveXml ?? rec.configXml ?? '';
-  let def = parsedLive.get(xml);
-  if (def === undefined) {
-    def = parseDomainXML(xml, STORED);
-    if (parsedLive.size >= 512) parsedLive.delete(parsedLive.keys().next().value as string);
-    parsedLive.set(xml, def);
-  }
-  return def;
-}
-
 /** virDomainDiskIndexByName: a disk by target, or by source path. */
 function findDisk(def: Readonly<DomainDef>, path: string) {
   return def.devices.disks.find((d) => d.targetDev === path) ?? def.devices.disks.find((d) => d.sourceFile === path || d.sourceDev === path);
@@ -74,7 +57,7 @@ function findDisk(def: Readonly<DomainDef>, path: string) {
 
 export async function blockStats(host: TestStatsHost, dom: DomainRef, path: string): Promise<BlockStats> {
   if (path === '') throw VirError.report(ErrorDomain.TEST, ErrorNumber.OPERATION_UNSUPPORTED, 'summary statistics are not supported yet');
-  const def = liveDef(host.records.resolve(dom));
+  const def = host.records.liveDefOf(host.records.resolve(dom));
   if (findDisk(def, path) === undefined) throw VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, `invalid path: ${path}`);
   // As libvirt's: no meaning, just numbers that grow with the clock (microseconds).
   const base = microsNow();
@@ -88,7 +71,7 @@ export async function blockStats(host: TestStatsHost, dom: DomainRef, path: stri
 }
 
 export async function interfaceStats(host: TestStatsHost, dom: DomainRef, device: string): Promise<InterfaceStats> {
-  const def = liveDef(host.records.resolve(dom));
+  const def = host.records.liveDefOf(host.records.resolve(dom));
   interfaceOf(def, device, ErrorDomain.DOMAIN);
   const base = microsNow();
   return {
@@ -206,8 +189,7 @@ const LIST_FILTERS =
 
 export async function allDomainStats(
   host: TestStatsHost,
-  listAll: (flags: number) => Promise<DomainRef[]>,
-  stateOf: (dom: DomainRef) => Promise<[number, number]>,
+  listAll: (flags: number) => DomainWithState[],
   doms: DomainRef[],
   stats: number,
   flags: number,
@@ -218,22 +200,21 @@ export async function allDomainStats(
     const bits = (stats & ~SUPPORTED_STATS) >>> 0;
     throw VirError.report(ErrorDomain.TEST, ErrorNumber.ARGUMENT_UNSUPPORTED, `Stats types bits 0x${bits.toString(16)} are not supported by this daemon`);
   }
-  // The list flags are listAllDomains' own bits (virConnectListAllDomainsFlags 1..128).
-  const listed = await listAll(flags & LIST_FILTERS);
+  // The list flags are listAllDomains' own bits (virConnectListAllDomainsFlags 1..128); each
+  // domain's state comes from the same read of the store as the list.
+  const listed = listAll(flags & LIST_FILTERS);
   let chosen = listed;
   if (doms.length > 0) {
-    const wanted = new Set(doms.map((d) => d.uuid));
-    chosen = listed.filter((d) => wanted.has(d.uuid));
-    chosen.sort((a, b) => doms.findIndex((d) => d.uuid === a.uuid) - doms.findIndex((d) => d.uuid === b.uuid));
+    const order = new Map<string, number>();
+    doms.forEach((d, i) => {
+      if (!order.has(d.uuid)) order.set(d.uuid, i);
+    });
+    chosen = listed.filter((d) => order.has(d.dom.uuid));
+    chosen.sort((a, b) => order.get(a.dom.uuid)! - order.get(b.dom.uuid)!);
   }
-  const out: DomainStatsRecord[] = [];
-  for (const d of chosen) {
-    const params: TypedParameter[] = [];
-    if ((stats & DomainStatsTypes.STATE) !== 0) {
-      const [state, reason] = await stateOf(d);
-      params.push({ field: 'state.state', type: 1, value: state }, { field: 'state.reason', type: 1, value: reason });
-    }
-    out.push({ dom: d, params });
-  }
-  return out;
+  const withState = (stats & DomainStatsTypes.STATE) !== 0;
+  return chosen.map((d) => ({
+    dom: d.dom,
+    params: withState ? [{ field: 'state.state', type: 1, value: d.state }, { field: 'state.reason', type: 1, value: d.reason }] : [],
+  }));
 }
