@@ -133,7 +133,8 @@ export class RpcClient {
     private readonly opts: RpcClientOptions,
   ) {
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
-    sock.on('error', (err: NodeJS.ErrnoException) => this.fail(systemError('Cannot recv data', err.code ?? 'ECONNRESET')));
+    // A transport that knows better (ssh's own stderr) fails its stream with a VirError.
+    sock.on('error', (err: NodeJS.ErrnoException) => this.fail(err instanceof VirError ? err : systemError('Cannot recv data', err.code ?? 'ECONNRESET')));
     sock.on('close', () => this.fail(socketClosedError()));
   }
 

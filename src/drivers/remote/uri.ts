@@ -23,6 +23,8 @@ export interface RemoteTarget {
   socket: string;
   /** The parsed URI, for the transport's own parameters. */
   url: URL;
+  /** A read-only open (the ssh transport asks the remote side for the read-only socket). */
+  readonly: boolean;
 }
 
 /** libvirt's transports; tsvirt's remote driver opens those it has (see openRemoteDriver). */
@@ -57,5 +59,5 @@ export function parseRemoteURI(url: URL, options: { readonly?: boolean; env?: No
   const given = url.searchParams.get('socket');
   const socket =
     given !== null && given !== '' ? given : join(defaultSocketDir(options.env, options.uid), options.readonly === true ? RO_SOCKET : RW_SOCKET);
-  return { inner, transport: transport as RemoteTransport, socket, url };
+  return { inner, transport: transport as RemoteTransport, socket, url, readonly: options.readonly === true };
 }
