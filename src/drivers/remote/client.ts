@@ -42,6 +42,7 @@ const STRERROR: Record<string, string> = {
   EPIPE: 'Broken pipe',
   EAGAIN: 'Resource temporarily unavailable',
   ENAMETOOLONG: 'File name too long',
+  EIO: 'Input/output error',
 };
 
 /** A VIR_ERR_SYSTEM_ERROR from VIR_FROM_RPC, as libvirt's virReportSystemError builds it. */

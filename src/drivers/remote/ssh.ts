@@ -6,10 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
 import { defaultSocketDir, RO_SOCKET, RW_SOCKET } from '../../core/paths.js';
+import { fdPassing } from '../../core/fdpass.js';
 import { RpcClient, systemError, type RpcClientOptions } from './client.js';
 import type { RemoteTarget } from './uri.js';
 
@@ -151,67 +153,78 @@ function cannotRun(file: string, err: NodeJS.ErrnoException): VirError {
 
 /** Grace for ssh to leave by itself once its input is closed, before SIGTERM (then SIGKILL). */
 const EXIT_GRACE_MS = 2000;
+/** How long a dead connection waits for the rest of ssh's stderr before failing. */
+const STDERR_WAIT_MS = 1000;
 
 /**
- * The ssh child's pipes as one stream. When the child goes away while the connection is open,
- * the stream fails with libvirt's error carrying ssh's own words (its stderr): "Cannot recv
- * data: Permission denied (publickey).: Connection reset by peer". Destroying the stream ends
- * ssh's input and makes sure the child is gone.
+ * The ssh child's stdin and stdout as one stream. libvirt gives ssh one end of a socket pair
+ * for both; so does this when the fdpass addon can make the pair (else two pipes). That matters
+ * for the error when ssh goes away while the connection is open, which carries ssh's own words
+ * (its stderr) as libvirt's does: ssh that never read the client's first call (login refused)
+ * resets the pair — "Cannot recv data: …: Connection reset by peer" —, ssh that passed the call
+ * on and then lost the remote side closes it — "End of file while reading data: …:
+ * Input/output error". Destroying the stream closes ssh's input and makes sure the child goes.
  */
 class SshStream extends Duplex {
   private stderr = '';
-  private ended = false;
+  private stderrDone = false;
+  private failing = false;
 
-  constructor(private readonly child: ChildProcess) {
+  constructor(
+    private readonly child: ChildProcess,
+    private readonly io: Duplex,
+  ) {
     super();
-    const { stdout, stdin, stderr } = child;
-    if (stdout === null || stdin === null || stderr === null) throw new Error('ssh child without pipes');
-    stderr.on('data', (b: Buffer) => {
+    child.stderr?.on('data', (b: Buffer) => {
       if (this.stderr.length < STDERR_LIMIT) this.stderr = (this.stderr + b.toString('utf8')).slice(0, STDERR_LIMIT);
     });
-    stdout.on('data', (b: Buffer) => {
-      if (!this.push(b)) stdout.pause();
+    child.stderr?.once('close', () => (this.stderrDone = true));
+    io.on('data', (b: Buffer) => {
+      if (!this.push(b)) io.pause();
     });
-    // A dead child's stdin fails its writes (EPIPE); the child's exit reports it.
-    stdin.on('error', () => undefined);
-    child.once('close', () => {
-      if (this.destroyed || this.ended) return;
-      this.ended = true;
-      this.destroy(this.childGone());
-    });
+    io.once('end', () => this.fail('End of file while reading data', 'EIO'));
+    io.on('error', (err: NodeJS.ErrnoException) => this.fail('Cannot recv data', err.code ?? 'ECONNRESET'));
     child.once('error', (err: NodeJS.ErrnoException) => {
-      if (this.destroyed) return;
-      this.ended = true;
+      if (this.destroyed || this.failing) return;
+      this.failing = true;
       this.destroy(cannotRun(child.spawnfile, err));
     });
   }
 
-  /** What the connection fails with once ssh is gone (ssh's stderr, its last newline dropped). */
-  private childGone(): VirError {
-    const said = this.stderr.replace(/\r?\n$/, '').replace(/\r\n/g, '\n');
-    return systemError(said === '' ? 'Cannot recv data' : `Cannot recv data: ${said}`, 'ECONNRESET');
+  /** Fails the stream once ssh's stderr is all in (libvirt reads it when the read fails). */
+  private fail(what: string, code: string): void {
+    if (this.destroyed || this.failing) return;
+    this.failing = true;
+    const finish = (): void => {
+      clearTimeout(timer);
+      if (this.destroyed) return;
+      const said = this.stderr.replace(/[\r\n]+$/, '');
+      this.destroy(systemError(said === '' ? what : `${what}: ${said}`, code));
+    };
+    const timer = setTimeout(finish, STDERR_WAIT_MS);
+    if (this.stderrDone) finish();
+    else this.child.stderr?.once('close', finish);
   }
 
   override _read(): void {
-    this.child.stdout?.resume();
+    this.io.resume();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const stdin = this.child.stdin;
-    if (stdin === null || stdin.destroyed) {
+    if (this.io.destroyed) {
       cb();
       return;
     }
-    stdin.write(chunk, () => cb());
+    // A write ssh can no longer take fails here; the read side reports why.
+    this.io.write(chunk, () => cb());
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.ended = true;
+    this.failing = true;
+    this.io.destroy();
     const child = this.child;
-    child.stdin?.end();
-    child.stdout?.destroy();
-    if (child.exitCode === null && child.signalCode === null) {
-      // ssh normally leaves when its input ends; if it lingers it is ended, as libvirt does.
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      // ssh normally leaves when its input ends; one that lingers is ended, as libvirt does.
       const term = setTimeout(() => {
         child.kill('SIGTERM');
         const kill = setTimeout(() => child.kill('SIGKILL'), EXIT_GRACE_MS);
@@ -226,13 +239,33 @@ class SshStream extends Duplex {
 }
 
 /**
- * Spawns ssh for `target` and returns the client over its pipes (before the handshake). ssh's
- * own failures (host unreachable, key refused, no daemon on the remote side) surface on the
- * first call as VIR_ERR_SYSTEM_ERROR "Cannot recv data: <ssh's stderr>: Connection reset by
- * peer". Errors here: VIR_ERR_INVALID_ARG for bad URI parameters (see sshCommand).
+ * Starts `cmd` with stdin and stdout on one end of a socket pair (the other end returned as a
+ * socket), or on two pipes without the fdpass addon; stderr is a pipe.
+ */
+function spawnSsh(cmd: SshCommand): { child: ChildProcess; io: Duplex } {
+  const addon = fdPassing();
+  if (addon !== null) {
+    const [mine, theirs] = addon.socketpair();
+    try {
+      const child = spawn(cmd.file, cmd.args, { stdio: [theirs, theirs, 'pipe'] });
+      return { child, io: new Socket({ fd: mine, readable: true, writable: true }) };
+    } finally {
+      closeSync(theirs);
+    }
+  }
+  const child = spawn(cmd.file, cmd.args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => undefined);
+  return { child, io: Duplex.from({ readable: child.stdout, writable: child.stdin }) };
+}
+
+/**
+ * Spawns ssh for `target` and returns the client over its stdin/stdout (before the handshake).
+ * ssh's own failures (host unreachable, key refused, no daemon on the remote side) surface on
+ * the first call as VIR_ERR_SYSTEM_ERROR with ssh's stderr, in libvirt's words (see
+ * SshStream). Errors here: VIR_ERR_INVALID_ARG for bad URI parameters (see sshCommand).
  */
 export function openSsh(target: RemoteTarget, opts: RpcClientOptions): RpcClient {
   const cmd = sshCommand(target, { tty: haveTty() });
-  const child = spawn(cmd.file, cmd.args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  return RpcClient.over(new SshStream(child), opts);
+  const { child, io } = spawnSsh(cmd);
+  return RpcClient.over(new SshStream(child, io), opts);
 }

@@ -1,0 +1,346 @@
+/**
+ * The +ssh transport both ways, with a real sshd (Debian's openssh-server) started here: Debian's
+ * virsh and python-libvirt reach tsvirtd through ssh by libvirt's default path (virt-ssh-helper,
+ * or nc with proxy=netcat, to /var/run/libvirt/libvirt-sock), and tsvirt's remote driver does the
+ * same with the user's ssh. The sshd runs in a network namespace of its own (a veth to a client
+ * namespace) and, with tsvirtd, in a private mount namespace where a temporary directory is
+ * /run/libvirt, so the host's /run/libvirt is never touched. Client commands run with a tmpfs
+ * over /root, so ssh's known_hosts never lands in the host's ~/.ssh. Everything is stopped and
+ * removed in after().
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DAEMON_MAIN, pythonLibvirtSkip } from './support/daemon-harness.js';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
+import { missing } from './support/host-tools.js';
+import { parseRemoteURI } from '../src/drivers/remote/uri.js';
+import { sshCommand } from '../src/drivers/remote/ssh.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/tsvirt.cjs', import.meta.url));
+const INDEX = fileURLToPath(new URL('../src/index.js', import.meta.url));
+
+const tag = `${process.pid % 100000}`;
+const SRV = `sshsrv${tag}`;
+const CLIENT = `sshcli${tag}`;
+const VETH = [`sshv${tag}a`, `sshv${tag}b`];
+// Addresses inside the two namespaces this test makes; the host's network is never involved.
+const SUBNET = 200 + (process.pid % 50);
+const HOST = `10.251.${SUBNET}.1`;
+const CLIENT_ADDR = `10.251.${SUBNET}.2`;
+
+const skip: string | false =
+  process.getuid?.() !== 0
+    ? 'network and mount namespaces need root'
+    : missing('sshd', 'ssh', 'nc', 'virt-ssh-helper', 'virsh', 'ip') || pythonLibvirtSkip();
+
+function run(cmd: string, args: string[], ok = false): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
+  const out = { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  if (!ok && out.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${out.stderr}`);
+  return out;
+}
+
+/** Runs a command in the client namespace, with a tmpfs over /root (ssh's known_hosts goes there). */
+function client(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('ip', ['netns', 'exec', CLIENT, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs /root && exec "$@"', 'client', ...args], {
+    encoding: 'utf8',
+    timeout: 90_000,
+    input,
+  });
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** The commands running in a namespace. */
+function nsProcs(ns: string): string[] {
+  const pids = run('ip', ['netns', 'pids', ns], true).stdout.split('\n').filter((l) => l !== '');
+  return pids.map((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    } catch {
+      return '';
+    }
+  }).filter((c) => c !== '');
+}
+
+/** Waits until `pred` holds (the ssh sessions end a moment after their client). */
+async function until(pred: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
+/** What virsh prints for an error, without its "error: " prefixes. */
+function virshError(stderr: string): string {
+  return stderr.replace(/^error: failed to connect to the hypervisor\n/, '').replace(/^error: /, '').trim();
+}
+
+const DOMAIN = `<domain type='test'><name>sshdom${tag}</name><memory>8192</memory><os><type>hvm</type></os></domain>`;
+
+describe('qemu+ssh / test+ssh through a real sshd', { skip }, () => {
+  let dir = '';
+  let holder: ChildProcess | null = null;
+  let sshd: ChildProcess | null = null;
+  let daemon: ChildProcess | null = null;
+  let daemonLog = '';
+  let sshdLog = '';
+  const runDir = (): string => join(dir, 'run-libvirt');
+  const key = (): string => join(dir, 'userkey');
+  const uri = (drv: 'test' | 'qemu', extra = '', keyfile = key()): string =>
+    `${drv}+ssh://root@${HOST}/${drv === 'test' ? 'default' : 'system'}?keyfile=${keyfile}&no_verify=1${extra}`;
+
+  /** Runs a process inside the server's network and mount namespaces. */
+  const inServer = (args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess =>
+    spawn('nsenter', ['--target', String(holder!.pid), '--mount', '--net', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+
+  const startDaemon = async (): Promise<void> => {
+    rmSync(join(runDir(), 'libvirt-sock'), { force: true });
+    // No --socket-dir: root's default, /run/libvirt, which virt-ssh-helper and nc look at.
+    daemon = inServer([process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--verbose', '--uri', 'test:///default', '--uri', 'qemu:///system'], {
+      ...process.env,
+      TSVIRT_STATE_DIR: join(dir, 'state'),
+    });
+    daemon.stdout?.on('data', (b: Buffer) => (daemonLog += b.toString()));
+    daemon.stderr?.on('data', (b: Buffer) => (daemonLog += b.toString()));
+    const d = daemon;
+    if (!(await until(() => existsSync(join(runDir(), 'libvirt-sock')) || d.exitCode !== null, 20_000)) || d.exitCode !== null) {
+      throw new Error(`tsvirtd did not start: ${daemonLog}`);
+    }
+  };
+  const stopDaemon = async (): Promise<void> => {
+    const d = daemon;
+    daemon = null;
+    if (d === null || d.exitCode !== null) return;
+    const gone = new Promise((r) => d.once('exit', r));
+    d.kill('SIGTERM');
+    const t = setTimeout(() => d.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tsvirt-ssh-'));
+    mkdirSync(runDir(), { mode: 0o700 });
+    for (const k of ['hostkey', 'userkey', 'wrongkey']) run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, k)]);
+    writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'userkey.pub')));
+    writeFileSync(
+      join(dir, 'sshd_config'),
+      [
+        `ListenAddress ${HOST}:22`,
+        `HostKey ${join(dir, 'hostkey')}`,
+        'PidFile none',
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'StrictModes no',
+        'UsePAM no',
+        'UseDNS no',
+        '',
+      ].join('\n'),
+    );
+    run('ip', ['netns', 'add', SRV]);
+    run('ip', ['netns', 'add', CLIENT]);
+    run('ip', ['link', 'add', VETH[0], 'type', 'veth', 'peer', 'name', VETH[1]]);
+    run('ip', ['link', 'set', VETH[0], 'netns', SRV]);
+    run('ip', ['link', 'set', VETH[1], 'netns', CLIENT]);
+    for (const [ns, dev, addr] of [[SRV, VETH[0], HOST], [CLIENT, VETH[1], CLIENT_ADDR]]) {
+      run('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
+      run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+      run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    // The server's mount namespace: a tmpfs /run (sshd's /run/sshd) with our directory as
+    // /run/libvirt; held open by a sleeping process that sshd and tsvirtd join.
+    holder = spawn(
+      'ip',
+      ['netns', 'exec', SRV, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /run && mkdir -p /run/sshd /run/libvirt && mount --bind '${runDir()}' /run/libvirt && echo ready && exec sleep infinity`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let holderOut = '';
+    holder.stdout?.on('data', (b: Buffer) => (holderOut += b.toString()));
+    holder.stderr?.on('data', (b: Buffer) => (holderOut += b.toString()));
+    if (!(await until(() => holderOut.includes('ready') || holder!.exitCode !== null)) || holder.exitCode !== null) throw new Error(`mount namespace: ${holderOut}`);
+    sshd = inServer(['/usr/sbin/sshd', '-f', join(dir, 'sshd_config'), '-D', '-e']);
+    sshd.stdout?.on('data', (b: Buffer) => (sshdLog += b.toString()));
+    sshd.stderr?.on('data', (b: Buffer) => (sshdLog += b.toString()));
+    if (!(await until(() => sshdLog.includes('Server listening') || sshd!.exitCode !== null)) || sshd.exitCode !== null) throw new Error(`sshd: ${sshdLog}`);
+    await startDaemon();
+  });
+
+  after(async () => {
+    await stopDaemon().catch(() => undefined);
+    for (const p of [sshd, holder]) {
+      if (p !== null && p.exitCode === null) p.kill('SIGKILL');
+    }
+    for (const ns of [SRV, CLIENT]) {
+      for (const pid of run('ip', ['netns', 'pids', ns], true).stdout.split('\n').filter((l) => l !== '')) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      run('ip', ['netns', 'del', ns], true);
+    }
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("Debian's virsh: qemu+ssh:// by the default path (virt-ssh-helper, /var/run/libvirt/libvirt-sock) lists qemu:///system", () => {
+    const r = client(['virsh', '-c', uri('qemu'), 'list', '--all']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Id\s+Name\s+State/);
+    // tsvirtd answered (only it listens there; the no-daemon test below stops it and virsh fails).
+    assert.ok(daemon !== null && daemon.exitCode === null);
+  });
+
+  test("Debian's virsh: define, start, destroy and undefine a test:///default domain over test+ssh, by virt-ssh-helper and by nc", () => {
+    writeFileSync(join(dir, 'dom.xml'), DOMAIN);
+    const name = `sshdom${tag}`;
+    for (const extra of ['', '&proxy=netcat']) {
+      // One virsh session: test:///default lives as long as some connection holds it, as in libvirt.
+      const r = client(['virsh', '-c', uri('test', extra), `define ${join(dir, 'dom.xml')}; start ${name}; list --all; destroy ${name}; undefine ${name}; list --all`]);
+      assert.equal(r.code, 0, `${extra}: ${r.stderr}`);
+      const [during, after] = r.stdout.split(/Domain '.*' destroyed/);
+      assert.match(during, new RegExp(`${name}\\s+running`), extra);
+      assert.match(after, /undefined/);
+      assert.doesNotMatch(after.split(/undefined/)[1], new RegExp(name), extra);
+    }
+  });
+
+  test('python3-libvirt: the same over test+ssh', () => {
+    const py = `
+import libvirt, sys
+c = libvirt.open(sys.argv[1])
+d = c.defineXML(sys.argv[2])
+d.create()
+print('active', d.isActive())
+print('names', sorted(x.name() for x in c.listAllDomains()))
+d.destroy(); d.undefine()
+print('after', sorted(x.name() for x in c.listAllDomains()))
+c.close()
+`;
+    const r = client(['python3', '-c', py, uri('test'), DOMAIN]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /active 1/);
+    assert.match(r.stdout, new RegExp(`names \\[.*'sshdom${tag}'.*'test'\\]`));
+    assert.match(r.stdout, /after \['test'\]/);
+  });
+
+  test("tsvirt's remote driver: connect('test+ssh://…') defines, starts and destroys; closing ends ssh", async () => {
+    const script = `
+import { connect } from ${JSON.stringify(INDEX)};
+import { execFileSync } from 'node:child_process';
+const sshChildren = () => { try { return execFileSync('pgrep', ['-P', String(process.pid), '-x', 'ssh'], { encoding: 'utf8' }).trim(); } catch { return ''; } };
+const conn = await connect(process.argv[1]);
+const during = sshChildren();
+const dom = await conn.defineXML(process.argv[2]);
+await dom.create();
+const names = (await conn.listAllDomains()).map((d) => d.name()).sort();
+const active = await dom.isActive();
+await dom.destroy();
+await dom.undefine();
+await conn.close();
+let after = sshChildren();
+for (let i = 0; i < 50 && after !== ''; i++) { await new Promise((r) => setTimeout(r, 100)); after = sshChildren(); }
+console.log(JSON.stringify({ names, active, during: during !== '', after }));
+`;
+    const r = client([process.execPath, '--input-type=module', '-e', script, uri('test'), DOMAIN]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { names: string[]; active: boolean; during: boolean; after: string };
+    assert.deepEqual(out.names, [`sshdom${tag}`, 'test']);
+    assert.equal(out.active, true);
+    assert.equal(out.during, true, 'ssh runs while the connection is open');
+    assert.equal(out.after, '', 'no ssh left after close');
+  });
+
+  test('tsvirt -c qemu+ssh:// list (and test+ssh with proxy=netcat, read-only)', () => {
+    const q = client([process.execPath, CLI, '-c', uri('qemu'), 'list', '--all']);
+    assert.equal(q.code, 0, q.stderr);
+    assert.match(q.stdout, /Id\s+Name\s+State/);
+    const t = client([process.execPath, CLI, '-r', '-c', uri('test', '&proxy=netcat'), 'list', '--all']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /test\s+running/);
+  });
+
+  test("a key the server refuses: ssh's reason in libvirt's error, word for word as virsh's", () => {
+    const wrong = join(dir, 'wrongkey');
+    const v = client(['virsh', '-c', uri('test', '', wrong), 'list']);
+    const t = client([process.execPath, CLI, '-c', uri('test', '', wrong), 'list']);
+    assert.notEqual(v.code, 0);
+    assert.notEqual(t.code, 0);
+    assert.match(virshError(v.stderr), /^Cannot recv data: [^]*Permission denied \(publickey\)\.: Connection reset by peer$/);
+    assert.equal(virshError(t.stderr), virshError(v.stderr));
+  });
+
+  test("no daemon on the remote side: libvirt's error (virt-ssh-helper's or nc's words), as virsh's", async () => {
+    await stopDaemon();
+    try {
+      for (const [extra, said] of [
+        ['', /virt-ssh-helper: cannot connect to '\/var\/run\/libvirt\/libvirt-sock'/],
+        ['&proxy=netcat', /nc: \/var\/run\/libvirt\/libvirt-sock: No such file or directory/],
+      ] as const) {
+        const v = client(['virsh', '-c', uri('test', extra), 'list']);
+        const t = client([process.execPath, CLI, '-c', uri('test', extra), 'list']);
+        assert.notEqual(v.code, 0);
+        assert.notEqual(t.code, 0);
+        assert.match(virshError(v.stderr), /^End of file while reading data: /);
+        assert.match(virshError(v.stderr), said);
+        assert.equal(virshError(t.stderr), virshError(v.stderr));
+      }
+    } finally {
+      await startDaemon();
+    }
+  });
+
+  test('no ssh session, virt-ssh-helper or nc is left on either side', async () => {
+    const leftover = (): string[] => [
+      ...nsProcs(SRV).filter((c) => /virt-ssh-helper|\bnc\b|sshd: root/.test(c)),
+      ...nsProcs(CLIENT),
+    ];
+    assert.ok(await until(() => leftover().length === 0), leftover().join('\n'));
+  });
+});
+
+describe("the ssh command line is libvirt 9.0's", { skip: missing('virsh') }, () => {
+  test('for each URI, the argv virsh gives ssh (command= a recorder) is the one tsvirt gives it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvirt-sshargv-'));
+    try {
+      const out = join(dir, 'argv.json');
+      const recorder = join(dir, 'ssh');
+      // virsh clears the environment of the ssh it runs: the recorder's output path is baked in.
+      writeFileSync(recorder, `#!/usr/bin/python3\nimport json, sys\nopen(${JSON.stringify(out)}, 'w').write(json.dumps(sys.argv[1:]))\nsys.exit(1)\n`, { mode: 0o755 });
+      const uris = [
+        'qemu+ssh://root@h/system',
+        'qemu+ssh://u@h:2222/session?keyfile=/k&no_verify=1',
+        'test+ssh://h/default',
+        'qemu+ssh://h/system?proxy=netcat',
+        'qemu+ssh://h/system?proxy=native',
+        'qemu+ssh://h/system?socket=/x/y&netcat=/bin/nc&no_tty=1',
+        "qemu+ssh://h/system?netcat=/a%20b/n'c",
+        'qemu+ssh://h/system?foo=bar&socket=/s&proxy=auto',
+        'qemu+ssh://[::1]/system?mode=legacy',
+        'test+ssh://h/default?name=test:///default',
+      ];
+      for (const base of uris) {
+        for (const readonly of [false, true]) {
+          const u = `${base}${base.includes('?') ? '&' : '?'}command=${recorder}`;
+          rmSync(out, { force: true });
+          spawnSync('virsh', ['-c', u, ...(readonly ? ['-r'] : []), 'list'], { stdio: 'ignore', timeout: 30_000 });
+          const theirs = JSON.parse(readFileSync(out, 'utf8')) as string[];
+          const ours = sshCommand(parseRemoteURI(new URL(u), { readonly }), { tty: true });
+          assert.equal(ours.file, recorder);
+          assert.deepEqual(ours.args, theirs, `${u}${readonly ? ' (read-only)' : ''}`);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
