@@ -100,10 +100,10 @@ describe('qemu+ssh / test+ssh through a real sshd', { skip }, () => {
   const inServer = (args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess =>
     spawn('nsenter', ['--target', String(holder!.pid), '--mount', '--net', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 
-  const startDaemon = async (): Promise<void> => {
+  const startDaemon = async (args: string[] = []): Promise<void> => {
     rmSync(join(runDir(), 'libvirt-sock'), { force: true });
     // No --socket-dir: root's default, /run/libvirt, which virt-ssh-helper and nc look at.
-    daemon = inServer([process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--verbose', '--uri', 'test:///default', '--uri', 'qemu:///system'], {
+    daemon = inServer([process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--verbose', '--uri', 'test:///default', '--uri', 'qemu:///system', ...args], {
       ...process.env,
       TSVIRT_STATE_DIR: join(dir, 'state'),
     });
@@ -295,6 +295,39 @@ console.log(JSON.stringify({ names, active, during: during !== '', after }));
         assert.equal(virshError(t.stderr), virshError(v.stderr));
       }
     } finally {
+      await startDaemon();
+    }
+  });
+
+  test("a modular daemon's socket wins with virt-ssh-helper; tsvirtd --modular-sockets answers there too", async () => {
+    await stopDaemon();
+    try {
+      // What a virtqemud that is gone leaves behind: a socket file nobody listens on.
+      const stale = join(runDir(), 'virtqemud-sock');
+      run('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', stale]);
+      await startDaemon();
+      const helper = client(['virsh', '-c', uri('qemu'), 'list', '--all']);
+      assert.notEqual(helper.code, 0);
+      assert.match(virshError(helper.stderr), /virt-ssh-helper: cannot connect to '\/var\/run\/libvirt\/virtqemud-sock': .*Connection refused/);
+      const ours = client([process.execPath, CLI, '-c', uri('qemu'), 'list', '--all']);
+      assert.equal(virshError(ours.stderr), virshError(helper.stderr));
+      // nc goes to libvirt-sock whatever else is there.
+      const nc = client(['virsh', '-c', uri('qemu', '&proxy=netcat'), 'list', '--all']);
+      assert.equal(nc.code, 0, nc.stderr);
+      await stopDaemon();
+      await startDaemon(['--modular-sockets']);
+      for (const name of ['virtqemud-sock', 'virtqemud-sock-ro', 'virttestd-sock', 'virttestd-sock-ro']) assert.ok(existsSync(join(runDir(), name)), name);
+      for (const u of [uri('qemu'), uri('test')]) {
+        const r = client(['virsh', '-c', u, 'list', '--all']);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const ro = client(['virsh', '-r', '-c', uri('test'), 'list', '--all']);
+      assert.match(ro.stdout, /test\s+running/, ro.stderr);
+      await stopDaemon();
+      // Its sockets go with it, the stale one it replaced included.
+      assert.equal(existsSync(stale), false);
+    } finally {
+      await stopDaemon();
       await startDaemon();
     }
   });
