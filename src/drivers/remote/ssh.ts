@@ -144,11 +144,19 @@ export function sshCommand(target: RemoteTarget, opts: { tty?: boolean; uid?: nu
   return { file: param(url, 'command') ?? 'ssh', args };
 }
 
-/** The ssh binary could not be started, in libvirt's words (virCommand, VIR_FROM_NONE). */
+/**
+ * The ssh binary could not be started, in libvirt's words: a bare name not on PATH is refused
+ * before forking ("Cannot find 'ssh' in path"), a path that does not execute fails in the child,
+ * whose message then reaches the client as ssh's stderr would.
+ */
 function cannotRun(file: string, err: NodeJS.ErrnoException): VirError {
-  const what = err.code === 'ENOENT' ? `Cannot find '${file}' in path` : `Cannot run '${file}'`;
-  const e = systemError(what, err.code ?? 'EIO');
-  return new VirError({ code: e.code, domain: ErrorDomain.NONE, message: e.message, str1: e.str1, str2: e.str2, int1: e.int1 });
+  const code = err.code ?? 'EIO';
+  if (!file.includes('/')) {
+    const e = systemError(`Cannot find '${file}' in path`, code);
+    return new VirError({ code: e.code, domain: ErrorDomain.NONE, message: e.message, str1: e.str1, str2: e.str2, int1: e.int1 });
+  }
+  const reason = systemError('', code).message.replace(/^: /, '');
+  return systemError(`Cannot recv data: libvirt:  error : cannot execute binary ${file}: ${reason}`, 'ECONNRESET');
 }
 
 /** Grace for ssh to leave by itself once its input is closed, before SIGTERM (then SIGKILL). */
