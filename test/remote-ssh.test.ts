@@ -10,14 +10,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DAEMON_MAIN, pythonLibvirtSkip } from './support/daemon-harness.js';
-import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
+import { pythonLibvirtSkip } from './support/daemon-harness.js';
 import { missing } from './support/host-tools.js';
+import { sshHostSkip, startSshHost, until, type SshHost } from './support/ssh-host.js';
 import { parseRemoteURI } from '../src/drivers/remote/uri.js';
 import { sshCommand } from '../src/drivers/remote/ssh.js';
 
@@ -25,57 +25,7 @@ const CLI = fileURLToPath(new URL('../src/cli/tsvirt.cjs', import.meta.url));
 const INDEX = fileURLToPath(new URL('../src/index.js', import.meta.url));
 
 const tag = `${process.pid % 100000}`;
-const SRV = `sshsrv${tag}`;
-const CLIENT = `sshcli${tag}`;
-const VETH = [`sshv${tag}a`, `sshv${tag}b`];
-// Addresses inside the two namespaces this test makes; the host's network is never involved.
-const SUBNET = 200 + (process.pid % 50);
-const HOST = `10.251.${SUBNET}.1`;
-const CLIENT_ADDR = `10.251.${SUBNET}.2`;
-
-const skip: string | false =
-  process.getuid?.() !== 0
-    ? 'network and mount namespaces need root'
-    : missing('sshd', 'ssh', 'nc', 'virt-ssh-helper', 'virsh', 'ip') || pythonLibvirtSkip();
-
-function run(cmd: string, args: string[], ok = false): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-  const out = { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-  if (!ok && out.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${out.stderr}`);
-  return out;
-}
-
-/** Runs a command in the client namespace, with a tmpfs over /root (ssh's known_hosts goes there). */
-function client(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('ip', ['netns', 'exec', CLIENT, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs /root && exec "$@"', 'client', ...args], {
-    encoding: 'utf8',
-    timeout: 90_000,
-    input,
-  });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-/** The commands running in a namespace. */
-function nsProcs(ns: string): string[] {
-  const pids = run('ip', ['netns', 'pids', ns], true).stdout.split('\n').filter((l) => l !== '');
-  return pids.map((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim();
-    } catch {
-      return '';
-    }
-  }).filter((c) => c !== '');
-}
-
-/** Waits until `pred` holds (the ssh sessions end a moment after their client). */
-async function until(pred: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-}
+const skip: string | false = sshHostSkip() || missing('virsh') || pythonLibvirtSkip();
 
 /** What virsh prints for an error, without its "error: " prefixes. */
 function virshError(stderr: string): string {
@@ -88,111 +38,21 @@ function virshError(stderr: string): string {
 const DOMAIN = `<domain type='test'><name>sshdom${tag}</name><memory>8192</memory><os><type>hvm</type></os></domain>`;
 
 describe('qemu+ssh / test+ssh through a real sshd', { skip }, () => {
+  let h: SshHost;
   let dir = '';
-  let holder: ChildProcess | null = null;
-  let sshd: ChildProcess | null = null;
-  let daemon: ChildProcess | null = null;
-  let daemonLog = '';
-  let sshdLog = '';
-  const runDir = (): string => join(dir, 'run-libvirt');
-  const key = (): string => join(dir, 'userkey');
-  const uri = (drv: 'test' | 'qemu', extra = '', keyfile = key()): string =>
-    `${drv}+ssh://root@${HOST}/${drv === 'test' ? 'default' : 'system'}?keyfile=${keyfile}&no_verify=1${extra}`;
-
-  /** Runs a process inside the server's network and mount namespaces. */
-  const inServer = (args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess =>
-    spawn('nsenter', ['--target', String(holder!.pid), '--mount', '--net', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-
-  const startDaemon = async (args: string[] = []): Promise<void> => {
-    rmSync(join(runDir(), 'libvirt-sock'), { force: true });
-    // No --socket-dir: root's default, /run/libvirt, which virt-ssh-helper and nc look at.
-    daemon = inServer([process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--verbose', '--uri', 'test:///default', '--uri', 'qemu:///system', ...args], {
-      ...process.env,
-      TSVIRT_STATE_DIR: join(dir, 'state'),
-    });
-    daemon.stdout?.on('data', (b: Buffer) => (daemonLog += b.toString()));
-    daemon.stderr?.on('data', (b: Buffer) => (daemonLog += b.toString()));
-    const d = daemon;
-    if (!(await until(() => existsSync(join(runDir(), 'libvirt-sock')) || d.exitCode !== null, 20_000)) || d.exitCode !== null) {
-      throw new Error(`tsvirtd did not start: ${daemonLog}`);
-    }
-  };
-  const stopDaemon = async (): Promise<void> => {
-    const d = daemon;
-    daemon = null;
-    if (d === null || d.exitCode !== null) return;
-    const gone = new Promise((r) => d.once('exit', r));
-    d.kill('SIGTERM');
-    const t = setTimeout(() => d.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
-  };
+  const runDir = (): string => h.runDir;
+  const uri = (drv: 'test' | 'qemu', extra = '', keyfile?: string): string => h.uri(drv, extra, keyfile);
+  const client = (args: string[]): ReturnType<SshHost['client']> => h.client(args);
+  const startDaemon = (args?: string[]): Promise<void> => h.startDaemon(args);
+  const stopDaemon = (): Promise<void> => h.stopDaemon();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tsvirt-ssh-'));
-    mkdirSync(runDir(), { mode: 0o700 });
-    for (const k of ['hostkey', 'userkey', 'wrongkey']) run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, k)]);
-    writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'userkey.pub')));
-    writeFileSync(
-      join(dir, 'sshd_config'),
-      [
-        `ListenAddress ${HOST}:22`,
-        `HostKey ${join(dir, 'hostkey')}`,
-        'PidFile none',
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'StrictModes no',
-        'UsePAM no',
-        'UseDNS no',
-        '',
-      ].join('\n'),
-    );
-    run('ip', ['netns', 'add', SRV]);
-    run('ip', ['netns', 'add', CLIENT]);
-    run('ip', ['link', 'add', VETH[0], 'type', 'veth', 'peer', 'name', VETH[1]]);
-    run('ip', ['link', 'set', VETH[0], 'netns', SRV]);
-    run('ip', ['link', 'set', VETH[1], 'netns', CLIENT]);
-    for (const [ns, dev, addr] of [[SRV, VETH[0], HOST], [CLIENT, VETH[1], CLIENT_ADDR]]) {
-      run('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
-      run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-      run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    }
-    // The server's mount namespace: a tmpfs /run (sshd's /run/sshd) with our directory as
-    // /run/libvirt; held open by a sleeping process that sshd and tsvirtd join.
-    holder = spawn(
-      'ip',
-      ['netns', 'exec', SRV, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /run && mkdir -p /run/sshd /run/libvirt && mount --bind '${runDir()}' /run/libvirt && echo ready && exec sleep infinity`],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let holderOut = '';
-    holder.stdout?.on('data', (b: Buffer) => (holderOut += b.toString()));
-    holder.stderr?.on('data', (b: Buffer) => (holderOut += b.toString()));
-    if (!(await until(() => holderOut.includes('ready') || holder!.exitCode !== null)) || holder.exitCode !== null) throw new Error(`mount namespace: ${holderOut}`);
-    sshd = inServer(['/usr/sbin/sshd', '-f', join(dir, 'sshd_config'), '-D', '-e']);
-    sshd.stdout?.on('data', (b: Buffer) => (sshdLog += b.toString()));
-    sshd.stderr?.on('data', (b: Buffer) => (sshdLog += b.toString()));
-    if (!(await until(() => sshdLog.includes('Server listening') || sshd!.exitCode !== null)) || sshd.exitCode !== null) throw new Error(`sshd: ${sshdLog}`);
-    await startDaemon();
+    h = await startSshHost();
+    dir = h.dir;
   });
 
   after(async () => {
-    await stopDaemon().catch(() => undefined);
-    for (const p of [sshd, holder]) {
-      if (p !== null && p.exitCode === null) p.kill('SIGKILL');
-    }
-    for (const ns of [SRV, CLIENT]) {
-      for (const pid of run('ip', ['netns', 'pids', ns], true).stdout.split('\n').filter((l) => l !== '')) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      run('ip', ['netns', 'del', ns], true);
-    }
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    await h?.dispose();
   });
 
   test("Debian's virsh: qemu+ssh:// by the default path (virt-ssh-helper, /var/run/libvirt/libvirt-sock) lists qemu:///system", () => {
@@ -200,7 +60,7 @@ describe('qemu+ssh / test+ssh through a real sshd', { skip }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Id\s+Name\s+State/);
     // tsvirtd answered (only it listens there; the no-daemon test below stops it and virsh fails).
-    assert.ok(daemon !== null && daemon.exitCode === null);
+    assert.ok(h.daemonRunning());
   });
 
   test("Debian's virsh: define, start, destroy and undefine a test:///default domain over test+ssh, by virt-ssh-helper and by nc", () => {
@@ -273,7 +133,7 @@ console.log(JSON.stringify({ names, active, during: during !== '', after }));
   });
 
   test("a key the server refuses: ssh's reason in libvirt's error, word for word as virsh's", () => {
-    const wrong = join(dir, 'wrongkey');
+    const wrong = h.wrongKey;
     const v = client(['virsh', '-c', uri('test', '', wrong), 'list']);
     const t = client([process.execPath, CLI, '-c', uri('test', '', wrong), 'list']);
     assert.notEqual(v.code, 0);
@@ -307,7 +167,7 @@ console.log(JSON.stringify({ names, active, during: during !== '', after }));
     try {
       // What a virtqemud that is gone leaves behind: a socket file nobody listens on.
       const stale = join(runDir(), 'virtqemud-sock');
-      run('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', stale]);
+      assert.equal(spawnSync('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', stale]).status, 0);
       await startDaemon();
       const helper = client(['virsh', '-c', uri('qemu'), 'list', '--all']);
       assert.notEqual(helper.code, 0);
@@ -336,10 +196,7 @@ console.log(JSON.stringify({ names, active, during: during !== '', after }));
   });
 
   test('no ssh session, virt-ssh-helper or nc is left on either side', async () => {
-    const leftover = (): string[] => [
-      ...nsProcs(SRV).filter((c) => /virt-ssh-helper|\bnc\b|sshd: root/.test(c)),
-      ...nsProcs(CLIENT),
-    ];
+    const leftover = (): string[] => [...h.procs('server').filter((c) => /virt-ssh-helper|\bnc\b|sshd: root/.test(c)), ...h.procs('client')];
     assert.ok(await until(() => leftover().length === 0), leftover().join('\n'));
   });
 });
