@@ -11,7 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -234,6 +234,27 @@ describe("the ssh command line is libvirt 9.0's", { skip: missing('virsh') }, ()
           assert.equal(ours.file, recorder);
           assert.deepEqual(ours.args, theirs, `${u}${readonly ? ' (read-only)' : ''}`);
         }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('for a non-root client: the helper alone for /session and test+, the session socket for nc', { skip: process.getuid?.() !== 0 ? 'needs root to run virsh as nobody' : false }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvirt-sshargv-'));
+    try {
+      chmodSync(dir, 0o777);
+      const out = join(dir, 'argv.json');
+      const recorder = join(dir, 'ssh');
+      writeFileSync(recorder, `#!/usr/bin/python3\nimport json, sys\nopen(${JSON.stringify(out)}, 'w').write(json.dumps(sys.argv[1:]))\nsys.exit(1)\n`, { mode: 0o755 });
+      const xdg = join(dir, 'xdg');
+      for (const base of ['qemu+ssh://h/session', 'test+ssh://h/default', 'qemu+ssh://h/system', 'qemu+ssh://h/session?proxy=netcat']) {
+        const u = `${base}${base.includes('?') ? '&' : '?'}command=${recorder}`;
+        rmSync(out, { force: true });
+        spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${dir}`, `XDG_RUNTIME_DIR=${xdg}`, 'virsh', '-c', u, 'list'], { stdio: 'ignore', timeout: 30_000 });
+        const theirs = JSON.parse(readFileSync(out, 'utf8')) as string[];
+        const ours = sshCommand(parseRemoteURI(new URL(u)), { tty: true, uid: 65534, env: { XDG_RUNTIME_DIR: xdg } });
+        assert.deepEqual(ours.args, theirs, u);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -94,8 +94,7 @@ function flag(url: URL, name: string): boolean {
 }
 
 function param(url: URL, name: string): string | null {
-  const v = url.searchParams.get(name);
-  return v === null ? null : v;
+  return url.searchParams.get(name);
 }
 
 /**
