@@ -220,6 +220,7 @@ describe("the ssh command line is libvirt 9.0's", { skip: missing('virsh') }, ()
         'qemu+ssh://h/system?foo=bar&socket=/s&proxy=auto',
         'qemu+ssh://[::1]/system?mode=legacy',
         'test+ssh://h/default?name=test:///default',
+        'test+ssh://h/default?known_hosts_verify=ignore&authfile=/a&no_sanity=1&tls_priority=NORMAL&sshauth=privkey&pkipath=/p&x=y',
       ];
       // tsvirt's additions: known_hosts= for ssh itself, and no password prompt without a terminal.
       const extra = sshCommand(parseRemoteURI(new URL('qemu+ssh://h/system?known_hosts=/kh')), { tty: false }).args;

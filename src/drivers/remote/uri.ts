@@ -8,7 +8,7 @@ import { VirError } from '../../core/errors.js';
 import { RO_SOCKET, RW_SOCKET, defaultSocketDir } from '../../core/paths.js';
 
 /** Query parameters the remote driver consumes itself; every other one goes to the daemon. */
-const CLIENT_PARAMS = new Set(['socket', 'name', 'mode', 'proxy', 'no_verify', 'no_tty', 'command', 'netcat', 'keyfile', 'pkipath', 'sshauth', 'known_hosts', 'auth']);
+const CLIENT_PARAMS = new Set(['socket', 'name', 'mode', 'proxy', 'no_verify', 'no_tty', 'command', 'netcat', 'keyfile', 'pkipath', 'sshauth', 'known_hosts', 'auth', 'known_hosts_verify', 'tls_priority', 'no_sanity', 'authfile']);
 
 /**
  * Where and what to open. `transport` is the URI's (`qemu+tls://` → 'tls'; none → 'unix');
