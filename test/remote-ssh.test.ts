@@ -179,7 +179,9 @@ console.log(JSON.stringify({ names, active, during: during !== '', after }));
       assert.equal(nc.code, 0, nc.stderr);
       await stopDaemon();
       await startDaemon(['--modular-sockets']);
-      for (const name of ['virtqemud-sock', 'virtqemud-sock-ro', 'virttestd-sock', 'virttestd-sock-ro']) assert.ok(existsSync(join(runDir(), name)), name);
+      // Bound after libvirt-sock, which startDaemon waits for.
+      const names = ['virtqemud-sock', 'virtqemud-sock-ro', 'virttestd-sock', 'virttestd-sock-ro'];
+      assert.ok(await until(() => names.every((n) => existsSync(join(runDir(), n)))), names.filter((n) => !existsSync(join(runDir(), n))).join(', '));
       for (const u of [uri('qemu'), uri('test')]) {
         const r = client(['virsh', '-c', u, 'list', '--all']);
         assert.equal(r.code, 0, r.stderr);
