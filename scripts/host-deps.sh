@@ -33,6 +33,9 @@ nftables:NAT and forwarding rules of virtual networks (nft)
 iproute2:bridges, taps and network namespaces of the network tests (ip)
 virtinst:virt-install, a real client for the end-to-end network test
 make:the npm pack test installs better-sqlite3, compiled when no prebuilt binary is reachable
+openssh-server:sshd for the qemu+ssh tests (virsh and the remote driver through ssh)
+openssh-client:ssh, the +ssh transport of the remote driver and of virsh
+netcat-openbsd:nc -U, what the ssh transport of libvirt runs on the remote side without virt-ssh-helper
 g++:the npm pack test installs better-sqlite3, compiled when no prebuilt binary is reachable; npm run build compiles the fdpass addon (openGraphicsFD)
 '
 

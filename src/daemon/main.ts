@@ -50,6 +50,8 @@ interface Options {
   httpTokens: string | null;
   /** --http-ui: the built UI (default: the package's dist/web when built). */
   httpUI: string | null;
+  /** --modular-sockets: also bind libvirt's modular daemons' socket names. */
+  modularSockets: boolean;
 }
 
 const USAGE = `Usage: tsvirtd [options]
@@ -77,6 +79,9 @@ const USAGE = `Usage: tsvirtd [options]
                      event callbacks one client may register (default 1024)
   --max-client-streams N
                      streams (consoles, screenshots) one client may hold open (default 32)
+  --modular-sockets  also listen on the sockets of libvirt's modular daemons for the served
+                     drivers (virtqemud-sock, virttestd-sock and their -ro), which
+                     virt-ssh-helper (qemu+ssh://) and local clients prefer when they exist
   --http ADDR:PORT   serve the web console there (ADDR defaults to 127.0.0.1: give
                      0.0.0.0 or an address to reach it from elsewhere); prints its URL with
                      an admin token at start
@@ -87,7 +92,7 @@ const USAGE = `Usage: tsvirtd [options]
 `;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [], http: null, httpTokens: null, httpUI: null };
+  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [], http: null, httpTokens: null, httpUI: null, modularSockets: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -127,6 +132,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--no-event-callbacks':
         o.eventCallbacks = false;
+        break;
+      case '--modular-sockets':
+        o.modularSockets = true;
         break;
       case '--max-clients':
         o.maxClients = positive(flag, value());
@@ -330,6 +338,14 @@ async function daemonize(opts: Options): Promise<number> {
   return 1;
 }
 
+/**
+ * The modular daemon of each served driver, named as libvirt's clients derive it from the URI's
+ * scheme (`qemu:///system` → virtqemud), in order, once each.
+ */
+function modularNames(served: string[]): string[] {
+  return [...new Set(served.map((u) => `virt${u.slice(0, u.indexOf(':')).toLowerCase()}d`))];
+}
+
 async function main(): Promise<number> {
   let opts: Options;
   let uris: UriPolicy;
@@ -377,6 +393,7 @@ async function main(): Promise<number> {
     maxClientRequests: opts.maxClientRequests,
     maxEventCallbacks: opts.maxEventCallbacks,
     maxClientStreams: opts.maxClientStreams,
+    modularNames: opts.modularSockets ? modularNames(opts.uris.length > 0 ? opts.uris : defaultServedURIs()) : [],
     uris,
   });
   let stopping = false;

@@ -51,6 +51,12 @@ export interface DaemonOptions {
   maxEventCallbacks?: number;
   /** Streams one client may hold open (see MAX_CLIENT_STREAMS). */
   maxClientStreams?: number;
+  /**
+   * libvirt's modular daemon names (`virtqemud`, …) whose sockets this daemon also binds in the
+   * socket directory, NAME-sock read-write and NAME-sock-ro read-only: virt-ssh-helper and
+   * libvirt's local clients go to such a socket instead of libvirt-sock when it exists.
+   */
+  modularNames?: string[];
 }
 
 /** libvirtd's max_clients. */
@@ -137,9 +143,14 @@ export class Daemon {
     const dir = this.opts.socketDir;
     const checked = prepareSocketDir(dir);
     this.lock = await acquireDirLock(dir);
+    const modular = (this.opts.modularNames ?? []).flatMap((name) => [
+      [join(dir, `${name}-sock`), false, 0o600],
+      [join(dir, `${name}-sock-ro`), true, 0o666],
+    ] as const);
     for (const [path, readonly, mode] of [
       [this.rwPath, false, 0o600],
       [this.roPath, true, 0o666],
+      ...modular,
     ] as const) {
       await removeStaleSocket(path);
       const server = createServer((socket) => this.accept(socket, readonly));

@@ -19,6 +19,9 @@ export const DRIVERS: ReadonlyMap<string, DriverLoader> = new Map<string, Driver
   // Through a daemon (tsvirtd or libvirtd) on a unix socket.
   ['test+unix:', remote],
   ['qemu+unix:', remote],
+  // Through the user's ssh to a daemon's socket on another host.
+  ['test+ssh:', remote],
+  ['qemu+ssh:', remote],
   // A vSphere endpoint over SOAP.
   ['esx:', esx],
   ['vpx:', esx],

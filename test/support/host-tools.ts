@@ -72,6 +72,11 @@ const TOOLS = {
   dnsmasq: { package: 'dnsmasq-base', present: () => onPath('dnsmasq') },
   nft: { package: 'nftables', present: () => onPath('nft') },
   'virt-install': { package: 'virtinst', present: () => onPath('virt-install') },
+  // The +ssh transport: an sshd the test starts, the client, and nc on the remote side.
+  sshd: { package: 'openssh-server', present: () => existsSync('/usr/sbin/sshd') },
+  ssh: { package: 'openssh-client', present: () => onPath('ssh') && onPath('ssh-keygen') },
+  nc: { package: 'netcat-openbsd', present: () => onPath('nc') },
+  'virt-ssh-helper': { package: 'libvirt-daemon', present: () => onPath('virt-ssh-helper') },
   go: { package: 'golang-go', present: () => onPath('go') },
   "govmomi's sources": {
     package: 'golang-github-vmware-govmomi-dev',

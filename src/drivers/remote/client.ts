@@ -42,6 +42,7 @@ const STRERROR: Record<string, string> = {
   EPIPE: 'Broken pipe',
   EAGAIN: 'Resource temporarily unavailable',
   ENAMETOOLONG: 'File name too long',
+  EIO: 'Input/output error',
 };
 
 /** A VIR_ERR_SYSTEM_ERROR from VIR_FROM_RPC, as libvirt's virReportSystemError builds it. */
@@ -133,7 +134,8 @@ export class RpcClient {
     private readonly opts: RpcClientOptions,
   ) {
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
-    sock.on('error', (err: NodeJS.ErrnoException) => this.fail(systemError('Cannot recv data', err.code ?? 'ECONNRESET')));
+    // A transport that knows better (ssh's own stderr) fails its stream with a VirError.
+    sock.on('error', (err: NodeJS.ErrnoException) => this.fail(err instanceof VirError ? err : systemError('Cannot recv data', err.code ?? 'ECONNRESET')));
     sock.on('close', () => this.fail(socketClosedError()));
   }
 

@@ -8,7 +8,7 @@ import { VirError } from '../../core/errors.js';
 import { RO_SOCKET, RW_SOCKET, defaultSocketDir } from '../../core/paths.js';
 
 /** Query parameters the remote driver consumes itself; every other one goes to the daemon. */
-const CLIENT_PARAMS = new Set(['socket', 'name', 'mode', 'proxy', 'no_verify', 'no_tty', 'command', 'netcat', 'keyfile', 'pkipath', 'sshauth', 'known_hosts', 'auth']);
+const CLIENT_PARAMS = new Set(['socket', 'name', 'mode', 'proxy', 'no_verify', 'no_tty', 'command', 'netcat', 'keyfile', 'pkipath', 'sshauth', 'known_hosts', 'auth', 'known_hosts_verify', 'tls_priority', 'no_sanity', 'authfile']);
 
 /**
  * Where and what to open. `transport` is the URI's (`qemu+tls://` → 'tls'; none → 'unix');
@@ -23,6 +23,8 @@ export interface RemoteTarget {
   socket: string;
   /** The parsed URI, for the transport's own parameters. */
   url: URL;
+  /** A read-only open (the ssh transport asks the remote side for the read-only socket). */
+  readonly: boolean;
 }
 
 /** libvirt's transports; tsvirt's remote driver opens those it has (see openRemoteDriver). */
@@ -57,5 +59,5 @@ export function parseRemoteURI(url: URL, options: { readonly?: boolean; env?: No
   const given = url.searchParams.get('socket');
   const socket =
     given !== null && given !== '' ? given : join(defaultSocketDir(options.env, options.uid), options.readonly === true ? RO_SOCKET : RW_SOCKET);
-  return { inner, transport: transport as RemoteTransport, socket, url };
+  return { inner, transport: transport as RemoteTransport, socket, url, readonly: options.readonly === true };
 }
