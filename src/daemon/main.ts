@@ -193,7 +193,7 @@ function parseListen(v: string): { host: string; port: number } {
 function parseConnect(v: string): { uri: string; label: string } {
   const m = /^([A-Za-z0-9_.-]{1,64})=(.+)$/.exec(v);
   const uri = m === null ? v : m[2]!;
-  let host = '';
+  let host: string;
   try {
     host = new URL(uri).hostname;
   } catch {
