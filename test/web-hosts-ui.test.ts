@@ -215,6 +215,34 @@ describe('web console: two daemons, roles and accessibility in chromium', { skip
     await page.context().close();
   });
 
+  test('keyboard focus walks down a long list: rows beyond the rendered window come into the page as Tab reaches them', async () => {
+    const q = `?uri=${encodeURIComponent('test:///default')}`;
+    for (let i = 0; i < 80; i++) {
+      const r = await fetch(`${base}/api/domains${q}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ xml: `<domain type='test'><name>kb${String(i).padStart(3, '0')}</name><memory>65536</memory><os><type>hvm</type></os></domain>` }),
+      });
+      assert.equal(r.status, 200);
+    }
+    const page = await newPage(admin);
+    await page.getByLabel('Filter domains by name or state').fill('kb');
+    await page.locator("[data-testid='domain-count'][data-count='80']").waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator("tr[data-domain='kb079']").count(), 0, 'the last rows are not in the page yet');
+    await page.locator("tr[data-domain='kb000'] a").focus();
+    let at = '';
+    for (let i = 0; i < 200 && at !== 'kb079'; i++) {
+      await page.keyboard.press('Tab');
+      at = await page.evaluate(() => (document.activeElement?.tagName === 'A' ? (document.activeElement.closest('tr')?.getAttribute('data-domain') ?? '') : ''));
+    }
+    assert.equal(at, 'kb079', "Tab reaches the last row's link");
+    assert.ok(await page.locator("tr[data-domain='kb079'] a").isVisible(), 'scrolled into view');
+    await page.keyboard.press('Enter');
+    await page.locator("[data-testid='state']").waitFor();
+    assert.match(await page.getByRole('heading', { level: 2 }).innerText(), /kb079/);
+    await page.context().close();
+  });
+
   test('the second daemon going away shows as disconnected; back, it is listed again', async () => {
     const page = await newPage(admin);
     await page.locator("[data-host='second'][data-connected='yes']").waitFor({ timeout: 15_000 });

@@ -224,6 +224,37 @@ describe('web console: another daemon through --http-connect', { skip: virshSkip
     assert.deepEqual(list.map((d) => d.name), ['test']);
   });
 
+  test('an admin adds a daemon from the page and removes it; an operator or read-only token may not; local driver URIs are refused', async () => {
+    const third = await startDaemon({ dir: reaper.tempDir('tsvwebthird-'), uris: ['test:///default'] });
+    try {
+      const uri = third.uri('/default');
+      const operator = newToken();
+      appendFileSync(join(w.d.socketDir, 'web-tokens'), `operator ${operator}\n`);
+      assert.equal((await api(w, 'POST', '/api/hosts', operator, { uri, label: 'third' })).status, 403);
+      for (const bad of ['test:///default', 'qemu:///system', 'not a uri', '']) {
+        const r = await api(w, 'POST', '/api/hosts', w.admin, { uri: bad, label: 'x' });
+        assert.equal(r.status, 400, `${bad}: ${JSON.stringify(r.json)}`);
+      }
+      assert.equal((await api(w, 'POST', '/api/hosts', w.admin, { uri, label: 'bad label!' })).status, 400);
+      const added = await api(w, 'POST', '/api/hosts', w.admin, { uri, label: 'third' });
+      assert.equal(added.status, 200, JSON.stringify(added.json));
+      assert.deepEqual(added.json, { uri, label: 'third', remote: true, connected: true, error: null });
+      assert.equal((await api(w, 'POST', '/api/hosts', w.admin, { uri, label: 'again' })).status, 409);
+      const s = (await api(w, 'GET', '/api/session', w.admin)).json as { uris: string[] };
+      assert.deepEqual(s.uris, [TEST_URI, remoteURI, uri]);
+      const list = (await api(w, 'GET', `/api/domains?uri=${encodeURIComponent(uri)}`, w.admin)).json as { name: string }[];
+      assert.deepEqual(list.map((d) => d.name), ['test']);
+
+      assert.equal((await api(w, 'DELETE', '/api/hosts', operator, { uri })).status, 403);
+      assert.equal((await api(w, 'DELETE', '/api/hosts', w.admin, { uri: TEST_URI })).status, 409, "the daemon's own URI stays");
+      assert.equal((await api(w, 'DELETE', '/api/hosts', w.admin, { uri })).status, 204);
+      assert.equal((await api(w, 'GET', `/api/domains?uri=${encodeURIComponent(uri)}`, w.admin)).status, 404);
+      assert.equal((await api(w, 'DELETE', '/api/hosts', w.admin, { uri })).status, 404);
+    } finally {
+      await third.stop();
+    }
+  });
+
   test('a URI neither served nor connected is refused', async () => {
     assert.equal((await api(w, 'GET', `/api/domains?uri=${encodeURIComponent('test+unix:///default?socket=/nonexistent')}`, w.admin)).status, 404);
   });

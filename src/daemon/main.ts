@@ -27,6 +27,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Daemon, MAX_CLIENTS, defaultSocketDir } from './server.js';
 import { connect } from '../api/connect.js';
+import { remoteURIProblem } from '../web/remote-uri.js';
 import { Logger, openOwnedFile, parseLogLevel } from './log.js';
 import { UriPolicy, defaultServedURIs } from './uris.js';
 import { DAEMON_NODE_FLAGS } from './node-flags.js';
@@ -199,7 +200,8 @@ function parseConnect(v: string): { uri: string; label: string } {
   } catch {
     throw new Error(`--http-connect ${v}: expected [NAME=]URI`);
   }
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) throw new Error(`--http-connect ${v}: expected [NAME=]URI`);
+  const problem = remoteURIProblem(uri);
+  if (problem !== null) throw new Error(`--http-connect ${v}: ${problem}`);
   return { uri, label: m?.[1] ?? (host === '' ? uri : host) };
 }
 

@@ -35,6 +35,7 @@ import type { DomainSummary, HostSummary, SessionSummary } from './json.js';
 import { METRICS_INTERVAL_MS, MetricsSampler } from './metrics.js';
 import { createVolume, listNetworks, listPools, listVolumes, VOLUME_FORMATS } from './resources.js';
 import { RfbFilterError, RfbViewOnlyFilter } from './rfb-filter.js';
+import { remoteURIProblem } from './remote-uri.js';
 import type { WebRole, WebTokenInfo, WebTokens } from './tokens.js';
 
 /** How the web console is set up. */
@@ -321,6 +322,11 @@ export class WebConsole {
       return session;
     }
     if (is('GET', 'hosts')) return this.hosts(caller);
+    if (is('POST', 'hosts')) return this.addHost(caller, body);
+    if (is('DELETE', 'hosts')) {
+      this.removeHost(stringField(body, 'uri'));
+      return undefined;
+    }
     const uri = url.searchParams.get('uri') ?? this.opts.uris[0]!;
     if (!this.serves(uri)) throw new HttpError(404, `this daemon does not serve ${uri}`);
     const remote = this.remotes.get(uri);
@@ -405,6 +411,37 @@ export class WebConsole {
       return undefined;
     }
     throw new HttpError(404, 'no such route');
+  }
+
+  /**
+   * POST /api/hosts `{uri, label?}` (an admin's): shows one more daemon from now on, as
+   * `--http-connect` does, until the daemon stops or it is removed. It is added even when it
+   * cannot be reached yet (shown as disconnected); the answer says which.
+   */
+  private async addHost(caller: Caller, body: Record<string, unknown>): Promise<HostSummary> {
+    const uri = stringField(body, 'uri').trim();
+    const problem = remoteURIProblem(uri);
+    if (problem !== null) throw new HttpError(400, problem);
+    const host = new URL(uri).hostname;
+    const label = body.label === undefined || body.label === '' ? (host === '' ? uri : host) : stringField(body, 'label');
+    if (!/^[A-Za-z0-9_.:+-]{1,64}$/.test(label) && label !== uri) throw new HttpError(400, "'label' must be 1 to 64 letters, digits and '_ . : + -'");
+    if (this.serves(uri)) throw new HttpError(409, `${uri} is shown already`);
+    this.remotes.set(uri, { label, error: null });
+    this.opts.log('info', `web console: token ${caller.token.id} added ${uri} as '${label}'`);
+    return (await this.hosts(caller)).find((h) => h.uri === uri)!;
+  }
+
+  /** DELETE /api/hosts `{uri}` (an admin's): stops showing a daemon added by --http-connect or POST. */
+  private removeHost(uri: string): void {
+    if (this.opts.uris.includes(uri)) throw new HttpError(409, `${uri} is one of this daemon's own URIs`);
+    if (!this.remotes.delete(uri)) throw new HttpError(404, `${uri} is not shown`);
+    this.samplers.get(uri)?.stop();
+    this.samplers.delete(uri);
+    for (const key of [`ro ${uri}`, `rw ${uri}`]) {
+      const p = this.conns.get(key);
+      this.conns.delete(key);
+      void p?.then((c) => c.close()).catch(() => undefined);
+    }
   }
 
   /** The URI's metrics sampler, started on its first request (a read-only connection is enough). */
