@@ -6,7 +6,8 @@
  * host filter; the second daemon stopping shows as disconnected and its coming back reconnects;
  * an operator token's page has the power actions only. axe-core finds no serious or critical
  * violation on any page (login, list, domain page with each tab, undefine dialog, create wizard),
- * and the dialog and tabs work from the keyboard. Screenshots under test-output/web/hosts/.
+ * and the dialog and tabs work from the keyboard. An admin removes the second daemon from the
+ * page and adds it back with the Add host dialog. Screenshots under test-output/web/hosts/.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -257,6 +258,17 @@ describe('web console: two daemons, roles and accessibility in chromium', { skip
     await page.locator("tr[data-domain='elsewhere'][data-host='second']").waitFor({ state: 'detached', timeout: 15_000 });
     await page.locator("tr[data-domain='test'][data-host='second']:not(.tsv-offline)").waitFor({ timeout: 15_000 });
     await snap(page, 'list-second-back');
+
+    // An admin stops showing it, then adds it back from the page.
+    await page.getByRole('button', { name: 'Stop showing host second' }).click();
+    await page.locator("tr[data-host='second']").first().waitFor({ state: 'detached', timeout: 10_000 });
+    await page.getByRole('button', { name: 'Add host…' }).click();
+    await page.getByLabel('Name').fill('second');
+    await page.getByLabel('URI').fill(remoteURI);
+    await check(page, 'add-host-dialog');
+    await page.getByRole('dialog').getByRole('button', { name: 'Add' }).click();
+    await page.locator("tr[data-domain='test'][data-host='second']").waitFor({ timeout: 15_000 });
+    await page.locator("[data-host='second'][data-connected='yes']").waitFor();
     await page.context().close();
   });
 

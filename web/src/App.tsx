@@ -92,7 +92,7 @@ export function App() {
           <CreateVM session={session} />
         </Suspense>
       )}
-      {session !== null && route.uuid === null && route.create !== true && <DomainList session={session} />}
+      {session !== null && route.uuid === null && route.create !== true && <DomainList session={session} onHostsChanged={() => void load()} />}
       {session !== null && route.uuid !== null && route.uri !== null && <DomainPage session={session} uri={route.uri} uuid={route.uuid} />}
     </Page>
   );

@@ -6,6 +6,7 @@ import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useStat
 import { Alert, Button, Label, PageSection, SearchInput, Title, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
 import { abilities, api, hostLabel, type DomainSummary, type HostSummary, type Session } from './api';
 import { watchEvents } from './events';
+import { AddHostDialog } from './AddHostDialog';
 
 export interface Row extends DomainSummary {
   uri: string;
@@ -27,13 +28,14 @@ export function windowOf(count: number, scrollTop: number, height: number): [num
   return [first, Math.max(first, end)];
 }
 
-export function DomainList({ session }: { session: Session }) {
+export function DomainList({ session, onHostsChanged }: { session: Session; onHostsChanged?: () => void }) {
   const [rows, setRows] = useState<Row[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [search, setSearch] = useState('');
   const [host, setHost] = useState('');
   const [hosts, setHosts] = useState<HostSummary[]>(session.hosts ?? []);
   const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [adding, setAdding] = useState(false);
   const can = abilities(session.role);
 
   const loadURI = useCallback(async (uri: string) => {
@@ -44,6 +46,8 @@ export function DomainList({ session }: { session: Session }) {
       setError(`${uri}: ${(err as Error).message}`);
     }
   }, []);
+
+  useEffect(() => setHosts(session.hosts ?? []), [session]);
 
   const connected = useCallback((uri: string) => hosts.find((h) => h.uri === uri)?.connected !== false, [hosts]);
 
@@ -140,16 +144,38 @@ export function DomainList({ session }: { session: Session }) {
     <PageSection>
       <Title headingLevel="h2">Domains</Title>
       {error !== null && <Alert variant="danger" title={error} isInline />}
-      {hosts.some((h) => h.remote) && (
-        <ul className="tsv-hosts" aria-label="Hosts">
-          {hosts.map((h) => (
-            <li key={h.uri} data-host={h.label} data-connected={h.connected ? 'yes' : 'no'}>
-              <Label color={h.connected ? 'green' : 'red'} isCompact title={h.connected ? h.uri : `${h.uri}: ${h.error ?? 'unreachable'}`}>
-                {h.label}: {h.connected ? 'connected' : 'disconnected'}
-              </Label>
-            </li>
-          ))}
-        </ul>
+      {(hosts.some((h) => h.remote) || can.manage) && (
+        <div className="tsv-hosts-bar">
+          <ul className="tsv-hosts" aria-label="Hosts">
+            {hosts.map((h) => (
+              <li key={h.uri} data-host={h.label} data-connected={h.connected ? 'yes' : 'no'}>
+                <Label
+                  color={h.connected ? 'green' : 'red'}
+                  isCompact
+                  title={h.connected ? h.uri : `${h.uri}: ${h.error ?? 'unreachable'}`}
+                  onClose={can.manage && h.remote ? () => void api.removeHost(h.uri).then(() => onHostsChanged?.(), (e: Error) => setError(e.message)) : undefined}
+                  closeBtnAriaLabel={`Stop showing host ${h.label}`}
+                >
+                  {h.label}: {h.connected ? 'connected' : 'disconnected'}
+                </Label>
+              </li>
+            ))}
+          </ul>
+          {can.manage && (
+            <Button variant="link" isInline onClick={() => setAdding(true)}>
+              Add host…
+            </Button>
+          )}
+        </div>
+      )}
+      {adding && (
+        <AddHostDialog
+          onClose={() => setAdding(false)}
+          onAdded={() => {
+            setAdding(false);
+            onHostsChanged?.();
+          }}
+        />
       )}
       <Toolbar>
         <ToolbarContent>

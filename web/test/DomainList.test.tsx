@@ -57,6 +57,24 @@ describe('DomainList', () => {
     expect(r.container.querySelectorAll("input[type='checkbox']").length).toBe(0);
   });
 
+  it('an admin gets Add host and can stop showing a remote host; an operator neither', async () => {
+    const calls = fakeAPI({ 'GET /api/domains': { json: [] }, 'DELETE /api/hosts': { status: 204 } });
+    const changed = vi.fn();
+    r = await render(<DomainList session={session('admin', true)} onHostsChanged={changed} />);
+    await settle();
+    expect(buttons(r.container)).toContain('Add host…');
+    await click(r.container.querySelector("button[aria-label='Stop showing host second']"));
+    await settle();
+    expect(calls.find((c) => c.method === 'DELETE')!.body).toEqual({ uri: REMOTE });
+    expect(changed).toHaveBeenCalledOnce();
+    expect(r.container.querySelector("button[aria-label='Stop showing host here']")).toBeNull();
+    r.unmount();
+    r = await render(<DomainList session={session('operator', true)} />);
+    await settle();
+    expect(buttons(r.container)).not.toContain('Add host…');
+    expect(r.container.querySelector("button[aria-label='Stop showing host second']")).toBeNull();
+  });
+
   it('a bulk action runs on each selected domain on its own host', async () => {
     const calls = fakeAPI({
       [`GET /api/domains${q('test:///default')}`]: { json: [domain('alpha')] },

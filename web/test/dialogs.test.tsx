@@ -5,6 +5,7 @@ import { Login } from '../src/Login';
 import { XmlEditor } from '../src/XmlEditor';
 import { Snapshots } from '../src/Snapshots';
 import { Tags } from '../src/Tags';
+import { AddHostDialog } from '../src/AddHostDialog';
 import { buttons, click, domain, fakeAPI, quietSockets, render, settle, type, type Rendered } from './helpers';
 
 const URI = 'test:///default';
@@ -127,5 +128,27 @@ describe('components', () => {
     await settle();
     expect(calls[0]!.body).toEqual({ tags: ['a', 'b'] });
     expect(now.tags).toEqual(['a', 'b']);
+  });
+
+  it('AddHostDialog posts the name and URI, shows a refusal, and reports success', async () => {
+    let answer: { status: number; json: unknown } = { status: 400, json: { error: { message: "'test:///default' names no other daemon" } } };
+    const calls = fakeAPI({ 'POST /api/hosts': () => answer });
+    const onAdded = vi.fn();
+    r = await render(<AddHostDialog onClose={() => undefined} onAdded={onAdded} />);
+    const dialog = document.querySelector("[role='dialog']") as HTMLElement;
+    const add = [...dialog.querySelectorAll('button')].find((b) => b.textContent === 'Add')!;
+    expect(add.disabled).toBe(true);
+    await type(dialog.querySelector('#host-label'), 'lab2');
+    await type(dialog.querySelector('#host-uri'), 'test:///default');
+    await click(add);
+    await settle();
+    expect(calls[0]).toEqual({ method: 'POST', path: '/api/hosts', body: { uri: 'test:///default', label: 'lab2' } });
+    expect(dialog.querySelector("[data-testid='add-host-error']")!.textContent).toContain('names no other daemon');
+    expect(onAdded).not.toHaveBeenCalled();
+    answer = { status: 200, json: { uri: 'test+unix:///default?socket=/s', label: 'lab2', remote: true, connected: true, error: null } };
+    await type(dialog.querySelector('#host-uri'), 'test+unix:///default?socket=/s');
+    await click(add);
+    await settle();
+    expect(onAdded).toHaveBeenCalledOnce();
   });
 });
