@@ -90,6 +90,18 @@ describe('web console: roles', { skip: virshSkip(), timeout: 120_000 }, () => {
     }
   });
 
+  test('the hosts routes need a token (401) and their changes an admin (403)', async () => {
+    const gone = { uri: 'test+unix:///default?socket=/nonexistent' };
+    assert.equal((await fetch(`${w.base}/api/hosts`)).status, 401, 'GET');
+    for (const method of ['POST', 'DELETE']) {
+      const res = await fetch(`${w.base}/api/hosts`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(gone) });
+      assert.equal(res.status, 401, method);
+      assert.equal((await api(w, method, '/api/hosts', operator, gone)).status, 403, `${method} operator`);
+      assert.equal((await api(w, method, '/api/hosts', viewer, gone)).status, 403, `${method} readonly`);
+    }
+    assert.equal((await api(w, 'GET', '/api/hosts', viewer)).status, 200);
+  });
+
   test('the session tells each token its role', async () => {
     for (const [token, role] of [
       [w.admin, 'admin'],

@@ -87,6 +87,8 @@ export function refusal(role: WebRole, method: string, parts: readonly string[])
 
 /** How long opening a connection to a remote daemon may take before it counts as unreachable. */
 const REMOTE_OPEN_TIMEOUT_MS = 10_000;
+/** How long GET /api/session waits for the remote daemons before answering. */
+const SESSION_HOSTS_WAIT_MS = 1500;
 /** How often an event socket of a remote URI checks that its connection still lives. */
 const LIVENESS_INTERVAL_MS = 2000;
 
@@ -209,17 +211,24 @@ export class WebConsole {
 
   /**
    * The hosts and whether each answers: a remote daemon's connection is checked (and opened
-   * again when it was lost); the daemon's own URIs are always there.
+   * again when it was lost); the daemon's own URIs are always there. With `waitMs`, a daemon
+   * still connecting after that long is reported as not connected yet (the page asks again).
    */
-  private async hosts(caller: Caller): Promise<HostSummary[]> {
+  private async hosts(caller: Caller, waitMs = REMOTE_OPEN_TIMEOUT_MS): Promise<HostSummary[]> {
     const local = this.opts.uris.map((uri) => ({ uri, label: this.localLabel, remote: false, connected: true, error: null }));
     const remote = await Promise.all(
       [...this.remotes].map(async ([uri, r]) => {
-        const connected = await this.connection(uri, caller.readonly).then(
-          () => true,
-          () => false,
-        );
-        return { uri, label: r.label, remote: true, connected, error: connected ? null : r.error };
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
+        const state = await Promise.race([
+          this.connection(uri, caller.readonly).then(
+            () => 'up' as const,
+            () => 'down' as const,
+          ),
+          late,
+        ]);
+        clearTimeout(timer);
+        return { uri, label: r.label, remote: true, connected: state === 'up', error: state === 'up' ? null : state === 'late' ? 'connecting' : r.error };
       }),
     );
     return [...local, ...remote];
@@ -318,7 +327,8 @@ export class WebConsole {
     const is = (m: string, ...path: (string | null)[]): boolean =>
       method === m && parts.length === path.length && path.every((p, i) => p === null || p === parts[i]);
     if (is('GET', 'session')) {
-      const session: SessionSummary = { role: caller.token.role, tokenId: caller.token.id, uris: this.allURIs(), hosts: await this.hosts(caller) };
+      // The first page waits for no slow daemon: one still connecting is listed once it answers.
+      const session: SessionSummary = { role: caller.token.role, tokenId: caller.token.id, uris: this.allURIs(), hosts: await this.hosts(caller, SESSION_HOSTS_WAIT_MS) };
       return session;
     }
     if (is('GET', 'hosts')) return this.hosts(caller);
