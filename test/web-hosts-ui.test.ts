@@ -266,8 +266,8 @@ describe('web console: two daemons, roles and accessibility in chromium', { skip
     await page.locator("tr[data-host='second']").first().waitFor({ state: 'detached', timeout: 10_000 });
     await page.getByRole('button', { name: 'Add host…' }).click();
     const dialog = page.getByRole('dialog');
-    await dialog.getByLabel('Name', { exact: true }).fill('second');
-    await dialog.getByLabel('URI', { exact: true }).fill(remoteURI);
+    await dialog.locator('#host-label').fill('second');
+    await dialog.locator('#host-uri').fill(remoteURI);
     await check(page, 'add-host-dialog');
     await page.getByRole('dialog').getByRole('button', { name: 'Add' }).click();
     await page.locator("tr[data-domain='test'][data-host='second']").waitFor({ timeout: 15_000 });
