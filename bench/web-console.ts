@@ -3,9 +3,12 @@
  * test:///default. Prints:
  *
  * - first render of the domain list with 1,000 domains: from the moment the list's data has
- *   arrived in the page (the /api/domains response's end) to the frame in which all rows exist;
+ *   arrived in the page (the /api/domains response's end) to the frame in which the list shows
+ *   its count of all of them and its rows in view exist (the list renders only the rows in view
+ *   and a margin: the others come as it scrolls); best, median and p95 over RENDERS loads;
  * - event-to-screen latency: a domain suspended or resumed through tsvirtd by another client
- *   (tsvirt's remote driver, like virsh) until its row shows the new state, p50 and p95;
+ *   (tsvirt's remote driver, like virsh) until its row shows the new state, p50 and p95 (the
+ *   list is scrolled to its end first, where that row is);
  * - the gzipped size of the JavaScript the first page loads.
  *
  * Goals: list ≤ 300 ms after the data arrives, event-to-screen p95 ≤ 100 ms, first page ≤ 400 KB
@@ -25,6 +28,7 @@ import { startDaemon } from '../test/support/daemon-harness.js';
 const QUICK = process.env.BENCH_QUICK === '1';
 const DOMAINS = QUICK ? 200 : 1000;
 const EVENTS = QUICK ? 20 : 100;
+const RENDERS = QUICK ? 5 : 15;
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 
 const quantile = (xs: number[], q: number): number => {
@@ -56,13 +60,15 @@ try {
   // First render: log in once, then time fresh loads of the list.
   const page = await (await browser.newContext()).newPage();
   await page.goto(`${base}/#token=${token}`);
-  await page.waitForFunction((n) => document.querySelectorAll('tr[data-domain]').length >= n, total, { timeout: 60_000 });
+  const listed = (n: number): boolean =>
+    document.querySelector(`[data-testid='domain-count'][data-count='${n}']`) !== null && document.querySelector("tr[data-domain='bench0000']") !== null;
+  await page.waitForFunction(listed, total, { timeout: 60_000 });
   const renders: number[] = [];
-  for (let r = 0; r < 5; r++) {
+  for (let r = 0; r < RENDERS; r++) {
     await page.goto(`${base}/`);
     await page.waitForFunction(
       (n) => {
-        if (document.querySelectorAll('tr[data-domain]').length < n) return false;
+        if (document.querySelector(`[data-testid='domain-count'][data-count='${n}']`) === null || document.querySelector("tr[data-domain='bench0000']") === null) return false;
         (window as unknown as { rendered: number }).rendered = performance.now();
         return true;
       },
@@ -77,7 +83,12 @@ try {
     );
   }
 
-  // Event to screen: the row of 'test' follows suspend/resume done by another client.
+  // Event to screen: the row of 'test' (the last) follows suspend/resume done by another client.
+  await page.evaluate(() => {
+    const box = document.querySelector('.tsv-scroll');
+    if (box !== null) box.scrollTop = box.scrollHeight;
+  });
+  await page.locator("tr[data-domain='test']").waitFor({ timeout: 10_000 });
   await page.evaluate(() => {
     const w = window as unknown as { changes: { state: string; at: number }[] };
     w.changes = [];
@@ -103,7 +114,7 @@ try {
   }
 
   console.log(`web console (Debian chromium ${browser.version()}, tsvirtd --http, test:///default)`);
-  console.log(`  first render of ${total} domains after the data arrived: best ${Math.min(...renders).toFixed(0)} ms, median ${quantile(renders, 0.5).toFixed(0)} ms of ${renders.length} loads (goal ≤ 300 ms)`);
+  console.log(`  first render of ${total} domains after the data arrived: best ${Math.min(...renders).toFixed(0)} ms, median ${quantile(renders, 0.5).toFixed(0)} ms, p95 ${quantile(renders, 0.95).toFixed(0)} ms of ${renders.length} loads (goal ≤ 300 ms)`);
   console.log(`  event to screen over ${EVENTS} state changes: p50 ${quantile(latencies, 0.5)} ms, p95 ${quantile(latencies, 0.95)} ms (goal p95 ≤ 100 ms)`);
   console.log(`  first page JavaScript: ${(jsGzip / 1024).toFixed(0)} KiB gzipped (goal ≤ 400 KB)`);
 } finally {

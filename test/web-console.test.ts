@@ -450,6 +450,25 @@ describe('web console: consoles of a real QEMU guest', { skip: qemuSkipReason() 
     }
   });
 
+  test("an operator token's serial console is interactive: its command reaches the guest and is echoed", async () => {
+    const op = newToken();
+    appendFileSync(w.tokensFile, `operator ${op}\n`);
+    const s = await ws(w, `/api/domains/${uuid}/console/serial?uri=${QURI}&force=1`, { authorization: `Bearer ${op}` });
+    try {
+      const marker = `op-${Math.floor(Math.random() * 1e6)}`;
+      let seen = '';
+      s.on('message', (m: Buffer) => (seen += m.toString('latin1')));
+      const deadline = Date.now() + 60_000;
+      while (!seen.includes(`${marker}-ok`) && Date.now() < deadline) {
+        s.send(Buffer.from(`echo ${marker}-ok\n`));
+        await sleep(2000);
+      }
+      assert.ok(seen.includes(`${marker}-ok`), `no echo in: ${seen.slice(-400)}`);
+    } finally {
+      s.close();
+    }
+  });
+
   test('the metrics history of a running QEMU guest has CPU and memory figures', async () => {
     type S = { cpu: number | null; memoryKiB: number | null; diskReadBps: number | null };
     let samples: S[] = [];

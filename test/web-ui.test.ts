@@ -11,12 +11,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { newToken } from '../src/web/tokens.js';
 import { missing } from './support/host-tools.js';
+import { axeViolations } from './support/axe.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason } from './qemu-harness.js';
 import { guestPids, startDaemon, virsh, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
 
@@ -49,6 +50,13 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     await page.screenshot({ path: join(OUT, `${String(++shot).padStart(2, '0')}-${what}.png`), fullPage: true });
   }
 
+  /** Screenshot, then axe-core: no serious or critical violation on the page as it is. */
+  async function check(page: Page, what: string): Promise<void> {
+    await snap(page, what);
+    const v = await axeViolations(page);
+    assert.deepEqual(v, [], `${what}: axe found\n${v.join('\n')}`);
+  }
+
   async function newPage(token: string): Promise<Page> {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await ctx.newPage();
@@ -64,8 +72,9 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
   }
 
   before(async () => {
-    rmSync(OUT, { recursive: true, force: true });
+    // This test's screenshots only: web-hosts-ui.test.ts keeps its own under hosts/.
     mkdirSync(OUT, { recursive: true });
+    for (const f of readdirSync(OUT)) if (f.endsWith('.png')) rmSync(join(OUT, f), { force: true });
     const dir = reaper.tempDir('tsvwebui-');
     d = await startDaemon({ dir, args: ['--http', '127.0.0.1:0'], uris: ['qemu:///session'], logFile: join(dir, 'tsvirtd.log') });
     const m = /web console: (http:\/\/127\.0\.0\.1:\d+)\/#token=([A-Za-z0-9_-]+)/.exec(d.log());
@@ -109,7 +118,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
   test('define → start → screen → serial echo → snapshot → refused undefine with reasons → undefine → gone from the list', async () => {
     const page = await newPage(admin);
     await page.getByRole('heading', { name: 'Domains' }).waitFor();
-    await snap(page, 'list-empty');
+    await check(page, 'list-empty');
 
     // virsh defines it: the open list shows it without a reload (events).
     const dir = d.dir;
@@ -118,7 +127,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     const row = page.locator(`tr[data-domain='${name}']`);
     await row.waitFor({ timeout: 15_000 });
     await assert.doesNotReject(row.locator("[data-state='shut off']").waitFor({ timeout: 5_000 }));
-    await snap(page, 'list-defined');
+    await check(page, 'list-defined');
 
     await row.getByRole('link', { name }).click();
     await page.getByRole('button', { name: 'Start' }).click();
@@ -141,7 +150,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
         return seen.size;
       });
     }
-    await snap(page, 'vnc');
+    await check(page, 'vnc');
     assert.ok(colours >= 2, 'the guest screen shows more than one colour');
 
     // The metrics: uPlot draws its canvases; the server's samples arrive as the page refreshes.
@@ -152,7 +161,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     while (Number(await count.innerText()) < 2 && Date.now() < metricsUntil) await page.waitForTimeout(1000);
     assert.ok(Number(await count.innerText()) >= 2, 'at least two samples shown');
     assert.equal(await page.locator("[data-testid='metrics'] canvas").count(), 4, 'CPU, memory, disk and network graphs');
-    await snap(page, 'metrics');
+    await check(page, 'metrics');
 
     // The serial console: type a command, read its output back from the terminal.
     await page.getByRole('tab', { name: 'Serial console' }).click();
@@ -167,7 +176,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
       await page.waitForTimeout(2500);
       text = await page.locator("[data-testid='serial'] .xterm-rows").innerText();
     }
-    await snap(page, 'serial');
+    await check(page, 'serial');
     assert.ok(text.includes(`${marker}-ok`), `the echo appears: ${text.slice(-300)}`);
 
     // A snapshot with memory, shown in the tree as current.
@@ -175,7 +184,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     await page.getByLabel('New snapshot name').fill('first');
     await page.getByRole('button', { name: 'Create snapshot' }).click();
     await page.locator("tr[data-snapshot='first']", { hasText: 'current' }).waitFor({ timeout: 120_000 });
-    await snap(page, 'snapshots');
+    await check(page, 'snapshots');
 
     // Shut it off, then undefine: the dialog shows the refusal with its reason and flag.
     await page.getByRole('button', { name: 'Destroy' }).click();
@@ -185,7 +194,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     await reasons.waitFor();
     assert.match(await reasons.innerText(), /cannot delete inactive domain with 1 snapshots/);
     assert.match(await reasons.innerText(), /VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA/);
-    await snap(page, 'undefine-dialog');
+    await check(page, 'undefine-dialog');
     const undefineButton = page.getByRole('dialog').getByRole('button', { name: 'Undefine' });
     assert.equal(await undefineButton.isDisabled(), true, 'refused until the flag is chosen');
     await page.getByRole('dialog').getByRole('checkbox').check();
@@ -194,7 +203,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     // Back on the list, without the domain; virsh agrees.
     await page.getByRole('heading', { name: 'Domains' }).waitFor();
     await page.locator(`tr[data-domain='${name}']`).waitFor({ state: 'detached', timeout: 15_000 });
-    await snap(page, 'list-after');
+    await check(page, 'list-after');
     assert.notEqual(virsh(qemuURI, 'dominfo', name).code, 0, 'virsh no longer finds it');
     await page.context().close();
   });
@@ -229,7 +238,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
       assert.ok(i >= 0, `expected ${e} among ${JSON.stringify(errors)}`);
       errors.splice(i, 1);
     }
-    await snap(page, 'xml-error');
+    await check(page, 'xml-error');
     assert.doesNotMatch(virsh(qemuURI, 'dumpxml', '--inactive', name).stdout, /lots/);
 
     const good = original.replace(/<memory unit='KiB'>\d+<\/memory>/, "<memory unit='KiB'>196608</memory>").replace(/<currentMemory unit='KiB'>\d+<\/currentMemory>/, "<currentMemory unit='KiB'>196608</currentMemory>");
@@ -238,7 +247,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     await page.locator("[data-testid='xml-saved']").waitFor({ timeout: 10_000 });
     assert.equal(await err.count(), 0, 'the error is gone');
     assert.match(virsh(qemuURI, 'dumpxml', '--inactive', name).stdout, /<memory unit='KiB'>196608<\/memory>/);
-    await snap(page, 'xml-saved');
+    await check(page, 'xml-saved');
     await page.context().close();
   });
 
@@ -256,7 +265,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     await page.locator("[data-testid='state']").waitFor();
     assert.equal(await page.getByRole('button', { name: 'Start' }).count(), 0);
     assert.equal(await page.getByRole('button', { name: 'Undefine…' }).count(), 0);
-    await snap(page, 'readonly-domain');
+    await check(page, 'readonly-domain');
     await page.context().close();
     virsh(qemuURI, 'undefine', name);
   });
@@ -291,13 +300,13 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     assert.match(xml, new RegExp(`<source pool='wizpool' volume='${wizName}\\.qcow2'/>`));
     assert.match(xml, /<interface type='user'>/);
     assert.match(xml, /<memory unit='MiB'>128<\/memory>/);
-    await snap(page, 'wizard-review');
+    await check(page, 'wizard-review');
     await page.getByRole('button', { name: 'Define and start' }).click();
     // Its page, running.
     await page.locator("[data-testid='state']", { hasText: 'running' }).waitFor({ timeout: 60_000 });
     for (const pid of guestPids(d.stateDir)) reaper.track(pid);
     assert.match(await page.getByRole('heading', { level: 2 }).innerText(), new RegExp(wizName));
-    await snap(page, 'wizard-started');
+    await check(page, 'wizard-started');
     assert.ok(existsSync(join(poolDir, `${wizName}.qcow2`)), 'the volume file exists');
     assert.match(virsh(qemuURI, 'vol-list', 'wizpool').stdout, new RegExp(`${wizName}\\.qcow2`));
     assert.match(virsh(qemuURI, 'domstate', wizName).stdout, /running/);
@@ -315,7 +324,7 @@ describe('web console in chromium', { skip: skipReason(), timeout: 400_000 }, ()
     await wizRow.waitFor({ state: 'detached', timeout: 5_000 });
     await filter.fill('tag:wizard');
     await wizRow.waitFor({ timeout: 5_000 });
-    await snap(page, 'tags-filter');
+    await check(page, 'tags-filter');
     await page.context().close();
   });
 

@@ -8,6 +8,7 @@
  *           [--max-clients N] [--max-readonly-clients N] [--max-client-requests N]
  *           [--max-event-callbacks N] [--max-client-streams N]   (limits: docs/security.md)
  *           [--http ADDR:PORT] [--http-tokens FILE] [--http-ui DIR]   (web console: docs/web.md)
+ *           [--http-connect [NAME=]URI]...
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
  * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
@@ -25,6 +26,8 @@ import { closeSync, existsSync, constants as fsc, ftruncateSync, lstatSync, open
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Daemon, MAX_CLIENTS, defaultSocketDir } from './server.js';
+import { connect } from '../api/connect.js';
+import { remoteURIProblem } from '../web/remote-uri.js';
 import { Logger, openOwnedFile, parseLogLevel } from './log.js';
 import { UriPolicy, defaultServedURIs } from './uris.js';
 import { DAEMON_NODE_FLAGS } from './node-flags.js';
@@ -52,6 +55,8 @@ interface Options {
   httpUI: string | null;
   /** --modular-sockets: also bind libvirt's modular daemons' socket names. */
   modularSockets: boolean;
+  /** --http-connect: other daemons the web console shows, in order. */
+  httpConnect: { uri: string; label: string }[];
 }
 
 const USAGE = `Usage: tsvirtd [options]
@@ -85,14 +90,18 @@ const USAGE = `Usage: tsvirtd [options]
   --http ADDR:PORT   serve the web console there (ADDR defaults to 127.0.0.1: give
                      0.0.0.0 or an address to reach it from elsewhere); prints its URL with
                      an admin token at start
-  --http-tokens FILE the web console's tokens, one per line: "admin|readonly TOKEN [LABEL]"
+  --http-tokens FILE the web console's tokens, one per line: "admin|operator|readonly TOKEN [LABEL]"
                      (default DIR/web-tokens, created 0600); delete a line to revoke it
   --http-ui DIR      the built web UI to serve (default: the package's own)
+  --http-connect [NAME=]URI
+                     show another daemon's domains in the web console too, reached with
+                     tsvirt's remote driver (e.g. qemu+unix:///session?socket=PATH) and
+                     labelled NAME (default: the URI's host); repeat for each
   --help, -h         this text
 `;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [], http: null, httpTokens: null, httpUI: null, modularSockets: false };
+  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [], http: null, httpTokens: null, httpUI: null, modularSockets: false, httpConnect: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -160,6 +169,9 @@ function parseArgs(argv: string[]): Options {
       case '--http-ui':
         o.httpUI = value();
         break;
+      case '--http-connect':
+        o.httpConnect.push(parseConnect(value()));
+        break;
       case '--help':
       case '-h':
         process.stdout.write(USAGE);
@@ -181,6 +193,24 @@ function parseListen(v: string): { host: string; port: number } {
   const port = m === null ? NaN : Number(m[3]);
   if (m === null || !Number.isInteger(port) || port > 65535) throw new Error(`--http ${v}: expected ADDR:PORT`);
   return { host: m[1] ?? (m[2] === undefined || m[2] === '' ? '127.0.0.1' : m[2]), port };
+}
+
+/**
+ * `--http-connect`'s `[NAME=]URI`. A URI's scheme comes before any '=', so a leading word and '='
+ * can only be a name. Without one, the URI's host names it (or the URI itself when it has none).
+ */
+function parseConnect(v: string): { uri: string; label: string } {
+  const m = /^([A-Za-z0-9_.-]{1,64})=(.+)$/.exec(v);
+  const uri = m === null ? v : m[2]!;
+  let host: string;
+  try {
+    host = new URL(uri).hostname;
+  } catch {
+    throw new Error(`--http-connect ${v}: expected [NAME=]URI`);
+  }
+  const problem = remoteURIProblem(uri);
+  if (problem !== null) throw new Error(`--http-connect ${v}: ${problem}`);
+  return { uri, label: m?.[1] ?? (host === '' ? uri : host) };
 }
 
 /** A whole number of at least `min` for `flag`. */
@@ -295,7 +325,9 @@ async function startWebConsole(opts: Options, uris: UriPolicy, daemon: Daemon, l
     port: opts.http!.port,
     tokens,
     uris: served,
-    open: (uri, readonly) => daemon.openConnection(uri, readonly),
+    remotes: opts.httpConnect,
+    // The daemon's own URIs through its shared drivers; another daemon's through the remote driver.
+    open: (uri, readonly) => (served.includes(uri) ? daemon.openConnection(uri, readonly) : connect(uri, { readonly })),
     uiRoot,
     log: (level, message) => log[level](message),
   });

@@ -100,3 +100,27 @@ export interface NetworkSummary {
   persistent: boolean;
   autostart: boolean;
 }
+
+/**
+ * A connection the console shows: a URI the daemon serves itself, or another daemon reached with
+ * tsvirt's remote driver (`--http-connect`). `connected` is false while a remote daemon is away;
+ * the server keeps trying to reach it again.
+ */
+export interface HostSummary {
+  uri: string;
+  /** The name the UI labels its domains with. */
+  label: string;
+  remote: boolean;
+  connected: boolean;
+  /** Why the last attempt to reach it failed, or null. */
+  error: string | null;
+}
+
+/** What GET /api/session answers. */
+export interface SessionSummary {
+  role: 'admin' | 'operator' | 'readonly';
+  tokenId: string;
+  /** Every URI, local ones first (the UI's order). */
+  uris: string[];
+  hosts: HostSummary[];
+}

@@ -5,13 +5,21 @@
  * private socket; QEMU's own ports are never offered to the browser).
  *
  * Access needs a token (./tokens.ts) sent as `Authorization: Bearer …`, or a session cookie got
- * by POSTing the token to /api/login (HttpOnly, SameSite=Strict). A read-only token gets
- * read-only connections, no mutating route, a serial console whose input is dropped and a VNC
- * display through the view-only filter (./rfb-filter.ts). Requests are checked for their Host
+ * by POSTing the token to /api/login (HttpOnly, SameSite=Strict). A token's role decides what it
+ * may do, checked here on every request (the UI only hides what would be refused): a read-only
+ * token gets read-only connections, no mutating route, a serial console whose input is dropped
+ * and a VNC display through the view-only filter (./rfb-filter.ts); an operator token gets the
+ * consoles and the power actions and no other mutating route; an admin token gets everything.
+ *
+ * Besides the URIs the daemon serves, the console may show other daemons (`--http-connect`),
+ * reached with tsvirt's remote driver: each is one more URI, its domains labelled with its name.
+ * A remote daemon that goes away is shown as disconnected and reached again on the next use
+ * (the UI polls /api/hosts). Requests are checked for their Host
  * (DNS rebinding) and, when a browser says where they come from, their Origin (cross-site
  * requests and WebSockets are refused); every response carries a strict Content-Security-Policy.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -23,10 +31,11 @@ import { VirError } from '../core/errors.js';
 import { parseDomainXML } from '../conf/domain.js';
 import type { Connection } from '../index.js';
 import { ACTIONS, MAX_TAGS, setDomainTags, TAG_RE, domainXML, listDomains, listSnapshots, runAction, snapshotDeleteFlags, summarize, undefineFlags, undefinePreview, type DomainAction } from './domains.js';
-import type { DomainSummary } from './json.js';
+import type { DomainSummary, HostSummary, SessionSummary } from './json.js';
 import { METRICS_INTERVAL_MS, MetricsSampler } from './metrics.js';
 import { createVolume, listNetworks, listPools, listVolumes, VOLUME_FORMATS } from './resources.js';
 import { RfbFilterError, RfbViewOnlyFilter } from './rfb-filter.js';
+import { remoteURIProblem } from './remote-uri.js';
 import type { WebRole, WebTokenInfo, WebTokens } from './tokens.js';
 
 /** How the web console is set up. */
@@ -38,7 +47,14 @@ export interface WebConsoleOptions {
   tokens: WebTokens;
   /** The URIs the daemon serves, in the UI's order; the first is the default. */
   uris: readonly string[];
-  /** Opens a connection to `uri` (the daemon's shared drivers); errors are VirError. */
+  /** What the UI calls this daemon's own URIs (default: the machine's host name). */
+  localLabel?: string;
+  /** Other daemons to show (tsvirt's remote driver URIs), each with the name its domains are labelled with. */
+  remotes?: readonly { uri: string; label: string }[];
+  /**
+   * Opens a connection to `uri`: one the daemon serves (its shared drivers) or one of `remotes`
+   * (a remote driver connection). Errors are VirError.
+   */
   open(uri: string, readonly: boolean): Promise<Connection>;
   /** Directory of the built UI, or null when none is built. */
   uiRoot: string | null;
@@ -51,8 +67,30 @@ export interface WebConsoleOptions {
 /** A request's authenticated caller. */
 interface Caller {
   token: WebTokenInfo;
+  /** A read-only token: read-only connections, view-only consoles. */
   readonly: boolean;
 }
+
+/** The lifecycle actions an operator token may run: power, nothing that changes a definition or writes a save image. */
+export const POWER_ACTIONS: readonly DomainAction[] = ['start', 'shutdown', 'reboot', 'reset', 'destroy', 'suspend', 'resume'];
+
+/**
+ * Whether `role` may make the mutating request `method` on the API path `parts` (after /api/).
+ * Returns null when allowed, else why not. The one place the roles are enforced for HTTP routes.
+ */
+export function refusal(role: WebRole, method: string, parts: readonly string[]): string | null {
+  if (role === 'admin') return null;
+  if (role === 'readonly') return 'this token is read-only';
+  const power = method === 'POST' && parts.length === 4 && parts[0] === 'domains' && parts[2] === 'actions' && (POWER_ACTIONS as readonly string[]).includes(parts[3]!);
+  return power ? null : 'this token may only use the consoles and the power actions';
+}
+
+/** How long opening a connection to a remote daemon may take before it counts as unreachable. */
+const REMOTE_OPEN_TIMEOUT_MS = 10_000;
+/** How long GET /api/session waits for the remote daemons before answering. */
+const SESSION_HOSTS_WAIT_MS = 1500;
+/** How often an event socket of a remote URI checks that its connection still lives. */
+const LIVENESS_INTERVAL_MS = 2000;
 
 interface Session {
   tokenId: string;
@@ -147,6 +185,9 @@ export class WebConsole {
   private readonly revocationTimer: NodeJS.Timeout;
   /** A metrics sampler per URI, started when the URI is first used. */
   private readonly samplers = new Map<string, MetricsSampler>();
+  /** The remote daemons by URI, with the last attempt's failure. */
+  private readonly remotes = new Map<string, { label: string; error: string | null }>();
+  private readonly localLabel: string;
   private port = 0;
 
   private constructor(private readonly opts: WebConsoleOptions) {
@@ -155,6 +196,42 @@ export class WebConsole {
     // A revoked token's WebSockets end within a second (its HTTP calls fail at once).
     this.revocationTimer = setInterval(() => this.dropRevoked(), 1000);
     this.revocationTimer.unref();
+    this.localLabel = opts.localLabel ?? hostname();
+    for (const r of opts.remotes ?? []) if (!opts.uris.includes(r.uri)) this.remotes.set(r.uri, { label: r.label, error: null });
+  }
+
+  /** Every URI the console shows: the daemon's own, then the remote daemons'. */
+  private allURIs(): string[] {
+    return [...this.opts.uris, ...this.remotes.keys()];
+  }
+
+  private serves(uri: string): boolean {
+    return this.opts.uris.includes(uri) || this.remotes.has(uri);
+  }
+
+  /**
+   * The hosts and whether each answers: a remote daemon's connection is checked (and opened
+   * again when it was lost); the daemon's own URIs are always there. With `waitMs`, a daemon
+   * still connecting after that long is reported as not connected yet (the page asks again).
+   */
+  private async hosts(caller: Caller, waitMs = REMOTE_OPEN_TIMEOUT_MS): Promise<HostSummary[]> {
+    const local = this.opts.uris.map((uri) => ({ uri, label: this.localLabel, remote: false, connected: true, error: null }));
+    const remote = await Promise.all(
+      [...this.remotes].map(async ([uri, r]) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
+        const state = await Promise.race([
+          this.connection(uri, caller.readonly).then(
+            () => 'up' as const,
+            () => 'down' as const,
+          ),
+          late,
+        ]);
+        clearTimeout(timer);
+        return { uri, label: r.label, remote: true, connected: state === 'up', error: state === 'up' ? null : state === 'late' ? 'connecting' : r.error };
+      }),
+    );
+    return [...local, ...remote];
   }
 
   /** Starts listening. Errors: the listen error (address in use, …). */
@@ -221,7 +298,10 @@ export class WebConsole {
         this.logout(req, res);
         return;
       }
-      if (mutating && caller.readonly) throw new HttpError(403, 'this token is read-only');
+      if (mutating) {
+        const why = refusal(caller.token.role, req.method ?? 'POST', url.pathname.split('/').slice(2).map(decodeURIComponent));
+        if (why !== null) throw new HttpError(403, why);
+      }
       const body = mutating ? await readJSON(req) : {};
       const result = await this.route(req.method ?? 'GET', url, caller, body);
       sendJSON(res, result === undefined ? 204 : 200, result);
@@ -244,14 +324,31 @@ export class WebConsole {
   /** The JSON API's routes. */
   private async route(method: string, url: URL, caller: Caller, body: Record<string, unknown>): Promise<unknown> {
     const parts = url.pathname.split('/').slice(2).map(decodeURIComponent);
-    const uri = url.searchParams.get('uri') ?? this.opts.uris[0]!;
-    if (!this.opts.uris.includes(uri)) throw new HttpError(404, `this daemon does not serve ${uri}`);
-    const conn = (): Promise<Connection> => this.connection(uri, caller.readonly);
-    const sampler = this.sampler(uri);
     const is = (m: string, ...path: (string | null)[]): boolean =>
       method === m && parts.length === path.length && path.every((p, i) => p === null || p === parts[i]);
+    if (is('GET', 'session')) {
+      // The first page waits for no slow daemon: one still connecting is listed once it answers.
+      const session: SessionSummary = { role: caller.token.role, tokenId: caller.token.id, uris: this.allURIs(), hosts: await this.hosts(caller, SESSION_HOSTS_WAIT_MS) };
+      return session;
+    }
+    if (is('GET', 'hosts')) return this.hosts(caller);
+    if (is('POST', 'hosts')) return this.addHost(caller, body);
+    if (is('DELETE', 'hosts')) {
+      this.removeHost(stringField(body, 'uri'));
+      return undefined;
+    }
+    const uri = url.searchParams.get('uri') ?? this.opts.uris[0]!;
+    if (!this.serves(uri)) throw new HttpError(404, `this daemon does not serve ${uri}`);
+    const remote = this.remotes.get(uri);
+    // A remote daemon that cannot be reached is a 503, not the 404 its NO_CONNECT would give.
+    const conn = (): Promise<Connection> =>
+      remote === undefined
+        ? this.connection(uri, caller.readonly)
+        : this.connection(uri, caller.readonly).catch((err: unknown) => {
+            throw new HttpError(503, `${remote.label} is unreachable: ${err instanceof Error ? err.message : String(err)}`);
+          });
+    const sampler = this.sampler(uri);
 
-    if (is('GET', 'session')) return { role: caller.token.role, tokenId: caller.token.id, uris: this.opts.uris };
     if (is('GET', 'domains')) return listDomains(await conn());
     if (is('POST', 'domains')) {
       const xml = stringField(body, 'xml');
@@ -326,6 +423,37 @@ export class WebConsole {
     throw new HttpError(404, 'no such route');
   }
 
+  /**
+   * POST /api/hosts `{uri, label?}` (an admin's): shows one more daemon from now on, as
+   * `--http-connect` does, until the daemon stops or it is removed. It is added even when it
+   * cannot be reached yet (shown as disconnected); the answer says which.
+   */
+  private async addHost(caller: Caller, body: Record<string, unknown>): Promise<HostSummary> {
+    const uri = stringField(body, 'uri').trim();
+    const problem = remoteURIProblem(uri);
+    if (problem !== null) throw new HttpError(400, problem);
+    const host = new URL(uri).hostname;
+    const label = body.label === undefined || body.label === '' ? (host === '' ? uri : host) : stringField(body, 'label');
+    if (!/^[A-Za-z0-9_.:+-]{1,64}$/.test(label) && label !== uri) throw new HttpError(400, "'label' must be 1 to 64 letters, digits and '_ . : + -'");
+    if (this.serves(uri)) throw new HttpError(409, `${uri} is shown already`);
+    this.remotes.set(uri, { label, error: null });
+    this.opts.log('info', `web console: token ${caller.token.id} added ${uri} as '${label}'`);
+    return (await this.hosts(caller)).find((h) => h.uri === uri)!;
+  }
+
+  /** DELETE /api/hosts `{uri}` (an admin's): stops showing a daemon added by --http-connect or POST. */
+  private removeHost(uri: string): void {
+    if (this.opts.uris.includes(uri)) throw new HttpError(409, `${uri} is one of this daemon's own URIs`);
+    if (!this.remotes.delete(uri)) throw new HttpError(404, `${uri} is not shown`);
+    this.samplers.get(uri)?.stop();
+    this.samplers.delete(uri);
+    for (const key of [`ro ${uri}`, `rw ${uri}`]) {
+      const p = this.conns.get(key);
+      this.conns.delete(key);
+      void p?.then((c) => c.close()).catch(() => undefined);
+    }
+  }
+
   /** The URI's metrics sampler, started on its first request (a read-only connection is enough). */
   private sampler(uri: string): MetricsSampler {
     let s = this.samplers.get(uri);
@@ -341,16 +469,43 @@ export class WebConsole {
     return s;
   }
 
-  /** One shared connection per URI and access level, opened on first use. */
-  private connection(uri: string, readonly: boolean): Promise<Connection> {
+  /**
+   * One shared connection per URI and access level, opened on first use. A remote daemon's
+   * connection that was lost (the daemon stopped, the network went) is dropped and opened anew.
+   */
+  private async connection(uri: string, readonly: boolean): Promise<Connection> {
     const key = `${readonly ? 'ro' : 'rw'} ${uri}`;
-    let p = this.conns.get(key);
-    if (p === undefined) {
-      p = this.opts.open(uri, readonly);
-      this.conns.set(key, p);
-      p.catch(() => this.conns.delete(key));
+    const remote = this.remotes.get(uri);
+    for (;;) {
+      let p = this.conns.get(key);
+      if (p === undefined) {
+        p = remote === undefined ? this.opts.open(uri, readonly) : withTimeout(this.opts.open(uri, readonly), REMOTE_OPEN_TIMEOUT_MS, `${uri} did not answer`);
+        this.conns.set(key, p);
+        p.then(
+          () => {
+            if (remote !== undefined) remote.error = null;
+          },
+          (err: unknown) => {
+            if (this.conns.get(key) === p) this.conns.delete(key);
+            if (remote !== undefined) {
+              remote.error = err instanceof Error ? err.message : String(err);
+              this.opts.log('info', `web console: ${uri} is unreachable: ${remote.error}`);
+            }
+          },
+        );
+        return p;
+      }
+      if (remote === undefined) return p;
+      const c = await p;
+      if (await c.isAlive().catch(() => false)) return c;
+      // Lost: forget it (once, whoever notices first) and open again.
+      if (this.conns.get(key) === p) {
+        this.conns.delete(key);
+        remote.error = 'the connection was lost';
+        this.opts.log('info', `web console: lost the connection to ${uri}`);
+        void c.close().catch(() => undefined);
+      }
     }
-    return p;
   }
 
   // Authentication.
@@ -382,7 +537,7 @@ export class WebConsole {
     if (auth !== undefined) {
       const m = /^Bearer\s+(\S+)$/i.exec(auth);
       const token = m === null ? null : this.opts.tokens.verify(m[1]!);
-      return token === null ? null : { token, readonly: token.role !== 'admin' };
+      return token === null ? null : { token, readonly: token.role === 'readonly' };
     }
     const sid = cookie(req, SESSION_COOKIE);
     if (sid === null) return null;
@@ -392,7 +547,7 @@ export class WebConsole {
       this.sessions.delete(sid);
       return null;
     }
-    return { token: { id: s.tokenId, role: s.role, label: '' }, readonly: s.role !== 'admin' };
+    return { token: { id: s.tokenId, role: s.role, label: '' }, readonly: s.role === 'readonly' };
   }
 
   /** Ends the WebSockets and sessions of tokens no longer in the token file. */
@@ -477,7 +632,7 @@ export class WebConsole {
     }
     const parts = url.pathname.split('/').slice(2).map(decodeURIComponent);
     const uri = url.searchParams.get('uri') ?? this.opts.uris[0]!;
-    if (!this.opts.uris.includes(uri)) {
+    if (!this.serves(uri)) {
       refuse(404, 'Not Found');
       return;
     }
@@ -517,6 +672,19 @@ export class WebConsole {
     const conn = await this.connection(uri, caller.readonly);
     const abort = new AbortController();
     ws.on('close', () => abort.abort());
+    if (this.remotes.has(uri)) {
+      // A lost remote daemon sends no more events: end the socket so the page knows and retries.
+      const timer = setInterval(() => {
+        void conn.isAlive().then(
+          (alive) => {
+            if (!alive && ws.readyState === ws.OPEN) ws.close(4503, 'connection lost');
+          },
+          () => undefined,
+        );
+      }, LIVENESS_INTERVAL_MS);
+      timer.unref();
+      ws.on('close', () => clearInterval(timer));
+    }
     for await (const ev of conn.events({ signal: abort.signal })) {
       if (ws.readyState !== ws.OPEN) break;
       if (ws.bufferedAmount > MAX_WS_BUFFERED) {
@@ -676,6 +844,28 @@ function cookie(req: IncomingMessage, name: string): string | null {
     if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
   }
   return null;
+}
+
+/** `p`, or a 504 HttpError after `ms` (a connection that comes later is closed). */
+function withTimeout(p: Promise<Connection>, ms: number, message: string): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new HttpError(504, message));
+    }, ms);
+    p.then(
+      (c) => {
+        clearTimeout(timer);
+        if (late) void c.close().catch(() => undefined);
+        else resolve(c);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
 
 function isLoopback(host: string): boolean {

@@ -1,8 +1,10 @@
 /**
  * The web console's access tokens, as Jupyter's: random secrets kept in a file of the daemon's
  * user (mode 0600, never a symbolic link), one per line as `ROLE TOKEN [LABEL]`. An `admin` token
- * may do what a read-write libvirt connection may; a `readonly` token sees domains and their
- * consoles but changes nothing. Removing a line revokes that token: the file is read again
+ * may do what a read-write libvirt connection may; an `operator` token sees everything, uses the
+ * consoles (keyboard and mouse included) and runs the power actions (start, shutdown, reboot,
+ * reset, destroy, suspend, resume) but changes no definition; a `readonly` token sees domains and
+ * watches their consoles but changes nothing and types nothing. Removing a line revokes that token: the file is read again
  * whenever it changes, and sessions and WebSockets of a revoked token end.
  *
  * Tokens are compared in constant time, and only their digests are held after loading. Nothing
@@ -12,7 +14,10 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 
 /** What a token may do. */
-export type WebRole = 'admin' | 'readonly';
+export type WebRole = 'admin' | 'operator' | 'readonly';
+
+/** Every role, most powerful first. */
+export const WEB_ROLES: readonly WebRole[] = ['admin', 'operator', 'readonly'];
 
 /** A token as the server knows it: never the secret itself. */
 export interface WebTokenInfo {
@@ -28,7 +33,7 @@ interface Entry extends WebTokenInfo {
 }
 
 const digestOf = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
-const LINE = /^(admin|readonly)\s+([A-Za-z0-9_-]{16,256})(?:\s+(.*))?$/;
+const LINE = /^(admin|operator|readonly)\s+([A-Za-z0-9_-]{16,256})(?:\s+(.*))?$/;
 
 /** Opens `path` for reading and writing as a file of ours only: no symlink, no FIFO, one link, our uid. */
 function openOwned(path: string, flags: number): number {

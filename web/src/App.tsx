@@ -69,7 +69,7 @@ export function App() {
       <MastheadContent>
         {session !== null && (
           <span>
-            {session.role === 'readonly' ? 'read-only · ' : ''}token {session.tokenId}{' '}
+            {session.role === 'readonly' ? 'read-only · ' : session.role === 'operator' ? 'operator (consoles and power) · ' : ''}token {session.tokenId}{' '}
             <Button variant="link" onClick={() => void api.logout().then(() => setSession(null))}>
               Log out
             </Button>
@@ -87,12 +87,12 @@ export function App() {
         </PageSection>
       )}
       {checked && session === null && <Login onLogin={load} />}
-      {session !== null && route.create === true && (
+      {session !== null && route.create === true && session.role === 'admin' && (
         <Suspense fallback={<PageSection>Loading…</PageSection>}>
           <CreateVM session={session} />
         </Suspense>
       )}
-      {session !== null && route.uuid === null && route.create !== true && <DomainList session={session} />}
+      {session !== null && route.uuid === null && route.create !== true && <DomainList session={session} onHostsChanged={() => void load()} />}
       {session !== null && route.uuid !== null && route.uri !== null && <DomainPage session={session} uri={route.uri} uuid={route.uuid} />}
     </Page>
   );

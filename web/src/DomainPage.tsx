@@ -1,7 +1,7 @@
 // One domain: its state and power actions, its consoles, snapshots and XML, and the undefine dialog.
 import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import { Alert, Button, PageSection, Tab, Tabs, TabTitleText, Title, Toolbar, ToolbarContent, ToolbarItem, Label } from '@patternfly/react-core';
-import { api, type DomainSummary, type Session } from './api';
+import { abilities, api, hostLabel, POWER_ACTIONS, type DomainSummary, type Session } from './api';
 import { watchEvents } from './events';
 import { SerialConsole, VncConsole } from './Consoles';
 import { Snapshots } from './Snapshots';
@@ -38,7 +38,10 @@ export function DomainPage({ session, uri, uuid }: { session: Session; uri: stri
   const [busy, setBusy] = useState<string | null>(null);
   const [tab, setTab] = useState<string | number>('console');
   const [undefining, setUndefining] = useState(false);
-  const readonly = session.role === 'readonly';
+  const can = abilities(session.role);
+  // Definitions, tags, snapshots and XML: an admin's only.
+  const readonly = !can.manage;
+  const actions = ACTIONS.filter((a) => can.manage || (can.power && POWER_ACTIONS.includes(a)));
 
   const load = useCallback(
     () =>
@@ -88,34 +91,36 @@ export function DomainPage({ session, uri, uuid }: { session: Session; uri: stri
         </Label>
       </Title>
       <p>
-        {uri} · {dom.vcpus} vCPU · {Math.round(dom.memory / 1024)} MiB · {dom.persistent ? 'persistent' : 'transient'} · {dom.snapshots} snapshots
+        <span data-testid="domain-host">{hostLabel(session, uri)}</span> · {uri} · {dom.vcpus} vCPU · {Math.round(dom.memory / 1024)} MiB · {dom.persistent ? 'persistent' : 'transient'} · {dom.snapshots} snapshots
       </p>
       <Tags uri={uri} dom={dom} readonly={readonly} onChange={setDom} onError={setError} />
       {error !== null && <Alert variant="danger" title={error} isInline />}
-      {!readonly && (
-        <Toolbar>
+      {actions.length > 0 && (
+        <Toolbar aria-label="Power actions">
           <ToolbarContent>
-            {ACTIONS.map((a) => (
+            {actions.map((a) => (
               <ToolbarItem key={a}>
                 <Button variant={a === 'destroy' ? 'danger' : 'secondary'} isLoading={busy === a} isDisabled={busy !== null || !offered(a, dom.state)} onClick={() => void act(a)}>
                   {a === 'managedsave' ? 'Managed save' : a[0]!.toUpperCase() + a.slice(1)}
                 </Button>
               </ToolbarItem>
             ))}
-            <ToolbarItem>
-              <Button variant="danger" onClick={() => setUndefining(true)}>
-                Undefine…
-              </Button>
-            </ToolbarItem>
+            {can.manage && (
+              <ToolbarItem>
+                <Button variant="danger" onClick={() => setUndefining(true)}>
+                  Undefine…
+                </Button>
+              </ToolbarItem>
+            )}
           </ToolbarContent>
         </Toolbar>
       )}
       <Tabs activeKey={tab} onSelect={(_e, k) => setTab(k)} aria-label="Domain views">
         <Tab eventKey="console" title={<TabTitleText>Console</TabTitleText>}>
-          {tab === 'console' && (running ? <VncConsole uri={uri} uuid={uuid} readonly={readonly} /> : <p>The domain is not running.</p>)}
+          {tab === 'console' && (running ? <VncConsole uri={uri} uuid={uuid} readonly={!can.consoleInput} /> : <p>The domain is not running.</p>)}
         </Tab>
         <Tab eventKey="serial" title={<TabTitleText>Serial console</TabTitleText>}>
-          {tab === 'serial' && (running ? <SerialConsole uri={uri} uuid={uuid} readonly={readonly} /> : <p>The domain is not running.</p>)}
+          {tab === 'serial' && (running ? <SerialConsole uri={uri} uuid={uuid} readonly={!can.consoleInput} /> : <p>The domain is not running.</p>)}
         </Tab>
         <Tab eventKey="snapshots" title={<TabTitleText>Snapshots</TabTitleText>}>
           {tab === 'snapshots' && <Snapshots uri={uri} uuid={uuid} readonly={readonly} onChange={() => void load()} />}

@@ -1,12 +1,31 @@
 // The web console's client of tsvirtd's JSON API (docs/web.md): same origin, session cookie.
-import type { DomainSummary, MetricsSample, NetworkSummary, PoolSummary, SnapshotSummary, UndefinePreview, VolumeSummary } from '../../src/web/json';
+import type { DomainSummary, HostSummary, MetricsSample, NetworkSummary, PoolSummary, SessionSummary, SnapshotSummary, UndefinePreview, VolumeSummary } from '../../src/web/json';
 
-export type { DomainSummary, MetricsSample, NetworkSummary, PoolSummary, SnapshotSummary, UndefinePreview, VolumeSummary };
+export type { DomainSummary, HostSummary, MetricsSample, NetworkSummary, PoolSummary, SnapshotSummary, UndefinePreview, VolumeSummary };
 
-export interface Session {
-  role: 'admin' | 'readonly';
-  tokenId: string;
-  uris: string[];
+export type Session = SessionSummary;
+export type Role = Session['role'];
+
+/** What a role may do in the UI (the server enforces the same: the UI only hides what it would refuse). */
+export interface Abilities {
+  /** Consoles take keyboard and mouse input. */
+  consoleInput: boolean;
+  /** Start, shutdown, reboot, destroy, suspend, resume. */
+  power: boolean;
+  /** Everything else that changes something: define, edit, tags, snapshots, managed save, undefine, volumes. */
+  manage: boolean;
+}
+
+export function abilities(role: Role): Abilities {
+  return { consoleInput: role !== 'readonly', power: role !== 'readonly', manage: role === 'admin' };
+}
+
+/** The power actions an operator token may run (the server's POWER_ACTIONS). */
+export const POWER_ACTIONS: readonly string[] = ['start', 'shutdown', 'reboot', 'reset', 'destroy', 'suspend', 'resume'];
+
+/** The label of the host that serves `uri` (the URI itself when the session does not know it). */
+export function hostLabel(session: Session, uri: string): string {
+  return session.hosts?.find((h) => h.uri === uri)?.label ?? uri;
 }
 
 /** An error the API answered, with libvirt's message. */
@@ -41,6 +60,9 @@ export const api = {
   login: (token: string) => call<{ role: string }>('POST', '/api/login', { token }),
   logout: () => call<void>('POST', '/api/logout', {}),
   session: () => call<Session>('GET', '/api/session'),
+  hosts: () => call<HostSummary[]>('GET', '/api/hosts'),
+  addHost: (uri: string, label: string) => call<HostSummary>('POST', '/api/hosts', { uri, label }),
+  removeHost: (uri: string) => call<void>('DELETE', '/api/hosts', { uri }),
   domains: (uri: string) => call<DomainSummary[]>('GET', `/api/domains${q(uri)}`),
   define: (uri: string, xml: string) => call<DomainSummary>('POST', `/api/domains${q(uri)}`, { xml }),
   domain: (uri: string, uuid: string) => call<DomainSummary>('GET', `/api/domains/${uuid}${q(uri)}`),

@@ -17,9 +17,14 @@ export function watchEvents(uri: string, onEvent: (ev: LifecycleEvent) => void):
   let ws: WebSocket | null = null;
   const open = () => {
     ws = new WebSocket(wsURL(`/api/events?uri=${encodeURIComponent(uri)}`));
-    ws.onmessage = (m) => onEvent(JSON.parse(String(m.data)) as LifecycleEvent);
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(String(m.data)) as LifecycleEvent | { error: { message: string } };
+      // The server's refusal (the URI's daemon cannot be reached) comes before it closes the socket.
+      if ('error' in msg) return;
+      onEvent(msg);
+    };
     ws.onclose = (e) => {
-      // 4401: the token was revoked; anything else is retried.
+      // 4401: the token was revoked; anything else (4503: a remote daemon was lost) is retried.
       if (!closed && e.code !== 4401) setTimeout(open, 1000);
     };
   };
