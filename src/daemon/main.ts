@@ -8,6 +8,9 @@
  *           [--max-clients N] [--max-readonly-clients N] [--max-client-requests N]
  *           [--max-event-callbacks N] [--max-client-streams N]   (limits: docs/security.md)
  *           [--http ADDR:PORT] [--http-tokens FILE] [--http-ui DIR]   (web console: docs/web.md)
+ *           [--listen] [--config FILE] [--listen-addr ADDR] [--tls-port N] [--ca-file F]
+ *           [--cert-file F] [--key-file F] [--crl-file F] [--tls-allowed-dn PATTERN]...
+ *           [--max-anonymous-clients N] [--tls-handshake-timeout SECONDS]   (TLS: docs/daemon.md)
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
  * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
@@ -28,6 +31,8 @@ import { Daemon, MAX_CLIENTS, defaultSocketDir } from './server.js';
 import { Logger, openOwnedFile, parseLogLevel } from './log.js';
 import { UriPolicy, defaultServedURIs } from './uris.js';
 import { DAEMON_NODE_FLAGS } from './node-flags.js';
+import { MAX_ANONYMOUS_CLIENTS, TLS_HANDSHAKE_TIMEOUT_MS, type TlsListenOptions } from './tls-listener.js';
+import { readTlsConfig } from './tls-config.js';
 
 interface Options {
   socketDir: string;
@@ -50,6 +55,12 @@ interface Options {
   httpTokens: string | null;
   /** --http-ui: the built UI (default: the package's dist/web when built). */
   httpUI: string | null;
+  /** --listen: serve TLS (unless the --config file says listen_tls = 0). */
+  listen: boolean;
+  /** --config FILE: libvirtd.conf keys for the TLS listener. */
+  config: string | null;
+  /** TLS settings given on the command line (they win over --config). */
+  tls: TlsListenOptions;
 }
 
 const USAGE = `Usage: tsvirtd [options]
@@ -83,11 +94,29 @@ const USAGE = `Usage: tsvirtd [options]
   --http-tokens FILE the web console's tokens, one per line: "admin|readonly TOKEN [LABEL]"
                      (default DIR/web-tokens, created 0600); delete a line to revoke it
   --http-ui DIR      the built web UI to serve (default: the package's own)
+  --listen           also listen for TLS clients (qemu+tls://HOST/…), as libvirtd --listen;
+                     port 16514, client certificate required (see docs/daemon.md)
+  --config FILE      read the TLS keys of a libvirtd.conf-style file: listen_tls, listen_addr,
+                     tls_port, ca_file, cert_file, key_file, crl_file, tls_allowed_dn_list,
+                     max_anonymous_clients (other keys are ignored; options below win)
+  --listen-addr ADDR address to listen on (default: every address)
+  --tls-port N       TLS port (default 16514)
+  --ca-file F, --cert-file F, --key-file F, --crl-file F
+                     the PKI files (default: /etc/pki/CA/cacert.pem, /etc/pki/libvirt/servercert.pem,
+                     /etc/pki/libvirt/private/serverkey.pem, /etc/pki/CA/cacrl.pem if present;
+                     not root: ~/.pki/libvirt/{cacert,servercert,serverkey,cacrl}.pem)
+  --tls-allowed-dn PATTERN
+                     accept only clients whose certificate DN matches PATTERN (* and ?; the DN
+                     as GnuTLS prints it, e.g. "C=GB,O=Example,CN=*"); repeat for more
+  --max-anonymous-clients N
+                     most TLS connections in the handshake at once (default ${MAX_ANONYMOUS_CLIENTS})
+  --tls-handshake-timeout N
+                     seconds a TLS client has to finish the handshake (default ${TLS_HANDSHAKE_TIMEOUT_MS / 1000})
   --help, -h         this text
 `;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [], http: null, httpTokens: null, httpUI: null };
+  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [], http: null, httpTokens: null, httpUI: null, listen: false, config: null, tls: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -152,6 +181,44 @@ function parseArgs(argv: string[]): Options {
       case '--http-ui':
         o.httpUI = value();
         break;
+      case '--listen':
+      case '-l':
+        o.listen = true;
+        break;
+      case '--config':
+      case '-f':
+        o.config = value();
+        break;
+      case '--listen-addr':
+        o.tls.host = value();
+        break;
+      case '--tls-port': {
+        const n = positive(flag, value());
+        if (n > 65535) throw new Error('--tls-port needs a port number');
+        o.tls.port = n;
+        break;
+      }
+      case '--ca-file':
+        o.tls.files = { ...o.tls.files, caFile: value() };
+        break;
+      case '--cert-file':
+        o.tls.files = { ...o.tls.files, certFile: value() };
+        break;
+      case '--key-file':
+        o.tls.files = { ...o.tls.files, keyFile: value() };
+        break;
+      case '--crl-file':
+        o.tls.files = { ...o.tls.files, crlFile: value() };
+        break;
+      case '--tls-allowed-dn':
+        o.tls.allowedDNs = [...(o.tls.allowedDNs ?? []), value()];
+        break;
+      case '--max-anonymous-clients':
+        o.tls.maxAnonymousClients = positive(flag, value());
+        break;
+      case '--tls-handshake-timeout':
+        o.tls.handshakeTimeoutMs = positive(flag, value()) * 1000;
+        break;
       case '--help':
       case '-h':
         process.stdout.write(USAGE);
@@ -165,6 +232,25 @@ function parseArgs(argv: string[]): Options {
     throw new Error('--max-readonly-clients cannot exceed --max-clients');
   }
   return o;
+}
+
+/**
+ * The TLS listener's settings: the --config file's, overridden by the command line; undefined
+ * without --listen (or with listen_tls = 0 in the file), as libvirtd listens only with --listen.
+ */
+function tlsSettings(o: Options): TlsListenOptions | undefined {
+  if (!o.listen) return undefined;
+  const conf = o.config === null ? { listenTls: true, tls: {} } : readTlsConfig(o.config);
+  if (!conf.listenTls) return undefined;
+  const c = conf.tls;
+  return {
+    host: o.tls.host ?? c.host,
+    port: o.tls.port ?? c.port,
+    files: { ...c.files, ...o.tls.files },
+    allowedDNs: o.tls.allowedDNs ?? c.allowedDNs,
+    maxAnonymousClients: o.tls.maxAnonymousClients ?? c.maxAnonymousClients,
+    handshakeTimeoutMs: o.tls.handshakeTimeoutMs ?? c.handshakeTimeoutMs,
+  };
 }
 
 /** `--http`'s ADDR:PORT, `[V6]:PORT` or PORT (loopback). */
@@ -333,9 +419,11 @@ async function daemonize(opts: Options): Promise<number> {
 async function main(): Promise<number> {
   let opts: Options;
   let uris: UriPolicy;
+  let tls: TlsListenOptions | undefined;
   try {
     opts = parseArgs(process.argv.slice(2));
     uris = new UriPolicy(opts.uris.length > 0 ? opts.uris : defaultServedURIs());
+    tls = tlsSettings(opts);
   } catch (err) {
     process.stderr.write(`tsvirtd: ${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -378,6 +466,7 @@ async function main(): Promise<number> {
     maxEventCallbacks: opts.maxEventCallbacks,
     maxClientStreams: opts.maxClientStreams,
     uris,
+    tls,
   });
   let stopping = false;
   let wrotePidfile = false;

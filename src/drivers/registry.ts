@@ -19,6 +19,9 @@ export const DRIVERS: ReadonlyMap<string, DriverLoader> = new Map<string, Driver
   // Through a daemon (tsvirtd or libvirtd) on a unix socket.
   ['test+unix:', remote],
   ['qemu+unix:', remote],
+  // Through a daemon (tsvirtd or libvirtd) listening for TLS.
+  ['test+tls:', remote],
+  ['qemu+tls:', remote],
   // A vSphere endpoint over SOAP.
   ['esx:', esx],
   ['vpx:', esx],

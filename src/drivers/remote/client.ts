@@ -41,6 +41,9 @@ const STRERROR: Record<string, string> = {
   ECONNRESET: 'Connection reset by peer',
   EPIPE: 'Broken pipe',
   EAGAIN: 'Resource temporarily unavailable',
+  EIO: 'Input/output error',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
   ENAMETOOLONG: 'File name too long',
 };
 

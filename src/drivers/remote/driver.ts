@@ -99,7 +99,7 @@ function snap(d: DomainRef, name: string): WireSnapshot {
 
 type R<T> = Promise<T>;
 
-/** Opens a remote connection for a `+unix` URI. */
+/** Opens a remote connection for a `+unix` or `+tls` URI. */
 export async function openRemoteDriver(uri: string, options: RemoteDriverOptions = {}): Promise<RemoteDriver> {
   let url: URL;
   try {

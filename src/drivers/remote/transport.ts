@@ -6,6 +6,7 @@ import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
 import { RpcClient, type RpcClientOptions } from './client.js';
 import type { RemoteTarget } from './uri.js';
+import { openTls } from './tls.js';
 
 /**
  * Connects to the daemon `target` names and returns the client over that stream (before the
@@ -17,6 +18,8 @@ export async function openTransport(target: RemoteTarget, timeoutMs: number, opt
   switch (target.transport) {
     case 'unix':
       return RpcClient.connect(target.socket, timeoutMs, opts);
+    case 'tls':
+      return openTls(target, timeoutMs, opts);
     default:
       throw VirError.report(
         ErrorDomain.REMOTE,
