@@ -219,7 +219,7 @@ export class TlsListener {
     const problem = clientCertProblem(s, this.allowedDNs);
     if (problem !== null) {
       const peer = s.getPeerX509Certificate();
-      if (peer !== undefined) this.hooks.log.debug(`Failed ACL check for client DN '${gnutlsDN(peer.subject)}'`);
+      if (peer !== undefined && problem.startsWith("Client's Distinguished Name")) this.hooks.log.debug(`Failed ACL check for client DN '${gnutlsDN(peer.subject)}'`);
       this.hooks.log.warn(`Certificate check failed ${problem}`);
       this.hooks.log.error(`authentication failed: Failed to verify peer's certificate (client ${s.remoteAddress ?? '?'})`);
       s.destroy();

@@ -12,6 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { connect as tlsConnect, checkServerIdentity, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
 import { TLS_PORT, libvirtPki } from '../../core/pki.js';
@@ -32,6 +33,38 @@ function serverCertProblem(sock: TLSSocket, host: string): string | null {
   return null;
 }
 
+/** A VIR_ERR_SYSTEM_ERROR of libvirt's TLS code (no errno). */
+function tlsError(message: string): VirError {
+  return new VirError({ code: ErrorNumber.SYSTEM_ERROR, domain: ErrorDomain.RPC, message, str1: '%s', str2: message });
+}
+
+/**
+ * libvirt's client checks its own certificate before it connects: in its validity period and
+ * signed by the CA it trusts. Same order and words.
+ */
+function checkOwnCertificate(cert: Buffer, certFile: string, ca: Buffer, caFile: string): void {
+  let own: X509Certificate;
+  try {
+    own = new X509Certificate(cert);
+  } catch {
+    throw tlsError(`Unable to import client certificate ${certFile}`);
+  }
+  const now = Date.now();
+  if (Date.parse(own.validTo) < now) throw tlsError(`The client certificate ${certFile} has expired`);
+  if (Date.parse(own.validFrom) > now) throw tlsError(`The client certificate ${certFile} is not yet active`);
+  let caCert: X509Certificate;
+  try {
+    caCert = new X509Certificate(ca);
+  } catch {
+    throw tlsError(`Unable to import CA certificate list ${caFile}`);
+  }
+  if (Date.parse(caCert.validTo) < now) throw tlsError(`The CA certificate ${caFile} has expired`);
+  if (!caCert.ca) throw tlsError(`The certificate ${caFile} basic constraints do not show a CA`);
+  if (!own.checkIssued(caCert) || !own.verify(caCert.publicKey)) {
+    throw tlsError(`Our own certificate ${certFile} failed validation against ${caFile}: The certificate hasn't got a known issuer.`);
+  }
+}
+
 /** `no_verify`'s value: libvirt accepts 0 and 1 only. */
 function noVerify(url: URL): boolean {
   const v = url.searchParams.get('no_verify');
@@ -45,6 +78,8 @@ function noVerify(url: URL): boolean {
 /**
  * Connects over TLS and returns the client (before libvirt's handshake calls). Errors, as
  * libvirt's: VIR_ERR_SYSTEM_ERROR "Cannot read CA certificate 'F': No such file or directory";
+ * VIR_ERR_SYSTEM_ERROR "The client certificate F has expired" and "Our own certificate F failed
+ * validation against CA: …" (our own certificate, checked before connecting);
  * VIR_ERR_SYSTEM_ERROR "unable to connect to server at 'HOST:PORT': Connection refused" (or the
  * errno's words, also on timeout); VIR_ERR_AUTH_FAILED "TLS handshake failed …" and
  * "Failed to verify peer's certificate" (server certificate not signed by our CA, expired, or
@@ -79,6 +114,7 @@ export async function openTls(target: RemoteTarget, timeoutMs: number, opts: Rpc
       throw systemError(`Cannot read client key '${files.keyFile}'`, (err as NodeJS.ErrnoException).code ?? 'EACCES');
     }
   }
+  if (cert !== undefined) checkOwnCertificate(cert, files.certFile, ca, files.caFile);
   const crl = existsSync(files.crlFile) ? readFileSync(files.crlFile) : undefined;
   const where = `unable to connect to server at '${host}:${port}'`;
 
