@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import { DAEMON_MAIN } from './support/daemon-harness.js';
 import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { missing, onPath } from './support/host-tools.js';
 import { killNow, onEmergency } from './support/emergency.js';
-import { makeTestPki, type TestPki } from './support/tls-pki.js';
+import { libvirtdTlsCommand, makeTestPki, type TestPki } from './support/tls-pki.js';
 import { globMatch, gnutlsDN, libvirtPki } from '../src/core/pki.js';
 import { parseConf, readTlsConfig } from '../src/daemon/tls-config.js';
 import { connect } from '../src/index.js';
@@ -26,7 +26,6 @@ import { VirError } from '../src/core/errors.js';
 import { ErrorNumber } from '../src/core/enums.generated.js';
 
 const CLIENT_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'support', 'tls-client-main.js');
-const NOBODY = 65534;
 
 describe('TLS helpers', () => {
   test("glob patterns match as GLib's g_pattern_match_simple", () => {
@@ -262,41 +261,8 @@ describe('TLS between namespaces: tsvirtd and libvirtd, virsh, python3-libvirt a
     procs.push(wrongName);
 
     // libvirtd as nobody (as root it would write /run/libvirt), with the test driver only.
-    const lv = join(dir, 'libvirtd');
-    for (const sub of ['', 'drivers', 'sock', 'run', 'home']) mkdirSync(join(lv, sub), { recursive: true });
-    const conf = join(lv, 'libvirtd.conf');
-    writeFileSync(
-      conf,
-      [
-        'listen_tls = 1',
-        'listen_tcp = 0',
-        `listen_addr = "${SERVER_IP}"`,
-        `tls_port = "${libvirtdPort}"`,
-        `ca_file = "${pki.server.caFile}"`,
-        `cert_file = "${pki.server.certFile}"`,
-        `key_file = "${pki.server.keyFile}"`,
-        `tls_allowed_dn_list = ["${ALLOWED_DN}"]`,
-        'auth_tls = "none"',
-        `unix_sock_dir = "${join(lv, 'sock')}"`,
-        'auth_unix_rw = "none"',
-        'auth_unix_ro = "none"',
-        `log_outputs = "3:file:${join(lv, 'libvirtd.log')}"`,
-        '',
-      ].join('\n'),
-    );
-    for (const f of [pki.server.keyFile, pki.server.certFile, pki.server.caFile]) chmodSync(f, 0o644);
-    for (const sub of ['', 'drivers', 'sock', 'run', 'home']) chownSync(join(lv, sub), NOBODY, NOBODY);
-    chownSync(conf, NOBODY, NOBODY);
-    const lvEnv = {
-      PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: join(lv, 'home'),
-      XDG_RUNTIME_DIR: join(lv, 'run'),
-      XDG_CONFIG_HOME: join(lv, 'home', '.config'),
-      XDG_CACHE_HOME: join(lv, 'home', '.cache'),
-      LIBVIRT_DRIVER_DIR: join(lv, 'drivers'),
-    };
-    const lvArgv = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '/usr/sbin/libvirtd', '-f', conf, '-p', join(lv, 'libvirtd.pid'), '--listen'];
-    libvirtd = await startIn(nsS, lvArgv, /libvirt version/, { env: lvEnv, logFile: join(lv, 'libvirtd.log') });
+    const lv = libvirtdTlsCommand(dir, pki, { listenAddr: SERVER_IP, port: libvirtdPort, allowedDN: ALLOWED_DN });
+    libvirtd = await startIn(nsS, lv.argv, /libvirt version/, { env: lv.env, logFile: lv.logFile });
     procs.push(libvirtd);
     // The TLS port answers once libvirtd has set up its services.
     const deadline = Date.now() + 20_000;

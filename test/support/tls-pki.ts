@@ -5,7 +5,7 @@
  * Files are laid out as libvirt expects them under `pkipath` directories.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface TestPki {
@@ -88,5 +88,60 @@ export function makeTestPki(dir: string, host: string, ip: string): TestPki {
       foreignCA: pkipath(dir, 'pki-foreign', 'ca', 'foreign'),
       noCert: pkipath(dir, 'pki-nocert', 'ca', null),
     },
+  };
+}
+
+/**
+ * How to start a real libvirtd listening for TLS with `pki`'s server files: as `nobody` (as
+ * root libvirtd would write /run/libvirt), the test driver only (an empty driver directory), its
+ * config, sockets, logs and home under `dir`/libvirtd. Returns the command, its environment and
+ * the log file; the PKI files are made readable for nobody.
+ */
+export function libvirtdTlsCommand(
+  dir: string,
+  pki: TestPki,
+  opts: { listenAddr: string; port: number; allowedDN?: string },
+): { argv: string[]; env: NodeJS.ProcessEnv; logFile: string; socket: string } {
+  const NOBODY = 65534;
+  const lv = join(dir, 'libvirtd');
+  const subs = ['', 'drivers', 'sock', 'run', 'home'];
+  for (const sub of subs) mkdirSync(join(lv, sub), { recursive: true });
+  const conf = join(lv, 'libvirtd.conf');
+  const logFile = join(lv, 'libvirtd.log');
+  writeFileSync(
+    conf,
+    [
+      'listen_tls = 1',
+      'listen_tcp = 0',
+      `listen_addr = "${opts.listenAddr}"`,
+      `tls_port = "${opts.port}"`,
+      `ca_file = "${pki.server.caFile}"`,
+      `cert_file = "${pki.server.certFile}"`,
+      `key_file = "${pki.server.keyFile}"`,
+      ...(opts.allowedDN !== undefined ? [`tls_allowed_dn_list = ["${opts.allowedDN}"]`] : []),
+      'auth_tls = "none"',
+      `unix_sock_dir = "${join(lv, 'sock')}"`,
+      'auth_unix_rw = "none"',
+      'auth_unix_ro = "none"',
+      `log_outputs = "3:file:${logFile}"`,
+      '',
+    ].join('\n'),
+  );
+  chmodSync(dir, 0o755);
+  for (const f of [pki.server.keyFile, pki.server.certFile, pki.server.caFile]) chmodSync(f, 0o644);
+  for (const sub of subs) chownSync(join(lv, sub), NOBODY, NOBODY);
+  chownSync(conf, NOBODY, NOBODY);
+  return {
+    argv: ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '/usr/sbin/libvirtd', '-f', conf, '-p', join(lv, 'libvirtd.pid'), '--listen'],
+    env: {
+      PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: join(lv, 'home'),
+      XDG_RUNTIME_DIR: join(lv, 'run'),
+      XDG_CONFIG_HOME: join(lv, 'home', '.config'),
+      XDG_CACHE_HOME: join(lv, 'home', '.cache'),
+      LIBVIRT_DRIVER_DIR: join(lv, 'drivers'),
+    },
+    logFile,
+    socket: join(lv, 'sock', 'libvirt-sock'),
   };
 }
