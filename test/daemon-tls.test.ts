@@ -28,6 +28,20 @@ import { ErrorNumber } from '../src/core/enums.generated.js';
 const CLIENT_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'support', 'tls-client-main.js');
 
 describe('TLS helpers', () => {
+  test("tsvirtd --listen without its CA file does not start, saying so in libvirt's words", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tls-nostart-'));
+    try {
+      const r = spawnSync(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', join(dir, 'sock'), '--uri', 'test:///default', '--listen', '--listen-addr', '127.0.0.1', '--tls-port', '1', '--ca-file', join(dir, 'none.pem')], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, new RegExp(`cannot start: Cannot read CA certificate '${join(dir, 'none.pem')}': No such file or directory`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("glob patterns match as GLib's g_pattern_match_simple", () => {
     assert.ok(globMatch('C=GB,O=tsvirt test,CN=*', 'C=GB,O=tsvirt test,CN=client1'));
     assert.ok(globMatch('*CN=client?', 'C=GB,O=x,CN=client1'));
@@ -257,7 +271,19 @@ describe('TLS between namespaces: tsvirtd and libvirtd, virsh, python3-libvirt a
       { env },
     );
     procs.push(tsvirtd);
-    wrongName = await startIn(nsS, daemon(wrongPort, pki.wrongNameCert, []), /listening for TLS/, { env });
+    // This one takes its settings from a libvirtd.conf-style file (--config) instead of options.
+    const conf = join(dir, 'tsvirtd-wrong.conf');
+    writeFileSync(
+      conf,
+      `# as in libvirtd.conf\nlisten_tls = 1\nlisten_addr = "${SERVER_IP}"\ntls_port = "${wrongPort}"\nca_file = "${pki.server.caFile}"\n` +
+        `cert_file = "${pki.wrongNameCert}"\nkey_file = "${pki.server.keyFile}"\nunix_sock_group = "libvirt"\n`,
+    );
+    wrongName = await startIn(
+      nsS,
+      [process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', join(dir, 'sock-wrong'), '--uri', 'test:///default', '--verbose', '--listen', '--config', conf],
+      new RegExp(`listening for TLS on ${SERVER_IP.replace(/\./g, '\\.')}:${wrongPort}`),
+      { env },
+    );
     procs.push(wrongName);
 
     // libvirtd as nobody (as root it would write /run/libvirt), with the test driver only.

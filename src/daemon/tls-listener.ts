@@ -225,6 +225,12 @@ export class TlsListener {
       s.destroy();
       return;
     }
+    // Over max_clients now (others got in during the handshake): closed before the confirmation.
+    if (!this.hooks.roomFor(0)) {
+      s.destroy();
+      this.hooks.refused('Too many active clients, dropping TLS connection');
+      return;
+    }
     const peer = s.getPeerX509Certificate();
     this.hooks.log.debug(`TLS client ${s.remoteAddress ?? '?'}:${s.remotePort ?? ''} DN '${peer !== undefined ? gnutlsDN(peer.subject) : ''}'`);
     // The confirmation libvirt's clients read right after the handshake.
