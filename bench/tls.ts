@@ -32,8 +32,9 @@ import libvirt, sys, time, json
 libvirt.registerErrorHandler(lambda *a: None, None)
 uri, n, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 c = libvirt.open(uri)
-for i in range(200):
+for i in range(2000):
     c.getVersion()
+    c.lookupByName('test')
 t = time.perf_counter()
 for i in range(n):
     c.getVersion()

@@ -195,6 +195,8 @@ export class TlsListener {
       this.hooks.refused('Too many active clients, dropping TLS connection');
       return;
     }
+    // Calls are small request/reply exchanges: no Nagle delay on replies.
+    raw.setNoDelay(true);
     const key = `${raw.remoteAddress ?? ''}|${raw.remotePort ?? ''}`;
     const timer = setTimeout(() => {
       this.hooks.log.warn(`TLS client ${raw.remoteAddress ?? '?'}: no handshake within ${this.handshakeMs} ms, dropping connection`);

@@ -146,7 +146,10 @@ export async function openTls(target: RemoteTarget, timeoutMs: number, opts: Rpc
       if (!connected) fail(systemError(where, 'ETIMEDOUT'));
       else fail(VirError.report(ErrorDomain.RPC, ErrorNumber.AUTH_FAILED, `TLS handshake failed ${handshaken ? 'The operation timed out' : 'Error in the pull function.'}`));
     }, timeoutMs);
-    sock.once('connect', () => (connected = true));
+    sock.once('connect', () => {
+      connected = true;
+      sock.setNoDelay(true);
+    });
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected) fail(systemError(where, err.code ?? 'ECONNREFUSED'));
       else if (!handshaken) fail(VirError.report(ErrorDomain.RPC, ErrorNumber.AUTH_FAILED, `TLS handshake failed ${err.message}`));
