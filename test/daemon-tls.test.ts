@@ -280,7 +280,7 @@ describe('TLS between namespaces: tsvirtd and libvirtd, virsh, python3-libvirt a
     );
     wrongName = await startIn(
       nsS,
-      [process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', join(dir, 'sock-wrong'), '--uri', 'test:///default', '--verbose', '--listen', '--config', conf],
+      [process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', join(dir, 'sock-wrong'), '--uri', 'test:///default', '--verbose', '--listen', '--config', conf, '--max-clients', '1'],
       new RegExp(`listening for TLS on ${SERVER_IP.replace(/\./g, '\\.')}:${wrongPort}`),
       { env },
     );
@@ -406,6 +406,30 @@ c.close()
     assert.equal(virsh(uri(pki.clients.good, wrongPort, '&no_verify=1'), 'list').code, 0);
     // By address, the right certificate (it names the address too) passes.
     assert.ok(tsvirt(`test+tls://${SERVER_IP}:${tsvirtdPort}/default?pkipath=${pki.clients.good}`, [{ op: 'version' }]).ok);
+  });
+
+  test('--max-clients counts TLS clients: one held open, the next is refused until it leaves', async () => {
+    const from = wrongName.log().length;
+    const holdURI = uri(pki.clients.good, wrongPort, '&no_verify=1');
+    // A python3-libvirt client holds the one slot for 3 s.
+    const holder = spawn('ip', ['netns', 'exec', nsC, '/usr/bin/python3', '-c', 'import libvirt, sys, time\nc = libvirt.open(sys.argv[1])\nprint("open", flush=True)\ntime.sleep(3)\nc.close()', holdURI], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const forget = onEmergency(() => killNow(holder));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.once('data', () => resolve());
+        holder.once('exit', () => reject(new Error('the holding client exited early')));
+      });
+      const refused = virsh(holdURI, 'list');
+      assert.notEqual(refused.code, 0, 'refused while the slot is taken');
+      assert.match(await waitLog(wrongName, from, /Too many active clients/), /Too many active clients/);
+      await new Promise((r) => holder.once('exit', r));
+      assert.equal(virsh(holdURI, 'list').code, 0, refused.stderr);
+    } finally {
+      killNow(holder);
+      forget();
+    }
   });
 
   test('TCP peers that never handshake do not block others and are dropped after the timeout', async () => {
