@@ -18,7 +18,7 @@ import { DAEMON_MAIN } from './support/daemon-harness.js';
 import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { missing, onPath } from './support/host-tools.js';
 import { killNow, onEmergency } from './support/emergency.js';
-import { libvirtdTlsCommand, makeTestPki, type TestPki } from './support/tls-pki.js';
+import { libvirtdTlsCommand, makeTestPki, revokeClient2, type TestPki } from './support/tls-pki.js';
 import { globMatch, gnutlsDN, libvirtPki } from '../src/core/pki.js';
 import { parseConf, readTlsConfig } from '../src/daemon/tls-config.js';
 import { connect } from '../src/index.js';
@@ -38,6 +38,48 @@ describe('TLS helpers', () => {
       assert.equal(r.status, 1);
       assert.match(r.stderr, new RegExp(`cannot start: Cannot read CA certificate '${join(dir, 'none.pem')}': No such file or directory`));
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('with --crl-file a revoked client certificate is refused (loopback)', { skip: missing('openssl') }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tls-crl-'));
+    let daemon: ChildProcess | null = null;
+    let forget = (): void => {};
+    try {
+      const pki = makeTestPki(dir, 'localhost', '127.0.0.1');
+      const crl = revokeClient2(pki);
+      const port = 20000 + (process.pid % 20000);
+      const argv = [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', join(dir, 'sock'), '--uri', 'test:///default', '--verbose', '--listen', '--listen-addr', '127.0.0.1', '--tls-port', String(port)];
+      argv.push('--ca-file', pki.server.caFile, '--cert-file', pki.server.certFile, '--key-file', pki.server.keyFile, '--crl-file', crl);
+      const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSVIRT_STATE_DIR: join(dir, 'state') } });
+      daemon = p;
+      forget = onEmergency(() => killNow(p));
+      let log = '';
+      p.stderr.on('data', (b: Buffer) => (log += b.toString()));
+      p.stdout.on('data', (b: Buffer) => (log += b.toString()));
+      const deadline = Date.now() + 20_000;
+      while (!log.includes('listening for TLS')) {
+        if (Date.now() > deadline || p.exitCode !== null) throw new Error(`tsvirtd did not start: ${log}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const rawOp = (pkipath: string): unknown => {
+        const r = spawnSync(process.execPath, [CLIENT_MAIN, `test+tls://127.0.0.1:${port}/default`, JSON.stringify([{ op: 'raw', pkipath }])], { encoding: 'utf8', timeout: 30_000 });
+        return (JSON.parse(r.stdout) as ClientResult).out;
+      };
+      assert.deepEqual(rawOp(pki.clients.other), ['closed'], 'client2 is revoked');
+      assert.deepEqual(rawOp(pki.clients.good), ['confirmed'], 'client1 is not');
+      const end = Date.now() + 5000;
+      while (!log.includes('has been revoked') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.match(log, /Certificate check failed Certificate failed validation: The certificate has been revoked\./);
+    } finally {
+      if (daemon !== null && daemon.exitCode === null) {
+        const d = daemon;
+        const exited = new Promise((r) => d.once('exit', r));
+        d.kill('SIGTERM');
+        await exited;
+      }
+      forget();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -145,3 +145,10 @@ export function libvirtdTlsCommand(
     socket: join(lv, 'sock', 'libvirt-sock'),
   };
 }
+
+/** Revokes `pki`'s client2 certificate and writes the CA's revocation list; returns its path. */
+export function revokeClient2(pki: TestPki): string {
+  ossl(pki.dir, 'ca', '-batch', '-config', 'ca.cnf', '-cert', 'cacert.pem', '-keyfile', 'cakey.pem', '-revoke', 'client2cert.pem');
+  ossl(pki.dir, 'ca', '-batch', '-config', 'ca.cnf', '-cert', 'cacert.pem', '-keyfile', 'cakey.pem', '-gencrl', '-crldays', '30', '-out', 'cacrl.pem');
+  return join(pki.dir, 'cacrl.pem');
+}
