@@ -391,6 +391,11 @@ c.close()
     const theirs = tsvirt(uri(pki.clients.good, libvirtdPort), [{ op: 'fdPassing' }]);
     assert.ok(ours.ok && theirs.ok, JSON.stringify([ours, theirs]));
     assert.deepEqual(ours.out, theirs.out);
+    // The client side knows descriptors never pass over TCP, as libvirt's does.
+    const fd = tsvirt(uri(pki.clients.good, tsvirtdPort), [{ op: 'openGraphicsFD', name: 'test' }]);
+    assert.equal(fd.ok, false);
+    assert.equal(fd.error?.code, ErrorNumber.ARGUMENT_UNSUPPORTED);
+    assert.match(fd.error?.message ?? '', /fd passing is not supported by this connection/);
   });
 
   const refusals: [string, () => string, RegExp][] = [

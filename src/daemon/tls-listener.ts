@@ -154,12 +154,13 @@ export class TlsListener {
     }
     if (!caCert.ca) throw new Error(`The certificate ${f.caFile} basic constraints do not show a CA`);
     if (Date.parse(caCert.validTo) < Date.now()) throw new Error(`The CA certificate ${f.caFile} has expired`);
+    let own: X509Certificate;
     try {
-      if (Date.parse(new X509Certificate(cert).validTo) < Date.now()) throw new Error(`The server certificate ${f.certFile} has expired`);
+      own = new X509Certificate(cert);
     } catch (err) {
-      if ((err as Error).message.startsWith('The server')) throw err;
       throw new Error(`Unable to import server certificate ${f.certFile}`, { cause: err });
     }
+    if (Date.parse(own.validTo) < Date.now()) throw new Error(`The server certificate ${f.certFile} has expired`);
     const server = createServer({ ca, cert, key, crl, requestCert: true, rejectUnauthorized: false, handshakeTimeout: this.handshakeMs });
     // Node's own timeout leaves the TCP socket open when 'tlsClientError' has a listener: our
     // timer (onConnection) closes it; this only logs.

@@ -6,7 +6,8 @@
  * `{ op: 'version' }`, `{ op: 'fdPassing' }` (the daemon's answer to CONNECT_SUPPORTS_FEATURE
  * FD_PASSING over a raw TLS client), `{ op: 'rtt', n }` (mean ms of n getVersion calls),
  * `{ op: 'raw', pkipath }` (a bare TLS client sending that directory's certificate whatever it
- * is, as libvirt's own client would not: 'confirmed' when the server sends 0x01, else 'closed').
+ * is, as libvirt's own client would not: 'confirmed' when the server sends 0x01, else 'closed'),
+ * `{ op: 'openGraphicsFD', name }`.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { parseRemoteURI } from '../../src/drivers/remote/uri.js';
 import { Proc } from '../../src/rpc/procedures.js';
 import { DrvFeature } from '../../src/rpc/protocol.js';
 
-type Op = { op: 'list' } | { op: 'define'; xml: string } | { op: 'start'; name: string } | { op: 'version' } | { op: 'fdPassing' } | { op: 'rtt'; n: number } | { op: 'raw'; pkipath: string };
+type Op = { op: 'list' } | { op: 'define'; xml: string } | { op: 'start'; name: string } | { op: 'version' } | { op: 'fdPassing' } | { op: 'rtt'; n: number } | { op: 'raw'; pkipath: string } | { op: 'openGraphicsFD'; name: string };
 
 /** Connects with the files of `pkipath` and says whether the server confirmed (0x01) or closed. */
 function raw(url: URL, pkipath: string): Promise<string> {
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
             await (await conn.lookupByName(o.name)).create();
             out.push('started');
           } else if (o.op === 'version') out.push(await conn.getVersion());
+          else if (o.op === 'openGraphicsFD') out.push(await (await conn.lookupByName(o.name)).openGraphicsFD(0));
           else if (o.op === 'rtt') {
             const t0 = performance.now();
             for (let i = 0; i < o.n; i++) await conn.getVersion();

@@ -172,6 +172,14 @@ export class RpcClient {
     return new RpcClient(stream, opts);
   }
 
+  /**
+   * Whether descriptors can pass on this stream (libvirt's virNetClientHasPassFD): a unix socket
+   * does; TLS over TCP does not.
+   */
+  passesFds(): boolean {
+    return socketFd(this.sock) >= 0;
+  }
+
   /** True until the socket is gone. */
   isOpen(): boolean {
     return this.closedWith === null;

@@ -144,7 +144,8 @@ export async function openTls(target: RemoteTarget, timeoutMs: number, opts: Rpc
     };
     const timer = setTimeout(() => {
       if (!connected) fail(systemError(where, 'ETIMEDOUT'));
-      else fail(VirError.report(ErrorDomain.RPC, ErrorNumber.AUTH_FAILED, `TLS handshake failed ${handshaken ? 'The operation timed out' : 'Error in the pull function.'}`));
+      else if (!handshaken) fail(VirError.report(ErrorDomain.RPC, ErrorNumber.AUTH_FAILED, 'TLS handshake failed Connection timed out'));
+      else fail(systemError('Unable to read TLS confirmation', 'ETIMEDOUT'));
     }, timeoutMs);
     sock.once('connect', () => {
       connected = true;
