@@ -31,6 +31,7 @@ golang-github-google-uuid-dev:the vSphere simulator for the ESX driver tests
 dnsmasq-base:DHCP and DNS of virtual networks (qemu network driver)
 nftables:NAT and forwarding rules of virtual networks (nft)
 iproute2:bridges, taps and network namespaces of the network tests (ip)
+openssl:certificates made at test time for the TLS tests (CA, server, client, expired)
 virtinst:virt-install, a real client for the end-to-end network test
 make:the npm pack test installs better-sqlite3, compiled when no prebuilt binary is reachable
 openssh-server:sshd for the qemu+ssh tests (virsh and the remote driver through ssh)

@@ -56,14 +56,16 @@ function noConnect(uri: string): VirError {
  * {@link ConnectOptions.pool}, takes the driver the pool already holds for the same canonical
  * URI. The URI is resolved by {@link resolveURI}; `test:///default`, `test:///session`, `qemu:///session`,
  * `qemu:///system`, `esx://…`, `vpx://…`, `vbox:///session` and the daemon URIs
- * `test+unix:///…` and `qemu+unix:///…`, and through the user's ssh `test+ssh://…` and
- * `qemu+ssh://…` (docs/daemon.md, "Reaching tsvirtd over SSH") are served.
+ * `test+unix:///…` and `qemu+unix:///…`, `test+tls://HOST/…` and `qemu+tls://HOST/…`, and
+ * through the user's ssh `test+ssh://…` and `qemu+ssh://…` (docs/daemon.md) are served.
  *
  * Prerequisites: for `test:///session` and `qemu:`, a writable state directory; for
  * `esx:`/`vpx:`, a reachable endpoint and credentials (URI, auth file or `options.auth`); for
- * `vbox:`, VBoxManage; for `+unix` URIs, a daemon listening on the socket; for `+ssh` URIs,
- * `ssh` on PATH, a login the remote host accepts without a prompt (or a terminal to prompt on)
- * and a daemon on the remote host's socket.
+ * `vbox:`, VBoxManage; for `+unix` URIs, a daemon listening on the socket; for `+tls` URIs, a
+ * daemon listening for TLS and libvirt's PKI files (the CA certificate, and a client certificate
+ * and key the daemon accepts; `?pkipath=DIR` names their directory); for `+ssh` URIs, `ssh` on
+ * PATH, a login the remote host accepts without a prompt (or a terminal to prompt on) and a
+ * daemon on the remote host's socket.
  *
  * Effects on success: a driver is open: `test:///session` and `qemu:` open (or create) their
  * store under the state directory, and `qemu:` processes guests that stopped while nobody
@@ -73,7 +75,10 @@ function noConnect(uri: string): VirError {
  * @throws {@link VirError} VIR_ERR_NO_CONNECT when the URI is malformed or no driver serves it
  * (unknown scheme, host or path).
  * @throws {@link VirError} the driver's error when opening fails: VIR_ERR_SYSTEM_ERROR when a
- * daemon's socket cannot be reached (over ssh: ssh's own words, e.g. a refused key); VIR_ERR_AUTH_FAILED, VIR_ERR_AUTH_CANCELLED or
+ * daemon's socket cannot be reached (over ssh: ssh's own words, e.g. a refused key), a PKI file
+ * cannot be read, or the daemon refuses our certificate ("Unable to read TLS confirmation");
+ * VIR_ERR_AUTH_FAILED when the daemon's certificate fails its check (unless `no_verify=1`);
+ * VIR_ERR_AUTH_FAILED, VIR_ERR_AUTH_CANCELLED or
  * VIR_ERR_AUTH_UNAVAILABLE when a login is refused or lacks credentials; VIR_ERR_INTERNAL_ERROR
  * when a driver cannot initialize (e.g. VBoxManage missing).
  *

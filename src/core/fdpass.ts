@@ -69,8 +69,13 @@ export function fdPassingUnavailable(domain: ErrorDomain, api: string): VirError
   return VirError.report(domain, ErrorNumber.NO_SUPPORT, `${api}: file descriptor passing is not available: ${why}`);
 }
 
-/** The descriptor under a net.Socket (libuv's), or -1. Node exposes it on the handle only. */
+/**
+ * The descriptor under a net.Socket (libuv's), or -1. Node exposes it on the handle only. A TLS
+ * socket's handle shows the TCP descriptor under the encryption: -1 for it, since bytes read or
+ * written there directly would bypass TLS (and descriptors never pass over TCP anyway).
+ */
 export function socketFd(socket: unknown): number {
+  if ((socket as { encrypted?: unknown } | null)?.encrypted === true) return -1;
   const handle = (socket as { _handle?: { fd?: unknown } } | null)?._handle;
   return typeof handle?.fd === 'number' ? handle.fd : -1;
 }

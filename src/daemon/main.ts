@@ -9,6 +9,9 @@
  *           [--max-event-callbacks N] [--max-client-streams N]   (limits: docs/security.md)
  *           [--http ADDR:PORT] [--http-tokens FILE] [--http-ui DIR]   (web console: docs/web.md)
  *           [--http-connect [NAME=]URI]...
+ *           [--listen] [--config FILE] [--listen-addr ADDR] [--tls-port N] [--ca-file F]
+ *           [--cert-file F] [--key-file F] [--crl-file F] [--tls-allowed-dn PATTERN]...
+ *           [--max-anonymous-clients N] [--tls-handshake-timeout SECONDS]   (TLS: docs/daemon.md)
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
  * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
@@ -31,6 +34,8 @@ import { remoteURIProblem } from '../web/remote-uri.js';
 import { Logger, openOwnedFile, parseLogLevel } from './log.js';
 import { UriPolicy, defaultServedURIs } from './uris.js';
 import { DAEMON_NODE_FLAGS } from './node-flags.js';
+import { MAX_ANONYMOUS_CLIENTS, TLS_HANDSHAKE_TIMEOUT_MS, type TlsListenOptions } from './tls-listener.js';
+import { readTlsConfig } from './tls-config.js';
 
 interface Options {
   socketDir: string;
@@ -57,6 +62,12 @@ interface Options {
   modularSockets: boolean;
   /** --http-connect: other daemons the web console shows, in order. */
   httpConnect: { uri: string; label: string }[];
+  /** --listen: serve TLS (unless the --config file says listen_tls = 0). */
+  listen: boolean;
+  /** --config FILE: libvirtd.conf keys for the TLS listener. */
+  config: string | null;
+  /** TLS settings given on the command line (they win over --config). */
+  tls: TlsListenOptions;
 }
 
 const USAGE = `Usage: tsvirtd [options]
@@ -97,11 +108,29 @@ const USAGE = `Usage: tsvirtd [options]
                      show another daemon's domains in the web console too, reached with
                      tsvirt's remote driver (e.g. qemu+unix:///session?socket=PATH) and
                      labelled NAME (default: the URI's host); repeat for each
+  --listen           also listen for TLS clients (qemu+tls://HOST/…), as libvirtd --listen;
+                     port 16514, client certificate required (see docs/daemon.md)
+  --config FILE      read the TLS keys of a libvirtd.conf-style file: listen_tls, listen_addr,
+                     tls_port, ca_file, cert_file, key_file, crl_file, tls_allowed_dn_list,
+                     max_anonymous_clients (other keys are ignored; options below win)
+  --listen-addr ADDR address to listen on (default: every address)
+  --tls-port N       TLS port (default 16514)
+  --ca-file F, --cert-file F, --key-file F, --crl-file F
+                     the PKI files (default: /etc/pki/CA/cacert.pem, /etc/pki/libvirt/servercert.pem,
+                     /etc/pki/libvirt/private/serverkey.pem, /etc/pki/CA/cacrl.pem if present;
+                     not root: ~/.pki/libvirt/{cacert,servercert,serverkey,cacrl}.pem)
+  --tls-allowed-dn PATTERN
+                     accept only clients whose certificate DN matches PATTERN (* and ?; the DN
+                     as GnuTLS prints it, e.g. "C=GB,O=Example,CN=*"); repeat for more
+  --max-anonymous-clients N
+                     most TLS connections in the handshake at once (default ${MAX_ANONYMOUS_CLIENTS})
+  --tls-handshake-timeout N
+                     seconds a TLS client has to finish the handshake (default ${TLS_HANDSHAKE_TIMEOUT_MS / 1000})
   --help, -h         this text
 `;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [], http: null, httpTokens: null, httpUI: null, modularSockets: false, httpConnect: [] };
+  const o: Options = { socketDir: defaultSocketDir(), daemon: false, pidfile: null, timeout: 0, logFile: null, verbose: false, eventCallbacks: true, uris: [], http: null, httpTokens: null, httpUI: null, modularSockets: false, httpConnect: [], listen: false, config: null, tls: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -172,6 +201,44 @@ function parseArgs(argv: string[]): Options {
       case '--http-connect':
         o.httpConnect.push(parseConnect(value()));
         break;
+      case '--listen':
+      case '-l':
+        o.listen = true;
+        break;
+      case '--config':
+      case '-f':
+        o.config = value();
+        break;
+      case '--listen-addr':
+        o.tls.host = value();
+        break;
+      case '--tls-port': {
+        const n = positive(flag, value());
+        if (n > 65535) throw new Error('--tls-port needs a port number');
+        o.tls.port = n;
+        break;
+      }
+      case '--ca-file':
+        o.tls.files = { ...o.tls.files, caFile: value() };
+        break;
+      case '--cert-file':
+        o.tls.files = { ...o.tls.files, certFile: value() };
+        break;
+      case '--key-file':
+        o.tls.files = { ...o.tls.files, keyFile: value() };
+        break;
+      case '--crl-file':
+        o.tls.files = { ...o.tls.files, crlFile: value() };
+        break;
+      case '--tls-allowed-dn':
+        o.tls.allowedDNs = [...(o.tls.allowedDNs ?? []), value()];
+        break;
+      case '--max-anonymous-clients':
+        o.tls.maxAnonymousClients = positive(flag, value());
+        break;
+      case '--tls-handshake-timeout':
+        o.tls.handshakeTimeoutMs = positive(flag, value()) * 1000;
+        break;
       case '--help':
       case '-h':
         process.stdout.write(USAGE);
@@ -185,6 +252,25 @@ function parseArgs(argv: string[]): Options {
     throw new Error('--max-readonly-clients cannot exceed --max-clients');
   }
   return o;
+}
+
+/**
+ * The TLS listener's settings: the --config file's, overridden by the command line; undefined
+ * without --listen (or with listen_tls = 0 in the file), as libvirtd listens only with --listen.
+ */
+function tlsSettings(o: Options): TlsListenOptions | undefined {
+  if (!o.listen) return undefined;
+  const conf = o.config === null ? { listenTls: true, tls: {} } : readTlsConfig(o.config);
+  if (!conf.listenTls) return undefined;
+  const c = conf.tls;
+  return {
+    host: o.tls.host ?? c.host,
+    port: o.tls.port ?? c.port,
+    files: { ...c.files, ...o.tls.files },
+    allowedDNs: o.tls.allowedDNs ?? c.allowedDNs,
+    maxAnonymousClients: o.tls.maxAnonymousClients ?? c.maxAnonymousClients,
+    handshakeTimeoutMs: o.tls.handshakeTimeoutMs ?? c.handshakeTimeoutMs,
+  };
 }
 
 /** `--http`'s ADDR:PORT, `[V6]:PORT` or PORT (loopback). */
@@ -381,9 +467,11 @@ function modularNames(served: string[]): string[] {
 async function main(): Promise<number> {
   let opts: Options;
   let uris: UriPolicy;
+  let tls: TlsListenOptions | undefined;
   try {
     opts = parseArgs(process.argv.slice(2));
     uris = new UriPolicy(opts.uris.length > 0 ? opts.uris : defaultServedURIs());
+    tls = tlsSettings(opts);
   } catch (err) {
     process.stderr.write(`tsvirtd: ${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -427,6 +515,7 @@ async function main(): Promise<number> {
     maxClientStreams: opts.maxClientStreams,
     modularNames: opts.modularSockets ? modularNames(opts.uris.length > 0 ? opts.uris : defaultServedURIs()) : [],
     uris,
+    tls,
   });
   let stopping = false;
   let wrotePidfile = false;

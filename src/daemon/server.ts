@@ -14,6 +14,7 @@ import { Client } from './client.js';
 import { ConnectionFactory } from './connections.js';
 import { Logger } from './log.js';
 import { UriPolicy } from './uris.js';
+import { TlsListener, type TlsListenOptions } from './tls-listener.js';
 import { RO_SOCKET, RW_SOCKET } from '../core/paths.js';
 import type { Connection } from '../index.js';
 
@@ -57,6 +58,8 @@ export interface DaemonOptions {
    * libvirt's local clients go to such a socket instead of libvirt-sock when it exists.
    */
   modularNames?: string[];
+  /** Listen for TLS too (libvirtd's --listen with listen_tls): see tls-listener.ts. */
+  tls?: TlsListenOptions;
 }
 
 /** libvirtd's max_clients. */
@@ -85,6 +88,7 @@ export class Daemon {
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private lock: { release(): void } | undefined;
+  private tlsListener: TlsListener | null = null;
   /** The sockets this process bound, by inode: stop() removes those and nothing else. */
   private readonly bound: { path: string; dev: number; ino: number }[] = [];
   readonly rwPath: string;
@@ -106,6 +110,16 @@ export class Daemon {
     }
     this.maxClients = maxClients;
     this.maxReadonlyClients = Math.min(this.maxClients, opts.maxReadonlyClients ?? defaultMaxReadonlyClients(this.maxClients));
+  }
+
+  /** The TLS port bound (0 without --listen). */
+  tlsPort(): number {
+    return this.tlsListener?.port() ?? 0;
+  }
+
+  /** TLS connections still in the handshake. */
+  tlsPending(): number {
+    return this.tlsListener?.pendingCount() ?? 0;
   }
 
   /** Number of connected clients. */
@@ -167,6 +181,17 @@ export class Daemon {
     // The directory checked at first is still the one at that path (its parent may be writable by others).
     const now = lstatSync(dir);
     if (now.dev !== checked.dev || now.ino !== checked.ino) throw new Error(`socket directory ${dir} was replaced while tsvirtd started`);
+    if (this.opts.tls !== undefined) {
+      const listener = new TlsListener(this.opts.tls, {
+        log: this.log,
+        // Clients in the handshake count against max_clients too, so they cannot push it past.
+        roomFor: (pending) => !this.stopping && this.clients.size + pending < this.maxClients,
+        refused: (msg) => this.logRefusal(msg),
+        accept: (socket) => this.accept(socket, false),
+      });
+      this.tlsListener = listener;
+      await listener.start();
+    }
     // As libvirtd's, the qemu drivers open now (if they have a store): the first open since boot
     // starts the autostart domains, and the daemon then holds the drivers of running guests.
     try {
@@ -271,6 +296,7 @@ export class Daemon {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     // server.close() completes only once every connection is gone: drop the clients meanwhile.
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    if (this.tlsListener !== null) closed.push(this.tlsListener.close());
     await Promise.all([...this.clients].map((c) => c.shutdown('daemon stopping')));
     await this.factory.releaseGuestHolds();
     await Promise.all(closed);

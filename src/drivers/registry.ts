@@ -22,6 +22,9 @@ export const DRIVERS: ReadonlyMap<string, DriverLoader> = new Map<string, Driver
   // Through the user's ssh to a daemon's socket on another host.
   ['test+ssh:', remote],
   ['qemu+ssh:', remote],
+  // Through a daemon (tsvirtd or libvirtd) listening for TLS.
+  ['test+tls:', remote],
+  ['qemu+tls:', remote],
   // A vSphere endpoint over SOAP.
   ['esx:', esx],
   ['vpx:', esx],

@@ -69,6 +69,8 @@ const TOOLS = {
   },
   // Virtual networks: bridges and taps (ip), DHCP/DNS (dnsmasq), NAT (nft), and a real client.
   ip: { package: 'iproute2', present: () => onPath('ip') },
+  // The TLS tests make their CA and certificates at test time.
+  openssl: { package: 'openssl', present: () => onPath('openssl') },
   dnsmasq: { package: 'dnsmasq-base', present: () => onPath('dnsmasq') },
   nft: { package: 'nftables', present: () => onPath('nft') },
   'virt-install': { package: 'virtinst', present: () => onPath('virt-install') },

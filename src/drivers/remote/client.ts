@@ -41,6 +41,9 @@ const STRERROR: Record<string, string> = {
   ECONNRESET: 'Connection reset by peer',
   EPIPE: 'Broken pipe',
   EAGAIN: 'Resource temporarily unavailable',
+  EIO: 'Input/output error',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
   ENAMETOOLONG: 'File name too long',
   EIO: 'Input/output error',
 };
@@ -169,6 +172,14 @@ export class RpcClient {
    */
   static over(stream: Duplex, opts: RpcClientOptions = {}): RpcClient {
     return new RpcClient(stream, opts);
+  }
+
+  /**
+   * Whether descriptors can pass on this stream (libvirt's virNetClientHasPassFD): a unix socket
+   * does; TLS over TCP does not.
+   */
+  passesFds(): boolean {
+    return socketFd(this.sock) >= 0;
   }
 
   /** True until the socket is gone. */

@@ -99,7 +99,7 @@ function snap(d: DomainRef, name: string): WireSnapshot {
 
 type R<T> = Promise<T>;
 
-/** Opens a remote connection for a `+unix` URI. */
+/** Opens a remote connection for a `+unix` or `+tls` URI. */
 export async function openRemoteDriver(uri: string, options: RemoteDriverOptions = {}): Promise<RemoteDriver> {
   let url: URL;
   try {
@@ -238,7 +238,8 @@ export class RemoteDriver implements HypervisorDriver {
   private async fdRpc(): Promise<RpcClient> {
     const rpc = this.rpc;
     if (rpc === null) throw VirError.report(ErrorDomain.RPC, ErrorNumber.INTERNAL_ERROR, 'client socket is closed');
-    const { supported } = await rpc.call(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.FD_PASSING });
+    // As libvirt's client: over TLS it does not even ask (the daemon says yes to anyone).
+    const supported = rpc.passesFds() ? (await rpc.call(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.FD_PASSING })).supported : 0;
     if (supported === 0) throw VirError.report(ErrorDomain.DOMAIN, ErrorNumber.ARGUMENT_UNSUPPORTED, 'fd passing is not supported by this connection');
     return rpc;
   }

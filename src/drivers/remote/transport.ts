@@ -7,6 +7,7 @@ import { VirError } from '../../core/errors.js';
 import { RpcClient, type RpcClientOptions } from './client.js';
 import type { RemoteTarget } from './uri.js';
 import { openSsh } from './ssh.js';
+import { openTls } from './tls.js';
 
 /**
  * Connects to the daemon `target` names and returns the client over that stream (before the
@@ -20,6 +21,8 @@ export async function openTransport(target: RemoteTarget, timeoutMs: number, opt
       return RpcClient.connect(target.socket, timeoutMs, opts);
     case 'ssh':
       return openSsh(target, opts);
+    case 'tls':
+      return openTls(target, timeoutMs, opts);
     default:
       throw VirError.report(
         ErrorDomain.REMOTE,
