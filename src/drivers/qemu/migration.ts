@@ -363,7 +363,8 @@ export class QemuMigrations {
     const given = stringParam(params, 'destination_xml');
     let def = src;
     if (given !== undefined) {
-      def = parseDomainXML(given);
+      // With the defaults this driver adds at define (a virtio balloon, the canonical machine), as libvirt post-parses it.
+      def = this.records.parseDef(given);
       checkABIStability(src, def);
     }
     const xml = formatDomainXML(def, { secure: true, inactive: offline });
@@ -819,6 +820,18 @@ export class QemuMigrations {
       rec.currentSnapshot = null;
       this.records.write(rec);
     }
+  }
+
+  /**
+   * The driver closes (its daemon stops): the jobs held across steps are released, as a dead
+   * owner's would be, so that the next open reconciles what these migrations left (see reconcile).
+   */
+  async close(): Promise<void> {
+    for (const [uuid, inc] of this.incoming) await this.releaseJob(uuid, inc.token).catch(() => undefined);
+    for (const [uuid, out] of this.outgoing) await this.releaseJob(uuid, out.token).catch(() => undefined);
+    this.incoming.clear();
+    this.outgoing.clear();
+    this.ports.clear();
   }
 
   /**

@@ -588,6 +588,17 @@ export class QemuDriver extends MetadataDriver {
     return this.migrations.lastFigures.get(uuid);
   }
 
+  /** The QEMU backend (its guests' processes and timings), for tests and benchmarks. */
+  get qemu(): QemuGuests {
+    return this.guests;
+  }
+
+  /** Closes; migrations in progress release their jobs first (./migration.ts). */
+  override async close(): Promise<void> {
+    await this.migrations.close();
+    await super.close();
+  }
+
   /** Reconciles at open; then an incoming migration whose daemon died is discarded (./migration.ts). */
   override async reconcile(): Promise<void> {
     await super.reconcile();
