@@ -206,6 +206,8 @@ async function rawRun(root: string, mem: number, fill: number, image: { kernel: 
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'tsvbm-'));
+  // QEMU children are unreferenced: awaiting their exit alone would let the process end.
+  const keepAlive = setInterval(() => undefined, 1000);
   try {
     const image = buildGuest(root);
     const rows: string[] = [];
@@ -232,6 +234,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${'guest'.padEnd(22)} ${'figure'.padEnd(9)} ${'tsvirt'.padStart(9)} ${'raw'.padStart(9)} ${'ratio'.padStart(7)}\n`);
     process.stdout.write(rows.join('\n') + '\n');
   } finally {
+    clearInterval(keepAlive);
     rmSync(root, { recursive: true, force: true });
   }
 }

@@ -588,8 +588,11 @@ export class QemuMigrations {
         }
         job.setDetails(migrationDetails(q));
         if (q.status === 'completed') {
+          // The times come with the completed state; asked again if this answer lacked them.
+          const last = q['total-time'] === undefined ? await qmp.execute<QueryMigrate>('query-migrate').catch(() => q) : q;
+          job.setDetails(migrationDetails(last));
           job.end('completed', true);
-          return { totalMs: q['total-time'] ?? 0, downtimeMs: q.downtime ?? 0, transferred: q.ram?.transferred ?? 0 };
+          return { totalMs: last['total-time'] ?? 0, downtimeMs: last.downtime ?? 0, transferred: last.ram?.transferred ?? 0 };
         }
         if (q.status === 'cancelled') throw VirError.report(Q, ErrorNumber.OPERATION_ABORTED, "job 'migration out' canceled by client");
         if (q.status === 'failed') {
