@@ -378,6 +378,33 @@ describe('QEMU driver live migration between two hosts on loopback', { skip, tim
     await dst.driver.domainUndefine(moved, 2);
   });
 
+  test('a source daemon that dies after Perform completed: its next open leaves the guest paused (only the destination knows), and the migration still finishes and confirms', async () => {
+    const name = 'mig-src-crash';
+    const g = await startGuest(src, name, { transient: true });
+    const flags = M.LIVE;
+    const begin = await src.driver.domainMigrateBegin3Params(g.dom, [str('destination_xml', g.xml(join(dst.dir, `${name}.serial`)))], flags);
+    const prep = await dst.driver.domainMigratePrepare3Params([str('destination_xml', begin.xml)], begin.cookieOut, flags);
+    reaper.track(dst.driver.qemu.runtimeOf(g.dom.uuid)?.pid);
+    const cookie = await src.driver.domainMigratePerform3Params(g.dom, null, [str('migrate_uri', prep.uriOut ?? '')], prep.cookieOut, flags);
+    const pid = src.driver.qemu.runtimeOf(g.dom.uuid)?.pid;
+    assert.ok(pid !== undefined);
+    await src.driver.close();
+    src = await openHost(src.dir);
+    assert.deepEqual(await src.driver.domainGetState(g.dom, 0), [DomainState.PAUSED, 2 /* VIR_DOMAIN_PAUSED_MIGRATION */]);
+    // Its QEMU is alive but the guest is not resumed there: the counter stands still.
+    assert.ok(pidAlive(pid));
+    const still = lastTick(g.serial);
+    await sleep(2500);
+    assert.equal(lastTick(g.serial), still);
+    const fin = await dst.driver.domainMigrateFinish3Params([str('destination_name', name)], cookie, flags, false);
+    assert.ok(fin.dom !== null);
+    await src.driver.domainMigrateConfirm3Params(g.dom, [], fin.cookieOut, flags, false);
+    await rejectsVir(src.driver.lookupByUUID(g.dom.uuid), { code: ErrorNumber.NO_DOMAIN });
+    await until(() => !pidAlive(pid), 'the source QEMU to be gone');
+    assert.deepEqual(await dst.driver.domainGetState(fin.dom, 0), [DomainState.RUNNING, DomainRunningReason.MIGRATED]);
+    await dst.driver.domainDestroy(fin.dom, 0);
+  });
+
   test('a destination daemon that dies between Prepare and Finish: its next open kills the incoming QEMU and forgets the domain', async () => {
     const name = 'mig-crash';
     const g = await startGuest(src, name, { transient: true });
