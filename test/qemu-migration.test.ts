@@ -20,6 +20,7 @@ import {
   DomainEventSuspendedDetailType as Suspended,
   DomainEventType as E,
   DomainEventUndefinedDetailType as Undefined,
+  DomainCheckpointXMLFlags,
   DomainJobType,
   DomainMigrateFlags as M,
   DomainRunningReason,
@@ -357,6 +358,24 @@ describe('QEMU driver live migration between two hosts on loopback', { skip, tim
     assert.deepEqual((await src.driver.domainGetState(g.dom, 0))[0], DomainState.RUNNING);
     await src.driver.domainDestroy(g.dom, 0);
     await src.driver.domainUndefine(g.dom, 2);
+  });
+
+  test('checkpoint metadata moves too, and the destination QEMU holds the bitmap it names (a persistent bitmap in the shared qcow2)', async () => {
+    const name = 'mig-cp';
+    const disk = join(root, 'cp.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '16M']);
+    const extraDevices = `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>`;
+    const g = await startGuest(src, name, { transient: true, extraDevices });
+    await src.driver.checkpointCreateXML(g.dom, '<domaincheckpoint><name>c1</name></domaincheckpoint>', 0);
+    const moved = await migrate(src, dst, g.dom, M.LIVE | M.PERSIST_DEST, { destXml: g.xml(join(dst.dir, `${name}.serial`)) });
+    assert.ok(moved !== null);
+    reaper.track(dst.driver.qemu.runtimeOf(moved.uuid)?.pid);
+    assert.deepEqual(await dst.driver.listAllCheckpoints(moved, 0), ['c1']);
+    const xml = await dst.driver.checkpointGetXMLDesc(moved, 'c1', DomainCheckpointXMLFlags.SIZE | DomainCheckpointXMLFlags.NO_DOMAIN);
+    assert.match(xml, /bitmap='c1' size='\d+'/);
+    await rejectsVir(src.driver.lookupByUUID(g.dom.uuid), { code: ErrorNumber.NO_DOMAIN });
+    await dst.driver.domainDestroy(moved, 0);
+    await dst.driver.domainUndefine(moved, 16 /* CHECKPOINTS_METADATA */);
   });
 
   test('offline migration with PERSIST_DEST and UNDEFINE_SOURCE: only the definition and its snapshot metadata move; no QEMU runs anywhere', async () => {
