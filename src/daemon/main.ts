@@ -12,6 +12,7 @@
  *           [--listen] [--config FILE] [--listen-addr ADDR] [--tls-port N] [--ca-file F]
  *           [--cert-file F] [--key-file F] [--crl-file F] [--tls-allowed-dn PATTERN]...
  *           [--max-anonymous-clients N] [--tls-handshake-timeout SECONDS]   (TLS: docs/daemon.md)
+ *           [--migration-address ADDR] [--migration-host HOST]   (QEMU migration: docs/migration.md)
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
  * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
@@ -126,6 +127,12 @@ const USAGE = `Usage: tsvirtd [options]
                      most TLS connections in the handshake at once (default ${MAX_ANONYMOUS_CLIENTS})
   --tls-handshake-timeout N
                      seconds a TLS client has to finish the handshake (default ${TLS_HANDSHAKE_TIMEOUT_MS / 1000})
+  --migration-address ADDR
+                     where incoming migrations listen (qemu.conf migration_address;
+                     default every address)
+  --migration-host HOST
+                     the host name or address sources are told to send to
+                     (qemu.conf migration_host; default this host's name)
   --help, -h         this text
 `;
 
@@ -238,6 +245,13 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--tls-handshake-timeout':
         o.tls.handshakeTimeoutMs = positive(flag, value()) * 1000;
+        break;
+      // The QEMU driver reads these when it opens (docs/migration.md).
+      case '--migration-address':
+        process.env.TSVIRT_MIGRATION_ADDRESS = value();
+        break;
+      case '--migration-host':
+        process.env.TSVIRT_MIGRATION_HOST = value();
         break;
       case '--help':
       case '-h':

@@ -45,7 +45,6 @@ const STRERROR: Record<string, string> = {
   EHOSTUNREACH: 'No route to host',
   ENETUNREACH: 'Network is unreachable',
   ENAMETOOLONG: 'File name too long',
-  EIO: 'Input/output error',
 };
 
 /** A VIR_ERR_SYSTEM_ERROR from VIR_FROM_RPC, as libvirt's virReportSystemError builds it. */
