@@ -381,6 +381,17 @@ export interface HypervisorDriver {
   // source daemon). Managed direct: source Begin -> destination Prepare -> source Perform ->
   // destination Finish -> source Confirm. Peer to peer (VIR_MIGRATE_PEER2PEER): the client calls
   // only Perform on the source, with `dconnuri`; the source runs the other steps itself.
+  /**
+   * virConnectSupportsFeature, for a driver that answers VIR_DRV_FEATURE_* itself (the remote
+   * driver asks its daemon; a local driver may add MIGRATION_OFFLINE, MIGRATE_CHANGE_PROTECTION).
+   * Absent: the API infers the migration features from the five methods below (V3, PARAMS, P2P).
+   */
+  connectSupportsFeature?(feature: number): Promise<boolean>;
+  /**
+   * True for a driver that relays to a daemon (the remote driver): a peer-to-peer Perform is the
+   * daemon's to run. Absent on local drivers, whose peer-to-peer migration the API runs.
+   */
+  readonly remote?: boolean;
   /** virDomainMigrateBegin3Params (source): checks the domain can go; the XML to send and a cookie. */
   domainMigrateBegin3Params?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<MigrationBegin>;
   /** virDomainMigratePrepare3Params (destination): makes ready to receive; its cookie and the URI the source sends to. */
