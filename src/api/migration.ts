@@ -157,8 +157,8 @@ function replaceString(params: TypedParameter[], field: string, value: string): 
  * Whether a connection's driver has VIR_DRV_FEATURE_* `feature` (libvirt's
  * VIR_DRV_SUPPORTS_FEATURE), for the migration features: a driver that answers itself
  * (`connectSupportsFeature`: the remote driver asks its daemon) is asked; otherwise a driver with
- * all five version-3-with-params steps has V3, PARAMS and P2P (the peer-to-peer steps run in
- * this module), and nothing else.
+ * all five version-3-with-params steps has V3, PARAMS, P2P (the peer-to-peer steps run in this
+ * module), OFFLINE and CHANGE_PROTECTION, as libvirt's qemu driver, and nothing else.
  *
  * Prerequisites: the connection is open. Effects: none (a remote driver makes one call).
  * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed; the daemon's
@@ -174,7 +174,15 @@ export async function migrationFeature(conn: Connection, feature: number): Promi
     drv.domainMigratePerform3Params !== undefined &&
     drv.domainMigrateFinish3Params !== undefined &&
     drv.domainMigrateConfirm3Params !== undefined;
-  return steps && (feature === F.MIGRATION_V3 || feature === F.MIGRATION_PARAMS || feature === F.MIGRATION_P2P);
+  // What libvirt's qemu driver answers, less the older protocols (V1, V2) tsvirt does not speak.
+  return (
+    steps &&
+    (feature === F.MIGRATION_V3 ||
+      feature === F.MIGRATION_PARAMS ||
+      feature === F.MIGRATION_P2P ||
+      feature === F.MIGRATION_OFFLINE ||
+      feature === F.MIGRATE_CHANGE_PROTECTION)
+  );
 }
 
 /** The driver's step `key`, bound, or VIR_ERR_NO_SUPPORT naming `api`. */

@@ -383,8 +383,8 @@ export interface HypervisorDriver {
   // only Perform on the source, with `dconnuri`; the source runs the other steps itself.
   /**
    * virConnectSupportsFeature, for a driver that answers VIR_DRV_FEATURE_* itself (the remote
-   * driver asks its daemon; a local driver may add MIGRATION_OFFLINE, MIGRATE_CHANGE_PROTECTION).
-   * Absent: the API infers the migration features from the five methods below (V3, PARAMS, P2P).
+   * driver asks its daemon). Absent: the API infers the migration features from the five methods
+   * below (V3, PARAMS, P2P, OFFLINE, CHANGE_PROTECTION when all five are there).
    */
   connectSupportsFeature?(feature: number): Promise<boolean>;
   /**
