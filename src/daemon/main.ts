@@ -8,6 +8,7 @@
  *           [--max-clients N] [--max-readonly-clients N] [--max-client-requests N]
  *           [--max-event-callbacks N] [--max-client-streams N]   (limits: docs/security.md)
  *           [--http ADDR:PORT] [--http-tokens FILE] [--http-ui DIR]   (web console: docs/web.md)
+ *           [--migration-address ADDR] [--migration-host HOST]   (QEMU migration: docs/migration.md)
  *
  * Sockets: DIR/libvirt-sock (read-write, 0600) and DIR/libvirt-sock-ro (read-only, 0666). DIR
  * must be the daemon's user's and writable by no one else (created 0755 if missing); one tsvirtd
@@ -83,6 +84,12 @@ const USAGE = `Usage: tsvirtd [options]
   --http-tokens FILE the web console's tokens, one per line: "admin|readonly TOKEN [LABEL]"
                      (default DIR/web-tokens, created 0600); delete a line to revoke it
   --http-ui DIR      the built web UI to serve (default: the package's own)
+  --migration-address ADDR
+                     where incoming migrations listen (qemu.conf migration_address;
+                     default every address)
+  --migration-host HOST
+                     the host name or address sources are told to send to
+                     (qemu.conf migration_host; default this host's name)
   --help, -h         this text
 `;
 
@@ -151,6 +158,13 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--http-ui':
         o.httpUI = value();
+        break;
+      // The QEMU driver reads these when it opens (docs/migration.md).
+      case '--migration-address':
+        process.env.TSVIRT_MIGRATION_ADDRESS = value();
+        break;
+      case '--migration-host':
+        process.env.TSVIRT_MIGRATION_HOST = value();
         break;
       case '--help':
       case '-h':

@@ -47,6 +47,11 @@ export interface GuestStartOptions {
   imageOffset?: number;
   /** Start from this hypervisor snapshot (memory and disks), as a revert does. */
   snapshot?: string;
+  /**
+   * Receive the guest from a migration instead of booting it: the hypervisor listens on this URI
+   * (`tcp:ADDR:PORT`) and stays paused until the driver resumes it once the state has arrived.
+   */
+  incoming?: string;
 }
 
 /**

@@ -377,7 +377,7 @@ export class QemuGuests implements GuestBackend {
     const bridges = await this.bridgesOf(def);
     const argvOptions = {
       paths,
-      incomingDefer: opts.image !== null,
+      incomingDefer: opts.image !== null || opts.incoming !== undefined,
       loadSnapshot: opts.snapshot,
       machines: types === undefined ? undefined : { emulator, types },
     };
@@ -441,14 +441,19 @@ export class QemuGuests implements GuestBackend {
     try {
       await setGraphicsPasswords(guest.qmp, def);
       await fillLiveGraphics(guest.qmp, def, paths);
-      // A restored guest brings its balloon state along.
-      if (opts.image === null) await setupBalloon(guest.qmp, def);
+      // A restored or migrated guest brings its balloon state along.
+      if (opts.image === null && opts.incoming === undefined) await setupBalloon(guest.qmp, def);
+      if (opts.incoming !== undefined) {
+        // Listening only: the state arrives later, and the driver resumes the vCPUs (Finish).
+        await guest.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+        await guest.qmp.execute('migrate-incoming', { uri: opts.incoming });
+      }
       if (opts.image !== null) {
         const t0 = performance.now();
         await this.restoreFrom(guest, opts.image, opts.imageOffset ?? 0);
         timings.restoreMs = performance.now() - t0;
       }
-      if (!opts.paused) await guest.qmp.execute('cont');
+      if (!opts.paused && opts.incoming === undefined) await guest.qmp.execute('cont');
     } catch (err) {
       guest.stopping = true;
       await this.terminate(guest);

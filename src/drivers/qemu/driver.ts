@@ -11,7 +11,7 @@ import type { DriverOpener } from '../../core/driver.js';
 import { Store } from '../../store/store.js';
 import { QemuDriver } from './qemu-driver.js';
 import { QemuGuests } from './backend.js';
-import { qemuLocations, qemuVersion } from './session.js';
+import { qemuLocations, qemuMigrationConfig, qemuVersion } from './session.js';
 import { StoreNetworkDriver, presetDefaultNetwork } from '../network/driver.js';
 import { HostNetworks, unprivilegedNetworks } from '../network/host.js';
 
@@ -37,6 +37,7 @@ export async function openQemuDriver(path: '/session' | '/system', uri: string, 
     version: () => qemuVersion('qemu-system-x86_64'),
     network: (s) => (networks = new StoreNetworkDriver({ store: s, backend: privileged ? host : unprivilegedNetworks(host), watchMs: 5000 })),
     storage: 'dir',
+    migration: qemuMigrationConfig(),
   });
   backend.networks = networks;
   let firstSinceBoot: boolean;

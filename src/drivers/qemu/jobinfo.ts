@@ -8,16 +8,18 @@ import type { JobInfo, JobProgress, JobStats, TypedParameter } from '../../core/
 import { DomainJobType } from '../../core/enums.generated.js';
 
 /** virDomainJobOperation values of the jobs tracked here. */
-export const JobOperation = { SAVE: 2, SNAPSHOT: 6 } as const;
+export const JobOperation = { SAVE: 2, MIGRATION_OUT: 5, SNAPSHOT: 6 } as const;
 
 interface Tracked {
   operation: number;
   started: number;
-  progress: JobProgress;
+  progress: JobProgress & { remaining?: number };
   ended?: number;
   outcome?: 'completed' | 'failed' | 'cancelled';
   /** What aborts it (a managed save: migrate_cancel); absent when it cannot be aborted. */
   abort?: () => Promise<void>;
+  /** Further figures of the job's kind (a migration's downtime, rates, page counts), by libvirt field name. */
+  details?: TypedParameter[];
 }
 
 const ULLONG = 4;
@@ -33,10 +35,13 @@ export class JobTracker {
     uuid: string,
     operation: number,
   ): {
-    onProgress: (p: JobProgress) => void;
+    /** `remaining`, when the job knows it (a migration re-sends dirty pages): else total - processed. */
+    onProgress: (p: JobProgress & { remaining?: number }) => void;
     /** Ends the job; `record`: keep it as the last completed one (it got under way). */
     end: (outcome: 'completed' | 'failed' | 'cancelled', record: boolean) => void;
     setAbort: (f: () => Promise<void>) => void;
+    /** Replaces the job's further figures (see Tracked.details). */
+    setDetails: (params: TypedParameter[]) => void;
   } {
     const job: Tracked = { operation, started: Date.now(), progress: { processed: 0, total: 0 } };
     this.active.set(uuid, job);
@@ -46,6 +51,9 @@ export class JobTracker {
       },
       setAbort: (f) => {
         job.abort = f;
+      },
+      setDetails: (params) => {
+        job.details = params;
       },
       end: (outcome, record) => {
         if (this.active.get(uuid) === job) this.active.delete(uuid);
@@ -80,7 +88,7 @@ export class JobTracker {
     };
     if (job === undefined) return none;
     const { processed, total } = job.progress;
-    const remaining = Math.max(0, total - processed);
+    const remaining = job.progress.remaining ?? Math.max(0, total - processed);
     return {
       ...none,
       type: DomainJobType.UNBOUNDED,
@@ -110,7 +118,7 @@ export class JobTracker {
           ? DomainJobType.CANCELLED
           : DomainJobType.FAILED;
     const { processed, total } = job.progress;
-    const remaining = Math.max(0, total - processed);
+    const remaining = job.progress.remaining ?? Math.max(0, total - processed);
     const u = (field: string, value: number): TypedParameter => ({ field, type: ULLONG, value });
     return {
       type,
@@ -123,6 +131,7 @@ export class JobTracker {
         u('memory_total', total),
         u('memory_processed', processed),
         u('memory_remaining', remaining),
+        ...(job.details ?? []),
       ],
     };
   }

@@ -21,6 +21,9 @@ import type {
   JobOptions,
   JobStats,
   MemoryStat,
+  MigrationBegin,
+  MigrationFinish,
+  MigrationPrepare,
   NodeStat,
   TypedParameter,
   VcpuInfo,
@@ -54,6 +57,7 @@ import { cpuMap, cpuPinsOf, cpusOf, setCpuPins } from '../../conf/cputune.js';
 import type { DomainDef } from '../../conf/domain.js';
 import { hostCpuCount, pinEmulatorThreads, pinVcpuThread } from './pinning.js';
 import { qemuCpuModelNames } from './cpu-models.js';
+import { QemuMigrations, type MigrationConfig } from './migration.js';
 
 // LIVE and CONFIG above are DomainModificationImpact's too (the same bits).
 
@@ -84,9 +88,21 @@ export class QemuDriver extends MetadataDriver {
   /** What the resource calls (./guest-resources.ts) use of this driver. */
   private readonly ctx: res.QemuCallContext;
 
-  constructor(options: MetadataDriverOptions & { backend: QemuGuests }) {
+  /** Live migration's steps on this host (./migration.ts). */
+  private readonly migrations: QemuMigrations;
+
+  /** `migration`: libvirt's qemu.conf migration_address and migration_host (./migration.ts). */
+  constructor(options: MetadataDriverOptions & { backend: QemuGuests; migration?: MigrationConfig }) {
     super(options);
     this.guests = options.backend;
+    this.migrations = new QemuMigrations({
+      records: this.records,
+      jobs: this.jobs,
+      guests: this.guests,
+      tracker: this.jobTracker,
+      migSpeed: this.migSpeed,
+      config: options.migration ?? {},
+    });
     this.guests.storage = this.storage;
     this.ctx = {
       records: this.records,
@@ -540,6 +556,53 @@ export class QemuDriver extends MetadataDriver {
   }
   async domainMigrateSetMaxSpeed(dom: DomainRef, bandwidth: number, flags: number): Promise<void> {
     return calls.migrateSetMaxSpeed(this.statsHost, dom, bandwidth, flags);
+  }
+
+  // Migration, libvirt's version 3 with parameters (./migration.ts).
+
+  /** virDomainMigrateBegin3Params (source): the XML to send and a cookie. */
+  async domainMigrateBegin3Params(dom: DomainRef, params: TypedParameter[], flags: number): Promise<MigrationBegin> {
+    return this.migrations.begin(dom, params, flags);
+  }
+  /** virDomainMigratePrepare3Params (destination): an incoming QEMU, paused, and the URI to send to. */
+  async domainMigratePrepare3Params(params: TypedParameter[], cookieIn: Buffer, flags: number): Promise<MigrationPrepare> {
+    return this.migrations.prepare(params, cookieIn, flags);
+  }
+  /**
+   * virDomainMigratePerform3Params (source): sends the guest to `migrate_uri`. `dconnuri` (peer to
+   * peer) is the API layer's: the driver only sends.
+   */
+  async domainMigratePerform3Params(dom: DomainRef, _dconnuri: string | null, params: TypedParameter[], cookieIn: Buffer, flags: number, options?: JobOptions): Promise<Buffer> {
+    return this.migrations.perform(dom, params, cookieIn, flags, options);
+  }
+  /** virDomainMigrateFinish3Params (destination): the arrived guest runs, or (cancelled) is discarded. */
+  async domainMigrateFinish3Params(params: TypedParameter[], cookieIn: Buffer, flags: number, cancelled: boolean): Promise<MigrationFinish> {
+    return this.migrations.finish(params, cookieIn, flags, cancelled);
+  }
+  /** virDomainMigrateConfirm3Params (source): the source's guest stops, or (cancelled) runs on. */
+  async domainMigrateConfirm3Params(dom: DomainRef, params: TypedParameter[], cookieIn: Buffer, flags: number, cancelled: boolean): Promise<void> {
+    return this.migrations.confirm(dom, params, cookieIn, flags, cancelled);
+  }
+  /** The figures of the domain's last completed outgoing migration in this process (benchmarks). */
+  lastMigrationFigures(uuid: string): { totalMs: number; downtimeMs: number; transferred: number } | undefined {
+    return this.migrations.lastFigures.get(uuid);
+  }
+
+  /** The QEMU backend (its guests' processes and timings), for tests and benchmarks. */
+  get qemu(): QemuGuests {
+    return this.guests;
+  }
+
+  /** Closes; migrations in progress release their jobs first (./migration.ts). */
+  override async close(): Promise<void> {
+    await this.migrations.close();
+    await super.close();
+  }
+
+  /** Reconciles at open; then an incoming migration whose daemon died is discarded (./migration.ts). */
+  override async reconcile(): Promise<void> {
+    await super.reconcile();
+    await this.migrations.reconcile();
   }
 
   /** virDomainOpenGraphicsFD (./graphics-fd.ts). */

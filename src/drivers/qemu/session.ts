@@ -32,6 +32,16 @@ export function qemuLocations(path: '/session' | '/system', env: NodeJS.ProcessE
 }
 
 /**
+ * The migration settings of libvirt's qemu.conf (migration_address, migration_host), from
+ * `$TSVIRT_MIGRATION_ADDRESS` and `$TSVIRT_MIGRATION_HOST` (tsvirtd's --migration-address and
+ * --migration-host set them); unset: listen on every address, tell sources this host's name.
+ */
+export function qemuMigrationConfig(env: NodeJS.ProcessEnv = process.env): { address?: string; host?: string } {
+  const pick = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+  return { address: pick(env.TSVIRT_MIGRATION_ADDRESS), host: pick(env.TSVIRT_MIGRATION_HOST) };
+}
+
+/**
  * QEMU's version as libvirt encodes it (major * 1,000,000 + minor * 1,000 + micro), from
  * `BINARY --version` ("QEMU emulator version 7.2.22 (…)" → 7002022).
  *
