@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, type Connection, DomainEventType as E, DomainEventID, DomainState, ErrorNumber, VirError } from '../src/index.js';
+import { connect, type Connection, type Domain, DomainEventType as E, DomainEventID, DomainState, ErrorNumber, VirError } from '../src/index.js';
 import { DAEMON_MAIN, python, pythonLibvirtSkip, virsh, virshSkip } from './support/daemon-harness.js';
 import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
@@ -94,6 +94,20 @@ function nsPids(ns: string): number[] {
 function lastTick(file: string): number {
   const all = [...readText(file).matchAll(/GUEST-ALIVE (\d+)/g)];
   return all.length === 0 ? 0 : Number(all[all.length - 1][1]);
+}
+
+/** Waits until the domain's migration job has sent data; fails at once if the migration ended. */
+async function migrationStarted(dom: Domain, outcome: Promise<unknown>): Promise<void> {
+  let ended: unknown = undefined;
+  void outcome.then((e) => (ended = e ?? 'success'));
+  await until(async () => {
+    if (ended !== undefined) assert.fail(`the migration ended before it was watched: ${String(ended)}`);
+    try {
+      return (await dom.jobInfo()).dataProcessed > 0;
+    } catch {
+      return false;
+    }
+  }, 'the migration to start');
 }
 
 async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
@@ -258,21 +272,23 @@ describe('live migration between two tsvirtd in their own network namespaces', {
     await until(() => lastTick(serialOn(a)) > t, 'the source guest to tick on');
   });
 
-  test('the destination daemon killed mid-migration: the guest runs on at the source, nothing stays at the destination', async () => {
+  test('the destination daemon killed mid-migration (with its incoming QEMU): the guest runs on at the source, nothing stays at the destination', async () => {
     const dom = await connA.lookupByName(name);
     const running = dom.migrateToURI3(b.uri, { bandwidth: 1, destination_xml: xmlOn(b) }, 1 | 2);
     const outcome = running.then(
       () => null,
       (e: unknown) => e,
     );
-    await until(async () => {
-      try {
-        return (await dom.jobInfo()).dataProcessed > 0;
-      } catch {
-        return false;
-      }
-    }, 'the migration to start');
+    await migrationStarted(dom, outcome);
+    // The daemon and what it ran (the incoming QEMU) go, as when host B dies.
     await b.kill('SIGKILL');
+    for (const pid of nsPids(b.ns)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     const e = await outcome;
     assert.ok(e instanceof VirError, `the migration failed (${String(e)})`);
     await until(async () => (await state(connA)) === DomainState.RUNNING, 'the source guest resumed', 60_000);
@@ -291,13 +307,7 @@ describe('live migration between two tsvirtd in their own network namespaces', {
       () => null,
       (e: unknown) => e,
     );
-    await until(async () => {
-      try {
-        return (await dom.jobInfo()).dataProcessed > 0;
-      } catch {
-        return false;
-      }
-    }, 'the migration to start');
+    await migrationStarted(dom, running);
     ip('-n', a.ns, 'link', 'set', `migva${tag}`, 'down');
     try {
       await sleep(1000);
