@@ -322,18 +322,28 @@ describe('live migration between two tsvirtd in their own network namespaces', {
   });
 
   test('python3-libvirt: dom.migrate3 to B, then dom.migrateToURI3 (peer to peer) back to A', { skip: pythonLibvirtSkip() }, async () => {
-    const script = `
+    const there = `
 import sys, libvirt
 a = libvirt.open(sys.argv[1]); b = libvirt.open(sys.argv[2])
-dom = a.lookupByName(sys.argv[3])
-d2 = dom.migrate3(b, {libvirt.VIR_MIGRATE_PARAM_DEST_XML: open(sys.argv[4]).read()}, libvirt.VIR_MIGRATE_LIVE)
-print("on-b", d2.name(), d2.isActive())
-d2.migrateToURI3(sys.argv[1], {libvirt.VIR_MIGRATE_PARAM_DEST_XML: open(sys.argv[5]).read()}, libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER)
-print("on-a", a.lookupByName(sys.argv[3]).isActive())
+d2 = a.lookupByName(sys.argv[3]).migrate3(b, {libvirt.VIR_MIGRATE_PARAM_DEST_XML: open(sys.argv[4]).read()}, libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+print(d2.name(), d2.isActive())
 `;
-    const r = python(script, a.uri, b.uri, name, xmlFileFor(b), xmlFileFor(a));
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), `on-b ${name} 1\non-a 1`);
+    rmSync(serialOn(b), { force: true });
+    const r1 = python(there, a.uri, b.uri, name, xmlFileFor(b));
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.equal(r1.stdout.trim(), `${name} 1`);
+    await waitForText(serialOn(b), /GUEST-ALIVE \d+/, 30_000);
+    const back = `
+import sys, libvirt
+b = libvirt.open(sys.argv[2])
+b.lookupByName(sys.argv[3]).migrateToURI3(sys.argv[1], {libvirt.VIR_MIGRATE_PARAM_DEST_XML: open(sys.argv[4]).read()}, libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+print(libvirt.open(sys.argv[1]).lookupByName(sys.argv[3]).isActive())
+`;
+    rmSync(serialOn(a), { force: true });
+    const r2 = python(back, a.uri, b.uri, name, xmlFileFor(a));
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(r2.stdout.trim(), '1');
+    await waitForText(serialOn(a), /GUEST-ALIVE \d+/, 30_000);
     assert.equal(await state(connA), DomainState.RUNNING);
   });
 });
