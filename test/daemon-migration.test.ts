@@ -14,12 +14,15 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type Connection, type Domain, DomainEventType as E, DomainEventID, DomainState, ErrorNumber, VirError } from '../src/index.js';
 import { DAEMON_MAIN, python, pythonLibvirtSkip, virsh, virshSkip } from './support/daemon-harness.js';
 import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
+
+/** tsvirt's bundled CLI, as built. */
+const TSVIRT = join(dirname(DAEMON_MAIN), '..', 'cli', 'tsvirt.cjs');
 
 const skip = process.getuid?.() !== 0 ? 'network namespaces need root' : (qemuSkipReason() || virshSkip());
 
@@ -319,6 +322,23 @@ describe('live migration between two tsvirtd in their own network namespaces', {
     }
     assert.equal(await state(connA), DomainState.RUNNING);
     await until(async () => (await state(connB)) === null, 'nothing left on the destination');
+  });
+
+  test("tsvirt's CLI: migrate --live --verbose (managed) to B, then --p2p back to A", async () => {
+    const cli = (uri: string, ...args: string[]) => spawnSync(process.execPath, [TSVIRT, '-c', uri, ...args], { encoding: 'utf8', timeout: 120_000 });
+    rmSync(serialOn(b), { force: true });
+    const there = cli(a.uri, 'migrate', '--live', '--verbose', '--persistent', '--undefinesource', name, b.uri, '--xml', xmlFileFor(b));
+    assert.equal(there.status, 0, there.stderr);
+    assert.match(there.stderr, /Migration: \[100 %\]/);
+    await waitForText(serialOn(b), /GUEST-ALIVE \d+/, 30_000);
+    assert.equal(await state(connB), DomainState.RUNNING);
+    assert.equal(await state(connA), null);
+    rmSync(serialOn(a), { force: true });
+    const back = cli(b.uri, 'migrate', '--live', '--p2p', '--persistent', '--undefinesource', name, a.uri, '--xml', xmlFileFor(a));
+    assert.equal(back.status, 0, back.stderr);
+    await waitForText(serialOn(a), /GUEST-ALIVE \d+/, 30_000);
+    assert.equal(await state(connA), DomainState.RUNNING);
+    assert.equal(await state(connB), null);
   });
 
   test('python3-libvirt: dom.migrate3 to B, then dom.migrateToURI3 (peer to peer) back to A', { skip: pythonLibvirtSkip() }, async () => {

@@ -99,19 +99,25 @@ export interface JobOptions {
 
 /** What a migration's Begin step answers: the domain's XML for the destination and a cookie. */
 export interface MigrationBegin {
+  /** The domain XML the destination is to start. */
   xml: string;
+  /** Opaque bytes for the destination's Prepare. */
   cookieOut: Buffer;
 }
 
 /** What a migration's Prepare step answers: a cookie, and the URI the source is to send to (null: the one asked). */
 export interface MigrationPrepare {
+  /** Opaque bytes for the source's Perform. */
   cookieOut: Buffer;
+  /** The URI the source's hypervisor sends to; null: the one the caller gave. */
   uriOut: string | null;
 }
 
 /** What a migration's Finish step answers: the domain on the destination (null when cancelled) and a cookie. */
 export interface MigrationFinish {
+  /** The domain that arrived, or null when it was discarded. */
   dom: DomainRef | null;
+  /** Opaque bytes for the source's Confirm. */
   cookieOut: Buffer;
 }
 
