@@ -235,7 +235,12 @@ describe('QEMU driver live migration between two hosts on loopback', { skip, tim
     await until(() => lastTick(g.serial) > t, 'the source guest to tick on', 20_000);
     await rejectsVir(dst.driver.lookupByUUID(uuid), { code: ErrorNumber.NO_DOMAIN });
     assert.deepEqual(readdirSync(join(dst.dir, 'run')).filter((e) => e === uuid), []);
-    await src.driver.domainDestroy(g.dom, 0);
+    // Nothing held at the destination either: the next attempt goes through.
+    const moved = await migrate(src, dst, g.dom, M.LIVE, { destXml: g.xml(join(dst.dir, `${name}.serial`)) });
+    assert.ok(moved !== null);
+    reaper.track(dst.driver.qemu.runtimeOf(uuid)?.pid);
+    await rejectsVir(src.driver.lookupByUUID(uuid), { code: ErrorNumber.NO_DOMAIN });
+    await dst.driver.domainDestroy(moved, 0);
   });
 
   test('virDomainAbortJob cancels the migration ("job \'migration out\' canceled by client"); then a raised max speed lets the next one through, with PAUSED and UNDEFINE_SOURCE', async () => {

@@ -177,6 +177,22 @@ export function parseMigrationURI(uri: string): { host: string; port: number | u
   return { host: hp[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+/** The runtime record with (or without) the mark of a guest still arriving by migration. */
+function markIncoming(runtime: string | null, on: boolean): string | null {
+  if (runtime === null) return null;
+  const rt = JSON.parse(runtime) as Record<string, unknown>;
+  if (on) rt.incomingMigration = true;
+  else delete rt.incomingMigration;
+  return JSON.stringify(rt);
+}
+function isIncoming(runtime: string | null): boolean {
+  try {
+    return runtime !== null && (JSON.parse(runtime) as { incomingMigration?: unknown }).incomingMigration === true;
+  } catch {
+    return false;
+  }
+}
+
 /** `HOST` as it goes in a `tcp:` URI (IPv6 addresses in brackets). */
 function uriHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -433,6 +449,8 @@ export class QemuMigrations {
           const rec = existing ?? r.newRecord(def, null);
           r.markStarted(rec, def, true, DomainRunningReason.MIGRATED, runtime);
           rec.reason = DomainPausedReason.MIGRATION;
+          // Marks the guest as still arriving, for reconciliation after a crash (see reconcile).
+          rec.runtime = markIncoming(rec.runtime, true);
           if (existing === undefined) r.store.insertDomain(rec);
           else r.write(rec);
           r.events.emit(rec, DomainEventType.STARTED, Started.MIGRATED);
@@ -620,14 +638,19 @@ export class QemuMigrations {
       return { dom, cookieOut: encodeCookie({ hostname: this.hostName(), uuid, name: dname }) };
     }
     const rec = r.store.domainByName(dname);
-    const inc = rec === undefined ? undefined : this.incoming.get(rec.uuid);
-    if (rec === undefined || inc === undefined) {
+    // By name: the domain may be gone already (its QEMU died and the exit was recorded).
+    const found = [...this.incoming.entries()].find(([, i]) => i.def.name === dname);
+    if (found !== undefined) {
+      const [uuid, i] = found;
+      this.incoming.delete(uuid);
+      if (i.port !== undefined) this.ports.delete(i.port);
+      await this.releaseJob(uuid, i.token);
+    }
+    const inc = found?.[1];
+    if (rec === undefined || inc === undefined || found?.[0] !== rec.uuid) {
       if (cancelled) return { dom: null, cookieOut: empty };
       throw noDomain(Q, `domain '${dname}' is not processing incoming migration`);
     }
-    this.incoming.delete(rec.uuid);
-    if (inc.port !== undefined) this.ports.delete(inc.port);
-    await this.releaseJob(rec.uuid, inc.token);
     const ref = refOf(rec);
     if (cancelled) {
       await this.discardIncoming(ref);
@@ -652,6 +675,7 @@ export class QemuMigrations {
         commit: (current, persistDef) => {
           current.state = paused ? DomainState.PAUSED : DomainState.RUNNING;
           current.reason = paused ? DomainPausedReason.USER : DomainRunningReason.MIGRATED;
+          current.runtime = markIncoming(current.runtime, false);
           r.write(current);
           if (paused) r.events.emit(current, DomainEventType.SUSPENDED, Suspended.PAUSED);
           else r.events.emit(current, DomainEventType.RESUMED, Resumed.MIGRATED);
@@ -847,9 +871,7 @@ export class QemuMigrations {
       if (this.incoming.has(rec.uuid) || this.outgoing.has(rec.uuid)) continue;
       if (this.records.store.read(() => this.records.store.activeJob(rec.uuid)) !== undefined) continue;
       // A source whose Perform completed is left paused: only the destination knows where the guest runs.
-      const { qmp } = await this.host.guests.monitor(rec).catch(() => ({ qmp: undefined }));
-      const st = qmp === undefined ? undefined : await qmp.execute<QemuStatus>('query-status').catch(() => undefined);
-      if (st !== undefined && st.status !== 'inmigrate' && st.status !== 'prelaunch') continue;
+      if (!isIncoming(rec.runtime)) continue;
       await this.discardIncoming(refOf(rec));
       n++;
     }
