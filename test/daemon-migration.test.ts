@@ -249,7 +249,7 @@ describe('live migration between two tsvirtd in their own network namespaces', {
   });
 
   test('a slow migration (1 MiB/s): domjobinfo shows it, domjobabort ends it, the guest runs on at the source', async () => {
-    const mig = spawn('virsh', ['-q', '-c', a.uri, 'migrate', '--live', '--bandwidth', '1', name, b.uri, '--xml', xmlFileFor(b)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const mig = spawn('virsh', ['-q', '-c', a.uri, 'migrate', '--live', '--verbose', '--bandwidth', '1', name, b.uri, '--xml', xmlFileFor(b)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     mig.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((r) => mig.once('exit', (c) => r(c)));
@@ -261,6 +261,9 @@ describe('live migration between two tsvirtd in their own network namespaces', {
       }, 'the migration job');
       assert.match(info, /Job type:\s+Unbounded/);
       assert.match(info, /Operation:\s+Outgoing migration/);
+      // virsh polls job info on its own connection while Perform runs there: progress shows.
+      await until(() => /Migration: \[\s*\d+ %\]/.test(err), 'virsh --verbose progress during the migration');
+      assert.doesNotMatch(err, /\[100 %\]/);
       const abort = virsh(a.uri, 'domjobabort', name);
       assert.equal(abort.code, 0, abort.stderr);
       const code = await exited;
@@ -273,6 +276,23 @@ describe('live migration between two tsvirtd in their own network namespaces', {
     await until(async () => (await state(connB)) === null, 'nothing left on the destination');
     const t = lastTick(serialOn(a));
     await until(() => lastTick(serialOn(a)) > t, 'the source guest to tick on');
+  });
+
+  test('tsvirt migrate: Ctrl-C (SIGINT) aborts the job, the guest runs on at the source', async () => {
+    const mig = spawn(process.execPath, [TSVIRT, '-c', a.uri, 'migrate', '--live', '--bandwidth', '1', name, b.uri, '--xml', xmlFileFor(b)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    mig.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => mig.once('exit', (c) => r(c)));
+    try {
+      await until(() => /Data processed:/.test(virsh(a.uri, 'domjobinfo', name).stdout), 'the migration job');
+      mig.kill('SIGINT');
+      assert.equal(await exited, 1);
+      assert.match(err, /error: operation aborted/);
+    } finally {
+      if (mig.exitCode === null) mig.kill('SIGKILL');
+    }
+    assert.equal(await state(connA), DomainState.RUNNING);
+    await until(async () => (await state(connB)) === null, 'nothing left on the destination');
   });
 
   test('the destination daemon killed mid-migration (with its incoming QEMU): the guest runs on at the source, nothing stays at the destination', async () => {
