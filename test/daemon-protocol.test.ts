@@ -45,6 +45,10 @@ const anyArgs = {
   params: [{ field: 'weight', type: 2, value: 1 }],
   // The device alias of DETACH_DEVICE_ALIAS.
   alias: 'ua-x',
+  // The migration steps' (302-307).
+  cookieIn: Buffer.alloc(0),
+  dconnuri: null,
+  cancelled: 0,
   // The statistics, tuning and migration-speed procedures'.
   path: 'vda',
   device: 'testnet0',

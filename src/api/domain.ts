@@ -44,6 +44,7 @@ import {
 import { VirError, noSupport } from '../core/errors.js';
 import { exclusiveFlags, requireFlag } from '../rules/flags.js';
 import { DomainSnapshot } from './snapshot.js';
+import { migrate3, migrateToURI3, type MigrateParams } from './migration.js';
 import { DomainCheckpoint, checkpointCall } from './checkpoint.js';
 import type { DomainCheckpointListFlags } from '../core/enums.generated.js';
 
@@ -1530,6 +1531,62 @@ export class Domain {
       throw VirError.invalidArg(ErrorDomain.DOMAIN, 'bandwidth in virDomainMigrateSetMaxSpeed must be a non-negative integer');
     }
     await this.optional(drv, 'domainMigrateSetMaxSpeed', 'virDomainMigrateSetMaxSpeed')(this.ref, bandwidth, flags);
+  }
+
+  /**
+   * Live-migrates the domain to the host `dconn` is connected to (virDomainMigrate3), this
+   * process driving libvirt's version-3 steps: Begin here, Prepare on `dconn`, Perform here (the
+   * guest's state goes to the URI Prepare gave), Finish on `dconn`, Confirm here. `params` are
+   * VIR_MIGRATE_PARAM_* (`migrate_uri`, `destination_name`, `destination_xml`, `bandwidth`, …;
+   * see ./migration.ts), `flags` {@link DomainMigrateFlags} (LIVE, PERSIST_DEST, UNDEFINE_SOURCE,
+   * PAUSED, OFFLINE, …). python-libvirt's `dom.migrate3(dconn, params, flags)`.
+   *
+   * Prerequisites: writable connections on both sides, whose drivers speak version 3 with
+   * parameters (qemu, locally or through tsvirtd/libvirtd); the domain is active (or OFFLINE
+   * with a persistent domain); no domain of the name is active on the destination.
+   * Effects on success: the domain runs on the destination (persistent there with PERSIST_DEST)
+   * and is gone from the source (its definition too with UNDEFINE_SOURCE); both sides emit
+   * lifecycle events (source STOPPED/MIGRATED, destination STARTED/MIGRATED, RESUMED/MIGRATED).
+   * Effects on failure: the guest goes on running on the source; the destination keeps nothing.
+   * The error is the first failed step's, as libvirt reports it.
+   * @returns the domain on `dconn`.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED when either connection is read-only.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for PEER2PEER ("use virDomainMigrateToURI3 for
+   * peer-to-peer migration"), TUNNELLED, NON_SHARED_DISK with NON_SHARED_INC, or an unknown
+   * parameter name.
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED for OFFLINE or CHANGE_PROTECTION a side
+   * lacks, or extended parameters to drivers without parameter support.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when a side's driver does not migrate (test, esx, vbox).
+   * @throws {@link VirError} the failing step's error: VIR_ERR_OPERATION_INVALID (domain not
+   * running, name in use on the destination), VIR_ERR_OPERATION_FAILED, VIR_ERR_OPERATION_ABORTED
+   * (the job was aborted), VIR_ERR_SYSTEM_ERROR (a daemon went away).
+   */
+  async migrate3(dconn: Connection, params: MigrateParams | null = null, flags = 0): Promise<Domain> {
+    return migrate3(this, dconn, params, flags);
+  }
+  /**
+   * Migrates the domain without a destination connection of the caller's
+   * (virDomainMigrateToURI3). With {@link DomainMigrateFlags} PEER2PEER, `dconnuri` is the
+   * destination daemon's URI and the source side runs the migration: through a daemon
+   * (tsvirtd or libvirtd) one call does it all there; on a local driver (qemu:///session in this
+   * process) this call opens `dconnuri` with `connect()` and runs the five steps itself.
+   * Without PEER2PEER it is libvirt's direct migration, which no tsvirt driver offers.
+   * python-libvirt's `dom.migrateToURI3(dconnuri, params, flags)`.
+   *
+   * Prerequisites: a writable connection whose driver migrates peer to peer; `dconnuri` names
+   * another host, or a unix socket (`qemu+unix:///session?socket=…`), whose daemon speaks
+   * version 3 with parameters; the domain is active (or OFFLINE with a persistent domain).
+   * Effects on success and on failure: as {@link Domain.migrate3}.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_ARGUMENT_UNSUPPORTED "p2p migration is not supported by the
+   * source host" / "direct migration is not supported by the source host", or OFFLINE unsupported.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG "Attempt to migrate guest to the same host", a
+   * missing `dconnuri` with PEER2PEER, NON_SHARED_DISK with NON_SHARED_INC, an unknown parameter.
+   * @throws {@link VirError} VIR_ERR_OPERATION_FAILED when `dconnuri` cannot be opened or its
+   * daemon does not migrate peer to peer; the failing step's error (see {@link Domain.migrate3}).
+   */
+  async migrateToURI3(dconnuri: string | null, params: MigrateParams | null = null, flags = 0): Promise<void> {
+    await migrateToURI3(this, dconnuri, params, flags);
   }
 
   private async tuningGet(

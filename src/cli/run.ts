@@ -29,6 +29,7 @@ const LOADERS: Record<HandlerModule, () => Promise<{ handlers: HandlerTable }>> 
   network: () => import('./cmd-network.js'),
   storage: () => import('./cmd-storage.js'),
   misc: () => import('./cmd-misc.js'),
+  migrate: () => import('./cmd-migrate.js'),
 };
 
 async function handlerFor(cmd: ParsedCommand): Promise<Handler> {

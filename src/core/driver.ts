@@ -99,19 +99,25 @@ export interface JobOptions {
 
 /** What a migration's Begin step answers: the domain's XML for the destination and a cookie. */
 export interface MigrationBegin {
+  /** The domain XML the destination is to start. */
   xml: string;
+  /** Opaque bytes for the destination's Prepare. */
   cookieOut: Buffer;
 }
 
 /** What a migration's Prepare step answers: a cookie, and the URI the source is to send to (null: the one asked). */
 export interface MigrationPrepare {
+  /** Opaque bytes for the source's Perform. */
   cookieOut: Buffer;
+  /** The URI the source's hypervisor sends to; null: the one the caller gave. */
   uriOut: string | null;
 }
 
 /** What a migration's Finish step answers: the domain on the destination (null when cancelled) and a cookie. */
 export interface MigrationFinish {
+  /** The domain that arrived, or null when it was discarded. */
   dom: DomainRef | null;
+  /** Opaque bytes for the source's Confirm. */
   cookieOut: Buffer;
 }
 
@@ -381,6 +387,17 @@ export interface HypervisorDriver {
   // source daemon). Managed direct: source Begin -> destination Prepare -> source Perform ->
   // destination Finish -> source Confirm. Peer to peer (VIR_MIGRATE_PEER2PEER): the client calls
   // only Perform on the source, with `dconnuri`; the source runs the other steps itself.
+  /**
+   * virConnectSupportsFeature, for a driver that answers VIR_DRV_FEATURE_* itself (the remote
+   * driver asks its daemon). Absent: the API infers the migration features from the five methods
+   * below (V3, PARAMS, P2P, OFFLINE, CHANGE_PROTECTION when all five are there).
+   */
+  connectSupportsFeature?(feature: number): Promise<boolean>;
+  /**
+   * True for a driver that relays to a daemon (the remote driver): a peer-to-peer Perform is the
+   * daemon's to run. Absent on local drivers, whose peer-to-peer migration the API runs.
+   */
+  readonly remote?: boolean;
   /** virDomainMigrateBegin3Params (source): checks the domain can go; the XML to send and a cookie. */
   domainMigrateBegin3Params?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<MigrationBegin>;
   /** virDomainMigratePrepare3Params (destination): makes ready to receive; its cookie and the URI the source sends to. */

@@ -87,6 +87,11 @@ export const MAX_PENDING_MESSAGES = 10_000;
 /** libvirtd's max_client_requests: calls of one client queued or in flight at once. */
 export const MAX_CLIENT_REQUESTS = 5;
 /**
+ * Calls served beside the client's queue rather than in it: a migration's Perform (peer to peer,
+ * the whole migration), which lasts until the guest has moved.
+ */
+const DETACHED_CALLS: ReadonlySet<number> = new Set([Proc.DOMAIN_MIGRATE_PERFORM3_PARAMS]);
+/**
  * Event callbacks one client may hold. libvirtd has no such limit; each costs memory and a call
  * per event, so without one a single client could slow every event for everyone.
  */
@@ -231,6 +236,8 @@ export class Client implements HandlerContext {
   private readonly streams = new Map<number, ClientStream>();
   /** The call being served, the stream it asked for (callStream) and its descriptors, until it is answered. */
   private currentCall: CallState | null = null;
+  /** Calls served beside the queue ({@link DETACHED_CALLS}), until they end. */
+  private readonly detached = new Set<Promise<void>>();
   private readonly streamCounts: StreamCounts = { sentBytes: 0, sentPackets: 0, pauses: 0 };
 
   constructor(private readonly opts: ClientOptions) {
@@ -333,6 +340,20 @@ export class Client implements HandlerContext {
           done = true;
           this.callAnswered();
         };
+        if (frame.header.prog === REMOTE_PROGRAM && DETACHED_CALLS.has(frame.header.proc)) {
+          // A migration's Perform lasts as long as the migration: the calls that watch or abort
+          // it (job info, abort, from virsh's other thread) are served meanwhile, as libvirtd's
+          // worker threads do. Its reply goes out on its serial whenever it ends.
+          finish();
+          const running = this.dispatch(frame, fds)
+            .catch((err: unknown) => this.opts.log.error(`client ${this.id}: dispatch failed: ${(err as Error).stack ?? String(err)}`))
+            .finally(() => {
+              closeAll(fds);
+              this.detached.delete(running);
+            });
+          this.detached.add(running);
+          continue;
+        }
         this.replyFlushed = finish;
         try {
           await this.dispatch(frame, fds);
@@ -424,13 +445,13 @@ export class Client implements HandlerContext {
       if (!(err instanceof VirError)) this.opts.log.warn(`client ${this.id}: ${Proc[proc]}: ${(err as Error)?.stack ?? String(err)}`);
       // A refused call changed nothing, but may have read another client's pending change.
       await durable().catch(() => {});
-      this.currentCall = null;
+      if (this.currentCall === call) this.currentCall = null;
       if (call.stream !== null) void call.stream.abort();
       closeAll(call.fdsOut);
       this.replyError(h, anyToWireError(err));
       return;
     }
-    this.currentCall = null;
+    if (this.currentCall === call) this.currentCall = null;
     let out: Buffer;
     try {
       const w = new XdrWriter();
@@ -1016,6 +1037,7 @@ export class Client implements HandlerContext {
     this.socket.destroy();
     // Let a call in progress finish before the connection goes.
     await this.queue.catch(() => {});
+    await Promise.allSettled([...this.detached]);
     await this.releaseConnection();
     this.opts.onClose(this);
   }

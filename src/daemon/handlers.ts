@@ -9,6 +9,15 @@ import type { DomainRef, TypedParameter } from '../core/driver.js';
 import { ErrorDomain, ErrorNumber } from '../core/enums.generated.js';
 import { fdPassingUnavailable } from '../core/fdpass.js';
 import { STORAGE_HANDLERS } from './handlers-storage.js';
+import {
+  MIGRATION_FEATURES,
+  migrateBegin3Params,
+  migrateConfirm3Params,
+  migrateFinish3Params,
+  migratePerform3Params,
+  migratePrepare3Params,
+  migrationFeature,
+} from '../api/migration.js';
 import { Proc, REMOTE_CONNECT_CPU_MODELS_MAX, REMOTE_DOMAIN_FSINFO_MAX, REMOTE_DOMAIN_INTERFACE_MAX, type ArgsOf, type RetOf, type TableProc } from '../rpc/procedures.js';
 import {
   DrvFeature,
@@ -119,6 +128,11 @@ function wireNetwork(n: Network): WireNetwork {
 function networkOf(ctx: HandlerContext, w: WireNetwork): Network {
   return new Network(ctx.conn(), { name: w.name, uuid: uuidToString(w.uuid) });
 }
+/** VIR_ERR_MIGRATE_FINISH_OK "migration successfully aborted", from the driver's error domain. */
+function migrationAborted(conn: Connection): VirError {
+  const domain = conn.getType() === 'QEMU' ? ErrorDomain.QEMU : ErrorDomain.DOMAIN;
+  return new VirError({ code: ErrorNumber.MIGRATE_FINISH_OK, domain, message: 'migration successfully aborted', str1: 'migration successfully aborted' });
+}
 function tooMany(what: string, n: number, max: number): VirError {
   return VirError.report(ErrorDomain.RPC, ErrorNumber.RPC, `too many remote ${what}: ${n} > ${max}`);
 }
@@ -197,7 +211,9 @@ export const HANDLERS: HandlerTable = {
       ctx.wantsKeepalive();
       return { supported: 1 };
     }
-    ctx.conn();
+    const conn = ctx.conn();
+    // The migration features are the driver's (libvirtd asks its driver too).
+    if (MIGRATION_FEATURES.has(a.feature)) return { supported: (await migrationFeature(conn, a.feature)) ? 1 : 0 };
     return { supported: ctx.supportsFeature(a.feature) ? 1 : 0 };
   },
   [Proc.CONNECT_GET_TYPE]: async (ctx) => ({ value: ctx.conn().getType() }),
@@ -540,6 +556,22 @@ export const HANDLERS: HandlerTable = {
   [Proc.DOMAIN_ABORT_JOB]: async (ctx, a) => domainOf(ctx, a.dom).abortJob(),
   [Proc.DOMAIN_MIGRATE_SET_MAX_SPEED]: async (ctx, a) => domainOf(ctx, a.dom).migrateSetMaxSpeed(a.bandwidth, a.flags),
   [Proc.DOMAIN_MIGRATE_GET_MAX_SPEED]: async (ctx, a) => ({ bandwidth: await domainOf(ctx, a.dom).migrateGetMaxSpeed(a.flags) }),
+  // Migration steps (version 3 with parameters). A Perform with PEER2PEER and a dconnuri runs the
+  // whole peer-to-peer migration from here, through the same API path as the library's.
+  [Proc.DOMAIN_MIGRATE_BEGIN3_PARAMS]: async (ctx, a) => migrateBegin3Params(domainOf(ctx, a.dom), a.params, a.flags),
+  [Proc.DOMAIN_MIGRATE_PREPARE3_PARAMS]: async (ctx, a) => migratePrepare3Params(ctx.conn(), a.params, a.cookieIn, a.flags),
+  [Proc.DOMAIN_MIGRATE_PERFORM3_PARAMS]: async (ctx, a) => ({
+    cookieOut: await migratePerform3Params(domainOf(ctx, a.dom), a.dconnuri, a.params, a.cookieIn, a.flags),
+  }),
+  [Proc.DOMAIN_MIGRATE_FINISH3_PARAMS]: async (ctx, a) => {
+    const conn = ctx.conn();
+    const r = await migrateFinish3Params(conn, a.params, a.cookieIn, a.flags, a.cancelled !== 0);
+    // The reply has no room for "no domain": libvirtd answers an error then, this one when the
+    // destination discarded the guest as asked.
+    if (r.dom === null) throw migrationAborted(conn);
+    return { dom: wireDomain(r.dom), cookieOut: r.cookieOut };
+  },
+  [Proc.DOMAIN_MIGRATE_CONFIRM3_PARAMS]: async (ctx, a) => migrateConfirm3Params(domainOf(ctx, a.dom), a.params, a.cookieIn, a.flags, a.cancelled !== 0),
   // Virtual networks.
   [Proc.CONNECT_LIST_NETWORKS]: async (ctx, a) => {
     if (a.maxnames > REMOTE_NETWORK_NAME_LIST_MAX) throw overLimit('maxnames > REMOTE_NETWORK_LIST_MAX');

@@ -23,6 +23,8 @@ import {
   REMOTE_DOMAIN_GET_CPU_STATS_MAX,
   REMOTE_DOMAIN_JOB_STATS_MAX,
   REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX,
+  REMOTE_DOMAIN_MIGRATE_PARAM_LIST_MAX,
+  REMOTE_MIGRATE_COOKIE_MAX,
   REMOTE_NODE_CPU_STATS_MAX,
   REMOTE_NODE_MEMORY_STATS_MAX,
   REMOTE_NODE_MAX_CELLS,
@@ -195,6 +197,14 @@ export enum Proc {
   DOMAIN_GET_INTERFACE_PARAMETERS = 257,
   DOMAIN_GET_CPU_STATS = 262,
   DOMAIN_GET_JOB_STATS = 298,
+  // Migration, version 3 with typed parameters (libvirt's V3-with-params protocol).
+  DOMAIN_MIGRATE_BEGIN3_PARAMS = 302,
+  DOMAIN_MIGRATE_PREPARE3_PARAMS = 303,
+  // 304 PREPARE_TUNNEL3_PARAMS (tunnelled migration over a stream) is not served: libvirtd's
+  // answer for a driver without it, VIR_ERR_NO_SUPPORT (src/rpc/unsupported.ts).
+  DOMAIN_MIGRATE_PERFORM3_PARAMS = 305,
+  DOMAIN_MIGRATE_FINISH3_PARAMS = 306,
+  DOMAIN_MIGRATE_CONFIRM3_PARAMS = 307,
   CONNECT_GET_ALL_DOMAIN_STATS = 344,
   DOMAIN_SET_METADATA = 264,
   DOMAIN_GET_METADATA = 265,
@@ -679,6 +689,45 @@ export const jobStatsRet = struct<{ type: number; params: WireTypedParam[] }>({
 });
 export const migrateSetSpeedArgs = struct<{ dom: WireDomain; bandwidth: number; flags: number }>({ dom: xDomain, bandwidth: xUhyper, flags: xUint });
 export const migrateGetSpeedRet = struct<{ bandwidth: number }>({ bandwidth: xUhyper });
+
+// Migration version 3 with typed parameters (remote_domain_migrate_*3_params_*).
+
+const migrateParams = arrayOf(xTypedParam, REMOTE_DOMAIN_MIGRATE_PARAM_LIST_MAX, 12);
+/** opaque cookie<REMOTE_MIGRATE_COOKIE_MAX>. */
+const xCookie: Codec<Buffer> = {
+  enc: (w, v) => void w.opaqueVar(v, REMOTE_MIGRATE_COOKIE_MAX),
+  dec: (r) => r.opaqueVar(REMOTE_MIGRATE_COOKIE_MAX),
+};
+export const migrateBegin3Args = struct<{ dom: WireDomain; params: WireTypedParam[]; flags: number }>({ dom: xDomain, params: migrateParams, flags: xUint });
+export const migrateBegin3Ret = struct<{ cookieOut: Buffer; xml: string }>({ cookieOut: xCookie, xml: xString });
+export const migratePrepare3Args = struct<{ params: WireTypedParam[]; cookieIn: Buffer; flags: number }>({
+  params: migrateParams,
+  cookieIn: xCookie,
+  flags: xUint,
+});
+export const migratePrepare3Ret = struct<{ cookieOut: Buffer; uriOut: string | null }>({ cookieOut: xCookie, uriOut: xOptString });
+export const migratePerform3Args = struct<{ dom: WireDomain; dconnuri: string | null; params: WireTypedParam[]; cookieIn: Buffer; flags: number }>({
+  dom: xDomain,
+  dconnuri: xOptString,
+  params: migrateParams,
+  cookieIn: xCookie,
+  flags: xUint,
+});
+export const migratePerform3Ret = struct<{ cookieOut: Buffer }>({ cookieOut: xCookie });
+export const migrateFinish3Args = struct<{ params: WireTypedParam[]; cookieIn: Buffer; flags: number; cancelled: number }>({
+  params: migrateParams,
+  cookieIn: xCookie,
+  flags: xUint,
+  cancelled: xInt,
+});
+export const migrateFinish3Ret = struct<{ dom: WireDomain; cookieOut: Buffer }>({ dom: xDomain, cookieOut: xCookie });
+export const migrateConfirm3Args = struct<{ dom: WireDomain; params: WireTypedParam[]; cookieIn: Buffer; flags: number; cancelled: number }>({
+  dom: xDomain,
+  params: migrateParams,
+  cookieIn: xCookie,
+  flags: xUint,
+  cancelled: xInt,
+});
 // Virtual networks (remote_network_* and remote_connect_*_networks).
 
 export const netArgs = struct<{ net: WireNetwork }>({ net: xNetwork });
@@ -1007,6 +1056,11 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_ABORT_JOB]: p('virDomainAbortJob', W, dom, xVoid),
   [Proc.DOMAIN_MIGRATE_SET_MAX_SPEED]: p('virDomainMigrateSetMaxSpeed', W, migrateSetSpeedArgs, xVoid),
   [Proc.DOMAIN_MIGRATE_GET_MAX_SPEED]: p('virDomainMigrateGetMaxSpeed', W, domFlags, migrateGetSpeedRet),
+  [Proc.DOMAIN_MIGRATE_BEGIN3_PARAMS]: p('virDomainMigrateBegin3Params', W, migrateBegin3Args, migrateBegin3Ret),
+  [Proc.DOMAIN_MIGRATE_PREPARE3_PARAMS]: p('virDomainMigratePrepare3Params', W, migratePrepare3Args, migratePrepare3Ret),
+  [Proc.DOMAIN_MIGRATE_PERFORM3_PARAMS]: p('virDomainMigratePerform3Params', W, migratePerform3Args, migratePerform3Ret),
+  [Proc.DOMAIN_MIGRATE_FINISH3_PARAMS]: p('virDomainMigrateFinish3Params', W, migrateFinish3Args, migrateFinish3Ret),
+  [Proc.DOMAIN_MIGRATE_CONFIRM3_PARAMS]: p('virDomainMigrateConfirm3Params', W, migrateConfirm3Args, xVoid),
   [Proc.DOMAIN_SET_METADATA]: p('virDomainSetMetadata', W, setMetadataArgs, xVoid),
   [Proc.DOMAIN_GET_METADATA]: p('virDomainGetMetadata', R, getMetadataArgs, metadataRet),
   [Proc.DOMAIN_RENAME]: p('virDomainRename', W, renameArgs, renameRet),

@@ -52,6 +52,10 @@ export const REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX = 262144;
 export const REMOTE_NETWORK_LIST_MAX = 16384;
 export const REMOTE_NETWORK_NAME_LIST_MAX = 16384;
 export const REMOTE_NETWORK_DHCP_LEASES_MAX = 65536;
+/** REMOTE_MIGRATE_COOKIE_MAX: a migration cookie's most bytes. */
+export const REMOTE_MIGRATE_COOKIE_MAX = 4194304;
+/** REMOTE_DOMAIN_MIGRATE_PARAM_LIST_MAX: the most typed parameters a migration step takes. */
+export const REMOTE_DOMAIN_MIGRATE_PARAM_LIST_MAX = 64;
 
 /** remote_auth_type. */
 export enum RemoteAuthType {

@@ -27,6 +27,9 @@ import type {
   DriverOpener,
   HypervisorDriver,
   MemoryStat,
+  MigrationBegin,
+  MigrationFinish,
+  MigrationPrepare,
   NodeInfo,
   SecurityLabel,
   SecurityModel,
@@ -128,6 +131,10 @@ export async function openRemoteDriver(uri: string, options: RemoteDriverOptions
 
 export class RemoteDriver implements HypervisorDriver {
   type = 'remote';
+  /** Relays to a daemon: a peer-to-peer Perform goes there whole. */
+  readonly remote = true;
+  /** The daemon's answers to CONNECT_SUPPORTS_FEATURE, asked once each. */
+  private readonly features = new Map<number, Promise<boolean>>();
   /** The daemon's storage driver, through the storage procedures. */
   readonly storage: RemoteStorage = new RemoteStorage({
     call: (proc, args) => this.call(proc, args),
@@ -578,6 +585,33 @@ export class RemoteDriver implements HypervisorDriver {
   }
   async domainMigrateSetMaxSpeed(dom: DomainRef, bandwidth: number, flags: number): R<void> {
     await this.call(Proc.DOMAIN_MIGRATE_SET_MAX_SPEED, { dom: wire(dom), bandwidth, flags });
+  }
+
+  /** VIR_DRV_SUPPORTS_FEATURE through the daemon (libvirt's remote driver asks it too). */
+  async connectSupportsFeature(feature: number): R<boolean> {
+    let answer = this.features.get(feature);
+    if (answer === undefined) {
+      answer = this.call(Proc.CONNECT_SUPPORTS_FEATURE, { feature }).then((r) => r.supported !== 0);
+      this.features.set(feature, answer);
+      answer.catch(() => this.features.delete(feature));
+    }
+    return answer;
+  }
+  async domainMigrateBegin3Params(dom: DomainRef, params: TypedParameter[], flags: number): R<MigrationBegin> {
+    return this.call(Proc.DOMAIN_MIGRATE_BEGIN3_PARAMS, { dom: wire(dom), params, flags });
+  }
+  async domainMigratePrepare3Params(params: TypedParameter[], cookieIn: Buffer, flags: number): R<MigrationPrepare> {
+    return this.call(Proc.DOMAIN_MIGRATE_PREPARE3_PARAMS, { params, cookieIn, flags });
+  }
+  async domainMigratePerform3Params(dom: DomainRef, dconnuri: string | null, params: TypedParameter[], cookieIn: Buffer, flags: number): R<Buffer> {
+    return (await this.call(Proc.DOMAIN_MIGRATE_PERFORM3_PARAMS, { dom: wire(dom), dconnuri, params, cookieIn, flags })).cookieOut;
+  }
+  async domainMigrateFinish3Params(params: TypedParameter[], cookieIn: Buffer, flags: number, cancelled: boolean): R<MigrationFinish> {
+    const r = await this.call(Proc.DOMAIN_MIGRATE_FINISH3_PARAMS, { params, cookieIn, flags, cancelled: cancelled ? 1 : 0 });
+    return { dom: ref(r.dom), cookieOut: r.cookieOut };
+  }
+  async domainMigrateConfirm3Params(dom: DomainRef, params: TypedParameter[], cookieIn: Buffer, flags: number, cancelled: boolean): R<void> {
+    await this.call(Proc.DOMAIN_MIGRATE_CONFIRM3_PARAMS, { dom: wire(dom), params, cookieIn, flags, cancelled: cancelled ? 1 : 0 });
   }
 
   async listAllDomains(flags: number): R<DomainRef[]> {
