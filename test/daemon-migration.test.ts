@@ -386,4 +386,36 @@ print(libvirt.open(sys.argv[1]).lookupByName(sys.argv[3]).isActive())
     await waitForText(serialOn(a), /GUEST-ALIVE \d+/, 30_000);
     assert.equal(await state(connA), DomainState.RUNNING);
   });
+
+  test('a transient migration (no --persistent) to B and --p2p back: each side is free for the next migration', async () => {
+    rmSync(serialOn(b), { force: true });
+    const there = virsh(a.uri, 'migrate', '--live', name, b.uri, '--xml', xmlFileFor(b));
+    assert.equal(there.code, 0, `${there.stderr}\n${a.output.slice(-2000)}\n${b.output.slice(-2000)}`);
+    await waitForText(serialOn(b), /GUEST-ALIVE \d+/, 30_000);
+    assert.equal(virsh(b.uri, 'list', '--transient', '--name').stdout.trim(), name, 'transient at B');
+    assert.equal(await state(connA), DomainState.SHUTOFF, 'A keeps its inactive definition');
+    rmSync(serialOn(a), { force: true });
+    const back = virsh(b.uri, 'migrate', '--live', '--p2p', name, a.uri, '--xml', xmlFileFor(a));
+    assert.equal(back.code, 0, `${back.stderr}\n${a.output.slice(-2000)}\n${b.output.slice(-2000)}`);
+    await waitForText(serialOn(a), /GUEST-ALIVE \d+/, 30_000);
+    assert.equal(await state(connA), DomainState.RUNNING);
+    assert.equal(await state(connB), null, 'the transient domain left B');
+  });
+
+  test('virsh migrate --offline --persistent: only the definition moves, and back', async () => {
+    const off = `${name}off`;
+    const xml = guestXML({ name: off, uuid: randomUUID(), guest, mode: 'B', serial: join(shared, `${off}.serial`) });
+    await connA.defineXML(xml);
+    try {
+      const r = virsh(a.uri, 'migrate', '--offline', '--persistent', '--undefinesource', off, b.uri);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(virsh(b.uri, 'domstate', off).stdout.trim(), 'shut off');
+      assert.notEqual(virsh(a.uri, 'domstate', off).code, 0, 'undefined at A');
+      const back = virsh(b.uri, 'migrate', '--offline', '--persistent', '--undefinesource', off, a.uri);
+      assert.equal(back.code, 0, back.stderr);
+      assert.equal(virsh(a.uri, 'domstate', off).stdout.trim(), 'shut off');
+    } finally {
+      for (const c of [connA, connB]) await (await c.lookupByName(off).catch(() => null))?.undefine().catch(() => undefined);
+    }
+  });
 });

@@ -409,7 +409,9 @@ export class QemuMigrations {
     const answer = { hostname: this.hostName(), uuid: def.uuid, name: def.name };
     if (offline) {
       this.incoming.set(def.uuid, { flags, def, metadata: cookie.metadata, offline: true });
-      return { cookieOut: encodeCookie(answer), uriOut: null };
+      // Nothing listens, but libvirt's client requires a URI from every Prepare before it skips
+      // Perform for an offline migration, as libvirt's qemu driver answers one.
+      return { cookieOut: encodeCookie(answer), uriOut: `tcp:${uriHost(this.host.config.host ?? this.hostName())}` };
     }
     findEmulator(def, this.host.guests.env);
     for (const disk of def.devices.disks) {
@@ -439,7 +441,7 @@ export class QemuMigrations {
     try {
       const started = await this.host.jobs.runCreate(ref, {
         plan: () => {
-          this.checkArrival(def, cookie, false);
+          this.checkArrival(def, cookie, false, true);
           return r.conflictsFor(def);
         },
         act: (existing) => this.host.guests.start(existing ?? r.newRecord(def, null), def, { paused: true, image: null, incoming: `tcp:${uriHost(listen)}:${port}` }),
@@ -467,13 +469,22 @@ export class QemuMigrations {
     return { cookieOut: encodeCookie({ ...answer, uri: uriOut }), uriOut };
   }
 
-  /** Prepare's refusals of a domain that cannot arrive here (before anything starts). */
-  private checkArrival(def: DomainDef, cookie: Cookie, offline: boolean): void {
+  /**
+   * Prepare's refusals of a domain that cannot arrive here (before anything starts). `inOwnJob`:
+   * called under the job Prepare took on the arriving UUID, which an inactive definition of the
+   * same domain here shares: only another process's job on it refuses then.
+   */
+  private checkArrival(def: DomainDef, cookie: Cookie, offline: boolean, inOwnJob = false): void {
     const r = this.records;
     const existing = r.conflictsFor(def);
     if (existing === undefined) return;
     if (!offline && isActive(existing)) throw operationInvalid(ErrorDomain.DOMAIN, `domain '${def.name}' is already active`);
-    r.checkNoJob(existing);
+    if (inOwnJob && existing.uuid === def.uuid) {
+      const other = r.store.activeJob(existing.uuid);
+      if (other !== undefined) throw lockTimeout(Q, other);
+    } else {
+      r.checkNoJob(existing);
+    }
     const n = cookie.metadata?.snapshots.length ?? 0;
     if (n > 0 && r.store.snapshotCount(existing.uuid) > 0) {
       throw operationInvalid(Q, `cannot migrate domain with ${n} snapshots: the domain '${def.name}' here has snapshot metadata of its own`);
