@@ -340,6 +340,14 @@ export const COMMANDS: readonly CmdDef[] = [
     ],
   },
   {
+    name: 'blockresize',
+    group: 'domain',
+    module: 'resources',
+    help: 'Resize block device of domain.',
+    desc: 'Resize block device of domain.',
+    opts: [DOMAIN, data('path', 'Fully-qualified path of block device'), data('size', 'New size of the block device, as scaled integer (default KiB)', { type: 'int' })],
+  },
+  {
     name: 'console',
     group: 'domain',
     module: 'console',

@@ -337,6 +337,12 @@ export interface HypervisorDriver {
   domainInterfaceStats?(dom: DomainRef, device: string): Promise<InterfaceStats>;
   /** virDomainGetBlockInfo: {@link Domain.blockInfo}. */
   domainGetBlockInfo?(dom: DomainRef, path: string, flags: number): Promise<BlockInfo>;
+  /** virDomainBlockResize: {@link Domain.blockResize}; `size` in bytes (BYTES) or KiB. */
+  domainBlockResize?(dom: DomainRef, disk: string, size: number, flags: number): Promise<void>;
+  /** virDomainBlockPeek: {@link Domain.blockPeek}; exactly `size` bytes or an error. */
+  domainBlockPeek?(dom: DomainRef, disk: string, offset: number, size: number, flags: number): Promise<Buffer>;
+  /** virDomainMemoryPeek: {@link Domain.memoryPeek}; exactly `size` bytes or an error. */
+  domainMemoryPeek?(dom: DomainRef, start: number, size: number, flags: number): Promise<Buffer>;
   /** virDomainGetMemoryParameters: every parameter the driver has (the caller trims). */
   domainGetMemoryParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
   /** virDomainSetMemoryParameters. */

@@ -38,6 +38,7 @@ import {
   REMOTE_SECURITY_DOI_MAX,
   REMOTE_SECURITY_MODEL_MAX,
   REMOTE_SECURITY_LABEL_MAX,
+  REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX,
   VIR_UUID_BUFLEN,
   arrayOf,
   struct,
@@ -182,6 +183,9 @@ export enum Proc {
   DOMAIN_GET_JOB_INFO = 163,
   DOMAIN_ABORT_JOB = 164,
   DOMAIN_GET_BLOCK_INFO = 194,
+  DOMAIN_BLOCK_PEEK = 103,
+  DOMAIN_MEMORY_PEEK = 104,
+  DOMAIN_BLOCK_RESIZE = 251,
   DOMAIN_SET_MEMORY_PARAMETERS = 197,
   DOMAIN_GET_MEMORY_PARAMETERS = 198,
   DOMAIN_SET_BLKIO_PARAMETERS = 205,
@@ -603,6 +607,29 @@ export const blockInfoRet = struct<{ allocation: number; capacity: number; physi
   capacity: xUhyper,
   physical: xUhyper,
 });
+export const blockPeekArgs = struct<{ dom: WireDomain; path: string; offset: number; size: number; flags: number }>({
+  dom: xDomain,
+  path: xString,
+  offset: xUhyper,
+  size: xUint,
+  flags: xUint,
+});
+export const memoryPeekArgs = struct<{ dom: WireDomain; offset: number; size: number; flags: number }>({
+  dom: xDomain,
+  offset: xUhyper,
+  size: xUint,
+  flags: xUint,
+});
+/** remote_domain_block_peek_ret / remote_domain_memory_peek_ret (the same limit). */
+export const peekRet = struct<{ buffer: Buffer }>({
+  buffer: { enc: (w, v) => void w.opaqueVar(v, REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX), dec: (r) => r.opaqueVar(REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX) },
+});
+export const blockResizeArgs = struct<{ dom: WireDomain; disk: string; size: number; flags: number }>({
+  dom: xDomain,
+  disk: xString,
+  size: xUhyper,
+  flags: xUint,
+});
 /** remote_domain_set_*_parameters_args (memory, blkio, numa). */
 const setParamsArgs = (max: number) =>
   struct<{ dom: WireDomain; params: WireTypedParam[]; flags: number }>({ dom: xDomain, params: arrayOf(xTypedParam, max, 12), flags: xUint });
@@ -992,6 +1019,9 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_BLOCK_STATS_FLAGS]: p('virDomainBlockStatsFlags', R, blockStatsFlagsArgs, blockStatsFlagsRet),
   [Proc.DOMAIN_INTERFACE_STATS]: p('virDomainInterfaceStats', R, interfaceStatsArgs, interfaceStatsRet),
   [Proc.DOMAIN_GET_BLOCK_INFO]: p('virDomainGetBlockInfo', R, blockInfoArgs, blockInfoRet),
+  [Proc.DOMAIN_BLOCK_PEEK]: p('virDomainBlockPeek', W, blockPeekArgs, peekRet),
+  [Proc.DOMAIN_MEMORY_PEEK]: p('virDomainMemoryPeek', W, memoryPeekArgs, peekRet),
+  [Proc.DOMAIN_BLOCK_RESIZE]: p('virDomainBlockResize', W, blockResizeArgs, xVoid),
   [Proc.DOMAIN_SET_MEMORY_PARAMETERS]: p('virDomainSetMemoryParameters', W, setMemoryParamsArgs, xVoid),
   [Proc.DOMAIN_GET_MEMORY_PARAMETERS]: p('virDomainGetMemoryParameters', R, getParamsArgs, memoryParamsRet),
   [Proc.DOMAIN_SET_BLKIO_PARAMETERS]: p('virDomainSetBlkioParameters', W, setBlkioParamsArgs, xVoid),

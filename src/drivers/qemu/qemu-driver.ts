@@ -54,6 +54,7 @@ import { cpuMap, cpuPinsOf, cpusOf, setCpuPins } from '../../conf/cputune.js';
 import type { DomainDef } from '../../conf/domain.js';
 import { hostCpuCount, pinEmulatorThreads, pinVcpuThread } from './pinning.js';
 import { qemuCpuModelNames } from './cpu-models.js';
+import { blockPeek, blockResize, memoryPeek, type PeekHost } from './peek.js';
 
 // LIVE and CONFIG above are DomainModificationImpact's too (the same bits).
 
@@ -495,6 +496,21 @@ export class QemuDriver extends MetadataDriver {
   }
   async domainGetBlockInfo(dom: DomainRef, path: string, flags: number): Promise<BlockInfo> {
     return calls.blockInfo(this.statsHost, dom, path, flags);
+  }
+
+  // Raw access (./peek.ts).
+
+  private get peekHost(): PeekHost {
+    return { records: this.records, running: (dom) => this.running(dom) };
+  }
+  async domainBlockResize(dom: DomainRef, disk: string, size: number, flags: number): Promise<void> {
+    return blockResize(this.peekHost, dom, disk, size, flags);
+  }
+  async domainBlockPeek(dom: DomainRef, disk: string, offset: number, size: number, flags: number): Promise<Buffer> {
+    return blockPeek(this.peekHost, dom, disk, offset, size, flags);
+  }
+  async domainMemoryPeek(dom: DomainRef, start: number, size: number, flags: number): Promise<Buffer> {
+    return memoryPeek(this.peekHost, dom, start, size, flags);
   }
   async domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
     return calls.getMemoryParameters(this.statsHost, dom, flags);

@@ -41,6 +41,8 @@ import {
   DrvFeature,
   REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
   REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX,
+  REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX,
+  REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX,
   REMOTE_DOMAIN_GET_CPU_STATS_NCPUS_MAX,
   REMOTE_NODE_CPU_STATS_MAX,
   RemoteAuthType,
@@ -87,6 +89,13 @@ function packCpumap(map: readonly boolean[]): Buffer {
   return out;
 }
 
+/** libvirt's remote driver: a peek the protocol's reply could not carry. */
+function peekTooLarge(kind: 'block' | 'memory', size: number, max: number): VirError {
+  return VirError.report(ErrorDomain.RPC, ErrorNumber.RPC, `${kind} peek request too large for remote protocol, ${size} > ${max}`);
+}
+function peekMismatch(): VirError {
+  return VirError.report(ErrorDomain.RPC, ErrorNumber.RPC, 'returned buffer is not same size as requested');
+}
 function wire(d: DomainRef): WireDomain {
   return { name: d.name, uuid: uuidFromString(d.uuid), id: d.id };
 }
@@ -514,6 +523,26 @@ export class RemoteDriver implements HypervisorDriver {
   async domainGetBlockInfo(dom: DomainRef, path: string, flags: number): R<BlockInfo> {
     const r = await this.call(Proc.DOMAIN_GET_BLOCK_INFO, { dom: wire(dom), path, flags });
     return { capacity: r.capacity, allocation: r.allocation, physical: r.physical };
+  }
+  async domainBlockResize(dom: DomainRef, disk: string, size: number, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_BLOCK_RESIZE, { dom: wire(dom), disk, size, flags });
+  }
+  // As libvirt's remote driver: a request the reply could not carry is refused before sending.
+  async domainBlockPeek(dom: DomainRef, path: string, offset: number, size: number, flags: number): R<Buffer> {
+    if (size > REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX) {
+      throw peekTooLarge('block', size, REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX);
+    }
+    const { buffer } = await this.call(Proc.DOMAIN_BLOCK_PEEK, { dom: wire(dom), path, offset, size, flags });
+    if (buffer.length !== size) throw peekMismatch();
+    return buffer;
+  }
+  async domainMemoryPeek(dom: DomainRef, start: number, size: number, flags: number): R<Buffer> {
+    if (size > REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX) {
+      throw peekTooLarge('memory', size, REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX);
+    }
+    const { buffer } = await this.call(Proc.DOMAIN_MEMORY_PEEK, { dom: wire(dom), offset: start, size, flags });
+    if (buffer.length !== size) throw peekMismatch();
+    return buffer;
   }
   // The Get*Parameters calls ask for the protocol's most at once: a daemon answers what it has.
   async domainGetMemoryParameters(dom: DomainRef, flags: number): R<TypedParameter[]> {

@@ -8,6 +8,7 @@
 import {
   DomainControlState,
   DomainDeviceModifyFlags as DeviceFlags,
+  DomainMemoryFlags,
   DomainMemoryModFlags,
   DomainMemoryStatTags as Tag,
   DomainVcpuFlags,
@@ -347,6 +348,21 @@ export class TestDriver extends MetadataDriver {
   }
   async domainGetBlockInfo(dom: DomainRef, path: string, flags: number): Promise<BlockInfo> {
     return stats.blockInfo(this.statsHost, dom, path, flags);
+  }
+  /**
+   * virDomainMemoryPeek as libvirt's test driver: exactly one of VIRTUAL and PHYSICAL, a running
+   * domain, and byte `start + i` reads as its address modulo 256 (there is no guest memory).
+   */
+  async domainMemoryPeek(dom: DomainRef, start: number, size: number, flags: number): Promise<Buffer> {
+    this.records.check(flags, DomainMemoryFlags.VIRTUAL | DomainMemoryFlags.PHYSICAL, 'DomainMemoryPeek');
+    if (flags !== DomainMemoryFlags.VIRTUAL && flags !== DomainMemoryFlags.PHYSICAL) {
+      throw VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, 'flags parameter must be VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL');
+    }
+    checkActive({ active: isActive(this.records.resolve(dom)) });
+    const buf = Buffer.alloc(size);
+    const base = start % 256;
+    for (let i = 0; i < size; i++) buf[i] = (base + i) % 256;
+    return buf;
   }
   async domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
     return stats.getMemoryParameters(this.statsHost, dom, flags);
