@@ -559,6 +559,14 @@ export const COMMANDS: readonly CmdDef[] = [
     ],
   },
   {
+    name: 'edit',
+    group: 'domain',
+    module: 'misc',
+    help: 'edit XML configuration for a domain',
+    desc: 'Edit the XML configuration for a domain.',
+    opts: [DOMAIN, bool('skip-validate', 'skip validation of the XML against the schema')],
+  },
+  {
     name: 'emulatorpin',
     group: 'domain',
     module: 'misc',

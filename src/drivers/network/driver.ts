@@ -5,6 +5,7 @@
  * or stops is a {@link NetworkBackend}'s: simulated for the test driver, a bridge with dnsmasq and
  * nftables for qemu (host.ts).
  */
+import { validateAgainstSchema } from '../../core/schema.js';
 import {
   ConnectListAllNetworksFlags as L,
   ErrorDomain,
@@ -237,6 +238,7 @@ export class StoreNetworkDriver implements NetworkDriver {
 
   async networkDefineXML(xml: string, flags: number): Promise<NetworkRef> {
     checkFlags(flags, NetworkDefineFlags.VALIDATE, this.fn('NetworkDefineXMLFlags'), this.backend.errorDomain);
+    if ((flags & NetworkDefineFlags.VALIDATE) !== 0) await validateAgainstSchema('network', xml);
     return this.serial(async () => {
       const def = parseNetworkXML(xml);
       const old = this.existing(def);
@@ -261,6 +263,7 @@ export class StoreNetworkDriver implements NetworkDriver {
 
   async networkCreateXML(xml: string, flags: number): Promise<NetworkRef> {
     checkFlags(flags, NetworkCreateFlags.VALIDATE, this.fn('NetworkCreateXMLFlags'), this.backend.errorDomain);
+    if ((flags & NetworkCreateFlags.VALIDATE) !== 0) await validateAgainstSchema('network', xml);
     return this.serial(async () => {
       const def = parseNetworkXML(xml);
       const old = this.existing(def);
