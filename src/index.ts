@@ -30,6 +30,8 @@ export {
   Connection,
   type DomainEvent,
   type DomainEventLifecycleCallback,
+  type DomainEventDeviceCallback,
+  type DomainEventMetadataChangeCallback,
   type DomainEventsOptions,
   type DomainStats,
 } from './api/connection.js';

@@ -83,6 +83,15 @@ export interface DomainLifecycleEvent {
 /** Listener for driver events. */
 export type DriverEventListener = (event: DomainLifecycleEvent) => void;
 
+/**
+ * A device or metadata event as a driver reports it: VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED (15),
+ * DEVICE_ADDED (19) and DEVICE_REMOVAL_FAILED (22) with the device's alias, METADATA_CHANGE (23)
+ * with the metadata type and, for an element, its namespace URI.
+ */
+export type DomainDeviceEvent =
+  | { eventID: 15 | 19 | 22; domain: DomainRef; devAlias: string }
+  | { eventID: 23; domain: DomainRef; type: number; nsuri: string | null };
+
 /** Progress of a long job (managed save, memory snapshot), for callers that show it. */
 export interface JobProgress {
   /** Bytes done. */
@@ -248,6 +257,8 @@ export interface HypervisorDriver {
 
   /** Starts delivering lifecycle events to `listener`; returns the function that stops it. */
   subscribe(listener: DriverEventListener): () => void;
+  /** Starts delivering device and metadata events to `listener`; returns the function that stops it. */
+  subscribeDeviceEvents?(listener: (event: DomainDeviceEvent) => void): () => void;
 
   // Host calls a driver may lack: the API answers VIR_ERR_NO_SUPPORT for a missing one.
 

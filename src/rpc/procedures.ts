@@ -148,6 +148,10 @@ export enum Proc {
   CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY = 316,
   CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY = 317,
   DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318,
+  DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED = 333,
+  DOMAIN_EVENT_CALLBACK_DEVICE_ADDED = 354,
+  DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED = 367,
+  DOMAIN_EVENT_CALLBACK_METADATA_CHANGE = 379,
   DOMAIN_DEFINE_XML_FLAGS = 350,
   CONNECT_REGISTER_CLOSE_CALLBACK = 360,
   CONNECT_UNREGISTER_CLOSE_CALLBACK = 361,
@@ -483,6 +487,20 @@ export const lifecycleMsg = struct<{ callbackID: number; dom: WireDomain; event:
   dom: xDomain,
   event: xInt,
   detail: xInt,
+});
+
+/** remote_domain_event_callback_device_{added,removed,removal_failed}_msg (all one shape). */
+export const deviceEventMsg = struct<{ callbackID: number; dom: WireDomain; devAlias: string }>({
+  callbackID: xInt,
+  dom: xDomain,
+  devAlias: xString,
+});
+/** remote_domain_event_callback_metadata_change_msg. */
+export const metadataChangeMsg = struct<{ callbackID: number; dom: WireDomain; type: number; nsuri: string | null }>({
+  callbackID: xInt,
+  dom: xDomain,
+  type: xInt,
+  nsuri: xOptString,
 });
 
 /** remote_domain_open_console_args: the device's alias, or null for the first console. */

@@ -379,8 +379,13 @@ export class QemuDriver extends MetadataDriver {
         if (plan === undefined || defs.live === null) return;
         const { qmp } = await this.guests.monitor(rec);
         const live = defs.live;
-        if (plan.added?.kind === 'disk') await plugDisk(qmp, live, plan.added.disk);
-        else if (plan.added?.kind === 'interface') await plugInterface(qmp, live, plan.added.net);
+        if (plan.added?.kind === 'disk') {
+          await plugDisk(qmp, live, plan.added.disk);
+          this.emitDeviceChange(dom, 19, plan.added.disk.alias);
+        } else if (plan.added?.kind === 'interface') {
+          await plugInterface(qmp, live, plan.added.net);
+          this.emitDeviceChange(dom, 19, plan.added.net.alias);
+        }
         else if (plan.updated !== undefined && plan.updated.before.kind === 'disk' && plan.updated.after.kind === 'disk') {
           const alias = plan.updated.before.disk.alias;
           if (alias === undefined) throw VirError.report(ErrorDomain.QEMU, ErrorNumber.INTERNAL_ERROR, 'the disk has no alias in the running guest');
@@ -405,6 +410,7 @@ export class QemuDriver extends MetadataDriver {
             defs.live = null;
           } else if (await unplug(qmp, alias, finish)) {
             await release();
+            this.emitDeviceChange(dom, 15, alias);
           } else {
             // Still in the guest after 5 s: the live XML keeps it until QEMU reports it gone.
             defs.live = null;
@@ -416,6 +422,8 @@ export class QemuDriver extends MetadataDriver {
 
   /** When the guest released `alias` after the call returned: its backend goes and it leaves the live XML. */
   private finishUnplug(dom: DomainRef, alias: string, release: () => Promise<void>): void {
+    // QEMU's DEVICE_DELETED: libvirt's DEVICE_REMOVED.
+    this.emitDeviceChange(dom, 15, alias);
     void release()
       .then(() =>
         this.editDefs(dom, 'virDomainDetachDevice', (rec) => {

@@ -43,7 +43,14 @@ import { MetadataDriver } from '../metadata/driver.js';
 import { defsOf, oneDef } from '../metadata/defs.js';
 import { STORED, isActive } from '../metadata/records.js';
 import { TEST_NODE_INFO } from './presets.js';
-import { planDeviceCall, type DeviceCall } from '../metadata/devices.js';
+import { planDeviceCall, type DeviceCall, type LiveDevice } from '../metadata/devices.js';
+
+/** A live device's name in events: its alias, else its target (disk) or MAC (interface). */
+function liveAlias(dev: LiveDevice): string | undefined {
+  if (dev.kind === 'disk') return dev.disk.alias ?? dev.disk.targetDev;
+  if (dev.kind === 'interface') return dev.net.alias ?? dev.net.mac;
+  return dev.el.children.find((c) => c.name === 'alias')?.attrs.name;
+}
 import { cpuMap, cpuPinsOf, cpusOf, setCpuPins } from '../../conf/cputune.js';
 import { cpuModelNames } from './cpu-models.js';
 
@@ -455,7 +462,15 @@ export class TestDriver extends MetadataDriver {
     this.records.check(flags, DeviceFlags.LIVE | DeviceFlags.CONFIG, 'DomainDetachDeviceAlias');
     return this.deviceCall(dom, 'virDomainDetachDeviceAlias', flags, { op: 'alias', alias });
   }
-  private deviceCall(dom: DomainRef, api: string, flags: number, call: DeviceCall): Promise<void> {
-    return this.editDefs(dom, api, (rec) => planDeviceCall(rec, flags, call).defs);
+  private async deviceCall(dom: DomainRef, api: string, flags: number, call: DeviceCall): Promise<void> {
+    let plan: ReturnType<typeof planDeviceCall> | undefined;
+    await this.editDefs(dom, api, (rec) => {
+      plan = planDeviceCall(rec, flags, call);
+      return plan.defs;
+    });
+    // The simulated guest takes and lets go of devices at once: the events follow the call.
+    if (plan?.defs.live == null) return;
+    if (plan.added !== undefined) this.emitDeviceChange(dom, 19, liveAlias(plan.added));
+    if (plan.removed !== undefined) this.emitDeviceChange(dom, 15, liveAlias(plan.removed));
   }
 }
