@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DomainDeviceModifyFlags, DomainEventID, DomainMetadataType, connect, type Connection } from '../src/index.js';
+import { TSVIRT } from './cli-harness.js';
 import { python, pythonLibvirtSkip, startDaemon, virsh, virshSkip, type RunningDaemon } from './support/daemon-harness.js';
 
 const { LIVE, CONFIG } = DomainDeviceModifyFlags;
@@ -146,5 +147,49 @@ describe('device and metadata events through tsvirtd', () => {
     ]);
     virsh(U, 'destroy', 'evd');
     virsh(U, 'undefine', 'evd');
+  });
+
+  test('tsvirt through tsvirtd (the remote driver): the API and `tsvirt event` receive them', async () => {
+    const U = d.uri('/default');
+    const conn = await connect(U);
+    try {
+      const dom = await conn.lookupByName('test');
+      const seen: string[] = [];
+      const ids = [
+        conn.domainEventRegisterAny(null, DomainEventID.DEVICE_ADDED, (_c, x, alias) => seen.push(`added ${x.name()} ${alias}`)),
+        conn.domainEventRegisterAny(null, DomainEventID.DEVICE_REMOVED, (_c, x, alias) => seen.push(`removed ${x.name()} ${alias}`)),
+        conn.domainEventRegisterAny(null, DomainEventID.METADATA_CHANGE, (_c, x, type, nsuri) => seen.push(`metadata ${x.name()} ${type} ${nsuri}`)),
+      ];
+      await dom.attachDeviceFlags(DISK, LIVE);
+      await dom.setMetadata(DomainMetadataType.ELEMENT, '<y/>', 'k', 'http://example.org/y', 0);
+      await dom.detachDeviceFlags(DISK, LIVE);
+      const end = Date.now() + 5000;
+      while (seen.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(seen, ['added test ua-x', 'metadata test 2 http://example.org/y', 'removed test ua-x']);
+      for (const id of ids) conn.domainEventDeregisterAny(id);
+
+      // tsvirt's event command, on its own connection to the same daemon (test:///default is
+      // shared while this connection is open).
+      writeFileSync(join(d.dir, 'disk.xml'), DISK);
+      const ev = spawn(process.execPath, [TSVIRT, '-c', U, 'event', '--event', 'device-added', '--timeout', '10'], { env: { ...process.env, LC_ALL: 'C' } });
+      let out = '';
+      ev.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const done = new Promise<number | null>((resolve) => ev.once('exit', resolve));
+      try {
+        const before = d.log().match(/CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY/g)?.length ?? 0;
+        const until = Date.now() + 5000;
+        while ((d.log().match(/CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY/g)?.length ?? 0) <= before && Date.now() < until) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        await dom.attachDeviceFlags(DISK, LIVE);
+        assert.equal(await done, 0);
+      } finally {
+        if (ev.exitCode === null) ev.kill();
+      }
+      assert.equal(out, "event 'device-added' for domain 'test': ua-x\nevents received: 1\n\n");
+    } finally {
+      await conn.close();
+    }
   });
 });

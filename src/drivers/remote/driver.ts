@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type {
   BlockInfo,
   BlockStats,
+  DomainDeviceEvent,
   CpuStats,
   DomainStatsRecord,
   InterfaceStats,
@@ -55,6 +56,8 @@ import {
 import {
   Proc,
   legacyLifecycleMsg,
+  deviceEventMsg,
+  metadataChangeMsg,
   lifecycleMsg,
   readOnlyRefusal,
   type ArgsOf,
@@ -276,6 +279,7 @@ export class RemoteDriver implements HypervisorDriver {
 
   /** @internal An asynchronous message from the daemon. */
   onMessage(f: Frame): void {
+    if (this.onDeviceMessage(f)) return;
     let msg: { dom: WireDomain; event: number; detail: number };
     try {
       if (f.header.proc === Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE) {
@@ -294,8 +298,78 @@ export class RemoteDriver implements HypervisorDriver {
     for (const l of [...this.listeners]) l(ev);
   }
 
+  // Device and metadata events: one daemon registration per event ID while anyone listens.
+
+  private readonly deviceListeners = new Set<(event: DomainDeviceEvent) => void>();
+  /** The daemon's callback ID of each registered device/metadata event ID. */
+  private deviceCallbacks = new Map<number, DomainDeviceEvent['eventID']>();
+
+  subscribeDeviceEvents(listener: (event: DomainDeviceEvent) => void): () => void {
+    this.deviceListeners.add(listener);
+    if (this.deviceListeners.size === 1) this.syncDeviceRegistrations();
+    return () => {
+      if (!this.deviceListeners.delete(listener)) return;
+      if (this.deviceListeners.size === 0) this.syncDeviceRegistrations();
+    };
+  }
+
+  private syncDeviceRegistrations(): void {
+    this.eventBarrier = this.eventBarrier.then(async () => {
+      const rpc = this.rpc;
+      if (rpc === null || !rpc.isOpen()) return;
+      try {
+        if (this.deviceListeners.size > 0 && this.deviceCallbacks.size === 0) {
+          this.eventCallbackFeature ??=
+            (await rpc.call(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.REMOTE_EVENT_CALLBACK })).supported !== 0;
+          // A daemon without per-callback events has no device events to send.
+          if (!this.eventCallbackFeature) return;
+          for (const eventID of [15, 19, 22, 23] as const) {
+            const r = await rpc.call(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, { eventID, dom: null });
+            this.deviceCallbacks.set(r.callbackID, eventID);
+          }
+        } else if (this.deviceListeners.size === 0 && this.deviceCallbacks.size > 0) {
+          const ids = [...this.deviceCallbacks.keys()];
+          this.deviceCallbacks = new Map();
+          for (const callbackID of ids) await rpc.call(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, { callbackID });
+        }
+      } catch {
+        // A dead socket: the calls that follow report it.
+      }
+    });
+  }
+
+  /** A device or metadata event message: delivered, and true; false for any other message. */
+  private onDeviceMessage(f: Frame): boolean {
+    const proc = f.header.proc;
+    try {
+      if (proc === Proc.DOMAIN_EVENT_CALLBACK_METADATA_CHANGE) {
+        const m = decode(metadataChangeMsg, f.payload);
+        if (this.deviceCallbacks.get(m.callbackID) === 23) this.deliverDevice({ eventID: 23, domain: ref(m.dom), type: m.type, nsuri: m.nsuri });
+        return true;
+      }
+      if (
+        proc === Proc.DOMAIN_EVENT_CALLBACK_DEVICE_ADDED ||
+        proc === Proc.DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED ||
+        proc === Proc.DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED
+      ) {
+        const m = decode(deviceEventMsg, f.payload);
+        const eventID = this.deviceCallbacks.get(m.callbackID);
+        if (eventID !== undefined && eventID !== 23) this.deliverDevice({ eventID, domain: ref(m.dom), devAlias: m.devAlias });
+        return true;
+      }
+    } catch {
+      return true;
+    }
+    return false;
+  }
+
+  private deliverDevice(ev: DomainDeviceEvent): void {
+    for (const l of [...this.deviceListeners]) l(ev);
+  }
+
   /** @internal The socket went away. */
   onClosed(): void {
+    this.deviceCallbacks = new Map();
     this.callbackID = null;
     this.legacyRegistered = false;
   }
@@ -313,6 +387,7 @@ export class RemoteDriver implements HypervisorDriver {
       rpc.close();
       this.rpc = null;
       this.listeners.clear();
+      this.deviceListeners.clear();
     }
   }
 
