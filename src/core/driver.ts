@@ -88,9 +88,29 @@ export type DriverEventListener = (event: DomainLifecycleEvent) => void;
  * DEVICE_ADDED (19) and DEVICE_REMOVAL_FAILED (22) with the device's alias, METADATA_CHANGE (23)
  * with the metadata type and, for an element, its namespace URI.
  */
-export type DomainDeviceEvent =
-  | { eventID: 15 | 19 | 22; domain: DomainRef; devAlias: string }
-  | { eventID: 23; domain: DomainRef; type: number; nsuri: string | null };
+export type DomainDeviceEvent = DeviceChangeEvent | MetadataChangeEvent;
+
+/** DEVICE_REMOVED (15), DEVICE_ADDED (19) or DEVICE_REMOVAL_FAILED (22). */
+export interface DeviceChangeEvent {
+  /** The VIR_DOMAIN_EVENT_ID_* of the event. */
+  eventID: 15 | 19 | 22;
+  /** The domain the event is about. */
+  domain: DomainRef;
+  /** The device's alias (its QEMU id). */
+  devAlias: string;
+}
+
+/** METADATA_CHANGE (23). */
+export interface MetadataChangeEvent {
+  /** VIR_DOMAIN_EVENT_ID_METADATA_CHANGE. */
+  eventID: 23;
+  /** The domain the event is about. */
+  domain: DomainRef;
+  /** The DomainMetadataType changed. */
+  type: number;
+  /** The element's namespace URI (ELEMENT), else null. */
+  nsuri: string | null;
+}
 
 /** Progress of a long job (managed save, memory snapshot), for callers that show it. */
 export interface JobProgress {
