@@ -23,7 +23,7 @@ WANTED = {
         'virDomainControlState', 'virDomainDeviceModifyFlags',
         'virDomainStatsTypes', 'virConnectGetAllDomainStatsFlags', 'virDomainJobType', 'virDomainGetJobStatsFlags',
         'virDomainNumatuneMemMode', 'virDomainMetadataType', 'virDomainInterfaceAddressesSource',
-        'virDomainMigrateFlags', 'virDomainMigrateMaxSpeedFlags', 'virDomainBlockResizeFlags',
+        'virDomainMigrateFlags', 'virDomainMigrateMaxSpeedFlags', 'virDomainBlockResizeFlags', 'virDomainMemoryFlags',
     ],
     'libvirt-stream.h': ['virStreamFlags', 'virStreamEventType'],
     'libvirt-domain-snapshot.h': [

@@ -12,8 +12,8 @@ set -eu
 
 # package:why — the reason is printed when the package is installed.
 PACKAGES='
-libxml2-utils:xmllint checks formatted XML against the schemas
-libvirt0:libvirt RelaxNG schemas
+libxml2-utils:xmllint checks formatted XML against the schemas, and the *_VALIDATE flags at run time
+libvirt0:libvirt RelaxNG schemas (the *_VALIDATE flags read them)
 libvirt-clients:virsh for the CLI differential and daemon tests
 libvirt-daemon:a real libvirtd to compare against
 python3-libvirt:python-libvirt client tests against tsvirtd

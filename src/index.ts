@@ -30,6 +30,8 @@ export {
   Connection,
   type DomainEvent,
   type DomainEventLifecycleCallback,
+  type DomainEventDeviceCallback,
+  type DomainEventMetadataChangeCallback,
   type DomainEventsOptions,
   type DomainStats,
 } from './api/connection.js';
@@ -96,6 +98,9 @@ export type {
   DomainControlInfo,
   DomainInfo,
   DomainLifecycleEvent,
+  DomainDeviceEvent,
+  DeviceChangeEvent,
+  MetadataChangeEvent,
   DomainRef,
   DriverEventListener,
   JobOptions,

@@ -329,7 +329,7 @@ describe('qemu argv builder', () => {
 
   test('names are escaped in QemuOpts, never used for paths', () => {
     const d = parseDomainXML(`<domain type='qemu'><name>a,b</name><memory>131072</memory><os><type>hvm</type></os></domain>`);
-    assert.deepEqual(values(argv(d), '-name'), ['guest=a,,b']);
+    assert.deepEqual(values(argv(d), '-name'), ['guest=a,,b,debug-threads=on']);
     assert.equal(optValue('x,y,,z'), 'x,,y,,,,z');
     assert.equal(shellQuote(`it's`), `'it'\\''s'`);
   });

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { DomainCreateFlags, DomainDeviceModifyFlags, DomainXMLFlags, ErrorNumber, connect, type Connection, type Domain } from '../src/index.js';
+import { DomainCreateFlags, DomainDeviceModifyFlags, DomainEventID, DomainXMLFlags, ErrorNumber, connect, type Connection, type Domain } from '../src/index.js';
 import type { HypervisorDriver } from '../src/core/driver.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, type TestGuest } from './qemu-harness.js';
 import { rejectsVir } from './support/fixtures.js';
@@ -126,7 +126,12 @@ describe('QEMU device hotplug with a real guest', { skip, timeout: 600_000 }, ()
     assert.doesNotMatch(await dom.XMLDesc(DomainXMLFlags.INACTIVE), /<alias/);
   });
 
-  test('a hot-plugged virtio disk appears in /sys/block; detaching it makes it disappear', async () => {
+  test('a hot-plugged virtio disk appears in /sys/block; detaching it makes it disappear; DEVICE_ADDED/DEVICE_REMOVED follow', async () => {
+    const events: string[] = [];
+    const ids = [
+      conn.domainEventRegisterAny(dom, DomainEventID.DEVICE_ADDED, (_c, _d, alias) => events.push(`added ${alias}`)),
+      conn.domainEventRegisterAny(dom, DomainEventID.DEVICE_REMOVED, (_c, _d, alias) => events.push(`removed ${alias}`)),
+    ];
     const before = await shell.ls('/sys/block');
     assert.ok(!before.includes('vda'), before.join(' '));
     await dom.attachDevice(diskXML(img, 'vdb'));
@@ -146,6 +151,10 @@ describe('QEMU device hotplug with a real guest', { skip, timeout: 600_000 }, ()
     await shell.until('/sys/block', (names) => !names.includes('vda'));
     for (let i = 0; i < 100 && /ua-hot/.test(await dom.XMLDesc()); i++) await sleep(100);
     assert.doesNotMatch(await dom.XMLDesc(), /ua-hot/, 'the alias detach completes when the guest lets go');
+    // DEVICE_REMOVED comes when QEMU reports DEVICE_DELETED (for the alias detach, after the call).
+    for (let i = 0; i < 50 && events.length < 4; i++) await sleep(100);
+    for (const id of ids) conn.domainEventDeregisterAny(id);
+    assert.deepEqual(events, ['added virtio-disk1', 'removed virtio-disk1', 'added ua-hot', 'removed ua-hot']);
   });
 
   // virsh 9.0's attach-interface has no 'user' type: the NIC comes as <interface> XML (attach-device).

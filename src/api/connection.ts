@@ -40,6 +40,21 @@ export type DomainEventLifecycleCallback<T = unknown> = (
   opaque: T,
 ) => void;
 
+/**
+ * python-libvirt's device callback (DEVICE_ADDED, DEVICE_REMOVED, DEVICE_REMOVAL_FAILED):
+ * (conn, dom, devAlias, opaque).
+ */
+export type DomainEventDeviceCallback<T = unknown> = (conn: Connection, dom: Domain, devAlias: string, opaque: T) => void;
+
+/**
+ * python-libvirt's METADATA_CHANGE callback: (conn, dom, type, nsuri, opaque); `type` a
+ * {@link DomainMetadataType}, `nsuri` the element's namespace (null for title and description).
+ */
+export type DomainEventMetadataChangeCallback<T = unknown> = (conn: Connection, dom: Domain, type: number, nsuri: string | null, opaque: T) => void;
+
+/** The event IDs of {@link DomainEventDeviceCallback}. */
+const DEVICE_EVENT_IDS: readonly number[] = [DomainEventID.DEVICE_ADDED, DomainEventID.DEVICE_REMOVED, DomainEventID.DEVICE_REMOVAL_FAILED];
+
 /** One lifecycle event, as the async iterator yields it. */
 export interface DomainEvent {
   /** A handle on the domain the event is about (its name, UUID and ID as of the event). */
@@ -853,36 +868,65 @@ export class Connection {
   }
 
   /**
-   * Registers a lifecycle callback (virConnectDomainEventRegisterAny with
-   * VIR_DOMAIN_EVENT_ID_LIFECYCLE), for one domain or for all (`dom` null). Returns the callback
-   * ID for {@link Connection.domainEventDeregisterAny}. Allowed on read-only connections.
+   * Registers an event callback (virConnectDomainEventRegisterAny), for one domain or for all
+   * (`dom` null): LIFECYCLE with a {@link DomainEventLifecycleCallback}; DEVICE_ADDED,
+   * DEVICE_REMOVED and DEVICE_REMOVAL_FAILED with a {@link DomainEventDeviceCallback};
+   * METADATA_CHANGE with a {@link DomainEventMetadataChangeCallback}. Returns the callback ID
+   * for {@link Connection.domainEventDeregisterAny}. Allowed on read-only connections.
    *
-   * Prerequisites: the connection is open; `eventID` is {@link DomainEventID}.LIFECYCLE.
+   * Prerequisites: the connection is open; `eventID` is one of those {@link DomainEventID}s.
    *
-   * Effects on success: `cb` is called for every lifecycle event (DEFINED, UNDEFINED, STARTED,
-   * SUSPENDED, RESUMED, STOPPED, SHUTDOWN with libvirt's detail codes) once the change is
-   * committed, including changes other processes make to a durable store, until the callback is
-   * deregistered or the connection closes.
+   * Effects on success: `cb` is called for every such event until the callback is deregistered
+   * or the connection closes: lifecycle events (DEFINED, UNDEFINED, STARTED, SUSPENDED, RESUMED,
+   * STOPPED, SHUTDOWN with libvirt's detail codes) once the change is committed, including
+   * changes other processes make to a durable store; device events when a running guest gains
+   * or loses a device (QEMU: when the guest has let go of it); METADATA_CHANGE after each
+   * setMetadata. A driver without device events never calls a device or metadata callback.
    *
    * Effects on failure: nothing is registered.
    * @throws {@link VirError} VIR_ERR_INVALID_CONN when the connection is closed.
    * @throws {@link VirError} VIR_ERR_INVALID_ARG for any other event ID.
    */
+  domainEventRegisterAny<T>(dom: Domain | null, eventID: typeof DomainEventID.LIFECYCLE, cb: DomainEventLifecycleCallback<T>, opaque?: T): number;
+  domainEventRegisterAny<T>(
+    dom: Domain | null,
+    eventID: typeof DomainEventID.DEVICE_ADDED | typeof DomainEventID.DEVICE_REMOVED | typeof DomainEventID.DEVICE_REMOVAL_FAILED,
+    cb: DomainEventDeviceCallback<T>,
+    opaque?: T,
+  ): number;
+  domainEventRegisterAny<T>(dom: Domain | null, eventID: typeof DomainEventID.METADATA_CHANGE, cb: DomainEventMetadataChangeCallback<T>, opaque?: T): number;
   domainEventRegisterAny<T>(
     dom: Domain | null,
     eventID: DomainEventID,
-    cb: DomainEventLifecycleCallback<T>,
+    cb: DomainEventLifecycleCallback<T> | DomainEventDeviceCallback<T> | DomainEventMetadataChangeCallback<T>,
+    opaque?: T,
+  ): number;
+  domainEventRegisterAny<T>(
+    dom: Domain | null,
+    eventID: DomainEventID,
+    cb: DomainEventLifecycleCallback<T> | DomainEventDeviceCallback<T> | DomainEventMetadataChangeCallback<T>,
     opaque?: T,
   ): number {
     const drv = this.driverFor('virConnectDomainEventRegisterAny');
-    if (eventID !== DomainEventID.LIFECYCLE) {
+    const domainUUID = dom?.UUIDString() ?? null;
+    let unsubscribe: () => void;
+    if (eventID === DomainEventID.LIFECYCLE) {
+      const lifecycle = cb as DomainEventLifecycleCallback<T>;
+      unsubscribe = drv.subscribe((ev) => {
+        if (domainUUID !== null && ev.domain.uuid !== domainUUID) return;
+        lifecycle(this, new Domain(this, ev.domain), ev.event, ev.detail, opaque as T);
+      });
+    } else if (DEVICE_EVENT_IDS.includes(eventID) || eventID === DomainEventID.METADATA_CHANGE) {
+      unsubscribe =
+        drv.subscribeDeviceEvents?.((ev) => {
+          if (ev.eventID !== eventID || (domainUUID !== null && ev.domain.uuid !== domainUUID)) return;
+          const d = new Domain(this, ev.domain);
+          if (ev.eventID === 23) (cb as DomainEventMetadataChangeCallback<T>)(this, d, ev.type, ev.nsuri, opaque as T);
+          else (cb as DomainEventDeviceCallback<T>)(this, d, ev.devAlias, opaque as T);
+        }) ?? (() => undefined);
+    } else {
       throw VirError.invalidArg(ErrorDomain.DOMAIN, `unsupported event ID ${eventID}`);
     }
-    const domainUUID = dom?.UUIDString() ?? null;
-    const unsubscribe = drv.subscribe((ev) => {
-      if (domainUUID !== null && ev.domain.uuid !== domainUUID) return;
-      cb(this, new Domain(this, ev.domain), ev.event, ev.detail, opaque as T);
-    });
     const id = this.nextCallbackID++;
     this.registrations.set(id, { domainUUID, unsubscribe });
     return id;

@@ -40,6 +40,7 @@ import {
   type DomainSnapshotListFlags,
   type DomainState,
   type DomainUndefineFlags,
+  DomainMemoryFlags,
 } from '../core/enums.generated.js';
 import { VirError, noSupport } from '../core/errors.js';
 import { exclusiveFlags, requireFlag } from '../rules/flags.js';
@@ -1327,6 +1328,72 @@ export class Domain {
       throw VirError.invalidArg(ErrorDomain.DOMAIN, 'disk in virDomainGetBlockInfo must not be empty string');
     }
     return this.optional(drv, 'domainGetBlockInfo', 'virDomainGetBlockInfo')(this.ref, disk, flags);
+  }
+  /**
+   * Resizes one disk of a running domain (virDomainBlockResize): the image grows or shrinks to
+   * `size` KiB, or bytes with VIR_DOMAIN_BLOCK_RESIZE_BYTES (qcow2 rounds up to 512 bytes).
+   * The guest sees the new capacity at once.
+   *
+   * Prerequisites: a writable connection; the domain is active; `disk` (target or source path)
+   * names a disk with a writable source.
+   *
+   * Effects on success: the image has the new size. Effects on failure: the image is unchanged.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for a null disk, an unknown disk ("disk 'X' was
+   * not found in the domain config") or flags other than BYTES.
+   * @throws {@link VirError} VIR_ERR_OVERFLOW when `size` KiB does not fit in bytes.
+   * @throws {@link VirError} VIR_ERR_OPERATION_UNSUPPORTED for an empty or read-only disk.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (the test driver, as libvirt's).
+   */
+  async blockResize(disk: string, size: number, flags = 0): Promise<void> {
+    const drv = this.writable('virDomainBlockResize');
+    nonNull(disk, 'disk', 'virDomainBlockResize');
+    await this.optional(drv, 'domainBlockResize', 'virDomainBlockResize')(this.ref, disk, size, flags);
+  }
+  /**
+   * Reads `size` bytes of a disk's image from `offset` (virDomainBlockPeek), as the host sees the
+   * file (no guest format is interpreted: only raw disks are allowed). `size` 0 is an access test.
+   * Through a daemon one call reads at most 4 MiB.
+   *
+   * Prerequisites: a writable connection (as libvirt: the bytes may be sensitive); `disk` (target
+   * or source path) names a raw disk with a source; `flags` is 0. The domain may be inactive.
+   *
+   * Effects on success: none; the bytes are returned. Effects on failure: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for an empty disk name, an unknown disk, a range
+   * past the end ("'X' starting from N has only M bytes available") or any flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_UNSUPPORTED for a disk that is not raw.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_RPC for more than 4 MiB through a daemon.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it (the test driver, as libvirt's).
+   */
+  async blockPeek(disk: string, offset: number, size: number, flags = 0): Promise<Buffer> {
+    const drv = this.writable('virDomainBlockPeek');
+    if (typeof disk !== 'string' || disk === '') {
+      throw VirError.invalidArg(ErrorDomain.DOMAIN, 'disk in virDomainBlockPeek must not be empty string');
+    }
+    return this.optional(drv, 'domainBlockPeek', 'virDomainBlockPeek')(this.ref, disk, offset, size, flags);
+  }
+  /**
+   * Reads `size` bytes of the running guest's memory from `start` (virDomainMemoryPeek): guest
+   * virtual addresses ({@link DomainMemoryFlags}.VIRTUAL, as the first vCPU translates them) or
+   * physical ones (PHYSICAL). Through a daemon one call reads at most 4 MiB.
+   *
+   * Prerequisites: a writable connection; the domain is active; exactly one of VIRTUAL and
+   * PHYSICAL.
+   *
+   * Effects on success: none; the bytes are returned. Effects on failure: none.
+   * @throws {@link VirError} VIR_ERR_INVALID_ARG for both flags ("Flags 'VIR_MEMORY_VIRTUAL' and
+   * 'VIR_MEMORY_PHYSICAL' are mutually exclusive"), neither, or any other flag.
+   * @throws {@link VirError} VIR_ERR_OPERATION_DENIED on a read-only connection.
+   * @throws {@link VirError} VIR_ERR_OPERATION_INVALID "domain is not running".
+   * @throws {@link VirError} VIR_ERR_RPC for more than 4 MiB through a daemon.
+   * @throws {@link VirError} VIR_ERR_NO_SUPPORT when the driver lacks it.
+   */
+  async memoryPeek(start: number, size: number, flags: number): Promise<Buffer> {
+    const drv = this.writable('virDomainMemoryPeek');
+    exclusiveFlags(flags, DomainMemoryFlags.VIRTUAL, 'VIR_MEMORY_VIRTUAL', DomainMemoryFlags.PHYSICAL, 'VIR_MEMORY_PHYSICAL', ErrorDomain.DOMAIN);
+    return this.optional(drv, 'domainMemoryPeek', 'virDomainMemoryPeek')(this.ref, start, size, flags);
   }
   /**
    * The memory tuning parameters (virDomainGetMemoryParameters): hard_limit, soft_limit,

@@ -3,6 +3,7 @@
  * virsh's words; with tsvirt's `--json`, one JSON object per line instead.
  */
 import type { Connection, Domain, DomainEventID } from '../index.js';
+import type { DomainEventID as DomainEventIDs } from '../core/enums.generated.js';
 import { CmdFailed, FAILED, type Handler } from './context.js';
 
 /** virsh's event type names, indexed by VIR_DOMAIN_EVENT_ID_*. */
@@ -36,6 +37,10 @@ export const EVENT_NAMES = [
   'memory-device-size-change',
 ];
 
+/** The events whose callback gets a device alias. */
+const DEVICE_EVENTS: readonly string[] = ['device-added', 'device-removed', 'device-removal-failed'];
+/** virshEventMetadataChangeType: the metadata types by value. */
+const METADATA_TYPES = ['description', 'title', 'element'];
 const LIFECYCLE_EVENTS = ['Defined', 'Undefined', 'Started', 'Suspended', 'Resumed', 'Stopped', 'Shutdown', 'PMSuspended', 'Crashed'];
 const LIFECYCLE_DETAILS: readonly (readonly string[])[] = [
   ['Added', 'Updated', 'Renamed', 'Snapshot'],
@@ -107,7 +112,37 @@ const event: Handler = async (ctl, cmd) => {
   const ended = new Promise<'done' | 'timeout' | 'interrupt'>((resolve) => (finish = resolve));
 
   const registered: number[] = [];
+  /** Prints one event in virsh's words (or as JSON), and ends the wait unless --loop. */
+  const report = (name: string, d: Domain, text: string, fields: Record<string, unknown>): void => {
+    if (!loop && count > 0) return;
+    if (json) ctl.print(JSON.stringify({ timestamp: timestamp(), event: name, domain: d.name(), uuid: d.UUIDString(), ...fields }) + '\n');
+    else {
+      const msg = `event '${name}' for domain '${d.name()}': ${text}\n`;
+      ctl.print(withTime ? `${timestamp()}: ${msg}` : msg);
+    }
+    ctl.flush();
+    count++;
+    if (!loop) finish('done');
+  };
   for (const [n, id] of ids.entries()) {
+    const name = EVENT_NAMES[id]!;
+    if (DEVICE_EVENTS.includes(name) || name === 'metadata-change') {
+      const rc = await ctl.attempt(async () =>
+        name === 'metadata-change'
+          ? conn.domainEventRegisterAny(dom, 23 as typeof DomainEventIDs.METADATA_CHANGE, (_c, d, type, nsuri) =>
+              report(name, d, `type ${METADATA_TYPES[type] ?? 'unknown'}, uri ${nsuri ?? '<null>'}`, { type: METADATA_TYPES[type] ?? 'unknown', typeCode: type, uri: nsuri }),
+            )
+          : conn.domainEventRegisterAny(dom, id as typeof DomainEventIDs.DEVICE_ADDED, (_c, d, alias) => report(name, d, alias, { alias })),
+      );
+      if (rc === FAILED) {
+        if (n === 0) {
+          for (const r of registered) conn.domainEventDeregisterAny(r);
+          return false;
+        }
+        ctl.resetError();
+      } else registered.push(rc);
+      continue;
+    }
     const cb = (_c: Connection, d: Domain, ev: number, detail: number) => {
       if (!loop && count > 0) return;
       if (json) {

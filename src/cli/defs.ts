@@ -340,6 +340,14 @@ export const COMMANDS: readonly CmdDef[] = [
     ],
   },
   {
+    name: 'blockresize',
+    group: 'domain',
+    module: 'resources',
+    help: 'Resize block device of domain.',
+    desc: 'Resize block device of domain.',
+    opts: [DOMAIN, data('path', 'Fully-qualified path of block device'), data('size', 'New size of the block device, as scaled integer (default KiB)', { type: 'int' })],
+  },
+  {
     name: 'console',
     group: 'domain',
     module: 'console',
@@ -549,6 +557,14 @@ export const COMMANDS: readonly CmdDef[] = [
       str('xpath', 'xpath expression to filter the XML document', { reqOpt: true }),
       bool('wrap', 'wrap xpath results in an common root element'),
     ],
+  },
+  {
+    name: 'edit',
+    group: 'domain',
+    module: 'misc',
+    help: 'edit XML configuration for a domain',
+    desc: 'Edit the XML configuration for a domain.',
+    opts: [DOMAIN, bool('skip-validate', 'skip validation of the XML against the schema')],
   },
   {
     name: 'emulatorpin',

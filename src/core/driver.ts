@@ -83,6 +83,35 @@ export interface DomainLifecycleEvent {
 /** Listener for driver events. */
 export type DriverEventListener = (event: DomainLifecycleEvent) => void;
 
+/**
+ * A device or metadata event as a driver reports it: VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED (15),
+ * DEVICE_ADDED (19) and DEVICE_REMOVAL_FAILED (22) with the device's alias, METADATA_CHANGE (23)
+ * with the metadata type and, for an element, its namespace URI.
+ */
+export type DomainDeviceEvent = DeviceChangeEvent | MetadataChangeEvent;
+
+/** DEVICE_REMOVED (15), DEVICE_ADDED (19) or DEVICE_REMOVAL_FAILED (22). */
+export interface DeviceChangeEvent {
+  /** The VIR_DOMAIN_EVENT_ID_* of the event. */
+  eventID: 15 | 19 | 22;
+  /** The domain the event is about. */
+  domain: DomainRef;
+  /** The device's alias (its QEMU id). */
+  devAlias: string;
+}
+
+/** METADATA_CHANGE (23). */
+export interface MetadataChangeEvent {
+  /** VIR_DOMAIN_EVENT_ID_METADATA_CHANGE. */
+  eventID: 23;
+  /** The domain the event is about. */
+  domain: DomainRef;
+  /** The DomainMetadataType changed. */
+  type: number;
+  /** The element's namespace URI (ELEMENT), else null. */
+  nsuri: string | null;
+}
+
 /** Progress of a long job (managed save, memory snapshot), for callers that show it. */
 export interface JobProgress {
   /** Bytes done. */
@@ -254,6 +283,8 @@ export interface HypervisorDriver {
 
   /** Starts delivering lifecycle events to `listener`; returns the function that stops it. */
   subscribe(listener: DriverEventListener): () => void;
+  /** Starts delivering device and metadata events to `listener`; returns the function that stops it. */
+  subscribeDeviceEvents?(listener: (event: DomainDeviceEvent) => void): () => void;
 
   // Host calls a driver may lack: the API answers VIR_ERR_NO_SUPPORT for a missing one.
 
@@ -343,6 +374,12 @@ export interface HypervisorDriver {
   domainInterfaceStats?(dom: DomainRef, device: string): Promise<InterfaceStats>;
   /** virDomainGetBlockInfo: {@link Domain.blockInfo}. */
   domainGetBlockInfo?(dom: DomainRef, path: string, flags: number): Promise<BlockInfo>;
+  /** virDomainBlockResize: {@link Domain.blockResize}; `size` in bytes (BYTES) or KiB. */
+  domainBlockResize?(dom: DomainRef, disk: string, size: number, flags: number): Promise<void>;
+  /** virDomainBlockPeek: {@link Domain.blockPeek}; exactly `size` bytes or an error. */
+  domainBlockPeek?(dom: DomainRef, disk: string, offset: number, size: number, flags: number): Promise<Buffer>;
+  /** virDomainMemoryPeek: {@link Domain.memoryPeek}; exactly `size` bytes or an error. */
+  domainMemoryPeek?(dom: DomainRef, start: number, size: number, flags: number): Promise<Buffer>;
   /** virDomainGetMemoryParameters: every parameter the driver has (the caller trims). */
   domainGetMemoryParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
   /** virDomainSetMemoryParameters. */

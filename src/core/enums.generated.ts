@@ -572,6 +572,14 @@ export const DomainBlockResizeFlags = {
 /** A value of libvirt `virDomainBlockResizeFlags`. */
 export type DomainBlockResizeFlags = (typeof DomainBlockResizeFlags)[keyof typeof DomainBlockResizeFlags];
 
+/** libvirt `virDomainMemoryFlags` (libvirt-domain.h). @enum */
+export const DomainMemoryFlags = {
+  VIRTUAL: 1,
+  PHYSICAL: 2,
+} as const;
+/** A value of libvirt `virDomainMemoryFlags`. */
+export type DomainMemoryFlags = (typeof DomainMemoryFlags)[keyof typeof DomainMemoryFlags];
+
 /** libvirt `virStreamFlags` (libvirt-stream.h). @enum */
 export const StreamFlags = {
   NONBLOCK: 1,

@@ -43,6 +43,8 @@ import {
   isTableProc,
   legacyLifecycleMsg,
   lifecycleMsg,
+  deviceEventMsg,
+  metadataChangeMsg,
   procedure,
   readOnlyRefusal,
   FDS_IN_REPLY,
@@ -912,6 +914,26 @@ export class Client implements HandlerContext {
         const w = new XdrWriter(64);
         lifecycleMsg.enc(w, { callbackID, dom: wireDomain(d), event, detail });
         this.sendEvent(Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE, w.finish());
+      });
+    }
+    const filter = (): Domain | null => (dom === null ? null : new Domain(conn, { name: dom.name, uuid: uuidToString(dom.uuid), id: dom.id }));
+    const deviceProc: Partial<Record<number, Proc>> = {
+      [DomainEventID.DEVICE_ADDED]: Proc.DOMAIN_EVENT_CALLBACK_DEVICE_ADDED,
+      [DomainEventID.DEVICE_REMOVED]: Proc.DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,
+      [DomainEventID.DEVICE_REMOVAL_FAILED]: Proc.DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED,
+    };
+    const proc = deviceProc[eventID];
+    if (proc !== undefined) {
+      tsvirtID = conn.domainEventRegisterAny(filter(), eventID as typeof DomainEventID.DEVICE_ADDED, (_c, d, devAlias) => {
+        const w = new XdrWriter(64);
+        deviceEventMsg.enc(w, { callbackID, dom: wireDomain(d), devAlias });
+        this.sendEvent(proc, w.finish());
+      });
+    } else if (eventID === DomainEventID.METADATA_CHANGE) {
+      tsvirtID = conn.domainEventRegisterAny(filter(), DomainEventID.METADATA_CHANGE, (_c, d, type, nsuri) => {
+        const w = new XdrWriter(64);
+        metadataChangeMsg.enc(w, { callbackID, dom: wireDomain(d), type, nsuri });
+        this.sendEvent(Proc.DOMAIN_EVENT_CALLBACK_METADATA_CHANGE, w.finish());
       });
     }
     // Other event IDs are accepted, as libvirtd accepts them for any driver; tsvirt never raises them.

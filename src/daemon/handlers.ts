@@ -30,6 +30,8 @@ import {
   REMOTE_DOMAIN_NUMA_PARAMETERS_MAX,
   REMOTE_DOMAIN_INTERFACE_PARAMETERS_MAX,
   REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX,
+  REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX,
+  REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX,
   REMOTE_DOMAIN_GET_CPU_STATS_NCPUS_MAX,
   REMOTE_DOMAIN_LIST_MAX,
   TypedParamType,
@@ -494,6 +496,16 @@ export const HANDLERS: HandlerTable = {
   },
   [Proc.DOMAIN_INTERFACE_STATS]: async (ctx, a) => domainOf(ctx, a.dom).interfaceStats(a.device),
   [Proc.DOMAIN_GET_BLOCK_INFO]: async (ctx, a) => domainOf(ctx, a.dom).blockInfo(a.path, a.flags),
+  // libvirtd's remoteDispatchDomain{Block,Memory}Peek refuse a reply larger than the protocol's.
+  [Proc.DOMAIN_BLOCK_PEEK]: async (ctx, a) => {
+    if (a.size > REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX) throw overLimit('size > maximum buffer size');
+    return { buffer: await domainOf(ctx, a.dom).blockPeek(a.path, a.offset, a.size, a.flags) };
+  },
+  [Proc.DOMAIN_MEMORY_PEEK]: async (ctx, a) => {
+    if (a.size > REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX) throw overLimit('size > maximum buffer size');
+    return { buffer: await domainOf(ctx, a.dom).memoryPeek(a.offset, a.size, a.flags) };
+  },
+  [Proc.DOMAIN_BLOCK_RESIZE]: async (ctx, a) => domainOf(ctx, a.dom).blockResize(a.disk, a.size, a.flags),
   [Proc.DOMAIN_GET_MEMORY_PARAMETERS]: async (ctx, a) => {
     paramsLimit(a.nparams, REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX);
     const counted = testCount(ctx, a.nparams, 'memory');

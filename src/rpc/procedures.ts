@@ -40,6 +40,7 @@ import {
   REMOTE_SECURITY_DOI_MAX,
   REMOTE_SECURITY_MODEL_MAX,
   REMOTE_SECURITY_LABEL_MAX,
+  REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX,
   VIR_UUID_BUFLEN,
   arrayOf,
   struct,
@@ -149,6 +150,10 @@ export enum Proc {
   CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY = 316,
   CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY = 317,
   DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318,
+  DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED = 333,
+  DOMAIN_EVENT_CALLBACK_DEVICE_ADDED = 354,
+  DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED = 367,
+  DOMAIN_EVENT_CALLBACK_METADATA_CHANGE = 379,
   DOMAIN_DEFINE_XML_FLAGS = 350,
   CONNECT_REGISTER_CLOSE_CALLBACK = 360,
   CONNECT_UNREGISTER_CLOSE_CALLBACK = 361,
@@ -184,6 +189,9 @@ export enum Proc {
   DOMAIN_GET_JOB_INFO = 163,
   DOMAIN_ABORT_JOB = 164,
   DOMAIN_GET_BLOCK_INFO = 194,
+  DOMAIN_BLOCK_PEEK = 103,
+  DOMAIN_MEMORY_PEEK = 104,
+  DOMAIN_BLOCK_RESIZE = 251,
   DOMAIN_SET_MEMORY_PARAMETERS = 197,
   DOMAIN_GET_MEMORY_PARAMETERS = 198,
   DOMAIN_SET_BLKIO_PARAMETERS = 205,
@@ -491,6 +499,20 @@ export const lifecycleMsg = struct<{ callbackID: number; dom: WireDomain; event:
   detail: xInt,
 });
 
+/** remote_domain_event_callback_device_{added,removed,removal_failed}_msg (all one shape). */
+export const deviceEventMsg = struct<{ callbackID: number; dom: WireDomain; devAlias: string }>({
+  callbackID: xInt,
+  dom: xDomain,
+  devAlias: xString,
+});
+/** remote_domain_event_callback_metadata_change_msg. */
+export const metadataChangeMsg = struct<{ callbackID: number; dom: WireDomain; type: number; nsuri: string | null }>({
+  callbackID: xInt,
+  dom: xDomain,
+  type: xInt,
+  nsuri: xOptString,
+});
+
 /** remote_domain_open_console_args: the device's alias, or null for the first console. */
 export const openConsoleArgs = struct<{ dom: WireDomain; devName: string | null; flags: number }>({
   dom: xDomain,
@@ -612,6 +634,29 @@ export const blockInfoRet = struct<{ allocation: number; capacity: number; physi
   allocation: xUhyper,
   capacity: xUhyper,
   physical: xUhyper,
+});
+export const blockPeekArgs = struct<{ dom: WireDomain; path: string; offset: number; size: number; flags: number }>({
+  dom: xDomain,
+  path: xString,
+  offset: xUhyper,
+  size: xUint,
+  flags: xUint,
+});
+export const memoryPeekArgs = struct<{ dom: WireDomain; offset: number; size: number; flags: number }>({
+  dom: xDomain,
+  offset: xUhyper,
+  size: xUint,
+  flags: xUint,
+});
+/** remote_domain_block_peek_ret / remote_domain_memory_peek_ret (the same limit). */
+export const peekRet = struct<{ buffer: Buffer }>({
+  buffer: { enc: (w, v) => void w.opaqueVar(v, REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX), dec: (r) => r.opaqueVar(REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX) },
+});
+export const blockResizeArgs = struct<{ dom: WireDomain; disk: string; size: number; flags: number }>({
+  dom: xDomain,
+  disk: xString,
+  size: xUhyper,
+  flags: xUint,
 });
 /** remote_domain_set_*_parameters_args (memory, blkio, numa). */
 const setParamsArgs = (max: number) =>
@@ -1041,6 +1086,9 @@ export const PROCEDURE_TABLE = Object.freeze({
   [Proc.DOMAIN_BLOCK_STATS_FLAGS]: p('virDomainBlockStatsFlags', R, blockStatsFlagsArgs, blockStatsFlagsRet),
   [Proc.DOMAIN_INTERFACE_STATS]: p('virDomainInterfaceStats', R, interfaceStatsArgs, interfaceStatsRet),
   [Proc.DOMAIN_GET_BLOCK_INFO]: p('virDomainGetBlockInfo', R, blockInfoArgs, blockInfoRet),
+  [Proc.DOMAIN_BLOCK_PEEK]: p('virDomainBlockPeek', W, blockPeekArgs, peekRet),
+  [Proc.DOMAIN_MEMORY_PEEK]: p('virDomainMemoryPeek', W, memoryPeekArgs, peekRet),
+  [Proc.DOMAIN_BLOCK_RESIZE]: p('virDomainBlockResize', W, blockResizeArgs, xVoid),
   [Proc.DOMAIN_SET_MEMORY_PARAMETERS]: p('virDomainSetMemoryParameters', W, setMemoryParamsArgs, xVoid),
   [Proc.DOMAIN_GET_MEMORY_PARAMETERS]: p('virDomainGetMemoryParameters', R, getParamsArgs, memoryParamsRet),
   [Proc.DOMAIN_SET_BLKIO_PARAMETERS]: p('virDomainSetBlkioParameters', W, setBlkioParamsArgs, xVoid),

@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { configUnsupported, noSupport } from '../../core/errors.js';
 import { DomainConsoleFlags, type DomainState } from '../../core/enums.generated.js';
-import type { DomainInfo, DomainRef, DomainScreenshot, DriverEventListener, HypervisorDriver, JobOptions, NodeInfo, SecurityModel } from '../../core/driver.js';
+import type { DomainDeviceEvent, DomainInfo, DomainRef, DomainScreenshot, DriverEventListener, HypervisorDriver, JobOptions, NodeInfo, SecurityModel } from '../../core/driver.js';
 import type { Store } from '../../store/store.js';
 import { DomainEvents } from './events.js';
 import { GuestExits } from './exits.js';
@@ -175,6 +175,9 @@ export class MetadataDriver implements HypervisorDriver {
       for (const def of [defs.live, defs.config]) if (def !== null) applyMetadata(def, type, metadata, key, uri);
       return defs;
     });
+    // As libvirt: one METADATA_CHANGE per call; the namespace only for an element.
+    const rec = this.records.resolve(dom);
+    this.emitDeviceEvent({ eventID: 23, domain: { name: rec.name, uuid: rec.uuid, id: rec.id }, type, nsuri: type === 2 ? uri : null });
   }
   /** virDomainGetMetadata: {@link Domain.metadata}. */
   async domainGetMetadata(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string> {
@@ -423,6 +426,33 @@ export class MetadataDriver implements HypervisorDriver {
   }
 
   // Events.
+
+  subscribeDeviceEvents(listener: (event: DomainDeviceEvent) => void): () => void {
+    this.deviceListeners.add(listener);
+    return () => this.deviceListeners.delete(listener);
+  }
+  private readonly deviceListeners = new Set<(event: DomainDeviceEvent) => void>();
+  /**
+   * Delivers a device or metadata event once the change is done (on the next turn, after the
+   * call's job has ended), to this process's listeners: as libvirt's, these events are not logged.
+   */
+  protected emitDeviceEvent(event: DomainDeviceEvent): void {
+    setImmediate(() => {
+      for (const l of [...this.deviceListeners]) {
+        try {
+          l(event);
+        } catch {
+          // A listener's failure is its own.
+        }
+      }
+    });
+  }
+  /** DEVICE_ADDED / DEVICE_REMOVED for a device of a live definition, named by its alias. */
+  protected emitDeviceChange(dom: DomainRef, eventID: 15 | 19, alias: string | undefined): void {
+    if (alias === undefined) return;
+    const rec = this.records.resolve(dom);
+    this.emitDeviceEvent({ eventID, domain: { name: rec.name, uuid: rec.uuid, id: rec.id }, devAlias: alias });
+  }
 
   subscribe(listener: DriverEventListener): () => void {
     return this.events.subscribe(listener);

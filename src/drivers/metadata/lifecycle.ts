@@ -5,6 +5,7 @@
  */
 import {
   DomainCreateFlags,
+  DomainDefineFlags,
   DomainEventDefinedDetailType as Defined,
   DomainEventResumedDetailType as Resumed,
   DomainEventStartedDetailType as Started,
@@ -21,10 +22,22 @@ import {
 import { noSupport, operationInvalid } from '../../core/errors.js';
 import type { DomainRef, DomainScreenshot, JobOptions } from '../../core/driver.js';
 import { formatDomainXML, parseDomainXML } from '../../conf/domain.js';
+import { DOMAIN_DOCUMENT, parseXMLDocument } from '../../conf/xml.js';
+import { validateAgainstSchema } from '../../core/schema.js';
 import { planUndefine } from '../../rules/undefine.js';
 import { checkCreateOverDefined, checkManagedSave, planStart, runOnRestore } from '../../rules/lifecycle.js';
 import type { Jobs } from './jobs.js';
 import { STORED, defNumbers, isActive, refOf, type DomainRecords } from './records.js';
+
+/**
+ * VIR_DOMAIN_DEFINE_VALIDATE / VIR_DOMAIN_START_VALIDATE: as libvirt, the document is parsed
+ * (syntax, root element) before it is checked against domain.rng, and the definition is read
+ * only from a document that validates.
+ */
+async function validateDomainXML(xml: string): Promise<void> {
+  parseXMLDocument(xml, DOMAIN_DOCUMENT);
+  await validateAgainstSchema('domain', xml);
+}
 
 /** The lifecycle calls (see the file comment); TSDoc of each is HypervisorDriver's. */
 export class DomainLifecycle {
@@ -40,9 +53,10 @@ export class DomainLifecycle {
     return this.records.events;
   }
 
-  defineXML(xml: string, flags: number): Promise<DomainRef> {
+  async defineXML(xml: string, flags: number): Promise<DomainRef> {
     const r = this.records;
     r.check(flags, this.backend.supported.defineXML, 'DomainDefineXMLFlags');
+    if ((flags & DomainDefineFlags.VALIDATE) !== 0) await validateDomainXML(xml);
     const def = r.parseDef(xml);
     const configXml = formatDomainXML(def, { inactive: true, secure: true });
     return this.events.mutateWhenWritable(() => {
@@ -63,9 +77,10 @@ export class DomainLifecycle {
     });
   }
 
-  createXML(xml: string, flags: number): Promise<DomainRef> {
+  async createXML(xml: string, flags: number): Promise<DomainRef> {
     const r = this.records;
     r.check(flags, this.backend.supported.createXML, 'DomainCreateXML');
+    if ((flags & DomainCreateFlags.START_VALIDATE) !== 0) await validateDomainXML(xml);
     const def = r.parseDef(xml);
     const paused = (flags & DomainCreateFlags.START_PAUSED) !== 0;
     const ref: DomainRef = { name: def.name, uuid: def.uuid, id: -1 };

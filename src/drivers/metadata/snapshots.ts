@@ -3,6 +3,7 @@
  * src/rules/snapshots.ts and src/rules/lifecycle.ts, the hypervisor's state through the
  * backend's GuestSnapshots — create, redefine, list, revert, delete.
  */
+import { validateAgainstSchema } from '../../core/schema.js';
 import {
   DomainEventStartedDetailType as Started,
   DomainEventStoppedDetailType as Stopped,
@@ -76,8 +77,16 @@ export class DomainSnapshots {
   }
 
   snapshotCreateXML(dom: DomainRef, xml: string, flags: number, options?: JobOptions): Promise<string> | string {
+    this.records.check(flags, this.backend.supported.snapshotCreateXML, 'DomainSnapshotCreateXML');
+    // VALIDATE: the document is checked against domainsnapshot.rng before it is read.
+    if ((flags & SnapCreate.VALIDATE) !== 0) {
+      return validateAgainstSchema('domainsnapshot', xml).then(() => this.createSnapshot(dom, xml, flags, options));
+    }
+    return this.createSnapshot(dom, xml, flags, options);
+  }
+
+  private createSnapshot(dom: DomainRef, xml: string, flags: number, options?: JobOptions): Promise<string> | string {
     const r = this.records;
-    r.check(flags, this.backend.supported.snapshotCreateXML, 'DomainSnapshotCreateXML');
     const redefine = (flags & SnapCreate.REDEFINE) !== 0;
     const parsed = parseSnapshotXML(xml, { requireFullForRedefine: redefine });
     if (redefine) return r.events.mutateWhenWritable(() => this.redefineSnapshot(r.target(dom), parsed, flags));

@@ -6,6 +6,7 @@
  * nftables for qemu (host.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { validateAgainstSchema } from '../../core/schema.js';
 import {
   ConnectListAllNetworksFlags as L,
   ErrorDomain,
@@ -278,6 +279,7 @@ export class StoreNetworkDriver implements NetworkDriver {
 
   async networkDefineXML(xml: string, flags: number): Promise<NetworkRef> {
     checkFlags(flags, NetworkDefineFlags.VALIDATE, this.fn('NetworkDefineXMLFlags'), this.backend.errorDomain);
+    if ((flags & NetworkDefineFlags.VALIDATE) !== 0) await validateAgainstSchema('network', xml);
     return this.serial(async () => {
       const def = parseNetworkXML(xml);
       const old = this.existing(def);
@@ -302,6 +304,7 @@ export class StoreNetworkDriver implements NetworkDriver {
 
   async networkCreateXML(xml: string, flags: number): Promise<NetworkRef> {
     checkFlags(flags, NetworkCreateFlags.VALIDATE, this.fn('NetworkCreateXMLFlags'), this.backend.errorDomain);
+    if ((flags & NetworkCreateFlags.VALIDATE) !== 0) await validateAgainstSchema('network', xml);
     return this.serial(async () => {
       const def = parseNetworkXML(xml);
       const old = this.existing(def);

@@ -15,6 +15,7 @@
  * machine type against QEMU's list, the VNC listen address as an IP address); plain arguments
  * (-kernel, -append, -pidfile, -loadvm) are single argv words, which QEMU takes whole.
  */
+import { cpuArg, smpArg } from './cpu-args.js';
 import { isIP } from 'node:net';
 import { ErrorDomain } from '../../core/enums.generated.js';
 import { configUnsupported, operationFailed, xmlError } from '../../core/errors.js';
@@ -63,6 +64,8 @@ export interface QemuArgvOptions {
    * the caller on the interface's bridge (taps.ts). Without it those interfaces are refused.
    */
   taps?: readonly (string | undefined)[];
+  /** The CPU models the emulator lists (`-cpu help`); without it a `<cpu><model>` is not checked. */
+  cpuModels?: readonly string[];
 }
 
 /** What the builder produces: the arguments, and environment the process needs. */
@@ -186,7 +189,8 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
   const a: string[] = [];
   const { paths } = options;
 
-  a.push('-name', `guest=${optValue(def.name)}`);
+  // debug-threads=on as libvirt: vCPU threads are named 'CPU N/TCG' (or /KVM) in /proc.
+  a.push('-name', `guest=${optValue(def.name)},debug-threads=on`);
   a.push('-uuid', def.uuid);
   a.push('-nodefaults', '-no-user-config', '-display', 'none');
   a.push('-S', '-no-shutdown');
@@ -199,8 +203,9 @@ export function buildQemuArgv(def: DomainDef, options: QemuArgvOptions): QemuCom
 
   // As libvirt's qemuDomainAlignMemorySizes at start: x86 guest memory rounded up to whole MiB.
   a.push('-m', `size=${Math.ceil(def.memory / 1024) * 1024}k`);
-  const cpus = def.vcpu.current ?? def.vcpu.count;
-  a.push('-smp', cpus === def.vcpu.count ? String(cpus) : `${cpus},maxcpus=${def.vcpu.count}`);
+  const cpu = cpuArg(def, options.cpuModels);
+  if (cpu !== undefined) a.push('-cpu', cpu);
+  a.push('-smp', smpArg(def));
 
   a.push(...clockArgs(def, env));
 

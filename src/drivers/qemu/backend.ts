@@ -15,6 +15,9 @@
  * quits it once it has seen the event); a monitor EOF or a vanished pid otherwise is 'crashed'.
  * Exits the backend causes itself (kill, saveMemory) are not reported.
  */
+import { cpuElement } from './cpu-args.js';
+import { qemuCpuModelNames } from './cpu-models.js';
+import { applyStartPins } from './pinning.js';
 import { setupBalloon } from './guest-resources.js';
 import type { NetworkDriver } from '../../core/network-driver.js';
 import { createTap, deleteTaps, recordTaps } from './taps.js';
@@ -387,6 +390,8 @@ export class QemuGuests implements GuestBackend {
       incomingDefer: opts.image !== null || opts.incoming !== undefined,
       loadSnapshot: opts.snapshot,
       machines: types === undefined ? undefined : { emulator, types },
+      // Only a custom <cpu><model> needs the emulator's list (asked once per binary).
+      cpuModels: cpuElement(def)?.children.some((c) => c.name === 'model') === true ? await qemuCpuModelNames(def.os.arch ?? 'x86_64') : undefined,
     };
     // Checked before any tap exists: a definition QEMU cannot run leaves nothing behind.
     buildQemuArgv(runDef, { ...argvOptions, taps: bridges.map((b) => (b === undefined ? undefined : 'vnet0')) });
@@ -460,6 +465,8 @@ export class QemuGuests implements GuestBackend {
         await this.restoreFrom(guest, opts.image, opts.imageOffset ?? readImageHeader(opts.image)?.dataOffset ?? 0);
         timings.restoreMs = performance.now() - t0;
       }
+      // <cputune>'s pins, before the vCPUs run (libvirt's qemuProcessSetupVcpus / SetupEmulator).
+      await applyStartPins(guest.qmp, launched.runtime.pid, def);
       if (!opts.paused && opts.incoming === undefined) await guest.qmp.execute('cont');
     } catch (err) {
       guest.stopping = true;

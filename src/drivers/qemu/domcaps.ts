@@ -176,10 +176,11 @@ export function qemuDomainCapabilities(
     iothreads: false,
     // Direct kernel boot or QEMU's own BIOS: no <loader>, no firmware auto-selection.
     os: { supported: true, firmware: [], loader: { supported: false } },
-    // No -cpu is given: every guest gets QEMU's default model, whatever <cpu> says.
+    // -cpu from <cpu> (./cpu-args.ts): 'max' always, 'host' under KVM only; no host model is
+    // probed, and custom models are checked at start against `-cpu help` but not listed here.
     cpuModes: [
-      ['host-passthrough', false],
-      ['maximum', false],
+      ['host-passthrough', domain === 'kvm'],
+      ['maximum', true],
       ['host-model', false],
       ['custom', false],
     ],

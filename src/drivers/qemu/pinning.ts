@@ -10,7 +10,8 @@ import { cpus as hostCpuList } from 'node:os';
 import { promisify } from 'node:util';
 import { ErrorDomain, ErrorNumber } from '../../core/enums.generated.js';
 import { VirError } from '../../core/errors.js';
-import { formatCpuset } from '../../conf/cputune.js';
+import { cpuPinsOf, formatCpuset } from '../../conf/cputune.js';
+import type { DomainDef } from '../../conf/domain.js';
 import type { QmpClient } from './qmp.js';
 
 const run = promisify(execFile);
@@ -61,5 +62,20 @@ export async function pinEmulatorThreads(qmp: QmpClient, pid: number, cpus: read
       // A worker thread that ended meanwhile needs no affinity.
       if (existsSync(`/proc/${pid}/task/${tid}`)) throw e;
     }
+  }
+}
+
+/**
+ * At start, before the guest runs: each vCPU thread pinned as `<vcpupin>` says, and the
+ * emulator's threads as `<emulatorpin>` says (vCPUs without a pin keep every host CPU).
+ */
+export async function applyStartPins(qmp: QmpClient, pid: number, def: DomainDef): Promise<void> {
+  const pins = cpuPinsOf(def);
+  if (pins.emulatorpin !== undefined && pins.emulatorpin.length > 0) await pinEmulatorThreads(qmp, pid, pins.emulatorpin);
+  if (pins.vcpupin.size === 0) return;
+  const threads = await vcpuThreads(qmp);
+  for (const [vcpu, cpus] of pins.vcpupin) {
+    const tid = threads.get(vcpu);
+    if (tid !== undefined && cpus.length > 0) await setAffinity(tid, cpus);
   }
 }

@@ -58,6 +58,7 @@ import type { DomainDef } from '../../conf/domain.js';
 import { hostCpuCount, pinEmulatorThreads, pinVcpuThread } from './pinning.js';
 import { qemuCpuModelNames } from './cpu-models.js';
 import { QemuMigrations, type MigrationConfig } from './migration.js';
+import { blockPeek, blockResize, memoryPeek, type PeekHost } from './peek.js';
 
 // LIVE and CONFIG above are DomainModificationImpact's too (the same bits).
 
@@ -394,8 +395,13 @@ export class QemuDriver extends MetadataDriver {
         if (plan === undefined || defs.live === null) return;
         const { qmp } = await this.guests.monitor(rec);
         const live = defs.live;
-        if (plan.added?.kind === 'disk') await plugDisk(qmp, live, plan.added.disk);
-        else if (plan.added?.kind === 'interface') await plugInterface(qmp, live, plan.added.net);
+        if (plan.added?.kind === 'disk') {
+          await plugDisk(qmp, live, plan.added.disk);
+          this.emitDeviceChange(dom, 19, plan.added.disk.alias);
+        } else if (plan.added?.kind === 'interface') {
+          await plugInterface(qmp, live, plan.added.net);
+          this.emitDeviceChange(dom, 19, plan.added.net.alias);
+        }
         else if (plan.updated !== undefined && plan.updated.before.kind === 'disk' && plan.updated.after.kind === 'disk') {
           const alias = plan.updated.before.disk.alias;
           if (alias === undefined) throw VirError.report(ErrorDomain.QEMU, ErrorNumber.INTERNAL_ERROR, 'the disk has no alias in the running guest');
@@ -420,6 +426,7 @@ export class QemuDriver extends MetadataDriver {
             defs.live = null;
           } else if (await unplug(qmp, alias, finish)) {
             await release();
+            this.emitDeviceChange(dom, 15, alias);
           } else {
             // Still in the guest after 5 s: the live XML keeps it until QEMU reports it gone.
             defs.live = null;
@@ -431,6 +438,8 @@ export class QemuDriver extends MetadataDriver {
 
   /** When the guest released `alias` after the call returned: its backend goes and it leaves the live XML. */
   private finishUnplug(dom: DomainRef, alias: string, release: () => Promise<void>): void {
+    // QEMU's DEVICE_DELETED: libvirt's DEVICE_REMOVED.
+    this.emitDeviceChange(dom, 15, alias);
     void release()
       .then(() =>
         this.editDefs(dom, 'virDomainDetachDevice', (rec) => {
@@ -511,6 +520,21 @@ export class QemuDriver extends MetadataDriver {
   }
   async domainGetBlockInfo(dom: DomainRef, path: string, flags: number): Promise<BlockInfo> {
     return calls.blockInfo(this.statsHost, dom, path, flags);
+  }
+
+  // Raw access (./peek.ts).
+
+  private get peekHost(): PeekHost {
+    return { records: this.records, running: (dom) => this.running(dom) };
+  }
+  async domainBlockResize(dom: DomainRef, disk: string, size: number, flags: number): Promise<void> {
+    return blockResize(this.peekHost, dom, disk, size, flags);
+  }
+  async domainBlockPeek(dom: DomainRef, disk: string, offset: number, size: number, flags: number): Promise<Buffer> {
+    return blockPeek(this.peekHost, dom, disk, offset, size, flags);
+  }
+  async domainMemoryPeek(dom: DomainRef, start: number, size: number, flags: number): Promise<Buffer> {
+    return memoryPeek(this.peekHost, dom, start, size, flags);
   }
   async domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
     return calls.getMemoryParameters(this.statsHost, dom, flags);

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type {
   BlockInfo,
   BlockStats,
+  DomainDeviceEvent,
   CpuStats,
   DomainStatsRecord,
   InterfaceStats,
@@ -44,6 +45,8 @@ import {
   DrvFeature,
   REMOTE_DOMAIN_SNAPSHOT_LIST_MAX,
   REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX,
+  REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX,
+  REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX,
   REMOTE_DOMAIN_GET_CPU_STATS_NCPUS_MAX,
   REMOTE_NODE_CPU_STATS_MAX,
   RemoteAuthType,
@@ -56,6 +59,8 @@ import {
 import {
   Proc,
   legacyLifecycleMsg,
+  deviceEventMsg,
+  metadataChangeMsg,
   lifecycleMsg,
   readOnlyRefusal,
   type ArgsOf,
@@ -90,6 +95,13 @@ function packCpumap(map: readonly boolean[]): Buffer {
   return out;
 }
 
+/** libvirt's remote driver: a peek the protocol's reply could not carry. */
+function peekTooLarge(kind: 'block' | 'memory', size: number, max: number): VirError {
+  return VirError.report(ErrorDomain.RPC, ErrorNumber.RPC, `${kind} peek request too large for remote protocol, ${size} > ${max}`);
+}
+function peekMismatch(): VirError {
+  return VirError.report(ErrorDomain.RPC, ErrorNumber.RPC, 'returned buffer is not same size as requested');
+}
 function wire(d: DomainRef): WireDomain {
   return { name: d.name, uuid: uuidFromString(d.uuid), id: d.id };
 }
@@ -275,6 +287,7 @@ export class RemoteDriver implements HypervisorDriver {
 
   /** @internal An asynchronous message from the daemon. */
   onMessage(f: Frame): void {
+    if (this.onDeviceMessage(f)) return;
     let msg: { dom: WireDomain; event: number; detail: number };
     try {
       if (f.header.proc === Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE) {
@@ -293,8 +306,78 @@ export class RemoteDriver implements HypervisorDriver {
     for (const l of [...this.listeners]) l(ev);
   }
 
+  // Device and metadata events: one daemon registration per event ID while anyone listens.
+
+  private readonly deviceListeners = new Set<(event: DomainDeviceEvent) => void>();
+  /** The daemon's callback ID of each registered device/metadata event ID. */
+  private deviceCallbacks = new Map<number, DomainDeviceEvent['eventID']>();
+
+  subscribeDeviceEvents(listener: (event: DomainDeviceEvent) => void): () => void {
+    this.deviceListeners.add(listener);
+    if (this.deviceListeners.size === 1) this.syncDeviceRegistrations();
+    return () => {
+      if (!this.deviceListeners.delete(listener)) return;
+      if (this.deviceListeners.size === 0) this.syncDeviceRegistrations();
+    };
+  }
+
+  private syncDeviceRegistrations(): void {
+    this.eventBarrier = this.eventBarrier.then(async () => {
+      const rpc = this.rpc;
+      if (rpc === null || !rpc.isOpen()) return;
+      try {
+        if (this.deviceListeners.size > 0 && this.deviceCallbacks.size === 0) {
+          this.eventCallbackFeature ??=
+            (await rpc.call(Proc.CONNECT_SUPPORTS_FEATURE, { feature: DrvFeature.REMOTE_EVENT_CALLBACK })).supported !== 0;
+          // A daemon without per-callback events has no device events to send.
+          if (!this.eventCallbackFeature) return;
+          for (const eventID of [15, 19, 22, 23] as const) {
+            const r = await rpc.call(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, { eventID, dom: null });
+            this.deviceCallbacks.set(r.callbackID, eventID);
+          }
+        } else if (this.deviceListeners.size === 0 && this.deviceCallbacks.size > 0) {
+          const ids = [...this.deviceCallbacks.keys()];
+          this.deviceCallbacks = new Map();
+          for (const callbackID of ids) await rpc.call(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, { callbackID });
+        }
+      } catch {
+        // A dead socket: the calls that follow report it.
+      }
+    });
+  }
+
+  /** A device or metadata event message: delivered, and true; false for any other message. */
+  private onDeviceMessage(f: Frame): boolean {
+    const proc = f.header.proc;
+    try {
+      if (proc === Proc.DOMAIN_EVENT_CALLBACK_METADATA_CHANGE) {
+        const m = decode(metadataChangeMsg, f.payload);
+        if (this.deviceCallbacks.get(m.callbackID) === 23) this.deliverDevice({ eventID: 23, domain: ref(m.dom), type: m.type, nsuri: m.nsuri });
+        return true;
+      }
+      if (
+        proc === Proc.DOMAIN_EVENT_CALLBACK_DEVICE_ADDED ||
+        proc === Proc.DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED ||
+        proc === Proc.DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED
+      ) {
+        const m = decode(deviceEventMsg, f.payload);
+        const eventID = this.deviceCallbacks.get(m.callbackID);
+        if (eventID !== undefined && eventID !== 23) this.deliverDevice({ eventID, domain: ref(m.dom), devAlias: m.devAlias });
+        return true;
+      }
+    } catch {
+      return true;
+    }
+    return false;
+  }
+
+  private deliverDevice(ev: DomainDeviceEvent): void {
+    for (const l of [...this.deviceListeners]) l(ev);
+  }
+
   /** @internal The socket went away. */
   onClosed(): void {
+    this.deviceCallbacks = new Map();
     this.callbackID = null;
     this.legacyRegistered = false;
   }
@@ -312,6 +395,7 @@ export class RemoteDriver implements HypervisorDriver {
       rpc.close();
       this.rpc = null;
       this.listeners.clear();
+      this.deviceListeners.clear();
     }
   }
 
@@ -522,6 +606,26 @@ export class RemoteDriver implements HypervisorDriver {
   async domainGetBlockInfo(dom: DomainRef, path: string, flags: number): R<BlockInfo> {
     const r = await this.call(Proc.DOMAIN_GET_BLOCK_INFO, { dom: wire(dom), path, flags });
     return { capacity: r.capacity, allocation: r.allocation, physical: r.physical };
+  }
+  async domainBlockResize(dom: DomainRef, disk: string, size: number, flags: number): R<void> {
+    await this.call(Proc.DOMAIN_BLOCK_RESIZE, { dom: wire(dom), disk, size, flags });
+  }
+  // As libvirt's remote driver: a request the reply could not carry is refused before sending.
+  async domainBlockPeek(dom: DomainRef, path: string, offset: number, size: number, flags: number): R<Buffer> {
+    if (size > REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX) {
+      throw peekTooLarge('block', size, REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX);
+    }
+    const { buffer } = await this.call(Proc.DOMAIN_BLOCK_PEEK, { dom: wire(dom), path, offset, size, flags });
+    if (buffer.length !== size) throw peekMismatch();
+    return buffer;
+  }
+  async domainMemoryPeek(dom: DomainRef, start: number, size: number, flags: number): R<Buffer> {
+    if (size > REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX) {
+      throw peekTooLarge('memory', size, REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX);
+    }
+    const { buffer } = await this.call(Proc.DOMAIN_MEMORY_PEEK, { dom: wire(dom), offset: start, size, flags });
+    if (buffer.length !== size) throw peekMismatch();
+    return buffer;
   }
   // The Get*Parameters calls ask for the protocol's most at once: a daemon answers what it has.
   async domainGetMemoryParameters(dom: DomainRef, flags: number): R<TypedParameter[]> {

@@ -5,6 +5,7 @@
  * hypervisor driver (its `storage`), sharing its store, so that pool records commit like domain
  * records do, and a crash leaves the old state or the new.
  */
+import { validateAgainstSchema } from '../../core/schema.js';
 import { chmodSync, createReadStream, createWriteStream, existsSync, statfsSync } from 'node:fs';
 import { mkdir, readdir, rmdir, stat, truncate, unlink, chmod, chown } from 'node:fs/promises';
 import { Duplex, PassThrough } from 'node:stream';
@@ -255,6 +256,7 @@ export class PoolStorageDriver implements StorageDriver {
 
   async storagePoolDefineXML(xml: string, flags: number): Promise<StoragePoolRef> {
     checkFlags(flags, 1 /* VALIDATE */, 'virStoragePoolDefineXML');
+    if ((flags & 1) !== 0) await validateAgainstSchema('storagepool', xml);
     const def = parsePoolXML(xml);
     const old = this.checkNew(def, false);
     const uuid = old?.uuid ?? def.uuid ?? generateUUID();
@@ -515,6 +517,7 @@ export class PoolStorageDriver implements StorageDriver {
 
   private async createVolume(pool: StoragePoolRef, xml: string, clone: StorageVolRef | null, flags: number, fn: string): Promise<StorageVolRef> {
     checkFlags(flags, StorageVolCreateFlags.PREALLOC_METADATA | StorageVolCreateFlags.VALIDATE, fn);
+    if ((flags & StorageVolCreateFlags.VALIDATE) !== 0) await validateAgainstSchema('storagevol', xml);
     const rec = this.activeRec(pool);
     const def = parseVolumeXML(xml);
     const source = clone === null ? null : (await this.vol(clone)).v;

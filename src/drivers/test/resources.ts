@@ -8,6 +8,7 @@
 import {
   DomainControlState,
   DomainDeviceModifyFlags as DeviceFlags,
+  DomainMemoryFlags,
   DomainMemoryModFlags,
   DomainMemoryStatTags as Tag,
   DomainVcpuFlags,
@@ -43,7 +44,14 @@ import { defsOf, oneDef } from '../metadata/defs.js';
 import { isActive } from '../metadata/records.js';
 import { infoOf } from '../metadata/lookups.js';
 import { TEST_NODE_INFO } from './presets.js';
-import { planDeviceCall, type DeviceCall } from '../metadata/devices.js';
+import { planDeviceCall, type DeviceCall, type LiveDevice } from '../metadata/devices.js';
+
+/** A live device's name in events: its alias, else its target (disk) or MAC (interface). */
+function liveAlias(dev: LiveDevice): string | undefined {
+  if (dev.kind === 'disk') return dev.disk.alias ?? dev.disk.targetDev;
+  if (dev.kind === 'interface') return dev.net.alias ?? dev.net.mac;
+  return dev.el.children.find((c) => c.name === 'alias')?.attrs.name;
+}
 import { cpuMap, cpuPinsOf, cpusOf, setCpuPins } from '../../conf/cputune.js';
 import { cpuModelNames } from './cpu-models.js';
 
@@ -344,6 +352,21 @@ export class TestDriver extends MetadataDriver {
   async domainGetBlockInfo(dom: DomainRef, path: string, flags: number): Promise<BlockInfo> {
     return stats.blockInfo(this.statsHost, dom, path, flags);
   }
+  /**
+   * virDomainMemoryPeek as libvirt's test driver: exactly one of VIRTUAL and PHYSICAL, a running
+   * domain, and byte `start + i` reads as its address modulo 256 (there is no guest memory).
+   */
+  async domainMemoryPeek(dom: DomainRef, start: number, size: number, flags: number): Promise<Buffer> {
+    this.records.check(flags, DomainMemoryFlags.VIRTUAL | DomainMemoryFlags.PHYSICAL, 'DomainMemoryPeek');
+    if (flags !== DomainMemoryFlags.VIRTUAL && flags !== DomainMemoryFlags.PHYSICAL) {
+      throw VirError.report(ErrorDomain.TEST, ErrorNumber.INVALID_ARG, 'flags parameter must be VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL');
+    }
+    checkActive({ active: isActive(this.records.resolve(dom)) });
+    const buf = Buffer.alloc(size);
+    const base = start % 256;
+    for (let i = 0; i < size; i++) buf[i] = (base + i) % 256;
+    return buf;
+  }
   async domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
     return stats.getMemoryParameters(this.statsHost, dom, flags);
   }
@@ -434,7 +457,15 @@ export class TestDriver extends MetadataDriver {
     this.records.check(flags, DeviceFlags.LIVE | DeviceFlags.CONFIG, 'DomainDetachDeviceAlias');
     return this.deviceCall(dom, 'virDomainDetachDeviceAlias', flags, { op: 'alias', alias });
   }
-  private deviceCall(dom: DomainRef, api: string, flags: number, call: DeviceCall): Promise<void> {
-    return this.editDefs(dom, api, (rec) => planDeviceCall(rec, flags, call).defs);
+  private async deviceCall(dom: DomainRef, api: string, flags: number, call: DeviceCall): Promise<void> {
+    let plan: ReturnType<typeof planDeviceCall> | undefined;
+    await this.editDefs(dom, api, (rec) => {
+      plan = planDeviceCall(rec, flags, call);
+      return plan.defs;
+    });
+    // The simulated guest takes and lets go of devices at once: the events follow the call.
+    if (plan?.defs.live == null) return;
+    if (plan.added !== undefined) this.emitDeviceChange(dom, 19, liveAlias(plan.added));
+    if (plan.removed !== undefined) this.emitDeviceChange(dom, 15, liveAlias(plan.removed));
   }
 }
