@@ -32,7 +32,7 @@ export interface TlsListenOptions {
   port?: number;
   /** ca_file, cert_file, key_file, crl_file; unset ones take libvirt's defaults for the daemon's user. */
   files?: Partial<PkiFiles>;
-  /** tls_allowed_dn_list: glob patterns over the client's DN; null or absent: any client the CA signed. */
+  /** tls_allowed_dn_list: glob patterns over the client's DN; null or absent: every client the CA signed. */
   allowedDNs?: string[] | null;
   /** max_anonymous_clients (default 20). */
   maxAnonymousClients?: number;
