@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type Connection, type Domain, DomainEventType as E, DomainEventID, DomainState, ErrorNumber, VirError } from '../src/index.js';
 import { DAEMON_MAIN, python, pythonLibvirtSkip, virsh, virshSkip } from './support/daemon-harness.js';
 import { DAEMON_NODE_FLAGS } from '../src/daemon/node-flags.js';
+import { makeTestPki, type TestPki } from './support/tls-pki.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, readText, waitForText, type TestGuest } from './qemu-harness.js';
 
 /** tsvirt's bundled CLI, as built. */
@@ -43,7 +44,8 @@ function ip(...args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
 }
 
-function makeHost(root: string, ns: string, addr: string): Host {
+/** `tls`: the daemon also listens for TLS on `addr` with these files (qemu+tls://ADDR/session). */
+function makeHost(root: string, ns: string, addr: string, tls?: TestPki['server']): Host {
   const dir = join(root, ns);
   mkdirSync(dir, { recursive: true });
   const sock = join(dir, 'sock', 'libvirt-sock');
@@ -58,6 +60,7 @@ function makeHost(root: string, ns: string, addr: string): Host {
       rmSync(sock, { force: true });
       const args = [...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket-dir', join(dir, 'sock'), '--verbose', '--uri', 'qemu:///session'];
       args.push('--migration-address', addr, '--migration-host', addr);
+      if (tls !== undefined) args.push('--listen', '--listen-addr', addr, '--ca-file', tls.caFile, '--cert-file', tls.certFile, '--key-file', tls.keyFile);
       const p = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], {
         env: { ...process.env, TSVIRT_STATE_DIR: join(dir, 'state') },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -132,6 +135,7 @@ describe('live migration between two tsvirtd in their own network namespaces', {
   let b: Host;
   let connA: Connection;
   let connB: Connection;
+  let pki: TestPki;
   const eventsA: [string, number, number][] = [];
   const eventsB: [string, number, number][] = [];
   const name = `migvm${tag}`;
@@ -159,8 +163,11 @@ describe('live migration between two tsvirtd in their own network namespaces', {
     shared = join(root, 'shared');
     mkdirSync(shared);
     guest = await buildTestGuest(join(shared, 'guest'));
-    a = makeHost(root, `migA${tag}`, `10.231.${net}.1`);
-    b = makeHost(root, `migB${tag}`, `10.231.${net}.2`);
+    const pkiDir = join(root, 'pki');
+    mkdirSync(pkiDir);
+    pki = makeTestPki(pkiDir, 'mighost', `10.231.${net}.1`, [`10.231.${net}.2`]);
+    a = makeHost(root, `migA${tag}`, `10.231.${net}.1`, pki.server);
+    b = makeHost(root, `migB${tag}`, `10.231.${net}.2`, pki.server);
     ip('netns', 'add', a.ns);
     ip('netns', 'add', b.ns);
     // The veth pair is made inside A and its other end moved to B: nothing on the host's own network.
@@ -417,5 +424,25 @@ print(libvirt.open(sys.argv[1]).lookupByName(sys.argv[3]).isActive())
     } finally {
       for (const c of [connA, connB]) await (await c.lookupByName(off).catch(() => null))?.undefine().catch(() => undefined);
     }
+  });
+
+  test('over TLS (qemu+tls://ADDR/session, client certificates): virsh migrate --live managed to B, then --p2p back to A', async () => {
+    const tlsURI = (h: Host): string => `qemu+tls://${h.addr}/session?pkipath=${pki.clients.good}`;
+    // virsh runs inside a host's namespace: the addresses are reachable only there.
+    const virshIn = (h: Host, ...args: string[]) => spawnSync('ip', ['netns', 'exec', h.ns, 'virsh', '-c', tlsURI(h), ...args], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(virshIn(a, 'domstate', name).stdout.trim(), 'running', 'A is reached over TLS');
+    rmSync(serialOn(b), { force: true });
+    const there = virshIn(a, 'migrate', '--live', '--persistent', '--undefinesource', name, tlsURI(b), '--xml', xmlFileFor(b));
+    assert.equal(there.status, 0, `${there.stderr}\n${a.output.slice(-2000)}\n${b.output.slice(-2000)}`);
+    await waitForText(serialOn(b), /GUEST-ALIVE \d+/, 30_000);
+    assert.equal(await state(connB), DomainState.RUNNING);
+    assert.equal(await state(connA), null);
+    rmSync(serialOn(a), { force: true });
+    // Peer to peer: daemon B opens A over TLS itself, with the client files the URI names.
+    const back = virshIn(b, 'migrate', '--live', '--p2p', '--persistent', '--undefinesource', name, tlsURI(a), '--xml', xmlFileFor(a));
+    assert.equal(back.status, 0, `${back.stderr}\n${b.output.slice(-2000)}`);
+    await waitForText(serialOn(a), /GUEST-ALIVE \d+/, 30_000);
+    assert.equal(await state(connA), DomainState.RUNNING);
+    assert.equal(await state(connB), null);
   });
 });

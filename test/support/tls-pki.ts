@@ -54,11 +54,14 @@ function pkipath(dir: string, sub: string, ca: string, client: string | null): s
   return d;
 }
 
-/** Makes the PKI in `dir` (which must exist) for a server known as `host` (and `ip`). */
-export function makeTestPki(dir: string, host: string, ip: string): TestPki {
+/**
+ * Makes the PKI in `dir` (which must exist) for a server known as `host` (and `ip`, and any of
+ * `moreIPs`: one server certificate several daemons can share).
+ */
+export function makeTestPki(dir: string, host: string, ip: string, moreIPs: string[] = []): TestPki {
   makeCA(dir, 'ca');
   makeCA(dir, 'otherca');
-  const serverExt = (name: string) => `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:${name},IP:${ip}\n`;
+  const serverExt = (name: string) => `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:${name},${[ip, ...moreIPs].map((a) => `IP:${a}`).join(',')}\n`;
   sign(dir, 'ca', 'server', `/C=GB/O=tsvirt test/CN=${host}`, serverExt(host), 2);
   // Another name, same key: only the name check can tell them apart.
   writeFileSync(join(dir, 'wrong.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:not-this-host.example\n');
