@@ -51,6 +51,9 @@ const anyArgs = {
   cancelled: 0,
   // The statistics, tuning and migration-speed procedures'.
   path: 'vda',
+  // Block resize and the peeks.
+  disk: 'vda',
+  size: 0,
   device: 'testnet0',
   bandwidth: 1,
   // The storage procedures' handles and arguments.

@@ -204,7 +204,7 @@ export async function startSshHost(opts: { daemon?: boolean } = {}): Promise<Ssh
     // /run/libvirt; held open by a sleeping process that sshd and tsvirtd join.
     const hold = spawn(
       'ip',
-      ['netns', 'exec', srv, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /run && mkdir -p /run/sshd /run/libvirt && mount --bind '${runDir}' /run/libvirt && echo ready && exec sleep infinity`],
+      ['netns', 'exec', srv, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/lib && mkdir -p /run/sshd /run/libvirt && mount --bind '${runDir}' /run/libvirt && echo ready && exec sleep infinity`],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     holder = hold;

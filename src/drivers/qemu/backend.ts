@@ -384,6 +384,9 @@ export class QemuGuests implements GuestBackend {
     assignPciAddresses(def);
     // Volume disks run on their volume's file; the definition keeps naming the volume.
     const runDef = await withVolumesResolved(def, this.storage);
+    // A volume disk becomes a file disk only now: it takes its slot here, after every device
+    // the live definition placed, so the same definition always gives the same slots.
+    if (runDef !== def) assignPciAddresses(runDef);
     const bridges = await this.bridgesOf(def);
     const argvOptions = {
       paths,
