@@ -282,7 +282,8 @@ async function startDaemon(root: string, ns: string, addr: string): Promise<Daem
 
 async function stopDaemon(d: Daemon): Promise<void> {
   const p = d.proc;
-  if (p === null || p.exitCode !== null) return;
+  // Killed by a signal, it has a signalCode and no exitCode; its 'exit' has been emitted already.
+  if (p === null || p.exitCode !== null || p.signalCode !== null) return;
   const gone = new Promise((r) => p.once('exit', r));
   p.kill('SIGTERM');
   const t = setTimeout(() => p.kill('SIGKILL'), 8000);
@@ -353,7 +354,8 @@ async function netnsMode(root: string): Promise<{ label: string; runner: Runner;
   const conns: Connection[] = [];
   const made: string[] = [];
   const teardown = async (): Promise<void> => {
-    for (const c of conns) await c.close().catch(() => undefined);
+    // A connection to a daemon that died may never answer its close: bounded.
+    for (const c of conns) await Promise.race([c.close().catch(() => undefined), sleep(2000)]);
     for (const d of daemons) await stopDaemon(d).catch(() => undefined);
     for (const ns of made) removeNs(ns);
   };
