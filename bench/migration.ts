@@ -10,7 +10,7 @@
  *   library over their unix sockets: `dom.migrate3(connB, {destination_xml}, LIVE|PERSIST_DEST)`
  *   (the five steps across two remote connections). Raw: the source QEMU runs in A, the
  *   destination in B (`ip netns exec`), `migrate-incoming`/`migrate` on B's address. Namespaces,
- *   daemons and QEMU are removed at the end, also on failure.
+ *   daemons and QEMU are removed at the end, also on failure, SIGINT or SIGTERM.
  * - over 127.0.0.1 in this process (not root, or BENCH_LOOPBACK=1): two QemuDriver instances,
  *   each its own "host", the five version-3 steps called in a client's order; raw QEMU on
  *   loopback.
@@ -21,7 +21,8 @@
  *   downtime — QEMU's own `downtime` of the migration (vCPUs stopped), as query-migrate reports
  *              it (tsvirtd: the source's completed job statistics, `downtime`);
  *   stream   — the migration stream alone: raw, QEMU's `total-time`; tsvirtd, the source's
- *              completed job's `time_elapsed` (from its `migrate` command to QEMU's completion);
+ *              completed job's `time_elapsed` (from its `migrate` command to QEMU's completion;
+ *              the loopback mode reads QEMU's `total-time` from the driver);
  *   outside  — total − stream per run: what each side spends around QEMU's stream (tsvirt: the
  *              five steps over two daemons, the destination QEMU's start, the source's stop;
  *              raw: the destination's start, QMP, `quit`). Far less noisy than total, whose
