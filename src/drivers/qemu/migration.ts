@@ -306,6 +306,20 @@ function migrationDetails(q: QueryMigrate): TypedParameter[] {
   return out;
 }
 
+/**
+ * The completed migration's answer with its times. QEMU announces `completed` (event and
+ * query-migrate) a moment before its migration thread stores total-time and downtime, and
+ * answers 0 for both meanwhile; asked again for up to ~100 ms until total-time is set.
+ */
+async function completedTimes(qmp: QmpClient, q: QueryMigrate): Promise<QueryMigrate> {
+  let last = q;
+  for (let i = 0; i < 20 && !((last['total-time'] ?? 0) > 0); i++) {
+    await sleep(5);
+    last = await qmp.execute<QueryMigrate>('query-migrate').catch(() => last);
+  }
+  return last;
+}
+
 /** What a completed outgoing migration measured (for benchmarks and the job statistics). */
 export interface MigrationFigures {
   /** QEMU's total time of the migration, ms. */
@@ -599,8 +613,7 @@ export class QemuMigrations {
         }
         job.setDetails(migrationDetails(q));
         if (q.status === 'completed') {
-          // The times come with the completed state; asked again if this answer lacked them.
-          const last = q['total-time'] === undefined ? await qmp.execute<QueryMigrate>('query-migrate').catch(() => q) : q;
+          const last = await completedTimes(qmp, q);
           job.setDetails(migrationDetails(last));
           job.end('completed', true);
           return { totalMs: last['total-time'] ?? 0, downtimeMs: last.downtime ?? 0, transferred: last.ram?.transferred ?? 0 };
