@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -97,6 +97,19 @@ const tsvirtCmd = (...args: string[]) => [process.execPath, TSVIRT, ...args].map
 
 const tmuxSkip = missing('tmux', 'virsh');
 
+/**
+ * The pane writes `stty -g > FILE` after its END line: under load the test may look before the
+ * shell has written it. Waits (up to 10 s) for the line.
+ */
+async function writtenFile(path: string): Promise<string> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    if (text.endsWith('\n') || Date.now() > until) return text;
+    await sleep(50);
+  }
+}
+
 describe('tsvirt console on a terminal, with test drivers (no consoles)', { skip: tmuxSkip }, () => {
   let dir: string;
   let tmux: Tmux;
@@ -126,8 +139,8 @@ describe('tsvirt console on a terminal, with test drivers (no consoles)', { skip
     assert.equal(t.rc, 1);
     assert.equal(v.rc, 1);
     const before = readFileSync(join(dir, 'before'), 'utf8');
-    assert.equal(readFileSync(join(dir, 'after-t'), 'utf8'), before, 'terminal mode restored');
-    assert.equal(readFileSync(join(dir, 'after-v'), 'utf8'), before);
+    assert.equal(await writtenFile(join(dir, 'after-t')), before, 'terminal mode restored');
+    assert.equal(await writtenFile(join(dir, 'after-v')), before);
   });
 });
 
@@ -231,7 +244,7 @@ describe('tsvirt console with a real QEMU guest under tmux', { skip: qemuSkip, t
     const s = section(screen, 'shell');
     assert.equal(s.rc, 0, screen);
     assert.doesNotMatch(s.text, /unknown command/, 'nothing typed for the guest reached the shell');
-    assert.equal(readFileSync(join(dir, 'after-shell'), 'utf8'), before0, 'terminal mode restored');
+    assert.equal(await writtenFile(join(dir, 'after-shell')), before0, 'terminal mode restored');
   });
 
   test('SIGTERM during a session: the terminal is restored and tsvirt dies of the signal; the guest runs on', async () => {
@@ -245,7 +258,7 @@ describe('tsvirt console with a real QEMU guest under tmux', { skip: qemuSkip, t
     process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
     const s = section(await tmux.waitFor(/^END sig rc=\d+$/m), 'sig');
     assert.equal(s.rc, 128 + 15);
-    assert.equal(readFileSync(join(dir, 'after-sig'), 'utf8'), before0, 'terminal mode restored');
+    assert.equal(await writtenFile(join(dir, 'after-sig')), before0, 'terminal mode restored');
     assert.equal((await (await conn.lookupByName('cc-local')).state())[0], DomainState.RUNNING);
   });
 
@@ -260,7 +273,7 @@ describe('tsvirt console with a real QEMU guest under tmux', { skip: qemuSkip, t
     const screen = await tmux.waitFor(/^END stop rc=\d+$/m, 60_000);
     const s = section(screen, 'stop');
     assert.equal(s.rc, 0, screen);
-    assert.equal(readFileSync(join(dir, 'after-stop'), 'utf8'), before0, 'terminal mode restored');
+    assert.equal(await writtenFile(join(dir, 'after-stop')), before0, 'terminal mode restored');
   });
 
   test('create --console attaches once the domain runs', async () => {
@@ -276,7 +289,7 @@ describe('tsvirt console with a real QEMU guest under tmux', { skip: qemuSkip, t
     tmux.keys('C-]');
     const s = section(await tmux.waitFor(/^END create rc=\d+$/m), 'create');
     assert.equal(s.rc, 0, s.text);
-    assert.equal(readFileSync(join(dir, 'after-create'), 'utf8'), before0);
+    assert.equal(await writtenFile(join(dir, 'after-create')), before0);
     await (await conn.lookupByName('cc-create')).destroy();
   });
 

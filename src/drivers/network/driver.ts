@@ -116,8 +116,8 @@ export class StoreNetworkDriver implements NetworkDriver {
           continue;
         }
         if (this.closed) return;
-        if (runtime === null) this.markInactive(rec);
-        else if (runtime !== rec.runtime) this.put({ ...rec, runtime });
+        if (runtime === null) await this.markInactive(rec);
+        else if (runtime !== rec.runtime) await this.put({ ...rec, runtime });
       }
     });
   }
@@ -182,8 +182,17 @@ export class StoreNetworkDriver implements NetworkDriver {
     return parseNetworkXML(xml, { stored: true });
   }
 
-  private put(rec: NetworkRecord): void {
-    this.store.mutate(() => this.store.putNetwork(rec));
+  /**
+   * A store write from this driver. tsvirtd's store does not block on another process's write
+   * lock: wait for it first (a tsvirt CLI may be writing the same store at that moment).
+   */
+  private async mutate(fn: () => void): Promise<void> {
+    await this.store.writable();
+    this.store.mutate(fn);
+  }
+
+  private async put(rec: NetworkRecord): Promise<void> {
+    await this.mutate(() => this.store.putNetwork(rec));
   }
 
   /**
@@ -206,8 +215,8 @@ export class StoreNetworkDriver implements NetworkDriver {
   }
 
   /** A network found stopped: transient ones vanish, persistent ones keep their definition. */
-  private markInactive(rec: NetworkRecord): void {
-    this.store.mutate(() => {
+  private async markInactive(rec: NetworkRecord): Promise<void> {
+    await this.mutate(() => {
       if (rec.persistent) this.store.putNetwork({ ...rec, active: false, liveXml: null, runtime: null });
       else this.store.deleteNetwork(rec.uuid);
     });
@@ -293,7 +302,7 @@ export class StoreNetworkDriver implements NetworkDriver {
       }
       this.backend.prepare(def, this.others(def.uuid));
       const configXml = formatNetworkXML(def);
-      this.put(
+      await this.put(
         old === undefined
           ? { uuid: def.uuid, name: def.name, persistent: true, configXml, liveXml: null, active: false, autostart: false, runtime: null }
           : { ...old, persistent: true, configXml },
@@ -335,7 +344,7 @@ export class StoreNetworkDriver implements NetworkDriver {
       .map((r) => this.defOf(r));
     const runtime = await this.backend.start(def, active);
     try {
-      this.put({ ...rec, active: true, liveXml: formatNetworkXML(def), runtime });
+      await this.put({ ...rec, active: true, liveXml: formatNetworkXML(def), runtime });
     } catch (err) {
       await this.backend.stop(def, runtime).catch(() => undefined);
       throw err;
@@ -359,7 +368,7 @@ export class StoreNetworkDriver implements NetworkDriver {
         throw operationInvalid(this.backend.errorDomain, `network '${rec.name}' is not active`);
       }
       await this.backend.stop(this.defOf(rec), rec.runtime);
-      this.markInactive(rec);
+      await this.markInactive(rec);
     });
   }
 
@@ -371,7 +380,7 @@ export class StoreNetworkDriver implements NetworkDriver {
       }
       if (!rec.persistent) throw operationInvalid(N, "can't undefine transient network");
       const def = this.defOf(rec, true);
-      this.store.mutate(() => {
+      await this.mutate(() => {
         // An active network runs on as a transient one, as libvirt's.
         if (rec.active) this.store.putNetwork({ ...rec, persistent: false, configXml: null, autostart: false });
         else this.store.deleteNetwork(rec.uuid);
@@ -398,7 +407,7 @@ export class StoreNetworkDriver implements NetworkDriver {
       if (!rec.persistent && this.backend.autostartTransient !== true) {
         throw operationInvalid(N, 'cannot set autostart for transient network');
       }
-      if (rec.autostart !== autostart) this.put({ ...rec, autostart });
+      if (rec.autostart !== autostart) await this.put({ ...rec, autostart });
     });
   }
 
