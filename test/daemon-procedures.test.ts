@@ -11,10 +11,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Proc, openArgs } from '../src/rpc/procedures.js';
-import { MessageStatus } from '../src/rpc/message.js';
-import { RawClient, python, pythonLibvirtSkip, startDaemon, virsh, virshSkip, type Run, type RunningDaemon } from './support/daemon-harness.js';
-import { startLibvirtd, type RunningLibvirtd } from './support/libvirtd-harness.js';
+import { python, pythonLibvirtSkip, virsh, virshSkip, type Run, type RunningDaemon } from './support/daemon-harness.js';
+import { type RunningLibvirtd } from './support/libvirtd-harness.js';
+import { startSideBySide, type SideBySide } from './support/side-by-side.js';
 
 /** Lines whose figures differ for a stated reason, left out on both sides. */
 const VOLATILE = [
@@ -237,27 +236,14 @@ describe('vCPU, memory and host procedures: virsh and python-libvirt against lib
   let d: RunningDaemon | undefined;
   let lv: RunningLibvirtd | undefined;
   let lvSkip: string | null = null;
-  const holders: RawClient[] = [];
+  let both: SideBySide | undefined;
 
   before(async () => {
-    d = await startDaemon();
-    const started = await startLibvirtd();
-    if ('skip' in started) lvSkip = started.skip;
-    else lv = started;
-    // Both keep test:///default's shared state only while a connection to it is open.
-    for (const sock of [d.rw, lv?.socket]) {
-      if (sock === undefined) continue;
-      const h = await RawClient.connect(sock);
-      holders.push(h);
-      await h.call(Proc.AUTH_LIST);
-      const open = await h.callWith(Proc.CONNECT_OPEN, openArgs, { name: 'test:///default', flags: 0 });
-      assert.equal(open.header.status, MessageStatus.OK);
-    }
+    both = await startSideBySide();
+    ({ d, lv, lvSkip } = both);
   });
   after(async () => {
-    for (const h of holders) h.close();
-    await d?.dispose();
-    await lv?.dispose();
+    await both?.dispose();
   });
 
   const strip = (r: Run): Run => ({

@@ -15,8 +15,9 @@ import { decode } from '../src/rpc/xdr.js';
 import { struct, uuidFromString, xDomain, xString, xUint, type WireDomain } from '../src/rpc/protocol.js';
 import type { Codec } from '../src/rpc/xdr.js';
 import { MessageStatus } from '../src/rpc/message.js';
-import { RawClient, errorOf, startDaemon, virsh, virshSkip, type Run, type RunningDaemon } from './support/daemon-harness.js';
-import { startLibvirtd, type RunningLibvirtd } from './support/libvirtd-harness.js';
+import { RawClient, errorOf, virsh, virshSkip, type Run, type RunningDaemon } from './support/daemon-harness.js';
+import { type RunningLibvirtd } from './support/libvirtd-harness.js';
+import { startSideBySide, type SideBySide } from './support/side-by-side.js';
 import { LIBVIRT_DIFFERENCES } from './support/remote-scenarios.js';
 
 /** Differences that only show in virsh's output, beyond the rules' (LIBVIRT_DIFFERENCES). */
@@ -357,27 +358,14 @@ describe('the same virsh scripts against libvirtd and tsvirtd', { skip: noVirsh 
   let d: RunningDaemon | undefined;
   let lv: RunningLibvirtd | undefined;
   let lvSkip: string | null = null;
-  const holders: RawClient[] = [];
+  let both: SideBySide | undefined;
 
   before(async () => {
-    d = await startDaemon();
-    const started = await startLibvirtd();
-    if ('skip' in started) lvSkip = started.skip;
-    else lv = started;
-    // Both keep test:///default's shared state only while a connection to it is open.
-    for (const sock of [d.rw, lv?.socket]) {
-      if (sock === undefined) continue;
-      const h = await RawClient.connect(sock);
-      holders.push(h);
-      await h.call(Proc.AUTH_LIST);
-      const open = await h.callWith(Proc.CONNECT_OPEN, openArgs, { name: 'test:///default', flags: 0 });
-      assert.equal(open.header.status, MessageStatus.OK);
-    }
+    both = await startSideBySide();
+    ({ d, lv, lvSkip } = both);
   });
   after(async () => {
-    for (const h of holders) h.close();
-    await d?.dispose();
-    await lv?.dispose();
+    await both?.dispose();
   });
 
   test('virsh capabilities: the same document but for the named differences', async (t) => {

@@ -15,10 +15,9 @@ import { DomainBlockResizeFlags, DomainMemoryFlags, ErrorDomain, ErrorNumber, co
 import { qemuLocations } from '../src/drivers/qemu/session.js';
 import { Reaper, buildTestGuest, guestXML, qemuSkipReason, waitForText, type TestGuest } from './qemu-harness.js';
 import { rejectsVir } from './support/fixtures.js';
-import { RawClient, python, pythonLibvirtSkip, startDaemon, type RunningDaemon } from './support/daemon-harness.js';
-import { startLibvirtd, type RunningLibvirtd } from './support/libvirtd-harness.js';
-import { MessageStatus } from '../src/rpc/message.js';
-import { Proc, openArgs } from '../src/rpc/procedures.js';
+import { python, pythonLibvirtSkip, type RunningDaemon } from './support/daemon-harness.js';
+import { type RunningLibvirtd } from './support/libvirtd-harness.js';
+import { startSideBySide, type SideBySide } from './support/side-by-side.js';
 import { tsvirt } from './cli-harness.js';
 
 const { VIRTUAL, PHYSICAL } = DomainMemoryFlags;
@@ -102,26 +101,14 @@ describe('peek and resize through tsvirtd, beside libvirtd', { skip: pythonLibvi
   let d: RunningDaemon | undefined;
   let lv: RunningLibvirtd | undefined;
   let lvSkip: string | null = null;
-  const holders: RawClient[] = [];
+  let both: SideBySide | undefined;
+
   before(async () => {
-    d = await startDaemon();
-    const started = await startLibvirtd();
-    if ('skip' in started) lvSkip = started.skip;
-    else lv = started;
-    // Both keep test:///default's shared state only while a connection to it is open.
-    for (const sock of [d.rw, lv?.socket]) {
-      if (sock === undefined) continue;
-      const h = await RawClient.connect(sock);
-      holders.push(h);
-      await h.call(Proc.AUTH_LIST);
-      const open = await h.callWith(Proc.CONNECT_OPEN, openArgs, { name: 'test:///default', flags: 0 });
-      assert.equal(open.header.status, MessageStatus.OK);
-    }
+    both = await startSideBySide();
+    ({ d, lv, lvSkip } = both);
   });
   after(async () => {
-    for (const h of holders) h.close();
-    await d?.dispose();
-    await lv?.dispose();
+    await both?.dispose();
   });
 
   test('python-libvirt: the same bytes and errors', (t) => {
